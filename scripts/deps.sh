@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Installs every Debian package breakglass needs to build, run and test. Idempotent; as root.
+set -euo pipefail
+BUILD_PKGS=(g++ cmake ninja-build pkg-config ccache libboost-dev libssl-dev libsodium-dev
+  liboath-dev libqrencode-dev libsqlite3-dev libpq-dev nlohmann-json3-dev libtomlplusplus-dev
+  libcli11-dev libspdlog-dev libfmt-dev libcurl4-openssl-dev libgtest-dev libgmock-dev
+  libbenchmark-dev openssl)
+TEST_PKGS=(oathtool curl jq openssh-client openssh-server postgresql golang-go
+  golang-golang-x-mod-dev prometheus asciinema tmux wrk nginx-light sqlite3 python3)
+want=("${BUILD_PKGS[@]}")
+if [ "${1:-}" = "--test" ]; then want+=("${TEST_PKGS[@]}"); fi
+missing=()
+for p in "${want[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "installing: ${missing[*]}" >&2
+  if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi

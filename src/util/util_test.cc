@@ -1,0 +1,112 @@
+#include <gtest/gtest.h>
+
+#include "util/encoding.h"
+#include "util/random.h"
+#include "util/result.h"
+#include "util/secret.h"
+#include "util/sha256.h"
+#include "util/time.h"
+
+namespace bg {
+namespace {
+
+TEST(DurationTest, AcceptsUnitsAndPlainSeconds) {
+  struct Case { const char* text; int64_t seconds; };
+  for (auto c : {Case{"90s", 90}, Case{"45m", 2700}, Case{"1h30m", 5400}, Case{"2h", 7200},
+                 Case{"1h0m5s", 3605}, Case{"900", 900}, Case{"0s", 0}, Case{"0", 0}}) {
+    auto d = ParseDuration(c.text);
+    ASSERT_TRUE(d.has_value()) << c.text;
+    EXPECT_EQ(d->count(), c.seconds) << c.text;
+  }
+}
+
+TEST(DurationTest, RefusesMalformedText) {
+  for (const char* text : {"", "h", "1x", "1h1h", "30m1h", "-5", "1.5h", "1h ", " 1h", "m30",
+                           "99999999999999999", "100000000h"}) {
+    auto d = ParseDuration(text, "duration");
+    ASSERT_FALSE(d.has_value()) << text;
+    EXPECT_EQ(d.error().field(), "duration");
+    EXPECT_EQ(d.error().code(), ErrorCode::kInvalidArgument);
+  }
+}
+
+TEST(DurationTest, FormatRoundTrips) {
+  for (int64_t s : {0, 1, 59, 60, 61, 3599, 3600, 5400, 86401}) {
+    auto text = FormatDuration(Seconds(s));
+    auto back = ParseDuration(text);
+    ASSERT_TRUE(back.has_value()) << text;
+    EXPECT_EQ(back->count(), s);
+  }
+  EXPECT_EQ(FormatDuration(Seconds(5400)), "1h30m");
+}
+
+TEST(Rfc3339Test, FormatsAndParses) {
+  Timestamp t = FromUnixSeconds(1795556623);
+  EXPECT_EQ(FormatRfc3339(t), "2026-11-24T21:43:43Z");
+  EXPECT_EQ(*ParseRfc3339("2026-11-24T21:43:43Z"), t);
+  EXPECT_EQ(*ParseRfc3339("2026-11-24T22:43:43.123+01:00"), t);
+  EXPECT_EQ(FormatRfc3339(FromUnixSeconds(0)), "1970-01-01T00:00:00Z");
+}
+
+TEST(Rfc3339Test, RefusesMalformed) {
+  for (const char* text : {"", "2026-11-24", "2026-13-01T00:00:00Z", "2026-02-30T00:00:00Z",
+                           "2026-11-24T21:43:43", "2026-11-24T21:43:43Zjunk",
+                           "2026-11-24T25:00:00Z", "2026-11-24T21:43:43+1:00"}) {
+    EXPECT_FALSE(ParseRfc3339(text).has_value()) << text;
+  }
+}
+
+TEST(EncodingTest, RoundTripsAndRefusesJunk) {
+  std::string bytes("\x00\x01\xfe\xff hello", 10);
+  EXPECT_EQ(*HexDecode(HexEncode(bytes)), bytes);
+  EXPECT_EQ(*Base64Decode(Base64Encode(bytes)), bytes);
+  EXPECT_EQ(*Base64UrlDecode(Base64UrlEncode(bytes)), bytes);
+  EXPECT_EQ(Base64Encode("foob"), "Zm9vYg==");
+  EXPECT_FALSE(Base64Decode("Zm9vYg=").has_value());
+  EXPECT_FALSE(Base64Decode("Zm9vYh==").has_value());  // non-canonical trailing bits
+  EXPECT_FALSE(HexDecode("abc").has_value());
+  EXPECT_FALSE(HexDecode("zz").has_value());
+}
+
+TEST(SecretTest, ComparesAndWipes) {
+  Secret a("hunter2"), b("hunter2"), c("hunter3");
+  EXPECT_TRUE(a.Equals(b));
+  EXPECT_FALSE(a.Equals(c));
+  EXPECT_FALSE(a.Equals(std::string_view("hunter")));
+  Secret moved = std::move(a);
+  EXPECT_EQ(moved.Reveal(), "hunter2");
+  EXPECT_TRUE(a.empty());  // NOLINT(bugprone-use-after-move): moved-from is defined empty
+}
+
+TEST(Sha256Test, KnownAnswer) {
+  EXPECT_EQ(HexEncode(AsBytes(Sha256("abc"))),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  EXPECT_EQ(AsBytes(Sha256Parts({"a", "bc"})), AsBytes(Sha256("abc")));
+  // RFC 4231 test case 2.
+  EXPECT_EQ(HexEncode(AsBytes(HmacSha256("Jefe", "what do ya want for nothing?"))),
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+}
+
+TEST(IdTest, IdsAreDistinctAndPrefixed) {
+  auto a = NewId("req"), b = NewId("req");
+  EXPECT_NE(a, b);
+  EXPECT_EQ(a.rfind("req_", 0), 0u);
+  EXPECT_EQ(a.size(), 24u);
+}
+
+TEST(ResultTest, PropagatesErrors) {
+  auto inner = [](bool ok) -> Result<int> {
+    if (!ok) return Error::NotFound("nope");
+    return 7;
+  };
+  auto outer = [&](bool ok) -> Result<int> {
+    BG_ASSIGN_OR_RETURN(int v, inner(ok));
+    return v + 1;
+  };
+  EXPECT_EQ(*outer(true), 8);
+  EXPECT_EQ(outer(false).error().code(), ErrorCode::kNotFound);
+  EXPECT_EQ(outer(false).error().ToString(), "not_found: nope");
+}
+
+}  // namespace
+}  // namespace bg
