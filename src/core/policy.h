@@ -1,0 +1,102 @@
+// The policy model: who may request which privilege on which resource, on which tier, approved
+// by whom. Parsed from TOML (ParsePolicy) and evaluated by pure functions; no I/O, no clock.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "util/result.h"
+#include "util/time.h"
+
+namespace bg::core {
+
+// Days are 0 = Sunday .. 6 = Saturday; minutes since local midnight, end exclusive.
+struct WorkingHours {
+  std::vector<int> days;
+  int start_minute = 0;
+  int end_minute = 24 * 60;
+};
+
+struct PolicySettings {
+  std::string timezone = "UTC";
+  std::optional<WorkingHours> working_hours;
+  int reason_min_length = 10;
+  std::string ticket_pattern;  // ECMAScript regex; empty = any non-empty ticket
+  Seconds warn_before_expiry = std::chrono::minutes(5);
+  std::vector<std::string> security_contacts;  // principals: "sam" or "group:security"
+};
+
+struct RiskSettings {
+  int off_hours_extra_approvals = 0;
+  int new_source_extra_approvals = 0;
+  Seconds burst_window = std::chrono::hours(1);
+  int burst_threshold = 0;  // 0 = off; the n-th request within the window adds burst_extra
+  int burst_extra_approvals = 0;
+};
+
+struct Resource {
+  std::string name;
+  std::string connector;
+  std::string owner;
+  std::vector<std::string> privileges;
+};
+
+struct Rule {
+  std::string resource;
+  std::vector<std::string> privileges;
+  std::vector<std::string> requesters;  // principals
+  int tier = 1;
+  std::string pool;       // required for tier >= 2
+  int approvals = 0;      // M; 0 on tier 1
+  Seconds max_duration = std::chrono::hours(1);
+  Seconds approval_window = std::chrono::minutes(30);
+  Seconds mfa_max_age = std::chrono::minutes(10);  // 0 = a code with every approval
+  bool deny_ends_request = true;
+  bool emergency_auto_approve = false;
+  Seconds review_within = std::chrono::hours(72);
+  int reviewers = 1;
+  int line = 0;  // where the rule starts in the policy file, for messages
+};
+
+struct Policy {
+  int version = 1;
+  PolicySettings settings;
+  RiskSettings risk;
+  std::map<std::string, std::vector<std::string>> groups;  // group -> members (names)
+  std::map<std::string, std::vector<std::string>> pools;   // pool -> principals
+  std::vector<Resource> resources;
+  std::vector<Rule> rules;
+
+  // True if `user` is `principal` ("alice") or a member of it ("group:sre").
+  bool Matches(std::string_view user, std::string_view principal) const;
+  bool MatchesAny(std::string_view user, const std::vector<std::string>& principals) const;
+  bool InPool(std::string_view user, std::string_view pool) const;
+  // Every account name the principals name, groups expanded, sorted, unique.
+  std::vector<std::string> Expand(const std::vector<std::string>& principals) const;
+  const Resource* FindResource(std::string_view name) const;
+  // Rules whose resource, privilege and requesters match, lowest tier first.
+  std::vector<const Rule*> MatchingRules(std::string_view requester, std::string_view resource,
+                                         std::string_view privilege) const;
+};
+
+struct PolicyProblem {
+  std::string file;
+  int line = 0;    // 1-based; 0 when unknown
+  int column = 0;  // 1-based; 0 when unknown
+  std::string message;  // a plain sentence
+  std::string ToString() const;  // "file:line:column: message"
+};
+
+struct PolicyParseResult {
+  std::optional<Policy> policy;         // set only if problems is empty
+  std::vector<PolicyProblem> problems;  // every problem found, in file order
+};
+
+// Parses and validates policy TOML text. `path` only names the file in problems.
+// Unknown keys are problems (a typo must not silently weaken a rule).
+PolicyParseResult ParsePolicy(std::string_view text, std::string_view path);
+
+}  // namespace bg::core

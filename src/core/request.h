@@ -1,0 +1,201 @@
+// The request workflow: states, the people who act, and the pure transition functions.
+//
+// Every function takes the current state, the policy, the command and `now` and returns the new
+// state plus the effects the shell must apply in the same store transaction (audit events,
+// timers, connector jobs, alerts). Nothing here does I/O or reads a clock. A refusal is an
+// Error whose field names the offending input (`duration`, `ticket`, `totp`, ...).
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "core/policy.h"
+#include "util/ids.h"
+#include "util/result.h"
+#include "util/time.h"
+
+namespace bg::core {
+
+enum class RequestState { kPending, kApproved, kActive, kExpired, kRevoked, kDenied, kCancelled, kTimedOut };
+std::string_view ToString(RequestState s);  // "pending", "approved", ..., "timed_out"
+std::optional<RequestState> ParseRequestState(std::string_view s);
+bool IsTerminal(RequestState s);  // expired, revoked, denied, cancelled, timed_out
+
+enum class Role { kRequester, kApprover, kAuditor, kAdmin };
+std::string_view ToString(Role r);  // "requester", "approver", "auditor", "admin"
+std::optional<Role> ParseRole(std::string_view s);
+
+// The person acting, as the API layer authenticated them.
+struct Actor {
+  std::string name;
+  std::vector<Role> roles;
+  std::optional<Timestamp> mfa_verified_at;  // last successful TOTP
+  bool mfa_code_presented = false;  // a TOTP code was verified with this very action
+  std::string source_address;
+  bool Has(Role r) const;
+};
+
+struct Approval {
+  std::string approver;
+  Timestamp at;
+  std::string comment;
+};
+
+struct Denial {
+  std::string approver;
+  Timestamp at;
+  std::string reason;
+};
+
+// A pending extension of an active grant: its own approval round.
+struct Extension {
+  Seconds duration{0};
+  std::string reason;
+  Timestamp requested_at;
+  Timestamp deadline;  // the approval window for the extension
+  int required_approvals = 0;
+  std::vector<Approval> approvals;
+};
+
+struct Request {
+  RequestId id;
+  std::string requester;
+  std::string resource;
+  std::string privilege;
+  std::string connector;  // from the resource, at creation
+  int tier = 1;
+  bool emergency = false;
+  std::string reason;
+  std::string ticket;
+  std::string source_address;
+  Seconds duration{0};  // granted length of the window; grows with approved extensions
+
+  // Copied from the matching rule at creation, so a policy reload does not change the terms of
+  // a request in flight (pool membership is read from the current policy at approval time).
+  std::string pool;
+  int required_approvals = 0;  // M plus risk extras
+  std::vector<std::string> risk_signals;  // "off_hours", "new_source", "burst"
+  Seconds max_duration{0};
+  Seconds approval_window{0};
+  Seconds mfa_max_age{0};
+  bool deny_ends_request = true;
+  Seconds review_within{0};
+  int reviewers = 1;
+
+  RequestState state = RequestState::kPending;
+  Timestamp created_at;
+  Timestamp updated_at;
+  Timestamp approval_deadline;
+  std::optional<Timestamp> starts_at;  // set on activation
+  std::optional<Timestamp> ends_at;
+  std::vector<Approval> approvals;
+  std::vector<Denial> denials;
+  std::optional<Extension> extension;
+  bool self_approved = false;
+  bool auto_approved = false;  // emergency auto-approval
+  bool needs_review = false;   // post-facto review required
+  std::optional<Timestamp> review_due;  // set when the grant ends
+  bool warned = false;         // the pre-expiry warning was emitted
+  std::string ended_by;        // who revoked/cancelled/denied
+  std::string end_reason;
+  std::string last_error;      // the last connector failure, shown to requester and approvers
+  int64_t version = 0;         // bumped by the store on every write
+};
+
+// ---- Effects ------------------------------------------------------------------------------
+
+// One audit log entry. `type` is e.g. "request.created", "request.approved". Details are plain
+// strings (times RFC 3339, durations as seconds); the audit module turns them into canonical JSON.
+struct AuditEvent {
+  std::string type;
+  std::string actor;
+  RequestId request;
+  std::map<std::string, std::string> details;
+};
+
+enum class TimerKind { kApprovalTimeout, kExpiryWarning, kExpiry, kExtensionTimeout };
+std::string_view ToString(TimerKind k);
+std::optional<TimerKind> ParseTimerKind(std::string_view s);
+
+// A durable timer. Timers are never cancelled: a stale one is a no-op when it fires.
+struct ScheduleTimer {
+  TimerKind kind;
+  RequestId request;
+  Timestamp at;
+};
+
+// Ask the request's connector to issue (or, after an extension, re-issue for the new window)
+// the credential. On success the shell applies Activate (or nothing, for a re-issue).
+struct IssueGrant {
+  RequestId request;
+};
+
+// Ask the connector to revoke; stays queued until confirmed.
+struct RevokeGrant {
+  RequestId request;
+};
+
+// An alert to people (security contacts on emergency use; the requester before expiry).
+struct Alert {
+  std::string kind;  // "emergency_access", "expiry_warning"
+  RequestId request;
+  std::vector<std::string> recipients;  // account names, groups expanded
+  std::string message;
+};
+
+using Effect = std::variant<AuditEvent, ScheduleTimer, IssueGrant, RevokeGrant, Alert>;
+
+struct Transition {
+  Request request;
+  std::vector<Effect> effects;
+};
+
+// ---- Commands -----------------------------------------------------------------------------
+
+struct CreateCommand {
+  std::string resource;
+  std::string privilege;
+  Seconds duration{0};
+  std::string reason;
+  std::string ticket;
+  std::optional<int> tier;
+  bool emergency = false;
+};
+
+// Facts about the requester the shell looks up before creating a request.
+struct RiskInputs {
+  bool new_source = false;   // the source address was never used by this requester
+  int recent_requests = 0;   // this requester's requests within risk.burst_window, before this
+  int local_weekday = 1;     // 0 = Sunday, in settings.timezone
+  int local_minute = 600;    // minutes since local midnight, in settings.timezone
+};
+
+Result<Transition> CreateRequest(const Policy& policy, const Actor& requester,
+                                 const CreateCommand& cmd, const RiskInputs& risk, RequestId id,
+                                 Timestamp now);
+// Counts toward the pending request, or toward the pending extension of an active grant.
+Result<Transition> Approve(const Policy& policy, const Request& r, const Actor& approver,
+                           std::string comment, Timestamp now);
+Result<Transition> Deny(const Policy& policy, const Request& r, const Actor& approver,
+                        std::string reason, Timestamp now);
+Result<Transition> Cancel(const Request& r, const Actor& actor, Timestamp now);
+Result<Transition> Revoke(const Policy& policy, const Request& r, const Actor& actor,
+                          std::string reason, Timestamp now);
+Result<Transition> RequestExtension(const Policy& policy, const Request& r, const Actor& actor,
+                                    Seconds duration, std::string reason, Timestamp now);
+// The connector issued the credential: approved -> active, window starts now.
+Result<Transition> Activate(const Policy& policy, const Request& r, Timestamp now);
+// The connector failed: the request stays approved, the error is recorded.
+Result<Transition> GrantFailed(const Request& r, std::string error, Timestamp now);
+// A timer fired. A stale timer yields the request unchanged and no effects.
+Result<Transition> OnTimer(const Policy& policy, const Request& r, TimerKind kind, Timestamp now);
+
+// Who sees what: the requester their own, approvers what their pools may approve, auditors and
+// admins everything.
+bool CanView(const Policy& policy, const Request& r, const Actor& actor);
+
+}  // namespace bg::core

@@ -1,0 +1,149 @@
+// The Store interface: every byte the service keeps goes through it, so a PostgreSQL backend can
+// follow without touching the core or the service.
+//
+// Writes are whole WriteBatches committed atomically (all or nothing); the service's single
+// writer groups many commands into one batch (group commit). Reads may run concurrently with
+// the writer from any thread. Implementations: sqlite (embedded default).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/request.h"
+#include "util/result.h"
+#include "util/time.h"
+
+namespace bg::store {
+
+struct UserRecord {
+  std::string name;
+  std::vector<core::Role> roles;
+  std::string password_hash;     // Argon2id encoded string (crypto_pwhash_str)
+  std::string totp_secret_enc;   // TOTP seed, AEAD-encrypted under the master key
+  int64_t totp_last_step = -1;   // the last accepted TOTP time step (replay refusal)
+  bool disabled = false;
+  Timestamp created_at;
+  std::optional<Timestamp> mfa_verified_at;
+  int failed_logins = 0;
+  std::optional<Timestamp> locked_until;
+};
+
+struct TokenRecord {
+  std::string token_hash;  // hex SHA-256 of the bearer token; the token itself is never stored
+  std::string user;
+  Timestamp issued_at;
+  Timestamp expires_at;
+  std::string source_address;
+};
+
+struct TimerRecord {
+  int64_t id = 0;  // assigned by the store on insert
+  core::TimerKind kind;
+  RequestId request;
+  Timestamp at;
+};
+
+struct OutboxJob {
+  int64_t id = 0;      // assigned by the store on insert
+  std::string kind;    // "grant", "revoke", "alert"
+  RequestId request;
+  std::string payload; // JSON, kind-specific
+  int attempts = 0;
+  Timestamp next_attempt;
+  std::string last_error;
+};
+
+// One stored Merkle tree node: the hash of the perfect subtree of 2^level leaves starting at
+// leaf index * 2^level. Leaves are level 0. Computed by the audit module, stored as given.
+struct AuditNode {
+  int level = 0;
+  int64_t index = 0;
+  std::string hash;  // 32 raw bytes
+};
+
+struct AuditAppend {
+  int64_t index = 0;       // must equal the current log size (checked: appends are gap-free)
+  std::string leaf;        // the exact leaf bytes that were hashed
+  std::vector<AuditNode> nodes;  // the leaf hash and every subtree this append completed
+};
+
+// A single atomic unit of change.
+struct WriteBatch {
+  // Requests to insert or replace. `expected_version` 0 inserts (fails if the id exists);
+  // otherwise the stored version must equal it. The stored version becomes expected + 1.
+  struct RequestWrite {
+    core::Request request;
+    int64_t expected_version = 0;
+  };
+  std::vector<RequestWrite> requests;
+  std::vector<UserRecord> users;               // insert or replace by name
+  std::vector<TokenRecord> tokens;             // insert
+  std::vector<std::string> tokens_deleted;     // by token_hash
+  std::vector<TimerRecord> timers;             // insert (id ignored)
+  std::vector<int64_t> timers_deleted;
+  std::vector<OutboxJob> outbox;               // insert when id == 0, else update
+  std::vector<int64_t> outbox_deleted;         // done
+  std::vector<AuditAppend> audit;              // appended in order
+  std::vector<std::pair<std::string, std::string>> meta;  // key/value settings, upsert
+  struct SourceUse {
+    std::string user;
+    std::string address;
+    Timestamp at;
+  };
+  std::vector<SourceUse> sources;              // upsert (user, address) -> last seen
+
+  bool empty() const;
+};
+
+struct RequestFilter {
+  std::optional<core::RequestState> state;
+  std::optional<std::string> requester;
+  std::optional<Timestamp> created_since;
+  int limit = 100;        // newest first
+  std::string before_id;  // paging: only requests created before this one
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  // Atomic: every write of the batch or none. Conflict on a version mismatch or duplicate id,
+  // FailedPrecondition on an audit index that is not the log size, Unavailable on I/O failure.
+  virtual Status Commit(const WriteBatch& batch) = 0;
+
+  virtual Result<std::optional<core::Request>> GetRequest(const RequestId& id) = 0;
+  virtual Result<std::vector<core::Request>> ListRequests(const RequestFilter& filter) = 0;
+  // Requests not in a terminal state (loaded at start to rebuild in-memory indexes).
+  virtual Result<std::vector<core::Request>> ListOpenRequests() = 0;
+  virtual Result<int64_t> CountRequestsSince(const std::string& requester, Timestamp since) = 0;
+  // {state name -> count}, for /metrics.
+  virtual Result<std::vector<std::pair<std::string, int64_t>>> CountRequestsByState() = 0;
+
+  virtual Result<std::optional<UserRecord>> GetUser(const std::string& name) = 0;
+  virtual Result<std::vector<UserRecord>> ListUsers() = 0;
+
+  virtual Result<std::optional<TokenRecord>> GetToken(const std::string& token_hash) = 0;
+
+  virtual Result<std::vector<TimerRecord>> ListTimers() = 0;
+  virtual Result<std::vector<OutboxJob>> ListOutbox() = 0;
+
+  virtual Result<bool> HasUsedSource(const std::string& user, const std::string& address) = 0;
+
+  virtual Result<std::optional<std::string>> GetMeta(const std::string& key) = 0;
+
+  // Audit log.
+  virtual Result<int64_t> AuditSize() = 0;
+  // Leaves [start, end), at most `end - start`; fewer if the log is shorter.
+  virtual Result<std::vector<std::string>> AuditLeaves(int64_t start, int64_t end) = 0;
+  // Stored node hashes; a missing node is NotFound.
+  virtual Result<std::string> AuditNodeHash(int level, int64_t index) = 0;
+};
+
+// Opens (creating if needed) the store named by `spec`: "sqlite" (the file breakglass.db in
+// data_dir) or "sqlite:PATH". Applies schema migrations. Unknown kinds are InvalidArgument.
+Result<std::unique_ptr<Store>> OpenStore(const std::string& spec, const std::string& data_dir);
+
+}  // namespace bg::store
