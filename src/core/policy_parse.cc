@@ -1,0 +1,740 @@
+// ParsePolicy: TOML text -> a validated Policy, or every problem found with its location.
+//
+// toml++ throws on syntax errors; that exception is caught here and becomes a PolicyProblem, so
+// nothing escapes this file. After a successful parse the checker walks the document once and
+// keeps going past problems, so an operator sees all of them in one `policy check` run.
+#include <fmt/format.h>
+
+#include <toml++/toml.h>
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <initializer_list>
+#include <regex>
+#include <set>
+#include <utility>
+
+#include "core/policy.h"
+
+namespace bg::core {
+namespace {
+
+constexpr std::string_view kGroupPrefix = "group:";
+constexpr int kMaxTier = 3;
+constexpr int64_t kMaxCount = 1000;  // approvals, reviewers, extras: anything larger is a typo
+
+enum class Need { kOptional, kRequired };
+
+// A string read from the document with where it was written.
+struct Located {
+  std::string value;
+  toml::source_region at;
+};
+
+bool IsNameChar(char c) {
+  return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-' ||
+         c == '@' || c == '+';
+}
+
+// Account, group, pool, resource, privilege and connector names.
+bool IsName(std::string_view s) {
+  return !s.empty() && s.size() <= 128 && std::all_of(s.begin(), s.end(), IsNameChar);
+}
+
+// "Europe/Berlin", "UTC", "America/Argentina/Buenos_Aires", "Etc/GMT+5". Whether the zone exists
+// is for the shell to check against the zone database.
+bool LooksLikeTimezone(std::string_view s) {
+  if (s.empty() || s.size() > 64 || !std::isalpha(static_cast<unsigned char>(s[0]))) return false;
+  size_t segment = 0;
+  for (char c : s) {
+    if (c == '/') {
+      if (segment == 0) return false;
+      segment = 0;
+      continue;
+    }
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '-' && c != '+') {
+      return false;
+    }
+    ++segment;
+  }
+  return segment > 0;
+}
+
+std::optional<int> ParseDay(std::string_view s) {
+  static constexpr std::array<std::string_view, 7> kDays = {"sun", "mon", "tue", "wed",
+                                                            "thu", "fri", "sat"};
+  for (size_t i = 0; i < kDays.size(); ++i) {
+    if (kDays[i] == s) return static_cast<int>(i);
+  }
+  return std::nullopt;
+}
+
+// "HH:MM" -> minutes since midnight; "24:00" only when allow_midnight_end.
+std::optional<int> ParseClockTime(std::string_view s, bool allow_midnight_end) {
+  if (s.size() != 5 || s[2] != ':') return std::nullopt;
+  for (size_t i : {0, 1, 3, 4}) {
+    if (!std::isdigit(static_cast<unsigned char>(s[i]))) return std::nullopt;
+  }
+  int h = (s[0] - '0') * 10 + (s[1] - '0');
+  int m = (s[3] - '0') * 10 + (s[4] - '0');
+  if (m > 59) return std::nullopt;
+  if (h == 24 && m == 0 && allow_midnight_end) return 24 * 60;
+  if (h > 23) return std::nullopt;
+  return h * 60 + m;
+}
+
+class Checker {
+ public:
+  explicit Checker(std::string_view path) : path_(path) {}
+
+  std::vector<PolicyProblem> TakeProblems() {
+    std::stable_sort(problems_.begin(), problems_.end(),
+                     [](const PolicyProblem& a, const PolicyProblem& b) {
+                       return std::pair(a.line, a.column) < std::pair(b.line, b.column);
+                     });
+    return std::move(problems_);
+  }
+
+  void Add(const toml::source_region& at, std::string message) {
+    problems_.push_back(PolicyProblem{path_, static_cast<int>(at.begin.line),
+                                      static_cast<int>(at.begin.column), std::move(message)});
+  }
+
+  void CheckKeys(const toml::table& t, std::initializer_list<std::string_view> allowed,
+                 std::string_view where) {
+    for (auto&& [key, value] : t) {
+      if (std::find(allowed.begin(), allowed.end(), key.str()) == allowed.end()) {
+        Add(key.source(), fmt::format("unknown key '{}' in {}", key.str(), where));
+      }
+    }
+  }
+
+  // The node under `key`, or nullptr (with a problem when it is required).
+  const toml::node* Find(const toml::table& t, std::string_view key, std::string_view where,
+                         Need need) {
+    const toml::node* n = t.get(key);
+    if (n == nullptr && need == Need::kRequired) {
+      Add(t.source(), fmt::format("missing key '{}' in {}", key, where));
+    }
+    return n;
+  }
+
+  const toml::table* Table(const toml::table& t, std::string_view key, std::string_view where) {
+    const toml::node* n = Find(t, key, where, Need::kOptional);
+    if (n == nullptr) return nullptr;
+    if (!n->is_table()) {
+      Add(n->source(), fmt::format("'{}' in {} must be a table", key, where));
+      return nullptr;
+    }
+    return n->as_table();
+  }
+
+  std::optional<Located> String(const toml::table& t, std::string_view key,
+                                std::string_view where, Need need) {
+    const toml::node* n = Find(t, key, where, need);
+    if (n == nullptr) return std::nullopt;
+    if (!n->is_string()) {
+      Add(n->source(), fmt::format("'{}' in {} must be a string", key, where));
+      return std::nullopt;
+    }
+    return Located{n->as_string()->get(), n->source()};
+  }
+
+  // A string that must be a name (see IsName).
+  std::optional<Located> Name(const toml::table& t, std::string_view key, std::string_view where,
+                              Need need) {
+    auto s = String(t, key, where, need);
+    if (s && !IsName(s->value)) {
+      Add(s->at, fmt::format("'{}' in {} must be a name of letters, digits and . _ - @ +, not "
+                             "'{}'",
+                             key, where, s->value));
+      return std::nullopt;
+    }
+    return s;
+  }
+
+  std::optional<int64_t> Integer(const toml::table& t, std::string_view key,
+                                 std::string_view where, Need need, int64_t min, int64_t max) {
+    const toml::node* n = Find(t, key, where, need);
+    if (n == nullptr) return std::nullopt;
+    if (!n->is_integer()) {
+      Add(n->source(), fmt::format("'{}' in {} must be an integer", key, where));
+      return std::nullopt;
+    }
+    int64_t v = n->as_integer()->get();
+    if (v < min || v > max) {
+      Add(n->source(), fmt::format("'{}' in {} must be between {} and {}, not {}", key, where, min,
+                                   max, v));
+      return std::nullopt;
+    }
+    return v;
+  }
+
+  std::optional<bool> Bool(const toml::table& t, std::string_view key, std::string_view where) {
+    const toml::node* n = Find(t, key, where, Need::kOptional);
+    if (n == nullptr) return std::nullopt;
+    if (!n->is_boolean()) {
+      Add(n->source(), fmt::format("'{}' in {} must be true or false", key, where));
+      return std::nullopt;
+    }
+    return n->as_boolean()->get();
+  }
+
+  // A duration as "1h30m" or a plain number of seconds. `positive` refuses zero.
+  std::optional<Seconds> Duration(const toml::table& t, std::string_view key,
+                                  std::string_view where, bool positive) {
+    const toml::node* n = Find(t, key, where, Need::kOptional);
+    if (n == nullptr) return std::nullopt;
+    std::string text;
+    if (n->is_string()) {
+      text = n->as_string()->get();
+    } else if (n->is_integer() && n->as_integer()->get() >= 0) {
+      text = std::to_string(n->as_integer()->get());
+    } else {
+      Add(n->source(), fmt::format("'{}' in {} must be a duration such as \"45m\" or \"1h30m\"",
+                                   key, where));
+      return std::nullopt;
+    }
+    Result<Seconds> d = ParseDuration(text, key);
+    if (!d) {
+      Add(n->source(), fmt::format("'{}' in {} {}", key, where, d.error().message()));
+      return std::nullopt;
+    }
+    if (positive && d->count() == 0) {
+      Add(n->source(), fmt::format("'{}' in {} must be longer than zero", key, where));
+      return std::nullopt;
+    }
+    return *d;
+  }
+
+  // An array of strings; `non_empty` makes [] a problem. Elements that are not strings are
+  // reported and skipped.
+  std::optional<std::vector<Located>> Strings(const toml::table& t, std::string_view key,
+                                              std::string_view where, Need need, bool non_empty) {
+    const toml::node* n = Find(t, key, where, need);
+    if (n == nullptr) return std::nullopt;
+    if (!n->is_array()) {
+      Add(n->source(), fmt::format("'{}' in {} must be an array of strings", key, where));
+      return std::nullopt;
+    }
+    return StringArray(*n->as_array(), key, where, non_empty);
+  }
+
+  std::vector<Located> StringArray(const toml::array& a, std::string_view key,
+                                   std::string_view where, bool non_empty) {
+    std::vector<Located> out;
+    if (a.empty() && non_empty) {
+      Add(a.source(), fmt::format("'{}' in {} must not be empty", key, where));
+    }
+    for (const toml::node& el : a) {
+      if (!el.is_string()) {
+        Add(el.source(), fmt::format("'{}' in {} must contain only strings", key, where));
+        continue;
+      }
+      out.push_back(Located{el.as_string()->get(), el.source()});
+    }
+    return out;
+  }
+
+  // Each entry must be "name" or "group:NAME" with NAME defined in [groups]. Returns the valid
+  // ones.
+  std::vector<std::string> Principals(const std::vector<Located>& items, std::string_view key,
+                                      std::string_view where,
+                                      const std::map<std::string, std::vector<std::string>>& groups) {
+    std::vector<std::string> out;
+    std::set<std::string> seen;
+    for (const Located& p : items) {
+      std::string_view v = p.value;
+      if (v.substr(0, kGroupPrefix.size()) == kGroupPrefix) {
+        std::string group(v.substr(kGroupPrefix.size()));
+        if (groups.count(group) == 0) {
+          Add(p.at, fmt::format("'{}' in {} names group '{}', which is not defined in [groups]",
+                                key, where, group));
+          continue;
+        }
+      } else if (!IsName(v)) {
+        Add(p.at, fmt::format("'{}' in {} must list account names such as \"alice\" or groups "
+                              "such as \"group:sre\", not '{}'",
+                              key, where, p.value));
+        continue;
+      }
+      if (!seen.insert(p.value).second) {
+        Add(p.at, fmt::format("'{}' in {} lists '{}' twice", key, where, p.value));
+        continue;
+      }
+      out.push_back(p.value);
+    }
+    return out;
+  }
+
+ private:
+  std::string path_;
+  std::vector<PolicyProblem> problems_;
+};
+
+// Where each rule was written, for problems that involve more than one key.
+struct RuleSite {
+  toml::source_region at;
+};
+
+class PolicyReader {
+ public:
+  PolicyReader(const toml::table& root, Checker& c) : root_(root), c_(c) {}
+
+  Policy Read() {
+    c_.CheckKeys(root_, {"version", "settings", "risk", "groups", "pools", "resources", "rules"},
+                 "the top level");
+    if (auto v = c_.Integer(root_, "version", "the top level", Need::kRequired, INT64_MIN,
+                            INT64_MAX)) {
+      if (*v != 1) {
+        c_.Add(root_.get("version")->source(),
+               fmt::format("'version' must be 1; this breakglass does not know version {}", *v));
+      }
+    }
+    ReadGroups();
+    ReadSettings();
+    ReadRisk();
+    ReadPools();
+    ReadResources();
+    ReadRules();
+    CheckAmbiguousRules();
+    CheckEmergencyContacts();
+    return std::move(p_);
+  }
+
+ private:
+  void ReadSettings() {
+    const toml::table* t = c_.Table(root_, "settings", "the top level");
+    if (t == nullptr) return;
+    constexpr std::string_view kWhere = "[settings]";
+    c_.CheckKeys(*t,
+                 {"timezone", "working_hours", "reason_min_length", "ticket_pattern",
+                  "warn_before_expiry", "security_contacts"},
+                 kWhere);
+    PolicySettings& s = p_.settings;
+    if (auto tz = c_.String(*t, "timezone", kWhere, Need::kOptional)) {
+      if (LooksLikeTimezone(tz->value)) {
+        s.timezone = tz->value;
+      } else {
+        c_.Add(tz->at, fmt::format("'timezone' in [settings] must be an IANA time zone name such "
+                                   "as \"Europe/Berlin\" or \"UTC\", not '{}'",
+                                   tz->value));
+      }
+    }
+    if (const toml::table* wh = c_.Table(*t, "working_hours", kWhere)) ReadWorkingHours(*wh);
+    if (auto n = c_.Integer(*t, "reason_min_length", kWhere, Need::kOptional, 0, 10000)) {
+      s.reason_min_length = static_cast<int>(*n);
+    }
+    if (auto pat = c_.String(*t, "ticket_pattern", kWhere, Need::kOptional)) {
+      try {
+        std::regex re(pat->value, std::regex::ECMAScript);
+        s.ticket_pattern = pat->value;
+      } catch (const std::regex_error& e) {
+        c_.Add(pat->at, fmt::format("'ticket_pattern' in [settings] is not a valid regular "
+                                    "expression: {}",
+                                    e.what()));
+      }
+    }
+    if (auto d = c_.Duration(*t, "warn_before_expiry", kWhere, false)) s.warn_before_expiry = *d;
+    if (auto list = c_.Strings(*t, "security_contacts", kWhere, Need::kOptional, false)) {
+      s.security_contacts = c_.Principals(*list, "security_contacts", kWhere, p_.groups);
+    }
+  }
+
+  void ReadWorkingHours(const toml::table& t) {
+    constexpr std::string_view kWhere = "[settings.working_hours]";
+    c_.CheckKeys(t, {"days", "start", "end"}, kWhere);
+    WorkingHours wh;
+    bool ok = true;
+    if (auto days = c_.Strings(t, "days", kWhere, Need::kRequired, true)) {
+      for (const Located& d : *days) {
+        std::optional<int> day = ParseDay(d.value);
+        if (!day) {
+          c_.Add(d.at, fmt::format("'days' in {} must name days as \"mon\", \"tue\", \"wed\", "
+                                   "\"thu\", \"fri\", \"sat\" or \"sun\", not '{}'",
+                                   kWhere, d.value));
+          ok = false;
+        } else if (std::find(wh.days.begin(), wh.days.end(), *day) != wh.days.end()) {
+          c_.Add(d.at, fmt::format("'days' in {} lists '{}' twice", kWhere, d.value));
+          ok = false;
+        } else {
+          wh.days.push_back(*day);
+        }
+      }
+      ok = ok && !days->empty();
+    } else {
+      ok = false;
+    }
+    auto clock = [&](std::string_view key, bool is_end) -> std::optional<int> {
+      auto s = c_.String(t, key, kWhere, Need::kRequired);
+      if (!s) return std::nullopt;
+      std::optional<int> m = ParseClockTime(s->value, is_end);
+      if (!m) {
+        c_.Add(s->at, fmt::format("'{}' in {} must be a time of day \"HH:MM\" such as \"08:00\", "
+                                  "not '{}'",
+                                  key, kWhere, s->value));
+      }
+      return m;
+    };
+    std::optional<int> start = clock("start", false);
+    std::optional<int> end = clock("end", true);
+    if (start && end && *start >= *end) {
+      c_.Add(t.get("end")->source(),
+             fmt::format("'end' in {} must be later than 'start'", kWhere));
+      ok = false;
+    }
+    if (!ok || !start || !end) return;
+    std::sort(wh.days.begin(), wh.days.end());
+    wh.start_minute = *start;
+    wh.end_minute = *end;
+    p_.settings.working_hours = std::move(wh);
+  }
+
+  void ReadRisk() {
+    const toml::table* t = c_.Table(root_, "risk", "the top level");
+    if (t == nullptr) return;
+    constexpr std::string_view kWhere = "[risk]";
+    c_.CheckKeys(*t,
+                 {"off_hours_extra_approvals", "new_source_extra_approvals", "burst_window",
+                  "burst_threshold", "burst_extra_approvals"},
+                 kWhere);
+    RiskSettings& r = p_.risk;
+    auto count = [&](std::string_view key, int* out) {
+      if (auto v = c_.Integer(*t, key, kWhere, Need::kOptional, 0, kMaxCount)) {
+        *out = static_cast<int>(*v);
+      }
+    };
+    count("off_hours_extra_approvals", &r.off_hours_extra_approvals);
+    count("new_source_extra_approvals", &r.new_source_extra_approvals);
+    count("burst_threshold", &r.burst_threshold);
+    count("burst_extra_approvals", &r.burst_extra_approvals);
+    if (auto d = c_.Duration(*t, "burst_window", kWhere, true)) r.burst_window = *d;
+  }
+
+  void ReadGroups() {
+    const toml::table* t = c_.Table(root_, "groups", "the top level");
+    if (t == nullptr) return;
+    for (auto&& [key, value] : *t) {
+      std::string name(key.str());
+      if (!IsName(name)) {
+        c_.Add(key.source(), fmt::format("group name '{}' in [groups] must be letters, digits "
+                                         "and . _ - @ +",
+                                         name));
+        continue;
+      }
+      if (!value.is_array()) {
+        c_.Add(value.source(), fmt::format("group '{}' in [groups] must be an array of account "
+                                           "names",
+                                           name));
+        continue;
+      }
+      std::vector<std::string> members;
+      for (const Located& m : c_.StringArray(*value.as_array(), name, "[groups]", false)) {
+        if (std::string_view(m.value).substr(0, kGroupPrefix.size()) == kGroupPrefix) {
+          c_.Add(m.at, fmt::format("group '{}' in [groups] lists '{}', but groups list account "
+                                   "names, not other groups",
+                                   name, m.value));
+        } else if (!IsName(m.value)) {
+          c_.Add(m.at, fmt::format("group '{}' in [groups] lists '{}', which is not an account "
+                                   "name",
+                                   name, m.value));
+        } else if (std::find(members.begin(), members.end(), m.value) != members.end()) {
+          c_.Add(m.at, fmt::format("group '{}' in [groups] lists '{}' twice", name, m.value));
+        } else {
+          members.push_back(m.value);
+        }
+      }
+      p_.groups[name] = std::move(members);
+    }
+  }
+
+  void ReadPools() {
+    const toml::table* t = c_.Table(root_, "pools", "the top level");
+    if (t == nullptr) return;
+    for (auto&& [key, value] : *t) {
+      std::string name(key.str());
+      if (!IsName(name)) {
+        c_.Add(key.source(), fmt::format("pool name '{}' in [pools] must be letters, digits and "
+                                         ". _ - @ +",
+                                         name));
+        continue;
+      }
+      if (!value.is_array()) {
+        c_.Add(value.source(), fmt::format("pool '{}' in [pools] must be an array of names or "
+                                           "groups",
+                                           name));
+        continue;
+      }
+      std::vector<Located> items = c_.StringArray(*value.as_array(), name, "[pools]", true);
+      std::vector<std::string> principals = c_.Principals(items, name, "[pools]", p_.groups);
+      if (!items.empty() && principals.size() == items.size() && p_.Expand(principals).empty()) {
+        c_.Add(value.source(),
+               fmt::format("pool '{}' in [pools] names nobody: its groups have no members", name));
+      }
+      p_.pools[name] = std::move(principals);
+    }
+  }
+
+  // Array of tables under `key`; elements that are not tables are reported.
+  std::vector<const toml::table*> TableArray(std::string_view key) {
+    std::vector<const toml::table*> out;
+    const toml::node* n = root_.get(key);
+    if (n == nullptr) return out;
+    if (!n->is_array()) {
+      c_.Add(n->source(), fmt::format("'{}' must be written as [[{}]] tables", key, key));
+      return out;
+    }
+    for (const toml::node& el : *n->as_array()) {
+      if (!el.is_table()) {
+        c_.Add(el.source(), fmt::format("each entry of '{}' must be a table", key));
+        continue;
+      }
+      out.push_back(el.as_table());
+    }
+    return out;
+  }
+
+  void ReadResources() {
+    constexpr std::string_view kWhere = "[[resources]]";
+    std::map<std::string, int> first_line;
+    for (const toml::table* t : TableArray("resources")) {
+      c_.CheckKeys(*t, {"name", "connector", "owner", "privileges"}, kWhere);
+      Resource r;
+      bool ok = true;
+      if (auto name = c_.Name(*t, "name", kWhere, Need::kRequired)) {
+        auto [it, inserted] = first_line.emplace(name->value, name->at.begin.line);
+        if (!inserted) {
+          c_.Add(name->at, fmt::format("resource '{}' is defined twice; the first is on line {}",
+                                       name->value, it->second));
+          ok = false;
+        }
+        r.name = name->value;
+      } else {
+        ok = false;
+      }
+      if (auto conn = c_.Name(*t, "connector", kWhere, Need::kRequired)) {
+        r.connector = conn->value;
+      } else {
+        ok = false;
+      }
+      if (auto owner = c_.String(*t, "owner", kWhere, Need::kOptional)) r.owner = owner->value;
+      if (auto privs = c_.Strings(*t, "privileges", kWhere, Need::kRequired, true)) {
+        for (const Located& pv : *privs) {
+          if (!IsName(pv.value)) {
+            c_.Add(pv.at, fmt::format("privilege '{}' in {} must be letters, digits and . _ - @ +",
+                                      pv.value, kWhere));
+          } else if (std::find(r.privileges.begin(), r.privileges.end(), pv.value) !=
+                     r.privileges.end()) {
+            c_.Add(pv.at, fmt::format("'privileges' in {} lists '{}' twice", kWhere, pv.value));
+          } else {
+            r.privileges.push_back(pv.value);
+          }
+        }
+      }
+      if (ok) p_.resources.push_back(std::move(r));
+    }
+  }
+
+  void ReadRules() {
+    for (const toml::table* t : TableArray("rules")) {
+      std::optional<Rule> rule = ReadRule(*t);
+      if (rule) {
+        rule_sites_.push_back(RuleSite{t->source()});
+        p_.rules.push_back(std::move(*rule));
+      }
+    }
+  }
+
+  std::optional<Rule> ReadRule(const toml::table& t) {
+    constexpr std::string_view kWhere = "[[rules]]";
+    c_.CheckKeys(t,
+                 {"resource", "privileges", "requesters", "tier", "pool", "approvals",
+                  "max_duration", "approval_window", "mfa_max_age", "deny_ends_request",
+                  "emergency_auto_approve", "review_within", "reviewers"},
+                 kWhere);
+    Rule rule;
+    rule.line = static_cast<int>(t.source().begin.line);
+    bool ok = true;
+    const Resource* resource = nullptr;
+    if (auto res = c_.String(t, "resource", kWhere, Need::kRequired)) {
+      resource = p_.FindResource(res->value);
+      if (resource == nullptr) {
+        c_.Add(res->at, fmt::format("the rule names resource '{}', which is not defined in "
+                                    "[[resources]]",
+                                    res->value));
+        ok = false;
+      }
+      rule.resource = res->value;
+    } else {
+      ok = false;
+    }
+    if (auto privs = c_.Strings(t, "privileges", kWhere, Need::kRequired, true)) {
+      for (const Located& pv : *privs) {
+        if (std::find(rule.privileges.begin(), rule.privileges.end(), pv.value) !=
+            rule.privileges.end()) {
+          c_.Add(pv.at, fmt::format("'privileges' in {} lists '{}' twice", kWhere, pv.value));
+          ok = false;
+        } else if (resource != nullptr &&
+                   std::find(resource->privileges.begin(), resource->privileges.end(),
+                             pv.value) == resource->privileges.end()) {
+          c_.Add(pv.at, fmt::format("resource '{}' has no privilege '{}'; it has: {}",
+                                    resource->name, pv.value,
+                                    fmt::join(resource->privileges, ", ")));
+          ok = false;
+        } else {
+          rule.privileges.push_back(pv.value);
+        }
+      }
+      ok = ok && !privs->empty();
+    } else {
+      ok = false;
+    }
+    if (auto reqs = c_.Strings(t, "requesters", kWhere, Need::kRequired, true)) {
+      rule.requesters = c_.Principals(*reqs, "requesters", kWhere, p_.groups);
+      ok = ok && !reqs->empty() && rule.requesters.size() == reqs->size();
+    } else {
+      ok = false;
+    }
+    if (auto tier = c_.Integer(t, "tier", kWhere, Need::kRequired, 1, kMaxTier)) {
+      rule.tier = static_cast<int>(*tier);
+      ok = ReadApprovalTerms(t, rule) && ok;
+    } else {
+      ok = false;
+    }
+    if (auto d = c_.Duration(t, "max_duration", kWhere, true)) rule.max_duration = *d;
+    if (auto d = c_.Duration(t, "approval_window", kWhere, true)) rule.approval_window = *d;
+    if (auto d = c_.Duration(t, "mfa_max_age", kWhere, false)) rule.mfa_max_age = *d;
+    if (auto d = c_.Duration(t, "review_within", kWhere, true)) rule.review_within = *d;
+    if (auto b = c_.Bool(t, "deny_ends_request", kWhere)) rule.deny_ends_request = *b;
+    if (auto b = c_.Bool(t, "emergency_auto_approve", kWhere)) rule.emergency_auto_approve = *b;
+    if (auto n = c_.Integer(t, "reviewers", kWhere, Need::kOptional, 1, kMaxCount)) {
+      rule.reviewers = static_cast<int>(*n);
+    }
+    if (!ok) return std::nullopt;
+    return rule;
+  }
+
+  // pool and approvals: forbidden on tier 1, required (and satisfiable) on tiers 2 and 3.
+  bool ReadApprovalTerms(const toml::table& t, Rule& rule) {
+    constexpr std::string_view kWhere = "[[rules]]";
+    if (rule.tier == 1) {
+      bool ok = true;
+      for (std::string_view key : {"pool", "approvals"}) {
+        if (const toml::node* n = t.get(key)) {
+          c_.Add(n->source(), fmt::format("a tier-1 rule is self-approved and must not set '{}'",
+                                          key));
+          ok = false;
+        }
+      }
+      return ok;
+    }
+    bool ok = true;
+    auto pool = c_.Name(t, "pool", kWhere, Need::kOptional);
+    if (!t.get("pool")) {
+      c_.Add(t.source(), fmt::format("a tier-{} rule needs a 'pool' of approvers", rule.tier));
+      ok = false;
+    } else if (!pool) {
+      ok = false;
+    } else if (p_.pools.count(pool->value) == 0) {
+      c_.Add(pool->at, fmt::format("the rule names pool '{}', which is not defined in [pools]",
+                                   pool->value));
+      ok = false;
+    } else {
+      rule.pool = pool->value;
+    }
+    if (!t.get("approvals")) {
+      c_.Add(t.source(), fmt::format("a tier-{} rule needs 'approvals' (at least 1)", rule.tier));
+      return false;
+    }
+    auto approvals = c_.Integer(t, "approvals", kWhere, Need::kRequired, 1, kMaxCount);
+    if (!approvals) return false;
+    rule.approvals = static_cast<int>(*approvals);
+    if (!rule.pool.empty()) {
+      size_t people = p_.Expand(p_.pools[rule.pool]).size();
+      if (static_cast<size_t>(rule.approvals) > people) {
+        c_.Add(t.get("approvals")->source(),
+               fmt::format("the rule needs {} approvals but pool '{}' has only {} {}, so no "
+                           "request could ever be approved",
+                           rule.approvals, rule.pool, people, people == 1 ? "person" : "people"));
+        ok = false;
+      }
+    }
+    return ok;
+  }
+
+  // Two rules for the same resource, privilege and tier that both match some requester leave
+  // the terms of that person's request undefined.
+  void CheckAmbiguousRules() {
+    for (size_t j = 0; j < p_.rules.size(); ++j) {
+      for (size_t i = 0; i < j; ++i) {
+        const Rule& a = p_.rules[i];
+        const Rule& b = p_.rules[j];
+        if (a.resource != b.resource || a.tier != b.tier) continue;
+        std::string privilege;
+        for (const std::string& pv : b.privileges) {
+          if (std::find(a.privileges.begin(), a.privileges.end(), pv) != a.privileges.end()) {
+            privilege = pv;
+            break;
+          }
+        }
+        if (privilege.empty()) continue;
+        std::string who = SharedRequester(a, b);
+        if (who.empty()) continue;
+        c_.Add(rule_sites_[j].at,
+               fmt::format("this rule and the rule on line {} both give '{}' on '{}' at tier {} "
+                           "to {}; a request could not tell them apart",
+                           a.line, privilege, a.resource, a.tier, who));
+      }
+    }
+  }
+
+  std::string SharedRequester(const Rule& a, const Rule& b) const {
+    for (const std::string& p : b.requesters) {
+      if (std::find(a.requesters.begin(), a.requesters.end(), p) != a.requesters.end()) return p;
+    }
+    std::vector<std::string> ea = p_.Expand(a.requesters);
+    std::vector<std::string> eb = p_.Expand(b.requesters);
+    std::vector<std::string> both;
+    std::set_intersection(ea.begin(), ea.end(), eb.begin(), eb.end(), std::back_inserter(both));
+    return both.empty() ? std::string() : both.front();
+  }
+
+  void CheckEmergencyContacts() {
+    bool any_emergency = std::any_of(p_.rules.begin(), p_.rules.end(), [](const Rule& r) {
+      return r.emergency_auto_approve;
+    });
+    if (!any_emergency || !p_.Expand(p_.settings.security_contacts).empty()) return;
+    for (size_t i = 0; i < p_.rules.size(); ++i) {
+      if (!p_.rules[i].emergency_auto_approve) continue;
+      c_.Add(rule_sites_[i].at, "the rule allows emergency auto-approval, but "
+                                "'security_contacts' in [settings] names nobody to alert");
+    }
+  }
+
+  const toml::table& root_;
+  Checker& c_;
+  Policy p_;
+  std::vector<RuleSite> rule_sites_;
+};
+
+}  // namespace
+
+PolicyParseResult ParsePolicy(std::string_view text, std::string_view path) {
+  PolicyParseResult result;
+  Checker checker(path);
+  toml::table root;
+  try {
+    root = toml::parse(text, path);
+  } catch (const toml::parse_error& e) {
+    checker.Add(e.source(), fmt::format("not valid TOML: {}", e.description()));
+    result.problems = checker.TakeProblems();
+    return result;
+  }
+  Policy policy = PolicyReader(root, checker).Read();
+  result.problems = checker.TakeProblems();
+  if (result.problems.empty()) result.policy = std::move(policy);
+  return result;
+}
+
+}  // namespace bg::core
