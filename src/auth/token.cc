@@ -1,0 +1,80 @@
+#include "auth/token.h"
+
+#include <sodium.h>
+
+#include "util/encoding.h"
+#include "util/sha256.h"
+
+namespace bg::auth {
+namespace {
+
+bool IsBase64UrlChar(char c) {
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+         c == '_';
+}
+
+bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    char x = a[i], y = b[i];
+    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
+    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
+    if (x != y) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+Secret NewBearerToken(Random& random) {
+  std::string raw = random.Bytes(kTokenRandomBytes);
+  std::string text = std::string(kTokenPrefix) + Base64UrlEncode(raw);
+  Secret token(text);
+  sodium_memzero(raw.data(), raw.size());
+  sodium_memzero(text.data(), text.size());
+  return token;
+}
+
+std::string TokenHash(const Secret& token) { return HexEncode(AsBytes(Sha256(token.Reveal()))); }
+
+bool IsWellFormedToken(std::string_view token) {
+  if (token.size() != kTokenLength || token.substr(0, kTokenPrefix.size()) != kTokenPrefix) {
+    return false;
+  }
+  std::string_view body = token.substr(kTokenPrefix.size());
+  for (char c : body) {
+    if (!IsBase64UrlChar(c)) return false;
+  }
+  // 43 characters carry 258 bits: the last one must leave the 2 spare bits zero (canonical).
+  auto decoded = Base64UrlDecode(body);
+  if (!decoded) return false;
+  bool ok = decoded->size() == kTokenRandomBytes;
+  sodium_memzero(decoded->data(), decoded->size());
+  return ok;
+}
+
+Result<Secret> ParseAuthorizationHeader(std::string_view header) {
+  if (header.empty()) return Error::Unauthenticated("missing Authorization header");
+  size_t space = header.find(' ');
+  std::string_view scheme = header.substr(0, space);
+  if (!EqualsIgnoreCase(scheme, "Bearer")) {
+    return Error::Unauthenticated("Authorization header must use the Bearer scheme");
+  }
+  if (space == std::string_view::npos) {
+    return Error::Unauthenticated("Authorization header has no token after 'Bearer'");
+  }
+  std::string_view rest = header.substr(space);
+  while (!rest.empty() && rest.front() == ' ') rest.remove_prefix(1);
+  if (rest.empty()) {
+    return Error::Unauthenticated("Authorization header has no token after 'Bearer'");
+  }
+  if (rest.find_first_of(" \t") != std::string_view::npos) {
+    return Error::Unauthenticated("Authorization header has text after the token");
+  }
+  if (!IsWellFormedToken(rest)) {
+    return Error::Unauthenticated("bearer token is malformed (expected bgt_ and 43 base64url characters)");
+  }
+  return Secret(rest);
+}
+
+}  // namespace bg::auth

@@ -1,0 +1,95 @@
+#include "auth/token.h"
+
+#include <gtest/gtest.h>
+
+#include <set>
+#include <string>
+
+#include "util/encoding.h"
+#include "util/sha256.h"
+
+namespace bg::auth {
+namespace {
+
+class FixedRandom : public Random {
+ public:
+  explicit FixedRandom(uint8_t byte) : byte_(byte) {}
+  void Fill(uint8_t* out, size_t n) override {
+    for (size_t i = 0; i < n; ++i) out[i] = byte_;
+  }
+
+ private:
+  uint8_t byte_;
+};
+
+TEST(TokenTest, HasPrefixAndBase64UrlOf32Bytes) {
+  FixedRandom zeros(0);
+  Secret token = NewBearerToken(zeros);
+  EXPECT_EQ(token.Reveal(), "bgt_" + std::string(43, 'A'));
+  FixedRandom ones(0xff);
+  EXPECT_EQ(NewBearerToken(ones).Reveal(), "bgt_" + std::string(42, '_') + "8");
+  Secret real = NewBearerToken();
+  EXPECT_EQ(real.size(), kTokenLength);
+  EXPECT_TRUE(IsWellFormedToken(real.Reveal()));
+  auto raw = Base64UrlDecode(real.Reveal().substr(4));
+  ASSERT_TRUE(raw.has_value());
+  EXPECT_EQ(raw->size(), 32u);
+}
+
+TEST(TokenTest, TokensAreDistinct) {
+  std::set<std::string> seen;
+  for (int i = 0; i < 1000; ++i) seen.insert(std::string(NewBearerToken().Reveal()));
+  EXPECT_EQ(seen.size(), 1000u);
+}
+
+TEST(TokenTest, HashIsHexSha256OfTheText) {
+  Secret token("bgt_" + std::string(43, 'A'));
+  std::string hash = TokenHash(token);
+  EXPECT_EQ(hash.size(), 64u);
+  EXPECT_EQ(hash, HexEncode(AsBytes(Sha256("bgt_" + std::string(43, 'A')))));
+  EXPECT_NE(hash, TokenHash(Secret("bgt_" + std::string(42, 'A') + "E")));
+  // Known answer: SHA-256("abc").
+  EXPECT_EQ(TokenHash(Secret("abc")),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+}
+
+TEST(TokenTest, WellFormedRefusesOtherShapes) {
+  const std::string good = "bgt_" + std::string(43, 'A');
+  ASSERT_TRUE(IsWellFormedToken(good));
+  for (const std::string& bad :
+       {std::string(), std::string("bgt_"), good.substr(0, 46), good + "A",
+        "BGT_" + std::string(43, 'A'), "bgx_" + std::string(43, 'A'),
+        "bgt_" + std::string(42, 'A') + "=", "bgt_" + std::string(42, 'A') + "+",
+        "bgt_" + std::string(42, 'A') + "B",  // spare bits not zero: not canonical
+        "bgt_" + std::string(42, 'A') + std::string(1, '\0')}) {
+    EXPECT_FALSE(IsWellFormedToken(bad)) << bad;
+  }
+}
+
+TEST(AuthorizationHeaderTest, ParsesBearerToken) {
+  const std::string token = "bgt_" + std::string(42, 'x') + "A";
+  for (const std::string& header :
+       {"Bearer " + token, "bearer " + token, "BEARER " + token, "Bearer   " + token}) {
+    auto parsed = ParseAuthorizationHeader(header);
+    ASSERT_TRUE(parsed.has_value()) << header << ": " << parsed.error().ToString();
+    EXPECT_EQ(parsed->Reveal(), token);
+  }
+}
+
+TEST(AuthorizationHeaderTest, RefusesMalformedHeadersWithoutEchoingThem) {
+  const std::string token = "bgt_" + std::string(42, 'x') + "A";
+  for (const std::string& header :
+       {std::string(), std::string("Bearer"), std::string("Bearer "), "Basic " + token,
+        "Bearer" + token, "Bearer\t" + token, "Bearer " + token + " ", "Bearer " + token + " x",
+        " Bearer " + token, "Bearer " + token + "\r\n", std::string("Bearer bgt_short"),
+        "Token " + token, "Bearer " + token.substr(4)}) {
+    auto parsed = ParseAuthorizationHeader(header);
+    ASSERT_FALSE(parsed.has_value()) << header;
+    EXPECT_EQ(parsed.error().code(), ErrorCode::kUnauthenticated);
+    EXPECT_FALSE(parsed.error().message().empty());
+    EXPECT_EQ(parsed.error().message().find("xxxx"), std::string::npos) << header;
+  }
+}
+
+}  // namespace
+}  // namespace bg::auth
