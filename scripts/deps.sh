@@ -6,7 +6,7 @@ BUILD_PKGS=(g++ cmake ninja-build pkg-config ccache libboost-dev libssl-dev libs
   libcli11-dev libspdlog-dev libfmt-dev libcurl4-openssl-dev libgtest-dev libgmock-dev
   libbenchmark-dev openssl)
 TEST_PKGS=(oathtool curl jq openssh-client openssh-server postgresql golang-go
-  golang-golang-x-mod-dev prometheus asciinema tmux wrk nginx-light sqlite3 python3)
+  golang-golang-x-mod-dev prometheus asciinema tmux wrk nginx-light sqlite3 python3 zbar-tools)
 want=("${BUILD_PKGS[@]}")
 if [ "${1:-}" = "--test" ]; then want+=("${TEST_PKGS[@]}"); fi
 missing=()
