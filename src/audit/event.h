@@ -1,0 +1,52 @@
+// Audit leaves: the exact bytes hashed into the log for one event.
+//
+// A leaf is canonical JSON (docs/audit-format.md): an object with sorted keys, no white space
+// outside strings, UTF-8 without escapes beyond the required ones, integers only:
+//   {"actor":"alice","details":{"reason":"db down"},"request":"req_...","time":
+//    "2026-11-24T21:43:43Z","type":"request.created","v":1}
+// "request" is absent for events about no request. Pure functions; thread-safe.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "core/request.h"
+#include "util/ids.h"
+#include "util/result.h"
+#include "util/secret.h"
+#include "util/time.h"
+
+namespace bg::audit {
+
+inline constexpr int kLeafVersion = 1;
+
+// A leaf read back.
+struct LeafEvent {
+  int version = kLeafVersion;
+  Timestamp time;
+  std::string type;
+  std::string actor;
+  std::optional<RequestId> request;
+  std::map<std::string, std::string> details;
+  bool operator==(const LeafEvent&) const = default;
+};
+
+// The canonical leaf bytes of `event` at `time`. Bytes that are not valid UTF-8 in any string
+// are replaced by U+FFFD (so a hostile client string cannot make the append fail or the leaf
+// ambiguous); callers put secrets through HmacField first.
+std::string EncodeLeaf(const core::AuditEvent& event, Timestamp time);
+std::string EncodeLeaf(const LeafEvent& event);
+
+// Parses leaf bytes. Refuses (InvalidArgument, field "leaf") anything that is not exactly the
+// canonical encoding of a version-1 event: unknown or missing keys, wrong types, non-string
+// detail values, a non-canonical byte form.
+Result<LeafEvent> ParseLeaf(std::string_view leaf);
+
+// "hmac-sha256:<base64 of HMAC-SHA256(audit_key, value)>": a value that must be matchable
+// (the same token gives the same field) but never readable from the log, as Vault's audit
+// devices do. The audit key is a server secret distinct from the checkpoint signing key.
+std::string HmacField(const Secret& audit_key, std::string_view value);
+
+}  // namespace bg::audit
