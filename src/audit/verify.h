@@ -1,0 +1,76 @@
+// The offline verifier behind `breakglass audit verify`: an exported bundle (entries, the
+// signed checkpoint, the server's verifier key, optionally an older checkpoint trusted from
+// before) is checked without trusting the server that produced it.
+//
+// Export format (JSON lines, one entry per line, in index order):
+//   {"index":0,"leaf":"<base64 of the exact leaf bytes>"}
+// An entry may also carry "hash": the base64 leaf hash the server stored for it; when present
+// it is checked, which lets a changed leaf be named by its index. Other keys are ignored.
+//
+// Failures are Errors whose message names what failed first:
+//   "entry 17: expected index 17, found 18"         (a dropped, duplicated or reordered entry)
+//   "entry 17: leaf does not match its stored hash"
+//   "entry 17: missing: the checkpoint covers 20 entries"  (truncated)
+//   "checkpoint signature does not verify"
+//   "older checkpoint of size N is not a prefix: log was rewritten or truncated"
+// Pure functions over memory; the progress callback runs on the caller's thread.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "audit/checkpoint.h"
+#include "util/result.h"
+
+namespace bg::audit {
+
+struct BundleEntry {
+  int64_t index = 0;
+  std::string leaf;                 // raw leaf bytes
+  std::optional<std::string> hash;  // raw 32-byte leaf hash, when exported
+};
+
+// One export line (no trailing newline), canonical JSON.
+std::string FormatEntryLine(int64_t index, std::string_view leaf);
+// Parses JSON lines (blank lines and a final newline allowed). InvalidArgument("entries",
+// "line N: ...") on the first malformed line. Indices are not checked here (VerifyBundle does).
+Result<std::vector<BundleEntry>> ParseEntries(std::string_view jsonl);
+
+using ProgressFn = std::function<void(int64_t done, int64_t total)>;
+
+struct VerifyOptions {
+  // An older checkpoint note (same key) saved earlier; the bundle must extend it.
+  std::optional<std::string> trusted_checkpoint;
+  // Also require each leaf to be a canonical version-1 audit event (see event.h).
+  bool check_leaf_format = true;
+  ProgressFn progress;              // called every `progress_every` entries and at the end
+  int64_t progress_every = 1 << 16;
+};
+
+struct VerifyReport {
+  Checkpoint checkpoint;
+  std::optional<Checkpoint> trusted;
+  int64_t entries = 0;
+  // Entries after the checkpoint's size: well-formed and contiguous but not yet covered by a
+  // signature (the log grew between the export and the checkpoint).
+  int64_t unsigned_tail = 0;
+};
+
+// Checks that indices run 0, 1, 2, ... with no gap, recomputes the tree root over the first
+// checkpoint.size entries, verifies the checkpoint signature and root, and, given a trusted older
+// checkpoint, that its root is the root of the same entries' prefix.
+Result<VerifyReport> VerifyBundle(const std::vector<BundleEntry>& entries,
+                                  std::string_view checkpoint_note, std::string_view verifier_key,
+                                  const VerifyOptions& options = {});
+
+// Two signed checkpoints by one key and a consistency proof between them (as served by
+// /v1/audit/proof/consistency): Ok when the newer one extends the older one.
+Result<std::pair<Checkpoint, Checkpoint>> VerifyCheckpointConsistency(
+    std::string_view older_note, std::string_view newer_note, std::string_view verifier_key,
+    const std::vector<std::string>& proof);
+
+}  // namespace bg::audit

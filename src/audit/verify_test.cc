@@ -1,0 +1,284 @@
+#include "audit/verify.h"
+
+#include <gtest/gtest.h>
+
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "audit/event.h"
+#include "audit/merkle.h"
+#include "util/encoding.h"
+
+namespace bg::audit {
+namespace {
+
+class PatternRandom final : public Random {
+ public:
+  void Fill(uint8_t* out, size_t n) override {
+    for (size_t i = 0; i < n; ++i) out[i] = static_cast<uint8_t>(i * 7 + 3);
+  }
+};
+
+const char kOrigin[] = "breakglass.test/audit";
+
+// A log of n events with its stored nodes, signing key and checkpoints.
+struct TestLog {
+  explicit TestLog(int n) : signer(MakeSigner()) {
+    for (int i = 0; i < n; ++i) Add();
+  }
+  static NoteSigner MakeSigner() {
+    PatternRandom random;
+    return NoteSigner::Generate(kOrigin, random).value();
+  }
+  void Add() {
+    core::AuditEvent e;
+    e.type = "request.created";
+    e.actor = "alice";
+    e.request = RequestId("req_" + std::to_string(leaves.size()));
+    e.details = {{"reason", "incident " + std::to_string(leaves.size())}};
+    leaves.push_back(EncodeLeaf(e, FromUnixSeconds(1795556623 + static_cast<int64_t>(leaves.size()))));
+    for (Node& n : range.Append(HashLeaf(leaves.back()))) {
+      nodes[{n.level, n.index}] = std::move(n.hash);
+    }
+    roots.push_back(range.Root());
+  }
+  NodeReader Reader() const {
+    return [this](int level, int64_t index) -> Result<std::string> {
+      auto it = nodes.find({level, index});
+      if (it == nodes.end()) return Error::NotFound("node");
+      return it->second;
+    };
+  }
+  std::string CheckpointAt(int64_t size) const {
+    return signer.Sign(Checkpoint{kOrigin, size, RootAt(size, Reader()).value(), {}}).value();
+  }
+  std::vector<BundleEntry> Entries() const {
+    std::vector<BundleEntry> out;
+    for (size_t i = 0; i < leaves.size(); ++i) {
+      out.push_back(BundleEntry{static_cast<int64_t>(i), leaves[i], std::nullopt});
+    }
+    return out;
+  }
+
+  NoteSigner signer;
+  std::vector<std::string> leaves;
+  CompactRange range;
+  std::map<std::pair<int, int64_t>, std::string> nodes;
+  std::vector<std::string> roots;
+};
+
+std::string ErrorOf(const Result<VerifyReport>& r) {
+  return r.has_value() ? "ok" : r.error().message();
+}
+
+TEST(VerifyBundle, AnIntactLogVerifies) {
+  TestLog log(40);
+  VerifyOptions options;
+  options.trusted_checkpoint = log.CheckpointAt(25);
+  auto report = VerifyBundle(log.Entries(), log.CheckpointAt(40), log.signer.VerifierKey(), options);
+  ASSERT_TRUE(report.has_value()) << report.error().ToString();
+  EXPECT_EQ(report->entries, 40);
+  EXPECT_EQ(report->checkpoint.size, 40);
+  EXPECT_EQ(report->trusted->size, 25);
+  EXPECT_EQ(report->unsigned_tail, 0);
+}
+
+TEST(VerifyBundle, EntriesBeyondTheCheckpointAreReportedAsUnsigned) {
+  TestLog log(40);
+  auto report = VerifyBundle(log.Entries(), log.CheckpointAt(33), log.signer.VerifierKey());
+  ASSERT_TRUE(report.has_value()) << report.error().ToString();
+  EXPECT_EQ(report->unsigned_tail, 7);
+}
+
+TEST(VerifyBundle, AnEmptyLogVerifiesAgainstASizeZeroCheckpoint) {
+  TestLog log(0);
+  EXPECT_TRUE(VerifyBundle({}, log.CheckpointAt(0), log.signer.VerifierKey()).has_value());
+}
+
+TEST(VerifyBundle, TamperingIsCaughtAndNamed) {
+  TestLog log(40);
+  const std::string cp = log.CheckpointAt(40);
+  const std::string key = log.signer.VerifierKey();
+
+  // Another canonical event in place of entry 17: only the root can tell.
+  auto changed = log.Entries();
+  changed[17].leaf = log.leaves[16];
+  EXPECT_EQ(ErrorOf(VerifyBundle(changed, cp, key)),
+            "entries 0..39 do not hash to the checkpoint root: an entry at index 0 or later was "
+            "changed, or the log was rewritten");
+
+  // With a trusted checkpoint at 25, a change after it is placed after 25 ...
+  VerifyOptions trusted;
+  trusted.trusted_checkpoint = log.CheckpointAt(25);
+  auto late = log.Entries();
+  late[30].leaf = log.leaves[31];
+  EXPECT_NE(ErrorOf(VerifyBundle(late, cp, key, trusted)).find("index 25 or later"),
+            std::string::npos);
+  // ... and a change before it breaks the prefix.
+  EXPECT_EQ(ErrorOf(VerifyBundle(changed, cp, key, trusted)),
+            "older checkpoint of size 25 is not a prefix: log was rewritten or truncated");
+
+  // With the stored leaf hashes exported, the changed entry is named.
+  auto with_hashes = changed;
+  for (size_t i = 0; i < with_hashes.size(); ++i) with_hashes[i].hash = HashLeaf(log.leaves[i]);
+  EXPECT_EQ(ErrorOf(VerifyBundle(with_hashes, cp, key)),
+            "entry 17: leaf does not match its stored hash");
+
+  // A hand-edited leaf that is no longer canonical is named too.
+  auto edited = log.Entries();
+  edited[17].leaf.insert(1, " ");
+  EXPECT_EQ(ErrorOf(VerifyBundle(edited, cp, key)), "entry 17: not in canonical form");
+
+  // A dropped entry.
+  auto dropped = log.Entries();
+  dropped.erase(dropped.begin() + 17);
+  EXPECT_EQ(ErrorOf(VerifyBundle(dropped, cp, key)), "entry 17: expected index 17, found 18");
+
+  // Two entries swapped (as rows reordered with their indices).
+  auto swapped = log.Entries();
+  std::swap(swapped[3], swapped[4]);
+  EXPECT_EQ(ErrorOf(VerifyBundle(swapped, cp, key)), "entry 3: expected index 3, found 4");
+  // Two leaves swapped under their indices.
+  auto swapped_leaves = log.Entries();
+  std::swap(swapped_leaves[3].leaf, swapped_leaves[4].leaf);
+  EXPECT_NE(ErrorOf(VerifyBundle(swapped_leaves, cp, key)).find("do not hash"), std::string::npos);
+
+  // The last entries deleted.
+  auto truncated = log.Entries();
+  truncated.resize(30);
+  EXPECT_EQ(ErrorOf(VerifyBundle(truncated, cp, key)),
+            "entry 30: missing: the checkpoint covers 40 entries");
+
+  // A bad signature.
+  std::string forged = cp;
+  forged.replace(forged.find("\n40\n"), 4, "\n41\n");
+  EXPECT_EQ(ErrorOf(VerifyBundle(log.Entries(), forged, key)),
+            "checkpoint signature does not verify");
+}
+
+TEST(VerifyBundle, AServerThatRewritesOrTruncatesAndResignsIsCaughtByTheOlderCheckpoint) {
+  TestLog log(40);
+  VerifyOptions options;
+  options.trusted_checkpoint = log.CheckpointAt(25);
+
+  // The (key-holding) server drops everything after 20 and signs the shorter log.
+  auto truncated = log.Entries();
+  truncated.resize(20);
+  EXPECT_EQ(ErrorOf(VerifyBundle(truncated, log.CheckpointAt(20), log.signer.VerifierKey(),
+                                 options)),
+            "older checkpoint of size 25 is not a prefix: log was rewritten or truncated");
+
+  // The server rewrites entry 10 and signs a fresh tree over the rewritten log.
+  TestLog rewritten(40);
+  rewritten.leaves[10] = log.leaves[11];
+  CompactRange range;
+  for (const std::string& leaf : rewritten.leaves) range.Append(HashLeaf(leaf));
+  const std::string resigned = log.signer.Sign(Checkpoint{kOrigin, 40, range.Root(), {}}).value();
+  EXPECT_EQ(ErrorOf(VerifyBundle(rewritten.Entries(), resigned, log.signer.VerifierKey(),
+                                 options)),
+            "older checkpoint of size 25 is not a prefix: log was rewritten or truncated");
+}
+
+TEST(VerifyBundle, WrongKeysAndOriginsAreRefused) {
+  TestLog log(5);
+  PatternRandom random;
+  NoteSigner other = NoteSigner::Generate("someone.else", random).value();
+  auto r = VerifyBundle(log.Entries(), log.CheckpointAt(5), other.VerifierKey());
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().field(), "checkpoint");
+
+  VerifyOptions options;
+  options.trusted_checkpoint =
+      log.signer.Sign(Checkpoint{"another/log", 2, log.roots[1], {}}).value();
+  r = VerifyBundle(log.Entries(), log.CheckpointAt(5), log.signer.VerifierKey(), options);
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().field(), "trusted_checkpoint");
+}
+
+TEST(VerifyBundle, ReportsProgress) {
+  TestLog log(10);
+  std::vector<std::pair<int64_t, int64_t>> calls;
+  VerifyOptions options;
+  options.progress_every = 4;
+  options.progress = [&](int64_t done, int64_t total) { calls.emplace_back(done, total); };
+  ASSERT_TRUE(
+      VerifyBundle(log.Entries(), log.CheckpointAt(10), log.signer.VerifierKey(), options)
+          .has_value());
+  const std::vector<std::pair<int64_t, int64_t>> want = {{4, 10}, {8, 10}, {10, 10}};
+  EXPECT_EQ(calls, want);
+}
+
+TEST(Entries, FormatAndParseRoundTrip) {
+  TestLog log(3);
+  std::string jsonl;
+  for (size_t i = 0; i < log.leaves.size(); ++i) {
+    jsonl += FormatEntryLine(static_cast<int64_t>(i), log.leaves[i]) + "\n";
+  }
+  EXPECT_EQ(FormatEntryLine(7, "ab"), R"({"index":7,"leaf":"YWI="})");
+  auto entries = ParseEntries(jsonl);
+  ASSERT_TRUE(entries.has_value());
+  ASSERT_EQ(entries->size(), 3u);
+  for (size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ((*entries)[i].index, static_cast<int64_t>(i));
+    EXPECT_EQ((*entries)[i].leaf, log.leaves[i]);
+  }
+}
+
+TEST(Entries, OtherKeyOrdersExtraKeysAndHashesAreAccepted) {
+  const std::string h = Base64Encode(HashLeaf("ab"));
+  auto entries = ParseEntries("{\"leaf\":\"YWI=\",\"index\":0,\"time\":\"x\"}\r\n\n"
+                              "{ \"index\": 1, \"leaf\": \"YWI=\", \"hash\": \"" + h + "\" }");
+  ASSERT_TRUE(entries.has_value()) << entries.error().ToString();
+  ASSERT_EQ(entries->size(), 2u);
+  EXPECT_EQ((*entries)[0].leaf, "ab");
+  EXPECT_FALSE((*entries)[0].hash.has_value());
+  EXPECT_EQ((*entries)[1].index, 1);
+  EXPECT_EQ((*entries)[1].hash, HashLeaf("ab"));
+}
+
+TEST(Entries, MalformedLinesAreNamed) {
+  const char* const bad[] = {
+      "nope",
+      R"({"index":-1,"leaf":"YWI="})",
+      R"({"index":1.5,"leaf":"YWI="})",
+      R"({"index":"1","leaf":"YWI="})",
+      R"({"index":1})",
+      R"({"index":1,"leaf":"YWI"})",
+      R"({"index":1,"leaf":7})",
+      R"({"index":1,"leaf":"YWI=","hash":"YWI="})",
+      R"({"index":1,"leaf":"YWI=")",
+      R"([{"index":1,"leaf":"YWI="}])",
+  };
+  for (const char* line : bad) {
+    auto r = ParseEntries(std::string(R"({"index":0,"leaf":"YWI="})") + "\n" + line + "\n");
+    ASSERT_FALSE(r.has_value()) << line;
+    EXPECT_EQ(r.error().field(), "entries");
+    EXPECT_EQ(r.error().message().substr(0, 7), "line 2:") << line;
+  }
+}
+
+TEST(CheckpointConsistency, AProofBetweenTwoCheckpointsVerifies) {
+  TestLog log(40);
+  const std::string old_cp = log.CheckpointAt(13);
+  const std::string new_cp = log.CheckpointAt(40);
+  auto proof = ConsistencyProof(13, 40, log.Reader()).value();
+  auto ok = VerifyCheckpointConsistency(old_cp, new_cp, log.signer.VerifierKey(), proof);
+  ASSERT_TRUE(ok.has_value()) << ok.error().ToString();
+  EXPECT_EQ(ok->first.size, 13);
+  EXPECT_EQ(ok->second.size, 40);
+
+  proof[0][0] ^= 1;
+  auto bad = VerifyCheckpointConsistency(old_cp, new_cp, log.signer.VerifierKey(), proof);
+  ASSERT_FALSE(bad.has_value());
+  EXPECT_NE(bad.error().message().find("older checkpoint of size 13 is not a prefix"),
+            std::string::npos);
+  auto backwards = VerifyCheckpointConsistency(new_cp, old_cp, log.signer.VerifierKey(), {});
+  ASSERT_FALSE(backwards.has_value());
+  EXPECT_EQ(backwards.error().message(),
+            "older checkpoint of size 40 is not a prefix: log was rewritten or truncated");
+}
+
+}  // namespace
+}  // namespace bg::audit
