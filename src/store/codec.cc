@@ -1,0 +1,343 @@
+#include "store/codec.h"
+
+#include <fmt/format.h>
+
+#include <array>
+#include <cstdint>
+#include <limits>
+#include <nlohmann/json.hpp>
+#include <utility>
+
+namespace bg::store {
+namespace {
+
+using nlohmann::json;
+
+template <typename E, size_t N>
+using NameTable = std::array<std::pair<E, std::string_view>, N>;
+
+constexpr NameTable<core::RequestState, 8> kStates = {{
+    {core::RequestState::kPending, "pending"},
+    {core::RequestState::kApproved, "approved"},
+    {core::RequestState::kActive, "active"},
+    {core::RequestState::kExpired, "expired"},
+    {core::RequestState::kRevoked, "revoked"},
+    {core::RequestState::kDenied, "denied"},
+    {core::RequestState::kCancelled, "cancelled"},
+    {core::RequestState::kTimedOut, "timed_out"},
+}};
+
+constexpr NameTable<core::TimerKind, 4> kTimerKinds = {{
+    {core::TimerKind::kApprovalTimeout, "approval_timeout"},
+    {core::TimerKind::kExpiryWarning, "expiry_warning"},
+    {core::TimerKind::kExpiry, "expiry"},
+    {core::TimerKind::kExtensionTimeout, "extension_timeout"},
+}};
+
+constexpr NameTable<core::Role, 4> kRoles = {{
+    {core::Role::kRequester, "requester"},
+    {core::Role::kApprover, "approver"},
+    {core::Role::kAuditor, "auditor"},
+    {core::Role::kAdmin, "admin"},
+}};
+
+template <typename E, size_t N>
+std::string_view NameOf(const NameTable<E, N>& table, E e) {
+  for (const auto& [value, name] : table) {
+    if (value == e) return name;
+  }
+  return "invalid";
+}
+
+template <typename E, size_t N>
+Result<E> ValueOf(const NameTable<E, N>& table, std::string_view s, std::string_view column) {
+  for (const auto& [value, name] : table) {
+    if (name == s) return value;
+  }
+  return Error::Internal(fmt::format("{}: unknown stored value '{}'", column, s));
+}
+
+// Reads typed keys out of one JSON object, keeping the first error so call sites stay flat.
+class ObjectReader {
+ public:
+  ObjectReader(const json& j, std::string path, Status* status)
+      : j_(j), path_(std::move(path)), status_(status) {}
+
+  const json* Find(const char* key, bool (json::*is_type)() const, const char* type_name) {
+    if (!*status_) return nullptr;
+    auto it = j_.find(key);
+    if (it == j_.end() || it->is_null()) return nullptr;
+    if (!((*it).*is_type)()) {
+      Fail(key, fmt::format("expected {}", type_name));
+      return nullptr;
+    }
+    return &*it;
+  }
+
+  void Str(const char* key, std::string& out) {
+    if (const json* v = Find(key, &json::is_string, "a string")) out = v->get<std::string>();
+  }
+  void Bool(const char* key, bool& out) {
+    if (const json* v = Find(key, &json::is_boolean, "a boolean")) out = v->get<bool>();
+  }
+  void Int64(const char* key, int64_t& out) {
+    const json* v = Find(key, &json::is_number_integer, "an integer");
+    if (v == nullptr) return;
+    if (v->is_number_unsigned() &&
+        v->get<uint64_t>() > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
+      Fail(key, "integer out of range");
+      return;
+    }
+    out = v->get<int64_t>();
+  }
+  void Int(const char* key, int& out) {
+    int64_t wide = out;
+    Int64(key, wide);
+    if (wide < std::numeric_limits<int>::min() || wide > std::numeric_limits<int>::max()) {
+      Fail(key, "integer out of range");
+      return;
+    }
+    out = static_cast<int>(wide);
+  }
+  void Secs(const char* key, Seconds& out) {
+    int64_t n = out.count();
+    Int64(key, n);
+    out = Seconds(n);
+  }
+  void Time(const char* key, Timestamp& out) {
+    int64_t n = ToUnixSeconds(out);
+    Int64(key, n);
+    out = FromUnixSeconds(n);
+  }
+  void OptTime(const char* key, std::optional<Timestamp>& out) {
+    if (!*status_) return;
+    auto it = j_.find(key);
+    if (it == j_.end() || it->is_null()) {
+      out.reset();
+      return;
+    }
+    Timestamp t{};
+    Time(key, t);
+    out = t;
+  }
+  void StrList(const char* key, std::vector<std::string>& out) {
+    const json* v = Find(key, &json::is_array, "an array");
+    if (v == nullptr) return;
+    out.clear();
+    for (const json& item : *v) {
+      if (!item.is_string()) {
+        Fail(key, "expected an array of strings");
+        return;
+      }
+      out.push_back(item.get<std::string>());
+    }
+  }
+  // Calls `read(ObjectReader&, T&)` for each object of the array under `key`.
+  template <typename T, typename F>
+  void ObjList(const char* key, std::vector<T>& out, F read) {
+    const json* v = Find(key, &json::is_array, "an array");
+    if (v == nullptr) return;
+    out.clear();
+    for (size_t i = 0; i < v->size() && *status_; ++i) {
+      const json& item = (*v)[i];
+      if (!item.is_object()) {
+        Fail(key, "expected an array of objects");
+        return;
+      }
+      ObjectReader sub(item, fmt::format("{}.{}[{}]", path_, key, i), status_);
+      T t;
+      read(sub, t);
+      out.push_back(std::move(t));
+    }
+  }
+  const json* Object(const char* key) { return Find(key, &json::is_object, "an object"); }
+  const std::string& path() const { return path_; }
+  Status* status() { return status_; }
+
+  void Fail(const char* key, std::string_view what) {
+    if (*status_) *status_ = Error::Internal(fmt::format("{}.{}: {}", path_, key, what));
+  }
+
+ private:
+  const json& j_;
+  std::string path_;
+  Status* status_;
+};
+
+json ApprovalsToJson(const std::vector<core::Approval>& approvals) {
+  json out = json::array();
+  for (const auto& a : approvals) {
+    out.push_back({{"approver", a.approver}, {"at", ToUnixSeconds(a.at)}, {"comment", a.comment}});
+  }
+  return out;
+}
+
+void ReadApproval(ObjectReader& r, core::Approval& a) {
+  r.Str("approver", a.approver);
+  r.Time("at", a.at);
+  r.Str("comment", a.comment);
+}
+
+void ReadDenial(ObjectReader& r, core::Denial& d) {
+  r.Str("approver", d.approver);
+  r.Time("at", d.at);
+  r.Str("reason", d.reason);
+}
+
+json OptTimeToJson(const std::optional<Timestamp>& t) {
+  return t ? json(ToUnixSeconds(*t)) : json(nullptr);
+}
+
+}  // namespace
+
+std::string_view StoredName(core::RequestState s) { return NameOf(kStates, s); }
+
+Result<core::RequestState> ParseStoredState(std::string_view s, std::string_view column) {
+  return ValueOf(kStates, s, column);
+}
+
+bool IsOpenState(core::RequestState s) {
+  return s == core::RequestState::kPending || s == core::RequestState::kApproved ||
+         s == core::RequestState::kActive;
+}
+
+std::string_view StoredName(core::TimerKind k) { return NameOf(kTimerKinds, k); }
+
+Result<core::TimerKind> ParseStoredTimerKind(std::string_view s, std::string_view column) {
+  return ValueOf(kTimerKinds, s, column);
+}
+
+std::string_view StoredName(core::Role r) { return NameOf(kRoles, r); }
+
+std::string EncodeRoles(const std::vector<core::Role>& roles) {
+  std::string out;
+  for (core::Role r : roles) {
+    if (!out.empty()) out += ',';
+    out += StoredName(r);
+  }
+  return out;
+}
+
+Result<std::vector<core::Role>> DecodeRoles(std::string_view text, std::string_view column) {
+  std::vector<core::Role> roles;
+  while (!text.empty()) {
+    size_t comma = text.find(',');
+    std::string_view name = text.substr(0, comma);
+    BG_ASSIGN_OR_RETURN(core::Role role, ValueOf(kRoles, name, column));
+    roles.push_back(role);
+    if (comma == std::string_view::npos) break;
+    text.remove_prefix(comma + 1);
+    if (text.empty()) return Error::Internal(fmt::format("{}: trailing comma", column));
+  }
+  return roles;
+}
+
+std::string EncodeRequestBody(const core::Request& r) {
+  json j = {
+      {"resource", r.resource},
+      {"privilege", r.privilege},
+      {"connector", r.connector},
+      {"tier", r.tier},
+      {"emergency", r.emergency},
+      {"reason", r.reason},
+      {"ticket", r.ticket},
+      {"source_address", r.source_address},
+      {"duration", r.duration.count()},
+      {"pool", r.pool},
+      {"required_approvals", r.required_approvals},
+      {"risk_signals", r.risk_signals},
+      {"max_duration", r.max_duration.count()},
+      {"approval_window", r.approval_window.count()},
+      {"mfa_max_age", r.mfa_max_age.count()},
+      {"deny_ends_request", r.deny_ends_request},
+      {"review_within", r.review_within.count()},
+      {"reviewers", r.reviewers},
+      {"updated_at", ToUnixSeconds(r.updated_at)},
+      {"approval_deadline", ToUnixSeconds(r.approval_deadline)},
+      {"starts_at", OptTimeToJson(r.starts_at)},
+      {"approvals", ApprovalsToJson(r.approvals)},
+      {"self_approved", r.self_approved},
+      {"auto_approved", r.auto_approved},
+      {"needs_review", r.needs_review},
+      {"review_due", OptTimeToJson(r.review_due)},
+      {"warned", r.warned},
+      {"ended_by", r.ended_by},
+      {"end_reason", r.end_reason},
+      {"last_error", r.last_error},
+  };
+  json denials = json::array();
+  for (const auto& d : r.denials) {
+    denials.push_back({{"approver", d.approver}, {"at", ToUnixSeconds(d.at)}, {"reason", d.reason}});
+  }
+  j["denials"] = std::move(denials);
+  if (r.extension) {
+    const core::Extension& e = *r.extension;
+    j["extension"] = {
+        {"duration", e.duration.count()},
+        {"reason", e.reason},
+        {"requested_at", ToUnixSeconds(e.requested_at)},
+        {"deadline", ToUnixSeconds(e.deadline)},
+        {"required_approvals", e.required_approvals},
+        {"approvals", ApprovalsToJson(e.approvals)},
+    };
+  } else {
+    j["extension"] = nullptr;
+  }
+  // Invalid UTF-8 in a free-text field is replaced rather than thrown on.
+  return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+Status DecodeRequestBody(std::string_view text, std::string_view column, core::Request& r) {
+  json j = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.is_object()) {
+    return Error::Internal(fmt::format("{}: not a JSON object", column));
+  }
+  Status status;
+  ObjectReader rd(j, std::string(column), &status);
+  rd.Str("resource", r.resource);
+  rd.Str("privilege", r.privilege);
+  rd.Str("connector", r.connector);
+  rd.Int("tier", r.tier);
+  rd.Bool("emergency", r.emergency);
+  rd.Str("reason", r.reason);
+  rd.Str("ticket", r.ticket);
+  rd.Str("source_address", r.source_address);
+  rd.Secs("duration", r.duration);
+  rd.Str("pool", r.pool);
+  rd.Int("required_approvals", r.required_approvals);
+  rd.StrList("risk_signals", r.risk_signals);
+  rd.Secs("max_duration", r.max_duration);
+  rd.Secs("approval_window", r.approval_window);
+  rd.Secs("mfa_max_age", r.mfa_max_age);
+  rd.Bool("deny_ends_request", r.deny_ends_request);
+  rd.Secs("review_within", r.review_within);
+  rd.Int("reviewers", r.reviewers);
+  rd.Time("updated_at", r.updated_at);
+  rd.Time("approval_deadline", r.approval_deadline);
+  rd.OptTime("starts_at", r.starts_at);
+  rd.ObjList("approvals", r.approvals, ReadApproval);
+  rd.ObjList("denials", r.denials, ReadDenial);
+  rd.Bool("self_approved", r.self_approved);
+  rd.Bool("auto_approved", r.auto_approved);
+  rd.Bool("needs_review", r.needs_review);
+  rd.OptTime("review_due", r.review_due);
+  rd.Bool("warned", r.warned);
+  rd.Str("ended_by", r.ended_by);
+  rd.Str("end_reason", r.end_reason);
+  rd.Str("last_error", r.last_error);
+  r.extension.reset();
+  if (const json* ext = rd.Object("extension")) {
+    core::Extension e;
+    ObjectReader er(*ext, rd.path() + ".extension", &status);
+    er.Secs("duration", e.duration);
+    er.Str("reason", e.reason);
+    er.Time("requested_at", e.requested_at);
+    er.Time("deadline", e.deadline);
+    er.Int("required_approvals", e.required_approvals);
+    er.ObjList("approvals", e.approvals, ReadApproval);
+    r.extension = std::move(e);
+  }
+  return status;
+}
+
+}  // namespace bg::store

@@ -1,0 +1,37 @@
+// How the store writes domain values: enum names, role lists, and the JSON body of a request.
+//
+// The stored spellings are the store's own (they must not change when an API spelling does), so
+// they are tabled here rather than borrowed from core. Decoding never trusts the database: a value
+// it does not know is an Internal error naming the column (e.g. "requests.state").
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/request.h"
+#include "util/result.h"
+
+namespace bg::store {
+
+std::string_view StoredName(core::RequestState s);
+Result<core::RequestState> ParseStoredState(std::string_view s, std::string_view column);
+// The states ListOpenRequests returns (and the partial index `requests_open` covers).
+bool IsOpenState(core::RequestState s);
+
+std::string_view StoredName(core::TimerKind k);
+Result<core::TimerKind> ParseStoredTimerKind(std::string_view s, std::string_view column);
+
+std::string_view StoredName(core::Role r);
+// "approver,admin"; the empty list is "".
+std::string EncodeRoles(const std::vector<core::Role>& roles);
+Result<std::vector<core::Role>> DecodeRoles(std::string_view text, std::string_view column);
+
+// Every field of `r` except those the requests table keeps in columns (id, requester, state,
+// created_at, ends_at, version), as compact JSON.
+std::string EncodeRequestBody(const core::Request& r);
+// Fills the body fields of `r` from `json`. Missing keys keep their defaults; a key of the wrong
+// type or a malformed document is Internal naming `column` and the key.
+Status DecodeRequestBody(std::string_view json, std::string_view column, core::Request& r);
+
+}  // namespace bg::store

@@ -1,0 +1,149 @@
+#include "store/migrations.h"
+
+#include <fmt/format.h>
+
+#include <string>
+
+namespace bg::store::sqlite {
+namespace {
+
+// Version 1: every table of the store. Times are Unix seconds (INTEGER). Requests keep the
+// columns that are searched or ordered on; everything else of a request is JSON in `body`.
+constexpr std::string_view kV1 = R"sql(
+CREATE TABLE requests (
+  seq        INTEGER PRIMARY KEY AUTOINCREMENT,  -- creation order, for newest-first paging
+  id         TEXT NOT NULL UNIQUE,               -- the request id (the logical key)
+  requester  TEXT NOT NULL,
+  state      TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  ends_at    INTEGER,
+  version    INTEGER NOT NULL,
+  body       TEXT NOT NULL
+);
+CREATE INDEX requests_by_state ON requests(state, seq);
+CREATE INDEX requests_by_requester ON requests(requester, created_at);
+CREATE INDEX requests_by_created ON requests(created_at);
+CREATE INDEX requests_by_ends ON requests(ends_at);
+CREATE INDEX requests_open ON requests(seq) WHERE state IN ('pending', 'approved', 'active');
+
+CREATE TABLE users (
+  name            TEXT PRIMARY KEY,
+  roles           TEXT NOT NULL,     -- comma-separated role names
+  password_hash   TEXT NOT NULL,
+  totp_secret_enc TEXT NOT NULL,
+  totp_last_step  INTEGER NOT NULL,
+  disabled        INTEGER NOT NULL,
+  created_at      INTEGER NOT NULL,
+  mfa_verified_at INTEGER,
+  failed_logins   INTEGER NOT NULL,
+  locked_until    INTEGER
+) WITHOUT ROWID;
+
+CREATE TABLE tokens (
+  token_hash     TEXT PRIMARY KEY,
+  user           TEXT NOT NULL,
+  issued_at      INTEGER NOT NULL,
+  expires_at     INTEGER NOT NULL,
+  source_address TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX tokens_by_expiry ON tokens(expires_at);
+
+CREATE TABLE timers (
+  id      INTEGER PRIMARY KEY AUTOINCREMENT,
+  kind    TEXT NOT NULL,
+  request TEXT NOT NULL,
+  at      INTEGER NOT NULL
+);
+CREATE INDEX timers_by_at ON timers(at, id);
+
+CREATE TABLE outbox (
+  id           INTEGER PRIMARY KEY AUTOINCREMENT,
+  kind         TEXT NOT NULL,
+  request      TEXT NOT NULL,
+  payload      TEXT NOT NULL,
+  attempts     INTEGER NOT NULL,
+  next_attempt INTEGER NOT NULL,
+  last_error   TEXT NOT NULL
+);
+
+CREATE TABLE sources (
+  user      TEXT NOT NULL,
+  address   TEXT NOT NULL,
+  last_seen INTEGER NOT NULL,
+  PRIMARY KEY (user, address)
+) WITHOUT ROWID;
+
+CREATE TABLE meta (
+  key   TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE audit_leaves (
+  idx  INTEGER PRIMARY KEY,
+  leaf BLOB NOT NULL
+);
+
+CREATE TABLE audit_nodes (
+  level INTEGER NOT NULL,
+  idx   INTEGER NOT NULL,
+  hash  BLOB NOT NULL,
+  PRIMARY KEY (level, idx)
+) WITHOUT ROWID;
+)sql";
+
+Result<int> CurrentVersion(Connection& conn) {
+  BG_ASSIGN_OR_RETURN(Stmt q, conn.Prepare("SELECT COALESCE(MAX(version), 0) FROM schema_version"));
+  BG_ASSIGN_OR_RETURN(bool row, q.Step());
+  if (!row) return Error::Internal("schema_version: no result");
+  return static_cast<int>(q.Int(0));
+}
+
+Status ApplyOne(Connection& conn, int version, std::string_view script) {
+  BG_TRY(conn.Exec("BEGIN IMMEDIATE"));
+  auto body = [&]() -> Status {
+    // Re-read inside the write lock: another process may have migrated meanwhile.
+    BG_ASSIGN_OR_RETURN(int current, CurrentVersion(conn));
+    if (current >= version) return Ok();
+    std::string sql(script);
+    BG_TRY(conn.Exec(sql.c_str()));
+    BG_ASSIGN_OR_RETURN(Stmt ins,
+                        conn.Prepare("INSERT INTO schema_version(version, applied_at) "
+                                     "VALUES (?1, CAST(strftime('%s', 'now') AS INTEGER))"));
+    ins.Bind(1, int64_t{version});
+    return ins.Run();
+  };
+  Status s = body();
+  if (!s) {
+    (void)conn.Exec("ROLLBACK");
+    return Error(s.error().code(),
+                 fmt::format("schema migration {}: {}", version, s.error().message()));
+  }
+  return conn.Exec("COMMIT");
+}
+
+}  // namespace
+
+const std::vector<std::string_view>& Migrations() {
+  static const std::vector<std::string_view> kMigrations = {kV1};
+  return kMigrations;
+}
+
+Result<int> ApplyMigrations(Connection& conn) {
+  BG_TRY(conn.Exec(
+      "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, "
+      "applied_at INTEGER NOT NULL)"));
+  const auto& migrations = Migrations();
+  const int newest = static_cast<int>(migrations.size());
+  BG_ASSIGN_OR_RETURN(int current, CurrentVersion(conn));
+  if (current > newest) {
+    return Error::FailedPrecondition(fmt::format(
+        "database schema version {} is newer than this build supports ({}); upgrade breakglass",
+        current, newest));
+  }
+  for (int v = current + 1; v <= newest; ++v) {
+    BG_TRY(ApplyOne(conn, v, migrations[static_cast<size_t>(v - 1)]));
+  }
+  return newest;
+}
+
+}  // namespace bg::store::sqlite

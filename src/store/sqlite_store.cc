@@ -1,0 +1,596 @@
+#include "store/sqlite_store.h"
+
+#include <fmt/format.h>
+#include <sqlite3.h>
+
+#include <variant>
+
+#include "store/codec.h"
+#include "store/migrations.h"
+
+namespace bg::store {
+
+using sqlite::Connection;
+using sqlite::Stmt;
+
+namespace {
+
+constexpr int kMaxListLimit = 1000;
+constexpr size_t kMaxIdleReaders = 4;
+
+// Adds what was being done to an error, keeping its code.
+Error Context(const Error& e, std::string_view what) {
+  return Error(e.code(), fmt::format("{}: {}", what, e.message()), e.field());
+}
+
+// ---- requests ---------------------------------------------------------------------------------
+
+constexpr std::string_view kRequestColumns =
+    "id, requester, state, created_at, ends_at, version, body";
+
+Result<core::Request> ReadRequest(const Stmt& s) {
+  core::Request r;
+  r.id = RequestId(s.Text(0));
+  r.requester = s.Text(1);
+  auto state = ParseStoredState(s.Text(2), "requests.state");
+  if (!state) return Context(state.error(), fmt::format("request '{}'", r.id.value()));
+  r.state = *state;
+  r.created_at = FromUnixSeconds(s.Int(3));
+  if (auto ends = s.OptInt(4)) r.ends_at = FromUnixSeconds(*ends);
+  r.version = s.Int(5);
+  Status body = DecodeRequestBody(s.Text(6), "requests.body", r);
+  if (!body) return Context(body.error(), fmt::format("request '{}'", r.id.value()));
+  return r;
+}
+
+using Param = std::variant<int64_t, std::string>;
+
+Result<std::vector<core::Request>> QueryRequests(Connection& conn, std::string_view sql,
+                                                 const std::vector<Param>& params) {
+  BG_ASSIGN_OR_RETURN(Stmt q, conn.Prepare(sql));
+  for (size_t i = 0; i < params.size(); ++i) {
+    int index = static_cast<int>(i) + 1;
+    if (const auto* n = std::get_if<int64_t>(&params[i])) {
+      q.Bind(index, *n);
+    } else {
+      q.Bind(index, std::get<std::string>(params[i]));
+    }
+  }
+  std::vector<core::Request> out;
+  for (;;) {
+    BG_ASSIGN_OR_RETURN(bool row, q.Step());
+    if (!row) break;
+    BG_ASSIGN_OR_RETURN(core::Request r, ReadRequest(q));
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+std::optional<int64_t> OptSeconds(const std::optional<Timestamp>& t) {
+  if (!t) return std::nullopt;
+  return ToUnixSeconds(*t);
+}
+
+Stmt& BindRequestColumns(Stmt& s, const core::Request& r, int64_t version) {
+  return s.Bind(1, r.id.value())
+      .Bind(2, r.requester)
+      .Bind(3, StoredName(r.state))
+      .Bind(4, ToUnixSeconds(r.created_at))
+      .Bind(5, OptSeconds(r.ends_at))
+      .Bind(6, version)
+      .Bind(7, EncodeRequestBody(r));
+}
+
+Status WriteRequest(Connection& conn, const WriteBatch::RequestWrite& w) {
+  const core::Request& r = w.request;
+  if (w.expected_version == 0) {
+    BG_ASSIGN_OR_RETURN(Stmt ins, conn.Prepare(
+        "INSERT INTO requests(id, requester, state, created_at, ends_at, version, body) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"));
+    BindRequestColumns(ins, r, 1);
+    Status s = ins.Run();
+    if (!s && s.error().code() == ErrorCode::kConflict) {
+      return Error::Conflict(fmt::format("request '{}' already exists", r.id.value()));
+    }
+    if (!s) return Context(s.error(), fmt::format("insert request '{}'", r.id.value()));
+    return Ok();
+  }
+  BG_ASSIGN_OR_RETURN(Stmt upd, conn.Prepare(
+      "UPDATE requests SET requester = ?2, state = ?3, created_at = ?4, ends_at = ?5, "
+      "version = ?6, body = ?7 WHERE id = ?1 AND version = ?8"));
+  BindRequestColumns(upd, r, w.expected_version + 1).Bind(8, w.expected_version);
+  Status s = upd.Run();
+  if (!s) return Context(s.error(), fmt::format("update request '{}'", r.id.value()));
+  if (upd.Changes() == 1) return Ok();
+  // Say why: the caller retries on a stale version, but a missing request is a different bug.
+  BG_ASSIGN_OR_RETURN(Stmt q, conn.Prepare("SELECT version FROM requests WHERE id = ?1"));
+  q.Bind(1, r.id.value());
+  BG_ASSIGN_OR_RETURN(bool found, q.Step());
+  if (!found) {
+    return Error::Conflict(fmt::format("request '{}' does not exist (expected version {})",
+                                       r.id.value(), w.expected_version));
+  }
+  return Error::Conflict(fmt::format("request '{}' is at version {}, not the expected {}",
+                                     r.id.value(), q.Int(0), w.expected_version));
+}
+
+// ---- users, tokens, timers, outbox --------------------------------------------------------------
+
+constexpr std::string_view kUserColumns =
+    "name, roles, password_hash, totp_secret_enc, totp_last_step, disabled, created_at, "
+    "mfa_verified_at, failed_logins, locked_until";
+
+Result<UserRecord> ReadUser(const Stmt& s) {
+  UserRecord u;
+  u.name = s.Text(0);
+  auto roles = DecodeRoles(s.Text(1), "users.roles");
+  if (!roles) return Context(roles.error(), fmt::format("user '{}'", u.name));
+  u.roles = std::move(*roles);
+  u.password_hash = s.Text(2);
+  u.totp_secret_enc = s.Text(3);
+  u.totp_last_step = s.Int(4);
+  u.disabled = s.Int(5) != 0;
+  u.created_at = FromUnixSeconds(s.Int(6));
+  if (auto t = s.OptInt(7)) u.mfa_verified_at = FromUnixSeconds(*t);
+  const int64_t failed = s.Int(8);
+  if (failed < 0 || failed > std::numeric_limits<int>::max()) {
+    return Error::Internal(fmt::format("user '{}': users.failed_logins out of range", u.name));
+  }
+  u.failed_logins = static_cast<int>(failed);
+  if (auto t = s.OptInt(9)) u.locked_until = FromUnixSeconds(*t);
+  return u;
+}
+
+Status WriteUser(Connection& conn, const UserRecord& u) {
+  BG_ASSIGN_OR_RETURN(Stmt s, conn.Prepare(
+      "INSERT OR REPLACE INTO users(name, roles, password_hash, totp_secret_enc, totp_last_step, "
+      "disabled, created_at, mfa_verified_at, failed_logins, locked_until) "
+      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"));
+  s.Bind(1, u.name)
+      .Bind(2, EncodeRoles(u.roles))
+      .Bind(3, u.password_hash)
+      .Bind(4, u.totp_secret_enc)
+      .Bind(5, u.totp_last_step)
+      .Bind(6, int64_t{u.disabled ? 1 : 0})
+      .Bind(7, ToUnixSeconds(u.created_at))
+      .Bind(8, OptSeconds(u.mfa_verified_at))
+      .Bind(9, int64_t{u.failed_logins})
+      .Bind(10, OptSeconds(u.locked_until));
+  Status st = s.Run();
+  if (!st) return Context(st.error(), fmt::format("write user '{}'", u.name));
+  return Ok();
+}
+
+Status WriteToken(Connection& conn, const TokenRecord& t) {
+  BG_ASSIGN_OR_RETURN(Stmt s, conn.Prepare(
+      "INSERT INTO tokens(token_hash, user, issued_at, expires_at, source_address) "
+      "VALUES (?1, ?2, ?3, ?4, ?5)"));
+  s.Bind(1, t.token_hash)
+      .Bind(2, t.user)
+      .Bind(3, ToUnixSeconds(t.issued_at))
+      .Bind(4, ToUnixSeconds(t.expires_at))
+      .Bind(5, t.source_address);
+  Status st = s.Run();
+  if (!st) return Context(st.error(), fmt::format("insert token of user '{}'", t.user));
+  return Ok();
+}
+
+Status WriteOutbox(Connection& conn, const OutboxJob& j) {
+  if (j.id == 0) {
+    BG_ASSIGN_OR_RETURN(Stmt s, conn.Prepare(
+        "INSERT INTO outbox(kind, request, payload, attempts, next_attempt, last_error) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6)"));
+    s.Bind(1, j.kind)
+        .Bind(2, j.request.value())
+        .Bind(3, j.payload)
+        .Bind(4, int64_t{j.attempts})
+        .Bind(5, ToUnixSeconds(j.next_attempt))
+        .Bind(6, j.last_error);
+    Status st = s.Run();
+    if (!st) return Context(st.error(), "insert outbox job");
+    return Ok();
+  }
+  BG_ASSIGN_OR_RETURN(Stmt s, conn.Prepare(
+      "UPDATE outbox SET attempts = ?2, next_attempt = ?3, last_error = ?4 WHERE id = ?1"));
+  s.Bind(1, j.id).Bind(2, int64_t{j.attempts}).Bind(3, ToUnixSeconds(j.next_attempt)).Bind(4, j.last_error);
+  Status st = s.Run();
+  if (!st) return Context(st.error(), fmt::format("update outbox job {}", j.id));
+  if (s.Changes() != 1) return Error::NotFound(fmt::format("outbox job {} does not exist", j.id));
+  return Ok();
+}
+
+// Runs a one-parameter statement (deletes, mostly) for each value.
+template <typename T>
+Status RunEach(Connection& conn, std::string_view sql, const std::vector<T>& values,
+               std::string_view what) {
+  if (values.empty()) return Ok();
+  BG_ASSIGN_OR_RETURN(Stmt s, conn.Prepare(sql));
+  for (const T& v : values) {
+    s.Bind(1, v);
+    Status st = s.Run();
+    if (!st) return Context(st.error(), what);
+  }
+  return Ok();
+}
+
+Status WriteAudit(Connection& conn, const AuditAppend& a, int64_t expected_index) {
+  if (a.index != expected_index) {
+    return Error::FailedPrecondition(fmt::format(
+        "audit append at index {} refused: the log has {} leaves", a.index, expected_index));
+  }
+  BG_ASSIGN_OR_RETURN(Stmt leaf, conn.Prepare("INSERT INTO audit_leaves(idx, leaf) VALUES (?1, ?2)"));
+  leaf.Bind(1, a.index).BindBlob(2, a.leaf);
+  Status st = leaf.Run();
+  if (!st) return Context(st.error(), fmt::format("append audit leaf {}", a.index));
+  BG_ASSIGN_OR_RETURN(Stmt node, conn.Prepare(
+      "INSERT INTO audit_nodes(level, idx, hash) VALUES (?1, ?2, ?3)"));
+  for (const AuditNode& n : a.nodes) {
+    node.Bind(1, int64_t{n.level}).Bind(2, n.index).BindBlob(3, n.hash);
+    st = node.Run();
+    if (!st) {
+      return Context(st.error(), fmt::format("store audit node (level {}, index {})", n.level, n.index));
+    }
+  }
+  return Ok();
+}
+
+}  // namespace
+
+// ---- reader pool ------------------------------------------------------------------------------
+
+// A reader connection borrowed from the pool; returned when the lease ends.
+class SqliteStore::ReaderLease {
+ public:
+  ReaderLease(SqliteStore* store, std::unique_ptr<Connection> conn)
+      : store_(store), conn_(std::move(conn)) {}
+  ReaderLease(ReaderLease&& other) noexcept = default;
+  ReaderLease& operator=(ReaderLease&&) = delete;
+  ~ReaderLease() {
+    if (conn_) store_->ReturnReader(std::move(conn_));
+  }
+  Connection& operator*() { return *conn_; }
+  Connection* operator->() { return conn_.get(); }
+
+ private:
+  SqliteStore* store_;
+  std::unique_ptr<Connection> conn_;
+};
+
+Result<SqliteStore::ReaderLease> SqliteStore::Reader() {
+  {
+    std::lock_guard lock(readers_mu_);
+    if (!idle_readers_.empty()) {
+      auto conn = std::move(idle_readers_.back());
+      idle_readers_.pop_back();
+      return ReaderLease(this, std::move(conn));
+    }
+  }
+  BG_ASSIGN_OR_RETURN(auto conn, Connection::Open(path_, /*create=*/false));
+  BG_TRY(conn->Exec("PRAGMA query_only=ON"));
+  return ReaderLease(this, std::move(conn));
+}
+
+void SqliteStore::ReturnReader(std::unique_ptr<Connection> conn) {
+  std::lock_guard lock(readers_mu_);
+  if (idle_readers_.size() < kMaxIdleReaders) idle_readers_.push_back(std::move(conn));
+}
+
+// ---- open -------------------------------------------------------------------------------------
+
+SqliteStore::SqliteStore(std::string path, std::unique_ptr<Connection> writer, int schema_version,
+                         int64_t audit_size)
+    : path_(std::move(path)),
+      schema_version_(schema_version),
+      writer_(std::move(writer)),
+      audit_size_(audit_size) {}
+
+SqliteStore::~SqliteStore() = default;
+
+Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path) {
+  BG_ASSIGN_OR_RETURN(auto writer, Connection::Open(path, /*create=*/true));
+  auto version = sqlite::ApplyMigrations(*writer);
+  if (!version) return Context(version.error(), fmt::format("open {}", path));
+  // Leaves are gap-free from 0 (every append checks its index), so the size is the largest
+  // index plus one: an index lookup, not a scan.
+  int64_t audit_size = 0;
+  {
+    BG_ASSIGN_OR_RETURN(Stmt q, writer->Prepare("SELECT COALESCE(MAX(idx) + 1, 0) FROM audit_leaves"));
+    BG_ASSIGN_OR_RETURN(bool row, q.Step());
+    if (row) audit_size = q.Int(0);
+  }
+  return std::unique_ptr<SqliteStore>(
+      new SqliteStore(path, std::move(writer), *version, audit_size));
+}
+
+// ---- commit -----------------------------------------------------------------------------------
+
+Status SqliteStore::Commit(const WriteBatch& batch) {
+  if (batch.empty()) return Ok();
+  std::lock_guard lock(writer_mu_);
+  {
+    BG_ASSIGN_OR_RETURN(Stmt begin, writer_->Prepare("BEGIN IMMEDIATE"));
+    Status st = begin.Run();
+    if (!st) return Context(st.error(), "commit: begin");
+  }
+  Status st = ApplyBatch(batch);
+  if (st) {
+    st = [&]() -> Status {
+      BG_ASSIGN_OR_RETURN(Stmt commit, writer_->Prepare("COMMIT"));
+      Status done = commit.Run();
+      if (!done) return Context(done.error(), "commit");
+      return Ok();
+    }();
+  }
+  if (!st) {
+    // SQLite may already have rolled back (e.g. on SQLITE_FULL); a second ROLLBACK would fail.
+    if (sqlite3_get_autocommit(writer_->raw()) == 0) (void)writer_->Exec("ROLLBACK");
+    return st;
+  }
+  audit_size_.fetch_add(static_cast<int64_t>(batch.audit.size()));
+  return Ok();
+}
+
+Status SqliteStore::ApplyBatch(const WriteBatch& batch) {
+  Connection& c = *writer_;
+  for (const auto& w : batch.requests) BG_TRY(WriteRequest(c, w));
+  for (const auto& u : batch.users) BG_TRY(WriteUser(c, u));
+  for (const auto& t : batch.tokens) BG_TRY(WriteToken(c, t));
+  BG_TRY(RunEach(c, "DELETE FROM tokens WHERE token_hash = ?1", batch.tokens_deleted,
+                 "delete token"));
+  if (!batch.timers.empty()) {
+    BG_ASSIGN_OR_RETURN(Stmt s, c.Prepare("INSERT INTO timers(kind, request, at) VALUES (?1, ?2, ?3)"));
+    for (const auto& t : batch.timers) {
+      s.Bind(1, StoredName(t.kind)).Bind(2, t.request.value()).Bind(3, ToUnixSeconds(t.at));
+      Status st = s.Run();
+      if (!st) return Context(st.error(), "insert timer");
+    }
+  }
+  BG_TRY(RunEach(c, "DELETE FROM timers WHERE id = ?1", batch.timers_deleted, "delete timer"));
+  for (const auto& j : batch.outbox) BG_TRY(WriteOutbox(c, j));
+  BG_TRY(RunEach(c, "DELETE FROM outbox WHERE id = ?1", batch.outbox_deleted,
+                 "delete outbox job"));
+  int64_t next_index = audit_size_.load();
+  for (const auto& a : batch.audit) BG_TRY(WriteAudit(c, a, next_index++));
+  if (!batch.meta.empty()) {
+    BG_ASSIGN_OR_RETURN(Stmt s, c.Prepare(
+        "INSERT INTO meta(key, value) VALUES (?1, ?2) "
+        "ON CONFLICT(key) DO UPDATE SET value = excluded.value"));
+    for (const auto& [key, value] : batch.meta) {
+      s.Bind(1, key).Bind(2, value);
+      Status st = s.Run();
+      if (!st) return Context(st.error(), fmt::format("write meta '{}'", key));
+    }
+  }
+  if (!batch.sources.empty()) {
+    BG_ASSIGN_OR_RETURN(Stmt s, c.Prepare(
+        "INSERT INTO sources(user, address, last_seen) VALUES (?1, ?2, ?3) "
+        "ON CONFLICT(user, address) DO UPDATE SET last_seen = excluded.last_seen"));
+    for (const auto& u : batch.sources) {
+      s.Bind(1, u.user).Bind(2, u.address).Bind(3, ToUnixSeconds(u.at));
+      Status st = s.Run();
+      if (!st) return Context(st.error(), "write source address use");
+    }
+  }
+  return Ok();
+}
+
+// ---- reads: requests --------------------------------------------------------------------------
+
+Result<std::optional<core::Request>> SqliteStore::GetRequest(const RequestId& id) {
+  BG_ASSIGN_OR_RETURN(auto conn, Reader());
+  BG_ASSIGN_OR_RETURN(auto rows,
+                      QueryRequests(*conn, fmt::format("SELECT {} FROM requests WHERE id = ?1",
+                                                       kRequestColumns),
+                                    {Param(id.value())}));
+  if (rows.empty()) return std::optional<core::Request>();
+  return std::optional<core::Request>(std::move(rows.front()));
+}
+
+Result<std::vector<core::Request>> SqliteStore::ListRequests(const RequestFilter& filter) {
+  if (filter.limit <= 0) {
+    return Error::InvalidArgument("limit", "limit must be a positive number");
+  }
+  BG_ASSIGN_OR_RETURN(auto conn, Reader());
+  // The WHERE clause is assembled from fixed fragments only; every value is a bound parameter,
+  // and each of the 16 shapes is prepared once per connection.
+  std::string sql = fmt::format("SELECT {} FROM requests WHERE 1", kRequestColumns);
+  std::vector<Param> params;
+  auto add = [&](std::string_view fragment, Param p) {
+    params.push_back(std::move(p));
+    sql += fmt::format(" AND {} ?{}", fragment, params.size());
+  };
+  if (filter.state) add("state =", std::string(StoredName(*filter.state)));
+  if (filter.requester) add("requester =", *filter.requester);
+  if (filter.created_since) add("created_at >=", ToUnixSeconds(*filter.created_since));
+  if (!filter.before_id.empty()) {
+    BG_ASSIGN_OR_RETURN(Stmt q, conn->Prepare("SELECT seq FROM requests WHERE id = ?1"));
+    q.Bind(1, filter.before_id);
+    BG_ASSIGN_OR_RETURN(bool found, q.Step());
+    if (!found) {
+      return Error::InvalidArgument("before_id",
+                                    fmt::format("no request with id '{}'", filter.before_id));
+    }
+    add("seq <", q.Int(0));
+  }
+  params.emplace_back(int64_t{std::min(filter.limit, kMaxListLimit)});
+  sql += fmt::format(" ORDER BY seq DESC LIMIT ?{}", params.size());
+  return QueryRequests(*conn, sql, params);
+}
+
+Result<std::vector<core::Request>> SqliteStore::ListOpenRequests() {
+  BG_ASSIGN_OR_RETURN(auto conn, Reader());
+  // The WHERE clause matches the partial index requests_open exactly, so it is used.
+  return QueryRequests(*conn,
+                       fmt::format("SELECT {} FROM requests WHERE state IN ('pending', "
+                                   "'approved', 'active') ORDER BY seq",
+                                   kRequestColumns),
+                       {});
+}
+
+Result<int64_t> SqliteStore::CountRequestsSince(const std::string& requester, Timestamp since) {
+  BG_ASSIGN_OR_RETURN(auto conn, Reader());
+  BG_ASSIGN_OR_RETURN(Stmt q, conn->Prepare(
+      "SELECT COUNT(*) FROM requests WHERE requester = ?1 AND created_at >= ?2"));
+  q.Bind(1, requester).Bind(2, ToUnixSeconds(since));
+  BG_ASSIGN_OR_RETURN(bool row, q.Step());
+  return row ? q.Int(0) : int64_t{0};
+}
+
+Result<std::vector<std::pair<std::string, int64_t>>> SqliteStore::CountRequestsByState() {
+  static constexpr core::RequestState kAll[] = {
+      core::RequestState::kPending,  core::RequestState::kApproved, core::RequestState::kActive,
+      core::RequestState::kExpired,  core::RequestState::kRevoked,  core::RequestState::kDenied,
+      core::RequestState::kCancelled, core::RequestState::kTimedOut};
+  std::vector<std::pair<std::string, int64_t>> out;
+  for (core::RequestState s : kAll) out.emplace_back(std::string(StoredName(s)), 0);
+  BG_ASSIGN_OR_RETURN(auto conn, Reader());
+  BG_ASSIGN_OR_RETURN(Stmt q, conn->Prepare("SELECT state, COUNT(*) FROM requests GROUP BY state"));
+  for (;;) {
+    BG_ASSIGN_OR_RETURN(bool row, q.Step());
+    if (!row) break;
+    BG_ASSIGN_OR_RETURN(core::RequestState s, ParseStoredState(q.Text(0), "requests.state"));
+    out[static_cast<size_t>(s)].second = q.Int(1);
+  }
+  return out;
+}
+
+// ---- reads: everything else -------------------------------------------------------------------
+
+Result<std::optional<UserRecord>> SqliteStore::GetUser(const std::string& name) {
+  BG_ASSIGN_OR_RETURN(auto conn, Reader());
+  BG_ASSIGN_OR_RETURN(Stmt q, conn->Prepare(
+      fmt::format("SELECT {} FROM users WHERE name = ?1", kUserColumns)));
+  q.Bind(1, name);
+  BG_ASSIGN_OR_RETURN(bool row, q.Step());
+  if (!row) return std::optional<UserRecord>();
+  BG_ASSIGN_OR_RETURN(UserRecord u, ReadUser(q));
+  return std::optional<UserRecord>(std::move(u));
+}
+
+Result<std::vector<UserRecord>> SqliteStore::ListUsers() {
+  BG_ASSIGN_OR_RETURN(auto conn, Reader());
+  BG_ASSIGN_OR_RETURN(Stmt q, conn->Prepare(
+      fmt::format("SELECT {} FROM users ORDER BY name", kUserColumns)));
+  std::vector<UserRecord> out;
+  for (;;) {
+    BG_ASSIGN_OR_RETURN(bool row, q.Step());
+    if (!row) break;
+    BG_ASSIGN_OR_RETURN(UserRecord u, ReadUser(q));
+    out.push_back(std::move(u));
+  }
+  return out;
+}
+
+Result<std::optional<TokenRecord>> SqliteStore::GetToken(const std::string& token_hash) {
+  BG_ASSIGN_OR_RETURN(auto conn, Reader());
+  BG_ASSIGN_OR_RETURN(Stmt q, conn->Prepare(
+      "SELECT token_hash, user, issued_at, expires_at, source_address FROM tokens "
+      "WHERE token_hash = ?1"));
+  q.Bind(1, token_hash);
+  BG_ASSIGN_OR_RETURN(bool row, q.Step());
+  if (!row) return std::optional<TokenRecord>();
+  TokenRecord t;
+  t.token_hash = q.Text(0);
+  t.user = q.Text(1);
+  t.issued_at = FromUnixSeconds(q.Int(2));
+  t.expires_at = FromUnixSeconds(q.Int(3));
+  t.source_address = q.Text(4);
+  return std::optional<TokenRecord>(std::move(t));
+}
+
+Result<std::vector<TimerRecord>> SqliteStore::ListTimers() {
+  BG_ASSIGN_OR_RETURN(auto conn, Reader());
+  BG_ASSIGN_OR_RETURN(Stmt q, conn->Prepare(
+      "SELECT id, kind, request, at FROM timers ORDER BY at, id"));
+  std::vector<TimerRecord> out;
+  for (;;) {
+    BG_ASSIGN_OR_RETURN(bool row, q.Step());
+    if (!row) break;
+    TimerRecord t;
+    t.id = q.Int(0);
+    auto kind = ParseStoredTimerKind(q.Text(1), "timers.kind");
+    if (!kind) return Context(kind.error(), fmt::format("timer {}", t.id));
+    t.kind = *kind;
+    t.request = RequestId(q.Text(2));
+    t.at = FromUnixSeconds(q.Int(3));
+    out.push_back(std::move(t));
+  }
+  return out;
+}
+
+Result<std::vector<OutboxJob>> SqliteStore::ListOutbox() {
+  BG_ASSIGN_OR_RETURN(auto conn, Reader());
+  BG_ASSIGN_OR_RETURN(Stmt q, conn->Prepare(
+      "SELECT id, kind, request, payload, attempts, next_attempt, last_error FROM outbox "
+      "ORDER BY id"));
+  std::vector<OutboxJob> out;
+  for (;;) {
+    BG_ASSIGN_OR_RETURN(bool row, q.Step());
+    if (!row) break;
+    OutboxJob j;
+    j.id = q.Int(0);
+    j.kind = q.Text(1);
+    j.request = RequestId(q.Text(2));
+    j.payload = q.Text(3);
+    const int64_t attempts = q.Int(4);
+    if (attempts < 0 || attempts > std::numeric_limits<int>::max()) {
+      return Error::Internal(fmt::format("outbox job {}: outbox.attempts out of range", j.id));
+    }
+    j.attempts = static_cast<int>(attempts);
+    j.next_attempt = FromUnixSeconds(q.Int(5));
+    j.last_error = q.Text(6);
+    out.push_back(std::move(j));
+  }
+  return out;
+}
+
+Result<bool> SqliteStore::HasUsedSource(const std::string& user, const std::string& address) {
+  BG_ASSIGN_OR_RETURN(auto conn, Reader());
+  BG_ASSIGN_OR_RETURN(Stmt q, conn->Prepare(
+      "SELECT 1 FROM sources WHERE user = ?1 AND address = ?2"));
+  q.Bind(1, user).Bind(2, address);
+  return q.Step();
+}
+
+Result<std::optional<std::string>> SqliteStore::GetMeta(const std::string& key) {
+  BG_ASSIGN_OR_RETURN(auto conn, Reader());
+  BG_ASSIGN_OR_RETURN(Stmt q, conn->Prepare("SELECT value FROM meta WHERE key = ?1"));
+  q.Bind(1, key);
+  BG_ASSIGN_OR_RETURN(bool row, q.Step());
+  if (!row) return std::optional<std::string>();
+  return std::optional<std::string>(q.Text(0));
+}
+
+Result<int64_t> SqliteStore::AuditSize() { return audit_size_.load(); }
+
+Result<std::vector<std::string>> SqliteStore::AuditLeaves(int64_t start, int64_t end) {
+  if (start < 0 || end < start) {
+    return Error::InvalidArgument("start", fmt::format("invalid leaf range [{}, {})", start, end));
+  }
+  std::vector<std::string> out;
+  if (start == end) return out;
+  BG_ASSIGN_OR_RETURN(auto conn, Reader());
+  BG_ASSIGN_OR_RETURN(Stmt q, conn->Prepare(
+      "SELECT leaf FROM audit_leaves WHERE idx >= ?1 AND idx < ?2 ORDER BY idx"));
+  q.Bind(1, start).Bind(2, end);
+  for (;;) {
+    BG_ASSIGN_OR_RETURN(bool row, q.Step());
+    if (!row) break;
+    out.push_back(q.Blob(0));
+  }
+  return out;
+}
+
+Result<std::string> SqliteStore::AuditNodeHash(int level, int64_t index) {
+  BG_ASSIGN_OR_RETURN(auto conn, Reader());
+  BG_ASSIGN_OR_RETURN(Stmt q, conn->Prepare(
+      "SELECT hash FROM audit_nodes WHERE level = ?1 AND idx = ?2"));
+  q.Bind(1, int64_t{level}).Bind(2, index);
+  BG_ASSIGN_OR_RETURN(bool row, q.Step());
+  if (!row) {
+    return Error::NotFound(fmt::format("audit node (level {}, index {}) is not stored", level, index));
+  }
+  return q.Blob(0);
+}
+
+}  // namespace bg::store

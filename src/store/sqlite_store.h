@@ -1,0 +1,71 @@
+// The SQLite backend of Store: one database file in WAL mode, synchronous=FULL (a commit is on
+// disk when Commit returns).
+//
+// Thread-safety: every method may be called from any thread. Commits are serialized on one writer
+// connection; reads use pooled connections of their own and see the last committed state, so they
+// proceed while the writer commits. Nothing is cached in memory except prepared statements and
+// the audit log size.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "store/sqlite_db.h"
+#include "store/store.h"
+
+namespace bg::store {
+
+class SqliteStore final : public Store {
+ public:
+  // Opens or creates the database at `path` and migrates it to the newest schema.
+  static Result<std::unique_ptr<SqliteStore>> Open(const std::string& path);
+  ~SqliteStore() override;
+
+  Status Commit(const WriteBatch& batch) override;
+
+  Result<std::optional<core::Request>> GetRequest(const RequestId& id) override;
+  Result<std::vector<core::Request>> ListRequests(const RequestFilter& filter) override;
+  Result<std::vector<core::Request>> ListOpenRequests() override;
+  Result<int64_t> CountRequestsSince(const std::string& requester, Timestamp since) override;
+  Result<std::vector<std::pair<std::string, int64_t>>> CountRequestsByState() override;
+
+  Result<std::optional<UserRecord>> GetUser(const std::string& name) override;
+  Result<std::vector<UserRecord>> ListUsers() override;
+  Result<std::optional<TokenRecord>> GetToken(const std::string& token_hash) override;
+  Result<std::vector<TimerRecord>> ListTimers() override;
+  Result<std::vector<OutboxJob>> ListOutbox() override;
+  Result<bool> HasUsedSource(const std::string& user, const std::string& address) override;
+  Result<std::optional<std::string>> GetMeta(const std::string& key) override;
+
+  Result<int64_t> AuditSize() override;
+  Result<std::vector<std::string>> AuditLeaves(int64_t start, int64_t end) override;
+  Result<std::string> AuditNodeHash(int level, int64_t index) override;
+
+  // The schema version the database is at (the number of migrations applied).
+  int schema_version() const { return schema_version_; }
+  const std::string& path() const { return path_; }
+
+ private:
+  class ReaderLease;
+  SqliteStore(std::string path, std::unique_ptr<sqlite::Connection> writer, int schema_version,
+              int64_t audit_size);
+
+  Result<ReaderLease> Reader();
+  void ReturnReader(std::unique_ptr<sqlite::Connection> conn);
+  Status ApplyBatch(const WriteBatch& batch);  // inside the writer's transaction, under writer_mu_
+
+  const std::string path_;
+  const int schema_version_;
+
+  std::mutex writer_mu_;
+  std::unique_ptr<sqlite::Connection> writer_;  // guarded by writer_mu_
+  std::atomic<int64_t> audit_size_;             // written under writer_mu_ after a commit
+
+  std::mutex readers_mu_;
+  std::vector<std::unique_ptr<sqlite::Connection>> idle_readers_;  // guarded by readers_mu_
+};
+
+}  // namespace bg::store

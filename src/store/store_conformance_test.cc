@@ -1,0 +1,868 @@
+// The Store conformance suite: every backend must pass every test here. A backend joins by adding
+// an INSTANTIATE_TEST_SUITE_P line with a StoreBackend that opens it on a directory (a backend
+// that needs a server should GTEST_SKIP in its opener when the server is absent).
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <atomic>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <set>
+#include <string>
+#include <thread>
+
+#include "store/store.h"
+
+namespace bg::store {
+namespace {
+
+using core::Request;
+using core::RequestState;
+
+struct StoreBackend {
+  std::string name;
+  // Opens the backend's store kept in `dir`; opening the same dir again must show the same data.
+  std::function<Result<std::unique_ptr<Store>>(const std::string& dir)> open;
+};
+
+void PrintTo(const StoreBackend& b, std::ostream* os) { *os << b.name; }
+
+Timestamp T(int64_t s) { return FromUnixSeconds(1'800'000'000 + s); }
+
+// A request with every field set to a value other than its default.
+Request FullRequest(const std::string& id) {
+  Request r;
+  r.id = RequestId(id);
+  r.requester = "alice";
+  r.resource = "db-prod";
+  r.privilege = "read_write";
+  r.connector = "postgres_role";
+  r.tier = 3;
+  r.emergency = true;
+  r.reason = "incident: \"replica\" lag \xc3\xa9 \\ \n tab\t";
+  r.ticket = "INC-4711";
+  r.source_address = "2001:db8::7";
+  r.duration = Seconds(5400);
+  r.pool = "dba";
+  r.required_approvals = 4;
+  r.risk_signals = {"off_hours", "new_source", "burst"};
+  r.max_duration = Seconds(7200);
+  r.approval_window = Seconds(1800);
+  r.mfa_max_age = Seconds(0);
+  r.deny_ends_request = false;
+  r.review_within = Seconds(259200);
+  r.reviewers = 2;
+  r.state = RequestState::kActive;
+  r.created_at = T(10);
+  r.updated_at = T(20);
+  r.approval_deadline = T(1810);
+  r.starts_at = T(30);
+  r.ends_at = T(5430);
+  r.approvals = {{"bob", T(15), "ok"}, {"carol", T(16), ""}};
+  r.denials = {{"dave", T(17), "not during freeze"}};
+  core::Extension e;
+  e.duration = Seconds(900);
+  e.reason = "need more time";
+  e.requested_at = T(40);
+  e.deadline = T(640);
+  e.required_approvals = 2;
+  e.approvals = {{"erin", T(41), "fine"}};
+  r.extension = e;
+  r.self_approved = true;
+  r.auto_approved = true;
+  r.needs_review = true;
+  r.review_due = T(300000);
+  r.warned = true;
+  r.ended_by = "frank";
+  r.end_reason = "done";
+  r.last_error = "connector: timeout";
+  r.version = 42;  // the store ignores it and assigns its own
+  return r;
+}
+
+// A pending request with only the searchable fields set; optionals stay empty.
+Request MinimalRequest(const std::string& id, const std::string& requester, int64_t created,
+                       RequestState state = RequestState::kPending) {
+  Request r;
+  r.id = RequestId(id);
+  r.requester = requester;
+  r.state = state;
+  r.created_at = T(created);
+  r.updated_at = T(created);
+  return r;
+}
+
+void ExpectApprovalsEq(const std::vector<core::Approval>& a, const std::vector<core::Approval>& b) {
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i) {
+    EXPECT_EQ(a[i].approver, b[i].approver);
+    EXPECT_EQ(a[i].at, b[i].at);
+    EXPECT_EQ(a[i].comment, b[i].comment);
+  }
+}
+
+// Compares every field of core::Request except version.
+void ExpectSameRequest(const Request& a, const Request& b) {
+  EXPECT_EQ(a.id, b.id);
+  EXPECT_EQ(a.requester, b.requester);
+  EXPECT_EQ(a.resource, b.resource);
+  EXPECT_EQ(a.privilege, b.privilege);
+  EXPECT_EQ(a.connector, b.connector);
+  EXPECT_EQ(a.tier, b.tier);
+  EXPECT_EQ(a.emergency, b.emergency);
+  EXPECT_EQ(a.reason, b.reason);
+  EXPECT_EQ(a.ticket, b.ticket);
+  EXPECT_EQ(a.source_address, b.source_address);
+  EXPECT_EQ(a.duration, b.duration);
+  EXPECT_EQ(a.pool, b.pool);
+  EXPECT_EQ(a.required_approvals, b.required_approvals);
+  EXPECT_EQ(a.risk_signals, b.risk_signals);
+  EXPECT_EQ(a.max_duration, b.max_duration);
+  EXPECT_EQ(a.approval_window, b.approval_window);
+  EXPECT_EQ(a.mfa_max_age, b.mfa_max_age);
+  EXPECT_EQ(a.deny_ends_request, b.deny_ends_request);
+  EXPECT_EQ(a.review_within, b.review_within);
+  EXPECT_EQ(a.reviewers, b.reviewers);
+  EXPECT_EQ(a.state, b.state);
+  EXPECT_EQ(a.created_at, b.created_at);
+  EXPECT_EQ(a.updated_at, b.updated_at);
+  EXPECT_EQ(a.approval_deadline, b.approval_deadline);
+  EXPECT_EQ(a.starts_at, b.starts_at);
+  EXPECT_EQ(a.ends_at, b.ends_at);
+  ExpectApprovalsEq(a.approvals, b.approvals);
+  ASSERT_EQ(a.denials.size(), b.denials.size());
+  for (size_t i = 0; i < a.denials.size(); ++i) {
+    EXPECT_EQ(a.denials[i].approver, b.denials[i].approver);
+    EXPECT_EQ(a.denials[i].at, b.denials[i].at);
+    EXPECT_EQ(a.denials[i].reason, b.denials[i].reason);
+  }
+  ASSERT_EQ(a.extension.has_value(), b.extension.has_value());
+  if (a.extension) {
+    EXPECT_EQ(a.extension->duration, b.extension->duration);
+    EXPECT_EQ(a.extension->reason, b.extension->reason);
+    EXPECT_EQ(a.extension->requested_at, b.extension->requested_at);
+    EXPECT_EQ(a.extension->deadline, b.extension->deadline);
+    EXPECT_EQ(a.extension->required_approvals, b.extension->required_approvals);
+    ExpectApprovalsEq(a.extension->approvals, b.extension->approvals);
+  }
+  EXPECT_EQ(a.self_approved, b.self_approved);
+  EXPECT_EQ(a.auto_approved, b.auto_approved);
+  EXPECT_EQ(a.needs_review, b.needs_review);
+  EXPECT_EQ(a.review_due, b.review_due);
+  EXPECT_EQ(a.warned, b.warned);
+  EXPECT_EQ(a.ended_by, b.ended_by);
+  EXPECT_EQ(a.end_reason, b.end_reason);
+  EXPECT_EQ(a.last_error, b.last_error);
+}
+
+UserRecord FullUser(const std::string& name) {
+  UserRecord u;
+  u.name = name;
+  u.roles = {core::Role::kApprover, core::Role::kAdmin};
+  u.password_hash = "$argon2id$v=19$m=65536,t=2,p=1$c2FsdA$aGFzaA";
+  u.totp_secret_enc = "enc:AAECAw==";
+  u.totp_last_step = 59'000'123;
+  u.disabled = true;
+  u.created_at = T(1);
+  u.mfa_verified_at = T(2);
+  u.failed_logins = 3;
+  u.locked_until = T(900);
+  return u;
+}
+
+void ExpectSameUser(const UserRecord& a, const UserRecord& b) {
+  EXPECT_EQ(a.name, b.name);
+  EXPECT_EQ(a.roles, b.roles);
+  EXPECT_EQ(a.password_hash, b.password_hash);
+  EXPECT_EQ(a.totp_secret_enc, b.totp_secret_enc);
+  EXPECT_EQ(a.totp_last_step, b.totp_last_step);
+  EXPECT_EQ(a.disabled, b.disabled);
+  EXPECT_EQ(a.created_at, b.created_at);
+  EXPECT_EQ(a.mfa_verified_at, b.mfa_verified_at);
+  EXPECT_EQ(a.failed_logins, b.failed_logins);
+  EXPECT_EQ(a.locked_until, b.locked_until);
+}
+
+AuditAppend Leaf(int64_t index) {
+  AuditAppend a;
+  a.index = index;
+  a.leaf = std::string("leaf\0", 5) + std::to_string(index);
+  a.nodes.push_back({0, index, std::string(32, static_cast<char>('a' + index % 26))});
+  if (index % 2 == 1) a.nodes.push_back({1, index / 2, std::string(32, '\x01')});
+  return a;
+}
+
+WriteBatch InsertBatch(const Request& r) {
+  WriteBatch b;
+  b.requests.push_back({r, 0});
+  return b;
+}
+
+std::vector<std::string> Ids(const std::vector<Request>& rs) {
+  std::vector<std::string> out;
+  for (const auto& r : rs) out.push_back(r.id.value());
+  return out;
+}
+
+class StoreConformanceTest : public ::testing::TestWithParam<StoreBackend> {
+ protected:
+  void SetUp() override {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "bg_store_XXXXXX").string();
+    ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
+    dir_ = tmpl;
+    Reopen();
+  }
+  void TearDown() override {
+    store_.reset();
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+  }
+  void Reopen() {
+    store_.reset();
+    auto s = GetParam().open(dir_);
+    ASSERT_TRUE(s.has_value()) << s.error().ToString();
+    store_ = std::move(*s);
+  }
+  void MustCommit(const WriteBatch& b) {
+    Status s = store_->Commit(b);
+    ASSERT_TRUE(s.has_value()) << s.error().ToString();
+  }
+  Request MustGet(const std::string& id) {
+    auto r = store_->GetRequest(RequestId(id));
+    EXPECT_TRUE(r.has_value()) << r.error().ToString();
+    if (!r.has_value() || !r->has_value()) {
+      ADD_FAILURE() << "request " << id << " not found";
+      return {};
+    }
+    return **r;
+  }
+  bool Exists(const std::string& id) {
+    auto r = store_->GetRequest(RequestId(id));
+    EXPECT_TRUE(r.has_value()) << r.error().ToString();
+    return r.has_value() && r->has_value();
+  }
+  std::vector<std::string> List(const RequestFilter& f) {
+    auto rs = store_->ListRequests(f);
+    EXPECT_TRUE(rs.has_value()) << rs.error().ToString();
+    return rs.has_value() ? Ids(*rs) : std::vector<std::string>{};
+  }
+
+  std::string dir_;
+  std::unique_ptr<Store> store_;
+};
+
+TEST_P(StoreConformanceTest, InsertedRequestRoundTripsEveryField) {
+  const Request full = FullRequest("req-full");
+  const Request minimal = MinimalRequest("req-min", "bob", 5);
+  WriteBatch b;
+  b.requests.push_back({full, 0});
+  b.requests.push_back({minimal, 0});
+  MustCommit(b);
+
+  Request got = MustGet("req-full");
+  ExpectSameRequest(full, got);
+  EXPECT_EQ(got.version, 1);
+  Request got_min = MustGet("req-min");
+  ExpectSameRequest(minimal, got_min);
+  EXPECT_FALSE(got_min.starts_at.has_value());
+  EXPECT_FALSE(got_min.ends_at.has_value());
+  EXPECT_FALSE(got_min.extension.has_value());
+  EXPECT_FALSE(got_min.review_due.has_value());
+
+  auto missing = store_->GetRequest(RequestId("nope"));
+  ASSERT_TRUE(missing.has_value());
+  EXPECT_FALSE(missing->has_value());
+}
+
+TEST_P(StoreConformanceTest, UpdateReplacesRequestAndBumpsVersion) {
+  MustCommit(InsertBatch(FullRequest("r1")));
+  Request r = MustGet("r1");
+  r.state = RequestState::kRevoked;
+  r.extension.reset();
+  r.starts_at.reset();
+  r.ends_at.reset();
+  r.approvals.push_back({"grace", T(99), "late"});
+  WriteBatch b;
+  b.requests.push_back({r, 1});
+  MustCommit(b);
+  Request got = MustGet("r1");
+  ExpectSameRequest(r, got);
+  EXPECT_EQ(got.version, 2);
+}
+
+TEST_P(StoreConformanceTest, StaleOrMissingVersionIsConflictAndChangesNothing) {
+  MustCommit(InsertBatch(FullRequest("r1")));
+  Request changed = MustGet("r1");
+  changed.reason = "changed";
+  struct Case {
+    std::string name;
+    std::string id;
+    int64_t expected_version;
+  };
+  for (const Case& c : std::vector<Case>{{"stale version", "r1", 2},
+                                         {"negative version", "r1", -1},
+                                         {"missing request", "r-missing", 1}}) {
+    SCOPED_TRACE(c.name);
+    WriteBatch b;
+    Request r = changed;
+    r.id = RequestId(c.id);
+    b.requests.push_back({r, c.expected_version});
+    Status s = store_->Commit(b);
+    ASSERT_FALSE(s.has_value());
+    EXPECT_EQ(s.error().code(), ErrorCode::kConflict) << s.error().ToString();
+  }
+  Request got = MustGet("r1");
+  EXPECT_EQ(got.version, 1);
+  EXPECT_EQ(got.reason, FullRequest("r1").reason);
+  EXPECT_FALSE(Exists("r-missing"));
+}
+
+TEST_P(StoreConformanceTest, DuplicateInsertIsConflict) {
+  MustCommit(InsertBatch(MinimalRequest("r1", "alice", 1)));
+  Status s = store_->Commit(InsertBatch(MinimalRequest("r1", "mallory", 2)));
+  ASSERT_FALSE(s.has_value());
+  EXPECT_EQ(s.error().code(), ErrorCode::kConflict);
+  EXPECT_EQ(MustGet("r1").requester, "alice");
+
+  // A duplicate within one batch is refused the same way, and nothing of that batch lands.
+  WriteBatch b;
+  b.requests.push_back({MinimalRequest("r2", "alice", 3), 0});
+  b.requests.push_back({MinimalRequest("r2", "alice", 3), 0});
+  s = store_->Commit(b);
+  ASSERT_FALSE(s.has_value());
+  EXPECT_EQ(s.error().code(), ErrorCode::kConflict);
+  EXPECT_FALSE(Exists("r2"));
+}
+
+TEST_P(StoreConformanceTest, EmptyBatchCommits) {
+  MustCommit(WriteBatch{});
+  EXPECT_EQ(*store_->AuditSize(), 0);
+}
+
+// A batch touching every table, made to fail at one point; nothing of it may remain.
+TEST_P(StoreConformanceTest, FailedBatchLeavesNothingBehind) {
+  MustCommit(InsertBatch(MinimalRequest("seed", "alice", 1)));
+  TokenRecord seed_token{"hash-seed", "alice", T(0), T(3600), "10.0.0.1"};
+  WriteBatch seed;
+  seed.tokens.push_back(seed_token);
+  MustCommit(seed);
+
+  struct Case {
+    std::string name;
+    std::function<void(WriteBatch&)> spoil;
+    ErrorCode code;
+  };
+  const std::vector<Case> cases = {
+      {"version conflict between two good request writes",
+       [](WriteBatch& b) {
+         b.requests.insert(b.requests.begin() + 1, {MinimalRequest("seed", "alice", 1), 7});
+       },
+       ErrorCode::kConflict},
+      {"duplicate token", [&](WriteBatch& b) { b.tokens.push_back(seed_token); },
+       ErrorCode::kConflict},
+      {"audit gap after a good append", [](WriteBatch& b) { b.audit.push_back(Leaf(5)); },
+       ErrorCode::kFailedPrecondition},
+      {"update of an outbox job that does not exist",
+       [](WriteBatch& b) {
+         OutboxJob j;
+         j.id = 999;
+         b.outbox.push_back(j);
+       },
+       ErrorCode::kNotFound},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    WriteBatch b;
+    b.requests.push_back({MinimalRequest("new-1", "bob", 2), 0});
+    b.requests.push_back({MinimalRequest("new-2", "bob", 3), 0});
+    b.users.push_back(FullUser("zed"));
+    b.tokens.push_back({"hash-new", "bob", T(0), T(60), ""});
+    b.tokens_deleted.push_back("hash-seed");
+    b.timers.push_back({0, core::TimerKind::kExpiry, RequestId("new-1"), T(100)});
+    b.outbox.push_back({0, "grant", RequestId("new-1"), "{}", 0, T(0), ""});
+    b.audit.push_back(Leaf(0));
+    b.meta.emplace_back("k", "v");
+    b.sources.push_back({"bob", "10.9.9.9", T(2)});
+    c.spoil(b);
+
+    Status s = store_->Commit(b);
+    ASSERT_FALSE(s.has_value());
+    EXPECT_EQ(s.error().code(), c.code) << s.error().ToString();
+
+    EXPECT_FALSE(Exists("new-1"));
+    EXPECT_FALSE(Exists("new-2"));
+    EXPECT_EQ(MustGet("seed").version, 1);
+    EXPECT_FALSE(store_->GetUser("zed")->has_value());
+    EXPECT_FALSE(store_->GetToken("hash-new")->has_value());
+    EXPECT_TRUE(store_->GetToken("hash-seed")->has_value());
+    EXPECT_TRUE(store_->ListTimers()->empty());
+    EXPECT_TRUE(store_->ListOutbox()->empty());
+    EXPECT_EQ(*store_->AuditSize(), 0);
+    EXPECT_TRUE(store_->AuditLeaves(0, 10)->empty());
+    EXPECT_EQ(store_->AuditNodeHash(0, 0).error().code(), ErrorCode::kNotFound);
+    EXPECT_FALSE(store_->GetMeta("k")->has_value());
+    EXPECT_FALSE(*store_->HasUsedSource("bob", "10.9.9.9"));
+  }
+  // The store is still usable, and the audit log still starts at 0.
+  WriteBatch ok;
+  ok.audit.push_back(Leaf(0));
+  MustCommit(ok);
+  EXPECT_EQ(*store_->AuditSize(), 1);
+}
+
+TEST_P(StoreConformanceTest, AuditAppendsMustBeGapFree) {
+  auto append = [&](std::vector<int64_t> indexes) {
+    WriteBatch b;
+    for (int64_t i : indexes) b.audit.push_back(Leaf(i));
+    return store_->Commit(b);
+  };
+  struct Case {
+    std::vector<int64_t> indexes;
+    bool ok;
+    int64_t size_after;
+  };
+  const std::vector<Case> cases = {
+      {{1}, false, 0},        // gap on an empty log
+      {{0}, true, 1},
+      {{0}, false, 1},        // rewriting leaf 0
+      {{1, 3}, false, 1},     // gap inside a batch
+      {{1, 2, 3}, true, 4},   // several in order in one batch
+      {{-1}, false, 4},
+      {{4}, true, 5},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(::testing::PrintToString(c.indexes));
+    Status s = append(c.indexes);
+    EXPECT_EQ(s.has_value(), c.ok);
+    if (!c.ok) {
+      ASSERT_FALSE(s.has_value());
+      EXPECT_EQ(s.error().code(), ErrorCode::kFailedPrecondition);
+    }
+    EXPECT_EQ(*store_->AuditSize(), c.size_after);
+  }
+  auto leaves = store_->AuditLeaves(0, 5);
+  ASSERT_TRUE(leaves.has_value());
+  ASSERT_EQ(leaves->size(), 5u);
+  for (int64_t i = 0; i < 5; ++i) EXPECT_EQ((*leaves)[i], Leaf(i).leaf);
+  EXPECT_EQ(store_->AuditLeaves(3, 100)->size(), 2u);  // fewer when the log is shorter
+  EXPECT_EQ(*store_->AuditLeaves(2, 3), std::vector<std::string>{Leaf(2).leaf});
+  EXPECT_TRUE(store_->AuditLeaves(5, 5)->empty());
+  EXPECT_EQ(store_->AuditLeaves(3, 2).error().code(), ErrorCode::kInvalidArgument);
+
+  EXPECT_EQ(*store_->AuditNodeHash(0, 3), Leaf(3).nodes[0].hash);
+  EXPECT_EQ(*store_->AuditNodeHash(1, 1), std::string(32, '\x01'));
+  EXPECT_EQ(store_->AuditNodeHash(1, 2).error().code(), ErrorCode::kNotFound);
+  EXPECT_EQ(store_->AuditNodeHash(2, 0).error().code(), ErrorCode::kNotFound);
+}
+
+TEST_P(StoreConformanceTest, ListRequestsIsNewestFirstWithFiltersAndPaging) {
+  // r00..r11, created one second apart; alice owns the even ones; every third is denied.
+  WriteBatch b;
+  for (int i = 0; i < 12; ++i) {
+    std::string id = fmt::format("r{:02}", i);
+    b.requests.push_back({MinimalRequest(id, i % 2 == 0 ? "alice" : "bob", i,
+                                         i % 3 == 0 ? RequestState::kDenied
+                                                    : RequestState::kPending),
+                          0});
+  }
+  MustCommit(b);
+
+  auto filter = [](auto mutate) {
+    RequestFilter f;
+    mutate(f);
+    return f;
+  };
+  struct Case {
+    std::string name;
+    RequestFilter filter;
+    std::vector<std::string> want;
+  };
+  const std::vector<Case> cases = {
+      {"limit", filter([](RequestFilter& f) { f.limit = 3; }), {"r11", "r10", "r09"}},
+      {"before_id", filter([](RequestFilter& f) { f.limit = 3; f.before_id = "r09"; }),
+       {"r08", "r07", "r06"}},
+      {"last page", filter([](RequestFilter& f) { f.before_id = "r02"; }), {"r01", "r00"}},
+      {"state", filter([](RequestFilter& f) { f.state = RequestState::kDenied; }),
+       {"r09", "r06", "r03", "r00"}},
+      {"requester", filter([](RequestFilter& f) { f.requester = "bob"; f.limit = 4; }),
+       {"r11", "r09", "r07", "r05"}},
+      {"created_since is inclusive", filter([](RequestFilter& f) { f.created_since = T(9); }),
+       {"r11", "r10", "r09"}},
+      {"all filters",
+       filter([](RequestFilter& f) {
+         f.requester = "bob";
+         f.state = RequestState::kDenied;
+         f.created_since = T(2);
+         f.before_id = "r11";
+       }),
+       {"r09", "r03"}},
+      {"no match", filter([](RequestFilter& f) { f.requester = "nobody"; }), {}},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    EXPECT_EQ(List(c.filter), c.want);
+  }
+
+  // Paging through everything with before_id visits each request once.
+  std::vector<std::string> seen;
+  RequestFilter page;
+  page.limit = 5;
+  for (;;) {
+    auto ids = List(page);
+    if (ids.empty()) break;
+    seen.insert(seen.end(), ids.begin(), ids.end());
+    page.before_id = ids.back();
+  }
+  EXPECT_EQ(seen.size(), 12u);
+  EXPECT_EQ(seen.front(), "r11");
+  EXPECT_EQ(seen.back(), "r00");
+
+  RequestFilter unknown;
+  unknown.before_id = "r-unknown";
+  auto bad = store_->ListRequests(unknown);
+  ASSERT_FALSE(bad.has_value());
+  EXPECT_EQ(bad.error().code(), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(bad.error().field(), "before_id");
+  RequestFilter zero;
+  zero.limit = 0;
+  ASSERT_FALSE(store_->ListRequests(zero).has_value());
+  EXPECT_EQ(store_->ListRequests(zero).error().field(), "limit");
+}
+
+TEST_P(StoreConformanceTest, ListLimitIsCappedAtOneThousand) {
+  WriteBatch b;
+  for (int i = 0; i < 1005; ++i) {
+    b.requests.push_back({MinimalRequest(fmt::format("r{}", i), "alice", i), 0});
+  }
+  MustCommit(b);
+  RequestFilter f;
+  f.limit = 5000;
+  EXPECT_EQ(List(f).size(), 1000u);
+}
+
+TEST_P(StoreConformanceTest, OpenRequestsAreTheNonTerminalOnes) {
+  const std::vector<RequestState> states = {
+      RequestState::kPending, RequestState::kApproved, RequestState::kActive,
+      RequestState::kExpired, RequestState::kRevoked,  RequestState::kDenied,
+      RequestState::kCancelled, RequestState::kTimedOut};
+  WriteBatch b;
+  for (size_t i = 0; i < states.size(); ++i) {
+    b.requests.push_back({MinimalRequest(fmt::format("r{}", i), "alice", i, states[i]), 0});
+  }
+  MustCommit(b);
+  auto open = store_->ListOpenRequests();
+  ASSERT_TRUE(open.has_value()) << open.error().ToString();
+  EXPECT_EQ(Ids(*open), (std::vector<std::string>{"r0", "r1", "r2"}));
+
+  // Ending one removes it.
+  Request r1 = MustGet("r1");
+  r1.state = RequestState::kCancelled;
+  WriteBatch end;
+  end.requests.push_back({r1, r1.version});
+  MustCommit(end);
+  EXPECT_EQ(Ids(*store_->ListOpenRequests()), (std::vector<std::string>{"r0", "r2"}));
+}
+
+TEST_P(StoreConformanceTest, CountsRequestsBySinceAndByState) {
+  WriteBatch b;
+  b.requests.push_back({MinimalRequest("a1", "alice", 10), 0});
+  b.requests.push_back({MinimalRequest("a2", "alice", 20, RequestState::kActive), 0});
+  b.requests.push_back({MinimalRequest("a3", "alice", 30, RequestState::kActive), 0});
+  b.requests.push_back({MinimalRequest("b1", "bob", 30, RequestState::kTimedOut), 0});
+  MustCommit(b);
+  EXPECT_EQ(*store_->CountRequestsSince("alice", T(0)), 3);
+  EXPECT_EQ(*store_->CountRequestsSince("alice", T(20)), 2);  // inclusive
+  EXPECT_EQ(*store_->CountRequestsSince("alice", T(31)), 0);
+  EXPECT_EQ(*store_->CountRequestsSince("bob", T(0)), 1);
+  EXPECT_EQ(*store_->CountRequestsSince("carol", T(0)), 0);
+
+  auto counts = store_->CountRequestsByState();
+  ASSERT_TRUE(counts.has_value()) << counts.error().ToString();
+  std::map<std::string, int64_t> m(counts->begin(), counts->end());
+  EXPECT_EQ(m.size(), 8u);  // every state, zero or not
+  EXPECT_EQ(m["pending"], 1);
+  EXPECT_EQ(m["active"], 2);
+  EXPECT_EQ(m["timed_out"], 1);
+  EXPECT_EQ(m["denied"], 0);
+}
+
+TEST_P(StoreConformanceTest, TimersGetIdsAndAreDeleted) {
+  WriteBatch b;
+  b.timers.push_back({0, core::TimerKind::kExpiry, RequestId("r1"), T(300)});
+  b.timers.push_back({77, core::TimerKind::kApprovalTimeout, RequestId("r2"), T(100)});
+  b.timers.push_back({0, core::TimerKind::kExpiryWarning, RequestId("r1"), T(200)});
+  b.timers.push_back({0, core::TimerKind::kExtensionTimeout, RequestId("r3"), T(400)});
+  MustCommit(b);
+  auto timers = store_->ListTimers();
+  ASSERT_TRUE(timers.has_value()) << timers.error().ToString();
+  ASSERT_EQ(timers->size(), 4u);
+  // Ordered by due time.
+  EXPECT_EQ((*timers)[0].kind, core::TimerKind::kApprovalTimeout);
+  EXPECT_EQ((*timers)[0].request, RequestId("r2"));
+  EXPECT_EQ((*timers)[0].at, T(100));
+  EXPECT_EQ((*timers)[1].kind, core::TimerKind::kExpiryWarning);
+  EXPECT_EQ((*timers)[2].kind, core::TimerKind::kExpiry);
+  EXPECT_EQ((*timers)[3].kind, core::TimerKind::kExtensionTimeout);
+  std::set<int64_t> ids;
+  for (const auto& t : *timers) ids.insert(t.id);
+  EXPECT_EQ(ids.size(), 4u);
+  EXPECT_EQ(ids.count(0), 0u);
+
+  WriteBatch del;
+  del.timers_deleted = {(*timers)[0].id, (*timers)[2].id};
+  MustCommit(del);
+  auto left = store_->ListTimers();
+  ASSERT_EQ(left->size(), 2u);
+  EXPECT_EQ((*left)[0].id, (*timers)[1].id);
+  EXPECT_EQ((*left)[1].id, (*timers)[3].id);
+
+  // Ids are not reused after deletion.
+  WriteBatch more;
+  more.timers.push_back({0, core::TimerKind::kExpiry, RequestId("r4"), T(50)});
+  MustCommit(more);
+  EXPECT_GT(store_->ListTimers()->front().id, *ids.rbegin());
+}
+
+TEST_P(StoreConformanceTest, OutboxJobsAreInsertedUpdatedAndDeleted) {
+  WriteBatch b;
+  b.outbox.push_back({0, "grant", RequestId("r1"), R"({"a":1})", 0, T(0), ""});
+  b.outbox.push_back({0, "alert", RequestId("r2"), R"({"b":2})", 0, T(1), ""});
+  MustCommit(b);
+  auto jobs = store_->ListOutbox();
+  ASSERT_TRUE(jobs.has_value()) << jobs.error().ToString();
+  ASSERT_EQ(jobs->size(), 2u);
+  OutboxJob first = (*jobs)[0];
+  EXPECT_GT(first.id, 0);
+  EXPECT_EQ(first.kind, "grant");
+  EXPECT_EQ(first.request, RequestId("r1"));
+  EXPECT_EQ(first.payload, R"({"a":1})");
+  EXPECT_LT(first.id, (*jobs)[1].id);
+
+  // An update changes only attempts, next_attempt and last_error.
+  OutboxJob retry = first;
+  retry.attempts = 3;
+  retry.next_attempt = T(60);
+  retry.last_error = "connection refused";
+  retry.kind = "revoke";
+  retry.payload = "ignored";
+  WriteBatch upd;
+  upd.outbox.push_back(retry);
+  MustCommit(upd);
+  OutboxJob got = store_->ListOutbox()->front();
+  EXPECT_EQ(got.id, first.id);
+  EXPECT_EQ(got.attempts, 3);
+  EXPECT_EQ(got.next_attempt, T(60));
+  EXPECT_EQ(got.last_error, "connection refused");
+  EXPECT_EQ(got.kind, "grant");
+  EXPECT_EQ(got.payload, R"({"a":1})");
+
+  WriteBatch done;
+  done.outbox_deleted.push_back(first.id);
+  MustCommit(done);
+  ASSERT_EQ(store_->ListOutbox()->size(), 1u);
+  EXPECT_EQ(store_->ListOutbox()->front().kind, "alert");
+}
+
+TEST_P(StoreConformanceTest, TokensAreFoundByHashAndDeleted) {
+  TokenRecord t{"ab12", "alice", T(0), T(3600), "192.0.2.1"};
+  WriteBatch b;
+  b.tokens.push_back(t);
+  MustCommit(b);
+  auto got = store_->GetToken("ab12");
+  ASSERT_TRUE(got.has_value() && got->has_value());
+  EXPECT_EQ((*got)->token_hash, "ab12");
+  EXPECT_EQ((*got)->user, "alice");
+  EXPECT_EQ((*got)->issued_at, T(0));
+  EXPECT_EQ((*got)->expires_at, T(3600));
+  EXPECT_EQ((*got)->source_address, "192.0.2.1");
+  EXPECT_FALSE(store_->GetToken("AB12")->has_value());
+
+  Status dup = store_->Commit(b);
+  ASSERT_FALSE(dup.has_value());
+  EXPECT_EQ(dup.error().code(), ErrorCode::kConflict);
+
+  WriteBatch del;
+  del.tokens_deleted.push_back("ab12");
+  del.tokens_deleted.push_back("never-existed");
+  MustCommit(del);
+  EXPECT_FALSE(store_->GetToken("ab12")->has_value());
+}
+
+TEST_P(StoreConformanceTest, UsersAreUpsertedByName) {
+  UserRecord full = FullUser("carol");
+  UserRecord plain;
+  plain.name = "alice";
+  plain.created_at = T(5);
+  WriteBatch b;
+  b.users = {full, plain};
+  MustCommit(b);
+  auto got = store_->GetUser("carol");
+  ASSERT_TRUE(got.has_value() && got->has_value()) << (got ? "" : got.error().ToString());
+  ExpectSameUser(full, **got);
+  auto got_plain = store_->GetUser("alice");
+  ASSERT_TRUE(got_plain.has_value() && got_plain->has_value());
+  ExpectSameUser(plain, **got_plain);
+  EXPECT_TRUE((*got_plain)->roles.empty());
+  EXPECT_FALSE(store_->GetUser("nobody")->has_value());
+
+  UserRecord changed = full;
+  changed.roles = {core::Role::kRequester, core::Role::kAuditor};
+  changed.mfa_verified_at.reset();
+  changed.locked_until.reset();
+  changed.failed_logins = 0;
+  changed.disabled = false;
+  WriteBatch upd;
+  upd.users.push_back(changed);
+  MustCommit(upd);
+  ExpectSameUser(changed, **store_->GetUser("carol"));
+
+  auto all = store_->ListUsers();
+  ASSERT_TRUE(all.has_value()) << all.error().ToString();
+  ASSERT_EQ(all->size(), 2u);
+  EXPECT_EQ((*all)[0].name, "alice");
+  EXPECT_EQ((*all)[1].name, "carol");
+}
+
+TEST_P(StoreConformanceTest, SourceAddressUsesAreRemembered) {
+  EXPECT_FALSE(*store_->HasUsedSource("alice", "10.0.0.1"));
+  WriteBatch b;
+  b.sources.push_back({"alice", "10.0.0.1", T(1)});
+  MustCommit(b);
+  b.sources[0].at = T(2);  // seen again
+  MustCommit(b);
+  EXPECT_TRUE(*store_->HasUsedSource("alice", "10.0.0.1"));
+  EXPECT_FALSE(*store_->HasUsedSource("alice", "10.0.0.2"));
+  EXPECT_FALSE(*store_->HasUsedSource("bob", "10.0.0.1"));
+}
+
+TEST_P(StoreConformanceTest, MetaIsUpserted) {
+  EXPECT_FALSE(store_->GetMeta("checkpoint")->has_value());
+  WriteBatch b;
+  b.meta = {{"checkpoint", "v1"}, {"other", ""}};
+  MustCommit(b);
+  EXPECT_EQ(**store_->GetMeta("checkpoint"), "v1");
+  EXPECT_EQ(**store_->GetMeta("other"), "");
+  WriteBatch upd;
+  upd.meta = {{"checkpoint", "v2"}};
+  MustCommit(upd);
+  EXPECT_EQ(**store_->GetMeta("checkpoint"), "v2");
+}
+
+TEST_P(StoreConformanceTest, EverythingSurvivesReopening) {
+  WriteBatch b;
+  b.requests.push_back({FullRequest("r1"), 0});
+  b.users.push_back(FullUser("carol"));
+  b.tokens.push_back({"tok", "carol", T(0), T(10), "::1"});
+  b.timers.push_back({0, core::TimerKind::kExpiry, RequestId("r1"), T(5)});
+  b.outbox.push_back({0, "grant", RequestId("r1"), "{}", 1, T(3), "boom"});
+  b.audit = {Leaf(0), Leaf(1)};
+  b.meta = {{"k", "v"}};
+  b.sources.push_back({"carol", "::1", T(0)});
+  MustCommit(b);
+  Reopen();
+  Reopen();  // twice: opening an up-to-date store must not redo its setup
+
+  ExpectSameRequest(FullRequest("r1"), MustGet("r1"));
+  EXPECT_EQ(MustGet("r1").version, 1);
+  ExpectSameUser(FullUser("carol"), **store_->GetUser("carol"));
+  EXPECT_TRUE(store_->GetToken("tok")->has_value());
+  ASSERT_EQ(store_->ListTimers()->size(), 1u);
+  ASSERT_EQ(store_->ListOutbox()->size(), 1u);
+  EXPECT_EQ(store_->ListOutbox()->front().last_error, "boom");
+  EXPECT_EQ(**store_->GetMeta("k"), "v");
+  EXPECT_TRUE(*store_->HasUsedSource("carol", "::1"));
+  EXPECT_EQ(*store_->AuditSize(), 2);
+  EXPECT_EQ(*store_->AuditNodeHash(1, 0), std::string(32, '\x01'));
+
+  // The audit size is known again after reopening: a gap is refused, the next index accepted.
+  WriteBatch gap;
+  gap.audit.push_back(Leaf(3));
+  EXPECT_EQ(store_->Commit(gap).error().code(), ErrorCode::kFailedPrecondition);
+  WriteBatch next;
+  next.audit.push_back(Leaf(2));
+  Request r1 = MustGet("r1");
+  r1.warned = false;
+  next.requests.push_back({r1, 1});
+  MustCommit(next);
+  EXPECT_EQ(*store_->AuditSize(), 3);
+  EXPECT_EQ(MustGet("r1").version, 2);
+}
+
+TEST_P(StoreConformanceTest, ReadersRunWhileTheWriterCommits) {
+  constexpr int kBatches = 100;
+  std::atomic<bool> done{false};
+  std::atomic<int> read_errors{0};
+  std::atomic<int> reads{0};
+  std::string first_error;
+
+  std::thread writer([&] {
+    for (int i = 0; i < kBatches; ++i) {
+      WriteBatch b;
+      b.requests.push_back({MinimalRequest(fmt::format("r{:04}", i), "alice", i), 0});
+      b.audit.push_back(Leaf(i));
+      Status s = store_->Commit(b);
+      if (!s.has_value()) {
+        ADD_FAILURE() << "commit " << i << ": " << s.error().ToString();
+        break;
+      }
+    }
+    done = true;
+  });
+  auto reader = [&] {
+    int64_t last_size = 0;
+    // At least one full pass even if the writer finishes first.
+    do {
+      auto size = store_->AuditSize();
+      RequestFilter f;
+      f.limit = 5;
+      auto list = store_->ListRequests(f);
+      if (!size.has_value() || !list.has_value()) {
+        ++read_errors;
+        continue;
+      }
+      // The size never goes back, and every leaf it promises can be read.
+      if (*size < last_size) ++read_errors;
+      last_size = *size;
+      if (*size > 0) {
+        auto leaves = store_->AuditLeaves(*size - 1, *size);
+        if (!leaves.has_value() || leaves->size() != 1) ++read_errors;
+      }
+      for (const Request& r : *list) {
+        auto got = store_->GetRequest(r.id);
+        if (!got.has_value() || !got->has_value()) ++read_errors;
+      }
+      ++reads;
+    } while (!done);
+  };
+  std::thread reader1(reader);
+  std::thread reader2(reader);
+  writer.join();
+  reader1.join();
+  reader2.join();
+  EXPECT_EQ(read_errors.load(), 0);
+  EXPECT_GE(reads.load(), 2);
+  EXPECT_EQ(*store_->AuditSize(), kBatches);
+  RequestFilter all;
+  all.limit = 1000;
+  EXPECT_EQ(List(all).size(), static_cast<size_t>(kBatches));
+}
+
+std::string BackendName(const ::testing::TestParamInfo<StoreBackend>& info) {
+  return info.param.name;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Sqlite, StoreConformanceTest,
+    ::testing::Values(
+        StoreBackend{"sqlite_in_data_dir",
+                     [](const std::string& dir) { return OpenStore("sqlite", dir); }},
+        StoreBackend{"sqlite_explicit_path",
+                     [](const std::string& dir) {
+                       return OpenStore("sqlite:" + dir + "/other.db", "/nonexistent");
+                     }}),
+    BackendName);
+
+}  // namespace
+}  // namespace bg::store
