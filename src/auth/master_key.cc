@@ -55,8 +55,8 @@ Result<MasterKey> ReadKeyFile(const std::string& path, int fd) {
     char mode[8];
     std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
     return Error::FailedPrecondition("master key " + path + " has mode " + mode +
-                                     ": group and others must have no access (chmod 600 " +
-                                     path + ")");
+                                     ": group and others must have no access (chmod 600 " + path +
+                                     ")");
   }
   if (st.st_size != static_cast<off_t>(kMasterKeyBytes)) {
     return Error::FailedPrecondition("master key " + path + " must be exactly " +
@@ -116,8 +116,8 @@ Result<MasterKey> CreateKeyFile(const std::string& path, Random& random, bool* l
 
 Result<MasterKey> MasterKey::FromBytes(Secret bytes) {
   if (bytes.size() != kMasterKeyBytes) {
-    return Error::InvalidArgument("master_key", "a master key is exactly " +
-                                                    std::to_string(kMasterKeyBytes) + " bytes");
+    return Error::InvalidArgument(
+        "master_key", "a master key is exactly " + std::to_string(kMasterKeyBytes) + " bytes");
   }
   return MasterKey(std::move(bytes));
 }
@@ -150,10 +150,10 @@ std::string Seal(const MasterKey& key, const Secret& plaintext, std::string_view
   auto* buf = reinterpret_cast<unsigned char*>(out.data());
   random.Fill(buf, kNonceBytes);
   unsigned long long clen = 0;
-  crypto_aead_xchacha20poly1305_ietf_encrypt(
-      buf + kNonceBytes, &clen, plaintext.data(), plaintext.size(),
-      reinterpret_cast<const unsigned char*>(aad.data()), aad.size(), nullptr, buf,
-      key.bytes().data());
+  crypto_aead_xchacha20poly1305_ietf_encrypt(buf + kNonceBytes, &clen, plaintext.data(),
+                                             plaintext.size(),
+                                             reinterpret_cast<const unsigned char*>(aad.data()),
+                                             aad.size(), nullptr, buf, key.bytes().data());
   out.resize(kNonceBytes + clen);
   return std::string(kSealedPrefix) + Base64Encode(out);
 }
@@ -170,10 +170,10 @@ Result<Secret> Open(const MasterKey& key, std::string_view sealed, std::string_v
   const auto* buf = reinterpret_cast<const unsigned char*>(raw->data());
   std::vector<uint8_t> plain(raw->size() - kNonceBytes - kTagBytes);
   unsigned long long plen = 0;
-  if (crypto_aead_xchacha20poly1305_ietf_decrypt(
-          plain.data(), &plen, nullptr, buf + kNonceBytes, raw->size() - kNonceBytes,
-          reinterpret_cast<const unsigned char*>(aad.data()), aad.size(), buf,
-          key.bytes().data()) != 0) {
+  if (crypto_aead_xchacha20poly1305_ietf_decrypt(plain.data(), &plen, nullptr, buf + kNonceBytes,
+                                                 raw->size() - kNonceBytes,
+                                                 reinterpret_cast<const unsigned char*>(aad.data()),
+                                                 aad.size(), buf, key.bytes().data()) != 0) {
     return Error::PermissionDenied(
         "sealed value does not open: it was altered, or sealed with another key or purpose");
   }

@@ -7,6 +7,7 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <random>
 #include <string>
 
 #include "util/encoding.h"
@@ -64,8 +65,7 @@ TEST_F(MasterKeyFileTest, RefusesAKeyFileOthersOrGroupCanAccess) {
     auto key = LoadOrCreateMasterKey(path_);
     ASSERT_FALSE(key.has_value()) << std::oct << mode;
     EXPECT_EQ(key.error().code(), ErrorCode::kFailedPrecondition);
-    EXPECT_NE(key.error().message().find("chmod 600"), std::string::npos)
-        << key.error().message();
+    EXPECT_NE(key.error().message().find("chmod 600"), std::string::npos) << key.error().message();
     EXPECT_NE(key.error().message().find(path_), std::string::npos);
   }
   WriteFile(path_, std::string(32, 'k'), 0400);
@@ -108,8 +108,8 @@ TEST(MasterKeyTest, FromBytesRequires32Bytes) {
 
 TEST(SealTest, RoundTripsWithTheSameKeyAndAad) {
   MasterKey key = MasterKey::Generate();
-  for (const std::string& plain : {std::string(), std::string("x"), std::string(20, '\0'),
-                                   std::string(100000, 'z')}) {
+  for (const std::string& plain :
+       {std::string(), std::string("x"), std::string(20, '\0'), std::string(100000, 'z')}) {
     std::string sealed = Seal(key, Secret(plain), "totp:alice");
     EXPECT_EQ(sealed.rfind("v1:", 0), 0u);
     auto raw = Base64Decode(sealed.substr(3));
@@ -153,8 +153,7 @@ TEST(SealTest, EveryBitFlipAndTruncationIsDetected) {
     }
   }
   for (size_t n = 0; n < raw.size(); ++n) {
-    EXPECT_FALSE(Open(key, "v1:" + Base64Encode(raw.substr(0, n)), "totp:alice").has_value())
-        << n;
+    EXPECT_FALSE(Open(key, "v1:" + Base64Encode(raw.substr(0, n)), "totp:alice").has_value()) << n;
   }
   EXPECT_FALSE(Open(key, "v1:" + Base64Encode(raw + "x"), "totp:alice").has_value());
 }
@@ -163,13 +162,28 @@ TEST(SealTest, MalformedTextIsInvalidArgument) {
   MasterKey key = MasterKey::Generate();
   std::string sealed = Seal(key, Secret("seed"), "aad");
   for (const std::string& bad :
-       {std::string(), std::string("v1:"), std::string("v2:") + sealed.substr(3),
-        sealed.substr(3), std::string("v1:!!!!"), std::string("v1:AAAA"), sealed + "\n",
+       {std::string(), std::string("v1:"), std::string("v2:") + sealed.substr(3), sealed.substr(3),
+        std::string("v1:!!!!"), std::string("v1:AAAA"), sealed + "\n",
         std::string("V1:") + sealed.substr(3)}) {
     auto r = Open(key, bad, "aad");
     ASSERT_FALSE(r.has_value()) << bad;
     EXPECT_EQ(r.error().code(), ErrorCode::kInvalidArgument) << bad;
     EXPECT_EQ(r.error().field(), "sealed");
+  }
+}
+
+TEST(SealPropertyTest, RandomTextNeverOpens) {
+  MasterKey key = MasterKey::Generate();
+  std::mt19937 rng(9162);
+  std::uniform_int_distribution<int> len(0, 120), byte(0, 255);
+  for (int i = 0; i < 3000; ++i) {
+    std::string raw(len(rng), '\0');
+    for (char& c : raw) c = static_cast<char>(byte(rng));
+    std::string text = i % 2 ? "v1:" + Base64Encode(raw) : raw;
+    auto r = Open(key, text, "aad");
+    ASSERT_FALSE(r.has_value());
+    EXPECT_TRUE(r.error().code() == ErrorCode::kInvalidArgument ||
+                r.error().code() == ErrorCode::kPermissionDenied);
   }
 }
 

@@ -15,7 +15,7 @@ PasswordHashParams PasswordHashParams::Interactive() {
 }
 
 PasswordHashParams PasswordHashParams::ForTests() {
-  return {crypto_pwhash_OPSLIMIT_MIN, 64 * 1024};  // 64 KiB, 1 pass: fast, still Argon2id
+  return {crypto_pwhash_OPSLIMIT_MIN, size_t{64} * 1024};  // 64 KiB, 1 pass: fast, still Argon2id
 }
 
 namespace {
@@ -28,12 +28,17 @@ size_t CountCodePoints(std::string_view s) {
   return n;
 }
 
+// libsodium declares the password pointer non-null even for length 0; an empty Secret has none.
+const char* PasswordBytes(const Secret& password) {
+  return password.empty() ? "" : password.Reveal().data();
+}
+
 }  // namespace
 
 Status CheckPasswordPolicy(const Secret& password) {
   if (password.size() > kMaxPasswordBytes) {
-    return Error::InvalidArgument("password", "must be at most " +
-                                                  std::to_string(kMaxPasswordBytes) + " bytes");
+    return Error::InvalidArgument(
+        "password", "must be at most " + std::to_string(kMaxPasswordBytes) + " bytes");
   }
   if (CountCodePoints(password.Reveal()) < kMinPasswordLength) {
     return Error::InvalidArgument(
@@ -50,7 +55,7 @@ Result<std::string> HashPassword(const Secret& password, const PasswordHashParam
   BG_TRY(CheckPasswordPolicy(password));
   InitCrypto();
   char out[crypto_pwhash_STRBYTES];
-  if (crypto_pwhash_str_alg(out, password.Reveal().data(), password.size(), params.ops_limit,
+  if (crypto_pwhash_str_alg(out, PasswordBytes(password), password.size(), params.ops_limit,
                             params.mem_limit, crypto_pwhash_ALG_ARGON2ID13) != 0) {
     return Error::Internal("password hashing failed (out of memory?)");
   }
@@ -65,8 +70,7 @@ bool VerifyPassword(const std::string& encoded, const Secret& password) {
     return false;
   }
   InitCrypto();
-  return crypto_pwhash_str_verify(encoded.c_str(), password.Reveal().data(), password.size()) ==
-         0;
+  return crypto_pwhash_str_verify(encoded.c_str(), PasswordBytes(password), password.size()) == 0;
 }
 
 bool DummyVerify(const Secret& password, const PasswordHashParams& params) {
@@ -101,7 +105,8 @@ bool NeedsRehash(const std::string& encoded, const PasswordHashParams& params) {
   InitCrypto();
   // 0 = Argon2id with these parameters; 1 = other parameters; -1 = not an Argon2id hash.
   // (The generic crypto_pwhash_str_needs_rehash would answer 0 for an Argon2i hash.)
-  return crypto_pwhash_argon2id_str_needs_rehash(encoded.c_str(), params.ops_limit, params.mem_limit) != 0;
+  return crypto_pwhash_argon2id_str_needs_rehash(encoded.c_str(), params.ops_limit,
+                                                 params.mem_limit) != 0;
 }
 
 }  // namespace bg::auth

@@ -15,8 +15,8 @@
 
 namespace bg::auth {
 
-inline constexpr size_t kMinPasswordLength = 12;    // characters (UTF-8 code points)
-inline constexpr size_t kMaxPasswordBytes = 1024;   // bytes
+inline constexpr size_t kMinPasswordLength = 12;   // characters (UTF-8 code points)
+inline constexpr size_t kMaxPasswordBytes = 1024;  // bytes
 
 // Argon2id cost. Interactive() is what the server uses; tests may use ForTests() (cheap).
 struct PasswordHashParams {

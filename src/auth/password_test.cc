@@ -44,8 +44,8 @@ TEST(PasswordTest, SameValueHashesDifferentlyEachTime) {
 TEST(PasswordTest, NeedsRehashWhenParametersDifferOrHashIsForeign) {
   auto cheap = HashPassword(Secret("a long enough password"), kFast);
   ASSERT_TRUE(cheap.has_value());
-  EXPECT_TRUE(NeedsRehash(*cheap));             // against the interactive default
-  EXPECT_FALSE(NeedsRehash(*cheap, kFast));     // against its own parameters
+  EXPECT_TRUE(NeedsRehash(*cheap));          // against the interactive default
+  EXPECT_FALSE(NeedsRehash(*cheap, kFast));  // against its own parameters
   EXPECT_TRUE(NeedsRehash("not a hash"));
   EXPECT_TRUE(NeedsRehash(""));
   // An Argon2i hash verifies but must be upgraded to Argon2id.
@@ -62,9 +62,8 @@ TEST(PasswordTest, MalformedStoredHashNeverVerifies) {
   std::string truncated = hash->substr(0, hash->size() - 5);
   std::string flipped = *hash;
   flipped[flipped.size() - 3] = flipped[flipped.size() - 3] == 'A' ? 'B' : 'A';
-  for (const std::string& bad :
-       {std::string(), std::string("$argon2id$"), with_nul, truncated, flipped,
-        std::string(1000, 'a')}) {
+  for (const std::string& bad : {std::string(), std::string("$argon2id$"), with_nul, truncated,
+                                 flipped, std::string(1000, 'a')}) {
     EXPECT_FALSE(VerifyPassword(bad, pw)) << bad;
   }
 }

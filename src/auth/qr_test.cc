@@ -57,7 +57,7 @@ TEST(QrTest, DrawingHasQuietZoneAndTwoModuleRowsPerLine) {
   auto drawing = RenderQrForTerminal(kUri, QrStyle::kForLightTerminal);
   ASSERT_TRUE(drawing.has_value());
   Grid grid = ParseDrawing(*drawing);
-  const size_t size = n + 2 * kQrQuietZone;
+  const size_t size = n + size_t{2} * kQrQuietZone;
   ASSERT_EQ(grid.size(), size + 1);  // odd size: the last line's lower half is padding
   for (const auto& row : grid) ASSERT_EQ(row.size(), size);
   for (size_t y = 0; y < size; ++y) {
@@ -82,8 +82,7 @@ TEST(QrTest, DarkTerminalStyleIsTheInverse) {
 }
 
 TEST(QrTest, RefusesEmptyNulAndOversizedText) {
-  for (const std::string& bad :
-       {std::string(), std::string("a\0b", 3), std::string(8000, 'x')}) {
+  for (const std::string& bad : {std::string(), std::string("a\0b", 3), std::string(8000, 'x')}) {
     auto r = RenderQrForTerminal(bad);
     ASSERT_FALSE(r.has_value()) << bad.size();
     EXPECT_EQ(r.error().code(), ErrorCode::kInvalidArgument);

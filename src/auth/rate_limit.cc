@@ -4,11 +4,11 @@
 
 #include <algorithm>
 #include <cstring>
-#include <deque>
 #include <list>
 #include <mutex>
 #include <unordered_map>
 #include <utility>
+#include <vector>
 
 namespace bg::auth {
 namespace {
@@ -19,15 +19,12 @@ constexpr int kEvictionScan = 16;
 // Idle entries dropped from the cold end on each write, so memory shrinks as traffic calms.
 constexpr int kIdleDropsPerWrite = 2;
 
-// Least-recently-written map: front is the most recent.
+// Least-recently-written map: front of order_ is the most recent. order_ points at the keys
+// stored in map_ (an unordered_map's nodes do not move), so each key is held once.
 template <typename V>
 class LruTable {
  public:
   const V* Find(const std::string& key) const {
-    auto it = map_.find(key);
-    return it == map_.end() ? nullptr : &it->second.value;
-  }
-  V* FindMutable(const std::string& key) {
     auto it = map_.find(key);
     return it == map_.end() ? nullptr : &it->second.value;
   }
@@ -37,8 +34,10 @@ class LruTable {
       order_.splice(order_.begin(), order_, it->second.pos);
       return it->second.value;
     }
-    order_.push_front(key);
-    return map_.emplace(key, Slot{V{}, order_.begin()}).first->second.value;
+    it = map_.emplace(key, Slot{}).first;
+    order_.push_front(&it->first);
+    it->second.pos = order_.begin();
+    return it->second.value;
   }
   void Erase(const std::string& key) {
     auto it = map_.find(key);
@@ -51,10 +50,10 @@ class LruTable {
   template <typename IsIdle>
   void DropIdleTail(int n, IsIdle is_idle) {
     while (n-- > 0 && !order_.empty()) {
-      const std::string& key = order_.back();
-      if (!is_idle(map_.at(key).value)) return;
-      map_.erase(key);
+      auto it = map_.find(*order_.back());
+      if (!is_idle(it->second.value)) return;
       order_.pop_back();
+      map_.erase(it);
     }
   }
 
@@ -68,7 +67,7 @@ class LruTable {
       int best = -1;
       auto probe = victim;
       for (int i = 0; i < kEvictionScan; ++i) {
-        int r = rank(map_.at(*probe).value);
+        int r = rank(map_.find(**probe)->second.value);
         if (r > best) {
           best = r;
           victim = probe;
@@ -77,33 +76,44 @@ class LruTable {
         if (probe == order_.begin()) break;
         --probe;
       }
-      map_.erase(*victim);
+      auto it = map_.find(**victim);
       order_.erase(victim);
+      map_.erase(it);
     }
   }
 
  private:
   struct Slot {
     V value;
-    std::list<std::string>::iterator pos;
+    typename std::list<const std::string*>::iterator pos;
   };
-  std::list<std::string> order_;
+  std::list<const std::string*> order_;
   std::unordered_map<std::string, Slot> map_;
 };
 
 struct AccountEntry {
-  std::deque<Timestamp> failures;  // oldest first, at most account_max_failures
+  std::vector<Timestamp> failures;  // oldest first, at most account_max_failures
   Timestamp last_failure{};
   Timestamp locked_until{};  // the epoch when never locked
   int lockouts = 0;
 };
 
 struct SourceEntry {
-  std::deque<Timestamp> failures;  // oldest first, at most source_max_failures
+  std::vector<Timestamp> failures;  // oldest first, at most source_max_failures
 };
 
-void DropOlderThan(std::deque<Timestamp>& failures, Timestamp cutoff) {
-  while (!failures.empty() && failures.front() <= cutoff) failures.pop_front();
+// Failure lists hold at most the configured limit (5 or 20 by default), oldest first: a vector
+// is smaller than a deque (whose first node alone is 512 bytes) and erasing its head is cheap.
+void DropOlderThan(std::vector<Timestamp>& failures, Timestamp cutoff) {
+  auto keep =
+      std::find_if(failures.begin(), failures.end(), [cutoff](Timestamp t) { return t > cutoff; });
+  failures.erase(failures.begin(), keep);
+}
+
+void KeepNewest(std::vector<Timestamp>& failures, int limit) {
+  if (static_cast<int>(failures.size()) > limit) {
+    failures.erase(failures.begin(), failures.end() - limit);
+  }
 }
 
 // IPv6 per /64 and IPv4-mapped as IPv4; anything unparsable as given.
@@ -125,7 +135,7 @@ std::string SourceKey(std::string_view source) {
 }  // namespace
 
 struct LoginLimiter::State {
-  explicit State(LoginLimiterConfig c) : config(std::move(c)) {}
+  explicit State(const LoginLimiterConfig& c) : config(c) {}
 
   bool AccountIdle(const AccountEntry& e, Timestamp now) const {
     if (e.locked_until > now) return false;
@@ -165,12 +175,10 @@ struct LoginLimiter::State {
   LruTable<SourceEntry> sources;
 };
 
-LoginLimiter::LoginLimiter(LoginLimiterConfig config)
-    : state_(std::make_unique<State>(std::move(config))) {}
+LoginLimiter::LoginLimiter(LoginLimiterConfig config) : state_(std::make_unique<State>(config)) {}
 LoginLimiter::~LoginLimiter() = default;
 
-Status LoginLimiter::Check(std::string_view account, std::string_view source,
-                           Timestamp now) const {
+Status LoginLimiter::Check(std::string_view account, std::string_view source, Timestamp now) const {
   std::lock_guard<std::mutex> lock(state_->mu);
   const LoginLimiterConfig& c = state_->config;
   Timestamp retry_at = now;
@@ -178,7 +186,7 @@ Status LoginLimiter::Check(std::string_view account, std::string_view source,
     retry_at = std::max(retry_at, a->locked_until);
   }
   if (const SourceEntry* s = state_->sources.Find(SourceKey(source))) {
-    // The deque holds at most the limit: full and all inside the window means over the limit.
+    // The list holds at most the limit: full and all inside the window means over the limit.
     if (static_cast<int>(s->failures.size()) >= c.source_max_failures &&
         s->failures.front() > now - c.source_window) {
       retry_at = std::max(retry_at, s->failures.front() + c.source_window);
@@ -199,7 +207,7 @@ std::optional<AccountLock> LoginLimiter::RecordFailure(std::string_view account,
   SourceEntry& s = state_->sources.Touch(SourceKey(source));
   DropOlderThan(s.failures, now - c.source_window);
   s.failures.push_back(now);
-  while (static_cast<int>(s.failures.size()) > c.source_max_failures) s.failures.pop_front();
+  KeepNewest(s.failures, c.source_max_failures);
 
   AccountEntry& a = state_->accounts.Touch(std::string(account));
   if (a.locked_until <= now) {  // attempts during a lock are refused by Check, not counted

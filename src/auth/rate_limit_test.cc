@@ -91,7 +91,7 @@ TEST(LoginLimiterTest, EscalationStartsOverAfterSuccessOrAQuietPeriod) {
   LoginLimiterConfig c;
   c.account_lockout_max = Seconds(3600);
   LoginLimiter l(c);
-  Fail(l, "alice", "10.0.0.1", 5, At(0));  // lock 1: 900 s
+  Fail(l, "alice", "10.0.0.1", 5, At(0));    // lock 1: 900 s
   Fail(l, "alice", "10.0.0.1", 5, At(900));  // lock 2: 1800 s, ends at 2700
   auto quiet = At(2700 + 3600);
   Fail(l, "alice", "10.0.0.1", 4, quiet);
@@ -120,8 +120,9 @@ TEST(LoginLimiterTest, ThrottlesASourceAfterTwentyFailuresInASlidingWindow) {
   LoginLimiter l;
   // 20 failures spread over distinct accounts (password spraying), one every 10 s.
   for (int i = 0; i < 20; ++i) {
-    ASSERT_TRUE(l.Check("user" + std::to_string(i), "198.51.100.7", At(i * 10)).has_value());
-    l.RecordFailure("user" + std::to_string(i), "198.51.100.7", At(i * 10));
+    ASSERT_TRUE(
+        l.Check("user" + std::to_string(i), "198.51.100.7", At(int64_t{i} * 10)).has_value());
+    l.RecordFailure("user" + std::to_string(i), "198.51.100.7", At(int64_t{i} * 10));
   }
   auto st = l.Check("someone-new", "198.51.100.7", At(200));
   ASSERT_FALSE(st.has_value());
@@ -183,8 +184,8 @@ TEST(LoginLimiterTest, TableSizeIsCappedAndIdleEntriesAreDropped) {
   c.max_entries = 100;
   LoginLimiter l(c);
   for (int i = 0; i < 1000; ++i) {
-    l.RecordFailure("acct" + std::to_string(i), "10.0." + std::to_string(i / 256) + "." +
-                    std::to_string(i % 256), At(i));
+    l.RecordFailure("acct" + std::to_string(i),
+                    "10.0." + std::to_string(i / 256) + "." + std::to_string(i % 256), At(i));
   }
   EXPECT_EQ(l.AccountEntries(), 100u);
   EXPECT_EQ(l.SourceEntries(), 100u);

@@ -72,7 +72,8 @@ Result<Secret> ParseAuthorizationHeader(std::string_view header) {
     return Error::Unauthenticated("Authorization header has text after the token");
   }
   if (!IsWellFormedToken(rest)) {
-    return Error::Unauthenticated("bearer token is malformed (expected bgt_ and 43 base64url characters)");
+    return Error::Unauthenticated(
+        "bearer token is malformed (expected bgt_ and 43 base64url characters)");
   }
   return Secret(rest);
 }

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <random>
 #include <set>
 #include <string>
 
@@ -88,6 +89,34 @@ TEST(AuthorizationHeaderTest, RefusesMalformedHeadersWithoutEchoingThem) {
     EXPECT_EQ(parsed.error().code(), ErrorCode::kUnauthenticated);
     EXPECT_FALSE(parsed.error().message().empty());
     EXPECT_EQ(parsed.error().message().find("xxxx"), std::string::npos) << header;
+  }
+}
+
+TEST(AuthorizationHeaderPropertyTest, MutatedHeadersNeverParseToAnotherToken) {
+  std::mt19937 rng(6750);
+  const std::string token = std::string(NewBearerToken().Reveal());
+  const std::string header = "Bearer " + token;
+  std::uniform_int_distribution<size_t> pos(0, header.size() - 1);
+  std::uniform_int_distribution<int> byte(0, 255), op(0, 2);
+  for (int i = 0; i < 5000; ++i) {
+    std::string h = header;
+    switch (op(rng)) {
+      case 0:
+        h[pos(rng)] = static_cast<char>(byte(rng));
+        break;
+      case 1:
+        h.erase(pos(rng), 1);
+        break;
+      default:
+        h.insert(pos(rng), 1, static_cast<char>(byte(rng)));
+        break;
+    }
+    auto parsed = ParseAuthorizationHeader(h);
+    if (parsed.has_value()) {
+      EXPECT_TRUE(IsWellFormedToken(parsed->Reveal())) << h;
+    } else {
+      EXPECT_EQ(parsed.error().code(), ErrorCode::kUnauthenticated);
+    }
   }
 }
 

@@ -29,8 +29,8 @@ int Base32Value(char c) {
 }
 
 bool IsUnreserved(unsigned char c) {
-  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-         c == '-' || c == '.' || c == '_' || c == '~';
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+         c == '.' || c == '_' || c == '~';
 }
 
 std::string PercentEncode(std::string_view s) {
@@ -90,7 +90,8 @@ Result<Secret> Base32Decode(std::string_view text) {
   int bits = 0;
   for (char c : text) {
     int v = Base32Value(c);
-    if (v < 0) return Error::InvalidArgument("secret", "base32 text has a character outside A-Z2-7");
+    if (v < 0)
+      return Error::InvalidArgument("secret", "base32 text has a character outside A-Z2-7");
     buffer = ((buffer << 5) | static_cast<uint32_t>(v)) & 0xFFF;  // at most 12 live bits
     bits += 5;
     if (bits >= 8) {
@@ -130,10 +131,10 @@ Result<std::string> TotpCode(const Secret& secret, Timestamp now, int digits) {
   if (secret.empty()) return Error::InvalidArgument("secret", "TOTP secret is empty");
   InitOath();
   std::array<char, 16> buf{};
-  int rc = oath_totp_generate2(secret.Reveal().data(), secret.size(),
-                               static_cast<time_t>(ToUnixSeconds(now)),
-                               static_cast<unsigned>(kTotpStepSeconds), OATH_TOTP_DEFAULT_START_TIME,
-                               static_cast<unsigned>(digits), /*flags=SHA-1*/ 0, buf.data());
+  int rc = oath_totp_generate2(
+      secret.Reveal().data(), secret.size(), static_cast<time_t>(ToUnixSeconds(now)),
+      static_cast<unsigned>(kTotpStepSeconds), OATH_TOTP_DEFAULT_START_TIME,
+      static_cast<unsigned>(digits), /*flags=SHA-1*/ 0, buf.data());
   if (rc != OATH_OK) {
     return Error::Internal(std::string("TOTP computation failed: ") + oath_strerror(rc));
   }

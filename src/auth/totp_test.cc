@@ -2,7 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cctype>
 #include <cstdio>
+#include <random>
 #include <string>
 
 namespace bg::auth {
@@ -28,10 +30,13 @@ std::string CodeAt(const Secret& secret, int64_t unix_seconds) {
 }
 
 TEST(TotpTest, MatchesRfc6238AppendixBSha1Vectors) {
-  struct Case { int64_t time; const char* eight_digits; };
-  for (auto c : {Case{59, "94287082"}, Case{1111111109, "07081804"},
-                 Case{1111111111, "14050471"}, Case{1234567890, "89005924"},
-                 Case{2000000000, "69279037"}, Case{20000000000, "65353130"}}) {
+  struct Case {
+    int64_t time;
+    const char* eight_digits;
+  };
+  for (auto c : {Case{59, "94287082"}, Case{1111111109, "07081804"}, Case{1111111111, "14050471"},
+                 Case{1234567890, "89005924"}, Case{2000000000, "69279037"},
+                 Case{20000000000, "65353130"}}) {
     auto eight = TotpCode(kRfcSecret, FromUnixSeconds(c.time), 8);
     ASSERT_TRUE(eight.has_value()) << c.time;
     EXPECT_EQ(*eight, c.eight_digits) << c.time;
@@ -62,10 +67,13 @@ TEST(TotpTest, StepIsFlooredThirtySeconds) {
 }
 
 TEST(Base32Test, EncodesRfc4648VectorsWithoutPadding) {
-  struct Case { const char* in; const char* out; };
-  for (auto c : {Case{"", ""}, Case{"f", "MY"}, Case{"fo", "MZXQ"}, Case{"foo", "MZXW6"},
-                 Case{"foob", "MZXW6YQ"}, Case{"fooba", "MZXW6YTB"},
-                 Case{"foobar", "MZXW6YTBOI"}}) {
+  struct Case {
+    const char* in;
+    const char* out;
+  };
+  for (auto c :
+       {Case{"", ""}, Case{"f", "MY"}, Case{"fo", "MZXQ"}, Case{"foo", "MZXW6"},
+        Case{"foob", "MZXW6YQ"}, Case{"fooba", "MZXW6YTB"}, Case{"foobar", "MZXW6YTBOI"}}) {
     EXPECT_EQ(Base32Encode(c.in), c.out) << c.in;
     auto back = Base32Decode(c.out);
     ASSERT_TRUE(back.has_value()) << c.out;
@@ -172,8 +180,7 @@ TEST(VerifyTotpTest, RefusesWrongCodeAndWrongSecret) {
   std::string wrong = code;
   wrong[5] = wrong[5] == '9' ? '0' : static_cast<char>(wrong[5] + 1);
   EXPECT_FALSE(VerifyTotp(kRfcSecret, wrong, FromUnixSeconds(kT), kNoTotpStepYet).has_value());
-  EXPECT_FALSE(VerifyTotp(Secret("another secret here!"), code, FromUnixSeconds(kT),
-                          kNoTotpStepYet)
+  EXPECT_FALSE(VerifyTotp(Secret("another secret here!"), code, FromUnixSeconds(kT), kNoTotpStepYet)
                    .has_value());
 }
 
@@ -184,7 +191,8 @@ TEST(VerifyTotpTest, RefusesAnythingButSixDigitsWithFieldTotp) {
         std::string("12a456"), std::string("+12345"), std::string("-12345"),
         std::string("１２３４５６"), code.substr(0, 5) + std::string(1, '\0'),
         std::string("12 456"), std::string(1000, '1'),
-        CodeAt(kRfcSecret, kT).substr(0, 3) + "\xD9\xA0" "1"}) {
+        CodeAt(kRfcSecret, kT).substr(0, 3) + "\xD9\xA0"
+                                              "1"}) {
     auto r = VerifyTotp(kRfcSecret, bad, FromUnixSeconds(kT), kNoTotpStepYet);
     ASSERT_FALSE(r.has_value()) << bad;
     EXPECT_EQ(r.error().code(), ErrorCode::kInvalidArgument) << bad;
@@ -209,8 +217,8 @@ TEST(TotpOathtoolTest, AgreesWithOathtoolCommand) {
   for (int64_t t : {int64_t{59}, int64_t{1111111109}, int64_t{1700000000}, int64_t{1700000029},
                     int64_t{1700000030}, int64_t{4102444800}}) {
     Secret secret = GenerateTotpSecret(random);
-    std::string cmd = "oathtool --totp -b " + Base32Encode(secret.Reveal()) +
-                      " --now=@" + std::to_string(t) + " 2>&1";
+    std::string cmd = "oathtool --totp -b " + Base32Encode(secret.Reveal()) + " --now=@" +
+                      std::to_string(t) + " 2>&1";
     FILE* p = popen(cmd.c_str(), "r");
     ASSERT_NE(p, nullptr);
     char buf[64] = {};
@@ -221,6 +229,31 @@ TEST(TotpOathtoolTest, AgreesWithOathtoolCommand) {
     auto step = VerifyTotp(secret, out, FromUnixSeconds(t), kNoTotpStepYet);
     ASSERT_TRUE(step.has_value()) << step.error().ToString();
     EXPECT_EQ(*step, t / 30);
+  }
+}
+
+// Random strings never crash the parsers and never verify by accident.
+TEST(TotpPropertyTest, RandomInputIsRefusedCleanly) {
+  std::mt19937 rng(6238);
+  std::uniform_int_distribution<int> len(0, 12), byte(0, 255), digit('0', '9');
+  for (int i = 0; i < 3000; ++i) {
+    std::string s(len(rng), '\0');
+    for (char& c : s) c = static_cast<char>(i % 2 ? byte(rng) : digit(rng));
+    auto decoded = Base32Decode(s);
+    if (decoded.has_value()) {
+      // Whatever decodes is canonical: it encodes back to the input, upper-cased, unpadded.
+      std::string canonical = s;
+      for (char& c : canonical) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+      while (!canonical.empty() && canonical.back() == '=') canonical.pop_back();
+      EXPECT_EQ(Base32Encode(decoded->Reveal()), canonical);
+    }
+    auto r = VerifyTotp(kRfcSecret, s, FromUnixSeconds(kT), kNoTotpStepYet);
+    if (r.has_value()) {
+      // Only a real code may pass: it must be the code of the step returned.
+      EXPECT_EQ(s, CodeAt(kRfcSecret, *r * 30));
+    } else if (s.size() != 6 || s.find_first_not_of("0123456789") != std::string::npos) {
+      EXPECT_EQ(r.error().field(), "totp");
+    }
   }
 }
 
