@@ -2,7 +2,7 @@
 # Installs every Debian package breakglass needs to build, run and test. Idempotent; as root.
 set -euo pipefail
 BUILD_PKGS=(g++ cmake ninja-build pkg-config ccache libboost-dev libssl-dev libsodium-dev
-  liboath-dev libqrencode-dev libsqlite3-dev libpq-dev nlohmann-json3-dev libtomlplusplus-dev
+  liboath-dev libqrencode-dev libpng-dev libsqlite3-dev libpq-dev nlohmann-json3-dev libtomlplusplus-dev
   libcli11-dev libspdlog-dev libfmt-dev libcurl4-openssl-dev libgtest-dev libgmock-dev
   libbenchmark-dev openssl)
 TEST_PKGS=(oathtool curl jq openssh-client openssh-server postgresql golang-go
