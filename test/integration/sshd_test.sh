@@ -175,6 +175,10 @@ cp krl.revoked krl.tmp && mv krl.tmp krl
 expect_refused "sshd refuses a certificate whose serial is in the KRL" user user-cert.pub \
   "revoked by file $TMP/krl"
 expect_login "sshd still accepts a certificate not in the KRL" ecuser ecuser-cert.pub
+# A missing RevokedKeys file fails closed: every certificate is refused (docs/ssh-ca.md says so).
+rm krl
+expect_refused "sshd refuses everything when the KRL file is missing" ecuser ecuser-cert.pub \
+  "revoked keys file"
 
 if [ "$FAILURES" -ne 0 ]; then
   echo "$FAILURES check(s) failed; sshd log:"

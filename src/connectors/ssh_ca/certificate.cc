@@ -1,12 +1,11 @@
 #include "connectors/ssh_ca/certificate.h"
 
 #include <arpa/inet.h>
+#include <fmt/format.h>
 
 #include <algorithm>
 #include <array>
 #include <charconv>
-
-#include <fmt/format.h>
 
 #include "util/encoding.h"
 
@@ -133,16 +132,16 @@ std::string StringData(std::string_view value) {
 }
 
 Result<std::vector<std::pair<std::string, std::string>>> DecodeOptions(std::string_view data,
-                                                                      std::string_view what) {
+                                                                       std::string_view what) {
   WireReader r(data, what);
   std::vector<std::pair<std::string, std::string>> out;
   while (!r.empty()) {
     BG_ASSIGN_OR_RETURN(std::string_view name, r.String("name"));
     BG_ASSIGN_OR_RETURN(std::string_view value, r.String("data"));
     if (!out.empty() && !(out.back().first < name)) {
-      return Error::InvalidArgument(std::string(what),
-                                    fmt::format("{} are not sorted by name or repeat \"{}\"",
-                                                what, name.substr(0, 64)));
+      return Error::InvalidArgument(
+          std::string(what),
+          fmt::format("{} are not sorted by name or repeat \"{}\"", what, name.substr(0, 64)));
     }
     out.emplace_back(name, value);
   }
@@ -287,8 +286,8 @@ Result<Certificate> ParseCertificateUnlabelled(std::string_view input,
   BG_ASSIGN_OR_RETURN(uint64_t serial, r.U64("serial"));
   BG_ASSIGN_OR_RETURN(uint32_t cert_type, r.U32("type"));
   if (cert_type != kUserCertificate && cert_type != kHostCertificate) {
-    return Error::InvalidArgument("certificate", fmt::format("unknown certificate type {}",
-                                                             cert_type));
+    return Error::InvalidArgument("certificate",
+                                  fmt::format("unknown certificate type {}", cert_type));
   }
   BG_ASSIGN_OR_RETURN(std::string_view key_id, r.String("key id"));
   BG_ASSIGN_OR_RETURN(std::string_view principals_data, r.String("valid principals"));

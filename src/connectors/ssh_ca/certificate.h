@@ -77,8 +77,8 @@ struct Certificate {
   std::vector<std::pair<std::string, std::string>> critical_options{};
   std::vector<std::pair<std::string, std::string>> extensions{};
   PublicKey signature_key;  // the CA
-  std::string blob{};         // the whole certificate as on the wire
-  std::string comment{};      // the line's trailing comment, if parsed from a line
+  std::string blob{};       // the whole certificate as on the wire
+  std::string comment{};    // the line's trailing comment, if parsed from a line
 
   // The decoded value of a string-valued critical option, if present.
   std::optional<std::string> CriticalOption(std::string_view name) const;

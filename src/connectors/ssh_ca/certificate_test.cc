@@ -35,9 +35,9 @@ std::string BlobOf(const std::string& line) {
 }
 
 TEST(ExtensionTest, NamesRoundTrip) {
-  for (Extension e : {Extension::kPermitX11Forwarding, Extension::kPermitAgentForwarding,
-                      Extension::kPermitPortForwarding, Extension::kPermitPty,
-                      Extension::kPermitUserRc}) {
+  for (Extension e :
+       {Extension::kPermitX11Forwarding, Extension::kPermitAgentForwarding,
+        Extension::kPermitPortForwarding, Extension::kPermitPty, Extension::kPermitUserRc}) {
     EXPECT_EQ(*ParseExtension(ToString(e)), e);
   }
   EXPECT_FALSE(ParseExtension("permit-everything").has_value());
@@ -78,8 +78,9 @@ TEST(SignCertificateTest, OptionsAndExtensionsAreSortedByName) {
   CertificateSpec spec = BaseSpec();
   spec.source_address = "10.0.0.0/8";
   spec.force_command = "uptime";
-  spec.extensions = {Extension::kPermitUserRc, Extension::kPermitPty, Extension::kPermitX11Forwarding,
-                     Extension::kPermitAgentForwarding, Extension::kPermitPortForwarding};
+  spec.extensions = {Extension::kPermitUserRc, Extension::kPermitPty,
+                     Extension::kPermitX11Forwarding, Extension::kPermitAgentForwarding,
+                     Extension::kPermitPortForwarding};
   auto cert = ParseCertificate(*SignCertificate(spec, TestCa()));
   ASSERT_TRUE(cert.has_value()) << cert.error().ToString();
   std::vector<std::string> names;
@@ -88,9 +89,9 @@ TEST(SignCertificateTest, OptionsAndExtensionsAreSortedByName) {
     EXPECT_EQ(data, "");  // flag extensions carry empty data
   }
   // Byte order: 'X' (0x58) sorts before 'a'.
-  EXPECT_EQ(names, (std::vector<std::string>{"permit-X11-forwarding", "permit-agent-forwarding",
-                                             "permit-port-forwarding", "permit-pty",
-                                             "permit-user-rc"}));
+  EXPECT_EQ(names,
+            (std::vector<std::string>{"permit-X11-forwarding", "permit-agent-forwarding",
+                                      "permit-port-forwarding", "permit-pty", "permit-user-rc"}));
   ASSERT_EQ(cert->critical_options.size(), 2u);
   EXPECT_EQ(cert->critical_options[0].first, "force-command");
   EXPECT_EQ(cert->critical_options[1].first, "source-address");
@@ -158,11 +159,16 @@ TEST(SignCertificateTest, InvalidSpecsAreRefusedNamingTheField) {
       {"PrincipalComma", [](CertificateSpec& s) { s.principals = {"a,b"}; }, "principals"},
       {"PrincipalSpace", [](CertificateSpec& s) { s.principals = {"a b"}; }, "principals"},
       {"PrincipalControl", [](CertificateSpec& s) { s.principals = {"a\tb"}; }, "principals"},
-      {"PrincipalRepeated", [](CertificateSpec& s) { s.principals = {"a", "a"}; }, "principals"},
+      {"PrincipalRepeated",
+       [](CertificateSpec& s) {
+         s.principals = {"a", "a"};
+       },
+       "principals"},
       {"WindowEmpty", [](CertificateSpec& s) { s.valid_before = s.valid_after; }, "valid_before"},
       {"WindowBackwards", [](CertificateSpec& s) { s.valid_before = s.valid_after - Seconds(1); },
        "valid_before"},
-      {"BeforeEpoch", [](CertificateSpec& s) { s.valid_after = FromUnixSeconds(-1); }, "valid_after"},
+      {"BeforeEpoch", [](CertificateSpec& s) { s.valid_after = FromUnixSeconds(-1); },
+       "valid_after"},
       {"EmptyForceCommand", [](CertificateSpec& s) { s.force_command = ""; }, "force_command"},
       {"NulForceCommand", [](CertificateSpec& s) { s.force_command = std::string("a\0b", 3); },
        "force_command"},
@@ -178,8 +184,8 @@ TEST(SignCertificateTest, InvalidSpecsAreRefusedNamingTheField) {
 }
 
 TEST(SignCertificateTest, SourceAddressMustBeWhatSshdAccepts) {
-  const char* good[] = {"127.0.0.1", "10.0.0.0/8", "0.0.0.0/0", "::1", "2001:db8::/32",
-                        "192.168.1.7/32,10.1.0.0/16,fe80::/10"};
+  const char* good[] = {"127.0.0.1", "10.0.0.0/8",    "0.0.0.0/0",
+                        "::1",       "2001:db8::/32", "192.168.1.7/32,10.1.0.0/16,fe80::/10"};
   const char* bad[] = {"",           "10.0.0.1/8", "300.1.1.1",  "10.0.0.0/33", "::1/129",
                        "host.local", "10.0.0.0/",  "1.2.3.4,",   ",1.2.3.4",    "1.2.3.4/-1",
                        "1.2.3.4/ 8", "*",          "1.2.3.4/08x"};
@@ -221,6 +227,7 @@ TEST(ParseCertificateTest, AnotherCaIsRefused) {
   auto cert = ParseCertificate(line, &other.public_key());
   ASSERT_FALSE(cert.has_value());
   EXPECT_EQ(cert.error().code(), ErrorCode::kPermissionDenied);
+  EXPECT_EQ(cert.error().field(), "certificate");
 }
 
 TEST(ParseCertificateTest, AcceptsTheRawBlob) {
@@ -236,7 +243,9 @@ TEST(ParseCertificateTest, EveryTruncationIsRefused) {
   spec.extensions = {Extension::kPermitPty};
   const std::string blob = BlobOf(*SignCertificate(spec, TestCa()));
   for (size_t n = 0; n < blob.size(); ++n) {
-    EXPECT_FALSE(ParseCertificate(blob.substr(0, n)).has_value()) << n;
+    auto cert = ParseCertificate(blob.substr(0, n));
+    ASSERT_FALSE(cert.has_value()) << n;
+    EXPECT_EQ(cert.error().field(), "certificate") << cert.error().ToString();
   }
   EXPECT_FALSE(ParseCertificate(blob + std::string(1, '\0')).has_value());
 }
@@ -259,8 +268,8 @@ TEST(ParseCertificateTest, RandomInputNeverParses) {
   for (int round = 0; round < 2000; ++round) {
     junk = random.Bytes(static_cast<size_t>(round % 300));
     EXPECT_FALSE(ParseCertificate(junk).has_value());
-    EXPECT_FALSE(ParseCertificate("ssh-ed25519-cert-v01@openssh.com " + Base64Encode(junk))
-                     .has_value());
+    EXPECT_FALSE(
+        ParseCertificate("ssh-ed25519-cert-v01@openssh.com " + Base64Encode(junk)).has_value());
   }
 }
 
@@ -297,11 +306,13 @@ TEST(ParseCertificateTest, UnsortedOrRepeatedExtensionsAreRefusedEvenWhenSigned)
     }
     return w.Take();
   };
-  auto sorted = ParseCertificate(SignedWithExtensions(ca, ext({"permit-X11-forwarding", "permit-pty"})));
+  auto sorted =
+      ParseCertificate(SignedWithExtensions(ca, ext({"permit-X11-forwarding", "permit-pty"})));
   ASSERT_TRUE(sorted.has_value()) << sorted.error().ToString();
   EXPECT_EQ(sorted->valid_before, UINT64_MAX);
-  EXPECT_FALSE(ParseCertificate(SignedWithExtensions(ca, ext({"permit-pty", "permit-X11-forwarding"})))
-                   .has_value());
+  EXPECT_FALSE(
+      ParseCertificate(SignedWithExtensions(ca, ext({"permit-pty", "permit-X11-forwarding"})))
+          .has_value());
   EXPECT_FALSE(
       ParseCertificate(SignedWithExtensions(ca, ext({"permit-pty", "permit-pty"}))).has_value());
 }

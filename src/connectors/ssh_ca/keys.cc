@@ -1,13 +1,12 @@
 #include "connectors/ssh_ca/keys.h"
 
+#include <fmt/format.h>
 #include <openssl/ec.h>
 #include <openssl/obj_mac.h>
 #include <sodium.h>
 
 #include <array>
 #include <memory>
-
-#include <fmt/format.h>
 
 #include "util/encoding.h"
 #include "util/sha256.h"
@@ -44,7 +43,9 @@ const KeyTypeInfo& Info(KeyType type) {
   return kKeyTypes[0];  // unreachable: every enumerator is in the table
 }
 
-Error KeyError(std::string message) { return Error::InvalidArgument(std::string(kField), message); }
+Error KeyError(std::string message) {
+  return Error::InvalidArgument(std::string(kField), std::move(message));
+}
 
 Status CheckEcPoint(const KeyTypeInfo& info, std::string_view q) {
   if (q.size() != info.point_size || static_cast<uint8_t>(q[0]) != 0x04) {
@@ -105,8 +106,9 @@ Status ReadKeyFields(const KeyTypeInfo& info, WireReader& reader) {
       }
       const int bits = MpintBits(n);
       if (!MpintIsOdd(n) || bits < kMinRsaBits || bits > kMaxRsaBits) {
-        return KeyError(fmt::format("ssh-rsa modulus of {} bits refused: must be odd, {} to {} bits",
-                                    bits, kMinRsaBits, kMaxRsaBits));
+        return KeyError(
+            fmt::format("ssh-rsa modulus of {} bits refused: must be odd, {} to {} bits", bits,
+                        kMinRsaBits, kMaxRsaBits));
       }
       return Ok();
     }
@@ -158,10 +160,10 @@ Result<KeyType> ParseKeyType(std::string_view name) {
   if (name.substr(0, 3) == "sk-") {
     return KeyError(fmt::format("security-key type \"{}\" is not supported", name));
   }
-  return KeyError(fmt::format(
-      "unsupported key type \"{}\"; supported: ssh-ed25519, ecdsa-sha2-nistp256, "
-      "ecdsa-sha2-nistp384, ecdsa-sha2-nistp521, ssh-rsa",
-      name.substr(0, 64)));
+  return KeyError(
+      fmt::format("unsupported key type \"{}\"; supported: ssh-ed25519, ecdsa-sha2-nistp256, "
+                  "ecdsa-sha2-nistp384, ecdsa-sha2-nistp521, ssh-rsa",
+                  name.substr(0, 64)));
 }
 
 Result<PublicKey> PublicKey::ReadFields(KeyType type, WireReader& reader) {
@@ -206,8 +208,8 @@ Result<PublicKey> PublicKey::ParseLine(std::string_view line) {
   if (!blob) return KeyError("key data is not valid base64");
   BG_ASSIGN_OR_RETURN(PublicKey key, FromBlob(*blob));
   if (key.type() != type) {
-    return KeyError(fmt::format("line says {} but the key data is {}", type_name,
-                                ToString(key.type())));
+    return KeyError(
+        fmt::format("line says {} but the key data is {}", type_name, ToString(key.type())));
   }
   key.set_comment(std::string(comment));
   return key;
@@ -233,9 +235,9 @@ Status VerifyEd25519Signature(const PublicKey& key, std::string_view message,
   WireReader reader(signature_blob, "signature");
   BG_ASSIGN_OR_RETURN(std::string_view alg, reader.String("signature algorithm"));
   if (alg != "ssh-ed25519") {
-    return Error::InvalidArgument("signature",
-                                  fmt::format("signature algorithm \"{}\" is not ssh-ed25519",
-                                              alg.substr(0, 64)));
+    return Error::InvalidArgument(
+        "signature",
+        fmt::format("signature algorithm \"{}\" is not ssh-ed25519", alg.substr(0, 64)));
   }
   BG_ASSIGN_OR_RETURN(std::string_view sig, reader.String("signature bytes"));
   BG_TRY(reader.ExpectEnd());
@@ -262,8 +264,8 @@ Ed25519PrivateKey Ed25519PrivateKey::Generate(Random& random) {
   crypto_sign_seed_keypair(pk.data(), sk.data(), seed.data());
   sodium_memzero(seed.data(), seed.size());
   Secret secret(std::move(sk));
-  Result<PublicKey> pub = Ed25519Public(
-      std::string_view(reinterpret_cast<const char*>(pk.data()), pk.size()));
+  Result<PublicKey> pub =
+      Ed25519Public(std::string_view(reinterpret_cast<const char*>(pk.data()), pk.size()));
   return Ed25519PrivateKey(std::move(secret), std::move(pub).value());
 }
 
@@ -341,7 +343,7 @@ Secret Ed25519PrivateKey::ToOpenSshPrivateKeyFile(std::string_view comment, Rand
 }
 
 Result<Ed25519PrivateKey> Ed25519PrivateKey::FromOpenSshPrivateKeyFile(std::string_view file,
-                                                                      std::string* comment) {
+                                                                       std::string* comment) {
   constexpr std::string_view kF = "private_key";
   file = Trim(file);
   if (file.substr(0, kBeginPrivate.size()) != kBeginPrivate ||
@@ -349,8 +351,8 @@ Result<Ed25519PrivateKey> Ed25519PrivateKey::FromOpenSshPrivateKeyFile(std::stri
       file.substr(file.size() - kEndPrivate.size()) != kEndPrivate) {
     return Error::InvalidArgument(std::string(kF), "not an OpenSSH private key file");
   }
-  std::string_view body = file.substr(kBeginPrivate.size(),
-                                      file.size() - kBeginPrivate.size() - kEndPrivate.size());
+  std::string_view body =
+      file.substr(kBeginPrivate.size(), file.size() - kBeginPrivate.size() - kEndPrivate.size());
   WipedString b64;
   for (char c : body) {
     if (c != '\n' && c != '\r') b64.s.push_back(c);

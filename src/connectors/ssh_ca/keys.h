@@ -87,7 +87,7 @@ class Ed25519PrivateKey {
   // From an unencrypted "-----BEGIN OPENSSH PRIVATE KEY-----" file holding one Ed25519 key;
   // `comment`, if given, receives the key's comment.
   static Result<Ed25519PrivateKey> FromOpenSshPrivateKeyFile(std::string_view file,
-                                                            std::string* comment = nullptr);
+                                                             std::string* comment = nullptr);
 
   // The 64 raw bytes (seed || public key) for storage; encrypt before writing anywhere.
   const Secret& StorageBytes() const { return secret_; }

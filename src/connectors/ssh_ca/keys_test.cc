@@ -32,7 +32,8 @@ TEST(KeyTypeTest, NamesRoundTrip) {
     auto parsed = ParseKeyType(ToString(t));
     ASSERT_TRUE(parsed.has_value());
     EXPECT_EQ(*parsed, t);
-    EXPECT_EQ(std::string(CertificateTypeName(t)), std::string(ToString(t)) + "-cert-v01@openssh.com");
+    EXPECT_EQ(std::string(CertificateTypeName(t)),
+              std::string(ToString(t)) + "-cert-v01@openssh.com");
   }
 }
 
@@ -135,8 +136,7 @@ TEST(OpenSshPrivateKeyFileTest, TruncationsAndForeignFilesAreRefused) {
   for (size_t n = 0; n + 1 < text.size(); ++n) {
     // Cutting only the final newline leaves the file whole.
     if (n == text.size() - 1) continue;
-    EXPECT_FALSE(Ed25519PrivateKey::FromOpenSshPrivateKeyFile(text.substr(0, n)).has_value())
-        << n;
+    EXPECT_FALSE(Ed25519PrivateKey::FromOpenSshPrivateKeyFile(text.substr(0, n)).has_value()) << n;
   }
   EXPECT_FALSE(Ed25519PrivateKey::FromOpenSshPrivateKeyFile("-----BEGIN RSA PRIVATE KEY-----\n"
                                                             "-----END RSA PRIVATE KEY-----\n")
@@ -167,17 +167,17 @@ TEST_P(ParseLineTest, AcceptsSshKeygenKeysWithTheirFingerprints) {
   EXPECT_EQ(key->blob().substr(4 + ToString(c.type).size()), key->fields());
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    SshKeygenKeys, ParseLineTest,
-    ::testing::Values(
-        LineCase{testing::kEd25519Line, KeyType::kEd25519, testing::kEd25519Fp, "root@vm"},
-        LineCase{testing::kEcdsa256Line, KeyType::kEcdsaNistp256, testing::kEcdsa256Fp,
-                 "ecdsab256@test"},
-        LineCase{testing::kEcdsa384Line, KeyType::kEcdsaNistp384, testing::kEcdsa384Fp,
-                 "ecdsab384@test"},
-        LineCase{testing::kEcdsa521Line, KeyType::kEcdsaNistp521, testing::kEcdsa521Fp,
-                 "ecdsab521@test"},
-        LineCase{testing::kRsa2048Line, KeyType::kRsa, testing::kRsa2048Fp, "rsab2048@test"}));
+INSTANTIATE_TEST_SUITE_P(SshKeygenKeys, ParseLineTest,
+                         ::testing::Values(LineCase{testing::kEd25519Line, KeyType::kEd25519,
+                                                    testing::kEd25519Fp, "root@vm"},
+                                           LineCase{testing::kEcdsa256Line, KeyType::kEcdsaNistp256,
+                                                    testing::kEcdsa256Fp, "ecdsab256@test"},
+                                           LineCase{testing::kEcdsa384Line, KeyType::kEcdsaNistp384,
+                                                    testing::kEcdsa384Fp, "ecdsab384@test"},
+                                           LineCase{testing::kEcdsa521Line, KeyType::kEcdsaNistp521,
+                                                    testing::kEcdsa521Fp, "ecdsab521@test"},
+                                           LineCase{testing::kRsa2048Line, KeyType::kRsa,
+                                                    testing::kRsa2048Fp, "rsab2048@test"}));
 
 TEST(ParseLineTest, KeepsSpacesInsideTheCommentAndAcceptsNoComment) {
   auto key = PublicKey::ParseLine(std::string(kRfcLine.substr(0, 80)) + "  alice at laptop \r\n");

@@ -124,7 +124,7 @@ Result<std::string> BuildKrl(const KrlSpec& spec) {
   w.U32(kKrlFormatVersion);
   w.U64(spec.krl_version);
   w.U64(static_cast<uint64_t>(ToUnixSeconds(spec.generated_at)));
-  w.U64(0);    // flags
+  w.U64(0);      // flags
   w.String("");  // reserved
   w.String(spec.comment);
   if (spec.revoked_serials.empty()) return w.Take();

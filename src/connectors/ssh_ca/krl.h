@@ -27,7 +27,7 @@ inline constexpr uint32_t kKrlFormatVersion = 1;
 struct KrlSpec {
   PublicKey ca_key;
   std::set<uint64_t> revoked_serials{};  // serial 0 is refused: no certificate of ours has it
-  uint64_t krl_version = 0;            // increases with every change
+  uint64_t krl_version = 0;              // increases with every change
   Timestamp generated_at{};
   std::string comment{};
 };

@@ -14,15 +14,20 @@ PublicKey SshKeygenCa() { return *PublicKey::ParseLine(testing::kCaLine); }
 
 // `ssh-keygen -k -f krl -z 1 -s ca.pub` revoking "serial: 42", for testing::kCaLine.
 constexpr std::string_view kSshKeygenKrl42 =
-    "5353484b524c0a00000000010000000000000001000000006b06081d0000000000000000000000000000000001000000"
-    "48000000330000000b7373682d65643235353139000000206d70957de83d6c4dc73006bb6d2454ee52803aab92ca8445"
+    "5353484b524c0a00000000010000000000000001000000006b06081d00000000000000000000000000000000010000"
+    "00"
+    "48000000330000000b7373682d65643235353139000000206d70957de83d6c4dc73006bb6d2454ee52803aab92ca84"
+    "45"
     "f52a6b96fd7f1268000000002000000008000000000000002a";
 // The same CA, -z 5, revoking "serial: 1-3", 100, 102, 104, 105, 107, 109 and "id: bad-id":
 // ssh-keygen chose a bitmap section for the serials and a key-id section.
 constexpr std::string_view kSshKeygenKrlBitmap =
-    "5353484b524c0a00000000010000000000000005000000006b06081d0000000000000000000000000000000001000000"
-    "6f000000330000000b7373682d65643235353139000000206d70957de83d6c4dc73006bb6d2454ee52803aab92ca8445"
-    "f52a6b96fd7f126800000000220000000d00000000000000010000000107220000000e00000000000000640000000202"
+    "5353484b524c0a00000000010000000000000005000000006b06081d00000000000000000000000000000000010000"
+    "00"
+    "6f000000330000000b7373682d65643235353139000000206d70957de83d6c4dc73006bb6d2454ee52803aab92ca84"
+    "45"
+    "f52a6b96fd7f126800000000220000000d00000000000000010000000107220000000e000000000000006400000002"
+    "02"
     "b5230000000a000000066261642d6964";
 
 TEST(BuildKrlTest, MatchesSshKeygenByteForByte) {
@@ -161,16 +166,19 @@ TEST(ParseKrlTest, RefusesWhatSshdWouldNotLoad) {
   const Case cases[] = {
       {"BadMagic", bad_magic},
       {"BadVersion", bad_version},
-      {"CriticalExtension", header + "\xff" + [&] {
-         WireWriter w;
-         w.String(critical_ext.data());
-         return w.Take();
-       }()},
+      {"CriticalExtension", header + "\xff" +
+                                [&] {
+                                  WireWriter w;
+                                  w.String(critical_ext.data());
+                                  return w.Take();
+                                }()},
       {"Signature", header + signature.data()},
       {"UnknownSection", header + unknown.data()},
   };
   for (const Case& c : cases) {
-    EXPECT_FALSE(ParseKrl(c.bytes).has_value()) << c.name;
+    auto krl = ParseKrl(c.bytes);
+    ASSERT_FALSE(krl.has_value()) << c.name;
+    EXPECT_EQ(krl.error().field(), "krl") << c.name;
   }
   WireWriter optional_ext;
   optional_ext.String("foo@example.com");

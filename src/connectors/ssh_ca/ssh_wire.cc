@@ -1,8 +1,7 @@
 #include "connectors/ssh_ca/ssh_wire.h"
 
-#include <sodium.h>
-
 #include <fmt/format.h>
+#include <sodium.h>
 
 namespace bg::ssh {
 
@@ -54,9 +53,9 @@ void WireWriter::Wipe() {
 }
 
 Error WireReader::Truncated(std::string_view field) const {
-  return Error::InvalidArgument(std::string(field),
-                                fmt::format("{} is truncated at byte {} (reading {})", what_,
-                                            pos_, field));
+  return Error::InvalidArgument(
+      std::string(field),
+      fmt::format("{} is truncated at byte {} (reading {})", what_, pos_, field));
 }
 
 Result<uint8_t> WireReader::U8(std::string_view field) {
@@ -103,8 +102,8 @@ Result<std::string_view> WireReader::String(std::string_view field) {
     const size_t available = remaining();
     pos_ = start;
     return Error::InvalidArgument(
-        std::string(field), fmt::format("{}: {} claims {} bytes but only {} remain", what_,
-                                        field, len, available));
+        std::string(field),
+        fmt::format("{}: {} claims {} bytes but only {} remain", what_, field, len, available));
   }
   return Raw(len, field);
 }
@@ -116,7 +115,8 @@ Result<std::vector<std::string>> WireReader::NameList(std::string_view field) {
   size_t start = 0;
   while (true) {
     const size_t comma = s.find(',', start);
-    std::string_view name = s.substr(start, comma == std::string_view::npos ? s.npos : comma - start);
+    std::string_view name =
+        s.substr(start, comma == std::string_view::npos ? s.npos : comma - start);
     if (name.empty()) {
       return Error::InvalidArgument(std::string(field),
                                     fmt::format("{}: {} has an empty name", what_, field));

@@ -24,8 +24,11 @@ TEST(WireWriterTest, EncodesStringsAndNameLists) {
   w.String("");
   w.NameList({"zlib", "none"});
   w.NameList({});
-  EXPECT_EQ(Hex(w.data()), "0000000774657374696e67" "00000000" "000000097a6c69622c6e6f6e65"
-                           "00000000");
+  EXPECT_EQ(Hex(w.data()),
+            "0000000774657374696e67"
+            "00000000"
+            "000000097a6c69622c6e6f6e65"
+            "00000000");
 }
 
 // The examples of RFC 4251 section 5 for non-negative values.
@@ -113,13 +116,16 @@ TEST(WireReaderTest, RefusesMalformedValues) {
   };
   const Case cases[] = {
       {"BoolOtherThanZeroOrOne", "02", [](WireReader& r) { return r.Bool("b").has_value(); }},
-      {"NegativeMpint", "0000000180", [](WireReader& r) { return r.PositiveMpint("m").has_value(); }},
+      {"NegativeMpint", "0000000180",
+       [](WireReader& r) { return r.PositiveMpint("m").has_value(); }},
       {"MpintWithSuperfluousZero", "000000020001",
        [](WireReader& r) { return r.PositiveMpint("m").has_value(); }},
       {"MpintZeroWrittenAsByte", "0000000100",
        [](WireReader& r) { return r.PositiveMpint("m").has_value(); }},
-      {"NameListEmptyName", "00000003612c2c", [](WireReader& r) { return r.NameList("n").has_value(); }},
-      {"NameListTrailingComma", "00000002612c", [](WireReader& r) { return r.NameList("n").has_value(); }},
+      {"NameListEmptyName", "00000003612c2c",
+       [](WireReader& r) { return r.NameList("n").has_value(); }},
+      {"NameListTrailingComma", "00000002612c",
+       [](WireReader& r) { return r.NameList("n").has_value(); }},
       {"RawPastEnd", "0102", [](WireReader& r) { return r.Raw(3, "raw").has_value(); }},
   };
   for (const Case& c : cases) {
