@@ -4,7 +4,6 @@
 // nothing escapes this file. After a successful parse the checker walks the document once and
 // keeps going past problems, so an operator sees all of them in one `policy check` run.
 #include <fmt/format.h>
-
 #include <toml++/toml.h>
 
 #include <algorithm>
@@ -130,8 +129,8 @@ class Checker {
     return n->as_table();
   }
 
-  std::optional<Located> String(const toml::table& t, std::string_view key,
-                                std::string_view where, Need need) {
+  std::optional<Located> String(const toml::table& t, std::string_view key, std::string_view where,
+                                Need need) {
     const toml::node* n = Find(t, key, where, need);
     if (n == nullptr) return std::nullopt;
     if (!n->is_string()) {
@@ -154,8 +153,8 @@ class Checker {
     return s;
   }
 
-  std::optional<int64_t> Integer(const toml::table& t, std::string_view key,
-                                 std::string_view where, Need need, int64_t min, int64_t max) {
+  std::optional<int64_t> Integer(const toml::table& t, std::string_view key, std::string_view where,
+                                 Need need, int64_t min, int64_t max) {
     const toml::node* n = Find(t, key, where, need);
     if (n == nullptr) return std::nullopt;
     if (!n->is_integer()) {
@@ -164,8 +163,8 @@ class Checker {
     }
     int64_t v = n->as_integer()->get();
     if (v < min || v > max) {
-      Add(n->source(), fmt::format("'{}' in {} must be between {} and {}, not {}", key, where, min,
-                                   max, v));
+      Add(n->source(),
+          fmt::format("'{}' in {} must be between {} and {}, not {}", key, where, min, max, v));
       return std::nullopt;
     }
     return v;
@@ -192,8 +191,8 @@ class Checker {
     } else if (n->is_integer() && n->as_integer()->get() >= 0) {
       text = std::to_string(n->as_integer()->get());
     } else {
-      Add(n->source(), fmt::format("'{}' in {} must be a duration such as \"45m\" or \"1h30m\"",
-                                   key, where));
+      Add(n->source(),
+          fmt::format("'{}' in {} must be a duration such as \"45m\" or \"1h30m\"", key, where));
       return std::nullopt;
     }
     Result<Seconds> d = ParseDuration(text, key);
@@ -239,9 +238,9 @@ class Checker {
 
   // Each entry must be "name" or "group:NAME" with NAME defined in [groups]. Returns the valid
   // ones.
-  std::vector<std::string> Principals(const std::vector<Located>& items, std::string_view key,
-                                      std::string_view where,
-                                      const std::map<std::string, std::vector<std::string>>& groups) {
+  std::vector<std::string> Principals(
+      const std::vector<Located>& items, std::string_view key, std::string_view where,
+      const std::map<std::string, std::vector<std::string>>& groups) {
     std::vector<std::string> out;
     std::set<std::string> seen;
     for (const Located& p : items) {
@@ -285,8 +284,8 @@ class PolicyReader {
   Policy Read() {
     c_.CheckKeys(root_, {"version", "settings", "risk", "groups", "pools", "resources", "rules"},
                  "the top level");
-    if (auto v = c_.Integer(root_, "version", "the top level", Need::kRequired, INT64_MIN,
-                            INT64_MAX)) {
+    if (auto v =
+            c_.Integer(root_, "version", "the top level", Need::kRequired, INT64_MIN, INT64_MAX)) {
       if (*v != 1) {
         c_.Add(root_.get("version")->source(),
                fmt::format("'version' must be 1; this breakglass does not know version {}", *v));
@@ -380,8 +379,7 @@ class PolicyReader {
     std::optional<int> start = clock("start", false);
     std::optional<int> end = clock("end", true);
     if (start && end && *start >= *end) {
-      c_.Add(t.get("end")->source(),
-             fmt::format("'end' in {} must be later than 'start'", kWhere));
+      c_.Add(t.get("end")->source(), fmt::format("'end' in {} must be later than 'start'", kWhere));
       ok = false;
     }
     if (!ok || !start || !end) return;
@@ -576,11 +574,11 @@ class PolicyReader {
           c_.Add(pv.at, fmt::format("'privileges' in {} lists '{}' twice", kWhere, pv.value));
           ok = false;
         } else if (resource != nullptr &&
-                   std::find(resource->privileges.begin(), resource->privileges.end(),
-                             pv.value) == resource->privileges.end()) {
-          c_.Add(pv.at, fmt::format("resource '{}' has no privilege '{}'; it has: {}",
-                                    resource->name, pv.value,
-                                    fmt::join(resource->privileges, ", ")));
+                   std::find(resource->privileges.begin(), resource->privileges.end(), pv.value) ==
+                       resource->privileges.end()) {
+          c_.Add(pv.at,
+                 fmt::format("resource '{}' has no privilege '{}'; it has: {}", resource->name,
+                             pv.value, fmt::join(resource->privileges, ", ")));
           ok = false;
         } else {
           rule.privileges.push_back(pv.value);
@@ -622,8 +620,8 @@ class PolicyReader {
       bool ok = true;
       for (std::string_view key : {"pool", "approvals"}) {
         if (const toml::node* n = t.get(key)) {
-          c_.Add(n->source(), fmt::format("a tier-1 rule is self-approved and must not set '{}'",
-                                          key));
+          c_.Add(n->source(),
+                 fmt::format("a tier-1 rule is self-approved and must not set '{}'", key));
           ok = false;
         }
       }
@@ -637,8 +635,8 @@ class PolicyReader {
     } else if (!pool) {
       ok = false;
     } else if (p_.pools.count(pool->value) == 0) {
-      c_.Add(pool->at, fmt::format("the rule names pool '{}', which is not defined in [pools]",
-                                   pool->value));
+      c_.Add(pool->at,
+             fmt::format("the rule names pool '{}', which is not defined in [pools]", pool->value));
       ok = false;
     } else {
       rule.pool = pool->value;
@@ -701,14 +699,14 @@ class PolicyReader {
   }
 
   void CheckEmergencyContacts() {
-    bool any_emergency = std::any_of(p_.rules.begin(), p_.rules.end(), [](const Rule& r) {
-      return r.emergency_auto_approve;
-    });
+    bool any_emergency = std::any_of(p_.rules.begin(), p_.rules.end(),
+                                     [](const Rule& r) { return r.emergency_auto_approve; });
     if (!any_emergency || !p_.Expand(p_.settings.security_contacts).empty()) return;
     for (size_t i = 0; i < p_.rules.size(); ++i) {
       if (!p_.rules[i].emergency_auto_approve) continue;
-      c_.Add(rule_sites_[i].at, "the rule allows emergency auto-approval, but "
-                                "'security_contacts' in [settings] names nobody to alert");
+      c_.Add(rule_sites_[i].at,
+             "the rule allows emergency auto-approval, but "
+             "'security_contacts' in [settings] names nobody to alert");
     }
   }
 

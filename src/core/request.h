@@ -117,6 +117,9 @@ struct AuditEvent {
   std::map<std::string, std::string> details;
 };
 
+// The actor named in audit events for what timers and connectors cause.
+inline constexpr std::string_view kSystemActor = "system";
+
 enum class TimerKind { kApprovalTimeout, kExpiryWarning, kExpiry, kExtensionTimeout };
 std::string_view ToString(TimerKind k);
 std::optional<TimerKind> ParseTimerKind(std::string_view s);

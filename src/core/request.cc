@@ -1,0 +1,557 @@
+// The request state machine. Each function checks its refusals first, in the order a person
+// would want to hear them (who you are, what state the request is in, what you sent), then
+// builds the new state and the effects. Nothing here reads a clock or does I/O.
+#include "core/request.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <regex>
+
+namespace bg::core {
+namespace {
+
+constexpr size_t kMaxTicketLength = 200;
+
+std::string Trim(std::string_view s) {
+  const char* ws = " \t\r\n\f\v";
+  size_t b = s.find_first_not_of(ws);
+  if (b == std::string_view::npos) return {};
+  size_t e = s.find_last_not_of(ws);
+  return std::string(s.substr(b, e - b + 1));
+}
+
+// Characters, not bytes: a reason in any script is measured the same way.
+size_t CountCodePoints(std::string_view utf8) {
+  return static_cast<size_t>(std::count_if(utf8.begin(), utf8.end(), [](char c) {
+    return (static_cast<unsigned char>(c) & 0xC0) != 0x80;
+  }));
+}
+
+std::string Secs(Seconds d) { return std::to_string(d.count()); }
+std::string Bool(bool b) { return b ? "true" : "false"; }
+
+AuditEvent Audit(std::string type, std::string_view actor, const Request& r,
+                 std::map<std::string, std::string> details = {}) {
+  return AuditEvent{std::move(type), std::string(actor), r.id, std::move(details)};
+}
+
+Transition Unchanged(const Request& r) { return Transition{r, {}}; }
+
+bool Contains(const std::vector<std::string>& v, std::string_view s) {
+  return std::find(v.begin(), v.end(), s) != v.end();
+}
+
+// The rule that decides the terms: the one with the requested tier, else the lowest tier (for an
+// emergency request, the lowest tier that allows emergency auto-approval, if any does).
+Result<const Rule*> ChooseRule(const Policy& policy, const Actor& actor, const CreateCommand& cmd) {
+  std::vector<const Rule*> rules = policy.MatchingRules(actor.name, cmd.resource, cmd.privilege);
+  if (rules.empty()) {
+    return Error::PermissionDenied(fmt::format("no rule lets {} request '{}' on '{}'", actor.name,
+                                               cmd.privilege, cmd.resource));
+  }
+  if (cmd.tier.has_value()) {
+    for (const Rule* rule : rules) {
+      if (rule->tier == *cmd.tier) return rule;
+    }
+    std::vector<int> tiers;
+    for (const Rule* rule : rules) tiers.push_back(rule->tier);
+    return Error::InvalidArgument(
+        "tier", fmt::format("tier {} is not available to you for '{}' on '{}'; available: {}",
+                            *cmd.tier, cmd.privilege, cmd.resource, fmt::join(tiers, ", ")));
+  }
+  if (cmd.emergency) {
+    for (const Rule* rule : rules) {
+      if (rule->emergency_auto_approve) return rule;
+    }
+  }
+  return rules.front();
+}
+
+Status CheckTicket(const PolicySettings& settings, const std::string& ticket) {
+  if (ticket.empty())
+    return Error::InvalidArgument("ticket", "a ticket or incident id is required");
+  if (ticket.size() > kMaxTicketLength) {
+    return Error::InvalidArgument(
+        "ticket", fmt::format("is too long (at most {} characters)", kMaxTicketLength));
+  }
+  if (settings.ticket_pattern.empty()) return Ok();
+  bool matches = false;
+  try {
+    matches = std::regex_match(ticket, std::regex(settings.ticket_pattern, std::regex::ECMAScript));
+  } catch (const std::regex_error& e) {
+    return Error::Internal(fmt::format("the policy's ticket_pattern cannot be used: {}", e.what()));
+  }
+  if (!matches) {
+    return Error::InvalidArgument("ticket",
+                                  fmt::format("'{}' does not match the required pattern {}", ticket,
+                                              settings.ticket_pattern));
+  }
+  return Ok();
+}
+
+// The inputs that the chosen rule bounds: duration, reason, ticket, emergency.
+Status CheckCreateTerms(const Policy& policy, const Rule& rule, const CreateCommand& cmd,
+                        const std::string& reason, const std::string& ticket) {
+  if (cmd.duration <= Seconds(0)) return Error::InvalidArgument("duration", "must be positive");
+  if (cmd.duration > rule.max_duration) {
+    return Error::InvalidArgument(
+        "duration",
+        fmt::format("is longer than the maximum of {} for '{}' on '{}' at tier {}",
+                    FormatDuration(rule.max_duration), cmd.privilege, cmd.resource, rule.tier));
+  }
+  if (reason.empty()) return Error::InvalidArgument("reason", "a reason is required");
+  size_t min = static_cast<size_t>(std::max(0, policy.settings.reason_min_length));
+  if (CountCodePoints(reason) < min) {
+    return Error::InvalidArgument("reason", fmt::format("must be at least {} characters", min));
+  }
+  BG_TRY(CheckTicket(policy.settings, ticket));
+  if (cmd.emergency && !rule.emergency_auto_approve) {
+    return Error::InvalidArgument(
+        "emergency", fmt::format("emergency access is not allowed for '{}' on '{}' at tier {}",
+                                 cmd.privilege, cmd.resource, rule.tier));
+  }
+  return Ok();
+}
+
+bool OffHours(const PolicySettings& settings, const RiskInputs& risk) {
+  if (!settings.working_hours.has_value()) return false;
+  const WorkingHours& wh = *settings.working_hours;
+  bool working_day = std::find(wh.days.begin(), wh.days.end(), risk.local_weekday) != wh.days.end();
+  return !working_day || risk.local_minute < wh.start_minute || risk.local_minute >= wh.end_minute;
+}
+
+// M plus the extras of every risk signal present (tier 2 and above), capped at the number of
+// pool members other than the requester but never below M.
+int RequiredApprovals(const Policy& policy, const Rule& rule, const std::string& requester,
+                      const RiskInputs& risk, std::vector<std::string>* signals) {
+  if (rule.tier < 2) return rule.approvals;
+  int extra = 0;
+  if (OffHours(policy.settings, risk)) {
+    signals->push_back("off_hours");
+    extra += policy.risk.off_hours_extra_approvals;
+  }
+  if (risk.new_source) {
+    signals->push_back("new_source");
+    extra += policy.risk.new_source_extra_approvals;
+  }
+  if (policy.risk.burst_threshold > 0 && risk.recent_requests + 1 >= policy.risk.burst_threshold) {
+    signals->push_back("burst");
+    extra += policy.risk.burst_extra_approvals;
+  }
+  int others = 0;
+  auto pool = policy.pools.find(rule.pool);
+  if (pool != policy.pools.end()) {
+    for (const std::string& person : policy.Expand(pool->second)) {
+      if (person != requester) ++others;
+    }
+  }
+  int cap = std::max(rule.approvals, others);
+  return std::min(rule.approvals + extra, cap);
+}
+
+std::string Join(const std::vector<std::string>& v) { return fmt::format("{}", fmt::join(v, ",")); }
+
+// The expiry timer, and the warning before it when that is still ahead.
+void ScheduleExpiryTimers(const Policy& policy, const Request& r, Timestamp now,
+                          std::vector<Effect>* effects) {
+  effects->push_back(ScheduleTimer{TimerKind::kExpiry, r.id, *r.ends_at});
+  Seconds warn = policy.settings.warn_before_expiry;
+  if (warn > Seconds(0) && *r.ends_at - warn > now) {
+    effects->push_back(ScheduleTimer{TimerKind::kExpiryWarning, r.id, *r.ends_at - warn});
+  }
+}
+
+// The pending extension is granted: the window grows and the credential is re-issued for it.
+void ApplyExtension(const Policy& policy, Request* r, std::string_view actor, Timestamp now,
+                    std::vector<Effect>* effects) {
+  Seconds added = r->extension->duration;
+  r->duration += added;
+  r->ends_at = r->ends_at.value_or(now) + added;
+  r->warned = false;
+  effects->push_back(Audit("request.extended", actor, *r,
+                           {{"added", Secs(added)},
+                            {"duration", Secs(r->duration)},
+                            {"ends_at", FormatRfc3339(*r->ends_at)},
+                            {"reason", r->extension->reason},
+                            {"approvals", std::to_string(r->extension->approvals.size())}}));
+  effects->push_back(IssueGrant{r->id});
+  ScheduleExpiryTimers(policy, *r, now, effects);
+  r->extension.reset();
+}
+
+// Who may approve or deny: not the requester, an approver, in the request's pool as the policy
+// says now.
+Status CheckApprover(const Policy& policy, const Request& r, const Actor& actor,
+                     std::string_view verb) {
+  if (actor.name == r.requester) {
+    return Error::PermissionDenied(fmt::format("you cannot {} your own request", verb));
+  }
+  if (!actor.Has(Role::kApprover)) {
+    return Error::PermissionDenied(fmt::format("you need the approver role to {} requests", verb));
+  }
+  if (r.pool.empty() || !policy.InPool(actor.name, r.pool)) {
+    return Error::PermissionDenied(
+        fmt::format("you are not in pool '{}', which approves this request", r.pool));
+  }
+  return Ok();
+}
+
+Status CheckMfa(const Request& r, const Actor& actor, Timestamp now) {
+  if (actor.mfa_code_presented) return Ok();
+  bool fresh = r.mfa_max_age > Seconds(0) && actor.mfa_verified_at.has_value() &&
+               now - *actor.mfa_verified_at <= r.mfa_max_age;
+  if (fresh) return Ok();
+  return Error(ErrorCode::kFailedPrecondition, "a fresh TOTP code is required", "totp");
+}
+
+// Approve and Deny act on the main round of a pending request or on the pending extension of an
+// active grant.
+Result<bool> ForExtension(const Request& r, std::string_view verb) {
+  if (r.state == RequestState::kPending) return false;
+  if (r.state == RequestState::kActive && r.extension.has_value()) return true;
+  return Error::FailedPrecondition(
+      fmt::format("the request is {}; only a pending request or a pending extension can be {}",
+                  ToString(r.state), verb));
+}
+
+bool ApprovedBy(const std::vector<Approval>& approvals, std::string_view name) {
+  return std::any_of(approvals.begin(), approvals.end(),
+                     [&](const Approval& a) { return a.approver == name; });
+}
+
+bool DeniedBy(const std::vector<Denial>& denials, std::string_view name) {
+  return std::any_of(denials.begin(), denials.end(),
+                     [&](const Denial& d) { return d.approver == name; });
+}
+
+}  // namespace
+
+Result<Transition> CreateRequest(const Policy& policy, const Actor& requester,
+                                 const CreateCommand& cmd, const RiskInputs& risk, RequestId id,
+                                 Timestamp now) {
+  if (!requester.Has(Role::kRequester)) {
+    return Error::PermissionDenied("you need the requester role to request access");
+  }
+  if (cmd.resource.empty()) return Error::InvalidArgument("resource", "a resource is required");
+  const Resource* resource = policy.FindResource(cmd.resource);
+  if (resource == nullptr) {
+    return Error::InvalidArgument("resource", fmt::format("unknown resource '{}'", cmd.resource));
+  }
+  if (!Contains(resource->privileges, cmd.privilege)) {
+    return Error::InvalidArgument(
+        "privilege", fmt::format("resource '{}' has no privilege '{}'; it has: {}", resource->name,
+                                 cmd.privilege, fmt::join(resource->privileges, ", ")));
+  }
+  BG_ASSIGN_OR_RETURN(const Rule* rule, ChooseRule(policy, requester, cmd));
+  std::string reason = Trim(cmd.reason);
+  std::string ticket = Trim(cmd.ticket);
+  BG_TRY(CheckCreateTerms(policy, *rule, cmd, reason, ticket));
+
+  Transition t;
+  Request& r = t.request;
+  r.id = std::move(id);
+  r.requester = requester.name;
+  r.resource = resource->name;
+  r.privilege = cmd.privilege;
+  r.connector = resource->connector;
+  r.tier = rule->tier;
+  r.emergency = cmd.emergency;
+  r.reason = reason;
+  r.ticket = ticket;
+  r.source_address = requester.source_address;
+  r.duration = cmd.duration;
+  r.pool = rule->pool;
+  r.required_approvals = RequiredApprovals(policy, *rule, requester.name, risk, &r.risk_signals);
+  r.max_duration = rule->max_duration;
+  r.approval_window = rule->approval_window;
+  r.mfa_max_age = rule->mfa_max_age;
+  r.deny_ends_request = rule->deny_ends_request;
+  r.review_within = rule->review_within;
+  r.reviewers = rule->reviewers;
+  r.created_at = now;
+  r.updated_at = now;
+  r.approval_deadline = now + rule->approval_window;
+
+  std::vector<Effect>& fx = t.effects;
+  fx.push_back(Audit("request.created", requester.name, r,
+                     {{"resource", r.resource},
+                      {"privilege", r.privilege},
+                      {"tier", std::to_string(r.tier)},
+                      {"duration", Secs(r.duration)},
+                      {"reason", r.reason},
+                      {"ticket", r.ticket},
+                      {"source_address", r.source_address},
+                      {"emergency", Bool(r.emergency)},
+                      {"pool", r.pool},
+                      {"required_approvals", std::to_string(r.required_approvals)},
+                      {"risk_signals", Join(r.risk_signals)}}));
+
+  if (cmd.emergency) {
+    // CheckCreateTerms allowed it, so the rule auto-approves emergencies.
+    r.state = RequestState::kApproved;
+    r.auto_approved = true;
+    r.needs_review = true;
+    r.approval_deadline = now;
+    std::vector<std::string> contacts = policy.Expand(policy.settings.security_contacts);
+    fx.push_back(Audit("request.auto_approved", requester.name, r, {{"alerted", Join(contacts)}}));
+    fx.push_back(Alert{
+        "emergency_access", r.id, std::move(contacts),
+        fmt::format("{} used emergency access: '{}' on '{}' for {} ({}): {}", r.requester,
+                    r.privilege, r.resource, FormatDuration(r.duration), r.ticket, r.reason)});
+    fx.push_back(IssueGrant{r.id});
+  } else if (rule->tier == 1) {
+    r.state = RequestState::kApproved;
+    r.self_approved = true;
+    r.needs_review = true;
+    r.approval_deadline = now;
+    fx.push_back(Audit("request.self_approved", requester.name, r));
+    fx.push_back(IssueGrant{r.id});
+  } else {
+    r.state = RequestState::kPending;
+    fx.push_back(ScheduleTimer{TimerKind::kApprovalTimeout, r.id, r.approval_deadline});
+  }
+  return t;
+}
+
+Result<Transition> Approve(const Policy& policy, const Request& r, const Actor& approver,
+                           std::string comment, Timestamp now) {
+  BG_ASSIGN_OR_RETURN(bool for_extension, ForExtension(r, "approved"));
+  BG_TRY(CheckApprover(policy, r, approver, "approve"));
+  const std::vector<Approval>& so_far = for_extension ? r.extension->approvals : r.approvals;
+  // A repeated approval (a retry, a double click) changes nothing and is not counted again.
+  if (ApprovedBy(so_far, approver.name)) return Unchanged(r);
+  if (!for_extension && DeniedBy(r.denials, approver.name)) {
+    return Error::Conflict("you already denied this request");
+  }
+  Timestamp deadline = for_extension ? r.extension->deadline : r.approval_deadline;
+  if (now > deadline) return Error::FailedPrecondition("the approval window has closed");
+  BG_TRY(CheckMfa(r, approver, now));
+
+  Transition t{r, {}};
+  Request& n = t.request;
+  n.updated_at = now;
+  std::vector<Approval>& approvals = for_extension ? n.extension->approvals : n.approvals;
+  approvals.push_back(Approval{approver.name, now, comment});
+  int required = for_extension ? n.extension->required_approvals : n.required_approvals;
+  t.effects.push_back(Audit("approval.recorded", approver.name, n,
+                            {{"for", for_extension ? "extension" : "request"},
+                             {"comment", std::move(comment)},
+                             {"approvals", std::to_string(approvals.size())},
+                             {"required_approvals", std::to_string(required)}}));
+  if (static_cast<int>(approvals.size()) < required) return t;
+  if (for_extension) {
+    ApplyExtension(policy, &n, approver.name, now, &t.effects);
+  } else {
+    n.state = RequestState::kApproved;
+    t.effects.push_back(Audit("request.approved", approver.name, n,
+                              {{"approvals", std::to_string(approvals.size())}}));
+    t.effects.push_back(IssueGrant{n.id});
+  }
+  return t;
+}
+
+Result<Transition> Deny(const Policy& policy, const Request& r, const Actor& approver,
+                        std::string reason, Timestamp now) {
+  BG_ASSIGN_OR_RETURN(bool for_extension, ForExtension(r, "denied"));
+  BG_TRY(CheckApprover(policy, r, approver, "deny"));
+  reason = Trim(reason);
+  if (reason.empty()) return Error::InvalidArgument("reason", "a reason is required to deny");
+  if (!for_extension && DeniedBy(r.denials, approver.name)) return Unchanged(r);
+  BG_TRY(CheckMfa(r, approver, now));
+
+  Transition t{r, {}};
+  Request& n = t.request;
+  n.updated_at = now;
+  if (for_extension) {
+    t.effects.push_back(Audit("extension.denied", approver.name, n,
+                              {{"reason", reason}, {"duration", Secs(n.extension->duration)}}));
+    n.extension.reset();
+    return t;
+  }
+  n.denials.push_back(Denial{approver.name, now, reason});
+  if (!n.deny_ends_request) {
+    t.effects.push_back(Audit("denial.recorded", approver.name, n,
+                              {{"reason", reason}, {"denials", std::to_string(n.denials.size())}}));
+    return t;
+  }
+  n.state = RequestState::kDenied;
+  n.ended_by = approver.name;
+  n.end_reason = reason;
+  t.effects.push_back(Audit("request.denied", approver.name, n, {{"reason", reason}}));
+  return t;
+}
+
+Result<Transition> Cancel(const Request& r, const Actor& actor, Timestamp now) {
+  if (actor.name != r.requester && !actor.Has(Role::kAdmin)) {
+    return Error::PermissionDenied("only the requester or an admin can cancel a request");
+  }
+  if (r.state != RequestState::kPending) {
+    return Error::FailedPrecondition(
+        fmt::format("only a pending request can be cancelled; this one is {}", ToString(r.state)));
+  }
+  Transition t{r, {}};
+  Request& n = t.request;
+  n.updated_at = now;
+  n.state = RequestState::kCancelled;
+  n.ended_by = actor.name;
+  t.effects.push_back(Audit("request.cancelled", actor.name, n));
+  return t;
+}
+
+Result<Transition> Revoke(const Policy& policy, const Request& r, const Actor& actor,
+                          std::string reason, Timestamp now) {
+  bool allowed = actor.name == r.requester || actor.Has(Role::kAdmin) ||
+                 (!r.pool.empty() && policy.InPool(actor.name, r.pool));
+  if (!allowed) {
+    return Error::PermissionDenied(
+        "only the requester, an admin or a member of the approving pool can revoke this grant");
+  }
+  if (r.state == RequestState::kRevoked) {
+    return Error::FailedPrecondition("the request is already revoked");
+  }
+  if (r.state != RequestState::kApproved && r.state != RequestState::kActive) {
+    return Error::FailedPrecondition(fmt::format(
+        "only an approved or active request can be revoked; this one is {}", ToString(r.state)));
+  }
+  reason = Trim(reason);
+  if (reason.empty()) return Error::InvalidArgument("reason", "a reason is required to revoke");
+
+  Transition t{r, {}};
+  Request& n = t.request;
+  n.updated_at = now;
+  n.state = RequestState::kRevoked;
+  n.ended_by = actor.name;
+  n.end_reason = reason;
+  n.review_due = now + n.review_within;
+  n.extension.reset();
+  t.effects.push_back(Audit("request.revoked", actor.name, n,
+                            {{"reason", reason}, {"review_due", FormatRfc3339(*n.review_due)}}));
+  t.effects.push_back(RevokeGrant{n.id});
+  return t;
+}
+
+Result<Transition> RequestExtension(const Policy& policy, const Request& r, const Actor& actor,
+                                    Seconds duration, std::string reason, Timestamp now) {
+  if (actor.name != r.requester) {
+    return Error::PermissionDenied("only the requester can extend their grant");
+  }
+  if (r.state != RequestState::kActive) {
+    return Error::FailedPrecondition(
+        fmt::format("only an active grant can be extended; this one is {}", ToString(r.state)));
+  }
+  if (r.extension.has_value()) {
+    return Error::Conflict("an extension of this grant is already waiting for approval");
+  }
+  if (duration <= Seconds(0)) return Error::InvalidArgument("duration", "must be positive");
+  Seconds left = r.max_duration - r.duration;
+  if (left <= Seconds(0)) {
+    return Error::InvalidArgument(
+        "duration", fmt::format("the grant already has its maximum of {} and cannot be extended",
+                                FormatDuration(r.max_duration)));
+  }
+  if (duration > left) {
+    return Error::InvalidArgument(
+        "duration", fmt::format("at most {} more can be added (the maximum is {})",
+                                FormatDuration(left), FormatDuration(r.max_duration)));
+  }
+  reason = Trim(reason);
+  if (reason.empty()) return Error::InvalidArgument("reason", "a reason is required to extend");
+
+  Transition t{r, {}};
+  Request& n = t.request;
+  n.updated_at = now;
+  n.extension = Extension{duration, reason, now, now + n.approval_window, n.required_approvals, {}};
+  t.effects.push_back(Audit("extension.requested", actor.name, n,
+                            {{"duration", Secs(duration)},
+                             {"reason", reason},
+                             {"deadline", FormatRfc3339(n.extension->deadline)},
+                             {"required_approvals", std::to_string(n.required_approvals)}}));
+  if (n.tier == 1) {
+    ApplyExtension(policy, &n, actor.name, now, &t.effects);
+  } else {
+    t.effects.push_back(ScheduleTimer{TimerKind::kExtensionTimeout, n.id, n.extension->deadline});
+  }
+  return t;
+}
+
+Result<Transition> Activate(const Policy& policy, const Request& r, Timestamp now) {
+  if (r.state != RequestState::kApproved) {
+    return Error::FailedPrecondition(fmt::format(
+        "only an approved request can be activated; this one is {}", ToString(r.state)));
+  }
+  Transition t{r, {}};
+  Request& n = t.request;
+  n.updated_at = now;
+  n.state = RequestState::kActive;
+  n.starts_at = now;
+  n.ends_at = now + n.duration;
+  n.warned = false;
+  n.last_error.clear();
+  t.effects.push_back(
+      Audit("request.activated", kSystemActor, n,
+            {{"starts_at", FormatRfc3339(*n.starts_at)}, {"ends_at", FormatRfc3339(*n.ends_at)}}));
+  ScheduleExpiryTimers(policy, n, now, &t.effects);
+  return t;
+}
+
+Result<Transition> GrantFailed(const Request& r, std::string error, Timestamp now) {
+  if (r.state != RequestState::kApproved && r.state != RequestState::kActive) {
+    return Error::FailedPrecondition(
+        fmt::format("a grant failure applies to an approved or active request; this one is {}",
+                    ToString(r.state)));
+  }
+  Transition t{r, {}};
+  Request& n = t.request;
+  n.updated_at = now;
+  n.last_error = error;
+  t.effects.push_back(Audit("grant.failed", kSystemActor, n, {{"error", std::move(error)}}));
+  return t;
+}
+
+Result<Transition> OnTimer(const Policy& policy, const Request& r, TimerKind kind, Timestamp now) {
+  Transition t{r, {}};
+  Request& n = t.request;
+  bool active = r.state == RequestState::kActive && r.ends_at.has_value();
+  switch (kind) {
+    case TimerKind::kApprovalTimeout:
+      if (r.state != RequestState::kPending || now < r.approval_deadline) return Unchanged(r);
+      n.state = RequestState::kTimedOut;
+      t.effects.push_back(Audit("request.timed_out", kSystemActor, n,
+                                {{"approvals", std::to_string(n.approvals.size())},
+                                 {"required_approvals", std::to_string(n.required_approvals)}}));
+      break;
+    case TimerKind::kExpiry:
+      if (!active || now < *r.ends_at) return Unchanged(r);
+      n.state = RequestState::kExpired;
+      n.review_due = now + n.review_within;
+      n.extension.reset();
+      t.effects.push_back(Audit("request.expired", kSystemActor, n,
+                                {{"review_due", FormatRfc3339(*n.review_due)}}));
+      t.effects.push_back(RevokeGrant{n.id});
+      break;
+    case TimerKind::kExpiryWarning:
+      if (!active || r.warned || now < *r.ends_at - policy.settings.warn_before_expiry) {
+        return Unchanged(r);
+      }
+      n.warned = true;
+      t.effects.push_back(Audit("request.expiry_warning", kSystemActor, n,
+                                {{"ends_at", FormatRfc3339(*n.ends_at)}}));
+      t.effects.push_back(Alert{"expiry_warning",
+                                n.id,
+                                {n.requester},
+                                fmt::format("your access '{}' on '{}' ends at {}", n.privilege,
+                                            n.resource, FormatRfc3339(*n.ends_at))});
+      break;
+    case TimerKind::kExtensionTimeout:
+      if (!active || !r.extension.has_value() || now < r.extension->deadline) return Unchanged(r);
+      t.effects.push_back(Audit("extension.timed_out", kSystemActor, n,
+                                {{"duration", Secs(n.extension->duration)}}));
+      n.extension.reset();
+      break;
+  }
+  n.updated_at = now;
+  return t;
+}
+
+}  // namespace bg::core
