@@ -9,7 +9,7 @@
 # KRL, and when it names another principal. Exit 77 (skip) only when the OpenSSH tools are absent.
 set -euo pipefail
 
-TOOL=${1:?usage: sshd_test.sh PATH/TO/ssh_ca_tool}
+TOOL=$(realpath "${1:?usage: sshd_test.sh PATH/TO/ssh_ca_tool}")
 SSHD=$(command -v sshd || echo /usr/sbin/sshd)
 for t in ssh ssh-keygen "$SSHD"; do
   if ! command -v "$t" >/dev/null 2>&1; then
