@@ -11,7 +11,7 @@ namespace {
 // columns that are searched or ordered on; everything else of a request is JSON in `body`.
 constexpr std::string_view kV1 = R"sql(
 CREATE TABLE requests (
-  seq        INTEGER PRIMARY KEY AUTOINCREMENT,  -- creation order, for newest-first paging
+  seq        INTEGER PRIMARY KEY AUTOINCREMENT,  -- insertion order: ties of created_at
   id         TEXT NOT NULL UNIQUE,               -- the request id (the logical key)
   requester  TEXT NOT NULL,
   state      TEXT NOT NULL,
@@ -20,7 +20,8 @@ CREATE TABLE requests (
   version    INTEGER NOT NULL,
   body       TEXT NOT NULL
 );
-CREATE INDEX requests_by_state ON requests(state, seq);
+-- Each index implicitly ends in seq, so (x, created_at) yields newest-first pages directly.
+CREATE INDEX requests_by_state ON requests(state, created_at);
 CREATE INDEX requests_by_requester ON requests(requester, created_at);
 CREATE INDEX requests_by_created ON requests(created_at);
 CREATE INDEX requests_by_ends ON requests(ends_at);

@@ -46,7 +46,8 @@ Result<core::Request> ReadRequest(const Stmt& s) {
 using Param = std::variant<int64_t, std::string>;
 
 Result<std::vector<core::Request>> QueryRequests(Connection& conn, std::string_view sql,
-                                                 const std::vector<Param>& params) {
+                                                 const std::vector<Param>& params,
+                                                 int64_t expected_rows = 0) {
   BG_ASSIGN_OR_RETURN(Stmt q, conn.Prepare(sql));
   for (size_t i = 0; i < params.size(); ++i) {
     int index = static_cast<int>(i) + 1;
@@ -57,6 +58,7 @@ Result<std::vector<core::Request>> QueryRequests(Connection& conn, std::string_v
     }
   }
   std::vector<core::Request> out;
+  out.reserve(static_cast<size_t>(expected_rows));
   for (;;) {
     BG_ASSIGN_OR_RETURN(bool row, q.Step());
     if (!row) break;
@@ -403,28 +405,38 @@ Result<std::vector<core::Request>> SqliteStore::ListRequests(const RequestFilter
   if (filter.requester) add("requester =", *filter.requester);
   if (filter.created_since) add("created_at >=", ToUnixSeconds(*filter.created_since));
   if (!filter.before_id.empty()) {
-    BG_ASSIGN_OR_RETURN(Stmt q, conn->Prepare("SELECT seq FROM requests WHERE id = ?1"));
+    BG_ASSIGN_OR_RETURN(Stmt q,
+                        conn->Prepare("SELECT created_at, seq FROM requests WHERE id = ?1"));
     q.Bind(1, filter.before_id);
     BG_ASSIGN_OR_RETURN(bool found, q.Step());
     if (!found) {
       return Error::InvalidArgument("before_id",
                                     fmt::format("no request with id '{}'", filter.before_id));
     }
-    add("seq <", q.Int(0));
+    params.emplace_back(q.Int(0));
+    params.emplace_back(q.Int(1));
+    sql += fmt::format(" AND (created_at, seq) < (?{}, ?{})", params.size() - 1, params.size());
   }
+  // Newest first: by creation time, ties in insertion order. Every index on the table ends in
+  // the rowid (seq), so each filter's index delivers rows in this order without a sort.
   params.emplace_back(int64_t{std::min(filter.limit, kMaxListLimit)});
-  sql += fmt::format(" ORDER BY seq DESC LIMIT ?{}", params.size());
+  sql += fmt::format(" ORDER BY created_at DESC, seq DESC LIMIT ?{}", params.size());
   return QueryRequests(*conn, sql, params);
 }
 
 Result<std::vector<core::Request>> SqliteStore::ListOpenRequests() {
   BG_ASSIGN_OR_RETURN(auto conn, Reader());
-  // The WHERE clause matches the partial index requests_open exactly, so it is used.
+  // The WHERE clauses match the partial index requests_open exactly, so it is used.
+  // Counting first sizes the vector once: at start-up this may be many rows.
+  BG_ASSIGN_OR_RETURN(Stmt count, conn->Prepare(
+      "SELECT COUNT(*) FROM requests WHERE state IN ('pending', 'approved', 'active')"));
+  BG_ASSIGN_OR_RETURN(bool counted, count.Step());
+  const int64_t expected = counted ? count.Int(0) : 0;
   return QueryRequests(*conn,
                        fmt::format("SELECT {} FROM requests WHERE state IN ('pending', "
                                    "'approved', 'active') ORDER BY seq",
                                    kRequestColumns),
-                       {});
+                       {}, expected);
 }
 
 Result<int64_t> SqliteStore::CountRequestsSince(const std::string& requester, Timestamp since) {

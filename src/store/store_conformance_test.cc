@@ -531,6 +531,34 @@ TEST_P(StoreConformanceTest, ListRequestsIsNewestFirstWithFiltersAndPaging) {
   EXPECT_EQ(store_->ListRequests(zero).error().field(), "limit");
 }
 
+// Newest means latest created_at; requests created in the same second keep insertion order.
+TEST_P(StoreConformanceTest, ListOrdersByCreationTimeAndPagesThroughTies) {
+  WriteBatch b;
+  b.requests.push_back({MinimalRequest("a", "alice", 5), 0});
+  b.requests.push_back({MinimalRequest("b", "alice", 3), 0});
+  MustCommit(b);
+  WriteBatch later;
+  later.requests.push_back({MinimalRequest("c", "alice", 5), 0});
+  later.requests.push_back({MinimalRequest("d", "alice", 4), 0});
+  MustCommit(later);
+  EXPECT_EQ(List(RequestFilter{}), (std::vector<std::string>{"c", "a", "d", "b"}));
+
+  for (bool by_requester : {false, true}) {
+    SCOPED_TRACE(by_requester ? "requester filter" : "no filter");
+    RequestFilter page;
+    page.limit = 1;
+    if (by_requester) page.requester = "alice";
+    std::vector<std::string> seen;
+    for (int i = 0; i < 10; ++i) {
+      auto ids = List(page);
+      if (ids.empty()) break;
+      seen.push_back(ids[0]);
+      page.before_id = ids[0];
+    }
+    EXPECT_EQ(seen, (std::vector<std::string>{"c", "a", "d", "b"}));
+  }
+}
+
 TEST_P(StoreConformanceTest, ListLimitIsCappedAtOneThousand) {
   WriteBatch b;
   for (int i = 0; i < 1005; ++i) {
