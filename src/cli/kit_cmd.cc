@@ -1,6 +1,7 @@
 #include "cli/kit_cmd.h"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <sodium.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -10,13 +11,11 @@
 #include <cstring>
 #include <iostream>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
-
-#include <fmt/format.h>
-#include <nlohmann/json.hpp>
 
 #include "kit/kit.h"
 #include "kit/offline_record.h"
@@ -216,8 +215,8 @@ std::string RunSplit(const SplitArgs& args, const std::optional<std::string>& re
     return m.kit_id;
   }
   std::cout << fmt::format("kit {}{}: any {} of {} shares restore the secret\n", m.kit_id,
-                           m.label.empty() ? "" : fmt::format(" (\"{}\")", m.label),
-                           m.threshold, m.share_count);
+                           m.label.empty() ? "" : fmt::format(" (\"{}\")", m.label), m.threshold,
+                           m.share_count);
   if (args.out_dir.empty()) {
     for (size_t i = 0; i < lines.size(); ++i) {
       std::cout << fmt::format("share {}: {}\n", kit->shares[i].index, lines[i].Reveal());
@@ -378,8 +377,7 @@ void AddCombine(CLI::App* kit_cmd) {
       "prompts when stdin is a terminal) and write its bytes to stdout");
   cmd->add_option("files", args->files, "files of share lines (default: stdin)")
       ->check(CLI::ExistingFile);
-  cmd->add_option("--manifest", args->manifest,
-                  "also check every share against this kit manifest");
+  cmd->add_option("--manifest", args->manifest, "also check every share against this kit manifest");
   cmd->add_flag("--hex", args->hex, "print the secret as hex and a newline");
   cmd->add_option("--record", args->record,
                   "write a signed offline record (who, when, why, shares) to FILE");
@@ -412,7 +410,8 @@ void AddCombine(CLI::App* kit_cmd) {
     }
     auto combined = kit::CombineShares(shares, manifest ? &*manifest : nullptr);
     if (!combined) FailWith(combined.error());
-    if (manifest && manifest->retired_at) std::cerr << "warning: " << RetiredNote(*manifest) << "\n";
+    if (manifest && manifest->retired_at)
+      std::cerr << "warning: " << RetiredNote(*manifest) << "\n";
     if (!args->record.empty()) WriteRecordOrFail(*args, *combined, manifest);
     if (args->hex) {
       std::string hex(combined->secret.size() * 2 + 1, '\0');
@@ -468,10 +467,10 @@ void AddCheck(CLI::App* kit_cmd) {
     }
     if (!verdict) Fail(kExitRejected, "share rejected: " + verdict.error().message());
     if (!args->json) {
-      std::cout << fmt::format("ok: share {} is intact and belongs to kit {}{} ({} of {})\n",
-                               share->index, manifest.kit_id,
-                               manifest.label.empty() ? "" : fmt::format(" (\"{}\")", manifest.label),
-                               manifest.threshold, manifest.share_count);
+      std::cout << fmt::format(
+          "ok: share {} is intact and belongs to kit {}{} ({} of {})\n", share->index,
+          manifest.kit_id, manifest.label.empty() ? "" : fmt::format(" (\"{}\")", manifest.label),
+          manifest.threshold, manifest.share_count);
       if (manifest.retired_at) std::cout << "note: " << RetiredNote(manifest) << "\n";
     }
   });
@@ -516,8 +515,8 @@ void AddVerifyRecord(CLI::App* kit_cmd) {
 }  // namespace
 
 void AddKitCommands(CLI::App& app) {
-  auto* kit_cmd = app.add_subcommand(
-      "kit", "Offline emergency kit: Shamir M-of-N shares of a root secret");
+  auto* kit_cmd =
+      app.add_subcommand("kit", "Offline emergency kit: Shamir M-of-N shares of a root secret");
   kit_cmd->require_subcommand(1);
   kit_cmd->footer(kExitCodesHelp);
   AddSplit(kit_cmd);

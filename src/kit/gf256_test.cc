@@ -77,7 +77,8 @@ TEST(Gf32Test, MultiplicationMatchesSchoolbookForAllPairs) {
 TEST(Gf32Test, EveryNonZeroElementHasAnInverse) {
   for (int a = 1; a < 32; ++a) {
     int found = 0;
-    for (int b = 1; b < 32; ++b) found += Gf32Mul(static_cast<uint8_t>(a), static_cast<uint8_t>(b)) == 1;
+    for (int b = 1; b < 32; ++b)
+      found += Gf32Mul(static_cast<uint8_t>(a), static_cast<uint8_t>(b)) == 1;
     EXPECT_EQ(found, 1) << a;
   }
 }

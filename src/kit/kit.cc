@@ -1,9 +1,9 @@
 #include "kit/kit.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <set>
-
-#include <fmt/format.h>
 
 #include "kit/shamir.h"
 #include "kit/utf8.h"
@@ -73,7 +73,8 @@ Result<std::vector<ShareCommitmentEntry>> GetCommitments(const json& j, int shar
 
 json ManifestToJson(const KitManifest& m) {
   json commitments = json::array();
-  for (const auto& c : m.commitments) commitments.push_back({{"index", c.index}, {"sha256", c.sha256}});
+  for (const auto& c : m.commitments)
+    commitments.push_back({{"index", c.index}, {"sha256", c.sha256}});
   json j = {{"format", kManifestFormat},
             {"kit_id", m.kit_id},
             {"label", m.label},
@@ -92,8 +93,8 @@ json ManifestToJson(const KitManifest& m) {
 Result<KitManifest> ManifestFromJson(const json& j) {
   if (!j.is_object()) return ManifestError("manifest", "must be a JSON object");
   static const std::set<std::string> kKnown = {
-      "format",      "kit_id",       "label",       "threshold",  "share_count",
-      "created_at",  "share_format", "commitments", "retired_at", "replaced_by"};
+      "format",     "kit_id",       "label",       "threshold",  "share_count",
+      "created_at", "share_format", "commitments", "retired_at", "replaced_by"};
   for (const auto& [key, value] : j.items()) {
     if (kKnown.count(key) == 0) return ManifestError(key, "unknown field");
   }
@@ -143,8 +144,7 @@ Result<Kit> SplitSecret(const Secret& secret, const SplitOptions& options, Times
   if (!IsValidUtf8(options.label)) {
     return Error::InvalidArgument("label", "the label is not valid UTF-8");
   }
-  BG_ASSIGN_OR_RETURN(auto points,
-                      ShamirSplit(secret, options.threshold, options.shares, random));
+  BG_ASSIGN_OR_RETURN(auto points, ShamirSplit(secret, options.threshold, options.shares, random));
   Kit kit;
   kit.manifest.kit_id = NewKitId(random);
   kit.manifest.label = options.label;
@@ -200,8 +200,8 @@ Status CheckShare(const Share& share, const KitManifest& manifest) {
   }
   if (share.threshold != manifest.threshold) {
     return Error::InvalidArgument(
-        "share", fmt::format("the share says threshold {}, the manifest says {}",
-                             share.threshold, manifest.threshold));
+        "share", fmt::format("the share says threshold {}, the manifest says {}", share.threshold,
+                             manifest.threshold));
   }
   return MatchesCommitment(share, manifest);
 }
@@ -222,19 +222,19 @@ Result<Combined> CombineShares(const std::vector<SourcedShare>& shares,
     const SourcedShare& s = shares[i];
     for (size_t j = 0; j < i; ++j) {
       if (shares[j].share.index != s.share.index) continue;
-      const bool same = shares[j].share.salt == s.share.salt &&
-                        shares[j].share.payload.Equals(s.share.payload);
+      const bool same =
+          shares[j].share.salt == s.share.salt && shares[j].share.payload.Equals(s.share.payload);
       return Error::InvalidArgument(
-          "shares", fmt::format("duplicate share index {}: {} and {} {}", s.share.index,
-                                shares[j].source, s.source,
-                                same ? "are the same share" : "are different shares"));
+          "shares",
+          fmt::format("duplicate share index {}: {} and {} {}", s.share.index, shares[j].source,
+                      s.source, same ? "are the same share" : "are different shares"));
     }
     if (s.share.threshold != first.share.threshold) {
       return Error::InvalidArgument(
           "shares", fmt::format("shares of kit {} disagree on the threshold: {} says {}, {} "
                                 "says {}",
-                                first.share.kit_id, first.source, first.share.threshold,
-                                s.source, s.share.threshold));
+                                first.share.kit_id, first.source, first.share.threshold, s.source,
+                                s.share.threshold));
     }
     if (s.share.payload.size() != first.share.payload.size()) {
       return Error::InvalidArgument(
@@ -281,10 +281,9 @@ Result<Combined> CombineShares(const std::vector<SourcedShare>& shares,
 
 Status RetireManifest(KitManifest& manifest, std::string_view successor_kit_id, Timestamp now) {
   if (manifest.retired_at) {
-    return Error::FailedPrecondition(fmt::format("kit {} was already retired at {} (replaced by {})",
-                                                 manifest.kit_id,
-                                                 FormatRfc3339(*manifest.retired_at),
-                                                 manifest.replaced_by));
+    return Error::FailedPrecondition(
+        fmt::format("kit {} was already retired at {} (replaced by {})", manifest.kit_id,
+                    FormatRfc3339(*manifest.retired_at), manifest.replaced_by));
   }
   if (!IsValidKitId(successor_kit_id) || successor_kit_id == manifest.kit_id) {
     return Error::InvalidArgument("replaced_by", "the successor must be another kit id");

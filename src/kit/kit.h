@@ -8,12 +8,11 @@
 // functions over values, thread-safe.
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "kit/share_line.h"
 #include "util/random.h"

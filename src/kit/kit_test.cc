@@ -153,7 +153,8 @@ TEST(KitTest, CheckShareAcceptsEveryIssuedShareAndNothingElse) {
   }
   Share wrong_index = Share{kit.shares[0].kit_id, 7, 3, kit.shares[0].salt, kit.shares[0].payload};
   EXPECT_FALSE(CheckShare(wrong_index, kit.manifest).has_value());
-  Share swapped_index = Share{kit.shares[0].kit_id, 2, 3, kit.shares[0].salt, kit.shares[0].payload};
+  Share swapped_index =
+      Share{kit.shares[0].kit_id, 2, 3, kit.shares[0].salt, kit.shares[0].payload};
   EXPECT_FALSE(CheckShare(swapped_index, kit.manifest).has_value());
 }
 
@@ -165,12 +166,13 @@ TEST(KitTest, ManifestCommitmentsCannotBeSearchedForATinySecret) {
   const Kit kit = MakeKit(random, secret, 2, 2);
   const std::string text = FormatManifest(kit.manifest);
   for (const Share& s : kit.shares) {
-    const std::string salt_hex = HexEncode(std::string_view(
-        reinterpret_cast<const char*>(s.salt.data()), s.salt.size()));
+    const std::string salt_hex =
+        HexEncode(std::string_view(reinterpret_cast<const char*>(s.salt.data()), s.salt.size()));
     EXPECT_EQ(text.find(salt_hex), std::string::npos);
     for (int y = 0; y < 256; ++y) {
       Share guess{s.kit_id, s.index, s.threshold, {}, Secret(std::string(1, static_cast<char>(y)))};
-      EXPECT_NE(HexEncode(AsBytes(ShareCommitment(guess))), kit.manifest.commitments[s.index - 1].sha256);
+      EXPECT_NE(HexEncode(AsBytes(ShareCommitment(guess))),
+                kit.manifest.commitments[s.index - 1].sha256);
     }
   }
   EXPECT_EQ(text.find("secret"), std::string::npos);
@@ -179,10 +181,10 @@ TEST(KitTest, ManifestCommitmentsCannotBeSearchedForATinySecret) {
 TEST(KitTest, SplitRefusesBadInput) {
   SeededRandom random("split-bad");
   EXPECT_FALSE(SplitSecret(Secret(), {2, 3, ""}, kNow, random).has_value());
-  EXPECT_FALSE(SplitSecret(Secret(random.Bytes(kMaxSecretBytes + 1)), {2, 3, ""}, kNow, random)
-                   .has_value());
-  EXPECT_TRUE(SplitSecret(Secret(random.Bytes(kMaxSecretBytes)), {2, 3, ""}, kNow, random)
-                  .has_value());
+  EXPECT_FALSE(
+      SplitSecret(Secret(random.Bytes(kMaxSecretBytes + 1)), {2, 3, ""}, kNow, random).has_value());
+  EXPECT_TRUE(
+      SplitSecret(Secret(random.Bytes(kMaxSecretBytes)), {2, 3, ""}, kNow, random).has_value());
   EXPECT_FALSE(SplitSecret(Secret("x"), {1, 3, ""}, kNow, random).has_value());
   EXPECT_FALSE(SplitSecret(Secret("x"), {4, 3, ""}, kNow, random).has_value());
   EXPECT_FALSE(SplitSecret(Secret("x"), {2, 3, "bad \xff label"}, kNow, random).has_value());
@@ -256,7 +258,8 @@ struct Vector {
 
 const std::vector<Vector> kVectorSpecs = {
     {"vector-1", 2, 3, "one byte", "2a"},
-    {"vector-2", 3, 5, "32-byte key", "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"},
+    {"vector-2", 3, 5, "32-byte key",
+     "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"},
     {"vector-3", 5, 8, "text", "636f727265637420686f727365206261747465727920737461706c65"},
     {"vector-4", 2, 2, "", "ff00ff"},
 };
@@ -270,7 +273,9 @@ json GenerateVectors() {
     EXPECT_TRUE(kit.has_value());
     json lines = json::array();
     for (const Share& s : kit->shares) lines.push_back(std::string(FormatShareLine(s).Reveal()));
-    out.push_back({{"seed", v.seed}, {"secret_hex", v.secret_hex}, {"share_lines", lines},
+    out.push_back({{"seed", v.seed},
+                   {"secret_hex", v.secret_hex},
+                   {"share_lines", lines},
                    {"manifest", ManifestToJson(kit->manifest)}});
   }
   return out;

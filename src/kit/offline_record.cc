@@ -1,11 +1,10 @@
 #include "kit/offline_record.h"
 
+#include <fmt/format.h>
 #include <sodium.h>
 
 #include <cctype>
 #include <set>
-
-#include <fmt/format.h>
 
 #include "kit/share_line.h"
 #include "kit/utf8.h"
@@ -21,11 +20,16 @@ Error RecordError(std::string field, std::string message) {
 }
 
 json UnsignedJson(const OfflineRecord& r) {
-  return {{"format", kOfflineRecordFormat}, {"record_id", r.record_id},
-          {"kit_id", r.kit_id},             {"kit_label", r.kit_label},
-          {"who", r.who},                   {"when", FormatRfc3339(r.when)},
-          {"why", r.why},                   {"ticket", r.ticket},
-          {"share_indices", r.share_indices}, {"public_key", r.public_key}};
+  return {{"format", kOfflineRecordFormat},
+          {"record_id", r.record_id},
+          {"kit_id", r.kit_id},
+          {"kit_label", r.kit_label},
+          {"who", r.who},
+          {"when", FormatRfc3339(r.when)},
+          {"why", r.why},
+          {"ticket", r.ticket},
+          {"share_indices", r.share_indices},
+          {"public_key", r.public_key}};
 }
 
 Status ValidateFields(const OfflineRecord& r) {
@@ -35,7 +39,9 @@ Status ValidateFields(const OfflineRecord& r) {
   if (!IsValidKitId(r.kit_id)) return RecordError("kit_id", "not a kit id");
   for (const auto& [field, value] :
        {std::pair<const char*, const std::string*>{"kit_label", &r.kit_label},
-        {"who", &r.who}, {"why", &r.why}, {"ticket", &r.ticket}}) {
+        {"who", &r.who},
+        {"why", &r.why},
+        {"ticket", &r.ticket}}) {
     if (!IsValidUtf8(*value)) return RecordError(field, "not valid UTF-8");
   }
   if (r.who.empty()) return RecordError("who", "must say who used the kit");
@@ -68,8 +74,10 @@ SigningKey SigningKey::Generate(Random& random) {
 }
 
 Result<SigningKey> SigningKey::Parse(std::string_view text) {
-  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front()))) text.remove_prefix(1);
-  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.remove_suffix(1);
+  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front())))
+    text.remove_prefix(1);
+  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back())))
+    text.remove_suffix(1);
   std::optional<std::string> seed = text.size() == 64 ? HexDecode(text) : Base64Decode(text);
   if (!seed || seed->size() != crypto_sign_SEEDBYTES) {
     if (seed) sodium_memzero(seed->data(), seed->size());
@@ -115,9 +123,9 @@ Status VerifyOfflineRecord(const OfflineRecord& record, std::string_view expecte
     return RecordError("signature", "must be 64 bytes of base64");
   }
   if (!expected_public_key.empty() && expected_public_key != record.public_key) {
-    return Error::PermissionDenied(fmt::format(
-        "offline record {} is signed by key {}, not the expected {}", record.record_id,
-        record.public_key, expected_public_key));
+    return Error::PermissionDenied(
+        fmt::format("offline record {} is signed by key {}, not the expected {}", record.record_id,
+                    record.public_key, expected_public_key));
   }
   const std::string message = OfflineRecordSigningBytes(record);
   if (crypto_sign_verify_detached(reinterpret_cast<const unsigned char*>(sig->data()),

@@ -10,11 +10,10 @@
 // one whose public half the operator writes down. Pure functions, thread-safe.
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "util/random.h"
 #include "util/result.h"
@@ -28,8 +27,8 @@ inline constexpr std::string_view kOfflineRecordFormat = "breakglass-kit-offline
 struct OfflineRecord {
   std::string record_id;  // "kor_" + 20 base32 characters
   std::string kit_id;
-  std::string kit_label;           // may be empty (no manifest at hand)
-  std::string who;                 // non-empty
+  std::string kit_label;  // may be empty (no manifest at hand)
+  std::string who;        // non-empty
   Timestamp when{};
   std::string why;                 // non-empty
   std::string ticket;              // may be empty
@@ -49,7 +48,8 @@ class SigningKey {
 
  private:
   SigningKey(Secret seed, Secret secret_key, std::string public_key)
-      : seed_(std::move(seed)), secret_key_(std::move(secret_key)),
+      : seed_(std::move(seed)),
+        secret_key_(std::move(secret_key)),
         public_key_(std::move(public_key)) {}
   friend Status SignOfflineRecord(OfflineRecord& record, const SigningKey& key);
   Secret seed_;

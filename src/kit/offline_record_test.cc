@@ -61,7 +61,9 @@ TEST(OfflineRecordTest, AnyChangeBreaksTheSignature) {
       [](OfflineRecord& r) { r.kit_label = "other"; },
       [](OfflineRecord& r) { r.kit_id = "hgfedcba"; },
       [](OfflineRecord& r) { r.when += Seconds(1); },
-      [](OfflineRecord& r) { r.share_indices = {1, 3}; },
+      [](OfflineRecord& r) {
+        r.share_indices = {1, 3};
+      },
       [](OfflineRecord& r) { r.record_id[5] = r.record_id[5] == 'a' ? 'b' : 'a'; },
   };
   for (size_t i = 0; i < tampers.size(); ++i) {
@@ -89,8 +91,14 @@ TEST(OfflineRecordTest, RefusesInvalidFields) {
       {"why", [](OfflineRecord& r) { r.why = "bad \xc0\xaf utf-8"; }},
       {"kit_id", [](OfflineRecord& r) { r.kit_id = "x"; }},
       {"share_indices", [](OfflineRecord& r) { r.share_indices = {}; }},
-      {"share_indices", [](OfflineRecord& r) { r.share_indices = {3, 1}; }},
-      {"share_indices", [](OfflineRecord& r) { r.share_indices = {0, 1}; }},
+      {"share_indices",
+       [](OfflineRecord& r) {
+         r.share_indices = {3, 1};
+       }},
+      {"share_indices",
+       [](OfflineRecord& r) {
+         r.share_indices = {0, 1};
+       }},
       {"record_id", [](OfflineRecord& r) { r.record_id = "req_1"; }},
   };
   for (const auto& [field, mutate] : cases) {
@@ -112,7 +120,10 @@ TEST(OfflineRecordTest, JsonRejectsUnknownFieldsAndWrongTypes) {
       {"who", [](json& j) { j["who"] = 1; }},
       {"when", [](json& j) { j["when"] = "noon"; }},
       {"share_indices", [](json& j) { j["share_indices"] = "1,2"; }},
-      {"share_indices", [](json& j) { j["share_indices"] = {1, "2"}; }},
+      {"share_indices",
+       [](json& j) {
+         j["share_indices"] = {1, "2"};
+       }},
       {"format", [](json& j) { j["format"] = "other"; }},
       {"signature", [](json& j) { j.erase("signature"); }},
   };

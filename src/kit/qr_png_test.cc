@@ -28,8 +28,8 @@ TEST(QrPngTest, PngPixelsMatchTheQrModules) {
     for (size_t x = 0; x < image.width; ++x) {
       const long my = static_cast<long>(y / kQrPixelsPerModule) - kQrQuietZone;
       const long mx = static_cast<long>(x / kQrPixelsPerModule) - kQrQuietZone;
-      const bool inside = my >= 0 && mx >= 0 && my < static_cast<long>(width) &&
-                          mx < static_cast<long>(width);
+      const bool inside =
+          my >= 0 && mx >= 0 && my < static_cast<long>(width) && mx < static_cast<long>(width);
       const bool dark = inside && (*modules)[my][mx];
       ASSERT_EQ(pixels[y * image.width + x], dark ? 0 : 255) << x << "," << y;
     }
@@ -39,6 +39,15 @@ TEST(QrPngTest, PngPixelsMatchTheQrModules) {
     EXPECT_TRUE((*modules)[0][i]);
     EXPECT_TRUE((*modules)[i][0]);
   }
+}
+
+// The longest share line (a 1024-byte secret, 2528 characters) still fits once upper-cased,
+// because the QR alphanumeric mode then applies.
+TEST(QrPngTest, LongestUpperCaseShareLineFits) {
+  std::string line = "BGK1";
+  while (line.size() < 2528) line += "-7Q3KZ";
+  line.resize(2528);
+  EXPECT_TRUE(QrPng(line).has_value());
 }
 
 TEST(QrPngTest, TextTooLongForAQrCodeIsRefused) {

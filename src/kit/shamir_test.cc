@@ -75,7 +75,10 @@ TEST(ShamirTest, MaximumKitOf255Shares) {
 TEST(ShamirTest, RefusesBadParameters) {
   SeededRandom random("bad");
   const Secret secret("s");
-  struct Case { int m; int n; };
+  struct Case {
+    int m;
+    int n;
+  };
   for (auto c : {Case{1, 3}, Case{0, 3}, Case{4, 3}, Case{2, 256}, Case{256, 256}, Case{-1, 2}}) {
     auto r = ShamirSplit(secret, c.m, c.n, random);
     ASSERT_FALSE(r.has_value()) << c.m << " of " << c.n;

@@ -1,8 +1,7 @@
 #include "kit/share_line.h"
 
-#include <sodium.h>
-
 #include <fmt/format.h>
+#include <sodium.h>
 
 #include "kit/gf256.h"
 
@@ -206,9 +205,9 @@ Result<Share> ParseShareLine(std::string_view line, ShareDiagnostic* diagnostic)
   const bool versioned = prefix.size() == 5 && prefix.compare(0, 3, "bgk") == 0 &&
                          prefix[3] >= '0' && prefix[3] <= '9' && IsSeparator(prefix[4]);
   if (versioned && prefix[3] != '1') {
-    return ShareError(fmt::format("unsupported share format version {} (this tool reads bgk1)",
-                                  prefix[3]),
-                      diagnostic, column(begin + 3));
+    return ShareError(
+        fmt::format("unsupported share format version {} (this tool reads bgk1)", prefix[3]),
+        diagnostic, column(begin + 3));
   }
   if (!versioned) {
     return ShareError("not a breakglass kit share: it must start with \"bgk1-\"", diagnostic,
@@ -283,8 +282,8 @@ Result<Share> ParseShareLine(std::string_view line, ShareDiagnostic* diagnostic)
   Wiper blob_wiper(blob);
   if (!FromFiveBit(values, &blob) || blob.size() < kMinBlobBytes ||
       blob.size() > kMinBlobBytes - 1 + kMaxSecretBytes) {
-    return ShareError("corrupted share: wrong length (a whole group missing or extra?)",
-                      diagnostic, 0);
+    return ShareError("corrupted share: wrong length (a whole group missing or extra?)", diagnostic,
+                      0);
   }
   const size_t body = blob.size() - kChecksumBytes;
   const auto checksum = Checksum(blob.data(), body);
@@ -313,9 +312,8 @@ Digest ShareCommitment(const Share& share) {
   const auto kit = KitIdBytes(share.kit_id);
   const uint8_t index_and_threshold[2] = {static_cast<uint8_t>(share.index),
                                           static_cast<uint8_t>(share.threshold)};
-  return Sha256Parts({kCommitmentDomain, View(kit.data(), kit.size()),
-                      View(index_and_threshold, 2), View(share.salt.data(), share.salt.size()),
-                      share.payload.Reveal()});
+  return Sha256Parts({kCommitmentDomain, View(kit.data(), kit.size()), View(index_and_threshold, 2),
+                      View(share.salt.data(), share.salt.size()), share.payload.Reveal()});
 }
 
 }  // namespace bg::kit

@@ -26,8 +26,8 @@
 namespace bg::kit {
 
 inline constexpr std::string_view kSharePrefix = "bgk1-";
-inline constexpr size_t kKitIdBytes = 5;     // 8 base32 characters
-inline constexpr size_t kSaltBytes = 16;     // blinds the manifest commitment
+inline constexpr size_t kKitIdBytes = 5;  // 8 base32 characters
+inline constexpr size_t kSaltBytes = 16;  // blinds the manifest commitment
 inline constexpr size_t kChecksumBytes = 4;
 inline constexpr size_t kMaxSecretBytes = 1024;
 

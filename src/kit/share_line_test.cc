@@ -185,7 +185,8 @@ TEST(ShareLineTest, RandomGarbageNeverParses) {
     std::string noisy = line;
     const std::string noise = random.Bytes(4);
     for (int k = 0; k < 2; ++k) {
-      const size_t pos = kSharePrefix.size() + static_cast<uint8_t>(noise[2 * k]) % (line.size() - 5);
+      const size_t pos =
+          kSharePrefix.size() + static_cast<uint8_t>(noise[2 * k]) % (line.size() - 5);
       noisy[pos] = kAlphabet[static_cast<uint8_t>(noise[2 * k + 1]) % 32];
     }
     if (noisy == line) continue;
