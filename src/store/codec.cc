@@ -267,7 +267,8 @@ std::string EncodeRequestBody(const core::Request& r) {
   };
   json denials = json::array();
   for (const auto& d : r.denials) {
-    denials.push_back({{"approver", d.approver}, {"at", ToUnixSeconds(d.at)}, {"reason", d.reason}});
+    denials.push_back(
+        {{"approver", d.approver}, {"at", ToUnixSeconds(d.at)}, {"reason", d.reason}});
   }
   j["denials"] = std::move(denials);
   if (r.extension) {

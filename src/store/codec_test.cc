@@ -10,10 +10,10 @@ namespace {
 
 using core::RequestState;
 
-const std::vector<RequestState> kAllStates = {
-    RequestState::kPending, RequestState::kApproved,  RequestState::kActive,
-    RequestState::kExpired, RequestState::kRevoked,   RequestState::kDenied,
-    RequestState::kCancelled, RequestState::kTimedOut};
+const std::vector<RequestState> kAllStates = {RequestState::kPending,   RequestState::kApproved,
+                                              RequestState::kActive,    RequestState::kExpired,
+                                              RequestState::kRevoked,   RequestState::kDenied,
+                                              RequestState::kCancelled, RequestState::kTimedOut};
 
 TEST(CodecTest, EveryStateRoundTripsUnderADistinctName) {
   std::set<std::string_view> names;
@@ -70,7 +70,8 @@ TEST(CodecTest, RoleListsRoundTrip) {
 }
 
 TEST(CodecTest, MalformedRoleListsAreRefused) {
-  for (std::string_view bad : {",", "admin,", ",admin", "admin,,auditor", "root", "admin, auditor"}) {
+  for (std::string_view bad :
+       {",", "admin,", ",admin", "admin,,auditor", "root", "admin, auditor"}) {
     SCOPED_TRACE(bad);
     auto r = DecodeRoles(bad, "users.roles");
     ASSERT_FALSE(r.has_value());

@@ -130,9 +130,9 @@ const std::vector<std::string_view>& Migrations() {
 }
 
 Result<int> ApplyMigrations(Connection& conn) {
-  BG_TRY(conn.Exec(
-      "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, "
-      "applied_at INTEGER NOT NULL)"));
+  BG_TRY(
+      conn.Exec("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, "
+                "applied_at INTEGER NOT NULL)"));
   const auto& migrations = Migrations();
   const int newest = static_cast<int>(migrations.size());
   BG_ASSIGN_OR_RETURN(int current, CurrentVersion(conn));

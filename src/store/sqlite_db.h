@@ -41,9 +41,7 @@ class Stmt {
   Stmt& Bind(int i, std::string_view text);
   Stmt& BindBlob(int i, std::string_view bytes);
   Stmt& BindNull(int i);
-  Stmt& Bind(int i, const std::optional<int64_t>& v) {
-    return v ? Bind(i, *v) : BindNull(i);
-  }
+  Stmt& Bind(int i, const std::optional<int64_t>& v) { return v ? Bind(i, *v) : BindNull(i); }
 
   // Steps once: true when a row is available, false when done, or the error.
   Result<bool> Step();

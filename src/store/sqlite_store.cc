@@ -86,9 +86,11 @@ Stmt& BindRequestColumns(Stmt& s, const core::Request& r, int64_t version) {
 Status WriteRequest(Connection& conn, const WriteBatch::RequestWrite& w) {
   const core::Request& r = w.request;
   if (w.expected_version == 0) {
-    BG_ASSIGN_OR_RETURN(Stmt ins, conn.Prepare(
-        "INSERT INTO requests(id, requester, state, created_at, ends_at, version, body) "
-        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"));
+    BG_ASSIGN_OR_RETURN(
+        Stmt ins,
+        conn.Prepare(
+            "INSERT INTO requests(id, requester, state, created_at, ends_at, version, body) "
+            "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"));
     BindRequestColumns(ins, r, 1);
     Status s = ins.Run();
     if (!s && s.error().code() == ErrorCode::kConflict) {
@@ -97,9 +99,10 @@ Status WriteRequest(Connection& conn, const WriteBatch::RequestWrite& w) {
     if (!s) return Context(s.error(), fmt::format("insert request '{}'", r.id.value()));
     return Ok();
   }
-  BG_ASSIGN_OR_RETURN(Stmt upd, conn.Prepare(
-      "UPDATE requests SET requester = ?2, state = ?3, created_at = ?4, ends_at = ?5, "
-      "version = ?6, body = ?7 WHERE id = ?1 AND version = ?8"));
+  BG_ASSIGN_OR_RETURN(
+      Stmt upd,
+      conn.Prepare("UPDATE requests SET requester = ?2, state = ?3, created_at = ?4, ends_at = ?5, "
+                   "version = ?6, body = ?7 WHERE id = ?1 AND version = ?8"));
   BindRequestColumns(upd, r, w.expected_version + 1).Bind(8, w.expected_version);
   Status s = upd.Run();
   if (!s) return Context(s.error(), fmt::format("update request '{}'", r.id.value()));
@@ -144,10 +147,11 @@ Result<UserRecord> ReadUser(const Stmt& s) {
 }
 
 Status WriteUser(Connection& conn, const UserRecord& u) {
-  BG_ASSIGN_OR_RETURN(Stmt s, conn.Prepare(
-      "INSERT OR REPLACE INTO users(name, roles, password_hash, totp_secret_enc, totp_last_step, "
-      "disabled, created_at, mfa_verified_at, failed_logins, locked_until) "
-      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"));
+  BG_ASSIGN_OR_RETURN(
+      Stmt s, conn.Prepare("INSERT OR REPLACE INTO users(name, roles, password_hash, "
+                           "totp_secret_enc, totp_last_step, "
+                           "disabled, created_at, mfa_verified_at, failed_logins, locked_until) "
+                           "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"));
   s.Bind(1, u.name)
       .Bind(2, EncodeRoles(u.roles))
       .Bind(3, u.password_hash)
@@ -164,9 +168,10 @@ Status WriteUser(Connection& conn, const UserRecord& u) {
 }
 
 Status WriteToken(Connection& conn, const TokenRecord& t) {
-  BG_ASSIGN_OR_RETURN(Stmt s, conn.Prepare(
-      "INSERT INTO tokens(token_hash, user, issued_at, expires_at, source_address) "
-      "VALUES (?1, ?2, ?3, ?4, ?5)"));
+  BG_ASSIGN_OR_RETURN(
+      Stmt s,
+      conn.Prepare("INSERT INTO tokens(token_hash, user, issued_at, expires_at, source_address) "
+                   "VALUES (?1, ?2, ?3, ?4, ?5)"));
   s.Bind(1, t.token_hash)
       .Bind(2, t.user)
       .Bind(3, ToUnixSeconds(t.issued_at))
@@ -179,9 +184,11 @@ Status WriteToken(Connection& conn, const TokenRecord& t) {
 
 Status WriteOutbox(Connection& conn, const OutboxJob& j) {
   if (j.id == 0) {
-    BG_ASSIGN_OR_RETURN(Stmt s, conn.Prepare(
-        "INSERT INTO outbox(kind, request, payload, attempts, next_attempt, last_error) "
-        "VALUES (?1, ?2, ?3, ?4, ?5, ?6)"));
+    BG_ASSIGN_OR_RETURN(
+        Stmt s,
+        conn.Prepare(
+            "INSERT INTO outbox(kind, request, payload, attempts, next_attempt, last_error) "
+            "VALUES (?1, ?2, ?3, ?4, ?5, ?6)"));
     s.Bind(1, j.kind)
         .Bind(2, j.request.value())
         .Bind(3, j.payload)
@@ -192,9 +199,14 @@ Status WriteOutbox(Connection& conn, const OutboxJob& j) {
     if (!st) return Context(st.error(), "insert outbox job");
     return Ok();
   }
-  BG_ASSIGN_OR_RETURN(Stmt s, conn.Prepare(
-      "UPDATE outbox SET attempts = ?2, next_attempt = ?3, last_error = ?4 WHERE id = ?1"));
-  s.Bind(1, j.id).Bind(2, int64_t{j.attempts}).Bind(3, ToUnixSeconds(j.next_attempt)).Bind(4, j.last_error);
+  BG_ASSIGN_OR_RETURN(
+      Stmt s,
+      conn.Prepare(
+          "UPDATE outbox SET attempts = ?2, next_attempt = ?3, last_error = ?4 WHERE id = ?1"));
+  s.Bind(1, j.id)
+      .Bind(2, int64_t{j.attempts})
+      .Bind(3, ToUnixSeconds(j.next_attempt))
+      .Bind(4, j.last_error);
   Status st = s.Run();
   if (!st) return Context(st.error(), fmt::format("update outbox job {}", j.id));
   if (s.Changes() != 1) return Error::NotFound(fmt::format("outbox job {} does not exist", j.id));
@@ -220,17 +232,19 @@ Status WriteAudit(Connection& conn, const AuditAppend& a, int64_t expected_index
     return Error::FailedPrecondition(fmt::format(
         "audit append at index {} refused: the log has {} leaves", a.index, expected_index));
   }
-  BG_ASSIGN_OR_RETURN(Stmt leaf, conn.Prepare("INSERT INTO audit_leaves(idx, leaf) VALUES (?1, ?2)"));
+  BG_ASSIGN_OR_RETURN(Stmt leaf,
+                      conn.Prepare("INSERT INTO audit_leaves(idx, leaf) VALUES (?1, ?2)"));
   leaf.Bind(1, a.index).BindBlob(2, a.leaf);
   Status st = leaf.Run();
   if (!st) return Context(st.error(), fmt::format("append audit leaf {}", a.index));
-  BG_ASSIGN_OR_RETURN(Stmt node, conn.Prepare(
-      "INSERT INTO audit_nodes(level, idx, hash) VALUES (?1, ?2, ?3)"));
+  BG_ASSIGN_OR_RETURN(
+      Stmt node, conn.Prepare("INSERT INTO audit_nodes(level, idx, hash) VALUES (?1, ?2, ?3)"));
   for (const AuditNode& n : a.nodes) {
     node.Bind(1, int64_t{n.level}).Bind(2, n.index).BindBlob(3, n.hash);
     st = node.Run();
     if (!st) {
-      return Context(st.error(), fmt::format("store audit node (level {}, index {})", n.level, n.index));
+      return Context(st.error(),
+                     fmt::format("store audit node (level {}, index {})", n.level, n.index));
     }
   }
   return Ok();
@@ -296,7 +310,8 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path) 
   // index plus one: an index lookup, not a scan.
   int64_t audit_size = 0;
   {
-    BG_ASSIGN_OR_RETURN(Stmt q, writer->Prepare("SELECT COALESCE(MAX(idx) + 1, 0) FROM audit_leaves"));
+    BG_ASSIGN_OR_RETURN(Stmt q,
+                        writer->Prepare("SELECT COALESCE(MAX(idx) + 1, 0) FROM audit_leaves"));
     BG_ASSIGN_OR_RETURN(bool row, q.Step());
     if (row) audit_size = q.Int(0);
   }
@@ -337,10 +352,11 @@ Status SqliteStore::ApplyBatch(const WriteBatch& batch) {
   for (const auto& w : batch.requests) BG_TRY(WriteRequest(c, w));
   for (const auto& u : batch.users) BG_TRY(WriteUser(c, u));
   for (const auto& t : batch.tokens) BG_TRY(WriteToken(c, t));
-  BG_TRY(RunEach(c, "DELETE FROM tokens WHERE token_hash = ?1", batch.tokens_deleted,
-                 "delete token"));
+  BG_TRY(
+      RunEach(c, "DELETE FROM tokens WHERE token_hash = ?1", batch.tokens_deleted, "delete token"));
   if (!batch.timers.empty()) {
-    BG_ASSIGN_OR_RETURN(Stmt s, c.Prepare("INSERT INTO timers(kind, request, at) VALUES (?1, ?2, ?3)"));
+    BG_ASSIGN_OR_RETURN(Stmt s,
+                        c.Prepare("INSERT INTO timers(kind, request, at) VALUES (?1, ?2, ?3)"));
     for (const auto& t : batch.timers) {
       s.Bind(1, StoredName(t.kind)).Bind(2, t.request.value()).Bind(3, ToUnixSeconds(t.at));
       Status st = s.Run();
@@ -349,14 +365,12 @@ Status SqliteStore::ApplyBatch(const WriteBatch& batch) {
   }
   BG_TRY(RunEach(c, "DELETE FROM timers WHERE id = ?1", batch.timers_deleted, "delete timer"));
   for (const auto& j : batch.outbox) BG_TRY(WriteOutbox(c, j));
-  BG_TRY(RunEach(c, "DELETE FROM outbox WHERE id = ?1", batch.outbox_deleted,
-                 "delete outbox job"));
+  BG_TRY(RunEach(c, "DELETE FROM outbox WHERE id = ?1", batch.outbox_deleted, "delete outbox job"));
   int64_t next_index = audit_size_.load();
   for (const auto& a : batch.audit) BG_TRY(WriteAudit(c, a, next_index++));
   if (!batch.meta.empty()) {
-    BG_ASSIGN_OR_RETURN(Stmt s, c.Prepare(
-        "INSERT INTO meta(key, value) VALUES (?1, ?2) "
-        "ON CONFLICT(key) DO UPDATE SET value = excluded.value"));
+    BG_ASSIGN_OR_RETURN(Stmt s, c.Prepare("INSERT INTO meta(key, value) VALUES (?1, ?2) "
+                                          "ON CONFLICT(key) DO UPDATE SET value = excluded.value"));
     for (const auto& [key, value] : batch.meta) {
       s.Bind(1, key).Bind(2, value);
       Status st = s.Run();
@@ -364,9 +378,10 @@ Status SqliteStore::ApplyBatch(const WriteBatch& batch) {
     }
   }
   if (!batch.sources.empty()) {
-    BG_ASSIGN_OR_RETURN(Stmt s, c.Prepare(
-        "INSERT INTO sources(user, address, last_seen) VALUES (?1, ?2, ?3) "
-        "ON CONFLICT(user, address) DO UPDATE SET last_seen = excluded.last_seen"));
+    BG_ASSIGN_OR_RETURN(
+        Stmt s,
+        c.Prepare("INSERT INTO sources(user, address, last_seen) VALUES (?1, ?2, ?3) "
+                  "ON CONFLICT(user, address) DO UPDATE SET last_seen = excluded.last_seen"));
     for (const auto& u : batch.sources) {
       s.Bind(1, u.user).Bind(2, u.address).Bind(3, ToUnixSeconds(u.at));
       Status st = s.Run();
@@ -380,10 +395,10 @@ Status SqliteStore::ApplyBatch(const WriteBatch& batch) {
 
 Result<std::optional<core::Request>> SqliteStore::GetRequest(const RequestId& id) {
   BG_ASSIGN_OR_RETURN(auto conn, Reader());
-  BG_ASSIGN_OR_RETURN(auto rows,
-                      QueryRequests(*conn, fmt::format("SELECT {} FROM requests WHERE id = ?1",
-                                                       kRequestColumns),
-                                    {Param(id.value())}));
+  BG_ASSIGN_OR_RETURN(
+      auto rows,
+      QueryRequests(*conn, fmt::format("SELECT {} FROM requests WHERE id = ?1", kRequestColumns),
+                    {Param(id.value())}));
   if (rows.empty()) return std::optional<core::Request>();
   return std::optional<core::Request>(std::move(rows.front()));
 }
@@ -428,8 +443,10 @@ Result<std::vector<core::Request>> SqliteStore::ListOpenRequests() {
   BG_ASSIGN_OR_RETURN(auto conn, Reader());
   // The WHERE clauses match the partial index requests_open exactly, so it is used.
   // Counting first sizes the vector once: at start-up this may be many rows.
-  BG_ASSIGN_OR_RETURN(Stmt count, conn->Prepare(
-      "SELECT COUNT(*) FROM requests WHERE state IN ('pending', 'approved', 'active')"));
+  BG_ASSIGN_OR_RETURN(
+      Stmt count,
+      conn->Prepare(
+          "SELECT COUNT(*) FROM requests WHERE state IN ('pending', 'approved', 'active')"));
   BG_ASSIGN_OR_RETURN(bool counted, count.Step());
   const int64_t expected = counted ? count.Int(0) : 0;
   return QueryRequests(*conn,
@@ -441,8 +458,9 @@ Result<std::vector<core::Request>> SqliteStore::ListOpenRequests() {
 
 Result<int64_t> SqliteStore::CountRequestsSince(const std::string& requester, Timestamp since) {
   BG_ASSIGN_OR_RETURN(auto conn, Reader());
-  BG_ASSIGN_OR_RETURN(Stmt q, conn->Prepare(
-      "SELECT COUNT(*) FROM requests WHERE requester = ?1 AND created_at >= ?2"));
+  BG_ASSIGN_OR_RETURN(
+      Stmt q,
+      conn->Prepare("SELECT COUNT(*) FROM requests WHERE requester = ?1 AND created_at >= ?2"));
   q.Bind(1, requester).Bind(2, ToUnixSeconds(since));
   BG_ASSIGN_OR_RETURN(bool row, q.Step());
   return row ? q.Int(0) : int64_t{0};
@@ -450,8 +468,8 @@ Result<int64_t> SqliteStore::CountRequestsSince(const std::string& requester, Ti
 
 Result<std::vector<std::pair<std::string, int64_t>>> SqliteStore::CountRequestsByState() {
   static constexpr core::RequestState kAll[] = {
-      core::RequestState::kPending,  core::RequestState::kApproved, core::RequestState::kActive,
-      core::RequestState::kExpired,  core::RequestState::kRevoked,  core::RequestState::kDenied,
+      core::RequestState::kPending,   core::RequestState::kApproved, core::RequestState::kActive,
+      core::RequestState::kExpired,   core::RequestState::kRevoked,  core::RequestState::kDenied,
       core::RequestState::kCancelled, core::RequestState::kTimedOut};
   std::vector<std::pair<std::string, int64_t>> out;
   for (core::RequestState s : kAll) out.emplace_back(std::string(StoredName(s)), 0);
@@ -470,8 +488,8 @@ Result<std::vector<std::pair<std::string, int64_t>>> SqliteStore::CountRequestsB
 
 Result<std::optional<UserRecord>> SqliteStore::GetUser(const std::string& name) {
   BG_ASSIGN_OR_RETURN(auto conn, Reader());
-  BG_ASSIGN_OR_RETURN(Stmt q, conn->Prepare(
-      fmt::format("SELECT {} FROM users WHERE name = ?1", kUserColumns)));
+  BG_ASSIGN_OR_RETURN(
+      Stmt q, conn->Prepare(fmt::format("SELECT {} FROM users WHERE name = ?1", kUserColumns)));
   q.Bind(1, name);
   BG_ASSIGN_OR_RETURN(bool row, q.Step());
   if (!row) return std::optional<UserRecord>();
@@ -481,8 +499,8 @@ Result<std::optional<UserRecord>> SqliteStore::GetUser(const std::string& name) 
 
 Result<std::vector<UserRecord>> SqliteStore::ListUsers() {
   BG_ASSIGN_OR_RETURN(auto conn, Reader());
-  BG_ASSIGN_OR_RETURN(Stmt q, conn->Prepare(
-      fmt::format("SELECT {} FROM users ORDER BY name", kUserColumns)));
+  BG_ASSIGN_OR_RETURN(
+      Stmt q, conn->Prepare(fmt::format("SELECT {} FROM users ORDER BY name", kUserColumns)));
   std::vector<UserRecord> out;
   for (;;) {
     BG_ASSIGN_OR_RETURN(bool row, q.Step());
@@ -495,9 +513,10 @@ Result<std::vector<UserRecord>> SqliteStore::ListUsers() {
 
 Result<std::optional<TokenRecord>> SqliteStore::GetToken(const std::string& token_hash) {
   BG_ASSIGN_OR_RETURN(auto conn, Reader());
-  BG_ASSIGN_OR_RETURN(Stmt q, conn->Prepare(
-      "SELECT token_hash, user, issued_at, expires_at, source_address FROM tokens "
-      "WHERE token_hash = ?1"));
+  BG_ASSIGN_OR_RETURN(
+      Stmt q,
+      conn->Prepare("SELECT token_hash, user, issued_at, expires_at, source_address FROM tokens "
+                    "WHERE token_hash = ?1"));
   q.Bind(1, token_hash);
   BG_ASSIGN_OR_RETURN(bool row, q.Step());
   if (!row) return std::optional<TokenRecord>();
@@ -512,8 +531,8 @@ Result<std::optional<TokenRecord>> SqliteStore::GetToken(const std::string& toke
 
 Result<std::vector<TimerRecord>> SqliteStore::ListTimers() {
   BG_ASSIGN_OR_RETURN(auto conn, Reader());
-  BG_ASSIGN_OR_RETURN(Stmt q, conn->Prepare(
-      "SELECT id, kind, request, at FROM timers ORDER BY at, id"));
+  BG_ASSIGN_OR_RETURN(Stmt q,
+                      conn->Prepare("SELECT id, kind, request, at FROM timers ORDER BY at, id"));
   std::vector<TimerRecord> out;
   for (;;) {
     BG_ASSIGN_OR_RETURN(bool row, q.Step());
@@ -532,9 +551,11 @@ Result<std::vector<TimerRecord>> SqliteStore::ListTimers() {
 
 Result<std::vector<OutboxJob>> SqliteStore::ListOutbox() {
   BG_ASSIGN_OR_RETURN(auto conn, Reader());
-  BG_ASSIGN_OR_RETURN(Stmt q, conn->Prepare(
-      "SELECT id, kind, request, payload, attempts, next_attempt, last_error FROM outbox "
-      "ORDER BY id"));
+  BG_ASSIGN_OR_RETURN(
+      Stmt q,
+      conn->Prepare(
+          "SELECT id, kind, request, payload, attempts, next_attempt, last_error FROM outbox "
+          "ORDER BY id"));
   std::vector<OutboxJob> out;
   for (;;) {
     BG_ASSIGN_OR_RETURN(bool row, q.Step());
@@ -558,8 +579,8 @@ Result<std::vector<OutboxJob>> SqliteStore::ListOutbox() {
 
 Result<bool> SqliteStore::HasUsedSource(const std::string& user, const std::string& address) {
   BG_ASSIGN_OR_RETURN(auto conn, Reader());
-  BG_ASSIGN_OR_RETURN(Stmt q, conn->Prepare(
-      "SELECT 1 FROM sources WHERE user = ?1 AND address = ?2"));
+  BG_ASSIGN_OR_RETURN(Stmt q,
+                      conn->Prepare("SELECT 1 FROM sources WHERE user = ?1 AND address = ?2"));
   q.Bind(1, user).Bind(2, address);
   return q.Step();
 }
@@ -582,8 +603,9 @@ Result<std::vector<std::string>> SqliteStore::AuditLeaves(int64_t start, int64_t
   std::vector<std::string> out;
   if (start == end) return out;
   BG_ASSIGN_OR_RETURN(auto conn, Reader());
-  BG_ASSIGN_OR_RETURN(Stmt q, conn->Prepare(
-      "SELECT leaf FROM audit_leaves WHERE idx >= ?1 AND idx < ?2 ORDER BY idx"));
+  BG_ASSIGN_OR_RETURN(
+      Stmt q,
+      conn->Prepare("SELECT leaf FROM audit_leaves WHERE idx >= ?1 AND idx < ?2 ORDER BY idx"));
   q.Bind(1, start).Bind(2, end);
   for (;;) {
     BG_ASSIGN_OR_RETURN(bool row, q.Step());
@@ -595,12 +617,13 @@ Result<std::vector<std::string>> SqliteStore::AuditLeaves(int64_t start, int64_t
 
 Result<std::string> SqliteStore::AuditNodeHash(int level, int64_t index) {
   BG_ASSIGN_OR_RETURN(auto conn, Reader());
-  BG_ASSIGN_OR_RETURN(Stmt q, conn->Prepare(
-      "SELECT hash FROM audit_nodes WHERE level = ?1 AND idx = ?2"));
+  BG_ASSIGN_OR_RETURN(Stmt q,
+                      conn->Prepare("SELECT hash FROM audit_nodes WHERE level = ?1 AND idx = ?2"));
   q.Bind(1, int64_t{level}).Bind(2, index);
   BG_ASSIGN_OR_RETURN(bool row, q.Step());
   if (!row) {
-    return Error::NotFound(fmt::format("audit node (level {}, index {}) is not stored", level, index));
+    return Error::NotFound(
+        fmt::format("audit node (level {}, index {}) is not stored", level, index));
   }
   return q.Blob(0);
 }

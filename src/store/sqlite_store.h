@@ -4,7 +4,8 @@
 // Thread-safety: every method may be called from any thread. Commits are serialized on one writer
 // connection; reads use pooled connections of their own and see the last committed state, so they
 // proceed while the writer commits. Nothing is cached in memory except prepared statements and
-// the audit log size.
+// the audit log size, which is read at Open and then advanced by this object's commits: one
+// process writes a database (other processes may read it, but their AuditSize is as of Open).
 #pragma once
 
 #include <atomic>

@@ -50,7 +50,8 @@ class SqliteStoreTest : public ::testing::Test {
     sqlite3* db = nullptr;
     EXPECT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
     sqlite3_stmt* st = nullptr;
-    EXPECT_EQ(sqlite3_prepare_v2(db, sql.c_str(), -1, &st, nullptr), SQLITE_OK) << sqlite3_errmsg(db);
+    EXPECT_EQ(sqlite3_prepare_v2(db, sql.c_str(), -1, &st, nullptr), SQLITE_OK)
+        << sqlite3_errmsg(db);
     std::string out;
     if (sqlite3_step(st) == SQLITE_ROW) {
       const unsigned char* t = sqlite3_column_text(st, 0);
@@ -113,11 +114,21 @@ TEST_F(SqliteStoreTest, OpenStoreRefusesUnknownAndUnavailableBackends) {
 }
 
 TEST_F(SqliteStoreTest, UsesWalAndRecordsEachMigrationOnce) {
-  { auto s = MustOpen(); ASSERT_NE(s, nullptr); EXPECT_EQ(s->schema_version(), 1); }
+  {
+    auto s = MustOpen();
+    ASSERT_NE(s, nullptr);
+    EXPECT_EQ(s->schema_version(), 1);
+  }
   EXPECT_EQ(RawQuery("PRAGMA journal_mode"), "wal");
   const std::string applied = RawQuery("SELECT applied_at FROM schema_version WHERE version = 1");
-  { auto s = MustOpen(); ASSERT_NE(s, nullptr); }
-  { auto s = MustOpen(); ASSERT_NE(s, nullptr); }
+  {
+    auto s = MustOpen();
+    ASSERT_NE(s, nullptr);
+  }
+  {
+    auto s = MustOpen();
+    ASSERT_NE(s, nullptr);
+  }
   EXPECT_EQ(RawQuery("SELECT COUNT(*) FROM schema_version"),
             std::to_string(sqlite::Migrations().size()));
   EXPECT_EQ(RawQuery("SELECT applied_at FROM schema_version WHERE version = 1"), applied);
@@ -135,7 +146,10 @@ TEST_F(SqliteStoreTest, AnEmptyFileIsMigratedFromScratch) {
 }
 
 TEST_F(SqliteStoreTest, ANewerSchemaIsRefused) {
-  { auto s = MustOpen(); ASSERT_NE(s, nullptr); }
+  {
+    auto s = MustOpen();
+    ASSERT_NE(s, nullptr);
+  }
   RawExec("INSERT INTO schema_version(version, applied_at) VALUES (99, 0)");
   auto s = SqliteStore::Open(path_);
   ASSERT_FALSE(s.has_value());
@@ -199,8 +213,7 @@ TEST_F(SqliteStoreTest, DamagedPagesGiveErrorsNotCrashes) {
   auto open = (*s)->ListOpenRequests();
   auto count = (*s)->CountRequestsByState();
   // With most pages destroyed, at least one of the scans must notice.
-  EXPECT_FALSE(list.has_value() && open.has_value() && count.has_value() &&
-               list->size() == 300);
+  EXPECT_FALSE(list.has_value() && open.has_value() && count.has_value() && list->size() == 300);
 }
 
 TEST_F(SqliteStoreTest, InvalidStoredValuesAreInternalErrorsNamingTheColumn) {

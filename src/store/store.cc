@@ -19,7 +19,7 @@ namespace {
 
 // `location` is what follows "kind:" in the spec (empty when the spec is just the kind).
 using Opener = Result<std::unique_ptr<Store>> (*)(std::string_view location,
-                                                 const std::string& data_dir);
+                                                  const std::string& data_dir);
 
 Result<std::unique_ptr<Store>> OpenSqlite(std::string_view location, const std::string& data_dir) {
   std::filesystem::path path;

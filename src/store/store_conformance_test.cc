@@ -424,13 +424,11 @@ TEST_P(StoreConformanceTest, AuditAppendsMustBeGapFree) {
     int64_t size_after;
   };
   const std::vector<Case> cases = {
-      {{1}, false, 0},        // gap on an empty log
-      {{0}, true, 1},
-      {{0}, false, 1},        // rewriting leaf 0
-      {{1, 3}, false, 1},     // gap inside a batch
-      {{1, 2, 3}, true, 4},   // several in order in one batch
-      {{-1}, false, 4},
-      {{4}, true, 5},
+      {{1}, false, 0},                        // gap on an empty log
+      {{0}, true, 1},       {{0}, false, 1},  // rewriting leaf 0
+      {{1, 3}, false, 1},                     // gap inside a batch
+      {{1, 2, 3}, true, 4},                   // several in order in one batch
+      {{-1}, false, 4},     {{4}, true, 5},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(::testing::PrintToString(c.indexes));
@@ -462,10 +460,10 @@ TEST_P(StoreConformanceTest, ListRequestsIsNewestFirstWithFiltersAndPaging) {
   WriteBatch b;
   for (int i = 0; i < 12; ++i) {
     std::string id = fmt::format("r{:02}", i);
-    b.requests.push_back({MinimalRequest(id, i % 2 == 0 ? "alice" : "bob", i,
-                                         i % 3 == 0 ? RequestState::kDenied
-                                                    : RequestState::kPending),
-                          0});
+    b.requests.push_back(
+        {MinimalRequest(id, i % 2 == 0 ? "alice" : "bob", i,
+                        i % 3 == 0 ? RequestState::kDenied : RequestState::kPending),
+         0});
   }
   MustCommit(b);
 
@@ -481,14 +479,24 @@ TEST_P(StoreConformanceTest, ListRequestsIsNewestFirstWithFiltersAndPaging) {
   };
   const std::vector<Case> cases = {
       {"limit", filter([](RequestFilter& f) { f.limit = 3; }), {"r11", "r10", "r09"}},
-      {"before_id", filter([](RequestFilter& f) { f.limit = 3; f.before_id = "r09"; }),
+      {"before_id",
+       filter([](RequestFilter& f) {
+         f.limit = 3;
+         f.before_id = "r09";
+       }),
        {"r08", "r07", "r06"}},
       {"last page", filter([](RequestFilter& f) { f.before_id = "r02"; }), {"r01", "r00"}},
-      {"state", filter([](RequestFilter& f) { f.state = RequestState::kDenied; }),
+      {"state",
+       filter([](RequestFilter& f) { f.state = RequestState::kDenied; }),
        {"r09", "r06", "r03", "r00"}},
-      {"requester", filter([](RequestFilter& f) { f.requester = "bob"; f.limit = 4; }),
+      {"requester",
+       filter([](RequestFilter& f) {
+         f.requester = "bob";
+         f.limit = 4;
+       }),
        {"r11", "r09", "r07", "r05"}},
-      {"created_since is inclusive", filter([](RequestFilter& f) { f.created_since = T(9); }),
+      {"created_since is inclusive",
+       filter([](RequestFilter& f) { f.created_since = T(9); }),
        {"r11", "r10", "r09"}},
       {"all filters",
        filter([](RequestFilter& f) {
@@ -571,10 +579,10 @@ TEST_P(StoreConformanceTest, ListLimitIsCappedAtOneThousand) {
 }
 
 TEST_P(StoreConformanceTest, OpenRequestsAreTheNonTerminalOnes) {
-  const std::vector<RequestState> states = {
-      RequestState::kPending, RequestState::kApproved, RequestState::kActive,
-      RequestState::kExpired, RequestState::kRevoked,  RequestState::kDenied,
-      RequestState::kCancelled, RequestState::kTimedOut};
+  const std::vector<RequestState> states = {RequestState::kPending,   RequestState::kApproved,
+                                            RequestState::kActive,    RequestState::kExpired,
+                                            RequestState::kRevoked,   RequestState::kDenied,
+                                            RequestState::kCancelled, RequestState::kTimedOut};
   WriteBatch b;
   for (size_t i = 0; i < states.size(); ++i) {
     b.requests.push_back({MinimalRequest(fmt::format("r{}", i), "alice", i, states[i]), 0});
@@ -883,13 +891,13 @@ std::string BackendName(const ::testing::TestParamInfo<StoreBackend>& info) {
 
 INSTANTIATE_TEST_SUITE_P(
     Sqlite, StoreConformanceTest,
-    ::testing::Values(
-        StoreBackend{"sqlite_in_data_dir",
-                     [](const std::string& dir) { return OpenStore("sqlite", dir); }},
-        StoreBackend{"sqlite_explicit_path",
-                     [](const std::string& dir) {
-                       return OpenStore("sqlite:" + dir + "/other.db", "/nonexistent");
-                     }}),
+    ::testing::Values(StoreBackend{"sqlite_in_data_dir",
+                                   [](const std::string& dir) { return OpenStore("sqlite", dir); }},
+                      StoreBackend{"sqlite_explicit_path",
+                                   [](const std::string& dir) {
+                                     return OpenStore("sqlite:" + dir + "/other.db",
+                                                      "/nonexistent");
+                                   }}),
     BackendName);
 
 }  // namespace
