@@ -1,0 +1,132 @@
+// An HTTP/1.1 server (HTTPS by default) that knows nothing about routes: it parses requests,
+// hands each one to a Handler with a ResponseWriter, and writes what the handler sends back.
+//
+// Transport guarantees: keep-alive; pipelined requests are answered in order, one at a time;
+// a body larger than max_body_bytes gets 413 without being buffered; a malformed request
+// gets 400, oversized headers 431 (then the connection closes); an exception escaping the
+// handler becomes a 500; a handler that drops its writer without answering yields a 500;
+// every read (TLS handshake, headers, body, idle keep-alive) has a deadline. TLS is 1.2 or
+// 1.3 only, AEAD ciphers with forward secrecy. Plain HTTP is refused unless the listen host
+// is a loopback address. Error bodies are {"error":{"code","message","field"?}}.
+//
+// Threading: handlers run on the server's I/O threads and must not block; a handler may
+// answer later from any thread through its ResponseWriter.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "util/result.h"
+
+namespace bg::api {
+
+using HeaderList = std::vector<std::pair<std::string, std::string>>;
+
+struct HttpRequest {
+  std::string method;                        // As sent, e.g. "GET".
+  std::string path;                          // Percent-decoded, without the query.
+  std::map<std::string, std::string> query;  // Percent-decoded ('+' is a space); keys unique.
+  std::map<std::string, std::string> headers;  // Lower-case names; repeats joined by ", ".
+  std::string body;
+  std::string remote_address;  // Peer IP address, e.g. "127.0.0.1".
+};
+
+struct HttpResponse {
+  int status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+  HeaderList headers;  // Extra headers; names and values must not contain CR, LF or NUL.
+};
+
+// The answer channel for one request. Thread-safe: every method may be called from any
+// thread, at any time, also after the connection or the server is gone (then it does nothing
+// and returns false). Either Send() once, or StartStream() and then events until Close().
+class ResponseWriter {
+ public:
+  virtual ~ResponseWriter() = default;
+
+  // Sends the whole response. Returns false if a response was already sent or started, or
+  // the connection is gone.
+  virtual bool Send(HttpResponse response) = 0;
+
+  // Server-Sent Events: sends 200 with Content-Type text/event-stream (plus `headers`),
+  // then each WriteEvent/WriteComment goes out at once, unbuffered. Heartbeats are the
+  // caller's job (WriteComment). The connection closes when the stream ends.
+  virtual bool StartStream(HeaderList headers = {}) = 0;
+  // Writes "event: <event>\n" (omitted when empty), "id: <id>\n" (omitted when empty) and
+  // one "data: " line per line of `data`, then a blank line. Returns false when the stream is
+  // not open, or when `event` or `id` contains a line break.
+  virtual bool WriteEvent(std::string_view event, std::string_view data,
+                          std::string_view id = {}) = 0;
+  // Writes ": <text>\n\n" (a comment; clients ignore it). Line breaks in `text` are refused.
+  virtual bool WriteComment(std::string_view text) = 0;
+  // Ends the stream (or, before any response, the connection).
+  virtual void Close() = 0;
+
+  // True until a response was sent, the stream was closed, the client went away or the
+  // server stopped. A stream whose client is too slow to read (about 1 MiB queued) is closed.
+  virtual bool IsOpen() const = 0;
+  // `callback` runs exactly once, when IsOpen() turns false for any reason (at once, on the
+  // calling thread, if it already is). For streams this is the place to unsubscribe. It may
+  // run on an I/O thread: it must not block.
+  virtual void SetOnClose(std::function<void()> callback) = 0;
+};
+
+using Handler = std::function<void(HttpRequest, std::shared_ptr<ResponseWriter>)>;
+
+struct HttpServerOptions {
+  std::string host = "127.0.0.1";  // IP address, or "localhost" (binds 127.0.0.1).
+  uint16_t port = 0;               // 0 picks a free port; see HttpServer::port().
+  bool tls = true;
+  std::string cert_file;  // PEM certificate (chain) and private key, when tls.
+  std::string key_file;
+  int threads = 2;
+  size_t max_body_bytes = 1 << 20;
+  size_t max_header_bytes = 16 << 10;
+  // Deadline for the TLS handshake, for each request's headers and body, for writing a
+  // response, and for an idle keep-alive connection.
+  std::chrono::milliseconds timeout = std::chrono::seconds(30);
+  // Called once per request after its response was written (or, for a stream, after the
+  // stream's headers were), with the time since the request's headers arrived. Also called
+  // for requests the server refused itself (400/413/431), with what was parsed of them.
+  // Runs on an I/O thread.
+  std::function<void(const HttpRequest&, int status, double seconds)> on_complete;
+};
+
+class HttpServer {
+ public:
+  // Binds, listens and starts the I/O threads. Errors: InvalidArgument field "listen" (bad
+  // host, plain HTTP on a non-loopback host, bind failure), field "cert_file"/"key_file"
+  // (unreadable or mismatched TLS files), field "threads".
+  static Result<std::unique_ptr<HttpServer>> Start(HttpServerOptions options, Handler handler);
+
+  virtual ~HttpServer() = default;
+  // The bound port (the real one when options.port was 0).
+  virtual uint16_t port() const = 0;
+  // Stops accepting, closes every connection (open streams see their on-close callback),
+  // lets the I/O threads finish and joins them. Idempotent; also run by the destructor.
+  // Must not be called from a handler or an on-close callback.
+  virtual void Stop() = 0;
+};
+
+// Exposed for tests: percent-decoding of a request target into path and query.
+namespace internal {
+struct Target {
+  std::string path;
+  std::map<std::string, std::string> query;
+};
+// Errors: InvalidArgument with field "path" (bad escape, NUL, not starting with '/') or the
+// query key (bad escape, repeated key).
+Result<Target> ParseTarget(std::string_view target);
+// The SSE wire form of one event, as WriteEvent sends it.
+std::string FormatEvent(std::string_view event, std::string_view data, std::string_view id);
+}  // namespace internal
+
+}  // namespace bg::api

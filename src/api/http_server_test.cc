@@ -1,0 +1,937 @@
+#include "api/http_server.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <future>
+#include <mutex>
+#include <thread>
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <fmt/format.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
+#include "api/tls.h"
+
+namespace bg::api {
+namespace {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace ssl = net::ssl;
+using tcp = net::ip::tcp;
+using ::testing::HasSubstr;
+
+std::string MakeTempDir() {
+  char tmpl[] = "/tmp/bg_http_test_XXXXXX";
+  char* dir = mkdtemp(tmpl);
+  return dir == nullptr ? std::string() : std::string(dir);
+}
+
+// Runs a shell command; returns its exit status and standard output.
+std::pair<int, std::string> RunCommand(const std::string& command) {
+  std::string out;
+  FILE* pipe = popen(command.c_str(), "r");
+  if (pipe == nullptr) return {-1, out};
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof(buf), pipe)) > 0) out.append(buf, n);
+  int status = pclose(pipe);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+bool HaveTool(const std::string& name) {
+  return RunCommand("command -v " + name + " >/dev/null 2>&1").first == 0;
+}
+
+// A blocking test client on 127.0.0.1: TLS (verifying the server against `cacert`, host
+// 127.0.0.1) when cacert is non-empty, else plain TCP. Errors throw (gtest reports them).
+class Client {
+ public:
+  Client(uint16_t port, const std::string& cacert,
+         const std::function<void(SSL_CTX*)>& tune = {})
+      : ctx_(ssl::context::tls_client) {
+    tcp::endpoint endpoint(net::ip::make_address("127.0.0.1"), port);
+    if (cacert.empty()) {
+      plain_ = std::make_unique<beast::tcp_stream>(ioc_);
+      plain_->connect(endpoint);
+      return;
+    }
+    ctx_.load_verify_file(cacert);
+    ctx_.set_verify_mode(ssl::verify_peer);
+    ctx_.set_verify_callback(ssl::host_name_verification("127.0.0.1"));
+    if (tune) tune(ctx_.native_handle());
+    tls_ = std::make_unique<beast::ssl_stream<beast::tcp_stream>>(ioc_, ctx_);
+    beast::get_lowest_layer(*tls_).connect(endpoint);
+    tls_->handshake(ssl::stream_base::client, handshake_error_);
+  }
+
+  // Runs f on whichever stream this client has.
+  template <typename F>
+  decltype(auto) Visit(F&& f) {
+    if (tls_) return f(*tls_);
+    return f(*plain_);
+  }
+
+  const beast::error_code& handshake_error() const { return handshake_error_; }
+  std::string tls_version() { return tls_ ? SSL_get_version(tls_->native_handle()) : ""; }
+
+  void Write(std::string_view bytes) {
+    Visit([&](auto& s) { net::write(s, net::buffer(bytes.data(), bytes.size())); });
+  }
+
+  http::response<http::string_body> Read() {
+    http::response<http::string_body> res;
+    Visit([&](auto& s) { http::read(s, buffer_, res); });
+    return res;
+  }
+
+  // The answer to a HEAD request: headers only, whatever Content-Length says.
+  http::response<http::empty_body> ReadHead() {
+    http::response_parser<http::empty_body> parser;
+    parser.skip(true);
+    Visit([&](auto& s) { http::read(s, buffer_, parser); });
+    return parser.release();
+  }
+
+  // Reads until the server closes; returns what arrived (after anything buffered).
+  std::string ReadToEnd() {
+    std::string out = beast::buffers_to_string(buffer_.data());
+    buffer_.consume(buffer_.size());
+    char buf[4096];
+    beast::error_code ec;
+    for (;;) {
+      size_t n = Visit([&](auto& s) { return s.read_some(net::buffer(buf), ec); });
+      out.append(buf, n);
+      if (ec) return out;
+    }
+  }
+
+  // SSE: reads the response head, then decoded body bytes until `done(body)` holds.
+  std::string ReadStream(const std::function<bool(const std::string&)>& done) {
+    if (!stream_parser_) {
+      stream_parser_.emplace();
+      stream_parser_->body_limit(boost::none);
+      Visit([&](auto& s) { http::read_header(s, buffer_, *stream_parser_); });
+    }
+    while (!done(stream_parser_->get().body())) {
+      Visit([&](auto& s) { http::read_some(s, buffer_, *stream_parser_); });
+    }
+    return stream_parser_->get().body();
+  }
+  const http::response<http::string_body>& stream_head() { return stream_parser_->get(); }
+
+  // Drops the TCP connection without any TLS close_notify, like a client that goes away.
+  void Disconnect() {
+    beast::error_code ec;
+    auto& socket = tls_ ? beast::get_lowest_layer(*tls_).socket() : plain_->socket();
+    socket.shutdown(tcp::socket::shutdown_both, ec);
+    socket.close(ec);
+  }
+
+ private:
+  net::io_context ioc_;
+  ssl::context ctx_;
+  std::unique_ptr<beast::ssl_stream<beast::tcp_stream>> tls_;
+  std::unique_ptr<beast::tcp_stream> plain_;
+  beast::error_code handshake_error_;
+  beast::flat_buffer buffer_;
+  std::optional<http::response_parser<http::string_body>> stream_parser_;
+};
+
+std::string Get(std::string_view target, std::string_view extra_headers = "") {
+  return fmt::format("GET {} HTTP/1.1\r\nHost: 127.0.0.1\r\n{}\r\n", target, extra_headers);
+}
+
+std::string Post(std::string_view target, std::string_view body) {
+  return fmt::format(
+      "POST {} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+      "Content-Length: {}\r\n\r\n{}",
+      target, body.size(), body);
+}
+
+HttpResponse Text(std::string body, int status = 200) {
+  HttpResponse response;
+  response.status = status;
+  response.content_type = "text/plain";
+  response.body = std::move(body);
+  return response;
+}
+
+class HttpServerTest : public ::testing::TestWithParam<bool> {
+ protected:
+  void SetUp() override {
+    dir_ = MakeTempDir();
+    ASSERT_FALSE(dir_.empty());
+    auto cert = EnsureSelfSignedCertificate(dir_);
+    ASSERT_TRUE(cert.has_value()) << cert.error().ToString();
+    cert_ = *cert;
+  }
+  void TearDown() override {
+    server_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+
+  bool tls() const { return GetParam(); }
+
+  void StartServer(Handler handler,
+                   const std::function<void(HttpServerOptions&)>& tune = {}) {
+    HttpServerOptions options;
+    options.host = "127.0.0.1";
+    options.tls = tls();
+    options.cert_file = cert_.cert_path;
+    options.key_file = cert_.key_path;
+    if (tune) tune(options);
+    auto server = HttpServer::Start(options, std::move(handler));
+    ASSERT_TRUE(server.has_value()) << server.error().ToString();
+    server_ = std::move(*server);
+  }
+
+  std::unique_ptr<Client> Connect() {
+    return std::make_unique<Client>(server_->port(), tls() ? cert_.cert_path : "");
+  }
+
+  std::string dir_;
+  CertificateInfo cert_;
+  std::unique_ptr<HttpServer> server_;
+};
+
+INSTANTIATE_TEST_SUITE_P(Transport, HttpServerTest, ::testing::Values(true, false),
+                         [](const auto& info) { return info.param ? "Tls" : "Plain"; });
+
+TEST_P(HttpServerTest, GetRoundTripParsesPathQueryHeadersAndPeer) {
+  std::promise<HttpRequest> seen;
+  StartServer([&](HttpRequest req, std::shared_ptr<ResponseWriter> writer) {
+    seen.set_value(req);
+    HttpResponse response;
+    response.status = 201;
+    response.body = R"({"ok":true})";
+    response.headers = {{"X-Request-Id", "req_1"}};
+    writer->Send(response);
+  });
+  auto client = Connect();
+  client->Write(Get("/v1/re%71uests?state=pending&mine=true&q=a%20b+c&empty=&flag",
+                    "X-Custom: One\r\nAccept: a\r\nAccept: b\r\n"));
+  auto res = client->Read();
+  EXPECT_EQ(res.result_int(), 201);
+  EXPECT_EQ(res[http::field::content_type], "application/json");
+  EXPECT_EQ(res["X-Request-Id"], "req_1");
+  EXPECT_EQ(res.body(), R"({"ok":true})");
+  EXPECT_TRUE(res.keep_alive());
+
+  HttpRequest req = seen.get_future().get();
+  EXPECT_EQ(req.method, "GET");
+  EXPECT_EQ(req.path, "/v1/requests");
+  EXPECT_EQ(req.query, (std::map<std::string, std::string>{
+                           {"state", "pending"}, {"mine", "true"}, {"q", "a b c"},
+                           {"empty", ""}, {"flag", ""}}));
+  EXPECT_EQ(req.headers["x-custom"], "One");
+  EXPECT_EQ(req.headers["accept"], "a, b");
+  EXPECT_EQ(req.headers["host"], "127.0.0.1");
+  EXPECT_EQ(req.remote_address, "127.0.0.1");
+  EXPECT_TRUE(req.body.empty());
+}
+
+TEST_P(HttpServerTest, PostBodyReachesTheHandler) {
+  StartServer([](HttpRequest req, std::shared_ptr<ResponseWriter> writer) {
+    writer->Send(Text(req.method + " " + std::to_string(req.body.size()) + " " +
+                      req.body.substr(0, 10)));
+  });
+  std::string body = R"({"reason":")" + std::string(5000, 'x') + R"("})";
+  auto client = Connect();
+  client->Write(Post("/v1/requests", body));
+  auto res = client->Read();
+  EXPECT_EQ(res.result_int(), 200);
+  EXPECT_EQ(res.body(), "POST " + std::to_string(body.size()) + " {\"reason\":");
+}
+
+TEST_P(HttpServerTest, ChunkedBodyIsDecoded) {
+  StartServer([](HttpRequest req, std::shared_ptr<ResponseWriter> writer) {
+    writer->Send(Text(req.body));
+  });
+  auto client = Connect();
+  client->Write(
+      "POST /x HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+      "5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n");
+  EXPECT_EQ(client->Read().body(), "hello world");
+}
+
+TEST_P(HttpServerTest, OversizedBodyGets413BeforeTheBodyIsSent) {
+  std::atomic<int> calls{0};
+  StartServer(
+      [&](HttpRequest, std::shared_ptr<ResponseWriter> writer) {
+        ++calls;
+        writer->Send(Text("handled"));
+      },
+      [](HttpServerOptions& o) { o.max_body_bytes = 1024; });
+  auto client = Connect();
+  // Announces 10 MiB but sends only the head: the answer must come without the body.
+  client->Write(
+      "POST /v1/requests HTTP/1.1\r\nHost: h\r\nContent-Length: 10485760\r\n\r\n{\"a\":");
+  auto res = client->Read();
+  EXPECT_EQ(res.result_int(), 413);
+  EXPECT_EQ(res[http::field::content_type], "application/json");
+  EXPECT_EQ(res.body(),
+            R"({"error":{"code":"payload_too_large","message":"the request body exceeds 1024 )"
+            R"(bytes","field":"body"}})");
+  EXPECT_FALSE(res.keep_alive());
+  EXPECT_EQ(calls.load(), 0);
+}
+
+TEST_P(HttpServerTest, OversizedChunkedBodyGets413) {
+  StartServer([](HttpRequest, std::shared_ptr<ResponseWriter> writer) { writer->Send(Text("")); },
+              [](HttpServerOptions& o) { o.max_body_bytes = 16; });
+  auto client = Connect();
+  client->Write("POST /x HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+                "20\r\n" + std::string(32, 'z') + "\r\n0\r\n\r\n");
+  EXPECT_EQ(client->Read().result_int(), 413);
+}
+
+TEST_P(HttpServerTest, BodyWithinLimitAfterExpectContinueIsRead) {
+  StartServer([](HttpRequest req, std::shared_ptr<ResponseWriter> writer) {
+    writer->Send(Text(req.body));
+  });
+  auto client = Connect();
+  client->Write("POST /x HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n");
+  EXPECT_EQ(client->Read().result_int(), 100);
+  client->Write("data");
+  EXPECT_EQ(client->Read().body(), "data");
+}
+
+TEST_P(HttpServerTest, MalformedRequestsGet400AndClose) {
+  struct Case {
+    const char* name;
+    std::string bytes;
+  };
+  const Case kCases[] = {
+      {"garbage", std::string("\x16\x03\x01\x02\xff garbage \x01\r\n\r\n", 21)},
+      {"bad version", "GET / HTTP/9.9\r\nHost: h\r\n\r\n"},
+      {"no host", "GET / HTTP/1.1\r\n\r\n"},
+      {"space in header name", "GET / HTTP/1.1\r\nHost: h\r\nBad Name: x\r\n\r\n"},
+      {"length and chunked", "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n"
+                             "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n"},
+      {"bad content length", "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 1x\r\n\r\n"},
+  };
+  std::atomic<int> calls{0};
+  StartServer([&](HttpRequest, std::shared_ptr<ResponseWriter> writer) {
+    ++calls;
+    writer->Send(Text("handled"));
+  });
+  for (const auto& c : kCases) {
+    auto client = Connect();
+    client->Write(c.bytes);
+    auto res = client->Read();
+    EXPECT_EQ(res.result_int(), 400) << c.name;
+    EXPECT_THAT(res.body(), HasSubstr(R"({"error":{"code":"invalid_argument","message":")"))
+        << c.name;
+    EXPECT_FALSE(res.keep_alive()) << c.name;
+  }
+  EXPECT_EQ(calls.load(), 0);
+}
+
+TEST_P(HttpServerTest, BadTargetsGet400WithTheFieldAndKeepTheConnection) {
+  StartServer([](HttpRequest req, std::shared_ptr<ResponseWriter> writer) {
+    writer->Send(Text(req.path));
+  });
+  auto client = Connect();
+  client->Write(Get("/v1/requests?state=a&state=b"));
+  auto res = client->Read();
+  EXPECT_EQ(res.result_int(), 400);
+  EXPECT_EQ(res.body(), R"({"error":{"code":"invalid_argument","message":"query parameter )"
+                        R"(\"state\" is repeated","field":"state"}})");
+  client->Write(Get("/bad%zz"));
+  EXPECT_EQ(client->Read().result_int(), 400);
+  client->Write(Get("/fine"));
+  EXPECT_EQ(client->Read().body(), "/fine");
+}
+
+TEST_P(HttpServerTest, OversizedHeadersGet431) {
+  StartServer([](HttpRequest, std::shared_ptr<ResponseWriter> writer) { writer->Send(Text("")); },
+              [](HttpServerOptions& o) { o.max_header_bytes = 1024; });
+  auto client = Connect();
+  client->Write(Get("/", "X-Big: " + std::string(2000, 'a') + "\r\n"));
+  auto res = client->Read();
+  EXPECT_EQ(res.result_int(), 431);
+  EXPECT_THAT(res.body(), HasSubstr(R"("code":"headers_too_large")"));
+}
+
+TEST_P(HttpServerTest, KeepAliveAndPipelinedRequestsAreAnsweredInOrder) {
+  StartServer([](HttpRequest req, std::shared_ptr<ResponseWriter> writer) {
+    writer->Send(Text(req.path));
+  });
+  auto client = Connect();
+  for (int i = 0; i < 5; ++i) {
+    client->Write(Get("/one/" + std::to_string(i)));
+    auto res = client->Read();
+    EXPECT_EQ(res.body(), "/one/" + std::to_string(i));
+    EXPECT_TRUE(res.keep_alive());
+  }
+  // Three requests in one write: three answers, in order, on the same connection.
+  client->Write(Get("/p/1") + Post("/p/2", "body") + Get("/p/3"));
+  for (const char* path : {"/p/1", "/p/2", "/p/3"}) EXPECT_EQ(client->Read().body(), path);
+  client->Write(Get("/last", "Connection: close\r\n"));
+  auto last = client->Read();
+  EXPECT_EQ(last.body(), "/last");
+  EXPECT_FALSE(last.keep_alive());
+}
+
+TEST_P(HttpServerTest, HeadGetsTheLengthButNoBody) {
+  StartServer([](HttpRequest, std::shared_ptr<ResponseWriter> writer) {
+    writer->Send(Text("twelve bytes"));
+  });
+  auto client = Connect();
+  client->Write("HEAD / HTTP/1.1\r\nHost: h\r\n\r\n" + Get("/after"));
+  auto head = client->ReadHead();
+  EXPECT_EQ(head.result_int(), 200);
+  EXPECT_EQ(head[http::field::content_length], "12");
+  // Had the server sent a body after the HEAD answer, it would be read as the next response.
+  EXPECT_EQ(client->Read().body(), "twelve bytes");
+}
+
+TEST_P(HttpServerTest, SendFromAnotherThreadAfterTheHandlerReturned) {
+  std::promise<std::shared_ptr<ResponseWriter>> parked;
+  StartServer([&](HttpRequest, std::shared_ptr<ResponseWriter> writer) {
+    parked.set_value(std::move(writer));
+  });
+  auto client = Connect();
+  client->Write(Get("/slow"));
+  auto reply = std::async(std::launch::async, [&] { return client->Read(); });
+  std::shared_ptr<ResponseWriter> writer = parked.get_future().get();
+  EXPECT_TRUE(writer->IsOpen());
+  EXPECT_TRUE(writer->Send(Text("later", 202)));
+  EXPECT_FALSE(writer->Send(Text("twice")));
+  EXPECT_FALSE(writer->IsOpen());
+  auto res = reply.get();
+  EXPECT_EQ(res.result_int(), 202);
+  EXPECT_EQ(res.body(), "later");
+}
+
+TEST_P(HttpServerTest, HandlerExceptionsAndDroppedWritersBecome500) {
+  StartServer([](HttpRequest req, std::shared_ptr<ResponseWriter> writer) {
+    if (req.path == "/throw") throw std::runtime_error("boom");
+    if (req.path == "/throw-int") throw 42;
+    if (req.path == "/bad-header") {
+      writer->Send(HttpResponse{200, "text/plain", "x", {{"X-Evil", "a\r\nSet-Cookie: b"}}});
+    }
+    // "/drop": returns without answering.
+  });
+  auto client = Connect();
+  for (const char* path : {"/throw", "/throw-int", "/drop", "/bad-header"}) {
+    client->Write(Get(path));
+    auto res = client->Read();
+    EXPECT_EQ(res.result_int(), 500) << path;
+    EXPECT_THAT(res.body(), HasSubstr(R"({"error":{"code":"internal")")) << path;
+    EXPECT_EQ(res["Set-Cookie"], "") << path;
+    EXPECT_TRUE(res.keep_alive()) << path;
+  }
+}
+
+TEST_P(HttpServerTest, OnCompleteSeesEveryRequest) {
+  std::mutex mu;
+  std::vector<std::string> log;
+  StartServer(
+      [](HttpRequest req, std::shared_ptr<ResponseWriter> writer) {
+        writer->Send(Text("", req.path == "/missing" ? 404 : 200));
+      },
+      [&](HttpServerOptions& o) {
+        o.on_complete = [&](const HttpRequest& req, int status, double seconds) {
+          std::lock_guard lock(mu);
+          log.push_back(fmt::format("{} {} {} {}", req.method, req.path, status, seconds >= 0));
+        };
+      });
+  auto client = Connect();
+  client->Write(Get("/a?x=1"));
+  client->Read();
+  client->Write(Get("/missing"));
+  client->Read();
+  client->Write("BREW /pot HTTP/1.1\r\nHost: h\r\nContent-Length: 99999999\r\n\r\n");
+  client->Read();
+  server_.reset();  // on_complete runs after the write: Stop() waits for every call.
+  std::lock_guard lock(mu);
+  EXPECT_EQ(log, (std::vector<std::string>{"GET /a 200 true", "GET /missing 404 true",
+                                           "BREW /pot 413 true"}));
+}
+
+TEST_P(HttpServerTest, EventStreamDeliversEventsAndNoticesTheClientLeaving) {
+  std::promise<std::shared_ptr<ResponseWriter>> parked;
+  std::promise<void> closed;
+  StartServer([&](HttpRequest, std::shared_ptr<ResponseWriter> writer) {
+    writer->SetOnClose([&closed] { closed.set_value(); });
+    EXPECT_TRUE(writer->StartStream({{"X-Stream", "events"}}));
+    EXPECT_FALSE(writer->Send(Text("too late")));
+    parked.set_value(writer);
+  });
+  auto client = Connect();
+  client->Write(Get("/v1/events"));
+  std::shared_ptr<ResponseWriter> writer = parked.get_future().get();
+  EXPECT_TRUE(writer->WriteEvent("request", R"({"id":"req_1"})", "1"));
+  EXPECT_TRUE(writer->WriteComment("heartbeat"));
+  EXPECT_TRUE(writer->WriteEvent("request", "line one\nline two", "2"));
+  EXPECT_TRUE(writer->WriteEvent("", "plain"));
+  EXPECT_FALSE(writer->WriteEvent("bad\nname", "x"));
+  const std::string expected =
+      "event: request\nid: 1\ndata: {\"id\":\"req_1\"}\n\n"
+      ": heartbeat\n\n"
+      "event: request\nid: 2\ndata: line one\ndata: line two\n\n"
+      "data: plain\n\n";
+  std::string body =
+      client->ReadStream([&](const std::string& b) { return b.size() >= expected.size(); });
+  EXPECT_EQ(body, expected);
+  EXPECT_EQ(client->stream_head().result_int(), 200);
+  EXPECT_EQ(client->stream_head()[http::field::content_type], "text/event-stream");
+  EXPECT_EQ(client->stream_head()["X-Stream"], "events");
+  EXPECT_EQ(client->stream_head()[http::field::cache_control], "no-cache");
+  EXPECT_TRUE(writer->IsOpen());
+
+  client->Disconnect();
+  closed.get_future().get();  // The server noticed without the app writing anything.
+  EXPECT_FALSE(writer->IsOpen());
+  EXPECT_FALSE(writer->WriteEvent("request", "gone"));
+  bool late_callback = false;
+  writer->SetOnClose([&] { late_callback = true; });
+  EXPECT_TRUE(late_callback);
+  server_.reset();  // Before the promises the callbacks refer to go out of scope.
+}
+
+TEST_P(HttpServerTest, ClosingAStreamEndsTheResponse) {
+  std::promise<std::shared_ptr<ResponseWriter>> parked;
+  int closes = 0;
+  StartServer([&](HttpRequest, std::shared_ptr<ResponseWriter> writer) {
+    writer->SetOnClose([&closes] { ++closes; });
+    writer->StartStream();
+    parked.set_value(writer);
+  });
+  auto client = Connect();
+  client->Write(Get("/v1/events"));
+  auto writer = parked.get_future().get();
+  writer->WriteEvent("e", "1");
+  writer->Close();
+  writer->Close();
+  EXPECT_EQ(closes, 1);
+  std::string raw = client->ReadToEnd();
+  EXPECT_THAT(raw, HasSubstr("event: e\ndata: 1\n\n"));
+  EXPECT_THAT(raw, ::testing::EndsWith("\r\n0\r\n\r\n"));  // The last chunk.
+  server_.reset();
+  EXPECT_EQ(closes, 1);
+}
+
+TEST_P(HttpServerTest, StopClosesOpenStreamsAndLateWritesAreIgnored) {
+  std::promise<std::shared_ptr<ResponseWriter>> parked;
+  std::promise<void> closed;
+  StartServer([&](HttpRequest, std::shared_ptr<ResponseWriter> writer) {
+    writer->SetOnClose([&closed] { closed.set_value(); });
+    writer->StartStream();
+    parked.set_value(writer);
+  });
+  auto client = Connect();
+  client->Write(Get("/v1/events"));
+  auto writer = parked.get_future().get();
+  server_->Stop();
+  closed.get_future().get();
+  EXPECT_FALSE(writer->IsOpen());
+  EXPECT_FALSE(writer->WriteEvent("e", "after stop"));
+  server_->Stop();  // Idempotent.
+  server_.reset();
+  EXPECT_FALSE(writer->WriteComment("server gone"));
+}
+
+TEST_P(HttpServerTest, SlowClientsAreDisconnectedAtTheDeadline) {
+  std::atomic<int> calls{0};
+  StartServer(
+      [&](HttpRequest, std::shared_ptr<ResponseWriter> writer) {
+        ++calls;
+        writer->Send(Text(""));
+      },
+      [](HttpServerOptions& o) { o.timeout = std::chrono::milliseconds(200); });
+  auto client = Connect();
+  client->Write("GET / HTTP/1.1\r\nHost: h\r\nX-Slow: ");  // ...and never finishes.
+  EXPECT_EQ(client->ReadToEnd(), "");  // Closed without an answer.
+  EXPECT_EQ(calls.load(), 0);
+}
+
+TEST(HttpServerStartTest, PlainHttpIsRefusedOnNonLoopbackHosts) {
+  auto handler = [](HttpRequest, std::shared_ptr<ResponseWriter> w) { w->Send(Text("")); };
+  for (const char* host : {"0.0.0.0", "::", "192.0.2.10", "10.0.0.1", "::ffff:10.0.0.1"}) {
+    HttpServerOptions options;
+    options.host = host;
+    options.tls = false;
+    auto server = HttpServer::Start(options, handler);
+    ASSERT_FALSE(server.has_value()) << host;
+    EXPECT_EQ(server.error().code(), ErrorCode::kInvalidArgument) << host;
+    EXPECT_EQ(server.error().field(), "listen") << host;
+    EXPECT_THAT(server.error().message(), HasSubstr("loopback")) << host;
+  }
+  for (const char* host : {"127.0.0.1", "localhost", "127.0.0.2"}) {
+    HttpServerOptions options;
+    options.host = host;
+    options.tls = false;
+    auto server = HttpServer::Start(options, handler);
+    ASSERT_TRUE(server.has_value()) << host << ": " << server.error().ToString();
+    EXPECT_NE((*server)->port(), 0);
+  }
+}
+
+TEST(HttpServerStartTest, BadOptionsAreRefusedWithTheirField) {
+  std::string dir = MakeTempDir();
+  auto handler = [](HttpRequest, std::shared_ptr<ResponseWriter> w) { w->Send(Text("")); };
+  auto a = EnsureSelfSignedCertificate(dir + "/a");
+  auto b = EnsureSelfSignedCertificate(dir + "/b");
+  ASSERT_TRUE(a.has_value() && b.has_value());
+  struct Case {
+    const char* name;
+    std::function<void(HttpServerOptions&)> tune;
+    const char* field;
+  };
+  const Case kCases[] = {
+      {"not an address", [](auto& o) { o.host = "example.com"; }, "listen"},
+      {"no threads", [](auto& o) { o.threads = 0; }, "threads"},
+      {"missing cert", [&](auto& o) { o.cert_file = dir + "/none.crt"; }, "cert_file"},
+      {"key of another cert", [&](auto& o) { o.key_file = b->key_path; }, "key_file"},
+  };
+  for (const auto& c : kCases) {
+    HttpServerOptions options;
+    options.cert_file = a->cert_path;
+    options.key_file = a->key_path;
+    c.tune(options);
+    auto server = HttpServer::Start(options, handler);
+    ASSERT_FALSE(server.has_value()) << c.name;
+    EXPECT_EQ(server.error().field(), c.field) << c.name << ": " << server.error().ToString();
+  }
+  // Two servers on one port: the second cannot bind.
+  HttpServerOptions options;
+  options.cert_file = a->cert_path;
+  options.key_file = a->key_path;
+  auto first = HttpServer::Start(options, handler);
+  ASSERT_TRUE(first.has_value());
+  options.port = (*first)->port();
+  auto second = HttpServer::Start(options, handler);
+  ASSERT_FALSE(second.has_value());
+  EXPECT_EQ(second.error().field(), "listen");
+  std::filesystem::remove_all(dir);
+}
+
+class TlsVersionTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = MakeTempDir();
+    auto cert = EnsureSelfSignedCertificate(dir_);
+    ASSERT_TRUE(cert.has_value());
+    cert_ = *cert;
+    HttpServerOptions options;
+    options.cert_file = cert_.cert_path;
+    options.key_file = cert_.key_path;
+    auto server = HttpServer::Start(options, [](HttpRequest, std::shared_ptr<ResponseWriter> w) {
+      w->Send(Text("ok"));
+    });
+    ASSERT_TRUE(server.has_value());
+    server_ = std::move(*server);
+  }
+  void TearDown() override {
+    server_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+  // A client that can speak exactly [min, max] (security level 0, so old versions are on).
+  std::unique_ptr<Client> ConnectWith(int min_version, int max_version) {
+    return std::make_unique<Client>(server_->port(), cert_.cert_path, [&](SSL_CTX* ctx) {
+      SSL_CTX_set_security_level(ctx, 0);
+      SSL_CTX_set_cipher_list(ctx, "DEFAULT:@SECLEVEL=0");
+      SSL_CTX_set_min_proto_version(ctx, min_version);
+      SSL_CTX_set_max_proto_version(ctx, max_version);
+    });
+  }
+  std::string dir_;
+  CertificateInfo cert_;
+  std::unique_ptr<HttpServer> server_;
+};
+
+TEST_F(TlsVersionTest, Tls13IsPreferred) {
+  Client client(server_->port(), cert_.cert_path);
+  ASSERT_FALSE(client.handshake_error()) << client.handshake_error().message();
+  EXPECT_EQ(client.tls_version(), "TLSv1.3");
+}
+
+TEST_F(TlsVersionTest, Tls12IsAccepted) {
+  auto client = ConnectWith(TLS1_2_VERSION, TLS1_2_VERSION);
+  ASSERT_FALSE(client->handshake_error()) << client->handshake_error().message();
+  EXPECT_EQ(client->tls_version(), "TLSv1.2");
+  client->Write(Get("/"));
+  EXPECT_EQ(client->Read().body(), "ok");
+}
+
+TEST_F(TlsVersionTest, Tls11AndTls10AreRefusedByTheServer) {
+  for (int version : {TLS1_1_VERSION, TLS1_VERSION}) {
+    auto client = ConnectWith(version, version);
+    ASSERT_TRUE(client->handshake_error()) << version;
+    // The client did offer the old version: it is the server that answered with a
+    // protocol_version alert (not the client refusing to start).
+    EXPECT_EQ(ERR_GET_REASON(client->handshake_error().value()),
+              SSL_R_TLSV1_ALERT_PROTOCOL_VERSION)
+        << version << ": " << client->handshake_error().message();
+  }
+}
+
+TEST_F(TlsVersionTest, WrongTrustAnchorFailsVerification) {
+  std::string other_dir = MakeTempDir();
+  auto other = EnsureSelfSignedCertificate(other_dir);
+  ASSERT_TRUE(other.has_value());
+  Client client(server_->port(), other->cert_path);
+  EXPECT_TRUE(client.handshake_error());
+  std::filesystem::remove_all(other_dir);
+}
+
+namespace target_parsing {
+
+TEST(ParseTargetTest, DecodesPathAndQuery) {
+  struct Case {
+    const char* target;
+    const char* path;
+    std::map<std::string, std::string> query;
+  };
+  const Case kCases[] = {
+      {"/", "/", {}},
+      {"/a/b%2Fc", "/a/b/c", {}},
+      {"/a+b", "/a+b", {}},  // '+' is only a space in the query.
+      {"/x?", "/x", {}},
+      {"/x?a=1&&b=%3D%26&c", "/x", {{"a", "1"}, {"b", "=&"}, {"c", ""}}},
+      {"/x?k=v=w", "/x", {{"k", "v=w"}}},
+      {"/x?%E2%9C%93=%c3%a9", "/x", {{"\xE2\x9C\x93", "\xc3\xa9"}}},
+  };
+  for (const auto& c : kCases) {
+    auto target = internal::ParseTarget(c.target);
+    ASSERT_TRUE(target.has_value()) << c.target << ": " << target.error().ToString();
+    EXPECT_EQ(target->path, c.path) << c.target;
+    EXPECT_EQ(target->query, c.query) << c.target;
+  }
+}
+
+TEST(ParseTargetTest, RefusesBadTargetsNamingTheField) {
+  struct Case {
+    const char* target;
+    const char* field;
+  };
+  const Case kCases[] = {
+      {"", "path"},           {"*", "path"},         {"http://h/x", "path"},
+      {"/%", "path"},         {"/%4", "path"},       {"/%zz", "path"},
+      {"/%00", "path"},       {"/x?=1", "query"},    {"/x?a=%", "a"},
+      {"/x?a=1&a=2", "a"},    {"/x?a=1&a", "a"},     {"/x?a%00=1", "query"},
+      {"/x?a=%2", "a"},
+  };
+  for (const auto& c : kCases) {
+    auto target = internal::ParseTarget(c.target);
+    ASSERT_FALSE(target.has_value()) << c.target;
+    EXPECT_EQ(target.error().code(), ErrorCode::kInvalidArgument) << c.target;
+    EXPECT_EQ(target.error().field(), c.field) << c.target;
+  }
+}
+
+TEST(ParseTargetTest, RandomTargetsNeverCrash) {
+  uint32_t state = 12345;
+  auto next = [&state] {
+    state = state * 1103515245 + 12345;
+    return static_cast<char>((state >> 16) & 0xff);
+  };
+  const std::string alphabet = "/?&=%+aZ09\x00\xff";
+  for (int i = 0; i < 20000; ++i) {
+    std::string target = "/";
+    int len = static_cast<unsigned char>(next()) % 24;
+    for (int j = 0; j < len; ++j) {
+      target += alphabet[static_cast<unsigned char>(next()) % alphabet.size()];
+    }
+    auto parsed = internal::ParseTarget(target);
+    if (parsed.has_value()) {
+      EXPECT_EQ(parsed->path.find('\0'), std::string::npos);
+      for (const auto& [k, v] : parsed->query) EXPECT_FALSE(k.empty());
+    }
+  }
+}
+
+}  // namespace target_parsing
+
+TEST(FormatEventTest, FollowsTheEventStreamFormat) {
+  EXPECT_EQ(internal::FormatEvent("", "", ""), "data: \n\n");
+  EXPECT_EQ(internal::FormatEvent("e", "x", ""), "event: e\ndata: x\n\n");
+  EXPECT_EQ(internal::FormatEvent("e", "a\r\nb\rc\nd", "7"),
+            "event: e\nid: 7\ndata: a\ndata: b\ndata: c\ndata: d\n\n");
+  EXPECT_EQ(internal::FormatEvent("", "trailing\n", ""), "data: trailing\ndata: \n\n");
+}
+
+// --- The self-signed certificate ---
+
+class CertificateTest : public ::testing::Test {
+ protected:
+  void SetUp() override { dir_ = MakeTempDir(); }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+  std::string dir_;
+};
+
+TEST_F(CertificateTest, CreatedOnceThenLoadedWithTheSameFingerprint) {
+  auto first = EnsureSelfSignedCertificate(dir_ + "/data");
+  ASSERT_TRUE(first.has_value()) << first.error().ToString();
+  EXPECT_TRUE(first->created);
+  auto second = EnsureSelfSignedCertificate(dir_ + "/data");
+  ASSERT_TRUE(second.has_value()) << second.error().ToString();
+  EXPECT_FALSE(second->created);
+  EXPECT_EQ(first->sha256_fingerprint, second->sha256_fingerprint);
+  EXPECT_EQ(first->cert_path, dir_ + "/data/tls.crt");
+  EXPECT_EQ(first->key_path, dir_ + "/data/tls.key");
+  EXPECT_THAT(first->sha256_fingerprint, ::testing::MatchesRegex("([0-9A-F]{2}:){31}[0-9A-F]{2}"));
+  auto again = CertificateFingerprint(first->cert_path);
+  ASSERT_TRUE(again.has_value());
+  EXPECT_EQ(*again, first->sha256_fingerprint);
+
+  struct stat st {};
+  ASSERT_EQ(stat(first->key_path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+
+  // Another directory gets another key and so another fingerprint.
+  auto other = EnsureSelfSignedCertificate(dir_ + "/other");
+  ASSERT_TRUE(other.has_value());
+  EXPECT_NE(other->sha256_fingerprint, first->sha256_fingerprint);
+}
+
+TEST_F(CertificateTest, CertificateHasTheRequiredContents) {
+  auto info = EnsureSelfSignedCertificate(dir_);
+  ASSERT_TRUE(info.has_value());
+  FILE* f = fopen(info->cert_path.c_str(), "r");
+  ASSERT_NE(f, nullptr);
+  X509* cert = PEM_read_X509(f, nullptr, nullptr, nullptr);
+  fclose(f);
+  ASSERT_NE(cert, nullptr);
+  EXPECT_EQ(X509_get_version(cert), X509_VERSION_3);
+  EXPECT_EQ(X509_check_host(cert, "localhost", 0, 0, nullptr), 1);
+  EXPECT_EQ(X509_check_ip_asc(cert, "127.0.0.1", 0), 1);
+  EXPECT_EQ(X509_check_ip_asc(cert, "::1", 0), 1);
+  EXPECT_NE(X509_check_host(cert, "example.com", 0, 0, nullptr), 1);
+  EXPECT_EQ(X509_check_ca(cert), 0);
+  EXPECT_EQ(X509_get_key_usage(cert), static_cast<uint32_t>(KU_DIGITAL_SIGNATURE));
+  EXPECT_EQ(X509_get_extended_key_usage(cert), static_cast<uint32_t>(XKU_SSL_SERVER));
+  char cn[64] = {};
+  X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, cn, sizeof(cn));
+  EXPECT_STREQ(cn, "breakglass");
+  EVP_PKEY* key = X509_get0_pubkey(cert);
+  ASSERT_NE(key, nullptr);
+  EXPECT_TRUE(EVP_PKEY_is_a(key, "EC"));
+  char group[32] = {};
+  size_t group_len = 0;
+  EVP_PKEY_get_utf8_string_param(key, "group", group, sizeof(group), &group_len);
+  EXPECT_STREQ(group, "prime256v1");
+  int days = 0, seconds = 0;
+  ASSERT_EQ(ASN1_TIME_diff(&days, &seconds, X509_get0_notBefore(cert), X509_get0_notAfter(cert)),
+            1);
+  EXPECT_EQ(days, 365);
+  EXPECT_EQ(X509_cmp_current_time(X509_get0_notBefore(cert)), -1);
+  const ASN1_INTEGER* serial = X509_get0_serialNumber(cert);
+  EXPECT_EQ(serial->length, 16);
+  EXPECT_EQ(serial->type, V_ASN1_INTEGER);  // Positive.
+  X509_free(cert);
+}
+
+TEST_F(CertificateTest, RefusesHalfPairsMismatchesAndOpenKeys) {
+  auto a = EnsureSelfSignedCertificate(dir_ + "/a");
+  auto b = EnsureSelfSignedCertificate(dir_ + "/b");
+  ASSERT_TRUE(a.has_value() && b.has_value());
+
+  std::filesystem::create_directories(dir_ + "/half");
+  std::filesystem::copy_file(a->cert_path, dir_ + "/half/tls.crt");
+  auto half = EnsureSelfSignedCertificate(dir_ + "/half");
+  ASSERT_FALSE(half.has_value());
+  EXPECT_EQ(half.error().code(), ErrorCode::kFailedPrecondition);
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "/half/tls.key"));  // Nothing invented.
+
+  std::filesystem::copy_file(b->cert_path, dir_ + "/a/tls.crt",
+                             std::filesystem::copy_options::overwrite_existing);
+  auto mismatch = EnsureSelfSignedCertificate(dir_ + "/a");
+  ASSERT_FALSE(mismatch.has_value());
+  EXPECT_EQ(mismatch.error().code(), ErrorCode::kFailedPrecondition);
+  EXPECT_THAT(mismatch.error().message(), HasSubstr("do not belong together"));
+
+  ASSERT_EQ(chmod(b->key_path.c_str(), 0644), 0);
+  auto open_key = EnsureSelfSignedCertificate(dir_ + "/b");
+  ASSERT_FALSE(open_key.has_value());
+  EXPECT_THAT(open_key.error().message(), HasSubstr("chmod 600"));
+
+  std::filesystem::create_directories(dir_ + "/junk");
+  std::ofstream(dir_ + "/junk/tls.crt") << "not pem";
+  std::ofstream(dir_ + "/junk/tls.key") << "not pem";
+  chmod((dir_ + "/junk/tls.key").c_str(), 0600);
+  auto junk = EnsureSelfSignedCertificate(dir_ + "/junk");
+  ASSERT_FALSE(junk.has_value());
+  EXPECT_EQ(junk.error().code(), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(junk.error().field(), "tls.crt");
+  EXPECT_FALSE(CertificateFingerprint(dir_ + "/missing.crt").has_value());
+}
+
+// --- Checks with the real openssl and curl tools (label: integration) ---
+
+TEST(HttpServerToolTest, FingerprintMatchesOpensslX509) {
+  if (!HaveTool("openssl")) GTEST_SKIP() << "openssl not installed";
+  std::string dir = MakeTempDir();
+  auto info = EnsureSelfSignedCertificate(dir);
+  ASSERT_TRUE(info.has_value());
+  auto [status, out] =
+      RunCommand("openssl x509 -noout -fingerprint -sha256 -in '" + info->cert_path + "'");
+  ASSERT_EQ(status, 0);
+  // "sha256 Fingerprint=AB:CD:...\n" (the prefix's case varies between OpenSSL versions).
+  ASSERT_NE(out.find('='), std::string::npos);
+  std::string fingerprint = out.substr(out.find('=') + 1);
+  while (!fingerprint.empty() && fingerprint.back() == '\n') fingerprint.pop_back();
+  EXPECT_EQ(fingerprint, info->sha256_fingerprint);
+  // And openssl agrees the key belongs to the certificate and is a P-256 key.
+  auto [key_status, key_text] =
+      RunCommand("openssl pkey -noout -text -in '" + info->key_path + "'");
+  EXPECT_EQ(key_status, 0);
+  EXPECT_THAT(key_text, HasSubstr("P-256"));
+  std::filesystem::remove_all(dir);
+}
+
+TEST(HttpServerToolTest, CurlTrustsTheCertificateAndGets413ForBigBodies) {
+  if (!HaveTool("curl")) GTEST_SKIP() << "curl not installed";
+  std::string dir = MakeTempDir();
+  auto info = EnsureSelfSignedCertificate(dir);
+  ASSERT_TRUE(info.has_value());
+  HttpServerOptions options;
+  options.cert_file = info->cert_path;
+  options.key_file = info->key_path;
+  options.max_body_bytes = 1 << 20;
+  auto server = HttpServer::Start(options, [](HttpRequest req, std::shared_ptr<ResponseWriter> w) {
+    w->Send(HttpResponse{200, "application/json",
+                         R"({"path":")" + req.path + R"(","mine":")" + req.query["mine"] + "\"}",
+                         {}});
+  });
+  ASSERT_TRUE(server.has_value());
+  std::string base = fmt::format("https://127.0.0.1:{}", (*server)->port());
+  auto [status, out] = RunCommand(fmt::format(
+      "curl -sS --cacert '{}' '{}/v1/requests?mine=true'", info->cert_path, base));
+  EXPECT_EQ(status, 0);
+  EXPECT_EQ(out, R"({"path":"/v1/requests","mine":"true"})");
+
+  std::string big = dir + "/big.json";
+  std::ofstream(big) << std::string(2 << 20, 'x');
+  for (const char* expect : {"", "-H 'Expect:'"}) {  // With and without 100-continue.
+    auto [post_status, post_out] = RunCommand(fmt::format(
+        "curl -sS --cacert '{}' {} -o - -w ' %{{http_code}}' --data-binary @'{}' '{}/v1/x'",
+        info->cert_path, expect, big, base));
+    EXPECT_EQ(post_status, 0) << expect;
+    EXPECT_THAT(post_out, HasSubstr(R"("code":"payload_too_large")")) << expect;
+    EXPECT_THAT(post_out, ::testing::EndsWith(" 413")) << expect;
+  }
+  // Without --cacert curl must refuse the self-signed certificate.
+  EXPECT_NE(RunCommand(fmt::format("curl -sS '{}/' 2>/dev/null", base)).first, 0);
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace bg::api
