@@ -302,19 +302,19 @@ SqliteStore::SqliteStore(std::string path, std::unique_ptr<Connection> writer, i
 
 SqliteStore::~SqliteStore() = default;
 
+Result<int64_t> SqliteStore::ReadAuditSize(Connection& c) {
+  BG_ASSIGN_OR_RETURN(Stmt q, c.Prepare("SELECT COALESCE(MAX(idx) + 1, 0) FROM audit_leaves"));
+  BG_ASSIGN_OR_RETURN(bool row, q.Step());
+  return row ? q.Int(0) : 0;
+}
+
 Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path) {
   BG_ASSIGN_OR_RETURN(auto writer, Connection::Open(path, /*create=*/true));
   auto version = sqlite::ApplyMigrations(*writer);
   if (!version) return Context(version.error(), fmt::format("open {}", path));
   // Leaves are gap-free from 0 (every append checks its index), so the size is the largest
   // index plus one: an index lookup, not a scan.
-  int64_t audit_size = 0;
-  {
-    BG_ASSIGN_OR_RETURN(Stmt q,
-                        writer->Prepare("SELECT COALESCE(MAX(idx) + 1, 0) FROM audit_leaves"));
-    BG_ASSIGN_OR_RETURN(bool row, q.Step());
-    if (row) audit_size = q.Int(0);
-  }
+  BG_ASSIGN_OR_RETURN(int64_t audit_size, ReadAuditSize(*writer));
   return std::unique_ptr<SqliteStore>(
       new SqliteStore(path, std::move(writer), *version, audit_size));
 }
@@ -356,9 +356,13 @@ Status SqliteStore::ApplyBatch(const WriteBatch& batch) {
       RunEach(c, "DELETE FROM tokens WHERE token_hash = ?1", batch.tokens_deleted, "delete token"));
   if (!batch.timers.empty()) {
     BG_ASSIGN_OR_RETURN(Stmt s,
-                        c.Prepare("INSERT INTO timers(kind, request, at) VALUES (?1, ?2, ?3)"));
+                        c.Prepare("INSERT INTO timers(id, kind, request, at) "
+                                  "VALUES (NULLIF(?1, 0), ?2, ?3, ?4)"));
     for (const auto& t : batch.timers) {
-      s.Bind(1, StoredName(t.kind)).Bind(2, t.request.value()).Bind(3, ToUnixSeconds(t.at));
+      // A non-zero id is the caller's (the service numbers its timers so it can delete them
+      // once fired); 0 lets SQLite choose.
+      s.Bind(1, t.id).Bind(2, StoredName(t.kind)).Bind(3, t.request.value())
+          .Bind(4, ToUnixSeconds(t.at));
       Status st = s.Run();
       if (!st) return Context(st.error(), "insert timer");
     }
@@ -366,6 +370,12 @@ Status SqliteStore::ApplyBatch(const WriteBatch& batch) {
   BG_TRY(RunEach(c, "DELETE FROM timers WHERE id = ?1", batch.timers_deleted, "delete timer"));
   for (const auto& j : batch.outbox) BG_TRY(WriteOutbox(c, j));
   BG_TRY(RunEach(c, "DELETE FROM outbox WHERE id = ?1", batch.outbox_deleted, "delete outbox job"));
+  if (!batch.audit.empty()) {
+    // Read the size inside the transaction: another process (`breakglass user add` beside a
+    // running server) may have appended since this object last looked.
+    BG_ASSIGN_OR_RETURN(int64_t size, ReadAuditSize(c));
+    audit_size_.store(size);
+  }
   int64_t next_index = audit_size_.load();
   for (const auto& a : batch.audit) BG_TRY(WriteAudit(c, a, next_index++));
   if (!batch.meta.empty()) {
@@ -594,7 +604,12 @@ Result<std::optional<std::string>> SqliteStore::GetMeta(const std::string& key) 
   return std::optional<std::string>(q.Text(0));
 }
 
-Result<int64_t> SqliteStore::AuditSize() { return audit_size_.load(); }
+Result<int64_t> SqliteStore::AuditSize() {
+  std::lock_guard lock(writer_mu_);
+  BG_ASSIGN_OR_RETURN(int64_t size, ReadAuditSize(*writer_));
+  audit_size_.store(size);
+  return size;
+}
 
 Result<std::vector<std::string>> SqliteStore::AuditLeaves(int64_t start, int64_t end) {
   if (start < 0 || end < start) {

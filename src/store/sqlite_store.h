@@ -3,9 +3,9 @@
 //
 // Thread-safety: every method may be called from any thread. Commits are serialized on one writer
 // connection; reads use pooled connections of their own and see the last committed state, so they
-// proceed while the writer commits. Nothing is cached in memory except prepared statements and
-// the audit log size, which is read at Open and then advanced by this object's commits: one
-// process writes a database (other processes may read it, but their AuditSize is as of Open).
+// proceed while the writer commits. Nothing is cached in memory except prepared statements: one
+// process writes at a time (SQLite's lock); AuditSize and audit appends read the size from the
+// database, so a second process (`breakglass user add` beside a server) keeps the log gap-free.
 #pragma once
 
 #include <atomic>
@@ -57,6 +57,7 @@ class SqliteStore final : public Store {
   Result<ReaderLease> Reader();
   void ReturnReader(std::unique_ptr<sqlite::Connection> conn);
   Status ApplyBatch(const WriteBatch& batch);  // inside the writer's transaction, under writer_mu_
+  static Result<int64_t> ReadAuditSize(sqlite::Connection& c);
 
   const std::string path_;
   const int schema_version_;
