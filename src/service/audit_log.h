@@ -1,0 +1,76 @@
+// The service's side of the tamper-evident log: the right edge of the Merkle tree kept in
+// memory (so an append is O(log n)), the checkpoint signing key (sealed at rest under the
+// master key), and proofs read from the store.
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "audit/checkpoint.h"
+#include "audit/merkle.h"
+#include "core/request.h"
+#include "store/store.h"
+#include "auth/master_key.h"
+#include "util/secret.h"
+#include "util/time.h"
+
+namespace bg::service {
+
+// A copy of the log's right edge, advanced by the writer while it stages a group and adopted
+// by the AuditLog only once the group committed.
+class AuditAppender {
+ public:
+  AuditAppender() = default;
+  explicit AuditAppender(audit::CompactRange range) : range_(std::move(range)) {}
+  store::AuditAppend Append(std::string leaf);
+  int64_t size() const;
+  const audit::CompactRange& range() const { return range_; }
+
+ private:
+  audit::CompactRange range_;
+};
+
+struct SignedCheckpoint {
+  int64_t size = 0;
+  std::string root;  // 32 raw bytes
+  std::string note;  // the signed note text
+};
+
+class AuditLog {
+ public:
+  // Rebuilds the right edge from the store; loads or creates the signing key (meta
+  // "audit.signing_key", sealed with `master_key`) and the audit HMAC key.
+  static Result<std::unique_ptr<AuditLog>> Open(store::Store& store,
+                                                const auth::MasterKey& master_key,
+                                                std::string origin);
+
+  AuditAppender Appender() const;
+  void Adopt(const AuditAppender& committed);
+  // Re-reads the right edge from the store (another process appended, e.g. `user add`).
+  Status Reload();
+  // Canonical JSON leaf bytes of an event at `now`.
+  std::string Encode(const core::AuditEvent& event, Timestamp now) const;
+  // HMAC-SHA256 of a sensitive value under the audit key, for matchable-but-unreadable fields.
+  std::string Hmac(std::string_view value) const;
+
+  int64_t Size() const;
+  // Signs the current tree head (cached while the size does not change).
+  Result<SignedCheckpoint> Checkpoint();
+  std::string VerifierKey() const;  // "<name>+<hex id>+<base64(0x01||pub)>"
+  Result<std::vector<std::string>> InclusionProof(int64_t index, int64_t size);
+  Result<std::vector<std::string>> ConsistencyProof(int64_t first, int64_t second);
+
+ private:
+  AuditLog(store::Store& store, std::string origin, audit::NoteSigner signer, Secret hmac_key);
+  store::Store& store_;
+  std::string origin_;
+  mutable std::mutex mu_;
+  audit::CompactRange range_;
+  audit::NoteSigner signer_;
+  Secret hmac_key_;
+  SignedCheckpoint last_;
+};
+
+}  // namespace bg::service

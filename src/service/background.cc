@@ -1,0 +1,116 @@
+#include "service/background.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <set>
+
+namespace bg::service {
+
+Scheduler::Scheduler(const Clock& clock, std::function<void(const store::TimerRecord&)> fire)
+    : clock_(clock), fire_(std::move(fire)), thread_([this] { Loop(); }) {}
+
+Scheduler::~Scheduler() { Stop(); }
+
+void Scheduler::Stop() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void Scheduler::Add(const std::vector<store::TimerRecord>& timers) {
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& t : timers) heap_.push(t);
+  }
+  cv_.notify_all();
+}
+
+size_t Scheduler::Pending() const {
+  std::lock_guard lock(mu_);
+  return heap_.size();
+}
+
+void Scheduler::Loop() {
+  std::unique_lock lock(mu_);
+  while (!stopping_) {
+    if (heap_.empty()) {
+      cv_.wait(lock);
+      continue;
+    }
+    const int64_t due_us = ToUnixSeconds(heap_.top().at) * 1'000'000;
+    const int64_t now_us = clock_.NowMicros();
+    if (now_us < due_us) {
+      // Wake at the due time, or earlier when a sooner timer arrives. Capped so that a clock
+      // step (NTP) is noticed within a second.
+      auto wait = std::chrono::microseconds(std::min<int64_t>(due_us - now_us, 1'000'000));
+      cv_.wait_for(lock, wait);
+      continue;
+    }
+    std::vector<store::TimerRecord> due;
+    while (!heap_.empty() && ToUnixSeconds(heap_.top().at) * 1'000'000 <= now_us) {
+      due.push_back(heap_.top());
+      heap_.pop();
+    }
+    lock.unlock();
+    for (const auto& t : due) fire_(t);
+    lock.lock();
+  }
+}
+
+Outbox::Outbox(store::Store& store, const Clock& clock,
+               std::function<void(const std::vector<store::OutboxJob>&)> run)
+    : store_(store), clock_(clock), run_(std::move(run)), thread_([this] { Loop(); }) {}
+
+Outbox::~Outbox() { Stop(); }
+
+void Outbox::Stop() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void Outbox::Notify() {
+  {
+    std::lock_guard lock(mu_);
+    notified_ = true;
+  }
+  cv_.notify_all();
+}
+
+Seconds Outbox::Backoff(int attempts) {
+  int shift = std::clamp(attempts - 1, 0, 9);
+  return std::min(Seconds(int64_t{1} << shift), Seconds(300));
+}
+
+void Outbox::Loop() {
+  // `run_` returns only after the outcomes of the jobs committed, so a job is never run twice
+  // at once; after a crash a job may run again, which connectors tolerate (idempotent by id).
+  for (;;) {
+    {
+      std::unique_lock lock(mu_);
+      cv_.wait_for(lock, std::chrono::seconds(1), [this] { return stopping_ || notified_; });
+      if (stopping_) return;
+      notified_ = false;
+    }
+    auto jobs = store_.ListOutbox();
+    if (!jobs) {
+      spdlog::warn("outbox: cannot read jobs: {}", jobs.error().ToString());
+      continue;
+    }
+    Timestamp now = clock_.Now();
+    std::vector<store::OutboxJob> due;
+    for (auto& job : *jobs) {
+      if (job.next_attempt <= now) due.push_back(std::move(job));
+    }
+    if (!due.empty()) run_(due);
+  }
+}
+
+}  // namespace bg::service

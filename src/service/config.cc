@@ -1,0 +1,232 @@
+#include "service/config.h"
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <toml++/toml.h>
+
+namespace bg::service {
+namespace {
+
+class Problems {
+ public:
+  explicit Problems(std::string_view path) : path_(path) {}
+  void Add(const toml::source_region& where, std::string message) {
+    items_.push_back(fmt::format("{}:{}:{}: {}", path_, where.begin.line, where.begin.column,
+                                 message));
+  }
+  bool empty() const { return items_.empty(); }
+  std::string Joined() const {
+    std::string out;
+    for (const auto& p : items_) {
+      if (!out.empty()) out += '\n';
+      out += p;
+    }
+    return out;
+  }
+
+ private:
+  std::string path_;
+  std::vector<std::string> items_;
+};
+
+bool ReadString(const toml::node& n, std::string_view key, Problems& problems, std::string* out) {
+  if (auto v = n.value<std::string>(); v && n.is_string()) {
+    *out = *v;
+    return true;
+  }
+  problems.Add(n.source(), fmt::format("'{}' must be a string", key));
+  return false;
+}
+
+void ReadDuration(const toml::node& n, std::string_view key, Problems& problems, Seconds* out) {
+  if (n.is_integer()) {
+    int64_t v = *n.value<int64_t>();
+    if (v < 0) {
+      problems.Add(n.source(), fmt::format("'{}' must not be negative", key));
+      return;
+    }
+    *out = Seconds(v);
+    return;
+  }
+  std::string text;
+  if (!ReadString(n, key, problems, &text)) return;
+  auto d = ParseDuration(text, key);
+  if (!d) {
+    problems.Add(n.source(), fmt::format("'{}' {}", key, d.error().message()));
+    return;
+  }
+  *out = *d;
+}
+
+void ReadStringArray(const toml::node& n, std::string_view key, Problems& problems,
+                     std::vector<std::string>* out) {
+  const toml::array* arr = n.as_array();
+  if (arr == nullptr) {
+    problems.Add(n.source(), fmt::format("'{}' must be an array of strings", key));
+    return;
+  }
+  out->clear();
+  for (const auto& item : *arr) {
+    std::string s;
+    if (ReadString(item, key, problems, &s)) out->push_back(s);
+  }
+}
+
+nlohmann::json ToJson(const toml::node& n) {
+  if (auto t = n.as_table()) {
+    nlohmann::json obj = nlohmann::json::object();
+    for (const auto& [k, v] : *t) obj[std::string(k.str())] = ToJson(v);
+    return obj;
+  }
+  if (auto a = n.as_array()) {
+    nlohmann::json arr = nlohmann::json::array();
+    for (const auto& v : *a) arr.push_back(ToJson(v));
+    return arr;
+  }
+  if (n.is_string()) return *n.value<std::string>();
+  if (n.is_integer()) return *n.value<int64_t>();
+  if (n.is_floating_point()) return *n.value<double>();
+  if (n.is_boolean()) return *n.value<bool>();
+  std::ostringstream text;  // dates and times: kept as their TOML text
+  n.visit([&text](const auto& v) { text << v; });
+  return text.str();
+}
+
+void ReadPlugins(const toml::node& n, std::string_view section, Problems& problems,
+                 std::map<std::string, PluginConfig>* out) {
+  const toml::table* t = n.as_table();
+  if (t == nullptr) {
+    problems.Add(n.source(), fmt::format("[{}] must be a table of named instances", section));
+    return;
+  }
+  for (const auto& [name, body] : *t) {
+    const toml::table* inst = body.as_table();
+    if (inst == nullptr) {
+      problems.Add(body.source(), fmt::format("[{}.{}] must be a table", section, name.str()));
+      continue;
+    }
+    PluginConfig pc;
+    pc.name = std::string(name.str());
+    const toml::node* kind = inst->get("kind");
+    if (kind == nullptr) {
+      problems.Add(body.source(), fmt::format("[{}.{}] needs a 'kind'", section, name.str()));
+      continue;
+    }
+    if (!ReadString(*kind, "kind", problems, &pc.kind)) continue;
+    nlohmann::json opts = ToJson(*inst);
+    opts.erase("kind");
+    pc.options_json = opts.dump();
+    (*out)[pc.name] = std::move(pc);
+  }
+}
+
+}  // namespace
+
+std::string ServerConfig::Resolve(const std::string& path) const {
+  if (path.empty() || path.front() == '/') return path;
+  return data_dir + "/" + path;
+}
+
+Result<ServerConfig> ParseServerConfig(std::string_view text, std::string_view path) {
+  toml::table root;
+  try {
+    root = toml::parse(text, path);
+  } catch (const toml::parse_error& e) {
+    return Error::InvalidArgument(
+        "config", fmt::format("{}:{}:{}: {}", path, e.source().begin.line,
+                              e.source().begin.column, e.description()));
+  }
+  ServerConfig c;
+  Problems problems(path);
+  for (const auto& [key, node] : root) {
+    std::string_view k = key.str();
+    if (k == "data_dir") ReadString(node, k, problems, &c.data_dir);
+    else if (k == "listen") ReadString(node, k, problems, &c.listen);
+    else if (k == "policy") ReadString(node, k, problems, &c.policy);
+    else if (k == "storage") ReadString(node, k, problems, &c.storage);
+    else if (k == "public_url") ReadString(node, k, problems, &c.public_url);
+    else if (k == "tls_cert") ReadString(node, k, problems, &c.tls_cert);
+    else if (k == "tls_key") ReadString(node, k, problems, &c.tls_key);
+    else if (k == "log_level") ReadString(node, k, problems, &c.log_level);
+    else if (k == "token_ttl") ReadDuration(node, k, problems, &c.token_ttl);
+    else if (k == "plain_http") {
+      if (!node.is_boolean()) problems.Add(node.source(), "'plain_http' must be true or false");
+      else c.plain_http = *node.value<bool>();
+    } else if (k == "http_threads") {
+      if (!node.is_integer() || *node.value<int64_t>() < 1 || *node.value<int64_t>() > 64) {
+        problems.Add(node.source(), "'http_threads' must be an integer from 1 to 64");
+      } else {
+        c.http_threads = static_cast<int>(*node.value<int64_t>());
+      }
+    } else if (k == "audit") {
+      const toml::table* t = node.as_table();
+      if (t == nullptr) {
+        problems.Add(node.source(), "[audit] must be a table");
+        continue;
+      }
+      for (const auto& [ak, av] : *t) {
+        std::string_view a = ak.str();
+        if (a == "checkpoint_interval") ReadDuration(av, a, problems, &c.checkpoint_interval);
+        else if (a == "witnesses") ReadStringArray(av, a, problems, &c.witnesses);
+        else if (a == "syslog") ReadString(av, a, problems, &c.syslog);
+        else if (a == "origin") ReadString(av, a, problems, &c.audit_origin);
+        else problems.Add(av.source(), fmt::format("unknown key '{}' in [audit]", a));
+      }
+      if (c.checkpoint_interval.count() == 0) {
+        problems.Add(node.source(), "'checkpoint_interval' must be at least 1s");
+      }
+    } else if (k == "connectors") {
+      ReadPlugins(node, "connectors", problems, &c.connectors);
+    } else if (k == "notify") {
+      ReadPlugins(node, "notify", problems, &c.notify);
+    } else {
+      problems.Add(node.source(), fmt::format("unknown key '{}'", k));
+    }
+  }
+  if (!problems.empty()) return Error::InvalidArgument("config", problems.Joined());
+  if (c.data_dir.empty()) return Error::InvalidArgument("data_dir", "must not be empty");
+  if (auto l = ParseListen(c.listen); !l) return l.error();
+  return c;
+}
+
+Result<ServerConfig> LoadServerConfig(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Error::InvalidArgument("config", fmt::format("cannot read {}", path));
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ParseServerConfig(ss.str(), path);
+}
+
+ServerConfig EmbeddedDefaultConfig() {
+  ServerConfig c;
+  c.demo = true;
+  return c;
+}
+
+Result<std::pair<std::string, uint16_t>> ParseListen(std::string_view listen) {
+  auto bad = [] {
+    return Error::InvalidArgument("listen", "must be HOST:PORT, e.g. 127.0.0.1:8443 or [::1]:8443");
+  };
+  size_t colon = listen.rfind(':');
+  if (colon == std::string_view::npos || colon == 0 || colon + 1 >= listen.size()) return bad();
+  std::string host(listen.substr(0, colon));
+  if (host.front() == '[') {
+    if (host.back() != ']' || host.size() < 3) return bad();
+    host = host.substr(1, host.size() - 2);
+  }
+  std::string_view port_text = listen.substr(colon + 1);
+  if (port_text.size() > 5) return bad();
+  int port = 0;
+  for (char ch : port_text) {
+    if (ch < '0' || ch > '9') return bad();
+    port = port * 10 + (ch - '0');
+  }
+  if (port > 65535) return bad();
+  return std::make_pair(host, static_cast<uint16_t>(port));
+}
+
+}  // namespace bg::service

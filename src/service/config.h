@@ -1,0 +1,64 @@
+// The server configuration (breakglass.toml): where data lives, where to listen, which policy,
+// which storage, and the connector and notification instances the policy names.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "util/result.h"
+#include "util/time.h"
+
+namespace bg::service {
+
+// A named instance of a connector or notification sink. `options` holds the table's other
+// keys as a JSON object text, for the kind's own factory to validate.
+struct PluginConfig {
+  std::string name;
+  std::string kind;
+  std::string options_json = "{}";
+};
+
+struct ServerConfig {
+  std::string data_dir = "breakglass-data";
+  std::string listen = "127.0.0.1:8443";
+  std::string policy;  // empty: the embedded demo policy
+  std::string storage = "sqlite";
+  std::string public_url;
+  std::string tls_cert;  // relative paths are relative to data_dir
+  std::string tls_key;
+  bool plain_http = false;  // only on a loopback address
+  std::string log_level = "info";
+
+  Seconds checkpoint_interval = Seconds(10);
+  std::vector<std::string> witnesses;
+  std::string syslog;
+  std::string audit_origin;  // checkpoint origin line; default "breakglass/<hostname>"
+
+  Seconds token_ttl = std::chrono::minutes(15);
+  int http_threads = 2;
+  bool demo = false;  // embedded default: demo policy, demo users, record-only connectors
+
+  std::map<std::string, PluginConfig> connectors;
+  std::map<std::string, PluginConfig> notify;
+
+  // data_dir-relative paths resolved.
+  std::string Resolve(const std::string& path) const;
+};
+
+// Parses configuration TOML text; every problem "file:line:column: sentence", newline-joined,
+// in one InvalidArgument error. Unknown keys are refused.
+Result<ServerConfig> ParseServerConfig(std::string_view text, std::string_view path);
+Result<ServerConfig> LoadServerConfig(const std::string& path);
+
+// The embedded default: SQLite in ./breakglass-data, the demo policy, demo users.
+ServerConfig EmbeddedDefaultConfig();
+// The demo policy text compiled into the binary (the example policy of the project).
+std::string_view DemoPolicyText();
+
+// "HOST:PORT" -> {host, port}; IPv6 as "[::1]:8443".
+Result<std::pair<std::string, uint16_t>> ParseListen(std::string_view listen);
+
+}  // namespace bg::service

@@ -1,0 +1,70 @@
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "service/config.h"
+
+namespace bg::service {
+namespace {
+
+std::string ReadExample(const std::string& name) {
+  std::ifstream in(std::string(BG_SOURCE_DIR) + "/examples/" + name);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+TEST(ConfigTest, AcceptsTheExampleAsItIs) {
+  auto c = ParseServerConfig(ReadExample("breakglass.toml"), "breakglass.toml");
+  ASSERT_TRUE(c.has_value()) << c.error().message();
+  EXPECT_EQ(c->data_dir, "/var/lib/breakglass");
+  EXPECT_EQ(c->listen, "127.0.0.1:8443");
+  EXPECT_EQ(c->checkpoint_interval, Seconds(10));
+  ASSERT_EQ(c->connectors.size(), 3u);
+  EXPECT_EQ(c->connectors.at("prod-pg").kind, "postgres_role");
+  EXPECT_NE(c->connectors.at("prod-pg").options_json.find("\"dsn\""), std::string::npos);
+  EXPECT_EQ(c->connectors.at("bastion-ssh").kind, "ssh_ca");
+  EXPECT_EQ(c->notify.at("mail").kind, "smtp");
+  EXPECT_EQ(c->Resolve("tls.crt"), "/var/lib/breakglass/tls.crt");
+  EXPECT_EQ(c->Resolve("/etc/x"), "/etc/x");
+}
+
+TEST(ConfigTest, ReportsEveryProblemWithItsLocation) {
+  auto c = ParseServerConfig("listen = 5\nbogus = true\n[audit]\ncheckpoint_interval = \"7x\"\n",
+                             "b.toml");
+  ASSERT_FALSE(c.has_value());
+  const std::string& m = c.error().message();
+  EXPECT_NE(m.find("b.toml:1:"), std::string::npos) << m;
+  EXPECT_NE(m.find("'listen' must be a string"), std::string::npos) << m;
+  EXPECT_NE(m.find("b.toml:2:"), std::string::npos) << m;
+  EXPECT_NE(m.find("unknown key 'bogus'"), std::string::npos) << m;
+  EXPECT_NE(m.find("b.toml:4:"), std::string::npos) << m;
+}
+
+TEST(ConfigTest, RefusesSyntaxErrorsWithLocation) {
+  auto c = ParseServerConfig("listen = \"a\nx", "c.toml");
+  ASSERT_FALSE(c.has_value());
+  EXPECT_EQ(c.error().message().rfind("c.toml:1:", 0), 0u) << c.error().message();
+}
+
+TEST(ConfigTest, ConnectorNeedsKind) {
+  auto c = ParseServerConfig("[connectors.x]\ndsn = \"y\"\n", "c.toml");
+  ASSERT_FALSE(c.has_value());
+  EXPECT_NE(c.error().message().find("needs a 'kind'"), std::string::npos);
+}
+
+TEST(ListenTest, ParsesHostAndPort) {
+  EXPECT_EQ(ParseListen("127.0.0.1:8443")->second, 8443);
+  EXPECT_EQ(ParseListen("[::1]:9000")->first, "::1");
+  for (const char* bad : {"", "8443", ":80", "host:", "h:99999", "h:8x", "[::1:80"}) {
+    EXPECT_FALSE(ParseListen(bad).has_value()) << bad;
+  }
+}
+
+TEST(DemoPolicyTest, IsTheExamplePolicy) {
+  EXPECT_EQ(std::string(DemoPolicyText()), ReadExample("policy.toml"));
+}
+
+}  // namespace
+}  // namespace bg::service

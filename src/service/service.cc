@@ -1,0 +1,487 @@
+#include "service/service.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <future>
+#include <fstream>
+#include <sstream>
+
+#include "auth/master_key.h"
+#include "auth/rate_limit.h"
+#include "metrics/metrics.h"
+#include "service/audit_log.h"
+#include "service/background.h"
+#include "service/local_time.h"
+#include "service/service_impl.h"
+#include "service/writer.h"
+#include "util/encoding.h"
+#include "util/random.h"
+#include "util/sha256.h"
+
+namespace bg::service {
+
+namespace {
+
+Result<std::string> ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Error::InvalidArgument("policy", "cannot read " + path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+Status EnsureDir(const std::string& dir) {
+  struct stat st {};
+  if (stat(dir.c_str(), &st) == 0) {
+    if (!S_ISDIR(st.st_mode)) return Error::InvalidArgument("data_dir", dir + " is not a directory");
+    return Ok();
+  }
+  if (mkdir(dir.c_str(), 0700) != 0) {
+    return Error::InvalidArgument("data_dir", fmt::format("cannot create {}: {}", dir,
+                                                          std::strerror(errno)));
+  }
+  return Ok();
+}
+
+}  // namespace
+
+Service::Service(ServerConfig config, const Clock& clock,
+                 std::shared_ptr<metrics::Registry> metrics, Mode mode)
+    : config_(std::move(config)), clock_(clock), metrics_(std::move(metrics)), mode_(mode) {}
+
+Service::~Service() { Stop(); }
+
+Result<std::unique_ptr<Service>> Service::Open(ServerConfig config, const Clock& clock,
+                                               std::shared_ptr<metrics::Registry> metrics,
+                                               Mode mode, std::unique_ptr<store::Store> store,
+                                               std::function<void(ConnectorRegistry&)>
+                                                   register_connector_kinds) {
+  InitCrypto();
+  if (!metrics) metrics = std::make_shared<metrics::Registry>();
+  std::unique_ptr<Service> s(new Service(std::move(config), clock, std::move(metrics), mode));
+  s->store_ = std::move(store);
+  BG_TRY(s->OpenParts(register_connector_kinds));
+  return s;
+}
+
+Status Service::OpenParts(
+    const std::function<void(ConnectorRegistry&)>& register_connector_kinds) {
+  impl_ = std::make_unique<Impl>();
+  BG_TRY(EnsureDir(config_.data_dir));
+  if (!store_) {
+    BG_ASSIGN_OR_RETURN(store_, store::OpenStore(config_.storage, config_.data_dir));
+  }
+  BG_ASSIGN_OR_RETURN(auto key, auth::LoadOrCreateMasterKey(config_.data_dir + "/master.key"));
+  master_key_ = std::make_unique<auth::MasterKey>(std::move(key));
+  std::string origin = config_.audit_origin;
+  if (origin.empty()) {
+    char host[256] = {0};
+    gethostname(host, sizeof host - 1);
+    origin = fmt::format("breakglass/{}", host);
+  }
+  BG_ASSIGN_OR_RETURN(audit_, AuditLog::Open(*store_, *master_key_, origin));
+  if (mode_ == Mode::kAdmin) return Ok();
+  if (config_.demo) {
+    // The embedded default has no connector configuration: the demo policy's resources are
+    // record-only (the grant is tracked, audited and expires; no credential is issued).
+    for (const char* name : {"prod-pg", "bastion-ssh"}) {
+      if (!config_.connectors.count(name)) config_.connectors[name] = {name, "none", "{}"};
+    }
+  }
+  if (register_connector_kinds) register_connector_kinds(connectors_);
+  ConnectorContext context{*master_key_, *store_, config_};
+  BG_TRY(connectors_.Configure(config_.connectors, context));
+  BG_TRY(ReloadPolicy());
+  impl_->m.Register(*metrics_, *this);
+  return Ok();
+}
+
+std::shared_ptr<const core::Policy> Service::policy() const {
+  std::lock_guard lock(policy_mu_);
+  return policy_;
+}
+
+Status Service::ReloadPolicy() {
+  std::string text, path;
+  if (config_.policy.empty()) {
+    text = std::string(DemoPolicyText());
+    path = "<embedded demo policy>";
+  } else {
+    path = config_.policy;
+    BG_ASSIGN_OR_RETURN(text, ReadFile(path));
+  }
+  core::PolicyParseResult parsed = core::ParsePolicy(text, path);
+  std::string problems;
+  for (const auto& p : parsed.problems) problems += (problems.empty() ? "" : "\n") + p.ToString();
+  if (parsed.policy) {
+    if (auto tz = CheckTimeZone(parsed.policy->settings.timezone); !tz) {
+      problems = path + ": " + tz.error().message();
+    }
+    for (const auto& r : parsed.policy->resources) {
+      if (!connectors_.Has(r.connector)) {
+        problems += (problems.empty() ? "" : "\n") +
+                    fmt::format("{}: resource '{}' names connector '{}', which the server "
+                                "configuration does not define",
+                                path, r.name, r.connector);
+      }
+    }
+  }
+  const std::string digest = HexEncode(AsBytes(Sha256(text)));
+  if (!problems.empty()) {
+    spdlog::error("{{\"event\":\"policy.rejected\",\"path\":\"{}\",\"sha256\":\"{}\"}}", path, digest);
+    if (writer_) {
+      core::AuditEvent ev{"policy.rejected", "breakglass", {}, {{"path", path}, {"sha256", digest}}};
+      (void)writer_->RunSync([ev](Tx& tx) { tx.Audit(ev); return Ok(); });
+    }
+    return Error::InvalidArgument("policy", problems);
+  }
+  {
+    std::lock_guard lock(policy_mu_);
+    policy_ = std::make_shared<const core::Policy>(std::move(*parsed.policy));
+    policy_sha256_ = digest;
+  }
+  spdlog::info("{{\"event\":\"policy.loaded\",\"path\":\"{}\",\"sha256\":\"{}\"}}", path, digest);
+  if (writer_) {
+    core::AuditEvent ev{"policy.loaded", "breakglass", {}, {{"path", path}, {"sha256", digest}}};
+    BG_TRY(writer_->RunSync([ev](Tx& tx) { tx.Audit(ev); return Ok(); }));
+  }
+  return Ok();
+}
+
+Status Service::Start() {
+  if (started_) return Ok();
+  BG_ASSIGN_OR_RETURN(auto timers, store_->ListTimers());
+  int64_t next_id = 1;
+  for (const auto& t : timers) next_id = std::max(next_id, t.id + 1);
+  if (mode_ == Mode::kServer) {
+    scheduler_ = std::make_unique<Scheduler>(clock_, [this](const store::TimerRecord& t) {
+      OnTimerFired(t);
+    });
+  }
+  writer_ = std::make_unique<Writer>(*store_, *audit_, clock_, next_id,
+                                     [this](const std::vector<store::TimerRecord>& ts) {
+                                       if (scheduler_) scheduler_->Add(ts);
+                                     });
+  writer_->SetAuditListener([this](int64_t index, const std::string& leaf) {
+    for (const auto& s : audit_subs_) s(index, leaf);
+  });
+  if (mode_ == Mode::kAdmin) {
+    started_ = true;
+    return Ok();
+  }
+  core::AuditEvent started{"server.started", "breakglass", {}, {}};
+  started.details["policy_sha256"] = policy_sha256_;
+  started.details["audit_key"] = audit_->VerifierKey();
+  started.details["version"] = "0.1.0";
+  BG_TRY(writer_->RunSync([started](Tx& tx) { tx.Audit(started); return Ok(); }));
+  // Timers that came due while the server was down fire at once (expiry of grants whose end
+  // passed during the outage, approval windows that closed).
+  scheduler_->Add(timers);
+  outbox_ = std::make_unique<Outbox>(*store_, clock_, [this](const auto& jobs) { RunJobs(jobs); });
+  outbox_->Notify();
+  started_ = true;
+  return Ok();
+}
+
+void Service::Stop() {
+  if (!started_.exchange(false)) return;
+  if (outbox_) outbox_->Stop();
+  if (scheduler_) scheduler_->Stop();
+  if (mode_ == Mode::kServer) {
+    core::AuditEvent stopped{"server.stopped", "breakglass", {}, {}};
+    (void)writer_->RunSync([stopped](Tx& tx) { tx.Audit(stopped); return Ok(); });
+  }
+  writer_->Stop();
+}
+
+// ---- requests ----
+
+void Service::Create(const core::Actor& actor, core::CreateCommand cmd,
+                     Callback<core::Request> cb) {
+  auto pol = policy();
+  const Timestamp now = clock_.Now();
+  // Risk inputs are read before entering the writer: they are signals, not invariants.
+  core::RiskInputs risk;
+  auto used = store_->HasUsedSource(actor.name, actor.source_address);
+  if (!used) return cb(used.error());
+  risk.new_source = !*used && !actor.source_address.empty();
+  auto recent = store_->CountRequestsSince(actor.name, now - pol->risk.burst_window);
+  if (!recent) return cb(recent.error());
+  risk.recent_requests = static_cast<int>(*recent);
+  LocalTime lt = ToLocalTime(now, pol->settings.timezone);
+  risk.local_weekday = lt.weekday;
+  risk.local_minute = lt.minute;
+  RequestId id(NewId("req"));
+  auto fn = [this, pol, actor, cmd = std::move(cmd), risk, id](Tx& tx) -> Result<core::Request> {
+    BG_ASSIGN_OR_RETURN(core::Transition t,
+                        core::CreateRequest(*pol, actor, cmd, risk, id, tx.now()));
+    tx.UseSource(actor.name, actor.source_address);
+    return ApplyTransition(tx, t, 0);
+  };
+  writer_->Submit(MakeOp<core::Request>(std::move(fn), std::move(cb)));
+}
+
+void Service::Transact(RequestId id, std::string,
+                       std::function<Result<core::Transition>(const core::Policy&,
+                                                              const core::Request&, Timestamp)>
+                           step,
+                       Callback<core::Request> cb) {
+  auto pol = policy();
+  auto fn = [this, pol, id, step = std::move(step)](Tx& tx) -> Result<core::Request> {
+    BG_ASSIGN_OR_RETURN(auto current, tx.GetRequest(id));
+    if (!current) return Error::NotFound("no request " + id.value());
+    BG_ASSIGN_OR_RETURN(core::Transition t, step(*pol, *current, tx.now()));
+    if (t.effects.empty()) return *current;  // idempotent repeat: nothing to store
+    return ApplyTransition(tx, t, current->version);
+  };
+  writer_->Submit(MakeOp<core::Request>(std::move(fn), std::move(cb)));
+}
+
+void Service::Approve(const core::Actor& actor, RequestId id, std::string comment,
+                      Callback<core::Request> cb) {
+  cb = [this, cb = std::move(cb)](Result<core::Request> r) {
+    if (r) impl_->m.CountDecision("approve");
+    cb(std::move(r));
+  };
+  Transact(std::move(id), actor.name,
+           [actor, comment = std::move(comment)](const core::Policy& p, const core::Request& r,
+                                                 Timestamp now) {
+             return core::Approve(p, r, actor, comment, now);
+           },
+           std::move(cb));
+}
+
+void Service::Deny(const core::Actor& actor, RequestId id, std::string reason,
+                   Callback<core::Request> cb) {
+  cb = [this, cb = std::move(cb)](Result<core::Request> r) {
+    if (r) impl_->m.CountDecision("deny");
+    cb(std::move(r));
+  };
+  Transact(std::move(id), actor.name,
+           [actor, reason = std::move(reason)](const core::Policy& p, const core::Request& r,
+                                               Timestamp now) {
+             return core::Deny(p, r, actor, reason, now);
+           },
+           std::move(cb));
+}
+
+void Service::Cancel(const core::Actor& actor, RequestId id, Callback<core::Request> cb) {
+  Transact(std::move(id), actor.name,
+           [actor](const core::Policy&, const core::Request& r, Timestamp now) {
+             return core::Cancel(r, actor, now);
+           },
+           std::move(cb));
+}
+
+void Service::Revoke(const core::Actor& actor, RequestId id, std::string reason,
+                     Callback<core::Request> cb) {
+  Transact(std::move(id), actor.name,
+           [actor, reason = std::move(reason)](const core::Policy& p, const core::Request& r,
+                                               Timestamp now) {
+             return core::Revoke(p, r, actor, reason, now);
+           },
+           std::move(cb));
+}
+
+void Service::Extend(const core::Actor& actor, RequestId id, Seconds duration, std::string reason,
+                     Callback<core::Request> cb) {
+  Transact(std::move(id), actor.name,
+           [actor, duration, reason = std::move(reason)](
+               const core::Policy& p, const core::Request& r, Timestamp now) {
+             return core::RequestExtension(p, r, actor, duration, reason, now);
+           },
+           std::move(cb));
+}
+
+Result<core::Request> Service::Get(const core::Actor& actor, const RequestId& id) {
+  BG_ASSIGN_OR_RETURN(auto r, store_->GetRequest(id));
+  // A request the caller may not see is reported exactly like one that does not exist.
+  if (!r || !core::CanView(*policy(), *r, actor)) {
+    return Error::NotFound("no request " + id.value());
+  }
+  return *r;
+}
+
+Result<std::vector<core::Request>> Service::List(const core::Actor& actor,
+                                                 store::RequestFilter filter, bool mine) {
+  if (mine) filter.requester = actor.name;
+  auto pol = policy();
+  BG_ASSIGN_OR_RETURN(auto all, store_->ListRequests(filter));
+  std::vector<core::Request> out;
+  for (auto& r : all) {
+    if (core::CanView(*pol, r, actor)) out.push_back(std::move(r));
+  }
+  return out;
+}
+
+// ---- timers and jobs ----
+
+void Service::OnTimerFired(const store::TimerRecord& t) {
+  auto pol = policy();
+  const int64_t due_us = ToUnixSeconds(t.at) * 1'000'000;
+  auto fn = [this, pol, t, due_us](Tx& tx) -> Status {
+    BG_ASSIGN_OR_RETURN(auto current, tx.GetRequest(t.request));
+    core::Transition tr;
+    bool changed = false;
+    if (current) {
+      BG_ASSIGN_OR_RETURN(tr, core::OnTimer(*pol, *current, t.kind, tx.now()));
+      changed = !tr.effects.empty();
+    }
+    tx.DeleteTimer(t.id);
+    if (changed) {
+      core::Request r = ApplyTransition(tx, tr, current->version);
+      if (t.kind == core::TimerKind::kExpiry && r.state == core::RequestState::kExpired) {
+        tx.AfterCommit([this, due_us] {
+          impl_->m.ObserveExpiryLag(static_cast<double>(clock_.NowMicros() - due_us) / 1e6);
+        });
+      }
+    }
+    return Ok();
+  };
+  writer_->Submit({std::move(fn), [t](Status s) {
+                     if (!s) {
+                       spdlog::error("timer {} for {} failed: {}", t.id, t.request.value(),
+                                     s.error().ToString());
+                     }
+                   }});
+}
+
+core::Request Service::ApplyTransition(Tx& tx, const core::Transition& t, int64_t read_version) {
+  tx.Apply(t);
+  core::Request r = t.request;
+  r.version = read_version + 1;
+  std::vector<StateEvent> alerts;
+  for (const core::Effect& e : t.effects) {
+    if (const auto* a = std::get_if<core::Alert>(&e)) {
+      StateEvent ev;
+      ev.type = "alert";
+      ev.request = r;
+      ev.alert_kind = a->kind;
+      ev.recipients = a->recipients;
+      ev.message = a->message;
+      alerts.push_back(std::move(ev));
+    }
+  }
+  tx.AfterCommit([this, r, alerts = std::move(alerts)] {
+    OnCommittedRequest(r);
+    for (const auto& a : alerts) Publish(a);
+  });
+  return r;
+}
+
+void Service::OnCommittedRequest(const core::Request& r) {
+  StateEvent e;
+  e.type = "request";
+  e.request = r;
+  Publish(e);
+  if (r.state == core::RequestState::kApproved || r.state == core::RequestState::kRevoked ||
+      r.state == core::RequestState::kExpired || r.state == core::RequestState::kActive) {
+    if (outbox_) outbox_->Notify();
+  }
+}
+
+void Service::RunJobs(const std::vector<store::OutboxJob>& jobs) {
+  std::vector<std::future<Status>> pending;
+  auto pol = policy();
+  for (const auto& job : jobs) {
+    auto req = store_->GetRequest(job.request);
+    if (!req) continue;  // the store is failing; the job stays and is retried
+    Status outcome = Ok();
+    if (!*req) {
+      outcome = Error::NotFound("request no longer exists");
+    } else if (Connector* c = connectors_.Find((*req)->connector); c == nullptr) {
+      outcome = Error::FailedPrecondition("connector '" + (*req)->connector + "' is not configured");
+    } else if (job.kind == "grant") {
+      // A grant whose request has since ended must not be issued.
+      outcome = (*req)->state == core::RequestState::kApproved ||
+                        (*req)->state == core::RequestState::kActive
+                    ? c->Grant(**req)
+                    : Status();
+    } else if (job.kind == "revoke") {
+      outcome = c->Revoke(**req);
+    }
+    impl_->m.CountConnectorCall(job.kind, outcome.has_value());
+    auto p = std::make_shared<std::promise<Status>>();
+    pending.push_back(p->get_future());
+    auto fn = [this, pol, job, outcome](Tx& tx) -> Status {
+      BG_ASSIGN_OR_RETURN(auto current, tx.GetRequest(job.request));
+      std::optional<core::Transition> tr;
+      if (current && job.kind == "grant") {
+        if (outcome && current->state == core::RequestState::kApproved) {
+          BG_ASSIGN_OR_RETURN(tr, core::Activate(*pol, *current, tx.now()));
+        } else if (!outcome && current->state == core::RequestState::kApproved) {
+          BG_ASSIGN_OR_RETURN(tr, core::GrantFailed(*current, outcome.error().message(), tx.now()));
+        }
+      }
+      core::AuditEvent ev{"connector." + job.kind, "breakglass", job.request, {}};
+      ev.details["connector"] = current ? current->connector : "";
+      ev.details["attempt"] = std::to_string(job.attempts + 1);
+      ev.details["outcome"] = outcome ? "ok" : "error";
+      if (!outcome) ev.details["error"] = outcome.error().message();
+      tx.Audit(ev);
+      if (outcome || !current) {
+        tx.DeleteOutbox(job.id);
+      } else {
+        store::OutboxJob next = job;
+        next.attempts++;
+        next.next_attempt = tx.now() + Outbox::Backoff(next.attempts);
+        next.last_error = outcome.error().message();
+        tx.PutOutbox(next);
+        if (job.kind == "revoke" && next.attempts == 5) {
+          core::AuditEvent alert{"alert.raised", "breakglass", job.request, {}};
+          alert.details["kind"] = "revocation_failing";
+          alert.details["message"] = "revocation keeps failing and stays queued: " +
+                                     outcome.error().message();
+          tx.Audit(alert);
+        }
+      }
+      if (tr) ApplyTransition(tx, *tr, current->version);
+      return Ok();
+    };
+    writer_->Submit({std::move(fn), [p](Status s) { p->set_value(std::move(s)); }});
+  }
+  for (auto& f : pending) {
+    Status s = f.get();
+    if (!s) spdlog::warn("outbox: job outcome not stored: {}", s.error().ToString());
+  }
+}
+
+// ---- events ----
+
+void Service::SubscribeAudit(AuditSubscriber s) { audit_subs_.push_back(std::move(s)); }
+
+Status Service::AppendAudit(const core::AuditEvent& event) {
+  return writer_->RunSync([&event](Tx& tx) {
+    tx.Audit(event);
+    return Ok();
+  });
+}
+
+uint64_t Service::Subscribe(Subscriber s) {
+  std::lock_guard lock(subs_mu_);
+  uint64_t id = next_sub_++;
+  subs_[id] = std::move(s);
+  return id;
+}
+
+void Service::Unsubscribe(uint64_t id) {
+  std::lock_guard lock(subs_mu_);
+  subs_.erase(id);
+}
+
+void Service::Publish(const StateEvent& e) {
+  std::vector<Subscriber> subs;
+  {
+    std::lock_guard lock(subs_mu_);
+    for (auto& [id, s] : subs_) subs.push_back(s);
+  }
+  for (auto& s : subs) s(e);
+}
+
+}  // namespace bg::service

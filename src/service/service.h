@@ -1,0 +1,190 @@
+// The shell around the pure core: applies core transitions atomically with their audit records
+// and jobs (through the Writer), runs the durable timers (expiry within a second) and the
+// outbox (connector calls with retry), authenticates people, and publishes state changes.
+//
+// Thread-safe: every public method may be called from any thread. Methods taking a callback
+// return at once; the callback runs on the writer thread after the commit.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/policy.h"
+#include "core/request.h"
+#include "service/config.h"
+#include "service/connector.h"
+#include "store/store.h"
+#include "util/result.h"
+#include "util/secret.h"
+#include "util/time.h"
+
+namespace bg::metrics {
+class Registry;
+}
+namespace bg::auth {
+class MasterKey;
+}
+
+namespace bg::service {
+
+class AuditLog;
+class Writer;
+class Scheduler;
+class Outbox;
+class Tx;
+
+template <typename T>
+using Callback = std::function<void(Result<T>)>;
+
+struct LoginResult {
+  Secret token;
+  Timestamp expires_at;
+  std::string user;
+};
+
+struct NewUser {
+  std::string user;
+  std::vector<core::Role> roles;
+  Secret totp_secret;       // raw seed, shown once
+  std::string otpauth_uri;  // contains the seed: shown once, never logged
+};
+
+// A change a subscriber may see (SSE).
+struct StateEvent {
+  std::string type;  // "request" or "alert"
+  core::Request request;
+  std::string alert_kind;
+  std::vector<std::string> recipients;
+  std::string message;
+};
+
+class Service {
+ public:
+  // kServer: everything. kAdmin: store, keys and audit log only, for local administration
+  // (`breakglass user add` beside a running server): no policy, no timers, no outbox.
+  enum class Mode { kServer, kAdmin };
+  // Opens the store, the master key, the audit log and (kServer) the policy. No threads yet.
+  static Result<std::unique_ptr<Service>> Open(ServerConfig config, const Clock& clock,
+                                               std::shared_ptr<metrics::Registry> metrics,
+                                               Mode mode = Mode::kServer,
+                                               std::unique_ptr<store::Store> store = nullptr,
+                                               std::function<void(ConnectorRegistry&)>
+                                                   register_connector_kinds = nullptr);
+  ~Service();
+
+  // Starts the writer, and in kServer mode the timers and the outbox; resumes pending work.
+  Status Start();
+  void Stop();
+
+  ConnectorRegistry& connectors() { return connectors_; }
+  const auth::MasterKey& master_key() const { return *master_key_; }
+  const ServerConfig& config() const { return config_; }
+  std::shared_ptr<const core::Policy> policy() const;
+  metrics::Registry& metrics() { return *metrics_; }
+  store::Store& store() { return *store_; }
+  AuditLog& audit() { return *audit_; }
+
+  // Policy: loads config.policy (or the demo policy); on failure keeps the current one.
+  Status ReloadPolicy();
+
+  // ---- people ----
+  Result<LoginResult> Login(const std::string& user, const Secret& password,
+                            const std::string& totp, const std::string& source);
+  Result<LoginResult> Renew(const core::Actor& actor, const std::string& token,
+                            const std::string& source);
+  Status Logout(const std::string& token);
+  // Resolves a bearer token to the person; Unauthenticated if unknown, expired or disabled.
+  Result<core::Actor> Authenticate(const std::string& token, const std::string& source);
+  // Verifies a TOTP code presented with an action (approve/deny) and marks the actor fresh.
+  Result<core::Actor> VerifyActionCode(const core::Actor& actor, const std::string& totp);
+
+  // `actor` names who does it (an admin, or "cli:<os user>" when run locally).
+  Result<NewUser> AddUser(const std::string& actor, const std::string& name,
+                          std::vector<core::Role> roles, const Secret& password);
+  Status SetUserDisabled(const std::string& actor, const std::string& name, bool disabled);
+  // Resets the password (if given) and always the TOTP seed; returns the new enrolment.
+  Result<NewUser> ResetUser(const std::string& actor, const std::string& name,
+                            const std::optional<Secret>& password);
+  Result<std::vector<store::UserRecord>> ListUsers();
+  // Records that `user` has used `address` (so it is not a "new source" risk signal). Used by
+  // the embedded default to set up its demo accounts.
+  Status MarkSourceKnown(const std::string& user, const std::string& address);
+
+  // ---- requests ----
+  void Create(const core::Actor& actor, core::CreateCommand cmd, Callback<core::Request> cb);
+  void Approve(const core::Actor& actor, RequestId id, std::string comment,
+               Callback<core::Request> cb);
+  void Deny(const core::Actor& actor, RequestId id, std::string reason, Callback<core::Request> cb);
+  void Cancel(const core::Actor& actor, RequestId id, Callback<core::Request> cb);
+  void Revoke(const core::Actor& actor, RequestId id, std::string reason,
+              Callback<core::Request> cb);
+  void Extend(const core::Actor& actor, RequestId id, Seconds duration, std::string reason,
+              Callback<core::Request> cb);
+  Result<core::Request> Get(const core::Actor& actor, const RequestId& id);
+  Result<std::vector<core::Request>> List(const core::Actor& actor, store::RequestFilter filter,
+                                          bool mine);
+
+  // ---- events ----
+  using Subscriber = std::function<void(const StateEvent&)>;
+  uint64_t Subscribe(Subscriber s);
+  void Unsubscribe(uint64_t id);
+  // Called on the writer thread, in log order, for every committed audit leaf (syslog
+  // forwarding, checkpoints). Must not block.
+  using AuditSubscriber = std::function<void(int64_t index, const std::string& leaf)>;
+  void SubscribeAudit(AuditSubscriber s);
+  // Appends one audit event on its own (for components outside the request workflow).
+  Status AppendAudit(const core::AuditEvent& event);
+
+  // Counts for /readyz and /metrics.
+  bool Ready() const { return started_.load(); }
+
+ private:
+  Service(ServerConfig config, const Clock& clock, std::shared_ptr<metrics::Registry> metrics,
+          Mode mode);
+  Status OpenParts(const std::function<void(ConnectorRegistry&)>& register_connector_kinds);
+  void Publish(const StateEvent& e);
+  // Runs a core transition on the request `id` inside the writer.
+  void Transact(RequestId id, std::string audit_actor,
+                std::function<Result<core::Transition>(const core::Policy&, const core::Request&,
+                                                       Timestamp)> step,
+                Callback<core::Request> cb);
+  void OnTimerFired(const store::TimerRecord& t);
+  void OnCommittedRequest(const core::Request& r);
+  // Stages a transition of a request read at `read_version`; publishes it after the commit.
+  core::Request ApplyTransition(Tx& tx, const core::Transition& t, int64_t read_version);
+  void RunJobs(const std::vector<store::OutboxJob>& jobs);
+  Result<LoginResult> IssueToken(Tx& tx, const std::string& user, const std::string& source);
+  void RegisterMetrics();
+  Result<NewUser> Enrol(Secret seed, const std::string& name, std::vector<core::Role> roles);
+
+  ServerConfig config_;
+  const Clock& clock_;
+  std::shared_ptr<metrics::Registry> metrics_;
+  std::unique_ptr<store::Store> store_;
+  std::unique_ptr<auth::MasterKey> master_key_;
+  std::unique_ptr<AuditLog> audit_;
+  ConnectorRegistry connectors_;
+  mutable std::mutex policy_mu_;
+  std::shared_ptr<const core::Policy> policy_;
+  std::string policy_sha256_;
+  std::unique_ptr<Writer> writer_;
+  std::unique_ptr<Scheduler> scheduler_;
+  std::unique_ptr<Outbox> outbox_;
+  std::vector<AuditSubscriber> audit_subs_;  // set before Start
+  std::mutex subs_mu_;
+  std::map<uint64_t, Subscriber> subs_;
+  uint64_t next_sub_ = 1;
+  Mode mode_;
+  std::atomic<bool> started_{false};
+  struct Impl;
+  std::unique_ptr<Impl> impl_;  // limiter and metric handles
+};
+
+}  // namespace bg::service

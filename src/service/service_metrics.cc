@@ -1,0 +1,76 @@
+#include "service/service_metrics.h"
+
+#include <spdlog/spdlog.h>
+
+#include "service/audit_log.h"
+#include "service/service.h"
+
+namespace bg::service {
+namespace {
+
+template <typename T>
+T* OrNull(Result<T*> r) {
+  if (!r) {
+    spdlog::error("metrics: {}", r.error().ToString());
+    return nullptr;
+  }
+  return *r;
+}
+
+}  // namespace
+
+void ServiceMetrics::Register(metrics::Registry& registry, Service& service) {
+  logins = OrNull(registry.AddCounter("breakglass_logins_total",
+                                      "Login attempts by outcome.", {"outcome"}));
+  decisions = OrNull(registry.AddCounter("breakglass_approvals_total",
+                                         "Approver decisions recorded, by decision.",
+                                         {"decision"}));
+  connector_calls = OrNull(registry.AddCounter(
+      "breakglass_connector_calls_total", "Connector grant/revoke calls by outcome.",
+      {"kind", "outcome"}));
+  // Every series exists from the start (at zero), so dashboards and alerts see them at once.
+  for (const char* o : {"success", "failure", "throttled"}) {
+    if (logins) logins->Inc({o}, 0);
+  }
+  for (const char* d : {"approve", "deny"}) {
+    if (decisions) decisions->Inc({d}, 0);
+  }
+  expiry_lag = OrNull(registry.AddHistogram(
+      "breakglass_expiry_lag_seconds",
+      "Delay between a grant's end time and the commit of its expiry.",
+      {0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 1, 2, 5, 10, 30}));
+  OrNull(registry.AddGaugeCallback(
+      "breakglass_requests", "Stored requests by state.", {"state"},
+      [&service] {
+        std::vector<metrics::Sample> out;
+        for (auto s : {core::RequestState::kPending, core::RequestState::kApproved,
+                       core::RequestState::kActive, core::RequestState::kExpired,
+                       core::RequestState::kRevoked, core::RequestState::kDenied,
+                       core::RequestState::kCancelled, core::RequestState::kTimedOut}) {
+          out.push_back({{std::string(core::ToString(s))}, 0});
+        }
+        auto counts = service.store().CountRequestsByState();
+        if (counts) {
+          for (const auto& [state, n] : *counts) {
+            for (auto& sample : out) {
+              if (sample.labels[0] == state) sample.value = static_cast<double>(n);
+            }
+          }
+        }
+        return out;
+      }));
+  OrNull(registry.AddGaugeCallback("breakglass_grants_active", "Grants active right now.", [&service] {
+    auto counts = service.store().CountRequestsByState();
+    if (!counts) return 0.0;
+    for (const auto& [state, n] : *counts) {
+      if (state == "active") return static_cast<double>(n);
+    }
+    return 0.0;
+  }));
+  OrNull(registry.AddGaugeCallback("breakglass_audit_log_size", "Leaves in the audit log.",
+                                   [&service] {
+                                     return static_cast<double>(service.audit().Size());
+                                   }));
+}
+
+}  // namespace bg::service

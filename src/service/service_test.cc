@@ -1,0 +1,335 @@
+// The shell end to end with the real SQLite store: workflow through the writer, durable timers,
+// the outbox, login, and fail-closed behaviour when the store refuses to commit.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <future>
+#include <thread>
+
+#include "audit/event.h"
+#include "auth/totp.h"
+#include "service/audit_log.h"
+#include "service/service.h"
+#include "test/fakes/fake_clock.h"
+
+namespace bg::service {
+namespace {
+
+using core::RequestState;
+using core::Role;
+
+constexpr char kPolicy[] = R"(
+version = 1
+[settings]
+timezone = "UTC"
+reason_min_length = 5
+ticket_pattern = '^INC-[0-9]+$'
+warn_before_expiry = "5m"
+security_contacts = ["sam"]
+[groups]
+sre = ["alice"]
+dba = ["carol", "dave", "erin"]
+[pools]
+dba-approvers = ["group:dba"]
+[[resources]]
+name = "db"
+connector = "db-conn"
+owner = "carol"
+privileges = ["read_only", "dba"]
+[[rules]]
+resource = "db"
+privileges = ["read_only"]
+requesters = ["group:sre"]
+tier = 1
+max_duration = "1h"
+review_within = "72h"
+[[rules]]
+resource = "db"
+privileges = ["dba"]
+requesters = ["group:sre"]
+tier = 2
+pool = "dba-approvers"
+approvals = 2
+max_duration = "2h"
+approval_window = "30m"
+mfa_max_age = "10m"
+review_within = "24h"
+)";
+
+// Wraps a real store; Commit fails while `fail` is set (a full disk, a broken audit table).
+class FailingStore final : public store::Store {
+ public:
+  explicit FailingStore(std::unique_ptr<store::Store> inner) : inner_(std::move(inner)) {}
+  std::atomic<bool> fail{false};
+  Status Commit(const store::WriteBatch& b) override {
+    if (fail) return Error::Unavailable("disk full");
+    return inner_->Commit(b);
+  }
+  Result<std::optional<core::Request>> GetRequest(const RequestId& id) override { return inner_->GetRequest(id); }
+  Result<std::vector<core::Request>> ListRequests(const store::RequestFilter& f) override { return inner_->ListRequests(f); }
+  Result<std::vector<core::Request>> ListOpenRequests() override { return inner_->ListOpenRequests(); }
+  Result<int64_t> CountRequestsSince(const std::string& r, Timestamp s) override { return inner_->CountRequestsSince(r, s); }
+  Result<std::vector<std::pair<std::string, int64_t>>> CountRequestsByState() override { return inner_->CountRequestsByState(); }
+  Result<std::optional<store::UserRecord>> GetUser(const std::string& n) override { return inner_->GetUser(n); }
+  Result<std::vector<store::UserRecord>> ListUsers() override { return inner_->ListUsers(); }
+  Result<std::optional<store::TokenRecord>> GetToken(const std::string& h) override { return inner_->GetToken(h); }
+  Result<std::vector<store::TimerRecord>> ListTimers() override { return inner_->ListTimers(); }
+  Result<std::vector<store::OutboxJob>> ListOutbox() override { return inner_->ListOutbox(); }
+  Result<bool> HasUsedSource(const std::string& u, const std::string& a) override { return inner_->HasUsedSource(u, a); }
+  Result<std::optional<std::string>> GetMeta(const std::string& k) override { return inner_->GetMeta(k); }
+  Result<int64_t> AuditSize() override { return inner_->AuditSize(); }
+  Result<std::vector<std::string>> AuditLeaves(int64_t s, int64_t e) override { return inner_->AuditLeaves(s, e); }
+  Result<std::string> AuditNodeHash(int l, int64_t i) override { return inner_->AuditNodeHash(l, i); }
+
+ private:
+  std::unique_ptr<store::Store> inner_;
+};
+
+class ServiceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("bg-service-test-" + std::to_string(getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_);
+    std::ofstream(dir_ / "policy.toml") << kPolicy;
+    config_.data_dir = (dir_ / "data").string();
+    config_.policy = (dir_ / "policy.toml").string();
+    config_.connectors["db-conn"] = {"db-conn", "none", "{}"};
+    // Wednesday 2026-11-18 10:00:00 UTC.
+    clock_.Set(*ParseRfc3339("2026-11-18T10:00:00Z"));
+    Open();
+  }
+  void TearDown() override {
+    if (svc_) svc_->Stop();
+    svc_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+
+  void Open() {
+    auto inner = store::OpenStore("sqlite", config_.data_dir);
+    if (!inner) {
+      std::filesystem::create_directories(config_.data_dir);
+      inner = store::OpenStore("sqlite", config_.data_dir);
+    }
+    ASSERT_TRUE(inner.has_value()) << inner.error().ToString();
+    auto failing = std::make_unique<FailingStore>(std::move(*inner));
+    failing_ = failing.get();
+    auto s = Service::Open(config_, clock_, nullptr, Service::Mode::kServer, std::move(failing));
+    ASSERT_TRUE(s.has_value()) << s.error().ToString();
+    svc_ = std::move(*s);
+    ASSERT_TRUE(svc_->Start().has_value());
+  }
+
+  void Restart() {
+    svc_->Stop();
+    svc_.reset();
+    Open();
+  }
+
+  core::Actor AddAndLogin(const std::string& name, std::vector<Role> roles) {
+    auto nu = svc_->AddUser("test", name, roles, Secret(name + "-password-123"));
+    EXPECT_TRUE(nu.has_value()) << nu.error().ToString();
+    seeds_[name] = nu->totp_secret;
+    auto code = auth::TotpCode(nu->totp_secret, clock_.Now());
+    auto lr = svc_->Login(name, Secret(name + "-password-123"), *code, "10.0.0.1");
+    EXPECT_TRUE(lr.has_value()) << lr.error().ToString();
+    auto actor = svc_->Authenticate(std::string(lr->token.Reveal()), "10.0.0.1");
+    EXPECT_TRUE(actor.has_value());
+    return *actor;
+  }
+
+  template <typename Fn>
+  Result<core::Request> Call(Fn fn) {
+    std::promise<Result<core::Request>> p;
+    auto f = p.get_future();
+    fn([&p](Result<core::Request> r) { p.set_value(std::move(r)); });
+    return f.get();
+  }
+
+  // Polls (with a deadline, never a fixed sleep) until the request reaches `state`.
+  core::Request WaitFor(const core::Actor& a, const RequestId& id, RequestState state) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    core::Request last;
+    while (std::chrono::steady_clock::now() < deadline) {
+      auto r = svc_->Get(a, id);
+      if (r && r->state == state) return *r;
+      if (r) last = *r;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    ADD_FAILURE() << "request " << id.value() << " never reached " << core::ToString(state)
+                  << ", last state " << core::ToString(last.state);
+    return last;
+  }
+
+  core::CreateCommand DbaCommand() {
+    core::CreateCommand c;
+    c.resource = "db";
+    c.privilege = "dba";
+    c.duration = std::chrono::minutes(30);
+    c.reason = "disk full on primary";
+    c.ticket = "INC-1234";
+    return c;
+  }
+
+  std::vector<audit::LeafEvent> AuditEvents() {
+    auto& store = svc_->store();
+    auto leaves = store.AuditLeaves(0, *store.AuditSize());
+    std::vector<audit::LeafEvent> out;
+    for (const auto& l : *leaves) out.push_back(*audit::ParseLeaf(l));
+    return out;
+  }
+
+  std::filesystem::path dir_;
+  ServerConfig config_;
+  testing::FakeClock clock_;
+  FailingStore* failing_ = nullptr;
+  std::unique_ptr<Service> svc_;
+  std::map<std::string, Secret> seeds_;
+};
+
+TEST_F(ServiceTest, TwoApprovalsActivateAndExpiryEndsTheGrant) {
+  auto alice = AddAndLogin("alice", {Role::kRequester});
+  auto carol = AddAndLogin("carol", {Role::kApprover});
+  auto dave = AddAndLogin("dave", {Role::kApprover});
+  auto created = Call([&](auto cb) { svc_->Create(alice, DbaCommand(), cb); });
+  ASSERT_TRUE(created.has_value()) << created.error().ToString();
+  EXPECT_EQ(created->state, RequestState::kPending);
+  EXPECT_EQ(created->required_approvals, 2);
+  RequestId id = created->id;
+
+  auto self = Call([&](auto cb) { svc_->Approve(alice, id, "", cb); });
+  ASSERT_FALSE(self.has_value());
+  EXPECT_EQ(self.error().code(), ErrorCode::kPermissionDenied);
+
+  ASSERT_TRUE(Call([&](auto cb) { svc_->Approve(carol, id, "ok", cb); }).has_value());
+  auto again = Call([&](auto cb) { svc_->Approve(carol, id, "again", cb); });
+  ASSERT_TRUE(again.has_value());
+  EXPECT_EQ(again->approvals.size(), 1u);  // idempotent, not counted
+  auto second = Call([&](auto cb) { svc_->Approve(dave, id, "", cb); });
+  ASSERT_TRUE(second.has_value()) << second.error().ToString();
+
+  core::Request active = WaitFor(alice, id, RequestState::kActive);
+  ASSERT_TRUE(active.ends_at.has_value());
+  EXPECT_EQ(*active.ends_at - *active.starts_at, std::chrono::minutes(30));
+
+  clock_.Advance(std::chrono::minutes(31));
+  core::Request expired = WaitFor(alice, id, RequestState::kExpired);
+  EXPECT_TRUE(expired.review_due.has_value());
+
+  std::vector<std::string> types;
+  for (const auto& e : AuditEvents()) {
+    if (e.request && *e.request == id) types.push_back(e.type);
+  }
+  for (const char* want : {"request.created", "approval.recorded", "request.approved",
+                           "request.activated", "request.expired"}) {
+    EXPECT_NE(std::find(types.begin(), types.end(), want), types.end()) << want;
+  }
+}
+
+TEST_F(ServiceTest, NothingIsGrantedWhenTheAuditRecordCannotBeWritten) {
+  auto alice = AddAndLogin("alice", {Role::kRequester});
+  auto carol = AddAndLogin("carol", {Role::kApprover});
+  auto dave = AddAndLogin("dave", {Role::kApprover});
+  auto created = Call([&](auto cb) { svc_->Create(alice, DbaCommand(), cb); });
+  ASSERT_TRUE(created.has_value());
+  ASSERT_TRUE(Call([&](auto cb) { svc_->Approve(carol, created->id, "", cb); }).has_value());
+  const int64_t size_before = svc_->audit().Size();
+  failing_->fail = true;
+  auto refused = Call([&](auto cb) { svc_->Approve(dave, created->id, "", cb); });
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_EQ(refused.error().code(), ErrorCode::kUnavailable);
+  failing_->fail = false;
+  auto now = svc_->Get(alice, created->id);
+  ASSERT_TRUE(now.has_value());
+  EXPECT_EQ(now->state, RequestState::kPending);
+  EXPECT_EQ(now->approvals.size(), 1u);
+  EXPECT_EQ(svc_->audit().Size(), size_before);
+  EXPECT_EQ(*svc_->store().AuditSize(), size_before);
+  // The writer recovers: the same approval now goes through.
+  ASSERT_TRUE(Call([&](auto cb) { svc_->Approve(dave, created->id, "", cb); }).has_value());
+  WaitFor(alice, created->id, RequestState::kActive);
+}
+
+TEST_F(ServiceTest, ExpiryHappensAfterARestartWhenTheEndPassedWhileDown) {
+  auto alice = AddAndLogin("alice", {Role::kRequester});
+  core::CreateCommand c = DbaCommand();
+  c.privilege = "read_only";  // tier 1: self-approved
+  auto created = Call([&](auto cb) { svc_->Create(alice, c, cb); });
+  ASSERT_TRUE(created.has_value()) << created.error().ToString();
+  EXPECT_TRUE(created->self_approved);
+  WaitFor(alice, created->id, RequestState::kActive);
+  svc_->Stop();
+  svc_.reset();
+  clock_.Advance(std::chrono::hours(2));
+  Open();
+  WaitFor(alice, created->id, RequestState::kExpired);
+}
+
+TEST_F(ServiceTest, ATotpCodeIsAcceptedOnceAndFailuresSayNothingSpecific) {
+  auto nu = svc_->AddUser("test", "bob", {Role::kRequester}, Secret("bob-password-123"));
+  ASSERT_TRUE(nu.has_value());
+  auto code = *auth::TotpCode(nu->totp_secret, clock_.Now());
+  ASSERT_TRUE(svc_->Login("bob", Secret("bob-password-123"), code, "10.0.0.2").has_value());
+  auto replay = svc_->Login("bob", Secret("bob-password-123"), code, "10.0.0.2");
+  ASSERT_FALSE(replay.has_value());
+  auto wrong_pw = svc_->Login("bob", Secret("nope-nope-nope"), code, "10.0.0.2");
+  auto unknown = svc_->Login("nobody", Secret("bob-password-123"), code, "10.0.0.2");
+  ASSERT_FALSE(wrong_pw.has_value());
+  ASSERT_FALSE(unknown.has_value());
+  EXPECT_EQ(replay.error().message(), wrong_pw.error().message());
+  EXPECT_EQ(unknown.error().message(), wrong_pw.error().message());
+  EXPECT_EQ(unknown.error().code(), ErrorCode::kUnauthenticated);
+  // The log names the failures but holds no password or code.
+  bool saw_failure = false;
+  for (const auto& e : AuditEvents()) {
+    saw_failure = saw_failure || e.type == "auth.login_failed";
+    for (const auto& [k, v] : e.details) {
+      EXPECT_EQ(v.find("bob-password-123"), std::string::npos);
+      EXPECT_NE(v, code);
+    }
+  }
+  EXPECT_TRUE(saw_failure);
+}
+
+TEST_F(ServiceTest, RepeatedFailuresLockTheAccount) {
+  auto nu = svc_->AddUser("test", "erin", {Role::kRequester}, Secret("erin-password-123"));
+  ASSERT_TRUE(nu.has_value());
+  for (int i = 0; i < 5; ++i) {
+    (void)svc_->Login("erin", Secret("wrong-password!"), "000000", "10.0.0.3");
+  }
+  clock_.Advance(Seconds(30));
+  auto code = *auth::TotpCode(nu->totp_secret, clock_.Now());
+  auto locked = svc_->Login("erin", Secret("erin-password-123"), code, "10.0.0.4");
+  ASSERT_FALSE(locked.has_value());
+}
+
+TEST_F(ServiceTest, ABadPolicyReloadKeepsTheLastGoodOne) {
+  auto before = svc_->policy();
+  std::ofstream(dir_ / "policy.toml") << "version = 2\n[[rules]]\nresource = 'nope'\n";
+  auto s = svc_->ReloadPolicy();
+  ASSERT_FALSE(s.has_value());
+  EXPECT_NE(s.error().message().find("policy.toml:"), std::string::npos) << s.error().message();
+  EXPECT_EQ(svc_->policy(), before);
+}
+
+TEST_F(ServiceTest, TokensStopWorkingWhenTheAccountIsDisabled) {
+  auto nu = svc_->AddUser("test", "frank", {Role::kApprover}, Secret("frank-password-123"));
+  auto code = *auth::TotpCode(nu->totp_secret, clock_.Now());
+  auto lr = svc_->Login("frank", Secret("frank-password-123"), code, "10.0.0.5");
+  ASSERT_TRUE(lr.has_value());
+  std::string token(lr->token.Reveal());
+  ASSERT_TRUE(svc_->Authenticate(token, "10.0.0.5").has_value());
+  ASSERT_TRUE(svc_->SetUserDisabled("test", "frank", true).has_value());
+  EXPECT_FALSE(svc_->Authenticate(token, "10.0.0.5").has_value());
+  clock_.Advance(std::chrono::minutes(16));
+  ASSERT_TRUE(svc_->SetUserDisabled("test", "frank", false).has_value());
+  EXPECT_FALSE(svc_->Authenticate(token, "10.0.0.5").has_value());  // expired by now
+}
+
+}  // namespace
+}  // namespace bg::service

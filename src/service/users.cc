@@ -1,0 +1,283 @@
+// People: accounts, login with password + TOTP, bearer tokens, MFA for actions.
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "auth/master_key.h"
+#include "auth/password.h"
+#include "auth/rate_limit.h"
+#include "auth/token.h"
+#include "auth/totp.h"
+#include "service/service.h"
+#include "service/service_impl.h"
+#include "service/writer.h"
+#include "util/encoding.h"
+
+namespace bg::service {
+namespace {
+
+// The one answer for every failed login, whichever factor was wrong.
+Error LoginFailed() {
+  return Error::Unauthenticated("login failed: wrong username, password or code");
+}
+
+std::string TotpAad(const std::string& user) { return "totp:" + user; }
+
+Status CheckUserName(const std::string& name) {
+  if (name.empty() || name.size() > 64) {
+    return Error::InvalidArgument("username", "must be 1 to 64 characters");
+  }
+  for (char c : name) {
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.')) {
+      return Error::InvalidArgument("username",
+                                    "may contain only letters, digits, '.', '_' and '-'");
+    }
+  }
+  if (name.rfind("group:", 0) == 0) return Error::InvalidArgument("username", "is reserved");
+  return Ok();
+}
+
+std::string JoinRoles(const std::vector<core::Role>& roles) {
+  std::string out;
+  for (auto r : roles) out += (out.empty() ? "" : ",") + std::string(core::ToString(r));
+  return out;
+}
+
+}  // namespace
+
+Result<LoginResult> Service::IssueToken(Tx& tx, const std::string& user,
+                                        const std::string& source) {
+  Secret token = auth::NewBearerToken();
+  store::TokenRecord rec;
+  rec.token_hash = auth::TokenHash(token);
+  rec.user = user;
+  rec.issued_at = tx.now();
+  rec.expires_at = tx.now() + config_.token_ttl;
+  rec.source_address = source;
+  tx.PutToken(rec);
+  return LoginResult{std::move(token), rec.expires_at, user};
+}
+
+Result<LoginResult> Service::Login(const std::string& user, const Secret& password,
+                                   const std::string& totp, const std::string& source) {
+  const Timestamp now = clock_.Now();
+  if (auto limited = impl_->limiter.Check(user, source, now); !limited) {
+    impl_->m.CountLogin("throttled");
+    return limited.error();
+  }
+  BG_ASSIGN_OR_RETURN(auto rec, store_->GetUser(user));
+  bool password_ok = false;
+  if (!rec || rec->disabled) {
+    auth::DummyVerify(password);  // same cost as a real check: no account enumeration by time
+  } else {
+    password_ok = auth::VerifyPassword(rec->password_hash, password);
+  }
+  auto result = std::make_shared<std::optional<LoginResult>>();
+  Status s = writer_->RunSync([&, result](Tx& tx) -> Status {
+    BG_ASSIGN_OR_RETURN(auto u, tx.GetUser(user));
+    bool ok = password_ok && u && !u->disabled &&
+              !(u->locked_until && *u->locked_until > tx.now());
+    int64_t step = -1;
+    if (ok) {
+      auto seed = auth::Open(*master_key_, u->totp_secret_enc, TotpAad(user));
+      auto verified = seed ? auth::VerifyTotp(*seed, totp, tx.now(), u->totp_last_step)
+                           : Result<int64_t>(seed.error());
+      ok = verified.has_value();
+      if (ok) step = *verified;
+    }
+    core::AuditEvent ev{ok ? "auth.login" : "auth.login_failed", user, {}, {}};
+    ev.details["source_address"] = source;
+    if (!ok) {
+      if (u) {
+        auto lock = impl_->limiter.RecordFailure(user, source, tx.now());
+        store::UserRecord changed = *u;
+        changed.failed_logins++;
+        if (lock) {
+          changed.locked_until = lock->locked_until;
+          ev.details["locked_until"] = FormatRfc3339(lock->locked_until);
+        }
+        tx.PutUser(changed);
+      } else {
+        impl_->limiter.RecordFailure(user, source, tx.now());
+      }
+      tx.Audit(ev);
+      return Ok();
+    }
+    impl_->limiter.RecordSuccess(user, tx.now());
+    store::UserRecord changed = *u;
+    changed.totp_last_step = step;
+    changed.mfa_verified_at = tx.now();
+    changed.failed_logins = 0;
+    changed.locked_until.reset();
+    BG_ASSIGN_OR_RETURN(LoginResult lr, IssueToken(tx, user, source));
+    ev.details["token"] = audit_->Hmac(lr.token.Reveal());
+    ev.details["expires_at"] = FormatRfc3339(lr.expires_at);
+    tx.PutUser(changed);
+    tx.Audit(ev);
+    result->emplace(std::move(lr));
+    return Ok();
+  });
+  BG_TRY(s);
+  impl_->m.CountLogin(result->has_value() ? "success" : "failure");
+  if (!result->has_value()) return LoginFailed();
+  spdlog::info("{{\"event\":\"auth.login\",\"user\":\"{}\",\"source\":\"{}\"}}", user, source);
+  return std::move(**result);
+}
+
+Result<LoginResult> Service::Renew(const core::Actor& actor, const std::string& token,
+                                   const std::string& source) {
+  auto result = std::make_shared<std::optional<LoginResult>>();
+  BG_TRY(writer_->RunSync([&, result](Tx& tx) -> Status {
+    BG_ASSIGN_OR_RETURN(LoginResult lr, IssueToken(tx, actor.name, source));
+    tx.DeleteToken(auth::TokenHash(Secret(token)));
+    core::AuditEvent ev{"auth.renewed", actor.name, {}, {}};
+    ev.details["token"] = audit_->Hmac(lr.token.Reveal());
+    ev.details["source_address"] = source;
+    tx.Audit(ev);
+    result->emplace(std::move(lr));
+    return Ok();
+  }));
+  return std::move(**result);
+}
+
+Status Service::Logout(const std::string& token) {
+  return writer_->RunSync([&](Tx& tx) -> Status {
+    tx.DeleteToken(auth::TokenHash(Secret(token)));
+    return Ok();
+  });
+}
+
+Result<core::Actor> Service::Authenticate(const std::string& token, const std::string& source) {
+  if (!auth::IsWellFormedToken(token)) return Error::Unauthenticated("invalid or expired token");
+  BG_ASSIGN_OR_RETURN(auto rec, store_->GetToken(auth::TokenHash(Secret(token))));
+  const Timestamp now = clock_.Now();
+  if (!rec || rec->expires_at <= now) return Error::Unauthenticated("invalid or expired token");
+  BG_ASSIGN_OR_RETURN(auto user, store_->GetUser(rec->user));
+  if (!user || user->disabled) return Error::Unauthenticated("invalid or expired token");
+  core::Actor a;
+  a.name = user->name;
+  a.roles = user->roles;
+  a.mfa_verified_at = user->mfa_verified_at;
+  a.source_address = source;
+  return a;
+}
+
+Result<core::Actor> Service::VerifyActionCode(const core::Actor& actor, const std::string& totp) {
+  auto fresh = std::make_shared<std::optional<core::Actor>>();
+  BG_TRY(writer_->RunSync([&, fresh](Tx& tx) -> Status {
+    BG_ASSIGN_OR_RETURN(auto u, tx.GetUser(actor.name));
+    if (!u || u->disabled) return Error::Unauthenticated("invalid or expired token");
+    BG_ASSIGN_OR_RETURN(Secret seed,
+                        auth::Open(*master_key_, u->totp_secret_enc, TotpAad(actor.name)));
+    auto step = auth::VerifyTotp(seed, totp, tx.now(), u->totp_last_step);
+    if (!step) {
+      if (step.error().code() == ErrorCode::kInvalidArgument) return step.error();
+      core::AuditEvent ev{"auth.mfa_failed", actor.name, {}, {}};
+      ev.details["source_address"] = actor.source_address;
+      tx.Audit(ev);
+      return Ok();
+    }
+    store::UserRecord changed = *u;
+    changed.totp_last_step = *step;
+    changed.mfa_verified_at = tx.now();
+    tx.PutUser(changed);
+    core::Actor a = actor;
+    a.mfa_verified_at = tx.now();
+    a.mfa_code_presented = true;
+    fresh->emplace(std::move(a));
+    return Ok();
+  }));
+  if (!fresh->has_value()) {
+    return Error(ErrorCode::kPermissionDenied, "the TOTP code is wrong or was already used",
+                 "totp");
+  }
+  return std::move(**fresh);
+}
+
+Result<NewUser> Service::Enrol(Secret seed, const std::string& name,
+                               std::vector<core::Role> roles) {
+  NewUser nu;
+  nu.user = name;
+  nu.roles = std::move(roles);
+  nu.otpauth_uri = std::string(auth::OtpauthUri(name, seed).Reveal());
+  nu.totp_secret = std::move(seed);
+  return nu;
+}
+
+Result<NewUser> Service::AddUser(const std::string& actor, const std::string& name,
+                                 std::vector<core::Role> roles, const Secret& password) {
+  BG_TRY(CheckUserName(name));
+  if (roles.empty()) return Error::InvalidArgument("role", "give at least one --role");
+  std::sort(roles.begin(), roles.end());
+  roles.erase(std::unique(roles.begin(), roles.end()), roles.end());
+  BG_TRY(auth::CheckPasswordPolicy(password));
+  BG_ASSIGN_OR_RETURN(std::string hash, auth::HashPassword(password));
+  Secret seed = auth::GenerateTotpSecret();
+  std::string sealed = auth::Seal(*master_key_, seed, TotpAad(name));
+  BG_TRY(writer_->RunSync([&](Tx& tx) -> Status {
+    BG_ASSIGN_OR_RETURN(auto existing, tx.GetUser(name));
+    if (existing) return Error(ErrorCode::kConflict, "user '" + name + "' already exists", "username");
+    store::UserRecord u;
+    u.name = name;
+    u.roles = roles;
+    u.password_hash = hash;
+    u.totp_secret_enc = sealed;
+    u.created_at = tx.now();
+    tx.PutUser(u);
+    tx.Audit({"user.added", actor, {}, {{"user", name}, {"roles", JoinRoles(roles)}}});
+    tx.Audit({"mfa.enrolled", actor, {}, {{"user", name}}});
+    return Ok();
+  }));
+  return Enrol(std::move(seed), name, std::move(roles));
+}
+
+Status Service::SetUserDisabled(const std::string& actor, const std::string& name, bool disabled) {
+  return writer_->RunSync([&](Tx& tx) -> Status {
+    BG_ASSIGN_OR_RETURN(auto u, tx.GetUser(name));
+    if (!u) return Error(ErrorCode::kNotFound, "no user '" + name + "'", "username");
+    store::UserRecord changed = *u;
+    changed.disabled = disabled;
+    tx.PutUser(changed);
+    tx.Audit({disabled ? "user.disabled" : "user.enabled", actor, {}, {{"user", name}}});
+    return Ok();
+  });
+}
+
+Result<NewUser> Service::ResetUser(const std::string& actor, const std::string& name,
+                                   const std::optional<Secret>& password) {
+  std::string hash;
+  if (password) {
+    BG_TRY(auth::CheckPasswordPolicy(*password));
+    BG_ASSIGN_OR_RETURN(hash, auth::HashPassword(*password));
+  }
+  Secret seed = auth::GenerateTotpSecret();
+  std::string sealed = auth::Seal(*master_key_, seed, TotpAad(name));
+  std::vector<core::Role> roles;
+  BG_TRY(writer_->RunSync([&](Tx& tx) -> Status {
+    BG_ASSIGN_OR_RETURN(auto u, tx.GetUser(name));
+    if (!u) return Error(ErrorCode::kNotFound, "no user '" + name + "'", "username");
+    store::UserRecord changed = *u;
+    if (password) changed.password_hash = hash;
+    changed.totp_secret_enc = sealed;
+    changed.totp_last_step = -1;
+    changed.mfa_verified_at.reset();
+    changed.failed_logins = 0;
+    changed.locked_until.reset();
+    roles = changed.roles;
+    tx.PutUser(changed);
+    tx.Audit({"user.reset", actor, {}, {{"user", name}, {"password", password ? "reset" : "kept"}}});
+    tx.Audit({"mfa.reset", actor, {}, {{"user", name}}});
+    return Ok();
+  }));
+  return Enrol(std::move(seed), name, std::move(roles));
+}
+
+Result<std::vector<store::UserRecord>> Service::ListUsers() { return store_->ListUsers(); }
+
+Status Service::MarkSourceKnown(const std::string& user, const std::string& address) {
+  return writer_->RunSync([&](Tx& tx) -> Status {
+    tx.UseSource(user, address);
+    return Ok();
+  });
+}
+
+}  // namespace bg::service

@@ -1,0 +1,211 @@
+#include "service/writer.h"
+
+#include <spdlog/spdlog.h>
+
+#include <future>
+#include <variant>
+
+namespace bg::service {
+
+Tx::Tx(store::Store& store, AuditAppender appender, Timestamp now, int64_t* next_timer_id)
+    : store_(store), appender_(std::move(appender)), now_(now), next_timer_id_(next_timer_id) {}
+
+Result<std::optional<core::Request>> Tx::GetRequest(const RequestId& id) {
+  if (auto it = request_slot_.find(id); it != request_slot_.end()) {
+    core::Request r = batch_.requests[it->second].request;
+    r.version = batch_.requests[it->second].expected_version + 1;
+    return std::optional<core::Request>(std::move(r));
+  }
+  return store_.GetRequest(id);
+}
+
+Result<std::optional<store::UserRecord>> Tx::GetUser(const std::string& name) {
+  if (auto it = user_slot_.find(name); it != user_slot_.end()) {
+    return std::optional<store::UserRecord>(batch_.users[it->second]);
+  }
+  return store_.GetUser(name);
+}
+
+void Tx::PutRequest(const core::Request& r) {
+  Staged();
+  if (auto it = request_slot_.find(r.id); it != request_slot_.end()) {
+    batch_.requests[it->second].request = r;  // keeps the version first read in this group
+    return;
+  }
+  request_slot_[r.id] = batch_.requests.size();
+  batch_.requests.push_back({r, r.version});
+}
+
+void Tx::PutUser(const store::UserRecord& u) {
+  Staged();
+  if (auto it = user_slot_.find(u.name); it != user_slot_.end()) {
+    batch_.users[it->second] = u;
+    return;
+  }
+  user_slot_[u.name] = batch_.users.size();
+  batch_.users.push_back(u);
+}
+
+void Tx::UseSource(const std::string& user, const std::string& address) {
+  if (address.empty()) return;
+  Staged();
+  batch_.sources.push_back({user, address, now_});
+}
+
+void Tx::Audit(const core::AuditEvent& event) {
+  Staged();
+  batch_.audit.push_back(appender_.Append(appender_leaf_encoder_(event, now_)));
+}
+
+void Tx::Apply(const core::Transition& t) {
+  PutRequest(t.request);
+  for (const core::Effect& e : t.effects) {
+    if (const auto* a = std::get_if<core::AuditEvent>(&e)) {
+      Audit(*a);
+    } else if (const auto* s = std::get_if<core::ScheduleTimer>(&e)) {
+      store::TimerRecord rec{(*next_timer_id_)++, s->kind, s->request, s->at};
+      batch_.timers.push_back(rec);
+      new_timers_.push_back(rec);
+    } else if (const auto* g = std::get_if<core::IssueGrant>(&e)) {
+      batch_.outbox.push_back({0, "grant", g->request, "{}", 0, now_, ""});
+    } else if (const auto* rv = std::get_if<core::RevokeGrant>(&e)) {
+      batch_.outbox.push_back({0, "revoke", rv->request, "{}", 0, now_, ""});
+    } else if (const auto* al = std::get_if<core::Alert>(&e)) {
+      core::AuditEvent ev{"alert.raised", "breakglass", al->request, {}};
+      ev.details["kind"] = al->kind;
+      std::string to;
+      for (const auto& r : al->recipients) to += (to.empty() ? "" : ",") + r;
+      ev.details["recipients"] = to;
+      ev.details["message"] = al->message;
+      Audit(ev);
+    }
+  }
+}
+
+Writer::Writer(store::Store& store, AuditLog& audit, const Clock& clock, int64_t next_timer_id,
+               std::function<void(const std::vector<store::TimerRecord>&)> on_timers)
+    : store_(store),
+      audit_(audit),
+      clock_(clock),
+      next_timer_id_(next_timer_id),
+      on_timers_(std::move(on_timers)),
+      thread_([this] { Loop(); }) {}
+
+Writer::~Writer() { Stop(); }
+
+void Writer::Stop() {
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_ && !thread_.joinable()) return;
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void Writer::Submit(Op op) {
+  {
+    std::lock_guard lock(mu_);
+    if (!stopping_) {
+      queue_.push_back(std::move(op));
+      cv_.notify_one();
+      return;
+    }
+  }
+  op.done(Error::Unavailable("the server is shutting down"));
+}
+
+Status Writer::RunSync(std::function<Status(Tx&)> run) {
+  auto p = std::make_shared<std::promise<Status>>();
+  auto f = p->get_future();
+  Submit({std::move(run), [p](Status s) { p->set_value(std::move(s)); }});
+  return f.get();
+}
+
+Writer::Stats Writer::stats() const {
+  std::lock_guard lock(mu_);
+  return stats_;
+}
+
+void Writer::Loop() {
+  constexpr size_t kMaxGroup = 512;
+  for (;;) {
+    std::vector<Op> group;
+    {
+      std::unique_lock lock(mu_);
+      cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty() && stopping_) return;
+      while (!queue_.empty() && group.size() < kMaxGroup) {
+        group.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
+    }
+    RunGroup(group);
+  }
+}
+
+void Writer::RunGroup(std::vector<Op>& ops) {
+  std::vector<Status> results;
+  std::unique_ptr<Tx> tx;
+  Status commit = Ok();
+  const int64_t timer_id_before = next_timer_id_;
+  // A second attempt only if the audit log grew behind our back (another process, such as
+  // `breakglass user add` on a running server, appended): re-read its edge and run again.
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    next_timer_id_ = timer_id_before;
+    tx = std::make_unique<Tx>(store_, audit_.Appender(), clock_.Now(), &next_timer_id_);
+    tx->appender_leaf_encoder_ = [this](const core::AuditEvent& e, Timestamp now) {
+      return audit_.Encode(e, now);
+    };
+    results.clear();
+    bool poisoned = false;
+    for (Op& op : ops) {
+      tx->ResetStagedFlag();
+      Status s = op.run(*tx);
+      if (!s && tx->staged()) {
+        spdlog::error("writer: an operation failed after staging: {}; its group is refused",
+                      s.error().ToString());
+        poisoned = true;
+      }
+      results.push_back(std::move(s));
+    }
+    commit = Ok();
+    if (poisoned) {
+      commit = Error::Internal("an operation in the same commit group failed; nothing was changed");
+      break;
+    }
+    if (tx->batch_.empty()) break;
+    commit = store_.Commit(tx->batch_);
+    if (commit) break;
+    if (commit.error().code() == ErrorCode::kFailedPrecondition && attempt == 0 && audit_.Reload()) {
+      spdlog::warn("writer: the audit log grew outside this process; retrying the group");
+      continue;
+    }
+    spdlog::error("writer: commit of {} operations failed: {}", ops.size(),
+                  commit.error().ToString());
+    commit = Error::Unavailable(
+        "the change and its audit record could not be stored; nothing was changed (" +
+        commit.error().message() + ")");
+    break;
+  }
+  {
+    std::lock_guard lock(mu_);
+    stats_.groups++;
+    stats_.ops += ops.size();
+    if (!commit) stats_.commit_failures++;
+  }
+  if (!commit) {
+    next_timer_id_ = timer_id_before;
+    for (Op& op : ops) op.done(commit);
+    return;
+  }
+  audit_.Adopt(tx->appender_);
+  if (audit_listener_) {
+    for (const auto& a : tx->batch_.audit) audit_listener_(a.index, a.leaf);
+  }
+  if (!tx->new_timers_.empty() && on_timers_) on_timers_(tx->new_timers_);
+  for (auto& fn : tx->after_commit_) fn();
+  for (size_t i = 0; i < ops.size(); ++i) ops[i].done(std::move(results[i]));
+}
+
+}  // namespace bg::service
