@@ -1,0 +1,451 @@
+#include "api/api.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <nlohmann/json.hpp>
+#include <regex>
+
+#include "api/json.h"
+#include "auth/token.h"
+#include "metrics/metrics.h"
+#include "service/audit_log.h"
+#include "util/encoding.h"
+
+namespace bg::api {
+
+using nlohmann::json;
+
+namespace {
+
+HttpResponse JsonOut(int status, const json& body) {
+  HttpResponse r;
+  r.status = status;
+  r.content_type = "application/json";
+  r.body = body.dump();
+  return r;
+}
+
+}  // namespace
+
+HttpResponse Api::JsonResponse(int status, const std::string& json_body) {
+  HttpResponse r;
+  r.status = status;
+  r.content_type = "application/json";
+  r.body = json_body;
+  return r;
+}
+
+HttpResponse Api::ErrorResponse(const Error& e) {
+  HttpResponse r;
+  r.status = HttpStatus(e.code());
+  r.content_type = "application/json";
+  r.body = ErrorBody(e);
+  if (e.code() == ErrorCode::kUnauthenticated) {
+    r.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"breakglass\"");
+  }
+  return r;
+}
+
+namespace {
+
+// Splits "/v1/requests/abc/approve" into its segments.
+std::vector<std::string> Segments(const std::string& path) {
+  std::vector<std::string> out;
+  size_t i = 0;
+  while (i < path.size()) {
+    size_t j = path.find('/', i);
+    if (j == std::string::npos) j = path.size();
+    if (j > i) out.push_back(path.substr(i, j - i));
+    i = j + 1;
+  }
+  return out;
+}
+
+Result<int64_t> QueryInt(const HttpRequest& req, const std::string& key, std::optional<int64_t> fallback) {
+  auto it = req.query.find(key);
+  if (it == req.query.end() || it->second.empty()) {
+    if (fallback) return *fallback;
+    return Error::InvalidArgument(key, "is required");
+  }
+  const std::string& v = it->second;
+  if (v.size() > 18 || v.find_first_not_of("0123456789") != std::string::npos) {
+    return Error::InvalidArgument(key, "must be a non-negative integer");
+  }
+  return std::stoll(v);
+}
+
+bool IsAuditReader(const core::Actor& a) {
+  return a.Has(core::Role::kAuditor) || a.Has(core::Role::kAdmin);
+}
+
+}  // namespace
+
+Api::Api(service::Service& service) : service_(service) {
+  auto& reg = service_.metrics();
+  if (auto h = reg.AddHistogram("breakglass_http_request_duration_seconds",
+                                "HTTP request latency by route.", metrics::DefaultLatencyBuckets(),
+                                {"method", "route"})) {
+    latency_ = *h;
+  }
+  if (auto c = reg.AddCounter("breakglass_http_responses_total", "HTTP responses by status code.",
+                              {"method", "route", "code"})) {
+    responses_ = *c;
+  }
+  heartbeat_ = std::thread([this] { Heartbeats(); });
+}
+
+Api::~Api() {
+  stopping_ = true;
+  if (heartbeat_.joinable()) heartbeat_.join();
+}
+
+void Api::Heartbeats() {
+  // SSE streams get a comment every 15 s so proxies keep them open and dead peers are found.
+  int ticks = 0;
+  while (!stopping_) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    if (++ticks < 75) continue;
+    ticks = 0;
+    std::lock_guard lock(streams_mu_);
+    for (auto it = streams_.begin(); it != streams_.end();) {
+      auto w = it->second.lock();
+      if (!w || !w->IsOpen()) {
+        it = streams_.erase(it);
+        continue;
+      }
+      w->WriteComment("keep-alive");
+      ++it;
+    }
+  }
+}
+
+std::string RouteLabel(const std::string& method, const std::string& path) {
+  auto seg = Segments(path);
+  if (seg.size() >= 3 && seg[0] == "v1" && (seg[1] == "requests" || seg[1] == "sessions")) {
+    std::string out = "/v1/" + seg[1] + "/{id}";
+    for (size_t i = 3; i < seg.size() && i < 5; ++i) out += "/" + seg[i];
+    return out;
+  }
+  static const std::set<std::string> kKnown = {
+      "/healthz", "/readyz", "/metrics", "/v1/openapi.json", "/v1/auth/login", "/v1/auth/renew",
+      "/v1/auth/logout", "/v1/requests", "/v1/events", "/v1/me", "/v1/audit/checkpoint",
+      "/v1/audit/key", "/v1/audit/entries", "/v1/audit/proof/inclusion",
+      "/v1/audit/proof/consistency"};
+  return kKnown.count(path) ? path : "other";
+}
+
+void Api::OnComplete(const HttpRequest& req, int status, double seconds) {
+  std::string route = RouteLabel(req.method, req.path);
+  if (latency_) latency_->Observe(seconds, {req.method, route});
+  if (responses_) responses_->Inc({req.method, route, std::to_string(status)});
+  spdlog::info(
+      "{{\"event\":\"http.request\",\"method\":\"{}\",\"route\":\"{}\",\"status\":{},"
+      "\"duration_ms\":{:.3f},\"remote\":\"{}\"}}",
+      req.method, route, status, seconds * 1000, req.remote_address);
+}
+
+void Api::Handle(HttpRequest req, std::shared_ptr<ResponseWriter> w) {
+  try {
+    Dispatch(req, w);
+  } catch (const std::exception& e) {
+    spdlog::error("{{\"event\":\"http.internal_error\",\"route\":\"{}\"}}",
+                  RouteLabel(req.method, req.path));
+    w->Send(ErrorResponse(Error::Internal("internal error")));
+  }
+}
+
+void Api::Dispatch(HttpRequest& req, std::shared_ptr<ResponseWriter>& w) {
+  const std::string& m = req.method;
+  const std::string& p = req.path;
+  auto send_error = [&](const Error& e) { w->Send(ErrorResponse(e)); };
+  auto request_cb = [w](int status) {
+    return [w, status](Result<core::Request> r) {
+      if (!r) {
+        w->Send(ErrorResponse(r.error()));
+        return;
+      }
+      w->Send(JsonOut(status, ToJson(*r)));
+    };
+  };
+
+  // ---- unauthenticated ----
+  for (auto& ext : public_) {
+    if (ext(req, w)) return;
+  }
+  if (p == "/healthz" && m == "GET") return (void)w->Send(JsonOut(200, {{"status", "ok"}}));
+  if (p == "/readyz" && m == "GET") {
+    bool ready = service_.Ready();
+    return (void)w->Send(JsonOut(ready ? 200 : 503, {{"status", ready ? "ready" : "starting"}}));
+  }
+  if (p == "/metrics" && m == "GET") {
+    HttpResponse r;
+    r.content_type = std::string(metrics::Registry::kContentType);
+    r.body = service_.metrics().Render();
+    return (void)w->Send(r);
+  }
+  if (p == "/v1/openapi.json" && m == "GET") {
+    HttpResponse r;
+    r.body = std::string(OpenApiDocument());
+    return (void)w->Send(r);
+  }
+  if (p == "/v1/auth/login") {
+    if (m != "POST") return send_error(Error::InvalidArgument("method", "use POST"));
+    auto body = ParseObject(req.body, {"username", "password", "totp"}, {"username", "password", "totp"});
+    if (!body) return send_error(body.error());
+    auto user = GetString(*body, "username");
+    auto pass = GetString(*body, "password");
+    auto totp = GetString(*body, "totp");
+    for (const auto* f : {&user, &pass, &totp}) {
+      if (!*f) return send_error(f->error());
+    }
+    auto lr = service_.Login(*user, Secret(*pass), *totp, req.remote_address);
+    if (!lr) return send_error(lr.error());
+    return (void)w->Send(JsonOut(200, {{"token", std::string(lr->token.Reveal())},
+                                      {"expires_at", FormatRfc3339(lr->expires_at)},
+                                      {"user", lr->user}}));
+  }
+
+  // ---- authenticated ----
+  auto header = req.headers.find("authorization");
+  if (header == req.headers.end()) {
+    if (p.rfind("/v1/", 0) != 0) return send_error(Error::NotFound("no such path"));
+    return send_error(Error::Unauthenticated("missing Authorization: Bearer token"));
+  }
+  auto token = auth::ParseAuthorizationHeader(header->second);
+  if (!token) return send_error(Error::Unauthenticated(token.error().message()));
+  const std::string token_text(token->Reveal());
+  auto actor_r = service_.Authenticate(token_text, req.remote_address);
+  if (!actor_r) return send_error(actor_r.error());
+  core::Actor actor = std::move(*actor_r);
+
+  for (auto& ext : extensions_) {
+    if (ext(req, actor, w)) return;
+  }
+
+  if (p == "/v1/me" && m == "GET") {
+    json roles = json::array();
+    for (auto r : actor.roles) roles.push_back(std::string(core::ToString(r)));
+    return (void)w->Send(JsonOut(200, {{"user", actor.name}, {"roles", roles},
+                                      {"mfa_verified_at", actor.mfa_verified_at
+                                                              ? json(FormatRfc3339(*actor.mfa_verified_at))
+                                                              : json(nullptr)}}));
+  }
+  if (p == "/v1/auth/renew" && m == "POST") {
+    auto lr = service_.Renew(actor, token_text, req.remote_address);
+    if (!lr) return send_error(lr.error());
+    return (void)w->Send(JsonOut(200, {{"token", std::string(lr->token.Reveal())},
+                                      {"expires_at", FormatRfc3339(lr->expires_at)},
+                                      {"user", lr->user}}));
+  }
+  if (p == "/v1/auth/logout" && m == "POST") {
+    if (auto s = service_.Logout(token_text); !s) return send_error(s.error());
+    return (void)w->Send(JsonOut(200, {{"status", "logged out"}}));
+  }
+
+  if (p == "/v1/events" && m == "GET") {
+    auto pol = service_.policy();
+    std::weak_ptr<ResponseWriter> weak = w;
+    w->StartStream({});
+    auto id = std::make_shared<uint64_t>(0);
+    *id = service_.Subscribe([this, weak, actor, id](const service::StateEvent& e) {
+      auto sw = weak.lock();
+      if (!sw || !sw->IsOpen()) return;
+      if (!core::CanView(*service_.policy(), e.request, actor)) return;
+      if (e.type == "alert") {
+        bool to_me = IsAuditReader(actor);
+        for (const auto& r : e.recipients) to_me = to_me || r == actor.name;
+        if (!to_me) return;
+        sw->WriteEvent("alert", json{{"kind", e.alert_kind}, {"request_id", e.request.id.value()},
+                                     {"message", e.message}}.dump());
+        return;
+      }
+      sw->WriteEvent("request", ToJson(e.request).dump());
+    });
+    w->SetOnClose([this, id] { service_.Unsubscribe(*id); });
+    std::lock_guard lock(streams_mu_);
+    streams_[*id] = w;
+    return;
+  }
+
+  auto seg = Segments(p);
+  if (seg.size() >= 2 && seg[0] == "v1" && seg[1] == "requests") {
+    if (seg.size() == 2 && m == "POST") {
+      auto body = ParseObject(req.body, {"resource", "privilege", "duration", "reason", "ticket",
+                                         "tier", "emergency"},
+                              {"resource", "privilege", "duration", "reason", "ticket"});
+      if (!body) return send_error(body.error());
+      core::CreateCommand cmd;
+      auto resource = GetString(*body, "resource");
+      auto privilege = GetString(*body, "privilege");
+      auto reason = GetString(*body, "reason");
+      auto ticket = GetString(*body, "ticket");
+      for (const auto* f : {&resource, &privilege, &reason, &ticket}) {
+        if (!*f) return send_error(f->error());
+      }
+      auto duration = GetDuration(*body, "duration");
+      if (!duration) return send_error(duration.error());
+      auto tier = GetOptionalInt(*body, "tier");
+      if (!tier) return send_error(tier.error());
+      auto emergency = GetBool(*body, "emergency");
+      if (!emergency) return send_error(emergency.error());
+      cmd.resource = *resource;
+      cmd.privilege = *privilege;
+      cmd.reason = *reason;
+      cmd.ticket = *ticket;
+      cmd.duration = *duration;
+      cmd.tier = *tier;
+      cmd.emergency = *emergency;
+      return service_.Create(actor, std::move(cmd), request_cb(201));
+    }
+    if (seg.size() == 2 && m == "GET") {
+      store::RequestFilter filter;
+      if (auto it = req.query.find("state"); it != req.query.end() && !it->second.empty()) {
+        auto st = core::ParseRequestState(it->second);
+        if (!st) return send_error(Error::InvalidArgument("state", "is not a request state"));
+        filter.state = *st;
+      }
+      bool mine = false;
+      if (auto it = req.query.find("mine"); it != req.query.end()) {
+        if (it->second != "true" && it->second != "false" && it->second != "1" && it->second != "0") {
+          return send_error(Error::InvalidArgument("mine", "must be true or false"));
+        }
+        mine = it->second == "true" || it->second == "1";
+      }
+      auto limit = QueryInt(req, "limit", 100);
+      if (!limit) return send_error(limit.error());
+      if (*limit < 1 || *limit > 1000) return send_error(Error::InvalidArgument("limit", "must be 1 to 1000"));
+      filter.limit = static_cast<int>(*limit);
+      if (auto it = req.query.find("before"); it != req.query.end()) filter.before_id = it->second;
+      auto list = service_.List(actor, filter, mine);
+      if (!list) return send_error(list.error());
+      json arr = json::array();
+      for (const auto& r : *list) arr.push_back(ToJson(r));
+      return (void)w->Send(JsonOut(200, {{"requests", arr}}));
+    }
+    if (seg.size() >= 3) {
+      RequestId id(seg[2]);
+      if (seg.size() == 3 && m == "GET") {
+        auto r = service_.Get(actor, id);
+        if (!r) return send_error(r.error());
+        return (void)w->Send(JsonOut(200, ToJson(*r)));
+      }
+      if (seg.size() == 4 && m == "POST") {
+        const std::string& action = seg[3];
+        // A request the caller may not see does not exist for them.
+        auto visible = service_.Get(actor, id);
+        if (!visible) return send_error(visible.error());
+        if (action == "approve" || action == "deny") {
+          auto body = ParseObject(req.body.empty() ? "{}" : req.body,
+                                  action == "approve" ? std::set<std::string>{"totp", "comment"}
+                                                      : std::set<std::string>{"totp", "reason"},
+                                  action == "deny" ? std::set<std::string>{"reason"}
+                                                   : std::set<std::string>{});
+          if (!body) return send_error(body.error());
+          auto totp = GetString(*body, "totp");
+          if (!totp) return send_error(totp.error());
+          auto text = GetString(*body, action == "approve" ? "comment" : "reason");
+          if (!text) return send_error(text.error());
+          core::Actor acting = actor;
+          if (!totp->empty()) {
+            auto fresh = service_.VerifyActionCode(actor, *totp);
+            if (!fresh) return send_error(fresh.error());
+            acting = *fresh;
+          }
+          if (action == "approve") return service_.Approve(acting, id, *text, request_cb(200));
+          return service_.Deny(acting, id, *text, request_cb(200));
+        }
+        if (action == "cancel") {
+          auto body = ParseObject(req.body.empty() ? "{}" : req.body, {"reason"});
+          if (!body) return send_error(body.error());
+          return service_.Cancel(actor, id, request_cb(200));
+        }
+        if (action == "revoke") {
+          auto body = ParseObject(req.body.empty() ? "{}" : req.body, {"reason"}, {"reason"});
+          if (!body) return send_error(body.error());
+          auto reason = GetString(*body, "reason");
+          if (!reason) return send_error(reason.error());
+          return service_.Revoke(actor, id, *reason, request_cb(200));
+        }
+        if (action == "extend") {
+          auto body = ParseObject(req.body, {"duration", "reason"}, {"duration", "reason"});
+          if (!body) return send_error(body.error());
+          auto duration = GetDuration(*body, "duration");
+          if (!duration) return send_error(duration.error());
+          auto reason = GetString(*body, "reason");
+          if (!reason) return send_error(reason.error());
+          return service_.Extend(actor, id, *duration, *reason, request_cb(200));
+        }
+      }
+    }
+  }
+
+  if (seg.size() >= 3 && seg[0] == "v1" && seg[1] == "audit" && m == "GET") {
+    if (!IsAuditReader(actor)) {
+      return send_error(Error::PermissionDenied("the audit log is readable by auditors and admins"));
+    }
+    auto& audit = service_.audit();
+    if (p == "/v1/audit/checkpoint") {
+      auto cp = audit.Checkpoint();
+      if (!cp) return send_error(cp.error());
+      HttpResponse r;
+      r.content_type = "text/plain; charset=utf-8";
+      r.body = cp->note;
+      return (void)w->Send(r);
+    }
+    if (p == "/v1/audit/key") {
+      HttpResponse r;
+      r.content_type = "text/plain; charset=utf-8";
+      r.body = audit.VerifierKey() + "\n";
+      return (void)w->Send(r);
+    }
+    if (p == "/v1/audit/entries") {
+      const int64_t size = audit.Size();
+      auto start = QueryInt(req, "start", 0);
+      if (!start) return send_error(start.error());
+      auto end = QueryInt(req, "end", size);
+      if (!end) return send_error(end.error());
+      if (*start > *end) return send_error(Error::InvalidArgument("start", "must not exceed end"));
+      if (*end > size) return send_error(Error::InvalidArgument("end", fmt::format("exceeds the log size {}", size)));
+      constexpr int64_t kPage = 1000;
+      const int64_t stop = std::min(*end, *start + kPage);
+      auto leaves = service_.store().AuditLeaves(*start, stop);
+      if (!leaves) return send_error(leaves.error());
+      json entries = json::array();
+      for (size_t i = 0; i < leaves->size(); ++i) {
+        entries.push_back({{"index", *start + static_cast<int64_t>(i)},
+                           {"leaf", Base64Encode((*leaves)[i])}});
+      }
+      json out = {{"entries", entries}, {"size", size}};
+      out["next"] = stop < *end ? json(fmt::format("/v1/audit/entries?start={}&end={}", stop, *end))
+                                : json(nullptr);
+      return (void)w->Send(JsonOut(200, out));
+    }
+    if (p == "/v1/audit/proof/inclusion") {
+      auto index = QueryInt(req, "index", std::nullopt);
+      if (!index) return send_error(index.error());
+      auto size = QueryInt(req, "size", audit.Size());
+      if (!size) return send_error(size.error());
+      auto proof = audit.InclusionProof(*index, *size);
+      if (!proof) return send_error(proof.error());
+      json hashes = json::array();
+      for (const auto& h : *proof) hashes.push_back(Base64Encode(h));
+      return (void)w->Send(JsonOut(200, {{"index", *index}, {"size", *size}, {"hashes", hashes}}));
+    }
+    if (p == "/v1/audit/proof/consistency") {
+      auto first = QueryInt(req, "first", std::nullopt);
+      if (!first) return send_error(first.error());
+      auto second = QueryInt(req, "second", audit.Size());
+      if (!second) return send_error(second.error());
+      auto proof = audit.ConsistencyProof(*first, *second);
+      if (!proof) return send_error(proof.error());
+      json hashes = json::array();
+      for (const auto& h : *proof) hashes.push_back(Base64Encode(h));
+      return (void)w->Send(JsonOut(200, {{"first", *first}, {"second", *second}, {"hashes", hashes}}));
+    }
+  }
+  return send_error(Error::NotFound("no such path or method: " + m + " " + p));
+}
+
+}  // namespace bg::api

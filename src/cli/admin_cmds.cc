@@ -1,0 +1,212 @@
+// Local administration: `breakglass user ...` and `breakglass policy check`.
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "auth/qr.h"
+#include "cli/common.h"
+#include "core/policy.h"
+#include "service/local_time.h"
+#include "service/service.h"
+
+namespace bg::cli {
+namespace {
+
+std::string LocalActor() {
+  const char* u = std::getenv("USER");
+  return std::string("cli:") + (u ? u : "root");
+}
+
+Result<Secret> ReadPasswordStdin() {
+  std::string line;
+  if (!std::getline(std::cin, line)) {
+    return Error::InvalidArgument("password", "expected the password on stdin");
+  }
+  if (!line.empty() && line.back() == '\r') line.pop_back();
+  return Secret(line);
+}
+
+Result<std::unique_ptr<service::Service>> OpenAdmin(const LocalConfigFlags& f) {
+  BG_ASSIGN_OR_RETURN(auto config, LoadLocalConfig(f));
+  BG_ASSIGN_OR_RETURN(auto svc, service::Service::Open(config, SystemClock::Get(), nullptr,
+                                                       service::Service::Mode::kAdmin));
+  BG_TRY(svc->Start());
+  return svc;
+}
+
+void PrintEnrolment(Globals& g, const service::NewUser& nu, const char* verb) {
+  nlohmann::json roles = nlohmann::json::array();
+  for (auto r : nu.roles) roles.push_back(std::string(core::ToString(r)));
+  nlohmann::json j = {{"user", nu.user}, {"roles", roles}, {"otpauth_uri", nu.otpauth_uri}};
+  std::string human = fmt::format(
+      "{} user {} ({}).\nEnrol this TOTP in an authenticator app now; it is shown only once:\n"
+      "  {}\n",
+      verb, nu.user, roles.dump(), nu.otpauth_uri);
+  if (!g.json) {
+    if (auto qr = auth::RenderQrForTerminal(nu.otpauth_uri); qr) human += *qr;
+  }
+  Print(g, j, human);
+}
+
+void AddUserCommands(CLI::App& app, Globals& g) {
+  auto* user = app.add_subcommand("user", "Manage local accounts (works with the server running or not)");
+  user->require_subcommand(1);
+  auto local = std::make_shared<LocalConfigFlags>();
+  auto add_local = [local](CLI::App* c) {
+    c->add_option("--data-dir", local->data_dir, "Data directory of the server");
+    c->add_option("--config", local->config, "Server configuration file");
+  };
+
+  auto add = user->add_subcommand("add", "Create an account; prints its TOTP enrolment once");
+  auto name = std::make_shared<std::string>();
+  auto roles = std::make_shared<std::vector<std::string>>();
+  auto password_stdin = std::make_shared<bool>(false);
+  add->add_option("NAME", *name, "Account name")->required();
+  add->add_option("--role", *roles, "requester, approver, auditor or admin (repeatable)")->required();
+  add->add_flag("--password-stdin", *password_stdin, "Read the password from stdin")->required();
+  add_local(add);
+  add->callback([&g, local, name, roles] {
+    std::vector<core::Role> parsed;
+    for (const auto& r : *roles) {
+      auto role = core::ParseRole(r);
+      if (!role) {
+        return Fail(g, Error::InvalidArgument("role", "'" + r + "' is not one of requester, approver, auditor, admin"));
+      }
+      parsed.push_back(*role);
+    }
+    auto password = ReadPasswordStdin();
+    if (!password) return Fail(g, password.error());
+    auto svc = OpenAdmin(*local);
+    if (!svc) return Fail(g, svc.error());
+    auto nu = (*svc)->AddUser(LocalActor(), *name, parsed, *password);
+    (*svc)->Stop();
+    if (!nu) return Fail(g, nu.error());
+    PrintEnrolment(g, *nu, "Created");
+  });
+
+  for (bool disable : {true, false}) {
+    auto c = user->add_subcommand(disable ? "disable" : "enable",
+                                  disable ? "Disable an account (its tokens stop working at once)"
+                                          : "Enable a disabled account");
+    auto n = std::make_shared<std::string>();
+    c->add_option("NAME", *n, "Account name")->required();
+    add_local(c);
+    c->callback([&g, local, n, disable] {
+      auto svc = OpenAdmin(*local);
+      if (!svc) return Fail(g, svc.error());
+      auto s = (*svc)->SetUserDisabled(LocalActor(), *n, disable);
+      (*svc)->Stop();
+      if (!s) return Fail(g, s.error());
+      Print(g, {{"user", *n}, {"disabled", disable}},
+            fmt::format("{} {}", disable ? "Disabled" : "Enabled", *n));
+    });
+  }
+
+  auto list = user->add_subcommand("list", "List accounts");
+  add_local(list);
+  list->callback([&g, local] {
+    auto svc = OpenAdmin(*local);
+    if (!svc) return Fail(g, svc.error());
+    auto users = (*svc)->ListUsers();
+    (*svc)->Stop();
+    if (!users) return Fail(g, users.error());
+    nlohmann::json arr = nlohmann::json::array();
+    std::string human = fmt::format("{:<16} {:<34} {}\n", "USER", "ROLES", "STATE");
+    for (const auto& u : *users) {
+      nlohmann::json roles = nlohmann::json::array();
+      std::string joined;
+      for (auto r : u.roles) {
+        roles.push_back(std::string(core::ToString(r)));
+        joined += (joined.empty() ? "" : ",") + std::string(core::ToString(r));
+      }
+      arr.push_back({{"user", u.name}, {"roles", roles}, {"disabled", u.disabled},
+                     {"created_at", FormatRfc3339(u.created_at)}});
+      human += fmt::format("{:<16} {:<34} {}\n", u.name, joined, u.disabled ? "disabled" : "active");
+    }
+    Print(g, {{"users", arr}}, human);
+  });
+
+  auto reset = user->add_subcommand("reset", "Reset an account's TOTP (and password with --password-stdin)");
+  auto rn = std::make_shared<std::string>();
+  auto rpw = std::make_shared<bool>(false);
+  reset->add_option("NAME", *rn, "Account name")->required();
+  reset->add_flag("--password-stdin", *rpw, "Also set a new password, read from stdin");
+  add_local(reset);
+  reset->callback([&g, local, rn, rpw] {
+    std::optional<Secret> pw;
+    if (*rpw) {
+      auto p = ReadPasswordStdin();
+      if (!p) return Fail(g, p.error());
+      pw = *p;
+    }
+    auto svc = OpenAdmin(*local);
+    if (!svc) return Fail(g, svc.error());
+    auto nu = (*svc)->ResetUser(LocalActor(), *rn, pw);
+    (*svc)->Stop();
+    if (!nu) return Fail(g, nu.error());
+    PrintEnrolment(g, *nu, "Reset");
+  });
+}
+
+void AddPolicyCommands(CLI::App& app, Globals& g) {
+  auto* policy = app.add_subcommand("policy", "Work with policy files");
+  policy->require_subcommand(1);
+  auto check = policy->add_subcommand("check", "Validate a policy file; print every problem as file:line:column");
+  auto file = std::make_shared<std::string>();
+  auto config = std::make_shared<std::string>();
+  check->add_option("FILE", *file, "Policy file")->required();
+  check->add_option("--config", *config, "Also check connector names against this server configuration");
+  check->callback([&g, file, config] {
+    std::ifstream in(*file, std::ios::binary);
+    if (!in) return Fail(g, Error::InvalidArgument("FILE", "cannot read " + *file));
+    std::stringstream ss;
+    ss << in.rdbuf();
+    auto parsed = core::ParsePolicy(ss.str(), *file);
+    std::vector<std::string> problems;
+    for (const auto& p : parsed.problems) problems.push_back(p.ToString());
+    if (parsed.policy) {
+      if (auto tz = service::CheckTimeZone(parsed.policy->settings.timezone); !tz) {
+        problems.push_back(*file + ": " + tz.error().message());
+      }
+      if (!config->empty()) {
+        auto c = service::LoadServerConfig(*config);
+        if (!c) {
+          problems.push_back(c.error().message());
+        } else {
+          for (const auto& r : parsed.policy->resources) {
+            if (!c->connectors.count(r.connector)) {
+              problems.push_back(fmt::format("{}: resource '{}' names connector '{}', which {} does not define",
+                                             *file, r.name, r.connector, *config));
+            }
+          }
+        }
+      }
+    }
+    nlohmann::json j = {{"file", *file}, {"ok", problems.empty()}, {"problems", problems}};
+    if (problems.empty()) {
+      Print(g, j, fmt::format("{}: ok ({} resources, {} rules)", *file,
+                              parsed.policy->resources.size(), parsed.policy->rules.size()));
+      return;
+    }
+    if (g.json) {
+      Print(g, j, "");
+    } else {
+      for (const auto& p : problems) std::cerr << p << "\n";
+    }
+    g.exit_code = 2;
+  });
+}
+
+}  // namespace
+
+void AddAdminCommands(CLI::App& app, Globals& g) {
+  AddUserCommands(app, g);
+  AddPolicyCommands(app, g);
+}
+
+}  // namespace bg::cli

@@ -1,0 +1,43 @@
+// Shared state and output helpers of the CLI subcommands.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "cli/client.h"
+#include "service/config.h"
+#include "util/result.h"
+
+namespace CLI {
+class App;
+}
+
+namespace bg::cli {
+
+struct Globals {
+  bool json = false;
+  ClientOptions client;  // from --server/--token/--cacert
+  int exit_code = 0;
+};
+
+// Prints "breakglass: <message>" on stderr (one line) and records the exit code.
+void Fail(Globals& g, const Error& e);
+// Prints JSON (with --json) or the human text.
+void Print(const Globals& g, const nlohmann::json& j, const std::string& human);
+// One request, as a few human lines.
+std::string HumanRequest(const nlohmann::json& r);
+
+// Server-side configuration for local commands: --config FILE, else --data-dir DIR.
+struct LocalConfigFlags {
+  std::string config;
+  std::string data_dir;
+};
+Result<service::ServerConfig> LoadLocalConfig(const LocalConfigFlags& f);
+
+void AddServeCommand(CLI::App& app, Globals& g);
+void AddAdminCommands(CLI::App& app, Globals& g);    // user, policy
+void AddRequestCommands(CLI::App& app, Globals& g);  // login, request, approve, ...
+
+extern const char kExitCodesHelp[];
+
+}  // namespace bg::cli

@@ -1,0 +1,35 @@
+// breakglass: one binary for the server and every client and offline command.
+#include <CLI/CLI.hpp>
+#include <spdlog/spdlog.h>
+
+#include "cli/common.h"
+#include "cli/kit_cmd.h"
+#include "util/random.h"
+
+int main(int argc, char** argv) {
+  bg::InitCrypto();
+  CLI::App app{"breakglass: emergency and just-in-time privileged access"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "breakglass 0.1.0");
+  app.footer(bg::cli::kExitCodesHelp);
+  bg::cli::Globals g;
+  app.add_flag("--json", g.json, "Print JSON instead of human output");
+  app.add_option("--server", g.client.server, "Server URL (env BREAKGLASS_SERVER)");
+  app.add_option("--token", g.client.token, "Bearer token (env BREAKGLASS_TOKEN)");
+  app.add_option("--cacert", g.client.cacert, "PEM file of the CA to trust (env BREAKGLASS_CACERT)");
+  app.fallthrough();
+  bg::cli::AddServeCommand(app, g);
+  bg::cli::AddAdminCommands(app, g);
+  bg::cli::AddRequestCommands(app, g);
+  bg::cli::AddKitCommands(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == 0) return app.exit(e);
+    std::cerr << "breakglass: " << e.what() << " (see --help)\n";
+    return 2;
+  } catch (const CLI::Error& e) {
+    return app.exit(e);
+  }
+  return g.exit_code;
+}

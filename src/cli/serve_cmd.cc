@@ -1,0 +1,228 @@
+// `breakglass serve`: the server.
+#include <CLI/CLI.hpp>
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <signal.h>
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "api/api.h"
+#include "api/http_server.h"
+#include "api/tls.h"
+#include "cli/common.h"
+#include "metrics/metrics.h"
+#include "service/service.h"
+
+namespace bg::cli {
+namespace {
+
+struct ServeFlags {
+  LocalConfigFlags local;
+  std::string policy;
+  std::string listen;
+  bool plain_http = false;
+};
+
+bool IsLoopback(const std::string& host) {
+  return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
+}
+
+struct DemoUser {
+  const char* name;
+  std::vector<core::Role> roles;
+};
+
+// The people of the demo policy (examples/policy.toml), each with the roles that policy needs.
+const std::vector<DemoUser>& DemoUsers() {
+  using R = core::Role;
+  static const std::vector<DemoUser> kUsers = {
+      {"alice", {R::kRequester}},
+      {"bob", {R::kRequester}},
+      {"carol", {R::kRequester, R::kApprover}},
+      {"dave", {R::kRequester, R::kApprover}},
+      {"erin", {R::kRequester, R::kApprover}},
+      {"frank", {R::kApprover}},
+      {"sam", {R::kApprover, R::kAuditor}},
+      {"grace", {R::kApprover}},
+      {"heidi", {R::kApprover}},
+      {"admin", {R::kAdmin, R::kAuditor}},
+  };
+  return kUsers;
+}
+
+// On the embedded default's first start, creates the demo people and writes their credentials
+// to demo-credentials.txt (mode 0600) in the data directory; prints that file on every start.
+Status EnsureDemoUsers(service::Service& svc, const std::string& data_dir) {
+  const std::string path = data_dir + "/demo-credentials.txt";
+  BG_ASSIGN_OR_RETURN(auto users, svc.ListUsers());
+  if (users.empty()) {
+    std::string text =
+        "# DEMO ONLY: the embedded default's demo accounts. Never use these anywhere real.\n"
+        "# user      password              TOTP secret (base32: oathtool --totp -b SECRET)\n";
+    for (const auto& u : DemoUsers()) {
+      std::string password = std::string(u.name) + "-demo-pass";
+      BG_ASSIGN_OR_RETURN(auto nu, svc.AddUser("breakglass-demo", u.name, u.roles, Secret(password)));
+      std::string uri = nu.otpauth_uri;
+      auto pos = uri.find("secret=");
+      std::string secret = uri.substr(pos + 7, uri.find('&', pos) - pos - 7);
+      text += fmt::format("{:<10} {:<21} {}\n", u.name, password, secret);
+      // Demo people have worked from this machine before: the walkthrough's first request
+      // should not trip the new-source risk signal.
+      for (const char* addr : {"127.0.0.1", "::1"}) BG_TRY(svc.MarkSourceKnown(u.name, addr));
+    }
+    int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    if (fd < 0) return Error::Unavailable("cannot write " + path);
+    bool ok = write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+    close(fd);
+    if (!ok) return Error::Unavailable("cannot write " + path);
+  }
+  std::ifstream in(path);
+  if (in) {
+    std::stringstream ss;
+    ss << in.rdbuf();
+    std::cout << "\nDemo accounts (" << path << "):\n" << ss.str() << std::flush;
+  }
+  return Ok();
+}
+
+int RunServe(Globals& g, const ServeFlags& f) {
+  auto config = LoadLocalConfig(f.local);
+  if (!config) {
+    Fail(g, config.error());
+    return g.exit_code;
+  }
+  if (!f.policy.empty()) {
+    config->policy = f.policy;
+    config->demo = false;
+  }
+  if (!f.listen.empty()) config->listen = f.listen;
+  if (f.plain_http) config->plain_http = true;
+  auto listen = service::ParseListen(config->listen);
+  if (!listen) {
+    Fail(g, listen.error());
+    return g.exit_code;
+  }
+  if (config->plain_http && !IsLoopback(listen->first)) {
+    Fail(g, Error::InvalidArgument("listen", "plain HTTP is allowed only on a loopback address"));
+    return g.exit_code;
+  }
+  spdlog::set_default_logger(spdlog::stderr_logger_mt("breakglass"));
+  spdlog::set_pattern(R"({"ts":"%Y-%m-%dT%H:%M:%S.%fZ","level":"%l","msg":%v})", spdlog::pattern_time_type::utc);
+  spdlog::set_level(spdlog::level::from_str(config->log_level));
+
+  // Signals are handled by the main thread alone: block them before any thread starts.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  auto metrics = std::make_shared<metrics::Registry>();
+  auto svc = service::Service::Open(*config, SystemClock::Get(), metrics);
+  if (!svc) {
+    Fail(g, svc.error());
+    return g.exit_code;
+  }
+  if (auto s = (*svc)->Start(); !s) {
+    Fail(g, s.error());
+    return g.exit_code;
+  }
+  if (config->demo) {
+    if (auto s = EnsureDemoUsers(**svc, config->data_dir); !s) {
+      Fail(g, s.error());
+      return g.exit_code;
+    }
+  }
+  api::HttpServerOptions opts;
+  opts.host = listen->first;
+  opts.port = listen->second;
+  opts.tls = !config->plain_http;
+  opts.threads = config->http_threads;
+  std::string scheme = opts.tls ? "https" : "http";
+  std::string fingerprint;
+  if (opts.tls) {
+    if (!config->tls_cert.empty()) {
+      opts.cert_file = config->Resolve(config->tls_cert);
+      opts.key_file = config->Resolve(config->tls_key.empty() ? "tls.key" : config->tls_key);
+      auto fp = api::CertificateFingerprint(opts.cert_file);
+      if (!fp) {
+        Fail(g, fp.error());
+        return g.exit_code;
+      }
+      fingerprint = *fp;
+    } else {
+      auto cert = api::EnsureSelfSignedCertificate(config->data_dir);
+      if (!cert) {
+        Fail(g, cert.error());
+        return g.exit_code;
+      }
+      opts.cert_file = cert->cert_path;
+      opts.key_file = cert->key_path;
+      fingerprint = cert->sha256_fingerprint;
+      if (cert->created) std::cout << "Created a self-signed TLS certificate: " << cert->cert_path << "\n";
+    }
+  }
+  api::Api api(**svc);
+  opts.on_complete = [&api](const api::HttpRequest& r, int status, double s) {
+    api.OnComplete(r, status, s);
+  };
+  auto server = api::HttpServer::Start(opts, [&api](api::HttpRequest r, std::shared_ptr<api::ResponseWriter> w) {
+    api.Handle(std::move(r), std::move(w));
+  });
+  if (!server) {
+    Fail(g, server.error());
+    return g.exit_code;
+  }
+  std::string host = listen->first.find(':') != std::string::npos ? "[" + listen->first + "]" : listen->first;
+  std::cout << fmt::format("breakglass listening on {}://{}:{}\n", scheme, host, (*server)->port());
+  if (opts.tls) {
+    std::cout << "TLS certificate SHA-256 fingerprint: " << fingerprint << "\n"
+              << "Clients: export BREAKGLASS_CACERT="
+              << std::filesystem::absolute(opts.cert_file).string() << "\n";
+  }
+  std::cout << std::flush;
+  spdlog::info("{{\"event\":\"server.listening\",\"address\":\"{}:{}\",\"tls\":{}}}", host,
+               (*server)->port(), opts.tls);
+  for (;;) {
+    int sig = 0;
+    sigwait(&signals, &sig);
+    if (sig == SIGHUP) {
+      if (auto s = (*svc)->ReloadPolicy(); !s) {
+        spdlog::error("{{\"event\":\"policy.reload_failed\",\"keeping\":\"last good policy\"}}");
+        std::cerr << "policy reload failed; keeping the last good policy:\n" << s.error().message() << "\n";
+      }
+      continue;
+    }
+    break;
+  }
+  spdlog::info("{{\"event\":\"server.stopping\"}}");
+  (*server)->Stop();
+  (*svc)->Stop();
+  return 0;
+}
+
+}  // namespace
+
+void AddServeCommand(CLI::App& app, Globals& g) {
+  auto flags = std::make_shared<ServeFlags>();
+  auto* cmd = app.add_subcommand(
+      "serve",
+      "Run the server. With no flags: the embedded default (SQLite in ./breakglass-data, the demo "
+      "policy, demo users, HTTPS on 127.0.0.1:8443 with a self-signed certificate).");
+  cmd->add_option("--config", flags->local.config, "Server configuration file (TOML)");
+  cmd->add_option("--data-dir", flags->local.data_dir, "Data directory (overrides the file)");
+  cmd->add_option("--policy", flags->policy, "Policy file (overrides the file)");
+  cmd->add_option("--listen", flags->listen, "HOST:PORT to listen on (overrides the file)");
+  cmd->add_flag("--plain-http", flags->plain_http,
+                "Serve plain HTTP instead of HTTPS (loopback addresses only)");
+  cmd->callback([&g, flags] { g.exit_code = RunServe(g, *flags); });
+}
+
+}  // namespace bg::cli
