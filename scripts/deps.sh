@@ -5,10 +5,14 @@ BUILD_PKGS=(g++ cmake ninja-build pkg-config ccache libboost-dev libssl-dev libs
   liboath-dev libqrencode-dev libpng-dev libsqlite3-dev libpq-dev nlohmann-json3-dev libtomlplusplus-dev
   libcli11-dev libspdlog-dev libfmt-dev libcurl4-openssl-dev libgtest-dev libgmock-dev
   libbenchmark-dev openssl)
-TEST_PKGS=(oathtool curl jq openssh-client openssh-server postgresql golang-go
+RUN_PKGS=(oathtool curl jq tzdata ca-certificates)
+TEST_PKGS=(tzdata oathtool curl jq openssh-client openssh-server postgresql golang-go
   golang-golang-x-mod-dev prometheus asciinema tmux wrk nginx-light sqlite3 python3 zbar-tools)
 want=("${BUILD_PKGS[@]}")
-if [ "${1:-}" = "--test" ]; then want+=("${TEST_PKGS[@]}"); fi
+case "${1:-}" in
+  --test) want+=("${RUN_PKGS[@]}" "${TEST_PKGS[@]}") ;;
+  --run) want+=("${RUN_PKGS[@]}") ;;
+esac
 missing=()
 for p in "${want[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -1,0 +1,49 @@
+# Shared helpers for the integration scripts: a server on a free loopback port in a temp dir.
+# Usage: source lib.sh; bg_start_server [serve flags...]; ...; (cleanup runs on exit)
+set -euo pipefail
+BG=${BG:?BG must point at the breakglass binary}
+WORK=$(mktemp -d /tmp/bg-it.XXXXXX)
+export HOME=$WORK/home
+mkdir -p "$HOME"
+SERVER_PID=
+cleanup() {
+  if [ -n "$SERVER_PID" ]; then kill "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true; fi
+  if [ "${KEEP_WORK:-0}" != 1 ]; then rm -rf "$WORK"; fi
+}
+trap cleanup EXIT
+fail() { echo "FAIL: $*" >&2; [ -f "$WORK/serve.err" ] && tail -20 "$WORK/serve.err" >&2; exit 1; }
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# Polls `cmd` until it succeeds or `secs` pass.
+wait_until() {
+  local secs=$1; shift
+  local end=$((SECONDS + secs))
+  until "$@" >/dev/null 2>&1; do
+    [ $SECONDS -lt $end ] || return 1
+    sleep 0.1
+  done
+}
+bg_start_server() {
+  PORT=$(free_port)
+  (cd "$WORK" && exec "$BG" serve --listen 127.0.0.1:$PORT "$@" >"$WORK/serve.out" 2>"$WORK/serve.err") &
+  SERVER_PID=$!
+  export BREAKGLASS_SERVER=https://127.0.0.1:$PORT
+  export BREAKGLASS_CACERT=$WORK/breakglass-data/tls.crt
+  wait_until 60 grep -q "listening on" "$WORK/serve.out" || fail "server did not start"
+}
+# The current TOTP code of a demo user.
+code() { oathtool --totp -b "$(awk -v u="$1" '$1==u {print $3}' "$WORK/breakglass-data/demo-credentials.txt")"; }
+# Logs in as a demo user; waits for a fresh TOTP step when the user's last code was used.
+login() {
+  local u=$1
+  local c; c=$(code "$u")
+  if ! echo "$u-demo-pass" | "$BG" login --user "$u" --password-stdin --totp "$c" >/dev/null; then
+    sleep 30
+    echo "$u-demo-pass" | "$BG" login --user "$u" --password-stdin --totp "$(code "$u")" >/dev/null
+  fi
+}
+token() { jq -r .token "$HOME/.config/breakglass/credentials.json"; }
+api() {  # api METHOD PATH [BODY] -> prints "STATUS BODY"
+  local m=$1 p=$2 b=${3:-}
+  curl -s --cacert "$BREAKGLASS_CACERT" -X "$m" -H "Authorization: Bearer $(token)" \
+       -H 'Content-Type: application/json' ${b:+--data "$b"} -w '\n%{http_code}' "$BREAKGLASS_SERVER$p"
+}
