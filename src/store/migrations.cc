@@ -92,6 +92,37 @@ CREATE TABLE audit_nodes (
 ) WITHOUT ROWID;
 )sql";
 
+// Version 2: recorded sessions and their chunks (issue 6). A chunk's (session, seq) is unique,
+// so a replayed or concurrent upload of the same piece cannot be stored twice.
+constexpr std::string_view kV2 = R"sql(
+CREATE TABLE sessions (
+  seq           INTEGER PRIMARY KEY AUTOINCREMENT,  -- insertion order: ties of started_at
+  id            TEXT NOT NULL UNIQUE,
+  request       TEXT NOT NULL,
+  user          TEXT NOT NULL,
+  started_at    INTEGER NOT NULL,
+  ended_at      INTEGER,
+  complete      INTEGER NOT NULL,
+  header        TEXT NOT NULL,
+  chunks        INTEGER NOT NULL,
+  bytes         INTEGER NOT NULL,
+  last_event_us INTEGER NOT NULL,
+  end_reason    TEXT NOT NULL
+);
+CREATE INDEX sessions_by_request ON sessions(request, started_at);
+CREATE INDEX sessions_by_user ON sessions(user, started_at);
+CREATE INDEX sessions_by_started ON sessions(started_at);
+
+CREATE TABLE session_chunks (
+  session     TEXT NOT NULL,
+  seq         INTEGER NOT NULL,
+  data        BLOB NOT NULL,
+  sha256      TEXT NOT NULL,
+  received_at INTEGER NOT NULL,
+  PRIMARY KEY (session, seq)
+) WITHOUT ROWID;
+)sql";
+
 Result<int> CurrentVersion(Connection& conn) {
   BG_ASSIGN_OR_RETURN(Stmt q, conn.Prepare("SELECT COALESCE(MAX(version), 0) FROM schema_version"));
   BG_ASSIGN_OR_RETURN(bool row, q.Step());
@@ -125,7 +156,7 @@ Status ApplyOne(Connection& conn, int version, std::string_view script) {
 }  // namespace
 
 const std::vector<std::string_view>& Migrations() {
-  static const std::vector<std::string_view> kMigrations = {kV1};
+  static const std::vector<std::string_view> kMigrations = {kV1, kV2};
   return kMigrations;
 }
 

@@ -250,6 +250,97 @@ Status WriteAudit(Connection& conn, const AuditAppend& a, int64_t expected_index
   return Ok();
 }
 
+// ---- sessions ---------------------------------------------------------------------------------
+
+constexpr std::string_view kSessionColumns =
+    "id, request, user, started_at, ended_at, complete, header, chunks, bytes, last_event_us, "
+    "end_reason";
+
+SessionRecord ReadSession(const Stmt& s) {
+  SessionRecord r;
+  r.id = SessionId(s.Text(0));
+  r.request = RequestId(s.Text(1));
+  r.user = s.Text(2);
+  r.started_at = FromUnixSeconds(s.Int(3));
+  if (auto t = s.OptInt(4)) r.ended_at = FromUnixSeconds(*t);
+  r.complete = s.Int(5) != 0;
+  r.header = s.Text(6);
+  r.chunks = s.Int(7);
+  r.bytes = s.Int(8);
+  r.last_event_us = s.Int(9);
+  r.end_reason = s.Text(10);
+  return r;
+}
+
+Status WriteSession(Connection& conn, const WriteBatch::SessionWrite& w) {
+  const SessionRecord& r = w.session;
+  if (w.expected_chunks < 0) {
+    BG_ASSIGN_OR_RETURN(
+        Stmt ins, conn.Prepare("INSERT INTO sessions(id, request, user, started_at, ended_at, "
+                               "complete, header, chunks, bytes, last_event_us, end_reason) "
+                               "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"));
+    ins.Bind(1, r.id.value())
+        .Bind(2, r.request.value())
+        .Bind(3, r.user)
+        .Bind(4, ToUnixSeconds(r.started_at))
+        .Bind(5, OptSeconds(r.ended_at))
+        .Bind(6, int64_t{r.complete ? 1 : 0})
+        .Bind(7, r.header)
+        .Bind(8, r.chunks)
+        .Bind(9, r.bytes)
+        .Bind(10, r.last_event_us)
+        .Bind(11, r.end_reason);
+    Status s = ins.Run();
+    if (!s && s.error().code() == ErrorCode::kConflict) {
+      return Error::Conflict(fmt::format("session '{}' already exists", r.id.value()));
+    }
+    if (!s) return Context(s.error(), fmt::format("insert session '{}'", r.id.value()));
+    return Ok();
+  }
+  // The request, user, start and header of a session never change.
+  BG_ASSIGN_OR_RETURN(
+      Stmt upd, conn.Prepare("UPDATE sessions SET ended_at = ?2, complete = ?3, chunks = ?4, "
+                             "bytes = ?5, last_event_us = ?6, end_reason = ?7 "
+                             "WHERE id = ?1 AND chunks = ?8"));
+  upd.Bind(1, r.id.value())
+      .Bind(2, OptSeconds(r.ended_at))
+      .Bind(3, int64_t{r.complete ? 1 : 0})
+      .Bind(4, r.chunks)
+      .Bind(5, r.bytes)
+      .Bind(6, r.last_event_us)
+      .Bind(7, r.end_reason)
+      .Bind(8, w.expected_chunks);
+  Status s = upd.Run();
+  if (!s) return Context(s.error(), fmt::format("update session '{}'", r.id.value()));
+  if (upd.Changes() == 1) return Ok();
+  return Error::Conflict(fmt::format("session '{}' does not exist or does not have {} chunks",
+                                     r.id.value(), w.expected_chunks));
+}
+
+Status WriteChunk(Connection& conn, const SessionChunk& c) {
+  BG_ASSIGN_OR_RETURN(
+      Stmt ins,
+      conn.Prepare("INSERT INTO session_chunks(session, seq, data, sha256, received_at) "
+                   "SELECT ?1, ?2, ?3, ?4, ?5 WHERE EXISTS (SELECT 1 FROM sessions WHERE id = ?1)"));
+  ins.Bind(1, c.session.value())
+      .Bind(2, c.seq)
+      .BindBlob(3, c.data)
+      .Bind(4, c.sha256)
+      .Bind(5, ToUnixSeconds(c.received_at));
+  Status s = ins.Run();
+  if (!s && s.error().code() == ErrorCode::kConflict) {
+    return Error::Conflict(
+        fmt::format("session '{}' already has chunk {}", c.session.value(), c.seq));
+  }
+  if (!s) return Context(s.error(), fmt::format("insert chunk {} of session '{}'", c.seq,
+                                                c.session.value()));
+  if (ins.Changes() != 1) {
+    return Error::Conflict(fmt::format("chunk {} for unknown session '{}'", c.seq,
+                                       c.session.value()));
+  }
+  return Ok();
+}
+
 }  // namespace
 
 // ---- reader pool ------------------------------------------------------------------------------
@@ -387,6 +478,8 @@ Status SqliteStore::ApplyBatch(const WriteBatch& batch) {
       if (!st) return Context(st.error(), fmt::format("write meta '{}'", key));
     }
   }
+  for (const auto& w : batch.sessions) BG_TRY(WriteSession(c, w));
+  for (const auto& ch : batch.chunks) BG_TRY(WriteChunk(c, ch));
   if (!batch.sources.empty()) {
     BG_ASSIGN_OR_RETURN(
         Stmt s,
@@ -641,6 +734,72 @@ Result<std::string> SqliteStore::AuditNodeHash(int level, int64_t index) {
         fmt::format("audit node (level {}, index {}) is not stored", level, index));
   }
   return q.Blob(0);
+}
+
+// ---- reads: sessions ---------------------------------------------------------------------------
+
+Result<std::optional<SessionRecord>> SqliteStore::GetSession(const SessionId& id) {
+  BG_ASSIGN_OR_RETURN(auto conn, Reader());
+  BG_ASSIGN_OR_RETURN(
+      Stmt q, conn->Prepare(fmt::format("SELECT {} FROM sessions WHERE id = ?1", kSessionColumns)));
+  q.Bind(1, id.value());
+  BG_ASSIGN_OR_RETURN(bool row, q.Step());
+  if (!row) return std::optional<SessionRecord>();
+  return std::optional<SessionRecord>(ReadSession(q));
+}
+
+Result<std::vector<SessionRecord>> SqliteStore::ListSessions(const SessionFilter& filter) {
+  if (filter.limit <= 0) return Error::InvalidArgument("limit", "limit must be a positive number");
+  BG_ASSIGN_OR_RETURN(auto conn, Reader());
+  // Fixed fragments only; every value is bound.
+  std::string sql = fmt::format("SELECT {} FROM sessions WHERE 1", kSessionColumns);
+  std::vector<std::string> params;
+  if (filter.request) {
+    params.push_back(filter.request->value());
+    sql += fmt::format(" AND request = ?{}", params.size());
+  }
+  if (filter.user) {
+    params.push_back(*filter.user);
+    sql += fmt::format(" AND user = ?{}", params.size());
+  }
+  sql += fmt::format(" ORDER BY started_at, seq LIMIT ?{}", params.size() + 1);
+  BG_ASSIGN_OR_RETURN(Stmt q, conn->Prepare(sql));
+  for (size_t i = 0; i < params.size(); ++i) q.Bind(static_cast<int>(i) + 1, params[i]);
+  q.Bind(static_cast<int>(params.size()) + 1, int64_t{std::min(filter.limit, kMaxListLimit)});
+  std::vector<SessionRecord> out;
+  for (;;) {
+    BG_ASSIGN_OR_RETURN(bool row, q.Step());
+    if (!row) break;
+    out.push_back(ReadSession(q));
+  }
+  return out;
+}
+
+Result<std::vector<SessionChunk>> SqliteStore::GetSessionChunks(const SessionId& id,
+                                                               int64_t from_seq, int64_t limit) {
+  if (from_seq < 0 || limit < 0) {
+    return Error::InvalidArgument("seq", fmt::format("invalid chunk range from {} limit {}",
+                                                     from_seq, limit));
+  }
+  std::vector<SessionChunk> out;
+  if (limit == 0) return out;
+  BG_ASSIGN_OR_RETURN(auto conn, Reader());
+  BG_ASSIGN_OR_RETURN(
+      Stmt q, conn->Prepare("SELECT seq, data, sha256, received_at FROM session_chunks "
+                            "WHERE session = ?1 AND seq >= ?2 ORDER BY seq LIMIT ?3"));
+  q.Bind(1, id.value()).Bind(2, from_seq).Bind(3, limit);
+  for (;;) {
+    BG_ASSIGN_OR_RETURN(bool row, q.Step());
+    if (!row) break;
+    SessionChunk c;
+    c.session = id;
+    c.seq = q.Int(0);
+    c.data = q.Blob(1);
+    c.sha256 = q.Text(2);
+    c.received_at = FromUnixSeconds(q.Int(3));
+    out.push_back(std::move(c));
+  }
+  return out;
 }
 
 }  // namespace bg::store

@@ -45,6 +45,11 @@ class SqliteStore final : public Store {
   Result<std::vector<std::string>> AuditLeaves(int64_t start, int64_t end) override;
   Result<std::string> AuditNodeHash(int level, int64_t index) override;
 
+  Result<std::optional<SessionRecord>> GetSession(const SessionId& id) override;
+  Result<std::vector<SessionRecord>> ListSessions(const SessionFilter& filter) override;
+  Result<std::vector<SessionChunk>> GetSessionChunks(const SessionId& id, int64_t from_seq,
+                                                     int64_t limit) override;
+
   // The schema version the database is at (the number of migrations applied).
   int schema_version() const { return schema_version_; }
   const std::string& path() const { return path_; }

@@ -117,7 +117,7 @@ TEST_F(SqliteStoreTest, UsesWalAndRecordsEachMigrationOnce) {
   {
     auto s = MustOpen();
     ASSERT_NE(s, nullptr);
-    EXPECT_EQ(s->schema_version(), 1);
+    EXPECT_EQ(s->schema_version(), static_cast<int>(sqlite::Migrations().size()));
   }
   EXPECT_EQ(RawQuery("PRAGMA journal_mode"), "wal");
   const std::string applied = RawQuery("SELECT applied_at FROM schema_version WHERE version = 1");

@@ -12,7 +12,24 @@ namespace bg::store {
 bool WriteBatch::empty() const {
   return requests.empty() && users.empty() && tokens.empty() && tokens_deleted.empty() &&
          timers.empty() && timers_deleted.empty() && outbox.empty() && outbox_deleted.empty() &&
-         audit.empty() && meta.empty() && sources.empty();
+         audit.empty() && meta.empty() && sources.empty() && sessions.empty() &&
+         chunks.empty();
+}
+
+namespace {
+
+Error NoRecordings() {
+  return Error::FailedPrecondition("this storage backend does not keep session recordings");
+}
+
+}  // namespace
+
+Result<std::optional<SessionRecord>> Store::GetSession(const SessionId&) { return NoRecordings(); }
+Result<std::vector<SessionRecord>> Store::ListSessions(const SessionFilter&) {
+  return NoRecordings();
+}
+Result<std::vector<SessionChunk>> Store::GetSessionChunks(const SessionId&, int64_t, int64_t) {
+  return NoRecordings();
 }
 
 namespace {

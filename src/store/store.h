@@ -70,6 +70,37 @@ struct AuditAppend {
   std::vector<AuditNode> nodes;  // the leaf hash and every subtree this append completed
 };
 
+// A recorded terminal session (asciicast v2): its header and bookkeeping; the events are in
+// SessionChunks. Times are Unix seconds at the storage edge, like everything else.
+struct SessionRecord {
+  SessionId id;
+  RequestId request;
+  std::string user;            // the person whose grant the session ran under
+  Timestamp started_at;
+  std::optional<Timestamp> ended_at;
+  bool complete = false;       // the recorder's final chunk arrived; no more chunks accepted
+  std::string header;          // the asciicast header line (JSON object), no newline
+  int64_t chunks = 0;          // chunks stored, so also the next expected sequence number
+  int64_t bytes = 0;           // event bytes stored
+  int64_t last_event_us = 0;   // time of the last stored event, microseconds since start
+  std::string end_reason;      // "exit", "expired", "revoked", ... once complete
+};
+
+// One piece of a recording: asciicast event lines, each ending in '\n'.
+struct SessionChunk {
+  SessionId session;
+  int64_t seq = 0;
+  std::string data;
+  std::string sha256;  // lower-case hex SHA-256 of data
+  Timestamp received_at;
+};
+
+struct SessionFilter {
+  std::optional<RequestId> request;
+  std::optional<std::string> user;
+  int limit = 100;  // oldest first
+};
+
 // A single atomic unit of change.
 struct WriteBatch {
   // Requests to insert or replace. `expected_version` 0 inserts (fails if the id exists);
@@ -94,6 +125,17 @@ struct WriteBatch {
     Timestamp at;
   };
   std::vector<SourceUse> sources;              // upsert (user, address) -> last seen
+
+  // Sessions: `expected_chunks` < 0 inserts (Conflict if the id exists); otherwise the stored
+  // chunk count must equal it (Conflict if not, or if the session is missing). Chunks are
+  // inserted after the sessions of the batch; a (session, seq) already stored or a session
+  // that does not exist is Conflict.
+  struct SessionWrite {
+    SessionRecord session;
+    int64_t expected_chunks = -1;
+  };
+  std::vector<SessionWrite> sessions;
+  std::vector<SessionChunk> chunks;
 
   bool empty() const;
 };
@@ -140,6 +182,15 @@ class Store {
   virtual Result<std::vector<std::string>> AuditLeaves(int64_t start, int64_t end) = 0;
   // Stored node hashes; a missing node is NotFound.
   virtual Result<std::string> AuditNodeHash(int level, int64_t index) = 0;
+
+  // Recorded sessions. The defaults answer FailedPrecondition (a backend, or a test wrapper,
+  // that keeps no recordings); every real backend overrides all three.
+  virtual Result<std::optional<SessionRecord>> GetSession(const SessionId& id);
+  // Oldest first by start time (ties in insertion order), at most filter.limit (<= 1000).
+  virtual Result<std::vector<SessionRecord>> ListSessions(const SessionFilter& filter);
+  // Chunks with seq in [from_seq, from_seq + limit), in order.
+  virtual Result<std::vector<SessionChunk>> GetSessionChunks(const SessionId& id, int64_t from_seq,
+                                                             int64_t limit);
 };
 
 // Opens (creating if needed) the store named by `spec`: "sqlite" (the file breakglass.db in

@@ -885,6 +885,192 @@ TEST_P(StoreConformanceTest, ReadersRunWhileTheWriterCommits) {
   EXPECT_EQ(List(all).size(), static_cast<size_t>(kBatches));
 }
 
+// ---- sessions ----------------------------------------------------------------------------------
+
+SessionRecord Session(const std::string& id, const std::string& request, const std::string& user,
+                      int64_t started) {
+  SessionRecord s;
+  s.id = SessionId(id);
+  s.request = RequestId(request);
+  s.user = user;
+  s.started_at = T(started);
+  s.header = R"({"version":2,"width":80,"height":24,"timestamp":1800000000})";
+  return s;
+}
+
+SessionChunk Chunk(const std::string& session, int64_t seq) {
+  SessionChunk c;
+  c.session = SessionId(session);
+  c.seq = seq;
+  c.data = fmt::format("[{}.5, \"o\", \"chunk {} \\u001b[0m\\r\\n\"]\n", seq, seq) +
+           std::string("\xe2\x82\xac\0binary-safe", 15);
+  c.sha256 = fmt::format("{:064x}", seq);
+  c.received_at = T(100 + seq);
+  return c;
+}
+
+TEST_P(StoreConformanceTest, SessionsAndChunksRoundTripEveryField) {
+  WriteBatch create;
+  create.sessions.push_back({Session("s1", "r1", "alice", 10), -1});
+  create.chunks.push_back(Chunk("s1", 0));
+  MustCommit(create);
+
+  SessionRecord done = Session("s1", "r1", "alice", 10);
+  done.ended_at = T(70);
+  done.complete = true;
+  done.chunks = 2;
+  done.bytes = 123456789012;
+  done.last_event_us = 59'000'001;
+  done.end_reason = "expired";
+  WriteBatch finish;
+  finish.sessions.push_back({done, 0});
+  finish.chunks.push_back(Chunk("s1", 1));
+  MustCommit(finish);
+
+  for (int pass = 0; pass < 2; ++pass) {
+    SCOPED_TRACE(pass == 0 ? "as written" : "after reopening");
+    auto got = store_->GetSession(SessionId("s1"));
+    ASSERT_TRUE(got.has_value()) << got.error().ToString();
+    ASSERT_TRUE(got->has_value());
+    const SessionRecord& g = **got;
+    EXPECT_EQ(g.id.value(), "s1");
+    EXPECT_EQ(g.request.value(), "r1");
+    EXPECT_EQ(g.user, "alice");
+    EXPECT_EQ(g.started_at, T(10));
+    EXPECT_EQ(g.ended_at, T(70));
+    EXPECT_TRUE(g.complete);
+    EXPECT_EQ(g.header, done.header);
+    EXPECT_EQ(g.chunks, 2);
+    EXPECT_EQ(g.bytes, 123456789012);
+    EXPECT_EQ(g.last_event_us, 59'000'001);
+    EXPECT_EQ(g.end_reason, "expired");
+
+    auto chunks = store_->GetSessionChunks(SessionId("s1"), 0, 10);
+    ASSERT_TRUE(chunks.has_value()) << chunks.error().ToString();
+    ASSERT_EQ(chunks->size(), 2u);
+    for (int64_t i = 0; i < 2; ++i) {
+      const SessionChunk want = Chunk("s1", i);
+      const SessionChunk& c = (*chunks)[static_cast<size_t>(i)];
+      EXPECT_EQ(c.session.value(), "s1");
+      EXPECT_EQ(c.seq, i);
+      EXPECT_EQ(c.data, want.data);
+      EXPECT_EQ(c.sha256, want.sha256);
+      EXPECT_EQ(c.received_at, want.received_at);
+    }
+    Reopen();
+  }
+  EXPECT_FALSE(store_->GetSession(SessionId("nope"))->has_value());
+  EXPECT_TRUE(store_->GetSessionChunks(SessionId("nope"), 0, 10)->empty());
+}
+
+TEST_P(StoreConformanceTest, SessionChunksAreReadInRanges) {
+  WriteBatch b;
+  SessionRecord s = Session("s1", "r1", "alice", 10);
+  s.chunks = 5;
+  b.sessions.push_back({s, -1});
+  for (int64_t i = 0; i < 5; ++i) b.chunks.push_back(Chunk("s1", i));
+  MustCommit(b);
+  auto seqs = [&](int64_t from, int64_t limit) {
+    std::vector<int64_t> out;
+    auto r = store_->GetSessionChunks(SessionId("s1"), from, limit);
+    EXPECT_TRUE(r.has_value()) << r.error().ToString();
+    if (r.has_value()) {
+      for (const auto& c : *r) out.push_back(c.seq);
+    }
+    return out;
+  };
+  EXPECT_EQ(seqs(0, 2), (std::vector<int64_t>{0, 1}));
+  EXPECT_EQ(seqs(3, 10), (std::vector<int64_t>{3, 4}));
+  EXPECT_TRUE(seqs(5, 10).empty());
+  EXPECT_TRUE(seqs(0, 0).empty());
+  EXPECT_EQ(store_->GetSessionChunks(SessionId("s1"), -1, 1).error().code(),
+            ErrorCode::kInvalidArgument);
+}
+
+TEST_P(StoreConformanceTest, SessionsAreListedOldestFirstByRequestAndUser) {
+  WriteBatch b;
+  b.sessions.push_back({Session("s-late", "r1", "alice", 30), -1});
+  b.sessions.push_back({Session("s-early", "r1", "alice", 10), -1});
+  b.sessions.push_back({Session("s-tie", "r1", "alice", 10), -1});
+  b.sessions.push_back({Session("s-bob", "r2", "bob", 20), -1});
+  MustCommit(b);
+  auto list = [&](std::optional<std::string> request, std::optional<std::string> user,
+                  int limit) {
+    SessionFilter f;
+    if (request) f.request = RequestId(*request);
+    f.user = std::move(user);
+    f.limit = limit;
+    std::vector<std::string> out;
+    auto r = store_->ListSessions(f);
+    EXPECT_TRUE(r.has_value()) << r.error().ToString();
+    if (r.has_value()) {
+      for (const auto& s : *r) out.push_back(s.id.value());
+    }
+    return out;
+  };
+  using V = std::vector<std::string>;
+  EXPECT_EQ(list("r1", std::nullopt, 100), (V{"s-early", "s-tie", "s-late"}));
+  EXPECT_EQ(list("r2", std::nullopt, 100), (V{"s-bob"}));
+  EXPECT_EQ(list(std::nullopt, "bob", 100), (V{"s-bob"}));
+  EXPECT_EQ(list("r1", "bob", 100), V{});
+  EXPECT_EQ(list(std::nullopt, std::nullopt, 100), (V{"s-early", "s-tie", "s-bob", "s-late"}));
+  EXPECT_EQ(list(std::nullopt, std::nullopt, 2), (V{"s-early", "s-tie"}));
+  SessionFilter bad;
+  bad.limit = 0;
+  EXPECT_EQ(store_->ListSessions(bad).error().code(), ErrorCode::kInvalidArgument);
+}
+
+// A chunk and its audit leaf commit together or not at all, whatever part of the batch fails.
+TEST_P(StoreConformanceTest, RefusedSessionWritesLeaveNothingBehind) {
+  WriteBatch seed;
+  SessionRecord s = Session("s1", "r1", "alice", 10);
+  s.chunks = 1;
+  seed.sessions.push_back({s, -1});
+  seed.chunks.push_back(Chunk("s1", 0));
+  MustCommit(seed);
+
+  struct Case {
+    std::string name;
+    std::function<void(WriteBatch&)> spoil;
+  };
+  const std::vector<Case> cases = {
+      {"the session id exists",
+       [](WriteBatch& b) { b.sessions.push_back({Session("s1", "r9", "eve", 1), -1}); }},
+      {"a stale chunk count",
+       [&](WriteBatch& b) { b.sessions[0].expected_chunks = 0; }},
+      {"an update of a session that does not exist",
+       [](WriteBatch& b) { b.sessions.push_back({Session("ghost", "r1", "alice", 1), 3}); }},
+      {"a chunk stored before", [](WriteBatch& b) { b.chunks.push_back(Chunk("s1", 0)); }},
+      {"the same chunk twice in one batch",
+       [](WriteBatch& b) { b.chunks.push_back(Chunk("s1", 1)); }},
+      {"a chunk of a session that does not exist",
+       [](WriteBatch& b) { b.chunks.push_back(Chunk("ghost", 0)); }},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    WriteBatch b;
+    SessionRecord next = s;
+    next.chunks = 2;
+    next.bytes = 99;
+    b.sessions.push_back({next, 1});
+    b.chunks.push_back(Chunk("s1", 1));
+    b.audit.push_back(Leaf(0));
+    c.spoil(b);
+    Status st = store_->Commit(b);
+    ASSERT_FALSE(st.has_value());
+    EXPECT_EQ(st.error().code(), ErrorCode::kConflict) << st.error().ToString();
+
+    auto got = store_->GetSession(SessionId("s1"));
+    ASSERT_TRUE(got.has_value() && got->has_value());
+    EXPECT_EQ((*got)->chunks, 1);
+    EXPECT_EQ((*got)->bytes, 0);
+    EXPECT_EQ((*got)->user, "alice");
+    EXPECT_EQ(store_->GetSessionChunks(SessionId("s1"), 0, 10)->size(), 1u);
+    EXPECT_FALSE(store_->GetSession(SessionId("ghost"))->has_value());
+    EXPECT_EQ(*store_->AuditSize(), 0);
+  }
+}
+
 std::string BackendName(const ::testing::TestParamInfo<StoreBackend>& info) {
   return info.param.name;
 }
