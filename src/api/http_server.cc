@@ -11,16 +11,11 @@
 // posts anything any more (post_mu/stopped), so nothing can be queued on a context nobody runs.
 #include "api/http_server.h"
 
+#include <fmt/format.h>
+#include <openssl/ssl.h>
+
 #include <algorithm>
 #include <atomic>
-#include <deque>
-#include <mutex>
-#include <optional>
-#include <shared_mutex>
-#include <thread>
-#include <type_traits>
-#include <unordered_map>
-
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/ssl.hpp>
@@ -29,8 +24,13 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
-#include <fmt/format.h>
-#include <openssl/ssl.h>
+#include <deque>
+#include <mutex>
+#include <optional>
+#include <shared_mutex>
+#include <thread>
+#include <type_traits>
+#include <unordered_map>
 
 namespace bg::api {
 
@@ -57,11 +57,21 @@ std::string JsonEscape(std::string_view s) {
   out.reserve(s.size());
   for (unsigned char c : s) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (c < 0x20) {
           out += fmt::format("\\u{:04x}", c);
@@ -177,11 +187,11 @@ Result<Target> ParseTarget(std::string_view target) {
     }
     if (!value) {
       return Error::InvalidArgument(*key, fmt::format("query parameter \"{}\" has an invalid "
-                                                      "percent-escape", *key));
+                                                      "percent-escape",
+                                                      *key));
     }
     if (!out.query.emplace(*key, std::move(*value)).second) {
-      return Error::InvalidArgument(*key,
-                                    fmt::format("query parameter \"{}\" is repeated", *key));
+      return Error::InvalidArgument(*key, fmt::format("query parameter \"{}\" is repeated", *key));
     }
   }
   return out;
@@ -407,11 +417,10 @@ class Session final : public SessionBase {
     net::dispatch(stream_.get_executor(), [self = Self()] {
       if constexpr (kTls) {
         self->Lowest().expires_after(self->options().timeout);
-        self->stream_.async_handshake(ssl::stream_base::server,
-                                      [self](beast::error_code ec) {
-                                        if (ec) return self->CloseNow();
-                                        self->DoRead();
-                                      });
+        self->stream_.async_handshake(ssl::stream_base::server, [self](beast::error_code ec) {
+          if (ec) return self->CloseNow();
+          self->DoRead();
+        });
       } else {
         self->DoRead();
       }
@@ -479,9 +488,7 @@ class Session final : public SessionBase {
     }
   }
 
-  std::shared_ptr<Session> Self() {
-    return std::static_pointer_cast<Session>(shared_from_this());
-  }
+  std::shared_ptr<Session> Self() { return std::static_pointer_cast<Session>(shared_from_this()); }
   beast::tcp_stream& Lowest() { return beast::get_lowest_layer(stream_); }
   const HttpServerOptions& options() const { return shared_->options; }
 
@@ -516,22 +523,20 @@ class Session final : public SessionBase {
     }
     if (req.find(http::field::content_length) != req.end() &&
         req.find(http::field::transfer_encoding) != req.end()) {
-      return Refuse(ErrorResponse(400, "invalid_argument",
-                                  "Content-Length and Transfer-Encoding together"));
+      return Refuse(
+          ErrorResponse(400, "invalid_argument", "Content-Length and Transfer-Encoding together"));
     }
     if (auto length = parser_->content_length(); length && *length > options().max_body_bytes) {
       return RefuseTooLarge();
     }
     auto expect = req.find(http::field::expect);
-    if (expect != req.end() && version_ == 11 &&
-        beast::iequals(expect->value(), "100-continue")) {
+    if (expect != req.end() && version_ == 11 && beast::iequals(expect->value(), "100-continue")) {
       auto go_on = std::make_shared<http::response<http::empty_body>>(http::status::continue_, 11);
       Lowest().expires_after(options().timeout);
-      http::async_write(stream_, *go_on,
-                        [self = Self(), go_on](beast::error_code ec, size_t) {
-                          if (ec) return self->CloseNow();
-                          self->ReadBody();
-                        });
+      http::async_write(stream_, *go_on, [self = Self(), go_on](beast::error_code ec, size_t) {
+        if (ec) return self->CloseNow();
+        self->ReadBody();
+      });
       return;
     }
     ReadBody();
@@ -545,9 +550,9 @@ class Session final : public SessionBase {
 
   void OnReadError(beast::error_code ec) {
     if (ec == http::error::header_limit) {
-      return Refuse(ErrorResponse(431, "headers_too_large",
-                                  fmt::format("the request headers exceed {} bytes",
-                                              options().max_header_bytes)));
+      return Refuse(ErrorResponse(
+          431, "headers_too_large",
+          fmt::format("the request headers exceed {} bytes", options().max_header_bytes)));
     }
     if (ec == http::error::body_limit) return RefuseTooLarge();
     if (IsMalformed(ec)) {
@@ -576,8 +581,8 @@ class Session final : public SessionBase {
     auto target = internal::ParseTarget(Sv(msg.target()));
     if (!target.has_value()) {
       // The message itself was well framed, so the connection may carry on.
-      return WriteResponse(ErrorResponse(400, "invalid_argument", target.error().message(),
-                                         target.error().field()));
+      return WriteResponse(
+          ErrorResponse(400, "invalid_argument", target.error().message(), target.error().field()));
     }
     HttpRequest request;
     request.method = std::string(Sv(msg.method_string()));
@@ -789,7 +794,9 @@ class Session final : public SessionBase {
 class Listener : public std::enable_shared_from_this<Listener> {
  public:
   Listener(std::shared_ptr<ServerShared> shared, tcp::acceptor acceptor)
-      : shared_(std::move(shared)), acceptor_(std::move(acceptor)), retry_(acceptor_.get_executor()) {}
+      : shared_(std::move(shared)),
+        acceptor_(std::move(acceptor)),
+        retry_(acceptor_.get_executor()) {}
 
   void Accept() {
     acceptor_.async_accept(net::make_strand(shared_->ioc),
@@ -842,7 +849,8 @@ class Listener : public std::enable_shared_from_this<Listener> {
     }
     socket.set_option(tcp::no_delay(true), ec);
     if (shared_->tls) {
-      Register(std::make_shared<Session<TlsStream>>(shared_, std::move(socket), address.to_string()));
+      Register(
+          std::make_shared<Session<TlsStream>>(shared_, std::move(socket), address.to_string()));
     } else {
       Register(
           std::make_shared<Session<PlainStream>>(shared_, std::move(socket), address.to_string()));
@@ -892,14 +900,15 @@ Status ConfigureTls(ssl::context& ctx, const HttpServerOptions& options) {
   beast::error_code ec;
   ctx.use_certificate_chain_file(options.cert_file, ec);
   if (ec) {
-    return Error::InvalidArgument(
-        "cert_file", fmt::format("cannot load certificate {}: {}", options.cert_file, ec.message()));
+    return Error::InvalidArgument("cert_file", fmt::format("cannot load certificate {}: {}",
+                                                           options.cert_file, ec.message()));
   }
   ctx.use_private_key_file(options.key_file, ssl::context::pem, ec);
   if (ec || SSL_CTX_check_private_key(native) != 1) {
     return Error::InvalidArgument(
         "key_file", fmt::format("cannot load private key {} (or it does not match the "
-                                "certificate)", options.key_file));
+                                "certificate)",
+                                options.key_file));
   }
   return Ok();
 }
@@ -921,8 +930,8 @@ class ServerImpl final : public HttpServer {
     if (!ec) acceptor.listen(net::socket_base::max_listen_connections, ec);
     if (ec) {
       return Error::InvalidArgument(
-          "listen", fmt::format("cannot listen on {}:{}: {}", options.host, options.port,
-                                ec.message()));
+          "listen",
+          fmt::format("cannot listen on {}:{}: {}", options.host, options.port, ec.message()));
     }
     port_ = acceptor.local_endpoint().port();
     listener_ = std::make_shared<Listener>(shared_, std::move(acceptor));
@@ -967,8 +976,7 @@ class ServerImpl final : public HttpServer {
 
 }  // namespace
 
-Result<std::unique_ptr<HttpServer>> HttpServer::Start(HttpServerOptions options,
-                                                      Handler handler) {
+Result<std::unique_ptr<HttpServer>> HttpServer::Start(HttpServerOptions options, Handler handler) {
   if (options.threads < 1 || options.threads > 256) {
     return Error::InvalidArgument("threads", "threads must be between 1 and 256");
   }

@@ -30,9 +30,9 @@ namespace bg::api {
 using HeaderList = std::vector<std::pair<std::string, std::string>>;
 
 struct HttpRequest {
-  std::string method;                        // As sent, e.g. "GET".
-  std::string path;                          // Percent-decoded, without the query.
-  std::map<std::string, std::string> query;  // Percent-decoded ('+' is a space); keys unique.
+  std::string method;                          // As sent, e.g. "GET".
+  std::string path;                            // Percent-decoded, without the query.
+  std::map<std::string, std::string> query;    // Percent-decoded ('+' is a space); keys unique.
   std::map<std::string, std::string> headers;  // Lower-case names; repeats joined by ", ".
   std::string body;
   std::string remote_address;  // Peer IP address, e.g. "127.0.0.1".

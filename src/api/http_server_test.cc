@@ -1,20 +1,5 @@
 #include "api/http_server.h"
 
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <cstdio>
-#include <filesystem>
-#include <fstream>
-#include <future>
-#include <mutex>
-#include <thread>
-
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/ssl.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
-#include <boost/beast/ssl.hpp>
 #include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -22,6 +7,20 @@
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <future>
+#include <mutex>
+#include <thread>
 
 #include "api/tls.h"
 
@@ -61,8 +60,7 @@ bool HaveTool(const std::string& name) {
 // 127.0.0.1) when cacert is non-empty, else plain TCP. Errors throw (gtest reports them).
 class Client {
  public:
-  Client(uint16_t port, const std::string& cacert,
-         const std::function<void(SSL_CTX*)>& tune = {})
+  Client(uint16_t port, const std::string& cacert, const std::function<void(SSL_CTX*)>& tune = {})
       : ctx_(ssl::context::tls_client) {
     tcp::endpoint endpoint(net::ip::make_address("127.0.0.1"), port);
     if (cacert.empty()) {
@@ -187,8 +185,7 @@ class HttpServerTest : public ::testing::TestWithParam<bool> {
 
   bool tls() const { return GetParam(); }
 
-  void StartServer(Handler handler,
-                   const std::function<void(HttpServerOptions&)>& tune = {}) {
+  void StartServer(Handler handler, const std::function<void(HttpServerOptions&)>& tune = {}) {
     HttpServerOptions options;
     options.host = "127.0.0.1";
     options.tls = tls();
@@ -235,9 +232,10 @@ TEST_P(HttpServerTest, GetRoundTripParsesPathQueryHeadersAndPeer) {
   HttpRequest req = seen.get_future().get();
   EXPECT_EQ(req.method, "GET");
   EXPECT_EQ(req.path, "/v1/requests");
-  EXPECT_EQ(req.query, (std::map<std::string, std::string>{
-                           {"state", "pending"}, {"mine", "true"}, {"q", "a b c"},
-                           {"empty", ""}, {"flag", ""}}));
+  EXPECT_EQ(
+      req.query,
+      (std::map<std::string, std::string>{
+          {"state", "pending"}, {"mine", "true"}, {"q", "a b c"}, {"empty", ""}, {"flag", ""}}));
   EXPECT_EQ(req.headers["x-custom"], "One");
   EXPECT_EQ(req.headers["accept"], "a, b");
   EXPECT_EQ(req.headers["host"], "127.0.0.1");
@@ -247,8 +245,8 @@ TEST_P(HttpServerTest, GetRoundTripParsesPathQueryHeadersAndPeer) {
 
 TEST_P(HttpServerTest, PostBodyReachesTheHandler) {
   StartServer([](HttpRequest req, std::shared_ptr<ResponseWriter> writer) {
-    writer->Send(Text(req.method + " " + std::to_string(req.body.size()) + " " +
-                      req.body.substr(0, 10)));
+    writer->Send(
+        Text(req.method + " " + std::to_string(req.body.size()) + " " + req.body.substr(0, 10)));
   });
   std::string body = R"({"reason":")" + std::string(5000, 'x') + R"("})";
   auto client = Connect();
@@ -279,8 +277,7 @@ TEST_P(HttpServerTest, OversizedBodyGets413BeforeTheBodyIsSent) {
       [](HttpServerOptions& o) { o.max_body_bytes = 1024; });
   auto client = Connect();
   // Announces 10 MiB but sends only the head: the answer must come without the body.
-  client->Write(
-      "POST /v1/requests HTTP/1.1\r\nHost: h\r\nContent-Length: 10485760\r\n\r\n{\"a\":");
+  client->Write("POST /v1/requests HTTP/1.1\r\nHost: h\r\nContent-Length: 10485760\r\n\r\n{\"a\":");
   auto res = client->Read();
   EXPECT_EQ(res.result_int(), 413);
   EXPECT_EQ(res[http::field::content_type], "application/json");
@@ -295,8 +292,10 @@ TEST_P(HttpServerTest, OversizedChunkedBodyGets413) {
   StartServer([](HttpRequest, std::shared_ptr<ResponseWriter> writer) { writer->Send(Text("")); },
               [](HttpServerOptions& o) { o.max_body_bytes = 16; });
   auto client = Connect();
-  client->Write("POST /x HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
-                "20\r\n" + std::string(32, 'z') + "\r\n0\r\n\r\n");
+  client->Write(
+      "POST /x HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+      "20\r\n" +
+      std::string(32, 'z') + "\r\n0\r\n\r\n");
   EXPECT_EQ(client->Read().result_int(), 413);
 }
 
@@ -312,17 +311,19 @@ TEST_P(HttpServerTest, BodyWithinLimitAfterExpectContinueIsRead) {
 }
 
 TEST_P(HttpServerTest, MalformedRequestsGet400AndClose) {
+  static constexpr char kGarbage[] = "\x16\x03\x01\x02\xff garbage \x01\r\n\r\n";
   struct Case {
     const char* name;
     std::string bytes;
   };
   const Case kCases[] = {
-      {"garbage", std::string("\x16\x03\x01\x02\xff garbage \x01\r\n\r\n", 21)},
+      {"garbage", std::string(kGarbage, sizeof(kGarbage) - 1)},
       {"bad version", "GET / HTTP/9.9\r\nHost: h\r\n\r\n"},
       {"no host", "GET / HTTP/1.1\r\n\r\n"},
       {"space in header name", "GET / HTTP/1.1\r\nHost: h\r\nBad Name: x\r\n\r\n"},
-      {"length and chunked", "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n"
-                             "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n"},
+      {"length and chunked",
+       "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n"
+       "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n"},
       {"bad content length", "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 1x\r\n\r\n"},
   };
   std::atomic<int> calls{0};
@@ -558,7 +559,7 @@ TEST_P(HttpServerTest, SlowClientsAreDisconnectedAtTheDeadline) {
       [](HttpServerOptions& o) { o.timeout = std::chrono::milliseconds(200); });
   auto client = Connect();
   client->Write("GET / HTTP/1.1\r\nHost: h\r\nX-Slow: ");  // ...and never finishes.
-  EXPECT_EQ(client->ReadToEnd(), "");  // Closed without an answer.
+  EXPECT_EQ(client->ReadToEnd(), "");                      // Closed without an answer.
   EXPECT_EQ(calls.load(), 0);
 }
 
@@ -633,9 +634,8 @@ class TlsVersionTest : public ::testing::Test {
     HttpServerOptions options;
     options.cert_file = cert_.cert_path;
     options.key_file = cert_.key_path;
-    auto server = HttpServer::Start(options, [](HttpRequest, std::shared_ptr<ResponseWriter> w) {
-      w->Send(Text("ok"));
-    });
+    auto server = HttpServer::Start(
+        options, [](HttpRequest, std::shared_ptr<ResponseWriter> w) { w->Send(Text("ok")); });
     ASSERT_TRUE(server.has_value());
     server_ = std::move(*server);
   }
@@ -677,8 +677,7 @@ TEST_F(TlsVersionTest, Tls11AndTls10AreRefusedByTheServer) {
     ASSERT_TRUE(client->handshake_error()) << version;
     // The client did offer the old version: it is the server that answered with a
     // protocol_version alert (not the client refusing to start).
-    EXPECT_EQ(ERR_GET_REASON(client->handshake_error().value()),
-              SSL_R_TLSV1_ALERT_PROTOCOL_VERSION)
+    EXPECT_EQ(ERR_GET_REASON(client->handshake_error().value()), SSL_R_TLSV1_ALERT_PROTOCOL_VERSION)
         << version << ": " << client->handshake_error().message();
   }
 }
@@ -723,10 +722,9 @@ TEST(ParseTargetTest, RefusesBadTargetsNamingTheField) {
     const char* field;
   };
   const Case kCases[] = {
-      {"", "path"},           {"*", "path"},         {"http://h/x", "path"},
-      {"/%", "path"},         {"/%4", "path"},       {"/%zz", "path"},
-      {"/%00", "path"},       {"/x?=1", "query"},    {"/x?a=%", "a"},
-      {"/x?a=1&a=2", "a"},    {"/x?a=1&a", "a"},     {"/x?a%00=1", "query"},
+      {"", "path"},     {"*", "path"},       {"http://h/x", "path"}, {"/%", "path"},
+      {"/%4", "path"},  {"/%zz", "path"},    {"/%00", "path"},       {"/x?=1", "query"},
+      {"/x?a=%", "a"},  {"/x?a=1&a=2", "a"}, {"/x?a=1&a", "a"},      {"/x?a%00=1", "query"},
       {"/x?a=%2", "a"},
   };
   for (const auto& c : kCases) {
@@ -743,7 +741,8 @@ TEST(ParseTargetTest, RandomTargetsNeverCrash) {
     state = state * 1103515245 + 12345;
     return static_cast<char>((state >> 16) & 0xff);
   };
-  const std::string alphabet = "/?&=%+aZ09\x00\xff";
+  static constexpr char kAlphabet[] = "/?&=%+aZ09\x00\xff";
+  const std::string alphabet(kAlphabet, sizeof(kAlphabet) - 1);  // Keeps the NUL.
   for (int i = 0; i < 20000; ++i) {
     std::string target = "/";
     int len = static_cast<unsigned char>(next()) % 24;
@@ -907,14 +906,15 @@ TEST(HttpServerToolTest, CurlTrustsTheCertificateAndGets413ForBigBodies) {
   options.key_file = info->key_path;
   options.max_body_bytes = 1 << 20;
   auto server = HttpServer::Start(options, [](HttpRequest req, std::shared_ptr<ResponseWriter> w) {
-    w->Send(HttpResponse{200, "application/json",
+    w->Send(HttpResponse{200,
+                         "application/json",
                          R"({"path":")" + req.path + R"(","mine":")" + req.query["mine"] + "\"}",
                          {}});
   });
   ASSERT_TRUE(server.has_value());
   std::string base = fmt::format("https://127.0.0.1:{}", (*server)->port());
-  auto [status, out] = RunCommand(fmt::format(
-      "curl -sS --cacert '{}' '{}/v1/requests?mine=true'", info->cert_path, base));
+  auto [status, out] = RunCommand(
+      fmt::format("curl -sS --cacert '{}' '{}/v1/requests?mine=true'", info->cert_path, base));
   EXPECT_EQ(status, 0);
   EXPECT_EQ(out, R"({"path":"/v1/requests","mine":"true"})");
 

@@ -1,14 +1,6 @@
 #include "api/tls.h"
 
 #include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstring>
-#include <filesystem>
-#include <memory>
-
 #include <fmt/format.h>
 #include <openssl/bio.h>
 #include <openssl/bn.h>
@@ -18,6 +10,13 @@
 #include <openssl/rand.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <memory>
 
 namespace bg::api {
 namespace {
@@ -25,7 +24,9 @@ namespace {
 template <auto Fn>
 struct Deleter {
   template <typename T>
-  void operator()(T* p) const { Fn(p); }
+  void operator()(T* p) const {
+    Fn(p);
+  }
 };
 using BioPtr = std::unique_ptr<BIO, Deleter<BIO_free_all>>;
 using X509Ptr = std::unique_ptr<X509, Deleter<X509_free>>;
@@ -184,14 +185,13 @@ Status CreatePair(const std::string& cert_path, const std::string& key_path) {
   return Ok();
 }
 
-Status CheckExistingPair(const std::string& cert_path, const std::string& key_path,
-                         X509* cert) {
+Status CheckExistingPair(const std::string& cert_path, const std::string& key_path, X509* cert) {
   struct stat st {};
   if (::stat(key_path.c_str(), &st) != 0) return Errno("cannot stat", key_path);
   if ((st.st_mode & 077) != 0) {
-    return Error::FailedPrecondition(fmt::format(
-        "{} is readable by group or others (mode {:o}); run: chmod 600 {}", key_path,
-        st.st_mode & 0777, key_path));
+    return Error::FailedPrecondition(
+        fmt::format("{} is readable by group or others (mode {:o}); run: chmod 600 {}", key_path,
+                    st.st_mode & 0777, key_path));
   }
   BioPtr bio(BIO_new_file(key_path.c_str(), "r"));
   if (!bio) return Error::Internal(fmt::format("cannot open {}: {}", key_path, OpenSslError()));

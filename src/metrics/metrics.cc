@@ -1,10 +1,10 @@
 #include "metrics/metrics.h"
 
+#include <fmt/format.h>
+
 #include <cassert>
 #include <cmath>
 #include <set>
-
-#include <fmt/format.h>
 
 namespace bg::metrics {
 namespace {
@@ -96,10 +96,17 @@ std::string EscapeLabelValue(std::string_view value) {
   out.reserve(value.size());
   for (char c : value) {
     switch (c) {
-      case '\\': out += "\\\\"; break;
-      case '"': out += "\\\""; break;
-      case '\n': out += "\\n"; break;
-      default: out += c;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
@@ -110,9 +117,14 @@ std::string EscapeHelp(std::string_view help) {
   out.reserve(help.size());
   for (char c : help) {
     switch (c) {
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      default: out += c;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
@@ -151,8 +163,7 @@ double ReadScalar(std::mutex& mu,
   return it == series.end() ? 0.0 : it->second->load(std::memory_order_relaxed);
 }
 
-void RenderScalars(std::string& out, const Family& family, std::string_view type,
-                   std::mutex& mu,
+void RenderScalars(std::string& out, const Family& family, std::string_view type, std::mutex& mu,
                    const std::map<LabelValues, std::unique_ptr<std::atomic<double>>>& series) {
   AppendHeader(out, family, type);
   std::lock_guard lock(mu);
@@ -201,7 +212,8 @@ void Gauge::Render(std::string& out) const { RenderScalars(out, *this, "gauge", 
 void CallbackGauge::Render(std::string& out) const {
   AppendHeader(out, *this, "gauge");
   std::vector<Sample> samples = callback_();
-  std::map<LabelValues, double> sorted;  // Stable output order; a repeated label set keeps the last.
+  std::map<LabelValues, double>
+      sorted;  // Stable output order; a repeated label set keeps the last.
   for (auto& sample : samples) {
     if (sample.labels.size() != label_names().size()) continue;
     sorted[std::move(sample.labels)] = sample.value;
@@ -347,19 +359,17 @@ Result<Histogram*> Registry::AddHistogram(std::string name, std::string help,
 
 Result<CallbackGauge*> Registry::AddGaugeCallback(std::string name, std::string help,
                                                   std::function<double()> callback) {
-  return AddGaugeCallback(std::move(name), std::move(help), {},
-                          [callback = std::move(callback)] {
-                            return std::vector<Sample>{Sample{{}, callback()}};
-                          });
+  return AddGaugeCallback(std::move(name), std::move(help), {}, [callback = std::move(callback)] {
+    return std::vector<Sample>{Sample{{}, callback()}};
+  });
 }
 
 Result<CallbackGauge*> Registry::AddGaugeCallback(std::string name, std::string help,
                                                   std::vector<std::string> label_names,
                                                   std::function<std::vector<Sample>()> callback) {
   BG_TRY(Validate(name, label_names, false));
-  return Registered(Insert(std::make_unique<CallbackGauge>(name, std::move(help),
-                                                           std::move(label_names),
-                                                           std::move(callback))),
+  return Registered(Insert(std::make_unique<CallbackGauge>(
+                        name, std::move(help), std::move(label_names), std::move(callback))),
                     name);
 }
 

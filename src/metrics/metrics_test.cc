@@ -1,10 +1,10 @@
 #include "metrics/metrics.h"
 
+#include <gtest/gtest.h>
+
 #include <cmath>
 #include <limits>
 #include <thread>
-
-#include <gtest/gtest.h>
 
 namespace bg::metrics {
 namespace {
@@ -20,8 +20,8 @@ TEST(MetricsTest, CounterWithoutLabelsRendersZeroBeforeFirstIncrement) {
 
 TEST(MetricsTest, CounterWithLabelsRendersOneLinePerSeriesSorted) {
   Registry registry;
-  auto counter = registry.AddCounter("http_requests_total", "HTTP requests.",
-                                     {"method", "route", "status"});
+  auto counter =
+      registry.AddCounter("http_requests_total", "HTTP requests.", {"method", "route", "status"});
   ASSERT_TRUE(counter.has_value());
   (*counter)->Inc({"POST", "/v1/requests", "201"});
   (*counter)->Inc({"GET", "/v1/requests/{id}", "200"}, 2);
@@ -89,8 +89,8 @@ TEST(MetricsTest, EmptyHistogramWithoutLabelsRendersZeros) {
 
 TEST(MetricsTest, HistogramWithLabelsPutsLeLast) {
   Registry registry;
-  auto histogram = registry.AddHistogram("http_request_duration_seconds", "Latency.", {0.01},
-                                         {"route"});
+  auto histogram =
+      registry.AddHistogram("http_request_duration_seconds", "Latency.", {0.01}, {"route"});
   ASSERT_TRUE(histogram.has_value());
   (*histogram)->Observe(0.002, {"/healthz"});
   EXPECT_EQ(registry.Render(),
@@ -118,17 +118,17 @@ TEST(MetricsTest, ObservationOnABoundFallsInThatBucket) {
 TEST(MetricsTest, CallbackGaugesAreEvaluatedAtRenderTime) {
   Registry registry;
   double active = 1;
-  ASSERT_TRUE(registry.AddGaugeCallback("bg_grants_active", "Active grants.",
-                                        [&active] { return active; })
-                  .has_value());
-  ASSERT_TRUE(registry
-                  .AddGaugeCallback("bg_requests", "Requests by state.", {"state"},
-                                    [] {
-                                      return std::vector<Sample>{{{"pending"}, 4},
-                                                                 {{"active"}, 2},
-                                                                 {{"too", "many"}, 9}};
-                                    })
-                  .has_value());
+  ASSERT_TRUE(
+      registry.AddGaugeCallback("bg_grants_active", "Active grants.", [&active] { return active; })
+          .has_value());
+  ASSERT_TRUE(
+      registry
+          .AddGaugeCallback(
+              "bg_requests", "Requests by state.", {"state"},
+              [] {
+                return std::vector<Sample>{{{"pending"}, 4}, {{"active"}, 2}, {{"too", "many"}, 9}};
+              })
+          .has_value());
   active = 7;
   EXPECT_EQ(registry.Render(),
             "# HELP bg_grants_active Active grants.\n"

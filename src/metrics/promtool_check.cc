@@ -35,12 +35,11 @@ bool BuildRegistry(bg::metrics::Registry& registry) {
                                        "HTTP latency, \"quoted\" and back\\slashed\nhelp.",
                                        bg::metrics::DefaultLatencyBuckets(), {"route"});
   auto lag = registry.AddHistogram("bg_expiry_lag_seconds", "Expiry lag.", {0.1, 0.5, 1});
-  auto active = registry.AddGaugeCallback("bg_grants_active", "Grants active now.",
-                                          [] { return 42.0; });
-  auto by_state = registry.AddGaugeCallback(
-      "bg_requests", "Requests by state.", {"state"}, [] {
-        return std::vector<Sample>{{{"pending"}, 3}, {{"active"}, 1}, {{"expired"}, 10}};
-      });
+  auto active =
+      registry.AddGaugeCallback("bg_grants_active", "Grants active now.", [] { return 42.0; });
+  auto by_state = registry.AddGaugeCallback("bg_requests", "Requests by state.", {"state"}, [] {
+    return std::vector<Sample>{{{"pending"}, 3}, {{"active"}, 1}, {{"expired"}, 10}};
+  });
   if (!requests || !logins || !queue || !latency || !lag || !active || !by_state) return false;
   (*requests)->Inc({"GET", "/v1/requests/{id}", "200"}, 17);
   (*requests)->Inc({"POST", "/v1/requests", "400"});
@@ -83,8 +82,7 @@ int main() {
   std::remove(path.c_str());
   rmdir(dir_template);
   if (status != 0) {
-    std::fprintf(stderr, "promtool check metrics failed (status %d) on:\n%s", status,
-                 text.c_str());
+    std::fprintf(stderr, "promtool check metrics failed (status %d) on:\n%s", status, text.c_str());
     return 1;
   }
   std::printf("promtool check metrics: ok (%zu bytes)\n", text.size());
