@@ -1,0 +1,112 @@
+#include "notify/syslog_sink.h"
+
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "audit/event.h"
+
+namespace bg::notify {
+namespace {
+
+TEST(SyslogUrl, ParsesUdpTcpAndIpv6AndRefusesTheRest) {
+  struct Case {
+    const char* url;
+    bool ok;
+    bool tcp;
+    const char* host;
+    uint16_t port;
+  };
+  const Case kCases[] = {
+      {"udp://127.0.0.1:514", true, false, "127.0.0.1", 514},
+      {"tcp://logs.example:6514", true, true, "logs.example", 6514},
+      {"udp://127.0.0.1", true, false, "127.0.0.1", 514},
+      {"tcp://[::1]:1514", true, true, "::1", 1514},
+      {"http://127.0.0.1:514", false, false, "", 0},
+      {"udp://", false, false, "", 0},
+      {"udp://h:0", false, false, "", 0},
+      {"udp://h:65536", false, false, "", 0},
+      {"udp://h:12x", false, false, "", 0},
+      {"tcp://[::1", false, false, "", 0},
+  };
+  for (const auto& c : kCases) {
+    auto t = ParseSyslogUrl(c.url);
+    ASSERT_EQ(t.has_value(), c.ok) << c.url;
+    if (!c.ok) {
+      EXPECT_EQ(t.error().field(), "syslog");
+      continue;
+    }
+    EXPECT_EQ(t->tcp, c.tcp) << c.url;
+    EXPECT_EQ(t->host, c.host) << c.url;
+    EXPECT_EQ(t->port, c.port) << c.url;
+  }
+}
+
+std::string Leaf(const std::string& type, const std::string& actor) {
+  audit::LeafEvent e;
+  e.time = FromUnixSeconds(1795000000);
+  e.type = type;
+  e.actor = actor;
+  e.request = RequestId("req_9");
+  e.details = {{"reason", "x"}};
+  return audit::EncodeLeaf(e);
+}
+
+TEST(SyslogFormat, WritesAnRfc5424LineWithStructuredDataAndTheLeafAsMessage) {
+  std::string leaf = Leaf("request.created", "al\"ice]");
+  EXPECT_EQ(FormatSyslog(12, leaf, "host one", 42, "unused"),
+            "<85>1 2026-11-18T11:06:40Z host_one breakglass 42 request.created "
+            "[breakglass@32473 index=\"12\" actor=\"al\\\"ice\\]\" request=\"req_9\"] "
+            "\xEF\xBB\xBF" + leaf);
+}
+
+TEST(SyslogFormat, FailuresAreWarningsAndInvalidLeavesAreStillForwarded) {
+  EXPECT_EQ(FormatSyslog(1, Leaf("login.failed", "bob"), "h", 1, "").substr(0, 5), "<84>1");
+  EXPECT_EQ(FormatSyslog(3, "not json", "h", 1, "2026-01-01T00:00:00Z"),
+            "<84>1 2026-01-01T00:00:00Z h breakglass 1 invalid [breakglass@32473 index=\"3\"] "
+            "\xEF\xBB\xBFnot json");
+}
+
+TEST(SyslogSink, SendsEachEnqueuedLeafAsOneUdpDatagram) {
+  int rx = socket(AF_INET, SOCK_DGRAM, 0);
+  ASSERT_GE(rx, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(bind(rx, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  socklen_t len = sizeof(addr);
+  ASSERT_EQ(getsockname(rx, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+
+  SyslogSink sink(SyslogTarget{false, "127.0.0.1", ntohs(addr.sin_port)});
+  sink.Start();
+  sink.Enqueue(0, Leaf("request.created", "alice"));
+  sink.Enqueue(1, Leaf("request.approved", "bob"));
+  std::vector<std::string> got;
+  while (got.size() < 2) {
+    pollfd p{rx, POLLIN, 0};
+    ASSERT_EQ(poll(&p, 1, 10000), 1) << "no datagram";
+    char buf[4096];
+    ssize_t n = recv(rx, buf, sizeof(buf), 0);
+    ASSERT_GT(n, 0);
+    got.emplace_back(buf, static_cast<size_t>(n));
+  }
+  sink.Stop();
+  close(rx);
+  EXPECT_NE(got[0].find(" request.created [breakglass@32473 index=\"0\""), std::string::npos);
+  EXPECT_NE(got[1].find(" request.approved [breakglass@32473 index=\"1\""), std::string::npos);
+  EXPECT_EQ(sink.stats().sent, 2u);
+}
+
+TEST(SyslogSink, AFullQueueDropsTheOldestAndCountsIt) {
+  SyslogSink sink(SyslogTarget{false, "127.0.0.1", 9}, 2);  // not started: nothing drains
+  sink.Enqueue(0, "a");
+  sink.Enqueue(1, "b");
+  sink.Enqueue(2, "c");
+  EXPECT_EQ(sink.stats().dropped, 1u);
+}
+
+}  // namespace
+}  // namespace bg::notify
