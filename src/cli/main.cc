@@ -6,6 +6,10 @@
 #include "cli/kit_cmd.h"
 #include "util/random.h"
 
+namespace bg::cli {
+void AddConnectorCommands(CLI::App& app, Globals& g);  // ssh_cmds.cc
+}
+
 int main(int argc, char** argv) {
   bg::InitCrypto();
   CLI::App app{"breakglass: emergency and just-in-time privileged access"};
@@ -21,6 +25,7 @@ int main(int argc, char** argv) {
   bg::cli::AddServeCommand(app, g);
   bg::cli::AddAdminCommands(app, g);
   bg::cli::AddRequestCommands(app, g);
+  bg::cli::AddConnectorCommands(app, g);
   bg::cli::AddKitCommands(app);
   try {
     app.parse(argc, argv);

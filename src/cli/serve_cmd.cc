@@ -13,9 +13,12 @@
 #include <sstream>
 
 #include "api/api.h"
+#include "api/connector_routes.h"
 #include "api/http_server.h"
 #include "api/tls.h"
 #include "cli/common.h"
+#include "connectors/builtin.h"
+#include "connectors/health.h"
 #include "metrics/metrics.h"
 #include "service/service.h"
 
@@ -125,7 +128,9 @@ int RunServe(Globals& g, const ServeFlags& f) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   auto metrics = std::make_shared<metrics::Registry>();
-  auto svc = service::Service::Open(*config, SystemClock::Get(), metrics);
+  auto svc = service::Service::Open(*config, SystemClock::Get(), metrics,
+                                     service::Service::Mode::kServer, nullptr,
+                                     connectors::RegisterBuiltinConnectors);
   if (!svc) {
     Fail(g, svc.error());
     return g.exit_code;
@@ -170,6 +175,9 @@ int RunServe(Globals& g, const ServeFlags& f) {
     }
   }
   api::Api api(**svc);
+  connectors::ConnectorHealth health(**svc);
+  health.Start();
+  api::AddConnectorRoutes(api, **svc, &health);
   opts.on_complete = [&api](const api::HttpRequest& r, int status, double s) {
     api.OnComplete(r, status, s);
   };
@@ -204,6 +212,7 @@ int RunServe(Globals& g, const ServeFlags& f) {
   }
   spdlog::info("{{\"event\":\"server.stopping\"}}");
   (*server)->Stop();
+  health.Stop();
   (*svc)->Stop();
   return 0;
 }

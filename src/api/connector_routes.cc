@@ -1,0 +1,198 @@
+#include "api/connector_routes.h"
+
+#include <fmt/format.h>
+
+#include <nlohmann/json.hpp>
+
+#include "api/json.h"
+#include "connectors/common/state.h"
+#include "connectors/ssh_ca/ssh_ca_connector.h"
+#include "store/store.h"
+
+namespace bg::api {
+
+using nlohmann::json;
+
+namespace {
+
+HttpResponse Out(int status, const json& body) { return Api::JsonResponse(status, body.dump()); }
+
+std::string QueryValue(const HttpRequest& req, const std::string& key) {
+  auto it = req.query.find(key);
+  return it == req.query.end() ? std::string() : it->second;
+}
+
+Result<connectors::SshCaConnector*> FindSshCa(service::Service& svc, const std::string& name) {
+  std::vector<std::string> candidates;
+  for (const auto& [n, cfg] : svc.config().connectors) {
+    if (cfg.kind == "ssh_ca" && (name.empty() || n == name)) candidates.push_back(n);
+  }
+  if (candidates.empty()) {
+    return Error::NotFound(name.empty() ? "no ssh_ca connector is configured"
+                                        : "no ssh_ca connector named " + name);
+  }
+  if (candidates.size() > 1) {
+    return Error::InvalidArgument("connector",
+                                  "several ssh_ca connectors are configured: name one");
+  }
+  auto* c = dynamic_cast<connectors::SshCaConnector*>(svc.connectors().Find(candidates[0]));
+  if (c == nullptr) return Error::Unavailable("ssh_ca connector is not running");
+  return c;
+}
+
+// The request `id` as `actor` may see it, which must be the actor's own active grant.
+Result<core::Request> OwnActiveGrant(service::Service& svc, const core::Actor& actor,
+                                     const std::string& id) {
+  BG_ASSIGN_OR_RETURN(core::Request r, svc.Get(actor, RequestId(id)));
+  if (r.requester != actor.name) {
+    return Error::PermissionDenied("only the requester may fetch the grant's credential");
+  }
+  if (r.state != core::RequestState::kActive) {
+    return Error::FailedPrecondition(
+        fmt::format("the request is {}, not active", core::ToString(r.state)));
+  }
+  return r;
+}
+
+json StatusJson(const connectors::ProbeStatus& s) {
+  return {{"connector", s.connector},
+          {"kind", s.kind},
+          {"state", s.state},
+          {"ok", s.ok},
+          {"error", s.error},
+          {"last_probe", s.last_probe ? json(FormatRfc3339(*s.last_probe)) : json(nullptr)},
+          {"last_success", s.last_success ? json(FormatRfc3339(*s.last_success)) : json(nullptr)},
+          {"seconds", s.seconds}};
+}
+
+bool SeesOperations(const core::Actor& a) {
+  return a.Has(core::Role::kAdmin) || a.Has(core::Role::kAuditor) || a.Has(core::Role::kApprover);
+}
+
+}  // namespace
+
+void AddConnectorRoutes(Api& api, service::Service& svc, connectors::ConnectorHealth* health) {
+  api.AddPublicRoutes([&svc](HttpRequest& req, std::shared_ptr<ResponseWriter>& w) {
+    const bool ca = req.path == "/v1/ssh/ca", krl = req.path == "/v1/ssh/krl";
+    if (!ca && !krl) return false;
+    if (req.method != "GET") {
+      w->Send(Api::ErrorResponse(Error::InvalidArgument("method", "use GET")));
+      return true;
+    }
+    auto c = FindSshCa(svc, QueryValue(req, "connector"));
+    if (!c) {
+      w->Send(Api::ErrorResponse(c.error()));
+      return true;
+    }
+    HttpResponse r;
+    r.headers.emplace_back("Cache-Control", "no-store");
+    if (ca) {
+      r.content_type = "text/plain; charset=utf-8";
+      r.body = (*c)->PublicKeyLine() + "\n";
+    } else {
+      auto bytes = (*c)->Krl();
+      if (!bytes) {
+        w->Send(Api::ErrorResponse(bytes.error()));
+        return true;
+      }
+      r.content_type = "application/octet-stream";
+      r.body = std::move(*bytes);
+      r.headers.emplace_back("X-Krl-Version", std::to_string((*c)->krl_version()));
+    }
+    w->Send(std::move(r));
+    return true;
+  });
+
+  api.AddRoutes([&svc, health](HttpRequest& req, const core::Actor& actor,
+                               std::shared_ptr<ResponseWriter>& w) {
+    auto send_error = [&](const Error& e) {
+      w->Send(Api::ErrorResponse(e));
+      return true;
+    };
+    const std::string& p = req.path;
+    static const std::string kPrefix = "/v1/requests/";
+    if (p.rfind(kPrefix, 0) == 0) {
+      std::string rest = p.substr(kPrefix.size());
+      size_t slash = rest.find('/');
+      if (slash == std::string::npos) return false;
+      std::string id = rest.substr(0, slash), action = rest.substr(slash + 1);
+      if (action == "ssh-cert") {
+        if (req.method != "POST") return send_error(Error::InvalidArgument("method", "use POST"));
+        auto body = ParseObject(req.body, {"public_key"}, {"public_key"});
+        if (!body) return send_error(body.error());
+        auto key = GetString(*body, "public_key");
+        if (!key) return send_error(key.error());
+        auto r = OwnActiveGrant(svc, actor, id);
+        if (!r) return send_error(r.error());
+        auto* c = dynamic_cast<connectors::SshCaConnector*>(svc.connectors().Find(r->connector));
+        if (c == nullptr) {
+          return send_error(Error::FailedPrecondition(
+              "the grant's connector '" + r->connector + "' does not issue SSH certificates"));
+        }
+        auto cert = c->IssueCertificate(*r, *key);
+        if (!cert) return send_error(cert.error());
+        w->Send(Out(200, {{"certificate", cert->certificate},
+                          {"serial", cert->serial},
+                          {"valid_after", FormatRfc3339(cert->valid_after)},
+                          {"valid_before", FormatRfc3339(cert->valid_before)}}));
+        return true;
+      }
+      if (action == "credentials") {
+        if (req.method != "GET") return send_error(Error::InvalidArgument("method", "use GET"));
+        auto r = OwnActiveGrant(svc, actor, id);
+        if (!r) return send_error(r.error());
+        auto* c = dynamic_cast<connectors::CredentialSource*>(svc.connectors().Find(r->connector));
+        if (c == nullptr) {
+          return send_error(Error::FailedPrecondition(
+              "the grant's connector '" + r->connector + "' hands out no credential"));
+        }
+        auto cred = c->TakeCredential(*r);
+        if (!cred) return send_error(cred.error());
+        HttpResponse out = Api::JsonResponse(200, std::string(cred->Reveal()));
+        out.headers.emplace_back("Cache-Control", "no-store");
+        w->Send(std::move(out));
+        return true;
+      }
+      return false;
+    }
+    if (p == "/v1/connectors" && req.method == "GET") {
+      json list = json::array();
+      if (health != nullptr) {
+        for (const auto& s : health->Snapshot()) list.push_back(StatusJson(s));
+      }
+      json out = {{"connectors", list}};
+      if (SeesOperations(actor)) {
+        auto jobs = svc.store().ListOutbox();
+        if (!jobs) return send_error(jobs.error());
+        json failing = json::array();
+        for (const auto& j : *jobs) {
+          if (j.attempts == 0) continue;
+          failing.push_back({{"kind", j.kind},
+                             {"request_id", j.request.value()},
+                             {"attempts", j.attempts},
+                             {"next_attempt", FormatRfc3339(j.next_attempt)},
+                             {"last_error", j.last_error}});
+        }
+        out["failing_jobs"] = failing;
+      }
+      w->Send(Out(200, out));
+      return true;
+    }
+    if (p == "/v1/connectors/probe") {
+      if (req.method != "POST") return send_error(Error::InvalidArgument("method", "use POST"));
+      if (!actor.Has(core::Role::kAdmin) && !actor.Has(core::Role::kAuditor)) {
+        return send_error(Error::PermissionDenied("probing needs the admin or auditor role"));
+      }
+      if (health == nullptr) return send_error(Error::Unavailable("probes are not running"));
+      auto r = health->ProbeNow(QueryValue(req, "connector"));
+      if (!r) return send_error(r.error());
+      json list = json::array();
+      for (const auto& s : *r) list.push_back(StatusJson(s));
+      w->Send(Out(200, {{"connectors", list}}));
+      return true;
+    }
+    return false;
+  });
+}
+
+}  // namespace bg::api

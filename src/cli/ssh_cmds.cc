@@ -1,0 +1,333 @@
+// Connector commands: `ssh-ca public-key|krl`, `ssh`, `credentials`, `probe`, and the
+// connector-health view of `status` without an id.
+#include <CLI/CLI.hpp>
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <iostream>
+
+#include "auth/master_key.h"
+#include "cli/common.h"
+#include "connectors/ssh_ca/keys.h"
+#include "connectors/ssh_ca/ssh_ca_connector.h"
+#include "store/store.h"
+
+namespace bg::cli {
+namespace {
+
+std::string PathPart(const std::string& s) {
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '_' || c == '-' || c == '.') {
+      out += static_cast<char>(c);
+    } else {
+      out += fmt::format("%{:02X}", c);
+    }
+  }
+  return out;
+}
+
+struct SshCaFlags {
+  LocalConfigFlags local;
+  std::string connector;
+  std::string output;
+};
+
+// The ssh_ca connector read straight from the data directory (no server needed).
+Result<std::unique_ptr<connectors::SshCaConnector>> OpenLocalCa(const SshCaFlags& f,
+                                                                std::unique_ptr<store::Store>& st,
+                                                                std::unique_ptr<auth::MasterKey>& key,
+                                                                service::ServerConfig& config) {
+  BG_ASSIGN_OR_RETURN(config, LoadLocalConfig(f.local));
+  service::PluginConfig pc{f.connector, "ssh_ca", "{}"};
+  if (auto it = config.connectors.find(f.connector); it != config.connectors.end()) {
+    pc = it->second;
+  } else if (f.connector.empty()) {
+    int n = 0;
+    for (const auto& [name, c] : config.connectors) {
+      if (c.kind == "ssh_ca") pc = c, ++n;
+    }
+    if (n != 1) {
+      return Error::InvalidArgument("connector", n == 0 ? "no ssh_ca connector in the configuration: "
+                                                          "name it with --connector"
+                                                        : "several ssh_ca connectors: name one");
+    }
+  }
+  if (pc.kind != "ssh_ca") return Error::InvalidArgument("connector", pc.name + " is not ssh_ca");
+  const std::string key_path = config.data_dir + "/master.key";
+  if (!std::filesystem::exists(key_path)) {
+    return Error::FailedPrecondition("no master key in " + config.data_dir +
+                                     " (has the server run there?)");
+  }
+  BG_ASSIGN_OR_RETURN(auto k, auth::LoadOrCreateMasterKey(key_path));
+  key = std::make_unique<auth::MasterKey>(std::move(k));
+  BG_ASSIGN_OR_RETURN(st, store::OpenStore(config.storage, config.data_dir));
+  service::ConnectorContext ctx{*key, *st, config};
+  return connectors::SshCaConnector::Create(pc, ctx, SystemClock::Get(), /*create_ca=*/false);
+}
+
+Status WriteOutput(const std::string& path, const std::string& bytes) {
+  if (path.empty() || path == "-") {
+    std::cout.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    std::cout.flush();
+    return Ok();
+  }
+  // Atomically: sshd may read the file at any moment.
+  std::string tmp = path + ".tmp." + std::to_string(getpid());
+  int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return Error::Unavailable("cannot write " + tmp);
+  bool ok = write(fd, bytes.data(), bytes.size()) == static_cast<ssize_t>(bytes.size());
+  ok = fsync(fd) == 0 && ok;
+  close(fd);
+  if (!ok || rename(tmp.c_str(), path.c_str()) != 0) {
+    unlink(tmp.c_str());
+    return Error::Unavailable("cannot write " + path);
+  }
+  return Ok();
+}
+
+void AddSshCaCommands(CLI::App& app, Globals& g) {
+  auto* ca = app.add_subcommand("ssh-ca", "The SSH user CA: public key and revocation list");
+  ca->require_subcommand(1);
+  for (bool krl : {false, true}) {
+    auto f = std::make_shared<SshCaFlags>();
+    auto* c = ca->add_subcommand(
+        krl ? "krl" : "public-key",
+        krl ? "The KRL for sshd's RevokedKeys (binary); from the server, or with --data-dir/"
+              "--config from the local data directory"
+            : "The CA line for sshd's TrustedUserCAKeys; from the server, or with --data-dir/"
+              "--config from the local data directory");
+    c->add_option("--data-dir", f->local.data_dir, "Read the local data directory");
+    c->add_option("--config", f->local.config, "Read the data directory of this configuration");
+    c->add_option("--connector", f->connector, "The ssh_ca connector (if several)");
+    c->add_option("-o,--output", f->output, "Write to this file (atomically) instead of stdout");
+    c->callback([&g, f, krl] {
+      std::string bytes;
+      if (!f->local.data_dir.empty() || !f->local.config.empty()) {
+        std::unique_ptr<store::Store> st;
+        std::unique_ptr<auth::MasterKey> key;
+        service::ServerConfig config;
+        auto conn = OpenLocalCa(*f, st, key, config);
+        if (!conn) return Fail(g, conn.error());
+        if (krl) {
+          auto k = (*conn)->Krl();
+          if (!k) return Fail(g, k.error());
+          bytes = std::move(*k);
+        } else {
+          bytes = (*conn)->PublicKeyLine() + "\n";
+        }
+      } else {
+        Client client(ResolveClientOptions(g.client));
+        std::string path = krl ? "/v1/ssh/krl" : "/v1/ssh/ca";
+        if (!f->connector.empty()) path += "?connector=" + PathPart(f->connector);
+        auto r = client.Send("GET", path, "", /*auth=*/false);
+        if (!r) return Fail(g, r.error());
+        bytes = std::move(r->body);
+      }
+      if (auto s = WriteOutput(f->output, bytes); !s) Fail(g, s.error());
+    });
+  }
+}
+
+// Runs `argv` and waits; returns its exit status (255 when it could not run, as ssh does).
+int RunAndWait(const std::vector<std::string>& argv) {
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  pid_t pid = fork();
+  if (pid < 0) return 255;
+  if (pid == 0) {
+    execvp(args[0], args.data());
+    _exit(127);
+  }
+  // The terminal's Ctrl-C reaches ssh (same process group); we only wait and clean up.
+  struct sigaction ignore {}, old_int {}, old_quit {};
+  ignore.sa_handler = SIG_IGN;
+  sigaction(SIGINT, &ignore, &old_int);
+  sigaction(SIGQUIT, &ignore, &old_quit);
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  sigaction(SIGINT, &old_int, nullptr);
+  sigaction(SIGQUIT, &old_quit, nullptr);
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  return 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+}
+
+Status WritePrivate(const std::string& path, std::string_view bytes) {
+  int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) return Error::Unavailable("cannot create " + path);
+  bool ok = write(fd, bytes.data(), bytes.size()) == static_cast<ssize_t>(bytes.size());
+  close(fd);
+  if (!ok) return Error::Unavailable("cannot write " + path);
+  return Ok();
+}
+
+void AddSshCommand(CLI::App& app, Globals& g) {
+  auto* cmd = app.add_subcommand(
+      "ssh",
+      "Log in with the grant's SSH certificate: an ephemeral key made in memory, certified for the "
+      "grant window, used by the system's ssh, then deleted");
+  auto id = std::make_shared<std::string>();
+  auto dest = std::make_shared<std::string>();
+  auto extra = std::make_shared<std::vector<std::string>>();
+  auto program = std::make_shared<std::string>("ssh");
+  cmd->add_option("REQUEST_ID", *id, "The active grant")->required();
+  cmd->add_option("DESTINATION", *dest, "[user@]host")->required();
+  cmd->add_option("SSH_ARGS", *extra, "After --: more ssh arguments (options, a command)");
+  cmd->add_option("--ssh-program", *program, "The ssh to run (default: ssh from PATH)");
+  cmd->callback([&g, id, dest, extra, program] {
+    auto key = ssh::Ed25519PrivateKey::Generate();
+    Client c(ResolveClientOptions(g.client));
+    auto r = c.Json("POST", "/v1/requests/" + PathPart(*id) + "/ssh-cert",
+                    {{"public_key", key.PublicKeyLine("breakglass-ephemeral")}});
+    if (!r) return Fail(g, r.error());
+    char tmpl[] = "/tmp/breakglass-ssh.XXXXXX";
+    const char* dir_c = mkdtemp(tmpl);
+    if (dir_c == nullptr) return Fail(g, Error::Unavailable("cannot create a temporary directory"));
+    const std::string dir = dir_c;
+    const std::string key_path = dir + "/id_ed25519", cert_path = dir + "/id_ed25519-cert.pub";
+    Status written = WritePrivate(key_path, key.ToOpenSshPrivateKeyFile("breakglass").Reveal());
+    if (written) {
+      written = WritePrivate(cert_path, (*r)["certificate"].get<std::string>() + "\n");
+    }
+    if (!written) {
+      std::filesystem::remove_all(dir);
+      return Fail(g, written.error());
+    }
+    std::cerr << fmt::format("breakglass: certificate valid until {}\n",
+                             (*r).value("valid_before", std::string("?")));
+    std::vector<std::string> argv = {*program,
+                                     "-i",
+                                     key_path,
+                                     "-o",
+                                     "CertificateFile=" + cert_path,
+                                     "-o",
+                                     "IdentitiesOnly=yes",
+                                     "-o",
+                                     "IdentityAgent=none",
+                                     *dest};
+    argv.insert(argv.end(), extra->begin(), extra->end());
+    int rc = RunAndWait(argv);
+    std::error_code ec;
+    std::filesystem::remove_all(dir, ec);
+    g.exit_code = rc;
+  });
+}
+
+void AddCredentialsCommand(CLI::App& app, Globals& g) {
+  auto* cmd = app.add_subcommand(
+      "credentials", "Fetch the grant's credential (e.g. a PostgreSQL login); shown only once");
+  auto id = std::make_shared<std::string>();
+  cmd->add_option("ID", *id, "The active grant")->required();
+  cmd->callback([&g, id] {
+    Client c(ResolveClientOptions(g.client));
+    auto r = c.Json("GET", "/v1/requests/" + PathPart(*id) + "/credentials");
+    if (!r) return Fail(g, r.error());
+    std::string human;
+    for (const auto& [k, v] : r->items()) {
+      human += fmt::format("{:<12} {}\n", k + ":", v.is_string() ? v.get<std::string>() : v.dump());
+    }
+    if (r->contains("username") && r->contains("password") && r->contains("host")) {
+      human += fmt::format(
+          "psql: PGPASSWORD=... psql 'host={} port={} dbname={} user={}'\n",
+          r->value("host", ""), r->value("port", ""), r->value("dbname", ""),
+          r->value("username", ""));
+    }
+    human += "This is shown once; it is not stored in clear anywhere.\n";
+    Print(g, *r, human);
+  });
+}
+
+std::string HealthText(const nlohmann::json& j) {
+  std::string out = fmt::format("{:<18} {:<14} {:<9} {:<21} {}\n", "CONNECTOR", "KIND", "STATE",
+                                "LAST PROBE", "ERROR");
+  for (const auto& c : j.value("connectors", nlohmann::json::array())) {
+    out += fmt::format("{:<18} {:<14} {:<9} {:<21} {}\n", c.value("connector", ""),
+                       c.value("kind", ""), c.value("state", ""),
+                       c["last_probe"].is_string() ? c["last_probe"].get<std::string>() : "never",
+                       c.value("error", ""));
+  }
+  if (j.contains("failing_jobs")) {
+    const auto& jobs = j["failing_jobs"];
+    if (jobs.empty()) {
+      out += "\nNo connector job is failing.\n";
+    } else {
+      out += "\nFailing connector jobs (kept queued and retried; revocations are never dropped):\n";
+      for (const auto& f : jobs) {
+        out += fmt::format("  {:<7} {:<28} attempts {:<3} next {}  {}\n", f.value("kind", ""),
+                           f.value("request_id", ""), f.value("attempts", 0),
+                           f.value("next_attempt", ""), f.value("last_error", ""));
+      }
+    }
+  }
+  return out;
+}
+
+void AddProbeCommand(CLI::App& app, Globals& g) {
+  auto* cmd = app.add_subcommand("probe", "Probe connectors now (admins and auditors)");
+  auto name = std::make_shared<std::string>();
+  cmd->add_option("CONNECTOR", *name, "Only this connector");
+  cmd->callback([&g, name] {
+    Client c(ResolveClientOptions(g.client));
+    std::string path = "/v1/connectors/probe";
+    if (!name->empty()) path += "?connector=" + PathPart(*name);
+    auto r = c.Json("POST", path, nlohmann::json::object());
+    if (!r) return Fail(g, r.error());
+    Print(g, *r, HealthText(*r));
+    for (const auto& s : (*r)["connectors"]) {
+      if (!s.value("ok", false)) g.exit_code = 1;
+    }
+  });
+}
+
+// `status` with no id (or --health): connector health and failing jobs. The request view of
+// `status ID` is defined with the other request commands; this only widens it.
+void ExtendStatusCommand(CLI::App& app, Globals& g) {
+  CLI::App* status = nullptr;
+  try {
+    status = app.get_subcommand("status");
+  } catch (const CLI::OptionNotFound&) {
+    return;
+  }
+  CLI::Option* id = status->get_option_no_throw("ID");
+  if (id == nullptr) return;
+  id->required(false);
+  auto health = std::make_shared<bool>(false);
+  status->add_flag("--health", *health, "Show connector health and failing connector jobs");
+  status->description("Show one request; without an ID (or with --health): connector health");
+  status->parse_complete_callback([&g, id, health] {
+    if (id->count() > 0 && !*health) return;
+    Client c(ResolveClientOptions(g.client));
+    auto r = c.Json("GET", "/v1/connectors");
+    if (!r) {
+      Fail(g, r.error());
+    } else {
+      Print(g, *r, HealthText(*r));
+      for (const auto& s : (*r)["connectors"]) {
+        if (s.value("state", "") == "failing") g.exit_code = 1;
+      }
+      if (!(*r).value("failing_jobs", nlohmann::json::array()).empty()) g.exit_code = 1;
+    }
+    // Done: the request view must not run.
+    if (g.exit_code == 0) throw CLI::Success();
+    throw CLI::RuntimeError(g.exit_code);
+  });
+}
+
+}  // namespace
+
+void AddConnectorCommands(CLI::App& app, Globals& g) {
+  AddSshCaCommands(app, g);
+  AddSshCommand(app, g);
+  AddCredentialsCommand(app, g);
+  AddProbeCommand(app, g);
+  ExtendStatusCommand(app, g);
+}
+
+}  // namespace bg::cli

@@ -1,0 +1,189 @@
+#include "connectors/common/state.h"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+
+#include "auth/master_key.h"
+#include "store/store.h"
+
+namespace bg::connectors {
+
+using nlohmann::json;
+
+std::string ConnectorState::Key(std::string_view what) const {
+  return fmt::format("connector/{}/{}", instance_, what);
+}
+
+Result<std::optional<std::string>> ConnectorState::Get(std::string_view what) const {
+  return store_.GetMeta(Key(what));
+}
+
+Status ConnectorState::Put(const std::vector<std::pair<std::string, std::string>>& values) const {
+  store::WriteBatch batch;
+  for (const auto& [what, value] : values) batch.meta.emplace_back(Key(what), value);
+  return store_.Commit(batch);
+}
+
+std::string ConnectorState::Seal(std::string_view what, const Secret& value) const {
+  return auth::Seal(key_, value, Key(what));
+}
+
+Result<Secret> ConnectorState::Open(std::string_view what, std::string_view sealed) const {
+  return auth::Open(key_, sealed, Key(what));
+}
+
+Result<std::optional<Secret>> ConnectorState::GetSealed(std::string_view what) const {
+  BG_ASSIGN_OR_RETURN(auto sealed, Get(what));
+  if (!sealed || sealed->empty()) return std::optional<Secret>();
+  BG_ASSIGN_OR_RETURN(Secret s, Open(what, *sealed));
+  return std::optional<Secret>(std::move(s));
+}
+
+Window GrantWindow(const core::Request& r, Timestamp now) {
+  if (r.starts_at && r.ends_at) return {*r.starts_at, *r.ends_at};
+  return {now, now + r.duration};
+}
+
+std::string GrantJson(std::string_view action, const core::Request& r, Timestamp now) {
+  Window w = GrantWindow(r, now);
+  json j = {{"action", action},
+            {"grant_id", r.id.value()},
+            {"request_id", r.id.value()},
+            {"user", r.requester},
+            {"resource", r.resource},
+            {"privilege", r.privilege},
+            {"starts_at", FormatRfc3339(w.starts_at)},
+            {"ends_at", FormatRfc3339(w.ends_at)}};
+  return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+// ---- options ----
+
+struct Options::Json {
+  json value;
+};
+
+Options::Options(std::string name, std::unique_ptr<Json> json)
+    : name_(std::move(name)), json_(std::move(json)) {}
+Options::~Options() = default;
+Options::Options(Options&&) noexcept = default;
+
+Result<Options> Options::Parse(const service::PluginConfig& config,
+                               const std::set<std::string>& allowed) {
+  auto j = std::make_unique<Json>();
+  try {
+    j->value = json::parse(config.options_json);
+  } catch (const json::exception&) {
+    return Error::InvalidArgument("connectors." + config.name, "options are not a JSON object");
+  }
+  if (!j->value.is_object()) {
+    return Error::InvalidArgument("connectors." + config.name, "options are not a JSON object");
+  }
+  for (const auto& [k, v] : j->value.items()) {
+    if (!allowed.count(k)) {
+      std::string known;
+      for (const auto& a : allowed) known += (known.empty() ? "" : ", ") + a;
+      return Error::InvalidArgument(
+          "connectors." + config.name + "." + k,
+          fmt::format("unknown key for kind '{}' (known: {})", config.kind, known));
+    }
+  }
+  return Options(config.name, std::move(j));
+}
+
+bool Options::Has(const std::string& key) const { return json_->value.contains(key); }
+
+Result<std::string> Options::String(const std::string& key,
+                                    std::optional<std::string> fallback) const {
+  auto it = json_->value.find(key);
+  if (it == json_->value.end()) {
+    if (fallback) return *fallback;
+    return Error::InvalidArgument(Field(key), "is required");
+  }
+  if (!it->is_string()) return Error::InvalidArgument(Field(key), "must be a string");
+  return it->get<std::string>();
+}
+
+Result<std::vector<std::string>> Options::StringArray(const std::string& key,
+                                                      std::vector<std::string> fallback) const {
+  auto it = json_->value.find(key);
+  if (it == json_->value.end()) return fallback;
+  if (!it->is_array()) return Error::InvalidArgument(Field(key), "must be an array of strings");
+  std::vector<std::string> out;
+  for (const auto& e : *it) {
+    if (!e.is_string()) return Error::InvalidArgument(Field(key), "must be an array of strings");
+    out.push_back(e.get<std::string>());
+  }
+  return out;
+}
+
+Result<Seconds> Options::Duration(const std::string& key, Seconds fallback) const {
+  auto it = json_->value.find(key);
+  if (it == json_->value.end()) return fallback;
+  if (it->is_number_unsigned()) return Seconds(it->get<int64_t>());
+  if (!it->is_string()) {
+    return Error::InvalidArgument(Field(key), "must be a duration such as \"30s\" or \"5m\"");
+  }
+  auto d = ParseDuration(it->get<std::string>(), Field(key));
+  if (!d) return Error::InvalidArgument(Field(key), d.error().message());
+  return *d;
+}
+
+Result<Secret> ReadSecretFile(const std::string& path, const std::string& field) {
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) return Error::InvalidArgument(field, fmt::format("cannot open {}", path));
+  struct stat st {};
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    close(fd);
+    return Error::InvalidArgument(field, fmt::format("{} is not a regular file", path));
+  }
+  if ((st.st_mode & 077) != 0) {
+    close(fd);
+    return Error::FailedPrecondition(
+        fmt::format("{}: {} may be read by group or others (chmod 600 it)", field, path));
+  }
+  std::string data(static_cast<size_t>(std::min<off_t>(st.st_size, 1 << 16)), '\0');
+  ssize_t n = read(fd, data.data(), data.size());
+  close(fd);
+  if (n < 0) return Error::Unavailable(fmt::format("{}: cannot read {}", field, path));
+  data.resize(static_cast<size_t>(n));
+  while (!data.empty() && (data.back() == '\n' || data.back() == '\r')) data.pop_back();
+  Secret s(data);
+  std::fill(data.begin(), data.end(), '\0');
+  if (s.empty()) return Error::InvalidArgument(field, fmt::format("{} is empty", path));
+  return s;
+}
+
+// ---- one-time credentials ----
+
+namespace {
+std::string CredentialKey(const RequestId& id) { return "credential/" + id.value(); }
+}  // namespace
+
+Status OneTimeCredentials::Store(const RequestId& id, const Secret& json_text) const {
+  return state_.Put(CredentialKey(id), state_.Seal(CredentialKey(id), json_text));
+}
+
+Result<Secret> OneTimeCredentials::Take(const RequestId& id) const {
+  BG_ASSIGN_OR_RETURN(auto s, state_.GetSealed(CredentialKey(id)));
+  if (!s) return Error::NotFound("no credential is waiting for this grant (it is shown once)");
+  BG_TRY(state_.Put(CredentialKey(id), ""));
+  return std::move(*s);
+}
+
+Result<bool> OneTimeCredentials::Pending(const RequestId& id) const {
+  BG_ASSIGN_OR_RETURN(auto s, state_.Get(CredentialKey(id)));
+  return s.has_value() && !s->empty();
+}
+
+Status OneTimeCredentials::Discard(const RequestId& id) const {
+  BG_ASSIGN_OR_RETURN(auto s, state_.Get(CredentialKey(id)));
+  if (!s || s->empty()) return Ok();
+  return state_.Put(CredentialKey(id), "");
+}
+
+}  // namespace bg::connectors

@@ -1,0 +1,56 @@
+// A ConnectorContext over a real SQLite store in a temp dir, for this folder's tests.
+#pragma once
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "auth/master_key.h"
+#include "service/connector.h"
+#include "store/store.h"
+
+namespace bg::connectors::testing {
+
+class TestEnv {
+ public:
+  TestEnv() : key_(auth::MasterKey::Generate()) {
+    char tmpl[] = "/tmp/bg-conn-test.XXXXXX";
+    dir_ = mkdtemp(tmpl);
+    config_.data_dir = dir_;
+    Reopen();
+  }
+  ~TestEnv() {
+    store_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+  // A fresh Store object over the same files (as after a restart).
+  void Reopen() {
+    store_.reset();
+    auto s = store::OpenStore("sqlite", dir_);
+    if (!s) ADD_FAILURE() << s.error().ToString();
+    store_ = std::move(*s);
+    context_ = std::make_unique<service::ConnectorContext>(
+        service::ConnectorContext{key_, *store_, config_});
+  }
+  service::ConnectorContext& context() { return *context_; }
+  store::Store& store() { return *store_; }
+  const auth::MasterKey& key() const { return key_; }
+  const std::string& dir() const { return dir_; }
+  service::ServerConfig& config() { return config_; }
+
+ private:
+  auth::MasterKey key_;
+  std::string dir_;
+  service::ServerConfig config_;
+  std::unique_ptr<store::Store> store_;
+  std::unique_ptr<service::ConnectorContext> context_;
+};
+
+inline service::PluginConfig Plugin(std::string name, std::string kind, std::string options) {
+  return service::PluginConfig{std::move(name), std::move(kind), std::move(options)};
+}
+
+}  // namespace bg::connectors::testing

@@ -1,0 +1,49 @@
+// The `exec` connector: configured programs do the work (argv, no shell).
+//
+// Each call runs the action's argv with the grant as JSON on stdin ({"action", "grant_id",
+// "request_id", "user", "resource", "privilege", "starts_at", "ends_at"}); exit status 0 means
+// done; anything else (or the timeout) is a failure whose message is the first line of stderr.
+// For "grant", a JSON object on stdout is the credential, kept sealed until the requester
+// fetches it once. The programs must be idempotent by grant_id (a retried call repeats it) and
+// treat a revoke of an unknown grant as done. A missing `probe` argv makes Probe() run nothing.
+//
+// Options: grant, revoke (argv arrays, required), probe (argv array), timeout (default "30s").
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "connectors/common/state.h"
+#include "service/connector.h"
+
+namespace bg::connectors {
+
+class ExecConnector final : public service::Connector, public CredentialSource {
+ public:
+  static Result<std::unique_ptr<ExecConnector>> Create(const service::PluginConfig& config,
+                                                       service::ConnectorContext& context,
+                                                       const Clock& clock = SystemClock::Get());
+  Status Grant(const core::Request& grant) override;
+  Status Revoke(const core::Request& grant) override;
+  Status Probe() override;
+  Result<Secret> TakeCredential(const core::Request& grant) override;
+
+ private:
+  ExecConnector(ConnectorState state, const Clock& clock)
+      : state_(std::move(state)), clock_(clock) {}
+  // Runs `argv` with `input`; returns its stdout.
+  Result<std::string> Run(std::string_view action, const std::vector<std::string>& argv,
+                          const std::string& input);
+
+  ConnectorState state_;
+  const Clock& clock_;
+  std::vector<std::string> grant_, revoke_, probe_;
+  Seconds timeout_{30};
+};
+
+// Checks that `out` (a program's or endpoint's answer to "grant") is empty or one JSON object;
+// returns its compact text ("" when empty). Shared by exec and webhook.
+Result<std::string> ParseCredentialAnswer(std::string_view out, std::string_view who);
+
+}  // namespace bg::connectors

@@ -1,0 +1,285 @@
+#include "connectors/ssh_ca/ssh_ca_connector.h"
+
+#include <fmt/format.h>
+
+#include <nlohmann/json.hpp>
+
+#include "connectors/ssh_ca/krl.h"
+
+namespace bg::connectors {
+
+using nlohmann::json;
+
+namespace {
+
+constexpr std::string_view kCaKey = "ca_key";
+constexpr std::string_view kNextSerial = "next_serial";
+constexpr std::string_view kRevoked = "revoked";
+std::string GrantKey(const RequestId& id) { return "grant/" + id.value(); }
+
+// A grant's certificates: the serials issued (as inclusive ranges) and the latest valid-before.
+struct GrantRecord {
+  bool revoked = false;
+  std::vector<std::pair<uint64_t, uint64_t>> ranges;
+  int64_t until = 0;
+
+  void Add(uint64_t serial, int64_t valid_before) {
+    if (!ranges.empty() && ranges.back().second + 1 == serial) {
+      ranges.back().second = serial;
+    } else {
+      ranges.emplace_back(serial, serial);
+    }
+    until = std::max(until, valid_before);
+  }
+  std::string ToJson() const {
+    json r = json::array();
+    for (auto [lo, hi] : ranges) r.push_back({lo, hi});
+    return json{{"revoked", revoked}, {"ranges", r}, {"until", until}}.dump();
+  }
+  static Result<GrantRecord> FromJson(const std::string& text) {
+    try {
+      json j = json::parse(text);
+      GrantRecord g;
+      g.revoked = j.at("revoked").get<bool>();
+      g.until = j.at("until").get<int64_t>();
+      for (const auto& r : j.at("ranges")) {
+        g.ranges.emplace_back(r.at(0).get<uint64_t>(), r.at(1).get<uint64_t>());
+      }
+      return g;
+    } catch (const json::exception&) {
+      return Error::Internal("ssh_ca: stored grant record is corrupt");
+    }
+  }
+};
+
+}  // namespace
+
+std::string CertificateKeyId(const core::Request& grant) {
+  std::string raw = fmt::format("breakglass:{}:{}", grant.id.value(), grant.requester);
+  std::string out;
+  for (unsigned char c : raw) {
+    if (c >= 0x20 && c < 0x7f && c != '\\') {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out += fmt::format("\\x{:02x}", c);
+    }
+  }
+  return out;
+}
+
+SshCaConnector::SshCaConnector(ConnectorState state, const Clock& clock, ssh::Ed25519PrivateKey ca)
+    : state_(std::move(state)), clock_(clock), ca_(std::move(ca)) {}
+
+Result<std::unique_ptr<SshCaConnector>> SshCaConnector::Create(const service::PluginConfig& config,
+                                                               service::ConnectorContext& context,
+                                                               const Clock& clock,
+                                                               bool create_ca) {
+  BG_ASSIGN_OR_RETURN(Options opts, Options::Parse(config, {"extensions", "force_command",
+                                                            "source_address", "backdate"}));
+  BG_ASSIGN_OR_RETURN(auto ext_names, opts.StringArray("extensions", {}));
+  std::set<ssh::Extension> extensions;
+  for (const auto& name : ext_names) {
+    auto e = ssh::ParseExtension(name);
+    if (!e) return Error::InvalidArgument(opts.Field("extensions"), e.error().message());
+    extensions.insert(*e);
+  }
+  std::optional<std::string> force_command, source_address;
+  if (opts.Has("force_command")) {
+    BG_ASSIGN_OR_RETURN(force_command, opts.String("force_command", std::nullopt));
+  }
+  if (opts.Has("source_address")) {
+    BG_ASSIGN_OR_RETURN(source_address, opts.String("source_address", std::nullopt));
+  }
+  BG_ASSIGN_OR_RETURN(Seconds backdate, opts.Duration("backdate", Seconds(120)));
+  if (backdate > Seconds(3600)) {
+    return Error::InvalidArgument(opts.Field("backdate"), "must be at most 1h");
+  }
+
+  ConnectorState state(config.name, context.master_key, context.store);
+  BG_ASSIGN_OR_RETURN(auto sealed, state.GetSealed(kCaKey));
+  std::optional<ssh::Ed25519PrivateKey> ca;
+  if (sealed) {
+    auto k = ssh::Ed25519PrivateKey::FromStorageBytes(*sealed);
+    if (!k) return Error::Internal("ssh_ca " + config.name + ": stored CA key is unusable");
+    ca.emplace(std::move(*k));
+  } else if (!create_ca) {
+    return Error::FailedPrecondition("ssh_ca " + config.name +
+                                     ": no CA key yet (it is created when the server starts)");
+  } else {
+    ca.emplace(ssh::Ed25519PrivateKey::Generate());
+    BG_TRY(state.Put(kCaKey, state.Seal(kCaKey, ca->StorageBytes())));
+  }
+  std::unique_ptr<SshCaConnector> c(new SshCaConnector(std::move(state), clock, std::move(*ca)));
+  c->extensions_ = std::move(extensions);
+  c->force_command_ = std::move(force_command);
+  c->source_address_ = std::move(source_address);
+  c->backdate_ = backdate;
+  BG_TRY(c->LoadRevoked());
+  // The options are checked once here, on a throwaway certificate, so a bad source_address
+  // fails the server start instead of every issuance.
+  ssh::CertificateSpec probe{ca->public_key(), 1, "probe", {"probe"}, clock.Now(),
+                             clock.Now() + Seconds(60)};
+  probe.force_command = c->force_command_;
+  probe.source_address = c->source_address_;
+  probe.extensions = c->extensions_;
+  if (auto s = ssh::ValidateCertificateSpec(probe); !s) {
+    return Error::InvalidArgument("connectors." + config.name, s.error().message());
+  }
+  return c;
+}
+
+Status SshCaConnector::LoadRevoked() {
+  BG_ASSIGN_OR_RETURN(auto next, state_.Get(kNextSerial));
+  BG_ASSIGN_OR_RETURN(auto revoked, state_.Get(kRevoked));
+  std::lock_guard lock(mu_);
+  next_serial_ = next ? std::stoull(*next) : 1;
+  revoked_.clear();
+  krl_version_ = 0;
+  if (revoked) {
+    try {
+      json j = json::parse(*revoked);
+      krl_version_ = j.at("version").get<uint64_t>();
+      for (const auto& r : j.at("ranges")) {
+        for (uint64_t s = r.at(0).get<uint64_t>(); s <= r.at(1).get<uint64_t>(); ++s) {
+          revoked_[s] = r.at(2).get<int64_t>();
+        }
+      }
+    } catch (const json::exception&) {
+      return Error::Internal("ssh_ca " + state_.instance() + ": stored revoked set is corrupt");
+    }
+  }
+  return Ok();
+}
+
+std::string SshCaConnector::PublicKeyLine() const {
+  return ca_.PublicKeyLine("breakglass-ca:" + state_.instance());
+}
+
+Status SshCaConnector::Grant(const core::Request&) { return Probe(); }
+
+Status SshCaConnector::Probe() {
+  static constexpr std::string_view kMessage = "breakglass ssh_ca probe";
+  // The stored key must still open and be the one in memory.
+  BG_ASSIGN_OR_RETURN(auto sealed, state_.GetSealed(kCaKey));
+  if (!sealed || !sealed->Equals(ca_.StorageBytes())) {
+    return Error::Internal("ssh_ca " + state_.instance() + ": stored CA key changed or vanished");
+  }
+  return ssh::VerifyEd25519Signature(ca_.public_key(), kMessage, ca_.Sign(kMessage));
+}
+
+Result<IssuedCertificate> SshCaConnector::IssueCertificate(const core::Request& grant,
+                                                           std::string_view public_key_line) {
+  auto key = ssh::PublicKey::ParseLine(public_key_line);
+  if (!key) return Error::InvalidArgument("public_key", key.error().message());
+  const Timestamp now = clock_.Now();
+  if (grant.state != core::RequestState::kActive || !grant.starts_at || !grant.ends_at ||
+      now >= *grant.ends_at) {
+    return Error::FailedPrecondition("the grant is not active");
+  }
+  ssh::CertificateSpec spec{*key, 0, CertificateKeyId(grant), {grant.privilege},
+                            *grant.starts_at - backdate_,
+                            *grant.ends_at};
+  if (force_command_) {
+    std::string cmd = *force_command_;
+    for (size_t p = cmd.find("%g"); p != std::string::npos; p = cmd.find("%g", p)) {
+      cmd.replace(p, 2, grant.id.value());
+      p += grant.id.value().size();
+    }
+    spec.force_command = std::move(cmd);
+  }
+  spec.source_address = source_address_;
+  spec.extensions = extensions_;
+
+  std::lock_guard lock(mu_);
+  BG_ASSIGN_OR_RETURN(auto stored, state_.Get(GrantKey(grant.id)));
+  GrantRecord record;
+  if (stored) {
+    BG_ASSIGN_OR_RETURN(record, GrantRecord::FromJson(*stored));
+  }
+  if (record.revoked) return Error::FailedPrecondition("the grant was revoked");
+  spec.serial = next_serial_;
+  BG_ASSIGN_OR_RETURN(std::string line, ssh::SignCertificate(spec, ca_));
+  record.Add(spec.serial, ToUnixSeconds(spec.valid_before));
+  // The counter and the grant's serials are stored before the certificate leaves: a crash
+  // after this commit wastes a serial at worst, never reuses one or loses track of it.
+  BG_TRY(state_.Put({{std::string(kNextSerial), std::to_string(spec.serial + 1)},
+                     {GrantKey(grant.id), record.ToJson()}}));
+  next_serial_ = spec.serial + 1;
+  return IssuedCertificate{std::move(line), spec.serial, spec.valid_after, spec.valid_before};
+}
+
+Status SshCaConnector::Revoke(const core::Request& grant) {
+  std::lock_guard lock(mu_);
+  BG_ASSIGN_OR_RETURN(auto stored, state_.Get(GrantKey(grant.id)));
+  GrantRecord record;
+  if (stored) {
+    BG_ASSIGN_OR_RETURN(record, GrantRecord::FromJson(*stored));
+  }
+  const int64_t now = ToUnixSeconds(clock_.Now());
+  auto next_revoked = revoked_;
+  bool changed = false;
+  for (auto [lo, hi] : record.ranges) {
+    for (uint64_t s = lo; s <= hi; ++s) {
+      if (record.until > now && !next_revoked.count(s)) {
+        next_revoked[s] = record.until;
+        changed = true;
+      }
+    }
+  }
+  // Certificates past their valid-before need no KRL entry: sshd refuses them anyway.
+  for (auto it = next_revoked.begin(); it != next_revoked.end();) {
+    if (it->second <= now) {
+      it = next_revoked.erase(it);
+      changed = true;
+    } else {
+      ++it;
+    }
+  }
+  uint64_t version = krl_version_ + (changed ? 1 : 0);
+  std::vector<std::pair<std::string, std::string>> writes;
+  if (!record.revoked) {
+    record.revoked = true;
+    writes.emplace_back(GrantKey(grant.id), record.ToJson());
+  }
+  if (changed) {
+    json ranges = json::array();
+    for (auto it = next_revoked.begin(); it != next_revoked.end();) {
+      uint64_t lo = it->first, hi = it->first;
+      int64_t until = it->second;
+      auto jt = std::next(it);
+      while (jt != next_revoked.end() && jt->first == hi + 1 && jt->second == until) {
+        hi = jt->first;
+        ++jt;
+      }
+      ranges.push_back({lo, hi, until});
+      it = jt;
+    }
+    writes.emplace_back(kRevoked, json{{"version", version}, {"ranges", ranges}}.dump());
+  }
+  if (!writes.empty()) BG_TRY(state_.Put(writes));
+  revoked_ = std::move(next_revoked);
+  krl_version_ = version;
+  return Ok();
+}
+
+Result<std::string> SshCaConnector::Krl() {
+  ssh::KrlSpec spec{ca_.public_key()};
+  const int64_t now = ToUnixSeconds(clock_.Now());
+  {
+    std::lock_guard lock(mu_);
+    for (auto [serial, until] : revoked_) {
+      if (until > now) spec.revoked_serials.insert(serial);
+    }
+    spec.krl_version = krl_version_;
+  }
+  spec.generated_at = clock_.Now();
+  spec.comment = "breakglass " + state_.instance();
+  return ssh::BuildKrl(spec);
+}
+
+uint64_t SshCaConnector::krl_version() {
+  std::lock_guard lock(mu_);
+  return krl_version_;
+}
+
+}  // namespace bg::connectors

@@ -1,0 +1,87 @@
+// The `ssh_ca` connector: an Ed25519 OpenSSH user CA whose certificates are the grant.
+//
+// The CA key is created at first use and kept in the store's meta table sealed under the master
+// key. Grant() only makes sure the CA works (the certificate is issued later, for the
+// requester's own public key, by IssueCertificate). Revoke() puts every serial issued for the
+// grant that is still within its validity into the revoked set and bumps the KRL version; a
+// certificate is never issued for a grant once it was revoked. Serials come from a persisted
+// counter (unique per CA). Thread-safe.
+//
+// Options ([connectors.NAME], all optional):
+//   extensions     = ["permit-pty", ...]   OpenSSH extensions; default none
+//   force_command  = "cmd --grant %g"      critical option; %g is replaced by the request id
+//   source_address = "10.0.0.0/8,..."      critical option
+//   backdate       = "2m"                  valid-after lies this far before the grant start
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+
+#include "connectors/common/state.h"
+#include "connectors/ssh_ca/certificate.h"
+#include "connectors/ssh_ca/keys.h"
+#include "service/connector.h"
+
+namespace bg::connectors {
+
+struct IssuedCertificate {
+  std::string certificate;  // "ssh-ed25519-cert-v01@openssh.com AAAA... key_id"
+  uint64_t serial = 0;
+  Timestamp valid_after;
+  Timestamp valid_before;
+};
+
+class SshCaConnector final : public service::Connector {
+ public:
+  // `create_ca`: make the CA when there is none yet (the server); local readers pass false and
+  // get FailedPrecondition instead.
+  static Result<std::unique_ptr<SshCaConnector>> Create(const service::PluginConfig& config,
+                                                        service::ConnectorContext& context,
+                                                        const Clock& clock = SystemClock::Get(),
+                                                        bool create_ca = true);
+
+  Status Grant(const core::Request& grant) override;
+  Status Revoke(const core::Request& grant) override;
+  Status Probe() override;
+
+  // Signs `public_key_line` (an authorized_keys-style line) for the active grant: window = the
+  // grant window (valid-after back-dated by `backdate`), principal = the privilege, key id
+  // "breakglass:<request id>:<requester>". FailedPrecondition unless the grant is active and
+  // unrevoked; InvalidArgument (field "public_key") for an unusable key.
+  Result<IssuedCertificate> IssueCertificate(const core::Request& grant,
+                                             std::string_view public_key_line);
+
+  // "ssh-ed25519 AAAA... breakglass-ca:<instance>" for TrustedUserCAKeys.
+  std::string PublicKeyLine() const;
+  // The current KRL (PROTOCOL.krl, binary) of the revoked serials still within validity.
+  Result<std::string> Krl();
+  uint64_t krl_version();
+
+ private:
+  struct Revoked;
+  SshCaConnector(ConnectorState state, const Clock& clock, ssh::Ed25519PrivateKey ca);
+  Status LoadRevoked();
+
+  ConnectorState state_;
+  const Clock& clock_;
+  ssh::Ed25519PrivateKey ca_;
+  std::set<ssh::Extension> extensions_;
+  std::optional<std::string> force_command_;
+  std::optional<std::string> source_address_;
+  Seconds backdate_{120};
+
+  std::mutex mu_;  // serial allocation, grant records, the revoked set
+  uint64_t next_serial_ = 1;
+  // serial -> valid_before (seconds) of revoked certificates.
+  std::map<uint64_t, int64_t> revoked_;
+  uint64_t krl_version_ = 0;
+};
+
+// The key id of a grant's certificates: printable ASCII only (other bytes as \xNN).
+std::string CertificateKeyId(const core::Request& grant);
+
+}  // namespace bg::connectors
