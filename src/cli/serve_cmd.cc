@@ -20,6 +20,9 @@
 #include "connectors/builtin.h"
 #include "connectors/health.h"
 #include "metrics/metrics.h"
+#include "notify/http_post.h"
+#include "notify/syslog_sink.h"
+#include "service/checkpointer.h"
 #include "service/service.h"
 
 namespace bg::cli {
@@ -30,6 +33,9 @@ struct ServeFlags {
   std::string policy;
   std::string listen;
   bool plain_http = false;
+  std::vector<std::string> witnesses;
+  std::string syslog;
+  std::string checkpoint_interval;
 };
 
 bool IsLoopback(const std::string& host) {
@@ -106,6 +112,16 @@ int RunServe(Globals& g, const ServeFlags& f) {
   }
   if (!f.listen.empty()) config->listen = f.listen;
   if (f.plain_http) config->plain_http = true;
+  if (!f.witnesses.empty()) config->witnesses = f.witnesses;
+  if (!f.syslog.empty()) config->syslog = f.syslog;
+  if (!f.checkpoint_interval.empty()) {
+    auto d = ParseDuration(f.checkpoint_interval, "checkpoint-interval");
+    if (!d || d->count() < 1) {
+      Fail(g, Error::InvalidArgument("checkpoint-interval", "must be a duration of at least 1s"));
+      return g.exit_code;
+    }
+    config->checkpoint_interval = *d;
+  }
   auto listen = service::ParseListen(config->listen);
   if (!listen) {
     Fail(g, listen.error());
@@ -127,6 +143,16 @@ int RunServe(Globals& g, const ServeFlags& f) {
   sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
+  // Declared before the service so that it outlives it: "server.stopped" is forwarded too.
+  std::unique_ptr<notify::SyslogSink> syslog;
+  if (!config->syslog.empty()) {
+    auto target = notify::ParseSyslogUrl(config->syslog);
+    if (!target) {
+      Fail(g, target.error());
+      return g.exit_code;
+    }
+    syslog = std::make_unique<notify::SyslogSink>(*target);
+  }
   auto metrics = std::make_shared<metrics::Registry>();
   auto svc = service::Service::Open(*config, SystemClock::Get(), metrics,
                                      service::Service::Mode::kServer, nullptr,
@@ -135,10 +161,21 @@ int RunServe(Globals& g, const ServeFlags& f) {
     Fail(g, svc.error());
     return g.exit_code;
   }
+  if (syslog) {
+    syslog->Start();
+    (*svc)->SubscribeAudit([s = syslog.get()](int64_t index, const std::string& leaf) {
+      s->Enqueue(index, leaf);
+    });
+  }
   if (auto s = (*svc)->Start(); !s) {
     Fail(g, s.error());
     return g.exit_code;
   }
+  auto checkpointer = service::Checkpointer::ForService(
+      **svc, [](const std::string& url, const std::string& note) {
+        return notify::HttpPost(url, "text/plain; charset=utf-8", note);
+      });
+  checkpointer->Start();
   if (config->demo) {
     if (auto s = EnsureDemoUsers(**svc, config->data_dir); !s) {
       Fail(g, s.error());
@@ -214,6 +251,9 @@ int RunServe(Globals& g, const ServeFlags& f) {
   (*server)->Stop();
   health.Stop();
   (*svc)->Stop();
+  // After the service: the last checkpoint and syslog message cover "server.stopped".
+  checkpointer->Stop();
+  if (syslog) syslog->Stop();
   return 0;
 }
 
@@ -231,6 +271,12 @@ void AddServeCommand(CLI::App& app, Globals& g) {
   cmd->add_option("--listen", flags->listen, "HOST:PORT to listen on (overrides the file)");
   cmd->add_flag("--plain-http", flags->plain_http,
                 "Serve plain HTTP instead of HTTPS (loopback addresses only)");
+  cmd->add_option("--witness", flags->witnesses,
+                  "POST each new audit checkpoint to this URL (repeatable; overrides the file)");
+  cmd->add_option("--syslog", flags->syslog,
+                  "Forward every audit event as RFC 5424 syslog: udp://HOST:PORT or tcp://HOST:PORT");
+  cmd->add_option("--checkpoint-interval", flags->checkpoint_interval,
+                  "Sign a new audit checkpoint at least this often while the log grows (10s)");
   cmd->callback([&g, flags] { g.exit_code = RunServe(g, *flags); });
 }
 
