@@ -140,7 +140,10 @@ void Api::OnComplete(const HttpRequest& req, int status, double seconds) {
   std::string route = RouteLabel(req.method, req.path);
   if (latency_) latency_->Observe(seconds, {req.method, route});
   if (responses_) responses_->Inc({req.method, route, std::to_string(status)});
-  spdlog::info(
+  // Successful requests are logged at debug level (the histogram above counts them); refusals
+  // and errors at info, so an operator sees them without paying a write per request.
+  spdlog::log(
+      status >= 400 ? spdlog::level::info : spdlog::level::debug,
       "{{\"event\":\"http.request\",\"method\":\"{}\",\"route\":\"{}\",\"status\":{},"
       "\"duration_ms\":{:.3f},\"remote\":\"{}\"}}",
       req.method, route, status, seconds * 1000, req.remote_address);

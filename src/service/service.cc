@@ -211,7 +211,9 @@ void Service::Create(const core::Actor& actor, core::CreateCommand cmd,
   auto used = store_->HasUsedSource(actor.name, actor.source_address);
   if (!used) return cb(used.error());
   risk.new_source = !*used && !actor.source_address.empty();
-  auto recent = store_->CountRequestsSince(actor.name, now - pol->risk.burst_window);
+  // Only "has the threshold been reached" matters: count no further than that.
+  auto recent = store_->CountRequestsSince(actor.name, now - pol->risk.burst_window,
+                                           std::max(pol->risk.burst_threshold, 1));
   if (!recent) return cb(recent.error());
   risk.recent_requests = static_cast<int>(*recent);
   LocalTime lt = ToLocalTime(now, pol->settings.timezone);

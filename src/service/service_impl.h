@@ -2,6 +2,7 @@
 #pragma once
 
 #include "auth/rate_limit.h"
+#include "service/auth_cache.h"
 #include "service/service.h"
 #include "service/service_metrics.h"
 
@@ -10,6 +11,7 @@ namespace bg::service {
 struct Service::Impl {
   auth::LoginLimiter limiter;
   ServiceMetrics m;
+  AuthCache auth_cache;
 };
 
 }  // namespace bg::service

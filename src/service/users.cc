@@ -116,6 +116,7 @@ Result<LoginResult> Service::Login(const std::string& user, const Secret& passwo
     result->emplace(std::move(lr));
     return Ok();
   });
+  impl_->auth_cache.ForgetUser(user);  // mfa_verified_at changed
   BG_TRY(s);
   impl_->m.CountLogin(result->has_value() ? "success" : "failure");
   if (!result->has_value()) return LoginFailed();
@@ -125,6 +126,8 @@ Result<LoginResult> Service::Login(const std::string& user, const Secret& passwo
 
 Result<LoginResult> Service::Renew(const core::Actor& actor, const std::string& token,
                                    const std::string& source) {
+  ForgetOnExit forget(impl_->auth_cache, ForgetOnExit::Kind::kToken,
+                      auth::TokenHash(Secret(token)));
   auto result = std::make_shared<std::optional<LoginResult>>();
   BG_TRY(writer_->RunSync([&, result](Tx& tx) -> Status {
     BG_ASSIGN_OR_RETURN(LoginResult lr, IssueToken(tx, actor.name, source));
@@ -140,18 +143,30 @@ Result<LoginResult> Service::Renew(const core::Actor& actor, const std::string& 
 }
 
 Status Service::Logout(const std::string& token) {
+  const std::string hash = auth::TokenHash(Secret(token));
+  ForgetOnExit forget(impl_->auth_cache, ForgetOnExit::Kind::kToken, hash);
   return writer_->RunSync([&](Tx& tx) -> Status {
-    tx.DeleteToken(auth::TokenHash(Secret(token)));
+    tx.DeleteToken(hash);
     return Ok();
   });
 }
 
 Result<core::Actor> Service::Authenticate(const std::string& token, const std::string& source) {
   if (!auth::IsWellFormedToken(token)) return Error::Unauthenticated("invalid or expired token");
-  BG_ASSIGN_OR_RETURN(auto rec, store_->GetToken(auth::TokenHash(Secret(token))));
-  const Timestamp now = clock_.Now();
-  if (!rec || rec->expires_at <= now) return Error::Unauthenticated("invalid or expired token");
-  BG_ASSIGN_OR_RETURN(auto user, store_->GetUser(rec->user));
+  const std::string hash = auth::TokenHash(Secret(token));
+  const int64_t now_us = clock_.NowMicros();
+  auto& cache = impl_->auth_cache;
+  std::optional<store::TokenRecord> rec = cache.Token(hash, now_us);
+  if (!rec) {
+    BG_ASSIGN_OR_RETURN(rec, store_->GetToken(hash));
+    if (rec) cache.PutToken(*rec, now_us);
+  }
+  if (!rec || rec->expires_at <= clock_.Now()) return Error::Unauthenticated("invalid or expired token");
+  std::optional<store::UserRecord> user = cache.User(rec->user, now_us);
+  if (!user) {
+    BG_ASSIGN_OR_RETURN(user, store_->GetUser(rec->user));
+    if (user) cache.PutUser(*user, now_us);
+  }
   if (!user || user->disabled) return Error::Unauthenticated("invalid or expired token");
   core::Actor a;
   a.name = user->name;
@@ -162,6 +177,7 @@ Result<core::Actor> Service::Authenticate(const std::string& token, const std::s
 }
 
 Result<core::Actor> Service::VerifyActionCode(const core::Actor& actor, const std::string& totp) {
+  ForgetOnExit forget(impl_->auth_cache, ForgetOnExit::Kind::kUser, actor.name);
   auto fresh = std::make_shared<std::optional<core::Actor>>();
   BG_TRY(writer_->RunSync([&, fresh](Tx& tx) -> Status {
     BG_ASSIGN_OR_RETURN(auto u, tx.GetUser(actor.name));
@@ -231,6 +247,7 @@ Result<NewUser> Service::AddUser(const std::string& actor, const std::string& na
 }
 
 Status Service::SetUserDisabled(const std::string& actor, const std::string& name, bool disabled) {
+  ForgetOnExit forget(impl_->auth_cache, ForgetOnExit::Kind::kUser, name);
   return writer_->RunSync([&](Tx& tx) -> Status {
     BG_ASSIGN_OR_RETURN(auto u, tx.GetUser(name));
     if (!u) return Error(ErrorCode::kNotFound, "no user '" + name + "'", "username");
@@ -252,6 +269,7 @@ Result<NewUser> Service::ResetUser(const std::string& actor, const std::string& 
   Secret seed = auth::GenerateTotpSecret();
   std::string sealed = auth::Seal(*master_key_, seed, TotpAad(name));
   std::vector<core::Role> roles;
+  ForgetOnExit forget(impl_->auth_cache, ForgetOnExit::Kind::kUser, name);
   BG_TRY(writer_->RunSync([&](Tx& tx) -> Status {
     BG_ASSIGN_OR_RETURN(auto u, tx.GetUser(name));
     if (!u) return Error(ErrorCode::kNotFound, "no user '" + name + "'", "username");

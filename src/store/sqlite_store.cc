@@ -559,12 +559,12 @@ Result<std::vector<core::Request>> SqliteStore::ListOpenRequests() {
                        {}, expected);
 }
 
-Result<int64_t> SqliteStore::CountRequestsSince(const std::string& requester, Timestamp since) {
+Result<int64_t> SqliteStore::CountRequestsSince(const std::string& requester, Timestamp since,
+                                                int64_t at_most) {
   BG_ASSIGN_OR_RETURN(auto conn, Reader());
-  BG_ASSIGN_OR_RETURN(
-      Stmt q,
-      conn->Prepare("SELECT COUNT(*) FROM requests WHERE requester = ?1 AND created_at >= ?2"));
-  q.Bind(1, requester).Bind(2, ToUnixSeconds(since));
+  BG_ASSIGN_OR_RETURN(Stmt q, conn->Prepare("SELECT COUNT(*) FROM (SELECT 1 FROM requests "
+                                            "WHERE requester = ?1 AND created_at >= ?2 LIMIT ?3)"));
+  q.Bind(1, requester).Bind(2, ToUnixSeconds(since)).Bind(3, std::max<int64_t>(at_most, 0));
   BG_ASSIGN_OR_RETURN(bool row, q.Step());
   return row ? q.Int(0) : int64_t{0};
 }

@@ -30,7 +30,8 @@ class SqliteStore final : public Store {
   Result<std::optional<core::Request>> GetRequest(const RequestId& id) override;
   Result<std::vector<core::Request>> ListRequests(const RequestFilter& filter) override;
   Result<std::vector<core::Request>> ListOpenRequests() override;
-  Result<int64_t> CountRequestsSince(const std::string& requester, Timestamp since) override;
+  Result<int64_t> CountRequestsSince(const std::string& requester, Timestamp since,
+                                     int64_t at_most) override;
   Result<std::vector<std::pair<std::string, int64_t>>> CountRequestsByState() override;
 
   Result<std::optional<UserRecord>> GetUser(const std::string& name) override;

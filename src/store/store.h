@@ -160,7 +160,9 @@ class Store {
   virtual Result<std::vector<core::Request>> ListRequests(const RequestFilter& filter) = 0;
   // Requests not in a terminal state (loaded at start to rebuild in-memory indexes).
   virtual Result<std::vector<core::Request>> ListOpenRequests() = 0;
-  virtual Result<int64_t> CountRequestsSince(const std::string& requester, Timestamp since) = 0;
+  // Counts at most `at_most` (so a burst check stays cheap however many requests exist).
+  virtual Result<int64_t> CountRequestsSince(const std::string& requester, Timestamp since,
+                                             int64_t at_most) = 0;
   // {state name -> count}, for /metrics.
   virtual Result<std::vector<std::pair<std::string, int64_t>>> CountRequestsByState() = 0;
 

@@ -608,11 +608,12 @@ TEST_P(StoreConformanceTest, CountsRequestsBySinceAndByState) {
   b.requests.push_back({MinimalRequest("a3", "alice", 30, RequestState::kActive), 0});
   b.requests.push_back({MinimalRequest("b1", "bob", 30, RequestState::kTimedOut), 0});
   MustCommit(b);
-  EXPECT_EQ(*store_->CountRequestsSince("alice", T(0)), 3);
-  EXPECT_EQ(*store_->CountRequestsSince("alice", T(20)), 2);  // inclusive
-  EXPECT_EQ(*store_->CountRequestsSince("alice", T(31)), 0);
-  EXPECT_EQ(*store_->CountRequestsSince("bob", T(0)), 1);
-  EXPECT_EQ(*store_->CountRequestsSince("carol", T(0)), 0);
+  EXPECT_EQ(*store_->CountRequestsSince("alice", T(0), 100), 3);
+  EXPECT_EQ(*store_->CountRequestsSince("alice", T(20), 100), 2);  // inclusive
+  EXPECT_EQ(*store_->CountRequestsSince("alice", T(31), 100), 0);
+  EXPECT_EQ(*store_->CountRequestsSince("bob", T(0), 100), 1);
+  EXPECT_EQ(*store_->CountRequestsSince("carol", T(0), 100), 0);
+  EXPECT_EQ(*store_->CountRequestsSince("alice", T(0), 2), 2);  // capped
 
   auto counts = store_->CountRequestsByState();
   ASSERT_TRUE(counts.has_value()) << counts.error().ToString();
