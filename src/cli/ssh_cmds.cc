@@ -301,8 +301,11 @@ void ExtendStatusCommand(CLI::App& app, Globals& g) {
   auto health = std::make_shared<bool>(false);
   status->add_flag("--health", *health, "Show connector health and failing connector jobs");
   status->description("Show one request; without an ID (or with --health): connector health");
-  status->parse_complete_callback([&g, id, health] {
+  CLI::Option* json_flag = app.get_option_no_throw("--json");
+  status->parse_complete_callback([&g, id, health, json_flag] {
     if (id->count() > 0 && !*health) return;
+    // Global flags after the subcommand are not applied yet at this point.
+    if (json_flag != nullptr && json_flag->count() > 0) g.json = true;
     Client c(ResolveClientOptions(g.client));
     auto r = c.Json("GET", "/v1/connectors");
     if (!r) {

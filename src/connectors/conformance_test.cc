@@ -31,7 +31,7 @@ namespace fs = std::filesystem;
 using testing::Plugin;
 using testing::TestEnv;
 
-std::string Run(const std::vector<std::string>& argv, const std::string& input = "") {
+std::string RunOk(const std::vector<std::string>& argv, const std::string& input = "") {
   auto r = RunProcess(argv, input, std::chrono::seconds(60));
   if (!r || r->exit_code != 0) {
     ADD_FAILURE() << argv[0] << " failed: " << (r ? r->err : r.error().ToString());
@@ -157,7 +157,7 @@ class SshCaTarget : public Target {
 class PostgresTarget : public Target {
  public:
   ~PostgresTarget() override {
-    if (!dir_.empty()) Run({"bash", Script(), "stop", dir_});
+    if (!dir_.empty()) RunOk({"bash", Script(), "stop", dir_});
   }
   static std::string Script() { return BG_SOURCE_DIR "/test/integration/connectors_pg_server.sh"; }
   std::string SkipReason() override {
@@ -166,20 +166,21 @@ class PostgresTarget : public Target {
   }
   Result<std::unique_ptr<service::Connector>> Make(TestEnv& env) override {
     dir_ = env.dir() + "/pg";
-    std::string out = Run({"bash", Script(), "start", dir_});
+    std::string out = RunOk({"bash", Script(), "start", dir_});
     auto j = nlohmann::json::parse(out, nullptr, false);
     if (!j.is_object()) return Error::Unavailable("PostgreSQL did not start: " + out);
     psql_ = {"bash", Script(), "psql", dir_};
     WriteFile(env.dir() + "/pg.secret", j["admin_password"].get<std::string>() + "\n", 0600);
-    Run(psql_ = {"bash", Script(), "psql", dir_}, "CREATE ROLE app_read NOLOGIN;");
+    RunOk(psql_ = {"bash", Script(), "psql", dir_}, "CREATE ROLE app_read NOLOGIN;");
     nlohmann::json o = {{"dsn", j["dsn"]}, {"password_file", "pg.secret"}};
     BG_ASSIGN_OR_RETURN(auto c, PostgresRoleConnector::Create(
                                     Plugin("prod-pg", "postgres_role", o.dump()), env.context()));
     return std::unique_ptr<service::Connector>(std::move(c));
   }
+  const std::vector<std::string>& Psql() const { return psql_; }
   bool Granted(service::Connector&, const core::Request& r) override {
     std::string role = DerivePostgresRoleName("bg_", r.requester, r.id);
-    std::string out = Run(psql_, "SELECT count(*) FROM pg_roles WHERE rolname = '" + role +
+    std::string out = RunOk(psql_, "SELECT count(*) FROM pg_roles WHERE rolname = '" + role +
                                      "' AND rolcanlogin;");
     return out.find('1') != std::string::npos;
   }
@@ -270,6 +271,40 @@ TEST_P(ConnectorConformanceTest, GrantsAreIndependent) {
   ASSERT_TRUE(connector_->Revoke(Activated(a)));
   EXPECT_FALSE(target_->Granted(*connector_, Activated(a)));
   EXPECT_TRUE(target_->Granted(*connector_, Activated(b)));
+}
+
+// Hostile names reach PostgreSQL only as escaped identifiers and literals: a person and a
+// privilege role full of quotes, semicolons and non-ASCII still give exactly one login role,
+// member of exactly that role, and nothing else is touched.
+TEST(PostgresRoleHostileNamesTest, QuotesSemicolonsAndUnicodeDoNotBreakTheSql) {
+  PostgresTarget pg;
+  if (auto why = pg.SkipReason(); !why.empty()) GTEST_SKIP() << why;
+  TestEnv env;
+  auto c = pg.Make(env);
+  ASSERT_TRUE(c) << c.error().ToString();
+  const std::string hostile_role = "r\"o'le; DROP TABLE victim; --\xc3\xa9\xe2\x98\x83";
+  std::string psql_role = "\"r\"\"o'le; DROP TABLE victim; --\xc3\xa9\xe2\x98\x83\"";
+  RunOk(pg.Psql(), "CREATE TABLE victim (x int); CREATE ROLE " + psql_role + " NOLOGIN;");
+  core::Request r;
+  r.id = RequestId("req_hostile");
+  r.requester = "o'brien\"; DROP ROLE bg_admin; --\xc3\xb6";
+  r.privilege = hostile_role;
+  r.state = core::RequestState::kApproved;
+  r.duration = Seconds(600);
+  Status g = (*c)->Grant(r);
+  ASSERT_TRUE(g) << g.error().ToString();
+  ASSERT_TRUE((*c)->Grant(r));  // and again (the ALTER path)
+  std::string role = DerivePostgresRoleName("bg_", r.requester, r.id);
+  EXPECT_EQ(role, "bg_o_brien___drop_role_bg_admin_______req_hostile");
+  std::string members = RunOk(pg.Psql(),
+      "SELECT b.rolname FROM pg_auth_members m JOIN pg_roles b ON b.oid = m.roleid "
+      "JOIN pg_roles u ON u.oid = m.member WHERE u.rolname = '" + role + "';");
+  EXPECT_EQ(members, hostile_role + "\n");
+  EXPECT_EQ(RunOk(pg.Psql(), "SELECT count(*) FROM victim;"), "0\n");
+  EXPECT_EQ(RunOk(pg.Psql(), "SELECT count(*) FROM pg_roles WHERE rolname = 'bg_admin';"), "1\n");
+  ASSERT_TRUE((*c)->Revoke(r));
+  EXPECT_EQ(RunOk(pg.Psql(), "SELECT count(*) FROM pg_roles WHERE rolname = '" + role + "';"),
+            "0\n");
 }
 
 INSTANTIATE_TEST_SUITE_P(

@@ -1,0 +1,44 @@
+# Helpers for the connector integration tests, on top of lib.sh: a server with a configuration
+# file and a policy of the test's own, accounts made with `breakglass user add`, and logins.
+#   source connectors_lib.sh
+#   conn_config <<'TOML' ... TOML     (connector tables; data_dir/policy are filled in)
+#   conn_policy <<'TOML' ... TOML
+#   conn_user NAME ROLE...; bg_start_server --config "$WORK/bg.toml"; conn_login NAME
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+export TZ=UTC
+conn_config() {
+  { printf 'data_dir = "%s"\npolicy = "%s"\n' "$WORK/breakglass-data" "$WORK/policy.toml"; cat; } \
+    >"$WORK/bg.toml"
+}
+conn_policy() { cat >"$WORK/policy.toml"; }
+# Creates an account (password NAME-long-password) and keeps its TOTP secret in $WORK/NAME.totp.
+conn_user() {
+  local name=$1; shift
+  local roles=()
+  for r in "$@"; do roles+=(--role "$r"); done
+  local out
+  # The exit status is not trusted alone: what counts is the enrolment printed once.
+  out=$(echo "$name-long-password" | stdbuf -oL "$BG" user add "$name" "${roles[@]}" --password-stdin \
+        --config "$WORK/bg.toml" --json) || true
+  grep -q 'otpauth://' <<<"$out" || fail "user add $name: $out"
+  jq -r .otpauth_uri <<<"$out" | sed -E 's/.*secret=([A-Z2-7]+).*/\1/' >"$WORK/$name.totp"
+}
+conn_login() {
+  local u=$1
+  if ! echo "$u-long-password" | "$BG" login --user "$u" --password-stdin \
+      --totp "$(oathtool --totp -b "$(cat "$WORK/$u.totp")")" >/dev/null 2>&1; then
+    sleep 30  # the code of this step was used already
+    echo "$u-long-password" | "$BG" login --user "$u" --password-stdin \
+      --totp "$(oathtool --totp -b "$(cat "$WORK/$u.totp")")" >/dev/null || fail "login $u"
+  fi
+}
+# Creates a tier-1 (self-approved) request and waits until it is active; prints its id.
+conn_grant() {  # RESOURCE PRIVILEGE DURATION
+  local out id
+  out=$("$BG" request --resource "$1" --privilege "$2" --duration "$3" \
+        --reason "integration test of connectors" --ticket INC-1000 --json) || fail "request $*"
+  id=$(jq -r .id <<<"$out")
+  wait_until 30 bash -c "\"$BG\" status $id --json | jq -e '.state == \"active\"'" ||
+    fail "request $id never active: $("$BG" status "$id" --json)"
+  echo "$id"
+}
