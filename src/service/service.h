@@ -141,6 +141,9 @@ class Service {
   void SubscribeAudit(AuditSubscriber s);
   // Appends one audit event on its own (for components outside the request workflow).
   Status AppendAudit(const core::AuditEvent& event);
+  // Runs `run` on the writer (its staged writes and audit leaves commit together); `done` gets
+  // the outcome on the writer thread. For components with their own tables (sessions.h).
+  void SubmitWrite(std::function<Status(Tx&)> run, std::function<void(Status)> done);
 
   // Counts for /readyz and /metrics.
   bool Ready() const { return started_.load(); }

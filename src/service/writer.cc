@@ -46,6 +46,24 @@ void Tx::PutUser(const store::UserRecord& u) {
   batch_.users.push_back(u);
 }
 
+Result<std::optional<store::SessionRecord>> Tx::GetSession(const SessionId& id) {
+  for (auto it = batch_.sessions.rbegin(); it != batch_.sessions.rend(); ++it) {
+    if (it->session.id == id) return std::optional<store::SessionRecord>(it->session);
+  }
+  return store_.GetSession(id);
+}
+
+void Tx::PutSession(const store::SessionRecord& s, int64_t expected_chunks) {
+  Staged();
+  for (auto& w : batch_.sessions) {
+    if (w.session.id == s.id) {
+      w.session = s;  // keeps the chunk count first read in this group
+      return;
+    }
+  }
+  batch_.sessions.push_back({s, expected_chunks});
+}
+
 void Tx::UseSource(const std::string& user, const std::string& address) {
   if (address.empty()) return;
   Staged();

@@ -43,6 +43,11 @@ class Tx {
   void DeleteOutbox(int64_t id) { Staged(); batch_.outbox_deleted.push_back(id); }
   void PutMeta(std::string k, std::string v) { Staged(); batch_.meta.emplace_back(std::move(k), std::move(v)); }
   void UseSource(const std::string& user, const std::string& address);
+  // Recorded sessions; GetSession sees what this group staged. PutSession's `expected_chunks`
+  // is the chunk count it was read at (< 0 inserts).
+  Result<std::optional<store::SessionRecord>> GetSession(const SessionId& id);
+  void PutSession(const store::SessionRecord& s, int64_t expected_chunks);
+  void PutChunk(store::SessionChunk c) { Staged(); batch_.chunks.push_back(std::move(c)); }
   // Appends one audit leaf (canonical JSON of the event at now()).
   void Audit(const core::AuditEvent& event);
   // Stages the request, its audit events, timers and connector jobs; alerts become audit events.

@@ -1,0 +1,397 @@
+#include "session/recorder.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <poll.h>
+#include <pty.h>
+#include <pwd.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "util/time.h"
+
+namespace bg::session {
+namespace {
+
+int g_signal_pipe[2] = {-1, -1};
+
+void OnSignal(int sig) {
+  const int saved = errno;
+  const unsigned char c = static_cast<unsigned char>(sig);
+  (void)!write(g_signal_pipe[1], &c, 1);
+  errno = saved;
+}
+
+int64_t MonoMicros() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1'000'000 + ts.tv_nsec / 1000;
+}
+
+int64_t UnixNow() { return static_cast<int64_t>(time(nullptr)); }
+
+// Writes everything, waiting on a non-blocking descriptor when it is full.
+bool WriteAll(int fd, std::string_view data) {
+  while (!data.empty()) {
+    ssize_t n = write(fd, data.data(), data.size());
+    if (n > 0) {
+      data.remove_prefix(static_cast<size_t>(n));
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      pollfd p{fd, POLLOUT, 0};
+      (void)poll(&p, 1, 1000);
+      continue;
+    }
+    return false;
+  }
+  return true;
+}
+
+// Groups events into chunks by size and age.
+class Chunker {
+ public:
+  Chunker(ChunkSink& sink, size_t max_bytes, std::chrono::milliseconds interval)
+      : sink_(sink), max_bytes_(max_bytes), interval_us_(interval.count() * 1000) {}
+
+  void Add(int64_t t_us, char code, std::string_view data, int64_t now_mono) {
+    if (data.empty()) return;
+    if (buf_.empty()) first_at_ = now_mono;
+    AppendEvent(buf_, t_us, code, data);
+    if (buf_.size() >= max_bytes_) Seal(false, 0, "");
+  }
+  void MaybeSeal(int64_t now_mono) {
+    if (!buf_.empty() && now_mono - first_at_ >= interval_us_) Seal(false, 0, "");
+  }
+  // Microseconds until the open chunk is due, or -1.
+  int64_t Due(int64_t now_mono) const {
+    if (buf_.empty()) return -1;
+    return std::max<int64_t>(0, first_at_ + interval_us_ - now_mono);
+  }
+  void Final(int64_t ended_at, const std::string& reason) { Seal(true, ended_at, reason); }
+  int64_t sealed() const { return next_seq_; }
+
+ private:
+  void Seal(bool final, int64_t ended_at, const std::string& reason) {
+    Chunk c;
+    c.seq = next_seq_++;
+    c.data.swap(buf_);
+    c.final = final;
+    c.ended_at = ended_at;
+    c.end_reason = reason;
+    buf_.reserve(max_bytes_ + 4096);
+    sink_.Put(std::move(c));
+  }
+
+  ChunkSink& sink_;
+  const size_t max_bytes_;
+  const int64_t interval_us_;
+  std::string buf_;
+  int64_t first_at_ = 0;
+  int64_t next_seq_ = 0;
+};
+
+std::string UserShell(const RecorderOptions& o) {
+  if (!o.shell.empty()) return o.shell;
+  if (const char* s = getenv("SHELL"); s && *s) return s;
+  if (passwd* pw = getpwuid(getuid()); pw && pw->pw_shell && *pw->pw_shell) return pw->pw_shell;
+  return "/bin/sh";
+}
+
+std::string Basename(const std::string& path) {
+  size_t slash = path.rfind('/');
+  return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+// In the child, after forkpty: never returns.
+[[noreturn]] void ExecChild(const RecorderOptions& o, const std::string& shell) {
+  signal(SIGPIPE, SIG_DFL);
+  for (const auto& [k, v] : o.child_env) setenv(k.c_str(), v.c_str(), 1);
+  if (!o.argv.empty()) {
+    std::vector<char*> args;
+    for (const auto& a : o.argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    execvp(args[0], args.data());
+  } else if (!o.ssh_original_command.empty()) {
+    execl(shell.c_str(), Basename(shell).c_str(), "-c", o.ssh_original_command.c_str(),
+          static_cast<char*>(nullptr));
+  } else {
+    const std::string argv0 = "-" + Basename(shell);  // a login shell
+    execl(shell.c_str(), argv0.c_str(), static_cast<char*>(nullptr));
+  }
+  const std::string what = o.argv.empty() ? shell : o.argv[0];
+  dprintf(2, "breakglass record: cannot run %s: %s\r\n", what.c_str(), std::strerror(errno));
+  _exit(127);
+}
+
+std::string CommandText(const RecorderOptions& o, const std::string& shell) {
+  if (!o.argv.empty()) {
+    std::string out;
+    for (const auto& a : o.argv) out += (out.empty() ? "" : " ") + a;
+    return out;
+  }
+  if (!o.ssh_original_command.empty()) return o.ssh_original_command;
+  return shell;
+}
+
+// Restores the terminal and the signal dispositions however Run leaves.
+class Restorer {
+ public:
+  ~Restorer() {
+    if (tty_saved) tcsetattr(in_fd, TCSANOW, &tty);
+    for (auto& [sig, act] : old_actions) sigaction(sig, &act, nullptr);
+    for (int fd : g_signal_pipe) {
+      if (fd >= 0) close(fd);
+    }
+    g_signal_pipe[0] = g_signal_pipe[1] = -1;
+    if (master >= 0) close(master);
+  }
+  int in_fd = 0;
+  bool tty_saved = false;
+  termios tty{};
+  std::vector<std::pair<int, struct sigaction>> old_actions;
+  int master = -1;
+};
+
+std::string EndText(const std::string& reason, const std::string& request) {
+  if (reason == "expired") {
+    return fmt::format("the grant for request {} has expired", request);
+  }
+  if (reason == "revoked") return fmt::format("the grant for request {} was revoked", request);
+  if (reason == "hangup") return "the connection was closed";
+  return fmt::format("the grant for request {} ended ({})", request, reason);
+}
+
+}  // namespace
+
+Result<RecorderResult> RunRecorder(const RecorderOptions& o, ChunkSink& sink, GrantState* grant) {
+  Restorer restore;
+  restore.in_fd = o.in_fd;
+  const bool tty = isatty(o.in_fd) == 1;
+  winsize ws{};
+  ws.ws_col = 80;
+  ws.ws_row = 24;
+  termios orig{};
+  if (tty) {
+    if (tcgetattr(o.in_fd, &orig) != 0) return Error::Internal("tcgetattr failed");
+    winsize real{};
+    if (ioctl(o.in_fd, TIOCGWINSZ, &real) == 0 && real.ws_col > 0 && real.ws_row > 0) ws = real;
+  }
+  if (pipe2(g_signal_pipe, O_CLOEXEC | O_NONBLOCK) != 0) {
+    return Error::Internal(std::string("pipe: ") + std::strerror(errno));
+  }
+  for (int sig : {SIGWINCH, SIGCHLD, SIGTERM, SIGHUP, SIGINT, SIGQUIT, SIGPIPE}) {
+    struct sigaction act {}, old{};
+    act.sa_handler = sig == SIGPIPE ? SIG_IGN : OnSignal;
+    sigemptyset(&act.sa_mask);
+    act.sa_flags = SA_RESTART;
+    sigaction(sig, &act, &old);
+    restore.old_actions.emplace_back(sig, old);
+  }
+
+  const std::string shell = UserShell(o);
+  Header header = o.header;
+  header.width = ws.ws_col;
+  header.height = ws.ws_row;
+  header.timestamp = UnixNow();
+  header.command = CommandText(o, shell);
+  header.ssh_original_command = o.ssh_original_command;
+  if (const char* term = getenv("TERM")) header.env["TERM"] = term;
+  header.env["SHELL"] = shell;
+
+  int master = -1;
+  const pid_t child = forkpty(&master, nullptr, tty ? &orig : nullptr, &ws);
+  if (child < 0) return Error::Internal(std::string("forkpty: ") + std::strerror(errno));
+  if (child == 0) ExecChild(o, shell);
+  restore.master = master;
+  fcntl(master, F_SETFL, fcntl(master, F_GETFL) | O_NONBLOCK);
+  fcntl(master, F_SETFD, FD_CLOEXEC);
+  if (tty) {
+    restore.tty = orig;
+    restore.tty_saved = true;
+    termios raw = orig;
+    cfmakeraw(&raw);
+    tcsetattr(o.in_fd, TCSANOW, &raw);
+  }
+
+  const int64_t start = MonoMicros();
+  sink.Begin(HeaderLine(header));
+  Chunker chunker(sink, o.chunk_bytes, o.chunk_interval);
+  Utf8Carry out_carry, in_carry;
+  GrantTimer timer(o.warn_before_seconds);
+  const std::string request = header.request_id;
+
+  bool child_alive = true;
+  int status = 0;
+  bool master_open = true;
+  bool in_open = true;
+  std::string pending_in;
+  std::string ending;  // the reason, once the session is being ended
+  int64_t kill_at = 0, exited_at = 0, last_data = 0;
+  std::vector<char> buf(64 * 1024);
+
+  auto now_t = [&] { return MonoMicros() - start; };
+  auto notice = [&](const std::string& text) {
+    const std::string line = "\r\n[breakglass] " + text + "\r\n";
+    WriteAll(o.out_fd, line);
+    chunker.Add(now_t(), 'o', line, MonoMicros());
+  };
+  auto begin_end = [&](const std::string& reason) {
+    if (!ending.empty()) return;
+    ending = reason;
+    notice(EndText(reason, request) + "; ending this session.");
+    chunker.Add(now_t(), 'm', "session ended: " + reason, MonoMicros());
+    if (child_alive) {
+      kill(-child, SIGHUP);
+      pid_t fg = tcgetpgrp(master);
+      if (fg > 0 && fg != child) kill(-fg, SIGHUP);
+      kill_at = MonoMicros() + std::chrono::duration_cast<std::chrono::microseconds>(o.grace).count();
+    }
+  };
+  auto reap = [&] {
+    int st = 0;
+    pid_t r = waitpid(child, &st, WNOHANG);
+    if (r == child) {
+      child_alive = false;
+      status = st;
+      exited_at = MonoMicros();
+    }
+  };
+
+  for (;;) {
+    const int64_t mono = MonoMicros();
+    if (grant && ending.empty()) {
+      if (auto reason = grant->ended()) {
+        begin_end(*reason);
+      } else {
+        auto act = timer.Check(UnixNow(), grant->ends_at());
+        if (act.kind == GrantTimer::Action::kWarn) {
+          notice(fmt::format("your access under request {} ends in {} (at {}); this session "
+                             "will be closed then.",
+                             request, Remaining(act.remaining),
+                             FormatRfc3339(FromUnixSeconds(grant->ends_at()))));
+        } else if (act.kind == GrantTimer::Action::kEnd) {
+          begin_end("expired");
+        }
+      }
+    }
+    if (child_alive && kill_at && mono >= kill_at) {
+      kill(-child, SIGKILL);
+      pid_t fg = tcgetpgrp(master);
+      if (fg > 0) kill(-fg, SIGKILL);
+      kill_at = 0;
+    }
+    if (!child_alive) {
+      const int64_t quiet = mono - std::max(exited_at, last_data);
+      if (!master_open || quiet > 200'000 || mono - exited_at > 2'000'000) break;
+    }
+
+    int64_t timeout_us = 1'000'000;
+    if (int64_t d = chunker.Due(mono); d >= 0) timeout_us = std::min(timeout_us, d);
+    if (kill_at) timeout_us = std::min(timeout_us, std::max<int64_t>(0, kill_at - mono));
+    if (!child_alive) timeout_us = std::min<int64_t>(timeout_us, 50'000);
+    if (grant && grant->ends_at() > 0) {
+      int64_t due = timer.NextDue(UnixNow(), grant->ends_at());
+      if (due >= 0 && due < 1) timeout_us = std::min<int64_t>(timeout_us, 100'000);
+    }
+
+    pollfd fds[4];
+    int n = 0;
+    fds[n++] = {g_signal_pipe[0], POLLIN, 0};
+    const int master_i = master_open ? n : -1;
+    if (master_open) {
+      fds[n++] = {master, static_cast<short>(POLLIN | (pending_in.empty() ? 0 : POLLOUT)), 0};
+    }
+    const int in_i = in_open && master_open && pending_in.size() < 64 * 1024 ? n : -1;
+    if (in_i >= 0) fds[n++] = {o.in_fd, POLLIN, 0};
+    const int grant_i = grant && grant->wake_fd() >= 0 ? n : -1;
+    if (grant_i >= 0) fds[n++] = {grant->wake_fd(), POLLIN, 0};
+    int ready = poll(fds, static_cast<nfds_t>(n), static_cast<int>((timeout_us + 999) / 1000));
+    if (ready < 0 && errno != EINTR) return Error::Internal(std::string("poll: ") + std::strerror(errno));
+
+    if (ready > 0 && (fds[0].revents & POLLIN)) {
+      unsigned char sigs[64];
+      ssize_t got;
+      while ((got = read(g_signal_pipe[0], sigs, sizeof sigs)) > 0) {
+        for (ssize_t i = 0; i < got; ++i) {
+          const int sig = sigs[i];
+          if (sig == SIGCHLD) {
+            reap();
+          } else if (sig == SIGWINCH && tty) {
+            winsize w{};
+            if (ioctl(o.in_fd, TIOCGWINSZ, &w) == 0 && w.ws_col > 0 && w.ws_row > 0) {
+              ioctl(master, TIOCSWINSZ, &w);
+              chunker.Add(now_t(), 'r', fmt::format("{}x{}", w.ws_col, w.ws_row), MonoMicros());
+            }
+          } else if (sig == SIGTERM || sig == SIGHUP || sig == SIGINT || sig == SIGQUIT) {
+            begin_end("hangup");
+          }
+        }
+      }
+    }
+    if (grant_i >= 0 && (fds[grant_i].revents & POLLIN)) grant->Drained();
+    if (master_i >= 0 && fds[master_i].revents) {
+      const short ev = fds[master_i].revents;
+      if (ev & POLLIN) {
+        ssize_t got = read(master, buf.data(), buf.size());
+        if (got > 0) {
+          std::string_view data(buf.data(), static_cast<size_t>(got));
+          if (!WriteAll(o.out_fd, data) && !ending.size()) begin_end("hangup");
+          chunker.Add(now_t(), 'o', out_carry.Take(data), MonoMicros());
+          last_data = MonoMicros();
+        } else if (got == 0 || (errno != EAGAIN && errno != EINTR)) {
+          master_open = false;  // EIO: every holder of the terminal's other end is gone
+        }
+      } else if (ev & (POLLHUP | POLLERR | POLLNVAL)) {
+        master_open = false;
+      }
+      if (master_open && (ev & POLLOUT) && !pending_in.empty()) {
+        ssize_t put = write(master, pending_in.data(), pending_in.size());
+        if (put > 0) pending_in.erase(0, static_cast<size_t>(put));
+      }
+    }
+    if (in_i >= 0 && fds[in_i].revents) {
+      ssize_t got = read(o.in_fd, buf.data(), buf.size());
+      if (got > 0) {
+        std::string_view data(buf.data(), static_cast<size_t>(got));
+        if (o.record_input) chunker.Add(now_t(), 'i', in_carry.Take(data), MonoMicros());
+        pending_in.append(data);
+        ssize_t put = write(master, pending_in.data(), pending_in.size());
+        if (put > 0) pending_in.erase(0, static_cast<size_t>(put));
+      } else if (got == 0 || (errno != EAGAIN && errno != EINTR)) {
+        in_open = false;
+        // End of input: the program sees end-of-file (VEOF) at the start of a line.
+        if (!tty) pending_in.append("\x04");
+      }
+    }
+    if (child_alive) reap();
+    chunker.MaybeSeal(MonoMicros());
+  }
+
+  if (child_alive) {
+    kill(-child, SIGKILL);
+    waitpid(child, &status, 0);
+  }
+  // Whatever is left of the session's process group goes with it.
+  kill(-child, SIGKILL);
+  chunker.Add(now_t(), 'o', out_carry.Flush(), MonoMicros());
+  RecorderResult result;
+  result.end_reason = ending.empty() ? "exit" : ending;
+  chunker.Final(UnixNow(), result.end_reason);
+  result.chunks = chunker.sealed();
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status)
+                     : WIFSIGNALED(status) ? 128 + WTERMSIG(status)
+                                           : 1;
+  return result;
+}
+
+}  // namespace bg::session

@@ -1,0 +1,51 @@
+// The recorder: runs a program under a pseudo-terminal, relays the person's terminal to it and
+// back, and writes everything as asciicast v2 events ("o" output, "i" input, "r" resize) into
+// chunks for a ChunkSink. It writes warnings into the terminal before the grant ends and ends
+// the session at the end or on revocation: SIGHUP to the program's process group (and the
+// terminal's foreground group), SIGKILL after a grace period. The end and its reason are
+// written into the terminal and into the recording, whose last chunk is final.
+//
+// Not thread-safe: one Run at a time per process (it owns SIGWINCH/SIGCHLD/SIGTERM/SIGHUP
+// handling while it runs, and the terminal's mode).
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "session/asciicast.h"
+#include "session/chunk.h"
+#include "session/grant.h"
+#include "util/result.h"
+
+namespace bg::session {
+
+struct RecorderOptions {
+  // The program. Empty: with ssh_original_command, `$SHELL -c` it; else the login shell.
+  std::vector<std::string> argv;
+  std::string ssh_original_command;
+  std::string shell;  // the person's shell; empty: $SHELL, then the password database, /bin/sh
+  // Session, request, person, host; width/height/timestamp/command are filled in by Run.
+  Header header;
+  std::map<std::string, std::string> child_env;  // set in the program's environment
+  int in_fd = 0;
+  int out_fd = 1;
+  int64_t warn_before_seconds = 300;
+  std::chrono::milliseconds grace{5000};
+  size_t chunk_bytes = 128 * 1024;             // seal a chunk at this size...
+  std::chrono::milliseconds chunk_interval{1000};  // ...or this long after its first event
+  bool record_input = true;
+};
+
+struct RecorderResult {
+  int exit_code = 0;       // the program's, or 128 + signal
+  std::string end_reason;  // "exit", "expired", "revoked", "hangup", ...
+  int64_t chunks = 0;
+};
+
+// Runs the session to its end. `grant` may be null (no time limit, e.g. a local recording).
+Result<RecorderResult> RunRecorder(const RecorderOptions& options, ChunkSink& sink,
+                                   GrantState* grant);
+
+}  // namespace bg::session
