@@ -37,6 +37,7 @@ Result<service::ServerConfig> LoadLocalConfig(const LocalConfigFlags& f);
 void AddServeCommand(CLI::App& app, Globals& g);
 void AddAdminCommands(CLI::App& app, Globals& g);    // user, policy
 void AddRequestCommands(CLI::App& app, Globals& g);  // login, request, approve, ...
+void AddSessionCommands(CLI::App& app, Globals& g);  // record, shell, replay, sessions
 void AddAuditCommands(CLI::App& app, Globals& g);    // audit export, verify, show
 
 extern const char kExitCodesHelp[];

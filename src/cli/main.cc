@@ -25,6 +25,7 @@ int main(int argc, char** argv) {
   bg::cli::AddServeCommand(app, g);
   bg::cli::AddAdminCommands(app, g);
   bg::cli::AddRequestCommands(app, g);
+  bg::cli::AddSessionCommands(app, g);
   bg::cli::AddAuditCommands(app, g);
   bg::cli::AddConnectorCommands(app, g);
   bg::cli::AddKitCommands(app);

@@ -15,6 +15,7 @@
 #include "api/api.h"
 #include "api/connector_routes.h"
 #include "api/http_server.h"
+#include "api/session_routes.h"
 #include "api/tls.h"
 #include "cli/common.h"
 #include "connectors/builtin.h"
@@ -212,6 +213,7 @@ int RunServe(Globals& g, const ServeFlags& f) {
     }
   }
   api::Api api(**svc);
+  api::AddSessionRoutes(api, **svc);
   connectors::ConnectorHealth health(**svc);
   health.Start();
   api::AddConnectorRoutes(api, **svc, &health);

@@ -1,0 +1,171 @@
+#include "api/session_routes.h"
+
+#include <nlohmann/json.hpp>
+
+#include "api/json.h"
+#include "service/sessions.h"
+#include "util/random.h"
+
+namespace bg::api {
+namespace {
+
+using nlohmann::json;
+
+std::vector<std::string> Segments(const std::string& path) {
+  std::vector<std::string> out;
+  size_t i = 0;
+  while (i < path.size()) {
+    size_t j = path.find('/', i);
+    if (j == std::string::npos) j = path.size();
+    if (j > i) out.push_back(path.substr(i, j - i));
+    i = j + 1;
+  }
+  return out;
+}
+
+json SessionJson(const store::SessionRecord& s, bool detail) {
+  json j = {{"id", s.id.value()},
+            {"request_id", s.request.value()},
+            {"user", s.user},
+            {"started_at", FormatRfc3339(s.started_at)}};
+  if (s.ended_at) j["ended_at"] = FormatRfc3339(*s.ended_at);
+  j["complete"] = s.complete;
+  if (detail) {
+    j["chunks"] = s.chunks;
+    j["bytes"] = s.bytes;
+    j["end_reason"] = s.end_reason;
+  }
+  return j;
+}
+
+HttpResponse Out(int status, const json& j) { return Api::JsonResponse(status, j.dump()); }
+
+HttpResponse Refusal(const Error& e) {
+  HttpResponse r = Api::ErrorResponse(e);
+  if (e.code() == ErrorCode::kResourceExhausted) r.status = 413;  // an oversized chunk
+  return r;
+}
+
+Result<std::optional<std::string>> OptString(const json& body, const std::string& field) {
+  if (!body.contains(field)) return std::optional<std::string>();
+  if (!body[field].is_string()) return Error::InvalidArgument(field, "must be a string");
+  return std::optional<std::string>(body[field].get<std::string>());
+}
+
+Result<service::ChunkUpload> ParseChunk(const std::string& id, const std::string& text) {
+  BG_ASSIGN_OR_RETURN(json body,
+                      ParseObject(text, {"seq", "data", "sha256", "request_id", "header", "final",
+                                         "ended_at", "end_reason"},
+                                  {"seq", "data"}));
+  service::ChunkUpload up;
+  up.session = SessionId(id);
+  if (!body["seq"].is_number_integer() || body["seq"].get<int64_t>() < 0) {
+    return Error::InvalidArgument("seq", "must be a non-negative integer");
+  }
+  up.seq = body["seq"].get<int64_t>();
+  // Not GetString: chunk data is far longer than the API's usual strings.
+  BG_ASSIGN_OR_RETURN(auto data, OptString(body, "data"));
+  up.data = std::move(*data);
+  BG_ASSIGN_OR_RETURN(up.sha256, GetString(body, "sha256"));
+  BG_ASSIGN_OR_RETURN(up.final, GetBool(body, "final"));
+  BG_ASSIGN_OR_RETURN(up.end_reason, GetString(body, "end_reason"));
+  BG_ASSIGN_OR_RETURN(auto ended, OptString(body, "ended_at"));
+  if (ended) {
+    BG_ASSIGN_OR_RETURN(Timestamp t, ParseRfc3339(*ended, "ended_at"));
+    up.ended_at = t;
+  }
+  BG_ASSIGN_OR_RETURN(auto request, OptString(body, "request_id"));
+  BG_ASSIGN_OR_RETURN(auto header, OptString(body, "header"));
+  if (request.has_value() != header.has_value()) {
+    return Error::InvalidArgument(request ? "header" : "request_id",
+                                  "request_id and header create the session together");
+  }
+  if (request) up.create = service::NewSession{up.session, RequestId(*request), *header};
+  return up;
+}
+
+bool Handle(service::Service& svc, HttpRequest& req, const core::Actor& actor,
+            std::shared_ptr<ResponseWriter>& w) {
+  auto seg = Segments(req.path);
+  if (seg.size() < 2 || seg[0] != "v1" || seg[1] != "sessions" || seg.size() > 4) return false;
+  const std::string& m = req.method;
+  auto fail = [&](const Error& e) { w->Send(Refusal(e)); };
+
+  if (seg.size() == 2) {
+    if (m == "GET") {
+      std::optional<RequestId> request;
+      if (auto it = req.query.find("request"); it != req.query.end() && !it->second.empty()) {
+        request = RequestId(it->second);
+      }
+      auto list = service::ListSessions(svc, actor, request);
+      if (!list) return fail(list.error()), true;
+      json arr = json::array();
+      for (const auto& s : *list) arr.push_back(SessionJson(s, false));
+      return w->Send(Out(200, {{"sessions", arr}})), true;
+    }
+    if (m == "POST") {
+      auto body = ParseObject(req.body, {"id", "request_id", "header"}, {"request_id", "header"});
+      if (!body) return fail(body.error()), true;
+      service::NewSession ns;
+      auto id = GetString(*body, "id");
+      auto request = GetString(*body, "request_id");
+      auto header = GetString(*body, "header");
+      for (const auto* f : {&id, &request, &header}) {
+        if (!*f) return fail(f->error()), true;
+      }
+      ns.id = SessionId(id->empty() ? NewId("ses") : *id);
+      ns.request = RequestId(*request);
+      ns.header = *header;
+      service::CreateSession(svc, actor, std::move(ns), [w](Result<store::SessionRecord> r) {
+        if (!r) return (void)w->Send(Refusal(r.error()));
+        w->Send(Out(201, SessionJson(*r, true)));
+      });
+      return true;
+    }
+    return fail(Error::InvalidArgument("method", "use GET or POST")), true;
+  }
+
+  const SessionId id(seg[2]);
+  if (seg.size() == 3) {
+    if (m != "GET") return fail(Error::InvalidArgument("method", "use GET")), true;
+    auto s = service::GetSession(svc, actor, id);
+    if (!s) return fail(s.error()), true;
+    return w->Send(Out(200, SessionJson(*s, true))), true;
+  }
+  if (seg[3] == "chunks") {
+    if (m != "POST") return fail(Error::InvalidArgument("method", "use POST")), true;
+    auto up = ParseChunk(seg[2], req.body);
+    if (!up) return fail(up.error()), true;
+    service::AppendSessionChunk(svc, actor, std::move(*up), [w](Result<service::ChunkReceipt> r) {
+      if (!r) return (void)w->Send(Refusal(r.error()));
+      w->Send(Out(r->duplicate ? 200 : 201, {{"session", r->session.value()},
+                                            {"seq", r->seq},
+                                            {"sha256", r->sha256},
+                                            {"bytes", r->bytes},
+                                            {"duplicate", r->duplicate},
+                                            {"complete", r->complete}}));
+    });
+    return true;
+  }
+  if (seg[3] == "recording") {
+    if (m != "GET") return fail(Error::InvalidArgument("method", "use GET")), true;
+    auto cast = service::Recording(svc, actor, id);
+    if (!cast) return fail(cast.error()), true;
+    HttpResponse r;
+    r.content_type = "application/x-asciicast";
+    r.body = std::move(*cast);
+    r.headers.emplace_back("Content-Disposition",
+                           "attachment; filename=\"" + id.value() + ".cast\"");
+    return w->Send(std::move(r)), true;
+  }
+  return false;
+}
+
+}  // namespace
+
+void AddSessionRoutes(Api& api, service::Service& svc) {
+  api.AddRoutes([&svc](HttpRequest& req, const core::Actor& actor,
+                       std::shared_ptr<ResponseWriter>& w) { return Handle(svc, req, actor, w); });
+}
+
+}  // namespace bg::api

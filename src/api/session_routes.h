@@ -1,0 +1,20 @@
+// The /v1/sessions routes (recorded sessions, see service/sessions.h):
+//   POST /v1/sessions                      {"id"?, "request_id", "header"} -> 201 session
+//   POST /v1/sessions/{id}/chunks          {"seq", "data", "sha256"?, "request_id"?, "header"?,
+//                                           "final"?, "ended_at"?, "end_reason"?}
+//                                          -> 201 receipt (200 when the same chunk was stored)
+//   GET  /v1/sessions?request=ID           -> {"sessions": [{"id", "request_id", "user",
+//                                               "started_at", "ended_at"?, "complete"}]}
+//   GET  /v1/sessions/{id}                 -> the session with "chunks", "bytes", "end_reason"
+//   GET  /v1/sessions/{id}/recording       -> the asciicast v2 file (application/x-asciicast)
+// Chunk data over the limit is 413; every other refusal uses Api::ErrorResponse.
+#pragma once
+
+#include "api/api.h"
+#include "service/service.h"
+
+namespace bg::api {
+
+void AddSessionRoutes(Api& api, service::Service& svc);
+
+}  // namespace bg::api
