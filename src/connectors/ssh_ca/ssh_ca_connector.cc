@@ -23,14 +23,6 @@ struct GrantRecord {
   std::vector<std::pair<uint64_t, uint64_t>> ranges;
   int64_t until = 0;
 
-  void Add(uint64_t serial, int64_t valid_before) {
-    if (!ranges.empty() && ranges.back().second + 1 == serial) {
-      ranges.back().second = serial;
-    } else {
-      ranges.emplace_back(serial, serial);
-    }
-    until = std::max(until, valid_before);
-  }
   std::string ToJson() const {
     json r = json::array();
     for (auto [lo, hi] : ranges) r.push_back({lo, hi});
@@ -192,19 +184,39 @@ Result<IssuedCertificate> SshCaConnector::IssueCertificate(const core::Request& 
 
   std::lock_guard lock(mu_);
   BG_ASSIGN_OR_RETURN(auto stored, state_.Get(GrantKey(grant.id)));
-  GrantRecord record;
-  if (stored) {
-    BG_ASSIGN_OR_RETURN(record, GrantRecord::FromJson(*stored));
+  // Serials are reserved per grant in blocks: the block is stored (counter and grant record in
+  // one commit) before any certificate from it leaves, so revocation covers every serial that
+  // may have been issued, and most issuances need no write at all.
+  Cursor& cur = cursors_[grant.id.value()];
+  if (cur.revoked) return Error::FailedPrecondition("the grant was revoked");
+  const int64_t valid_before = ToUnixSeconds(spec.valid_before);
+  if (cur.next > cur.last || valid_before > cur.until) {
+    BG_ASSIGN_OR_RETURN(auto stored, state_.Get(GrantKey(grant.id)));
+    GrantRecord record;
+    if (stored) {
+      BG_ASSIGN_OR_RETURN(record, GrantRecord::FromJson(*stored));
+    }
+    if (record.revoked) return Error::FailedPrecondition("the grant was revoked");
+    std::vector<std::pair<std::string, std::string>> writes;
+    uint64_t next = next_serial_;
+    if (cur.next > cur.last) {
+      record.ranges.emplace_back(next_serial_, next_serial_ + kSerialBlock - 1);
+      next = next_serial_ + kSerialBlock;
+      writes.emplace_back(std::string(kNextSerial), std::to_string(next));
+    }
+    record.until = std::max(record.until, valid_before);
+    writes.emplace_back(GrantKey(grant.id), record.ToJson());
+    BG_TRY(state_.Put(writes));
+    if (cur.next > cur.last) {
+      cur.next = next_serial_;
+      cur.last = next - 1;
+    }
+    cur.until = record.until;
+    next_serial_ = next;
   }
-  if (record.revoked) return Error::FailedPrecondition("the grant was revoked");
-  spec.serial = next_serial_;
+  spec.serial = cur.next;
   BG_ASSIGN_OR_RETURN(std::string line, ssh::SignCertificate(spec, ca_));
-  record.Add(spec.serial, ToUnixSeconds(spec.valid_before));
-  // The counter and the grant's serials are stored before the certificate leaves: a crash
-  // after this commit wastes a serial at worst, never reuses one or loses track of it.
-  BG_TRY(state_.Put({{std::string(kNextSerial), std::to_string(spec.serial + 1)},
-                     {GrantKey(grant.id), record.ToJson()}}));
-  next_serial_ = spec.serial + 1;
+  ++cur.next;
   return IssuedCertificate{std::move(line), spec.serial, spec.valid_after, spec.valid_before};
 }
 
@@ -257,6 +269,7 @@ Status SshCaConnector::Revoke(const core::Request& grant) {
     writes.emplace_back(kRevoked, json{{"version", version}, {"ranges", ranges}}.dump());
   }
   if (!writes.empty()) BG_TRY(state_.Put(writes));
+  cursors_[grant.id.value()] = Cursor{1, 0, 0, /*revoked=*/true};
   revoked_ = std::move(next_revoked);
   krl_version_ = version;
   return Ok();

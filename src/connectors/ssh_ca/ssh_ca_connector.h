@@ -5,7 +5,8 @@
 // requester's own public key, by IssueCertificate). Revoke() puts every serial issued for the
 // grant that is still within its validity into the revoked set and bumps the KRL version; a
 // certificate is never issued for a grant once it was revoked. Serials come from a persisted
-// counter (unique per CA). Thread-safe.
+// counter (unique per CA), reserved per grant in blocks of 256 that are stored before a
+// certificate from them leaves (revocation covers the whole block). Thread-safe.
 //
 // Options ([connectors.NAME], all optional):
 //   extensions     = ["permit-pty", ...]   OpenSSH extensions; default none
@@ -15,6 +16,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -76,6 +78,14 @@ class SshCaConnector final : public service::Connector {
 
   std::mutex mu_;  // serial allocation, grant records, the revoked set
   uint64_t next_serial_ = 1;
+  // Per grant in this process: the serial block in use and the valid-before it is stored with.
+  struct Cursor {
+    uint64_t next = 1, last = 0;  // next > last: no block yet
+    int64_t until = 0;
+    bool revoked = false;
+  };
+  static constexpr uint64_t kSerialBlock = 256;
+  std::map<std::string, Cursor> cursors_;
   // serial -> valid_before (seconds) of revoked certificates.
   std::map<uint64_t, int64_t> revoked_;
   uint64_t krl_version_ = 0;

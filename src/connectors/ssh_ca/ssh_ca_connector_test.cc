@@ -149,6 +149,30 @@ TEST_F(SshCaConnectorTest, RevokePutsTheGrantsSerialsInTheKrlOnce) {
             ErrorCode::kFailedPrecondition);
 }
 
+TEST_F(SshCaConnectorTest, EverySerialOfAGrantIsRevokedAcrossBlocksAndRestarts) {
+  core::Request g = ActiveGrant();
+  std::vector<uint64_t> serials;
+  for (int round = 0; round < 2; ++round) {
+    auto c = Make();
+    for (int i = 0; i < 300; ++i) {
+      auto issued = c->IssueCertificate(g, UserKey());
+      ASSERT_TRUE(issued);
+      serials.push_back(issued->serial);
+    }
+    env_.Reopen();
+  }
+  auto c = Make();
+  ASSERT_TRUE(c->Revoke(g));
+  auto ca = ssh::PublicKey::ParseLine(c->PublicKeyLine());
+  auto krl = ssh::ParseKrl(*c->Krl());
+  ASSERT_TRUE(krl);
+  for (uint64_t s : serials) EXPECT_TRUE(krl->IsRevoked(*ca, s, "")) << s;
+  EXPECT_EQ(std::set<uint64_t>(serials.begin(), serials.end()).size(), serials.size());
+  auto other = c->IssueCertificate(ActiveGrant("req_other"), UserKey());
+  ASSERT_TRUE(other);
+  EXPECT_FALSE(krl->IsRevoked(*ca, other->serial, ""));
+}
+
 TEST_F(SshCaConnectorTest, RevokingAnUnknownGrantIsDone) {
   auto c = Make();
   EXPECT_TRUE(c->Revoke(ActiveGrant("req_never")));
