@@ -1,9 +1,9 @@
 // `breakglass audit export|verify|show`: the audit log from a live server or, offline and
 // read-only, from a data directory; bundles that `audit verify` checks without trusting us.
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <charconv>
 #include <cstdio>
 #include <filesystem>
@@ -231,9 +231,9 @@ class ServerSource final : public LogSource {
     return Ok();
   }
   Result<std::vector<std::string>> ConsistencyProof(int64_t first, int64_t second) {
-    BG_ASSIGN_OR_RETURN(json j, client_.Json("GET", fmt::format(
-                                                        "/v1/audit/proof/consistency?first={}&second={}",
-                                                        first, second)));
+    BG_ASSIGN_OR_RETURN(
+        json j, client_.Json("GET", fmt::format("/v1/audit/proof/consistency?first={}&second={}",
+                                                first, second)));
     std::vector<std::string> out;
     if (!j.contains("hashes") || !j["hashes"].is_array()) {
       return Error::Internal("the server's consistency proof has no hashes");
@@ -284,8 +284,8 @@ std::string PrefixRoot(const std::vector<std::string>& leaf_hashes, int64_t k) {
 // an intact prefix.
 Result<int64_t> LocateChangedLeaf(ServerSource& server, const std::vector<std::string>& leaf_hashes,
                                   const audit::Checkpoint& cp) {
-  int64_t good = 0;         // prefix [0, good) proven intact (the empty prefix trivially)
-  int64_t bad = cp.size;    // prefix [0, bad) known not intact
+  int64_t good = 0;       // prefix [0, good) proven intact (the empty prefix trivially)
+  int64_t bad = cp.size;  // prefix [0, bad) known not intact
   while (bad - good > 1) {
     int64_t mid = good + (bad - good) / 2;
     BG_ASSIGN_OR_RETURN(auto proof, server.ConsistencyProof(mid, cp.size));
@@ -375,44 +375,45 @@ int RunExport(Globals& g, const ExportFlags& f) {
   audit::CompactRange range;
   std::vector<std::string> leaf_hashes;
   int64_t exported = 0, skipped_invalid = 0, changed_in_store = -1;
-  auto status = source.Read(0, size, [&](int64_t i, std::string leaf,
-                                         const std::optional<std::string>& stored) -> Status {
-    std::string hash = audit::HashLeaf(leaf);
-    if (stored && *stored != hash && changed_in_store < 0) changed_in_store = i;
-    // A local export keeps the store's own hash (so `audit verify` names a changed leaf); a
-    // live one the computed hash, vouched for by the signed root checked below.
-    const std::string& line_hash = stored ? *stored : hash;
-    if (live) {
-      range.Append(hash);
-      leaf_hashes.push_back(hash);
-    }
-    if (bundle_entries.open()) bundle_entries.Line(EntryLine(i, leaf, line_hash));
-    auto event = audit::ParseLeaf(leaf);
-    bool in_window = true;
-    if (event && ((*since && event->time < **since) || (*until && event->time >= **until))) {
-      in_window = false;
-    }
-    if (in_window && (to_stdout || out.open())) {
-      if (f.format == "jsonl") {
-        emit(EntryLine(i, leaf, line_hash));
-        ++exported;
-      } else if (event) {
-        emit(notify::FormatCef(i, *event));
-        ++exported;
-      } else {
-        ++skipped_invalid;
-      }
-    }
-    progress.Update(i + 1, size);
-    return Ok();
-  });
+  auto status = source.Read(
+      0, size,
+      [&](int64_t i, std::string leaf, const std::optional<std::string>& stored) -> Status {
+        std::string hash = audit::HashLeaf(leaf);
+        if (stored && *stored != hash && changed_in_store < 0) changed_in_store = i;
+        // A local export keeps the store's own hash (so `audit verify` names a changed leaf); a
+        // live one the computed hash, vouched for by the signed root checked below.
+        const std::string& line_hash = stored ? *stored : hash;
+        if (live) {
+          range.Append(hash);
+          leaf_hashes.push_back(hash);
+        }
+        if (bundle_entries.open()) bundle_entries.Line(EntryLine(i, leaf, line_hash));
+        auto event = audit::ParseLeaf(leaf);
+        bool in_window = true;
+        if (event && ((*since && event->time < **since) || (*until && event->time >= **until))) {
+          in_window = false;
+        }
+        if (in_window && (to_stdout || out.open())) {
+          if (f.format == "jsonl") {
+            emit(EntryLine(i, leaf, line_hash));
+            ++exported;
+          } else if (event) {
+            emit(notify::FormatCef(i, *event));
+            ++exported;
+          } else {
+            ++skipped_invalid;
+          }
+        }
+        progress.Update(i + 1, size);
+        return Ok();
+      });
   progress.Finish();
   if (!status) return fail(status.error());
   if (live && range.Root() != cp->root) {
     auto at = LocateChangedLeaf(static_cast<ServerSource&>(source), leaf_hashes, *cp);
     std::cerr << "breakglass: the server's entries do not hash to its signed checkpoint of size "
-              << cp->size
-              << (at ? fmt::format(": entry {} differs from the signed tree", *at) : "") << "\n";
+              << cp->size << (at ? fmt::format(": entry {} differs from the signed tree", *at) : "")
+              << "\n";
     return kVerifyFailed;
   }
   if (out.open()) {
@@ -424,14 +425,16 @@ int RunExport(Globals& g, const ExportFlags& f) {
     if (auto s = WriteWhole(f.bundle + "/key.txt", *key); !s) return fail(s.error());
   }
   if (skipped_invalid > 0) {
-    std::cerr << fmt::format("breakglass: {} leaves are not valid audit events: not in the CEF "
-                             "export (run `breakglass audit verify`)\n",
-                             skipped_invalid);
+    std::cerr << fmt::format(
+        "breakglass: {} leaves are not valid audit events: not in the CEF "
+        "export (run `breakglass audit verify`)\n",
+        skipped_invalid);
   }
   if (changed_in_store >= 0) {
-    std::cerr << fmt::format("breakglass: warning: stored leaf {} does not match its stored "
-                             "hash; `breakglass audit verify` will fail\n",
-                             changed_in_store);
+    std::cerr << fmt::format(
+        "breakglass: warning: stored leaf {} does not match its stored "
+        "hash; `breakglass audit verify` will fail\n",
+        changed_in_store);
   }
   if (!to_stdout) {
     json j = {{"source", source.Describe()},
@@ -441,13 +444,14 @@ int RunExport(Globals& g, const ExportFlags& f) {
               {"checkpoint_size", cp->size}};
     if (!f.out.empty()) j["out"] = f.out;
     if (!f.bundle.empty()) j["bundle"] = f.bundle;
-    std::string human = fmt::format("{} of {} entries exported from {}", exported, size,
-                                    source.Describe());
+    std::string human =
+        fmt::format("{} of {} entries exported from {}", exported, size, source.Describe());
     if (!f.out.empty()) human += fmt::format(" to {} ({})", f.out, f.format);
     if (!f.bundle.empty()) {
-      human += fmt::format("\nbundle {}: entries.jsonl ({} entries), checkpoint.txt (size {}), "
-                           "key.txt",
-                           f.bundle, size, cp->size);
+      human += fmt::format(
+          "\nbundle {}: entries.jsonl ({} entries), checkpoint.txt (size {}), "
+          "key.txt",
+          f.bundle, size, cp->size);
     }
     Print(g, j, human);
   }
@@ -506,9 +510,8 @@ Result<std::vector<audit::BundleEntry>> ParseBundleEntries(std::string_view text
     }
     auto parsed = audit::ParseEntries(line);
     if (!parsed) {
-      return Error::InvalidArgument("entries",
-                                    fmt::format("entries.jsonl line {}: {}", line_no,
-                                                parsed.error().message()));
+      return Error::InvalidArgument(
+          "entries", fmt::format("entries.jsonl line {}: {}", line_no, parsed.error().message()));
     }
     for (auto& e : *parsed) out.push_back(std::move(e));
   }
@@ -564,8 +567,7 @@ Result<json> VerifyBundleDir(const VerifyFlags& f) {
   auto report = audit::VerifyBundle(entries, note, key, o);
   progress.Finish();
   if (!report) return report.error();
-  const double secs =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   if (!f.save.empty()) BG_TRY(WriteWhole(f.save, note));
   json j = {{"ok", true},
             {"entries", report->entries},
@@ -580,12 +582,14 @@ Result<json> VerifyBundleDir(const VerifyFlags& f) {
       Base64Encode(report->checkpoint.root), key.substr(0, key.find('+')));
   if (report->trusted) {
     j["trusted_size"] = report->trusted->size;
-    summary += fmt::format("\n    extends the trusted checkpoint of size {}", report->trusted->size);
+    summary +=
+        fmt::format("\n    extends the trusted checkpoint of size {}", report->trusted->size);
   }
   if (report->unsigned_tail > 0) {
-    summary += fmt::format("\n    {} entries after the checkpoint are well formed but not yet "
-                           "signed",
-                           report->unsigned_tail);
+    summary += fmt::format(
+        "\n    {} entries after the checkpoint are well formed but not yet "
+        "signed",
+        report->unsigned_tail);
   }
   j["summary"] = summary;
   return j;
@@ -619,20 +623,22 @@ Result<json> VerifyServer(const Globals& g, const VerifyFlags& f) {
             {"checkpoint_size", cp.size},
             {"origin", cp.origin},
             {"root", Base64Encode(cp.root)}};
-  std::string summary =
-      fmt::format("OK: checkpoint \"{}\" size {} root {}", cp.origin, cp.size, Base64Encode(cp.root));
+  std::string summary = fmt::format("OK: checkpoint \"{}\" size {} root {}", cp.origin, cp.size,
+                                    Base64Encode(cp.root));
   std::optional<audit::Checkpoint> old;
   if (trusted) {
     BG_ASSIGN_OR_RETURN(auto parsed, audit::ParseAndVerifyCheckpoint(*trusted, key));
-    BG_ASSIGN_OR_RETURN(auto proof, parsed.size <= cp.size
-                                        ? server.ConsistencyProof(parsed.size, cp.size)
-                                        : Result<std::vector<std::string>>(std::vector<std::string>{}));
+    BG_ASSIGN_OR_RETURN(auto proof,
+                        parsed.size <= cp.size
+                            ? server.ConsistencyProof(parsed.size, cp.size)
+                            : Result<std::vector<std::string>>(std::vector<std::string>{}));
     BG_ASSIGN_OR_RETURN(auto pair, audit::VerifyCheckpointConsistency(*trusted, note, key, proof));
     old = pair.first;
     j["trusted_size"] = old->size;
-    summary += fmt::format("\n    consistent with the trusted checkpoint of size {} (proof of {} "
-                           "hashes)",
-                           old->size, proof.size());
+    summary += fmt::format(
+        "\n    consistent with the trusted checkpoint of size {} (proof of {} "
+        "hashes)",
+        old->size, proof.size());
   } else {
     summary += "\n    no --trusted-checkpoint: the log's history is checked only against itself";
   }
@@ -698,7 +704,10 @@ void RunShow(Globals& g, const ShowFlags& f) {
                         v.find(' ') == std::string::npos ? v : json(v).dump());
     }
     std::string time = FormatRfc3339(e->time);
-    events.push_back({{"index", i}, {"time", time}, {"type", e->type}, {"actor", e->actor},
+    events.push_back({{"index", i},
+                      {"time", time},
+                      {"type", e->type},
+                      {"actor", e->actor},
                       {"details", details}});
     human += fmt::format("{}  #{:<6} {:<24} {:<10} {}\n", time, i, e->type, e->actor, kv);
     return Ok();
@@ -729,12 +738,14 @@ void AddAuditCommands(CLI::App& app, Globals& g) {
         "Export the log as JSON lines or CEF, from a server (--server) or offline from a data "
         "directory (--data-dir, --config); --bundle DIR also writes what `audit verify` checks");
     cmd->add_option("--format", f->format, "jsonl (default) or cef");
-    cmd->add_option("--since", f->since, "Only events at or after this time (RFC 3339, or 24h ago)");
+    cmd->add_option("--since", f->since,
+                    "Only events at or after this time (RFC 3339, or 24h ago)");
     cmd->add_option("--until", f->until, "Only events before this time (RFC 3339, or 1h ago)");
     cmd->add_option("--out", f->out, "Write the export to this file (default: stdout)");
     cmd->add_option("--bundle", f->bundle,
                     "Also write entries.jsonl (all entries), checkpoint.txt and key.txt here");
-    cmd->add_flag("--progress", f->progress, "Show progress on stderr even if it is not a terminal");
+    cmd->add_flag("--progress", f->progress,
+                  "Show progress on stderr even if it is not a terminal");
     AddLocalFlags(cmd, f->local);
     cmd->callback([&g, f] { g.exit_code = RunExport(g, *f); });
   }
@@ -745,16 +756,20 @@ void AddAuditCommands(CLI::App& app, Globals& g) {
         "Verify an exported bundle offline (--bundle DIR) or a live server (--server URL): "
         "signature, root, and consistency with a checkpoint trusted from before. Exit 1 when "
         "verification fails");
-    cmd->add_option("--bundle", f->bundle, "Bundle directory (entries.jsonl, checkpoint.txt, key.txt)");
-    cmd->add_option("--trusted-checkpoint", f->trusted, "A checkpoint saved earlier: the log must extend it");
-    cmd->add_option("--key", f->key, "Pinned verifier key file (default: the bundle's or server's key)");
-    cmd->add_option("--save-checkpoint", f->save, "After success, save the verified checkpoint here");
+    cmd->add_option("--bundle", f->bundle,
+                    "Bundle directory (entries.jsonl, checkpoint.txt, key.txt)");
+    cmd->add_option("--trusted-checkpoint", f->trusted,
+                    "A checkpoint saved earlier: the log must extend it");
+    cmd->add_option("--key", f->key,
+                    "Pinned verifier key file (default: the bundle's or server's key)");
+    cmd->add_option("--save-checkpoint", f->save,
+                    "After success, save the verified checkpoint here");
     cmd->add_flag("--proof-only", f->proof_only,
                   "Live: check only the consistency proof, do not download the entries");
-    cmd->add_flag("--progress", f->progress, "Show progress on stderr even if it is not a terminal");
-    cmd->callback([&g, f] {
-      Report(g, f->bundle.empty() ? VerifyServer(g, *f) : VerifyBundleDir(*f));
-    });
+    cmd->add_flag("--progress", f->progress,
+                  "Show progress on stderr even if it is not a terminal");
+    cmd->callback(
+        [&g, f] { Report(g, f->bundle.empty() ? VerifyServer(g, *f) : VerifyBundleDir(*f)); });
   }
   {
     auto f = std::make_shared<ShowFlags>();

@@ -2,7 +2,6 @@
 
 #include <fmt/format.h>
 
-
 namespace bg::notify {
 namespace {
 
@@ -14,11 +13,8 @@ struct DetailKey {
   std::string_view label;
 };
 constexpr DetailKey kDetailKeys[] = {
-    {"source_address", "src", ""},
-    {"resource", "dhost", ""},
-    {"privilege", "spriv", ""},
-    {"reason", "cs2", "reason"},
-    {"ticket", "cs3", "ticket"},
+    {"source_address", "src", ""}, {"resource", "dhost", ""},   {"privilege", "spriv", ""},
+    {"reason", "cs2", "reason"},   {"ticket", "cs3", "ticket"},
 };
 
 bool EndsWith(std::string_view s, std::string_view suffix) {
@@ -48,11 +44,20 @@ std::string CefEscapeValue(std::string_view value) {
   out.reserve(value.size());
   for (char c : value) {
     switch (c) {
-      case '\\': out += "\\\\"; break;
-      case '=': out += "\\="; break;
-      case '\r': out += "\\r"; break;
-      case '\n': out += "\\n"; break;
-      default: out += c;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '=':
+        out += "\\=";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      default:
+        out += c;
     }
   }
   return out;

@@ -99,12 +99,13 @@ Result<SyslogTarget> ParseSyslogUrl(std::string_view url) {
   return t;
 }
 
-std::string FormatSyslog(int64_t index, std::string_view leaf, std::string_view hostname,
-                         int pid, std::string_view fallback_time) {
+std::string FormatSyslog(int64_t index, std::string_view leaf, std::string_view hostname, int pid,
+                         std::string_view fallback_time) {
   auto event = audit::ParseLeaf(leaf);
   std::string type = event ? event->type : "invalid";
   std::string time = event ? FormatRfc3339(event->time) : std::string(fallback_time);
-  int pri = kFacilityAuthPriv * 8 + (IsWarning(type) || !event ? kSeverityWarning : kSeverityNotice);
+  int pri =
+      kFacilityAuthPriv * 8 + (IsWarning(type) || !event ? kSeverityWarning : kSeverityNotice);
   std::string sd = fmt::format("[{} index=\"{}\"", kSdId, index);
   if (event) {
     sd += fmt::format(" actor=\"{}\"", SdEscape(event->actor));
@@ -167,8 +168,9 @@ void SyslogSink::Loop() {
     auto [index, leaf] = std::move(queue_.front());
     queue_.pop_front();
     lock.unlock();
-    std::string message = FormatSyslog(index, leaf, hostname_, pid_, FormatRfc3339(
-        std::chrono::time_point_cast<Seconds>(std::chrono::system_clock::now())));
+    std::string message = FormatSyslog(
+        index, leaf, hostname_, pid_,
+        FormatRfc3339(std::chrono::time_point_cast<Seconds>(std::chrono::system_clock::now())));
     bool ok = Send(message);
     lock.lock();
     if (ok) {

@@ -39,8 +39,8 @@ Result<SyslogTarget> ParseSyslogUrl(std::string_view url);
 
 // The RFC 5424 message for the leaf at `index` (without transport framing). A leaf that is not
 // a valid audit event is still forwarded, with MSGID "invalid" and the time of `fallback_time`.
-std::string FormatSyslog(int64_t index, std::string_view leaf, std::string_view hostname,
-                         int pid, std::string_view fallback_time);
+std::string FormatSyslog(int64_t index, std::string_view leaf, std::string_view hostname, int pid,
+                         std::string_view fallback_time);
 
 class SyslogSink {
  public:

@@ -60,7 +60,8 @@ TEST(SyslogFormat, WritesAnRfc5424LineWithStructuredDataAndTheLeafAsMessage) {
   EXPECT_EQ(FormatSyslog(12, leaf, "host one", 42, "unused"),
             "<85>1 2026-11-18T11:06:40Z host_one breakglass 42 request.created "
             "[breakglass@32473 index=\"12\" actor=\"al\\\"ice\\]\" request=\"req_9\"] "
-            "\xEF\xBB\xBF" + leaf);
+            "\xEF\xBB\xBF" +
+                leaf);
 }
 
 TEST(SyslogFormat, FailuresAreWarningsAndInvalidLeavesAreStillForwarded) {

@@ -68,8 +68,8 @@ std::optional<Timestamp> WitnessQueue::Next() const {
   return next;
 }
 
-Checkpointer::Checkpointer(CheckpointerOptions options, CheckpointerHooks hooks,
-                           const Clock& clock, metrics::Registry* metrics)
+Checkpointer::Checkpointer(CheckpointerOptions options, CheckpointerHooks hooks, const Clock& clock,
+                           metrics::Registry* metrics)
     : options_(std::move(options)),
       hooks_(std::move(hooks)),
       clock_(clock),
@@ -161,8 +161,8 @@ std::optional<int64_t> Checkpointer::TickImpl(bool force) {
   const auto& [cp_size, note] = *signed_cp;
   if (auto s = hooks_.persist(note); !s) {
     // Not marked signed: the next tick tries again.
-    spdlog::error(R"({{"event":"audit.checkpoint_persist_failed","size":{},"error":{}}})",
-                  cp_size, Quoted(s.error().message()));
+    spdlog::error(R"({{"event":"audit.checkpoint_persist_failed","size":{},"error":{}}})", cp_size,
+                  Quoted(s.error().message()));
     return std::nullopt;
   }
   {
@@ -194,8 +194,9 @@ int Checkpointer::PushDue() {
     }
     if (!s) {
       if (failures_metric_ != nullptr) failures_metric_->Inc();
-      spdlog::warn(R"({{"event":"audit.witness_push_failed","witness":{},"size":{},"error":{},"gave_up":{}}})",
-                   Quoted(push.url), push.size, Quoted(s.error().message()), gave_up);
+      spdlog::warn(
+          R"({{"event":"audit.witness_push_failed","witness":{},"size":{},"error":{},"gave_up":{}}})",
+          Quoted(push.url), push.size, Quoted(s.error().message()), gave_up);
     }
   }
   return static_cast<int>(due.size());
@@ -207,8 +208,8 @@ uint64_t Checkpointer::push_failures() const {
 }
 
 void Checkpointer::SignLoop() {
-  const auto poll = std::min<std::chrono::milliseconds>(std::chrono::seconds(1),
-                                                        options_.interval / 4 + std::chrono::milliseconds(100));
+  const auto poll = std::min<std::chrono::milliseconds>(
+      std::chrono::seconds(1), options_.interval / 4 + std::chrono::milliseconds(100));
   std::unique_lock lock(mu_);
   while (!stopping_) {
     lock.unlock();
