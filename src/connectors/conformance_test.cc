@@ -195,6 +195,9 @@ struct Kind {
   std::function<std::unique_ptr<Target>()> make;
 };
 
+// Test names and failure messages show the kind, not the parameter's bytes.
+void PrintTo(const Kind& kind, std::ostream* os) { *os << kind.name; }
+
 class ConnectorConformanceTest : public ::testing::TestWithParam<Kind> {
  protected:
   void SetUp() override {
