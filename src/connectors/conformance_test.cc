@@ -280,9 +280,9 @@ TEST_P(ConnectorConformanceTest, GrantsAreIndependent) {
 // privilege role full of quotes, semicolons and non-ASCII still give exactly one login role,
 // member of exactly that role, and nothing else is touched.
 TEST(PostgresRoleHostileNamesTest, QuotesSemicolonsAndUnicodeDoNotBreakTheSql) {
+  TestEnv env;  // outlives the server, which lives in its directory
   PostgresTarget pg;
   if (auto why = pg.SkipReason(); !why.empty()) GTEST_SKIP() << why;
-  TestEnv env;
   auto c = pg.Make(env);
   ASSERT_TRUE(c) << c.error().ToString();
   const std::string hostile_role = "r\"o'le; DROP TABLE victim; --\xc3\xa9\xe2\x98\x83";
