@@ -342,9 +342,17 @@ Result<RecorderResult> RunRecorder(const RecorderOptions& o, ChunkSink& sink, Gr
     if (master_i >= 0 && fds[master_i].revents) {
       const short ev = fds[master_i].revents;
       if (ev & POLLIN) {
-        ssize_t got = read(master, buf.data(), buf.size());
-        if (got > 0) {
-          std::string_view data(buf.data(), static_cast<size_t>(got));
+        // Take what the program has written so far (a terminal hands out at most 4 KiB per
+        // read): one write to the person's terminal and one event for all of it.
+        size_t have = 0;
+        ssize_t got = 0;
+        while (have < buf.size() && (got = read(master, buf.data() + have, buf.size() - have)) > 0) {
+          have += static_cast<size_t>(got);
+          if (got < 4000) break;  // the terminal's buffer was not full: nothing more waits
+        }
+        if (have > 0) {
+          got = static_cast<ssize_t>(have);
+          std::string_view data(buf.data(), have);
           if (!WriteAll(o.out_fd, data) && !ending.size()) begin_end("hangup");
           chunker.Add(now_t(), 'o', out_carry.Take(data), MonoMicros());
           last_data = MonoMicros();
@@ -373,7 +381,6 @@ Result<RecorderResult> RunRecorder(const RecorderOptions& o, ChunkSink& sink, Gr
         if (!tty) pending_in.append("\x04");
       }
     }
-    if (child_alive) reap();
     chunker.MaybeSeal(MonoMicros());
   }
 

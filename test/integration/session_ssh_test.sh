@@ -1,0 +1,138 @@
+#!/usr/bin/env bash
+# A forced-command session through a real sshd (issue 6): the ssh_ca connector puts
+# `breakglass record --grant %g --server URL` into the certificate's force-command, so every
+# session of that certificate runs through the recorder whatever the user asks for; the user's
+# command (SSH_ORIGINAL_COMMAND) runs and is recorded, and the recording reaches the server.
+# The recorder authenticates with the person's own token, which their ssh client passes on
+# (SetEnv; the target's sshd accepts BREAKGLASS_TOKEN). Exit 77 only when OpenSSH is absent.
+SSHD=$(command -v sshd || echo /usr/sbin/sshd)
+for t in ssh ssh-keygen "$SSHD" oathtool jq tmux; do
+  command -v "$t" >/dev/null 2>&1 || { echo "SKIP: $t not found"; exit 77; }
+done
+source "$(dirname "$0")/connectors_lib.sh"
+SSHD_PID=
+T=(tmux -L "bgrecssh-$$" -f /dev/null)
+trap '"${T[@]}" kill-server 2>/dev/null || true; if [ -n "$SSHD_PID" ]; then kill "$SSHD_PID" 2>/dev/null || true; fi; cleanup' EXIT
+
+# The server's address must be known to the connector's configuration: pick the port first.
+PORT=$(free_port)
+URL=https://127.0.0.1:$PORT
+CACERT=$WORK/breakglass-data/tls.crt
+conn_config <<TOML
+[connectors.bastion-ssh]
+kind = "ssh_ca"
+extensions = ["permit-pty"]
+force_command = "$BG record --grant %g --server $URL --cacert $CACERT --spool-dir $WORK/target-spool --upload-wait 20s"
+TOML
+conn_policy <<'TOML'
+version = 1
+[settings]
+timezone = "UTC"
+reason_min_length = 5
+[groups]
+ops = ["alice"]
+[[resources]]
+name = "bastion"
+connector = "bastion-ssh"
+owner = "admin"
+privileges = ["breakglass-root"]
+[[rules]]
+resource = "bastion"
+privileges = ["breakglass-root"]
+requesters = ["group:ops"]
+tier = 1
+max_duration = "1h"
+review_within = "72h"
+TOML
+conn_user alice requester
+conn_user sam auditor
+(cd "$WORK" && exec "$BG" serve --config "$WORK/bg.toml" --listen 127.0.0.1:$PORT >"$WORK/serve.out" 2>"$WORK/serve.err") &
+SERVER_PID=$!
+export BREAKGLASS_SERVER=$URL BREAKGLASS_CACERT=$CACERT
+wait_until 60 grep -q "listening on" "$WORK/serve.out" || fail "server did not start"
+
+S=$WORK/sshd; mkdir -p "$S/principals" /run/sshd
+curl -sf --cacert "$CACERT" "$URL/v1/ssh/ca" >"$S/ca.pub" || fail "GET /v1/ssh/ca"
+curl -sf --cacert "$CACERT" "$URL/v1/ssh/krl" -o "$S/krl" || fail "GET /v1/ssh/krl"
+echo breakglass-root >"$S/principals/root"
+ssh-keygen -q -t ed25519 -N '' -f "$S/hostkey"
+SPORT=$(free_port)
+cat >"$S/sshd_config" <<CONF
+Port $SPORT
+ListenAddress 127.0.0.1
+HostKey $S/hostkey
+PidFile $S/sshd.pid
+TrustedUserCAKeys $S/ca.pub
+AuthorizedPrincipalsFile $S/principals/%u
+AuthorizedKeysFile none
+RevokedKeys $S/krl
+PermitRootLogin prohibit-password
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UsePAM no
+StrictModes no
+AcceptEnv BREAKGLASS_TOKEN
+LogLevel VERBOSE
+CONF
+"$SSHD" -t -f "$S/sshd_config" || fail "sshd config"
+"$SSHD" -D -e -f "$S/sshd_config" 2>"$S/sshd.log" &
+SSHD_PID=$!
+wait_until 20 bash -c "exec 3<>/dev/tcp/127.0.0.1/$SPORT" || fail "sshd did not start"
+
+conn_login alice
+TOKEN=$(jq -r .token "$HOME/.config/breakglass/credentials.json")
+grant=$(conn_grant bastion breakglass-root 20m)
+ssh-keygen -q -t ed25519 -N '' -f "$S/k"
+r=$(api POST "/v1/requests/$grant/ssh-cert" "{\"public_key\":\"$(cat "$S/k.pub")\"}")
+[ "$(tail -1 <<<"$r")" = 200 ] || fail "ssh-cert: $r"
+head -1 <<<"$r" | jq -r .certificate >"$S/k-cert.pub"
+ssh-keygen -L -f "$S/k-cert.pub" | grep -q "force-command.*breakglass record --grant $grant" ||
+  fail "the certificate does not force the recorder: $(ssh-keygen -L -f "$S/k-cert.pub")"
+SSH=(ssh -F /dev/null -o IdentitiesOnly=yes -o IdentityAgent=none -o BatchMode=yes
+     -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR
+     -o ConnectTimeout=10 -p "$SPORT" -i "$S/k" -o CertificateFile="$S/k-cert.pub"
+     -o SetEnv=BREAKGLASS_TOKEN=$TOKEN)
+
+# 1. a command: it runs (through the recorder), and is recorded with SSH_ORIGINAL_COMMAND
+set +e
+out=$("${SSH[@]}" root@127.0.0.1 'echo remote-$((6*7)); exit 3' 2>"$WORK/ssh1.err")
+rc=$?
+set -e
+[ $rc = 3 ] || fail "remote exit code: $rc ($(cat "$WORK/ssh1.err"))"
+grep -q "remote-42" <<<"$out" || fail "remote output: $out $(cat "$WORK/ssh1.err")"
+grep -q "recording session ses_" "$WORK/ssh1.err" || fail "the recorder did not run: $(cat "$WORK/ssh1.err")"
+wait_until 20 bash -c "\"$BG\" sessions list --request $grant --json | jq -e '.sessions[0].complete'" ||
+  fail "no complete session: $("$BG" sessions list --request "$grant" --json)"
+sid=$("$BG" sessions list --request "$grant" --json | jq -r '.sessions[0].id')
+"$BG" replay "$sid" --cat | grep -q "remote-42" || fail "the recording lacks the output"
+curl -s --cacert "$CACERT" -H "Authorization: Bearer $TOKEN" "$URL/v1/sessions/$sid/recording" |
+  head -1 | jq -e --arg g "$grant" '.breakglass.request_id == $g and
+     .breakglass.ssh_original_command == "echo remote-$((6*7)); exit 3"' >/dev/null ||
+  fail "header: $(curl -s --cacert "$CACERT" -H "Authorization: Bearer $TOKEN" "$URL/v1/sessions/$sid/recording" | head -1)"
+echo "ok - a forced-command session runs the user's command and is recorded"
+
+# 2. an interactive login through a real terminal, typed into with tmux
+"${T[@]}" new-session -d -s ssh -x 100 -y 30 \
+  "$(printf '%q ' "${SSH[@]}") -tt root@127.0.0.1; echo \$? >'$WORK/ssh2.exit'; sleep 3600"
+wait_until 20 bash -c "${T[*]} capture-pane -p -t ssh | grep -q 'recording session'" ||
+  fail "no recorder banner: $("${T[@]}" capture-pane -p -t ssh)"
+sleep 1
+"${T[@]}" send-keys -t ssh -l 'echo typed-$((100+1))'; "${T[@]}" send-keys -t ssh Enter
+wait_until 20 bash -c "${T[*]} capture-pane -p -t ssh | grep -q '^typed-101'" ||
+  fail "typed command: $("${T[@]}" capture-pane -p -t ssh)"
+"${T[@]}" send-keys -t ssh -l 'exit'; "${T[@]}" send-keys -t ssh Enter
+wait_until 30 test -f "$WORK/ssh2.exit" || fail "ssh did not end"
+wait_until 20 bash -c "\"$BG\" sessions list --request $grant --json | jq -e '.sessions | length == 2 and all(.complete)'" ||
+  fail "interactive session missing: $("$BG" sessions list --request "$grant" --json)"
+sid2=$("$BG" sessions list --request "$grant" --json | jq -r '.sessions[1].id')
+"$BG" replay "$sid2" --cat >"$WORK/s2.cat"
+grep -q "typed-101" "$WORK/s2.cat" || fail "interactive recording lacks the output"
+curl -s --cacert "$CACERT" -H "Authorization: Bearer $TOKEN" "$URL/v1/sessions/$sid2/recording" >"$WORK/s2.cast"
+python3 - "$WORK/s2.cast" <<'PY' || fail "interactive recording: no keystrokes"
+import json, sys
+ev = [json.loads(l) for l in open(sys.argv[1]).read().splitlines()[1:]]
+typed = ''.join(e[2] for e in ev if e[1] == 'i')
+assert 'echo typed-$((100+1))\r' in typed, repr(typed)
+PY
+echo "ok - an interactive ssh login is recorded with its keystrokes"
+echo "all forced-command session checks passed"
