@@ -70,7 +70,7 @@ void AddUserCommands(CLI::App& app, Globals& g) {
   add->add_option("--role", *roles, "requester, approver, auditor or admin (repeatable)")->required();
   add->add_flag("--password-stdin", *password_stdin, "Read the password from stdin")->required();
   add_local(add);
-  add->callback([&g, local, name, roles] {
+  add->callback([&g, local, name, roles, password_stdin] {
     std::vector<core::Role> parsed;
     for (const auto& r : *roles) {
       auto role = core::ParseRole(r);

@@ -55,3 +55,38 @@ TEST(AuthCacheTest, MemoryIsBounded) {
 
 }  // namespace
 }  // namespace bg::service
+
+#include "service/request_cache.h"
+
+namespace bg::service {
+namespace {
+
+core::Request Req(const char* id, int64_t version, core::RequestState s) {
+  core::Request r;
+  r.id = RequestId(id);
+  r.version = version;
+  r.state = s;
+  return r;
+}
+
+TEST(RequestCacheTest, AnOlderVersionNeverReplacesANewerOne) {
+  RequestCache c;
+  c.Put(Req("a", 2, core::RequestState::kActive));
+  c.Put(Req("a", 1, core::RequestState::kPending));  // a read that raced the commit
+  EXPECT_EQ(c.Get(RequestId("a"))->state, core::RequestState::kActive);
+  c.Put(Req("a", 3, core::RequestState::kExpired));
+  EXPECT_EQ(c.Get(RequestId("a"))->state, core::RequestState::kExpired);
+  EXPECT_FALSE(c.Get(RequestId("b")).has_value());
+}
+
+TEST(RequestCacheTest, MemoryIsBounded) {
+  RequestCache c(/*max_entries=*/2);
+  for (const char* id : {"a", "b", "c"}) c.Put(Req(id, 1, core::RequestState::kPending));
+  int present = 0;
+  for (const char* id : {"a", "b", "c"}) present += c.Get(RequestId(id)).has_value();
+  EXPECT_LE(present, 2);
+  EXPECT_TRUE(c.Get(RequestId("c")).has_value());
+}
+
+}  // namespace
+}  // namespace bg::service

@@ -302,7 +302,11 @@ void Service::Extend(const core::Actor& actor, RequestId id, Seconds duration, s
 }
 
 Result<core::Request> Service::Get(const core::Actor& actor, const RequestId& id) {
-  BG_ASSIGN_OR_RETURN(auto r, store_->GetRequest(id));
+  std::optional<core::Request> r = impl_->requests.Get(id);
+  if (!r) {
+    BG_ASSIGN_OR_RETURN(r, store_->GetRequest(id));
+    if (r) impl_->requests.Put(*r);
+  }
   // A request the caller may not see is reported exactly like one that does not exist.
   if (!r || !core::CanView(*policy(), *r, actor)) {
     return Error::NotFound("no request " + id.value());
@@ -378,6 +382,7 @@ core::Request Service::ApplyTransition(Tx& tx, const core::Transition& t, int64_
 }
 
 void Service::OnCommittedRequest(const core::Request& r) {
+  impl_->requests.Put(r);
   StateEvent e;
   e.type = "request";
   e.request = r;

@@ -3,6 +3,7 @@
 
 #include "auth/rate_limit.h"
 #include "service/auth_cache.h"
+#include "service/request_cache.h"
 #include "service/service.h"
 #include "service/service_metrics.h"
 
@@ -12,6 +13,7 @@ struct Service::Impl {
   auth::LoginLimiter limiter;
   ServiceMetrics m;
   AuthCache auth_cache;
+  RequestCache requests;
 };
 
 }  // namespace bg::service
