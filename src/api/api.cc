@@ -132,7 +132,8 @@ std::string RouteLabel(const std::string& method, const std::string& path) {
       "/healthz", "/readyz", "/metrics", "/v1/openapi.json", "/v1/auth/login", "/v1/auth/renew",
       "/v1/auth/logout", "/v1/requests", "/v1/events", "/v1/me", "/v1/audit/checkpoint",
       "/v1/audit/key", "/v1/audit/entries", "/v1/audit/proof/inclusion",
-      "/v1/audit/proof/consistency"};
+      "/v1/audit/proof/consistency", "/v1/ssh/ca", "/v1/ssh/krl", "/v1/connectors",
+      "/v1/connectors/probe", "/v1/sessions", "/v1/sys/unseal"};
   return kKnown.count(path) ? path : "other";
 }
 
