@@ -61,11 +61,13 @@ Result<std::unique_ptr<Service>> Service::Open(ServerConfig config, const Clock&
                                                std::shared_ptr<metrics::Registry> metrics,
                                                Mode mode, std::unique_ptr<store::Store> store,
                                                std::function<void(ConnectorRegistry&)>
-                                                   register_connector_kinds) {
+                                                   register_connector_kinds,
+                                               std::unique_ptr<auth::MasterKey> master_key) {
   InitCrypto();
   if (!metrics) metrics = std::make_shared<metrics::Registry>();
   std::unique_ptr<Service> s(new Service(std::move(config), clock, std::move(metrics), mode));
   s->store_ = std::move(store);
+  s->master_key_ = std::move(master_key);
   BG_TRY(s->OpenParts(register_connector_kinds));
   return s;
 }
@@ -77,8 +79,10 @@ Status Service::OpenParts(
   if (!store_) {
     BG_ASSIGN_OR_RETURN(store_, store::OpenStore(config_.storage, config_.data_dir));
   }
-  BG_ASSIGN_OR_RETURN(auto key, auth::LoadOrCreateMasterKey(config_.data_dir + "/master.key"));
-  master_key_ = std::make_unique<auth::MasterKey>(std::move(key));
+  if (!master_key_) {
+    BG_ASSIGN_OR_RETURN(auto key, auth::LoadOrCreateMasterKey(config_.data_dir + "/master.key"));
+    master_key_ = std::make_unique<auth::MasterKey>(std::move(key));
+  }
   std::string origin = config_.audit_origin;
   if (origin.empty()) {
     char host[256] = {0};
@@ -229,7 +233,7 @@ void Service::Create(const core::Actor& actor, core::CreateCommand cmd,
   writer_->Submit(MakeOp<core::Request>(std::move(fn), std::move(cb)));
 }
 
-void Service::Transact(RequestId id, std::string,
+void Service::Transact(RequestId id,
                        std::function<Result<core::Transition>(const core::Policy&,
                                                               const core::Request&, Timestamp)>
                            step,
@@ -251,7 +255,7 @@ void Service::Approve(const core::Actor& actor, RequestId id, std::string commen
     if (r) impl_->m.CountDecision("approve");
     cb(std::move(r));
   };
-  Transact(std::move(id), actor.name,
+  Transact(std::move(id),
            [actor, comment = std::move(comment)](const core::Policy& p, const core::Request& r,
                                                  Timestamp now) {
              return core::Approve(p, r, actor, comment, now);
@@ -265,7 +269,7 @@ void Service::Deny(const core::Actor& actor, RequestId id, std::string reason,
     if (r) impl_->m.CountDecision("deny");
     cb(std::move(r));
   };
-  Transact(std::move(id), actor.name,
+  Transact(std::move(id),
            [actor, reason = std::move(reason)](const core::Policy& p, const core::Request& r,
                                                Timestamp now) {
              return core::Deny(p, r, actor, reason, now);
@@ -274,7 +278,7 @@ void Service::Deny(const core::Actor& actor, RequestId id, std::string reason,
 }
 
 void Service::Cancel(const core::Actor& actor, RequestId id, Callback<core::Request> cb) {
-  Transact(std::move(id), actor.name,
+  Transact(std::move(id),
            [actor](const core::Policy&, const core::Request& r, Timestamp now) {
              return core::Cancel(r, actor, now);
            },
@@ -283,7 +287,7 @@ void Service::Cancel(const core::Actor& actor, RequestId id, Callback<core::Requ
 
 void Service::Revoke(const core::Actor& actor, RequestId id, std::string reason,
                      Callback<core::Request> cb) {
-  Transact(std::move(id), actor.name,
+  Transact(std::move(id),
            [actor, reason = std::move(reason)](const core::Policy& p, const core::Request& r,
                                                Timestamp now) {
              return core::Revoke(p, r, actor, reason, now);
@@ -293,7 +297,7 @@ void Service::Revoke(const core::Actor& actor, RequestId id, std::string reason,
 
 void Service::Extend(const core::Actor& actor, RequestId id, Seconds duration, std::string reason,
                      Callback<core::Request> cb) {
-  Transact(std::move(id), actor.name,
+  Transact(std::move(id),
            [actor, duration, reason = std::move(reason)](
                const core::Policy& p, const core::Request& r, Timestamp now) {
              return core::RequestExtension(p, r, actor, duration, reason, now);

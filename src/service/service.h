@@ -16,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "auth/master_key.h"
 #include "core/policy.h"
 #include "core/request.h"
 #include "service/config.h"
@@ -71,12 +72,16 @@ class Service {
   // (`breakglass user add` beside a running server): no policy, no timers, no outbox.
   enum class Mode { kServer, kAdmin };
   // Opens the store, the master key, the audit log and (kServer) the policy. No threads yet.
+  // `master_key`, when given (a sealed server unsealed from a kit), is used instead of
+  // <data_dir>/master.key, which is then neither read nor created.
   static Result<std::unique_ptr<Service>> Open(ServerConfig config, const Clock& clock,
                                                std::shared_ptr<metrics::Registry> metrics,
                                                Mode mode = Mode::kServer,
                                                std::unique_ptr<store::Store> store = nullptr,
                                                std::function<void(ConnectorRegistry&)>
-                                                   register_connector_kinds = nullptr);
+                                                   register_connector_kinds = nullptr,
+                                               std::unique_ptr<auth::MasterKey> master_key =
+                                                   nullptr);
   ~Service();
 
   // Starts the writer, and in kServer mode the timers and the outbox; resumes pending work.
@@ -154,7 +159,7 @@ class Service {
   Status OpenParts(const std::function<void(ConnectorRegistry&)>& register_connector_kinds);
   void Publish(const StateEvent& e);
   // Runs a core transition on the request `id` inside the writer.
-  void Transact(RequestId id, std::string audit_actor,
+  void Transact(RequestId id,
                 std::function<Result<core::Transition>(const core::Policy&, const core::Request&,
                                                        Timestamp)> step,
                 Callback<core::Request> cb);
