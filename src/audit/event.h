@@ -43,6 +43,10 @@ std::string EncodeLeaf(const LeafEvent& event);
 // canonical encoding of a version-1 event: unknown or missing keys, wrong types, non-string
 // detail values, a non-canonical byte form.
 Result<LeafEvent> ParseLeaf(std::string_view leaf);
+// The verdict of ParseLeaf (Ok, or the same error) without building the event: leaves in the
+// common form (printable ASCII strings, no escapes) are checked by one scan; any other leaf
+// goes through ParseLeaf. What the offline verifier runs on every exported entry.
+Status CheckLeaf(std::string_view leaf);
 
 // "hmac-sha256:<base64 of HMAC-SHA256(audit_key, value)>": a value that must be matchable
 // (the same token gives the same field) but never readable from the log, as Vault's audit

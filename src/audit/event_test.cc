@@ -1,8 +1,11 @@
 #include "audit/event.h"
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "util/encoding.h"
 #include "util/sha256.h"
@@ -120,6 +123,92 @@ TEST(LeafParsing, RefusesAnythingButTheCanonicalForm) {
   }
   EXPECT_FALSE(ParseLeaf(good + "\n").has_value());
   EXPECT_FALSE(ParseLeaf(good.substr(0, good.size() - 1)).has_value());
+}
+
+// The canonical form as docs/audit-format.md defines it, built with nlohmann::json: the oracle
+// for EncodeLeaf's direct writer of plain events.
+std::string ReferenceLeaf(const core::AuditEvent& e, Timestamp t) {
+  nlohmann::json details = nlohmann::json::object();
+  for (const auto& [k, v] : e.details) details[k] = v;
+  nlohmann::json j = {{"v", 1}, {"time", FormatRfc3339(t)}, {"type", e.type},
+                      {"actor", e.actor}, {"details", details}};
+  if (!e.request.empty()) j["request"] = e.request.value();
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+TEST(LeafEncoding, MatchesTheJsonLibrarysCanonicalFormForAnyStrings) {
+  const std::vector<std::string> strings = {
+      "", "a", "request.approved", "x y/z~!", "\"", "a\\b", "tab\there", "\x01", "\x7f",
+      "zoë", "\xff\xfe", "{\"v\":1}", "0", "~~~~", " ",
+  };
+  int n = 0;
+  for (const std::string& a : strings) {
+    for (const std::string& b : strings) {
+      core::AuditEvent e;
+      e.type = a;
+      e.actor = b;
+      e.request = RequestId(n % 3 == 0 ? std::string() : b + a);
+      if (n % 2 == 0) e.details = {{a, b}, {b + "k", a}};
+      const Timestamp t = FromUnixSeconds(1795556623 + n * 86399);
+      EXPECT_EQ(EncodeLeaf(e, t), ReferenceLeaf(e, t)) << a << " / " << b;
+      ++n;
+    }
+  }
+}
+
+// Every leaf obtained from a seed by deleting one byte, replacing one or inserting one.
+std::vector<std::string> Mutations(const std::string& seed, std::string_view bytes) {
+  std::vector<std::string> out = {seed};
+  for (size_t i = 0; i <= seed.size(); ++i) {
+    if (i < seed.size()) out.push_back(seed.substr(0, i) + seed.substr(i + 1));
+    for (char c : bytes) {
+      if (i < seed.size() && seed[i] != c) {
+        std::string replaced = seed;
+        replaced[i] = c;
+        out.push_back(std::move(replaced));
+      }
+      out.push_back(seed.substr(0, i) + c + seed.substr(i));
+    }
+  }
+  return out;
+}
+
+TEST(LeafChecking, GivesParseLeafsVerdictOnCanonicalAndMutatedLeaves) {
+  core::AuditEvent plain = Event();
+  core::AuditEvent bare;
+  bare.type = "";
+  bare.actor = "";
+  core::AuditEvent unusual = Event();
+  unusual.actor = "zoë \"q\" \\ \t";
+  unusual.details = {{"", "empty key"}, {"\x7f", "del"}, {"a/b", "\xff"}};
+  std::vector<std::string> seeds = {
+      EncodeLeaf(plain, kTime),
+      EncodeLeaf(bare, FromUnixSeconds(0)),
+      EncodeLeaf(unusual, kTime),
+      R"({"actor":"a","details":{"b":"1","a":"2"},"time":"2026-11-24T21:43:43Z","type":"t","v":1})",
+      R"({"actor":"a","details":{"a":"1","a":"2"},"time":"2026-11-24T21:43:43Z","type":"t","v":1})",
+      R"({"actor":"a","details":{},"time":"2026-02-30T00:00:00Z","type":"t","v":1})",
+      R"({"actor":"a","details":{},"time":"2026-11-24T21:43:60Z","type":"t","v":1})",
+      R"({"actor":"a","details":{},"time":"2026-11-24t21:43:43z","type":"t","v":1})",
+      R"({"actor":"a","details":{},"time":"2026-11-24T21:43:43.5Z","type":"t","v":1})",
+      R"({"actor":"a","details":{},"request":"","time":"2026-11-24T21:43:43Z","type":"t","v":1})",
+  };
+  int accepted = 0;
+  for (const std::string& seed : seeds) {
+    for (const std::string& leaf : Mutations(seed, "\"\\{},:01aZ \x7f\x01\xc3")) {
+      auto parsed = ParseLeaf(leaf);
+      auto checked = CheckLeaf(leaf);
+      ASSERT_EQ(checked.has_value(), parsed.has_value()) << leaf;
+      if (!parsed.has_value()) {
+        EXPECT_EQ(checked.error().message(), parsed.error().message()) << leaf;
+      } else {
+        ++accepted;
+      }
+    }
+  }
+  EXPECT_GT(accepted, 100);  // the mutations include many canonical leaves, not only refusals
+  EXPECT_TRUE(CheckLeaf(EncodeLeaf(plain, kTime)).has_value());
+  EXPECT_TRUE(CheckLeaf(EncodeLeaf(unusual, kTime)).has_value());
 }
 
 TEST(Redaction, HmacFieldIsMatchableButNotTheValue) {

@@ -1,6 +1,7 @@
 #include "audit/verify.h"
 
-#include <charconv>
+#include <algorithm>
+#include <array>
 #include <utility>
 
 #include <fmt/format.h>
@@ -9,6 +10,7 @@
 #include "audit/event.h"
 #include "audit/merkle.h"
 #include "util/encoding.h"
+#include "util/sha256.h"
 
 namespace bg::audit {
 namespace {
@@ -26,30 +28,110 @@ Error NotAPrefix(int64_t size) {
                   size));
 }
 
-// The exact line FormatEntryLine writes, parsed without a JSON library: a million-line bundle
-// should cost little more than its hashing. Anything else goes through nlohmann::json.
-std::optional<BundleEntry> ParseFastLine(std::string_view line) {
-  constexpr std::string_view kHead = R"({"index":)";
-  constexpr std::string_view kMid = R"(,"leaf":")";
-  constexpr std::string_view kTail = R"("})";
-  if (line.substr(0, kHead.size()) != kHead) return std::nullopt;
-  line.remove_prefix(kHead.size());
+// Standard base64 alphabet: the value of each character, or -1.
+constexpr std::array<int8_t, 256> kBase64Values = [] {
+  std::array<int8_t, 256> t{};
+  t.fill(-1);
+  constexpr std::string_view kAlphabet =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  for (size_t i = 0; i < kAlphabet.size(); ++i) {
+    t[static_cast<unsigned char>(kAlphabet[i])] = static_cast<int8_t>(i);
+  }
+  return t;
+}();
+
+// Decodes exactly the strings Base64Encode writes (padded, no white space, unused bits zero),
+// which are exactly the strings bg::Base64Decode accepts; false for anything else.
+bool DecodeBase64Strict(std::string_view in, std::string& out) {
+  if (in.size() % 4 != 0) return false;
+  out.clear();
+  if (in.empty()) return true;
+  const size_t pad = in.back() != '=' ? 0 : in[in.size() - 2] != '=' ? 1 : 2;
+  out.resize(in.size() / 4 * 3 - pad);
+  const auto* src = reinterpret_cast<const unsigned char*>(in.data());
+  char* dst = out.data();
+  const size_t full = in.size() / 4 - (pad != 0 ? 1 : 0);
+  for (size_t q = 0; q < full; ++q, src += 4, dst += 3) {
+    const int a = kBase64Values[src[0]], b = kBase64Values[src[1]], c = kBase64Values[src[2]],
+              d = kBase64Values[src[3]];
+    if ((a | b | c | d) < 0) return false;
+    const uint32_t v = static_cast<uint32_t>(a) << 18 | static_cast<uint32_t>(b) << 12 |
+                       static_cast<uint32_t>(c) << 6 | static_cast<uint32_t>(d);
+    dst[0] = static_cast<char>(v >> 16);
+    dst[1] = static_cast<char>(v >> 8 & 0xff);
+    dst[2] = static_cast<char>(v & 0xff);
+  }
+  if (pad == 0) return true;
+  const int a = kBase64Values[src[0]], b = kBase64Values[src[1]];
+  if ((a | b) < 0) return false;
+  if (pad == 2) {
+    if ((b & 0x0f) != 0) return false;  // non-canonical trailing bits
+    dst[0] = static_cast<char>(a << 2 | b >> 4);
+    return true;
+  }
+  const int c = kBase64Values[src[2]];
+  if (c < 0 || (c & 0x03) != 0) return false;
+  dst[0] = static_cast<char>(a << 2 | b >> 4);
+  dst[1] = static_cast<char>((b & 0x0f) << 4 | c >> 2);
+  return true;
+}
+
+// A JSON non-negative integer as written by fmt: no sign, no leading zero, at most 18 digits
+// (so it fits in int64_t); anything else is left to the JSON parser.
+bool ConsumeIndex(std::string_view& line, int64_t& out) {
+  size_t n = 0;
+  while (n < line.size() && n < 19 && line[n] >= '0' && line[n] <= '9') ++n;
+  if (n == 0 || n > 18 || (n > 1 && line[0] == '0')) return false;
+  int64_t v = 0;
+  for (size_t i = 0; i < n; ++i) v = v * 10 + (line[i] - '0');
+  out = v;
+  line.remove_prefix(n);
+  return true;
+}
+
+bool ConsumeLiteral(std::string_view& line, std::string_view literal) {
+  if (line.substr(0, literal.size()) != literal) return false;
+  line.remove_prefix(literal.size());
+  return true;
+}
+
+// The contents of a JSON string up to its closing quote, when it holds no escape: base64
+// never does, so a backslash means the line is for the JSON parser.
+bool ConsumePlainString(std::string_view& line, std::string_view& out) {
+  const size_t quote = line.find('"');
+  if (quote == std::string_view::npos) return false;
+  out = line.substr(0, quote);
+  if (out.find('\\') != std::string_view::npos) return false;
+  line.remove_prefix(quote + 1);
+  return true;
+}
+
+}  // namespace
+
+// The exact lines FormatEntryLine and `audit export` write, parsed without a JSON library:
+//   {"index":N,"leaf":"<base64>"}   {"index":N,"leaf":"<base64>","hash":"<base64>"}
+// A million-line bundle should cost little more than its hashing. nullopt for any other line
+// (including malformed ones): the caller then uses the JSON parser, which decides.
+std::optional<BundleEntry> ParseEntryLineFast(std::string_view line) {
   BundleEntry e;
-  auto [ptr, ec] = std::from_chars(line.data(), line.data() + line.size(), e.index);
-  if (ec != std::errc() || e.index < 0) return std::nullopt;
-  line.remove_prefix(static_cast<size_t>(ptr - line.data()));
-  if (line.substr(0, kMid.size()) != kMid || line.size() < kMid.size() + kTail.size()) {
+  std::string_view leaf, hash;
+  if (!ConsumeLiteral(line, R"({"index":)") || !ConsumeIndex(line, e.index) ||
+      !ConsumeLiteral(line, R"(,"leaf":")") || !ConsumePlainString(line, leaf)) {
     return std::nullopt;
   }
-  line.remove_prefix(kMid.size());
-  if (line.substr(line.size() - kTail.size()) != kTail) return std::nullopt;
-  auto leaf = Base64Decode(line.substr(0, line.size() - kTail.size()));
-  if (!leaf.has_value()) return std::nullopt;
-  e.leaf = std::move(*leaf);
+  if (line != "}") {
+    if (!ConsumeLiteral(line, R"(,"hash":")") || !ConsumePlainString(line, hash) || line != "}") {
+      return std::nullopt;
+    }
+    std::string h;
+    if (!DecodeBase64Strict(hash, h) || h.size() != kHashSize) return std::nullopt;
+    e.hash = std::move(h);
+  }
+  if (!DecodeBase64Strict(leaf, e.leaf)) return std::nullopt;
   return e;
 }
 
-Result<BundleEntry> ParseJsonLine(std::string_view line, int64_t line_no) {
+Result<BundleEntry> ParseEntryLineJson(std::string_view line, int64_t line_no) {
   auto bad = [&](std::string_view what) {
     return Error::InvalidArgument("entries", fmt::format("line {}: {}", line_no, what));
   };
@@ -75,6 +157,8 @@ Result<BundleEntry> ParseJsonLine(std::string_view line, int64_t line_no) {
   return e;
 }
 
+namespace {
+
 Result<Checkpoint> OpenCheckpoint(std::string_view note, std::string_view key,
                                   std::string_view field) {
   auto cp = ParseAndVerifyCheckpoint(note, key);
@@ -86,6 +170,41 @@ Result<Checkpoint> OpenCheckpoint(std::string_view note, std::string_view key,
   return cp;
 }
 
+// CompactRange's fold (merkle.h) over fixed-size digests: the verifier hashes each leaf once,
+// compares that hash with the exported one and folds it in, without the allocations of the
+// std::string hashes and the node list CompactRange::Append returns for the writer.
+class RootBuilder {
+ public:
+  void Append(const Digest& leaf_hash) {
+    Digest hash = leaf_hash;
+    for (int64_t s = size_; (s & 1) != 0; s >>= 1) {
+      hash = Children(stack_.back(), hash);
+      stack_.pop_back();
+    }
+    stack_.push_back(hash);
+    ++size_;
+  }
+  int64_t Size() const { return size_; }
+  std::string Root() const {
+    if (stack_.empty()) return EmptyRoot();
+    Digest root = stack_.back();
+    for (size_t i = stack_.size() - 1; i-- > 0;) root = Children(stack_[i], root);
+    return std::string(AsBytes(root));
+  }
+
+  static Digest Leaf(std::string_view leaf) {
+    return Sha256Parts({std::string_view("\x00", 1), leaf});
+  }
+
+ private:
+  static Digest Children(const Digest& left, const Digest& right) {
+    return Sha256Parts({std::string_view("\x01", 1), AsBytes(left), AsBytes(right)});
+  }
+
+  int64_t size_ = 0;
+  std::vector<Digest> stack_;
+};
+
 }  // namespace
 
 std::string FormatEntryLine(int64_t index, std::string_view leaf) {
@@ -94,6 +213,7 @@ std::string FormatEntryLine(int64_t index, std::string_view leaf) {
 
 Result<std::vector<BundleEntry>> ParseEntries(std::string_view jsonl) {
   std::vector<BundleEntry> out;
+  out.reserve(static_cast<size_t>(std::count(jsonl.begin(), jsonl.end(), '\n')) + 1);
   int64_t line_no = 0;
   while (!jsonl.empty()) {
     const size_t nl = jsonl.find('\n');
@@ -102,11 +222,11 @@ Result<std::vector<BundleEntry>> ParseEntries(std::string_view jsonl) {
     ++line_no;
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     if (line.empty()) continue;
-    if (auto fast = ParseFastLine(line)) {
+    if (auto fast = ParseEntryLineFast(line)) {
       out.push_back(std::move(*fast));
       continue;
     }
-    BG_ASSIGN_OR_RETURN(BundleEntry e, ParseJsonLine(line, line_no));
+    BG_ASSIGN_OR_RETURN(BundleEntry e, ParseEntryLineJson(line, line_no));
     out.push_back(std::move(e));
   }
   return out;
@@ -134,7 +254,7 @@ Result<VerifyReport> VerifyBundle(const std::vector<BundleEntry>& entries,
 
   const auto total = static_cast<int64_t>(entries.size());
   const int64_t every = options.progress_every > 0 ? options.progress_every : 1 << 16;
-  CompactRange range;
+  RootBuilder range;
   auto check_roots = [&]() -> Status {
     if (report.trusted.has_value() && range.Size() == report.trusted->size &&
         range.Root() != report.trusted->root) {
@@ -156,15 +276,15 @@ Result<VerifyReport> VerifyBundle(const std::vector<BundleEntry>& entries,
     if (e.index != i) {
       return EntryError(i, fmt::format("expected index {}, found {}", i, e.index));
     }
-    std::string leaf_hash = HashLeaf(e.leaf);
-    if (e.hash.has_value() && *e.hash != leaf_hash) {
+    const Digest leaf_hash = RootBuilder::Leaf(e.leaf);
+    if (e.hash.has_value() && *e.hash != AsBytes(leaf_hash)) {
       return EntryError(i, "leaf does not match its stored hash");
     }
     if (options.check_leaf_format) {
-      auto parsed = ParseLeaf(e.leaf);
-      if (!parsed.has_value()) return EntryError(i, parsed.error().message());
+      auto checked = CheckLeaf(e.leaf);
+      if (!checked.has_value()) return EntryError(i, checked.error().message());
     }
-    range.Append(std::move(leaf_hash));
+    range.Append(leaf_hash);
     BG_TRY(check_roots());
     if (options.progress && (i + 1) % every == 0) options.progress(i + 1, total);
   }

@@ -40,6 +40,14 @@ std::string FormatEntryLine(int64_t index, std::string_view leaf);
 // "line N: ...") on the first malformed line. Indices are not checked here (VerifyBundle does).
 Result<std::vector<BundleEntry>> ParseEntries(std::string_view jsonl);
 
+// One non-blank line, read two ways; ParseEntries uses the first and falls back to the second.
+// The fast path takes only the exact forms FormatEntryLine and `audit export` write (with or
+// without "hash") and returns nullopt for anything else; whenever it returns an entry, the JSON
+// path returns the same entry. Exposed so that tests (and other readers of exports) can rely
+// on that. The JSON path's errors are InvalidArgument("entries", "line <line_no>: ...").
+std::optional<BundleEntry> ParseEntryLineFast(std::string_view line);
+Result<BundleEntry> ParseEntryLineJson(std::string_view line, int64_t line_no = 1);
+
 using ProgressFn = std::function<void(int64_t done, int64_t total)>;
 
 struct VerifyOptions {

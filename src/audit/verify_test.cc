@@ -259,6 +259,92 @@ TEST(Entries, MalformedLinesAreNamed) {
   }
 }
 
+void ExpectSameEntry(const BundleEntry& a, const BundleEntry& b, const std::string& line) {
+  EXPECT_EQ(a.index, b.index) << line;
+  EXPECT_EQ(a.leaf, b.leaf) << line;
+  EXPECT_EQ(a.hash, b.hash) << line;
+}
+
+TEST(Entries, TheFastReadingAgreesWithJsonOnCanonicalAndMutatedLines) {
+  const std::string leaf = "{\"v\":1}\xff\x00 ab";
+  const std::string hash = Base64Encode(HashLeaf(leaf));
+  std::vector<std::string> seeds = {
+      FormatEntryLine(0, ""),
+      FormatEntryLine(7, "a"),
+      FormatEntryLine(42, "ab"),
+      FormatEntryLine(123456, leaf),
+      R"({"index":3,"leaf":"YWI=","hash":")" + hash + R"("})",
+      R"({"index":3,"leaf":"YWI","hash":")" + hash + R"("})",
+      R"({"index":3,"leaf":"YWJ=","hash":")" + hash + R"("})",  // non-canonical trailing bits
+      R"({"index":10,"leaf":"YWJj","hash":"YWI="})",
+      R"({"index":1,"leaf":"YW\/j"})",
+      R"({"index":999999999999999999,"leaf":"YWJj"})",
+      R"({"index":9999999999999999999,"leaf":"YWJj"})",
+  };
+  int fast = 0;
+  for (const std::string& seed : seeds) {
+    for (int variant = 0; variant < 2; ++variant) {
+      // Mutate each position by deleting, replacing or inserting a character that matters to
+      // JSON, to integers or to base64.
+      const std::string_view bytes = variant == 0 ? "\"\\{},:0-.e" : "19A+/= a";
+      for (size_t i = 0; i <= seed.size(); ++i) {
+        std::vector<std::string> lines;
+        if (i < seed.size()) lines.push_back(seed.substr(0, i) + seed.substr(i + 1));
+        for (char c : bytes) {
+          if (i < seed.size()) {
+            std::string r = seed;
+            r[i] = c;
+            lines.push_back(std::move(r));
+          }
+          lines.push_back(seed.substr(0, i) + c + seed.substr(i));
+        }
+        if (i == 0) lines.push_back(seed);
+        for (const std::string& line : lines) {
+          if (line.empty()) continue;
+          auto slow = ParseEntryLineJson(line);
+          auto quick = ParseEntryLineFast(line);
+          if (quick.has_value()) {
+            ++fast;
+            ASSERT_TRUE(slow.has_value()) << "fast path accepted invalid line " << line;
+            ExpectSameEntry(*quick, *slow, line);
+          }
+          auto all = ParseEntries(line);
+          ASSERT_EQ(all.has_value(), slow.has_value()) << line;
+          if (slow.has_value()) {
+            ASSERT_EQ(all->size(), 1u);
+            ExpectSameEntry((*all)[0], *slow, line);
+          } else {
+            EXPECT_EQ(all.error().message(), slow.error().message());
+          }
+        }
+      }
+    }
+  }
+  EXPECT_GT(fast, 50);
+  for (const std::string& seed : {seeds[0], seeds[1], seeds[3], seeds[4]}) {
+    EXPECT_TRUE(ParseEntryLineFast(seed).has_value()) << seed;
+  }
+}
+
+TEST(Entries, LeadingZerosAndSignsInTheIndexAreRefused) {
+  for (const char* line : {R"({"index":01,"leaf":"YWI="})", R"({"index":+1,"leaf":"YWI="})",
+                           R"({"index":00,"leaf":"YWI="})"}) {
+    EXPECT_FALSE(ParseEntryLineFast(line).has_value()) << line;
+    EXPECT_FALSE(ParseEntries(line).has_value()) << line;
+  }
+}
+
+TEST(Entries, TheFastBase64ReadingMatchesTheEncoder) {
+  std::string bytes;
+  for (int n = 0; n < 70; ++n) {
+    const std::string line = FormatEntryLine(n, bytes);
+    auto quick = ParseEntryLineFast(line);
+    ASSERT_TRUE(quick.has_value()) << line;
+    EXPECT_EQ(quick->leaf, bytes);
+    bytes += static_cast<char>(n * 37 + 11);
+  }
+}
+
 TEST(CheckpointConsistency, AProofBetweenTwoCheckpointsVerifies) {
   TestLog log(40);
   const std::string old_cp = log.CheckpointAt(13);

@@ -4,17 +4,46 @@
 #include <openssl/hmac.h>
 
 #include <cstdlib>
+#include <memory>
 
 namespace bg {
+namespace {
+
+// OpenSSL 3 looks the algorithm up again on every EVP_DigestInit_ex(EVP_sha256()) and
+// EVP_MD_CTX_new allocates; for the short inputs the audit log hashes (two per leaf) that
+// overhead was larger than the hashing itself. So: fetch the implementation once, keep one
+// context per thread, and re-initialise it with EVP_DigestInit_ex2 (which reuses the
+// provider's state when the digest is unchanged).
+const EVP_MD* Sha256Md() {
+  static EVP_MD* const md = [] {
+    EVP_MD* m = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+    if (m == nullptr) std::abort();
+    return m;
+  }();
+  return md;
+}
+
+struct CtxFree {
+  void operator()(EVP_MD_CTX* ctx) const { EVP_MD_CTX_free(ctx); }
+};
+
+EVP_MD_CTX* ThreadContext() {
+  thread_local const std::unique_ptr<EVP_MD_CTX, CtxFree> ctx(EVP_MD_CTX_new());
+  if (ctx == nullptr) std::abort();
+  return ctx.get();
+}
+
+}  // namespace
 
 Digest Sha256Parts(std::initializer_list<std::string_view> parts) {
   Digest out{};
-  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-  if (ctx == nullptr || EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr) != 1) std::abort();
-  for (std::string_view p : parts) EVP_DigestUpdate(ctx, p.data(), p.size());
+  EVP_MD_CTX* ctx = ThreadContext();
+  if (EVP_DigestInit_ex2(ctx, Sha256Md(), nullptr) != 1) std::abort();
+  for (std::string_view p : parts) {
+    if (EVP_DigestUpdate(ctx, p.data(), p.size()) != 1) std::abort();
+  }
   unsigned int len = 0;
-  EVP_DigestFinal_ex(ctx, out.data(), &len);
-  EVP_MD_CTX_free(ctx);
+  if (EVP_DigestFinal_ex(ctx, out.data(), &len) != 1) std::abort();
   return out;
 }
 
