@@ -2,8 +2,11 @@
 //   BM_Lifecycles       full lifecycles per second: create -> 2 approvals -> active -> revoke
 //   BM_ExpiryLag        10,000 grants ending within the same minute: expiry lag p50/p99/max
 //   BM_MemoryAt100k     resident memory of the process with 100,000 stored requests
+//   BM_AuditAppends     durable audit appends per second: single-event writes through
+//                       Service::SubmitWrite, group-committed by the writer
 // Run: build/bench/lifecycle_bench --benchmark_filter=... (see bench/RESULTS.md)
 #include <benchmark/benchmark.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -17,6 +20,7 @@
 #include <thread>
 
 #include "service/service.h"
+#include "service/writer.h"
 
 namespace bg {
 namespace {
@@ -62,6 +66,12 @@ double RssMiB() {
     if (line.rfind("VmRSS:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;
   }
   return 0;
+}
+
+double ProcessCpuSeconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
 }
 
 struct Fixture {
@@ -241,6 +251,43 @@ void BM_MemoryAt100k(benchmark::State& state) {
   state.counters["rss_mib"] = RssMiB();
 }
 BENCHMARK(BM_MemoryAt100k)->Arg(100000)->Iterations(1)->UseRealTime()->Unit(benchmark::kSecond);
+
+// Submits n single-event operations as fast as the caller can and counts completions: every
+// completion is an event whose leaf, tree nodes and checkpoint state were committed (with fsync)
+// before `done` ran.
+void BM_AuditAppends(benchmark::State& state) {
+  Fixture f;
+  const int n = static_cast<int>(state.range(0));
+  std::atomic<int> failures{0};
+  double cpu_s = 0;
+  for (auto _ : state) {
+    const double cpu0 = ProcessCpuSeconds();
+    Latch done(n);
+    for (int i = 0; i < n; ++i) {
+      f.svc->SubmitWrite(
+          [i](service::Tx& tx) -> Status {
+            core::AuditEvent e;
+            e.type = "bench.event";
+            e.actor = "alice";
+            e.details = {{"n", std::to_string(i)}, {"reason", "benchmark audit append"}};
+            tx.Audit(e);
+            return Ok();
+          },
+          [&](Status s) {
+            if (!s) failures++;
+            done.Done();
+          });
+    }
+    done.Wait();
+    cpu_s += ProcessCpuSeconds() - cpu0;
+  }
+  // CPU of all threads per event: comparable across runs on a loaded machine, unlike the rate.
+  state.counters["cpu_us_per_event"] = cpu_s * 1e6 / (static_cast<double>(n) * state.iterations());
+  state.counters["events_per_s"] =
+      benchmark::Counter(static_cast<double>(n) * state.iterations(), benchmark::Counter::kIsRate);
+  state.counters["failures"] = failures.load();
+}
+BENCHMARK(BM_AuditAppends)->Arg(200000)->Iterations(1)->UseRealTime()->Unit(benchmark::kMillisecond);
 
 }  // namespace
 }  // namespace bg
