@@ -4,6 +4,7 @@
 
 #include "cli/common.h"
 #include "cli/kit_cmd.h"
+#include "cli/sealed.h"
 #include "util/random.h"
 
 namespace bg::cli {
@@ -29,6 +30,7 @@ int main(int argc, char** argv) {
   bg::cli::AddAuditCommands(app, g);
   bg::cli::AddConnectorCommands(app, g);
   bg::cli::AddKitCommands(app);
+  bg::cli::AddSealedCommands(app, g);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -18,6 +18,7 @@
 #include "api/session_routes.h"
 #include "api/tls.h"
 #include "cli/common.h"
+#include "cli/sealed.h"
 #include "connectors/builtin.h"
 #include "connectors/health.h"
 #include "metrics/metrics.h"
@@ -37,6 +38,7 @@ struct ServeFlags {
   std::vector<std::string> witnesses;
   std::string syslog;
   std::string checkpoint_interval;
+  bool sealed = false;
 };
 
 bool IsLoopback(const std::string& host) {
@@ -144,6 +146,17 @@ int RunServe(Globals& g, const ServeFlags& f) {
   sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
+  Unsealed unsealed;  // sealed mode: the master key from the keyholders' shares
+  if (f.sealed) {
+    auto u = WaitForUnseal(*config, *listen, signals);
+    if (!u) {
+      Fail(g, u.error());
+      return g.exit_code;
+    }
+    if (!u->key) return 0;  // stopped while sealed
+    unsealed = std::move(*u);
+  }
+
   // Declared before the service so that it outlives it: "server.stopped" is forwarded too.
   std::unique_ptr<notify::SyslogSink> syslog;
   if (!config->syslog.empty()) {
@@ -157,7 +170,7 @@ int RunServe(Globals& g, const ServeFlags& f) {
   auto metrics = std::make_shared<metrics::Registry>();
   auto svc = service::Service::Open(*config, SystemClock::Get(), metrics,
                                      service::Service::Mode::kServer, nullptr,
-                                     connectors::RegisterBuiltinConnectors);
+                                     connectors::RegisterBuiltinConnectors, std::move(unsealed.key));
   if (!svc) {
     Fail(g, svc.error());
     return g.exit_code;
@@ -169,6 +182,10 @@ int RunServe(Globals& g, const ServeFlags& f) {
     });
   }
   if (auto s = (*svc)->Start(); !s) {
+    Fail(g, s.error());
+    return g.exit_code;
+  }
+  if (auto s = AuditUnseal(**svc, unsealed.events); !s) {
     Fail(g, s.error());
     return g.exit_code;
   }
@@ -279,6 +296,9 @@ void AddServeCommand(CLI::App& app, Globals& g) {
                   "Forward every audit event as RFC 5424 syslog: udp://HOST:PORT or tcp://HOST:PORT");
   cmd->add_option("--checkpoint-interval", flags->checkpoint_interval,
                   "Sign a new audit checkpoint at least this often while the log grows (10s)");
+  cmd->add_flag("--sealed", flags->sealed,
+                "Start sealed: serve only /healthz and /v1/sys/unseal until enough shares of "
+                "master-kit.json (kit seal-master) restore the master key (breakglass unseal)");
   cmd->callback([&g, flags] { g.exit_code = RunServe(g, *flags); });
 }
 

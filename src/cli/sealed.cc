@@ -1,0 +1,586 @@
+#include "cli/sealed.h"
+
+#include <CLI/CLI.hpp>
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <sodium.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <future>
+#include <iostream>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "api/api.h"
+#include "api/http_server.h"
+#include "api/tls.h"
+#include "cli/client.h"
+#include "cli/common.h"
+#include "kit/kit.h"
+#include "kit/offline_record.h"
+#include "kit/share_line.h"
+#include "kit/unseal.h"
+#include "service/service.h"
+#include "service/writer.h"
+#include "store/store.h"
+#include "util/encoding.h"
+#include "util/random.h"
+#include "util/sha256.h"
+#include "util/time.h"
+
+namespace bg::cli {
+namespace {
+
+using nlohmann::json;
+
+constexpr char kAuditSigningKeyMeta[] = "audit.signing_key";  // service/audit_log.cc
+
+std::string MasterKeyPath(const service::ServerConfig& c) { return c.data_dir + "/master.key"; }
+std::string ManifestPath(const service::ServerConfig& c) {
+  return c.data_dir + "/" + kMasterKitFile;
+}
+
+bool Exists(const std::string& path) {
+  struct stat st {};
+  return ::lstat(path.c_str(), &st) == 0;
+}
+
+Result<std::string> ReadFile(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return Error::Unavailable(fmt::format("cannot read {}: {}", path, std::strerror(errno)));
+  std::string out;
+  char buf[4096];
+  ssize_t n = 0;
+  while ((n = ::read(fd, buf, sizeof buf)) > 0) out.append(buf, static_cast<size_t>(n));
+  const int err = errno;
+  ::close(fd);
+  sodium_memzero(buf, sizeof buf);
+  if (n < 0) return Error::Unavailable(fmt::format("cannot read {}: {}", path, std::strerror(err)));
+  return out;
+}
+
+// Creates `path` (refusing to replace a file), writes and fsyncs it.
+Status WriteNewFile(const std::string& path, std::string_view bytes, mode_t mode) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+  if (fd < 0) {
+    return Error::Unavailable(fmt::format("cannot create {}: {}", path, std::strerror(errno)));
+  }
+  size_t done = 0;
+  while (done < bytes.size()) {
+    const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      const int err = errno;
+      ::close(fd);
+      return Error::Unavailable(fmt::format("cannot write {}: {}", path, std::strerror(err)));
+    }
+    done += static_cast<size_t>(n);
+  }
+  if (::fsync(fd) != 0 || ::close(fd) != 0) {
+    return Error::Unavailable(fmt::format("cannot write {}: {}", path, std::strerror(errno)));
+  }
+  return Ok();
+}
+
+Status SyncDir(const std::string& dir) {
+  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return Error::Unavailable(fmt::format("cannot open {}: {}", dir, std::strerror(errno)));
+  const int rc = ::fsync(fd);
+  ::close(fd);
+  if (rc != 0) return Error::Unavailable(fmt::format("cannot sync {}: {}", dir, std::strerror(errno)));
+  return Ok();
+}
+
+Result<kit::KitManifest> LoadMasterManifest(const service::ServerConfig& config) {
+  const std::string path = ManifestPath(config);
+  if (!Exists(path)) {
+    return Error::FailedPrecondition(fmt::format(
+        "{} does not exist: this data directory is not sealed (run breakglass kit seal-master)",
+        path));
+  }
+  BG_ASSIGN_OR_RETURN(std::string text, ReadFile(path));
+  auto manifest = kit::ParseManifest(text);
+  if (!manifest) {
+    return Error::FailedPrecondition(fmt::format("{}: {}", path, manifest.error().message()));
+  }
+  return manifest;
+}
+
+// Ok when `candidate` is the key that sealed the store's audit signing key.
+Status OpensAuditKey(store::Store& store, const Secret& candidate) {
+  BG_ASSIGN_OR_RETURN(auth::MasterKey key, auth::MasterKey::FromBytes(candidate));
+  BG_ASSIGN_OR_RETURN(auto sealed, store.GetMeta(kAuditSigningKeyMeta));
+  if (!sealed) {
+    return Error::FailedPrecondition(
+        "the store holds no sealed audit key (was this data directory ever started?)");
+  }
+  auto opened = auth::Open(key, *sealed, kAuditSigningKeyMeta);
+  if (!opened) return Error::PermissionDenied("it does not open the store's sealed audit key");
+  return Ok();
+}
+
+// The events say which share and from where, never the share itself.
+core::AuditEvent UnsealEvent(std::string_view line, const std::string& source,
+                             const Result<kit::UnsealProgress>& outcome, Timestamp at) {
+  core::AuditEvent e;
+  e.type = "sys.unseal";
+  e.actor = "keyholder@" + source;
+  e.details["source"] = source;
+  e.details["submitted_at"] = FormatRfc3339(at);
+  if (auto share = kit::ParseShareLine(line); share) {
+    e.details["kit_id"] = share->kit_id;
+    e.details["share_index"] = std::to_string(share->index);
+  }
+  if (outcome) {
+    e.details["outcome"] = outcome->unsealed ? "unsealed" : "accepted";
+    e.details["shares_received"] = std::to_string(outcome->unsealed ? outcome->threshold
+                                                                     : outcome->received);
+    e.details["threshold"] = std::to_string(outcome->threshold);
+  } else {
+    e.details["outcome"] = "refused";
+    e.details["error"] = outcome.error().message();
+  }
+  return e;
+}
+
+api::HttpResponse JsonOk(const json& body) { return api::Api::JsonResponse(200, body.dump()); }
+
+// Parses {"share": "<line>"} strictly.
+Result<std::string> ShareFromBody(const std::string& body) {
+  json j = json::parse(body, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.is_object()) {
+    return Error::InvalidArgument("body", "expected a JSON object {\"share\": \"<share line>\"}");
+  }
+  for (const auto& [k, v] : j.items()) {
+    if (k != "share") return Error::InvalidArgument(k, "unknown field");
+  }
+  if (!j.contains("share") || !j["share"].is_string()) {
+    return Error::InvalidArgument("share", "required: the share line as a string");
+  }
+  return j["share"].get<std::string>();
+}
+
+}  // namespace
+
+Result<Unsealed> WaitForUnseal(const service::ServerConfig& config,
+                               const std::pair<std::string, uint16_t>& listen,
+                               const sigset_t& signals) {
+  BG_ASSIGN_OR_RETURN(kit::KitManifest manifest, LoadMasterManifest(config));
+  if (Exists(MasterKeyPath(config))) {
+    return Error::FailedPrecondition(fmt::format(
+        "{} exists next to {}: a sealed server keeps no key on disk; remove the key file or "
+        "start without --sealed",
+        MasterKeyPath(config), ManifestPath(config)));
+  }
+  BG_ASSIGN_OR_RETURN(std::unique_ptr<store::Store> store,
+                      store::OpenStore(config.storage, config.data_dir));
+  kit::Unsealer unsealer(manifest, [&store](const Secret& s) { return OpensAuditKey(*store, s); });
+
+  std::mutex events_mu;
+  std::vector<core::AuditEvent> events;
+  std::atomic<bool> answered{false};  // the response that unsealed has been written
+
+  api::HttpServerOptions opts;
+  opts.host = listen.first;
+  opts.port = listen.second;
+  opts.tls = !config.plain_http;
+  opts.threads = 1;
+  if (opts.tls) {
+    if (!config.tls_cert.empty()) {
+      opts.cert_file = config.Resolve(config.tls_cert);
+      opts.key_file = config.Resolve(config.tls_key.empty() ? "tls.key" : config.tls_key);
+    } else {
+      BG_ASSIGN_OR_RETURN(auto cert, api::EnsureSelfSignedCertificate(config.data_dir));
+      opts.cert_file = cert.cert_path;
+      opts.key_file = cert.key_path;
+    }
+  }
+  opts.on_complete = [&](const api::HttpRequest& r, int status, double) {
+    if (r.path == "/v1/sys/unseal" && status == 200 && unsealer.unsealed()) answered = true;
+  };
+  auto status_json = [&] {
+    return json{{"status", unsealer.unsealed() ? "unsealed" : "sealed"},
+                {"shares_received", unsealer.received()},
+                {"threshold", unsealer.threshold()},
+                {"kit_id", manifest.kit_id}};
+  };
+  auto handler = [&](api::HttpRequest req, std::shared_ptr<api::ResponseWriter> w) {
+    if (req.path == "/healthz" && req.method == "GET") {
+      w->Send(JsonOk(status_json()));
+      return;
+    }
+    if (req.path == "/v1/sys/unseal") {
+      if (req.method != "POST") {
+        w->Send(api::Api::ErrorResponse(Error::InvalidArgument("method", "use POST")));
+        return;
+      }
+      auto line = ShareFromBody(req.body);
+      if (!line) {
+        w->Send(api::Api::ErrorResponse(line.error()));
+        return;
+      }
+      auto outcome = unsealer.Submit(*line);
+      {
+        std::lock_guard lock(events_mu);
+        events.push_back(UnsealEvent(*line, req.remote_address, outcome, SystemClock::Get().Now()));
+      }
+      sodium_memzero(line->data(), line->size());
+      req.body.assign(req.body.size(), '\0');
+      if (!outcome) {
+        w->Send(api::Api::ErrorResponse(outcome.error()));
+        return;
+      }
+      json body = status_json();
+      body["index"] = outcome->index;
+      if (outcome->unsealed) body["shares_received"] = outcome->threshold;
+      w->Send(JsonOk(body));
+      return;
+    }
+    w->Send(api::Api::ErrorResponse(Error::Unavailable(
+        "the server is sealed: keyholders submit their shares with breakglass unseal "
+        "(POST /v1/sys/unseal)")));
+  };
+  BG_ASSIGN_OR_RETURN(auto server, api::HttpServer::Start(opts, handler));
+  const std::string host =
+      listen.first.find(':') != std::string::npos ? "[" + listen.first + "]" : listen.first;
+  std::cout << fmt::format(
+                   "breakglass sealed on {}://{}:{}: waiting for {} of {} shares of kit {} "
+                   "(breakglass unseal)\n",
+                   opts.tls ? "https" : "http", host, server->port(), manifest.threshold,
+                   manifest.share_count, manifest.kit_id)
+            << std::flush;
+
+  Unsealed out;
+  for (;;) {
+    if (answered) break;
+    timespec wait{0, 100 * 1000 * 1000};
+    const int sig = sigtimedwait(&signals, nullptr, &wait);
+    if (sig > 0 && sig != SIGHUP) {
+      server->Stop();
+      return out;  // no key: stopped while sealed
+    }
+  }
+  server->Stop();
+  auto secret = unsealer.TakeSecret();
+  if (!secret) return Error::Internal("unsealed without a key");
+  BG_ASSIGN_OR_RETURN(auth::MasterKey key, auth::MasterKey::FromBytes(std::move(*secret)));
+  out.key = std::make_unique<auth::MasterKey>(std::move(key));
+  std::lock_guard lock(events_mu);
+  out.events = std::move(events);
+  std::cout << fmt::format("unsealed with {} shares of kit {}\n", manifest.threshold,
+                           manifest.kit_id)
+            << std::flush;
+  return out;
+}
+
+Status AuditUnseal(service::Service& svc, const std::vector<core::AuditEvent>& events) {
+  for (const core::AuditEvent& e : events) BG_TRY(svc.AppendAudit(e));
+  return Ok();
+}
+
+namespace {
+
+// ---- kit seal-master ------------------------------------------------------------------
+
+struct SealArgs {
+  LocalConfigFlags local;
+  int threshold = 0;
+  int shares = 0;
+  std::string label = "breakglass master key";
+  std::string out_dir;
+};
+
+Status SealMaster(Globals& g, const SealArgs& a) {
+  if (a.threshold < 2 || a.threshold > 255) {
+    return Error::InvalidArgument("threshold", "must be between 2 and 255");
+  }
+  if (a.shares < a.threshold || a.shares > 255) {
+    return Error::InvalidArgument("shares", "must be between the threshold and 255");
+  }
+  BG_ASSIGN_OR_RETURN(service::ServerConfig config, LoadLocalConfig(a.local));
+  const std::string key_path = MasterKeyPath(config);
+  const std::string manifest_path = ManifestPath(config);
+  if (Exists(manifest_path)) {
+    return Error::FailedPrecondition(fmt::format(
+        "{} exists: this data directory is already sealed (rotate the kit with breakglass kit "
+        "rotate on a combined key, or move the old manifest away first)",
+        manifest_path));
+  }
+  if (!Exists(key_path)) {
+    return Error::FailedPrecondition(fmt::format(
+        "no master key at {} (start the server once to create it, or check --data-dir)",
+        key_path));
+  }
+  // LoadOrCreate only loads here (the file exists); it also enforces mode 0600 and the size.
+  BG_ASSIGN_OR_RETURN(auth::MasterKey key, auth::LoadOrCreateMasterKey(key_path));
+  {
+    BG_ASSIGN_OR_RETURN(auto store, store::OpenStore(config.storage, config.data_dir));
+    BG_TRY(OpensAuditKey(*store, key.bytes()));
+  }
+  BG_ASSIGN_OR_RETURN(kit::Kit made,
+                      kit::SplitSecret(key.bytes(), {a.threshold, a.shares, a.label},
+                                       SystemClock::Get().Now(), SystemRandom::Get()));
+  // The shares must give back the key before the key may go.
+  std::vector<kit::SourcedShare> check;
+  for (int i = 0; i < a.threshold; ++i) {
+    const kit::Share& s = made.shares[static_cast<size_t>(i)];
+    check.push_back({"share", kit::Share{s.kit_id, s.index, s.threshold, s.salt, s.payload}});
+  }
+  BG_ASSIGN_OR_RETURN(kit::Combined round_trip, kit::CombineShares(check, &made.manifest));
+  if (!round_trip.secret.Equals(key.bytes())) return Error::Internal("the shares do not restore the key");
+
+  std::vector<Secret> lines;
+  for (const kit::Share& s : made.shares) lines.push_back(kit::FormatShareLine(s));
+  std::vector<std::string> files;
+  if (!a.out_dir.empty()) {
+    if (::mkdir(a.out_dir.c_str(), 0700) != 0 && errno != EEXIST) {
+      return Error::Unavailable(
+          fmt::format("cannot create directory {}: {}", a.out_dir, std::strerror(errno)));
+    }
+    for (size_t i = 0; i < lines.size(); ++i) {
+      const std::string path = fmt::format("{}/share-{}.txt", a.out_dir, made.shares[i].index);
+      std::string text = std::string(lines[i].Reveal()) + "\n";
+      Status written = WriteNewFile(path, text, 0600);
+      sodium_memzero(text.data(), text.size());
+      BG_TRY(written);
+      files.push_back(path);
+    }
+    const std::string copy = a.out_dir + "/manifest.json";
+    BG_TRY(WriteNewFile(copy, kit::FormatManifest(made.manifest), 0644));
+    files.push_back(copy);
+    BG_TRY(SyncDir(a.out_dir));
+  } else {
+    // The shares go to stdout: written means flushed without error.
+    if (g.json) {
+      json shares = json::array();
+      for (const Secret& l : lines) shares.push_back(std::string(l.Reveal()));
+      std::cout << json{{"kit_id", made.manifest.kit_id},
+                        {"shares", shares},
+                        {"manifest", kit::ManifestToJson(made.manifest)},
+                        {"manifest_path", manifest_path}}
+                       .dump()
+                << "\n";
+    } else {
+      for (size_t i = 0; i < lines.size(); ++i) {
+        std::cout << fmt::format("share {}: {}\n", made.shares[i].index, lines[i].Reveal());
+      }
+    }
+    std::cout.flush();
+    if (!std::cout) return Error::Unavailable("cannot write the shares to stdout; the key was kept");
+  }
+  BG_TRY(WriteNewFile(manifest_path, kit::FormatManifest(made.manifest), 0644));
+  BG_TRY(SyncDir(config.data_dir));
+  if (::unlink(key_path.c_str()) != 0) {
+    return Error::Unavailable(fmt::format("the kit is written but {} could not be removed: {}",
+                                          key_path, std::strerror(errno)));
+  }
+  BG_TRY(SyncDir(config.data_dir));
+  const kit::KitManifest& m = made.manifest;
+  if (g.json && a.out_dir.empty()) return Ok();  // printed above
+  json j = {{"kit_id", m.kit_id},       {"threshold", m.threshold}, {"share_count", m.share_count},
+            {"manifest_path", manifest_path}, {"files", files}, {"removed", key_path}};
+  std::string human;
+  for (const std::string& f : files) human += "wrote " + f + "\n";
+  human += fmt::format(
+      "sealed: the master key is now kit {} (any {} of {} shares); manifest {}\n"
+      "removed {}; start the server with breakglass serve --sealed and unseal it with "
+      "breakglass unseal\n",
+      m.kit_id, m.threshold, m.share_count, manifest_path, key_path);
+  Print(g, j, human);
+  return Ok();
+}
+
+// ---- kit reconcile --------------------------------------------------------------------
+
+struct ReconcileArgs {
+  LocalConfigFlags local;
+  std::string record;
+  std::string public_key;
+  std::string shares;
+};
+
+std::string RecordMetaKey(const std::string& hash) { return "kit.record." + hash; }
+
+// The key for a sealed data directory, from share lines in `path` ("-": stdin).
+Result<std::unique_ptr<auth::MasterKey>> KeyFromShares(const service::ServerConfig& config,
+                                                       const std::string& path) {
+  BG_ASSIGN_OR_RETURN(kit::KitManifest manifest, LoadMasterManifest(config));
+  std::string text;
+  if (path == "-") {
+    std::ostringstream in;
+    in << std::cin.rdbuf();
+    text = in.str();
+  } else {
+    BG_ASSIGN_OR_RETURN(text, ReadFile(path));
+  }
+  BG_ASSIGN_OR_RETURN(auto store, store::OpenStore(config.storage, config.data_dir));
+  kit::Unsealer unsealer(manifest, [&store](const Secret& s) { return OpensAuditKey(*store, s); });
+  std::istringstream lines(text);
+  sodium_memzero(text.data(), text.size());
+  std::string line;
+  while (!unsealer.unsealed() && std::getline(lines, line)) {
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    auto r = unsealer.Submit(line);
+    sodium_memzero(line.data(), line.size());
+    if (!r) return r.error();
+  }
+  auto secret = unsealer.TakeSecret();
+  if (!secret) {
+    return Error::FailedPrecondition(fmt::format("{} holds {} valid shares; kit {} needs {}",
+                                                 path, unsealer.received(), manifest.kit_id,
+                                                 manifest.threshold));
+  }
+  BG_ASSIGN_OR_RETURN(auth::MasterKey key, auth::MasterKey::FromBytes(std::move(*secret)));
+  return std::make_unique<auth::MasterKey>(std::move(key));
+}
+
+Status Reconcile(Globals& g, const ReconcileArgs& a) {
+  BG_ASSIGN_OR_RETURN(std::string text, ReadFile(a.record));
+  auto record = kit::ParseOfflineRecord(text);
+  if (!record) return Error::InvalidArgument("record", a.record + ": " + record.error().message());
+  BG_TRY(kit::VerifyOfflineRecord(*record, a.public_key));
+  // The hash of the canonical form: the same record reformatted is still the same record.
+  const std::string hash = HexEncode(AsBytes(Sha256(kit::OfflineRecordToJson(*record).dump())));
+
+  BG_ASSIGN_OR_RETURN(service::ServerConfig config, LoadLocalConfig(a.local));
+  std::unique_ptr<auth::MasterKey> key;
+  if (!Exists(MasterKeyPath(config)) && Exists(ManifestPath(config))) {
+    if (a.shares.empty()) {
+      return Error::FailedPrecondition(fmt::format(
+          "{} is sealed (no master.key, {} present): give --shares FILE (or -) with enough "
+          "share lines of its kit",
+          config.data_dir, kMasterKitFile));
+    }
+    BG_ASSIGN_OR_RETURN(key, KeyFromShares(config, a.shares));
+  }
+  BG_ASSIGN_OR_RETURN(auto svc, service::Service::Open(config, SystemClock::Get(), nullptr,
+                                                       service::Service::Mode::kAdmin, nullptr,
+                                                       nullptr, std::move(key)));
+  BG_TRY(svc->Start());
+
+  std::string indices;
+  for (int i : record->share_indices) indices += (indices.empty() ? "" : ",") + std::to_string(i);
+  core::AuditEvent e;
+  e.type = "kit.offline_use";
+  e.actor = record->who;
+  e.details = {{"record_id", record->record_id},
+               {"record_sha256", hash},
+               {"kit_id", record->kit_id},
+               {"kit_label", record->kit_label},
+               {"who", record->who},
+               {"when", FormatRfc3339(record->when)},
+               {"why", record->why},
+               {"ticket", record->ticket},
+               {"share_indices", indices},
+               {"signer_public_key", record->public_key},
+               {"signature", record->signature},
+               {"needs_review", "true"},
+               {"kit_rotation", "required"}};
+  const std::string now = FormatRfc3339(SystemClock::Get().Now());
+  std::promise<Status> done;
+  store::Store& store = svc->store();
+  svc->SubmitWrite(
+      [&](service::Tx& tx) -> Status {
+        BG_ASSIGN_OR_RETURN(auto seen, store.GetMeta(RecordMetaKey(hash)));
+        if (seen) {
+          return Error::Conflict(fmt::format("offline record {} was already reconciled ({})",
+                                             record->record_id, *seen));
+        }
+        tx.Audit(e);
+        tx.PutMeta(RecordMetaKey(hash), fmt::format("{} at {}", record->record_id, now));
+        tx.PutMeta("kit." + record->kit_id + ".rotate", "required");
+        return Ok();
+      },
+      [&done](Status s) { done.set_value(std::move(s)); });
+  Status result = done.get_future().get();
+  svc->Stop();
+  BG_TRY(result);
+  json j = {{"record_id", record->record_id}, {"record_sha256", hash},
+            {"kit_id", record->kit_id},       {"needs_review", true},
+            {"kit_rotation", "required"}};
+  Print(g, j,
+        fmt::format("reconciled offline record {} (kit {} used by {} at {}, shares {}) into "
+                    "the audit log as kit.offline_use; it needs a post-incident review and "
+                    "kit {} must be rotated",
+                    record->record_id, record->kit_id, record->who, FormatRfc3339(record->when),
+                    indices, record->kit_id));
+  return Ok();
+}
+
+// ---- unseal (client) ------------------------------------------------------------------
+
+Status Unseal(Globals& g, std::string line) {
+  if (line.empty() || line == "-") {
+    if (::isatty(STDIN_FILENO) == 1) std::cerr << "share: " << std::flush;
+    std::getline(std::cin, line);
+  }
+  Client client(ResolveClientOptions(g.client));
+  auto r = client.Json("POST", "/v1/sys/unseal", json{{"share", line}}, /*auth=*/false);
+  sodium_memzero(line.data(), line.size());
+  if (!r) return r.error();
+  const json& j = *r;
+  std::string human =
+      j.value("status", "") == "unsealed"
+          ? fmt::format("share {} accepted: the server is unsealed", j.value("index", 0))
+          : fmt::format("share {} accepted: {} of {} shares received; the server is still sealed",
+                        j.value("index", 0), j.value("shares_received", 0), j.value("threshold", 0));
+  Print(g, j, human);
+  return Ok();
+}
+
+}  // namespace
+
+void AddSealedCommands(CLI::App& app, Globals& g) {
+  CLI::App* kit_cmd = app.get_subcommand("kit");
+
+  auto seal = std::make_shared<SealArgs>();
+  auto* s = kit_cmd->add_subcommand(
+      "seal-master",
+      "Split the server's master key into a kit of N shares (any M unseal the server), keep the "
+      "public manifest as <data-dir>/master-kit.json and remove master.key");
+  s->add_option("--threshold,-m", seal->threshold, "shares needed to unseal (2..N)")->required();
+  s->add_option("--shares,-n", seal->shares, "shares to make (M..255)")->required();
+  s->add_option("--data-dir", seal->local.data_dir, "Data directory of the server");
+  s->add_option("--config", seal->local.config, "Server configuration file");
+  s->add_option("--label", seal->label, "the kit's name in its manifest");
+  s->add_option("--out-dir", seal->out_dir,
+                "write share-K.txt (0600) and manifest.json into DIR instead of printing the "
+                "shares");
+  s->add_flag("--json", g.json, "print {\"kit_id\", \"shares\", \"manifest\", \"manifest_path\"}");
+  s->callback([&g, seal] {
+    if (auto r = SealMaster(g, *seal); !r) Fail(g, r.error());
+  });
+
+  auto rec = std::make_shared<ReconcileArgs>();
+  auto* r = kit_cmd->add_subcommand(
+      "reconcile",
+      "Append a signed offline record (kit combine --record) to the audit log as "
+      "kit.offline_use, mark it for post-incident review and flag the kit for rotation; a "
+      "record is reconciled once");
+  r->add_option("record", rec->record, "the offline record's JSON file")->required();
+  r->add_option("--data-dir", rec->local.data_dir, "Data directory of the server");
+  r->add_option("--config", rec->local.config, "Server configuration file");
+  r->add_option("--public-key", rec->public_key, "require this signer (base64 Ed25519 key)");
+  r->add_option("--shares", rec->shares,
+                "for a sealed data directory: FILE (or -) of share lines of its master kit");
+  r->add_flag("--json", g.json, "print the result as JSON");
+  r->callback([&g, rec] {
+    if (auto res = Reconcile(g, *rec); !res) Fail(g, res.error());
+  });
+
+  auto line = std::make_shared<std::string>();
+  auto* u = app.add_subcommand(
+      "unseal", "Submit one share of the master kit to a sealed server (POST /v1/sys/unseal)");
+  u->add_option("share", *line, "the share line, or - (default) to read it from stdin");
+  u->callback([&g, line] {
+    if (auto res = Unseal(g, *line); !res) Fail(g, res.error());
+  });
+}
+
+}  // namespace bg::cli

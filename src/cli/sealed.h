@@ -1,0 +1,58 @@
+// Sealed mode: the server's master key split into a kit (src/kit/), and what uses it.
+//
+//   breakglass kit seal-master   splits <data_dir>/master.key into shares, keeps the public
+//                                manifest as <data_dir>/master-kit.json, then deletes the key
+//   breakglass serve --sealed    WaitForUnseal below, then the normal server
+//   breakglass unseal            submits one share to POST /v1/sys/unseal
+//   breakglass kit reconcile     appends a signed offline record (kit combine --record) to the
+//                                audit log, flags the kit for rotation (idempotent)
+//
+// docs/sealed-mode.md describes the ceremony and the HTTP contract.
+#pragma once
+
+#include <signal.h>
+
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "auth/master_key.h"
+#include "core/request.h"
+#include "service/config.h"
+#include "util/result.h"
+
+namespace CLI {
+class App;
+}
+namespace bg::service {
+class Service;
+}
+
+namespace bg::cli {
+
+struct Globals;
+
+inline constexpr char kMasterKitFile[] = "master-kit.json";
+
+struct Unsealed {
+  std::unique_ptr<auth::MasterKey> key;  // null: stopped by a signal while still sealed
+  std::vector<core::AuditEvent> events;  // one per submission, for the log once it is open
+};
+
+// Serves only GET /healthz ({"status":"sealed","shares_received","threshold","kit_id"}) and
+// POST /v1/sys/unseal {"share": LINE} on `listen` (TLS as `serve` would use it) until the
+// shares of <data_dir>/master-kit.json restore a key that opens the store's sealed audit key;
+// every other path answers 503. Returns when unsealed (after the last answer was written) or
+// when one of `signals` arrives. The key exists only in memory.
+Result<Unsealed> WaitForUnseal(const service::ServerConfig& config,
+                               const std::pair<std::string, uint16_t>& listen,
+                               const sigset_t& signals);
+
+// Appends the events of WaitForUnseal to the now open audit log.
+Status AuditUnseal(service::Service& svc, const std::vector<core::AuditEvent>& events);
+
+// Registers `kit seal-master`, `kit reconcile` (under the existing `kit` command) and `unseal`.
+void AddSealedCommands(CLI::App& app, Globals& g);
+
+}  // namespace bg::cli
