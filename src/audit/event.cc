@@ -1,5 +1,7 @@
 #include "audit/event.h"
 
+#include <array>
+#include <chrono>
 #include <utility>
 
 #include <nlohmann/json.hpp>
@@ -31,6 +33,13 @@ Result<std::string> StringMember(const Json& obj, const char* key) {
   return it->get<std::string>();
 }
 
+// Bytes the canonical encoder writes as they are: printable ASCII other than '"' and '\\'.
+constexpr std::array<bool, 256> kPlainByte = [] {
+  std::array<bool, 256> t{};
+  for (int c = 0x20; c <= 0x7e; ++c) t[static_cast<size_t>(c)] = c != '"' && c != '\\';
+  return t;
+}();
+
 // A cursor over leaf bytes for the one-scan check of the canonical form.
 class Scanner {
  public:
@@ -46,12 +55,11 @@ class Scanner {
     if (!Literal("\"")) return false;
     for (size_t i = 0; i < s_.size(); ++i) {
       const auto c = static_cast<unsigned char>(s_[i]);
-      if (c == '"') {
-        *out = s_.substr(0, i);
-        s_.remove_prefix(i + 1);
-        return true;
-      }
-      if (c < 0x20 || c > 0x7e || c == '\\') return false;
+      if (kPlainByte[c]) continue;
+      if (c != '"') return false;
+      *out = s_.substr(0, i);
+      s_.remove_prefix(i + 1);
+      return true;
     }
     return false;
   }
@@ -60,6 +68,27 @@ class Scanner {
  private:
   std::string_view s_;
 };
+
+// True only when FormatRfc3339(ParseRfc3339(t)) == t: "YYYY-MM-DDTHH:MM:SSZ" (upper-case T and
+// Z, no fraction or offset) naming a real date and a time with seconds below 60 (ParseRfc3339
+// takes a leap second 60, which FormatRfc3339 would write as the next minute).
+bool IsCanonicalTime(std::string_view t) {
+  constexpr std::string_view kShape = "dddd-dd-ddTdd:dd:ddZ";
+  if (t.size() != kShape.size()) return false;
+  for (size_t i = 0; i < t.size(); ++i) {
+    const bool digit = t[i] >= '0' && t[i] <= '9';
+    if (kShape[i] == 'd' ? !digit : t[i] != kShape[i]) return false;
+  }
+  auto num = [&t](size_t pos, size_t n) {
+    int v = 0;
+    for (size_t i = pos; i < pos + n; ++i) v = v * 10 + (t[i] - '0');
+    return v;
+  };
+  const std::chrono::year_month_day ymd{std::chrono::year(num(0, 4)),
+                                        std::chrono::month(static_cast<unsigned>(num(5, 2))),
+                                        std::chrono::day(static_cast<unsigned>(num(8, 2)))};
+  return ymd.ok() && num(11, 2) <= 23 && num(14, 2) <= 59 && num(17, 2) <= 59;
+}
 
 // True only when `leaf` is exactly EncodeLeaf of the event ParseLeaf would read from it:
 //   {"actor":S,"details":{K:S,...},["request":S,]"time":T,"type":S,"v":1}
@@ -91,15 +120,12 @@ bool IsPlainCanonicalLeaf(std::string_view leaf) {
       !sc.PlainString(&type) || !sc.Literal(R"(,"v":1})") || !sc.AtEnd()) {
     return false;
   }
-  auto parsed = ParseRfc3339(time, "leaf");
-  return parsed.has_value() && FormatRfc3339(*parsed) == time;
+  return IsCanonicalTime(time);
 }
 
-// Bytes the canonical encoder writes as they are: printable ASCII other than '"' and '\\'.
 bool IsPlain(std::string_view s) {
-  for (char ch : s) {
-    const auto c = static_cast<unsigned char>(ch);
-    if (c < 0x20 || c > 0x7e || c == '"' || c == '\\') return false;
+  for (char c : s) {
+    if (!kPlainByte[static_cast<unsigned char>(c)]) return false;
   }
   return true;
 }

@@ -28,17 +28,22 @@ Error NotAPrefix(int64_t size) {
                   size));
 }
 
-// Standard base64 alphabet: the value of each character, or -1.
-constexpr std::array<int8_t, 256> kBase64Values = [] {
-  std::array<int8_t, 256> t{};
-  t.fill(-1);
+// Standard base64 alphabet, as four tables: the value of a character at position 0..3 of a
+// quad, already shifted into place, or kBadChar for a character outside the alphabet.
+constexpr uint32_t kBadChar = 1u << 24;
+using QuadTable = std::array<uint32_t, 256>;
+constexpr QuadTable MakeQuadTable(int shift) {
+  QuadTable t{};
+  t.fill(kBadChar);
   constexpr std::string_view kAlphabet =
       "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
   for (size_t i = 0; i < kAlphabet.size(); ++i) {
-    t[static_cast<unsigned char>(kAlphabet[i])] = static_cast<int8_t>(i);
+    t[static_cast<unsigned char>(kAlphabet[i])] = static_cast<uint32_t>(i) << shift;
   }
   return t;
-}();
+}
+constexpr QuadTable kQuad0 = MakeQuadTable(18), kQuad1 = MakeQuadTable(12),
+                    kQuad2 = MakeQuadTable(6), kQuad3 = MakeQuadTable(0);
 
 // Decodes exactly the strings Base64Encode writes (padded, no white space, unused bits zero),
 // which are exactly the strings bg::Base64Decode accepts; false for anything else.
@@ -49,30 +54,29 @@ bool DecodeBase64Strict(std::string_view in, std::string& out) {
   const size_t pad = in.back() != '=' ? 0 : in[in.size() - 2] != '=' ? 1 : 2;
   out.resize(in.size() / 4 * 3 - pad);
   const auto* src = reinterpret_cast<const unsigned char*>(in.data());
-  char* dst = out.data();
+  auto* dst = reinterpret_cast<unsigned char*>(out.data());
   const size_t full = in.size() / 4 - (pad != 0 ? 1 : 0);
+  uint32_t bad = 0;
   for (size_t q = 0; q < full; ++q, src += 4, dst += 3) {
-    const int a = kBase64Values[src[0]], b = kBase64Values[src[1]], c = kBase64Values[src[2]],
-              d = kBase64Values[src[3]];
-    if ((a | b | c | d) < 0) return false;
-    const uint32_t v = static_cast<uint32_t>(a) << 18 | static_cast<uint32_t>(b) << 12 |
-                       static_cast<uint32_t>(c) << 6 | static_cast<uint32_t>(d);
-    dst[0] = static_cast<char>(v >> 16);
-    dst[1] = static_cast<char>(v >> 8 & 0xff);
-    dst[2] = static_cast<char>(v & 0xff);
+    const uint32_t v = kQuad0[src[0]] | kQuad1[src[1]] | kQuad2[src[2]] | kQuad3[src[3]];
+    bad |= v;
+    dst[0] = static_cast<unsigned char>(v >> 16);
+    dst[1] = static_cast<unsigned char>(v >> 8);
+    dst[2] = static_cast<unsigned char>(v);
   }
+  if ((bad & kBadChar) != 0) return false;
   if (pad == 0) return true;
-  const int a = kBase64Values[src[0]], b = kBase64Values[src[1]];
-  if ((a | b) < 0) return false;
+  // The last quad: "xx==" (one byte) or "xxx=" (two); the bits after the data must be zero.
+  const uint32_t v = kQuad0[src[0]] | kQuad1[src[1]] | (pad == 1 ? kQuad2[src[2]] : 0);
+  if ((v & kBadChar) != 0) return false;
   if (pad == 2) {
-    if ((b & 0x0f) != 0) return false;  // non-canonical trailing bits
-    dst[0] = static_cast<char>(a << 2 | b >> 4);
+    if ((v & 0xffff) != 0) return false;
+    dst[0] = static_cast<unsigned char>(v >> 16);
     return true;
   }
-  const int c = kBase64Values[src[2]];
-  if (c < 0 || (c & 0x03) != 0) return false;
-  dst[0] = static_cast<char>(a << 2 | b >> 4);
-  dst[1] = static_cast<char>((b & 0x0f) << 4 | c >> 2);
+  if ((v & 0xff) != 0) return false;
+  dst[0] = static_cast<unsigned char>(v >> 16);
+  dst[1] = static_cast<unsigned char>(v >> 8);
   return true;
 }
 
@@ -112,22 +116,49 @@ bool ConsumePlainString(std::string_view& line, std::string_view& out) {
 //   {"index":N,"leaf":"<base64>"}   {"index":N,"leaf":"<base64>","hash":"<base64>"}
 // A million-line bundle should cost little more than its hashing. nullopt for any other line
 // (including malformed ones): the caller then uses the JSON parser, which decides.
-std::optional<BundleEntry> ParseEntryLineFast(std::string_view line) {
-  BundleEntry e;
+namespace {
+
+// ParseEntryLineFast into `e`, reusing its buffers (the streaming verifier parses every line
+// into one entry). False leaves `e` unspecified.
+bool ParseEntryLineFastInto(std::string_view line, BundleEntry& e) {
   std::string_view leaf, hash;
   if (!ConsumeLiteral(line, R"({"index":)") || !ConsumeIndex(line, e.index) ||
       !ConsumeLiteral(line, R"(,"leaf":")") || !ConsumePlainString(line, leaf)) {
-    return std::nullopt;
+    return false;
   }
-  if (line != "}") {
+  if (line == "}") {
+    e.hash.reset();
+  } else {
     if (!ConsumeLiteral(line, R"(,"hash":")") || !ConsumePlainString(line, hash) || line != "}") {
-      return std::nullopt;
+      return false;
     }
-    std::string h;
-    if (!DecodeBase64Strict(hash, h) || h.size() != kHashSize) return std::nullopt;
-    e.hash = std::move(h);
+    if (!e.hash.has_value()) e.hash.emplace();
+    if (!DecodeBase64Strict(hash, *e.hash) || e.hash->size() != kHashSize) return false;
   }
-  if (!DecodeBase64Strict(leaf, e.leaf)) return std::nullopt;
+  return DecodeBase64Strict(leaf, e.leaf);
+}
+
+// Calls fn(line, line_no) for each non-blank line (a final '\r' removed) until it fails.
+template <typename Fn>
+Status ForEachLine(std::string_view jsonl, Fn&& fn) {
+  int64_t line_no = 0;
+  while (!jsonl.empty()) {
+    const size_t nl = jsonl.find('\n');
+    std::string_view line = jsonl.substr(0, nl);
+    jsonl.remove_prefix(nl == std::string_view::npos ? jsonl.size() : nl + 1);
+    ++line_no;
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (line.empty()) continue;
+    BG_TRY(fn(line, line_no));
+  }
+  return Ok();
+}
+
+}  // namespace
+
+std::optional<BundleEntry> ParseEntryLineFast(std::string_view line) {
+  BundleEntry e;
+  if (!ParseEntryLineFastInto(line, e)) return std::nullopt;
   return e;
 }
 
@@ -214,65 +245,49 @@ std::string FormatEntryLine(int64_t index, std::string_view leaf) {
 Result<std::vector<BundleEntry>> ParseEntries(std::string_view jsonl) {
   std::vector<BundleEntry> out;
   out.reserve(static_cast<size_t>(std::count(jsonl.begin(), jsonl.end(), '\n')) + 1);
-  int64_t line_no = 0;
-  while (!jsonl.empty()) {
-    const size_t nl = jsonl.find('\n');
-    std::string_view line = jsonl.substr(0, nl);
-    jsonl.remove_prefix(nl == std::string_view::npos ? jsonl.size() : nl + 1);
-    ++line_no;
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    if (line.empty()) continue;
+  BG_TRY(ForEachLine(jsonl, [&](std::string_view line, int64_t line_no) -> Status {
     if (auto fast = ParseEntryLineFast(line)) {
       out.push_back(std::move(*fast));
-      continue;
+      return Ok();
     }
     BG_ASSIGN_OR_RETURN(BundleEntry e, ParseEntryLineJson(line, line_no));
     out.push_back(std::move(e));
-  }
+    return Ok();
+  }));
   return out;
 }
 
-Result<VerifyReport> VerifyBundle(const std::vector<BundleEntry>& entries,
-                                  std::string_view checkpoint_note, std::string_view verifier_key,
-                                  const VerifyOptions& options) {
-  VerifyReport report;
-  BG_ASSIGN_OR_RETURN(report.checkpoint,
-                      OpenCheckpoint(checkpoint_note, verifier_key, "checkpoint"));
-  const int64_t size = report.checkpoint.size;
-  if (options.trusted_checkpoint.has_value()) {
-    BG_ASSIGN_OR_RETURN(Checkpoint trusted, OpenCheckpoint(*options.trusted_checkpoint,
-                                                           verifier_key, "trusted_checkpoint"));
-    if (trusted.origin != report.checkpoint.origin) {
-      return Error::InvalidArgument(
-          "trusted_checkpoint",
-          fmt::format("older checkpoint is for log \"{}\", not \"{}\"", trusted.origin,
-                      report.checkpoint.origin));
+namespace {
+
+// VerifyBundle's checks, one entry at a time, so that an export can be verified while it is
+// read (VerifyExport) as well as from parsed entries (VerifyBundle).
+class BundleChecker {
+ public:
+  static Result<BundleChecker> Start(std::string_view checkpoint_note,
+                                     std::string_view verifier_key, const VerifyOptions& options,
+                                     int64_t total) {
+    BundleChecker c(options, total);
+    BG_ASSIGN_OR_RETURN(c.report_.checkpoint,
+                        OpenCheckpoint(checkpoint_note, verifier_key, "checkpoint"));
+    if (options.trusted_checkpoint.has_value()) {
+      BG_ASSIGN_OR_RETURN(Checkpoint trusted, OpenCheckpoint(*options.trusted_checkpoint,
+                                                             verifier_key, "trusted_checkpoint"));
+      if (trusted.origin != c.report_.checkpoint.origin) {
+        return Error::InvalidArgument(
+            "trusted_checkpoint",
+            fmt::format("older checkpoint is for log \"{}\", not \"{}\"", trusted.origin,
+                        c.report_.checkpoint.origin));
+      }
+      if (trusted.size > c.report_.checkpoint.size) return NotAPrefix(trusted.size);
+      c.report_.trusted = std::move(trusted);
     }
-    if (trusted.size > size) return NotAPrefix(trusted.size);
-    report.trusted = std::move(trusted);
+    BG_TRY(c.CheckRoots());  // the empty prefix
+    return c;
   }
 
-  const auto total = static_cast<int64_t>(entries.size());
-  const int64_t every = options.progress_every > 0 ? options.progress_every : 1 << 16;
-  RootBuilder range;
-  auto check_roots = [&]() -> Status {
-    if (report.trusted.has_value() && range.Size() == report.trusted->size &&
-        range.Root() != report.trusted->root) {
-      return NotAPrefix(report.trusted->size);
-    }
-    if (range.Size() == size && range.Root() != report.checkpoint.root) {
-      const int64_t from = report.trusted.has_value() ? report.trusted->size : 0;
-      return Error::InvalidArgument(
-          "entries",
-          fmt::format("entries 0..{} do not hash to the checkpoint root: an entry at index {} or "
-                      "later was changed, or the log was rewritten",
-                      size - 1, from));
-    }
-    return Ok();
-  };
-  BG_TRY(check_roots());  // the empty prefix
-  for (int64_t i = 0; i < total; ++i) {
-    const BundleEntry& e = entries[static_cast<size_t>(i)];
+  // The next entry (index range_.Size()).
+  Status Add(const BundleEntry& e) {
+    const int64_t i = range_.Size();
     if (e.index != i) {
       return EntryError(i, fmt::format("expected index {}, found {}", i, e.index));
     }
@@ -280,21 +295,98 @@ Result<VerifyReport> VerifyBundle(const std::vector<BundleEntry>& entries,
     if (e.hash.has_value() && *e.hash != AsBytes(leaf_hash)) {
       return EntryError(i, "leaf does not match its stored hash");
     }
-    if (options.check_leaf_format) {
+    if (options_.check_leaf_format) {
       auto checked = CheckLeaf(e.leaf);
       if (!checked.has_value()) return EntryError(i, checked.error().message());
     }
-    range.Append(leaf_hash);
-    BG_TRY(check_roots());
-    if (options.progress && (i + 1) % every == 0) options.progress(i + 1, total);
+    range_.Append(leaf_hash);
+    BG_TRY(CheckRoots());
+    if (options_.progress && (i + 1) % every_ == 0) options_.progress(i + 1, total_);
+    return Ok();
   }
-  if (total < size) {
-    return EntryError(total, fmt::format("missing: the checkpoint covers {} entries", size));
+
+  Result<VerifyReport> Finish() {
+    const int64_t total = range_.Size();
+    const int64_t size = report_.checkpoint.size;
+    if (total < size) {
+      return EntryError(total, fmt::format("missing: the checkpoint covers {} entries", size));
+    }
+    if (options_.progress) options_.progress(total, total_);
+    report_.entries = total;
+    report_.unsigned_tail = total - size;
+    return std::move(report_);
   }
-  if (options.progress) options.progress(total, total);
-  report.entries = total;
-  report.unsigned_tail = total - size;
-  return report;
+
+ private:
+  BundleChecker(const VerifyOptions& options, int64_t total)
+      : options_(options),
+        total_(total),
+        every_(options.progress_every > 0 ? options.progress_every : 1 << 16) {}
+
+  Status CheckRoots() const {
+    if (report_.trusted.has_value() && range_.Size() == report_.trusted->size &&
+        range_.Root() != report_.trusted->root) {
+      return NotAPrefix(report_.trusted->size);
+    }
+    const int64_t size = report_.checkpoint.size;
+    if (range_.Size() == size && range_.Root() != report_.checkpoint.root) {
+      const int64_t from = report_.trusted.has_value() ? report_.trusted->size : 0;
+      return Error::InvalidArgument(
+          "entries",
+          fmt::format("entries 0..{} do not hash to the checkpoint root: an entry at index {} or "
+                      "later was changed, or the log was rewritten",
+                      size - 1, from));
+    }
+    return Ok();
+  }
+
+  const VerifyOptions& options_;
+  int64_t total_;
+  int64_t every_;
+  VerifyReport report_;
+  RootBuilder range_;
+};
+
+}  // namespace
+
+Result<VerifyReport> VerifyBundle(const std::vector<BundleEntry>& entries,
+                                  std::string_view checkpoint_note, std::string_view verifier_key,
+                                  const VerifyOptions& options) {
+  BG_ASSIGN_OR_RETURN(BundleChecker checker,
+                      BundleChecker::Start(checkpoint_note, verifier_key, options,
+                                           static_cast<int64_t>(entries.size())));
+  for (const BundleEntry& e : entries) BG_TRY(checker.Add(e));
+  return checker.Finish();
+}
+
+Result<VerifyReport> VerifyExport(std::string_view jsonl, std::string_view checkpoint_note,
+                                  std::string_view verifier_key, const VerifyOptions& options) {
+  int64_t total = 0;
+  if (options.progress) {
+    BG_TRY(ForEachLine(jsonl, [&](std::string_view, int64_t) -> Status {
+      ++total;
+      return Ok();
+    }));
+  }
+  // The first verification failure (a checkpoint or an entry) is held back until the rest of
+  // the export has parsed, so that a malformed line is reported first, as ParseEntries then
+  // VerifyBundle would.
+  auto checker = BundleChecker::Start(checkpoint_note, verifier_key, options, total);
+  std::optional<Error> failed;
+  if (!checker.has_value()) failed = checker.error();
+  BundleEntry entry;
+  BG_TRY(ForEachLine(jsonl, [&](std::string_view line, int64_t line_no) -> Status {
+    if (!ParseEntryLineFastInto(line, entry)) {
+      BG_ASSIGN_OR_RETURN(entry, ParseEntryLineJson(line, line_no));
+    }
+    if (!failed.has_value()) {
+      Status added = checker->Add(entry);
+      if (!added.has_value()) failed = added.error();
+    }
+    return Ok();
+  }));
+  if (failed.has_value()) return *failed;
+  return checker->Finish();
 }
 
 Result<std::pair<Checkpoint, Checkpoint>> VerifyCheckpointConsistency(

@@ -75,6 +75,12 @@ Result<VerifyReport> VerifyBundle(const std::vector<BundleEntry>& entries,
                                   std::string_view checkpoint_note, std::string_view verifier_key,
                                   const VerifyOptions& options = {});
 
+// ParseEntries then VerifyBundle in one pass over the export, without holding its entries in
+// memory: the same result and the same first error. (One difference: with options.progress
+// set, progress may be reported before a malformed line further on is found.)
+Result<VerifyReport> VerifyExport(std::string_view jsonl, std::string_view checkpoint_note,
+                                  std::string_view verifier_key, const VerifyOptions& options = {});
+
 // Two signed checkpoints by one key and a consistency proof between them (as served by
 // /v1/audit/proof/consistency): Ok when the newer one extends the older one.
 Result<std::pair<Checkpoint, Checkpoint>> VerifyCheckpointConsistency(

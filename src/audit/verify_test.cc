@@ -2,7 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -257,6 +259,126 @@ TEST(Entries, MalformedLinesAreNamed) {
     EXPECT_EQ(r.error().field(), "entries");
     EXPECT_EQ(r.error().message().substr(0, 7), "line 2:") << line;
   }
+}
+
+// VerifyExport must give exactly what ParseEntries then VerifyBundle give.
+void ExpectSameAsTwoPasses(const std::string& jsonl, const std::string& note,
+                           const std::string& key, const VerifyOptions& options,
+                           const std::string& label) {
+  Result<VerifyReport> two = [&]() -> Result<VerifyReport> {
+    BG_ASSIGN_OR_RETURN(std::vector<BundleEntry> entries, ParseEntries(jsonl));
+    return VerifyBundle(entries, note, key, options);
+  }();
+  Result<VerifyReport> one = VerifyExport(jsonl, note, key, options);
+  ASSERT_EQ(one.has_value(), two.has_value()) << label;
+  if (two.has_value()) {
+    EXPECT_EQ(one->entries, two->entries) << label;
+    EXPECT_EQ(one->unsigned_tail, two->unsigned_tail) << label;
+    EXPECT_EQ(one->checkpoint.root, two->checkpoint.root) << label;
+    EXPECT_EQ(one->trusted.has_value(), two->trusted.has_value()) << label;
+  } else {
+    EXPECT_EQ(one.error().ToString(), two.error().ToString()) << label;
+  }
+}
+
+TEST(VerifyExport, GivesTheResultAndFirstErrorOfParsingThenVerifying) {
+  TestLog log(10);
+  PatternRandom random;
+  const std::string other_key = NoteSigner::Generate("someone.else", random).value().VerifierKey();
+  const std::string key = log.signer.VerifierKey();
+  auto lines = [&](bool with_hash) {
+    std::vector<std::string> out;
+    for (size_t i = 0; i < log.leaves.size(); ++i) {
+      std::string line = FormatEntryLine(static_cast<int64_t>(i), log.leaves[i]);
+      if (with_hash && i % 2 == 0) {
+        line.pop_back();
+        line += R"(,"hash":")" + Base64Encode(HashLeaf(log.leaves[i])) + R"("})";
+      }
+      out.push_back(std::move(line));
+    }
+    return out;
+  };
+  auto join = [](const std::vector<std::string>& v) {
+    std::string s;
+    for (const auto& l : v) s += l + "\n";
+    return s;
+  };
+  struct Case {
+    std::string label;
+    std::function<void(std::vector<std::string>&)> change;
+    std::string note;
+    std::string key;
+    std::optional<int64_t> trusted;
+  };
+  const std::string full = log.CheckpointAt(10);
+  std::vector<Case> cases = {
+      {"intact", [](auto&) {}, full, key, std::nullopt},
+      {"unsigned tail", [](auto&) {}, log.CheckpointAt(7), key, std::nullopt},
+      {"trusted prefix", [](auto&) {}, full, key, 4},
+      {"changed leaf", [](auto& l) { l[3] = FormatEntryLine(3, "x"); }, full, key, std::nullopt},
+      {"changed leaf, trusted", [](auto& l) { l[2] = FormatEntryLine(2, "x"); }, full, key, 5},
+      {"reordered", [](auto& l) { std::swap(l[4], l[5]); }, full, key, std::nullopt},
+      {"truncated", [](auto& l) { l.pop_back(); }, full, key, std::nullopt},
+      {"hash mismatch",
+       [&](auto& l) {
+         l[6] = R"({"index":6,"leaf":")" + Base64Encode(log.leaves[6]) + R"(","hash":")" +
+                Base64Encode(HashLeaf("other")) + R"("})";
+       },
+       full, key, std::nullopt},
+      {"changed leaf then malformed line",
+       [](auto& l) {
+         l[2] = FormatEntryLine(2, "x");
+         l[8] = "nope";
+       },
+       full, key, std::nullopt},
+      {"wrong key then malformed line", [](auto& l) { l[8] = "nope"; }, full, other_key,
+       std::nullopt},
+      {"wrong key", [](auto&) {}, full, other_key, std::nullopt},
+      {"JSON lines and blank lines",
+       [&](auto& l) {
+         l[1] = R"({ "leaf": ")" + Base64Encode(log.leaves[1]) + R"(", "index": 1 })";
+         l[4] += "\r\n";
+       },
+       full, key, std::nullopt},
+  };
+  for (const Case& c : cases) {
+    for (bool with_hash : {false, true}) {
+      std::vector<std::string> l = lines(with_hash);
+      c.change(l);
+      VerifyOptions options;
+      if (c.trusted.has_value()) options.trusted_checkpoint = log.CheckpointAt(*c.trusted);
+      ExpectSameAsTwoPasses(join(l), c.note, c.key, options,
+                            c.label + (with_hash ? " (hash)" : ""));
+    }
+  }
+  // A non-canonical leaf (the default check) and the same with the check off.
+  TestLog odd(0);
+  odd.leaves.push_back(R"({"v":1})");
+  odd.range.Append(HashLeaf(odd.leaves.back()));
+  VerifyOptions options;
+  const std::string note = odd.signer.Sign(Checkpoint{kOrigin, 1, odd.range.Root(), {}}).value();
+  const std::string jsonl = FormatEntryLine(0, odd.leaves[0]) + "\n";
+  ExpectSameAsTwoPasses(jsonl, note, odd.signer.VerifierKey(), options, "non-canonical leaf");
+  EXPECT_FALSE(VerifyExport(jsonl, note, odd.signer.VerifierKey(), options).has_value());
+  options.check_leaf_format = false;
+  ExpectSameAsTwoPasses(jsonl, note, odd.signer.VerifierKey(), options, "unchecked leaf");
+  EXPECT_TRUE(VerifyExport(jsonl, note, odd.signer.VerifierKey(), options).has_value());
+}
+
+TEST(VerifyExport, ReportsProgressLikeVerifyBundle) {
+  TestLog log(10);
+  std::string jsonl;
+  for (size_t i = 0; i < log.leaves.size(); ++i) {
+    jsonl += FormatEntryLine(static_cast<int64_t>(i), log.leaves[i]) + "\n\n";
+  }
+  std::vector<std::pair<int64_t, int64_t>> calls;
+  VerifyOptions options;
+  options.progress_every = 4;
+  options.progress = [&](int64_t done, int64_t total) { calls.emplace_back(done, total); };
+  ASSERT_TRUE(VerifyExport(jsonl, log.CheckpointAt(10), log.signer.VerifierKey(), options)
+                  .has_value());
+  const std::vector<std::pair<int64_t, int64_t>> want = {{4, 10}, {8, 10}, {10, 10}};
+  EXPECT_EQ(calls, want);
 }
 
 void ExpectSameEntry(const BundleEntry& a, const BundleEntry& b, const std::string& line) {
