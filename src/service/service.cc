@@ -80,6 +80,14 @@ Status Service::OpenParts(
     BG_ASSIGN_OR_RETURN(store_, store::OpenStore(config_.storage, config_.data_dir));
   }
   if (!master_key_) {
+    // A sealed data directory has no key file on purpose: creating a fresh key here would
+    // silently make every sealed secret unreadable.
+    struct stat sealed {};
+    if (stat((config_.data_dir + "/master-kit.json").c_str(), &sealed) == 0) {
+      return Error::FailedPrecondition(
+          "the data directory is sealed (master-kit.json): start `breakglass serve --sealed` and "
+          "unseal it with the keyholders' shares");
+    }
     BG_ASSIGN_OR_RETURN(auto key, auth::LoadOrCreateMasterKey(config_.data_dir + "/master.key"));
     master_key_ = std::make_unique<auth::MasterKey>(std::move(key));
   }
