@@ -231,7 +231,7 @@ int RunServe(Globals& g, const ServeFlags& f) {
   }
   api::Api api(**svc);
   api::AddSessionRoutes(api, **svc);
-  connectors::ConnectorHealth health(**svc);
+  connectors::ConnectorHealth health(**svc, config->probe_interval);
   health.Start();
   api::AddConnectorRoutes(api, **svc, &health);
   opts.on_complete = [&api](const api::HttpRequest& r, int status, double s) {

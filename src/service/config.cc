@@ -153,6 +153,10 @@ Result<ServerConfig> ParseServerConfig(std::string_view text, std::string_view p
     else if (k == "tls_key") ReadString(node, k, problems, &c.tls_key);
     else if (k == "log_level") ReadString(node, k, problems, &c.log_level);
     else if (k == "token_ttl") ReadDuration(node, k, problems, &c.token_ttl);
+    else if (k == "probe_interval") {
+      ReadDuration(node, k, problems, &c.probe_interval);
+      if (c.probe_interval < Seconds(10)) problems.Add(node.source(), "'probe_interval' must be at least 10s");
+    }
     else if (k == "plain_http") {
       if (!node.is_boolean()) problems.Add(node.source(), "'plain_http' must be true or false");
       else c.plain_http = *node.value<bool>();

@@ -38,6 +38,7 @@ struct ServerConfig {
   std::string audit_origin;  // checkpoint origin line; default "breakglass/<hostname>"
 
   Seconds token_ttl = std::chrono::minutes(15);
+  Seconds probe_interval = std::chrono::minutes(15);  // how often every connector is probed
   int http_threads = 2;
   bool demo = false;  // embedded default: demo policy, demo users, record-only connectors
 

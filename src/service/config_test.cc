@@ -48,6 +48,14 @@ TEST(ConfigTest, RefusesSyntaxErrorsWithLocation) {
   EXPECT_EQ(c.error().message().rfind("c.toml:1:", 0), 0u) << c.error().message();
 }
 
+TEST(ConfigTest, ProbeIntervalIsConfigurable) {
+  auto c = ParseServerConfig("probe_interval = \"5m\"\n", "c.toml");
+  ASSERT_TRUE(c.has_value());
+  EXPECT_EQ(c->probe_interval, Seconds(300));
+  EXPECT_EQ(ParseServerConfig("", "c.toml")->probe_interval, Seconds(900));
+  EXPECT_FALSE(ParseServerConfig("probe_interval = \"1s\"\n", "c.toml").has_value());
+}
+
 TEST(ConfigTest, ConnectorNeedsKind) {
   auto c = ParseServerConfig("[connectors.x]\ndsn = \"y\"\n", "c.toml");
   ASSERT_FALSE(c.has_value());
