@@ -466,58 +466,6 @@ struct VerifyFlags {
   bool progress = false;
 };
 
-// Bundle lines as `audit export` writes them ({"index","leaf","hash"}), parsed without a JSON
-// library; anything else goes through audit::ParseEntries.
-std::optional<audit::BundleEntry> ParseExportLine(std::string_view line) {
-  constexpr std::string_view kHead = R"({"index":)";
-  constexpr std::string_view kLeaf = R"(,"leaf":")";
-  constexpr std::string_view kHash = R"(","hash":")";
-  constexpr std::string_view kTail = R"("})";
-  if (line.substr(0, kHead.size()) != kHead) return std::nullopt;
-  line.remove_prefix(kHead.size());
-  audit::BundleEntry e;
-  auto [ptr, ec] = std::from_chars(line.data(), line.data() + line.size(), e.index);
-  if (ec != std::errc() || e.index < 0) return std::nullopt;
-  line.remove_prefix(static_cast<size_t>(ptr - line.data()));
-  if (line.substr(0, kLeaf.size()) != kLeaf) return std::nullopt;
-  line.remove_prefix(kLeaf.size());
-  size_t mid = line.find(kHash);
-  if (mid == std::string_view::npos || line.size() < mid + kHash.size() + kTail.size() ||
-      line.substr(line.size() - kTail.size()) != kTail) {
-    return std::nullopt;
-  }
-  auto leaf = Base64Decode(line.substr(0, mid));
-  auto hash = Base64Decode(
-      line.substr(mid + kHash.size(), line.size() - mid - kHash.size() - kTail.size()));
-  if (!leaf || !hash || hash->size() != audit::kHashSize) return std::nullopt;
-  e.leaf = std::move(*leaf);
-  e.hash = std::move(*hash);
-  return e;
-}
-
-Result<std::vector<audit::BundleEntry>> ParseBundleEntries(std::string_view text) {
-  std::vector<audit::BundleEntry> out;
-  int64_t line_no = 0;
-  while (!text.empty()) {
-    size_t nl = text.find('\n');
-    std::string_view line = text.substr(0, nl);
-    text.remove_prefix(nl == std::string_view::npos ? text.size() : nl + 1);
-    ++line_no;
-    if (line.empty()) continue;
-    if (auto e = ParseExportLine(line)) {
-      out.push_back(std::move(*e));
-      continue;
-    }
-    auto parsed = audit::ParseEntries(line);
-    if (!parsed) {
-      return Error::InvalidArgument(
-          "entries", fmt::format("entries.jsonl line {}: {}", line_no, parsed.error().message()));
-    }
-    for (auto& e : *parsed) out.push_back(std::move(e));
-  }
-  return out;
-}
-
 // Prints the outcome of a verification and sets the exit code.
 void Report(Globals& g, const Result<json>& r) {
   if (r) {
@@ -556,15 +504,13 @@ Result<json> VerifyBundleDir(const VerifyFlags& f) {
   key = Trim(key);
   BG_ASSIGN_OR_RETURN(auto trusted, ReadOptional(f.trusted));
   const auto t0 = std::chrono::steady_clock::now();
-  BG_ASSIGN_OR_RETURN(auto entries, ParseBundleEntries(text));
-  text.clear();
-  text.shrink_to_fit();
   Progress progress("verifying", ShowProgress(f.progress));
   audit::VerifyOptions o;
   o.trusted_checkpoint = trusted;
   o.progress = [&](int64_t done, int64_t total) { progress.Update(done, total); };
   o.progress_every = 4096;
-  auto report = audit::VerifyBundle(entries, note, key, o);
+  // One pass over the export (parse and verify together, no copy of the entries in memory).
+  auto report = audit::VerifyExport(text, note, key, o);
   progress.Finish();
   if (!report) return report.error();
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
