@@ -42,3 +42,34 @@ conn_grant() {  # RESOURCE PRIVILEGE DURATION
     fail "request $id never active: $("$BG" status "$id" --json)"
   echo "$id"
 }
+
+# Starts a real sshd on a free loopback port that trusts the CA in $S/ca.pub, maps principals
+# through $S/principals/%u and honours the KRL in $S/krl. Extra sshd_config lines may be given
+# as arguments. Sets SPORT and SSHD_PID (the caller's trap kills it).
+start_sshd() {
+  ssh-keygen -q -t ed25519 -N '' -f "$S/hostkey"
+  SPORT=$(free_port)
+  {
+    cat <<CONF
+Port $SPORT
+ListenAddress 127.0.0.1
+HostKey $S/hostkey
+PidFile $S/sshd.pid
+TrustedUserCAKeys $S/ca.pub
+AuthorizedPrincipalsFile $S/principals/%u
+AuthorizedKeysFile none
+RevokedKeys $S/krl
+PermitRootLogin prohibit-password
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UsePAM no
+StrictModes no
+LogLevel VERBOSE
+CONF
+    for line in "$@"; do echo "$line"; done
+  } >"$S/sshd_config"
+  "$SSHD" -t -f "$S/sshd_config" || fail "sshd config"
+  "$SSHD" -D -e -f "$S/sshd_config" 2>"$S/sshd.log" &
+  SSHD_PID=$!
+  wait_until 20 bash -c "exec 3<>/dev/tcp/127.0.0.1/$SPORT" || fail "sshd did not start"
+}

@@ -61,28 +61,7 @@ ssh-keygen -Q -l -f "$S/krl" >/dev/null || fail "ssh-keygen cannot read the KRL"
 echo breakglass-root >"$S/principals/root"
 
 # --- sshd -------------------------------------------------------------------------------------
-ssh-keygen -q -t ed25519 -N '' -f "$S/hostkey"
-SPORT=$(free_port)
-cat >"$S/sshd_config" <<CONF
-Port $SPORT
-ListenAddress 127.0.0.1
-HostKey $S/hostkey
-PidFile $S/sshd.pid
-TrustedUserCAKeys $S/ca.pub
-AuthorizedPrincipalsFile $S/principals/%u
-AuthorizedKeysFile none
-RevokedKeys $S/krl
-PermitRootLogin prohibit-password
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-UsePAM no
-StrictModes no
-LogLevel VERBOSE
-CONF
-"$SSHD" -t -f "$S/sshd_config" || fail "sshd config"
-"$SSHD" -D -e -f "$S/sshd_config" 2>"$S/sshd.log" &
-SSHD_PID=$!
-wait_until 20 bash -c "exec 3<>/dev/tcp/127.0.0.1/$SPORT" || fail "sshd did not start"
+start_sshd
 
 SSH_OPTS=(-F /dev/null -o IdentitiesOnly=yes -o IdentityAgent=none -o BatchMode=yes
           -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR

@@ -55,29 +55,7 @@ S=$WORK/sshd; mkdir -p "$S/principals" /run/sshd
 curl -sf --cacert "$CACERT" "$URL/v1/ssh/ca" >"$S/ca.pub" || fail "GET /v1/ssh/ca"
 curl -sf --cacert "$CACERT" "$URL/v1/ssh/krl" -o "$S/krl" || fail "GET /v1/ssh/krl"
 echo breakglass-root >"$S/principals/root"
-ssh-keygen -q -t ed25519 -N '' -f "$S/hostkey"
-SPORT=$(free_port)
-cat >"$S/sshd_config" <<CONF
-Port $SPORT
-ListenAddress 127.0.0.1
-HostKey $S/hostkey
-PidFile $S/sshd.pid
-TrustedUserCAKeys $S/ca.pub
-AuthorizedPrincipalsFile $S/principals/%u
-AuthorizedKeysFile none
-RevokedKeys $S/krl
-PermitRootLogin prohibit-password
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-UsePAM no
-StrictModes no
-AcceptEnv BREAKGLASS_TOKEN
-LogLevel VERBOSE
-CONF
-"$SSHD" -t -f "$S/sshd_config" || fail "sshd config"
-"$SSHD" -D -e -f "$S/sshd_config" 2>"$S/sshd.log" &
-SSHD_PID=$!
-wait_until 20 bash -c "exec 3<>/dev/tcp/127.0.0.1/$SPORT" || fail "sshd did not start"
+start_sshd "AcceptEnv BREAKGLASS_TOKEN"
 
 conn_login alice
 TOKEN=$(jq -r .token "$HOME/.config/breakglass/credentials.json")
