@@ -69,6 +69,44 @@ Result<std::vector<ShareCommitmentEntry>> GetCommitments(const json& j, int shar
   return out;
 }
 
+Result<KitProtects> GetProtects(const json& j) {
+  const json& p = j.at("protects");
+  if (!p.is_object()) return ManifestError("protects", "must be an object");
+  for (const auto& [key, value] : p.items()) {
+    if (key != "kind" && key != "connector" && key != "public_key") {
+      return ManifestError("protects." + key, "unknown field");
+    }
+  }
+  auto str = [&p](const char* field) -> Result<std::string> {
+    const std::string name = std::string("protects.") + field;
+    if (!p.contains(field)) return ManifestError(name, "missing");
+    if (!p.at(field).is_string()) return ManifestError(name, "must be a string");
+    return p.at(field).get<std::string>();
+  };
+  KitProtects out;
+  BG_ASSIGN_OR_RETURN(out.kind, str("kind"));
+  if (out.kind == kProtectsMasterKey) {
+    if (p.contains("connector") || p.contains("public_key")) {
+      return ManifestError("protects", "a master-key kit names no connector or public key");
+    }
+    return out;
+  }
+  if (out.kind != kProtectsSshCa) {
+    return ManifestError("protects.kind", "must be \"master-key\" or \"ssh-ca\"");
+  }
+  BG_ASSIGN_OR_RETURN(out.connector, str("connector"));
+  if (out.connector.empty() || !IsValidUtf8(out.connector)) {
+    return ManifestError("protects.connector", "must name the ssh_ca connector");
+  }
+  BG_ASSIGN_OR_RETURN(out.public_key, str("public_key"));
+  if (out.public_key.rfind("ssh-ed25519 ", 0) != 0 ||
+      out.public_key.find_first_of(" \t\r\n", 12) != std::string::npos) {
+    return ManifestError("protects.public_key",
+                         "must be the CA's \"ssh-ed25519 <base64>\" line without a comment");
+  }
+  return out;
+}
+
 }  // namespace
 
 json ManifestToJson(const KitManifest& m) {
@@ -87,6 +125,12 @@ json ManifestToJson(const KitManifest& m) {
     j["retired_at"] = FormatRfc3339(*m.retired_at);
     j["replaced_by"] = m.replaced_by;
   }
+  if (m.protects) {
+    json p = {{"kind", m.protects->kind}};
+    if (!m.protects->connector.empty()) p["connector"] = m.protects->connector;
+    if (!m.protects->public_key.empty()) p["public_key"] = m.protects->public_key;
+    j["protects"] = p;
+  }
   return j;
 }
 
@@ -94,7 +138,8 @@ Result<KitManifest> ManifestFromJson(const json& j) {
   if (!j.is_object()) return ManifestError("manifest", "must be a JSON object");
   static const std::set<std::string> kKnown = {
       "format",     "kit_id",       "label",       "threshold",  "share_count",
-      "created_at", "share_format", "commitments", "retired_at", "replaced_by"};
+      "created_at", "share_format", "commitments", "retired_at", "replaced_by",
+      "protects"};
   for (const auto& [key, value] : j.items()) {
     if (kKnown.count(key) == 0) return ManifestError(key, "unknown field");
   }
@@ -120,6 +165,9 @@ Result<KitManifest> ManifestFromJson(const json& j) {
     BG_ASSIGN_OR_RETURN(m.retired_at, GetTime(j, "retired_at"));
     BG_ASSIGN_OR_RETURN(m.replaced_by, GetString(j, "replaced_by"));
     if (!IsValidKitId(m.replaced_by)) return ManifestError("replaced_by", "not a kit id");
+  }
+  if (j.contains("protects")) {
+    BG_ASSIGN_OR_RETURN(m.protects, GetProtects(j));
   }
   return m;
 }
@@ -151,6 +199,7 @@ Result<Kit> SplitSecret(const Secret& secret, const SplitOptions& options, Times
   kit.manifest.threshold = options.threshold;
   kit.manifest.share_count = options.shares;
   kit.manifest.created_at = now;
+  kit.manifest.protects = options.protects;
   for (auto& point : points) {
     Share share;
     share.kit_id = kit.manifest.kit_id;
@@ -162,6 +211,8 @@ Result<Kit> SplitSecret(const Secret& secret, const SplitOptions& options, Times
     kit.manifest.commitments.push_back({share.index, HexEncode(AsBytes(commitment))});
     kit.shares.push_back(std::move(share));
   }
+  // Never hand out a manifest that would not read back (e.g. a malformed protects).
+  BG_TRY(ManifestFromJson(ManifestToJson(kit.manifest)));
   return kit;
 }
 

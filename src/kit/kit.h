@@ -29,6 +29,19 @@ struct ShareCommitmentEntry {
   std::string sha256;  // lower-case hex of ShareCommitment()
 };
 
+// What a kit restores, when it is one the service made (absent for `kit split` kits, whose
+// secret the label describes). "master-key": the server's master key (`kit seal-master`).
+// "ssh-ca": the Ed25519 key of the ssh_ca connector `connector`, whose public key line
+// ("ssh-ed25519 AAAA...", no comment) is `public_key`; `kit ssh-cert` checks the restored key
+// against it before signing anything.
+inline constexpr std::string_view kProtectsMasterKey = "master-key";
+inline constexpr std::string_view kProtectsSshCa = "ssh-ca";
+struct KitProtects {
+  std::string kind;
+  std::string connector;   // ssh-ca only
+  std::string public_key;  // ssh-ca only
+};
+
 struct KitManifest {
   std::string kit_id;
   std::string label;
@@ -38,10 +51,12 @@ struct KitManifest {
   std::vector<ShareCommitmentEntry> commitments;  // one per share, by index 1..share_count
   std::optional<Timestamp> retired_at;            // set together with replaced_by
   std::string replaced_by;                        // kit id of the successor
+  std::optional<KitProtects> protects;
 };
 
 // {"format", "kit_id", "label", "threshold", "share_count", "created_at", "share_format",
-//  "commitments": [{"index", "sha256"}], ["retired_at", "replaced_by"]}.
+//  "commitments": [{"index", "sha256"}], ["retired_at", "replaced_by"],
+//  ["protects": {"kind", ["connector", "public_key"]}]}.
 nlohmann::json ManifestToJson(const KitManifest& manifest);
 // Rejects unknown fields, wrong types and inconsistent values, naming the field.
 Result<KitManifest> ManifestFromJson(const nlohmann::json& json);
@@ -53,6 +68,7 @@ struct SplitOptions {
   int threshold = 0;  // 2..shares
   int shares = 0;     // threshold..255
   std::string label;
+  std::optional<KitProtects> protects = std::nullopt;
 };
 
 struct Kit {

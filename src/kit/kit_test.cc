@@ -246,6 +246,52 @@ TEST(ManifestTest, RejectionsNameTheField) {
   EXPECT_FALSE(ParseManifest("[]").has_value());
 }
 
+const char kCaLine[] = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBbsvwZ16jMSk5SgGo8Y7Gu9MmN/ZNkF9DeI6AAg6cXx";
+
+TEST(ManifestTest, ProtectsRoundTripsForSshCaAndMasterKeyKits) {
+  SeededRandom random("protects");
+  for (const KitProtects& p : {KitProtects{"ssh-ca", "ops-ssh", kCaLine},
+                               KitProtects{"master-key", "", ""}}) {
+    auto kit = SplitSecret(Secret("key bytes"), {2, 3, "label", p}, kNow, random);
+    ASSERT_TRUE(kit.has_value()) << kit.error().message();
+    const json j = ManifestToJson(kit->manifest);
+    EXPECT_EQ(j.at("protects").at("kind"), p.kind);
+    EXPECT_EQ(j.at("protects").contains("connector"), p.kind == "ssh-ca");
+    auto back = ParseManifest(FormatManifest(kit->manifest));
+    ASSERT_TRUE(back.has_value()) << back.error().message();
+    ASSERT_TRUE(back->protects.has_value());
+    EXPECT_EQ(back->protects->kind, p.kind);
+    EXPECT_EQ(back->protects->connector, p.connector);
+    EXPECT_EQ(back->protects->public_key, p.public_key);
+  }
+  // A plain kit says nothing about what it protects.
+  const Kit plain = MakeKit(random, Secret("secret"), 2, 2);
+  EXPECT_FALSE(ManifestToJson(plain.manifest).contains("protects"));
+}
+
+TEST(ManifestTest, MalformedProtectsIsRefusedOnSplitAndOnRead) {
+  SeededRandom random("protects-bad");
+  const std::vector<std::pair<std::string, KitProtects>> cases = {
+      {"protects.kind", {"tls-key", "", ""}},
+      {"protects.connector", {"ssh-ca", "", kCaLine}},
+      {"protects.public_key", {"ssh-ca", "ops", "ssh-rsa AAAA"}},
+      {"protects.public_key", {"ssh-ca", "ops", std::string(kCaLine) + " comment"}},
+      {"protects", {"master-key", "ops", ""}},
+  };
+  for (const auto& [field, p] : cases) {
+    auto kit = SplitSecret(Secret("k"), {2, 2, "", p}, kNow, random);
+    ASSERT_FALSE(kit.has_value()) << field;
+    EXPECT_EQ(kit.error().field(), field) << kit.error().message();
+  }
+  json j = ManifestToJson(MakeKit(random, Secret("secret"), 2, 2).manifest);
+  j["protects"] = {{"kind", "ssh-ca"}, {"connector", "ops"}, {"public_key", kCaLine}, {"x", 1}};
+  auto extra = ManifestFromJson(j);
+  ASSERT_FALSE(extra.has_value());
+  EXPECT_EQ(extra.error().field(), "protects.x");
+  j["protects"] = "ssh-ca";
+  EXPECT_FALSE(ManifestFromJson(j).has_value());
+}
+
 // Fixed vectors: share lines printed by format bgk1 must stay readable by every later
 // version. The file is checked in; only the regeneration test may ever need updating.
 struct Vector {

@@ -19,8 +19,18 @@ Error RecordError(std::string field, std::string message) {
   return Error::InvalidArgument(field, "offline record: " + field + ": " + message);
 }
 
+json SshCertificateJson(const SshCertificateUse& c) {
+  return {{"serial", c.serial},
+          {"key_id", c.key_id},
+          {"principals", c.principals},
+          {"valid_after", FormatRfc3339(c.valid_after)},
+          {"valid_before", FormatRfc3339(c.valid_before)},
+          {"ca_public_key", c.ca_public_key},
+          {"key_fingerprint", c.key_fingerprint}};
+}
+
 json UnsignedJson(const OfflineRecord& r) {
-  return {{"format", kOfflineRecordFormat},
+  json j = {{"format", kOfflineRecordFormat},
           {"record_id", r.record_id},
           {"kit_id", r.kit_id},
           {"kit_label", r.kit_label},
@@ -30,6 +40,45 @@ json UnsignedJson(const OfflineRecord& r) {
           {"ticket", r.ticket},
           {"share_indices", r.share_indices},
           {"public_key", r.public_key}};
+  if (r.ssh_certificate) j["ssh_certificate"] = SshCertificateJson(*r.ssh_certificate);
+  return j;
+}
+
+bool IsPrintableAscii(std::string_view s) {
+  for (unsigned char c : s) {
+    if (c < 0x20 || c > 0x7e) return false;
+  }
+  return true;
+}
+
+Status ValidateSshCertificate(const SshCertificateUse& c) {
+  const std::string f = "ssh_certificate.";
+  const bool digits = !c.serial.empty() && c.serial.size() <= 20 &&
+                      c.serial.find_first_not_of("0123456789") == std::string::npos &&
+                      (c.serial == "0" || c.serial[0] != '0');
+  if (!digits || (c.serial.size() == 20 && c.serial > "18446744073709551615")) {
+    return RecordError(f + "serial", "must be a 64-bit unsigned integer in decimal");
+  }
+  if (c.key_id.empty() || !IsPrintableAscii(c.key_id)) {
+    return RecordError(f + "key_id", "must be non-empty printable ASCII");
+  }
+  if (c.principals.empty()) return RecordError(f + "principals", "must not be empty");
+  for (const std::string& p : c.principals) {
+    if (p.empty() || !IsPrintableAscii(p) || p.find_first_of(" ,") != std::string::npos) {
+      return RecordError(f + "principals", "each must be printable ASCII without spaces or commas");
+    }
+  }
+  if (c.valid_before <= c.valid_after) {
+    return RecordError(f + "valid_before", "must be after valid_after");
+  }
+  if (c.ca_public_key.rfind("ssh-ed25519 ", 0) != 0 || !IsPrintableAscii(c.ca_public_key) ||
+      c.ca_public_key.find(' ', 12) != std::string::npos) {
+    return RecordError(f + "ca_public_key", "must be \"ssh-ed25519 <base64>\" without a comment");
+  }
+  if (c.key_fingerprint.rfind("SHA256:", 0) != 0 || !IsPrintableAscii(c.key_fingerprint)) {
+    return RecordError(f + "key_fingerprint", "must be \"SHA256:<base64>\"");
+  }
+  return Ok();
 }
 
 Status ValidateFields(const OfflineRecord& r) {
@@ -53,6 +102,7 @@ Status ValidateFields(const OfflineRecord& r) {
       return RecordError("share_indices", "must be ascending, unique, 1..255");
     }
   }
+  if (r.ssh_certificate) BG_TRY(ValidateSshCertificate(*r.ssh_certificate));
   return Ok();
 }
 
@@ -63,6 +113,43 @@ Result<std::string> Str(const json& j, const char* field, bool required = true) 
   }
   if (!j.at(field).is_string()) return RecordError(field, "must be a string");
   return j.at(field).get<std::string>();
+}
+
+Result<Timestamp> Time(const json& j, const std::string& prefix, const char* field) {
+  if (!j.contains(field)) return RecordError(prefix + field, "missing");
+  if (!j.at(field).is_string()) return RecordError(prefix + field, "must be a string");
+  auto t = ParseRfc3339(j.at(field).get<std::string>(), field);
+  if (!t) return RecordError(prefix + field, "not an RFC 3339 time");
+  return *t;
+}
+
+Result<SshCertificateUse> SshCertificateFromJson(const json& j) {
+  const std::string prefix = "ssh_certificate.";
+  if (!j.is_object()) return RecordError("ssh_certificate", "must be an object");
+  static const std::set<std::string> kKnown = {"serial",       "key_id",        "principals",
+                                               "valid_after",  "valid_before",  "ca_public_key",
+                                               "key_fingerprint"};
+  for (const auto& [key, value] : j.items()) {
+    if (kKnown.count(key) == 0) return RecordError(prefix + key, "unknown field");
+  }
+  SshCertificateUse c;
+  for (const auto& [field, out] : {std::pair<const char*, std::string*>{"serial", &c.serial},
+                                   {"key_id", &c.key_id},
+                                   {"ca_public_key", &c.ca_public_key},
+                                   {"key_fingerprint", &c.key_fingerprint}}) {
+    if (!j.contains(field)) return RecordError(prefix + field, "missing");
+    if (!j.at(field).is_string()) return RecordError(prefix + field, "must be a string");
+    *out = j.at(field).get<std::string>();
+  }
+  if (!j.contains("principals")) return RecordError(prefix + "principals", "missing");
+  if (!j.at("principals").is_array()) return RecordError(prefix + "principals", "must be an array");
+  for (const json& p : j.at("principals")) {
+    if (!p.is_string()) return RecordError(prefix + "principals", "must hold strings");
+    c.principals.push_back(p.get<std::string>());
+  }
+  BG_ASSIGN_OR_RETURN(c.valid_after, Time(j, prefix, "valid_after"));
+  BG_ASSIGN_OR_RETURN(c.valid_before, Time(j, prefix, "valid_before"));
+  return c;
 }
 
 }  // namespace
@@ -148,7 +235,7 @@ Result<OfflineRecord> OfflineRecordFromJson(const json& j) {
   if (!j.is_object()) return RecordError("record", "must be a JSON object");
   static const std::set<std::string> kKnown = {
       "format", "record_id", "kit_id",        "kit_label",  "who",      "when",
-      "why",    "ticket",    "share_indices", "public_key", "signature"};
+      "why",    "ticket",    "share_indices", "public_key", "signature", "ssh_certificate"};
   for (const auto& [key, value] : j.items()) {
     if (kKnown.count(key) == 0) return RecordError(key, "unknown field");
   }
@@ -174,6 +261,9 @@ Result<OfflineRecord> OfflineRecordFromJson(const json& j) {
     const auto v = x.get<int64_t>();
     if (v < 1 || v > 255) return RecordError("share_indices", "must be 1..255");
     r.share_indices.push_back(static_cast<int>(v));
+  }
+  if (j.contains("ssh_certificate")) {
+    BG_ASSIGN_OR_RETURN(r.ssh_certificate, SshCertificateFromJson(j.at("ssh_certificate")));
   }
   BG_ASSIGN_OR_RETURN(r.public_key, Str(j, "public_key"));
   BG_ASSIGN_OR_RETURN(r.signature, Str(j, "signature"));

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -24,6 +25,18 @@ namespace bg::kit {
 
 inline constexpr std::string_view kOfflineRecordFormat = "breakglass-kit-offline-record/1";
 
+// What `kit ssh-cert` signed with the restored CA key, so the review sees the certificate and
+// the serial can be revoked. serial is decimal (JSON numbers lose precision above 2^53).
+struct SshCertificateUse {
+  std::string serial;                   // 1..20 decimal digits, a uint64, no leading zero
+  std::string key_id;                   // as in the certificate; printable ASCII
+  std::vector<std::string> principals;  // non-empty
+  Timestamp valid_after{};
+  Timestamp valid_before{};             // after valid_after
+  std::string ca_public_key;            // "ssh-ed25519 <base64>", no comment
+  std::string key_fingerprint;          // the certified key, "SHA256:<base64>"
+};
+
 struct OfflineRecord {
   std::string record_id;  // "kor_" + 20 base32 characters
   std::string kit_id;
@@ -33,6 +46,7 @@ struct OfflineRecord {
   std::string why;                 // non-empty
   std::string ticket;              // may be empty
   std::vector<int> share_indices;  // ascending, unique, 1..255
+  std::optional<SshCertificateUse> ssh_certificate;  // set by kit ssh-cert
   std::string public_key;          // base64, 32 bytes
   std::string signature;           // base64, 64 bytes
 };

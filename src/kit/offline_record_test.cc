@@ -136,6 +136,98 @@ TEST(OfflineRecordTest, JsonRejectsUnknownFieldsAndWrongTypes) {
   }
 }
 
+SshCertificateUse SampleCertificate() {
+  SshCertificateUse c;
+  c.serial = "18446744073709551615";
+  c.key_id = "breakglass-kit:kor_x:alice";
+  c.principals = {"root", "deploy"};
+  c.valid_after = FromUnixSeconds(1767225300);
+  c.valid_before = FromUnixSeconds(1767229200);
+  c.ca_public_key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBbsvwZ16jMSk5SgGo8Y7Gu9MmN/ZNkF9DeI6AAg6cXx";
+  c.key_fingerprint = "SHA256:uNiVztksCsDhcc0u9e8BujQXVUpKZIDTMczCvj3tD2s";
+  return c;
+}
+
+TEST(OfflineRecordTest, SshCertificateIsSignedAndRoundTrips) {
+  SeededRandom random("ssh-cert");
+  OfflineRecord r = SampleRecord(random);
+  r.ssh_certificate = SampleCertificate();
+  ASSERT_TRUE(SignOfflineRecord(r, SigningKey::Generate(random)).has_value());
+  EXPECT_NE(OfflineRecordSigningBytes(r).find("\"ssh_certificate\":{\"ca_public_key\""),
+            std::string::npos);
+  auto back = ParseOfflineRecord(OfflineRecordToJson(r).dump(2));
+  ASSERT_TRUE(back.has_value()) << back.error().message();
+  ASSERT_TRUE(back->ssh_certificate.has_value());
+  EXPECT_EQ(back->ssh_certificate->serial, "18446744073709551615");
+  EXPECT_EQ(back->ssh_certificate->principals, (std::vector<std::string>{"root", "deploy"}));
+  EXPECT_TRUE(VerifyOfflineRecord(*back).has_value());
+
+  // Every certificate field is covered by the signature, and so is its presence.
+  const std::vector<std::function<void(SshCertificateUse&)>> tampers = {
+      [](SshCertificateUse& c) { c.serial = "18446744073709551614"; },
+      [](SshCertificateUse& c) { c.key_id += "x"; },
+      [](SshCertificateUse& c) { c.principals.pop_back(); },
+      [](SshCertificateUse& c) { c.valid_before += Seconds(3600); },
+      [](SshCertificateUse& c) { c.valid_after -= Seconds(1); },
+      [](SshCertificateUse& c) { c.key_fingerprint += "A"; },
+  };
+  for (size_t i = 0; i < tampers.size(); ++i) {
+    OfflineRecord t = *back;
+    tampers[i](*t.ssh_certificate);
+    auto v = VerifyOfflineRecord(t);
+    ASSERT_FALSE(v.has_value()) << i;
+    EXPECT_EQ(v.error().code(), ErrorCode::kPermissionDenied) << i;
+  }
+  OfflineRecord dropped = *back;
+  dropped.ssh_certificate.reset();
+  EXPECT_FALSE(VerifyOfflineRecord(dropped).has_value());
+}
+
+TEST(OfflineRecordTest, MalformedSshCertificateNamesTheField) {
+  SeededRandom random("ssh-cert-bad");
+  const SigningKey key = SigningKey::Generate(random);
+  const std::vector<std::pair<std::string, std::function<void(SshCertificateUse&)>>> cases = {
+      {"ssh_certificate.serial", [](SshCertificateUse& c) { c.serial = "18446744073709551616"; }},
+      {"ssh_certificate.serial", [](SshCertificateUse& c) { c.serial = "012"; }},
+      {"ssh_certificate.serial", [](SshCertificateUse& c) { c.serial = "-1"; }},
+      {"ssh_certificate.serial", [](SshCertificateUse& c) { c.serial = ""; }},
+      {"ssh_certificate.key_id", [](SshCertificateUse& c) { c.key_id = "a\nb"; }},
+      {"ssh_certificate.principals", [](SshCertificateUse& c) { c.principals = {}; }},
+      {"ssh_certificate.principals", [](SshCertificateUse& c) { c.principals = {"a,b"}; }},
+      {"ssh_certificate.valid_before",
+       [](SshCertificateUse& c) { c.valid_before = c.valid_after; }},
+      {"ssh_certificate.ca_public_key", [](SshCertificateUse& c) { c.ca_public_key = "ssh-rsa A"; }},
+      {"ssh_certificate.key_fingerprint", [](SshCertificateUse& c) { c.key_fingerprint = "MD5:x"; }},
+  };
+  for (const auto& [field, mutate] : cases) {
+    OfflineRecord r = SampleRecord(random);
+    r.ssh_certificate = SampleCertificate();
+    mutate(*r.ssh_certificate);
+    auto s = SignOfflineRecord(r, key);
+    ASSERT_FALSE(s.has_value()) << field;
+    EXPECT_EQ(s.error().field(), field);
+  }
+  OfflineRecord r = SampleRecord(random);
+  r.ssh_certificate = SampleCertificate();
+  ASSERT_TRUE(SignOfflineRecord(r, key).has_value());
+  const json good = OfflineRecordToJson(r);
+  const std::vector<std::pair<std::string, std::function<void(json&)>>> json_cases = {
+      {"ssh_certificate", [](json& j) { j["ssh_certificate"] = "x"; }},
+      {"ssh_certificate.extra", [](json& j) { j["ssh_certificate"]["extra"] = 1; }},
+      {"ssh_certificate.serial", [](json& j) { j["ssh_certificate"]["serial"] = 5; }},
+      {"ssh_certificate.valid_after", [](json& j) { j["ssh_certificate"]["valid_after"] = "x"; }},
+      {"ssh_certificate.principals", [](json& j) { j["ssh_certificate"]["principals"] = {1}; }},
+      {"ssh_certificate.key_id", [](json& j) { j["ssh_certificate"].erase("key_id"); }},
+  };
+  for (const auto& [field, mutate] : json_cases) {
+    json j = good;
+    mutate(j);
+    auto parsed = OfflineRecordFromJson(j);
+    ASSERT_FALSE(parsed.has_value()) << field;
+    EXPECT_EQ(parsed.error().field(), field);
+  }
+}
+
 TEST(SigningKeyTest, ParsesBase64AndHexSeeds) {
   const std::string seed(32, '\x07');
   auto from_b64 = SigningKey::Parse("  " + Base64Encode(seed) + "\n");

@@ -221,6 +221,18 @@ Status ValidateCertificateSpec(const CertificateSpec& spec) {
   return Ok();
 }
 
+std::string PrintableKeyId(std::string_view raw) {
+  std::string out;
+  for (unsigned char c : raw) {
+    if (c >= 0x20 && c < 0x7f && c != '\\') {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out += fmt::format("\\x{:02x}", c);
+    }
+  }
+  return out;
+}
+
 Result<std::string> SignCertificate(const CertificateSpec& spec, const Ed25519PrivateKey& ca,
                                     Random& random) {
   BG_TRY(ValidateCertificateSpec(spec));

@@ -87,6 +87,9 @@ struct Certificate {
   std::string ToLine() const;
 };
 
+// `raw` as a valid key id: printable ASCII kept, every other byte and '\\' as \\xNN.
+std::string PrintableKeyId(std::string_view raw);
+
 // Checks `spec` and returns the signed certificate line, whose comment is the key id.
 Result<std::string> SignCertificate(const CertificateSpec& spec, const Ed25519PrivateKey& ca,
                                     Random& random = SystemRandom::Get());

@@ -47,16 +47,7 @@ struct GrantRecord {
 }  // namespace
 
 std::string CertificateKeyId(const core::Request& grant) {
-  std::string raw = fmt::format("breakglass:{}:{}", grant.id.value(), grant.requester);
-  std::string out;
-  for (unsigned char c : raw) {
-    if (c >= 0x20 && c < 0x7f && c != '\\') {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out += fmt::format("\\x{:02x}", c);
-    }
-  }
-  return out;
+  return ssh::PrintableKeyId(fmt::format("breakglass:{}:{}", grant.id.value(), grant.requester));
 }
 
 SshCaConnector::SshCaConnector(ConnectorState state, const Clock& clock, ssh::Ed25519PrivateKey ca)
