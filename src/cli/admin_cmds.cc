@@ -17,11 +17,6 @@
 namespace bg::cli {
 namespace {
 
-std::string LocalActor() {
-  const char* u = std::getenv("USER");
-  return std::string("cli:") + (u ? u : "root");
-}
-
 Result<Secret> ReadPasswordStdin() {
   std::string line;
   if (!std::getline(std::cin, line)) {

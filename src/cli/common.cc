@@ -1,5 +1,6 @@
 #include "cli/common.h"
 
+#include <cstdlib>
 #include <fmt/format.h>
 
 #include <iostream>
@@ -63,6 +64,11 @@ std::string HumanRequest(const nlohmann::json& r) {
     out += "  last connector error: " + s("last_error") + "\n";
   }
   return out;
+}
+
+std::string LocalActor() {
+  const char* u = std::getenv("USER");
+  return std::string("cli:") + (u ? u : "root");
 }
 
 Result<service::ServerConfig> LoadLocalConfig(const LocalConfigFlags& f) {

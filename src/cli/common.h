@@ -33,6 +33,8 @@ struct LocalConfigFlags {
   std::string data_dir;
 };
 Result<service::ServerConfig> LoadLocalConfig(const LocalConfigFlags& f);
+// The audit actor of a local (data-directory) command: "cli:" + $USER.
+std::string LocalActor();
 
 void AddServeCommand(CLI::App& app, Globals& g);
 void AddAdminCommands(CLI::App& app, Globals& g);    // user, policy

@@ -17,10 +17,11 @@
 #include <string>
 #include <vector>
 
+#include "cli/kit_io.h"
 #include "kit/kit.h"
 #include "kit/offline_record.h"
-#include "kit/qr_png.h"
 #include "kit/share_line.h"
+#include "kit/ssh_cert.h"
 #include "util/random.h"
 #include "util/time.h"
 
@@ -60,57 +61,13 @@ std::string ReadAll(std::istream& in) {
 }
 
 std::string ReadFileOrFail(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) Fail(kExitIo, fmt::format("cannot read {}: {}", path, std::strerror(errno)));
-  std::string out;
-  char buf[4096];
-  ssize_t n = 0;
-  while ((n = ::read(fd, buf, sizeof buf)) > 0) out.append(buf, static_cast<size_t>(n));
-  const int read_errno = errno;
-  ::close(fd);
-  sodium_memzero(buf, sizeof buf);
-  if (n < 0) Fail(kExitIo, fmt::format("cannot read {}: {}", path, std::strerror(read_errno)));
-  return out;
+  auto text = ReadWholeFile(path);
+  if (!text) Fail(kExitIo, text.error().message());
+  return std::move(text).value();
 }
 
-// Creates `path` with `mode`; refuses to replace an existing file.
 void WriteNewFileOrFail(const std::string& path, std::string_view bytes, mode_t mode) {
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
-  if (fd < 0) Fail(kExitIo, fmt::format("cannot create {}: {}", path, std::strerror(errno)));
-  size_t done = 0;
-  while (done < bytes.size()) {
-    const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      const int write_errno = errno;
-      ::close(fd);
-      Fail(kExitIo, fmt::format("cannot write {}: {}", path, std::strerror(write_errno)));
-    }
-    done += static_cast<size_t>(n);
-  }
-  if (::fsync(fd) != 0 || ::close(fd) != 0) {
-    Fail(kExitIo, fmt::format("cannot write {}: {}", path, std::strerror(errno)));
-  }
-}
-
-// Replaces `path` atomically (temporary file + rename), keeping `mode`.
-void ReplaceFileOrFail(const std::string& path, std::string_view bytes, mode_t mode) {
-  const std::string tmp = path + ".tmp";
-  ::unlink(tmp.c_str());
-  WriteNewFileOrFail(tmp, bytes, mode);
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    Fail(kExitIo, fmt::format("cannot replace {}: {}", path, std::strerror(errno)));
-  }
-}
-
-void MakeDirOrFail(const std::string& dir) {
-  if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
-    Fail(kExitIo, fmt::format("cannot create directory {}: {}", dir, std::strerror(errno)));
-  }
-  struct stat st {};
-  if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
-    Fail(kExitIo, fmt::format("{} is not a directory", dir));
-  }
+  if (auto s = WriteNewFile(path, bytes, mode); !s) Fail(kExitIo, s.error().message());
 }
 
 kit::KitManifest LoadManifestOrFail(const std::string& path) {
@@ -122,12 +79,6 @@ kit::KitManifest LoadManifestOrFail(const std::string& path) {
 std::string RetiredNote(const kit::KitManifest& m) {
   return fmt::format("kit {} was retired at {} and replaced by kit {}", m.kit_id,
                      FormatRfc3339(*m.retired_at), m.replaced_by);
-}
-
-std::string Upper(std::string_view text) {
-  std::string out(text);
-  for (char& c : out) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  return out;
 }
 
 // ---- split and rotate ----------------------------------------------------------------
@@ -155,33 +106,6 @@ Secret ReadSecretOrFail(const SplitArgs& args) {
   return secret;
 }
 
-// Writes share-K.txt (0600), share-K.png with --qr (0600) and manifest.json (0644).
-std::vector<std::string> WriteKitFiles(const SplitArgs& args, const kit::Kit& kit,
-                                       const std::vector<Secret>& lines) {
-  std::vector<std::string> written;
-  MakeDirOrFail(args.out_dir);
-  for (size_t i = 0; i < lines.size(); ++i) {
-    const std::string base = fmt::format("{}/share-{}", args.out_dir, kit.shares[i].index);
-    std::string text(lines[i].Reveal());
-    text += '\n';
-    WriteNewFileOrFail(base + ".txt", text, 0600);
-    sodium_memzero(text.data(), text.size());
-    written.push_back(base + ".txt");
-    if (args.qr) {
-      std::string upper = Upper(lines[i].Reveal());
-      auto png = kit::QrPng(upper);
-      sodium_memzero(upper.data(), upper.size());
-      if (!png) FailWith(png.error(), kExitUsage);
-      WriteNewFileOrFail(base + ".png", png->Reveal(), 0600);
-      written.push_back(base + ".png");
-    }
-  }
-  const std::string manifest_path = args.out_dir + "/manifest.json";
-  WriteNewFileOrFail(manifest_path, kit::FormatManifest(kit.manifest), 0644);
-  written.push_back(manifest_path);
-  return written;
-}
-
 // Splits and writes; prints the result. Returns the new kit's id.
 std::string RunSplit(const SplitArgs& args, const std::optional<std::string>& retiring) {
   if (args.threshold < 2 || args.threshold > 255) {
@@ -195,11 +119,15 @@ std::string RunSplit(const SplitArgs& args, const std::optional<std::string>& re
   auto kit = kit::SplitSecret(secret, {args.threshold, args.shares, args.label},
                               SystemClock::Get().Now(), SystemRandom::Get());
   if (!kit) FailWith(kit.error(), kExitUsage);
-  std::vector<Secret> lines;
-  for (const kit::Share& s : kit->shares) lines.push_back(kit::FormatShareLine(s));
+  const std::vector<Secret> lines = KitShareLines(*kit);
 
   std::vector<std::string> files;
-  if (!args.out_dir.empty()) files = WriteKitFiles(args, *kit, lines);
+  if (!args.out_dir.empty()) {
+    auto written = WriteKitFiles(args.out_dir, *kit, lines, args.qr);
+    if (!written) Fail(written.error().code() == ErrorCode::kUnavailable ? kExitIo : kExitUsage,
+                       written.error().message());
+    files = std::move(written).value();
+  }
   if (!args.secret_out.empty()) {
     WriteNewFileOrFail(args.secret_out, secret.Reveal(), 0600);
     files.push_back(args.secret_out);
@@ -207,9 +135,7 @@ std::string RunSplit(const SplitArgs& args, const std::optional<std::string>& re
 
   const kit::KitManifest& m = kit->manifest;
   if (args.json) {
-    json shares = json::array();
-    for (const Secret& line : lines) shares.push_back(std::string(line.Reveal()));
-    json out = {{"kit_id", m.kit_id}, {"shares", shares}, {"manifest", kit::ManifestToJson(m)}};
+    json out = KitJson(*kit, lines);
     if (retiring) out["retired_kit_id"] = *retiring;
     std::cout << out.dump() << std::endl;
     return m.kit_id;
@@ -278,6 +204,18 @@ void AddRotate(CLI::App* kit_cmd) {
   cmd->callback([args] {
     kit::KitManifest old = LoadManifestOrFail(args->manifest);
     if (old.retired_at) Fail(kExitRejected, RetiredNote(old) + "; rotate the current kit");
+    if (old.protects) {
+      // A new random secret would not be the key the server uses.
+      Fail(kExitRejected,
+           old.protects->kind == kit::kProtectsSshCa
+               ? fmt::format("kit {} holds the SSH CA key of connector {}: old shares keep "
+                             "restoring that key, so rotating it means a new CA key (see "
+                             "docs/ssh-ca.md); to re-split the same key use breakglass ssh-ca kit",
+                             old.kit_id, old.protects->connector)
+               : fmt::format("kit {} holds the server's master key: it is re-split by "
+                             "unsealing and running breakglass kit seal-master again",
+                             old.kit_id));
+    }
     SplitArgs split = args->split;
     if (split.threshold == 0) split.threshold = old.threshold;
     if (split.shares == 0) split.shares = std::max(old.share_count, split.threshold);
@@ -287,22 +225,32 @@ void AddRotate(CLI::App* kit_cmd) {
     if (!retired) FailWith(retired.error(), kExitRejected);
     struct stat st {};
     const mode_t mode = ::stat(args->manifest.c_str(), &st) == 0 ? (st.st_mode & 0777) : 0644;
-    ReplaceFileOrFail(args->manifest, kit::FormatManifest(old), mode);
+    if (auto s = ReplaceFile(args->manifest, kit::FormatManifest(old), mode); !s) {
+      Fail(kExitIo, s.error().message());
+    }
   });
 }
 
 // ---- combine -------------------------------------------------------------------------
 
-struct CombineArgs {
-  std::vector<std::string> files;
-  std::string manifest;
-  bool hex = false;
-  std::string record;
+// Who used a kit and why, for the signed offline record.
+struct RecordArgs {
+  std::string path;
   std::string who;
   std::string why;
   std::string ticket;
   std::string signing_key;
 };
+
+void AddRecordOptions(CLI::App* cmd, RecordArgs& args, std::string_view record_help) {
+  cmd->add_option("--record", args.path, std::string(record_help));
+  cmd->add_option("--who", args.who, "who is using the kit (goes into the offline record)");
+  cmd->add_option("--why", args.why, "why (goes into the offline record)");
+  cmd->add_option("--ticket", args.ticket, "incident or ticket id (offline record)");
+  cmd->add_option("--signing-key", args.signing_key,
+                  "sign the offline record with FILE, a 32-byte Ed25519 seed (base64 or hex); "
+                  "default: a fresh key whose public half is printed");
+}
 
 void AddSharesFrom(std::istream& in, const std::string& source_prefix,
                    std::vector<kit::SourcedShare>& out, bool prompt) {
@@ -334,8 +282,45 @@ void AddSharesFrom(std::istream& in, const std::string& source_prefix,
   }
 }
 
-void WriteRecordOrFail(const CombineArgs& args, const kit::Combined& combined,
-                       const std::optional<kit::KitManifest>& manifest) {
+// Share lines from `files`, or stdin (prompting on a terminal), combined; warns on stderr when
+// the manifest is retired.
+kit::Combined CombineOrFail(const std::vector<std::string>& files,
+                            const std::optional<kit::KitManifest>& manifest) {
+  std::vector<kit::SourcedShare> shares;
+  if (files.empty()) {
+    AddSharesFrom(std::cin, "", shares, ::isatty(STDIN_FILENO) == 1);
+  } else {
+    for (const std::string& file : files) {
+      std::string text = ReadFileOrFail(file);
+      std::istringstream in(text);
+      sodium_memzero(text.data(), text.size());
+      AddSharesFrom(in, file + ":", shares, false);
+    }
+  }
+  auto combined = kit::CombineShares(shares, manifest ? &*manifest : nullptr);
+  if (!combined) FailWith(combined.error());
+  if (manifest && manifest->retired_at) std::cerr << "warning: " << RetiredNote(*manifest) << "\n";
+  return std::move(combined).value();
+}
+
+// A record of this use of `combined`, not yet signed.
+kit::OfflineRecord NewRecord(const RecordArgs& args, const kit::Combined& combined,
+                             const std::optional<kit::KitManifest>& manifest) {
+  kit::OfflineRecord record;
+  record.record_id = NewId("kor");
+  record.kit_id = combined.kit_id;
+  record.kit_label = manifest ? manifest->label : "";
+  record.who = args.who;
+  record.when = SystemClock::Get().Now();
+  record.why = args.why;
+  record.ticket = args.ticket;
+  record.share_indices = combined.indices;
+  return record;
+}
+
+// Signs `record` and writes it to `path` (which must not exist yet), fsynced.
+void WriteRecordOrFail(const RecordArgs& args, const std::string& path,
+                       kit::OfflineRecord& record) {
   std::optional<kit::SigningKey> key;
   bool fresh = false;
   if (!args.signing_key.empty()) {
@@ -348,26 +333,23 @@ void WriteRecordOrFail(const CombineArgs& args, const kit::Combined& combined,
     key = kit::SigningKey::Generate(SystemRandom::Get());
     fresh = true;
   }
-  kit::OfflineRecord record;
-  record.record_id = NewId("kor");
-  record.kit_id = combined.kit_id;
-  record.kit_label = manifest ? manifest->label : "";
-  record.who = args.who;
-  record.when = SystemClock::Get().Now();
-  record.why = args.why;
-  record.ticket = args.ticket;
-  record.share_indices = combined.indices;
   auto signed_ok = kit::SignOfflineRecord(record, *key);
   if (!signed_ok) Fail(kExitUsage, signed_ok.error().message());
-  WriteNewFileOrFail(args.record, kit::OfflineRecordToJson(record).dump(2) + "\n", 0644);
+  WriteNewFileOrFail(path, kit::OfflineRecordToJson(record).dump(2) + "\n", 0644);
   std::cerr << fmt::format("offline record {} written to {}, signed by {}key {}\n",
-                           record.record_id, args.record, fresh ? "the fresh " : "",
-                           record.public_key);
+                           record.record_id, path, fresh ? "the fresh " : "", record.public_key);
   if (fresh) {
     std::cerr << "Write that public key down with the incident notes: it is how the record "
                  "will be checked when it is reconciled.\n";
   }
 }
+
+struct CombineArgs {
+  std::vector<std::string> files;
+  std::string manifest;
+  bool hex = false;
+  RecordArgs record;
+};
 
 void AddCombine(CLI::App* kit_cmd) {
   auto args = std::make_shared<CombineArgs>();
@@ -379,53 +361,171 @@ void AddCombine(CLI::App* kit_cmd) {
       ->check(CLI::ExistingFile);
   cmd->add_option("--manifest", args->manifest, "also check every share against this kit manifest");
   cmd->add_flag("--hex", args->hex, "print the secret as hex and a newline");
-  cmd->add_option("--record", args->record,
-                  "write a signed offline record (who, when, why, shares) to FILE");
-  cmd->add_option("--who", args->who, "with --record: who is using the kit");
-  cmd->add_option("--why", args->why, "with --record: why");
-  cmd->add_option("--ticket", args->ticket, "with --record: incident or ticket id");
-  cmd->add_option("--signing-key", args->signing_key,
-                  "with --record: FILE holding a 32-byte Ed25519 seed (base64 or hex); default: "
-                  "a fresh key whose public half is printed");
+  AddRecordOptions(cmd, args->record,
+                   "write a signed offline record (who, when, why, shares) to FILE; needs --who "
+                   "and --why");
   cmd->footer(kExitCodesHelp);
   cmd->callback([args] {
-    if (!args->record.empty() && (args->who.empty() || args->why.empty())) {
+    const RecordArgs& rec = args->record;
+    if (!rec.path.empty() && (rec.who.empty() || rec.why.empty())) {
       Fail(kExitUsage, "--record needs --who and --why");
     }
-    if (args->record.empty() && (!args->who.empty() || !args->why.empty())) {
+    if (rec.path.empty() && (!rec.who.empty() || !rec.why.empty())) {
       Fail(kExitUsage, "--who and --why go with --record FILE");
     }
     std::optional<kit::KitManifest> manifest;
     if (!args->manifest.empty()) manifest = LoadManifestOrFail(args->manifest);
-    std::vector<kit::SourcedShare> shares;
-    if (args->files.empty()) {
-      AddSharesFrom(std::cin, "", shares, ::isatty(STDIN_FILENO) == 1);
-    } else {
-      for (const std::string& file : args->files) {
-        std::string text = ReadFileOrFail(file);
-        std::istringstream in(text);
-        sodium_memzero(text.data(), text.size());
-        AddSharesFrom(in, file + ":", shares, false);
-      }
+    const kit::Combined combined = CombineOrFail(args->files, manifest);
+    if (!rec.path.empty()) {
+      kit::OfflineRecord record = NewRecord(rec, combined, manifest);
+      WriteRecordOrFail(rec, rec.path, record);
     }
-    auto combined = kit::CombineShares(shares, manifest ? &*manifest : nullptr);
-    if (!combined) FailWith(combined.error());
-    if (manifest && manifest->retired_at)
-      std::cerr << "warning: " << RetiredNote(*manifest) << "\n";
-    if (!args->record.empty()) WriteRecordOrFail(*args, *combined, manifest);
     if (args->hex) {
-      std::string hex(combined->secret.size() * 2 + 1, '\0');
-      sodium_bin2hex(hex.data(), hex.size(), combined->secret.data(), combined->secret.size());
+      std::string hex(combined.secret.size() * 2 + 1, '\0');
+      sodium_bin2hex(hex.data(), hex.size(), combined.secret.data(), combined.secret.size());
       hex.back() = '\n';
       std::cout << hex << std::flush;
       sodium_memzero(hex.data(), hex.size());
     } else {
-      std::cout.write(combined->secret.Reveal().data(),
-                      static_cast<std::streamsize>(combined->secret.size()));
+      std::cout.write(combined.secret.Reveal().data(),
+                      static_cast<std::streamsize>(combined.secret.size()));
       std::cout.flush();
     }
     if (!std::cout) Fail(kExitIo, "cannot write the secret to stdout");
   });
+}
+
+// ---- ssh-cert ------------------------------------------------------------------------
+
+struct SshCertArgs {
+  std::vector<std::string> files;
+  std::string manifest;
+  std::string public_key;
+  std::vector<std::string> principals;
+  std::string valid_for = "1h";
+  std::vector<std::string> extensions = {"permit-pty"};
+  std::string source_address;
+  std::string force_command;
+  std::string out;
+  bool json = false;
+  RecordArgs record;
+};
+
+// id_ed25519.pub -> id_ed25519-cert.pub, where `ssh -i id_ed25519` looks for it.
+std::string DefaultCertificatePath(const std::string& public_key_path) {
+  std::string base = public_key_path;
+  if (base.size() > 4 && base.compare(base.size() - 4, 4, ".pub") == 0) base.resize(base.size() - 4);
+  return base + "-cert.pub";
+}
+
+void RunSshCert(const SshCertArgs& a) {
+  const RecordArgs& rec = a.record;
+  if (rec.who.empty() || rec.why.empty()) {
+    Fail(kExitUsage, "--who and --why are required: every offline use is recorded");
+  }
+  if (a.principals.empty()) Fail(kExitUsage, "--principal is required (at least one)");
+  auto valid_for = ParseDuration(a.valid_for, "valid-for");
+  if (!valid_for) Fail(kExitUsage, "--valid-for: " + valid_for.error().message());
+  std::string key_text = ReadFileOrFail(a.public_key);
+  while (!key_text.empty() && (key_text.back() == '\n' || key_text.back() == '\r')) key_text.pop_back();
+  auto user_key = ssh::PublicKey::ParseLine(key_text);
+  if (!user_key) Fail(kExitUsage, a.public_key + ": " + user_key.error().message());
+  kit::EmergencyCertificateOptions options{*user_key};
+  options.principals = a.principals;
+  options.valid_for = *valid_for;
+  options.extensions.clear();
+  for (const std::string& name : a.extensions) {
+    auto e = ssh::ParseExtension(name);
+    if (!e) Fail(kExitUsage, "--extension: " + e.error().message());
+    options.extensions.insert(*e);
+  }
+  if (!a.source_address.empty()) options.source_address = a.source_address;
+  if (!a.force_command.empty()) options.force_command = a.force_command;
+
+  const kit::KitManifest manifest = LoadManifestOrFail(a.manifest);
+  if (!manifest.protects || manifest.protects->kind != kit::kProtectsSshCa) {
+    Fail(kExitRejected, fmt::format("{}: kit {} does not hold an SSH CA key (make one with "
+                                    "breakglass ssh-ca kit)",
+                                    a.manifest, manifest.kit_id));
+  }
+  const kit::Combined combined = CombineOrFail(a.files, manifest);
+  auto ca = kit::SshCaKeyFromSecret(combined.secret, manifest);
+  if (!ca) FailWith(ca.error());
+
+  kit::OfflineRecord record = NewRecord(rec, combined, manifest);
+  options.record_id = record.record_id;
+  options.who = rec.who;
+  auto cert = kit::SignEmergencyCertificate(*ca, options, record.when, SystemRandom::Get());
+  if (!cert) Fail(kExitUsage, cert.error().message());
+  record.ssh_certificate = cert->use;
+  // The record is on disk before the certificate leaves: no use without its record.
+  const std::string record_path = rec.path.empty() ? record.record_id + ".json" : rec.path;
+  WriteRecordOrFail(rec, record_path, record);
+
+  const std::string cert_path = a.out.empty() ? DefaultCertificatePath(a.public_key) : a.out;
+  if (cert_path == "-") {
+    std::cout << cert->line << "\n" << std::flush;
+  } else if (auto s = ReplaceFile(cert_path, cert->line + "\n", 0644); !s) {
+    Fail(kExitIo, s.error().message() + " (the offline record " + record_path + " was written)");
+  }
+  const kit::SshCertificateUse& use = cert->use;
+  if (a.json && cert_path != "-") {
+    std::cout << json{{"certificate", cert->line},
+                      {"certificate_file", cert_path},
+                      {"serial", use.serial},
+                      {"key_id", use.key_id},
+                      {"principals", use.principals},
+                      {"valid_after", FormatRfc3339(use.valid_after)},
+                      {"valid_before", FormatRfc3339(use.valid_before)},
+                      {"ca_public_key", use.ca_public_key},
+                      {"record_id", record.record_id},
+                      {"record_file", record_path},
+                      {"record_signer", record.public_key}}
+                     .dump()
+              << std::endl;
+    return;
+  }
+  std::string principals;
+  for (const std::string& p : use.principals) principals += (principals.empty() ? "" : ",") + p;
+  std::cerr << fmt::format(
+      "emergency certificate for {} ({}) serial {}, valid {} to {}{}\n"
+      "Reconcile {} with breakglass kit reconcile once the service is back; kit {} must then "
+      "be rotated.\n",
+      principals, use.key_fingerprint, use.serial, FormatRfc3339(use.valid_after),
+      FormatRfc3339(use.valid_before), cert_path == "-" ? "" : ", written to " + cert_path,
+      record_path, manifest.kit_id);
+}
+
+void AddSshCert(CLI::App* kit_cmd) {
+  auto args = std::make_shared<SshCertArgs>();
+  auto* cmd = kit_cmd->add_subcommand(
+      "ssh-cert",
+      "Sign an emergency SSH user certificate with the CA key restored from M shares of an "
+      "ssh-ca kit (breakglass ssh-ca kit), with no server; the signed offline record is written "
+      "first");
+  cmd->add_option("files", args->files, "files of share lines (default: stdin)")
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--manifest", args->manifest, "the kit's manifest.json (names the CA)")
+      ->required();
+  cmd->add_option("--public-key", args->public_key,
+                  "the user's public key file (e.g. ~/.ssh/id_ed25519.pub)")
+      ->required();
+  cmd->add_option("--principal", args->principals,
+                  "a principal (login, or name in AuthorizedPrincipalsFile); repeatable")
+      ->required();
+  cmd->add_option("--valid-for", args->valid_for, "lifetime, 1m to 24h (default 1h)");
+  cmd->add_option("--extension", args->extensions,
+                  "OpenSSH extension, repeatable (default: permit-pty)");
+  cmd->add_option("--source-address", args->source_address,
+                  "critical option source-address (CIDR list)");
+  cmd->add_option("--force-command", args->force_command, "critical option force-command");
+  cmd->add_option("--out,-o", args->out,
+                  "certificate file (default: KEY-cert.pub beside the public key; - for stdout)");
+  cmd->add_flag("--json", args->json, "print the certificate and record details as JSON");
+  AddRecordOptions(cmd, args->record,
+                   "offline record file (default: ./<record id>.json); --who and --why required");
+  cmd->footer(kExitCodesHelp);
+  cmd->callback([args] { RunSshCert(*args); });
 }
 
 // ---- check ---------------------------------------------------------------------------
@@ -524,6 +624,7 @@ void AddKitCommands(CLI::App& app) {
   AddCheck(kit_cmd);
   AddRotate(kit_cmd);
   AddVerifyRecord(kit_cmd);
+  AddSshCert(kit_cmd);
 }
 
 }  // namespace bg::cli

@@ -22,6 +22,7 @@
 #include "api/tls.h"
 #include "cli/client.h"
 #include "cli/common.h"
+#include "cli/kit_io.h"
 #include "kit/kit.h"
 #include "kit/offline_record.h"
 #include "kit/share_line.h"
@@ -51,52 +52,6 @@ bool Exists(const std::string& path) {
   return ::lstat(path.c_str(), &st) == 0;
 }
 
-Result<std::string> ReadFile(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return Error::Unavailable(fmt::format("cannot read {}: {}", path, std::strerror(errno)));
-  std::string out;
-  char buf[4096];
-  ssize_t n = 0;
-  while ((n = ::read(fd, buf, sizeof buf)) > 0) out.append(buf, static_cast<size_t>(n));
-  const int err = errno;
-  ::close(fd);
-  sodium_memzero(buf, sizeof buf);
-  if (n < 0) return Error::Unavailable(fmt::format("cannot read {}: {}", path, std::strerror(err)));
-  return out;
-}
-
-// Creates `path` (refusing to replace a file), writes and fsyncs it.
-Status WriteNewFile(const std::string& path, std::string_view bytes, mode_t mode) {
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
-  if (fd < 0) {
-    return Error::Unavailable(fmt::format("cannot create {}: {}", path, std::strerror(errno)));
-  }
-  size_t done = 0;
-  while (done < bytes.size()) {
-    const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      const int err = errno;
-      ::close(fd);
-      return Error::Unavailable(fmt::format("cannot write {}: {}", path, std::strerror(err)));
-    }
-    done += static_cast<size_t>(n);
-  }
-  if (::fsync(fd) != 0 || ::close(fd) != 0) {
-    return Error::Unavailable(fmt::format("cannot write {}: {}", path, std::strerror(errno)));
-  }
-  return Ok();
-}
-
-Status SyncDir(const std::string& dir) {
-  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return Error::Unavailable(fmt::format("cannot open {}: {}", dir, std::strerror(errno)));
-  const int rc = ::fsync(fd);
-  ::close(fd);
-  if (rc != 0) return Error::Unavailable(fmt::format("cannot sync {}: {}", dir, std::strerror(errno)));
-  return Ok();
-}
-
 Result<kit::KitManifest> LoadMasterManifest(const service::ServerConfig& config) {
   const std::string path = ManifestPath(config);
   if (!Exists(path)) {
@@ -104,7 +59,7 @@ Result<kit::KitManifest> LoadMasterManifest(const service::ServerConfig& config)
         "{} does not exist: this data directory is not sealed (run breakglass kit seal-master)",
         path));
   }
-  BG_ASSIGN_OR_RETURN(std::string text, ReadFile(path));
+  BG_ASSIGN_OR_RETURN(std::string text, ReadWholeFile(path));
   auto manifest = kit::ParseManifest(text);
   if (!manifest) {
     return Error::FailedPrecondition(fmt::format("{}: {}", path, manifest.error().message()));
@@ -324,7 +279,9 @@ Status SealMaster(Globals& g, const SealArgs& a) {
     BG_TRY(OpensAuditKey(*store, key.bytes()));
   }
   BG_ASSIGN_OR_RETURN(kit::Kit made,
-                      kit::SplitSecret(key.bytes(), {a.threshold, a.shares, a.label},
+                      kit::SplitSecret(key.bytes(),
+                                       {a.threshold, a.shares, a.label,
+                                        kit::KitProtects{std::string(kit::kProtectsMasterKey), "", ""}},
                                        SystemClock::Get().Now(), SystemRandom::Get()));
   // The shares must give back the key before the key may go.
   std::vector<kit::SourcedShare> check;
@@ -334,38 +291,22 @@ Status SealMaster(Globals& g, const SealArgs& a) {
   }
   BG_ASSIGN_OR_RETURN(kit::Combined round_trip, kit::CombineShares(check, &made.manifest));
   if (!round_trip.secret.Equals(key.bytes())) return Error::Internal("the shares do not restore the key");
+  // Logged before any share leaves (the key file is still there to open the log).
+  BG_TRY(LocalWrite(config, nullptr, [&](service::Tx& tx, store::Store&) -> Status {
+    tx.Audit(KitCreatedEvent(made.manifest));
+    return Ok();
+  }));
 
-  std::vector<Secret> lines;
-  for (const kit::Share& s : made.shares) lines.push_back(kit::FormatShareLine(s));
+  const std::vector<Secret> lines = KitShareLines(made);
   std::vector<std::string> files;
   if (!a.out_dir.empty()) {
-    if (::mkdir(a.out_dir.c_str(), 0700) != 0 && errno != EEXIST) {
-      return Error::Unavailable(
-          fmt::format("cannot create directory {}: {}", a.out_dir, std::strerror(errno)));
-    }
-    for (size_t i = 0; i < lines.size(); ++i) {
-      const std::string path = fmt::format("{}/share-{}.txt", a.out_dir, made.shares[i].index);
-      std::string text = std::string(lines[i].Reveal()) + "\n";
-      Status written = WriteNewFile(path, text, 0600);
-      sodium_memzero(text.data(), text.size());
-      BG_TRY(written);
-      files.push_back(path);
-    }
-    const std::string copy = a.out_dir + "/manifest.json";
-    BG_TRY(WriteNewFile(copy, kit::FormatManifest(made.manifest), 0644));
-    files.push_back(copy);
-    BG_TRY(SyncDir(a.out_dir));
+    BG_ASSIGN_OR_RETURN(files, WriteKitFiles(a.out_dir, made, lines, /*qr=*/false));
   } else {
     // The shares go to stdout: written means flushed without error.
     if (g.json) {
-      json shares = json::array();
-      for (const Secret& l : lines) shares.push_back(std::string(l.Reveal()));
-      std::cout << json{{"kit_id", made.manifest.kit_id},
-                        {"shares", shares},
-                        {"manifest", kit::ManifestToJson(made.manifest)},
-                        {"manifest_path", manifest_path}}
-                       .dump()
-                << "\n";
+      json out = KitJson(made, lines);
+      out["manifest_path"] = manifest_path;
+      std::cout << out.dump() << "\n";
     } else {
       for (size_t i = 0; i < lines.size(); ++i) {
         std::cout << fmt::format("share {}: {}\n", made.shares[i].index, lines[i].Reveal());
@@ -417,7 +358,7 @@ Result<std::unique_ptr<auth::MasterKey>> KeyFromShares(const service::ServerConf
     in << std::cin.rdbuf();
     text = in.str();
   } else {
-    BG_ASSIGN_OR_RETURN(text, ReadFile(path));
+    BG_ASSIGN_OR_RETURN(text, ReadWholeFile(path));
   }
   BG_ASSIGN_OR_RETURN(auto store, store::OpenStore(config.storage, config.data_dir));
   kit::Unsealer unsealer(manifest, [&store](const Secret& s) { return OpensAuditKey(*store, s); });
@@ -440,8 +381,58 @@ Result<std::unique_ptr<auth::MasterKey>> KeyFromShares(const service::ServerConf
   return std::make_unique<auth::MasterKey>(std::move(key));
 }
 
+}  // namespace
+
+Status LocalWrite(const service::ServerConfig& config, std::unique_ptr<auth::MasterKey> key,
+                  const std::function<Status(service::Tx&, store::Store&)>& write) {
+  BG_ASSIGN_OR_RETURN(auto svc, service::Service::Open(config, SystemClock::Get(), nullptr,
+                                                       service::Service::Mode::kAdmin, nullptr,
+                                                       nullptr, std::move(key)));
+  BG_TRY(svc->Start());
+  std::promise<Status> done;
+  store::Store& store = svc->store();
+  svc->SubmitWrite([&](service::Tx& tx) { return write(tx, store); },
+                   [&done](Status s) { done.set_value(std::move(s)); });
+  Status result = done.get_future().get();
+  svc->Stop();
+  return result;
+}
+
+core::AuditEvent KitCreatedEvent(const kit::KitManifest& m) {
+  core::AuditEvent e;
+  e.type = "kit.created";
+  e.actor = LocalActor();
+  e.details = {{"kit_id", m.kit_id},
+               {"label", m.label},
+               {"threshold", std::to_string(m.threshold)},
+               {"share_count", std::to_string(m.share_count)},
+               {"manifest_sha256", HexEncode(AsBytes(Sha256(kit::FormatManifest(m))))}};
+  if (m.protects) {
+    e.details["protects"] = m.protects->kind;
+    if (!m.protects->connector.empty()) e.details["connector"] = m.protects->connector;
+    if (!m.protects->public_key.empty()) e.details["ca_public_key"] = m.protects->public_key;
+  }
+  return e;
+}
+
+Result<std::unique_ptr<auth::MasterKey>> SealedKeyIfNeeded(const service::ServerConfig& config,
+                                                           const std::string& shares_path) {
+  if (Exists(MasterKeyPath(config)) || !Exists(ManifestPath(config))) {
+    return std::unique_ptr<auth::MasterKey>();
+  }
+  if (shares_path.empty()) {
+    return Error::FailedPrecondition(fmt::format(
+        "{} is sealed (no master.key, {} present): give --shares FILE (or -) with enough "
+        "share lines of its kit",
+        config.data_dir, kMasterKitFile));
+  }
+  return KeyFromShares(config, shares_path);
+}
+
+namespace {
+
 Status Reconcile(Globals& g, const ReconcileArgs& a) {
-  BG_ASSIGN_OR_RETURN(std::string text, ReadFile(a.record));
+  BG_ASSIGN_OR_RETURN(std::string text, ReadWholeFile(a.record));
   auto record = kit::ParseOfflineRecord(text);
   if (!record) return Error::InvalidArgument("record", a.record + ": " + record.error().message());
   BG_TRY(kit::VerifyOfflineRecord(*record, a.public_key));
@@ -449,21 +440,7 @@ Status Reconcile(Globals& g, const ReconcileArgs& a) {
   const std::string hash = HexEncode(AsBytes(Sha256(kit::OfflineRecordToJson(*record).dump())));
 
   BG_ASSIGN_OR_RETURN(service::ServerConfig config, LoadLocalConfig(a.local));
-  std::unique_ptr<auth::MasterKey> key;
-  if (!Exists(MasterKeyPath(config)) && Exists(ManifestPath(config))) {
-    if (a.shares.empty()) {
-      return Error::FailedPrecondition(fmt::format(
-          "{} is sealed (no master.key, {} present): give --shares FILE (or -) with enough "
-          "share lines of its kit",
-          config.data_dir, kMasterKitFile));
-    }
-    BG_ASSIGN_OR_RETURN(key, KeyFromShares(config, a.shares));
-  }
-  BG_ASSIGN_OR_RETURN(auto svc, service::Service::Open(config, SystemClock::Get(), nullptr,
-                                                       service::Service::Mode::kAdmin, nullptr,
-                                                       nullptr, std::move(key)));
-  BG_TRY(svc->Start());
-
+  BG_ASSIGN_OR_RETURN(std::unique_ptr<auth::MasterKey> key, SealedKeyIfNeeded(config, a.shares));
   std::string indices;
   for (int i : record->share_indices) indices += (indices.empty() ? "" : ",") + std::to_string(i);
   core::AuditEvent e;
@@ -482,25 +459,29 @@ Status Reconcile(Globals& g, const ReconcileArgs& a) {
                {"signature", record->signature},
                {"needs_review", "true"},
                {"kit_rotation", "required"}};
+  if (const auto& c = record->ssh_certificate) {
+    std::string principals;
+    for (const std::string& p : c->principals) principals += (principals.empty() ? "" : ",") + p;
+    e.details["ssh_cert_serial"] = c->serial;
+    e.details["ssh_cert_key_id"] = c->key_id;
+    e.details["ssh_cert_principals"] = principals;
+    e.details["ssh_cert_valid_after"] = FormatRfc3339(c->valid_after);
+    e.details["ssh_cert_valid_before"] = FormatRfc3339(c->valid_before);
+    e.details["ssh_cert_ca_public_key"] = c->ca_public_key;
+    e.details["ssh_cert_key_fingerprint"] = c->key_fingerprint;
+  }
   const std::string now = FormatRfc3339(SystemClock::Get().Now());
-  std::promise<Status> done;
-  store::Store& store = svc->store();
-  svc->SubmitWrite(
-      [&](service::Tx& tx) -> Status {
-        BG_ASSIGN_OR_RETURN(auto seen, store.GetMeta(RecordMetaKey(hash)));
-        if (seen) {
-          return Error::Conflict(fmt::format("offline record {} was already reconciled ({})",
-                                             record->record_id, *seen));
-        }
-        tx.Audit(e);
-        tx.PutMeta(RecordMetaKey(hash), fmt::format("{} at {}", record->record_id, now));
-        tx.PutMeta("kit." + record->kit_id + ".rotate", "required");
-        return Ok();
-      },
-      [&done](Status s) { done.set_value(std::move(s)); });
-  Status result = done.get_future().get();
-  svc->Stop();
-  BG_TRY(result);
+  BG_TRY(LocalWrite(config, std::move(key), [&](service::Tx& tx, store::Store& store) -> Status {
+    BG_ASSIGN_OR_RETURN(auto seen, store.GetMeta(RecordMetaKey(hash)));
+    if (seen) {
+      return Error::Conflict(fmt::format("offline record {} was already reconciled ({})",
+                                         record->record_id, *seen));
+    }
+    tx.Audit(e);
+    tx.PutMeta(RecordMetaKey(hash), fmt::format("{} at {}", record->record_id, now));
+    tx.PutMeta("kit." + record->kit_id + ".rotate", "required");
+    return Ok();
+  }));
   json j = {{"record_id", record->record_id}, {"record_sha256", hash},
             {"kit_id", record->kit_id},       {"needs_review", true},
             {"kit_rotation", "required"}};

@@ -12,6 +12,7 @@
 
 #include <signal.h>
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -19,6 +20,7 @@
 
 #include "auth/master_key.h"
 #include "core/request.h"
+#include "kit/kit.h"
 #include "service/config.h"
 #include "util/result.h"
 
@@ -27,6 +29,10 @@ class App;
 }
 namespace bg::service {
 class Service;
+class Tx;
+}  // namespace bg::service
+namespace bg::store {
+class Store;
 }
 
 namespace bg::cli {
@@ -51,6 +57,23 @@ Result<Unsealed> WaitForUnseal(const service::ServerConfig& config,
 
 // Appends the events of WaitForUnseal to the now open audit log.
 Status AuditUnseal(service::Service& svc, const std::vector<core::AuditEvent>& events);
+
+// For local commands on a sealed data directory (master-kit.json, no master.key): the master
+// key restored from the share lines in `shares_path` ("-": stdin), checked against the store's
+// sealed audit key. Null when the directory is not sealed (the key file is used as usual);
+// kFailedPrecondition when it is sealed and no shares were given.
+Result<std::unique_ptr<auth::MasterKey>> SealedKeyIfNeeded(const service::ServerConfig& config,
+                                                           const std::string& shares_path);
+
+// Opens the data directory's service in admin mode (with `key` when it is sealed; null: its
+// key file) and runs `write` as one transaction of the single writer: fail closed, the audit
+// events it stages are committed with everything else it writes, or nothing is.
+Status LocalWrite(const service::ServerConfig& config, std::unique_ptr<auth::MasterKey> key,
+                  const std::function<Status(service::Tx&, store::Store&)>& write);
+
+// "kit.created": a kit of a server secret was made (ids, threshold, what it protects, the
+// manifest's SHA-256; never a share).
+core::AuditEvent KitCreatedEvent(const kit::KitManifest& manifest);
 
 // Registers `kit seal-master`, `kit reconcile` (under the existing `kit` command) and `unseal`.
 void AddSealedCommands(CLI::App& app, Globals& g);

@@ -13,8 +13,13 @@
 
 #include "auth/master_key.h"
 #include "cli/common.h"
+#include "cli/kit_io.h"
+#include "cli/sealed.h"
 #include "connectors/ssh_ca/keys.h"
 #include "connectors/ssh_ca/ssh_ca_connector.h"
+#include "kit/kit.h"
+#include "kit/ssh_cert.h"
+#include "service/writer.h"
 #include "store/store.h"
 
 namespace bg::cli {
@@ -36,6 +41,7 @@ struct SshCaFlags {
   LocalConfigFlags local;
   std::string connector;
   std::string output;
+  std::string shares;  // share lines of the master kit, for a sealed data directory
 };
 
 // The ssh_ca connector read straight from the data directory (no server needed).
@@ -59,13 +65,16 @@ Result<std::unique_ptr<connectors::SshCaConnector>> OpenLocalCa(const SshCaFlags
     }
   }
   if (pc.kind != "ssh_ca") return Error::InvalidArgument("connector", pc.name + " is not ssh_ca");
-  const std::string key_path = config.data_dir + "/master.key";
-  if (!std::filesystem::exists(key_path)) {
-    return Error::FailedPrecondition("no master key in " + config.data_dir +
-                                     " (has the server run there?)");
+  BG_ASSIGN_OR_RETURN(key, SealedKeyIfNeeded(config, f.shares));
+  if (!key) {
+    const std::string key_path = config.data_dir + "/master.key";
+    if (!std::filesystem::exists(key_path)) {
+      return Error::FailedPrecondition("no master key in " + config.data_dir +
+                                       " (has the server run there?)");
+    }
+    BG_ASSIGN_OR_RETURN(auto k, auth::LoadOrCreateMasterKey(key_path));
+    key = std::make_unique<auth::MasterKey>(std::move(k));
   }
-  BG_ASSIGN_OR_RETURN(auto k, auth::LoadOrCreateMasterKey(key_path));
-  key = std::make_unique<auth::MasterKey>(std::move(k));
   BG_ASSIGN_OR_RETURN(st, store::OpenStore(config.storage, config.data_dir));
   service::ConnectorContext ctx{*key, *st, config};
   return connectors::SshCaConnector::Create(pc, ctx, SystemClock::Get(), /*create_ca=*/false);
@@ -77,18 +86,116 @@ Status WriteOutput(const std::string& path, const std::string& bytes) {
     std::cout.flush();
     return Ok();
   }
-  // Atomically: sshd may read the file at any moment.
-  std::string tmp = path + ".tmp." + std::to_string(getpid());
-  int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return Error::Unavailable("cannot write " + tmp);
-  bool ok = write(fd, bytes.data(), bytes.size()) == static_cast<ssize_t>(bytes.size());
-  ok = fsync(fd) == 0 && ok;
-  close(fd);
-  if (!ok || rename(tmp.c_str(), path.c_str()) != 0) {
-    unlink(tmp.c_str());
-    return Error::Unavailable("cannot write " + path);
+  return ReplaceFile(path, bytes, 0644);  // atomically: sshd may read the file at any moment
+}
+
+struct CaKitFlags {
+  SshCaFlags ca;
+  int threshold = 0;
+  int shares = 0;
+  std::string label;
+  std::string out_dir;
+  bool qr = false;
+};
+
+// Splits the CA key of an ssh_ca connector into an offline kit whose manifest names the CA.
+Status SplitCaKit(Globals& g, const CaKitFlags& f) {
+  if (f.threshold < 2 || f.threshold > 255) {
+    return Error::InvalidArgument("threshold", "must be between 2 and 255");
   }
+  if (f.shares < f.threshold || f.shares > 255) {
+    return Error::InvalidArgument("shares", "must be between the threshold and 255");
+  }
+  if (f.qr && f.out_dir.empty()) return Error::InvalidArgument("qr", "--qr needs --out-dir");
+  std::unique_ptr<store::Store> st;
+  std::unique_ptr<auth::MasterKey> key;
+  service::ServerConfig config;
+  BG_ASSIGN_OR_RETURN(auto conn, OpenLocalCa(f.ca, st, key, config));
+  const ssh::Ed25519PrivateKey& ca = conn->CaKeyForKit();
+  const std::string connector = conn->instance();
+  const std::string label =
+      f.label.empty() ? fmt::format("breakglass SSH CA ({})", connector) : f.label;
+  BG_ASSIGN_OR_RETURN(kit::Kit made, kit::SplitSecret(ca.StorageBytes(),
+                                                      {f.threshold, f.shares, label,
+                                                       kit::SshCaProtects(connector, ca)},
+                                                      SystemClock::Get().Now(),
+                                                      SystemRandom::Get()));
+  // The kit must give back this CA before anyone relies on it.
+  std::vector<kit::SourcedShare> first;
+  for (int i = 0; i < f.threshold; ++i) {
+    const kit::Share& s = made.shares[static_cast<size_t>(f.threshold - 1 - i)];
+    first.push_back({"share", kit::Share{s.kit_id, s.index, s.threshold, s.salt, s.payload}});
+  }
+  BG_ASSIGN_OR_RETURN(kit::Combined back, kit::CombineShares(first, &made.manifest));
+  BG_ASSIGN_OR_RETURN(ssh::Ed25519PrivateKey restored,
+                      kit::SshCaKeyFromSecret(back.secret, made.manifest));
+  if (!(restored.public_key() == ca.public_key())) {
+    return Error::Internal("the kit does not restore the CA key");
+  }
+  const std::string fingerprint = ca.public_key().Fingerprint();
+  conn.reset();
+  st.reset();
+  // Logged before any share leaves; with a sealed directory `key` is the unsealed master key.
+  BG_TRY(LocalWrite(config, std::move(key), [&made](service::Tx& tx, store::Store&) -> Status {
+    tx.Audit(KitCreatedEvent(made.manifest));
+    return Ok();
+  }));
+  const std::vector<Secret> lines = KitShareLines(made);
+  const kit::KitManifest& m = made.manifest;
+  if (f.out_dir.empty()) {
+    if (g.json) {
+      std::cout << KitJson(made, lines).dump() << std::endl;
+      return Ok();
+    }
+    for (size_t i = 0; i < lines.size(); ++i) {
+      std::cout << fmt::format("share {}: {}\n", made.shares[i].index, lines[i].Reveal());
+    }
+    std::cout << "manifest (public; keep it with the kit and on the laptops that sign):\n"
+              << kit::FormatManifest(m) << std::flush;
+    return Ok();
+  }
+  BG_ASSIGN_OR_RETURN(auto files, WriteKitFiles(f.out_dir, made, lines, f.qr));
+  std::string human;
+  for (const std::string& file : files) human += "wrote " + file + "\n";
+  human += fmt::format(
+      "kit {}: any {} of {} shares restore the CA key of connector {} ({}); sign an emergency "
+      "certificate with breakglass kit ssh-cert --manifest {}/manifest.json",
+      m.kit_id, m.threshold, m.share_count, connector, fingerprint, f.out_dir);
+  Print(g,
+        {{"kit_id", m.kit_id},
+         {"threshold", m.threshold},
+         {"share_count", m.share_count},
+         {"connector", connector},
+         {"ca_public_key", m.protects->public_key},
+         {"files", files}},
+        human);
   return Ok();
+}
+
+void AddCaKitCommand(CLI::App* ca, Globals& g) {
+  auto f = std::make_shared<CaKitFlags>();
+  auto* c = ca->add_subcommand(
+      "kit",
+      "Split the CA private key into an offline kit of N shares (any M sign an emergency "
+      "certificate with breakglass kit ssh-cert when the server is down); reads the local data "
+      "directory, the key stays in the server");
+  c->add_option("--threshold,-m", f->threshold, "shares needed to restore the key (2..N)")
+      ->required();
+  c->add_option("--shares,-n", f->shares, "shares to make (M..255)")->required();
+  c->add_option("--data-dir", f->ca.local.data_dir, "Data directory of the server");
+  c->add_option("--config", f->ca.local.config, "Server configuration file");
+  c->add_option("--connector", f->ca.connector, "The ssh_ca connector (if several)");
+  c->add_option("--master-shares", f->ca.shares,
+                "for a sealed data directory: FILE (or -) of share lines of its master kit");
+  c->add_option("--label", f->label, "the kit's name in its manifest");
+  c->add_option("--out-dir", f->out_dir,
+                "write share-K.txt (0600) and manifest.json into DIR instead of printing");
+  c->add_flag("--qr", f->qr, "with --out-dir: also write share-K.png QR codes");
+  c->add_flag("--json", g.json, "print {\"kit_id\", \"shares\", \"manifest\"} (or, with "
+                                "--out-dir, the files written) as JSON");
+  c->callback([&g, f] {
+    if (auto s = SplitCaKit(g, *f); !s) Fail(g, s.error());
+  });
 }
 
 void AddSshCaCommands(CLI::App& app, Globals& g) {
@@ -106,6 +213,8 @@ void AddSshCaCommands(CLI::App& app, Globals& g) {
     c->add_option("--config", f->local.config, "Read the data directory of this configuration");
     c->add_option("--connector", f->connector, "The ssh_ca connector (if several)");
     c->add_option("-o,--output", f->output, "Write to this file (atomically) instead of stdout");
+    c->add_option("--master-shares", f->shares,
+                  "for a sealed data directory: FILE (or -) of share lines of its master kit");
     c->callback([&g, f, krl] {
       std::string bytes;
       if (!f->local.data_dir.empty() || !f->local.config.empty()) {
@@ -132,6 +241,7 @@ void AddSshCaCommands(CLI::App& app, Globals& g) {
       if (auto s = WriteOutput(f->output, bytes); !s) Fail(g, s.error());
     });
   }
+  AddCaKitCommand(ca, g);
 }
 
 // Runs `argv` and waits; returns its exit status (255 when it could not run, as ssh does).

@@ -59,6 +59,10 @@ class SshCaConnector final : public service::Connector {
 
   // "ssh-ed25519 AAAA... breakglass-ca:<instance>" for TrustedUserCAKeys.
   std::string PublicKeyLine() const;
+  // The CA private key, for `breakglass ssh-ca kit` only (splits it into an offline kit). The
+  // server never calls this.
+  const ssh::Ed25519PrivateKey& CaKeyForKit() const { return ca_; }
+  const std::string& instance() const { return state_.instance(); }
   // The current KRL (PROTOCOL.krl, binary) of the revoked serials still within validity.
   Result<std::string> Krl();
   uint64_t krl_version();
