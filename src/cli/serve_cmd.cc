@@ -18,6 +18,7 @@
 #include "api/session_routes.h"
 #include "api/tls.h"
 #include "cli/common.h"
+#include "log/json_log.h"
 #include "cli/sealed.h"
 #include "connectors/builtin.h"
 #include "connectors/health.h"
@@ -134,9 +135,7 @@ int RunServe(Globals& g, const ServeFlags& f) {
     Fail(g, Error::InvalidArgument("listen", "plain HTTP is allowed only on a loopback address"));
     return g.exit_code;
   }
-  spdlog::set_default_logger(spdlog::stderr_logger_mt("breakglass"));
-  spdlog::set_pattern(R"({"ts":"%Y-%m-%dT%H:%M:%S.%fZ","level":"%l","msg":%v})", spdlog::pattern_time_type::utc);
-  spdlog::set_level(spdlog::level::from_str(config->log_level));
+  log::InstallJsonLogger(config->log_level);
 
   // Signals are handled by the main thread alone: block them before any thread starts.
   sigset_t signals;
@@ -266,7 +265,7 @@ int RunServe(Globals& g, const ServeFlags& f) {
     }
     break;
   }
-  spdlog::info("{{\"event\":\"server.stopping\"}}");
+  spdlog::info("{}", R"({"event":"server.stopping"})");
   (*server)->Stop();
   health.Stop();
   (*svc)->Stop();

@@ -68,6 +68,16 @@ echo "ok - ssh-ca kit: 2 of 3 shares, the manifest names the server's CA, every 
 
 kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=
 echo "-- the server is down from here on"
+# Its structured log: every line one JSON object, the stop included.
+python3 -c '
+import json, sys
+lines = open(sys.argv[1]).read().splitlines()
+assert lines, "no log"
+for l in lines:
+    j = json.loads(l)
+    assert set(j) == {"ts", "level", "msg"}, l
+assert any(isinstance(json.loads(l)["msg"], dict) and json.loads(l)["msg"].get("event") == "server.stopping" for l in lines)
+' "$WORK/serve.err" || fail "server log is not JSON lines: $(cat "$WORK/serve.err")"
 
 start_sshd
 SSH_OPTS=(-F /dev/null -o IdentitiesOnly=yes -o IdentityAgent=none -o BatchMode=yes
