@@ -144,6 +144,9 @@ int RunServe(Globals& g, const ServeFlags& f) {
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  // A full disk or a file-size limit must surface as a failed write (and so fail closed:
+  // nothing is granted), not kill the server with SIGXFSZ.
+  ::signal(SIGXFSZ, SIG_IGN);
 
   Unsealed unsealed;  // sealed mode: the master key from the keyholders' shares
   if (f.sealed) {
