@@ -102,11 +102,7 @@ Result<std::vector<ProbeStatus>> ConnectorHealth::ProbeNow(const std::string& na
     spdlog::log(s.ok ? spdlog::level::debug : spdlog::level::warn,
                 "{{\"event\":\"connector.probe\",\"connector\":\"{}\",\"ok\":{}}}", n, s.ok);
     if (newly_failing && service_.Ready()) {
-      core::AuditEvent ev{"alert.raised", "breakglass", RequestId(), {}};
-      ev.details["kind"] = "probe_failed";
-      ev.details["connector"] = n;
-      ev.details["message"] = s.error;
-      if (auto st = service_.AppendAudit(ev); !st) {
+      if (auto st = service_.RaiseAlert("probe_failed", s.error, {{"connector", n}}); !st) {
         spdlog::error("{{\"event\":\"connector.probe_alert_failed\",\"connector\":\"{}\"}}", n);
       }
     }

@@ -453,11 +453,9 @@ void Service::RunJobs(const std::vector<store::OutboxJob>& jobs) {
         next.last_error = outcome.error().message();
         tx.PutOutbox(next);
         if (job.kind == "revoke" && next.attempts == 5) {
-          core::AuditEvent alert{"alert.raised", "breakglass", job.request, {}};
-          alert.details["kind"] = "revocation_failing";
-          alert.details["message"] = "revocation keeps failing and stays queued: " +
-                                     outcome.error().message();
-          tx.Audit(alert);
+          StageAlert(tx, "revocation_failing",
+                     "revocation keeps failing and stays queued: " + outcome.error().message(),
+                     {{"connector", current->connector}}, *current);
         }
       }
       if (tr) ApplyTransition(tx, *tr, current->version);
@@ -478,6 +476,32 @@ void Service::SubscribeAudit(AuditSubscriber s) { audit_subs_.push_back(std::mov
 Status Service::AppendAudit(const core::AuditEvent& event) {
   return writer_->RunSync([&event](Tx& tx) {
     tx.Audit(event);
+    return Ok();
+  });
+}
+
+void Service::StageAlert(Tx& tx, const std::string& kind, const std::string& message,
+                         std::map<std::string, std::string> details,
+                         const core::Request& request) {
+  core::AuditEvent ev{"alert.raised", "breakglass", request.id, std::move(details)};
+  ev.details["kind"] = kind;
+  ev.details["message"] = message;
+  tx.Audit(ev);
+  StateEvent alert;
+  alert.type = "alert";
+  alert.request = request;
+  alert.alert_kind = kind;
+  alert.message = message;
+  if (auto pol = policy()) alert.recipients = pol->Expand(pol->settings.security_contacts);
+  tx.AfterCommit([this, alert = std::move(alert)] { Publish(alert); });
+}
+
+Status Service::RaiseAlert(const std::string& kind, const std::string& message,
+                           std::map<std::string, std::string> details, const RequestId& request) {
+  core::Request subject;
+  subject.id = request;
+  return writer_->RunSync([&](Tx& tx) {
+    StageAlert(tx, kind, message, details, subject);
     return Ok();
   });
 }

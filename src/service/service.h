@@ -146,6 +146,12 @@ class Service {
   void SubscribeAudit(AuditSubscriber s);
   // Appends one audit event on its own (for components outside the request workflow).
   Status AppendAudit(const core::AuditEvent& event);
+  // Raises an alert outside a request transition (a connector probe failing): appends
+  // "alert.raised" (details: kind, message and `details`) and, once committed, publishes a
+  // StateEvent of type "alert" to the policy's security contacts (expanded). `request` may be
+  // empty (an alert about the system, not one request).
+  Status RaiseAlert(const std::string& kind, const std::string& message,
+                    std::map<std::string, std::string> details, const RequestId& request = {});
   // Runs `run` on the writer (its staged writes and audit leaves commit together); `done` gets
   // the outcome on the writer thread. For components with their own tables (sessions.h).
   void SubmitWrite(std::function<Status(Tx&)> run, std::function<void(Status)> done);
@@ -158,6 +164,9 @@ class Service {
           Mode mode);
   Status OpenParts(const std::function<void(ConnectorRegistry&)>& register_connector_kinds);
   void Publish(const StateEvent& e);
+  // Stages "alert.raised" in `tx` and its publication after the commit.
+  void StageAlert(Tx& tx, const std::string& kind, const std::string& message,
+                  std::map<std::string, std::string> details, const core::Request& request);
   // Runs a core transition on the request `id` inside the writer.
   void Transact(RequestId id,
                 std::function<Result<core::Transition>(const core::Policy&, const core::Request&,

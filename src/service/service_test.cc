@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <future>
+#include <mutex>
 #include <thread>
 
 #include "audit/event.h"
@@ -253,6 +254,49 @@ TEST_F(ServiceTest, NothingIsGrantedWhenTheAuditRecordCannotBeWritten) {
   // The writer recovers: the same approval now goes through.
   ASSERT_TRUE(Call([&](auto cb) { svc_->Approve(dave, created->id, "", cb); }).has_value());
   WaitFor(alice, created->id, RequestState::kActive);
+}
+
+TEST_F(ServiceTest, ASystemAlertIsLoggedAndPushedToTheSecurityContacts) {
+  std::mutex mu;
+  std::vector<StateEvent> seen;
+  const uint64_t sub = svc_->Subscribe([&](const StateEvent& e) {
+    std::lock_guard lock(mu);
+    seen.push_back(e);
+  });
+  const int64_t size_before = svc_->audit().Size();
+  ASSERT_TRUE(svc_->RaiseAlert("probe_failed", "connection refused", {{"connector", "db-conn"}})
+                  .has_value());
+  svc_->Unsubscribe(sub);
+  {
+    std::lock_guard lock(mu);
+    ASSERT_EQ(seen.size(), 1u);
+    EXPECT_EQ(seen[0].type, "alert");
+    EXPECT_EQ(seen[0].alert_kind, "probe_failed");
+    EXPECT_EQ(seen[0].message, "connection refused");
+    EXPECT_EQ(seen[0].recipients, std::vector<std::string>{"sam"});
+    EXPECT_TRUE(seen[0].request.id.value().empty());
+  }
+  ASSERT_EQ(svc_->audit().Size(), size_before + 1);
+  auto leaves = svc_->store().AuditLeaves(size_before, size_before + 1);
+  ASSERT_TRUE(leaves.has_value());
+  const std::string& leaf = leaves->at(0);
+  for (const char* want : {R"("type":"alert.raised")", R"("kind":"probe_failed")",
+                           R"("connector":"db-conn")", R"("message":"connection refused")"}) {
+    EXPECT_NE(leaf.find(want), std::string::npos) << want << " in " << leaf;
+  }
+
+  // Nothing is published when the alert cannot be logged.
+  failing_->fail = true;
+  size_t before = seen.size();
+  const uint64_t sub2 = svc_->Subscribe([&](const StateEvent& e) {
+    std::lock_guard lock(mu);
+    seen.push_back(e);
+  });
+  EXPECT_FALSE(svc_->RaiseAlert("probe_failed", "again", {}).has_value());
+  svc_->Unsubscribe(sub2);
+  failing_->fail = false;
+  std::lock_guard lock(mu);
+  EXPECT_EQ(seen.size(), before);
 }
 
 TEST_F(ServiceTest, ExpiryHappensAfterARestartWhenTheEndPassedWhileDown) {
