@@ -28,58 +28,6 @@ Error NotAPrefix(int64_t size) {
                   size));
 }
 
-// Standard base64 alphabet, as four tables: the value of a character at position 0..3 of a
-// quad, already shifted into place, or kBadChar for a character outside the alphabet.
-constexpr uint32_t kBadChar = 1u << 24;
-using QuadTable = std::array<uint32_t, 256>;
-constexpr QuadTable MakeQuadTable(int shift) {
-  QuadTable t{};
-  t.fill(kBadChar);
-  constexpr std::string_view kAlphabet =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  for (size_t i = 0; i < kAlphabet.size(); ++i) {
-    t[static_cast<unsigned char>(kAlphabet[i])] = static_cast<uint32_t>(i) << shift;
-  }
-  return t;
-}
-constexpr QuadTable kQuad0 = MakeQuadTable(18), kQuad1 = MakeQuadTable(12),
-                    kQuad2 = MakeQuadTable(6), kQuad3 = MakeQuadTable(0);
-
-// Decodes exactly the strings Base64Encode writes (padded, no white space, unused bits zero),
-// which are exactly the strings bg::Base64Decode accepts; false for anything else.
-bool DecodeBase64Strict(std::string_view in, std::string& out) {
-  if (in.size() % 4 != 0) return false;
-  out.clear();
-  if (in.empty()) return true;
-  const size_t pad = in.back() != '=' ? 0 : in[in.size() - 2] != '=' ? 1 : 2;
-  out.resize(in.size() / 4 * 3 - pad);
-  const auto* src = reinterpret_cast<const unsigned char*>(in.data());
-  auto* dst = reinterpret_cast<unsigned char*>(out.data());
-  const size_t full = in.size() / 4 - (pad != 0 ? 1 : 0);
-  uint32_t bad = 0;
-  for (size_t q = 0; q < full; ++q, src += 4, dst += 3) {
-    const uint32_t v = kQuad0[src[0]] | kQuad1[src[1]] | kQuad2[src[2]] | kQuad3[src[3]];
-    bad |= v;
-    dst[0] = static_cast<unsigned char>(v >> 16);
-    dst[1] = static_cast<unsigned char>(v >> 8);
-    dst[2] = static_cast<unsigned char>(v);
-  }
-  if ((bad & kBadChar) != 0) return false;
-  if (pad == 0) return true;
-  // The last quad: "xx==" (one byte) or "xxx=" (two); the bits after the data must be zero.
-  const uint32_t v = kQuad0[src[0]] | kQuad1[src[1]] | (pad == 1 ? kQuad2[src[2]] : 0);
-  if ((v & kBadChar) != 0) return false;
-  if (pad == 2) {
-    if ((v & 0xffff) != 0) return false;
-    dst[0] = static_cast<unsigned char>(v >> 16);
-    return true;
-  }
-  if ((v & 0xff) != 0) return false;
-  dst[0] = static_cast<unsigned char>(v >> 16);
-  dst[1] = static_cast<unsigned char>(v >> 8);
-  return true;
-}
-
 // A JSON non-negative integer as written by fmt: no sign, no leading zero, at most 18 digits
 // (so it fits in int64_t); anything else is left to the JSON parser.
 bool ConsumeIndex(std::string_view& line, int64_t& out) {
@@ -133,9 +81,9 @@ bool ParseEntryLineFastInto(std::string_view line, BundleEntry& e) {
       return false;
     }
     if (!e.hash.has_value()) e.hash.emplace();
-    if (!DecodeBase64Strict(hash, *e.hash) || e.hash->size() != kHashSize) return false;
+    if (!Base64DecodeInto(hash, *e.hash) || e.hash->size() != kHashSize) return false;
   }
-  return DecodeBase64Strict(leaf, e.leaf);
+  return Base64DecodeInto(leaf, e.leaf);
 }
 
 // Calls fn(line, line_no) for each non-blank line (a final '\r' removed) until it fails.

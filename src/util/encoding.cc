@@ -2,6 +2,9 @@
 
 #include <sodium.h>
 
+#include <array>
+#include <cstdint>
+
 namespace bg {
 namespace {
 
@@ -27,7 +30,58 @@ std::optional<std::string> Decode(std::string_view text, int variant) {
   return out;
 }
 
+// Standard base64 alphabet, as four tables: the value of a character at position 0..3 of a
+// quad, already shifted into place, or kBadChar for a character outside the alphabet.
+constexpr uint32_t kBadChar = 1u << 24;
+using QuadTable = std::array<uint32_t, 256>;
+constexpr QuadTable MakeQuadTable(int shift) {
+  QuadTable t{};
+  t.fill(kBadChar);
+  constexpr std::string_view kAlphabet =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  for (size_t i = 0; i < kAlphabet.size(); ++i) {
+    t[static_cast<unsigned char>(kAlphabet[i])] = static_cast<uint32_t>(i) << shift;
+  }
+  return t;
+}
+constexpr QuadTable kQuad0 = MakeQuadTable(18), kQuad1 = MakeQuadTable(12),
+                    kQuad2 = MakeQuadTable(6), kQuad3 = MakeQuadTable(0);
+
 }  // namespace
+
+bool Base64DecodeInto(std::string_view in, std::string& out) {
+  if (in.size() % 4 != 0) return false;
+  out.clear();
+  if (in.empty()) return true;
+  const size_t pad = in.back() != '=' ? 0 : in[in.size() - 2] != '=' ? 1 : 2;
+  out.resize(in.size() / 4 * 3 - pad);
+  const auto* src = reinterpret_cast<const unsigned char*>(in.data());
+  auto* dst = reinterpret_cast<unsigned char*>(out.data());
+  const size_t full = in.size() / 4 - (pad != 0 ? 1 : 0);
+  uint32_t bad = 0;
+  for (size_t q = 0; q < full; ++q, src += 4, dst += 3) {
+    const uint32_t v = kQuad0[src[0]] | kQuad1[src[1]] | kQuad2[src[2]] | kQuad3[src[3]];
+    bad |= v;
+    dst[0] = static_cast<unsigned char>(v >> 16);
+    dst[1] = static_cast<unsigned char>(v >> 8);
+    dst[2] = static_cast<unsigned char>(v);
+  }
+  if ((bad & kBadChar) != 0) return false;
+  if (pad == 0) return true;
+  // The last quad: "xx==" (one byte) or "xxx=" (two); the bits after the data must be zero.
+  const uint32_t v = kQuad0[src[0]] | kQuad1[src[1]] | (pad == 1 ? kQuad2[src[2]] : 0);
+  if ((v & kBadChar) != 0) return false;
+  if (pad == 2) {
+    if ((v & 0xffff) != 0) return false;
+    dst[0] = static_cast<unsigned char>(v >> 16);
+    return true;
+  }
+  if ((v & 0xff) != 0) return false;
+  dst[0] = static_cast<unsigned char>(v >> 16);
+  dst[1] = static_cast<unsigned char>(v >> 8);
+  return true;
+}
+
 
 std::string HexEncode(std::string_view bytes) {
   std::string out(bytes.size() * 2 + 1, '\0');
@@ -52,7 +106,9 @@ std::optional<std::string> HexDecode(std::string_view hex) {
 
 std::string Base64Encode(std::string_view b) { return Encode(b, sodium_base64_VARIANT_ORIGINAL); }
 std::optional<std::string> Base64Decode(std::string_view t) {
-  return Decode(t, sodium_base64_VARIANT_ORIGINAL);
+  std::string out;
+  if (!Base64DecodeInto(t, out)) return std::nullopt;
+  return out;
 }
 std::string Base64UrlEncode(std::string_view b) {
   return Encode(b, sodium_base64_VARIANT_URLSAFE_NO_PADDING);

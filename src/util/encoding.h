@@ -11,7 +11,11 @@ namespace bg {
 std::string HexEncode(std::string_view bytes);
 std::optional<std::string> HexDecode(std::string_view hex);
 std::string Base64Encode(std::string_view bytes);
+// Standard base64 exactly as Base64Encode writes it (padded, no white space, unused bits
+// zero); anything else is refused, so every byte string has one accepted encoding.
 std::optional<std::string> Base64Decode(std::string_view b64);
+// The same into a caller's buffer (reused across calls by the log verifier); false on refusal.
+bool Base64DecodeInto(std::string_view b64, std::string& out);
 std::string Base64UrlEncode(std::string_view bytes);
 std::optional<std::string> Base64UrlDecode(std::string_view b64);
 

@@ -1,4 +1,7 @@
 #include <gtest/gtest.h>
+#include <vector>
+#include <sodium.h>
+#include <random>
 
 #include "util/encoding.h"
 #include "util/random.h"
@@ -66,6 +69,56 @@ TEST(EncodingTest, RoundTripsAndRefusesJunk) {
   EXPECT_FALSE(Base64Decode("Zm9vYh==").has_value());  // non-canonical trailing bits
   EXPECT_FALSE(HexDecode("abc").has_value());
   EXPECT_FALSE(HexDecode("zz").has_value());
+}
+
+// The table decoder against libsodium's (strict, no padding ignored, no white space) plus the
+// canonical re-encoding check, on every string of up to 4 characters over a small alphabet
+// and on random longer ones.
+TEST(EncodingTest, Base64DecodeAgreesWithLibsodiumAndCanonicalForm) {
+  auto reference = [](std::string_view text) -> std::optional<std::string> {
+    std::string out(text.size() / 4 * 3 + 3, '\0');
+    size_t len = 0;
+    const char* end = nullptr;
+    if (sodium_base642bin(reinterpret_cast<unsigned char*>(out.data()), out.size(), text.data(),
+                          text.size(), nullptr, &len, &end, sodium_base64_VARIANT_ORIGINAL) != 0 ||
+        end != text.data() + text.size()) {
+      return std::nullopt;
+    }
+    out.resize(len);
+    if (Base64Encode(out) != text) return std::nullopt;
+    return out;
+  };
+  const std::string alphabet = "AQgw/+=z9 -_\n";
+  std::vector<std::string> inputs = {""};
+  for (size_t n = 1; n <= 4; ++n) {
+    std::vector<std::string> next;
+    for (const std::string& prefix : inputs) {
+      if (prefix.size() != n - 1) continue;
+      for (char c : alphabet) next.push_back(prefix + c);
+    }
+    inputs.insert(inputs.end(), next.begin(), next.end());
+  }
+  std::mt19937 rng(7);
+  const std::string full = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=";
+  for (int i = 0; i < 20000; ++i) {
+    std::string s(4 * (1 + rng() % 6) - (rng() % 5 == 0 ? 1 : 0), 'A');
+    for (char& c : s) c = full[rng() % full.size()];
+    inputs.push_back(s);
+    std::string bytes(rng() % 40, '\0');
+    for (char& c : bytes) c = static_cast<char>(rng());
+    inputs.push_back(Base64Encode(bytes));
+  }
+  int accepted = 0;
+  for (const std::string& in : inputs) {
+    const auto want = reference(in);
+    const auto got = Base64Decode(in);
+    ASSERT_EQ(got.has_value(), want.has_value()) << "\"" << in << "\"";
+    if (got) {
+      ++accepted;
+      EXPECT_EQ(*got, *want) << in;
+    }
+  }
+  EXPECT_GT(accepted, 20000);
 }
 
 TEST(SecretTest, ComparesAndWipes) {
