@@ -1,10 +1,14 @@
 // The only translation unit that includes Beast: everything Beast-shaped stays in here.
 //
-// Shape: one io_context run by `threads` threads. Each connection is a Session on its own
-// strand; it reads one request, waits for the handler's answer (which arrives through a
-// ConnectionWriter posted onto that strand), writes it, and only then reads the next request,
-// so pipelined requests are answered in order. Streams (SSE) write chunks from a queue and keep
-// a read pending to notice the client leaving.
+// Shape: `threads` io_contexts, each run by one thread; the listener hands each accepted
+// connection to the next context in turn, and everything a connection does runs on its
+// context's thread, so no strand is needed. A Session reads one request, waits for the
+// handler's answer (written at once when the handler answers on the I/O thread, else posted
+// to it through the ConnectionWriter), writes it (status line, headers and body in one
+// buffer, one write), and only then reads the next request, so pipelined requests are
+// answered in order. Streams (SSE) write chunks from a queue and keep a read pending to
+// notice the client leaving. Per connection, the read buffer, the response buffer and the
+// deadline timer are reused across requests.
 //
 // Lifetime: sessions are owned by their pending operations and by the writer of the request in
 // progress; both hold the ServerShared (and so the io_context) alive. After Stop() no writer
@@ -16,15 +20,18 @@
 
 #include <algorithm>
 #include <atomic>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/strand.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <boost/beast/ssl.hpp>
+#include <ctime>
 #include <deque>
+#include <future>
 #include <mutex>
 #include <optional>
 #include <shared_mutex>
@@ -228,23 +235,111 @@ std::string FormatEvent(std::string_view event, std::string_view data, std::stri
 
 namespace {
 
+using Executor = net::io_context::executor_type;
+using Socket = net::basic_stream_socket<tcp, Executor>;
+using Acceptor = net::basic_socket_acceptor<tcp, Executor>;
+using Timer = net::basic_waitable_timer<std::chrono::steady_clock,
+                                        net::wait_traits<std::chrono::steady_clock>, Executor>;
+using PlainStream = Socket;
+using TlsStream = ssl::stream<Socket>;
+using SteadyClock = std::chrono::steady_clock;
+
+constexpr SteadyClock::time_point kNoDeadline = SteadyClock::time_point::max();
+
+bool IEquals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    char x = a[i] >= 'A' && a[i] <= 'Z' ? static_cast<char>(a[i] - 'A' + 'a') : a[i];
+    char y = b[i] >= 'A' && b[i] <= 'Z' ? static_cast<char>(b[i] - 'A' + 'a') : b[i];
+    if (x != y) return false;
+  }
+  return true;
+}
+
+// Headers the transport writes itself; a handler's own are dropped (a "close" in its
+// Connection header is honoured).
+bool IsServerManaged(std::string_view name) {
+  return IEquals(name, "connection") || IEquals(name, "content-length") ||
+         IEquals(name, "transfer-encoding") || IEquals(name, "date");
+}
+
+bool HasCloseToken(std::string_view value) {
+  for (size_t i = 0; i + 5 <= value.size(); ++i) {
+    if (IEquals(value.substr(i, 5), "close")) return true;
+  }
+  return false;
+}
+
+void AppendDecimal(std::string& out, uint64_t value) {
+  char digits[20];
+  size_t n = 0;
+  do {
+    digits[n++] = static_cast<char>('0' + value % 10);
+    value /= 10;
+  } while (value != 0);
+  while (n > 0) out += digits[--n];
+}
+
+void AppendHex(std::string& out, uint64_t value) {
+  char digits[16];
+  size_t n = 0;
+  do {
+    digits[n++] = "0123456789abcdef"[value & 15];
+    value >>= 4;
+  } while (value != 0);
+  while (n > 0) out += digits[--n];
+}
+
+// "Date: <IMF-fixdate>\r\n" (RFC 9110 5.6.7), formatted at most once a second per thread.
+void AppendDate(std::string& out) {
+  static constexpr const char* kDays[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+  static constexpr const char* kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                            "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+  thread_local time_t cached_second = -1;
+  thread_local std::string cached_line;
+  time_t now = time(nullptr);
+  if (now != cached_second) {
+    struct tm tm {};
+    gmtime_r(&now, &tm);
+    cached_line = fmt::format("Date: {}, {:02} {} {:04} {:02}:{:02}:{:02} GMT\r\n",
+                              kDays[tm.tm_wday % 7], tm.tm_mday, kMonths[tm.tm_mon % 12],
+                              tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+    cached_second = now;
+  }
+  out += cached_line;
+}
+
+void AppendStatusLine(std::string& out, unsigned version, int status) {
+  out += version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ";
+  AppendDecimal(out, static_cast<uint64_t>(status));
+  out += ' ';
+  out += Sv(http::obsolete_reason(static_cast<http::status>(status)));
+  out += "\r\n";
+}
+
 class SessionBase;
 
 // State every session shares with the server, kept alive by whoever still needs it.
 struct ServerShared {
   ServerShared(HttpServerOptions options_in, Handler handler_in)
-      : options(std::move(options_in)), handler(std::move(handler_in)) {}
+      : options(std::move(options_in)), handler(std::move(handler_in)) {
+    for (int i = 0; i < options.threads; ++i) {
+      // One thread runs each context, so a connection's handlers never run concurrently and
+      // need no strand.
+      contexts.push_back(std::make_unique<net::io_context>(1));
+    }
+  }
 
   // Posts `fn` unless the server stopped; false if it did.
   template <typename Fn>
-  bool Post(const net::any_io_executor& executor, Fn&& fn) {
+  bool Post(const Executor& executor, Fn&& fn) {
     std::shared_lock lock(post_mu);
     if (stopped) return false;
     net::post(executor, std::forward<Fn>(fn));
     return true;
   }
 
-  net::io_context ioc;
+  std::vector<std::unique_ptr<net::io_context>> contexts;
   std::optional<ssl::context> tls;
   HttpServerOptions options;
   Handler handler;
@@ -257,16 +352,19 @@ struct ServerShared {
   std::unordered_map<SessionBase*, std::weak_ptr<SessionBase>> sessions;
 };
 
-// What a ConnectionWriter needs from its connection; every method runs on the session strand.
+// What a ConnectionWriter needs from its connection; every Deliver* and Abort runs on the
+// session's I/O thread.
 class SessionBase : public std::enable_shared_from_this<SessionBase> {
  public:
-  explicit SessionBase(std::shared_ptr<ServerShared> shared) : shared_(std::move(shared)) {}
+  SessionBase(std::shared_ptr<ServerShared> shared, Executor executor)
+      : shared_(std::move(shared)), executor_(executor) {}
   virtual ~SessionBase() {
     std::lock_guard lock(shared_->sessions_mu);
     shared_->sessions.erase(this);
   }
-  virtual net::any_io_executor executor() = 0;
-  virtual void DeliverResponse(HttpResponse response) = 0;
+  const Executor& executor() const { return executor_; }
+  // False if the connection is already closed.
+  virtual bool DeliverResponse(HttpResponse response) = 0;
   virtual void DeliverStreamStart(HeaderList headers) = 0;
   virtual void DeliverStreamData(std::string data) = 0;
   virtual void DeliverStreamEnd() = 0;
@@ -276,6 +374,7 @@ class SessionBase : public std::enable_shared_from_this<SessionBase> {
 
  protected:
   std::shared_ptr<ServerShared> shared_;
+  Executor executor_;
 };
 
 class ConnectionWriter final : public ResponseWriter {
@@ -295,18 +394,26 @@ class ConnectionWriter final : public ResponseWriter {
 
   bool Send(HttpResponse response) override {
     std::function<void()> callback;
-    bool posted = false;
+    bool delivered = false;
+    bool here = false;
     {
       std::lock_guard lock(mu_);
       if (state_ != State::kNew) return false;
       state_ = State::kDone;
       callback = std::move(on_close_);
-      posted = Post([response = std::move(response)](SessionBase& s) mutable {
-        s.DeliverResponse(std::move(response));
-      });
+      // On the connection's own I/O thread (the usual case: the handler answers at once) the
+      // response is written directly. Nothing of this writer can be queued before it (the
+      // state was kNew), so the order of deliveries is kept.
+      here = session_->executor().running_in_this_thread();
+      if (!here) {
+        delivered = Post([response = std::move(response)](SessionBase& s) mutable {
+          s.DeliverResponse(std::move(response));
+        });
+      }
     }
+    if (here) delivered = session_->DeliverResponse(std::move(response));
     if (callback) callback();
-    return posted;
+    return delivered;
   }
 
   bool StartStream(HeaderList headers) override {
@@ -361,7 +468,7 @@ class ConnectionWriter final : public ResponseWriter {
     if (callback) callback();
   }
 
-  // The connection is gone (client left, write failed, server stopped). Strand only.
+  // The connection is gone (client left, write failed, server stopped). I/O thread only.
   void MarkClosed() {
     std::function<void()> callback;
     {
@@ -397,26 +504,28 @@ class ConnectionWriter final : public ResponseWriter {
   std::function<void()> on_close_;
 };
 
-using PlainStream = beast::tcp_stream;
-using TlsStream = beast::ssl_stream<beast::tcp_stream>;
-
+// One connection. Everything here runs on the connection's I/O thread. At most one read and
+// one write are in flight (a write only while streaming, or after the request was read).
+//
+// Deadlines: one timer per connection holds the earliest deadline it was armed for; moving the
+// deadline later only stores the new time (the timer re-arms itself when it fires early), so
+// the per-request cost is a clock read, not a timer operation.
 template <typename Stream>
 class Session final : public SessionBase {
  public:
   static constexpr bool kTls = std::is_same_v<Stream, TlsStream>;
 
-  Session(std::shared_ptr<ServerShared> shared, tcp::socket&& socket, std::string remote)
-      : SessionBase(std::move(shared)),
+  Session(std::shared_ptr<ServerShared> shared, Socket&& socket, std::string remote)
+      : SessionBase(std::move(shared), socket.get_executor()),
         stream_(MakeStream(*shared_, std::move(socket))),
-        remote_(std::move(remote)),
-        write_timer_(stream_.get_executor()) {}
-
-  net::any_io_executor executor() override { return stream_.get_executor(); }
+        timer_(executor_) {
+    log_request_.remote_address = std::move(remote);
+  }
 
   void Run() {
-    net::dispatch(stream_.get_executor(), [self = Self()] {
+    net::dispatch(executor_, [self = Self()] {
       if constexpr (kTls) {
-        self->Lowest().expires_after(self->options().timeout);
+        self->SetDeadline(self->options().timeout);
         self->stream_.async_handshake(ssl::stream_base::server, [self](beast::error_code ec) {
           if (ec) return self->CloseNow();
           self->DoRead();
@@ -429,40 +538,41 @@ class Session final : public SessionBase {
 
   void Abort() override { CloseNow(); }
 
-  void DeliverResponse(HttpResponse response) override {
-    if (closed_) return;
+  bool DeliverResponse(HttpResponse response) override {
+    if (closed_) return false;
     writer_.reset();
     WriteResponse(std::move(response));
+    return true;
   }
 
   void DeliverStreamStart(HeaderList headers) override {
     if (closed_) return;
     streaming_ = true;
     chunked_ = version_ >= 11;
-    stream_response_.emplace(http::status::ok, version_);
-    stream_response_->set(http::field::content_type, "text/event-stream");
-    stream_response_->set(http::field::cache_control, "no-cache");
-    stream_response_->set("X-Accel-Buffering", "no");
-    for (auto& [name, value] : headers) {
-      if (ValidHeader(name, value)) stream_response_->insert(name, value);
+    out_.clear();
+    AppendStatusLine(out_, version_, 200);
+    AppendDate(out_);
+    out_ += "Content-Type: text/event-stream\r\nCache-Control: no-cache\r\nX-Accel-Buffering: no\r\n";
+    for (const auto& [name, value] : headers) {
+      if (!ValidHeader(name, value) || IsServerManaged(name)) continue;
+      AppendHeader(name, value);
     }
     // The stream ends the connection: say so up front.
-    stream_response_->keep_alive(false);
-    if (chunked_) stream_response_->chunked(true);
-    stream_serializer_.emplace(*stream_response_);
+    if (version_ == 11) out_ += "Connection: close\r\n";
+    if (chunked_) out_ += "Transfer-Encoding: chunked\r\n";
+    out_ += "\r\n";
     writing_ = true;
-    Lowest().expires_after(options().timeout);
-    http::async_write_header(stream_, *stream_serializer_,
-                             [self = Self()](beast::error_code ec, size_t) {
-                               self->writing_ = false;
-                               self->Complete(200);
-                               if (ec) return self->CloseNow();
-                               // From here on, reads wait for the client to leave (no
-                               // deadline) and each write has its own timer.
-                               self->Lowest().expires_never();
-                               self->Watch();
-                               self->Flush();
-                             });
+    SetDeadline(options().timeout);
+    net::async_write(stream_, net::buffer(out_), [self = Self()](beast::error_code ec, size_t) {
+      self->writing_ = false;
+      self->Complete(200);
+      if (ec) return self->CloseNow();
+      // From here on, reads wait for the client to leave (no deadline) and each write has
+      // its own.
+      self->ClearDeadline();
+      self->Watch();
+      self->Flush();
+    });
   }
 
   void DeliverStreamData(std::string data) override {
@@ -480,38 +590,63 @@ class Session final : public SessionBase {
   }
 
  private:
-  static Stream MakeStream(ServerShared& shared, tcp::socket&& socket) {
+  static Stream MakeStream(ServerShared& shared, Socket&& socket) {
     if constexpr (kTls) {
       return Stream(std::move(socket), *shared.tls);
     } else {
-      return Stream(std::move(socket));
+      return std::move(socket);
     }
   }
 
   std::shared_ptr<Session> Self() { return std::static_pointer_cast<Session>(shared_from_this()); }
-  beast::tcp_stream& Lowest() { return beast::get_lowest_layer(stream_); }
+  Socket& Lowest() {
+    if constexpr (kTls) {
+      return stream_.next_layer();
+    } else {
+      return stream_;
+    }
+  }
   const HttpServerOptions& options() const { return shared_->options; }
+
+  void SetDeadline(std::chrono::milliseconds timeout) {
+    deadline_ = SteadyClock::now() + timeout;
+    if (!timer_armed_ || deadline_ < timer_expiry_) ArmTimer();
+  }
+  void ClearDeadline() { deadline_ = kNoDeadline; }
+
+  void ArmTimer() {
+    timer_armed_ = true;
+    timer_expiry_ = deadline_;
+    uint64_t generation = ++timer_generation_;
+    timer_.expires_at(deadline_);  // Cancels a pending wait; it sees a stale generation.
+    timer_.async_wait([self = Self(), generation](beast::error_code ec) {
+      if (generation != self->timer_generation_) return;
+      self->timer_armed_ = false;
+      if (ec || self->closed_ || self->deadline_ == kNoDeadline) return;
+      if (SteadyClock::now() >= self->deadline_) return self->CloseNow();
+      self->ArmTimer();
+    });
+  }
 
   void DoRead() {
     if (closed_) return;
     parser_.emplace();
     parser_->header_limit(static_cast<uint32_t>(options().max_header_bytes));
     parser_->body_limit(options().max_body_bytes);
-    Lowest().expires_after(options().timeout);
+    SetDeadline(options().timeout);
     http::async_read_header(stream_, buffer_, *parser_,
                             [self = Self()](beast::error_code ec, size_t) { self->OnHeader(ec); });
   }
 
   void OnHeader(beast::error_code ec) {
-    started_ = std::chrono::steady_clock::now();
+    started_ = SteadyClock::now();
     head_request_ = false;
     const auto& req = parser_->get();
     // What is known so far, for on_complete if the request is refused before the handler.
-    log_request_ = HttpRequest{};
-    log_request_.remote_address = remote_;
     // Empty when the start line itself was not understood.
-    log_request_.method = std::string(Sv(req.method_string()));
-    log_request_.path = std::string(Sv(req.target().substr(0, req.target().find('?'))));
+    log_request_.method.assign(Sv(req.method_string()));
+    std::string_view target = Sv(req.target());
+    log_request_.path.assign(target.substr(0, target.find('?')));
     if (ec) return OnReadError(ec);
     version_ = req.version();
     keep_alive_ = req.keep_alive();
@@ -531,19 +666,22 @@ class Session final : public SessionBase {
     }
     auto expect = req.find(http::field::expect);
     if (expect != req.end() && version_ == 11 && beast::iequals(expect->value(), "100-continue")) {
-      auto go_on = std::make_shared<http::response<http::empty_body>>(http::status::continue_, 11);
-      Lowest().expires_after(options().timeout);
-      http::async_write(stream_, *go_on, [self = Self(), go_on](beast::error_code ec, size_t) {
-        if (ec) return self->CloseNow();
-        self->ReadBody();
-      });
+      static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+      SetDeadline(options().timeout);
+      net::async_write(stream_, net::buffer(kContinue.data(), kContinue.size()),
+                       [self = Self()](beast::error_code ec, size_t) {
+                         if (ec) return self->CloseNow();
+                         self->ReadBody();
+                       });
       return;
     }
     ReadBody();
   }
 
   void ReadBody() {
-    Lowest().expires_after(options().timeout);
+    // A request without a body is complete with its headers: no read to start.
+    if (parser_->is_done()) return OnBody({});
+    SetDeadline(options().timeout);
     http::async_read(stream_, buffer_, *parser_,
                      [self = Self()](beast::error_code ec, size_t) { self->OnBody(ec); });
   }
@@ -577,7 +715,8 @@ class Session final : public SessionBase {
 
   void OnBody(beast::error_code ec) {
     if (ec) return OnReadError(ec);
-    http::request<http::string_body> msg = parser_->release();
+    ClearDeadline();  // The handler may take its time; the write gets its own deadline.
+    auto& msg = parser_->get();
     auto target = internal::ParseTarget(Sv(msg.target()));
     if (!target.has_value()) {
       // The message itself was well framed, so the connection may carry on.
@@ -585,21 +724,21 @@ class Session final : public SessionBase {
           ErrorResponse(400, "invalid_argument", target.error().message(), target.error().field()));
     }
     HttpRequest request;
-    request.method = std::string(Sv(msg.method_string()));
+    request.method.assign(Sv(msg.method_string()));
     request.path = std::move(target->path);
     request.query = std::move(target->query);
-    request.remote_address = remote_;
+    request.remote_address = log_request_.remote_address;
     for (const auto& field : msg) {
       std::string name = Lower(Sv(field.name_string()));
-      auto [it, inserted] = request.headers.emplace(name, std::string(Sv(field.value())));
+      auto [it, inserted] = request.headers.emplace(std::move(name), Sv(field.value()));
       if (!inserted) {
-        it->second += name == "cookie" ? "; " : ", ";
+        it->second += it->first == "cookie" ? "; " : ", ";
         it->second += Sv(field.value());
       }
     }
-    head_request_ = request.method == "HEAD";
-    log_request_ = request;
     request.body = std::move(msg.body());
+    head_request_ = request.method == "HEAD";
+    log_request_.path = request.path;
 
     auto writer = std::make_shared<ConnectionWriter>(shared_from_this());
     writer_ = writer;
@@ -612,46 +751,59 @@ class Session final : public SessionBase {
     }
   }
 
+  void AppendHeader(std::string_view name, std::string_view value) {
+    out_ += name;
+    out_ += ": ";
+    out_ += value;
+    out_ += "\r\n";
+  }
+
+  // Writes the status line, the headers and the body with one write.
   void WriteResponse(HttpResponse response) {
     bool valid = response.status >= 200 && response.status <= 599 &&
                  ValidHeader("content-type", response.content_type);
     for (const auto& [name, value] : response.headers) valid = valid && ValidHeader(name, value);
     if (!valid) response = ErrorResponse(500, "internal", "the handler built an invalid response");
 
-    auto res = std::make_shared<http::response<http::string_body>>();
-    res->version(version_);
-    res->result(static_cast<unsigned>(response.status));
     bool no_body = response.status == 204 || response.status == 304;
+    bool keep_alive = keep_alive_ && version_ == 11;
+    out_.clear();
+    AppendStatusLine(out_, version_, response.status);
+    AppendDate(out_);
     if (!no_body && !response.content_type.empty()) {
-      res->set(http::field::content_type, response.content_type);
+      AppendHeader("Content-Type", response.content_type);
     }
-    for (auto& [name, value] : response.headers) res->insert(name, value);
-    bool keep_alive = keep_alive_ && res->keep_alive();
-    res->keep_alive(keep_alive);
-    if (no_body) {
-      // Neither a body nor a length.
-    } else if (head_request_) {
-      res->content_length(response.body.size());
-    } else {
-      res->body() = std::move(response.body);
-      res->prepare_payload();
+    for (const auto& [name, value] : response.headers) {
+      if (IsServerManaged(name)) {
+        if (IEquals(name, "connection") && HasCloseToken(value)) keep_alive = false;
+        continue;
+      }
+      AppendHeader(name, value);
     }
+    if (!no_body) {
+      out_ += "Content-Length: ";
+      AppendDecimal(out_, response.body.size());
+      out_ += "\r\n";
+    }
+    if (!keep_alive && version_ == 11) out_ += "Connection: close\r\n";
+    out_ += "\r\n";
+    if (!no_body && !head_request_) out_ += response.body;
+
     status_ = response.status;
-    Lowest().expires_after(options().timeout);
-    http::async_write(stream_, *res,
-                      [self = Self(), res, keep_alive](beast::error_code ec, size_t) {
-                        self->Complete(self->status_);
-                        if (ec) return self->CloseNow();
-                        if (!keep_alive) return self->Shutdown();
-                        self->DoRead();
-                      });
+    SetDeadline(options().timeout);
+    net::async_write(stream_, net::buffer(out_),
+                     [self = Self(), keep_alive](beast::error_code ec, size_t) {
+                       self->Complete(self->status_);
+                       if (ec) return self->CloseNow();
+                       if (!keep_alive) return self->Shutdown();
+                       self->DoRead();
+                     });
   }
 
   void Complete(int status) {
     const auto& callback = options().on_complete;
     if (!callback) return;
-    double seconds =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
+    double seconds = std::chrono::duration<double>(SteadyClock::now() - started_).count();
     try {
       callback(log_request_, status, seconds);
     } catch (...) {
@@ -669,51 +821,45 @@ class Session final : public SessionBase {
     });
   }
 
+  // Writes everything queued as one chunk.
   void Flush() {
     if (writing_ || closed_) return;
-    if (queue_.empty()) {
+    if (queued_bytes_ == 0) {
+      queue_.clear();
       if (stream_ending_) WriteLastChunk();
       return;
     }
     in_flight_.clear();
+    if (chunked_) {
+      AppendHex(in_flight_, queued_bytes_);
+      in_flight_ += "\r\n";
+    }
     for (auto& piece : queue_) in_flight_ += piece;
+    if (chunked_) in_flight_ += "\r\n";
     queue_.clear();
     queued_bytes_ = 0;
-    StartWrite();
-    auto done = [self = Self()](beast::error_code ec, size_t) { self->OnStreamWrite(ec); };
-    if (chunked_) {
-      net::async_write(stream_, http::make_chunk(net::buffer(in_flight_)), std::move(done));
-    } else {
-      net::async_write(stream_, net::buffer(in_flight_), std::move(done));
-    }
+    writing_ = true;
+    SetDeadline(options().timeout);
+    net::async_write(stream_, net::buffer(in_flight_),
+                     [self = Self()](beast::error_code ec, size_t) {
+                       self->writing_ = false;
+                       self->ClearDeadline();
+                       if (ec) return self->CloseNow();
+                       self->Flush();
+                     });
   }
 
   void WriteLastChunk() {
     if (!chunked_) return Shutdown();
-    StartWrite();
-    net::async_write(stream_, http::make_chunk_last(),
+    static constexpr std::string_view kLastChunk = "0\r\n\r\n";
+    writing_ = true;
+    SetDeadline(options().timeout);
+    net::async_write(stream_, net::buffer(kLastChunk.data(), kLastChunk.size()),
                      [self = Self()](beast::error_code ec, size_t) {
-                       self->write_timer_.cancel();
                        self->writing_ = false;
                        if (ec) return self->CloseNow();
                        self->Shutdown();
                      });
-  }
-
-  void StartWrite() {
-    writing_ = true;
-    uint64_t generation = ++write_generation_;
-    write_timer_.expires_after(options().timeout);
-    write_timer_.async_wait([self = Self(), generation](beast::error_code ec) {
-      if (!ec && self->writing_ && self->write_generation_ == generation) self->CloseNow();
-    });
-  }
-
-  void OnStreamWrite(beast::error_code ec) {
-    write_timer_.cancel();
-    writing_ = false;
-    if (ec) return CloseNow();
-    Flush();
   }
 
   // Graceful end after a final response: drain unread input if asked, then close.
@@ -721,11 +867,11 @@ class Session final : public SessionBase {
     if (closed_) return;
     if constexpr (!kTls) {
       beast::error_code ignored;
-      Lowest().socket().shutdown(tcp::socket::shutdown_send, ignored);
+      Lowest().shutdown(tcp::socket::shutdown_send, ignored);
     }
     if (drain_) {
       drained_ = 0;
-      Lowest().expires_after(std::min(options().timeout, kMaxDrainTime));
+      SetDeadline(std::min(options().timeout, kMaxDrainTime));
       return Drain();
     }
     FinishShutdown();
@@ -743,7 +889,7 @@ class Session final : public SessionBase {
   void FinishShutdown() {
     if (closed_) return;
     if constexpr (kTls) {
-      Lowest().expires_after(std::min(options().timeout, kMaxDrainTime));
+      SetDeadline(std::min(options().timeout, kMaxDrainTime));
       stream_.async_shutdown([self = Self()](beast::error_code) { self->CloseNow(); });
     } else {
       CloseNow();
@@ -753,21 +899,29 @@ class Session final : public SessionBase {
   void CloseNow() {
     if (closed_) return;
     closed_ = true;
-    write_timer_.cancel();
+    ++timer_generation_;
+    timer_.cancel();
     beast::error_code ignored;
-    Lowest().socket().shutdown(tcp::socket::shutdown_both, ignored);
-    Lowest().close();
+    Lowest().shutdown(tcp::socket::shutdown_both, ignored);
+    Lowest().close(ignored);
     if (auto writer = writer_.lock()) writer->MarkClosed();
     writer_.reset();
   }
 
   Stream stream_;
-  std::string remote_;
+  Timer timer_;
+  SteadyClock::time_point deadline_ = kNoDeadline;
+  SteadyClock::time_point timer_expiry_ = kNoDeadline;
+  bool timer_armed_ = false;
+  uint64_t timer_generation_ = 0;
+
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
+  std::string out_;  // The response being written; its capacity is kept across requests.
   std::weak_ptr<ConnectionWriter> writer_;
-  HttpRequest log_request_;  // The current request without its body, for on_complete.
-  std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
+  // The current request's method, path and peer address, for on_complete.
+  HttpRequest log_request_;
+  SteadyClock::time_point started_ = SteadyClock::now();
   unsigned version_ = 11;
   bool keep_alive_ = false;
   bool head_request_ = false;
@@ -782,32 +936,32 @@ class Session final : public SessionBase {
   bool chunked_ = true;
   bool stream_ending_ = false;
   bool writing_ = false;
-  std::optional<http::response<http::empty_body>> stream_response_;
-  std::optional<http::response_serializer<http::empty_body>> stream_serializer_;
   std::deque<std::string> queue_;
   size_t queued_bytes_ = 0;
   std::string in_flight_;
-  net::steady_timer write_timer_;
-  uint64_t write_generation_ = 0;
 };
 
 class Listener : public std::enable_shared_from_this<Listener> {
  public:
-  Listener(std::shared_ptr<ServerShared> shared, tcp::acceptor acceptor)
+  Listener(std::shared_ptr<ServerShared> shared, Acceptor acceptor)
       : shared_(std::move(shared)),
         acceptor_(std::move(acceptor)),
         retry_(acceptor_.get_executor()) {}
 
   void Accept() {
-    acceptor_.async_accept(net::make_strand(shared_->ioc),
-                           [self = shared_from_this()](beast::error_code ec, tcp::socket socket) {
+    // Connections are spread over the I/O threads in turn.
+    auto& context = *shared_->contexts[next_context_];
+    next_context_ = (next_context_ + 1) % shared_->contexts.size();
+    acceptor_.async_accept(context.get_executor(),
+                           [self = shared_from_this()](beast::error_code ec, Socket socket) {
                              self->OnAccept(ec, std::move(socket));
                            });
   }
 
-  // Runs on the acceptor's strand, like OnAccept, so no session slips past it.
-  void Shutdown() {
-    net::post(acceptor_.get_executor(), [self = shared_from_this()] {
+  // Runs on the acceptor's thread, like OnAccept, so no session slips past it; `done` runs
+  // once every session's Abort is queued.
+  void Shutdown(std::function<void()> done) {
+    net::post(acceptor_.get_executor(), [self = shared_from_this(), done = std::move(done)] {
       beast::error_code ignored;
       self->acceptor_.close(ignored);
       self->retry_.cancel();
@@ -821,11 +975,12 @@ class Listener : public std::enable_shared_from_this<Listener> {
       for (auto& session : sessions) {
         net::post(session->executor(), [session] { session->Abort(); });
       }
+      done();
     });
   }
 
  private:
-  void OnAccept(beast::error_code ec, tcp::socket socket) {
+  void OnAccept(beast::error_code ec, Socket socket) {
     if (ec == net::error::operation_aborted || !acceptor_.is_open()) return;
     if (ec) {
       // Out of descriptors and the like: back off briefly instead of spinning.
@@ -839,7 +994,7 @@ class Listener : public std::enable_shared_from_this<Listener> {
     Accept();
   }
 
-  void StartSession(tcp::socket socket) {
+  void StartSession(Socket socket) {
     beast::error_code ec;
     auto endpoint = socket.remote_endpoint(ec);
     if (ec) return;
@@ -867,8 +1022,9 @@ class Listener : public std::enable_shared_from_this<Listener> {
   }
 
   std::shared_ptr<ServerShared> shared_;
-  tcp::acceptor acceptor_;
-  net::steady_timer retry_;
+  Acceptor acceptor_;
+  Timer retry_;
+  size_t next_context_ = 0;
 };
 
 Result<net::ip::address> ListenAddress(std::string host) {
@@ -915,14 +1071,15 @@ Status ConfigureTls(ssl::context& ctx, const HttpServerOptions& options) {
 
 class ServerImpl final : public HttpServer {
  public:
-  explicit ServerImpl(std::shared_ptr<ServerShared> shared)
-      : shared_(std::move(shared)), work_(net::make_work_guard(shared_->ioc)) {}
+  explicit ServerImpl(std::shared_ptr<ServerShared> shared) : shared_(std::move(shared)) {
+    for (auto& context : shared_->contexts) work_.emplace_back(net::make_work_guard(*context));
+  }
   ~ServerImpl() override { Stop(); }
 
   Status Listen(const net::ip::address& address) {
     const auto& options = shared_->options;
     tcp::endpoint endpoint(address, options.port);
-    tcp::acceptor acceptor(net::make_strand(shared_->ioc));
+    Acceptor acceptor(shared_->contexts[0]->get_executor());
     beast::error_code ec;
     acceptor.open(endpoint.protocol(), ec);
     if (!ec) acceptor.set_option(net::socket_base::reuse_address(true), ec);
@@ -936,11 +1093,11 @@ class ServerImpl final : public HttpServer {
     port_ = acceptor.local_endpoint().port();
     listener_ = std::make_shared<Listener>(shared_, std::move(acceptor));
     listener_->Accept();
-    for (int i = 0; i < options.threads; ++i) {
-      threads_.emplace_back([shared = shared_] {
+    for (auto& context : shared_->contexts) {
+      threads_.emplace_back([shared = shared_, context = context.get()] {
         for (;;) {
           try {
-            shared->ioc.run();
+            context->run();
             return;
           } catch (...) {
             // Keep serving: one failed handler must not take the process down.
@@ -960,15 +1117,20 @@ class ServerImpl final : public HttpServer {
       shared_->stopped = true;
     }
     shared_->stopping = true;
-    if (listener_) listener_->Shutdown();
-    work_.reset();
+    if (listener_) {
+      // Every session's Abort must be queued before the threads may run out of work.
+      std::promise<void> queued;
+      listener_->Shutdown([&queued] { queued.set_value(); });
+      queued.get_future().wait();
+    }
+    work_.clear();
     for (auto& thread : threads_) thread.join();
     threads_.clear();
   }
 
  private:
   std::shared_ptr<ServerShared> shared_;
-  net::executor_work_guard<net::io_context::executor_type> work_;
+  std::vector<net::executor_work_guard<Executor>> work_;
   std::shared_ptr<Listener> listener_;
   std::vector<std::thread> threads_;
   uint16_t port_ = 0;

@@ -9,8 +9,9 @@
 // 1.3 only, AEAD ciphers with forward secrecy. Plain HTTP is refused unless the listen host
 // is a loopback address. Error bodies are {"error":{"code","message","field"?}}.
 //
-// Threading: handlers run on the server's I/O threads and must not block; a handler may
-// answer later from any thread through its ResponseWriter.
+// Responses carry a Date header. Threading: each connection is served by one of the server's
+// I/O threads; handlers run there and must not block; a handler may answer later from any
+// thread through its ResponseWriter.
 #pragma once
 
 #include <chrono>
@@ -42,7 +43,10 @@ struct HttpResponse {
   int status = 200;
   std::string content_type = "application/json";
   std::string body;
-  HeaderList headers;  // Extra headers; names and values must not contain CR, LF or NUL.
+  // Extra headers; names and values must not contain CR, LF or NUL. Date, Content-Length,
+  // Transfer-Encoding and Connection are the server's own and are dropped (a Connection
+  // header containing "close" still closes the connection after this response).
+  HeaderList headers;
 };
 
 // The answer channel for one request. Thread-safe: every method may be called from any
@@ -96,6 +100,7 @@ struct HttpServerOptions {
   // Called once per request after its response was written (or, for a stream, after the
   // stream's headers were), with the time since the request's headers arrived. Also called
   // for requests the server refused itself (400/413/431), with what was parsed of them.
+  // The request carries method, path and remote_address only (no query, headers or body).
   // Runs on an I/O thread.
   std::function<void(const HttpRequest&, int status, double seconds)> on_complete;
 };

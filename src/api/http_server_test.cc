@@ -402,6 +402,59 @@ TEST_P(HttpServerTest, HeadGetsTheLengthButNoBody) {
   EXPECT_EQ(client->Read().body(), "twelve bytes");
 }
 
+TEST_P(HttpServerTest, ResponsesCarryADateAndTheServerOwnsTheFraming) {
+  StartServer([](HttpRequest req, std::shared_ptr<ResponseWriter> writer) {
+    HttpResponse response = Text("four");
+    response.headers = {{"Content-Length", "999"}, {"Transfer-Encoding", "chunked"},
+                        {"X-Extra", "yes"}};
+    if (req.path == "/close") response.headers.emplace_back("Connection", "Close");
+    writer->Send(std::move(response));
+  });
+  auto client = Connect();
+  client->Write(Get("/"));
+  auto res = client->Read();
+  EXPECT_EQ(res.body(), "four");
+  EXPECT_EQ(res[http::field::content_length], "4");
+  EXPECT_EQ(res.count(http::field::transfer_encoding), 0u);
+  EXPECT_EQ(res["X-Extra"], "yes");
+  EXPECT_TRUE(res.keep_alive());
+  // IMF-fixdate, e.g. "Sun, 06 Nov 1994 08:49:37 GMT".
+  EXPECT_THAT(std::string(res[http::field::date]),
+              ::testing::MatchesRegex("[A-Z][a-z][a-z], [0-9][0-9] [A-Z][a-z][a-z] [0-9][0-9][0-9][0-9] "
+                                      "[0-9][0-9]:[0-9][0-9]:[0-9][0-9] GMT"));
+  // A handler's "Connection: close" is honoured.
+  client->Write(Get("/close"));
+  auto last = client->Read();
+  EXPECT_EQ(last.body(), "four");
+  EXPECT_FALSE(last.keep_alive());
+  EXPECT_EQ(client->ReadToEnd(), "");
+}
+
+TEST_P(HttpServerTest, Http10GetsAnHttp10AnswerAndTheConnectionCloses) {
+  StartServer([](HttpRequest req, std::shared_ptr<ResponseWriter> writer) {
+    writer->Send(Text(req.path));
+  });
+  auto client = Connect();
+  client->Write("GET /old HTTP/1.0\r\n\r\n");
+  std::string raw = client->ReadToEnd();
+  EXPECT_THAT(raw, ::testing::StartsWith("HTTP/1.0 200 OK\r\n"));
+  EXPECT_THAT(raw, HasSubstr("Content-Length: 4\r\n"));
+  EXPECT_THAT(raw, ::testing::EndsWith("\r\n\r\n/old"));
+}
+
+TEST_P(HttpServerTest, IdleKeepAliveConnectionsCloseAtTheDeadline) {
+  StartServer(
+      [](HttpRequest req, std::shared_ptr<ResponseWriter> writer) { writer->Send(Text(req.path)); },
+      [](HttpServerOptions& o) { o.timeout = std::chrono::milliseconds(200); });
+  auto client = Connect();
+  // Each request moves the deadline later; once the client stays quiet, the connection ends.
+  for (int i = 0; i < 3; ++i) {
+    client->Write(Get("/" + std::to_string(i)));
+    EXPECT_EQ(client->Read().body(), "/" + std::to_string(i));
+  }
+  EXPECT_EQ(client->ReadToEnd(), "");
+}
+
 TEST_P(HttpServerTest, SendFromAnotherThreadAfterTheHandlerReturned) {
   std::promise<std::shared_ptr<ResponseWriter>> parked;
   StartServer([&](HttpRequest, std::shared_ptr<ResponseWriter> writer) {
