@@ -4,7 +4,7 @@
 # Usage: BG=build/breakglass bash bench/http_bench.sh [seconds]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-BG=${BG:-$PWD/build/breakglass}
+BG=$(realpath "${BG:-build/breakglass}")
 DUR=${1:-15}
 source test/integration/lib.sh
 command -v wrk >/dev/null && command -v nginx >/dev/null || { echo "needs wrk and nginx"; exit 77; }
