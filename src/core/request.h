@@ -36,6 +36,9 @@ struct Actor {
   std::optional<Timestamp> mfa_verified_at;  // last successful TOTP
   bool mfa_code_presented = false;  // a TOTP code was verified with this very action
   std::string source_address;
+  // Set when the caller holds a recording credential (not their own token): it may only
+  // record sessions of this grant and read it; the API refuses everything else.
+  std::optional<RequestId> recording_grant;
   bool Has(Role r) const;
 };
 

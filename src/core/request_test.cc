@@ -1189,5 +1189,19 @@ TEST_F(RequestTest, WhoSeesWhat) {
   for (const Case& c : cases) EXPECT_EQ(CanView(policy_, r, c.who), c.sees) << c.who.name;
 }
 
+TEST_F(RequestTest, ARecordingCredentialSeesOnlyItsGrant) {
+  Request r = PendingDba();
+  Actor recorder = Requester("alice");
+  recorder.roles = {};
+  recorder.recording_grant = r.id;
+  EXPECT_TRUE(CanView(policy_, r, recorder));
+  recorder.recording_grant = RequestId("req_other");
+  EXPECT_FALSE(CanView(policy_, r, recorder));
+  // Even with roles (which it never gets), the scope wins.
+  Actor auditor = Person("audra", {Role::kAuditor});
+  auditor.recording_grant = RequestId("req_other");
+  EXPECT_FALSE(CanView(policy_, r, auditor));
+}
+
 }  // namespace
 }  // namespace bg::core

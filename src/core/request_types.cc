@@ -80,6 +80,8 @@ std::optional<TimerKind> ParseTimerKind(std::string_view s) { return ValueOf(kTi
 bool Actor::Has(Role r) const { return std::find(roles.begin(), roles.end(), r) != roles.end(); }
 
 bool CanView(const Policy& policy, const Request& r, const Actor& actor) {
+  // A recording credential sees its own grant and nothing else.
+  if (actor.recording_grant) return *actor.recording_grant == r.id && actor.name == r.requester;
   if (actor.Has(Role::kAuditor) || actor.Has(Role::kAdmin)) return true;
   if (!actor.name.empty() && actor.name == r.requester) return true;
   return actor.Has(Role::kApprover) && !r.pool.empty() && policy.InPool(actor.name, r.pool);

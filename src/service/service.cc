@@ -214,8 +214,19 @@ void Service::Stop() {
 
 // ---- requests ----
 
+namespace {
+// A recording credential changes nothing: it only records its grant's sessions.
+bool RefusedForRecordingCredential(const core::Actor& actor,
+                                   const Callback<core::Request>& cb) {
+  if (!actor.recording_grant) return false;
+  cb(Error::PermissionDenied("a recording credential can only record its grant's sessions"));
+  return true;
+}
+}  // namespace
+
 void Service::Create(const core::Actor& actor, core::CreateCommand cmd,
                      Callback<core::Request> cb) {
+  if (RefusedForRecordingCredential(actor, cb)) return;
   auto pol = policy();
   const Timestamp now = clock_.Now();
   // Risk inputs are read before entering the writer: they are signals, not invariants.
@@ -259,6 +270,7 @@ void Service::Transact(RequestId id,
 
 void Service::Approve(const core::Actor& actor, RequestId id, std::string comment,
                       Callback<core::Request> cb) {
+  if (RefusedForRecordingCredential(actor, cb)) return;
   cb = [this, cb = std::move(cb)](Result<core::Request> r) {
     if (r) impl_->m.CountDecision("approve");
     cb(std::move(r));
@@ -273,6 +285,7 @@ void Service::Approve(const core::Actor& actor, RequestId id, std::string commen
 
 void Service::Deny(const core::Actor& actor, RequestId id, std::string reason,
                    Callback<core::Request> cb) {
+  if (RefusedForRecordingCredential(actor, cb)) return;
   cb = [this, cb = std::move(cb)](Result<core::Request> r) {
     if (r) impl_->m.CountDecision("deny");
     cb(std::move(r));
@@ -286,6 +299,7 @@ void Service::Deny(const core::Actor& actor, RequestId id, std::string reason,
 }
 
 void Service::Cancel(const core::Actor& actor, RequestId id, Callback<core::Request> cb) {
+  if (RefusedForRecordingCredential(actor, cb)) return;
   Transact(std::move(id),
            [actor](const core::Policy&, const core::Request& r, Timestamp now) {
              return core::Cancel(r, actor, now);
@@ -295,6 +309,7 @@ void Service::Cancel(const core::Actor& actor, RequestId id, Callback<core::Requ
 
 void Service::Revoke(const core::Actor& actor, RequestId id, std::string reason,
                      Callback<core::Request> cb) {
+  if (RefusedForRecordingCredential(actor, cb)) return;
   Transact(std::move(id),
            [actor, reason = std::move(reason)](const core::Policy& p, const core::Request& r,
                                                Timestamp now) {
@@ -305,6 +320,7 @@ void Service::Revoke(const core::Actor& actor, RequestId id, std::string reason,
 
 void Service::Extend(const core::Actor& actor, RequestId id, Seconds duration, std::string reason,
                      Callback<core::Request> cb) {
+  if (RefusedForRecordingCredential(actor, cb)) return;
   Transact(std::move(id),
            [actor, duration, reason = std::move(reason)](
                const core::Policy& p, const core::Request& r, Timestamp now) {

@@ -106,7 +106,16 @@ class Service {
                             const std::string& source);
   Status Logout(const std::string& token);
   // Resolves a bearer token to the person; Unauthenticated if unknown, expired or disabled.
+  // A recording credential resolves to its person with recording_grant set.
   Result<core::Actor> Authenticate(const std::string& token, const std::string& source);
+  // A recording credential for the active grant `id` of `actor` (its requester): it lets the
+  // session recorder on a target read that grant and upload its sessions, nothing else, so
+  // the person's own token never has to reach the target. It lasts until the grant's end
+  // plus kRecordingUploadGrace (for a spool sent after the end). Audited with the token's
+  // HMAC. FailedPrecondition unless the grant is active; PermissionDenied for another person's
+  // grant or when `actor` itself holds a recording credential.
+  static constexpr Seconds kRecordingUploadGrace{3600};
+  Result<LoginResult> IssueRecordingToken(const core::Actor& actor, const RequestId& id);
   // Verifies a TOTP code presented with an action (approve/deny) and marks the actor fresh.
   Result<core::Actor> VerifyActionCode(const core::Actor& actor, const std::string& totp);
 

@@ -299,6 +299,74 @@ TEST_F(ServiceTest, ASystemAlertIsLoggedAndPushedToTheSecurityContacts) {
   EXPECT_EQ(seen.size(), before);
 }
 
+TEST_F(ServiceTest, ARecordingCredentialRecordsItsGrantAndDoesNothingElse) {
+  auto alice = AddAndLogin("alice", {Role::kRequester});
+  auto bob = AddAndLogin("bob", {Role::kRequester});
+  core::CreateCommand ro = DbaCommand();
+  ro.privilege = "read_only";
+  auto grant = Call([&](auto cb) { svc_->Create(alice, ro, cb); });
+  ASSERT_TRUE(grant.has_value()) << grant.error().ToString();
+  const core::Request active = WaitFor(alice, grant->id, RequestState::kActive);
+  auto pending = Call([&](auto cb) { svc_->Create(alice, DbaCommand(), cb); });
+  ASSERT_TRUE(pending.has_value());
+
+  // Only the requester, only for an active grant.
+  EXPECT_EQ(svc_->IssueRecordingToken(bob, grant->id).error().code(), ErrorCode::kPermissionDenied);
+  EXPECT_EQ(svc_->IssueRecordingToken(alice, pending->id).error().code(),
+            ErrorCode::kFailedPrecondition);
+  auto issued = svc_->IssueRecordingToken(alice, grant->id);
+  ASSERT_TRUE(issued.has_value()) << issued.error().ToString();
+  EXPECT_EQ(issued->expires_at, *active.ends_at + Service::kRecordingUploadGrace);
+  const std::string token(issued->token.Reveal());
+
+  auto rec = svc_->Authenticate(token, "192.0.2.7");
+  ASSERT_TRUE(rec.has_value()) << rec.error().ToString();
+  EXPECT_EQ(rec->name, "alice");
+  EXPECT_TRUE(rec->roles.empty());
+  ASSERT_TRUE(rec->recording_grant.has_value());
+  EXPECT_EQ(*rec->recording_grant, grant->id);
+
+  // It reads its grant and nothing else.
+  EXPECT_TRUE(svc_->Get(*rec, grant->id).has_value());
+  EXPECT_EQ(svc_->Get(*rec, pending->id).error().code(), ErrorCode::kNotFound);
+  auto listed = svc_->List(*rec, {}, /*mine=*/true);
+  ASSERT_TRUE(listed.has_value());
+  ASSERT_EQ(listed->size(), 1u);
+  EXPECT_EQ(listed->at(0).id, grant->id);
+
+  // It changes nothing and makes no other credential.
+  const auto denied = ErrorCode::kPermissionDenied;
+  EXPECT_EQ(Call([&](auto cb) { svc_->Create(*rec, ro, cb); }).error().code(), denied);
+  EXPECT_EQ(Call([&](auto cb) { svc_->Cancel(*rec, pending->id, cb); }).error().code(), denied);
+  EXPECT_EQ(Call([&](auto cb) { svc_->Extend(*rec, grant->id, std::chrono::minutes(10), "more", cb); })
+                .error()
+                .code(),
+            denied);
+  EXPECT_EQ(Call([&](auto cb) { svc_->Revoke(*rec, grant->id, "done", cb); }).error().code(), denied);
+  EXPECT_EQ(svc_->Renew(*rec, token, "192.0.2.7").error().code(), denied);
+  EXPECT_EQ(svc_->IssueRecordingToken(*rec, grant->id).error().code(), denied);
+
+  // Logged with an HMAC of the token, never the token.
+  bool logged = false;
+  for (const auto& e : AuditEvents()) {
+    if (e.type != "session.recording_credential") continue;
+    logged = true;
+    EXPECT_EQ(e.request, grant->id);
+    EXPECT_NE(e.details.at("token"), token);
+    EXPECT_FALSE(e.details.at("token").empty());
+  }
+  EXPECT_TRUE(logged);
+  for (const auto& e : AuditEvents()) {
+    for (const auto& [k, v] : e.details) EXPECT_EQ(v.find(token), std::string::npos) << k;
+  }
+
+  // Good until an hour after the grant's end, for a spool sent late.
+  clock_.Set(*active.ends_at + Service::kRecordingUploadGrace - Seconds(1));
+  EXPECT_TRUE(svc_->Authenticate(token, "192.0.2.7").has_value());
+  clock_.Set(*active.ends_at + Service::kRecordingUploadGrace + Seconds(1));
+  EXPECT_EQ(svc_->Authenticate(token, "192.0.2.7").error().code(), ErrorCode::kUnauthenticated);
+}
+
 TEST_F(ServiceTest, ExpiryHappensAfterARestartWhenTheEndPassedWhileDown) {
   auto alice = AddAndLogin("alice", {Role::kRequester});
   core::CreateCommand c = DbaCommand();

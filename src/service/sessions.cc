@@ -32,6 +32,10 @@ Error NoSession(const SessionId& id) { return Error::NotFound("no session " + id
 // The person may write to their own session; anyone else who may see it is refused, anyone who
 // may not see it learns nothing.
 Status CheckWriter(const store::SessionRecord& s, const core::Actor& actor) {
+  if (actor.recording_grant && *actor.recording_grant != s.request) {
+    return Error::PermissionDenied("this recording credential records only request " +
+                                   actor.recording_grant->value());
+  }
   if (s.user == actor.name) return Ok();
   if (CanViewSession(s, actor)) {
     return Error::PermissionDenied("only " + s.user + " records into session " + s.id.value());
@@ -136,6 +140,7 @@ bool ValidSessionId(std::string_view id) {
 }
 
 bool CanViewSession(const store::SessionRecord& s, const core::Actor& actor) {
+  if (actor.recording_grant) return false;  // it writes recordings, it never reads them
   return s.user == actor.name || IsReader(actor);
 }
 

@@ -128,6 +128,9 @@ Result<LoginResult> Service::Renew(const core::Actor& actor, const std::string& 
                                    const std::string& source) {
   ForgetOnExit forget(impl_->auth_cache, ForgetOnExit::Kind::kToken,
                       auth::TokenHash(Secret(token)));
+  if (actor.recording_grant) {
+    return Error::PermissionDenied("a recording credential is not renewed");
+  }
   auto result = std::make_shared<std::optional<LoginResult>>();
   BG_TRY(writer_->RunSync([&, result](Tx& tx) -> Status {
     BG_ASSIGN_OR_RETURN(LoginResult lr, IssueToken(tx, actor.name, source));
@@ -170,10 +173,54 @@ Result<core::Actor> Service::Authenticate(const std::string& token, const std::s
   if (!user || user->disabled) return Error::Unauthenticated("invalid or expired token");
   core::Actor a;
   a.name = user->name;
-  a.roles = user->roles;
-  a.mfa_verified_at = user->mfa_verified_at;
   a.source_address = source;
+  if (rec->scope.empty()) {
+    a.roles = user->roles;
+    a.mfa_verified_at = user->mfa_verified_at;
+    return a;
+  }
+  constexpr std::string_view kRecording = "recording:";
+  if (rec->scope.rfind(kRecording, 0) != 0) {
+    return Error::Unauthenticated("invalid or expired token");  // a scope this build lacks
+  }
+  // No roles and no MFA: a recording credential can approve or change nothing.
+  a.roles = {};
+  a.recording_grant = RequestId(rec->scope.substr(kRecording.size()));
   return a;
+}
+
+Result<LoginResult> Service::IssueRecordingToken(const core::Actor& actor, const RequestId& id) {
+  if (actor.recording_grant) {
+    return Error::PermissionDenied("a recording credential cannot issue credentials");
+  }
+  auto result = std::make_shared<std::optional<LoginResult>>();
+  BG_TRY(writer_->RunSync([&, result](Tx& tx) -> Status {
+    BG_ASSIGN_OR_RETURN(auto r, tx.GetRequest(id));
+    if (!r) return Error::NotFound("no request " + id.value());
+    if (r->requester != actor.name) {
+      return Error::PermissionDenied("only the requester gets a recording credential");
+    }
+    if (r->state != core::RequestState::kActive || !r->ends_at || *r->ends_at <= tx.now()) {
+      return Error::FailedPrecondition("the grant is not active");
+    }
+    Secret token = auth::NewBearerToken();
+    store::TokenRecord rec;
+    rec.token_hash = auth::TokenHash(token);
+    rec.user = actor.name;
+    rec.issued_at = tx.now();
+    rec.expires_at = *r->ends_at + kRecordingUploadGrace;
+    rec.source_address = actor.source_address;
+    rec.scope = "recording:" + id.value();
+    tx.PutToken(rec);
+    core::AuditEvent ev{"session.recording_credential", actor.name, id, {}};
+    ev.details["token"] = audit_->Hmac(token.Reveal());
+    ev.details["expires_at"] = FormatRfc3339(rec.expires_at);
+    ev.details["source_address"] = actor.source_address;
+    tx.Audit(ev);
+    result->emplace(LoginResult{std::move(token), rec.expires_at, actor.name});
+    return Ok();
+  }));
+  return std::move(**result);
 }
 
 Result<core::Actor> Service::VerifyActionCode(const core::Actor& actor, const std::string& totp) {

@@ -153,10 +153,16 @@ Status ApplyOne(Connection& conn, int version, std::string_view script) {
   return conn.Exec("COMMIT");
 }
 
+// Version 3: scoped tokens. A recording credential is a token whose scope limits it to
+// recording one grant's sessions; the person's own tokens keep the empty scope.
+constexpr std::string_view kV3 = R"sql(
+ALTER TABLE tokens ADD COLUMN scope TEXT NOT NULL DEFAULT '';
+)sql";
+
 }  // namespace
 
 const std::vector<std::string_view>& Migrations() {
-  static const std::vector<std::string_view> kMigrations = {kV1, kV2};
+  static const std::vector<std::string_view> kMigrations = {kV1, kV2, kV3};
   return kMigrations;
 }
 

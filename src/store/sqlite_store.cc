@@ -170,13 +170,14 @@ Status WriteUser(Connection& conn, const UserRecord& u) {
 Status WriteToken(Connection& conn, const TokenRecord& t) {
   BG_ASSIGN_OR_RETURN(
       Stmt s,
-      conn.Prepare("INSERT INTO tokens(token_hash, user, issued_at, expires_at, source_address) "
-                   "VALUES (?1, ?2, ?3, ?4, ?5)"));
+      conn.Prepare("INSERT INTO tokens(token_hash, user, issued_at, expires_at, source_address, "
+                   "scope) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"));
   s.Bind(1, t.token_hash)
       .Bind(2, t.user)
       .Bind(3, ToUnixSeconds(t.issued_at))
       .Bind(4, ToUnixSeconds(t.expires_at))
-      .Bind(5, t.source_address);
+      .Bind(5, t.source_address)
+      .Bind(6, t.scope);
   Status st = s.Run();
   if (!st) return Context(st.error(), fmt::format("insert token of user '{}'", t.user));
   return Ok();
@@ -618,8 +619,8 @@ Result<std::optional<TokenRecord>> SqliteStore::GetToken(const std::string& toke
   BG_ASSIGN_OR_RETURN(auto conn, Reader());
   BG_ASSIGN_OR_RETURN(
       Stmt q,
-      conn->Prepare("SELECT token_hash, user, issued_at, expires_at, source_address FROM tokens "
-                    "WHERE token_hash = ?1"));
+      conn->Prepare("SELECT token_hash, user, issued_at, expires_at, source_address, scope "
+                    "FROM tokens WHERE token_hash = ?1"));
   q.Bind(1, token_hash);
   BG_ASSIGN_OR_RETURN(bool row, q.Step());
   if (!row) return std::optional<TokenRecord>();
@@ -629,6 +630,7 @@ Result<std::optional<TokenRecord>> SqliteStore::GetToken(const std::string& toke
   t.issued_at = FromUnixSeconds(q.Int(2));
   t.expires_at = FromUnixSeconds(q.Int(3));
   t.source_address = q.Text(4);
+  t.scope = q.Text(5);
   return std::optional<TokenRecord>(std::move(t));
 }
 

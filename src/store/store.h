@@ -37,6 +37,9 @@ struct TokenRecord {
   Timestamp issued_at;
   Timestamp expires_at;
   std::string source_address;
+  // Empty: the person's own token. "recording:<request id>": a recording credential, good
+  // only for recording that grant's sessions (service::IssueRecordingToken).
+  std::string scope = {};
 };
 
 struct TimerRecord {

@@ -714,7 +714,13 @@ TEST_P(StoreConformanceTest, TokensAreFoundByHashAndDeleted) {
   EXPECT_EQ((*got)->issued_at, T(0));
   EXPECT_EQ((*got)->expires_at, T(3600));
   EXPECT_EQ((*got)->source_address, "192.0.2.1");
+  EXPECT_EQ((*got)->scope, "");
   EXPECT_FALSE(store_->GetToken("AB12")->has_value());
+  // A scoped token keeps its scope.
+  WriteBatch scoped;
+  scoped.tokens.push_back({"cd34", "alice", T(0), T(60), "", "recording:req_1"});
+  MustCommit(scoped);
+  EXPECT_EQ((*store_->GetToken("cd34"))->scope, "recording:req_1");
 
   Status dup = store_->Commit(b);
   ASSERT_FALSE(dup.has_value());
