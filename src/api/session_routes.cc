@@ -161,11 +161,60 @@ bool Handle(service::Service& svc, HttpRequest& req, const core::Actor& actor,
   return false;
 }
 
+// POST /v1/requests/{id}/recording-token -> {"token", "expires_at", "request_id"}.
+bool HandleRecordingToken(service::Service& svc, HttpRequest& req, const core::Actor& actor,
+                          std::shared_ptr<ResponseWriter>& w) {
+  auto seg = Segments(req.path);
+  if (seg.size() != 4 || seg[0] != "v1" || seg[1] != "requests" || seg[3] != "recording-token") {
+    return false;
+  }
+  if (req.method != "POST") return w->Send(Refusal(Error::InvalidArgument("method", "use POST"))), true;
+  if (!req.body.empty()) {
+    auto body = ParseObject(req.body, {}, {});
+    if (!body) return w->Send(Refusal(body.error())), true;
+  }
+  auto issued = svc.IssueRecordingToken(actor, RequestId(seg[2]));
+  if (!issued) return w->Send(Refusal(issued.error())), true;
+  return w->Send(Out(201, {{"token", std::string(issued->token.Reveal())},
+                           {"expires_at", FormatRfc3339(issued->expires_at)},
+                           {"request_id", seg[2]}})),
+         true;
+}
+
+// What a recording credential may call; everything else is refused here, before any route.
+bool RecordingCredentialAllows(const HttpRequest& req, const RequestId& grant) {
+  auto seg = Segments(req.path);
+  const std::string& m = req.method;
+  if (m == "GET" && seg.size() == 3 && seg[0] == "v1" && seg[1] == "requests") {
+    return seg[2] == grant.value();
+  }
+  if (m == "POST" && seg.size() == 2 && seg[0] == "v1" && seg[1] == "sessions") return true;
+  if (m == "POST" && seg.size() == 4 && seg[0] == "v1" && seg[1] == "sessions" &&
+      seg[3] == "chunks") {
+    return true;
+  }
+  return (m == "GET" && req.path == "/v1/me") || (m == "POST" && req.path == "/v1/auth/logout");
+}
+
 }  // namespace
+
+void AddRecordingCredentialGuard(Api& api) {
+  api.AddRoutes([](HttpRequest& req, const core::Actor& actor, std::shared_ptr<ResponseWriter>& w) {
+    if (!actor.recording_grant || RecordingCredentialAllows(req, *actor.recording_grant)) {
+      return false;
+    }
+    w->Send(Refusal(Error::PermissionDenied(
+        "a recording credential may only record the sessions of request " +
+        actor.recording_grant->value())));
+    return true;
+  });
+}
 
 void AddSessionRoutes(Api& api, service::Service& svc) {
   api.AddRoutes([&svc](HttpRequest& req, const core::Actor& actor,
-                       std::shared_ptr<ResponseWriter>& w) { return Handle(svc, req, actor, w); });
+                       std::shared_ptr<ResponseWriter>& w) {
+    return Handle(svc, req, actor, w) || HandleRecordingToken(svc, req, actor, w);
+  });
 }
 
 }  // namespace bg::api

@@ -245,13 +245,20 @@ void AddSshCaCommands(CLI::App& app, Globals& g) {
 }
 
 // Runs `argv` and waits; returns its exit status (255 when it could not run, as ssh does).
-int RunAndWait(const std::vector<std::string>& argv) {
+// `recording_token`: the child's BREAKGLASS_TOKEN (empty: the variable is removed, so the
+// person's own token can never be sent on by SendEnv).
+int RunAndWait(const std::vector<std::string>& argv, const std::string& recording_token) {
   std::vector<char*> args;
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
   pid_t pid = fork();
   if (pid < 0) return 255;
   if (pid == 0) {
+    if (recording_token.empty()) {
+      unsetenv("BREAKGLASS_TOKEN");
+    } else {
+      setenv("BREAKGLASS_TOKEN", recording_token.c_str(), 1);
+    }
     execvp(args[0], args.data());
     _exit(127);
   }
@@ -312,6 +319,17 @@ void AddSshCommand(CLI::App& app, Globals& g) {
     }
     std::cerr << fmt::format("breakglass: certificate valid until {}\n",
                              (*r).value("valid_before", std::string("?")));
+    // The recorder on the target authenticates with a credential good only for recording
+    // this grant, sent in the environment (SendEnv: never on a command line).
+    std::string recording_token;
+    if (auto rt = c.Json("POST", "/v1/requests/" + PathPart(*id) + "/recording-token",
+                         nlohmann::json::object());
+        rt) {
+      recording_token = rt->value("token", "");
+    } else {
+      std::cerr << "breakglass: no recording credential (" << rt.error().message()
+                << "); a target that records sessions will refuse the login\n";
+    }
     std::vector<std::string> argv = {*program,
                                      "-i",
                                      key_path,
@@ -321,12 +339,31 @@ void AddSshCommand(CLI::App& app, Globals& g) {
                                      "IdentitiesOnly=yes",
                                      "-o",
                                      "IdentityAgent=none",
+                                     "-o",
+                                     "SendEnv=BREAKGLASS_TOKEN",
                                      *dest};
     argv.insert(argv.end(), extra->begin(), extra->end());
-    int rc = RunAndWait(argv);
+    int rc = RunAndWait(argv, recording_token);
     std::error_code ec;
     std::filesystem::remove_all(dir, ec);
     g.exit_code = rc;
+  });
+}
+
+void AddRecordingTokenCommand(CLI::App& app, Globals& g) {
+  auto* cmd = app.add_subcommand(
+      "recording-token",
+      "A credential that only records the sessions of your active grant, for the target's "
+      "recorder (export BREAKGLASS_TOKEN=... and ssh -o SendEnv=BREAKGLASS_TOKEN); breakglass "
+      "ssh does this itself");
+  auto id = std::make_shared<std::string>();
+  cmd->add_option("ID", *id, "The active grant")->required();
+  cmd->callback([&g, id] {
+    Client c(ResolveClientOptions(g.client));
+    auto r = c.Json("POST", "/v1/requests/" + PathPart(*id) + "/recording-token",
+                    nlohmann::json::object());
+    if (!r) return Fail(g, r.error());
+    Print(g, *r, r->value("token", ""));
   });
 }
 
@@ -439,6 +476,7 @@ void AddConnectorCommands(CLI::App& app, Globals& g) {
   AddSshCaCommands(app, g);
   AddSshCommand(app, g);
   AddCredentialsCommand(app, g);
+  AddRecordingTokenCommand(app, g);
   AddProbeCommand(app, g);
   ExtendStatusCommand(app, g);
 }

@@ -3,8 +3,10 @@
 # `breakglass record --grant %g --server URL` into the certificate's force-command, so every
 # session of that certificate runs through the recorder whatever the user asks for; the user's
 # command (SSH_ORIGINAL_COMMAND) runs and is recorded, and the recording reaches the server.
-# The recorder authenticates with the person's own token, which their ssh client passes on
-# (SetEnv; the target's sshd accepts BREAKGLASS_TOKEN). Exit 77 only when OpenSSH is absent.
+# The recorder authenticates with a recording credential of the grant (breakglass
+# recording-token), which the ssh client passes on in its environment (SendEnv; the target's
+# sshd accepts BREAKGLASS_TOKEN); that credential can do nothing but record the grant. `breakglass
+# ssh` does the same by itself. Exit 77 only when OpenSSH is absent.
 SSHD=$(command -v sshd || echo /usr/sbin/sshd)
 for t in ssh ssh-keygen "$SSHD" oathtool jq tmux; do
   command -v "$t" >/dev/null 2>&1 || { echo "SKIP: $t not found"; exit 77; }
@@ -66,10 +68,25 @@ r=$(api POST "/v1/requests/$grant/ssh-cert" "{\"public_key\":\"$(cat "$S/k.pub")
 head -1 <<<"$r" | jq -r .certificate >"$S/k-cert.pub"
 ssh-keygen -L -f "$S/k-cert.pub" | grep -q "force-command.*breakglass record --grant $grant" ||
   fail "the certificate does not force the recorder: $(ssh-keygen -L -f "$S/k-cert.pub")"
-SSH=(ssh -F /dev/null -o IdentitiesOnly=yes -o IdentityAgent=none -o BatchMode=yes
-     -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR
-     -o ConnectTimeout=10 -p "$SPORT" -i "$S/k" -o CertificateFile="$S/k-cert.pub"
-     -o SetEnv=BREAKGLASS_TOKEN=$TOKEN)
+REC=$("$BG" recording-token "$grant") || fail "recording-token"
+[ -n "$REC" ] && [ "$REC" != "$TOKEN" ] || fail "recording token: '$REC'"
+as_rec() {  # METHOD PATH [BODY] -> HTTP status with the recording credential
+  curl -s -o /dev/null -w '%{http_code}' --cacert "$CACERT" -X "$1" -H "Authorization: Bearer $REC" \
+       -H 'Content-Type: application/json' ${3:+--data "$3"} "$URL$2"
+}
+[ "$(as_rec GET "/v1/requests/$grant")" = 200 ] || fail "the recording credential cannot read its grant"
+for call in "GET /v1/requests" "GET /v1/sessions" "POST /v1/requests/$grant/ssh-cert" \
+            "POST /v1/requests/$grant/extend" "POST /v1/requests/$grant/recording-token" \
+            "POST /v1/auth/renew" "GET /v1/audit/checkpoint" "GET /v1/events"; do
+  st=$(as_rec $call '{}')
+  [ "$st" = 403 ] || fail "recording credential: $call answered $st, want 403"
+done
+echo "ok - a recording credential reads its grant and is refused everything else"
+SSH_OPTS=(-F /dev/null -o IdentitiesOnly=yes -o IdentityAgent=none -o BatchMode=yes
+          -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR
+          -o ConnectTimeout=10 -p "$SPORT")
+SSH=(env BREAKGLASS_TOKEN="$REC" ssh "${SSH_OPTS[@]}" -i "$S/k" -o CertificateFile="$S/k-cert.pub"
+     -o SendEnv=BREAKGLASS_TOKEN)
 
 # 1. a command: it runs (through the recorder), and is recorded with SSH_ORIGINAL_COMMAND
 set +e
@@ -113,4 +130,16 @@ typed = ''.join(e[2] for e in ev if e[1] == 'i')
 assert 'echo typed-$((100+1))\r' in typed, repr(typed)
 PY
 echo "ok - an interactive ssh login is recorded with its keystrokes"
+[ "$(as_rec GET "/v1/sessions/$sid2/recording")" = 403 ] || fail "the recording credential read a recording"
+
+# 3. breakglass ssh: ephemeral key, and a recording credential of its own in the environment
+out=$(BREAKGLASS_TOKEN= "$BG" ssh "$grant" root@127.0.0.1 -- "${SSH_OPTS[@]}" 'echo via-$((40+2))' 2>"$WORK/ssh3.err") ||
+  fail "breakglass ssh: $(cat "$WORK/ssh3.err") $(tail -5 "$S/sshd.log")"
+grep -q "via-42" <<<"$out" || fail "breakglass ssh output: $out"
+wait_until 20 bash -c "\"$BG\" sessions list --request $grant --json | jq -e '.sessions | length == 3 and all(.complete)'" ||
+  fail "breakglass ssh session missing: $("$BG" sessions list --request "$grant" --json)"
+n=$("$BG" audit export --data-dir "$WORK/breakglass-data" 2>/dev/null | jq -r .leaf |
+    while read -r l; do base64 -d <<<"$l"; echo; done | grep -c '"type":"session.recording_credential"')
+[ "$n" -eq 2 ] || fail "want 2 session.recording_credential events, got $n"
+echo "ok - breakglass ssh logs in with its own recording credential, and is recorded"
 echo "all forced-command session checks passed"
