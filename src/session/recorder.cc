@@ -7,7 +7,9 @@
 #include <pty.h>
 #include <pwd.h>
 #include <signal.h>
+#include <dirent.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <time.h>
@@ -15,6 +17,10 @@
 
 #include <algorithm>
 #include <cstring>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <vector>
 
 #include "util/time.h"
 
@@ -37,6 +43,53 @@ int64_t MonoMicros() {
 }
 
 int64_t UnixNow() { return static_cast<int64_t>(time(nullptr)); }
+
+// Every live process below this one: the session's, including those that left its process
+// group with setsid() and double-forked (the recorder is their subreaper, so they are
+// re-parented here instead of to init). Zombies are left out; `zombies` gets them.
+std::vector<pid_t> Descendants(std::vector<pid_t>* zombies = nullptr) {
+  std::multimap<pid_t, pid_t> children;  // parent -> child
+  std::map<pid_t, char> state;
+  if (DIR* d = opendir("/proc")) {
+    while (dirent* e = readdir(d)) {
+      char* end = nullptr;
+      const long pid = std::strtol(e->d_name, &end, 10);
+      if (pid <= 0 || *end != '\0') continue;
+      std::ifstream in(std::string("/proc/") + e->d_name + "/stat");
+      std::string stat;
+      std::getline(in, stat);
+      // "pid (comm) state ppid ...": comm may hold spaces and parentheses.
+      const size_t close = stat.rfind(')');
+      if (close == std::string::npos || close + 4 >= stat.size()) continue;
+      std::istringstream rest(stat.substr(close + 2));
+      char st = 0;
+      long ppid = 0;
+      if (!(rest >> st >> ppid)) continue;
+      children.emplace(static_cast<pid_t>(ppid), static_cast<pid_t>(pid));
+      state[static_cast<pid_t>(pid)] = st;
+    }
+    closedir(d);
+  }
+  std::vector<pid_t> out, todo = {getpid()};
+  while (!todo.empty()) {
+    const pid_t p = todo.back();
+    todo.pop_back();
+    auto [lo, hi] = children.equal_range(p);
+    for (auto it = lo; it != hi; ++it) {
+      todo.push_back(it->second);
+      if (state[it->second] == 'Z') {
+        if (zombies) zombies->push_back(it->second);
+      } else {
+        out.push_back(it->second);
+      }
+    }
+  }
+  return out;
+}
+
+void SignalDescendants(int sig) {
+  for (pid_t p : Descendants()) kill(p, sig);
+}
 
 // Writes everything, waiting on a non-blocking descriptor when it is full.
 bool WriteAll(int fd, std::string_view data) {
@@ -208,6 +261,9 @@ Result<RecorderResult> RunRecorder(const RecorderOptions& o, ChunkSink& sink, Gr
   if (const char* term = getenv("TERM")) header.env["TERM"] = term;
   header.env["SHELL"] = shell;
 
+  // Processes that escape the session's process group (setsid, double fork) come back to the
+  // recorder when orphaned, so they end with the session instead of outliving the grant.
+  prctl(PR_SET_CHILD_SUBREAPER, 1);
   int master = -1;
   const pid_t child = forkpty(&master, nullptr, tty ? &orig : nullptr, &ws);
   if (child < 0) return Error::Internal(std::string("forkpty: ") + std::strerror(errno));
@@ -254,16 +310,20 @@ Result<RecorderResult> RunRecorder(const RecorderOptions& o, ChunkSink& sink, Gr
       kill(-child, SIGHUP);
       pid_t fg = tcgetpgrp(master);
       if (fg > 0 && fg != child) kill(-fg, SIGHUP);
-      kill_at = MonoMicros() + std::chrono::duration_cast<std::chrono::microseconds>(o.grace).count();
     }
+    SignalDescendants(SIGHUP);  // also those outside the process group
+    kill_at = MonoMicros() + std::chrono::duration_cast<std::chrono::microseconds>(o.grace).count();
   };
+  // Reaps the session's program and every orphan re-parented to the recorder.
   auto reap = [&] {
     int st = 0;
-    pid_t r = waitpid(child, &st, WNOHANG);
-    if (r == child) {
-      child_alive = false;
-      status = st;
-      exited_at = MonoMicros();
+    pid_t r;
+    while ((r = waitpid(-1, &st, WNOHANG)) > 0) {
+      if (r == child) {
+        child_alive = false;
+        status = st;
+        exited_at = MonoMicros();
+      }
     }
   };
 
@@ -284,10 +344,13 @@ Result<RecorderResult> RunRecorder(const RecorderOptions& o, ChunkSink& sink, Gr
         }
       }
     }
-    if (child_alive && kill_at && mono >= kill_at) {
-      kill(-child, SIGKILL);
-      pid_t fg = tcgetpgrp(master);
-      if (fg > 0) kill(-fg, SIGKILL);
+    if (kill_at && mono >= kill_at) {
+      if (child_alive) {
+        kill(-child, SIGKILL);
+        pid_t fg = tcgetpgrp(master);
+        if (fg > 0) kill(-fg, SIGKILL);
+      }
+      SignalDescendants(SIGKILL);
       kill_at = 0;
     }
     if (!child_alive) {
@@ -388,8 +451,20 @@ Result<RecorderResult> RunRecorder(const RecorderOptions& o, ChunkSink& sink, Gr
     kill(-child, SIGKILL);
     waitpid(child, &status, 0);
   }
-  // Whatever is left of the session's process group goes with it.
+  // Whatever is left of the session goes with it: its process group, and every process that
+  // escaped it (re-parented here). A few rounds: a process may fork while being killed.
   kill(-child, SIGKILL);
+  for (int round = 0; round < 50; ++round) {
+    std::vector<pid_t> zombies;
+    const std::vector<pid_t> left = Descendants(&zombies);
+    for (pid_t p : zombies) waitpid(p, nullptr, WNOHANG);
+    if (left.empty()) break;
+    for (pid_t p : left) kill(p, SIGKILL);
+    usleep(10'000);
+    int st = 0;
+    while (waitpid(-1, &st, WNOHANG) > 0) {
+    }
+  }
   chunker.Add(now_t(), 'o', out_carry.Flush(), MonoMicros());
   RecorderResult result;
   result.end_reason = ending.empty() ? "exit" : ending;

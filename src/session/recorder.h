@@ -5,8 +5,13 @@
 // terminal's foreground group), SIGKILL after a grace period. The end and its reason are
 // written into the terminal and into the recording, whose last chunk is final.
 //
+// Processes that leave the session's process group (setsid, double fork) do not outlive it:
+// the recorder makes itself their subreaper (PR_SET_CHILD_SUBREAPER), signals every process
+// below it along with the group, and when the session ends, however it ends, kills and reaps
+// whatever is left below it. A background job started in the session ends with the session.
+//
 // Not thread-safe: one Run at a time per process (it owns SIGWINCH/SIGCHLD/SIGTERM/SIGHUP
-// handling while it runs, and the terminal's mode).
+// handling while it runs, the terminal's mode, and reaps every child of the process).
 #pragma once
 
 #include <chrono>

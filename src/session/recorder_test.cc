@@ -5,7 +5,10 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
+#include <csignal>
+#include <cstdio>
 #include <mutex>
 #include <thread>
 
@@ -169,6 +172,69 @@ TEST(RecorderTest, RevocationEndsTheSessionAndAProgramIgnoringHangupIsKilled) {
   EXPECT_EQ(r->end_reason, "revoked");
   EXPECT_EQ(r->exit_code, 128 + SIGKILL);
   EXPECT_NE(sink.Output().find("was revoked; ending this session."), std::string::npos);
+}
+
+// The pid a program wrote into `path` (waits for the file: the program writes it soon).
+pid_t PidFrom(const std::string& path) {
+  for (int i = 0; i < 500; ++i) {
+    FILE* f = fopen(path.c_str(), "r");
+    if (f != nullptr) {
+      long pid = 0;
+      const int got = fscanf(f, "%ld", &pid);
+      fclose(f);
+      if (got == 1 && pid > 0) return static_cast<pid_t>(pid);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return 0;
+}
+
+bool Gone(pid_t pid) { return kill(pid, 0) != 0 && errno == ESRCH; }
+
+TEST(RecorderTest, AProcessThatEscapesTheSessionWithSetsidEndsWithIt) {
+  const std::string dir = ::testing::TempDir();
+  const std::string pidfile = dir + "/escapee-" + std::to_string(getpid()) + ".pid";
+  unlink(pidfile.c_str());
+  Pipes p;
+  // setsid leaves the process group, the inner & and exit double-fork it away from the shell:
+  // without a subreaper it would belong to init and keep running after the session.
+  auto o = Options(p, {"/bin/sh", "-c",
+                       "setsid /bin/sh -c '/bin/sh -c \"echo \\$\\$ > " + pidfile +
+                           "; exec sleep 300\" & exit' & "
+                           "while [ ! -s " + pidfile + " ]; do sleep 0.05; done; echo done"});
+  MemorySink sink;
+  auto r = RunRecorder(o, sink, nullptr);
+  ASSERT_TRUE(r.has_value()) << r.error().ToString();
+  EXPECT_EQ(r->exit_code, 0);
+  const pid_t escapee = PidFrom(pidfile);
+  ASSERT_GT(escapee, 0);
+  EXPECT_TRUE(Gone(escapee)) << "pid " << escapee << " outlived the session";
+  unlink(pidfile.c_str());
+}
+
+TEST(RecorderTest, RevocationAlsoEndsProcessesOutsideTheProcessGroup) {
+  const std::string pidfile =
+      ::testing::TempDir() + "/escapee-rev-" + std::to_string(getpid()) + ".pid";
+  unlink(pidfile.c_str());
+  Pipes p;
+  auto o = Options(p, {"/bin/sh", "-c",
+                       "setsid /bin/sh -c \"trap '' HUP; echo \\$\\$ > " + pidfile +
+                           "; while :; do sleep 1; done\" & echo started; sleep 300"});
+  o.grace = std::chrono::milliseconds(300);
+  GrantState grant;
+  std::thread revoker([&] {
+    PidFrom(pidfile);
+    grant.End("revoked");
+  });
+  MemorySink sink;
+  auto r = RunRecorder(o, sink, &grant);
+  revoker.join();
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->end_reason, "revoked");
+  const pid_t escapee = PidFrom(pidfile);
+  ASSERT_GT(escapee, 0);
+  EXPECT_TRUE(Gone(escapee)) << "pid " << escapee << " outlived the revocation";
+  unlink(pidfile.c_str());
 }
 
 }  // namespace
