@@ -152,6 +152,12 @@ Api::~Api() {
   RenderedRequests::Instance().Forget(this);
   stopping_ = true;
   if (heartbeat_.joinable()) heartbeat_.join();
+  std::map<uint64_t, std::shared_ptr<ResponseWriter>> streams;
+  {
+    std::lock_guard lock(streams_mu_);
+    streams.swap(streams_);
+  }
+  for (auto& [id, w] : streams) w->Close();  // outside the lock: Close runs the on-close hook
 }
 
 void Api::Heartbeats() {
@@ -163,8 +169,8 @@ void Api::Heartbeats() {
     ticks = 0;
     std::lock_guard lock(streams_mu_);
     for (auto it = streams_.begin(); it != streams_.end();) {
-      auto w = it->second.lock();
-      if (!w || !w->IsOpen()) {
+      const auto& w = it->second;
+      if (!w->IsOpen()) {
         it = streams_.erase(it);
         continue;
       }
@@ -309,13 +315,17 @@ void Api::Dispatch(HttpRequest& req, std::shared_ptr<ResponseWriter>& w) {
     *id = service_.Subscribe([this, weak, actor, id](const service::StateEvent& e) {
       auto sw = weak.lock();
       if (!sw || !sw->IsOpen()) return;
-      if (!core::CanView(*service_.policy(), e.request, actor)) return;
+      // A system alert (no request: a connector probe failing) goes to its recipients and
+      // auditors; a request's events and alerts only to those who may see the request.
+      const bool system_alert = e.type == "alert" && e.request.id.value().empty();
+      if (!system_alert && !core::CanView(*service_.policy(), e.request, actor)) return;
       if (e.type == "alert") {
         bool to_me = IsAuditReader(actor);
         for (const auto& r : e.recipients) to_me = to_me || r == actor.name;
         if (!to_me) return;
-        sw->WriteEvent("alert", json{{"kind", e.alert_kind}, {"request_id", e.request.id.value()},
-                                     {"message", e.message}}.dump());
+        json body = {{"kind", e.alert_kind}, {"message", e.message}};
+        if (!system_alert) body["request_id"] = e.request.id.value();
+        sw->WriteEvent("alert", body.dump());
         return;
       }
       sw->WriteEvent("request", ToJson(e.request).dump());

@@ -49,7 +49,9 @@ class Api {
   metrics::Histogram* latency_ = nullptr;
   metrics::Counter* responses_ = nullptr;
   std::mutex streams_mu_;
-  std::map<uint64_t, std::weak_ptr<ResponseWriter>> streams_;
+  // The open SSE streams: the API owns their writers (a dropped writer ends its stream);
+  // closed ones are dropped by the heartbeat.
+  std::map<uint64_t, std::shared_ptr<ResponseWriter>> streams_;
   std::atomic<bool> stopping_{false};
   std::thread heartbeat_;
 };
