@@ -8,6 +8,12 @@ fp=$(openssl x509 -in "$BREAKGLASS_CACERT" -noout -fingerprint -sha256 | cut -d=
 grep -q "$fp" "$WORK/serve.out" || fail "printed fingerprint differs from the certificate's"
 
 login alice
+# alice's event stream sees her request move
+curl -sN --cacert "$BREAKGLASS_CACERT" -H "Authorization: Bearer $(token)" \
+     "$BREAKGLASS_SERVER/v1/events" >"$WORK/alice.sse" 2>/dev/null &
+SSE_PID=$!
+trap 'kill $SSE_PID 2>/dev/null || true; cleanup' EXIT
+sleep 0.3
 out=$("$BG" request --resource prod-db --privilege dba --duration 8s \
       --reason "replication stuck after failover" --ticket INC-4711 --json)
 id=$(jq -r .id <<<"$out")
@@ -30,6 +36,11 @@ st=$("$BG" status "$id" --json)
 ends=$(jq -r .ends_at <<<"$st")
 starts=$(jq -r .starts_at <<<"$st")
 [ $(( $(date -d "$ends" +%s) - $(date -d "$starts" +%s) )) -eq 8 ] || fail "window is not 8s: $st"
+
+grep -q "^data: .*\"id\":\"$id\".*\"state\":\"active\"" "$WORK/alice.sse" ||
+  grep -q "^data: .*\"state\":\"active\".*\"id\":\"$id\"" "$WORK/alice.sse" ||
+  fail "/v1/events did not show the request becoming active: $(head -c 600 "$WORK/alice.sse")"
+echo "ok - /v1/events streams the request's changes"
 
 # expiry within a second of the end
 wait_until 20 bash -c "\"$BG\" status $id --json | jq -e '.state == \"expired\"'" || fail "never expired"
