@@ -325,8 +325,10 @@ struct ServerShared {
       : options(std::move(options_in)), handler(std::move(handler_in)) {
     for (int i = 0; i < options.threads; ++i) {
       // One thread runs each context, so a connection's handlers never run concurrently and
-      // need no strand.
-      contexts.push_back(std::make_unique<net::io_context>(1));
+      // need no strand. Not constructed with concurrency hint 1: with it, Asio queues what the
+      // I/O thread posts in a thread-private queue that is merged after the running handler,
+      // so a handler's StartStream could land behind events another thread posted after it.
+      contexts.push_back(std::make_unique<net::io_context>());
     }
   }
 
