@@ -16,7 +16,10 @@
 #include "api/http_server.h"
 
 #include <fmt/format.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <openssl/ssl.h>
+#include <sys/socket.h>
 
 #include <algorithm>
 #include <atomic>
@@ -960,6 +963,23 @@ class Listener : public std::enable_shared_from_this<Listener> {
                            });
   }
 
+  // Runs on the acceptor's thread: stops accepting and gives up the descriptor, still
+  // listening (its backlog stays in the kernel). A pending accept ends with operation_aborted.
+  void Release(std::function<void(Result<int>)> done) {
+    net::post(acceptor_.get_executor(), [self = shared_from_this(), done = std::move(done)] {
+      if (!self->acceptor_.is_open()) {
+        return done(Error::FailedPrecondition("the listener was already released"));
+      }
+      self->retry_.cancel();
+      beast::error_code ec;
+      int fd = self->acceptor_.release(ec);
+      if (ec) {
+        return done(Error::Internal(fmt::format("cannot release the listener: {}", ec.message())));
+      }
+      done(fd);
+    });
+  }
+
   // Runs on the acceptor's thread, like OnAccept, so no session slips past it; `done` runs
   // once every session's Abort is queued.
   void Shutdown(std::function<void()> done) {
@@ -983,6 +1003,8 @@ class Listener : public std::enable_shared_from_this<Listener> {
 
  private:
   void OnAccept(beast::error_code ec, Socket socket) {
+    // A connection accepted just before the listener was released is still served here.
+    if (!ec && !shared_->stopping) StartSession(std::move(socket));
     if (ec == net::error::operation_aborted || !acceptor_.is_open()) return;
     if (ec) {
       // Out of descriptors and the like: back off briefly instead of spinning.
@@ -992,7 +1014,6 @@ class Listener : public std::enable_shared_from_this<Listener> {
       });
       return;
     }
-    if (!shared_->stopping) StartSession(std::move(socket));
     Accept();
   }
 
@@ -1043,6 +1064,40 @@ Result<net::ip::address> ListenAddress(std::string host) {
   return address;
 }
 
+// The local address of a listening TCP socket handed to us.
+Result<net::ip::address> ListeningAddress(int fd) {
+  auto refuse = [fd](std::string_view why) {
+    return Error::InvalidArgument("listen_fd", fmt::format("descriptor {} {}", fd, why));
+  };
+  int type = 0;
+  int listening = 0;
+  socklen_t length = sizeof(type);
+  if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &length) != 0 || type != SOCK_STREAM) {
+    return refuse("is not a stream socket");
+  }
+  length = sizeof(listening);
+  if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &length) != 0 || listening == 0) {
+    return refuse("is not listening");
+  }
+  sockaddr_storage storage{};
+  length = sizeof(storage);
+  if (getsockname(fd, reinterpret_cast<sockaddr*>(&storage), &length) != 0) {
+    return refuse("has no local address");
+  }
+  if (storage.ss_family == AF_INET) {
+    const auto* in = reinterpret_cast<const sockaddr_in*>(&storage);
+    return net::ip::address(net::ip::address_v4(ntohl(in->sin_addr.s_addr)));
+  }
+  if (storage.ss_family == AF_INET6) {
+    const auto* in6 = reinterpret_cast<const sockaddr_in6*>(&storage);
+    net::ip::address_v6::bytes_type bytes;
+    std::copy(std::begin(in6->sin6_addr.s6_addr), std::end(in6->sin6_addr.s6_addr),
+              bytes.begin());
+    return net::ip::address(net::ip::address_v6(bytes, in6->sin6_scope_id));
+  }
+  return refuse("is not an IPv4 or IPv6 socket");
+}
+
 Status ConfigureTls(ssl::context& ctx, const HttpServerOptions& options) {
   SSL_CTX* native = ctx.native_handle();
   ctx.set_options(ssl::context::default_workarounds | ssl::context::no_compression |
@@ -1083,16 +1138,25 @@ class ServerImpl final : public HttpServer {
     tcp::endpoint endpoint(address, options.port);
     Acceptor acceptor(shared_->contexts[0]->get_executor());
     beast::error_code ec;
-    acceptor.open(endpoint.protocol(), ec);
-    if (!ec) acceptor.set_option(net::socket_base::reuse_address(true), ec);
-    if (!ec) acceptor.bind(endpoint, ec);
-    if (!ec) acceptor.listen(net::socket_base::max_listen_connections, ec);
-    if (ec) {
-      return Error::InvalidArgument(
-          "listen",
-          fmt::format("cannot listen on {}:{}: {}", options.host, options.port, ec.message()));
+    if (options.listen_fd >= 0) {
+      acceptor.assign(endpoint.protocol(), options.listen_fd, ec);
+      if (ec) {
+        return Error::InvalidArgument(
+            "listen_fd", fmt::format("cannot accept on descriptor {}: {}", options.listen_fd,
+                                     ec.message()));
+      }
+    } else {
+      acceptor.open(endpoint.protocol(), ec);
+      if (!ec) acceptor.set_option(net::socket_base::reuse_address(true), ec);
+      if (!ec) acceptor.bind(endpoint, ec);
+      if (!ec) acceptor.listen(net::socket_base::max_listen_connections, ec);
+      if (ec) {
+        return Error::InvalidArgument(
+            "listen",
+            fmt::format("cannot listen on {}:{}: {}", options.host, options.port, ec.message()));
+      }
     }
-    port_ = acceptor.local_endpoint().port();
+    port_ = acceptor.local_endpoint(ec).port();
     listener_ = std::make_shared<Listener>(shared_, std::move(acceptor));
     listener_->Accept();
     for (auto& context : shared_->contexts) {
@@ -1111,6 +1175,16 @@ class ServerImpl final : public HttpServer {
   }
 
   uint16_t port() const override { return port_; }
+
+  Result<int> ReleaseListener() override {
+    {
+      std::shared_lock lock(shared_->post_mu);
+      if (shared_->stopped) return Error::FailedPrecondition("the server is stopped");
+    }
+    std::promise<Result<int>> released;
+    listener_->Release([&released](Result<int> fd) { released.set_value(std::move(fd)); });
+    return released.get_future().get();
+  }
 
   void Stop() override {
     {
@@ -1145,7 +1219,13 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(HttpServerOptions options,
     return Error::InvalidArgument("threads", "threads must be between 1 and 256");
   }
   if (!handler) return Error::InvalidArgument("handler", "a handler is required");
-  BG_ASSIGN_OR_RETURN(net::ip::address address, ListenAddress(options.host));
+  net::ip::address address;
+  if (options.listen_fd >= 0) {
+    BG_ASSIGN_OR_RETURN(address, ListeningAddress(options.listen_fd));
+    options.host = address.to_string();
+  } else {
+    BG_ASSIGN_OR_RETURN(address, ListenAddress(options.host));
+  }
   if (!options.tls && !IsLoopback(address)) {
     return Error::InvalidArgument(
         "listen", fmt::format("plain HTTP is allowed only on a loopback address (127.0.0.0/8, "

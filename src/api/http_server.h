@@ -103,12 +103,18 @@ struct HttpServerOptions {
   // The request carries method, path and remote_address only (no query, headers or body).
   // Runs on an I/O thread.
   std::function<void(const HttpRequest&, int status, double seconds)> on_complete;
+  // An already bound, already listening TCP socket to accept on instead of binding host:port
+  // (host and port are then ignored; plain HTTP still needs it bound to a loopback address),
+  // e.g. one HttpServer::ReleaseListener() handed back. The server owns it once Start
+  // succeeds; when Start fails it is still the caller's, open.
+  int listen_fd = -1;
 };
 
 class HttpServer {
  public:
-  // Binds, listens and starts the I/O threads. Errors: InvalidArgument field "listen" (bad
-  // host, plain HTTP on a non-loopback host, bind failure), field "cert_file"/"key_file"
+  // Binds, listens (or adopts options.listen_fd) and starts the I/O threads. Errors:
+  // InvalidArgument field "listen" (bad host, plain HTTP on a non-loopback host, bind
+  // failure), field "listen_fd" (not a listening TCP socket), field "cert_file"/"key_file"
   // (unreadable or mismatched TLS files), field "threads".
   static Result<std::unique_ptr<HttpServer>> Start(HttpServerOptions options, Handler handler);
 
@@ -119,6 +125,14 @@ class HttpServer {
   // lets the I/O threads finish and joins them. Idempotent; also run by the destructor.
   // Must not be called from a handler or an on-close callback.
   virtual void Stop() = 0;
+  // Stops accepting and hands the listening socket back as an owned descriptor, still bound
+  // and listening: connections waiting in its accept backlog stay there for whoever accepts
+  // next (another HttpServer started with options.listen_fd), so clients never see a refused
+  // connection. Connections this server already accepted carry on and get their answers;
+  // Stop() (or the destructor) ends them. Errors: FailedPrecondition when the listener was
+  // already released or the server stopped. Must not be called from a handler, an on-close
+  // callback or concurrently with Stop().
+  virtual Result<int> ReleaseListener() = 0;
 };
 
 // Exposed for tests: percent-decoding of a request target into path and query.

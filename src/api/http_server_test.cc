@@ -7,6 +7,8 @@
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
+#include <fcntl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -60,7 +62,10 @@ bool HaveTool(const std::string& name) {
 // 127.0.0.1) when cacert is non-empty, else plain TCP. Errors throw (gtest reports them).
 class Client {
  public:
-  Client(uint16_t port, const std::string& cacert, const std::function<void(SSL_CTX*)>& tune = {})
+  // With handshake=false the TCP connection is made but the TLS handshake waits for
+  // Handshake().
+  Client(uint16_t port, const std::string& cacert, const std::function<void(SSL_CTX*)>& tune = {},
+         bool handshake = true)
       : ctx_(ssl::context::tls_client) {
     tcp::endpoint endpoint(net::ip::make_address("127.0.0.1"), port);
     if (cacert.empty()) {
@@ -74,7 +79,11 @@ class Client {
     if (tune) tune(ctx_.native_handle());
     tls_ = std::make_unique<beast::ssl_stream<beast::tcp_stream>>(ioc_, ctx_);
     beast::get_lowest_layer(*tls_).connect(endpoint);
-    tls_->handshake(ssl::stream_base::client, handshake_error_);
+    if (handshake) Handshake();
+  }
+
+  void Handshake() {
+    if (tls_) tls_->handshake(ssl::stream_base::client, handshake_error_);
   }
 
   // Runs f on whichever stream this client has.
@@ -614,6 +623,78 @@ TEST_P(HttpServerTest, SlowClientsAreDisconnectedAtTheDeadline) {
   client->Write("GET / HTTP/1.1\r\nHost: h\r\nX-Slow: ");  // ...and never finishes.
   EXPECT_EQ(client->ReadToEnd(), "");                      // Closed without an answer.
   EXPECT_EQ(calls.load(), 0);
+}
+
+TEST_P(HttpServerTest, ReleasedListenerIsAdoptedWithItsBacklogAndAcceptedConnectionsFinish) {
+  std::promise<std::shared_ptr<ResponseWriter>> parked;
+  StartServer([&](HttpRequest req, std::shared_ptr<ResponseWriter> writer) {
+    if (req.path == "/slow") return parked.set_value(std::move(writer));
+    writer->Send(Text("A" + req.path));
+  });
+  const uint16_t port = server_->port();
+  auto in_flight = Connect();
+  in_flight->Write(Get("/slow"));
+  auto writer = parked.get_future().get();
+
+  auto fd = server_->ReleaseListener();
+  ASSERT_TRUE(fd.has_value()) << fd.error().ToString();
+  auto again = server_->ReleaseListener();
+  ASSERT_FALSE(again.has_value());
+  EXPECT_EQ(again.error().code(), ErrorCode::kFailedPrecondition);
+
+  // Nobody accepts now: the kernel completes the TCP handshake and queues the connection.
+  Client queued(port, tls() ? cert_.cert_path : "", {}, /*handshake=*/false);
+
+  HttpServerOptions options;
+  options.tls = tls();
+  options.cert_file = cert_.cert_path;
+  options.key_file = cert_.key_path;
+  options.host = "192.0.2.1";  // Ignored: the descriptor is already bound.
+  options.port = 1;
+  options.listen_fd = *fd;
+  auto second = HttpServer::Start(options, [](HttpRequest req, std::shared_ptr<ResponseWriter> w) {
+    w->Send(Text("B" + req.path));
+  });
+  ASSERT_TRUE(second.has_value()) << second.error().ToString();
+  EXPECT_EQ((*second)->port(), port);
+
+  queued.Handshake();
+  ASSERT_FALSE(queued.handshake_error()) << queued.handshake_error().message();
+  queued.Write(Get("/queued"));
+  EXPECT_EQ(queued.Read().body(), "B/queued");
+  auto fresh = std::make_unique<Client>(port, tls() ? cert_.cert_path : "");
+  fresh->Write(Get("/fresh"));
+  EXPECT_EQ(fresh->Read().body(), "B/fresh");
+
+  // The first server still answers the request it accepted, on the same connection.
+  EXPECT_TRUE(writer->Send(Text("A/slow")));
+  EXPECT_EQ(in_flight->Read().body(), "A/slow");
+  in_flight->Write(Get("/again"));
+  EXPECT_EQ(in_flight->Read().body(), "A/again");
+
+  server_.reset();  // Ends A's connection; B keeps serving.
+  EXPECT_EQ(in_flight->ReadToEnd(), "");
+  fresh->Write(Get("/still"));
+  EXPECT_EQ(fresh->Read().body(), "B/still");
+}
+
+TEST(HttpServerStartTest, ListenFdMustBeAListeningTcpSocket) {
+  int pipe_fds[2];
+  ASSERT_EQ(pipe(pipe_fds), 0);
+  int unbound = socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(unbound, 0);
+  int datagram = socket(AF_INET, SOCK_DGRAM, 0);
+  ASSERT_GE(datagram, 0);
+  for (int fd : {pipe_fds[0], unbound, datagram}) {
+    HttpServerOptions options;
+    options.tls = false;
+    options.listen_fd = fd;
+    auto server = HttpServer::Start(options, [](HttpRequest, std::shared_ptr<ResponseWriter>) {});
+    ASSERT_FALSE(server.has_value()) << fd;
+    EXPECT_EQ(server.error().field(), "listen_fd");
+    EXPECT_NE(fcntl(fd, F_GETFD), -1) << "a refused descriptor stays open for the caller";
+  }
+  for (int fd : {pipe_fds[0], pipe_fds[1], unbound, datagram}) close(fd);
 }
 
 TEST(HttpServerStartTest, PlainHttpIsRefusedOnNonLoopbackHosts) {
