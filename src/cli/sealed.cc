@@ -133,13 +133,23 @@ Result<Unsealed> WaitForUnseal(const service::ServerConfig& config,
         "start without --sealed",
         MasterKeyPath(config), ManifestPath(config)));
   }
-  BG_ASSIGN_OR_RETURN(std::unique_ptr<store::Store> store,
+  // What the sealed server's handlers use, owned with them: the server may outlive this
+  // function (it finishes its last answers while the service opens).
+  struct State {
+    State(kit::KitManifest m, std::unique_ptr<store::Store> s)
+        : manifest(std::move(m)),
+          store(std::move(s)),
+          unsealer(manifest, [this](const Secret& k) { return OpensAuditKey(*store, k); }) {}
+    const kit::KitManifest manifest;
+    const std::unique_ptr<store::Store> store;
+    kit::Unsealer unsealer;
+    std::mutex events_mu;
+    std::vector<core::AuditEvent> events;
+    std::atomic<bool> answered{false};  // the response that unsealed has been written
+  };
+  BG_ASSIGN_OR_RETURN(std::unique_ptr<store::Store> opened,
                       store::OpenStore(config.storage, config.data_dir));
-  kit::Unsealer unsealer(manifest, [&store](const Secret& s) { return OpensAuditKey(*store, s); });
-
-  std::mutex events_mu;
-  std::vector<core::AuditEvent> events;
-  std::atomic<bool> answered{false};  // the response that unsealed has been written
+  auto st = std::make_shared<State>(manifest, std::move(opened));
 
   api::HttpServerOptions opts;
   opts.host = listen.first;
@@ -156,16 +166,16 @@ Result<Unsealed> WaitForUnseal(const service::ServerConfig& config,
       opts.key_file = cert.key_path;
     }
   }
-  opts.on_complete = [&](const api::HttpRequest& r, int status, double) {
-    if (r.path == "/v1/sys/unseal" && status == 200 && unsealer.unsealed()) answered = true;
+  opts.on_complete = [st](const api::HttpRequest& r, int status, double) {
+    if (r.path == "/v1/sys/unseal" && status == 200 && st->unsealer.unsealed()) st->answered = true;
   };
-  auto status_json = [&] {
-    return json{{"status", unsealer.unsealed() ? "unsealed" : "sealed"},
-                {"shares_received", unsealer.received()},
-                {"threshold", unsealer.threshold()},
-                {"kit_id", manifest.kit_id}};
+  auto status_json = [st] {
+    return json{{"status", st->unsealer.unsealed() ? "unsealed" : "sealed"},
+                {"shares_received", st->unsealer.received()},
+                {"threshold", st->unsealer.threshold()},
+                {"kit_id", st->manifest.kit_id}};
   };
-  auto handler = [&](api::HttpRequest req, std::shared_ptr<api::ResponseWriter> w) {
+  auto handler = [st, status_json](api::HttpRequest req, std::shared_ptr<api::ResponseWriter> w) {
     if (req.path == "/healthz" && req.method == "GET") {
       w->Send(JsonOk(status_json()));
       return;
@@ -180,10 +190,11 @@ Result<Unsealed> WaitForUnseal(const service::ServerConfig& config,
         w->Send(api::Api::ErrorResponse(line.error()));
         return;
       }
-      auto outcome = unsealer.Submit(*line);
+      auto outcome = st->unsealer.Submit(*line);
       {
-        std::lock_guard lock(events_mu);
-        events.push_back(UnsealEvent(*line, req.remote_address, outcome, SystemClock::Get().Now()));
+        std::lock_guard lock(st->events_mu);
+        st->events.push_back(
+            UnsealEvent(*line, req.remote_address, outcome, SystemClock::Get().Now()));
       }
       sodium_memzero(line->data(), line->size());
       req.body.assign(req.body.size(), '\0');
@@ -213,7 +224,7 @@ Result<Unsealed> WaitForUnseal(const service::ServerConfig& config,
 
   Unsealed out;
   for (;;) {
-    if (answered) break;
+    if (st->answered) break;
     timespec wait{0, 100 * 1000 * 1000};
     const int sig = sigtimedwait(&signals, nullptr, &wait);
     if (sig > 0 && sig != SIGHUP) {
@@ -221,13 +232,25 @@ Result<Unsealed> WaitForUnseal(const service::ServerConfig& config,
       return out;  // no key: stopped while sealed
     }
   }
-  server->Stop();
-  auto secret = unsealer.TakeSecret();
+  // The listener goes to the real server still listening; this one stays up (not accepting)
+  // until the caller has started that server, so no client is refused in between and the
+  // answer that unsealed is not cut off.
+  auto fd = server->ReleaseListener();
+  if (!fd) {
+    server->Stop();
+    return fd.error();
+  }
+  out.listen_fd = *fd;
+  out.sealed_server = std::move(server);
+  auto secret = st->unsealer.TakeSecret();
   if (!secret) return Error::Internal("unsealed without a key");
   BG_ASSIGN_OR_RETURN(auth::MasterKey key, auth::MasterKey::FromBytes(std::move(*secret)));
   out.key = std::make_unique<auth::MasterKey>(std::move(key));
-  std::lock_guard lock(events_mu);
-  out.events = std::move(events);
+  {
+    // Submissions after this one are refused ("already unsealed") and not logged.
+    std::lock_guard lock(st->events_mu);
+    out.events = std::move(st->events);
+  }
   std::cout << fmt::format("unsealed with {} shares of kit {}\n", manifest.threshold,
                            manifest.kit_id)
             << std::flush;

@@ -27,6 +27,9 @@
 namespace CLI {
 class App;
 }
+namespace bg::api {
+class HttpServer;
+}
 namespace bg::service {
 class Service;
 class Tx;
@@ -44,6 +47,13 @@ inline constexpr char kMasterKitFile[] = "master-kit.json";
 struct Unsealed {
   std::unique_ptr<auth::MasterKey> key;  // null: stopped by a signal while still sealed
   std::vector<core::AuditEvent> events;  // one per submission, for the log once it is open
+  // The listening socket, handed over still listening (HttpServerOptions::listen_fd): a
+  // client connecting while the service opens waits in its backlog instead of being refused.
+  // -1 when stopped while sealed. The caller owns it.
+  int listen_fd = -1;
+  // The sealed server, no longer accepting; its connections (the last unseal answer) finish
+  // while the service opens. Stop it once the real server runs.
+  std::unique_ptr<api::HttpServer> sealed_server;
 };
 
 // Serves only GET /healthz ({"status":"sealed","shares_received","threshold","kit_id"}) and

@@ -240,13 +240,16 @@ int RunServe(Globals& g, const ServeFlags& f) {
   opts.on_complete = [&api](const api::HttpRequest& r, int status, double s) {
     api.OnComplete(r, status, s);
   };
+  opts.listen_fd = unsealed.listen_fd;  // after unsealing: the same socket, never closed
   auto server = api::HttpServer::Start(opts, [&api](api::HttpRequest r, std::shared_ptr<api::ResponseWriter> w) {
     api.Handle(std::move(r), std::move(w));
   });
   if (!server) {
+    if (unsealed.listen_fd >= 0) ::close(unsealed.listen_fd);
     Fail(g, server.error());
     return g.exit_code;
   }
+  if (unsealed.sealed_server) unsealed.sealed_server->Stop();  // its last answers are out
   std::string host = listen->first.find(':') != std::string::npos ? "[" + listen->first + "]" : listen->first;
   std::cout << fmt::format("breakglass listening on {}://{}:{}\n", scheme, host, (*server)->port());
   if (opts.tls) {

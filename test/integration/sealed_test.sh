@@ -66,11 +66,28 @@ r=$(unseal_raw '{"share":"x","extra":1}')
 r=$(unseal_raw "$(jq -cn --arg s "$(cat "$WORK/kit/share-1.txt")" '{share:$s}')")
 [ "$(tail -1 <<<"$r")" = 409 ] && [ "$(head -1 <<<"$r" | jq -r .error.field)" = share ] || fail "duplicate share: $r"
 [ "$(get /healthz | head -1 | jq -r .shares_received)" = 1 ] || fail "duplicate counted"
+# While the last share goes in, a client keeps asking /healthz: the listening socket is handed
+# from the sealed server to the normal one, so no attempt may be refused (curl exit 7).
+(
+  end=$((SECONDS + 60))
+  while [ $SECONDS -lt $end ] && ! grep -q "breakglass listening on" "$WORK/serve.out"; do
+    rc=0
+    curl -s -o /dev/null --cacert "$BREAKGLASS_CACERT" --max-time 20 "$BREAKGLASS_SERVER/healthz" || rc=$?
+    echo "$rc" >>"$WORK/probe.codes"
+  done
+) &
+PROBE_PID=$!
 "$BG" unseal "$(cat "$WORK/kit/share-3.txt")" >"$WORK/u3.txt" || fail "share 3 refused"
 grep -q unsealed "$WORK/u3.txt" || fail "not unsealed: $(cat "$WORK/u3.txt")"
 
 # the normal server takes over on the same port
 wait_until 60 grep -q "breakglass listening on" "$WORK/serve.out" || fail "server did not open after unseal"
+wait "$PROBE_PID" || true
+[ -s "$WORK/probe.codes" ] || fail "the handover probe never ran"
+if grep -qvx 0 "$WORK/probe.codes"; then
+  fail "a client was refused or failed during the handover: curl exit codes $(sort | uniq -c <"$WORK/probe.codes" | tr '\n' ' ')"
+fi
+echo "ok - $(wc -l <"$WORK/probe.codes") health checks across the unseal handover, none refused"
 r=$(get /healthz)
 [ "$(tail -1 <<<"$r")" = 200 ] && [ "$(head -1 <<<"$r" | jq -r .status)" != sealed ] || fail "healthz after unseal: $r"
 [ ! -e "$DATA/master.key" ] || fail "unsealing wrote master.key"
