@@ -31,7 +31,12 @@ http {
 }
 CONF
 nginx -c "$NG/nginx.conf" -p "$NG"
-trap 'nginx -c "$NG/nginx.conf" -p "$NG" -s stop 2>/dev/null || true; cleanup' EXIT
+stop_nginx() {  # SIGTERM to the master (what `nginx -s stop` sends), then wait for it to go
+  local pid; pid=$(cat "$NG/nginx.pid" 2>/dev/null) || return 0
+  kill "$pid" 2>/dev/null || return 0
+  for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
+}
+trap 'stop_nginx; cleanup' EXIT
 sleep 0.5
 
 bg_start_server
