@@ -8,6 +8,7 @@
 #include "connectors/common/state.h"
 #include "connectors/ssh_ca/ssh_ca_connector.h"
 #include "store/store.h"
+#include "util/encoding.h"
 
 namespace bg::api {
 
@@ -176,6 +177,47 @@ void AddConnectorRoutes(Api& api, service::Service& svc, connectors::ConnectorHe
         out["failing_jobs"] = failing;
       }
       w->Send(Out(200, out));
+      return true;
+    }
+    if (p == "/v1/ssh/revoke") {
+      if (req.method != "POST") return send_error(Error::InvalidArgument("method", "use POST"));
+      if (!actor.Has(core::Role::kAdmin)) {
+        return send_error(Error::PermissionDenied("revoking a certificate needs the admin role"));
+      }
+      auto body = ParseObject(req.body, {"serial", "valid_before", "reason", "connector"},
+                              {"serial", "valid_before", "reason"});
+      if (!body) return send_error(body.error());
+      auto serial_text = GetString(*body, "serial");
+      auto until_text = GetString(*body, "valid_before");
+      auto reason = GetString(*body, "reason");
+      auto connector = GetString(*body, "connector");
+      for (const auto* f : {&serial_text, &until_text, &reason, &connector}) {
+        if (!*f) return send_error(f->error());
+      }
+      // Decimal, as in offline records: JSON numbers lose bits above 2^53.
+      const std::string& t = *serial_text;
+      const std::optional<uint64_t> serial = ParseDecimalU64(t);
+      if (!serial || *serial == 0) {
+        return send_error(Error::InvalidArgument("serial", "a certificate serial in decimal, 1 to 2^64-1"));
+      }
+      auto until = ParseRfc3339(*until_text, "valid_before");
+      if (!until) return send_error(until.error());
+      if (reason->empty()) return send_error(Error::InvalidArgument("reason", "say why"));
+      auto c = FindSshCa(svc, *connector);
+      if (!c) return send_error(c.error());
+      // Revoked first: if the audit record then fails the certificate is still refused.
+      if (auto st = (*c)->RevokeSerial(*serial, *until); !st) return send_error(st.error());
+      core::AuditEvent ev{"ssh.certificate_revoked", actor.name, RequestId(), {}};
+      ev.details = {{"connector", (*c)->instance()},
+                    {"serial", t},
+                    {"valid_before", FormatRfc3339(*until)},
+                    {"reason", *reason},
+                    {"krl_version", std::to_string((*c)->krl_version())}};
+      if (auto st = svc.AppendAudit(ev); !st) return send_error(st.error());
+      w->Send(Out(200, {{"connector", (*c)->instance()},
+                        {"serial", t},
+                        {"valid_before", FormatRfc3339(*until)},
+                        {"krl_version", (*c)->krl_version()}}));
       return true;
     }
     if (p == "/v1/connectors/probe") {

@@ -18,6 +18,7 @@
 #include "connectors/ssh_ca/keys.h"
 #include "connectors/ssh_ca/ssh_ca_connector.h"
 #include "kit/kit.h"
+#include "kit/offline_record.h"
 #include "kit/ssh_cert.h"
 #include "service/writer.h"
 #include "store/store.h"
@@ -172,6 +173,61 @@ Status SplitCaKit(Globals& g, const CaKitFlags& f) {
   return Ok();
 }
 
+struct CaRevokeFlags {
+  std::string record;
+  std::string serial;
+  std::string valid_before;
+  std::string reason;
+  std::string connector;
+};
+
+// The serial and end of the certificate to revoke: from an offline record, or given.
+Status RevokeCertificate(Globals& g, const CaRevokeFlags& f) {
+  std::string serial = f.serial, valid_before = f.valid_before;
+  if (!f.record.empty()) {
+    if (!serial.empty() || !valid_before.empty()) {
+      return Error::InvalidArgument("record", "give --record or --serial/--valid-before, not both");
+    }
+    BG_ASSIGN_OR_RETURN(std::string text, ReadWholeFile(f.record));
+    BG_ASSIGN_OR_RETURN(kit::OfflineRecord rec, kit::ParseOfflineRecord(text));
+    BG_TRY(kit::VerifyOfflineRecord(rec));
+    if (!rec.ssh_certificate) {
+      return Error::InvalidArgument("record", f.record + " records no SSH certificate");
+    }
+    serial = rec.ssh_certificate->serial;
+    valid_before = FormatRfc3339(rec.ssh_certificate->valid_before);
+  }
+  if (serial.empty() || valid_before.empty()) {
+    return Error::InvalidArgument("serial", "give --record FILE, or --serial and --valid-before");
+  }
+  nlohmann::json body = {{"serial", serial}, {"valid_before", valid_before}, {"reason", f.reason}};
+  if (!f.connector.empty()) body["connector"] = f.connector;
+  Client c(ResolveClientOptions(g.client));
+  BG_ASSIGN_OR_RETURN(nlohmann::json r, c.Json("POST", "/v1/ssh/revoke", body));
+  Print(g, r,
+        fmt::format("revoked serial {} of {} until {} (KRL version {}); sshd refuses it once its "
+                    "RevokedKeys file is refreshed from /v1/ssh/krl",
+                    r.value("serial", ""), r.value("connector", ""), r.value("valid_before", ""),
+                    r.value("krl_version", 0)));
+  return Ok();
+}
+
+void AddCaRevokeCommand(CLI::App* ca, Globals& g) {
+  auto f = std::make_shared<CaRevokeFlags>();
+  auto* c = ca->add_subcommand(
+      "revoke",
+      "Revoke one certificate of the CA by serial (e.g. an emergency certificate from kit "
+      "ssh-cert, with --record): it goes into the KRL until it ends; needs the admin role");
+  c->add_option("--record", f->record, "the offline record kit ssh-cert wrote");
+  c->add_option("--serial", f->serial, "the certificate's serial (decimal)");
+  c->add_option("--valid-before", f->valid_before, "the certificate's end (RFC 3339)");
+  c->add_option("--reason", f->reason, "why")->required();
+  c->add_option("--connector", f->connector, "The ssh_ca connector (if several)");
+  c->callback([&g, f] {
+    if (auto s = RevokeCertificate(g, *f); !s) Fail(g, s.error());
+  });
+}
+
 void AddCaKitCommand(CLI::App* ca, Globals& g) {
   auto f = std::make_shared<CaKitFlags>();
   auto* c = ca->add_subcommand(
@@ -242,6 +298,7 @@ void AddSshCaCommands(CLI::App& app, Globals& g) {
     });
   }
   AddCaKitCommand(ca, g);
+  AddCaRevokeCommand(ca, g);
 }
 
 // Runs `argv` and waits; returns its exit status (255 when it could not run, as ssh does).

@@ -53,10 +53,7 @@ bool IsPrintableAscii(std::string_view s) {
 
 Status ValidateSshCertificate(const SshCertificateUse& c) {
   const std::string f = "ssh_certificate.";
-  const bool digits = !c.serial.empty() && c.serial.size() <= 20 &&
-                      c.serial.find_first_not_of("0123456789") == std::string::npos &&
-                      (c.serial == "0" || c.serial[0] != '0');
-  if (!digits || (c.serial.size() == 20 && c.serial > "18446744073709551615")) {
+  if (!ParseDecimalU64(c.serial)) {
     return RecordError(f + "serial", "must be a 64-bit unsigned integer in decimal");
   }
   if (c.key_id.empty() || !IsPrintableAscii(c.key_id)) {

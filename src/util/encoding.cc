@@ -83,6 +83,18 @@ bool Base64DecodeInto(std::string_view in, std::string& out) {
 }
 
 
+std::optional<uint64_t> ParseDecimalU64(std::string_view t) {
+  if (t.empty() || t.size() > 20 || (t.size() > 1 && t[0] == '0')) return std::nullopt;
+  uint64_t v = 0;
+  for (char c : t) {
+    if (c < '0' || c > '9') return std::nullopt;
+    const auto d = static_cast<uint64_t>(c - '0');
+    if (v > (UINT64_MAX - d) / 10) return std::nullopt;  // would overflow
+    v = v * 10 + d;
+  }
+  return v;
+}
+
 std::string HexEncode(std::string_view bytes) {
   std::string out(bytes.size() * 2 + 1, '\0');
   sodium_bin2hex(out.data(), out.size(), reinterpret_cast<const unsigned char*>(bytes.data()),

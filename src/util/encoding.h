@@ -2,6 +2,7 @@
 // Decoders refuse anything that is not exactly canonical input for their alphabet.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -11,6 +12,10 @@ namespace bg {
 std::string HexEncode(std::string_view bytes);
 std::optional<std::string> HexDecode(std::string_view hex);
 std::string Base64Encode(std::string_view bytes);
+// A uint64 written in canonical decimal (digits only, no sign, no leading zero, at most
+// 18446744073709551615): certificate serials travel as such strings in JSON.
+std::optional<uint64_t> ParseDecimalU64(std::string_view text);
+
 // Standard base64 exactly as Base64Encode writes it (padded, no white space, unused bits
 // zero); anything else is refused, so every byte string has one accepted encoding.
 std::optional<std::string> Base64Decode(std::string_view b64);

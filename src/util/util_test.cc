@@ -71,6 +71,16 @@ TEST(EncodingTest, RoundTripsAndRefusesJunk) {
   EXPECT_FALSE(HexDecode("zz").has_value());
 }
 
+TEST(EncodingTest, DecimalU64IsCanonicalAndBounded) {
+  EXPECT_EQ(ParseDecimalU64("0"), 0u);
+  EXPECT_EQ(ParseDecimalU64("42"), 42u);
+  EXPECT_EQ(ParseDecimalU64("18446744073709551615"), UINT64_MAX);
+  for (const char* bad : {"", "-1", "+1", "01", "00", "18446744073709551616",
+                          "99999999999999999999", "1 ", " 1", "1e3", "0x10", "123456789012345678901"}) {
+    EXPECT_FALSE(ParseDecimalU64(bad).has_value()) << bad;
+  }
+}
+
 // The table decoder against libsodium's (strict, no padding ignored, no white space) plus the
 // canonical re-encoding check, on every string of up to 4 characters over a small alphabet
 // and on random longer ones.

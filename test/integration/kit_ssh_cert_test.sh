@@ -41,6 +41,8 @@ tier = 1
 max_duration = "1h"
 TOML
 
+conn_user alice requester
+conn_user admin admin
 # The server creates the CA at its first start.
 bg_start_server --config "$WORK/bg.toml"
 S=$WORK/sshd; mkdir -p "$S/principals" /run/sshd
@@ -197,4 +199,30 @@ done
 "$BG" audit export --config "$WORK/bg.toml" --bundle "$WORK/bundle" >/dev/null 2>&1 || fail "audit bundle"
 "$BG" audit verify --bundle "$WORK/bundle" >/dev/null || fail "audit verify after reconcile"
 echo "ok - reconciled once into the audit log with the certificate's serial, marked for review"
+# --- the incident is over: revoke the emergency certificate before it ends ----------------------
+bg_start_server --config "$WORK/bg.toml"
+echo emergency-root >"$S/principals/root"
+ssh "${SSH_OPTS[@]}" -i "$L/id_ed25519" root@127.0.0.1 true 2>/dev/null || fail "login before the revocation"
+conn_login alice
+set +e; "$BG" ssh-ca revoke --record "$record" --reason "incident over" 2>"$WORK/err"; rc=$?; set -e
+[ $rc -eq 4 ] || fail "a requester revoked a certificate: exit $rc $(cat "$WORK/err")"
+conn_login admin
+set +e; "$BG" ssh-ca revoke --serial 0123 --valid-before 2030-01-01T00:00:00Z --reason x 2>"$WORK/err"; rc=$?; set -e
+[ $rc -eq 2 ] && grep -q serial "$WORK/err" || fail "a malformed serial: exit $rc $(cat "$WORK/err")"
+"$BG" ssh-ca revoke --record "$record" --reason "incident over" --json >"$WORK/revoke.json" ||
+  fail "ssh-ca revoke"
+[ "$(jq -r .serial "$WORK/revoke.json")" = "$serial" ] || fail "revoke output: $(cat "$WORK/revoke.json")"
+curl -sf --cacert "$BREAKGLASS_CACERT" "$BREAKGLASS_SERVER/v1/ssh/krl" -o "$S/krl" || fail "GET /v1/ssh/krl"
+ssh-keygen -Q -f "$S/krl" "$cert" >/dev/null 2>&1 && fail "ssh-keygen -Q: the emergency certificate is not in the KRL"
+before=$(wc -l <"$S/sshd.log")
+if ssh "${SSH_OPTS[@]}" -i "$L/id_ed25519" root@127.0.0.1 true 2>/dev/null; then
+  fail "logged in with a revoked emergency certificate"
+fi
+wait_until 5 bash -c "tail -n +$((before + 1)) '$S/sshd.log' | grep -q 'revoked'" ||
+  fail "sshd did not refuse it as revoked: $(tail -5 "$S/sshd.log")"
+"$BG" audit export --config "$WORK/bg.toml" --out "$WORK/audit2.jsonl" 2>/dev/null || fail "audit export"
+jq -r .leaf "$WORK/audit2.jsonl" | while read -r l; do base64 -d <<<"$l"; echo; done |
+  grep '"type":"ssh.certificate_revoked"' | grep -qF "\"serial\":\"$serial\"" ||
+  fail "no ssh.certificate_revoked event for $serial"
+echo "ok - an admin revokes the emergency certificate by its record; the KRL refuses it; audited"
 echo "kit_ssh_cert_test: ok"

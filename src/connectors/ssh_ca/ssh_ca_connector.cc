@@ -123,8 +123,12 @@ Status SshCaConnector::LoadRevoked() {
       json j = json::parse(*revoked);
       krl_version_ = j.at("version").get<uint64_t>();
       for (const auto& r : j.at("ranges")) {
-        for (uint64_t s = r.at(0).get<uint64_t>(); s <= r.at(1).get<uint64_t>(); ++s) {
+        const uint64_t lo = r.at(0).get<uint64_t>(), hi = r.at(1).get<uint64_t>();
+        if (hi < lo) return Error::Internal("ssh_ca: stored revoked range is inverted");
+        // Written so that hi = 2^64-1 (an offline serial can be) ends the loop.
+        for (uint64_t s = lo;; ++s) {
           revoked_[s] = r.at(2).get<int64_t>();
+          if (s == hi) break;
         }
       }
     } catch (const json::exception&) {
@@ -229,6 +233,38 @@ Status SshCaConnector::Revoke(const core::Request& grant) {
       }
     }
   }
+  std::vector<std::pair<std::string, std::string>> writes;
+  if (!record.revoked) {
+    record.revoked = true;
+    writes.emplace_back(GrantKey(grant.id), record.ToJson());
+  }
+  BG_TRY(CommitRevoked(std::move(next_revoked), changed, std::move(writes)));
+  cursors_[grant.id.value()] = Cursor{1, 0, 0, /*revoked=*/true};
+  return Ok();
+}
+
+Status SshCaConnector::RevokeSerial(uint64_t serial, Timestamp valid_before) {
+  if (serial == 0) return Error::InvalidArgument("serial", "must be non-zero");
+  std::lock_guard lock(mu_);
+  const int64_t until = ToUnixSeconds(valid_before);
+  auto next_revoked = revoked_;
+  bool changed = false;
+  if (until > ToUnixSeconds(clock_.Now())) {
+    auto it = next_revoked.find(serial);
+    if (it == next_revoked.end()) {
+      next_revoked.emplace(serial, until);
+      changed = true;
+    } else if (it->second < until) {
+      it->second = until;
+      changed = true;
+    }
+  }
+  return CommitRevoked(std::move(next_revoked), changed, {});
+}
+
+Status SshCaConnector::CommitRevoked(std::map<uint64_t, int64_t> next_revoked, bool changed,
+                                     std::vector<std::pair<std::string, std::string>> writes) {
+  const int64_t now = ToUnixSeconds(clock_.Now());
   // Certificates past their valid-before need no KRL entry: sshd refuses them anyway.
   for (auto it = next_revoked.begin(); it != next_revoked.end();) {
     if (it->second <= now) {
@@ -239,11 +275,6 @@ Status SshCaConnector::Revoke(const core::Request& grant) {
     }
   }
   uint64_t version = krl_version_ + (changed ? 1 : 0);
-  std::vector<std::pair<std::string, std::string>> writes;
-  if (!record.revoked) {
-    record.revoked = true;
-    writes.emplace_back(GrantKey(grant.id), record.ToJson());
-  }
   if (changed) {
     json ranges = json::array();
     for (auto it = next_revoked.begin(); it != next_revoked.end();) {
@@ -260,7 +291,6 @@ Status SshCaConnector::Revoke(const core::Request& grant) {
     writes.emplace_back(kRevoked, json{{"version", version}, {"ranges", ranges}}.dump());
   }
   if (!writes.empty()) BG_TRY(state_.Put(writes));
-  cursors_[grant.id.value()] = Cursor{1, 0, 0, /*revoked=*/true};
   revoked_ = std::move(next_revoked);
   krl_version_ = version;
   return Ok();

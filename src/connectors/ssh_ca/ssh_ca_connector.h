@@ -22,6 +22,8 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "connectors/common/state.h"
 #include "connectors/ssh_ca/certificate.h"
@@ -57,6 +59,12 @@ class SshCaConnector final : public service::Connector {
   Result<IssuedCertificate> IssueCertificate(const core::Request& grant,
                                              std::string_view public_key_line);
 
+  // Puts one certificate serial into the revoked set until `valid_before` (after that sshd
+  // refuses the certificate anyway) and bumps the KRL version: for certificates issued outside
+  // a grant, such as an emergency certificate signed from an offline kit (kit ssh-cert).
+  // Revoking a serial again is harmless; InvalidArgument for serial 0.
+  Status RevokeSerial(uint64_t serial, Timestamp valid_before);
+
   // "ssh-ed25519 AAAA... breakglass-ca:<instance>" for TrustedUserCAKeys.
   std::string PublicKeyLine() const;
   // The CA private key, for `breakglass ssh-ca kit` only (splits it into an offline kit). The
@@ -71,6 +79,10 @@ class SshCaConnector final : public service::Connector {
   struct Revoked;
   SshCaConnector(ConnectorState state, const Clock& clock, ssh::Ed25519PrivateKey ca);
   Status LoadRevoked();
+  // Stores `next_revoked` (without expired entries) with `writes` in one commit, bumping the
+  // KRL version when it changed. mu_ held.
+  Status CommitRevoked(std::map<uint64_t, int64_t> next_revoked, bool changed,
+                       std::vector<std::pair<std::string, std::string>> writes);
 
   ConnectorState state_;
   const Clock& clock_;

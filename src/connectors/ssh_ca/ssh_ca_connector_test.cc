@@ -193,6 +193,38 @@ TEST_F(SshCaConnectorTest, ExpiredSerialsLeaveTheKrl) {
   EXPECT_FALSE(krl->IsRevoked(*ca, a->serial, ""));
 }
 
+TEST_F(SshCaConnectorTest, AnOfflineSerialCanBeRevokedUntilItsEnd) {
+  auto c = Make();
+  auto ca = ssh::PublicKey::ParseLine(c->PublicKeyLine());
+  // Offline serials have the top bit set; the largest one must not trip the range loops.
+  const uint64_t top = ~uint64_t{0}, other = (uint64_t{1} << 63) | 12345;
+  const Timestamp until = clock_.Now() + Seconds(3600);
+  const uint64_t v0 = c->krl_version();
+  ASSERT_TRUE(c->RevokeSerial(top, until));
+  ASSERT_TRUE(c->RevokeSerial(other, until));
+  EXPECT_EQ(c->krl_version(), v0 + 2);
+  ASSERT_TRUE(c->RevokeSerial(top, until));  // again: nothing changes
+  EXPECT_EQ(c->krl_version(), v0 + 2);
+  EXPECT_EQ(c->RevokeSerial(0, until).error().field(), "serial");
+  auto check = [&](SshCaConnector& conn, bool revoked) {
+    auto krl = ssh::ParseKrl(*conn.Krl());
+    ASSERT_TRUE(krl);
+    EXPECT_EQ(krl->IsRevoked(*ca, top, ""), revoked);
+    EXPECT_EQ(krl->IsRevoked(*ca, other, ""), revoked);
+    EXPECT_FALSE(krl->IsRevoked(*ca, top - 1, ""));
+  };
+  check(*c, true);
+  env_.Reopen();
+  auto reader = Make("{}", false);
+  ASSERT_NE(reader, nullptr);
+  check(*reader, true);
+  // A certificate already past its end needs no entry, and leaves the KRL when it ends.
+  ASSERT_TRUE(reader->RevokeSerial(top - 7, clock_.Now() - Seconds(1)));
+  EXPECT_FALSE(ssh::ParseKrl(*reader->Krl())->IsRevoked(*ca, top - 7, ""));
+  clock_.Advance(Seconds(3601));
+  check(*reader, false);
+}
+
 TEST_F(SshCaConnectorTest, BadOptionsFailAtStart) {
   for (const char* bad : {R"({"extensions":["permit-everything"]})", R"({"extensions":"permit-pty"})",
                           R"({"source_address":"not an address"})", R"({"backdate":"2h"})",
