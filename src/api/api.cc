@@ -83,44 +83,33 @@ bool IsAuditReader(const core::Actor& a) {
   return a.Has(core::Role::kAuditor) || a.Has(core::Role::kAdmin);
 }
 
+}  // namespace
+
 // The JSON of GET /v1/requests/{id}, rendered once per request version: the store bumps the
-// version on every write and ToJson reads nothing but the request, so the bytes rendered for
-// (id, version) stay right until the version moves. Entries belong to the Api that rendered
-// them (dropped with it, so a later Api at the same address never sees them). Bounded: the
-// whole cache is dropped when it is full.
+// version on every write and ToJson reads nothing but the request (visibility is checked
+// before, so the bytes do not depend on who asks), so the bytes rendered for (id, version)
+// stay right until the version moves. One per Api. Bounded: the whole cache is dropped when it
+// is full. Thread-safe.
 class RenderedRequests {
  public:
-  static RenderedRequests& Instance() {
-    static auto* cache = new RenderedRequests();  // Never destroyed: used until exit.
-    return *cache;
-  }
-
-  std::string Body(const Api* owner, const core::Request& r) {
+  std::string Body(const core::Request& r) {
     {
       std::lock_guard lock(mu_);
       auto it = bodies_.find(std::string_view(r.id.value()));
-      if (it != bodies_.end() && it->second.owner == owner && it->second.version == r.version) {
-        return it->second.body;
-      }
+      if (it != bodies_.end() && it->second.version == r.version) return it->second.body;
     }
     std::string body = ToJson(r).dump();
     std::lock_guard lock(mu_);
     if (bodies_.size() >= kMaxEntries) bodies_.clear();
     auto& entry = bodies_[r.id.value()];
     // Two readers may race to render; keep the newest version.
-    if (entry.owner != owner || entry.version <= r.version) entry = Entry{owner, r.version, body};
+    if (entry.version <= r.version) entry = Entry{r.version, body};
     return body;
-  }
-
-  void Forget(const Api* owner) {
-    std::lock_guard lock(mu_);
-    std::erase_if(bodies_, [owner](const auto& kv) { return kv.second.owner == owner; });
   }
 
  private:
   static constexpr size_t kMaxEntries = 4096;
   struct Entry {
-    const Api* owner = nullptr;
     int64_t version = -1;
     std::string body;
   };
@@ -132,9 +121,8 @@ class RenderedRequests {
   std::unordered_map<std::string, Entry, Hash, std::equal_to<>> bodies_;
 };
 
-}  // namespace
-
-Api::Api(service::Service& service) : service_(service) {
+Api::Api(service::Service& service)
+    : service_(service), rendered_(std::make_unique<RenderedRequests>()) {
   auto& reg = service_.metrics();
   if (auto h = reg.AddHistogram("breakglass_http_request_duration_seconds",
                                 "HTTP request latency by route.", metrics::DefaultLatencyBuckets(),
@@ -149,7 +137,6 @@ Api::Api(service::Service& service) : service_(service) {
 }
 
 Api::~Api() {
-  RenderedRequests::Instance().Forget(this);
   stopping_ = true;
   if (heartbeat_.joinable()) heartbeat_.join();
   std::map<uint64_t, std::shared_ptr<ResponseWriter>> streams;
@@ -397,7 +384,7 @@ void Api::Dispatch(HttpRequest& req, std::shared_ptr<ResponseWriter>& w) {
         auto r = service_.Get(actor, id);
         if (!r) return send_error(r.error());
         HttpResponse out;
-        out.body = RenderedRequests::Instance().Body(this, *r);
+        out.body = rendered_->Body(*r);
         return (void)w->Send(std::move(out));
       }
       if (seg.size() == 4 && m == "POST") {

@@ -20,6 +20,8 @@ namespace bg::api {
 using RouteExtension = std::function<bool(HttpRequest& req, const core::Actor& actor,
                                           std::shared_ptr<ResponseWriter>& w)>;
 
+class RenderedRequests;
+
 class Api {
  public:
   explicit Api(service::Service& service);
@@ -54,6 +56,7 @@ class Api {
   std::map<uint64_t, std::shared_ptr<ResponseWriter>> streams_;
   std::atomic<bool> stopping_{false};
   std::thread heartbeat_;
+  std::unique_ptr<RenderedRequests> rendered_;
 };
 
 // Normalises a path to its route template for metric labels ("/v1/requests/{id}").
