@@ -196,6 +196,19 @@ Status RevokeCertificate(Globals& g, const CaRevokeFlags& f) {
     }
     serial = rec.ssh_certificate->serial;
     valid_before = FormatRfc3339(rec.ssh_certificate->valid_before);
+    // The serial means something only for the CA that signed it.
+    Client ca_client(ResolveClientOptions(g.client));
+    std::string path = "/v1/ssh/ca";
+    if (!f.connector.empty()) path += "?connector=" + PathPart(f.connector);
+    BG_ASSIGN_OR_RETURN(auto ca, ca_client.Send("GET", path, "", /*auth=*/false));
+    while (!ca.body.empty() && (ca.body.back() == '\n' || ca.body.back() == '\r')) ca.body.pop_back();
+    BG_ASSIGN_OR_RETURN(ssh::PublicKey server_ca, ssh::PublicKey::ParseLine(ca.body));
+    auto record_ca = ssh::PublicKey::ParseLine(rec.ssh_certificate->ca_public_key);
+    if (!record_ca || !(*record_ca == server_ca)) {
+      return Error::FailedPrecondition(fmt::format(
+          "{}: the certificate was signed by CA {}, not by this connector's CA {}", f.record,
+          record_ca ? record_ca->Fingerprint() : "?", server_ca.Fingerprint()));
+    }
   }
   if (serial.empty() || valid_before.empty()) {
     return Error::InvalidArgument("serial", "give --record FILE, or --serial and --valid-before");

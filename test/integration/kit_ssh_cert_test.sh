@@ -209,6 +209,8 @@ set +e; "$BG" ssh-ca revoke --record "$record" --reason "incident over" 2>"$WORK
 conn_login admin
 set +e; "$BG" ssh-ca revoke --serial 0123 --valid-before 2030-01-01T00:00:00Z --reason x 2>"$WORK/err"; rc=$?; set -e
 [ $rc -eq 2 ] && grep -q serial "$WORK/err" || fail "a malformed serial: exit $rc $(cat "$WORK/err")"
+set +e; "$BG" ssh-ca revoke --record "$record" --connector no-such-ca --reason x 2>"$WORK/err"; rc=$?; set -e
+[ $rc -ne 0 ] && grep -q "no-such-ca" "$WORK/err" || fail "revoke on an unknown connector: $rc $(cat "$WORK/err")"
 "$BG" ssh-ca revoke --record "$record" --reason "incident over" --json >"$WORK/revoke.json" ||
   fail "ssh-ca revoke"
 [ "$(jq -r .serial "$WORK/revoke.json")" = "$serial" ] || fail "revoke output: $(cat "$WORK/revoke.json")"
