@@ -53,19 +53,6 @@ HttpResponse Api::ErrorResponse(const Error& e) {
 
 namespace {
 
-// Splits "/v1/requests/abc/approve" into its segments.
-std::vector<std::string> Segments(const std::string& path) {
-  std::vector<std::string> out;
-  size_t i = 0;
-  while (i < path.size()) {
-    size_t j = path.find('/', i);
-    if (j == std::string::npos) j = path.size();
-    if (j > i) out.push_back(path.substr(i, j - i));
-    i = j + 1;
-  }
-  return out;
-}
-
 Result<int64_t> QueryInt(const HttpRequest& req, const std::string& key, std::optional<int64_t> fallback) {
   auto it = req.query.find(key);
   if (it == req.query.end() || it->second.empty()) {
@@ -168,7 +155,7 @@ void Api::Heartbeats() {
 }
 
 std::string RouteLabel(const std::string& method, const std::string& path) {
-  auto seg = Segments(path);
+  auto seg = PathSegments(path);
   if (seg.size() >= 3 && seg[0] == "v1" && (seg[1] == "requests" || seg[1] == "sessions")) {
     std::string out = "/v1/" + seg[1] + "/{id}";
     for (size_t i = 3; i < seg.size() && i < 5; ++i) out += "/" + seg[i];
@@ -323,7 +310,7 @@ void Api::Dispatch(HttpRequest& req, std::shared_ptr<ResponseWriter>& w) {
     return;
   }
 
-  auto seg = Segments(p);
+  auto seg = PathSegments(p);
   if (seg.size() >= 2 && seg[0] == "v1" && seg[1] == "requests") {
     if (seg.size() == 2 && m == "POST") {
       auto body = ParseObject(req.body, {"resource", "privilege", "duration", "reason", "ticket",

@@ -5,11 +5,17 @@
 #include <nlohmann/json_fwd.hpp>
 #include <set>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "core/request.h"
 #include "util/result.h"
 
 namespace bg::api {
+
+// Splits "/v1/requests/abc/approve" into {"v1", "requests", "abc", "approve"} (empty segments
+// dropped).
+std::vector<std::string> PathSegments(const std::string& path);
 
 nlohmann::json ToJson(const core::Request& r);
 // {"error":{"code","message","field"?}}

@@ -11,18 +11,6 @@ namespace {
 
 using nlohmann::json;
 
-std::vector<std::string> Segments(const std::string& path) {
-  std::vector<std::string> out;
-  size_t i = 0;
-  while (i < path.size()) {
-    size_t j = path.find('/', i);
-    if (j == std::string::npos) j = path.size();
-    if (j > i) out.push_back(path.substr(i, j - i));
-    i = j + 1;
-  }
-  return out;
-}
-
 json SessionJson(const store::SessionRecord& s, bool detail) {
   json j = {{"id", s.id.value()},
             {"request_id", s.request.value()},
@@ -86,7 +74,7 @@ Result<service::ChunkUpload> ParseChunk(const std::string& id, const std::string
 
 bool Handle(service::Service& svc, HttpRequest& req, const core::Actor& actor,
             std::shared_ptr<ResponseWriter>& w) {
-  auto seg = Segments(req.path);
+  auto seg = PathSegments(req.path);
   if (seg.size() < 2 || seg[0] != "v1" || seg[1] != "sessions" || seg.size() > 4) return false;
   const std::string& m = req.method;
   auto fail = [&](const Error& e) { w->Send(Refusal(e)); };
@@ -164,7 +152,7 @@ bool Handle(service::Service& svc, HttpRequest& req, const core::Actor& actor,
 // POST /v1/requests/{id}/recording-token -> {"token", "expires_at", "request_id"}.
 bool HandleRecordingToken(service::Service& svc, HttpRequest& req, const core::Actor& actor,
                           std::shared_ptr<ResponseWriter>& w) {
-  auto seg = Segments(req.path);
+  auto seg = PathSegments(req.path);
   if (seg.size() != 4 || seg[0] != "v1" || seg[1] != "requests" || seg[3] != "recording-token") {
     return false;
   }
@@ -183,7 +171,7 @@ bool HandleRecordingToken(service::Service& svc, HttpRequest& req, const core::A
 
 // What a recording credential may call; everything else is refused here, before any route.
 bool RecordingCredentialAllows(const HttpRequest& req, const RequestId& grant) {
-  auto seg = Segments(req.path);
+  auto seg = PathSegments(req.path);
   const std::string& m = req.method;
   if (m == "GET" && seg.size() == 3 && seg[0] == "v1" && seg[1] == "requests") {
     return seg[2] == grant.value();
