@@ -2,12 +2,16 @@
 
 #include <curl/curl.h>
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
+
+#include "cli/kit_io.h"
 
 namespace bg::cli {
 namespace {
@@ -76,6 +80,18 @@ Status Prepare(Curl& c, const ClientOptions& o, const std::string& method, const
 
 }  // namespace
 
+std::string UrlPart(std::string_view text) {
+  std::string out;
+  for (unsigned char ch : text) {
+    if (std::isalnum(ch) || ch == '_' || ch == '-' || ch == '.') {
+      out += static_cast<char>(ch);
+    } else {
+      out += fmt::format("%{:02X}", ch);
+    }
+  }
+  return out;
+}
+
 std::string CredentialsPath() {
   std::string home = Env("HOME");
   if (home.empty()) home = ".";
@@ -117,15 +133,7 @@ Status SaveCredentials(const ClientOptions& o, const std::string& user,
   }
   nlohmann::json j = {{"server", o.server}, {"token", o.token}, {"cacert", cacert},
                       {"user", user}, {"expires_at", expires_at}};
-  std::string tmp = path + ".tmp";
-  int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  if (fd < 0) return Error::Unavailable("cannot write " + tmp);
-  std::string text = j.dump(2) + "\n";
-  bool ok = write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
-  ok = fsync(fd) == 0 && ok;
-  close(fd);
-  if (!ok || rename(tmp.c_str(), path.c_str()) != 0) return Error::Unavailable("cannot write " + path);
-  return Ok();
+  return ReplaceFile(path, j.dump(2) + "\n", 0600);
 }
 
 Result<ApiResponse> Client::Send(const std::string& method, const std::string& path,

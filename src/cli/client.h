@@ -6,6 +6,7 @@
 #include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <string_view>
 
 #include "util/result.h"
 
@@ -20,6 +21,8 @@ struct ClientOptions {
 // Fills what the flags left empty from the environment, then the credentials file.
 ClientOptions ResolveClientOptions(ClientOptions flags);
 std::string CredentialsPath();
+// `text` percent-encoded for a path segment or query value: A-Z a-z 0-9 _ - . kept.
+std::string UrlPart(std::string_view text);
 Status SaveCredentials(const ClientOptions& o, const std::string& user,
                        const std::string& expires_at);
 

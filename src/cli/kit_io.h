@@ -1,4 +1,4 @@
-// File and kit output shared by the kit commands (kit_cmd.cc, sealed.cc, ssh_cmds.cc): reading
+// File and kit output shared by the CLI (kit commands, credentials and key files): reading
 // whole files, creating files that must not exist yet (fsynced, with a mode), replacing a file
 // atomically, and writing a kit's shares and manifest into a directory. Errors are
 // kUnavailable naming the path and the OS reason. Secrets read or written here are wiped from

@@ -35,18 +35,6 @@ std::string Prompt(const std::string& label, bool secret) {
   return line;
 }
 
-std::string Quote(const std::string& id) {
-  std::string out;
-  for (char c : id) {
-    if (std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-') {
-      out += c;
-    } else {
-      out += fmt::format("%{:02X}", static_cast<unsigned char>(c));
-    }
-  }
-  return out;
-}
-
 // Runs one API call and prints the request it returns.
 void RequestCall(Globals& g, const std::string& method, const std::string& path,
                  const nlohmann::json& body) {
@@ -131,7 +119,7 @@ void AddRequestCommands(CLI::App& app, Globals& g) {
       nlohmann::json body = nlohmann::json::object();
       if (!totp->empty()) body["totp"] = *totp;
       if (!text->empty()) body[approve ? "comment" : "reason"] = *text;
-      RequestCall(g, "POST", "/v1/requests/" + Quote(*id) + (approve ? "/approve" : "/deny"), body);
+      RequestCall(g, "POST", "/v1/requests/" + UrlPart(*id) + (approve ? "/approve" : "/deny"), body);
     });
   }
   // cancel
@@ -140,7 +128,7 @@ void AddRequestCommands(CLI::App& app, Globals& g) {
     auto id = std::make_shared<std::string>();
     cmd->add_option("ID", *id, "Request id")->required();
     cmd->callback([&g, id] {
-      RequestCall(g, "POST", "/v1/requests/" + Quote(*id) + "/cancel", nlohmann::json::object());
+      RequestCall(g, "POST", "/v1/requests/" + UrlPart(*id) + "/cancel", nlohmann::json::object());
     });
   }
   // revoke
@@ -151,7 +139,7 @@ void AddRequestCommands(CLI::App& app, Globals& g) {
     cmd->add_option("ID", *id, "Request id")->required();
     cmd->add_option("--reason", *reason, "Why (mandatory)")->required();
     cmd->callback([&g, id, reason] {
-      RequestCall(g, "POST", "/v1/requests/" + Quote(*id) + "/revoke", {{"reason", *reason}});
+      RequestCall(g, "POST", "/v1/requests/" + UrlPart(*id) + "/revoke", {{"reason", *reason}});
     });
   }
   // extend
@@ -164,7 +152,7 @@ void AddRequestCommands(CLI::App& app, Globals& g) {
     cmd->add_option("--duration", *duration, "How much longer: 15m, 1h or seconds")->required();
     cmd->add_option("--reason", *reason, "Why (mandatory)")->required();
     cmd->callback([&g, id, duration, reason] {
-      RequestCall(g, "POST", "/v1/requests/" + Quote(*id) + "/extend",
+      RequestCall(g, "POST", "/v1/requests/" + UrlPart(*id) + "/extend",
                   {{"duration", *duration}, {"reason", *reason}});
     });
   }
@@ -173,7 +161,7 @@ void AddRequestCommands(CLI::App& app, Globals& g) {
     auto* cmd = app.add_subcommand("status", "Show one request");
     auto id = std::make_shared<std::string>();
     cmd->add_option("ID", *id, "Request id")->required();
-    cmd->callback([&g, id] { RequestCall(g, "GET", "/v1/requests/" + Quote(*id), nullptr); });
+    cmd->callback([&g, id] { RequestCall(g, "GET", "/v1/requests/" + UrlPart(*id), nullptr); });
   }
   // list
   {
@@ -186,7 +174,7 @@ void AddRequestCommands(CLI::App& app, Globals& g) {
     cmd->add_option("--limit", *limit, "At most this many (1-1000)");
     cmd->callback([&g, state, mine, limit] {
       std::string path = fmt::format("/v1/requests?limit={}&mine={}", *limit, *mine ? "true" : "false");
-      if (!state->empty()) path += "&state=" + Quote(*state);
+      if (!state->empty()) path += "&state=" + UrlPart(*state);
       Client c(ResolveClientOptions(g.client));
       auto r = c.Json("GET", path);
       if (!r) return Fail(g, r.error());

@@ -18,6 +18,7 @@
 #include "api/session_routes.h"
 #include "api/tls.h"
 #include "cli/common.h"
+#include "cli/kit_io.h"
 #include "log/json_log.h"
 #include "cli/sealed.h"
 #include "connectors/builtin.h"
@@ -89,11 +90,7 @@ Status EnsureDemoUsers(service::Service& svc, const std::string& data_dir) {
       // should not trip the new-source risk signal.
       for (const char* addr : {"127.0.0.1", "::1"}) BG_TRY(svc.MarkSourceKnown(u.name, addr));
     }
-    int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    if (fd < 0) return Error::Unavailable("cannot write " + path);
-    bool ok = write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
-    close(fd);
-    if (!ok) return Error::Unavailable("cannot write " + path);
+    BG_TRY(ReplaceFile(path, text, 0600));
   }
   std::ifstream in(path);
   if (in) {

@@ -37,18 +37,6 @@ class ClientTransport final : public session::Transport {
   const ClientOptions options_;
 };
 
-std::string Escape(const std::string& v) {
-  std::string out;
-  for (unsigned char c : v) {
-    if (std::isalnum(c) || c == '_' || c == '-' || c == '.') {
-      out += static_cast<char>(c);
-    } else {
-      out += fmt::format("%{:02X}", c);
-    }
-  }
-  return out;
-}
-
 Result<int64_t> DurationSeconds(const std::string& text, const std::string& field) {
   BG_ASSIGN_OR_RETURN(Seconds d, ParseDuration(text, field));
   return d.count();
@@ -205,7 +193,7 @@ Result<std::string> LoadRecording(Globals& g, const std::string& what) {
     return ss.str();
   }
   Client c(ResolveClientOptions(g.client));
-  BG_ASSIGN_OR_RETURN(ApiResponse r, c.Send("GET", "/v1/sessions/" + Escape(what) + "/recording"));
+  BG_ASSIGN_OR_RETURN(ApiResponse r, c.Send("GET", "/v1/sessions/" + UrlPart(what) + "/recording"));
   return std::move(r.body);
 }
 
@@ -272,7 +260,7 @@ void AddSessionCommands(CLI::App& app, Globals& g) {
     list->add_option("--request", *request, "The request id")->required();
     list->callback([&g, request] {
       Client c(ResolveClientOptions(g.client));
-      auto r = c.Json("GET", "/v1/sessions?request=" + Escape(*request));
+      auto r = c.Json("GET", "/v1/sessions?request=" + UrlPart(*request));
       if (!r) return Fail(g, r.error());
       std::string human;
       for (const auto& s : (*r)["sessions"]) {

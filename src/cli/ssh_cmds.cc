@@ -26,18 +26,6 @@
 namespace bg::cli {
 namespace {
 
-std::string PathPart(const std::string& s) {
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '_' || c == '-' || c == '.') {
-      out += static_cast<char>(c);
-    } else {
-      out += fmt::format("%{:02X}", c);
-    }
-  }
-  return out;
-}
-
 struct SshCaFlags {
   LocalConfigFlags local;
   std::string connector;
@@ -199,7 +187,7 @@ Status RevokeCertificate(Globals& g, const CaRevokeFlags& f) {
     // The serial means something only for the CA that signed it.
     Client ca_client(ResolveClientOptions(g.client));
     std::string path = "/v1/ssh/ca";
-    if (!f.connector.empty()) path += "?connector=" + PathPart(f.connector);
+    if (!f.connector.empty()) path += "?connector=" + UrlPart(f.connector);
     BG_ASSIGN_OR_RETURN(auto ca, ca_client.Send("GET", path, "", /*auth=*/false));
     while (!ca.body.empty() && (ca.body.back() == '\n' || ca.body.back() == '\r')) ca.body.pop_back();
     BG_ASSIGN_OR_RETURN(ssh::PublicKey server_ca, ssh::PublicKey::ParseLine(ca.body));
@@ -302,7 +290,7 @@ void AddSshCaCommands(CLI::App& app, Globals& g) {
       } else {
         Client client(ResolveClientOptions(g.client));
         std::string path = krl ? "/v1/ssh/krl" : "/v1/ssh/ca";
-        if (!f->connector.empty()) path += "?connector=" + PathPart(f->connector);
+        if (!f->connector.empty()) path += "?connector=" + UrlPart(f->connector);
         auto r = client.Send("GET", path, "", /*auth=*/false);
         if (!r) return Fail(g, r.error());
         bytes = std::move(r->body);
@@ -346,15 +334,6 @@ int RunAndWait(const std::vector<std::string>& argv, const std::string& recordin
   return 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
 }
 
-Status WritePrivate(const std::string& path, std::string_view bytes) {
-  int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (fd < 0) return Error::Unavailable("cannot create " + path);
-  bool ok = write(fd, bytes.data(), bytes.size()) == static_cast<ssize_t>(bytes.size());
-  close(fd);
-  if (!ok) return Error::Unavailable("cannot write " + path);
-  return Ok();
-}
-
 void AddSshCommand(CLI::App& app, Globals& g) {
   auto* cmd = app.add_subcommand(
       "ssh",
@@ -371,7 +350,7 @@ void AddSshCommand(CLI::App& app, Globals& g) {
   cmd->callback([&g, id, dest, extra, program] {
     auto key = ssh::Ed25519PrivateKey::Generate();
     Client c(ResolveClientOptions(g.client));
-    auto r = c.Json("POST", "/v1/requests/" + PathPart(*id) + "/ssh-cert",
+    auto r = c.Json("POST", "/v1/requests/" + UrlPart(*id) + "/ssh-cert",
                     {{"public_key", key.PublicKeyLine("breakglass-ephemeral")}});
     if (!r) return Fail(g, r.error());
     char tmpl[] = "/tmp/breakglass-ssh.XXXXXX";
@@ -379,9 +358,9 @@ void AddSshCommand(CLI::App& app, Globals& g) {
     if (dir_c == nullptr) return Fail(g, Error::Unavailable("cannot create a temporary directory"));
     const std::string dir = dir_c;
     const std::string key_path = dir + "/id_ed25519", cert_path = dir + "/id_ed25519-cert.pub";
-    Status written = WritePrivate(key_path, key.ToOpenSshPrivateKeyFile("breakglass").Reveal());
+    Status written = WriteNewFile(key_path, key.ToOpenSshPrivateKeyFile("breakglass").Reveal(), 0600);
     if (written) {
-      written = WritePrivate(cert_path, (*r)["certificate"].get<std::string>() + "\n");
+      written = WriteNewFile(cert_path, (*r)["certificate"].get<std::string>() + "\n", 0600);
     }
     if (!written) {
       std::filesystem::remove_all(dir);
@@ -392,7 +371,7 @@ void AddSshCommand(CLI::App& app, Globals& g) {
     // The recorder on the target authenticates with a credential good only for recording
     // this grant, sent in the environment (SendEnv: never on a command line).
     std::string recording_token;
-    if (auto rt = c.Json("POST", "/v1/requests/" + PathPart(*id) + "/recording-token",
+    if (auto rt = c.Json("POST", "/v1/requests/" + UrlPart(*id) + "/recording-token",
                          nlohmann::json::object());
         rt) {
       recording_token = rt->value("token", "");
@@ -430,7 +409,7 @@ void AddRecordingTokenCommand(CLI::App& app, Globals& g) {
   cmd->add_option("ID", *id, "The active grant")->required();
   cmd->callback([&g, id] {
     Client c(ResolveClientOptions(g.client));
-    auto r = c.Json("POST", "/v1/requests/" + PathPart(*id) + "/recording-token",
+    auto r = c.Json("POST", "/v1/requests/" + UrlPart(*id) + "/recording-token",
                     nlohmann::json::object());
     if (!r) return Fail(g, r.error());
     Print(g, *r, r->value("token", ""));
@@ -444,7 +423,7 @@ void AddCredentialsCommand(CLI::App& app, Globals& g) {
   cmd->add_option("ID", *id, "The active grant")->required();
   cmd->callback([&g, id] {
     Client c(ResolveClientOptions(g.client));
-    auto r = c.Json("GET", "/v1/requests/" + PathPart(*id) + "/credentials");
+    auto r = c.Json("GET", "/v1/requests/" + UrlPart(*id) + "/credentials");
     if (!r) return Fail(g, r.error());
     std::string human;
     for (const auto& [k, v] : r->items()) {
@@ -493,7 +472,7 @@ void AddProbeCommand(CLI::App& app, Globals& g) {
   cmd->callback([&g, name] {
     Client c(ResolveClientOptions(g.client));
     std::string path = "/v1/connectors/probe";
-    if (!name->empty()) path += "?connector=" + PathPart(*name);
+    if (!name->empty()) path += "?connector=" + UrlPart(*name);
     auto r = c.Json("POST", path, nlohmann::json::object());
     if (!r) return Fail(g, r.error());
     Print(g, *r, HealthText(*r));
