@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <chrono>
 #include <csignal>
+#include <functional>
 #include <cstdio>
 #include <mutex>
 #include <thread>
@@ -78,6 +79,21 @@ RecorderOptions Options(const Pipes& p, std::vector<std::string> argv) {
   o.chunk_interval = std::chrono::milliseconds(50);
   o.shell = "/bin/sh";
   return o;
+}
+
+// Runs the recorder with a grant that is revoked once `ready` returns (on another thread),
+// with a short grace period before SIGKILL.
+Result<RecorderResult> RunAndRevoke(RecorderOptions o, MemorySink& sink,
+                                    const std::function<void()>& ready) {
+  o.grace = std::chrono::milliseconds(300);
+  GrantState grant;
+  std::thread revoker([&] {
+    ready();
+    grant.End("revoked");
+  });
+  auto r = RunRecorder(o, sink, &grant);
+  revoker.join();
+  return r;
 }
 
 TEST(RecorderTest, InputAndOutputAreRecordedInOrderWithTheExitCode) {
@@ -159,15 +175,8 @@ TEST(RecorderTest, ExpiryEndsTheSessionAndTheRecordingSaysSo) {
 TEST(RecorderTest, RevocationEndsTheSessionAndAProgramIgnoringHangupIsKilled) {
   Pipes p;
   auto o = Options(p, {"/bin/sh", "-c", "trap '' HUP; echo started; while :; do sleep 1; done"});
-  o.grace = std::chrono::milliseconds(300);
-  GrantState grant;
-  std::thread revoker([&] {
-    std::this_thread::sleep_for(std::chrono::milliseconds(500));
-    grant.End("revoked");
-  });
   MemorySink sink;
-  auto r = RunRecorder(o, sink, &grant);
-  revoker.join();
+  auto r = RunAndRevoke(o, sink, [] { std::this_thread::sleep_for(std::chrono::milliseconds(500)); });
   ASSERT_TRUE(r.has_value());
   EXPECT_EQ(r->end_reason, "revoked");
   EXPECT_EQ(r->exit_code, 128 + SIGKILL);
@@ -220,15 +229,8 @@ TEST(RecorderTest, RevocationAlsoEndsProcessesOutsideTheProcessGroup) {
   auto o = Options(p, {"/bin/sh", "-c",
                        "setsid /bin/sh -c \"trap '' HUP; echo \\$\\$ > " + pidfile +
                            "; while :; do sleep 1; done\" & echo started; sleep 300"});
-  o.grace = std::chrono::milliseconds(300);
-  GrantState grant;
-  std::thread revoker([&] {
-    PidFrom(pidfile);
-    grant.End("revoked");
-  });
   MemorySink sink;
-  auto r = RunRecorder(o, sink, &grant);
-  revoker.join();
+  auto r = RunAndRevoke(o, sink, [&] { PidFrom(pidfile); });
   ASSERT_TRUE(r.has_value());
   EXPECT_EQ(r->end_reason, "revoked");
   const pid_t escapee = PidFrom(pidfile);
