@@ -186,7 +186,11 @@ class Service {
   // Stages a transition of a request read at `read_version`; publishes it after the commit.
   core::Request ApplyTransition(Tx& tx, const core::Transition& t, int64_t read_version);
   void RunJobs(const std::vector<store::OutboxJob>& jobs);
-  Result<LoginResult> IssueToken(Tx& tx, const std::string& user, const std::string& source);
+  // A new bearer token of `user`, stored (as its hash) in `tx`. `expires_at` unset: the
+  // configured token lifetime. `scope` empty: the person's own token.
+  Result<LoginResult> IssueToken(Tx& tx, const std::string& user, const std::string& source,
+                                 std::optional<Timestamp> expires_at = std::nullopt,
+                                 const std::string& scope = "");
   void RegisterMetrics();
   Result<NewUser> Enrol(Secret seed, const std::string& name, std::vector<core::Role> roles);
 

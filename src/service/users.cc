@@ -42,17 +42,23 @@ std::string JoinRoles(const std::vector<core::Role>& roles) {
   return out;
 }
 
+// The scope of a recording credential: this prefix, then the request id (store::TokenRecord).
+constexpr std::string_view kRecordingScope = "recording:";
+
 }  // namespace
 
 Result<LoginResult> Service::IssueToken(Tx& tx, const std::string& user,
-                                        const std::string& source) {
+                                        const std::string& source,
+                                        std::optional<Timestamp> expires_at,
+                                        const std::string& scope) {
   Secret token = auth::NewBearerToken();
   store::TokenRecord rec;
   rec.token_hash = auth::TokenHash(token);
   rec.user = user;
   rec.issued_at = tx.now();
-  rec.expires_at = tx.now() + config_.token_ttl;
+  rec.expires_at = expires_at.value_or(tx.now() + config_.token_ttl);
   rec.source_address = source;
+  rec.scope = scope;
   tx.PutToken(rec);
   return LoginResult{std::move(token), rec.expires_at, user};
 }
@@ -179,13 +185,12 @@ Result<core::Actor> Service::Authenticate(const std::string& token, const std::s
     a.mfa_verified_at = user->mfa_verified_at;
     return a;
   }
-  constexpr std::string_view kRecording = "recording:";
-  if (rec->scope.rfind(kRecording, 0) != 0) {
+  if (rec->scope.rfind(kRecordingScope, 0) != 0) {
     return Error::Unauthenticated("invalid or expired token");  // a scope this build lacks
   }
   // No roles and no MFA: a recording credential can approve or change nothing.
   a.roles = {};
-  a.recording_grant = RequestId(rec->scope.substr(kRecording.size()));
+  a.recording_grant = RequestId(rec->scope.substr(kRecordingScope.size()));
   return a;
 }
 
@@ -203,21 +208,16 @@ Result<LoginResult> Service::IssueRecordingToken(const core::Actor& actor, const
     if (r->state != core::RequestState::kActive || !r->ends_at || *r->ends_at <= tx.now()) {
       return Error::FailedPrecondition("the grant is not active");
     }
-    Secret token = auth::NewBearerToken();
-    store::TokenRecord rec;
-    rec.token_hash = auth::TokenHash(token);
-    rec.user = actor.name;
-    rec.issued_at = tx.now();
-    rec.expires_at = *r->ends_at + kRecordingUploadGrace;
-    rec.source_address = actor.source_address;
-    rec.scope = "recording:" + id.value();
-    tx.PutToken(rec);
+    BG_ASSIGN_OR_RETURN(LoginResult lr,
+                        IssueToken(tx, actor.name, actor.source_address,
+                                   *r->ends_at + kRecordingUploadGrace,
+                                   std::string(kRecordingScope) + id.value()));
     core::AuditEvent ev{"session.recording_credential", actor.name, id, {}};
-    ev.details["token"] = audit_->Hmac(token.Reveal());
-    ev.details["expires_at"] = FormatRfc3339(rec.expires_at);
+    ev.details["token"] = audit_->Hmac(lr.token.Reveal());
+    ev.details["expires_at"] = FormatRfc3339(lr.expires_at);
     ev.details["source_address"] = actor.source_address;
     tx.Audit(ev);
-    result->emplace(LoginResult{std::move(token), rec.expires_at, actor.name});
+    result->emplace(std::move(lr));
     return Ok();
   }));
   return std::move(**result);
