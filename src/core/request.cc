@@ -3,6 +3,8 @@
 // builds the new state and the effects. Nothing here reads a clock or does I/O.
 #include "core/request.h"
 
+#include "core/commands.h"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -206,13 +208,20 @@ Status CheckMfa(const Request& r, const Actor& actor, Timestamp now) {
 }
 
 // Approve and Deny act on the main round of a pending request or on the pending extension of an
-// active grant.
-Result<bool> ForExtension(const Request& r, std::string_view verb) {
-  if (r.state == RequestState::kPending) return false;
-  if (r.state == RequestState::kActive && r.extension.has_value()) return true;
-  return Error::FailedPrecondition(
-      fmt::format("the request is {}; only a pending request or a pending extension can be {}",
-                  ToString(r.state), verb));
+// active grant (the command table allows nothing else).
+Result<bool> ForExtension(const Request& r, Command c) {
+  BG_TRY(CheckState(c, r));
+  return r.state == RequestState::kActive;
+}
+
+Command TimerCommand(TimerKind kind) {
+  switch (kind) {
+    case TimerKind::kApprovalTimeout: return Command::kApprovalTimeout;
+    case TimerKind::kExpiryWarning: return Command::kExpiryWarning;
+    case TimerKind::kExpiry: return Command::kExpire;
+    case TimerKind::kExtensionTimeout: return Command::kExtensionTimeout;
+  }
+  return Command::kExpire;
 }
 
 bool ApprovedBy(const std::vector<Approval>& approvals, std::string_view name) {
@@ -316,7 +325,7 @@ Result<Transition> CreateRequest(const Policy& policy, const Actor& requester,
 
 Result<Transition> Approve(const Policy& policy, const Request& r, const Actor& approver,
                            std::string comment, Timestamp now) {
-  BG_ASSIGN_OR_RETURN(bool for_extension, ForExtension(r, "approved"));
+  BG_ASSIGN_OR_RETURN(bool for_extension, ForExtension(r, Command::kApprove));
   BG_TRY(CheckApprover(policy, r, approver, "approve"));
   const std::vector<Approval>& so_far = for_extension ? r.extension->approvals : r.approvals;
   // A repeated approval (a retry, a double click) changes nothing and is not counted again.
@@ -353,7 +362,7 @@ Result<Transition> Approve(const Policy& policy, const Request& r, const Actor& 
 
 Result<Transition> Deny(const Policy& policy, const Request& r, const Actor& approver,
                         std::string reason, Timestamp now) {
-  BG_ASSIGN_OR_RETURN(bool for_extension, ForExtension(r, "denied"));
+  BG_ASSIGN_OR_RETURN(bool for_extension, ForExtension(r, Command::kDeny));
   BG_TRY(CheckApprover(policy, r, approver, "deny"));
   reason = Trim(reason);
   if (reason.empty()) return Error::InvalidArgument("reason", "a reason is required to deny");
@@ -386,10 +395,7 @@ Result<Transition> Cancel(const Request& r, const Actor& actor, Timestamp now) {
   if (actor.name != r.requester && !actor.Has(Role::kAdmin)) {
     return Error::PermissionDenied("only the requester or an admin can cancel a request");
   }
-  if (r.state != RequestState::kPending) {
-    return Error::FailedPrecondition(
-        fmt::format("only a pending request can be cancelled; this one is {}", ToString(r.state)));
-  }
+  BG_TRY(CheckState(Command::kCancel, r));
   Transition t{r, {}};
   Request& n = t.request;
   n.updated_at = now;
@@ -407,13 +413,7 @@ Result<Transition> Revoke(const Policy& policy, const Request& r, const Actor& a
     return Error::PermissionDenied(
         "only the requester, an admin or a member of the approving pool can revoke this grant");
   }
-  if (r.state == RequestState::kRevoked) {
-    return Error::FailedPrecondition("the request is already revoked");
-  }
-  if (r.state != RequestState::kApproved && r.state != RequestState::kActive) {
-    return Error::FailedPrecondition(fmt::format(
-        "only an approved or active request can be revoked; this one is {}", ToString(r.state)));
-  }
+  BG_TRY(CheckState(Command::kRevoke, r));
   reason = Trim(reason);
   if (reason.empty()) return Error::InvalidArgument("reason", "a reason is required to revoke");
 
@@ -436,13 +436,7 @@ Result<Transition> RequestExtension(const Policy& policy, const Request& r, cons
   if (actor.name != r.requester) {
     return Error::PermissionDenied("only the requester can extend their grant");
   }
-  if (r.state != RequestState::kActive) {
-    return Error::FailedPrecondition(
-        fmt::format("only an active grant can be extended; this one is {}", ToString(r.state)));
-  }
-  if (r.extension.has_value()) {
-    return Error::Conflict("an extension of this grant is already waiting for approval");
-  }
+  BG_TRY(CheckState(Command::kExtend, r));
   if (duration <= Seconds(0)) return Error::InvalidArgument("duration", "must be positive");
   Seconds left = r.max_duration - r.duration;
   if (left <= Seconds(0)) {
@@ -476,10 +470,7 @@ Result<Transition> RequestExtension(const Policy& policy, const Request& r, cons
 }
 
 Result<Transition> Activate(const Policy& policy, const Request& r, Timestamp now) {
-  if (r.state != RequestState::kApproved) {
-    return Error::FailedPrecondition(fmt::format(
-        "only an approved request can be activated; this one is {}", ToString(r.state)));
-  }
+  BG_TRY(CheckState(Command::kActivate, r));
   Transition t{r, {}};
   Request& n = t.request;
   n.updated_at = now;
@@ -496,11 +487,7 @@ Result<Transition> Activate(const Policy& policy, const Request& r, Timestamp no
 }
 
 Result<Transition> GrantFailed(const Request& r, std::string error, Timestamp now) {
-  if (r.state != RequestState::kApproved && r.state != RequestState::kActive) {
-    return Error::FailedPrecondition(
-        fmt::format("a grant failure applies to an approved or active request; this one is {}",
-                    ToString(r.state)));
-  }
+  BG_TRY(CheckState(Command::kGrantFailed, r));
   Transition t{r, {}};
   Request& n = t.request;
   n.updated_at = now;
@@ -510,12 +497,15 @@ Result<Transition> GrantFailed(const Request& r, std::string error, Timestamp no
 }
 
 Result<Transition> OnTimer(const Policy& policy, const Request& r, TimerKind kind, Timestamp now) {
+  bool stale = false;
+  BG_TRY(CheckState(TimerCommand(kind), r, &stale));
+  if (stale) return Unchanged(r);
   Transition t{r, {}};
   Request& n = t.request;
-  bool active = r.state == RequestState::kActive && r.ends_at.has_value();
+  const bool active = r.ends_at.has_value();  // the table admits only active grants below
   switch (kind) {
     case TimerKind::kApprovalTimeout:
-      if (r.state != RequestState::kPending || now < r.approval_deadline) return Unchanged(r);
+      if (now < r.approval_deadline) return Unchanged(r);
       n.state = RequestState::kTimedOut;
       t.effects.push_back(Audit("request.timed_out", kSystemActor, n,
                                 {{"approvals", std::to_string(n.approvals.size())},
@@ -544,7 +534,7 @@ Result<Transition> OnTimer(const Policy& policy, const Request& r, TimerKind kin
                                             n.resource, FormatRfc3339(*n.ends_at))});
       break;
     case TimerKind::kExtensionTimeout:
-      if (!active || !r.extension.has_value() || now < r.extension->deadline) return Unchanged(r);
+      if (!active || now < r.extension->deadline) return Unchanged(r);
       t.effects.push_back(Audit("extension.timed_out", kSystemActor, n,
                                 {{"duration", Secs(n.extension->duration)}}));
       n.extension.reset();

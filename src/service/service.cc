@@ -13,6 +13,7 @@
 #include <sstream>
 
 #include "auth/master_key.h"
+#include "core/commands.h"
 #include "auth/rate_limit.h"
 #include "metrics/metrics.h"
 #include "service/audit_log.h"
@@ -148,7 +149,7 @@ Status Service::ReloadPolicy() {
   if (!problems.empty()) {
     spdlog::error("{{\"event\":\"policy.rejected\",\"path\":\"{}\",\"sha256\":\"{}\"}}", path, digest);
     if (writer_) {
-      core::AuditEvent ev{"policy.rejected", "breakglass", {}, {{"path", path}, {"sha256", digest}}};
+      core::AuditEvent ev{"policy.rejected", std::string(core::kSystemActor), {}, {{"path", path}, {"sha256", digest}}};
       (void)writer_->RunSync([ev](Tx& tx) { tx.Audit(ev); return Ok(); });
     }
     return Error::InvalidArgument("policy", problems);
@@ -160,7 +161,7 @@ Status Service::ReloadPolicy() {
   }
   spdlog::info("{{\"event\":\"policy.loaded\",\"path\":\"{}\",\"sha256\":\"{}\"}}", path, digest);
   if (writer_) {
-    core::AuditEvent ev{"policy.loaded", "breakglass", {}, {{"path", path}, {"sha256", digest}}};
+    core::AuditEvent ev{"policy.loaded", std::string(core::kSystemActor), {}, {{"path", path}, {"sha256", digest}}};
     BG_TRY(writer_->RunSync([ev](Tx& tx) { tx.Audit(ev); return Ok(); }));
   }
   return Ok();
@@ -187,7 +188,7 @@ Status Service::Start() {
     started_ = true;
     return Ok();
   }
-  core::AuditEvent started{"server.started", "breakglass", {}, {}};
+  core::AuditEvent started{"server.started", std::string(core::kSystemActor), {}, {}};
   started.details["policy_sha256"] = policy_sha256_;
   started.details["audit_key"] = audit_->VerifierKey();
   started.details["version"] = "0.1.0";
@@ -206,7 +207,7 @@ void Service::Stop() {
   if (outbox_) outbox_->Stop();
   if (scheduler_) scheduler_->Stop();
   if (mode_ == Mode::kServer) {
-    core::AuditEvent stopped{"server.stopped", "breakglass", {}, {}};
+    core::AuditEvent stopped{"server.stopped", std::string(core::kSystemActor), {}, {}};
     (void)writer_->RunSync([stopped](Tx& tx) { tx.Audit(stopped); return Ok(); });
   }
   writer_->Stop();
@@ -387,26 +388,30 @@ void Service::OnTimerFired(const store::TimerRecord& t) {
 }
 
 core::Request Service::ApplyTransition(Tx& tx, const core::Transition& t, int64_t read_version) {
-  tx.Apply(t);
+  tx.PutRequest(t.request);
   core::Request r = t.request;
   r.version = read_version + 1;
-  std::vector<StateEvent> alerts;
-  for (const core::Effect& e : t.effects) {
-    if (const auto* a = std::get_if<core::Alert>(&e)) {
-      StateEvent ev;
-      ev.type = "alert";
-      ev.request = r;
-      ev.alert_kind = a->kind;
-      ev.recipients = a->recipients;
-      ev.message = a->message;
-      alerts.push_back(std::move(ev));
+  tx.AfterCommit([this, r] { OnCommittedRequest(r); });  // before the alerts it may raise
+  StageEffects(tx, t.effects, r);
+  return r;
+}
+
+// The one reader of the core's effects: each is staged in `tx`, in order.
+void Service::StageEffects(Tx& tx, const std::vector<core::Effect>& effects,
+                           const core::Request& r) {
+  for (const core::Effect& e : effects) {
+    if (const auto* a = std::get_if<core::AuditEvent>(&e)) {
+      tx.Audit(*a);
+    } else if (const auto* s = std::get_if<core::ScheduleTimer>(&e)) {
+      tx.AddTimer(*s);
+    } else if (const auto* g = std::get_if<core::IssueGrant>(&e)) {
+      tx.AddJob(std::string(core::ToString(core::JobKind::kGrant)), g->request);
+    } else if (const auto* rv = std::get_if<core::RevokeGrant>(&e)) {
+      tx.AddJob(std::string(core::ToString(core::JobKind::kRevoke)), rv->request);
+    } else if (const auto* al = std::get_if<core::Alert>(&e)) {
+      StageAlert(tx, *al, {}, r);
     }
   }
-  tx.AfterCommit([this, r, alerts = std::move(alerts)] {
-    OnCommittedRequest(r);
-    for (const auto& a : alerts) Publish(a);
-  });
-  return r;
 }
 
 void Service::OnCommittedRequest(const core::Request& r) {
@@ -425,63 +430,66 @@ void Service::RunJobs(const std::vector<store::OutboxJob>& jobs) {
   std::vector<std::future<Status>> pending;
   auto pol = policy();
   for (const auto& job : jobs) {
+    const std::optional<core::JobKind> kind = core::ParseJobKind(job.kind);
+    if (!kind) continue;  // not a connector job
     auto req = store_->GetRequest(job.request);
     if (!req) continue;  // the store is failing; the job stays and is retried
-    Status outcome = Ok();
+    core::JobOutcome outcome;
     if (!*req) {
-      outcome = Error::NotFound("request no longer exists");
+      outcome = {core::JobOutcome::Kind::kNoRequest, "request no longer exists"};
+    } else if (!core::ShouldCallConnector(*kind, **req)) {
+      outcome.kind = core::JobOutcome::Kind::kSkipped;
     } else if (Connector* c = connectors_.Find((*req)->connector); c == nullptr) {
-      outcome = Error::FailedPrecondition("connector '" + (*req)->connector + "' is not configured");
-    } else if (job.kind == "grant") {
-      // A grant whose request has since ended must not be issued.
-      outcome = (*req)->state == core::RequestState::kApproved ||
-                        (*req)->state == core::RequestState::kActive
-                    ? c->Grant(**req)
-                    : Status();
-    } else if (job.kind == "revoke") {
-      outcome = c->Revoke(**req);
+      outcome = {core::JobOutcome::Kind::kFailed,
+                 "connector '" + (*req)->connector + "' is not configured"};
+    } else {
+      Status s = *kind == core::JobKind::kGrant ? c->Grant(**req) : c->Revoke(**req);
+      if (!s) outcome = {core::JobOutcome::Kind::kFailed, s.error().message()};
     }
-    impl_->m.CountConnectorCall(job.kind, outcome.has_value());
+    if (outcome.kind != core::JobOutcome::Kind::kSkipped) {
+      impl_->m.CountConnectorCall(job.kind, outcome.kind == core::JobOutcome::Kind::kOk);
+    }
     auto p = std::make_shared<std::promise<Status>>();
     pending.push_back(p->get_future());
-    auto fn = [this, pol, job, outcome](Tx& tx) -> Status {
+    auto fn = [this, pol, job, kind = *kind, outcome](Tx& tx) -> Status {
       BG_ASSIGN_OR_RETURN(auto current, tx.GetRequest(job.request));
-      std::optional<core::Transition> tr;
-      if (current && job.kind == "grant") {
-        if (outcome && current->state == core::RequestState::kApproved) {
-          BG_ASSIGN_OR_RETURN(tr, core::Activate(*pol, *current, tx.now()));
-        } else if (!outcome && current->state == core::RequestState::kApproved) {
-          BG_ASSIGN_OR_RETURN(tr, core::GrantFailed(*current, outcome.error().message(), tx.now()));
-        }
-      }
-      core::AuditEvent ev{"connector." + job.kind, "breakglass", job.request, {}};
+      // The request may have moved since the connector was called: decide on what is stored.
+      BG_ASSIGN_OR_RETURN(core::JobDecision d,
+                          core::OnJobOutcome(*pol, current ? &*current : nullptr, kind, outcome,
+                                             job.attempts, tx.now()));
+      core::AuditEvent ev{"connector." + job.kind, std::string(core::kSystemActor), job.request,
+                          {}};
       ev.details["connector"] = current ? current->connector : "";
       ev.details["attempt"] = std::to_string(job.attempts + 1);
-      ev.details["outcome"] = outcome ? "ok" : "error";
-      if (!outcome) ev.details["error"] = outcome.error().message();
+      ev.details["outcome"] = std::string(d.audit_outcome);
+      if (!outcome.error.empty()) ev.details["error"] = outcome.error;
       tx.Audit(ev);
-      if (outcome || !current) {
+      if (d.done) {
         tx.DeleteOutbox(job.id);
       } else {
         store::OutboxJob next = job;
         next.attempts++;
         next.next_attempt = tx.now() + Outbox::Backoff(next.attempts);
-        next.last_error = outcome.error().message();
+        next.last_error = outcome.error;
         tx.PutOutbox(next);
-        if (job.kind == "revoke" && next.attempts == 5) {
-          StageAlert(tx, "revocation_failing",
-                     "revocation keeps failing and stays queued: " + outcome.error().message(),
-                     {{"connector", current->connector}}, *current);
-        }
       }
-      if (tr) ApplyTransition(tx, *tr, current->version);
+      if (d.alert_revocation_failing) {
+        StageAlert(tx,
+                   SecurityAlert("revocation_failing",
+                                 "revocation keeps failing and stays queued: " + outcome.error,
+                                 current->id),
+                   {{"connector", current->connector}}, *current);
+      }
+      if (d.transition) ApplyTransition(tx, *d.transition, current->version);
       return Ok();
     };
     writer_->Submit({std::move(fn), [p](Status s) { p->set_value(std::move(s)); }});
   }
   for (auto& f : pending) {
     Status s = f.get();
-    if (!s) spdlog::warn("outbox: job outcome not stored: {}", s.error().ToString());
+    if (!s) {
+      spdlog::warn("outbox: job outcome not stored: {}", s.error().ToString());
+    }
   }
 }
 
@@ -496,20 +504,29 @@ Status Service::AppendAudit(const core::AuditEvent& event) {
   });
 }
 
-void Service::StageAlert(Tx& tx, const std::string& kind, const std::string& message,
+void Service::StageAlert(Tx& tx, const core::Alert& alert,
                          std::map<std::string, std::string> details,
                          const core::Request& request) {
-  core::AuditEvent ev{"alert.raised", "breakglass", request.id, std::move(details)};
-  ev.details["kind"] = kind;
-  ev.details["message"] = message;
+  core::AuditEvent ev{"alert.raised", std::string(core::kSystemActor), request.id,
+                      std::move(details)};
+  ev.details["kind"] = alert.kind;
+  ev.details["recipients"] = fmt::format("{}", fmt::join(alert.recipients, ","));
+  ev.details["message"] = alert.message;
   tx.Audit(ev);
-  StateEvent alert;
-  alert.type = "alert";
-  alert.request = request;
-  alert.alert_kind = kind;
-  alert.message = message;
+  StateEvent published;
+  published.type = "alert";
+  published.request = request;
+  published.alert_kind = alert.kind;
+  published.recipients = alert.recipients;
+  published.message = alert.message;
+  tx.AfterCommit([this, published = std::move(published)] { Publish(published); });
+}
+
+core::Alert Service::SecurityAlert(const std::string& kind, const std::string& message,
+                                   const RequestId& request) const {
+  core::Alert alert{kind, request, {}, message};
   if (auto pol = policy()) alert.recipients = pol->Expand(pol->settings.security_contacts);
-  tx.AfterCommit([this, alert = std::move(alert)] { Publish(alert); });
+  return alert;
 }
 
 Status Service::RaiseAlert(const std::string& kind, const std::string& message,
@@ -517,7 +534,7 @@ Status Service::RaiseAlert(const std::string& kind, const std::string& message,
   core::Request subject;
   subject.id = request;
   return writer_->RunSync([&](Tx& tx) {
-    StageAlert(tx, kind, message, details, subject);
+    StageAlert(tx, SecurityAlert(kind, message, request), details, subject);
     return Ok();
   });
 }

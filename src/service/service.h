@@ -173,9 +173,15 @@ class Service {
           Mode mode);
   Status OpenParts(const std::function<void(ConnectorRegistry&)>& register_connector_kinds);
   void Publish(const StateEvent& e);
-  // Stages "alert.raised" in `tx` and its publication after the commit.
-  void StageAlert(Tx& tx, const std::string& kind, const std::string& message,
-                  std::map<std::string, std::string> details, const core::Request& request);
+  // Stages "alert.raised" in `tx` (kind, recipients, message and `details`) and its
+  // publication to the recipients after the commit.
+  void StageAlert(Tx& tx, const core::Alert& alert, std::map<std::string, std::string> details,
+                  const core::Request& request);
+  // An alert for the policy's security contacts (expanded).
+  core::Alert SecurityAlert(const std::string& kind, const std::string& message,
+                            const RequestId& request) const;
+  // Stages each core effect in `tx` (audit leaves, timers, connector jobs, alerts), in order.
+  void StageEffects(Tx& tx, const std::vector<core::Effect>& effects, const core::Request& r);
   // Runs a core transition on the request `id` inside the writer.
   void Transact(RequestId id,
                 std::function<Result<core::Transition>(const core::Policy&, const core::Request&,

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <condition_variable>
 #include <filesystem>
 #include <fstream>
 #include <future>
@@ -89,6 +90,33 @@ class FailingStore final : public store::Store {
   std::unique_ptr<store::Store> inner_;
 };
 
+// A connector whose Grant waits until the test opens the gate, so a test can act on a request
+// while its grant is in flight.
+class GateConnector final : public Connector {
+ public:
+  struct Gate {
+    std::mutex mu;
+    std::condition_variable cv;
+    bool open = false;
+    int entered = 0;
+    std::vector<std::string> granted;
+  };
+  explicit GateConnector(std::shared_ptr<Gate> gate) : gate_(std::move(gate)) {}
+  Status Grant(const core::Request& r) override {
+    std::unique_lock lock(gate_->mu);
+    ++gate_->entered;
+    gate_->cv.notify_all();
+    gate_->cv.wait(lock, [this] { return gate_->open; });
+    gate_->granted.push_back(r.id.value());
+    return Ok();
+  }
+  Status Revoke(const core::Request&) override { return Ok(); }
+  Status Probe() override { return Ok(); }
+
+ private:
+  std::shared_ptr<Gate> gate_;
+};
+
 class ServiceTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -120,7 +148,8 @@ class ServiceTest : public ::testing::Test {
     ASSERT_TRUE(inner.has_value()) << inner.error().ToString();
     auto failing = std::make_unique<FailingStore>(std::move(*inner));
     failing_ = failing.get();
-    auto s = Service::Open(config_, clock_, nullptr, Service::Mode::kServer, std::move(failing));
+    auto s = Service::Open(config_, clock_, nullptr, Service::Mode::kServer, std::move(failing),
+                           register_kinds_);
     ASSERT_TRUE(s.has_value()) << s.error().ToString();
     svc_ = std::move(*s);
     ASSERT_TRUE(svc_->Start().has_value());
@@ -187,6 +216,7 @@ class ServiceTest : public ::testing::Test {
 
   std::filesystem::path dir_;
   ServerConfig config_;
+  std::function<void(ConnectorRegistry&)> register_kinds_;
   testing::FakeClock clock_;
   FailingStore* failing_ = nullptr;
   std::unique_ptr<Service> svc_;
@@ -441,6 +471,57 @@ TEST_F(ServiceTest, TokensStopWorkingWhenTheAccountIsDisabled) {
   clock_.Advance(std::chrono::minutes(16));
   ASSERT_TRUE(svc_->SetUserDisabled("test", "frank", false).has_value());
   EXPECT_FALSE(svc_->Authenticate(token, "10.0.0.5").has_value());  // expired by now
+}
+
+// A grant job whose request ended before the connector was asked is skipped, and the log says
+// so: it is never recorded as outcome=ok (the core's OnJobOutcome decides, not the shell).
+TEST_F(ServiceTest, AGrantWhoseRequestEndedIsLoggedAsSkippedNotOk) {
+  auto gate = std::make_shared<GateConnector::Gate>();
+  svc_->Stop();
+  svc_.reset();
+  config_.connectors["db-conn"] = {"db-conn", "gate", "{}"};
+  register_kinds_ = [gate](ConnectorRegistry& reg) {
+    reg.RegisterKind("gate", [gate](const PluginConfig&, ConnectorContext&)
+                                 -> Result<std::unique_ptr<Connector>> {
+      return std::unique_ptr<Connector>(std::make_unique<GateConnector>(gate));
+    });
+  };
+  Open();
+  auto alice = AddAndLogin("alice", {Role::kRequester});
+  core::CreateCommand read = DbaCommand();
+  read.privilege = "read_only";  // tier 1: approved at once, its grant queued
+  auto first = Call([&](auto cb) { svc_->Create(alice, read, cb); });
+  ASSERT_TRUE(first.has_value()) << first.error().ToString();
+  {
+    std::unique_lock lock(gate->mu);
+    ASSERT_TRUE(gate->cv.wait_for(lock, std::chrono::seconds(20), [&] { return gate->entered > 0; }));
+  }
+  // The first grant is in flight; the second waits behind it and is revoked meanwhile.
+  auto second = Call([&](auto cb) { svc_->Create(alice, read, cb); });
+  ASSERT_TRUE(second.has_value()) << second.error().ToString();
+  ASSERT_EQ(second->state, RequestState::kApproved);
+  auto revoked = Call([&](auto cb) { svc_->Revoke(alice, second->id, "not needed after all", cb); });
+  ASSERT_TRUE(revoked.has_value()) << revoked.error().ToString();
+  {
+    std::lock_guard lock(gate->mu);
+    gate->open = true;
+  }
+  gate->cv.notify_all();
+  WaitFor(alice, first->id, RequestState::kActive);
+
+  std::optional<audit::LeafEvent> grant_event;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (!grant_event && std::chrono::steady_clock::now() < deadline) {
+    for (const auto& e : AuditEvents()) {
+      if (e.type == "connector.grant" && e.request == second->id) grant_event = e;
+    }
+    if (!grant_event) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_TRUE(grant_event.has_value());
+  EXPECT_EQ(grant_event->details.at("outcome"), "skipped");
+  EXPECT_EQ(grant_event->actor, core::kSystemActor);
+  std::lock_guard lock(gate->mu);
+  EXPECT_EQ(gate->granted, std::vector<std::string>{first->id.value()});
 }
 
 }  // namespace

@@ -75,29 +75,16 @@ void Tx::Audit(const core::AuditEvent& event) {
   batch_.audit.push_back(appender_.Append(appender_leaf_encoder_(event, now_)));
 }
 
-void Tx::Apply(const core::Transition& t) {
-  PutRequest(t.request);
-  for (const core::Effect& e : t.effects) {
-    if (const auto* a = std::get_if<core::AuditEvent>(&e)) {
-      Audit(*a);
-    } else if (const auto* s = std::get_if<core::ScheduleTimer>(&e)) {
-      store::TimerRecord rec{(*next_timer_id_)++, s->kind, s->request, s->at};
-      batch_.timers.push_back(rec);
-      new_timers_.push_back(rec);
-    } else if (const auto* g = std::get_if<core::IssueGrant>(&e)) {
-      batch_.outbox.push_back({0, "grant", g->request, "{}", 0, now_, ""});
-    } else if (const auto* rv = std::get_if<core::RevokeGrant>(&e)) {
-      batch_.outbox.push_back({0, "revoke", rv->request, "{}", 0, now_, ""});
-    } else if (const auto* al = std::get_if<core::Alert>(&e)) {
-      core::AuditEvent ev{"alert.raised", "breakglass", al->request, {}};
-      ev.details["kind"] = al->kind;
-      std::string to;
-      for (const auto& r : al->recipients) to += (to.empty() ? "" : ",") + r;
-      ev.details["recipients"] = to;
-      ev.details["message"] = al->message;
-      Audit(ev);
-    }
-  }
+void Tx::AddTimer(const core::ScheduleTimer& t) {
+  Staged();
+  store::TimerRecord rec{(*next_timer_id_)++, t.kind, t.request, t.at};
+  batch_.timers.push_back(rec);
+  new_timers_.push_back(rec);
+}
+
+void Tx::AddJob(std::string kind, const RequestId& request) {
+  Staged();
+  batch_.outbox.push_back({0, std::move(kind), request, "{}", 0, now_, ""});
 }
 
 Writer::Writer(store::Store& store, AuditLog& audit, const Clock& clock, int64_t next_timer_id,

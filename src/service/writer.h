@@ -50,8 +50,9 @@ class Tx {
   void PutChunk(store::SessionChunk c) { Staged(); batch_.chunks.push_back(std::move(c)); }
   // Appends one audit leaf (canonical JSON of the event at now()).
   void Audit(const core::AuditEvent& event);
-  // Stages the request, its audit events, timers and connector jobs; alerts become audit events.
-  void Apply(const core::Transition& t);
+  // A durable timer (its id is assigned here) and a connector job ("grant", "revoke").
+  void AddTimer(const core::ScheduleTimer& t);
+  void AddJob(std::string kind, const RequestId& request);
   // Runs on the writer thread after a successful commit, in staging order.
   void AfterCommit(std::function<void()> fn) { after_commit_.push_back(std::move(fn)); }
 
