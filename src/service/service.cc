@@ -104,8 +104,7 @@ Status Service::OpenParts(
     // record-only (the grant is tracked, audited and expires; no credential is issued).
     for (const char* name : {"prod-pg", "bastion-ssh"}) {
       if (!config_.connectors.count(name)) config_.connectors[name] = {name, "none", "{}"};
-    }
-  }
+    }  }
   if (register_connector_kinds) register_connector_kinds(connectors_);
   ConnectorContext context{*master_key_, *store_, config_};
   BG_TRY(connectors_.Configure(config_.connectors, context));
@@ -222,6 +221,18 @@ bool RefusedForRecordingCredential(const core::Actor& actor,
   cb(Error::PermissionDenied("a recording credential can only record its grant's sessions"));
   return true;
 }
+
+// The accounts that can approve now: the approver role, not disabled, TOTP enrolled.
+Result<std::vector<std::string>> AbleApprovers(store::Store& store) {
+  BG_ASSIGN_OR_RETURN(auto users, store.ListUsers());
+  std::vector<std::string> able;
+  for (const store::UserRecord& u : users) {
+    bool approver =
+        std::find(u.roles.begin(), u.roles.end(), core::Role::kApprover) != u.roles.end();
+    if (approver && !u.disabled && !u.totp_secret_enc.empty()) able.push_back(u.name);
+  }
+  return able;
+}
 }  // namespace
 
 void Service::Create(const core::Actor& actor, core::CreateCommand cmd,
@@ -242,14 +253,28 @@ void Service::Create(const core::Actor& actor, core::CreateCommand cmd,
   LocalTime lt = ToLocalTime(now, pol->settings.timezone);
   risk.local_weekday = lt.weekday;
   risk.local_minute = lt.minute;
+  auto able = AbleApprovers(*store_);
+  if (!able) return cb(able.error());
   RequestId id(NewId("req"));
-  auto fn = [this, pol, actor, cmd = std::move(cmd), risk, id](Tx& tx) -> Result<core::Request> {
+  // A request nobody could approve is refused, and the refusal audited, in the writer.
+  auto refused = std::make_shared<std::optional<Error>>();
+  auto fn = [this, pol, actor, cmd = std::move(cmd), risk, id, able = std::move(*able),
+             refused](Tx& tx) -> Result<core::Request> {
     BG_ASSIGN_OR_RETURN(core::Transition t,
                         core::CreateRequest(*pol, actor, cmd, risk, id, tx.now()));
+    if (auto ok = core::CheckApprovable(*pol, t.request, able); !ok) {
+      tx.Audit(core::RequestRefused(t.request, "unapprovable", ok.error().message()));
+      *refused = ok.error();
+      return t.request;
+    }
     tx.UseSource(actor.name, actor.source_address);
     return ApplyTransition(tx, t, 0);
   };
-  writer_->Submit(MakeOp<core::Request>(std::move(fn), std::move(cb)));
+  writer_->Submit(MakeOp<core::Request>(
+      std::move(fn), [cb = std::move(cb), refused](Result<core::Request> r) {
+        if (r && refused->has_value()) return cb(std::move(**refused));
+        cb(std::move(r));
+      }));
 }
 
 void Service::Transact(RequestId id,
