@@ -100,11 +100,16 @@ Status Service::OpenParts(
   BG_ASSIGN_OR_RETURN(audit_, AuditLog::Open(*store_, *master_key_, origin));
   if (mode_ == Mode::kAdmin) return Ok();
   if (config_.demo) {
-    // The embedded default has no connector configuration: the demo policy's resources are
-    // record-only (the grant is tracked, audited and expires; no credential is issued).
-    for (const char* name : {"prod-pg", "bastion-ssh"}) {
-      if (!config_.connectors.count(name)) config_.connectors[name] = {name, "none", "{}"};
-    }  }
+    // The embedded default: bastion-ssh is a real SSH CA (its key is made in the store, sealed
+    // under the master key), so the walkthrough ends with a certificate; prod-pg is record-only
+    // (the grant is tracked, audited and expires; no credential is issued).
+    const std::pair<const char*, PluginConfig> demo[] = {
+        {"prod-pg", {"prod-pg", "none", "{}"}},
+        {"bastion-ssh", {"bastion-ssh", "ssh_ca", R"({"extensions":["permit-pty"]})"}}};
+    for (const auto& [name, plugin] : demo) {
+      if (!config_.connectors.count(name)) config_.connectors[name] = plugin;
+    }
+  }
   if (register_connector_kinds) register_connector_kinds(connectors_);
   ConnectorContext context{*master_key_, *store_, config_};
   BG_TRY(connectors_.Configure(config_.connectors, context));
