@@ -173,6 +173,7 @@ void AddPolicyCommands(CLI::App& app, Globals& g) {
         if (!c) {
           problems.push_back(c.error().message());
         } else {
+          for (const auto& w : c->warnings) std::cerr << "warning: " << w << "\n";
           for (const auto& r : parsed.policy->resources) {
             if (!c->connectors.count(r.connector)) {
               problems.push_back(fmt::format("{}: resource '{}' names connector '{}', which {} does not define",

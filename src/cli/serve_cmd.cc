@@ -2,6 +2,7 @@
 #include <CLI/CLI.hpp>
 #include <fcntl.h>
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 #include <signal.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
@@ -133,6 +134,9 @@ int RunServe(Globals& g, const ServeFlags& f) {
     return g.exit_code;
   }
   log::InstallJsonLogger(config->log_level);
+  for (const std::string& w : config->warnings) {
+    spdlog::warn("{}", nlohmann::json{{"event", "config.warning"}, {"message", w}}.dump());
+  }
 
   // Signals are handled by the main thread alone: block them before any thread starts.
   sigset_t signals;

@@ -656,9 +656,30 @@ class PolicyReader {
                            "request could ever be approved",
                            rule.approvals, rule.pool, people, people == 1 ? "person" : "people"));
         ok = false;
+      } else if (std::string who = RequesterShortOfApprovers(rule, people); !who.empty()) {
+        size_t others = people - 1;
+        c_.Add(t.get("approvals")->source(),
+               fmt::format("the rule needs {} approvals but pool '{}' has only {} {} besides "
+                           "requester '{}', who may not approve their own request, so no request "
+                           "of {} could ever be approved",
+                           rule.approvals, rule.pool, others, others == 1 ? "person" : "people",
+                           who, who));
+        ok = false;
       }
     }
     return ok;
+  }
+
+  // The first requester of `rule` who is in its pool (of `people`) when the others are fewer
+  // than the rule's approvals; empty if there is none. Risk signals never ask for more than the
+  // others (core::CreateRequest caps them), so this and a pool smaller than the approvals are
+  // the cases the policy alone makes certain.
+  std::string RequesterShortOfApprovers(const Rule& rule, size_t people) const {
+    if (people > static_cast<size_t>(rule.approvals)) return {};
+    for (const std::string& who : p_.Expand(rule.requesters)) {
+      if (p_.InPool(who, rule.pool)) return who;
+    }
+    return {};
   }
 
   // Two rules for the same resource, privilege and tier that both match some requester leave

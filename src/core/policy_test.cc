@@ -326,6 +326,13 @@ const ProblemCase kProblemCases[] = {
      7, 13,
      "the rule needs 4 approvals but pool 'dba-approvers' has only 3 people, so no request could "
      "ever be approved"},
+    {"RequesterInPoolLeavesTooFewApprovers",
+     "[[rules]]\nresource = \"db\"\nprivileges = [\"rw\"]\nrequesters = [\"group:dba\"]\ntier = "
+     "2\npool = \"dba-approvers\"\napprovals = 3\n",
+     7, 13,
+     "the rule needs 3 approvals but pool 'dba-approvers' has only 2 people besides requester "
+     "'carol', who may not approve their own request, so no request of carol could ever be "
+     "approved"},
     {"TierOneWithPool",
      "[[rules]]\nresource = \"db\"\nprivileges = [\"ro\"]\nrequesters = [\"alice\"]\ntier = "
      "1\npool = \"dba-approvers\"\n",

@@ -320,7 +320,49 @@ Result<Transition> CreateRequest(const Policy& policy, const Actor& requester,
     r.state = RequestState::kPending;
     fx.push_back(ScheduleTimer{TimerKind::kApprovalTimeout, r.id, r.approval_deadline});
   }
+  if (risk.able_approvers.has_value()) BG_TRY(CheckApprovable(policy, r, *risk.able_approvers));
   return t;
+}
+
+Status CheckApprovable(const Policy& policy, const Request& r,
+                       const std::vector<std::string>& able_approvers) {
+  if (r.state != RequestState::kPending) return Ok();
+  std::vector<std::string> able;
+  for (const std::string& name : able_approvers) {
+    if (name != r.requester && policy.InPool(name, r.pool) && !Contains(able, name)) {
+      able.push_back(name);
+    }
+  }
+  std::sort(able.begin(), able.end());
+  if (static_cast<int>(able.size()) >= r.required_approvals) return Ok();
+  std::string needs = fmt::format("{} approvals", r.required_approvals);
+  if (!r.risk_signals.empty()) {
+    needs += fmt::format(" (with the risk signals {})", fmt::join(r.risk_signals, ", "));
+  }
+  std::string who = able.empty() ? std::string("none")
+                                 : fmt::format("only {} ({})", able.size(), fmt::join(able, ", "));
+  return Error::FailedPrecondition(fmt::format(
+      "this request cannot be approved: it needs {} from pool '{}', and {} of its "
+      "members can approve it now (approvers who are enabled and enrolled, other than you); ask "
+      "an admin to enable or enrol approvers",
+      needs, r.pool, who));
+}
+
+AuditEvent RequestRefused(const Request& would_be, std::string_view reason,
+                          std::string_view message) {
+  return AuditEvent{"request.refused",
+                    would_be.requester,
+                    RequestId(),
+                    {{"reason", std::string(reason)},
+                     {"message", std::string(message)},
+                     {"resource", would_be.resource},
+                     {"privilege", would_be.privilege},
+                     {"tier", std::to_string(would_be.tier)},
+                     {"ticket", would_be.ticket},
+                     {"source_address", would_be.source_address},
+                     {"pool", would_be.pool},
+                     {"required_approvals", std::to_string(would_be.required_approvals)},
+                     {"risk_signals", Join(would_be.risk_signals)}}};
 }
 
 Result<Transition> Approve(const Policy& policy, const Request& r, const Actor& approver,

@@ -178,11 +178,28 @@ struct RiskInputs {
   int recent_requests = 0;   // this requester's requests within risk.burst_window, before this
   int local_weekday = 1;     // 0 = Sunday, in settings.timezone
   int local_minute = 600;    // minutes since local midnight, in settings.timezone
+  // The accounts that can approve anything right now, as the shell knows them: the approver
+  // role, not disabled, TOTP enrolled. CreateRequest keeps those in the rule's pool other than
+  // the requester and refuses a request that needs more approvals than they can give
+  // (CheckApprovable). Unset: not checked.
+  std::optional<std::vector<std::string>> able_approvers;
 };
 
 Result<Transition> CreateRequest(const Policy& policy, const Actor& requester,
                                  const CreateCommand& cmd, const RiskInputs& risk, RequestId id,
                                  Timestamp now);
+// Ok when the people in `able_approvers` (see RiskInputs) who are in `r`'s pool and are not its
+// requester can give `r.required_approvals`; a request that needs no approval (self-approved,
+// emergency) always is. Otherwise FailedPrecondition saying that the request cannot be
+// approved, how many approvals it needs (the rule's and the risk signals') and who could give
+// them, so it is refused at once instead of waiting for its approval window to close.
+Status CheckApprovable(const Policy& policy, const Request& r,
+                       const std::vector<std::string>& able_approvers);
+// The audit event of a request refused before it was stored: "request.refused" by its
+// requester, naming no request id, with the request's terms, `reason` (a short code such as
+// "unapprovable") and `message`.
+AuditEvent RequestRefused(const Request& would_be, std::string_view reason,
+                          std::string_view message);
 // Counts toward the pending request, or toward the pending extension of an active grant.
 Result<Transition> Approve(const Policy& policy, const Request& r, const Actor& approver,
                            std::string comment, Timestamp now);

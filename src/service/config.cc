@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -14,6 +15,7 @@ namespace {
 class Problems {
  public:
   explicit Problems(std::string_view path) : path_(path) {}
+  const std::string& path() const { return path_; }
   void Add(const toml::source_region& where, std::string message) {
     items_.push_back(fmt::format("{}:{}:{}: {}", path_, where.begin.line, where.begin.column,
                                  message));
@@ -96,6 +98,68 @@ nlohmann::json ToJson(const toml::node& n) {
   return text.str();
 }
 
+// The storage spec names its backend before ':'. PostgreSQL is designed but not built.
+void CheckStorage(const toml::node& n, const std::string& storage, Problems& problems) {
+  std::string_view kind = std::string_view(storage).substr(0, storage.find(':'));
+  if (kind == "sqlite") return;
+  if (kind == "postgres" || kind == "postgresql") {
+    problems.Add(n.source(),
+                 fmt::format("storage '{}': PostgreSQL storage is not available in this version; "
+                             "use \"sqlite\" (the default: breakglass.db in data_dir)",
+                             storage));
+    return;
+  }
+  problems.Add(n.source(), fmt::format("storage '{}' is unknown; this version has \"sqlite\"",
+                                       storage));
+}
+
+// The notification kinds this version knows, their keys (all required strings) and why they
+// do nothing yet. No kind is built: a [notify.*] table is accepted for these two kinds only, with
+// a warning, because the shipped example configuration names them.
+struct NotifyKind {
+  std::string_view kind;
+  std::vector<std::string_view> keys;
+};
+const std::vector<NotifyKind>& NotifyKinds() {
+  static const std::vector<NotifyKind> kKinds = {{"slack", {"url"}}, {"smtp", {"url", "from"}}};
+  return kKinds;
+}
+
+void CheckNotify(const toml::table& section, const std::map<std::string, PluginConfig>& notify,
+                 Problems& problems, std::vector<std::string>* warnings) {
+  for (const auto& [name, pc] : notify) {
+    const toml::table& t = *section.get(name)->as_table();
+    const std::string where = fmt::format("[notify.{}]", name);
+    auto kind = std::find_if(NotifyKinds().begin(), NotifyKinds().end(),
+                             [&](const NotifyKind& k) { return k.kind == pc.kind; });
+    if (kind == NotifyKinds().end()) {
+      problems.Add(t.get("kind")->source(),
+                   fmt::format("{} kind '{}' is not available in this version (it sends no "
+                               "notifications; alerts reach the audit log and /v1/events)",
+                               where, pc.kind));
+      continue;
+    }
+    for (const auto& [key, value] : t) {
+      std::string_view k = key.str();
+      if (k == "kind") continue;
+      if (std::find(kind->keys.begin(), kind->keys.end(), k) == kind->keys.end()) {
+        problems.Add(value.source(), fmt::format("unknown key '{}' in {}", k, where));
+      } else if (!value.is_string()) {
+        problems.Add(value.source(), fmt::format("'{}' in {} must be a string", k, where));
+      }
+    }
+    for (std::string_view k : kind->keys) {
+      if (!t.contains(k)) problems.Add(t.source(), fmt::format("{} needs '{}'", where, k));
+    }
+    Problems warning(problems.path());
+    warning.Add(t.source(),
+                fmt::format("{} kind '{}' is not available in this version: nothing is sent to "
+                            "it; alerts reach only the audit log and /v1/events",
+                            where, pc.kind));
+    warnings->push_back(warning.Joined());
+  }
+}
+
 void ReadPlugins(const toml::node& n, std::string_view section, Problems& problems,
                  std::map<std::string, PluginConfig>* out) {
   const toml::table* t = n.as_table();
@@ -147,7 +211,9 @@ Result<ServerConfig> ParseServerConfig(std::string_view text, std::string_view p
     if (k == "data_dir") ReadString(node, k, problems, &c.data_dir);
     else if (k == "listen") ReadString(node, k, problems, &c.listen);
     else if (k == "policy") ReadString(node, k, problems, &c.policy);
-    else if (k == "storage") ReadString(node, k, problems, &c.storage);
+    else if (k == "storage") {
+      if (ReadString(node, k, problems, &c.storage)) CheckStorage(node, c.storage, problems);
+    }
     else if (k == "public_url") ReadString(node, k, problems, &c.public_url);
     else if (k == "tls_cert") ReadString(node, k, problems, &c.tls_cert);
     else if (k == "tls_key") ReadString(node, k, problems, &c.tls_key);
@@ -187,6 +253,7 @@ Result<ServerConfig> ParseServerConfig(std::string_view text, std::string_view p
       ReadPlugins(node, "connectors", problems, &c.connectors);
     } else if (k == "notify") {
       ReadPlugins(node, "notify", problems, &c.notify);
+      if (node.is_table()) CheckNotify(*node.as_table(), c.notify, problems, &c.warnings);
     } else {
       problems.Add(node.source(), fmt::format("unknown key '{}'", k));
     }

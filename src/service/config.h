@@ -40,21 +40,29 @@ struct ServerConfig {
   Seconds token_ttl = std::chrono::minutes(15);
   Seconds probe_interval = std::chrono::minutes(15);  // how often every connector is probed
   int http_threads = 2;
-  bool demo = false;  // embedded default: demo policy, demo users, record-only connectors
+  bool demo = false;  // embedded default: demo policy, demo users, the demo connectors
 
   std::map<std::string, PluginConfig> connectors;
+  // [notify.*]: parsed and checked, but this version sends no notification (see warnings).
   std::map<std::string, PluginConfig> notify;
+  // "file:line:column: sentence" for each accepted setting this version cannot act on; `serve`
+  // and `policy check --config` print them.
+  std::vector<std::string> warnings;
 
   // data_dir-relative paths resolved.
   std::string Resolve(const std::string& path) const;
 };
 
 // Parses configuration TOML text; every problem "file:line:column: sentence", newline-joined,
-// in one InvalidArgument error. Unknown keys are refused.
+// in one InvalidArgument error. Unknown keys are refused, and so is a setting that names what
+// this version does not have (PostgreSQL storage, an unknown notification kind), saying so.
+// The notification kinds "slack" and "smtp" are accepted with a warning each (the shipped
+// example names them) although nothing is sent to them yet.
 Result<ServerConfig> ParseServerConfig(std::string_view text, std::string_view path);
 Result<ServerConfig> LoadServerConfig(const std::string& path);
 
-// The embedded default: SQLite in ./breakglass-data, the demo policy, demo users.
+// The embedded default: SQLite in ./breakglass-data, the demo policy, demo users (the service
+// makes the demo policy's bastion-ssh an ssh_ca connector and prod-pg a record-only one).
 ServerConfig EmbeddedDefaultConfig();
 // The demo policy text compiled into the binary (the example policy of the project).
 std::string_view DemoPolicyText();

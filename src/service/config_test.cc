@@ -26,8 +26,41 @@ TEST(ConfigTest, AcceptsTheExampleAsItIs) {
   EXPECT_NE(c->connectors.at("prod-pg").options_json.find("\"dsn\""), std::string::npos);
   EXPECT_EQ(c->connectors.at("bastion-ssh").kind, "ssh_ca");
   EXPECT_EQ(c->notify.at("mail").kind, "smtp");
+  EXPECT_EQ(c->warnings.size(), 2u);  // slack and smtp: accepted, not available yet
   EXPECT_EQ(c->Resolve("tls.crt"), "/var/lib/breakglass/tls.crt");
   EXPECT_EQ(c->Resolve("/etc/x"), "/etc/x");
+}
+
+TEST(ConfigTest, PostgresStorageIsRefusedAsNotAvailable) {
+  auto c = ParseServerConfig("\n\nstorage = \"postgres://breakglass@db.internal/breakglass\"\n",
+                             "b.toml");
+  ASSERT_FALSE(c.has_value());
+  EXPECT_EQ(c.error().message(),
+            "b.toml:3:11: storage 'postgres://breakglass@db.internal/breakglass': PostgreSQL "
+            "storage is not available in this version; use \"sqlite\" (the default: "
+            "breakglass.db in data_dir)");
+  EXPECT_FALSE(ParseServerConfig("storage = \"mysql://x\"\n", "b.toml").has_value());
+  EXPECT_TRUE(ParseServerConfig("storage = \"sqlite:other.db\"\n", "b.toml").has_value());
+}
+
+TEST(ConfigTest, NotificationsAreWarnedOrRefusedNeverSilentlyAccepted) {
+  auto ok = ParseServerConfig("[notify.oncall]\nkind = \"slack\"\nurl = \"https://x\"\n", "b.toml");
+  ASSERT_TRUE(ok.has_value()) << ok.error().message();
+  ASSERT_EQ(ok->warnings.size(), 1u);
+  EXPECT_EQ(ok->warnings[0],
+            "b.toml:1:1: [notify.oncall] kind 'slack' is not available in this version: nothing "
+            "is sent to it; alerts reach only the audit log and /v1/events");
+  EXPECT_TRUE(ParseServerConfig("", "b.toml")->warnings.empty());
+  for (const char* bad : {"[notify.x]\nkind = \"pagerduty\"\n",
+                          "[notify.x]\nkind = \"slack\"\n",                     // no url
+                          "[notify.x]\nkind = \"smtp\"\nurl = \"smtp://h\"\n",  // no from
+                          "[notify.x]\nkind = \"slack\"\nurl = \"u\"\nchannel = \"#ops\"\n",
+                          "[notify.x]\nkind = \"slack\"\nurl = 5\n"}) {
+    EXPECT_FALSE(ParseServerConfig(bad, "b.toml").has_value()) << bad;
+  }
+  auto unknown = ParseServerConfig("[notify.x]\nkind = \"pagerduty\"\n", "b.toml");
+  EXPECT_NE(unknown.error().message().find("kind 'pagerduty' is not available in this version"),
+            std::string::npos);
 }
 
 TEST(ConfigTest, ReportsEveryProblemWithItsLocation) {

@@ -101,10 +101,14 @@ Status Service::OpenParts(
   BG_ASSIGN_OR_RETURN(audit_, AuditLog::Open(*store_, *master_key_, origin));
   if (mode_ == Mode::kAdmin) return Ok();
   if (config_.demo) {
-    // The embedded default has no connector configuration: the demo policy's resources are
-    // record-only (the grant is tracked, audited and expires; no credential is issued).
-    for (const char* name : {"prod-pg", "bastion-ssh"}) {
-      if (!config_.connectors.count(name)) config_.connectors[name] = {name, "none", "{}"};
+    // The embedded default: bastion-ssh is a real SSH CA (its key is made in the store, sealed
+    // under the master key), so the walkthrough ends with a certificate; prod-pg is record-only
+    // (the grant is tracked, audited and expires; no credential is issued).
+    const std::pair<const char*, PluginConfig> demo[] = {
+        {"prod-pg", {"prod-pg", "none", "{}"}},
+        {"bastion-ssh", {"bastion-ssh", "ssh_ca", R"({"extensions":["permit-pty"]})"}}};
+    for (const auto& [name, plugin] : demo) {
+      if (!config_.connectors.count(name)) config_.connectors[name] = plugin;
     }
   }
   if (register_connector_kinds) register_connector_kinds(connectors_);
@@ -223,6 +227,18 @@ bool RefusedForRecordingCredential(const core::Actor& actor,
   cb(Error::PermissionDenied("a recording credential can only record its grant's sessions"));
   return true;
 }
+
+// The accounts that can approve now: the approver role, not disabled, TOTP enrolled.
+Result<std::vector<std::string>> AbleApprovers(store::Store& store) {
+  BG_ASSIGN_OR_RETURN(auto users, store.ListUsers());
+  std::vector<std::string> able;
+  for (const store::UserRecord& u : users) {
+    bool approver =
+        std::find(u.roles.begin(), u.roles.end(), core::Role::kApprover) != u.roles.end();
+    if (approver && !u.disabled && !u.totp_secret_enc.empty()) able.push_back(u.name);
+  }
+  return able;
+}
 }  // namespace
 
 void Service::Create(const core::Actor& actor, core::CreateCommand cmd,
@@ -243,14 +259,28 @@ void Service::Create(const core::Actor& actor, core::CreateCommand cmd,
   LocalTime lt = ToLocalTime(now, pol->settings.timezone);
   risk.local_weekday = lt.weekday;
   risk.local_minute = lt.minute;
+  auto able = AbleApprovers(*store_);
+  if (!able) return cb(able.error());
   RequestId id(NewId("req"));
-  auto fn = [this, pol, actor, cmd = std::move(cmd), risk, id](Tx& tx) -> Result<core::Request> {
+  // A request nobody could approve is refused, and the refusal audited, in the writer.
+  auto refused = std::make_shared<std::optional<Error>>();
+  auto fn = [this, pol, actor, cmd = std::move(cmd), risk, id, able = std::move(*able),
+             refused](Tx& tx) -> Result<core::Request> {
     BG_ASSIGN_OR_RETURN(core::Transition t,
                         core::CreateRequest(*pol, actor, cmd, risk, id, tx.now()));
+    if (auto ok = core::CheckApprovable(*pol, t.request, able); !ok) {
+      tx.Audit(core::RequestRefused(t.request, "unapprovable", ok.error().message()));
+      *refused = ok.error();
+      return t.request;
+    }
     tx.UseSource(actor.name, actor.source_address);
     return ApplyTransition(tx, t, 0);
   };
-  writer_->Submit(MakeOp<core::Request>(std::move(fn), std::move(cb)));
+  writer_->Submit(MakeOp<core::Request>(
+      std::move(fn), [cb = std::move(cb), refused](Result<core::Request> r) {
+        if (r && refused->has_value()) return cb(std::move(**refused));
+        cb(std::move(r));
+      }));
 }
 
 void Service::Transact(RequestId id,

@@ -262,6 +262,42 @@ TEST_F(ServiceTest, TwoApprovalsActivateAndExpiryEndsTheGrant) {
   }
 }
 
+TEST_F(ServiceTest, RequestThatTooFewCanApproveIsRefusedAtOnceAndAudited) {
+  // dba-approvers is carol, dave, erin; two approvals needed. erin has no account, dave is
+  // disabled, frank approves but is not in the pool: only carol could approve.
+  auto alice = AddAndLogin("alice", {Role::kRequester});
+  AddAndLogin("carol", {Role::kApprover});
+  AddAndLogin("dave", {Role::kApprover});
+  AddAndLogin("frank", {Role::kApprover});
+  ASSERT_TRUE(svc_->SetUserDisabled("test", "dave", true).has_value());
+  auto refused = Call([&](auto cb) { svc_->Create(alice, DbaCommand(), cb); });
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_EQ(refused.error().code(), ErrorCode::kFailedPrecondition);
+  const std::string& why = refused.error().message();
+  EXPECT_EQ(why.rfind("this request cannot be approved: it needs 2 approvals", 0), 0u) << why;
+  EXPECT_NE(why.find("from pool 'dba-approvers', and only 1 (carol) of its members"),
+            std::string::npos)
+      << why;
+  auto mine = svc_->List(alice, {}, /*mine=*/true);
+  ASSERT_TRUE(mine.has_value());
+  EXPECT_TRUE(mine->empty()) << "a refused request was stored";
+  std::vector<audit::LeafEvent> refusals;
+  for (const auto& e : AuditEvents()) {
+    if (e.type == "request.refused") refusals.push_back(e);
+  }
+  ASSERT_EQ(refusals.size(), 1u);
+  EXPECT_EQ(refusals[0].actor, "alice");
+  EXPECT_FALSE(refusals[0].request.has_value() && !refusals[0].request->empty());
+  EXPECT_EQ(refusals[0].details["reason"], "unapprovable");
+  EXPECT_EQ(refusals[0].details["required_approvals"], "2");
+
+  // Enabling dave makes the same request approvable.
+  ASSERT_TRUE(svc_->SetUserDisabled("test", "dave", false).has_value());
+  auto created = Call([&](auto cb) { svc_->Create(alice, DbaCommand(), cb); });
+  ASSERT_TRUE(created.has_value()) << created.error().ToString();
+  EXPECT_EQ(created->state, RequestState::kPending);
+}
+
 TEST_F(ServiceTest, NothingIsGrantedWhenTheAuditRecordCannotBeWritten) {
   auto alice = AddAndLogin("alice", {Role::kRequester});
   auto carol = AddAndLogin("carol", {Role::kApprover});
@@ -332,6 +368,8 @@ TEST_F(ServiceTest, ASystemAlertIsLoggedAndPushedToTheSecurityContacts) {
 TEST_F(ServiceTest, ARecordingCredentialRecordsItsGrantAndDoesNothingElse) {
   auto alice = AddAndLogin("alice", {Role::kRequester});
   auto bob = AddAndLogin("bob", {Role::kRequester});
+  AddAndLogin("carol", {Role::kApprover});  // the pending dba request needs two who can approve
+  AddAndLogin("dave", {Role::kApprover});
   core::CreateCommand ro = DbaCommand();
   ro.privilege = "read_only";
   auto grant = Call([&](auto cb) { svc_->Create(alice, ro, cb); });

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The README's walkthrough against a real server: login, request, M-of-N approval, the grant
-# active, expiry within a second of its end; plus the API's refusals and the audit log.
+# active, expiry within a second of its end, an emergency SSH certificate that ssh-keygen -L
+# reads, the burst risk signal; plus the API's refusals and the audit log.
 source "$(dirname "$0")/lib.sh"
 bg_start_server
 grep -q "TLS certificate SHA-256 fingerprint" "$WORK/serve.out" || fail "no fingerprint printed"
@@ -75,6 +76,33 @@ wait_until 10 bash -c "\"$BG\" status $id1 --json | jq -e '.state == \"active\"'
 "$BG" revoke "$id1" --reason "done early" >/dev/null
 set +e; "$BG" revoke "$id1" --reason "again" 2>/dev/null; rc=$?; set -e
 [ $rc -eq 6 ] || fail "second revoke: exit $rc, want 6"
+
+# README step 5: an emergency on bastion is granted at once with a real SSH certificate from the
+# demo's ssh_ca connector, which ssh-keygen reads back.
+out=$("$BG" request --resource bastion --privilege ops --duration 10m --emergency \
+      --reason "bastion locked out after the failover" --ticket INC-4712 --json)
+eid=$(jq -r .id <<<"$out")
+wait_until 10 bash -c "\"$BG\" status $eid --json | jq -e '.state == \"active\"'" || fail "emergency not active: $out"
+ssh-keygen -q -t ed25519 -N '' -C alice -f "$WORK/alice-key"
+r=$(api POST "/v1/requests/$eid/ssh-cert" "{\"public_key\":\"$(cat "$WORK/alice-key.pub")\"}")
+[ "$(tail -1 <<<"$r")" = 200 ] || fail "ssh-cert: $r"
+head -1 <<<"$r" | jq -r .certificate >"$WORK/alice-key-cert.pub"
+ssh-keygen -L -f "$WORK/alice-key-cert.pub" >"$WORK/cert.txt" || fail "ssh-keygen -L refused it"
+grep -q "Type: ssh-ed25519-cert-v01@openssh.com user certificate" "$WORK/cert.txt" || fail "type: $(cat "$WORK/cert.txt")"
+grep -q "Key ID: \"breakglass:$eid:alice\"" "$WORK/cert.txt" || fail "key id: $(cat "$WORK/cert.txt")"
+grep -A1 "Principals:" "$WORK/cert.txt" | grep -qx "[[:space:]]*ops" || fail "principals: $(cat "$WORK/cert.txt")"
+grep -q "permit-pty" "$WORK/cert.txt" || fail "extensions: $(cat "$WORK/cert.txt")"
+ca=$("$BG" ssh-ca public-key)
+ssh-keygen -L -f "$WORK/alice-key-cert.pub" | grep -q "Signing CA: ED25519 $(ssh-keygen -lf <(echo "$ca") | awk '{print $2}')" ||
+  fail "not signed by the server's CA ($ca): $(cat "$WORK/cert.txt")"
+echo "ok - the demo's bastion grant is an SSH certificate that ssh-keygen -L reads"
+
+# README: the next request of alice within burst_window trips the burst risk signal.
+out=$("$BG" request --resource prod-db --privilege dba --duration 1m \
+      --reason "replication stuck again" --ticket INC-4713 --json)
+jq -e '.risk_signals | index("burst")' <<<"$out" >/dev/null || fail "no burst signal: $out"
+[ "$(jq -r .required_approvals <<<"$out")" -ge 3 ] || fail "burst did not add an approval: $out"
+"$BG" cancel "$(jq -r .id <<<"$out")" >/dev/null
 
 # the audit log: readable by auditors only, holds the request's story and no secrets
 r=$(api GET /v1/audit/checkpoint)
