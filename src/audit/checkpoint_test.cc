@@ -9,6 +9,7 @@
 
 #include "audit/merkle.h"
 #include "util/encoding.h"
+#include "test/fakes/fake_random.h"
 
 namespace bg::audit {
 namespace {
@@ -18,17 +19,6 @@ constexpr char kGoSignerKey[] =
     "PRIVATE+KEY+PeterNeumann+c74f20a3+AYEKFALVFGyNhPJEMzD1QIDr+Y7hfZx09iUvxdXHKDFz";
 constexpr char kGoVerifierKey[] =
     "PeterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW";
-
-class PatternRandom final : public Random {
- public:
-  explicit PatternRandom(uint8_t start) : next_(start) {}
-  void Fill(uint8_t* out, size_t n) override {
-    for (size_t i = 0; i < n; ++i) out[i] = next_++;
-  }
-
- private:
-  uint8_t next_;
-};
 
 // Signs arbitrary note text with `key`, as note.Sign would, to reach the body checks.
 std::string SignText(const NoteSigner& key, const std::string& text) {
@@ -52,7 +42,7 @@ Checkpoint Sample(int64_t size = 20852163) {
 }
 
 NoteSigner Key(std::string name = "example.com/behind-the-sofa", uint8_t seed = 1) {
-  PatternRandom random(seed);
+  bg::testing::CountingRandom random(seed);
   return NoteSigner::Generate(name, random).value();
 }
 
@@ -106,7 +96,7 @@ TEST(NoteKeys, MalformedKeysAreRefused) {
   for (const char* k : bad_signers) {
     EXPECT_FALSE(NoteSigner::FromSignerKey(Secret(std::string_view(k))).has_value()) << k;
   }
-  PatternRandom random(0);
+  bg::testing::CountingRandom random(0);
   EXPECT_EQ(NoteSigner::Generate("a+b", random).error().field(), "name");
   EXPECT_EQ(NoteSigner::Generate("", random).error().field(), "name");
   EXPECT_FALSE(IsValidKeyName("a\xE2\x80\x83" "b"));  // U+2003 EM SPACE

@@ -12,16 +12,10 @@
 #include "audit/event.h"
 #include "audit/merkle.h"
 #include "util/encoding.h"
+#include "test/fakes/fake_random.h"
 
 namespace bg::audit {
 namespace {
-
-class PatternRandom final : public Random {
- public:
-  void Fill(uint8_t* out, size_t n) override {
-    for (size_t i = 0; i < n; ++i) out[i] = static_cast<uint8_t>(i * 7 + 3);
-  }
-};
 
 const char kOrigin[] = "breakglass.test/audit";
 
@@ -31,7 +25,7 @@ struct TestLog {
     for (int i = 0; i < n; ++i) Add();
   }
   static NoteSigner MakeSigner() {
-    PatternRandom random;
+    bg::testing::CountingRandom random(3);
     return NoteSigner::Generate(kOrigin, random).value();
   }
   void Add() {
@@ -185,7 +179,7 @@ TEST(VerifyBundle, AServerThatRewritesOrTruncatesAndResignsIsCaughtByTheOlderChe
 
 TEST(VerifyBundle, WrongKeysAndOriginsAreRefused) {
   TestLog log(5);
-  PatternRandom random;
+  bg::testing::CountingRandom random(3);
   NoteSigner other = NoteSigner::Generate("someone.else", random).value();
   auto r = VerifyBundle(log.Entries(), log.CheckpointAt(5), other.VerifierKey());
   ASSERT_FALSE(r.has_value());
@@ -283,7 +277,7 @@ void ExpectSameAsTwoPasses(const std::string& jsonl, const std::string& note,
 
 TEST(VerifyExport, GivesTheResultAndFirstErrorOfParsingThenVerifying) {
   TestLog log(10);
-  PatternRandom random;
+  bg::testing::CountingRandom random(3);
   const std::string other_key = NoteSigner::Generate("someone.else", random).value().VerifierKey();
   const std::string key = log.signer.VerifierKey();
   auto lines = [&](bool with_hash) {

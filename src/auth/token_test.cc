@@ -8,26 +8,16 @@
 
 #include "util/encoding.h"
 #include "util/sha256.h"
+#include "test/fakes/fake_random.h"
 
 namespace bg::auth {
 namespace {
 
-class FixedRandom : public Random {
- public:
-  explicit FixedRandom(uint8_t byte) : byte_(byte) {}
-  void Fill(uint8_t* out, size_t n) override {
-    for (size_t i = 0; i < n; ++i) out[i] = byte_;
-  }
-
- private:
-  uint8_t byte_;
-};
-
 TEST(TokenTest, HasPrefixAndBase64UrlOf32Bytes) {
-  FixedRandom zeros(0);
+  auto zeros = bg::testing::RepeatingRandom::Byte(0);
   Secret token = NewBearerToken(zeros);
   EXPECT_EQ(token.Reveal(), "bgt_" + std::string(43, 'A'));
-  FixedRandom ones(0xff);
+  auto ones = bg::testing::RepeatingRandom::Byte(0xff);
   EXPECT_EQ(NewBearerToken(ones).Reveal(), "bgt_" + std::string(42, '_') + "8");
   Secret real = NewBearerToken();
   EXPECT_EQ(real.size(), kTokenLength);

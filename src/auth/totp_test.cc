@@ -1,4 +1,5 @@
 #include "auth/totp.h"
+#include "test/fakes/fake_random.h"
 
 #include <gtest/gtest.h>
 
@@ -13,16 +14,6 @@ namespace {
 const Secret kRfcSecret("12345678901234567890");  // RFC 6238 Appendix B, SHA-1 seed
 
 // A deterministic Random for reproducible secrets.
-class CountingRandom : public Random {
- public:
-  void Fill(uint8_t* out, size_t n) override {
-    for (size_t i = 0; i < n; ++i) out[i] = next_++;
-  }
-
- private:
-  uint8_t next_ = 0;
-};
-
 std::string CodeAt(const Secret& secret, int64_t unix_seconds) {
   auto code = TotpCode(secret, FromUnixSeconds(unix_seconds));
   EXPECT_TRUE(code.has_value());
@@ -95,7 +86,7 @@ TEST(Base32Test, DecodeAcceptsLowerCaseAndPaddingRefusesGarbage) {
 }
 
 TEST(Base32Test, RandomBytesRoundTrip) {
-  CountingRandom random;
+  bg::testing::CountingRandom random;
   for (size_t n = 0; n < 40; ++n) {
     std::string bytes = random.Bytes(n);
     auto back = Base32Decode(Base32Encode(bytes));
@@ -105,7 +96,7 @@ TEST(Base32Test, RandomBytesRoundTrip) {
 }
 
 TEST(TotpSecretTest, GeneratesTwentyBytesFromTheGivenRandom) {
-  CountingRandom random;
+  bg::testing::CountingRandom random;
   Secret s = GenerateTotpSecret(random);
   ASSERT_EQ(s.size(), 20u);
   EXPECT_EQ(static_cast<int>(s.data()[19]), 19);
@@ -213,7 +204,7 @@ TEST(TotpOathtoolTest, AgreesWithOathtoolCommand) {
   if (std::system("command -v oathtool >/dev/null 2>&1") != 0) {
     GTEST_SKIP() << "oathtool is not installed";
   }
-  CountingRandom random;
+  bg::testing::CountingRandom random;
   for (int64_t t : {int64_t{59}, int64_t{1111111109}, int64_t{1700000000}, int64_t{1700000029},
                     int64_t{1700000030}, int64_t{4102444800}}) {
     Secret secret = GenerateTotpSecret(random);

@@ -7,14 +7,14 @@
 #include <functional>
 #include <sstream>
 
-#include "kit/test_random.h"
+#include "test/fakes/fake_random.h"
 #include "util/encoding.h"
 
 namespace bg::kit {
 namespace {
 
 using nlohmann::json;
-using testing::SeededRandom;
+using bg::testing::SeededRandom;
 
 const Timestamp kNow = FromUnixSeconds(1767225600);  // 2026-01-01T00:00:00Z
 

@@ -4,14 +4,14 @@
 
 #include <functional>
 
-#include "kit/test_random.h"
+#include "test/fakes/fake_random.h"
 #include "util/encoding.h"
 
 namespace bg::kit {
 namespace {
 
 using nlohmann::json;
-using testing::SeededRandom;
+using bg::testing::SeededRandom;
 
 OfflineRecord SampleRecord(Random& random) {
   OfflineRecord r;

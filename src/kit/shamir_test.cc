@@ -4,26 +4,15 @@
 
 #include <map>
 
-#include "kit/test_random.h"
+#include "test/fakes/fake_random.h"
 
 namespace bg::kit {
 namespace {
 
-using testing::SeededRandom;
+using bg::testing::ScriptedRandom;
+using bg::testing::SeededRandom;
 
 // Hands out fixed bytes, so a test can choose every coefficient.
-class FixedRandom final : public Random {
- public:
-  explicit FixedRandom(std::vector<uint8_t> bytes) : bytes_(std::move(bytes)) {}
-  void Fill(uint8_t* out, size_t n) override {
-    for (size_t i = 0; i < n; ++i) out[i] = bytes_.at(pos_++);
-  }
-
- private:
-  std::vector<uint8_t> bytes_;
-  size_t pos_ = 0;
-};
-
 std::vector<ShamirPoint> Subset(const std::vector<ShamirPoint>& all, unsigned mask) {
   std::vector<ShamirPoint> out;
   for (size_t i = 0; i < all.size(); ++i) {
@@ -104,7 +93,7 @@ TEST(ShamirTest, FewerThanThresholdSharesAreUniformForEverySecretExactly) {
     for (int x = 1; x <= 5; ++x) {
       std::vector<int> count(256, 0);
       for (int a1 = 0; a1 < 256; ++a1) {
-        FixedRandom fixed({static_cast<uint8_t>(a1)});
+        ScriptedRandom fixed({static_cast<uint8_t>(a1)});
         auto points = ShamirSplit(secret, 2, 5, fixed);
         ASSERT_TRUE(points.has_value());
         ++count[(*points)[x - 1].y.data()[0]];
@@ -114,7 +103,7 @@ TEST(ShamirTest, FewerThanThresholdSharesAreUniformForEverySecretExactly) {
     // m = 3: the pair of shares 2 and 5.
     std::vector<int> count(65536, 0);
     for (int c = 0; c < 65536; ++c) {
-      FixedRandom fixed({static_cast<uint8_t>(c & 0xFF), static_cast<uint8_t>(c >> 8)});
+      ScriptedRandom fixed({static_cast<uint8_t>(c & 0xFF), static_cast<uint8_t>(c >> 8)});
       auto points = ShamirSplit(secret, 3, 5, fixed);
       ASSERT_TRUE(points.has_value());
       ++count[(*points)[1].y.data()[0] | ((*points)[4].y.data()[0] << 8)];

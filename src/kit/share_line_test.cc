@@ -4,12 +4,12 @@
 
 #include <string>
 
-#include "kit/test_random.h"
+#include "test/fakes/fake_random.h"
 
 namespace bg::kit {
 namespace {
 
-using testing::SeededRandom;
+using bg::testing::SeededRandom;
 
 constexpr std::string_view kAlphabet = "0123456789abcdefghjkmnpqrstvwxyz";
 

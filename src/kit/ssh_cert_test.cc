@@ -2,12 +2,12 @@
 
 #include <gtest/gtest.h>
 
-#include "kit/test_random.h"
+#include "test/fakes/fake_random.h"
 
 namespace bg::kit {
 namespace {
 
-using testing::SeededRandom;
+using bg::testing::SeededRandom;
 
 const Timestamp kNow = FromUnixSeconds(1767225600);  // 2026-01-01T00:00:00Z
 

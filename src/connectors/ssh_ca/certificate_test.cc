@@ -8,13 +8,14 @@
 namespace bg::ssh {
 namespace {
 
-using testing::FakeRandom;
+using bg::testing::CountingRandom;
+using bg::testing::RepeatingRandom;
 
 const Timestamp kAfter = FromUnixSeconds(1900000000);
 const Timestamp kBefore = FromUnixSeconds(1900003600);
 
 Ed25519PrivateKey TestCa() {
-  FakeRandom seed("ca-seed");
+  RepeatingRandom seed("ca-seed");
   return Ed25519PrivateKey::Generate(seed);
 }
 
@@ -132,7 +133,7 @@ TEST(SignCertificateTest, CertificateTypeFollowsTheUserKeyType) {
 }
 
 TEST(SignCertificateTest, NonceComesFromRandom) {
-  FakeRandom r1("n1"), r2("n1"), r3("n2");
+  RepeatingRandom r1("n1"), r2("n1"), r3("n2");
   const CertificateSpec spec = BaseSpec();
   const Ed25519PrivateKey ca = TestCa();
   const std::string a = *SignCertificate(spec, ca, r1);
@@ -263,7 +264,7 @@ TEST(ParseCertificateTest, EveryBitFlipIsRefused) {
 }
 
 TEST(ParseCertificateTest, RandomInputNeverParses) {
-  FakeRandom random;
+  CountingRandom random;
   std::string junk;
   for (int round = 0; round < 2000; ++round) {
     junk = random.Bytes(static_cast<size_t>(round % 300));

@@ -8,7 +8,8 @@
 namespace bg::ssh {
 namespace {
 
-using testing::FakeRandom;
+using bg::testing::CountingRandom;
+using bg::testing::RepeatingRandom;
 
 // RFC 8032 section 7.1, TEST 1.
 constexpr std::string_view kRfcSeedHex =
@@ -22,7 +23,7 @@ constexpr std::string_view kRfcLine =
 constexpr std::string_view kRfcFingerprint = "SHA256:bbXpuKG6zhzdmnxq256TlqzFBzRl2f6OOg722cYNbU8";
 
 Ed25519PrivateKey RfcKey() {
-  FakeRandom seed(*HexDecode(kRfcSeedHex));
+  RepeatingRandom seed(*HexDecode(kRfcSeedHex));
   return Ed25519PrivateKey::Generate(seed);
 }
 
@@ -84,7 +85,7 @@ TEST(Ed25519PrivateKeyTest, StorageBytesWithWrongSizeOrMismatchedHalvesAreRefuse
 
 TEST(OpenSshPrivateKeyFileTest, HasArmorAndRoundTrips) {
   Ed25519PrivateKey key = RfcKey();
-  FakeRandom random("\x01\x02\x03\x04");
+  RepeatingRandom random("\x01\x02\x03\x04");
   Secret file = key.ToOpenSshPrivateKeyFile("ephemeral", random);
   std::string_view text = file.Reveal();
   EXPECT_EQ(text.substr(0, 36), "-----BEGIN OPENSSH PRIVATE KEY-----\n");
@@ -104,7 +105,7 @@ TEST(OpenSshPrivateKeyFileTest, HasArmorAndRoundTrips) {
 }
 
 TEST(OpenSshPrivateKeyFileTest, LayoutFollowsProtocolKey) {
-  FakeRandom random("\xab");
+  RepeatingRandom random("\xab");
   Secret file = RfcKey().ToOpenSshPrivateKeyFile("c", random);
   std::string b64;
   for (char c : file.Reveal().substr(36, file.size() - 36 - 34)) {

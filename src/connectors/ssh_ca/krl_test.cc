@@ -8,7 +8,8 @@
 namespace bg::ssh {
 namespace {
 
-using testing::FakeRandom;
+using bg::testing::CountingRandom;
+using bg::testing::RepeatingRandom;
 
 PublicKey SshKeygenCa() { return *PublicKey::ParseLine(testing::kCaLine); }
 
@@ -134,7 +135,7 @@ TEST(ParseKrlTest, TruncationsBitFlipsAndJunkNeverCrash) {
     accepted += ParseKrl(flipped).has_value() ? 1 : 0;  // must not crash either way
   }
   EXPECT_LT(accepted, static_cast<int>(bytes.size() * 8));
-  FakeRandom random;
+  CountingRandom random;
   for (int round = 0; round < 2000; ++round) {
     std::string junk = std::string(kKrlMagic) + std::string("\0\0\0\1", 4) +
                        random.Bytes(static_cast<size_t>(round % 200));

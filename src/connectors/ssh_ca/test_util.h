@@ -5,25 +5,9 @@
 #include <cstring>
 #include <string>
 
-#include "util/random.h"
+#include "test/fakes/fake_random.h"
 
 namespace bg::ssh::testing {
-
-// Deterministic "randomness": repeats `pattern` (a counter when empty).
-class FakeRandom final : public Random {
- public:
-  explicit FakeRandom(std::string pattern = {}) : pattern_(std::move(pattern)) {}
-  void Fill(uint8_t* out, size_t n) override {
-    for (size_t i = 0; i < n; ++i, ++pos_) {
-      out[i] = pattern_.empty() ? static_cast<uint8_t>(pos_)
-                                : static_cast<uint8_t>(pattern_[pos_ % pattern_.size()]);
-    }
-  }
-
- private:
-  std::string pattern_;
-  size_t pos_ = 0;
-};
 
 // Keys made by ssh-keygen (OpenSSH 9.2), with the fingerprints `ssh-keygen -l` printed.
 inline constexpr const char* kEcdsa256Line =

@@ -21,6 +21,7 @@
 #include "audit/verify.h"
 #include "util/encoding.h"
 #include "util/random.h"
+#include "test/fakes/fake_random.h"
 
 namespace fs = std::filesystem;
 using namespace bg;         // NOLINT(google-build-using-namespace): a test driver
@@ -83,13 +84,6 @@ std::string HashArray(const std::vector<std::string>& hashes) {
   return out + "]";
 }
 
-class FixedRandom final : public Random {
- public:
-  void Fill(uint8_t* out, size_t n) override {
-    for (size_t i = 0; i < n; ++i) out[i] = static_cast<uint8_t>(0xA5 ^ (i * 13));
-  }
-};
-
 }  // namespace
 
 int main() {
@@ -136,7 +130,7 @@ int main() {
     if (it == nodes.end()) return Error::NotFound("node");
     return it->second;
   };
-  FixedRandom random;
+  bg::testing::SeededRandom random("interop-signer");
   NoteSigner signer = NoteSigner::Generate("breakglass.test/interop", random).value();
   const std::string note =
       signer.Sign(Checkpoint{"breakglass.test/interop", kSize, range.Root(), {}}).value();
@@ -200,11 +194,7 @@ int main() {
   write_bundle(tmp / "root", signer.VerifierKey(), root_swapped, entries, inclusion, consistency);
   Check(check("root") == 1, "Go rejects a checkpoint with another root");
 
-  struct OtherSeed final : Random {
-    void Fill(uint8_t* out, size_t n) override {
-      for (size_t i = 0; i < n; ++i) out[i] = 0x11;
-    }
-  } other_seed;
+  bg::testing::SeededRandom other_seed("interop-stranger");
   NoteSigner stranger = NoteSigner::Generate("breakglass.test/interop", other_seed).value();
   write_bundle(tmp / "wrongkey", stranger.VerifierKey(), note, entries, inclusion, consistency);
   Check(check("wrongkey") == 1, "Go rejects our checkpoint under another key");
