@@ -32,7 +32,7 @@ using testing::Plugin;
 using testing::TestEnv;
 
 std::string RunOk(const std::vector<std::string>& argv, const std::string& input = "") {
-  auto r = RunProcess(argv, input, std::chrono::seconds(60));
+  auto r = RunProcess(argv, input, std::chrono::seconds(300));
   if (!r || r->exit_code != 0) {
     ADD_FAILURE() << argv[0] << " failed: " << (r ? r->err : r.error().ToString());
     return "";
@@ -99,7 +99,7 @@ class WebhookTarget : public Target {
     }
   }
   std::string SkipReason() override {
-    return RunProcess({"python3", "-c", "pass"}, "", std::chrono::seconds(30)) ? ""
+    return RunProcess({"python3", "-c", "pass"}, "", std::chrono::seconds(120)) ? ""
                                                                                : "no python3";
   }
   Result<std::unique_ptr<service::Connector>> Make(TestEnv& env) override {
@@ -113,7 +113,7 @@ class WebhookTarget : public Target {
              "hook-secret-123", state_.c_str(), port_file.c_str(), nullptr);
       _exit(127);
     }
-    for (int i = 0; i < 600 && !fs::exists(port_file); ++i) {
+    for (int i = 0; i < 6000 && !fs::exists(port_file); ++i) {
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
     std::string port;
@@ -161,7 +161,7 @@ class PostgresTarget : public Target {
   }
   static std::string Script() { return BG_SOURCE_DIR "/test/integration/connectors_pg_server.sh"; }
   std::string SkipReason() override {
-    auto r = RunProcess({"bash", Script(), "available"}, "", std::chrono::seconds(30));
+    auto r = RunProcess({"bash", Script(), "available"}, "", std::chrono::seconds(120));
     return r && r->exit_code == 0 ? "" : "PostgreSQL server binaries not installed";
   }
   Result<std::unique_ptr<service::Connector>> Make(TestEnv& env) override {

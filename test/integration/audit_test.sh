@@ -41,7 +41,7 @@ SPORT=$(free_port)
 python3 "$WORK/witness.py" "$WPORT" "$WORK/witness" & WITNESS_PID=$!
 python3 "$WORK/syslog.py" "$SPORT" "$WORK/syslog.log" & SYSLOG_PID=$!
 trap 'kill $WITNESS_PID $SYSLOG_PID 2>/dev/null || true; cleanup' EXIT
-wait_until 10 curl -s -o /dev/null "http://127.0.0.1:$WPORT/" || fail "witness receiver did not start"
+wait_until 300 curl -s -o /dev/null "http://127.0.0.1:$WPORT/" || fail "witness receiver did not start"
 
 bg_start_server --checkpoint-interval 1s --witness "http://127.0.0.1:$WPORT/add-checkpoint" \
   --syslog "udp://127.0.0.1:$SPORT"
@@ -50,7 +50,7 @@ bg_start_server --checkpoint-interval 1s --witness "http://127.0.0.1:$WPORT/add-
 login alice
 id1=$("$BG" request --resource prod-db --privilege read_only --duration 10m \
       --reason "read replica lag check" --ticket CHG-100 --json | jq -r .id)
-wait_until 10 bash -c "\"$BG\" status $id1 --json | jq -e '.state == \"active\"'" || fail "tier 1 not active"
+wait_until 300 bash -c "\"$BG\" status $id1 --json | jq -e '.state == \"active\"'" || fail "tier 1 not active"
 "$BG" revoke "$id1" --reason "done early" >/dev/null
 cp "$HOME/.config/breakglass/credentials.json" "$WORK/alice.json"  # reused below: no second TOTP
 id2=$("$BG" request --resource prod-db --privilege dba --duration 5m \
@@ -172,7 +172,7 @@ else
 fi
 
 # ---- (c) witnesses got signed checkpoints that verify with the key ----
-wait_until 15 bash -c "ls '$WORK/witness'/*.txt >/dev/null 2>&1" || fail "no checkpoint reached the witness"
+wait_until 300 bash -c "ls '$WORK/witness'/*.txt >/dev/null 2>&1" || fail "no checkpoint reached the witness"
 last=$(ls "$WORK/witness"/*.txt | tail -1)
 grep -q "^text/plain" "${last%.txt}.type" || fail "witness content type: $(cat "${last%.txt}.type")"
 "$BG" audit export --bundle "$WORK/wb" >/dev/null
@@ -184,7 +184,7 @@ curl -sf --cacert "$BREAKGLASS_CACERT" "$BREAKGLASS_SERVER/metrics" | grep -q "^
   || fail "witness failure metric missing or non-zero"
 
 # ---- (d) syslog: RFC 5424 lines for the events ----
-wait_until 10 grep -q "request.revoked" "$WORK/syslog.log" || fail "no syslog line for request.revoked"
+wait_until 300 grep -q "request.revoked" "$WORK/syslog.log" || fail "no syslog line for request.revoked"
 line=$(grep -a " request.created " "$WORK/syslog.log" | grep -a "request=\"$id1\"" | head -1)
 [[ "$line" =~ ^\<85\>1\ [0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z\ [^\ ]+\ breakglass\ [0-9]+\ request\.created\ \[breakglass@32473\ index=\"[0-9]+\"\ actor=\"alice\"\ request=\"$id1\"\]\  ]] \
   || fail "syslog line is not RFC 5424 as documented: $line"
@@ -197,7 +197,7 @@ cp "$WORK/alice.json" "$HOME/.config/breakglass/credentials.json"
 "$BG" request --resource prod-db --privilege read_only --duration 10m --reason "after the trusted checkpoint" \
   --ticket CHG-101 >/dev/null
 cp "$WORK/sam.json" "$HOME/.config/breakglass/credentials.json"
-wait_until 10 bash -c "[ \"\$(curl -sf --cacert '$BREAKGLASS_CACERT' -H 'Authorization: Bearer $(token)' '$BREAKGLASS_SERVER/v1/audit/checkpoint' | sed -n 2p)\" -gt $trusted_size ]" \
+wait_until 300 bash -c "[ \"\$(curl -sf --cacert '$BREAKGLASS_CACERT' -H 'Authorization: Bearer $(token)' '$BREAKGLASS_SERVER/v1/audit/checkpoint' | sed -n 2p)\" -gt $trusted_size ]" \
   || fail "log did not grow"
 "$BG" audit verify --trusted-checkpoint "$WORK/trusted.txt" >/dev/null || fail "untampered live verify"
 DB=$WORK/breakglass-data/breakglass.db

@@ -38,7 +38,7 @@ conn_grant() {  # RESOURCE PRIVILEGE DURATION
   out=$("$BG" request --resource "$1" --privilege "$2" --duration "$3" \
         --reason "integration test of connectors" --ticket INC-1000 --json) || fail "request $*"
   id=$(jq -r .id <<<"$out")
-  wait_until 30 bash -c "\"$BG\" status $id --json | jq -e '.state == \"active\"'" ||
+  wait_until 300 bash -c "\"$BG\" status $id --json | jq -e '.state == \"active\"'" ||
     fail "request $id never active: $("$BG" status "$id" --json)"
   echo "$id"
 }
@@ -71,5 +71,5 @@ CONF
   "$SSHD" -t -f "$S/sshd_config" || fail "sshd config"
   "$SSHD" -D -e -f "$S/sshd_config" 2>"$S/sshd.log" &
   SSHD_PID=$!
-  wait_until 20 bash -c "exec 3<>/dev/tcp/127.0.0.1/$SPORT" || fail "sshd did not start"
+  wait_until 300 bash -c "exec 3<>/dev/tcp/127.0.0.1/$SPORT" || fail "sshd did not start"
 }

@@ -28,7 +28,7 @@ case "$cmd" in
     admin_pw=$(head -c 18 /dev/urandom | base64 | tr '+/' '-_')
     as_pg "$PGBIN/initdb" -D "$dir/data" -U postgres --auth-local=trust --auth-host=scram-sha-256 \
       -E UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1
-    as_pg "$PGBIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
+    as_pg "$PGBIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 300 \
       -o "-k $dir -p $port -c listen_addresses=127.0.0.1" start >/dev/null
     echo "$port" >"$dir/port"
     PGDB=postgres bash "${BASH_SOURCE[0]}" psql "$dir" -v pw="$admin_pw" >/dev/null <<'SQL'

@@ -82,13 +82,13 @@ echo "ok - shown once; never stored in clear (server data, PostgreSQL log)"
 PGPASSWORD=$(jq -r .password <<<"$cred") psql -X -q "host=127.0.0.1 port=$(jq -r .port <<<"$cred") dbname=app user=$user" \
   -c 'SELECT pg_sleep(300)' >/dev/null 2>"$WORK/session.err" &
 session=$!
-wait_until 20 bash -c "bash '$PG' psql '$WORK/pg' <<<\"SELECT 1 FROM pg_stat_activity WHERE usename = '$user'\" | grep -q 1" ||
+wait_until 300 bash -c "bash '$PG' psql '$WORK/pg' <<<\"SELECT 1 FROM pg_stat_activity WHERE usename = '$user'\" | grep -q 1" ||
   fail "the open session did not show up"
-wait_until 60 bash -c "\"$BG\" status $id --json | jq -e '.state == \"expired\"'" || fail "never expired"
-wait_until 30 bash -c "! kill -0 $session 2>/dev/null" || fail "the open session survived expiry"
+wait_until 300 bash -c "\"$BG\" status $id --json | jq -e '.state == \"expired\"'" || fail "never expired"
+wait_until 300 bash -c "! kill -0 $session 2>/dev/null" || fail "the open session survived expiry"
 wait $session && fail "the open session ended normally"
 as_cred "$cred" 'SELECT 1' 2>/dev/null && fail "login after expiry"
-wait_until 20 bash -c "[ -z \"\$(bash '$PG' psql '$WORK/pg' <<<\"SELECT 1 FROM pg_roles WHERE rolname = '$user'\")\" ]" ||
+wait_until 300 bash -c "[ -z \"\$(bash '$PG' psql '$WORK/pg' <<<\"SELECT 1 FROM pg_roles WHERE rolname = '$user'\")\" ]" ||
   fail "the role was not dropped"
 echo "ok - after expiry the session is gone, the login fails and the role is dropped"
 
@@ -98,7 +98,7 @@ cred2=$("$BG" credentials "$id2" --json) || fail "credentials 2"
 [ "$(as_cred "$cred2" 'SELECT x FROM t_secret')" = 7 ] || fail "quoted role membership"
 as_cred "$cred2" 'SELECT x FROM t_read' 2>/dev/null && fail "read beyond app.read+x@y"
 "$BG" revoke "$id2" --reason "integration test revocation" >/dev/null
-wait_until 30 bash -c "! PGPASSWORD='$(jq -r .password <<<"$cred2")' psql -X -q 'host=127.0.0.1 port=$(jq -r .port <<<"$cred2") dbname=app user=$(jq -r .username <<<"$cred2")' -c 'SELECT 1' 2>/dev/null" ||
+wait_until 300 bash -c "! PGPASSWORD='$(jq -r .password <<<"$cred2")' psql -X -q 'host=127.0.0.1 port=$(jq -r .port <<<"$cred2") dbname=app user=$(jq -r .username <<<"$cred2")' -c 'SELECT 1' 2>/dev/null" ||
   fail "login after revocation"
 [ "$(sql <<<'SELECT count(*) FROM t_read')" = 1 ] || fail "t_read changed"
 echo "ok - a privilege name that needs quoting; revocation ends the login"

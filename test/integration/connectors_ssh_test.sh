@@ -79,7 +79,7 @@ issue() {
 refused() {  # DESCRIPTION KEY CERT SSHD_LOG_TEXT
   local before; before=$(wc -l <"$S/sshd.log")
   if try_ssh "$2" "$3" >/dev/null; then fail "$1: logged in"; fi
-  wait_until 5 bash -c "tail -n +$((before + 1)) '$S/sshd.log' | grep -qF -- '$4'" ||
+  wait_until 300 bash -c "tail -n +$((before + 1)) '$S/sshd.log' | grep -qF -- '$4'" ||
     fail "$1: sshd did not log '$4': $(tail -5 "$S/sshd.log")"
   echo "ok - $1"
 }
@@ -127,9 +127,9 @@ issue "$long" "$S/k3"
 try_ssh "$S/k3" "$S/k3-cert.pub" >/dev/null || fail "login before revocation"
 v0=$(grep -i '^x-krl-version' "$S/krl.headers" | tr -dc 0-9)
 "$BG" revoke "$long" --reason "test revocation" >/dev/null
-wait_until 20 bash -c "\"$BG\" status $long --json | jq -e '.state == \"revoked\"'" || fail "not revoked"
+wait_until 300 bash -c "\"$BG\" status $long --json | jq -e '.state == \"revoked\"'" || fail "not revoked"
 # The revoke job runs from the outbox: refetch until the KRL version moves.
-wait_until 20 bash -c "curl -sf --cacert '$BREAKGLASS_CACERT' -D - -o /dev/null \
+wait_until 300 bash -c "curl -sf --cacert '$BREAKGLASS_CACERT' -D - -o /dev/null \
   '$BREAKGLASS_SERVER/v1/ssh/krl' | grep -i '^x-krl-version' | tr -dc 0-9 | grep -qvx '$v0'" ||
   fail "KRL version never moved"
 fetch_krl
@@ -155,7 +155,7 @@ echo "ok - only the requester gets certificates"
 echo "ok - status shows connector health; probe works"
 
 # --- expiry ------------------------------------------------------------------------------------
-wait_until 40 bash -c "\"$BG\" status $short --json | jq -e '.state == \"expired\"'" || fail "never expired"
+wait_until 300 bash -c "\"$BG\" status $short --json | jq -e '.state == \"expired\"'" || fail "never expired"
 sleep 1
 refused "refused after expiry" "$S/k1" "$S/k1-cert.pub" "expired"
 echo "all ssh_ca connector checks passed"

@@ -53,7 +53,7 @@ is_synopsis() {
 
 # The data directory of the fixture: the demo server's, after it signed a checkpoint and stopped.
 bg_start_server --checkpoint-interval 1s
-wait_until 60 breakglass audit export --data-dir "$WORK/breakglass-data" --bundle "$WORK/probe-bundle" ||
+wait_until 300 breakglass audit export --data-dir "$WORK/breakglass-data" --bundle "$WORK/probe-bundle" ||
   fail "the server signed no checkpoint"
 kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=
 

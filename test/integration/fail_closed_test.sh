@@ -49,7 +49,7 @@ for _ in $(seq 1 30); do  # the writer may back off after a failed commit
 done
 [ -n "$ok" ] || fail "no recovery after the limit was lifted: $r"
 id=$(head -1 <<<"$r" | jq -r .id)
-wait_until 10 bash -c "curl -sf --cacert '$BREAKGLASS_CACERT' -H 'Authorization: Bearer $TA' \
+wait_until 300 bash -c "curl -sf --cacert '$BREAKGLASS_CACERT' -H 'Authorization: Bearer $TA' \
   '$BREAKGLASS_SERVER/v1/requests/$id' | jq -e '.state == \"active\"'" || fail "tier-1 never active"
 r=$(as "$TC" POST "/v1/requests/$pending/approve" '{"comment":"approve after recovery"}')
 [ "$(tail -1 <<<"$r")" = 200 ] || fail "approval after recovery: $r"

@@ -28,7 +28,7 @@ bg_start_server() {
   SERVER_PID=$!
   export BREAKGLASS_SERVER=https://127.0.0.1:$PORT
   export BREAKGLASS_CACERT=$WORK/breakglass-data/tls.crt
-  wait_until 60 grep -q "listening on" "$WORK/serve.out" || fail "server did not start"
+  wait_until 300 grep -q "listening on" "$WORK/serve.out" || fail "server did not start"
 }
 # The current TOTP code of a demo user.
 code() { oathtool --totp -b "$(awk -v u="$1" '$1==u {print $3}' "$WORK/breakglass-data/demo-credentials.txt")"; }

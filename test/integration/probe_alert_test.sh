@@ -61,7 +61,7 @@ sleep 0.5
 touch "$WORK/broken"
 "$BG" probe --json >"$WORK/probe.json" || true
 jq -e '.connectors[0].ok == false' "$WORK/probe.json" >/dev/null || fail "probe did not fail: $(cat "$WORK/probe.json")"
-wait_until 10 grep -q '^event: alert' "$WORK/oncall.sse" || fail "no alert for the security contact: $(cat "$WORK/oncall.sse")"
+wait_until 300 grep -q '^event: alert' "$WORK/oncall.sse" || fail "no alert for the security contact: $(cat "$WORK/oncall.sse")"
 data=$(grep -A1 '^event: alert' "$WORK/oncall.sse" | sed -n 's/^data: //p' | head -1)
 jq -e '.kind == "probe_failed" and (.message | test("legacy app unreachable")) and (has("request_id") | not)' \
   <<<"$data" >/dev/null || fail "alert body: $data"

@@ -37,7 +37,7 @@ PORT=$(free_port)
 SERVER_PID=$!
 export BREAKGLASS_SERVER=https://127.0.0.1:$PORT
 export BREAKGLASS_CACERT=$DATA/tls.crt
-wait_until 30 grep -q "breakglass sealed on" "$WORK/serve.out" || fail "sealed server did not start"
+wait_until 300 grep -q "breakglass sealed on" "$WORK/serve.out" || fail "sealed server did not start"
 get() { curl -s --cacert "$BREAKGLASS_CACERT" -w '\n%{http_code}' "$BREAKGLASS_SERVER$1"; }
 unseal_raw() { curl -s --cacert "$BREAKGLASS_CACERT" -X POST -H 'Content-Type: application/json' \
                  --data "$1" -w '\n%{http_code}' "$BREAKGLASS_SERVER/v1/sys/unseal"; }
@@ -81,7 +81,7 @@ PROBE_PID=$!
 grep -q unsealed "$WORK/u3.txt" || fail "not unsealed: $(cat "$WORK/u3.txt")"
 
 # the normal server takes over on the same port
-wait_until 60 grep -q "breakglass listening on" "$WORK/serve.out" || fail "server did not open after unseal"
+wait_until 300 grep -q "breakglass listening on" "$WORK/serve.out" || fail "server did not open after unseal"
 wait "$PROBE_PID" || true
 [ -s "$WORK/probe.codes" ] || fail "the handover probe never ran"
 if grep -qvx 0 "$WORK/probe.codes"; then
@@ -95,7 +95,7 @@ login alice
 out=$("$BG" request --resource prod-db --privilege read_only --duration 10m \
       --reason "read replica lag check" --ticket CHG-100 --json)
 id=$(jq -r .id <<<"$out")
-wait_until 10 bash -c "\"$BG\" status $id --json | jq -e '.state == \"active\"'" || fail "tier 1 not active after unseal"
+wait_until 300 bash -c "\"$BG\" status $id --json | jq -e '.state == \"active\"'" || fail "tier 1 not active after unseal"
 
 login sam
 r=$(api GET "/v1/audit/entries?start=0")
@@ -133,10 +133,10 @@ set +e; "$BG" kit reconcile "$WORK/tampered.json" --data-dir "$DATA" --shares "$
 rm -f "$WORK/serve.out"
 (cd "$WORK" && exec "$BG" serve --sealed --listen 127.0.0.1:$PORT >"$WORK/serve.out" 2>"$WORK/serve.err") &
 SERVER_PID=$!
-wait_until 30 grep -q "breakglass sealed on" "$WORK/serve.out" || fail "second sealed start"
+wait_until 300 grep -q "breakglass sealed on" "$WORK/serve.out" || fail "second sealed start"
 "$BG" unseal - <"$WORK/kit/share-2.txt" >/dev/null
 "$BG" unseal - <"$WORK/kit/share-1.txt" >/dev/null
-wait_until 60 grep -q "breakglass listening on" "$WORK/serve.out" || fail "second unseal"
+wait_until 300 grep -q "breakglass listening on" "$WORK/serve.out" || fail "second unseal"
 login sam
 r=$(api GET "/v1/audit/entries?start=0")
 leaves=$(head -1 <<<"$r" | jq -r '.entries[].leaf' | while read -r l; do base64 -d <<<"$l"; echo; done)

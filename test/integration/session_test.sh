@@ -18,7 +18,7 @@ bg_start_server
 restart_server() {  # the same port and data directory, as an operator would
   (cd "$WORK" && exec "$BG" serve --listen 127.0.0.1:$PORT >"$WORK/serve.out" 2>>"$WORK/serve.err") &
   SERVER_PID=$!
-  wait_until 60 grep -q "listening on" "$WORK/serve.out" || fail "server did not restart"
+  wait_until 300 grep -q "listening on" "$WORK/serve.out" || fail "server did not restart"
 }
 # Each person logs in once (a TOTP code is good once); `as NAME` switches to their saved token.
 as() { cp "$WORK/cred-$1.json" "$HOME/.config/breakglass/credentials.json"; }
@@ -33,7 +33,7 @@ rec_shell() {
   local name=$1 req=$2; shift 2
   "${T[@]}" new-session -d -s "$name" -x 120 -y 40 \
     "env PS1='$ ' '$BG' shell $req --spool-dir '$SPOOL' $* -- bash --norc --noprofile; echo \$? > '$WORK/$name.exit'; sleep 3600"
-  wait_until 20 bash -c "${T[*]} capture-pane -p -t $name | grep -q '^\\$'" || fail "$name: no prompt: $(pane "$name")"
+  wait_until 300 bash -c "${T[*]} capture-pane -p -t $name | grep -q '^\\$'" || fail "$name: no prompt: $(pane "$name")"
 }
 type_line() { "${T[@]}" send-keys -t "$1" -l "$2"; "${T[@]}" send-keys -t "$1" Enter; }
 wait_pane() { wait_until "${3:-20}" bash -c "${T[*]} capture-pane -p -t $1 -S -200 | grep -q -e '$2'" || fail "$1: '$2' never shown: $(pane "$1")"; }
@@ -44,7 +44,7 @@ new_grant() {  # new_grant DURATION -> request id (tier 1: self-approved, active
   out=$("$BG" request --resource prod-db --privilege read_only --duration "$1" \
         --reason "recorded maintenance session" --ticket CHG-600 --json)
   id=$(jq -r .id <<<"$out")
-  wait_until 10 bash -c "\"$BG\" status $id --json | jq -e '.state == \"active\"'" || fail "grant $id not active"
+  wait_until 300 bash -c "\"$BG\" status $id --json | jq -e '.state == \"active\"'" || fail "grant $id not active"
   echo "$id"
 }
 download() {  # download SESSION FILE -> prints the HTTP status and content type
@@ -116,7 +116,7 @@ grep -q "hello-42" "$WORK/s1.cat" || fail "replay --cat lacks the output"
 cmp -s "$WORK/s1.cat" "$WORK/s1.play" || fail "timed replay printed something else than --cat"
 # asciinema needs a terminal of its own: run it in a tmux window.
 "${T[@]}" new-session -d -s cat -x 120 -y 40 "asciinema cat '$WORK/s1.cast' >'$WORK/s1.asciinema'; touch '$WORK/cat.done'"
-wait_until 20 test -f "$WORK/cat.done" || fail "asciinema cat did not finish"
+wait_until 300 test -f "$WORK/cat.done" || fail "asciinema cat did not finish"
 cmp -s "$WORK/s1.cat" "$WORK/s1.asciinema" || fail "asciinema cat prints something else than the recording"
 audit_check "$sid" "$WORK/s1.cast"
 

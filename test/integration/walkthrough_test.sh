@@ -32,7 +32,7 @@ for ((i = 0; i < need; i++)); do
   login "${approvers[$i]}"
   "$BG" approve "$id" --comment "ok from ${approvers[$i]}" >/dev/null
 done
-wait_until 10 bash -c "\"$BG\" status $id --json | jq -e '.state == \"active\"'" || fail "never active"
+wait_until 300 bash -c "\"$BG\" status $id --json | jq -e '.state == \"active\"'" || fail "never active"
 st=$("$BG" status "$id" --json)
 ends=$(jq -r .ends_at <<<"$st")
 starts=$(jq -r .starts_at <<<"$st")
@@ -44,7 +44,7 @@ grep -q "^data: .*\"id\":\"$id\".*\"state\":\"active\"" "$WORK/alice.sse" ||
 echo "ok - /v1/events streams the request's changes"
 
 # expiry within a second of the end
-wait_until 20 bash -c "\"$BG\" status $id --json | jq -e '.state == \"expired\"'" || fail "never expired"
+wait_until 300 bash -c "\"$BG\" status $id --json | jq -e '.state == \"expired\"'" || fail "never expired"
 now=$(date +%s.%N)
 lag=$(python3 -c "print($now - $(date -d "$ends" +%s))")
 python3 -c "import sys; sys.exit(0 if $lag < 1.5 else 1)" || fail "expiry observed ${lag}s after the end"
@@ -72,7 +72,7 @@ r=$(curl -s --cacert "$BREAKGLASS_CACERT" -w '\n%{http_code}' "$BREAKGLASS_SERVE
 out=$("$BG" request --resource prod-db --privilege read_only --duration 10m \
       --reason "read replica lag check" --ticket CHG-100 --json)
 id1=$(jq -r .id <<<"$out")
-wait_until 10 bash -c "\"$BG\" status $id1 --json | jq -e '.state == \"active\"'" || fail "tier 1 not active"
+wait_until 300 bash -c "\"$BG\" status $id1 --json | jq -e '.state == \"active\"'" || fail "tier 1 not active"
 "$BG" revoke "$id1" --reason "done early" >/dev/null
 set +e; "$BG" revoke "$id1" --reason "again" 2>/dev/null; rc=$?; set -e
 [ $rc -eq 6 ] || fail "second revoke: exit $rc, want 6"
@@ -82,7 +82,7 @@ set +e; "$BG" revoke "$id1" --reason "again" 2>/dev/null; rc=$?; set -e
 out=$("$BG" request --resource bastion --privilege ops --duration 10m --emergency \
       --reason "bastion locked out after the failover" --ticket INC-4712 --json)
 eid=$(jq -r .id <<<"$out")
-wait_until 10 bash -c "\"$BG\" status $eid --json | jq -e '.state == \"active\"'" || fail "emergency not active: $out"
+wait_until 300 bash -c "\"$BG\" status $eid --json | jq -e '.state == \"active\"'" || fail "emergency not active: $out"
 ssh-keygen -q -t ed25519 -N '' -C alice -f "$WORK/alice-key"
 r=$(api POST "/v1/requests/$eid/ssh-cert" "{\"public_key\":\"$(cat "$WORK/alice-key.pub")\"}")
 [ "$(tail -1 <<<"$r")" = 200 ] || fail "ssh-cert: $r"
