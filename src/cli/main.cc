@@ -6,6 +6,7 @@
 #include "cli/kit_cmd.h"
 #include "cli/sealed.h"
 #include "util/random.h"
+#include "util/version.h"
 
 namespace bg::cli {
 void AddConnectorCommands(CLI::App& app, Globals& g);  // ssh_cmds.cc
@@ -15,7 +16,7 @@ int main(int argc, char** argv) {
   bg::InitCrypto();
   CLI::App app{"breakglass: emergency and just-in-time privileged access"};
   app.require_subcommand(1);
-  app.set_version_flag("--version", "breakglass 0.1.0");
+  app.set_version_flag("--version", "breakglass " + std::string(bg::kVersion));
   app.footer(bg::cli::kExitCodesHelp);
   bg::cli::Globals g;
   app.add_flag("--json", g.json, "Print JSON instead of human output");

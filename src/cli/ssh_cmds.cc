@@ -15,7 +15,7 @@
 #include "cli/common.h"
 #include "cli/kit_io.h"
 #include "cli/sealed.h"
-#include "connectors/ssh_ca/keys.h"
+#include "ssh/keys.h"
 #include "connectors/ssh_ca/ssh_ca_connector.h"
 #include "kit/kit.h"
 #include "kit/offline_record.h"

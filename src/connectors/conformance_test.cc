@@ -20,7 +20,7 @@
 #include "connectors/common/test_env.h"
 #include "connectors/exec/exec_connector.h"
 #include "connectors/postgres_role/postgres_role.h"
-#include "connectors/ssh_ca/krl.h"
+#include "ssh/krl.h"
 #include "connectors/ssh_ca/ssh_ca_connector.h"
 #include "connectors/webhook/webhook_connector.h"
 

@@ -14,8 +14,8 @@
 #include <string>
 #include <vector>
 
-#include "connectors/ssh_ca/certificate.h"
-#include "connectors/ssh_ca/keys.h"
+#include "ssh/certificate.h"
+#include "ssh/keys.h"
 #include "kit/kit.h"
 #include "kit/offline_record.h"
 #include "util/random.h"

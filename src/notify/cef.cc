@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "util/version.h"
+
 namespace bg::notify {
 namespace {
 
@@ -81,7 +83,7 @@ int CefSeverity(std::string_view type) {
 
 std::string FormatCef(int64_t index, const audit::LeafEvent& event) {
   std::string type = CefEscapeHeader(event.type);
-  std::string out = fmt::format("CEF:0|breakglass|breakglass|0.1.0|{}|{}|{}|", type, type,
+  std::string out = fmt::format("CEF:0|breakglass|breakglass|{}|{}|{}|{}|", kVersion, type, type,
                                 CefSeverity(event.type));
   auto add = [&out](std::string_view key, std::string_view value) {
     if (out.back() != '|') out += ' ';

@@ -24,6 +24,7 @@
 #include "util/encoding.h"
 #include "util/random.h"
 #include "util/sha256.h"
+#include "util/version.h"
 
 namespace bg::service {
 
@@ -195,7 +196,7 @@ Status Service::Start() {
   core::AuditEvent started{"server.started", std::string(core::kSystemActor), {}, {}};
   started.details["policy_sha256"] = policy_sha256_;
   started.details["audit_key"] = audit_->VerifierKey();
-  started.details["version"] = "0.1.0";
+  started.details["version"] = std::string(kVersion);
   BG_TRY(writer_->RunSync([started](Tx& tx) { tx.Audit(started); return Ok(); }));
   // Timers that came due while the server was down fire at once (expiry of grants whose end
   // passed during the outage, approval windows that closed).

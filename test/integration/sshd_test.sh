@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Integration test of src/connectors/ssh_ca against the real OpenSSH tools.
+# Integration test of src/ssh (certificates, KRLs) against the real OpenSSH tools.
 #
 #   sshd_test.sh PATH/TO/ssh_ca_tool
 #

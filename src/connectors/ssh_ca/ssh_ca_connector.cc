@@ -4,7 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "connectors/ssh_ca/krl.h"
+#include "ssh/krl.h"
 
 namespace bg::connectors {
 

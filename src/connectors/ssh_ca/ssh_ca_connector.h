@@ -26,8 +26,8 @@
 #include <vector>
 
 #include "connectors/common/state.h"
-#include "connectors/ssh_ca/certificate.h"
-#include "connectors/ssh_ca/keys.h"
+#include "ssh/certificate.h"
+#include "ssh/keys.h"
 #include "service/connector.h"
 
 namespace bg::connectors {

@@ -3,7 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "connectors/common/test_env.h"
-#include "connectors/ssh_ca/krl.h"
+#include "ssh/krl.h"
 #include "test/fakes/fake_clock.h"
 
 namespace bg::connectors {

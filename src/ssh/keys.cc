@@ -1,4 +1,4 @@
-#include "connectors/ssh_ca/keys.h"
+#include "ssh/keys.h"
 
 #include <fmt/format.h>
 #include <openssl/ec.h>

@@ -1,8 +1,8 @@
-#include "connectors/ssh_ca/keys.h"
+#include "ssh/keys.h"
 
 #include <gtest/gtest.h>
 
-#include "connectors/ssh_ca/test_util.h"
+#include "ssh/test_util.h"
 #include "util/encoding.h"
 
 namespace bg::ssh {

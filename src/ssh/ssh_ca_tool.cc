@@ -17,9 +17,9 @@
 #include <string>
 #include <vector>
 
-#include "connectors/ssh_ca/certificate.h"
-#include "connectors/ssh_ca/keys.h"
-#include "connectors/ssh_ca/krl.h"
+#include "ssh/certificate.h"
+#include "ssh/keys.h"
+#include "ssh/krl.h"
 #include "util/time.h"
 
 namespace {

@@ -18,7 +18,7 @@
 #include <utility>
 #include <vector>
 
-#include "connectors/ssh_ca/keys.h"
+#include "ssh/keys.h"
 #include "util/random.h"
 #include "util/result.h"
 #include "util/time.h"

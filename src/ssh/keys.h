@@ -15,7 +15,7 @@
 #include <string>
 #include <string_view>
 
-#include "connectors/ssh_ca/ssh_wire.h"
+#include "ssh/ssh_wire.h"
 #include "util/random.h"
 #include "util/result.h"
 #include "util/secret.h"

@@ -1,4 +1,4 @@
-#include "connectors/ssh_ca/certificate.h"
+#include "ssh/certificate.h"
 
 #include <arpa/inet.h>
 #include <fmt/format.h>

@@ -1,4 +1,4 @@
-#include "connectors/ssh_ca/ssh_wire.h"
+#include "ssh/ssh_wire.h"
 
 #include <gtest/gtest.h>
 

@@ -14,8 +14,8 @@
 #include <utility>
 #include <vector>
 
-#include "connectors/ssh_ca/certificate.h"
-#include "connectors/ssh_ca/keys.h"
+#include "ssh/certificate.h"
+#include "ssh/keys.h"
 #include "util/result.h"
 #include "util/time.h"
 

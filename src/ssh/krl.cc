@@ -1,8 +1,8 @@
-#include "connectors/ssh_ca/krl.h"
+#include "ssh/krl.h"
 
 #include <fmt/format.h>
 
-#include "connectors/ssh_ca/ssh_wire.h"
+#include "ssh/ssh_wire.h"
 
 namespace bg::ssh {
 namespace {
