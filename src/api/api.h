@@ -9,11 +9,17 @@
 #include <string>
 #include <thread>
 
-#include "api/http_server.h"
+#include "http/http_server.h"
 #include "metrics/metrics.h"
 #include "service/service.h"
 
 namespace bg::api {
+
+// The transport's types, as the routes use them.
+using http::HeaderList;
+using http::HttpRequest;
+using http::HttpResponse;
+using http::ResponseWriter;
 
 // A group of routes added by another module (connectors, sessions). Returns false when the
 // request is not one of its routes; otherwise it has answered (or will, asynchronously).
