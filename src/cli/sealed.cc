@@ -18,11 +18,12 @@
 #include <sstream>
 
 #include "api/api.h"
-#include "http/http_server.h"
-#include "http/tls.h"
+#include "api/sealed_routes.h"
 #include "cli/client.h"
 #include "cli/common.h"
 #include "cli/kit_io.h"
+#include "http/http_server.h"
+#include "http/tls.h"
 #include "kit/kit.h"
 #include "kit/offline_record.h"
 #include "kit/share_line.h"
@@ -175,16 +176,10 @@ Result<Unsealed> WaitForUnseal(const service::ServerConfig& config,
                 {"threshold", st->unsealer.threshold()},
                 {"kit_id", st->manifest.kit_id}};
   };
-  auto handler = [st, status_json](http::HttpRequest req, std::shared_ptr<http::ResponseWriter> w) {
-    if (req.path == "/healthz" && req.method == "GET") {
-      w->Send(JsonOk(status_json()));
-      return;
-    }
-    if (req.path == "/v1/sys/unseal") {
-      if (req.method != "POST") {
-        w->Send(api::Api::ErrorResponse(Error::InvalidArgument("method", "use POST")));
-        return;
-      }
+  auto health = [status_json](api::Call& c) { c.w->Send(JsonOk(status_json())); };
+  auto unseal = [st, status_json](api::Call& c) {
+    http::HttpRequest& req = c.req;
+    auto& w = c.w;
       auto line = ShareFromBody(req.body);
       if (!line) {
         w->Send(api::Api::ErrorResponse(line.error()));
@@ -206,11 +201,10 @@ Result<Unsealed> WaitForUnseal(const service::ServerConfig& config,
       body["index"] = outcome->index;
       if (outcome->unsealed) body["shares_received"] = outcome->threshold;
       w->Send(JsonOk(body));
-      return;
-    }
-    w->Send(api::Api::ErrorResponse(Error::Unavailable(
-        "the server is sealed: keyholders submit their shares with breakglass unseal "
-        "(POST /v1/sys/unseal)")));
+  };
+  auto router = std::make_shared<const api::Router>(api::SealedRouter(health, unseal));
+  auto handler = [router](http::HttpRequest req, std::shared_ptr<http::ResponseWriter> w) {
+    router->Handle(req, w);
   };
   BG_ASSIGN_OR_RETURN(auto server, http::HttpServer::Start(opts, handler));
   const std::string host =

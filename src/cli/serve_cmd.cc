@@ -233,7 +233,6 @@ int RunServe(Globals& g, const ServeFlags& f) {
     }
   }
   api::Api api(**svc);
-  api::AddRecordingCredentialGuard(api);  // first: it fences every route after it
   api::AddSessionRoutes(api, **svc);
   connectors::ConnectorHealth health(**svc, config->probe_interval);
   health.Start();
