@@ -379,5 +379,132 @@ TEST_F(ApiTest, WrongMethodAndUnknownPaths) {
 }
 
 
+// One bad input per route that takes one: the route's 400, the error body's code and the field
+// it names. Every route with a request body or a checked query parameter has a case here; the
+// test fails when a new such route has none.
+struct BadInput {
+  std::string method, pattern;
+  std::string target;  // {req} and {ses} are replaced by a visible request and session
+  std::string body;
+  std::string who;     // "alice" (requester), "root" (admin)
+  std::string field;
+};
+
+TEST_F(ApiTest, EveryRouteRefusesBadInputWith400NamingTheField) {
+  const std::string alice = Login("alice", {core::Role::kRequester});
+  const std::string root = Login("root", {core::Role::kAdmin, core::Role::kAuditor});
+  Login("carol", {core::Role::kApprover});  // someone who can approve, so the request is pending
+  Answer created = Do("POST", "/v1/requests", alice,
+                      R"({"resource":"db","privilege":"dba","duration":"30m",)"
+                      R"("reason":"fix the replication lag","ticket":"INC-2"})");
+  ASSERT_EQ(created.status, 201) << created.raw.body;
+  const std::string req = created.body["id"];
+
+  const std::vector<BadInput> cases = {
+      {"POST", "/v1/auth/login", "/v1/auth/login", "{", "", "body"},
+      {"POST", "/v1/auth/login", "/v1/auth/login", R"({"username":"a","password":"b"})", "", "totp"},
+      {"POST", "/v1/auth/login", "/v1/auth/login", R"({"username":"a","password":"b","totp":"1","x":1})", "", "x"},
+      {"POST", "/v1/requests", "/v1/requests",
+       R"({"resource":"db","privilege":"dba","duration":"soon","reason":"r","ticket":"INC-1"})", "alice", "duration"},
+      {"POST", "/v1/requests", "/v1/requests",
+       R"({"resource":7,"privilege":"dba","duration":"1h","reason":"r","ticket":"INC-1"})", "alice", "resource"},
+      {"POST", "/v1/requests", "/v1/requests", "[]", "alice", "body"},
+      {"GET", "/v1/requests", "/v1/requests?limit=0", "", "alice", "limit"},
+      {"GET", "/v1/requests", "/v1/requests?state=bogus", "", "alice", "state"},
+      {"GET", "/v1/requests", "/v1/requests?mine=maybe", "", "alice", "mine"},
+      {"POST", "/v1/requests/{id}/approve", "/v1/requests/{req}/approve", R"({"totp":5})", "alice", "totp"},
+      {"POST", "/v1/requests/{id}/deny", "/v1/requests/{req}/deny", "{}", "alice", "reason"},
+      {"POST", "/v1/requests/{id}/cancel", "/v1/requests/{req}/cancel", R"({"why":"x"})", "alice", "why"},
+      {"POST", "/v1/requests/{id}/revoke", "/v1/requests/{req}/revoke", "{}", "alice", "reason"},
+      {"POST", "/v1/requests/{id}/extend", "/v1/requests/{req}/extend",
+       R"({"duration":"later","reason":"more time"})", "alice", "duration"},
+      {"POST", "/v1/requests/{id}/ssh-cert", "/v1/requests/{req}/ssh-cert", "{}", "alice", "public_key"},
+      {"POST", "/v1/requests/{id}/recording-token", "/v1/requests/{req}/recording-token", "[1]", "alice", "body"},
+      {"POST", "/v1/sessions", "/v1/sessions", R"({"header":"{}"})", "alice", "request_id"},
+      {"POST", "/v1/sessions/{id}/chunks", "/v1/sessions/ses-1/chunks", R"({"seq":-1,"data":""})", "alice", "seq"},
+      {"POST", "/v1/ssh/revoke", "/v1/ssh/revoke",
+       R"({"serial":"0","valid_before":"2027-01-01T00:00:00Z","reason":"lost"})", "root", "serial"},
+      {"POST", "/v1/ssh/revoke", "/v1/ssh/revoke",
+       R"({"serial":"7","valid_before":"tomorrow","reason":"lost"})", "root", "valid_before"},
+      {"GET", "/v1/audit/entries", "/v1/audit/entries?start=x", "", "root", "start"},
+      {"GET", "/v1/audit/entries", "/v1/audit/entries?end=999999", "", "root", "end"},
+      {"GET", "/v1/audit/proof/inclusion", "/v1/audit/proof/inclusion", "", "root", "index"},
+      {"GET", "/v1/audit/proof/consistency", "/v1/audit/proof/consistency?first=-1", "", "root", "first"},
+  };
+  std::set<std::pair<std::string, std::string>> covered;
+  for (const auto& c : cases) {
+    std::string target = c.target;
+    if (auto at = target.find("{req}"); at != std::string::npos) target.replace(at, 5, req);
+    SCOPED_TRACE(c.method + " " + target + " " + c.body);
+    Answer a = Do(c.method, target, c.who == "alice" ? alice : c.who == "root" ? root : "", c.body);
+    EXPECT_EQ(a.status, 400) << a.raw.body;
+    EXPECT_EQ(a.code(), "invalid_argument");
+    EXPECT_EQ(a.field(), c.field);
+    EXPECT_FALSE(a.body["error"].value("message", "").empty());
+    covered.insert({c.method, c.pattern});
+  }
+  // Every documented request body has a case above.
+  json doc = json::parse(OpenApiDocument());
+  for (const auto& r : api_->router().routes()) {
+    std::string m = r.method;
+    for (char& ch : m) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    const json& op = doc["paths"][r.pattern][m];
+    bool takes_input = op.contains("requestBody");
+    for (const auto& prm : op.value("parameters", json::array())) {
+      takes_input = takes_input || (prm.value("in", "") == "query" && prm.contains("schema") &&
+                                    (prm["schema"].contains("enum") || prm["schema"].contains("minimum") ||
+                                     prm["schema"].value("type", "") == "integer" ||
+                                     prm["schema"].value("type", "") == "boolean"));
+    }
+    if (r.pattern == "/v1/connectors/probe" || r.pattern == "/v1/auth/logout" ||
+        r.pattern == "/v1/auth/renew") {
+      continue;  // no body and no checked parameter
+    }
+    if (takes_input) {
+      EXPECT_TRUE(covered.count({r.method, r.pattern}))
+          << r.method << " " << r.pattern << " takes input but has no bad-input case";
+    }
+  }
+}
+
+// The statuses of routes' own refusals other than bad input: not found for what the caller may
+// not see, conflicts of state, public routes without their connector.
+TEST_F(ApiTest, RoutesAnswerNotFoundAndStateRefusalsWithTheErrorBody) {
+  const std::string alice = Login("alice", {core::Role::kRequester});
+  const std::string erin = Login("erin", {core::Role::kRequester});
+  Login("carol", {core::Role::kApprover});
+  Answer created = Do("POST", "/v1/requests", alice,
+                      R"({"resource":"db","privilege":"dba","duration":"30m",)"
+                      R"("reason":"fix the replication lag","ticket":"INC-3"})");
+  ASSERT_EQ(created.status, 201) << created.raw.body;
+  const std::string req = created.body["id"];
+  for (std::string action : {"approve", "deny", "cancel", "revoke", "extend"}) {
+    SCOPED_TRACE(action);
+    // Missing and invisible are the same 404.
+    Answer missing = Do("POST", "/v1/requests/req-missing/" + action, alice, "{}");
+    EXPECT_EQ(missing.status, 404) << missing.raw.body;
+    EXPECT_EQ(missing.code(), "not_found");
+    Answer invisible = Do("POST", "/v1/requests/" + req + "/" + action, erin, "{}");
+    EXPECT_EQ(invisible.status, 404) << invisible.raw.body;
+    EXPECT_EQ(invisible.code(), "not_found");
+  }
+  EXPECT_EQ(Do("GET", "/v1/requests/" + req, erin).status, 404);
+  EXPECT_EQ(Do("GET", "/v1/requests/" + req, alice).status, 200);
+  Answer self = Do("POST", "/v1/requests/" + req + "/approve", alice, "{}");
+  EXPECT_EQ(self.status / 100, 4) << self.raw.body;
+  EXPECT_FALSE(self.code().empty());
+  Answer pending_cert = Do("POST", "/v1/requests/" + req + "/ssh-cert", alice,
+                           R"({"public_key":"ssh-ed25519 AAAA"})");
+  EXPECT_EQ(pending_cert.status, 409) << pending_cert.raw.body;
+  EXPECT_EQ(pending_cert.code(), "failed_precondition");
+  Answer ca = Do("GET", "/v1/ssh/ca");
+  EXPECT_EQ(ca.status, 404);
+  EXPECT_EQ(ca.code(), "not_found");
+  EXPECT_EQ(Do("GET", "/v1/sessions/ses-missing", alice).status, 404);
+  Answer probe = Do("POST", "/v1/connectors/probe", Login("root", {core::Role::kAdmin}));
+  EXPECT_EQ(probe.status, 503);
+  EXPECT_EQ(probe.code(), "unavailable");
+}
+
 }  // namespace
 }  // namespace bg::api
