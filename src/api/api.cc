@@ -10,6 +10,7 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "api/event_streams.h"
 #include "api/json.h"
 #include "auth/token.h"
 #include "metrics/metrics.h"
@@ -66,10 +67,6 @@ Result<int64_t> QueryInt(const HttpRequest& req, const std::string& key, std::op
   return std::stoll(v);
 }
 
-bool IsAuditReader(const core::Actor& a) {
-  return a.Has(core::Role::kAuditor) || a.Has(core::Role::kAdmin);
-}
-
 }  // namespace
 
 // The JSON of GET /v1/requests/{id}, rendered once per request version: the store bumps the
@@ -109,7 +106,12 @@ class RenderedRequests {
 };
 
 Api::Api(service::Service& service)
-    : service_(service), rendered_(std::make_unique<RenderedRequests>()) {
+    : service_(service),
+      router_([&service](const std::string& token, const std::string& source) {
+        return service.Authenticate(token, source);
+      }),
+      rendered_(std::make_unique<RenderedRequests>()),
+      events_(std::make_unique<EventStreams>(service)) {
   auto& reg = service_.metrics();
   if (auto h = reg.AddHistogram("breakglass_http_request_duration_seconds",
                                 "HTTP request latency by route.", metrics::DefaultLatencyBuckets(),
@@ -120,115 +122,102 @@ Api::Api(service::Service& service)
                               {"method", "route", "code"})) {
     responses_ = *c;
   }
-  heartbeat_ = std::thread([this] { Heartbeats(); });
-}
-
-Api::~Api() {
-  stopping_ = true;
-  if (heartbeat_.joinable()) heartbeat_.join();
-  std::map<uint64_t, std::shared_ptr<ResponseWriter>> streams;
-  {
-    std::lock_guard lock(streams_mu_);
-    streams.swap(streams_);
-  }
-  for (auto& [id, w] : streams) w->Close();  // outside the lock: Close runs the on-close hook
-}
-
-void Api::Heartbeats() {
-  // SSE streams get a comment every 15 s so proxies keep them open and dead peers are found.
-  int ticks = 0;
-  while (!stopping_) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
-    if (++ticks < 75) continue;
-    ticks = 0;
-    std::lock_guard lock(streams_mu_);
-    for (auto it = streams_.begin(); it != streams_.end();) {
-      const auto& w = it->second;
-      if (!w->IsOpen()) {
-        it = streams_.erase(it);
-        continue;
-      }
-      w->WriteComment("keep-alive");
-      ++it;
+  AddBuiltInRoutes();
+  router_.SetFallback([this](Call& c) {
+    // An unknown path: without a token only /v1 asks for one; with one, the token is checked
+    // first (and a recording credential is fenced) so the answer tells a stranger nothing.
+    if (c.req.headers.find("authorization") == c.req.headers.end() &&
+        c.req.path.rfind("/v1/", 0) != 0) {
+      return (void)c.w->Send(ErrorResponse(Error::NotFound("no such path")));
     }
+    auto actor = router_.Authenticate(c);
+    if (!actor) return;
+    if (actor->recording_grant) return (void)c.w->Send(ErrorResponse(Router::RecordingRefusal(*actor)));
+    c.w->Send(ErrorResponse(Error::NotFound("no such path or method: " + c.req.method + " " + c.req.path)));
+  });
+}
+
+Api::~Api() = default;
+
+void Api::AddRoute(Route route) {
+  if (auto st = router_.Add(std::move(route)); !st) {
+    throw std::logic_error("route table: " + st.error().message());  // a programming error
   }
 }
 
-std::string RouteLabel(const std::string& method, const std::string& path) {
-  auto seg = PathSegments(path);
-  if (seg.size() >= 3 && seg[0] == "v1" && (seg[1] == "requests" || seg[1] == "sessions")) {
-    std::string out = "/v1/" + seg[1] + "/{id}";
-    for (size_t i = 3; i < seg.size() && i < 5; ++i) out += "/" + seg[i];
-    return out;
-  }
-  static const std::set<std::string> kKnown = {
-      "/healthz", "/readyz", "/metrics", "/v1/openapi.json", "/v1/auth/login", "/v1/auth/renew",
-      "/v1/auth/logout", "/v1/requests", "/v1/events", "/v1/me", "/v1/audit/checkpoint",
-      "/v1/audit/key", "/v1/audit/entries", "/v1/audit/proof/inclusion",
-      "/v1/audit/proof/consistency", "/v1/ssh/ca", "/v1/ssh/krl", "/v1/connectors",
-      "/v1/connectors/probe", "/v1/sessions", "/v1/sys/unseal"};
-  return kKnown.count(path) ? path : "other";
+std::string Api::MethodLabel(const std::string& method) {
+  static const std::set<std::string> kKnown = {"GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"};
+  return kKnown.count(method) ? method : "other";
 }
 
 void Api::OnComplete(const HttpRequest& req, int status, double seconds) {
-  std::string route = RouteLabel(req.method, req.path);
-  if (latency_) latency_->Observe(seconds, {req.method, route});
-  if (responses_) responses_->Inc({req.method, route, std::to_string(status)});
+  const std::string route = router_.Label(req.path);
+  const std::string method = MethodLabel(req.method);
+  if (latency_) latency_->Observe(seconds, {method, route});
+  if (responses_) responses_->Inc({method, route, std::to_string(status)});
   // Successful requests are logged at debug level (the histogram above counts them); refusals
   // and errors at info, so an operator sees them without paying a write per request.
   spdlog::log(
       status >= 400 ? spdlog::level::info : spdlog::level::debug,
       "{{\"event\":\"http.request\",\"method\":\"{}\",\"route\":\"{}\",\"status\":{},"
       "\"duration_ms\":{:.3f},\"remote\":\"{}\"}}",
-      req.method, route, status, seconds * 1000, req.remote_address);
+      method, route, status, seconds * 1000, req.remote_address);
 }
 
 void Api::Handle(HttpRequest req, std::shared_ptr<ResponseWriter> w) {
   try {
-    Dispatch(req, w);
+    router_.Handle(req, w);
   } catch (const std::exception& e) {
-    spdlog::error("{{\"event\":\"http.internal_error\",\"route\":\"{}\"}}",
-                  RouteLabel(req.method, req.path));
+    spdlog::error("{{\"event\":\"http.internal_error\",\"route\":\"{}\"}}", router_.Label(req.path));
     w->Send(ErrorResponse(Error::Internal("internal error")));
   }
 }
 
-void Api::Dispatch(HttpRequest& req, std::shared_ptr<ResponseWriter>& w) {
-  const std::string& m = req.method;
-  const std::string& p = req.path;
-  auto send_error = [&](const Error& e) { w->Send(ErrorResponse(e)); };
-  auto request_cb = [w](int status) {
-    return [w, status](Result<core::Request> r) {
-      if (!r) {
-        w->Send(ErrorResponse(r.error()));
-        return;
-      }
-      w->Send(JsonOut(status, ToJson(*r)));
-    };
-  };
+namespace {
 
+// What every built-in handler starts with: the request, the answer channel, the caller.
+#define BG_CALL_PREAMBLE(c)                                              \
+  [[maybe_unused]] HttpRequest& req = (c).req;                          \
+  [[maybe_unused]] std::shared_ptr<ResponseWriter>& w = (c).w;          \
+  [[maybe_unused]] auto send_error = [&w](const Error& e) { w->Send(Api::ErrorResponse(e)); }
+
+auto RequestCallback(std::shared_ptr<ResponseWriter> w, int status) {
+  return [w, status](Result<core::Request> r) {
+    if (!r) {
+      w->Send(Api::ErrorResponse(r.error()));
+      return;
+    }
+    w->Send(JsonOut(status, ToJson(*r)));
+  };
+}
+
+}  // namespace
+
+void Api::AddBuiltInRoutes() {
   // ---- unauthenticated ----
-  for (auto& ext : public_) {
-    if (ext(req, w)) return;
-  }
-  if (p == "/healthz" && m == "GET") return (void)w->Send(JsonOut(200, {{"status", "ok"}}));
-  if (p == "/readyz" && m == "GET") {
-    bool ready = service_.Ready();
-    return (void)w->Send(JsonOut(ready ? 200 : 503, {{"status", ready ? "ready" : "starting"}}));
-  }
-  if (p == "/metrics" && m == "GET") {
-    HttpResponse r;
-    r.content_type = std::string(metrics::Registry::kContentType);
-    r.body = service_.metrics().Render();
-    return (void)w->Send(r);
-  }
-  if (p == "/v1/openapi.json" && m == "GET") {
-    HttpResponse r;
-    r.body = std::string(OpenApiDocument());
-    return (void)w->Send(r);
-  }
-  if (p == "/v1/auth/login") {
-    if (m != "POST") return send_error(Error::InvalidArgument("method", "use POST"));
+  AddRoute(MakeRoute("GET", "/healthz", Access::kAnonymous, RecordingScope::kRefused, false,
+            [](Call& c) { c.w->Send(JsonOut(200, {{"status", "ok"}})); }));
+  AddRoute(MakeRoute("GET", "/readyz", Access::kAnonymous, RecordingScope::kRefused, false,
+            [this](Call& c) {
+              bool ready = service_.Ready();
+              c.w->Send(JsonOut(ready ? 200 : 503, {{"status", ready ? "ready" : "starting"}}));
+            }));
+  AddRoute(MakeRoute("GET", "/metrics", Access::kAnonymous, RecordingScope::kRefused, false,
+            [this](Call& c) {
+              HttpResponse r;
+              r.content_type = std::string(metrics::Registry::kContentType);
+              r.body = service_.metrics().Render();
+              c.w->Send(r);
+            }));
+  AddRoute(MakeRoute("GET", "/v1/openapi.json", Access::kAnonymous, RecordingScope::kRefused, false,
+            [](Call& c) {
+              HttpResponse r;
+              r.body = std::string(OpenApiDocument());
+              c.w->Send(r);
+            }));
+  AddRoute(MakeRoute("POST", "/v1/auth/login", Access::kAnonymous, RecordingScope::kRefused, true,
+            [this](Call& c) {
+    BG_CALL_PREAMBLE(c);
     auto body = ParseObject(req.body, {"username", "password", "totp"}, {"username", "password", "totp"});
     if (!body) return send_error(body.error());
     auto user = GetString(*body, "username");
@@ -242,77 +231,43 @@ void Api::Dispatch(HttpRequest& req, std::shared_ptr<ResponseWriter>& w) {
     return (void)w->Send(JsonOut(200, {{"token", std::string(lr->token.Reveal())},
                                       {"expires_at", FormatRfc3339(lr->expires_at)},
                                       {"user", lr->user}}));
-  }
+  }));
 
   // ---- authenticated ----
-  auto header = req.headers.find("authorization");
-  if (header == req.headers.end()) {
-    if (p.rfind("/v1/", 0) != 0) return send_error(Error::NotFound("no such path"));
-    return send_error(Error::Unauthenticated("missing Authorization: Bearer token"));
-  }
-  auto token = auth::ParseAuthorizationHeader(header->second);
-  if (!token) return send_error(Error::Unauthenticated(token.error().message()));
-  const std::string token_text(token->Reveal());
-  auto actor_r = service_.Authenticate(token_text, req.remote_address);
-  if (!actor_r) return send_error(actor_r.error());
-  core::Actor actor = std::move(*actor_r);
-
-  for (auto& ext : extensions_) {
-    if (ext(req, actor, w)) return;
-  }
-
-  if (p == "/v1/me" && m == "GET") {
+  AddRoute(MakeRoute("GET", "/v1/me", Access::kAuthenticated, RecordingScope::kAllowed, false,
+            [](Call& c) {
+    BG_CALL_PREAMBLE(c);
+    const core::Actor& actor = *c.actor;
     json roles = json::array();
     for (auto r : actor.roles) roles.push_back(std::string(core::ToString(r)));
     return (void)w->Send(JsonOut(200, {{"user", actor.name}, {"roles", roles},
                                       {"mfa_verified_at", actor.mfa_verified_at
                                                               ? json(FormatRfc3339(*actor.mfa_verified_at))
                                                               : json(nullptr)}}));
-  }
-  if (p == "/v1/auth/renew" && m == "POST") {
-    auto lr = service_.Renew(actor, token_text, req.remote_address);
+  }));
+  AddRoute(MakeRoute("POST", "/v1/auth/renew", Access::kAuthenticated, RecordingScope::kRefused, false,
+            [this](Call& c) {
+    BG_CALL_PREAMBLE(c);
+    auto lr = service_.Renew(*c.actor, c.token, req.remote_address);
     if (!lr) return send_error(lr.error());
     return (void)w->Send(JsonOut(200, {{"token", std::string(lr->token.Reveal())},
                                       {"expires_at", FormatRfc3339(lr->expires_at)},
                                       {"user", lr->user}}));
-  }
-  if (p == "/v1/auth/logout" && m == "POST") {
-    if (auto s = service_.Logout(token_text); !s) return send_error(s.error());
+  }));
+  AddRoute(MakeRoute("POST", "/v1/auth/logout", Access::kAuthenticated, RecordingScope::kAllowed, false,
+            [this](Call& c) {
+    BG_CALL_PREAMBLE(c);
+    if (auto s = service_.Logout(c.token); !s) return send_error(s.error());
     return (void)w->Send(JsonOut(200, {{"status", "logged out"}}));
-  }
+  }));
 
-  if (p == "/v1/events" && m == "GET") {
-    auto pol = service_.policy();
-    std::weak_ptr<ResponseWriter> weak = w;
-    w->StartStream({});
-    auto id = std::make_shared<uint64_t>(0);
-    *id = service_.Subscribe([this, weak, actor, id](const service::StateEvent& e) {
-      auto sw = weak.lock();
-      if (!sw || !sw->IsOpen()) return;
-      // A system alert (no request: a connector probe failing) goes to its recipients and
-      // auditors; a request's events and alerts only to those who may see the request.
-      const bool system_alert = e.type == "alert" && e.request.id.value().empty();
-      if (!system_alert && !core::CanView(*service_.policy(), e.request, actor)) return;
-      if (e.type == "alert") {
-        bool to_me = IsAuditReader(actor);
-        for (const auto& r : e.recipients) to_me = to_me || r == actor.name;
-        if (!to_me) return;
-        json body = {{"kind", e.alert_kind}, {"message", e.message}};
-        if (!system_alert) body["request_id"] = e.request.id.value();
-        sw->WriteEvent("alert", body.dump());
-        return;
-      }
-      sw->WriteEvent("request", ToJson(e.request).dump());
-    });
-    w->SetOnClose([this, id] { service_.Unsubscribe(*id); });
-    std::lock_guard lock(streams_mu_);
-    streams_[*id] = w;
-    return;
-  }
+  AddRoute(MakeRoute("GET", "/v1/events", Access::kAuthenticated, RecordingScope::kRefused, false,
+            [this](Call& c) { events_->Open(*c.actor, c.token, c.w); }));
 
-  auto seg = PathSegments(p);
-  if (seg.size() >= 2 && seg[0] == "v1" && seg[1] == "requests") {
-    if (seg.size() == 2 && m == "POST") {
+  AddRoute(MakeRoute("POST", "/v1/requests", Access::kAuthenticated, RecordingScope::kRefused, false,
+            [this](Call& c) {
+    BG_CALL_PREAMBLE(c);
+    const core::Actor& actor = *c.actor;
       auto body = ParseObject(req.body, {"resource", "privilege", "duration", "reason", "ticket",
                                          "tier", "emergency"},
                               {"resource", "privilege", "duration", "reason", "ticket"});
@@ -338,9 +293,12 @@ void Api::Dispatch(HttpRequest& req, std::shared_ptr<ResponseWriter>& w) {
       cmd.duration = *duration;
       cmd.tier = *tier;
       cmd.emergency = *emergency;
-      return service_.Create(actor, std::move(cmd), request_cb(201));
-    }
-    if (seg.size() == 2 && m == "GET") {
+      return service_.Create(actor, std::move(cmd), RequestCallback(w, 201));
+  }));
+  AddRoute(MakeRoute("GET", "/v1/requests", Access::kAuthenticated, RecordingScope::kRefused, false,
+            [this](Call& c) {
+    BG_CALL_PREAMBLE(c);
+    const core::Actor& actor = *c.actor;
       store::RequestFilter filter;
       if (auto it = req.query.find("state"); it != req.query.end() && !it->second.empty()) {
         auto st = core::ParseRequestState(it->second);
@@ -364,18 +322,22 @@ void Api::Dispatch(HttpRequest& req, std::shared_ptr<ResponseWriter>& w) {
       json arr = json::array();
       for (const auto& r : *list) arr.push_back(ToJson(r));
       return (void)w->Send(JsonOut(200, {{"requests", arr}}));
-    }
-    if (seg.size() >= 3) {
-      RequestId id(seg[2]);
-      if (seg.size() == 3 && m == "GET") {
+  }));
+  AddRoute(MakeRoute("GET", "/v1/requests/{id}", Access::kAuthenticated, RecordingScope::kOwnGrant, false, [this](Call& c) {
+    BG_CALL_PREAMBLE(c);
+    const core::Actor& actor = *c.actor;
+    RequestId id(c.Param("id"));
         auto r = service_.Get(actor, id);
         if (!r) return send_error(r.error());
         HttpResponse out;
         out.body = rendered_->Body(*r);
         return (void)w->Send(std::move(out));
-      }
-      if (seg.size() == 4 && m == "POST") {
-        const std::string& action = seg[3];
+  }));
+  for (std::string action : {"approve", "deny", "cancel", "revoke", "extend"}) {
+    AddRoute(MakeRoute("POST", "/v1/requests/{id}/" + action, Access::kAuthenticated, RecordingScope::kRefused, false, [this, action](Call& c) {
+    BG_CALL_PREAMBLE(c);
+    const core::Actor& actor = *c.actor;
+    RequestId id(c.Param("id"));
         // A request the caller may not see does not exist for them.
         auto visible = service_.Get(actor, id);
         if (!visible) return send_error(visible.error());
@@ -396,20 +358,20 @@ void Api::Dispatch(HttpRequest& req, std::shared_ptr<ResponseWriter>& w) {
             if (!fresh) return send_error(fresh.error());
             acting = *fresh;
           }
-          if (action == "approve") return service_.Approve(acting, id, *text, request_cb(200));
-          return service_.Deny(acting, id, *text, request_cb(200));
+          if (action == "approve") return service_.Approve(acting, id, *text, RequestCallback(w, 200));
+          return service_.Deny(acting, id, *text, RequestCallback(w, 200));
         }
         if (action == "cancel") {
           auto body = ParseObject(req.body.empty() ? "{}" : req.body, {"reason"});
           if (!body) return send_error(body.error());
-          return service_.Cancel(actor, id, request_cb(200));
+          return service_.Cancel(actor, id, RequestCallback(w, 200));
         }
         if (action == "revoke") {
           auto body = ParseObject(req.body.empty() ? "{}" : req.body, {"reason"}, {"reason"});
           if (!body) return send_error(body.error());
           auto reason = GetString(*body, "reason");
           if (!reason) return send_error(reason.error());
-          return service_.Revoke(actor, id, *reason, request_cb(200));
+          return service_.Revoke(actor, id, *reason, RequestCallback(w, 200));
         }
         if (action == "extend") {
           auto body = ParseObject(req.body, {"duration", "reason"}, {"duration", "reason"});
@@ -418,32 +380,40 @@ void Api::Dispatch(HttpRequest& req, std::shared_ptr<ResponseWriter>& w) {
           if (!duration) return send_error(duration.error());
           auto reason = GetString(*body, "reason");
           if (!reason) return send_error(reason.error());
-          return service_.Extend(actor, id, *duration, *reason, request_cb(200));
+          return service_.Extend(actor, id, *duration, *reason, RequestCallback(w, 200));
         }
-      }
-    }
+    }));
   }
 
-  if (seg.size() >= 3 && seg[0] == "v1" && seg[1] == "audit" && m == "GET") {
-    if (!IsAuditReader(actor)) {
-      return send_error(Error::PermissionDenied("the audit log is readable by auditors and admins"));
-    }
+  // ---- the audit log: auditors and admins ----
+  auto audit_route = [this](std::string pattern, RouteHandler handler) {
+    Route r = MakeRoute("GET", std::move(pattern), Access::kRoles, RecordingScope::kRefused, false,
+                        std::move(handler));
+    r.roles = {core::Role::kAuditor, core::Role::kAdmin};
+    r.role_refusal = "the audit log is readable by auditors and admins";
+    AddRoute(std::move(r));
+  };
+  audit_route("/v1/audit/checkpoint", [this](Call& c) {
+    BG_CALL_PREAMBLE(c);
     auto& audit = service_.audit();
-    if (p == "/v1/audit/checkpoint") {
       auto cp = audit.Checkpoint();
       if (!cp) return send_error(cp.error());
       HttpResponse r;
       r.content_type = "text/plain; charset=utf-8";
       r.body = cp->note;
       return (void)w->Send(r);
-    }
-    if (p == "/v1/audit/key") {
+  });
+  audit_route("/v1/audit/key", [this](Call& c) {
+    BG_CALL_PREAMBLE(c);
+    auto& audit = service_.audit();
       HttpResponse r;
       r.content_type = "text/plain; charset=utf-8";
       r.body = audit.VerifierKey() + "\n";
       return (void)w->Send(r);
-    }
-    if (p == "/v1/audit/entries") {
+  });
+  audit_route("/v1/audit/entries", [this](Call& c) {
+    BG_CALL_PREAMBLE(c);
+    auto& audit = service_.audit();
       const int64_t size = audit.Size();
       auto start = QueryInt(req, "start", 0);
       if (!start) return send_error(start.error());
@@ -464,8 +434,10 @@ void Api::Dispatch(HttpRequest& req, std::shared_ptr<ResponseWriter>& w) {
       out["next"] = stop < *end ? json(fmt::format("/v1/audit/entries?start={}&end={}", stop, *end))
                                 : json(nullptr);
       return (void)w->Send(JsonOut(200, out));
-    }
-    if (p == "/v1/audit/proof/inclusion") {
+  });
+  audit_route("/v1/audit/proof/inclusion", [this](Call& c) {
+    BG_CALL_PREAMBLE(c);
+    auto& audit = service_.audit();
       auto index = QueryInt(req, "index", std::nullopt);
       if (!index) return send_error(index.error());
       auto size = QueryInt(req, "size", audit.Size());
@@ -475,8 +447,10 @@ void Api::Dispatch(HttpRequest& req, std::shared_ptr<ResponseWriter>& w) {
       json hashes = json::array();
       for (const auto& h : *proof) hashes.push_back(Base64Encode(h));
       return (void)w->Send(JsonOut(200, {{"index", *index}, {"size", *size}, {"hashes", hashes}}));
-    }
-    if (p == "/v1/audit/proof/consistency") {
+  });
+  audit_route("/v1/audit/proof/consistency", [this](Call& c) {
+    BG_CALL_PREAMBLE(c);
+    auto& audit = service_.audit();
       auto first = QueryInt(req, "first", std::nullopt);
       if (!first) return send_error(first.error());
       auto second = QueryInt(req, "second", audit.Size());
@@ -486,9 +460,7 @@ void Api::Dispatch(HttpRequest& req, std::shared_ptr<ResponseWriter>& w) {
       json hashes = json::array();
       for (const auto& h : *proof) hashes.push_back(Base64Encode(h));
       return (void)w->Send(JsonOut(200, {{"first", *first}, {"second", *second}, {"hashes", hashes}}));
-    }
-  }
-  return send_error(Error::NotFound("no such path or method: " + m + " " + p));
+  });
 }
 
 }  // namespace bg::api

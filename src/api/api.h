@@ -2,65 +2,59 @@
 // bearer token, JSON <-> domain, error mapping. Business rules live in core/ and service/.
 #pragma once
 
-#include <atomic>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
-#include <thread>
 
-#include "api/http_server.h"
+#include "api/router.h"
+#include "http/http_server.h"
 #include "metrics/metrics.h"
 #include "service/service.h"
 
 namespace bg::api {
 
-// A group of routes added by another module (connectors, sessions). Returns false when the
-// request is not one of its routes; otherwise it has answered (or will, asynchronously).
-using RouteExtension = std::function<bool(HttpRequest& req, const core::Actor& actor,
-                                          std::shared_ptr<ResponseWriter>& w)>;
+// The transport's types, as the routes use them.
+using http::HeaderList;
+using http::HttpRequest;
+using http::HttpResponse;
+using http::ResponseWriter;
 
+class EventStreams;
 class RenderedRequests;
 
+// The main server's routes. Built-in routes are added by the constructor; other modules add
+// theirs (AddConnectorRoutes, AddSessionRoutes) before serving. Who may call each route is
+// declared with it and enforced by the Router (see router.h).
 class Api {
  public:
   explicit Api(service::Service& service);
-  // Routes tried, in order, after authentication and before the built-in /v1 routes.
-  void AddRoutes(RouteExtension routes) { extensions_.push_back(std::move(routes)); }
-  // Routes that need no token (public material such as a CA key or a KRL), tried first.
-  using PublicRouteExtension =
-      std::function<bool(HttpRequest& req, std::shared_ptr<ResponseWriter>& w)>;
-  void AddPublicRoutes(PublicRouteExtension routes) { public_.push_back(std::move(routes)); }
-  // For route extensions: the one JSON error shape and HTTP status mapping.
+  ~Api();
+  // Adds one route. A malformed or duplicate route is a programming error (std::logic_error).
+  void AddRoute(Route route);
+  // The table, for the metric labels and the OpenAPI check.
+  const Router& router() const { return router_; }
+  // For route handlers: the one JSON error shape and HTTP status mapping.
   static HttpResponse ErrorResponse(const Error& e);
   static HttpResponse JsonResponse(int status, const std::string& json_body);
-  ~Api();
   // The HttpServer handler.
   void Handle(HttpRequest req, std::shared_ptr<ResponseWriter> w);
-  // Records one finished request (access log line + latency histogram).
+  // Records one finished request (access log line + latency histogram), labelled by route
+  // pattern and method from fixed sets.
   void OnComplete(const HttpRequest& req, int status, double seconds);
+  // The method's metric label: a standard method, or "other".
+  static std::string MethodLabel(const std::string& method);
 
  private:
-  struct Route;
-  void Dispatch(HttpRequest& req, std::shared_ptr<ResponseWriter>& w);
-  void Heartbeats();
+  void AddBuiltInRoutes();
 
   service::Service& service_;
-  std::vector<RouteExtension> extensions_;
-  std::vector<PublicRouteExtension> public_;
+  Router router_;
   metrics::Histogram* latency_ = nullptr;
   metrics::Counter* responses_ = nullptr;
-  std::mutex streams_mu_;
-  // The open SSE streams: the API owns their writers (a dropped writer ends its stream);
-  // closed ones are dropped by the heartbeat.
-  std::map<uint64_t, std::shared_ptr<ResponseWriter>> streams_;
-  std::atomic<bool> stopping_{false};
-  std::thread heartbeat_;
   std::unique_ptr<RenderedRequests> rendered_;
+  std::unique_ptr<EventStreams> events_;
 };
 
-// Normalises a path to its route template for metric labels ("/v1/requests/{id}").
-std::string RouteLabel(const std::string& method, const std::string& path);
 // The OpenAPI document served at /v1/openapi.json.
 std::string_view OpenApiDocument();
 

@@ -70,55 +70,56 @@ bool SeesOperations(const core::Actor& a) {
   return a.Has(core::Role::kAdmin) || a.Has(core::Role::kAuditor) || a.Has(core::Role::kApprover);
 }
 
+// What every handler here starts with.
+#define BG_CONNECTOR_CALL(c)                                               \
+  [[maybe_unused]] HttpRequest& req = (c).req;                            \
+  [[maybe_unused]] std::shared_ptr<ResponseWriter>& w = (c).w;            \
+  [[maybe_unused]] auto send_error = [&w](const Error& e) { w->Send(Api::ErrorResponse(e)); }
+
+Route ConnectorRoute(std::string method, std::string pattern, Access access, RouteHandler handler,
+                     std::vector<core::Role> roles = {}, std::string role_refusal = {}) {
+  Route r;
+  r.method = std::move(method);
+  r.pattern = std::move(pattern);
+  r.access = access;
+  r.roles = std::move(roles);
+  r.role_refusal = std::move(role_refusal);
+  r.method_hint = true;
+  r.handler = std::move(handler);
+  return r;
+}
+
 }  // namespace
 
 void AddConnectorRoutes(Api& api, service::Service& svc, connectors::ConnectorHealth* health) {
-  api.AddPublicRoutes([&svc](HttpRequest& req, std::shared_ptr<ResponseWriter>& w) {
-    const bool ca = req.path == "/v1/ssh/ca", krl = req.path == "/v1/ssh/krl";
-    if (!ca && !krl) return false;
-    if (req.method != "GET") {
-      w->Send(Api::ErrorResponse(Error::InvalidArgument("method", "use GET")));
-      return true;
-    }
-    auto c = FindSshCa(svc, QueryValue(req, "connector"));
-    if (!c) {
-      w->Send(Api::ErrorResponse(c.error()));
-      return true;
-    }
+  auto public_key_material = [&svc](Call& c) {
+    BG_CONNECTOR_CALL(c);
+    const bool ca = req.path == "/v1/ssh/ca";
+    auto c_ = FindSshCa(svc, QueryValue(req, "connector"));
+    if (!c_) return send_error(c_.error());
+    auto* ssh = *c_;
     HttpResponse r;
     r.headers.emplace_back("Cache-Control", "no-store");
     if (ca) {
       r.content_type = "text/plain; charset=utf-8";
-      r.body = (*c)->PublicKeyLine() + "\n";
+      r.body = ssh->PublicKeyLine() + "\n";
     } else {
-      auto bytes = (*c)->Krl();
-      if (!bytes) {
-        w->Send(Api::ErrorResponse(bytes.error()));
-        return true;
-      }
+      auto bytes = ssh->Krl();
+      if (!bytes) return send_error(bytes.error());
       r.content_type = "application/octet-stream";
       r.body = std::move(*bytes);
-      r.headers.emplace_back("X-Krl-Version", std::to_string((*c)->krl_version()));
+      r.headers.emplace_back("X-Krl-Version", std::to_string(ssh->krl_version()));
     }
     w->Send(std::move(r));
-    return true;
-  });
+  };
+  api.AddRoute(ConnectorRoute("GET", "/v1/ssh/ca", Access::kAnonymous, public_key_material));
+  api.AddRoute(ConnectorRoute("GET", "/v1/ssh/krl", Access::kAnonymous, public_key_material));
 
-  api.AddRoutes([&svc, health](HttpRequest& req, const core::Actor& actor,
-                               std::shared_ptr<ResponseWriter>& w) {
-    auto send_error = [&](const Error& e) {
-      w->Send(Api::ErrorResponse(e));
-      return true;
-    };
-    const std::string& p = req.path;
-    static const std::string kPrefix = "/v1/requests/";
-    if (p.rfind(kPrefix, 0) == 0) {
-      std::string rest = p.substr(kPrefix.size());
-      size_t slash = rest.find('/');
-      if (slash == std::string::npos) return false;
-      std::string id = rest.substr(0, slash), action = rest.substr(slash + 1);
-      if (action == "ssh-cert") {
-        if (req.method != "POST") return send_error(Error::InvalidArgument("method", "use POST"));
+  api.AddRoute(ConnectorRoute("POST", "/v1/requests/{id}/ssh-cert", Access::kAuthenticated,
+                              [&svc](Call& call) {
+    BG_CONNECTOR_CALL(call);
+    const core::Actor& actor = *call.actor;
+    const std::string& id = call.Param("id");
         auto body = ParseObject(req.body, {"public_key"}, {"public_key"});
         if (!body) return send_error(body.error());
         auto key = GetString(*body, "public_key");
@@ -136,10 +137,12 @@ void AddConnectorRoutes(Api& api, service::Service& svc, connectors::ConnectorHe
                           {"serial", cert->serial},
                           {"valid_after", FormatRfc3339(cert->valid_after)},
                           {"valid_before", FormatRfc3339(cert->valid_before)}}));
-        return true;
-      }
-      if (action == "credentials") {
-        if (req.method != "GET") return send_error(Error::InvalidArgument("method", "use GET"));
+  }));
+  api.AddRoute(ConnectorRoute("GET", "/v1/requests/{id}/credentials", Access::kAuthenticated,
+                              [&svc](Call& call) {
+    BG_CONNECTOR_CALL(call);
+    const core::Actor& actor = *call.actor;
+    const std::string& id = call.Param("id");
         auto r = OwnActiveGrant(svc, actor, id);
         if (!r) return send_error(r.error());
         auto* c = dynamic_cast<connectors::CredentialSource*>(svc.connectors().Find(r->connector));
@@ -152,11 +155,10 @@ void AddConnectorRoutes(Api& api, service::Service& svc, connectors::ConnectorHe
         HttpResponse out = Api::JsonResponse(200, std::string(cred->Reveal()));
         out.headers.emplace_back("Cache-Control", "no-store");
         w->Send(std::move(out));
-        return true;
-      }
-      return false;
-    }
-    if (p == "/v1/connectors" && req.method == "GET") {
+  }));
+  Route list = ConnectorRoute("GET", "/v1/connectors", Access::kAuthenticated, [&svc, health](Call& c) {
+    BG_CONNECTOR_CALL(c);
+    const core::Actor& actor = *c.actor;
       json list = json::array();
       if (health != nullptr) {
         for (const auto& s : health->Snapshot()) list.push_back(StatusJson(s));
@@ -177,13 +179,12 @@ void AddConnectorRoutes(Api& api, service::Service& svc, connectors::ConnectorHe
         out["failing_jobs"] = failing;
       }
       w->Send(Out(200, out));
-      return true;
-    }
-    if (p == "/v1/ssh/revoke") {
-      if (req.method != "POST") return send_error(Error::InvalidArgument("method", "use POST"));
-      if (!actor.Has(core::Role::kAdmin)) {
-        return send_error(Error::PermissionDenied("revoking a certificate needs the admin role"));
-      }
+  });
+  list.method_hint = false;
+  api.AddRoute(std::move(list));
+  api.AddRoute(ConnectorRoute("POST", "/v1/ssh/revoke", Access::kRoles, [&svc](Call& c) {
+    BG_CONNECTOR_CALL(c);
+    const core::Actor& actor = *c.actor;
       auto body = ParseObject(req.body, {"serial", "valid_before", "reason", "connector"},
                               {"serial", "valid_before", "reason"});
       if (!body) return send_error(body.error());
@@ -203,38 +204,32 @@ void AddConnectorRoutes(Api& api, service::Service& svc, connectors::ConnectorHe
       auto until = ParseRfc3339(*until_text, "valid_before");
       if (!until) return send_error(until.error());
       if (reason->empty()) return send_error(Error::InvalidArgument("reason", "say why"));
-      auto c = FindSshCa(svc, *connector);
-      if (!c) return send_error(c.error());
+      auto c_ = FindSshCa(svc, *connector);
+      if (!c_) return send_error(c_.error());
+      auto* ssh = *c_;
       // Revoked first: if the audit record then fails the certificate is still refused.
-      if (auto st = (*c)->RevokeSerial(*serial, *until); !st) return send_error(st.error());
+      if (auto st = ssh->RevokeSerial(*serial, *until); !st) return send_error(st.error());
       core::AuditEvent ev{"ssh.certificate_revoked", actor.name, RequestId(), {}};
-      ev.details = {{"connector", (*c)->instance()},
+      ev.details = {{"connector", ssh->instance()},
                     {"serial", t},
                     {"valid_before", FormatRfc3339(*until)},
                     {"reason", *reason},
-                    {"krl_version", std::to_string((*c)->krl_version())}};
+                    {"krl_version", std::to_string(ssh->krl_version())}};
       if (auto st = svc.AppendAudit(ev); !st) return send_error(st.error());
-      w->Send(Out(200, {{"connector", (*c)->instance()},
+      w->Send(Out(200, {{"connector", ssh->instance()},
                         {"serial", t},
                         {"valid_before", FormatRfc3339(*until)},
-                        {"krl_version", (*c)->krl_version()}}));
-      return true;
-    }
-    if (p == "/v1/connectors/probe") {
-      if (req.method != "POST") return send_error(Error::InvalidArgument("method", "use POST"));
-      if (!actor.Has(core::Role::kAdmin) && !actor.Has(core::Role::kAuditor)) {
-        return send_error(Error::PermissionDenied("probing needs the admin or auditor role"));
-      }
+                        {"krl_version", ssh->krl_version()}}));
+  }, {core::Role::kAdmin}, "revoking a certificate needs the admin role"));
+  api.AddRoute(ConnectorRoute("POST", "/v1/connectors/probe", Access::kRoles, [health](Call& c) {
+    BG_CONNECTOR_CALL(c);
       if (health == nullptr) return send_error(Error::Unavailable("probes are not running"));
       auto r = health->ProbeNow(QueryValue(req, "connector"));
       if (!r) return send_error(r.error());
       json list = json::array();
       for (const auto& s : *r) list.push_back(StatusJson(s));
       w->Send(Out(200, {{"connectors", list}}));
-      return true;
-    }
-    return false;
-  });
+  }, {core::Role::kAdmin, core::Role::kAuditor}, "probing needs the admin or auditor role"));
 }
 
 }  // namespace bg::api

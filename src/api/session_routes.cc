@@ -72,34 +72,50 @@ Result<service::ChunkUpload> ParseChunk(const std::string& id, const std::string
   return up;
 }
 
-bool Handle(service::Service& svc, HttpRequest& req, const core::Actor& actor,
-            std::shared_ptr<ResponseWriter>& w) {
-  auto seg = PathSegments(req.path);
-  if (seg.size() < 2 || seg[0] != "v1" || seg[1] != "sessions" || seg.size() > 4) return false;
-  const std::string& m = req.method;
-  auto fail = [&](const Error& e) { w->Send(Refusal(e)); };
+// What every handler here starts with.
+#define BG_SESSION_CALL(c)                                                \
+  [[maybe_unused]] HttpRequest& req = (c).req;                           \
+  [[maybe_unused]] std::shared_ptr<ResponseWriter>& w = (c).w;           \
+  [[maybe_unused]] const core::Actor& actor = *(c).actor;                \
+  [[maybe_unused]] auto fail = [&w](const Error& e) { w->Send(Refusal(e)); }
 
-  if (seg.size() == 2) {
-    if (m == "GET") {
+Route SessionRoute(std::string method, std::string pattern, RecordingScope recording,
+                   RouteHandler handler) {
+  Route r;
+  r.method = std::move(method);
+  r.pattern = std::move(pattern);
+  r.access = Access::kAuthenticated;
+  r.recording = recording;
+  r.method_hint = true;
+  r.handler = std::move(handler);
+  return r;
+}
+
+}  // namespace
+
+void AddSessionRoutes(Api& api, service::Service& svc) {
+  api.AddRoute(SessionRoute("GET", "/v1/sessions", RecordingScope::kRefused, [&svc](Call& c) {
+    BG_SESSION_CALL(c);
       std::optional<RequestId> request;
       if (auto it = req.query.find("request"); it != req.query.end() && !it->second.empty()) {
         request = RequestId(it->second);
       }
       auto list = service::ListSessions(svc, actor, request);
-      if (!list) return fail(list.error()), true;
+      if (!list) return fail(list.error());
       json arr = json::array();
       for (const auto& s : *list) arr.push_back(SessionJson(s, false));
-      return w->Send(Out(200, {{"sessions", arr}})), true;
-    }
-    if (m == "POST") {
+      w->Send(Out(200, {{"sessions", arr}}));
+  }));
+  api.AddRoute(SessionRoute("POST", "/v1/sessions", RecordingScope::kAllowed, [&svc](Call& c) {
+    BG_SESSION_CALL(c);
       auto body = ParseObject(req.body, {"id", "request_id", "header"}, {"request_id", "header"});
-      if (!body) return fail(body.error()), true;
+      if (!body) return fail(body.error());
       service::NewSession ns;
       auto id = GetString(*body, "id");
       auto request = GetString(*body, "request_id");
       auto header = GetString(*body, "header");
       for (const auto* f : {&id, &request, &header}) {
-        if (!*f) return fail(f->error()), true;
+        if (!*f) return fail(f->error());
       }
       ns.id = SessionId(id->empty() ? NewId("ses") : *id);
       ns.request = RequestId(*request);
@@ -108,22 +124,19 @@ bool Handle(service::Service& svc, HttpRequest& req, const core::Actor& actor,
         if (!r) return (void)w->Send(Refusal(r.error()));
         w->Send(Out(201, SessionJson(*r, true)));
       });
-      return true;
-    }
-    return fail(Error::InvalidArgument("method", "use GET or POST")), true;
-  }
-
-  const SessionId id(seg[2]);
-  if (seg.size() == 3) {
-    if (m != "GET") return fail(Error::InvalidArgument("method", "use GET")), true;
+  }));
+  api.AddRoute(SessionRoute("GET", "/v1/sessions/{id}", RecordingScope::kRefused, [&svc](Call& c) {
+    BG_SESSION_CALL(c);
+    const SessionId id(c.Param("id"));
     auto s = service::GetSession(svc, actor, id);
-    if (!s) return fail(s.error()), true;
-    return w->Send(Out(200, SessionJson(*s, true))), true;
-  }
-  if (seg[3] == "chunks") {
-    if (m != "POST") return fail(Error::InvalidArgument("method", "use POST")), true;
-    auto up = ParseChunk(seg[2], req.body);
-    if (!up) return fail(up.error()), true;
+    if (!s) return fail(s.error());
+    w->Send(Out(200, SessionJson(*s, true)));
+  }));
+  api.AddRoute(SessionRoute("POST", "/v1/sessions/{id}/chunks", RecordingScope::kAllowed,
+                            [&svc](Call& c) {
+    BG_SESSION_CALL(c);
+    auto up = ParseChunk(c.Param("id"), req.body);
+    if (!up) return fail(up.error());
     service::AppendSessionChunk(svc, actor, std::move(*up), [w](Result<service::ChunkReceipt> r) {
       if (!r) return (void)w->Send(Refusal(r.error()));
       w->Send(Out(r->duplicate ? 200 : 201, {{"session", r->session.value()},
@@ -133,76 +146,35 @@ bool Handle(service::Service& svc, HttpRequest& req, const core::Actor& actor,
                                             {"duplicate", r->duplicate},
                                             {"complete", r->complete}}));
     });
-    return true;
-  }
-  if (seg[3] == "recording") {
-    if (m != "GET") return fail(Error::InvalidArgument("method", "use GET")), true;
+  }));
+  api.AddRoute(SessionRoute("GET", "/v1/sessions/{id}/recording", RecordingScope::kRefused,
+                            [&svc](Call& c) {
+    BG_SESSION_CALL(c);
+    const SessionId id(c.Param("id"));
     auto cast = service::Recording(svc, actor, id);
-    if (!cast) return fail(cast.error()), true;
+    if (!cast) return fail(cast.error());
     HttpResponse r;
     r.content_type = "application/x-asciicast";
     r.body = std::move(*cast);
     r.headers.emplace_back("Content-Disposition",
                            "attachment; filename=\"" + id.value() + ".cast\"");
-    return w->Send(std::move(r)), true;
-  }
-  return false;
-}
-
-// POST /v1/requests/{id}/recording-token -> {"token", "expires_at", "request_id"}.
-bool HandleRecordingToken(service::Service& svc, HttpRequest& req, const core::Actor& actor,
-                          std::shared_ptr<ResponseWriter>& w) {
-  auto seg = PathSegments(req.path);
-  if (seg.size() != 4 || seg[0] != "v1" || seg[1] != "requests" || seg[3] != "recording-token") {
-    return false;
-  }
-  if (req.method != "POST") return w->Send(Refusal(Error::InvalidArgument("method", "use POST"))), true;
+    w->Send(std::move(r));
+  }));
+  // POST /v1/requests/{id}/recording-token -> {"token", "expires_at", "request_id"}.
+  api.AddRoute(SessionRoute("POST", "/v1/requests/{id}/recording-token", RecordingScope::kRefused,
+                            [&svc](Call& c) {
+    BG_SESSION_CALL(c);
   if (!req.body.empty()) {
     auto body = ParseObject(req.body, {}, {});
-    if (!body) return w->Send(Refusal(body.error())), true;
+    if (!body) return fail(body.error());
   }
-  auto issued = svc.IssueRecordingToken(actor, RequestId(seg[2]));
-  if (!issued) return w->Send(Refusal(issued.error())), true;
-  return w->Send(Out(201, {{"token", std::string(issued->token.Reveal())},
-                           {"expires_at", FormatRfc3339(issued->expires_at)},
-                           {"request_id", seg[2]}})),
-         true;
-}
-
-// What a recording credential may call; everything else is refused here, before any route.
-bool RecordingCredentialAllows(const HttpRequest& req, const RequestId& grant) {
-  auto seg = PathSegments(req.path);
-  const std::string& m = req.method;
-  if (m == "GET" && seg.size() == 3 && seg[0] == "v1" && seg[1] == "requests") {
-    return seg[2] == grant.value();
-  }
-  if (m == "POST" && seg.size() == 2 && seg[0] == "v1" && seg[1] == "sessions") return true;
-  if (m == "POST" && seg.size() == 4 && seg[0] == "v1" && seg[1] == "sessions" &&
-      seg[3] == "chunks") {
-    return true;
-  }
-  return (m == "GET" && req.path == "/v1/me") || (m == "POST" && req.path == "/v1/auth/logout");
-}
-
-}  // namespace
-
-void AddRecordingCredentialGuard(Api& api) {
-  api.AddRoutes([](HttpRequest& req, const core::Actor& actor, std::shared_ptr<ResponseWriter>& w) {
-    if (!actor.recording_grant || RecordingCredentialAllows(req, *actor.recording_grant)) {
-      return false;
-    }
-    w->Send(Refusal(Error::PermissionDenied(
-        "a recording credential may only record the sessions of request " +
-        actor.recording_grant->value())));
-    return true;
-  });
-}
-
-void AddSessionRoutes(Api& api, service::Service& svc) {
-  api.AddRoutes([&svc](HttpRequest& req, const core::Actor& actor,
-                       std::shared_ptr<ResponseWriter>& w) {
-    return Handle(svc, req, actor, w) || HandleRecordingToken(svc, req, actor, w);
-  });
+  const std::string& id = c.Param("id");
+  auto issued = svc.IssueRecordingToken(actor, RequestId(id));
+  if (!issued) return fail(issued.error());
+  w->Send(Out(201, {{"token", std::string(issued->token.Reveal())},
+                    {"expires_at", FormatRfc3339(issued->expires_at)},
+                    {"request_id", id}}));
+  }));
 }
 
 }  // namespace bg::api

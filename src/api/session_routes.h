@@ -9,7 +9,8 @@
 //   GET  /v1/sessions/{id}/recording       -> the asciicast v2 file (application/x-asciicast)
 //   POST /v1/requests/{id}/recording-token -> 201 {"token", "expires_at", "request_id"}: a
 //                                          credential that only records the grant's sessions
-// Chunk data over the limit is 413; every other refusal uses Api::ErrorResponse.
+// Chunk data over the limit is 413; every other refusal uses Api::ErrorResponse. A recording
+// credential may call POST /v1/sessions and POST /v1/sessions/{id}/chunks only.
 #pragma once
 
 #include "api/api.h"
@@ -18,10 +19,5 @@
 namespace bg::api {
 
 void AddSessionRoutes(Api& api, service::Service& svc);
-
-// Refuses (403) every call of a recording credential except GET /v1/requests/{its grant},
-// POST /v1/sessions, POST /v1/sessions/{id}/chunks, GET /v1/me and POST /v1/auth/logout.
-// Register it before every other route extension.
-void AddRecordingCredentialGuard(Api& api);
 
 }  // namespace bg::api

@@ -18,11 +18,12 @@
 #include <sstream>
 
 #include "api/api.h"
-#include "api/http_server.h"
-#include "api/tls.h"
+#include "api/sealed_routes.h"
 #include "cli/client.h"
 #include "cli/common.h"
 #include "cli/kit_io.h"
+#include "http/http_server.h"
+#include "http/tls.h"
 #include "kit/kit.h"
 #include "kit/offline_record.h"
 #include "kit/share_line.h"
@@ -104,7 +105,7 @@ core::AuditEvent UnsealEvent(std::string_view line, const std::string& source,
   return e;
 }
 
-api::HttpResponse JsonOk(const json& body) { return api::Api::JsonResponse(200, body.dump()); }
+http::HttpResponse JsonOk(const json& body) { return api::Api::JsonResponse(200, body.dump()); }
 
 // Parses {"share": "<line>"} strictly.
 Result<std::string> ShareFromBody(const std::string& body) {
@@ -151,7 +152,7 @@ Result<Unsealed> WaitForUnseal(const service::ServerConfig& config,
                       store::OpenStore(config.storage, config.data_dir));
   auto st = std::make_shared<State>(manifest, std::move(opened));
 
-  api::HttpServerOptions opts;
+  http::HttpServerOptions opts;
   opts.host = listen.first;
   opts.port = listen.second;
   opts.tls = !config.plain_http;
@@ -161,12 +162,12 @@ Result<Unsealed> WaitForUnseal(const service::ServerConfig& config,
       opts.cert_file = config.Resolve(config.tls_cert);
       opts.key_file = config.Resolve(config.tls_key.empty() ? "tls.key" : config.tls_key);
     } else {
-      BG_ASSIGN_OR_RETURN(auto cert, api::EnsureSelfSignedCertificate(config.data_dir));
+      BG_ASSIGN_OR_RETURN(auto cert, http::EnsureSelfSignedCertificate(config.data_dir));
       opts.cert_file = cert.cert_path;
       opts.key_file = cert.key_path;
     }
   }
-  opts.on_complete = [st](const api::HttpRequest& r, int status, double) {
+  opts.on_complete = [st](const http::HttpRequest& r, int status, double) {
     if (r.path == "/v1/sys/unseal" && status == 200 && st->unsealer.unsealed()) st->answered = true;
   };
   auto status_json = [st] {
@@ -175,16 +176,10 @@ Result<Unsealed> WaitForUnseal(const service::ServerConfig& config,
                 {"threshold", st->unsealer.threshold()},
                 {"kit_id", st->manifest.kit_id}};
   };
-  auto handler = [st, status_json](api::HttpRequest req, std::shared_ptr<api::ResponseWriter> w) {
-    if (req.path == "/healthz" && req.method == "GET") {
-      w->Send(JsonOk(status_json()));
-      return;
-    }
-    if (req.path == "/v1/sys/unseal") {
-      if (req.method != "POST") {
-        w->Send(api::Api::ErrorResponse(Error::InvalidArgument("method", "use POST")));
-        return;
-      }
+  auto health = [status_json](api::Call& c) { c.w->Send(JsonOk(status_json())); };
+  auto unseal = [st, status_json](api::Call& c) {
+    http::HttpRequest& req = c.req;
+    auto& w = c.w;
       auto line = ShareFromBody(req.body);
       if (!line) {
         w->Send(api::Api::ErrorResponse(line.error()));
@@ -206,13 +201,12 @@ Result<Unsealed> WaitForUnseal(const service::ServerConfig& config,
       body["index"] = outcome->index;
       if (outcome->unsealed) body["shares_received"] = outcome->threshold;
       w->Send(JsonOk(body));
-      return;
-    }
-    w->Send(api::Api::ErrorResponse(Error::Unavailable(
-        "the server is sealed: keyholders submit their shares with breakglass unseal "
-        "(POST /v1/sys/unseal)")));
   };
-  BG_ASSIGN_OR_RETURN(auto server, api::HttpServer::Start(opts, handler));
+  auto router = std::make_shared<const api::Router>(api::SealedRouter(health, unseal));
+  auto handler = [router](http::HttpRequest req, std::shared_ptr<http::ResponseWriter> w) {
+    router->Handle(req, w);
+  };
+  BG_ASSIGN_OR_RETURN(auto server, http::HttpServer::Start(opts, handler));
   const std::string host =
       listen.first.find(':') != std::string::npos ? "[" + listen.first + "]" : listen.first;
   std::cout << fmt::format(

@@ -27,7 +27,7 @@
 namespace CLI {
 class App;
 }
-namespace bg::api {
+namespace bg::http {
 class HttpServer;
 }
 namespace bg::service {
@@ -53,7 +53,7 @@ struct Unsealed {
   int listen_fd = -1;
   // The sealed server, no longer accepting; its connections (the last unseal answer) finish
   // while the service opens. Stop it once the real server runs.
-  std::unique_ptr<api::HttpServer> sealed_server;
+  std::unique_ptr<http::HttpServer> sealed_server;
 };
 
 // Serves only GET /healthz ({"status":"sealed","shares_received","threshold","kit_id"}) and

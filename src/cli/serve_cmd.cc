@@ -15,9 +15,9 @@
 
 #include "api/api.h"
 #include "api/connector_routes.h"
-#include "api/http_server.h"
+#include "http/http_server.h"
 #include "api/session_routes.h"
-#include "api/tls.h"
+#include "http/tls.h"
 #include "cli/common.h"
 #include "cli/kit_io.h"
 #include "log/json_log.h"
@@ -203,7 +203,7 @@ int RunServe(Globals& g, const ServeFlags& f) {
       return g.exit_code;
     }
   }
-  api::HttpServerOptions opts;
+  http::HttpServerOptions opts;
   opts.host = listen->first;
   opts.port = listen->second;
   opts.tls = !config->plain_http;
@@ -214,14 +214,14 @@ int RunServe(Globals& g, const ServeFlags& f) {
     if (!config->tls_cert.empty()) {
       opts.cert_file = config->Resolve(config->tls_cert);
       opts.key_file = config->Resolve(config->tls_key.empty() ? "tls.key" : config->tls_key);
-      auto fp = api::CertificateFingerprint(opts.cert_file);
+      auto fp = http::CertificateFingerprint(opts.cert_file);
       if (!fp) {
         Fail(g, fp.error());
         return g.exit_code;
       }
       fingerprint = *fp;
     } else {
-      auto cert = api::EnsureSelfSignedCertificate(config->data_dir);
+      auto cert = http::EnsureSelfSignedCertificate(config->data_dir);
       if (!cert) {
         Fail(g, cert.error());
         return g.exit_code;
@@ -233,16 +233,15 @@ int RunServe(Globals& g, const ServeFlags& f) {
     }
   }
   api::Api api(**svc);
-  api::AddRecordingCredentialGuard(api);  // first: it fences every route after it
   api::AddSessionRoutes(api, **svc);
   connectors::ConnectorHealth health(**svc, config->probe_interval);
   health.Start();
   api::AddConnectorRoutes(api, **svc, &health);
-  opts.on_complete = [&api](const api::HttpRequest& r, int status, double s) {
+  opts.on_complete = [&api](const http::HttpRequest& r, int status, double s) {
     api.OnComplete(r, status, s);
   };
   opts.listen_fd = unsealed.listen_fd;  // after unsealing: the same socket, never closed
-  auto server = api::HttpServer::Start(opts, [&api](api::HttpRequest r, std::shared_ptr<api::ResponseWriter> w) {
+  auto server = http::HttpServer::Start(opts, [&api](http::HttpRequest r, std::shared_ptr<http::ResponseWriter> w) {
     api.Handle(std::move(r), std::move(w));
   });
   if (!server) {

@@ -151,6 +151,18 @@ TEST(MetricsTest, LabelValuesAndHelpAreEscaped) {
             "bg_x_total{v=\"a\\\"b\\\\c\\nd\"} 1\n");
 }
 
+// 13.26: label values are always valid UTF-8 (a scrape with invalid UTF-8 fails promtool).
+TEST(MetricsTest, LabelValuesAreAlwaysValidUtf8) {
+  EXPECT_EQ(internal::EscapeLabelValue("/v1/x/\xff"), "/v1/x/\xef\xbf\xbd");
+  EXPECT_EQ(internal::EscapeLabelValue("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x94\x91"),
+            "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x94\x91");
+  // Truncated, overlong, surrogate and out-of-range sequences.
+  EXPECT_EQ(internal::EscapeLabelValue("\xc3"), "\xef\xbf\xbd");
+  EXPECT_EQ(internal::EscapeLabelValue("\xc0\xaf"), "\xef\xbf\xbd\xef\xbf\xbd");
+  EXPECT_EQ(internal::EscapeLabelValue("\xed\xa0\x80"), "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd");
+  EXPECT_EQ(internal::EscapeLabelValue("\xf4\x90\x80\x80").size(), 12u);
+}
+
 TEST(MetricsTest, ValuesFormatAsPrometheusFloats) {
   struct Case {
     double value;

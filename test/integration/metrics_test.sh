@@ -13,4 +13,39 @@ for m in breakglass_requests breakglass_approvals_total breakglass_grants_active
   grep -q "^$m" "$WORK/metrics.txt" || fail "missing $m"
 done
 grep -q '^breakglass_expiry_lag_seconds_count 1' "$WORK/metrics.txt" || fail "expiry not measured"
+# 13.26: a path with invalid UTF-8 and a thousand random paths (with and without a token) add
+# no series and leave /metrics valid: route labels are route patterns (unknown paths "other").
+scrape() { curl -sf --cacert "$BREAKGLASS_CACERT" "$BREAKGLASS_SERVER/metrics"; }
+random_paths() {  # random_paths N -> a curl config of N requests to random paths
+  python3 - "$1" "$BREAKGLASS_SERVER" <<'PY'
+import random, string, sys
+n, base = int(sys.argv[1]), sys.argv[2]
+r = random.Random()
+def word(): return "".join(r.choice(string.ascii_letters + string.digits) for _ in range(r.randint(1, 12)))
+shapes = [lambda: "/" + word(), lambda: "/v1/requests/" + word(), lambda: "/v1/requests/%s/%s" % (word(), word()),
+          lambda: "/v1/sessions/%s/%%ff%s" % (word(), word()), lambda: "/v1/%s/%s/%s" % (word(), word(), word()),
+          lambda: "/v1/requests/x/%ff" + word(), lambda: "/v1/ssh/ca?connector=%ff" + word()]
+for _ in range(n):
+    print('url = "%s%s"' % (base, r.choice(shapes)()))
+    print('output = "/dev/null"')
+PY
+}
+curl -s -o /dev/null --cacert "$BREAKGLASS_CACERT" "$BREAKGLASS_SERVER/v1/requests/x/%ff"
+scrape >"$WORK/m1.txt" || fail "scrape after %ff failed"
+promtool check metrics <"$WORK/m1.txt" || fail "promtool refused /metrics after /v1/requests/x/%ff"
+random_paths 20 >"$WORK/warm.cfg"
+curl -s --cacert "$BREAKGLASS_CACERT" -K "$WORK/warm.cfg"
+curl -s --cacert "$BREAKGLASS_CACERT" -H "Authorization: Bearer $(token)" -K "$WORK/warm.cfg"
+scrape >"$WORK/m2.txt"
+random_paths 500 >"$WORK/many.cfg"
+curl -s --cacert "$BREAKGLASS_CACERT" -K "$WORK/many.cfg"
+curl -s --cacert "$BREAKGLASS_CACERT" -H "Authorization: Bearer $(token)" -K "$WORK/many.cfg"
+scrape >"$WORK/m3.txt"
+promtool check metrics <"$WORK/m3.txt" || fail "promtool refused /metrics after 1000 random paths"
+s2=$(wc -c <"$WORK/m2.txt"); s3=$(wc -c <"$WORK/m3.txt")
+echo "metrics size: $s2 bytes after 40 random paths, $s3 after 1000 more"
+# Counts may gain digits, never series: allow a few hundred bytes.
+[ $((s3 - s2)) -lt 1024 ] || fail "/metrics grew from $s2 to $s3 bytes over 1000 random paths"
+[ "$(grep -c '^breakglass_http_responses_total' "$WORK/m3.txt")" = "$(grep -c '^breakglass_http_responses_total' "$WORK/m2.txt")" ] ||
+  fail "random paths added response series"
 echo "metrics ok"

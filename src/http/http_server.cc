@@ -13,7 +13,8 @@
 // Lifetime: sessions are owned by their pending operations and by the writer of the request in
 // progress; both hold the ServerShared (and so the io_context) alive. After Stop() no writer
 // posts anything any more (post_mu/stopped), so nothing can be queued on a context nobody runs.
-#include "api/http_server.h"
+#include "http/http_server.h"
+#include "http/wire.h"
 
 #include <fmt/format.h>
 #include <arpa/inet.h>
@@ -42,15 +43,17 @@
 #include <type_traits>
 #include <unordered_map>
 
-namespace bg::api {
+namespace bg::http {
 
 namespace net = boost::asio;
 namespace beast = boost::beast;
-namespace http = beast::http;
+namespace bhttp = beast::http;
 namespace ssl = net::ssl;
 using tcp = net::ip::tcp;
 
 namespace {
+
+using internal::ErrorResponse;
 
 constexpr size_t kMaxStreamQueueBytes = 1 << 20;  // A slower SSE reader than this is dropped.
 constexpr size_t kDrainLimitBytes = 8 << 20;      // Unread input discarded before closing.
@@ -61,76 +64,6 @@ constexpr const char* kTls12Ciphers =
     "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
     "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
     "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
-
-std::string JsonEscape(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (c < 0x20) {
-          out += fmt::format("\\u{:04x}", c);
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
-  }
-  return out;
-}
-
-HttpResponse ErrorResponse(int status, std::string_view code, std::string_view message,
-                           std::string_view field = {}) {
-  HttpResponse response;
-  response.status = status;
-  response.body = fmt::format(R"({{"error":{{"code":"{}","message":"{}")", JsonEscape(code),
-                              JsonEscape(message));
-  if (!field.empty()) response.body += fmt::format(R"(,"field":"{}")", JsonEscape(field));
-  response.body += "}}";
-  return response;
-}
-
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-std::optional<std::string> PercentDecode(std::string_view in, bool plus_is_space) {
-  std::string out;
-  out.reserve(in.size());
-  for (size_t i = 0; i < in.size(); ++i) {
-    char c = in[i];
-    if (c == '%') {
-      if (i + 2 >= in.size()) return std::nullopt;
-      int hi = HexValue(in[i + 1]);
-      int lo = HexValue(in[i + 2]);
-      if (hi < 0 || lo < 0) return std::nullopt;
-      c = static_cast<char>(hi * 16 + lo);
-      i += 2;
-    } else if (c == '+' && plus_is_space) {
-      c = ' ';
-    }
-    if (c == '\0') return std::nullopt;
-    out += c;
-  }
-  return out;
-}
 
 bool IsTokenChar(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
@@ -163,78 +96,14 @@ bool IsLoopback(const net::ip::address& address) {
 
 // Errors a parser reports about the bytes it was given (as opposed to I/O ending).
 bool IsMalformed(const beast::error_code& ec) {
-  if (ec.category() != http::make_error_code(http::error::bad_method).category()) return false;
-  return ec != http::error::end_of_stream && ec != http::error::partial_message &&
-         ec != http::error::need_more && ec != http::error::header_limit &&
-         ec != http::error::body_limit;
+  if (ec.category() != bhttp::make_error_code(bhttp::error::bad_method).category()) return false;
+  return ec != bhttp::error::end_of_stream && ec != bhttp::error::partial_message &&
+         ec != bhttp::error::need_more && ec != bhttp::error::header_limit &&
+         ec != bhttp::error::body_limit;
 }
 
 }  // namespace
 
-namespace internal {
-
-Result<Target> ParseTarget(std::string_view target) {
-  if (target.empty() || target[0] != '/') {
-    return Error::InvalidArgument("path", "the request target must be a path starting with '/'");
-  }
-  size_t question = target.find('?');
-  Target out;
-  auto path = PercentDecode(target.substr(0, question), false);
-  if (!path) return Error::InvalidArgument("path", "the path has an invalid percent-escape");
-  out.path = std::move(*path);
-  if (question == std::string_view::npos) return out;
-  std::string_view query = target.substr(question + 1);
-  while (!query.empty()) {
-    size_t amp = query.find('&');
-    std::string_view pair = query.substr(0, amp);
-    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
-    if (pair.empty()) continue;
-    size_t eq = pair.find('=');
-    auto key = PercentDecode(pair.substr(0, eq), true);
-    auto value = PercentDecode(eq == std::string_view::npos ? "" : pair.substr(eq + 1), true);
-    if (!key || key->empty()) {
-      return Error::InvalidArgument("query", "a query parameter has an invalid or empty name");
-    }
-    if (!value) {
-      return Error::InvalidArgument(*key, fmt::format("query parameter \"{}\" has an invalid "
-                                                      "percent-escape",
-                                                      *key));
-    }
-    if (!out.query.emplace(*key, std::move(*value)).second) {
-      return Error::InvalidArgument(*key, fmt::format("query parameter \"{}\" is repeated", *key));
-    }
-  }
-  return out;
-}
-
-std::string FormatEvent(std::string_view event, std::string_view data, std::string_view id) {
-  std::string out;
-  out.reserve(event.size() + data.size() + id.size() + 32);
-  if (!event.empty()) {
-    out += "event: ";
-    out += event;
-    out += '\n';
-  }
-  if (!id.empty()) {
-    out += "id: ";
-    out += id;
-    out += '\n';
-  }
-  // Every line of data (split at \r\n, \n or \r) becomes its own "data:" line.
-  size_t start = 0;
-  while (true) {
-    size_t end = data.find_first_of("\r\n", start);
-    out += "data: ";
-    out += data.substr(start, end == std::string_view::npos ? end : end - start);
-    out += '\n';
-    if (end == std::string_view::npos) break;
-    start = end + ((data[end] == '\r' && end + 1 < data.size() && data[end + 1] == '\n') ? 2 : 1);
-  }
-  out += '\n';
-  return out;
-}
-
-}  // namespace internal
 
 namespace {
 
@@ -316,7 +185,7 @@ void AppendStatusLine(std::string& out, unsigned version, int status) {
   out += version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ";
   AppendDecimal(out, static_cast<uint64_t>(status));
   out += ' ';
-  out += Sv(http::obsolete_reason(static_cast<http::status>(status)));
+  out += Sv(bhttp::obsolete_reason(static_cast<bhttp::status>(status)));
   out += "\r\n";
 }
 
@@ -639,7 +508,7 @@ class Session final : public SessionBase {
     parser_->header_limit(static_cast<uint32_t>(options().max_header_bytes));
     parser_->body_limit(options().max_body_bytes);
     SetDeadline(options().timeout);
-    http::async_read_header(stream_, buffer_, *parser_,
+    bhttp::async_read_header(stream_, buffer_, *parser_,
                             [self = Self()](beast::error_code ec, size_t) { self->OnHeader(ec); });
   }
 
@@ -658,18 +527,18 @@ class Session final : public SessionBase {
     if (version_ != 10 && version_ != 11) {
       return Refuse(ErrorResponse(400, "invalid_argument", "only HTTP/1.0 and 1.1 are served"));
     }
-    if (version_ == 11 && req.find(http::field::host) == req.end()) {
+    if (version_ == 11 && req.find(bhttp::field::host) == req.end()) {
       return Refuse(ErrorResponse(400, "invalid_argument", "HTTP/1.1 requires a Host header"));
     }
-    if (req.find(http::field::content_length) != req.end() &&
-        req.find(http::field::transfer_encoding) != req.end()) {
+    if (req.find(bhttp::field::content_length) != req.end() &&
+        req.find(bhttp::field::transfer_encoding) != req.end()) {
       return Refuse(
           ErrorResponse(400, "invalid_argument", "Content-Length and Transfer-Encoding together"));
     }
     if (auto length = parser_->content_length(); length && *length > options().max_body_bytes) {
       return RefuseTooLarge();
     }
-    auto expect = req.find(http::field::expect);
+    auto expect = req.find(bhttp::field::expect);
     if (expect != req.end() && version_ == 11 && beast::iequals(expect->value(), "100-continue")) {
       static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
       SetDeadline(options().timeout);
@@ -687,17 +556,17 @@ class Session final : public SessionBase {
     // A request without a body is complete with its headers: no read to start.
     if (parser_->is_done()) return OnBody({});
     SetDeadline(options().timeout);
-    http::async_read(stream_, buffer_, *parser_,
+    bhttp::async_read(stream_, buffer_, *parser_,
                      [self = Self()](beast::error_code ec, size_t) { self->OnBody(ec); });
   }
 
   void OnReadError(beast::error_code ec) {
-    if (ec == http::error::header_limit) {
+    if (ec == bhttp::error::header_limit) {
       return Refuse(ErrorResponse(
           431, "headers_too_large",
           fmt::format("the request headers exceed {} bytes", options().max_header_bytes)));
     }
-    if (ec == http::error::body_limit) return RefuseTooLarge();
+    if (ec == bhttp::error::body_limit) return RefuseTooLarge();
     if (IsMalformed(ec)) {
       return Refuse(ErrorResponse(400, "invalid_argument",
                                   fmt::format("malformed HTTP request: {}", ec.message())));
@@ -921,7 +790,7 @@ class Session final : public SessionBase {
   uint64_t timer_generation_ = 0;
 
   beast::flat_buffer buffer_;
-  std::optional<http::request_parser<http::string_body>> parser_;
+  std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
   std::string out_;  // The response being written; its capacity is kept across requests.
   std::weak_ptr<ConnectionWriter> writer_;
   // The current request's method, path and peer address, for on_complete.
@@ -1242,4 +1111,4 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(HttpServerOptions options,
   return std::unique_ptr<HttpServer>(std::move(server));
 }
 
-}  // namespace bg::api
+}  // namespace bg::http

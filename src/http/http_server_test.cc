@@ -1,4 +1,4 @@
-#include "api/http_server.h"
+#include "http/http_server.h"
 
 #include <fmt/format.h>
 #include <gmock/gmock.h>
@@ -24,14 +24,15 @@
 #include <mutex>
 #include <thread>
 
-#include "api/tls.h"
+#include "http/tls.h"
+#include "http/wire.h"
 
-namespace bg::api {
+namespace bg::http {
 namespace {
 
 namespace net = boost::asio;
 namespace beast = boost::beast;
-namespace http = beast::http;
+namespace bhttp = beast::http;
 namespace ssl = net::ssl;
 using tcp = net::ip::tcp;
 using ::testing::HasSubstr;
@@ -100,17 +101,17 @@ class Client {
     Visit([&](auto& s) { net::write(s, net::buffer(bytes.data(), bytes.size())); });
   }
 
-  http::response<http::string_body> Read() {
-    http::response<http::string_body> res;
-    Visit([&](auto& s) { http::read(s, buffer_, res); });
+  bhttp::response<bhttp::string_body> Read() {
+    bhttp::response<bhttp::string_body> res;
+    Visit([&](auto& s) { bhttp::read(s, buffer_, res); });
     return res;
   }
 
   // The answer to a HEAD request: headers only, whatever Content-Length says.
-  http::response<http::empty_body> ReadHead() {
-    http::response_parser<http::empty_body> parser;
+  bhttp::response<bhttp::empty_body> ReadHead() {
+    bhttp::response_parser<bhttp::empty_body> parser;
     parser.skip(true);
-    Visit([&](auto& s) { http::read(s, buffer_, parser); });
+    Visit([&](auto& s) { bhttp::read(s, buffer_, parser); });
     return parser.release();
   }
 
@@ -132,14 +133,14 @@ class Client {
     if (!stream_parser_) {
       stream_parser_.emplace();
       stream_parser_->body_limit(boost::none);
-      Visit([&](auto& s) { http::read_header(s, buffer_, *stream_parser_); });
+      Visit([&](auto& s) { bhttp::read_header(s, buffer_, *stream_parser_); });
     }
     while (!done(stream_parser_->get().body())) {
-      Visit([&](auto& s) { http::read_some(s, buffer_, *stream_parser_); });
+      Visit([&](auto& s) { bhttp::read_some(s, buffer_, *stream_parser_); });
     }
     return stream_parser_->get().body();
   }
-  const http::response<http::string_body>& stream_head() { return stream_parser_->get(); }
+  const bhttp::response<bhttp::string_body>& stream_head() { return stream_parser_->get(); }
 
   // Drops the TCP connection without any TLS close_notify, like a client that goes away.
   void Disconnect() {
@@ -156,7 +157,7 @@ class Client {
   std::unique_ptr<beast::tcp_stream> plain_;
   beast::error_code handshake_error_;
   beast::flat_buffer buffer_;
-  std::optional<http::response_parser<http::string_body>> stream_parser_;
+  std::optional<bhttp::response_parser<bhttp::string_body>> stream_parser_;
 };
 
 std::string Get(std::string_view target, std::string_view extra_headers = "") {
@@ -233,7 +234,7 @@ TEST_P(HttpServerTest, GetRoundTripParsesPathQueryHeadersAndPeer) {
                     "X-Custom: One\r\nAccept: a\r\nAccept: b\r\n"));
   auto res = client->Read();
   EXPECT_EQ(res.result_int(), 201);
-  EXPECT_EQ(res[http::field::content_type], "application/json");
+  EXPECT_EQ(res[bhttp::field::content_type], "application/json");
   EXPECT_EQ(res["X-Request-Id"], "req_1");
   EXPECT_EQ(res.body(), R"({"ok":true})");
   EXPECT_TRUE(res.keep_alive());
@@ -289,7 +290,7 @@ TEST_P(HttpServerTest, OversizedBodyGets413BeforeTheBodyIsSent) {
   client->Write("POST /v1/requests HTTP/1.1\r\nHost: h\r\nContent-Length: 10485760\r\n\r\n{\"a\":");
   auto res = client->Read();
   EXPECT_EQ(res.result_int(), 413);
-  EXPECT_EQ(res[http::field::content_type], "application/json");
+  EXPECT_EQ(res[bhttp::field::content_type], "application/json");
   EXPECT_EQ(res.body(),
             R"({"error":{"code":"payload_too_large","message":"the request body exceeds 1024 )"
             R"(bytes","field":"body"}})");
@@ -406,7 +407,7 @@ TEST_P(HttpServerTest, HeadGetsTheLengthButNoBody) {
   client->Write("HEAD / HTTP/1.1\r\nHost: h\r\n\r\n" + Get("/after"));
   auto head = client->ReadHead();
   EXPECT_EQ(head.result_int(), 200);
-  EXPECT_EQ(head[http::field::content_length], "12");
+  EXPECT_EQ(head[bhttp::field::content_length], "12");
   // Had the server sent a body after the HEAD answer, it would be read as the next response.
   EXPECT_EQ(client->Read().body(), "twelve bytes");
 }
@@ -423,12 +424,12 @@ TEST_P(HttpServerTest, ResponsesCarryADateAndTheServerOwnsTheFraming) {
   client->Write(Get("/"));
   auto res = client->Read();
   EXPECT_EQ(res.body(), "four");
-  EXPECT_EQ(res[http::field::content_length], "4");
-  EXPECT_EQ(res.count(http::field::transfer_encoding), 0u);
+  EXPECT_EQ(res[bhttp::field::content_length], "4");
+  EXPECT_EQ(res.count(bhttp::field::transfer_encoding), 0u);
   EXPECT_EQ(res["X-Extra"], "yes");
   EXPECT_TRUE(res.keep_alive());
   // IMF-fixdate, e.g. "Sun, 06 Nov 1994 08:49:37 GMT".
-  EXPECT_THAT(std::string(res[http::field::date]),
+  EXPECT_THAT(std::string(res[bhttp::field::date]),
               ::testing::MatchesRegex("[A-Z][a-z][a-z], [0-9][0-9] [A-Z][a-z][a-z] [0-9][0-9][0-9][0-9] "
                                       "[0-9][0-9]:[0-9][0-9]:[0-9][0-9] GMT"));
   // A handler's "Connection: close" is honoured.
@@ -554,9 +555,9 @@ TEST_P(HttpServerTest, EventStreamDeliversEventsAndNoticesTheClientLeaving) {
       client->ReadStream([&](const std::string& b) { return b.size() >= expected.size(); });
   EXPECT_EQ(body, expected);
   EXPECT_EQ(client->stream_head().result_int(), 200);
-  EXPECT_EQ(client->stream_head()[http::field::content_type], "text/event-stream");
+  EXPECT_EQ(client->stream_head()[bhttp::field::content_type], "text/event-stream");
   EXPECT_EQ(client->stream_head()["X-Stream"], "events");
-  EXPECT_EQ(client->stream_head()[http::field::cache_control], "no-cache");
+  EXPECT_EQ(client->stream_head()[bhttp::field::cache_control], "no-cache");
   EXPECT_TRUE(writer->IsOpen());
 
   client->Disconnect();
@@ -1068,4 +1069,4 @@ TEST(HttpServerToolTest, CurlTrustsTheCertificateAndGets413ForBigBodies) {
 }
 
 }  // namespace
-}  // namespace bg::api
+}  // namespace bg::http

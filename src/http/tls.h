@@ -7,7 +7,7 @@
 
 #include "util/result.h"
 
-namespace bg::api {
+namespace bg::http {
 
 struct CertificateInfo {
   std::string cert_path;           // data_dir/tls.crt (PEM)
@@ -28,4 +28,4 @@ Result<CertificateInfo> EnsureSelfSignedCertificate(const std::string& data_dir)
 // SHA-256 fingerprint of the first certificate in a PEM file.
 Result<std::string> CertificateFingerprint(const std::string& pem_path);
 
-}  // namespace bg::api
+}  // namespace bg::http

@@ -1,4 +1,4 @@
-#include "api/tls.h"
+#include "http/tls.h"
 
 #include <fcntl.h>
 #include <fmt/format.h>
@@ -18,7 +18,7 @@
 #include <filesystem>
 #include <memory>
 
-namespace bg::api {
+namespace bg::http {
 namespace {
 
 template <auto Fn>
@@ -242,4 +242,4 @@ Result<CertificateInfo> EnsureSelfSignedCertificate(const std::string& data_dir)
   return info;
 }
 
-}  // namespace bg::api
+}  // namespace bg::http

@@ -26,7 +26,7 @@
 
 #include "util/result.h"
 
-namespace bg::api {
+namespace bg::http {
 
 using HeaderList = std::vector<std::pair<std::string, std::string>>;
 
@@ -135,17 +135,4 @@ class HttpServer {
   virtual Result<int> ReleaseListener() = 0;
 };
 
-// Exposed for tests: percent-decoding of a request target into path and query.
-namespace internal {
-struct Target {
-  std::string path;
-  std::map<std::string, std::string> query;
-};
-// Errors: InvalidArgument with field "path" (bad escape, NUL, not starting with '/') or the
-// query key (bad escape, repeated key).
-Result<Target> ParseTarget(std::string_view target);
-// The SSE wire form of one event, as WriteEvent sends it.
-std::string FormatEvent(std::string_view event, std::string_view data, std::string_view id);
-}  // namespace internal
-
-}  // namespace bg::api
+}  // namespace bg::http

@@ -1,0 +1,510 @@
+// The REST layer in process: the real Api, its route table and a real service on SQLite, driven
+// through Api::Handle with a recording ResponseWriter (no sockets). The table drives the
+// tests: every route is checked against the OpenAPI document and called without a token,
+// with a token lacking its role and with a recording credential.
+#include "api/api.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <thread>
+
+#include "api/connector_routes.h"
+#include "api/json.h"
+#include "api/sealed_routes.h"
+#include "api/session_routes.h"
+#include "auth/totp.h"
+#include "test/fakes/fake_clock.h"
+
+namespace bg::api {
+namespace {
+
+using nlohmann::json;
+
+constexpr char kPolicy[] = R"(
+version = 1
+[settings]
+timezone = "UTC"
+reason_min_length = 5
+ticket_pattern = '^INC-[0-9]+$'
+[groups]
+sre = ["alice"]
+dba = ["carol", "dave"]
+[pools]
+dba-approvers = ["group:dba"]
+[[resources]]
+name = "db"
+connector = "db-conn"
+owner = "carol"
+privileges = ["read_only", "dba"]
+[[rules]]
+resource = "db"
+privileges = ["read_only"]
+requesters = ["group:sre"]
+tier = 1
+max_duration = "1h"
+[[rules]]
+resource = "db"
+privileges = ["dba"]
+requesters = ["group:sre"]
+tier = 2
+pool = "dba-approvers"
+approvals = 1
+max_duration = "2h"
+)";
+
+// Records what the API answered; Wait() blocks (with a deadline) until it did.
+class CapturingWriter final : public http::ResponseWriter {
+ public:
+  bool Send(http::HttpResponse response) override {
+    std::lock_guard lock(mu_);
+    if (done_) return false;
+    response_ = std::move(response);
+    done_ = true;
+    cv_.notify_all();
+    return true;
+  }
+  bool StartStream(http::HeaderList headers) override {
+    std::lock_guard lock(mu_);
+    if (done_) return false;
+    response_.status = 200;
+    response_.content_type = "text/event-stream";
+    response_.headers = std::move(headers);
+    streaming_ = true;
+    done_ = true;
+    cv_.notify_all();
+    return true;
+  }
+  bool WriteEvent(std::string_view event, std::string_view data, std::string_view) override {
+    std::lock_guard lock(mu_);
+    if (!streaming_ || closed_) return false;
+    events_.push_back(std::string(event) + ":" + std::string(data));
+    return true;
+  }
+  bool WriteComment(std::string_view) override { return IsOpen(); }
+  void Close() override {
+    std::function<void()> cb;
+    {
+      std::lock_guard lock(mu_);
+      if (closed_) return;
+      closed_ = true;
+      done_ = true;
+      cb = std::move(on_close_);
+      cv_.notify_all();
+    }
+    if (cb) cb();
+  }
+  bool IsOpen() const override {
+    std::lock_guard lock(mu_);
+    return streaming_ && !closed_;
+  }
+  void SetOnClose(std::function<void()> callback) override {
+    {
+      std::lock_guard lock(mu_);
+      if (!closed_) {
+        on_close_ = std::move(callback);
+        return;
+      }
+    }
+    callback();
+  }
+
+  http::HttpResponse Wait() {
+    std::unique_lock lock(mu_);
+    if (!cv_.wait_for(lock, std::chrono::seconds(20), [this] { return done_; })) {
+      ADD_FAILURE() << "no answer";
+    }
+    return response_;
+  }
+  bool closed() const {
+    std::lock_guard lock(mu_);
+    return closed_;
+  }
+  // Waits (with a deadline) until the stream is closed.
+  bool WaitClosed(std::chrono::milliseconds deadline) {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, deadline, [this] { return closed_; });
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  bool done_ = false, streaming_ = false, closed_ = false;
+  http::HttpResponse response_;
+  std::vector<std::string> events_;
+  std::function<void()> on_close_;
+};
+
+struct Answer {
+  int status = 0;
+  json body;  // null when the body is not JSON
+  http::HttpResponse raw;
+  std::string code() const { return body.is_object() && body.contains("error") ? body["error"].value("code", "") : ""; }
+  std::string field() const { return body.is_object() && body.contains("error") ? body["error"].value("field", "") : ""; }
+  std::string header(const std::string& name) const {
+    for (const auto& [k, v] : raw.headers) {
+      if (k == name) return v;
+    }
+    return "";
+  }
+};
+
+class ApiTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("bg-api-test-" + std::to_string(getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_ / "data");
+    std::ofstream(dir_ / "policy.toml") << kPolicy;
+    service::ServerConfig config;
+    config.data_dir = (dir_ / "data").string();
+    config.policy = (dir_ / "policy.toml").string();
+    config.connectors["db-conn"] = {"db-conn", "none", "{}"};
+    clock_.Set(*ParseRfc3339("2026-11-18T10:00:00Z"));
+    auto s = service::Service::Open(config, clock_, nullptr);
+    ASSERT_TRUE(s.has_value()) << s.error().ToString();
+    svc_ = std::move(*s);
+    ASSERT_TRUE(svc_->Start().has_value());
+    api_ = std::make_unique<Api>(*svc_);
+    AddSessionRoutes(*api_, *svc_);
+    AddConnectorRoutes(*api_, *svc_, nullptr);
+  }
+  void TearDown() override {
+    api_.reset();
+    if (svc_) svc_->Stop();
+    svc_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+
+  // Adds a person and logs them in; returns the bearer token.
+  std::string Login(const std::string& name, std::vector<core::Role> roles) {
+    auto nu = svc_->AddUser("test", name, roles, Secret(name + "-password-123"));
+    EXPECT_TRUE(nu.has_value()) << nu.error().ToString();
+    auto code = auth::TotpCode(nu->totp_secret, clock_.Now());
+    auto lr = svc_->Login(name, Secret(name + "-password-123"), *code, "10.0.0.1");
+    EXPECT_TRUE(lr.has_value()) << lr.error().ToString();
+    return std::string(lr->token.Reveal());
+  }
+
+  Answer Do(const std::string& method, const std::string& target, const std::string& token = "",
+            const std::string& body = "", std::shared_ptr<CapturingWriter> writer = nullptr) {
+    http::HttpRequest req;
+    req.method = method;
+    size_t q = target.find('?');
+    req.path = target.substr(0, q);
+    if (q != std::string::npos) {
+      std::string rest = target.substr(q + 1);
+      while (!rest.empty()) {
+        size_t amp = rest.find('&');
+        std::string pair = rest.substr(0, amp);
+        rest = amp == std::string::npos ? "" : rest.substr(amp + 1);
+        size_t eq = pair.find('=');
+        req.query[pair.substr(0, eq)] = eq == std::string::npos ? "" : pair.substr(eq + 1);
+      }
+    }
+    if (!token.empty()) req.headers["authorization"] = "Bearer " + token;
+    req.body = body;
+    req.remote_address = "10.0.0.1";
+    if (!writer) writer = std::make_shared<CapturingWriter>();
+    api_->Handle(std::move(req), writer);
+    Answer a;
+    a.raw = writer->Wait();
+    a.status = a.raw.status;
+    a.body = json::parse(a.raw.body, nullptr, false);
+    if (a.body.is_discarded()) a.body = nullptr;
+    return a;
+  }
+
+  // A route's pattern with every {name} filled in.
+  static std::string Fill(const std::string& pattern, const std::string& value = "req-none") {
+    std::string out;
+    for (const auto& seg : PathSegments(pattern)) {
+      out += "/" + (seg.front() == '{' ? value : seg);
+    }
+    return out;
+  }
+
+  std::filesystem::path dir_;
+  testing::FakeClock clock_;
+  std::unique_ptr<service::Service> svc_;
+  std::unique_ptr<Api> api_;
+};
+
+// The (method, path) pairs of the OpenAPI document, and those whose security is [].
+struct Documented {
+  std::set<std::pair<std::string, std::string>> operations;
+  std::set<std::pair<std::string, std::string>> anonymous;
+};
+
+Documented ReadOpenApi() {
+  Documented d;
+  json doc = json::parse(OpenApiDocument());
+  for (const auto& [path, item] : doc["paths"].items()) {
+    for (const auto& [method, op] : item.items()) {
+      static const std::set<std::string> kMethods = {"get", "post", "put", "delete", "patch"};
+      if (!kMethods.count(method)) continue;
+      std::string m = method;
+      for (char& c : m) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+      d.operations.insert({m, path});
+      if (op.contains("security") && op["security"].empty()) d.anonymous.insert({m, path});
+    }
+  }
+  return d;
+}
+
+TEST_F(ApiTest, RouteTableAndOpenApiDocumentAgree) {
+  std::set<std::pair<std::string, std::string>> table, anonymous;
+  auto collect = [&](const Router& router) {
+    for (const auto& r : router.routes()) {
+      table.insert({r.method, r.pattern});
+      if (r.access == Access::kAnonymous) anonymous.insert({r.method, r.pattern});
+    }
+  };
+  collect(api_->router());
+  collect(SealedRouter([](Call&) {}, [](Call&) {}));
+  const Documented doc = ReadOpenApi();
+  for (const auto& op : table) {
+    EXPECT_TRUE(doc.operations.count(op))
+        << op.first << " " << op.second << " is routed but missing from src/api/openapi.json";
+  }
+  for (const auto& op : doc.operations) {
+    EXPECT_TRUE(table.count(op))
+        << op.first << " " << op.second << " is in src/api/openapi.json but no route serves it";
+  }
+  // Who may call: exactly the anonymous routes are documented with `security: []`.
+  EXPECT_EQ(anonymous, doc.anonymous);
+}
+
+TEST_F(ApiTest, MetricLabelsAreRoutePatterns) {
+  const Router& r = api_->router();
+  EXPECT_EQ(r.Label("/v1/requests/abc"), "/v1/requests/{id}");
+  EXPECT_EQ(r.Label("/v1/requests/abc/approve"), "/v1/requests/{id}/approve");
+  EXPECT_EQ(r.Label("/v1/requests/abc/recording-token"), "/v1/requests/{id}/recording-token");
+  EXPECT_EQ(r.Label("/v1/sessions/s1/chunks"), "/v1/sessions/{id}/chunks");
+  EXPECT_EQ(r.Label("/v1/requests/x/\xff"), "other");
+  EXPECT_EQ(r.Label("/v1/requests/x/y/z"), "other");
+  EXPECT_EQ(r.Label("/nope"), "other");
+  EXPECT_EQ(Api::MethodLabel("GET"), "GET");
+  EXPECT_EQ(Api::MethodLabel("BREW"), "other");
+}
+
+TEST_F(ApiTest, EveryRouteThatNeedsATokenRefusesNoneWith401) {
+  for (const auto& r : api_->router().routes()) {
+    if (r.access == Access::kAnonymous) continue;
+    SCOPED_TRACE(r.method + " " + r.pattern);
+    Answer a = Do(r.method, Fill(r.pattern));
+    EXPECT_EQ(a.status, 401);
+    EXPECT_EQ(a.code(), "unauthenticated");
+    EXPECT_EQ(a.header("WWW-Authenticate"), "Bearer realm=\"breakglass\"");
+    Answer bad = Do(r.method, Fill(r.pattern), "not-a-token");
+    EXPECT_EQ(bad.status, 401);
+    EXPECT_EQ(bad.code(), "unauthenticated");
+  }
+}
+
+TEST_F(ApiTest, RoleRoutesRefuseOtherRolesWith403) {
+  const std::string requester = Login("alice", {core::Role::kRequester});
+  int checked = 0;
+  for (const auto& r : api_->router().routes()) {
+    if (r.access != Access::kRoles) continue;
+    SCOPED_TRACE(r.method + " " + r.pattern);
+    Answer a = Do(r.method, Fill(r.pattern), requester);
+    EXPECT_EQ(a.status, 403);
+    EXPECT_EQ(a.code(), "permission_denied");
+    EXPECT_EQ(a.body["error"].value("message", ""), r.role_refusal);
+    ++checked;
+  }
+  EXPECT_GE(checked, 7);  // five audit routes, ssh revoke, connector probe
+}
+
+TEST_F(ApiTest, RecordingCredentialReachesOnlyItsScope) {
+  const std::string alice = Login("alice", {core::Role::kRequester});
+  Answer created = Do("POST", "/v1/requests", alice,
+                      R"({"resource":"db","privilege":"read_only","duration":"30m",)"
+                      R"("reason":"look at the slow query","ticket":"INC-1"})");
+  ASSERT_EQ(created.status, 201) << created.raw.body;
+  const std::string id = created.body["id"];
+  // Auto-approved: wait (with a deadline) until the grant is active.
+  for (int i = 0; i < 400; ++i) {
+    if (Do("GET", "/v1/requests/" + id, alice).body.value("state", "") == "active") break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  }
+  Answer token = Do("POST", "/v1/requests/" + id + "/recording-token", alice);
+  ASSERT_EQ(token.status, 201) << token.raw.body;
+  const std::string recorder = token.body["token"];
+
+  for (const auto& r : api_->router().routes()) {
+    // Logging out would end the credential; it is called last.
+    if (r.access == Access::kAnonymous || r.pattern == "/v1/auth/logout") continue;
+    SCOPED_TRACE(r.method + " " + r.pattern);
+    Answer a = Do(r.method, Fill(r.pattern, "other-id"), recorder);
+    if (r.recording == RecordingScope::kAllowed) {
+      EXPECT_NE(a.code(), "permission_denied") << a.raw.body;
+    } else {
+      EXPECT_EQ(a.status, 403) << a.raw.body;
+      EXPECT_EQ(a.code(), "permission_denied");
+    }
+  }
+  EXPECT_EQ(Do("GET", "/v1/requests/" + id, recorder).status, 200);
+  EXPECT_EQ(Do("GET", "/v1/nowhere", recorder).status, 403);
+  EXPECT_EQ(Do("POST", "/v1/auth/logout", recorder).status, 200);
+  EXPECT_EQ(Do("GET", "/v1/me", recorder).status, 401);
+}
+
+TEST_F(ApiTest, WrongMethodAndUnknownPaths) {
+  const std::string alice = Login("alice", {core::Role::kRequester});
+  // Hinted routes name the methods they take, after the authentication they need.
+  Answer login = Do("GET", "/v1/auth/login");
+  EXPECT_EQ(login.status, 400);
+  EXPECT_EQ(login.field(), "method");
+  EXPECT_EQ(login.body["error"].value("message", ""), "use POST");
+  EXPECT_EQ(Do("DELETE", "/v1/sessions").status, 401);
+  Answer sessions = Do("DELETE", "/v1/sessions", alice);
+  EXPECT_EQ(sessions.status, 400);
+  EXPECT_EQ(sessions.body["error"].value("message", ""), "use GET or POST");
+  // Others, and unknown paths, are not found (after the token is checked under /v1).
+  EXPECT_EQ(Do("GET", "/nope").status, 404);
+  EXPECT_EQ(Do("GET", "/v1/nope").status, 401);
+  EXPECT_EQ(Do("GET", "/v1/nope", alice).status, 404);
+  EXPECT_EQ(Do("POST", "/v1/me", alice).status, 404);
+}
+
+
+// One bad input per route that takes one: the route's 400, the error body's code and the field
+// it names. Every route with a request body or a checked query parameter has a case here; the
+// test fails when a new such route has none.
+struct BadInput {
+  std::string method, pattern;
+  std::string target;  // {req} and {ses} are replaced by a visible request and session
+  std::string body;
+  std::string who;     // "alice" (requester), "root" (admin)
+  std::string field;
+};
+
+TEST_F(ApiTest, EveryRouteRefusesBadInputWith400NamingTheField) {
+  const std::string alice = Login("alice", {core::Role::kRequester});
+  const std::string root = Login("root", {core::Role::kAdmin, core::Role::kAuditor});
+  Login("carol", {core::Role::kApprover});  // someone who can approve, so the request is pending
+  Answer created = Do("POST", "/v1/requests", alice,
+                      R"({"resource":"db","privilege":"dba","duration":"30m",)"
+                      R"("reason":"fix the replication lag","ticket":"INC-2"})");
+  ASSERT_EQ(created.status, 201) << created.raw.body;
+  const std::string req = created.body["id"];
+
+  const std::vector<BadInput> cases = {
+      {"POST", "/v1/auth/login", "/v1/auth/login", "{", "", "body"},
+      {"POST", "/v1/auth/login", "/v1/auth/login", R"({"username":"a","password":"b"})", "", "totp"},
+      {"POST", "/v1/auth/login", "/v1/auth/login", R"({"username":"a","password":"b","totp":"1","x":1})", "", "x"},
+      {"POST", "/v1/requests", "/v1/requests",
+       R"({"resource":"db","privilege":"dba","duration":"soon","reason":"r","ticket":"INC-1"})", "alice", "duration"},
+      {"POST", "/v1/requests", "/v1/requests",
+       R"({"resource":7,"privilege":"dba","duration":"1h","reason":"r","ticket":"INC-1"})", "alice", "resource"},
+      {"POST", "/v1/requests", "/v1/requests", "[]", "alice", "body"},
+      {"GET", "/v1/requests", "/v1/requests?limit=0", "", "alice", "limit"},
+      {"GET", "/v1/requests", "/v1/requests?state=bogus", "", "alice", "state"},
+      {"GET", "/v1/requests", "/v1/requests?mine=maybe", "", "alice", "mine"},
+      {"POST", "/v1/requests/{id}/approve", "/v1/requests/{req}/approve", R"({"totp":5})", "alice", "totp"},
+      {"POST", "/v1/requests/{id}/deny", "/v1/requests/{req}/deny", "{}", "alice", "reason"},
+      {"POST", "/v1/requests/{id}/cancel", "/v1/requests/{req}/cancel", R"({"why":"x"})", "alice", "why"},
+      {"POST", "/v1/requests/{id}/revoke", "/v1/requests/{req}/revoke", "{}", "alice", "reason"},
+      {"POST", "/v1/requests/{id}/extend", "/v1/requests/{req}/extend",
+       R"({"duration":"later","reason":"more time"})", "alice", "duration"},
+      {"POST", "/v1/requests/{id}/ssh-cert", "/v1/requests/{req}/ssh-cert", "{}", "alice", "public_key"},
+      {"POST", "/v1/requests/{id}/recording-token", "/v1/requests/{req}/recording-token", "[1]", "alice", "body"},
+      {"POST", "/v1/sessions", "/v1/sessions", R"({"header":"{}"})", "alice", "request_id"},
+      {"POST", "/v1/sessions/{id}/chunks", "/v1/sessions/ses-1/chunks", R"({"seq":-1,"data":""})", "alice", "seq"},
+      {"POST", "/v1/ssh/revoke", "/v1/ssh/revoke",
+       R"({"serial":"0","valid_before":"2027-01-01T00:00:00Z","reason":"lost"})", "root", "serial"},
+      {"POST", "/v1/ssh/revoke", "/v1/ssh/revoke",
+       R"({"serial":"7","valid_before":"tomorrow","reason":"lost"})", "root", "valid_before"},
+      {"GET", "/v1/audit/entries", "/v1/audit/entries?start=x", "", "root", "start"},
+      {"GET", "/v1/audit/entries", "/v1/audit/entries?end=999999", "", "root", "end"},
+      {"GET", "/v1/audit/proof/inclusion", "/v1/audit/proof/inclusion", "", "root", "index"},
+      {"GET", "/v1/audit/proof/consistency", "/v1/audit/proof/consistency?first=-1", "", "root", "first"},
+  };
+  std::set<std::pair<std::string, std::string>> covered;
+  for (const auto& c : cases) {
+    std::string target = c.target;
+    if (auto at = target.find("{req}"); at != std::string::npos) target.replace(at, 5, req);
+    SCOPED_TRACE(c.method + " " + target + " " + c.body);
+    Answer a = Do(c.method, target, c.who == "alice" ? alice : c.who == "root" ? root : "", c.body);
+    EXPECT_EQ(a.status, 400) << a.raw.body;
+    EXPECT_EQ(a.code(), "invalid_argument");
+    EXPECT_EQ(a.field(), c.field);
+    EXPECT_FALSE(a.body["error"].value("message", "").empty());
+    covered.insert({c.method, c.pattern});
+  }
+  // Every documented request body has a case above.
+  json doc = json::parse(OpenApiDocument());
+  for (const auto& r : api_->router().routes()) {
+    std::string m = r.method;
+    for (char& ch : m) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    const json& op = doc["paths"][r.pattern][m];
+    bool takes_input = op.contains("requestBody");
+    for (const auto& prm : op.value("parameters", json::array())) {
+      takes_input = takes_input || (prm.value("in", "") == "query" && prm.contains("schema") &&
+                                    (prm["schema"].contains("enum") || prm["schema"].contains("minimum") ||
+                                     prm["schema"].value("type", "") == "integer" ||
+                                     prm["schema"].value("type", "") == "boolean"));
+    }
+    if (r.pattern == "/v1/connectors/probe" || r.pattern == "/v1/auth/logout" ||
+        r.pattern == "/v1/auth/renew") {
+      continue;  // no body and no checked parameter
+    }
+    if (takes_input) {
+      EXPECT_TRUE(covered.count({r.method, r.pattern}))
+          << r.method << " " << r.pattern << " takes input but has no bad-input case";
+    }
+  }
+}
+
+// The statuses of routes' own refusals other than bad input: not found for what the caller may
+// not see, conflicts of state, public routes without their connector.
+TEST_F(ApiTest, RoutesAnswerNotFoundAndStateRefusalsWithTheErrorBody) {
+  const std::string alice = Login("alice", {core::Role::kRequester});
+  const std::string erin = Login("erin", {core::Role::kRequester});
+  Login("carol", {core::Role::kApprover});
+  Answer created = Do("POST", "/v1/requests", alice,
+                      R"({"resource":"db","privilege":"dba","duration":"30m",)"
+                      R"("reason":"fix the replication lag","ticket":"INC-3"})");
+  ASSERT_EQ(created.status, 201) << created.raw.body;
+  const std::string req = created.body["id"];
+  for (std::string action : {"approve", "deny", "cancel", "revoke", "extend"}) {
+    SCOPED_TRACE(action);
+    // Missing and invisible are the same 404.
+    Answer missing = Do("POST", "/v1/requests/req-missing/" + action, alice, "{}");
+    EXPECT_EQ(missing.status, 404) << missing.raw.body;
+    EXPECT_EQ(missing.code(), "not_found");
+    Answer invisible = Do("POST", "/v1/requests/" + req + "/" + action, erin, "{}");
+    EXPECT_EQ(invisible.status, 404) << invisible.raw.body;
+    EXPECT_EQ(invisible.code(), "not_found");
+  }
+  EXPECT_EQ(Do("GET", "/v1/requests/" + req, erin).status, 404);
+  EXPECT_EQ(Do("GET", "/v1/requests/" + req, alice).status, 200);
+  Answer self = Do("POST", "/v1/requests/" + req + "/approve", alice, "{}");
+  EXPECT_EQ(self.status / 100, 4) << self.raw.body;
+  EXPECT_FALSE(self.code().empty());
+  Answer pending_cert = Do("POST", "/v1/requests/" + req + "/ssh-cert", alice,
+                           R"({"public_key":"ssh-ed25519 AAAA"})");
+  EXPECT_EQ(pending_cert.status, 409) << pending_cert.raw.body;
+  EXPECT_EQ(pending_cert.code(), "failed_precondition");
+  Answer ca = Do("GET", "/v1/ssh/ca");
+  EXPECT_EQ(ca.status, 404);
+  EXPECT_EQ(ca.code(), "not_found");
+  EXPECT_EQ(Do("GET", "/v1/sessions/ses-missing", alice).status, 404);
+  Answer probe = Do("POST", "/v1/connectors/probe", Login("root", {core::Role::kAdmin}));
+  EXPECT_EQ(probe.status, 503);
+  EXPECT_EQ(probe.code(), "unavailable");
+}
+
+}  // namespace
+}  // namespace bg::api

@@ -1,0 +1,87 @@
+#include "api/event_streams.h"
+
+#include <chrono>
+#include <nlohmann/json.hpp>
+
+#include "api/json.h"
+
+namespace bg::api {
+
+using nlohmann::json;
+
+namespace {
+
+bool IsAuditReader(const core::Actor& a) {
+  return a.Has(core::Role::kAuditor) || a.Has(core::Role::kAdmin);
+}
+
+}  // namespace
+
+EventStreams::EventStreams(service::Service& service) : service_(service) {
+  heartbeat_ = std::thread([this] { Heartbeats(); });
+}
+
+EventStreams::~EventStreams() {
+  stopping_ = true;
+  if (heartbeat_.joinable()) heartbeat_.join();
+  std::map<uint64_t, Stream> streams;
+  {
+    std::lock_guard lock(mu_);
+    streams.swap(streams_);
+  }
+  for (auto& [id, s] : streams) s.writer->Close();  // outside the lock: Close runs the on-close hook
+}
+
+size_t EventStreams::size() {
+  std::lock_guard lock(mu_);
+  return streams_.size();
+}
+
+void EventStreams::Heartbeats() {
+  int ticks = 0;
+  while (!stopping_) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    if (++ticks < 75) continue;
+    ticks = 0;
+    std::lock_guard lock(mu_);
+    for (auto it = streams_.begin(); it != streams_.end();) {
+      const auto& w = it->second.writer;
+      if (!w->IsOpen()) {
+        it = streams_.erase(it);
+        continue;
+      }
+      w->WriteComment("keep-alive");
+      ++it;
+    }
+  }
+}
+
+void EventStreams::Open(const core::Actor& actor, std::string token,
+                        std::shared_ptr<http::ResponseWriter> w) {
+  std::weak_ptr<http::ResponseWriter> weak = w;
+  w->StartStream({});
+  auto id = std::make_shared<uint64_t>(0);
+  *id = service_.Subscribe([this, weak, actor, id](const service::StateEvent& e) {
+    auto sw = weak.lock();
+    if (!sw || !sw->IsOpen()) return;
+    // A system alert (no request: a connector probe failing) goes to its recipients and
+    // auditors; a request's events and alerts only to those who may see the request.
+    const bool system_alert = e.type == "alert" && e.request.id.value().empty();
+    if (!system_alert && !core::CanView(*service_.policy(), e.request, actor)) return;
+    if (e.type == "alert") {
+      bool to_me = IsAuditReader(actor);
+      for (const auto& r : e.recipients) to_me = to_me || r == actor.name;
+      if (!to_me) return;
+      json body = {{"kind", e.alert_kind}, {"message", e.message}};
+      if (!system_alert) body["request_id"] = e.request.id.value();
+      sw->WriteEvent("alert", body.dump());
+      return;
+    }
+    sw->WriteEvent("request", ToJson(e.request).dump());
+  });
+  w->SetOnClose([this, id] { service_.Unsubscribe(*id); });
+  std::lock_guard lock(mu_);
+  streams_[*id] = Stream{std::move(w), std::move(token)};
+}
+
+}  // namespace bg::api

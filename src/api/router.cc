@@ -1,0 +1,211 @@
+#include "api/router.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "api/json.h"
+#include "auth/token.h"
+
+namespace bg::api {
+namespace {
+
+bool IsParam(const std::string& seg) {
+  return seg.size() >= 3 && seg.front() == '{' && seg.back() == '}';
+}
+
+// How well `pattern` fits `path`: nullopt when it does not; otherwise one flag per segment,
+// true for a literal, so that comparing two fits prefers the literal at the first difference.
+std::optional<std::vector<bool>> Fit(const std::vector<std::string>& pattern,
+                                     const std::vector<std::string>& path) {
+  if (pattern.size() != path.size()) return std::nullopt;
+  std::vector<bool> literal(pattern.size());
+  for (size_t i = 0; i < pattern.size(); ++i) {
+    if (IsParam(pattern[i])) continue;
+    if (pattern[i] != path[i]) return std::nullopt;
+    literal[i] = true;
+  }
+  return literal;
+}
+
+http::HttpResponse ErrorOut(const Error& e) {
+  http::HttpResponse r;
+  r.status = HttpStatus(e.code());
+  r.body = ErrorBody(e);
+  if (e.code() == ErrorCode::kUnauthenticated) {
+    r.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"breakglass\"");
+  }
+  return r;
+}
+
+}  // namespace
+
+Route MakeRoute(std::string method, std::string pattern, Access access, RecordingScope recording,
+                bool method_hint, RouteHandler handler) {
+  Route r;
+  r.method = std::move(method);
+  r.pattern = std::move(pattern);
+  r.access = access;
+  r.recording = recording;
+  r.method_hint = method_hint;
+  r.handler = std::move(handler);
+  return r;
+}
+
+Router::Router(Authenticator authenticate) : authenticate_(std::move(authenticate)) {}
+
+Error Router::RecordingRefusal(const core::Actor& actor) {
+  return Error::PermissionDenied("a recording credential may only record the sessions of request " +
+                                 (actor.recording_grant ? actor.recording_grant->value() : ""));
+}
+
+Status Router::Add(Route route) {
+  if (route.pattern.empty() || route.pattern[0] != '/') {
+    return Error::InvalidArgument("pattern", "must start with '/': " + route.pattern);
+  }
+  std::vector<std::string> segments = PathSegments(route.pattern);
+  for (const auto& s : segments) {
+    if (s.find_first_of("{}") != std::string::npos && !IsParam(s)) {
+      return Error::InvalidArgument("pattern", "a parameter is a whole segment: " + route.pattern);
+    }
+  }
+  for (size_t i = 0; i < routes_.size(); ++i) {
+    if (routes_[i].method == route.method && patterns_[i].size() == segments.size()) {
+      bool same = true;
+      for (size_t k = 0; k < segments.size() && same; ++k) {
+        same = IsParam(segments[k]) ? IsParam(patterns_[i][k]) : segments[k] == patterns_[i][k];
+      }
+      if (same) {
+        return Error::InvalidArgument("pattern",
+                                      "taken: " + route.method + " " + routes_[i].pattern);
+      }
+    }
+  }
+  if (route.access == Access::kRoles && route.roles.empty()) {
+    return Error::InvalidArgument("roles", "a role-restricted route names its roles");
+  }
+  if (route.label.empty()) route.label = route.pattern;
+  routes_.push_back(std::move(route));
+  patterns_.push_back(std::move(segments));
+  return Ok();
+}
+
+std::optional<Router::Match> Router::Find(const std::string& method,
+                                          const std::vector<std::string>& segments,
+                                          std::vector<const Route*>* same_path) const {
+  std::optional<std::vector<bool>> best_fit;
+  size_t best = routes_.size();
+  for (size_t i = 0; i < routes_.size(); ++i) {
+    auto fit = Fit(patterns_[i], segments);
+    if (!fit) continue;
+    if (same_path) same_path->push_back(&routes_[i]);
+    if (routes_[i].method != method) continue;
+    if (!best_fit || *fit > *best_fit) {
+      best_fit = std::move(fit);
+      best = i;
+    }
+  }
+  if (best == routes_.size()) return std::nullopt;
+  Match m;
+  m.route = &routes_[best];
+  for (size_t k = 0; k < segments.size(); ++k) {
+    const std::string& p = patterns_[best][k];
+    if (IsParam(p)) m.params[p.substr(1, p.size() - 2)] = segments[k];
+  }
+  return m;
+}
+
+std::optional<core::Actor> Router::Authenticate(Call& call) const {
+  auto header = call.req.headers.find("authorization");
+  if (header == call.req.headers.end()) {
+    call.w->Send(ErrorOut(Error::Unauthenticated("missing Authorization: Bearer token")));
+    return std::nullopt;
+  }
+  auto token = auth::ParseAuthorizationHeader(header->second);
+  if (!token) {
+    call.w->Send(ErrorOut(Error::Unauthenticated(token.error().message())));
+    return std::nullopt;
+  }
+  call.token = std::string(token->Reveal());
+  if (!authenticate_) {
+    call.w->Send(ErrorOut(Error::Unauthenticated("this server accepts no tokens")));
+    return std::nullopt;
+  }
+  auto actor = authenticate_(call.token, call.req.remote_address);
+  if (!actor) {
+    call.w->Send(ErrorOut(actor.error()));
+    return std::nullopt;
+  }
+  return std::move(*actor);
+}
+
+void Router::Run(const Route& route, Call& call) const {
+  if (route.access == Access::kAnonymous) return route.handler(call);
+  std::optional<core::Actor> actor = Authenticate(call);
+  if (!actor) return;
+  call.actor = &*actor;
+  if (actor->recording_grant) {
+    const bool allowed =
+        route.recording == RecordingScope::kAllowed ||
+        (route.recording == RecordingScope::kOwnGrant && call.params.count("id") &&
+         call.params.at("id") == actor->recording_grant->value());
+    if (!allowed) return (void)call.w->Send(ErrorOut(RecordingRefusal(*actor)));
+  }
+  if (route.access == Access::kRoles &&
+      std::none_of(route.roles.begin(), route.roles.end(),
+                   [&](core::Role r) { return actor->Has(r); })) {
+    return (void)call.w->Send(ErrorOut(Error::PermissionDenied(route.role_refusal)));
+  }
+  route.handler(call);
+}
+
+void Router::Handle(http::HttpRequest& req, std::shared_ptr<http::ResponseWriter>& w) const {
+  const std::vector<std::string> segments = PathSegments(req.path);
+  std::vector<const Route*> same_path;
+  Call call{req, w, {}, nullptr, {}};
+  if (auto m = Find(req.method, segments, &same_path)) {
+    call.params = std::move(m->params);
+    return Run(*m->route, call);
+  }
+  const bool hint = std::any_of(same_path.begin(), same_path.end(),
+                                [](const Route* r) { return r->method_hint; });
+  if (hint) {
+    // A wrong method: answered after the authentication the path's routes need.
+    std::vector<std::string> methods;
+    bool anonymous = true;
+    for (const Route* r : same_path) {
+      if (std::find(methods.begin(), methods.end(), r->method) == methods.end()) {
+        methods.push_back(r->method);
+      }
+      anonymous = anonymous && r->access == Access::kAnonymous;
+    }
+    if (!anonymous) {
+      std::optional<core::Actor> actor = Authenticate(call);
+      if (!actor) return;
+      if (actor->recording_grant) return (void)w->Send(ErrorOut(RecordingRefusal(*actor)));
+    }
+    std::string use = "use ";
+    for (size_t i = 0; i < methods.size(); ++i) {
+      use += (i == 0 ? "" : i + 1 == methods.size() ? " or " : ", ") + methods[i];
+    }
+    return (void)w->Send(ErrorOut(Error::InvalidArgument("method", use)));
+  }
+  if (fallback_) return fallback_(call);
+  w->Send(ErrorOut(Error::NotFound("no such path or method: " + req.method + " " + req.path)));
+}
+
+std::string Router::Label(std::string_view path) const {
+  const std::vector<std::string> segments = PathSegments(std::string(path));
+  std::optional<std::vector<bool>> best_fit;
+  const Route* best = nullptr;
+  for (size_t i = 0; i < routes_.size(); ++i) {
+    auto fit = Fit(patterns_[i], segments);
+    if (fit && (!best_fit || *fit > *best_fit)) {
+      best_fit = std::move(fit);
+      best = &routes_[i];
+    }
+  }
+  return best ? best->label : "other";
+}
+
+}  // namespace bg::api

@@ -1,0 +1,33 @@
+// The parts of HTTP/1.1 and Server-Sent Events that are pure text: percent-decoding of a
+// request target into path and query, the SSE wire form of an event and the transport's own
+// JSON error body. No sockets, no Beast; exposed for http_server.cc and for tests.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "http/http_server.h"
+#include "util/result.h"
+
+namespace bg::http::internal {
+
+struct Target {
+  std::string path;
+  std::map<std::string, std::string> query;
+};
+// Errors: InvalidArgument with field "path" (bad escape, NUL, not starting with '/') or the
+// query key (bad escape, repeated key).
+Result<Target> ParseTarget(std::string_view target);
+// The SSE wire form of one event, as ResponseWriter::WriteEvent sends it.
+std::string FormatEvent(std::string_view event, std::string_view data, std::string_view id);
+// Percent-decodes `in` ('+' as a space when plus_is_space); nullopt on a bad escape or NUL.
+std::optional<std::string> PercentDecode(std::string_view in, bool plus_is_space);
+// `s` escaped for use inside a JSON string.
+std::string JsonEscape(std::string_view s);
+// {"error":{"code","message","field"?}} with `status`: the transport's own refusals.
+HttpResponse ErrorResponse(int status, std::string_view code, std::string_view message,
+                           std::string_view field = {});
+
+}  // namespace bg::http::internal
