@@ -9,6 +9,9 @@ for tool in sqlite3 jq oathtool python3; do
   command -v $tool >/dev/null || { echo "SKIP: $tool not installed"; exit 77; }
 done
 HERE=$(cd "$(dirname "$0")" && pwd)
+# Every sqlite3 run waits for the server's write lock (10 s) instead of failing at once with
+# "database is locked": the server writes a checkpoint every second.
+sql() { sqlite3 -cmd '.timeout 10000' "$@"; }
 
 # A witness: stores each POSTed checkpoint as witness/N.txt. A syslog receiver: one datagram a line.
 mkdir -p "$WORK/witness"
@@ -201,7 +204,20 @@ wait_until 10 bash -c "[ \"\$(curl -sf --cacert '$BREAKGLASS_CACERT' -H 'Authori
   || fail "log did not grow"
 "$BG" audit verify --trusted-checkpoint "$WORK/trusted.txt" >/dev/null || fail "untampered live verify"
 DB=$WORK/breakglass-data/breakglass.db
-sqlite3 "$DB" "UPDATE audit_leaves SET leaf = CAST(replace(CAST(leaf AS TEXT), '\"actor\":\"alice\"', '\"actor\":\"mallory\"') AS BLOB) WHERE idx = $k"
+# Another writer holds the database's write lock while the tamper step starts (as the server's
+# checkpointer does, every second): the step must wait for it, not fail with "database is locked".
+python3 - "$DB" "$WORK/locked" <<'EOF' & LOCKER_PID=$!
+import sqlite3, sys, time
+db = sqlite3.connect(sys.argv[1], timeout=30, isolation_level=None)
+db.execute("BEGIN IMMEDIATE")
+open(sys.argv[2], "w").close()
+time.sleep(1)  # released well inside the step's 10 s busy timeout
+db.execute("COMMIT")
+EOF
+wait_until 30 test -e "$WORK/locked" || fail "the lock holder did not take the lock"
+sql "$DB" "UPDATE audit_leaves SET leaf = CAST(replace(CAST(leaf AS TEXT), '\"actor\":\"alice\"', '\"actor\":\"mallory\"') AS BLOB) WHERE idx = $k" \
+  || fail "tamper step failed while another writer held the lock"
+wait "$LOCKER_PID" || fail "the lock holder failed"
 set +e; "$BG" --json audit verify --trusted-checkpoint "$WORK/trusted.txt" >"$WORK/v.json" 2>"$WORK/v.err"; rc=$?; set -e
 [ $rc -eq 1 ] || fail "live verify after tampering: exit $rc: $(cat "$WORK/v.err")"
 [ "$(jq -r .first_bad_index "$WORK/v.json")" = "$k" ] || fail "live tamper at $k not named: $(cat "$WORK/v.err")"
@@ -211,27 +227,27 @@ set +e; "$BG" audit export --bundle "$WORK/bad-live" >/dev/null 2>"$WORK/e.err";
 
 # ---- offline, from the data directory (server stopped) ----
 kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=
-grep -q "server.stopped" <(sqlite3 "$DB" "SELECT CAST(leaf AS TEXT) FROM audit_leaves ORDER BY idx DESC LIMIT 1") \
+grep -q "server.stopped" <(sql "$DB" "SELECT CAST(leaf AS TEXT) FROM audit_leaves ORDER BY idx DESC LIMIT 1") \
   || fail "no server.stopped leaf"
 "$BG" audit export --data-dir "$WORK/breakglass-data" --bundle "$WORK/off" >/dev/null || fail "offline export"
 set +e; "$BG" --json audit verify --bundle "$WORK/off" >"$WORK/v.json" 2>"$WORK/v.err"; rc=$?; set -e
 [ $rc -eq 1 ] && [ "$(jq -r .first_bad_index "$WORK/v.json")" = "$k" ] || fail "offline tamper at $k: $(cat "$WORK/v.err")"
-sqlite3 "$DB" "UPDATE audit_leaves SET leaf = CAST(replace(CAST(leaf AS TEXT), '\"actor\":\"mallory\"', '\"actor\":\"alice\"') AS BLOB) WHERE idx = $k"
+sql "$DB" "UPDATE audit_leaves SET leaf = CAST(replace(CAST(leaf AS TEXT), '\"actor\":\"mallory\"', '\"actor\":\"alice\"') AS BLOB) WHERE idx = $k"
 "$BG" audit export --data-dir "$WORK/breakglass-data" --bundle "$WORK/off" --progress >/dev/null 2>"$WORK/progress.err"
 grep -q "100%" "$WORK/progress.err" || fail "no progress output"
 "$BG" audit verify --bundle "$WORK/off" --trusted-checkpoint "$WORK/trusted.txt" >"$WORK/v.out" \
   || fail "restored log does not verify: $(cat "$WORK/v.out")"
 # the final checkpoint, signed at shutdown, covers server.stopped: nothing unsigned
-total=$(sqlite3 "$DB" "SELECT COUNT(*) FROM audit_leaves")
+total=$(sql "$DB" "SELECT COUNT(*) FROM audit_leaves")
 [ "$(sed -n 2p "$WORK/off/checkpoint.txt")" = "$total" ] || fail "last checkpoint does not cover the whole log"
 # swap two stored rows -> the first is named
-sqlite3 "$DB" "BEGIN; UPDATE audit_leaves SET idx = -1 WHERE idx = 5; UPDATE audit_leaves SET idx = 5 WHERE idx = 6; UPDATE audit_leaves SET idx = 6 WHERE idx = -1; COMMIT;"
+sql "$DB" "BEGIN; UPDATE audit_leaves SET idx = -1 WHERE idx = 5; UPDATE audit_leaves SET idx = 5 WHERE idx = 6; UPDATE audit_leaves SET idx = 6 WHERE idx = -1; COMMIT;"
 "$BG" audit export --data-dir "$WORK/breakglass-data" --bundle "$WORK/off2" >/dev/null
 set +e; "$BG" audit verify --bundle "$WORK/off2" 2>"$WORK/v.err"; rc=$?; set -e
 [ $rc -eq 1 ] && grep -q "entry 5: leaf does not match its stored hash" "$WORK/v.err" || fail "row swap: $(cat "$WORK/v.err")"
-sqlite3 "$DB" "BEGIN; UPDATE audit_leaves SET idx = -1 WHERE idx = 5; UPDATE audit_leaves SET idx = 5 WHERE idx = 6; UPDATE audit_leaves SET idx = 6 WHERE idx = -1; COMMIT;"
+sql "$DB" "BEGIN; UPDATE audit_leaves SET idx = -1 WHERE idx = 5; UPDATE audit_leaves SET idx = 5 WHERE idx = 6; UPDATE audit_leaves SET idx = 6 WHERE idx = -1; COMMIT;"
 # delete the last rows -> missing entries named
-sqlite3 "$DB" "DELETE FROM audit_leaves WHERE idx >= $((total - 3))"
+sql "$DB" "DELETE FROM audit_leaves WHERE idx >= $((total - 3))"
 "$BG" audit export --data-dir "$WORK/breakglass-data" --bundle "$WORK/off3" >/dev/null 2>&1 || true
 set +e; "$BG" audit verify --bundle "$WORK/off3" 2>"$WORK/v.err"; rc=$?; set -e
 [ $rc -eq 1 ] && grep -q "entry $((total - 3)): missing: the checkpoint covers $total entries" "$WORK/v.err" \
