@@ -1,7 +1,6 @@
 #include "service/service.h"
 
 #include <fmt/format.h>
-#include <spdlog/spdlog.h>
 #include <sys/stat.h>
 
 #include <unistd.h>
@@ -15,6 +14,7 @@
 #include "auth/master_key.h"
 #include "core/commands.h"
 #include "auth/rate_limit.h"
+#include "log/json_log.h"
 #include "metrics/metrics.h"
 #include "service/audit_log.h"
 #include "service/background.h"
@@ -151,7 +151,7 @@ Status Service::ReloadPolicy() {
   }
   const std::string digest = HexEncode(AsBytes(Sha256(text)));
   if (!problems.empty()) {
-    spdlog::error("{{\"event\":\"policy.rejected\",\"path\":\"{}\",\"sha256\":\"{}\"}}", path, digest);
+    log::Error("policy.rejected", {{"path", path}, {"sha256", digest}});
     if (writer_) {
       core::AuditEvent ev{"policy.rejected", std::string(core::kSystemActor), {}, {{"path", path}, {"sha256", digest}}};
       (void)writer_->RunSync([ev](Tx& tx) { tx.Audit(ev); return Ok(); });
@@ -163,7 +163,7 @@ Status Service::ReloadPolicy() {
     policy_ = std::make_shared<const core::Policy>(std::move(*parsed.policy));
     policy_sha256_ = digest;
   }
-  spdlog::info("{{\"event\":\"policy.loaded\",\"path\":\"{}\",\"sha256\":\"{}\"}}", path, digest);
+  log::Info("policy.loaded", {{"path", path}, {"sha256", digest}});
   if (writer_) {
     core::AuditEvent ev{"policy.loaded", std::string(core::kSystemActor), {}, {{"path", path}, {"sha256", digest}}};
     BG_TRY(writer_->RunSync([ev](Tx& tx) { tx.Audit(ev); return Ok(); }));
@@ -411,8 +411,9 @@ void Service::OnTimerFired(const store::TimerRecord& t) {
   };
   writer_->Submit({std::move(fn), [t](Status s) {
                      if (!s) {
-                       spdlog::error("timer {} for {} failed: {}", t.id, t.request.value(),
-                                     s.error().ToString());
+                       log::Error("timer.failed", {{"timer", t.id},
+                                                   {"request_id", t.request.value()},
+                                                   {"error", s.error().ToString()}});
                      }
                    }});
 }
@@ -518,7 +519,7 @@ void Service::RunJobs(const std::vector<store::OutboxJob>& jobs) {
   for (auto& f : pending) {
     Status s = f.get();
     if (!s) {
-      spdlog::warn("outbox: job outcome not stored: {}", s.error().ToString());
+      log::Warn("outbox.outcome_not_stored", {{"error", s.error().ToString()}});
     }
   }
 }
