@@ -226,7 +226,9 @@ class BundleChecker {
             fmt::format("older checkpoint is for log \"{}\", not \"{}\"", trusted.origin,
                         c.report_.checkpoint.origin));
       }
-      if (trusted.size > c.report_.checkpoint.size) return NotAPrefix(trusted.size);
+      // A trusted checkpoint newer than the bundle's own (handed out just before a crash, or
+      // by another replica) is checked against the entries wherever the bundle holds them:
+      // only entries that are really missing are a truncation (Finish).
       c.report_.trusted = std::move(trusted);
     }
     BG_TRY(c.CheckRoots());  // the empty prefix
@@ -258,6 +260,11 @@ class BundleChecker {
     const int64_t size = report_.checkpoint.size;
     if (total < size) {
       return EntryError(total, fmt::format("missing: the checkpoint covers {} entries", size));
+    }
+    if (report_.trusted.has_value() && total < report_.trusted->size) {
+      return EntryError(total, fmt::format("missing: the trusted checkpoint covers {} entries: "
+                                           "the log was truncated",
+                                           report_.trusted->size));
     }
     if (options_.progress) options_.progress(total, total_);
     report_.entries = total;

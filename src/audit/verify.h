@@ -11,6 +11,7 @@
 //   "entry 17: expected index 17, found 18"         (a dropped, duplicated or reordered entry)
 //   "entry 17: leaf does not match its stored hash"
 //   "entry 17: missing: the checkpoint covers 20 entries"  (truncated)
+//   "entry 17: missing: the trusted checkpoint covers 20 entries: the log was truncated"
 //   "checkpoint signature does not verify"
 //   "older checkpoint of size N is not a prefix: log was rewritten or truncated"
 // Pure functions over memory; the progress callback runs on the caller's thread.
@@ -51,7 +52,9 @@ Result<BundleEntry> ParseEntryLineJson(std::string_view line, int64_t line_no = 
 using ProgressFn = std::function<void(int64_t done, int64_t total)>;
 
 struct VerifyOptions {
-  // An older checkpoint note (same key) saved earlier; the bundle must extend it.
+  // A checkpoint note (same key) saved earlier; the bundle's entries must hash to its root at
+  // its size. It may be newer than the bundle's checkpoint when the bundle holds the entries it
+  // covers (they are then checked, as part of the unsigned tail).
   std::optional<std::string> trusted_checkpoint;
   // Also require each leaf to be a canonical version-1 audit event (see event.h).
   bool check_leaf_format = true;

@@ -170,7 +170,7 @@ TEST(VerifyBundle, AServerThatRewritesOrTruncatesAndResignsIsCaughtByTheOlderChe
   truncated.resize(20);
   EXPECT_EQ(ErrorOf(VerifyBundle(truncated, log.CheckpointAt(20), log.signer.VerifierKey(),
                                  options)),
-            "older checkpoint of size 25 is not a prefix: log was rewritten or truncated");
+            "entry 20: missing: the trusted checkpoint covers 25 entries: the log was truncated");
 
   // The server rewrites entry 10 and signs a fresh tree over the rewritten log.
   TestLog rewritten(40);
@@ -181,6 +181,39 @@ TEST(VerifyBundle, AServerThatRewritesOrTruncatesAndResignsIsCaughtByTheOlderChe
   EXPECT_EQ(ErrorOf(VerifyBundle(rewritten.Entries(), resigned, log.signer.VerifierKey(),
                                  options)),
             "older checkpoint of size 25 is not a prefix: log was rewritten or truncated");
+}
+
+// Issue 13.34: the trusted checkpoint was handed out after the one the bundle carries (the
+// server crashed before saving a newer one). The bundle's entries cover it: that is no alarm.
+TEST(VerifyBundle, ATrustedCheckpointNewerThanTheBundlesIsCheckedAgainstItsEntries) {
+  TestLog log(40);
+  const std::string key = log.signer.VerifierKey();
+  VerifyOptions options;
+  options.trusted_checkpoint = log.CheckpointAt(30);
+
+  auto report = VerifyBundle(log.Entries(), log.CheckpointAt(25), key, options);
+  ASSERT_TRUE(report.has_value()) << report.error().ToString();
+  EXPECT_EQ(report->trusted->size, 30);
+  EXPECT_EQ(report->checkpoint.size, 25);
+  EXPECT_EQ(report->unsigned_tail, 15);
+  // Exactly the entries it covers are enough.
+  auto exact = log.Entries();
+  exact.resize(30);
+  EXPECT_EQ(ErrorOf(VerifyBundle(exact, log.CheckpointAt(25), key, options)), "ok");
+  // A changed entry in the unsigned tail, before the trusted size: caught by the trusted root.
+  auto changed = log.Entries();
+  changed[27].leaf = log.leaves[28];
+  EXPECT_EQ(ErrorOf(VerifyBundle(changed, log.CheckpointAt(25), key, options)),
+            "older checkpoint of size 30 is not a prefix: log was rewritten or truncated");
+  // Entries really missing: a truncation, named where it starts.
+  auto short_bundle = log.Entries();
+  short_bundle.resize(28);
+  EXPECT_EQ(ErrorOf(VerifyBundle(short_bundle, log.CheckpointAt(25), key, options)),
+            "entry 28: missing: the trusted checkpoint covers 30 entries: the log was truncated");
+  // The streaming verifier agrees.
+  std::string jsonl;
+  for (const auto& e : log.Entries()) jsonl += FormatEntryLine(e.index, e.leaf) + "\n";
+  EXPECT_EQ(ErrorOf(VerifyExport(jsonl, log.CheckpointAt(25), key, options)), "ok");
 }
 
 TEST(VerifyBundle, WrongKeysAndOriginsAreRefused) {

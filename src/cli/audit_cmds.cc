@@ -529,7 +529,11 @@ Result<json> VerifyBundleDir(const VerifyFlags& f) {
   if (report->trusted) {
     j["trusted_size"] = report->trusted->size;
     summary +=
-        fmt::format("\n    extends the trusted checkpoint of size {}", report->trusted->size);
+        report->trusted->size <= report->checkpoint.size
+            ? fmt::format("\n    extends the trusted checkpoint of size {}", report->trusted->size)
+            : fmt::format("\n    its first {} entries hash to the trusted checkpoint, which is "
+                          "newer than the bundle's own",
+                          report->trusted->size);
   }
   if (report->unsigned_tail > 0) {
     summary += fmt::format(

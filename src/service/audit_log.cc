@@ -107,10 +107,22 @@ int64_t AuditLog::Size() const {
 }
 
 Result<SignedCheckpoint> AuditLog::Checkpoint() {
-  std::lock_guard lock(mu_);
-  if (!last_.note.empty() && last_.size == range_.Size()) return last_;
-  audit::Checkpoint cp{origin_, range_.Size(), range_.Root(), {}};
+  // Signing and storing run under checkpoint_mu_ alone, never under mu_: the writer needs mu_
+  // (Adopt) while it may hold the store, and the store commit below may wait for the writer.
+  std::lock_guard serial(checkpoint_mu_);
+  audit::Checkpoint cp;
+  {
+    std::lock_guard lock(mu_);
+    // Never a smaller one than was handed out (the stored one only grows).
+    if (!last_.note.empty() && last_.size >= range_.Size()) return last_;
+    cp = audit::Checkpoint{origin_, range_.Size(), range_.Root(), {}};
+  }
   BG_ASSIGN_OR_RETURN(std::string note, signer_.Sign(cp));
+  store::WriteBatch batch;
+  batch.meta.emplace_back(kLatestCheckpointMeta, note);
+  batch.meta.emplace_back(kVerifierKeyMeta, signer_.VerifierKey());
+  BG_TRY(store_.Commit(batch));
+  std::lock_guard lock(mu_);
   last_ = SignedCheckpoint{cp.size, cp.root, std::move(note)};
   return last_;
 }

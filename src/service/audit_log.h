@@ -38,6 +38,9 @@ struct SignedCheckpoint {
   std::string note;  // the signed note text
 };
 
+inline constexpr char kLatestCheckpointMeta[] = "audit.checkpoint.latest";
+inline constexpr char kVerifierKeyMeta[] = "audit.verifier_key";
+
 class AuditLog {
  public:
   // Rebuilds the right edge from the store; loads or creates the signing key (meta
@@ -56,7 +59,10 @@ class AuditLog {
   std::string Hmac(std::string_view value) const;
 
   int64_t Size() const;
-  // Signs the current tree head (cached while the size does not change).
+  // Signs the current tree head (cached while the size does not change). A checkpoint is
+  // durable before it is returned: each new one is stored as meta "audit.checkpoint.latest"
+  // (with "audit.verifier_key"), so a checkpoint anybody was handed is never newer than the
+  // one the data directory keeps, even after a crash. The stored one only grows.
   Result<SignedCheckpoint> Checkpoint();
   std::string VerifierKey() const;  // "<name>+<hex id>+<base64(0x01||pub)>"
   Result<std::vector<std::string>> InclusionProof(int64_t index, int64_t size);
@@ -66,6 +72,7 @@ class AuditLog {
   AuditLog(store::Store& store, std::string origin, audit::NoteSigner signer, Secret hmac_key);
   store::Store& store_;
   std::string origin_;
+  std::mutex checkpoint_mu_;  // serialises Checkpoint() (sign, then store); before mu_
   mutable std::mutex mu_;
   audit::CompactRange range_;
   audit::NoteSigner signer_;

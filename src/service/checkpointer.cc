@@ -82,18 +82,14 @@ std::unique_ptr<Checkpointer> Checkpointer::ForService(
   options.witnesses = service.config().witnesses;
   CheckpointerHooks hooks;
   AuditLog& log = service.audit();
-  store::Store& store = service.store();
   hooks.log_size = [&log] { return log.Size(); };
   hooks.sign = [&log]() -> Result<std::pair<int64_t, std::string>> {
     BG_ASSIGN_OR_RETURN(SignedCheckpoint cp, log.Checkpoint());
     return std::make_pair(cp.size, cp.note);
   };
-  hooks.persist = [&log, &store](const std::string& note) {
-    store::WriteBatch batch;
-    batch.meta.emplace_back("audit.checkpoint.latest", note);
-    batch.meta.emplace_back("audit.verifier_key", log.VerifierKey());
-    return store.Commit(batch);
-  };
+  // AuditLog::Checkpoint() stored it before returning it (as it does for the API's
+  // GET /v1/audit/checkpoint): storing it again here could put an older one back.
+  hooks.persist = [](const std::string&) { return Ok(); };
   hooks.post = std::move(post);
   return std::make_unique<Checkpointer>(std::move(options), std::move(hooks), SystemClock::Get(),
                                         &service.metrics());
