@@ -76,14 +76,18 @@ bool ParseEntryLineFastInto(std::string_view line, BundleEntry& e) {
   }
   if (line == "}") {
     e.hash.reset();
-  } else {
-    if (!ConsumeLiteral(line, R"(,"hash":")") || !ConsumePlainString(line, hash) || line != "}") {
-      return false;
-    }
-    if (!e.hash.has_value()) e.hash.emplace();
-    if (!Base64DecodeInto(hash, *e.hash) || e.hash->size() != kHashSize) return false;
+    return Base64DecodeInto(leaf, e.leaf);
   }
-  return Base64DecodeInto(leaf, e.leaf);
+  if (!ConsumeLiteral(line, R"(,"hash":")") || !ConsumePlainString(line, hash)) return false;
+  if (!e.hash.has_value()) e.hash.emplace();
+  if (!Base64DecodeInto(hash, *e.hash) || e.hash->size() != kHashSize) return false;
+  if (!Base64DecodeInto(leaf, e.leaf)) return false;
+  if (line == "}") return true;
+  // The decoded event FormatExportLine adds: exactly the leaf's bytes, which are JSON when the
+  // leaf is a canonical event (else the JSON parser decides about the line).
+  return ConsumeLiteral(line, R"(,"event":)") && line.size() == e.leaf.size() + 1 &&
+         line.back() == '}' && line.substr(0, e.leaf.size()) == e.leaf &&
+         CheckLeaf(e.leaf).has_value();
 }
 
 // Calls fn(line, line_no) for each non-blank line (a final '\r' removed) until it fails.
@@ -188,6 +192,17 @@ class RootBuilder {
 
 std::string FormatEntryLine(int64_t index, std::string_view leaf) {
   return fmt::format(R"({{"index":{},"leaf":"{}"}})", index, Base64Encode(leaf));
+}
+
+std::string FormatExportLine(int64_t index, std::string_view leaf, std::string_view hash) {
+  std::string line = fmt::format(R"({{"index":{},"leaf":"{}","hash":"{}")", index,
+                                 Base64Encode(leaf), Base64Encode(hash));
+  if (CheckLeaf(leaf).has_value()) {
+    line += R"(,"event":)";
+    line += leaf;
+  }
+  line += '}';
+  return line;
 }
 
 Result<std::vector<BundleEntry>> ParseEntries(std::string_view jsonl) {

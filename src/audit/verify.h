@@ -5,7 +5,8 @@
 // Export format (JSON lines, one entry per line, in index order):
 //   {"index":0,"leaf":"<base64 of the exact leaf bytes>"}
 // An entry may also carry "hash": the base64 leaf hash the server stored for it; when present
-// it is checked, which lets a changed leaf be named by its index. Other keys are ignored.
+// it is checked, which lets a changed leaf be named by its index. Other keys (the decoded
+// "event" of FormatExportLine) are ignored: only the leaf's bytes count.
 //
 // Failures are Errors whose message names what failed first:
 //   "entry 17: expected index 17, found 18"         (a dropped, duplicated or reordered entry)
@@ -37,13 +38,19 @@ struct BundleEntry {
 
 // One export line (no trailing newline), canonical JSON.
 std::string FormatEntryLine(int64_t index, std::string_view leaf);
+// One line of `audit export` (jsonl and the bundle's entries.jsonl), no trailing newline:
+//   {"index":N,"leaf":"<base64>","hash":"<base64>","event":{...}}
+// "event" is the decoded event (the leaf's own canonical JSON, so a SIEM can index it without
+// a decoder), present when the leaf is a canonical event. Readers check the leaf's bytes and
+// ignore "event".
+std::string FormatExportLine(int64_t index, std::string_view leaf, std::string_view hash);
 // Parses JSON lines (blank lines and a final newline allowed). InvalidArgument("entries",
 // "line N: ...") on the first malformed line. Indices are not checked here (VerifyBundle does).
 Result<std::vector<BundleEntry>> ParseEntries(std::string_view jsonl);
 
 // One non-blank line, read two ways; ParseEntries uses the first and falls back to the second.
-// The fast path takes only the exact forms FormatEntryLine and `audit export` write (with or
-// without "hash") and returns nullopt for anything else; whenever it returns an entry, the JSON
+// The fast path takes only the exact forms FormatEntryLine and FormatExportLine write (with or
+// without "hash", with or without "event") and returns nullopt for anything else; whenever it returns an entry, the JSON
 // path returns the same entry. Exposed so that tests (and other readers of exports) can rely
 // on that. The JSON path's errors are InvalidArgument("entries", "line <line_no>: ...").
 std::optional<BundleEntry> ParseEntryLineFast(std::string_view line);

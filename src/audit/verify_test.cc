@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
+
 #include <functional>
 #include <map>
 #include <optional>
@@ -436,6 +438,10 @@ TEST(Entries, TheFastReadingAgreesWithJsonOnCanonicalAndMutatedLines) {
       R"({"index":999999999999999999,"leaf":"YWJj"})",
       R"({"index":9999999999999999999,"leaf":"YWJj"})",
   };
+  // Export lines with the decoded event (13.8), from a real event's leaf.
+  const std::string event_leaf = TestLog(1).leaves[0];
+  seeds.push_back(FormatExportLine(5, event_leaf, HashLeaf(event_leaf)));
+  seeds.push_back(FormatExportLine(6, leaf, HashLeaf(leaf)));  // not an event: no "event"
   int fast = 0;
   for (const std::string& seed : seeds) {
     for (int variant = 0; variant < 2; ++variant) {
@@ -479,6 +485,35 @@ TEST(Entries, TheFastReadingAgreesWithJsonOnCanonicalAndMutatedLines) {
   for (const std::string& seed : {seeds[0], seeds[1], seeds[3], seeds[4]}) {
     EXPECT_TRUE(ParseEntryLineFast(seed).has_value()) << seed;
   }
+}
+
+// Issue 13.8: a SIEM reads the event without a base64 decoder; the verifier checks the bytes.
+TEST(Entries, ExportLinesCarryTheDecodedEventBesideTheLeaf) {
+  TestLog log(3);
+  const std::string line = FormatExportLine(2, log.leaves[2], HashLeaf(log.leaves[2]));
+  nlohmann::json j = nlohmann::json::parse(line);
+  EXPECT_EQ(j.at("index"), 2);
+  EXPECT_EQ(Base64Decode(j.at("leaf").get<std::string>()), log.leaves[2]);
+  EXPECT_EQ(j.at("event").at("type"), "request.created");
+  EXPECT_EQ(j.at("event").at("actor"), "alice");
+  EXPECT_EQ(j.at("event").at("request"), "req_2");
+  EXPECT_EQ(j.at("event").at("details").at("reason"), "incident 2");
+  EXPECT_EQ(j.at("event").dump(), log.leaves[2]) << "the event is the leaf's own JSON";
+  // An edited "event" changes nothing the verifier checks: the leaf's bytes are what count.
+  j["event"]["actor"] = "mallory";
+  auto edited = ParseEntryLineJson(j.dump());
+  ASSERT_TRUE(edited.has_value());
+  EXPECT_EQ(edited->leaf, log.leaves[2]);
+  EXPECT_FALSE(ParseEntryLineFast(j.dump()).has_value());
+  // A bundle of export lines verifies; a changed leaf under an unchanged event is caught.
+  std::string jsonl;
+  for (int i = 0; i < 3; ++i) jsonl += FormatExportLine(i, log.leaves[i], HashLeaf(log.leaves[i])) + "\n";
+  EXPECT_EQ(ErrorOf(VerifyExport(jsonl, log.CheckpointAt(3), log.signer.VerifierKey())), "ok");
+  std::string changed = jsonl;
+  const std::string b64 = Base64Encode(log.leaves[1]);
+  changed.replace(changed.find(b64), b64.size(), Base64Encode(log.leaves[0]));
+  EXPECT_EQ(ErrorOf(VerifyExport(changed, log.CheckpointAt(3), log.signer.VerifierKey())),
+            "entry 1: leaf does not match its stored hash");
 }
 
 TEST(Entries, LeadingZerosAndSignsInTheIndexAreRefused) {

@@ -317,11 +317,6 @@ Result<std::optional<Timestamp>> ParseTimeBound(const std::string& text, const c
   return std::optional<Timestamp>(SystemClock::Get().Now() - *d);
 }
 
-std::string EntryLine(int64_t index, std::string_view leaf, std::string_view hash) {
-  return fmt::format(R"({{"index":{},"leaf":"{}","hash":"{}"}})", index, Base64Encode(leaf),
-                     Base64Encode(hash));
-}
-
 int RunExport(Globals& g, const ExportFlags& f) {
   auto fail = [&](const Error& e) {
     Fail(g, e);
@@ -387,7 +382,8 @@ int RunExport(Globals& g, const ExportFlags& f) {
           range.Append(hash);
           leaf_hashes.push_back(hash);
         }
-        if (bundle_entries.open()) bundle_entries.Line(EntryLine(i, leaf, line_hash));
+        const std::string line = audit::FormatExportLine(i, leaf, line_hash);
+        if (bundle_entries.open()) bundle_entries.Line(line);
         auto event = audit::ParseLeaf(leaf);
         bool in_window = true;
         if (event && ((*since && event->time < **since) || (*until && event->time >= **until))) {
@@ -395,7 +391,7 @@ int RunExport(Globals& g, const ExportFlags& f) {
         }
         if (in_window && (to_stdout || out.open())) {
           if (f.format == "jsonl") {
-            emit(EntryLine(i, leaf, line_hash));
+            emit(line);
             ++exported;
           } else if (event) {
             emit(notify::FormatCef(i, *event));
