@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <map>
 #include <utility>
 
 #include <fmt/format.h>
@@ -357,6 +358,62 @@ Result<VerifyReport> VerifyExport(std::string_view jsonl, std::string_view check
   }));
   if (failed.has_value()) return *failed;
   return checker->Finish();
+}
+
+namespace {
+
+// MTH(D[a:b]) over leaf hashes (RFC 9162 2.1.1), b > a.
+std::string SubtreeHash(const std::vector<std::string>& h, int64_t a, int64_t b) {
+  if (b - a == 1) return h[static_cast<size_t>(a)];
+  int64_t k = 1;
+  while (k * 2 < b - a) k *= 2;
+  return HashChildren(SubtreeHash(h, a, a + k), SubtreeHash(h, a + k, b));
+}
+
+}  // namespace
+
+Result<ChangedRange> LocateChange(const std::vector<std::string>& leaf_hashes, int64_t size,
+                                  std::string_view root, const InclusionProofFn& inclusion_proof) {
+  if (size <= 0 || static_cast<int64_t>(leaf_hashes.size()) < size) {
+    return Error::InvalidArgument("size", "needs the hashes of the first `size` leaves");
+  }
+  if (SubtreeHash(leaf_hashes, 0, size) == root) {
+    return Error::FailedPrecondition("the leaves hash to the signed root");
+  }
+  std::map<int64_t, std::vector<std::string>> proofs;
+  // The sibling hash of leaf i's path at split `depth` from the top (PATH lists them leaf to
+  // root, so it is the depth-th element from the end), or nullopt.
+  auto sibling = [&](int64_t i, size_t depth) -> std::optional<std::string> {
+    auto it = proofs.find(i);
+    if (it == proofs.end()) {
+      auto p = inclusion_proof(i, size);
+      if (!p.has_value()) return std::nullopt;
+      it = proofs.emplace(i, std::move(*p)).first;
+    }
+    const auto& p = it->second;
+    if (p.size() <= depth || p[p.size() - 1 - depth].size() != kHashSize) return std::nullopt;
+    return p[p.size() - 1 - depth];
+  };
+  int64_t a = 0, b = size;  // the changed leaf is in [a, b), whose signed hash is `known`
+  std::string known(root);
+  for (size_t depth = 0; b - a > 1; ++depth) {
+    int64_t k = 1;
+    while (k * 2 < b - a) k *= 2;
+    const int64_t mid = a + k;
+    auto right = sibling(a, depth);
+    auto left = sibling(mid, depth);
+    if (!left || !right || HashChildren(*left, *right) != known) break;  // not vouched for
+    if (SubtreeHash(leaf_hashes, a, mid) != *left) {
+      b = mid;
+      known = std::move(*left);
+    } else if (SubtreeHash(leaf_hashes, mid, b) != *right) {
+      a = mid;
+      known = std::move(*right);
+    } else {
+      break;  // both halves match: cannot happen with honest arithmetic; keep the range
+    }
+  }
+  return ChangedRange{a, b - 1};
 }
 
 Result<std::pair<Checkpoint, Checkpoint>> VerifyCheckpointConsistency(

@@ -97,4 +97,23 @@ Result<std::pair<Checkpoint, Checkpoint>> VerifyCheckpointConsistency(
     std::string_view older_note, std::string_view newer_note, std::string_view verifier_key,
     const std::vector<std::string>& proof);
 
+// Where a server's leaves depart from the tree its checkpoint signs, found from the top down:
+// at each node of the RFC 9162 tree whose signed hash is known, the server's inclusion proofs
+// (of the first leaf of each half) give the two children's hashes; they are believed only when
+// they hash to the known parent, and the search goes into the first half whose hash differs
+// from the one computed over the leaves. So the answer is never wrong, only sometimes wide:
+// where the server's proofs stop agreeing with the signed tree (its stored hashes were changed
+// too, or it lies), the range narrowed so far is returned.
+struct ChangedRange {
+  int64_t first = 0;  // inclusive
+  int64_t last = 0;   // inclusive; == first when one entry is named
+  bool exact() const { return first == last; }
+};
+using InclusionProofFn =
+    std::function<Result<std::vector<std::string>>(int64_t index, int64_t size)>;
+// `leaf_hashes` are the hashes of the leaves the server sent (at least `size` of them);
+// FailedPrecondition when they hash to `root` (nothing to find).
+Result<ChangedRange> LocateChange(const std::vector<std::string>& leaf_hashes, int64_t size,
+                                  std::string_view root, const InclusionProofFn& inclusion_proof);
+
 }  // namespace bg::audit

@@ -482,7 +482,8 @@ TEST(Entries, TheFastReadingAgreesWithJsonOnCanonicalAndMutatedLines) {
     }
   }
   EXPECT_GT(fast, 50);
-  for (const std::string& seed : {seeds[0], seeds[1], seeds[3], seeds[4]}) {
+  for (const std::string& seed : {seeds[0], seeds[1], seeds[3], seeds[4], seeds[seeds.size() - 2],
+                                   seeds.back()}) {
     EXPECT_TRUE(ParseEntryLineFast(seed).has_value()) << seed;
   }
 }
@@ -533,6 +534,101 @@ TEST(Entries, TheFastBase64ReadingMatchesTheEncoder) {
     EXPECT_EQ(quick->leaf, bytes);
     bytes += static_cast<char>(n * 37 + 11);
   }
+}
+
+// Issue 13.7. The server's leaves against its signed tree, with proofs served from its stored
+// nodes, as GET /v1/audit/proof/inclusion does.
+struct Served {
+  explicit Served(const TestLog& log) : nodes(log.nodes), leaves(log.leaves) {}
+  // Rewrites leaf k (and, with `hash_too`, its stored level-0 hash, as an attacker with the
+  // database would).
+  void Rewrite(int64_t k, bool hash_too) {
+    leaves[static_cast<size_t>(k)] += " ";
+    if (hash_too) nodes[{0, k}] = HashLeaf(leaves[static_cast<size_t>(k)]);
+  }
+  std::vector<std::string> Hashes() const {
+    std::vector<std::string> out;
+    for (const auto& l : leaves) out.push_back(HashLeaf(l));
+    return out;
+  }
+  InclusionProofFn Proofs() const {
+    return [this](int64_t index, int64_t size) {
+      return InclusionProof(index, size, [this](int level, int64_t i) -> Result<std::string> {
+        auto it = nodes.find({level, i});
+        if (it == nodes.end()) return Error::NotFound("node");
+        return it->second;
+      });
+    };
+  }
+  std::map<std::pair<int, int64_t>, std::string> nodes;
+  std::vector<std::string> leaves;
+};
+
+TEST(LocateChange, AChangedLeafIsNamedExactlyWhereverItIs) {
+  for (int n : {1, 2, 7, 32, 37, 40}) {
+    TestLog log(n);
+    for (int64_t k = 0; k < n; ++k) {
+      Served s(log);
+      s.Rewrite(k, /*hash_too=*/false);
+      auto at = LocateChange(s.Hashes(), n, log.range.Root(), s.Proofs());
+      ASSERT_TRUE(at.has_value()) << at.error().ToString();
+      EXPECT_EQ(at->first, k) << "n=" << n;
+      EXPECT_EQ(at->last, k) << "n=" << n;
+    }
+  }
+}
+
+// The binary search over consistency proofs named k - 1 for odd k here: the proof from k
+// carries the rewritten hash of leaf k, so prefix k looked changed.
+TEST(LocateChange, ALeafAndItsStoredHashRewrittenGiveARangeThatHoldsIt) {
+  for (int n : {2, 7, 32, 37, 40}) {
+    TestLog log(n);
+    const int64_t perfect = n >= 32 ? 32 : (n >= 4 ? 4 : 2);  // the first perfect subtree
+    for (int64_t k = 0; k < n; ++k) {
+      Served s(log);
+      s.Rewrite(k, /*hash_too=*/true);
+      auto at = LocateChange(s.Hashes(), n, log.range.Root(), s.Proofs());
+      ASSERT_TRUE(at.has_value()) << at.error().ToString();
+      EXPECT_LE(at->first, k) << "n=" << n << " k=" << k;
+      EXPECT_GE(at->last, k) << "n=" << n << " k=" << k;
+      if (k < perfect) {
+        // Only the pair under one stored node above it is left: the leaf or its sibling.
+        EXPECT_EQ(at->first, k & ~int64_t{1}) << "n=" << n << " k=" << k;
+        EXPECT_EQ(at->last, std::min<int64_t>(k | 1, n - 1)) << "n=" << n << " k=" << k;
+      }
+    }
+  }
+}
+
+TEST(LocateChange, TheFirstOfSeveralChangesIsNamedAndALyingServerOnlyWidensTheRange) {
+  TestLog log(40);
+  Served s(log);
+  s.Rewrite(9, false);
+  s.Rewrite(30, false);
+  auto at = LocateChange(s.Hashes(), 40, log.range.Root(), s.Proofs());
+  ASSERT_TRUE(at.has_value());
+  EXPECT_EQ(at->first, 9);
+  EXPECT_TRUE(at->exact());
+
+  Served liar(log);
+  liar.Rewrite(21, false);
+  InclusionProofFn lies = [](int64_t, int64_t) -> Result<std::vector<std::string>> {
+    return std::vector<std::string>(6, std::string(32, 'x'));
+  };
+  at = LocateChange(liar.Hashes(), 40, log.range.Root(), lies);
+  ASSERT_TRUE(at.has_value());
+  EXPECT_EQ(at->first, 0);
+  EXPECT_EQ(at->last, 39);
+  InclusionProofFn down = [](int64_t, int64_t) -> Result<std::vector<std::string>> {
+    return Error::Unavailable("server down");
+  };
+  at = LocateChange(liar.Hashes(), 40, log.range.Root(), down);
+  ASSERT_TRUE(at.has_value());
+  EXPECT_EQ(at->last - at->first, 39);
+
+  Served intact(log);
+  EXPECT_EQ(LocateChange(intact.Hashes(), 40, log.range.Root(), intact.Proofs()).error().code(),
+            ErrorCode::kFailedPrecondition);
 }
 
 TEST(CheckpointConsistency, AProofBetweenTwoCheckpointsVerifies) {

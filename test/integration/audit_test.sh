@@ -204,6 +204,45 @@ wait_until 10 bash -c "[ \"\$(curl -sf --cacert '$BREAKGLASS_CACERT' -H 'Authori
   || fail "log did not grow"
 "$BG" audit verify --trusted-checkpoint "$WORK/trusted.txt" >/dev/null || fail "untampered live verify"
 DB=$WORK/breakglass-data/breakglass.db
+# 13.7: a leaf and its stored hash both rewritten (at an odd index, where the binary search over
+# consistency proofs named the entry before it): the live check names that entry exactly or a
+# range holding it, never another entry.
+cat >"$WORK/rewrite.py" <<'EOF'
+import hashlib, json, sqlite3, sys
+db, mode, saved = sys.argv[1], sys.argv[2], sys.argv[3]
+c = sqlite3.connect(db, timeout=30, isolation_level=None)
+c.execute("BEGIN IMMEDIATE")
+if mode == "rewrite":
+    k = int(sys.argv[4])
+    for j in range(1, c.execute("SELECT COUNT(*) FROM audit_leaves").fetchone()[0], 2):
+        if j == k:
+            continue
+        leaf = bytes(c.execute("SELECT leaf FROM audit_leaves WHERE idx = ?", (j,)).fetchone()[0])
+        old_hash = bytes(c.execute("SELECT hash FROM audit_nodes WHERE level = 0 AND idx = ?", (j,)).fetchone()[0])
+        new = bytearray(leaf); i = new.index(b'"actor":"') + 9; new[i] ^= 0x02  # a letter, still canonical
+        new = bytes(new)
+        c.execute("UPDATE audit_leaves SET leaf = ? WHERE idx = ?", (new, j))
+        c.execute("UPDATE audit_nodes SET hash = ? WHERE level = 0 AND idx = ?", (hashlib.sha256(b"\0" + new).digest(), j))
+        json.dump({"idx": j, "leaf": leaf.hex(), "hash": old_hash.hex()}, open(saved, "w"))
+        print(j)
+        break
+else:
+    o = json.load(open(saved))
+    c.execute("UPDATE audit_leaves SET leaf = ? WHERE idx = ?", (bytes.fromhex(o["leaf"]), o["idx"]))
+    c.execute("UPDATE audit_nodes SET hash = ? WHERE level = 0 AND idx = ?", (bytes.fromhex(o["hash"]), o["idx"]))
+c.execute("COMMIT")
+EOF
+j=$(python3 "$WORK/rewrite.py" "$DB" rewrite "$WORK/rewritten.json" "$k") || fail "rewrite of a leaf and its hash"
+set +e; "$BG" --json audit verify --trusted-checkpoint "$WORK/trusted.txt" >"$WORK/v.json" 2>"$WORK/v.err"; rc=$?; set -e
+[ $rc -eq 1 ] || fail "live verify after rewriting leaf $j and its hash: exit $rc: $(cat "$WORK/v.err")"
+jq -e --argjson j "$j" '(.first_bad_index == $j) or (.first_bad_index == null and .bad_range[0] <= $j and $j <= .bad_range[1])' \
+  "$WORK/v.json" >/dev/null || fail "leaf $j and its hash rewritten: named $(cat "$WORK/v.json")"
+if jq -e '.first_bad_index == null' "$WORK/v.json" >/dev/null; then
+  grep -q "entries $(jq -r '.bad_range[0]' "$WORK/v.json")\.\.$(jq -r '.bad_range[1]' "$WORK/v.json"): one of these leaves" "$WORK/v.err" \
+    || fail "the range is not in the message: $(cat "$WORK/v.err")"
+fi
+python3 "$WORK/rewrite.py" "$DB" restore "$WORK/rewritten.json" || fail "restore of leaf $j"
+"$BG" audit verify --trusted-checkpoint "$WORK/trusted.txt" >/dev/null 2>"$WORK/v.err" || fail "restored log: $(cat "$WORK/v.err")"
 # Another writer holds the database's write lock while the tamper step starts (as the server's
 # checkpointer does, every second): the step must wait for it, not fail with "database is locked".
 python3 - "$DB" "$WORK/locked" <<'EOF' & LOCKER_PID=$!
