@@ -133,6 +133,11 @@ void AddConnectorRoutes(Api& api, service::Service& svc, connectors::ConnectorHe
         }
         auto cert = c->IssueCertificate(*r, *key);
         if (!cert) return send_error(cert.error());
+        if (auto st = svc.AuditSshCertIssued(actor, *r, *key, cert->serial, {r->privilege},
+                                             cert->valid_after, cert->valid_before);
+            !st) {
+          return send_error(st.error());  // not audited: the certificate does not leave
+        }
         w->Send(Out(200, {{"certificate", cert->certificate},
                           {"serial", cert->serial},
                           {"valid_after", FormatRfc3339(cert->valid_after)},
@@ -152,6 +157,7 @@ void AddConnectorRoutes(Api& api, service::Service& svc, connectors::ConnectorHe
         }
         auto cred = c->TakeCredential(*r);
         if (!cred) return send_error(cred.error());
+        if (auto st = svc.AuditCredentialTaken(actor, *r); !st) return send_error(st.error());
         HttpResponse out = Api::JsonResponse(200, std::string(cred->Reveal()));
         out.headers.emplace_back("Cache-Control", "no-store");
         w->Send(std::move(out));

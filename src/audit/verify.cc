@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <map>
 #include <utility>
 
 #include <fmt/format.h>
@@ -76,14 +77,18 @@ bool ParseEntryLineFastInto(std::string_view line, BundleEntry& e) {
   }
   if (line == "}") {
     e.hash.reset();
-  } else {
-    if (!ConsumeLiteral(line, R"(,"hash":")") || !ConsumePlainString(line, hash) || line != "}") {
-      return false;
-    }
-    if (!e.hash.has_value()) e.hash.emplace();
-    if (!Base64DecodeInto(hash, *e.hash) || e.hash->size() != kHashSize) return false;
+    return Base64DecodeInto(leaf, e.leaf);
   }
-  return Base64DecodeInto(leaf, e.leaf);
+  if (!ConsumeLiteral(line, R"(,"hash":")") || !ConsumePlainString(line, hash)) return false;
+  if (!e.hash.has_value()) e.hash.emplace();
+  if (!Base64DecodeInto(hash, *e.hash) || e.hash->size() != kHashSize) return false;
+  if (!Base64DecodeInto(leaf, e.leaf)) return false;
+  if (line == "}") return true;
+  // The decoded event FormatExportLine adds: exactly the leaf's bytes, which are JSON when the
+  // leaf is a canonical event (else the JSON parser decides about the line).
+  return ConsumeLiteral(line, R"(,"event":)") && line.size() == e.leaf.size() + 1 &&
+         line.back() == '}' && line.substr(0, e.leaf.size()) == e.leaf &&
+         CheckLeaf(e.leaf).has_value();
 }
 
 // Calls fn(line, line_no) for each non-blank line (a final '\r' removed) until it fails.
@@ -190,6 +195,17 @@ std::string FormatEntryLine(int64_t index, std::string_view leaf) {
   return fmt::format(R"({{"index":{},"leaf":"{}"}})", index, Base64Encode(leaf));
 }
 
+std::string FormatExportLine(int64_t index, std::string_view leaf, std::string_view hash) {
+  std::string line = fmt::format(R"({{"index":{},"leaf":"{}","hash":"{}")", index,
+                                 Base64Encode(leaf), Base64Encode(hash));
+  if (CheckLeaf(leaf).has_value()) {
+    line += R"(,"event":)";
+    line += leaf;
+  }
+  line += '}';
+  return line;
+}
+
 Result<std::vector<BundleEntry>> ParseEntries(std::string_view jsonl) {
   std::vector<BundleEntry> out;
   out.reserve(static_cast<size_t>(std::count(jsonl.begin(), jsonl.end(), '\n')) + 1);
@@ -226,7 +242,9 @@ class BundleChecker {
             fmt::format("older checkpoint is for log \"{}\", not \"{}\"", trusted.origin,
                         c.report_.checkpoint.origin));
       }
-      if (trusted.size > c.report_.checkpoint.size) return NotAPrefix(trusted.size);
+      // A trusted checkpoint newer than the bundle's own (handed out just before a crash, or
+      // by another replica) is checked against the entries wherever the bundle holds them:
+      // only entries that are really missing are a truncation (Finish).
       c.report_.trusted = std::move(trusted);
     }
     BG_TRY(c.CheckRoots());  // the empty prefix
@@ -258,6 +276,11 @@ class BundleChecker {
     const int64_t size = report_.checkpoint.size;
     if (total < size) {
       return EntryError(total, fmt::format("missing: the checkpoint covers {} entries", size));
+    }
+    if (report_.trusted.has_value() && total < report_.trusted->size) {
+      return EntryError(total, fmt::format("missing: the trusted checkpoint covers {} entries: "
+                                           "the log was truncated",
+                                           report_.trusted->size));
     }
     if (options_.progress) options_.progress(total, total_);
     report_.entries = total;
@@ -335,6 +358,62 @@ Result<VerifyReport> VerifyExport(std::string_view jsonl, std::string_view check
   }));
   if (failed.has_value()) return *failed;
   return checker->Finish();
+}
+
+namespace {
+
+// MTH(D[a:b]) over leaf hashes (RFC 9162 2.1.1), b > a.
+std::string SubtreeHash(const std::vector<std::string>& h, int64_t a, int64_t b) {
+  if (b - a == 1) return h[static_cast<size_t>(a)];
+  int64_t k = 1;
+  while (k * 2 < b - a) k *= 2;
+  return HashChildren(SubtreeHash(h, a, a + k), SubtreeHash(h, a + k, b));
+}
+
+}  // namespace
+
+Result<ChangedRange> LocateChange(const std::vector<std::string>& leaf_hashes, int64_t size,
+                                  std::string_view root, const InclusionProofFn& inclusion_proof) {
+  if (size <= 0 || static_cast<int64_t>(leaf_hashes.size()) < size) {
+    return Error::InvalidArgument("size", "needs the hashes of the first `size` leaves");
+  }
+  if (SubtreeHash(leaf_hashes, 0, size) == root) {
+    return Error::FailedPrecondition("the leaves hash to the signed root");
+  }
+  std::map<int64_t, std::vector<std::string>> proofs;
+  // The sibling hash of leaf i's path at split `depth` from the top (PATH lists them leaf to
+  // root, so it is the depth-th element from the end), or nullopt.
+  auto sibling = [&](int64_t i, size_t depth) -> std::optional<std::string> {
+    auto it = proofs.find(i);
+    if (it == proofs.end()) {
+      auto p = inclusion_proof(i, size);
+      if (!p.has_value()) return std::nullopt;
+      it = proofs.emplace(i, std::move(*p)).first;
+    }
+    const auto& p = it->second;
+    if (p.size() <= depth || p[p.size() - 1 - depth].size() != kHashSize) return std::nullopt;
+    return p[p.size() - 1 - depth];
+  };
+  int64_t a = 0, b = size;  // the changed leaf is in [a, b), whose signed hash is `known`
+  std::string known(root);
+  for (size_t depth = 0; b - a > 1; ++depth) {
+    int64_t k = 1;
+    while (k * 2 < b - a) k *= 2;
+    const int64_t mid = a + k;
+    auto right = sibling(a, depth);
+    auto left = sibling(mid, depth);
+    if (!left || !right || HashChildren(*left, *right) != known) break;  // not vouched for
+    if (SubtreeHash(leaf_hashes, a, mid) != *left) {
+      b = mid;
+      known = std::move(*left);
+    } else if (SubtreeHash(leaf_hashes, mid, b) != *right) {
+      a = mid;
+      known = std::move(*right);
+    } else {
+      break;  // both halves match: cannot happen with honest arithmetic; keep the range
+    }
+  }
+  return ChangedRange{a, b - 1};
 }
 
 Result<std::pair<Checkpoint, Checkpoint>> VerifyCheckpointConsistency(

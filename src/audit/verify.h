@@ -5,12 +5,14 @@
 // Export format (JSON lines, one entry per line, in index order):
 //   {"index":0,"leaf":"<base64 of the exact leaf bytes>"}
 // An entry may also carry "hash": the base64 leaf hash the server stored for it; when present
-// it is checked, which lets a changed leaf be named by its index. Other keys are ignored.
+// it is checked, which lets a changed leaf be named by its index. Other keys (the decoded
+// "event" of FormatExportLine) are ignored: only the leaf's bytes count.
 //
 // Failures are Errors whose message names what failed first:
 //   "entry 17: expected index 17, found 18"         (a dropped, duplicated or reordered entry)
 //   "entry 17: leaf does not match its stored hash"
 //   "entry 17: missing: the checkpoint covers 20 entries"  (truncated)
+//   "entry 17: missing: the trusted checkpoint covers 20 entries: the log was truncated"
 //   "checkpoint signature does not verify"
 //   "older checkpoint of size N is not a prefix: log was rewritten or truncated"
 // Pure functions over memory; the progress callback runs on the caller's thread.
@@ -36,13 +38,19 @@ struct BundleEntry {
 
 // One export line (no trailing newline), canonical JSON.
 std::string FormatEntryLine(int64_t index, std::string_view leaf);
+// One line of `audit export` (jsonl and the bundle's entries.jsonl), no trailing newline:
+//   {"index":N,"leaf":"<base64>","hash":"<base64>","event":{...}}
+// "event" is the decoded event (the leaf's own canonical JSON, so a SIEM can index it without
+// a decoder), present when the leaf is a canonical event. Readers check the leaf's bytes and
+// ignore "event".
+std::string FormatExportLine(int64_t index, std::string_view leaf, std::string_view hash);
 // Parses JSON lines (blank lines and a final newline allowed). InvalidArgument("entries",
 // "line N: ...") on the first malformed line. Indices are not checked here (VerifyBundle does).
 Result<std::vector<BundleEntry>> ParseEntries(std::string_view jsonl);
 
 // One non-blank line, read two ways; ParseEntries uses the first and falls back to the second.
-// The fast path takes only the exact forms FormatEntryLine and `audit export` write (with or
-// without "hash") and returns nullopt for anything else; whenever it returns an entry, the JSON
+// The fast path takes only the exact forms FormatEntryLine and FormatExportLine write (with or
+// without "hash", with or without "event") and returns nullopt for anything else; whenever it returns an entry, the JSON
 // path returns the same entry. Exposed so that tests (and other readers of exports) can rely
 // on that. The JSON path's errors are InvalidArgument("entries", "line <line_no>: ...").
 std::optional<BundleEntry> ParseEntryLineFast(std::string_view line);
@@ -51,7 +59,9 @@ Result<BundleEntry> ParseEntryLineJson(std::string_view line, int64_t line_no = 
 using ProgressFn = std::function<void(int64_t done, int64_t total)>;
 
 struct VerifyOptions {
-  // An older checkpoint note (same key) saved earlier; the bundle must extend it.
+  // A checkpoint note (same key) saved earlier; the bundle's entries must hash to its root at
+  // its size. It may be newer than the bundle's checkpoint when the bundle holds the entries it
+  // covers (they are then checked, as part of the unsigned tail).
   std::optional<std::string> trusted_checkpoint;
   // Also require each leaf to be a canonical version-1 audit event (see event.h).
   bool check_leaf_format = true;
@@ -86,5 +96,24 @@ Result<VerifyReport> VerifyExport(std::string_view jsonl, std::string_view check
 Result<std::pair<Checkpoint, Checkpoint>> VerifyCheckpointConsistency(
     std::string_view older_note, std::string_view newer_note, std::string_view verifier_key,
     const std::vector<std::string>& proof);
+
+// Where a server's leaves depart from the tree its checkpoint signs, found from the top down:
+// at each node of the RFC 9162 tree whose signed hash is known, the server's inclusion proofs
+// (of the first leaf of each half) give the two children's hashes; they are believed only when
+// they hash to the known parent, and the search goes into the first half whose hash differs
+// from the one computed over the leaves. So the answer is never wrong, only sometimes wide:
+// where the server's proofs stop agreeing with the signed tree (its stored hashes were changed
+// too, or it lies), the range narrowed so far is returned.
+struct ChangedRange {
+  int64_t first = 0;  // inclusive
+  int64_t last = 0;   // inclusive; == first when one entry is named
+  bool exact() const { return first == last; }
+};
+using InclusionProofFn =
+    std::function<Result<std::vector<std::string>>(int64_t index, int64_t size)>;
+// `leaf_hashes` are the hashes of the leaves the server sent (at least `size` of them);
+// FailedPrecondition when they hash to `root` (nothing to find).
+Result<ChangedRange> LocateChange(const std::vector<std::string>& leaf_hashes, int64_t size,
+                                  std::string_view root, const InclusionProofFn& inclusion_proof);
 
 }  // namespace bg::audit

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
+
 #include <functional>
 #include <map>
 #include <optional>
@@ -164,7 +166,7 @@ TEST(VerifyBundle, AServerThatRewritesOrTruncatesAndResignsIsCaughtByTheOlderChe
   truncated.resize(20);
   EXPECT_EQ(ErrorOf(VerifyBundle(truncated, log.CheckpointAt(20), log.signer.VerifierKey(),
                                  options)),
-            "older checkpoint of size 25 is not a prefix: log was rewritten or truncated");
+            "entry 20: missing: the trusted checkpoint covers 25 entries: the log was truncated");
 
   // The server rewrites entry 10 and signs a fresh tree over the rewritten log.
   TestLog rewritten(40);
@@ -175,6 +177,39 @@ TEST(VerifyBundle, AServerThatRewritesOrTruncatesAndResignsIsCaughtByTheOlderChe
   EXPECT_EQ(ErrorOf(VerifyBundle(rewritten.Entries(), resigned, log.signer.VerifierKey(),
                                  options)),
             "older checkpoint of size 25 is not a prefix: log was rewritten or truncated");
+}
+
+// Issue 13.34: the trusted checkpoint was handed out after the one the bundle carries (the
+// server crashed before saving a newer one). The bundle's entries cover it: that is no alarm.
+TEST(VerifyBundle, ATrustedCheckpointNewerThanTheBundlesIsCheckedAgainstItsEntries) {
+  TestLog log(40);
+  const std::string key = log.signer.VerifierKey();
+  VerifyOptions options;
+  options.trusted_checkpoint = log.CheckpointAt(30);
+
+  auto report = VerifyBundle(log.Entries(), log.CheckpointAt(25), key, options);
+  ASSERT_TRUE(report.has_value()) << report.error().ToString();
+  EXPECT_EQ(report->trusted->size, 30);
+  EXPECT_EQ(report->checkpoint.size, 25);
+  EXPECT_EQ(report->unsigned_tail, 15);
+  // Exactly the entries it covers are enough.
+  auto exact = log.Entries();
+  exact.resize(30);
+  EXPECT_EQ(ErrorOf(VerifyBundle(exact, log.CheckpointAt(25), key, options)), "ok");
+  // A changed entry in the unsigned tail, before the trusted size: caught by the trusted root.
+  auto changed = log.Entries();
+  changed[27].leaf = log.leaves[28];
+  EXPECT_EQ(ErrorOf(VerifyBundle(changed, log.CheckpointAt(25), key, options)),
+            "older checkpoint of size 30 is not a prefix: log was rewritten or truncated");
+  // Entries really missing: a truncation, named where it starts.
+  auto short_bundle = log.Entries();
+  short_bundle.resize(28);
+  EXPECT_EQ(ErrorOf(VerifyBundle(short_bundle, log.CheckpointAt(25), key, options)),
+            "entry 28: missing: the trusted checkpoint covers 30 entries: the log was truncated");
+  // The streaming verifier agrees.
+  std::string jsonl;
+  for (const auto& e : log.Entries()) jsonl += FormatEntryLine(e.index, e.leaf) + "\n";
+  EXPECT_EQ(ErrorOf(VerifyExport(jsonl, log.CheckpointAt(25), key, options)), "ok");
 }
 
 TEST(VerifyBundle, WrongKeysAndOriginsAreRefused) {
@@ -397,6 +432,10 @@ TEST(Entries, TheFastReadingAgreesWithJsonOnCanonicalAndMutatedLines) {
       R"({"index":999999999999999999,"leaf":"YWJj"})",
       R"({"index":9999999999999999999,"leaf":"YWJj"})",
   };
+  // Export lines with the decoded event (13.8), from a real event's leaf.
+  const std::string event_leaf = TestLog(1).leaves[0];
+  seeds.push_back(FormatExportLine(5, event_leaf, HashLeaf(event_leaf)));
+  seeds.push_back(FormatExportLine(6, leaf, HashLeaf(leaf)));  // not an event: no "event"
   int fast = 0;
   for (const std::string& seed : seeds) {
     for (int variant = 0; variant < 2; ++variant) {
@@ -437,9 +476,39 @@ TEST(Entries, TheFastReadingAgreesWithJsonOnCanonicalAndMutatedLines) {
     }
   }
   EXPECT_GT(fast, 50);
-  for (const std::string& seed : {seeds[0], seeds[1], seeds[3], seeds[4]}) {
+  for (const std::string& seed : {seeds[0], seeds[1], seeds[3], seeds[4], seeds[seeds.size() - 2],
+                                   seeds.back()}) {
     EXPECT_TRUE(ParseEntryLineFast(seed).has_value()) << seed;
   }
+}
+
+// Issue 13.8: a SIEM reads the event without a base64 decoder; the verifier checks the bytes.
+TEST(Entries, ExportLinesCarryTheDecodedEventBesideTheLeaf) {
+  TestLog log(3);
+  const std::string line = FormatExportLine(2, log.leaves[2], HashLeaf(log.leaves[2]));
+  nlohmann::json j = nlohmann::json::parse(line);
+  EXPECT_EQ(j.at("index"), 2);
+  EXPECT_EQ(Base64Decode(j.at("leaf").get<std::string>()), log.leaves[2]);
+  EXPECT_EQ(j.at("event").at("type"), "request.created");
+  EXPECT_EQ(j.at("event").at("actor"), "alice");
+  EXPECT_EQ(j.at("event").at("request"), "req_2");
+  EXPECT_EQ(j.at("event").at("details").at("reason"), "incident 2");
+  EXPECT_EQ(j.at("event").dump(), log.leaves[2]) << "the event is the leaf's own JSON";
+  // An edited "event" changes nothing the verifier checks: the leaf's bytes are what count.
+  j["event"]["actor"] = "mallory";
+  auto edited = ParseEntryLineJson(j.dump());
+  ASSERT_TRUE(edited.has_value());
+  EXPECT_EQ(edited->leaf, log.leaves[2]);
+  EXPECT_FALSE(ParseEntryLineFast(j.dump()).has_value());
+  // A bundle of export lines verifies; a changed leaf under an unchanged event is caught.
+  std::string jsonl;
+  for (int i = 0; i < 3; ++i) jsonl += FormatExportLine(i, log.leaves[i], HashLeaf(log.leaves[i])) + "\n";
+  EXPECT_EQ(ErrorOf(VerifyExport(jsonl, log.CheckpointAt(3), log.signer.VerifierKey())), "ok");
+  std::string changed = jsonl;
+  const std::string b64 = Base64Encode(log.leaves[1]);
+  changed.replace(changed.find(b64), b64.size(), Base64Encode(log.leaves[0]));
+  EXPECT_EQ(ErrorOf(VerifyExport(changed, log.CheckpointAt(3), log.signer.VerifierKey())),
+            "entry 1: leaf does not match its stored hash");
 }
 
 TEST(Entries, LeadingZerosAndSignsInTheIndexAreRefused) {
@@ -459,6 +528,101 @@ TEST(Entries, TheFastBase64ReadingMatchesTheEncoder) {
     EXPECT_EQ(quick->leaf, bytes);
     bytes += static_cast<char>(n * 37 + 11);
   }
+}
+
+// Issue 13.7. The server's leaves against its signed tree, with proofs served from its stored
+// nodes, as GET /v1/audit/proof/inclusion does.
+struct Served {
+  explicit Served(const TestLog& log) : nodes(log.nodes), leaves(log.leaves) {}
+  // Rewrites leaf k (and, with `hash_too`, its stored level-0 hash, as an attacker with the
+  // database would).
+  void Rewrite(int64_t k, bool hash_too) {
+    leaves[static_cast<size_t>(k)] += " ";
+    if (hash_too) nodes[{0, k}] = HashLeaf(leaves[static_cast<size_t>(k)]);
+  }
+  std::vector<std::string> Hashes() const {
+    std::vector<std::string> out;
+    for (const auto& l : leaves) out.push_back(HashLeaf(l));
+    return out;
+  }
+  InclusionProofFn Proofs() const {
+    return [this](int64_t index, int64_t size) {
+      return InclusionProof(index, size, [this](int level, int64_t i) -> Result<std::string> {
+        auto it = nodes.find({level, i});
+        if (it == nodes.end()) return Error::NotFound("node");
+        return it->second;
+      });
+    };
+  }
+  std::map<std::pair<int, int64_t>, std::string> nodes;
+  std::vector<std::string> leaves;
+};
+
+TEST(LocateChange, AChangedLeafIsNamedExactlyWhereverItIs) {
+  for (int n : {1, 2, 7, 32, 37, 40}) {
+    TestLog log(n);
+    for (int64_t k = 0; k < n; ++k) {
+      Served s(log);
+      s.Rewrite(k, /*hash_too=*/false);
+      auto at = LocateChange(s.Hashes(), n, log.range.Root(), s.Proofs());
+      ASSERT_TRUE(at.has_value()) << at.error().ToString();
+      EXPECT_EQ(at->first, k) << "n=" << n;
+      EXPECT_EQ(at->last, k) << "n=" << n;
+    }
+  }
+}
+
+// The binary search over consistency proofs named k - 1 for odd k here: the proof from k
+// carries the rewritten hash of leaf k, so prefix k looked changed.
+TEST(LocateChange, ALeafAndItsStoredHashRewrittenGiveARangeThatHoldsIt) {
+  for (int n : {2, 7, 32, 37, 40}) {
+    TestLog log(n);
+    const int64_t perfect = n >= 32 ? 32 : (n >= 4 ? 4 : 2);  // the first perfect subtree
+    for (int64_t k = 0; k < n; ++k) {
+      Served s(log);
+      s.Rewrite(k, /*hash_too=*/true);
+      auto at = LocateChange(s.Hashes(), n, log.range.Root(), s.Proofs());
+      ASSERT_TRUE(at.has_value()) << at.error().ToString();
+      EXPECT_LE(at->first, k) << "n=" << n << " k=" << k;
+      EXPECT_GE(at->last, k) << "n=" << n << " k=" << k;
+      if (k < perfect) {
+        // Only the pair under one stored node above it is left: the leaf or its sibling.
+        EXPECT_EQ(at->first, k & ~int64_t{1}) << "n=" << n << " k=" << k;
+        EXPECT_EQ(at->last, std::min<int64_t>(k | 1, n - 1)) << "n=" << n << " k=" << k;
+      }
+    }
+  }
+}
+
+TEST(LocateChange, TheFirstOfSeveralChangesIsNamedAndALyingServerOnlyWidensTheRange) {
+  TestLog log(40);
+  Served s(log);
+  s.Rewrite(9, false);
+  s.Rewrite(30, false);
+  auto at = LocateChange(s.Hashes(), 40, log.range.Root(), s.Proofs());
+  ASSERT_TRUE(at.has_value());
+  EXPECT_EQ(at->first, 9);
+  EXPECT_TRUE(at->exact());
+
+  Served liar(log);
+  liar.Rewrite(21, false);
+  InclusionProofFn lies = [](int64_t, int64_t) -> Result<std::vector<std::string>> {
+    return std::vector<std::string>(6, std::string(32, 'x'));
+  };
+  at = LocateChange(liar.Hashes(), 40, log.range.Root(), lies);
+  ASSERT_TRUE(at.has_value());
+  EXPECT_EQ(at->first, 0);
+  EXPECT_EQ(at->last, 39);
+  InclusionProofFn down = [](int64_t, int64_t) -> Result<std::vector<std::string>> {
+    return Error::Unavailable("server down");
+  };
+  at = LocateChange(liar.Hashes(), 40, log.range.Root(), down);
+  ASSERT_TRUE(at.has_value());
+  EXPECT_EQ(at->last - at->first, 39);
+
+  Served intact(log);
+  EXPECT_EQ(LocateChange(intact.Hashes(), 40, log.range.Root(), intact.Proofs()).error().code(),
+            ErrorCode::kFailedPrecondition);
 }
 
 TEST(CheckpointConsistency, AProofBetweenTwoCheckpointsVerifies) {

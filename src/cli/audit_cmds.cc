@@ -129,6 +129,20 @@ std::optional<int64_t> EntryIndexOf(const std::string& message) {
   return index;
 }
 
+// "entries 3..4: ..." -> (3, 4)
+std::optional<std::pair<int64_t, int64_t>> EntryRangeOf(const std::string& message) {
+  constexpr std::string_view kPrefix = "entries ";
+  if (message.rfind(kPrefix, 0) != 0) return std::nullopt;
+  const char* p = message.data() + kPrefix.size();
+  const char* end = message.data() + message.size();
+  int64_t first = 0, last = 0;
+  auto [q, ec] = std::from_chars(p, end, first);
+  if (ec != std::errc() || q == p || end - q < 2 || q[0] != '.' || q[1] != '.') return std::nullopt;
+  auto [r, ec2] = std::from_chars(q + 2, end, last);
+  if (ec2 != std::errc() || r == q + 2 || r == end || *r != ':') return std::nullopt;
+  return std::make_pair(first, last);
+}
+
 // ---- where the log comes from ----
 
 using EntryFn = std::function<Status(int64_t index, std::string leaf,
@@ -231,25 +245,31 @@ class ServerSource final : public LogSource {
     return Ok();
   }
   Result<std::vector<std::string>> ConsistencyProof(int64_t first, int64_t second) {
-    BG_ASSIGN_OR_RETURN(
-        json j, client_.Json("GET", fmt::format("/v1/audit/proof/consistency?first={}&second={}",
-                                                first, second)));
-    std::vector<std::string> out;
-    if (!j.contains("hashes") || !j["hashes"].is_array()) {
-      return Error::Internal("the server's consistency proof has no hashes");
-    }
-    for (const auto& h : j["hashes"]) {
-      auto raw = h.is_string() ? Base64Decode(h.get<std::string>()) : std::nullopt;
-      if (!raw) return Error::Internal("the server's consistency proof is not base64");
-      out.push_back(std::move(*raw));
-    }
-    return out;
+    return Proof(fmt::format("/v1/audit/proof/consistency?first={}&second={}", first, second),
+                 "consistency");
+  }
+  Result<std::vector<std::string>> InclusionProof(int64_t index, int64_t size) {
+    return Proof(fmt::format("/v1/audit/proof/inclusion?index={}&size={}", index, size),
+                 "inclusion");
   }
 
  private:
   Result<std::string> Text(const std::string& path) {
     BG_ASSIGN_OR_RETURN(ApiResponse r, client_.Send("GET", path));
     return r.body;
+  }
+  Result<std::vector<std::string>> Proof(const std::string& path, std::string_view kind) {
+    BG_ASSIGN_OR_RETURN(json j, client_.Json("GET", path));
+    std::vector<std::string> out;
+    if (!j.contains("hashes") || !j["hashes"].is_array()) {
+      return Error::Internal(fmt::format("the server's {} proof has no hashes", kind));
+    }
+    for (const auto& h : j["hashes"]) {
+      auto raw = h.is_string() ? Base64Decode(h.get<std::string>()) : std::nullopt;
+      if (!raw) return Error::Internal(fmt::format("the server's {} proof is not base64", kind));
+      out.push_back(std::move(*raw));
+    }
+    return out;
   }
   Client client_;
 };
@@ -270,32 +290,16 @@ Result<std::unique_ptr<LogSource>> OpenSource(const Globals& g, const LocalConfi
   return std::unique_ptr<LogSource>(std::make_unique<ServerSource>(std::move(o)));
 }
 
-// The root of the first `k` leaf hashes.
-std::string PrefixRoot(const std::vector<std::string>& leaf_hashes, int64_t k) {
-  audit::CompactRange r;
-  for (int64_t i = 0; i < k; ++i) r.Append(leaf_hashes[static_cast<size_t>(i)]);
-  return r.Root();
-}
-
-// The entries a server sent do not hash to its signed root. Finds the first leaf that differs
-// from what the signed tree holds by binary search over prefixes: prefix k is intact iff a
-// consistency proof from k to the checkpoint's size verifies with our root of k. Proofs are
-// checked against the signed root, so a server can make this search fail but not lie about
-// an intact prefix.
-Result<int64_t> LocateChangedLeaf(ServerSource& server, const std::vector<std::string>& leaf_hashes,
-                                  const audit::Checkpoint& cp) {
-  int64_t good = 0;       // prefix [0, good) proven intact (the empty prefix trivially)
-  int64_t bad = cp.size;  // prefix [0, bad) known not intact
-  while (bad - good > 1) {
-    int64_t mid = good + (bad - good) / 2;
-    BG_ASSIGN_OR_RETURN(auto proof, server.ConsistencyProof(mid, cp.size));
-    if (audit::VerifyConsistency(mid, cp.size, proof, PrefixRoot(leaf_hashes, mid), cp.root)) {
-      good = mid;
-    } else {
-      bad = mid;
-    }
-  }
-  return bad - 1;
+// The server's entries do not hash to its signed root: which entry (or, where its proofs
+// cannot single one out, which range) differs from the signed tree. Proofs are checked against
+// the signed root (audit::LocateChange), so a server can widen the answer but not move it.
+audit::ChangedRange LocateChangedLeaf(ServerSource& server,
+                                      const std::vector<std::string>& leaf_hashes,
+                                      const audit::Checkpoint& cp) {
+  auto at = audit::LocateChange(leaf_hashes, cp.size, cp.root, [&](int64_t i, int64_t n) {
+    return server.InclusionProof(i, n);
+  });
+  return at ? *at : audit::ChangedRange{0, cp.size - 1};
 }
 
 // ---- export ----
@@ -315,11 +319,6 @@ Result<std::optional<Timestamp>> ParseTimeBound(const std::string& text, const c
     return Error::InvalidArgument(field, "must be an RFC 3339 time or a duration ago (24h, 90m)");
   }
   return std::optional<Timestamp>(SystemClock::Get().Now() - *d);
-}
-
-std::string EntryLine(int64_t index, std::string_view leaf, std::string_view hash) {
-  return fmt::format(R"({{"index":{},"leaf":"{}","hash":"{}"}})", index, Base64Encode(leaf),
-                     Base64Encode(hash));
 }
 
 int RunExport(Globals& g, const ExportFlags& f) {
@@ -387,7 +386,8 @@ int RunExport(Globals& g, const ExportFlags& f) {
           range.Append(hash);
           leaf_hashes.push_back(hash);
         }
-        if (bundle_entries.open()) bundle_entries.Line(EntryLine(i, leaf, line_hash));
+        const std::string line = audit::FormatExportLine(i, leaf, line_hash);
+        if (bundle_entries.open()) bundle_entries.Line(line);
         auto event = audit::ParseLeaf(leaf);
         bool in_window = true;
         if (event && ((*since && event->time < **since) || (*until && event->time >= **until))) {
@@ -395,7 +395,7 @@ int RunExport(Globals& g, const ExportFlags& f) {
         }
         if (in_window && (to_stdout || out.open())) {
           if (f.format == "jsonl") {
-            emit(EntryLine(i, leaf, line_hash));
+            emit(line);
             ++exported;
           } else if (event) {
             emit(notify::FormatCef(i, *event));
@@ -410,9 +410,13 @@ int RunExport(Globals& g, const ExportFlags& f) {
   progress.Finish();
   if (!status) return fail(status.error());
   if (live && range.Root() != cp->root) {
-    auto at = LocateChangedLeaf(static_cast<ServerSource&>(source), leaf_hashes, *cp);
+    const auto at = LocateChangedLeaf(static_cast<ServerSource&>(source), leaf_hashes, *cp);
     std::cerr << "breakglass: the server's entries do not hash to its signed checkpoint of size "
-              << cp->size << (at ? fmt::format(": entry {} differs from the signed tree", *at) : "")
+              << cp->size << ": "
+              << (at.exact() ? fmt::format("entry {} differs from the signed tree", at.first)
+                             : fmt::format("one of entries {}..{} differs from the signed tree "
+                                           "(the server's proofs do not single it out)",
+                                           at.first, at.last))
               << "\n";
     return kVerifyFailed;
   }
@@ -481,6 +485,7 @@ void Report(Globals& g, const Result<json>& r) {
   }
   json j = {{"ok", false}, {"error", e.message()}};
   if (auto i = EntryIndexOf(e.message())) j["first_bad_index"] = *i;
+  if (auto r = EntryRangeOf(e.message())) j["bad_range"] = {r->first, r->second};
   if (g.json) std::cout << j.dump() << "\n";
   std::cerr << "breakglass: verification FAILED: " << e.message() << "\n";
   g.exit_code = kVerifyFailed;
@@ -529,7 +534,11 @@ Result<json> VerifyBundleDir(const VerifyFlags& f) {
   if (report->trusted) {
     j["trusted_size"] = report->trusted->size;
     summary +=
-        fmt::format("\n    extends the trusted checkpoint of size {}", report->trusted->size);
+        report->trusted->size <= report->checkpoint.size
+            ? fmt::format("\n    extends the trusted checkpoint of size {}", report->trusted->size)
+            : fmt::format("\n    its first {} entries hash to the trusted checkpoint, which is "
+                          "newer than the bundle's own",
+                          report->trusted->size);
   }
   if (report->unsigned_tail > 0) {
     summary += fmt::format(
@@ -607,12 +616,19 @@ Result<json> VerifyServer(const Globals& g, const VerifyFlags& f) {
       std::vector<std::string> hashes;
       hashes.reserve(entries.size());
       for (const auto& e2 : entries) hashes.push_back(audit::HashLeaf(e2.leaf));
-      auto at = LocateChangedLeaf(server, hashes, cp);
-      if (!at) return e;
+      const auto at = LocateChangedLeaf(server, hashes, cp);
+      if (at.exact()) {
+        return Error::InvalidArgument(
+            "entries", fmt::format("entry {}: the server's leaf is not the one its signed tree "
+                                   "holds ({})",
+                                   at.first, e.message()));
+      }
       return Error::InvalidArgument(
-          "entries", fmt::format("entry {}: the server's leaf is not the one its signed tree "
-                                 "holds ({})",
-                                 *at, e.message()));
+          "entries",
+          fmt::format("entries {}..{}: one of these leaves is not the one the signed tree holds; "
+                      "the server's proofs narrow it to this range but no further (its stored "
+                      "hashes there were changed too) ({})",
+                      at.first, at.last, e.message()));
     }
     j["entries"] = report->entries;
     summary += fmt::format("\n    all {} entries hash to the signed root", report->entries);

@@ -135,7 +135,7 @@ int RunServe(Globals& g, const ServeFlags& f) {
   }
   log::InstallJsonLogger(config->log_level);
   for (const std::string& w : config->warnings) {
-    spdlog::warn("{}", nlohmann::json{{"event", "config.warning"}, {"message", w}}.dump());
+    log::Warn("config.warning", {{"message", w}});
   }
 
   // Signals are handled by the main thread alone: block them before any thread starts.
@@ -258,21 +258,21 @@ int RunServe(Globals& g, const ServeFlags& f) {
               << std::filesystem::absolute(opts.cert_file).string() << "\n";
   }
   std::cout << std::flush;
-  spdlog::info("{{\"event\":\"server.listening\",\"address\":\"{}:{}\",\"tls\":{}}}", host,
-               (*server)->port(), opts.tls);
+  log::Info("server.listening",
+            {{"address", fmt::format("{}:{}", host, (*server)->port())}, {"tls", opts.tls}});
   for (;;) {
     int sig = 0;
     sigwait(&signals, &sig);
     if (sig == SIGHUP) {
       if (auto s = (*svc)->ReloadPolicy(); !s) {
-        spdlog::error("{{\"event\":\"policy.reload_failed\",\"keeping\":\"last good policy\"}}");
-        std::cerr << "policy reload failed; keeping the last good policy:\n" << s.error().message() << "\n";
+        log::Error("policy.reload_failed",
+                   {{"keeping", "last good policy"}, {"error", s.error().message()}});
       }
       continue;
     }
     break;
   }
-  spdlog::info("{}", R"({"event":"server.stopping"})");
+  log::Info("server.stopping");
   (*server)->Stop();
   health.Stop();
   (*svc)->Stop();

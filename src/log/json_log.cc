@@ -3,13 +3,31 @@
 #include <fmt/chrono.h>
 #include <fmt/format.h>
 #include <spdlog/sinks/stdout_sinks.h>
-#include <spdlog/spdlog.h>
 
 #include <chrono>
-#include <nlohmann/json.hpp>
 #include <string>
 
 namespace bg::log {
+namespace {
+
+using OJson = nlohmann::ordered_json;
+
+constexpr char kTextEvent[] = "log.message";
+
+std::string Dump(const OJson& j) {
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+// Appends the fields of `object` but "event" to `out`, renaming the keys the line owns.
+void AddFields(const OJson& object, OJson& out) {
+  for (const auto& [key, value] : object.items()) {
+    if (key == "event") continue;
+    const bool reserved = key == "ts" || key == "level";
+    out[reserved ? "field_" + key : key] = value;
+  }
+}
+
+}  // namespace
 
 void JsonFormatter::format(const spdlog::details::log_msg& msg, spdlog::memory_buf_t& dest) {
   using namespace std::chrono;
@@ -17,20 +35,21 @@ void JsonFormatter::format(const spdlog::details::log_msg& msg, spdlog::memory_b
   const auto secs = sys_seconds(seconds(micros / 1'000'000));
   const std::string_view payload(msg.payload.data(), msg.payload.size());
   const spdlog::string_view_t lv = spdlog::level::to_string_view(msg.level);
-  const std::string_view level(lv.data(), lv.size());
-  fmt::format_to(std::back_inserter(dest), R"({{"ts":"{:%Y-%m-%dT%H:%M:%S}.{:06d}Z","level":"{}","msg":)",
-                 secs, micros % 1'000'000, level);
-  // An object stays an object, as written when it is one line (keeps "event" first), else
-  // re-serialised; anything else becomes a string.
-  nlohmann::json parsed = nlohmann::json::parse(payload, nullptr, /*allow_exceptions=*/false);
-  if (parsed.is_object() && payload.find_first_of("\r\n") == std::string_view::npos) {
-    dest.append(payload.data(), payload.data() + payload.size());
+  OJson line = OJson::object();
+  line["ts"] = fmt::format("{:%Y-%m-%dT%H:%M:%S}.{:06d}Z", secs, micros % 1'000'000);
+  line["level"] = std::string(lv.data(), lv.size());
+  OJson parsed = OJson::parse(payload, nullptr, /*allow_exceptions=*/false);
+  if (parsed.is_object()) {
+    auto event = parsed.find("event");
+    line["event"] = event != parsed.end() && event->is_string() ? *event : OJson(kTextEvent);
+    if (event != parsed.end() && !event->is_string()) line["field_event"] = *event;
+    AddFields(parsed, line);
   } else {
-    const nlohmann::json value = parsed.is_object() ? parsed : nlohmann::json(std::string(payload));
-    const std::string body = value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-    dest.append(body.data(), body.data() + body.size());
+    line["event"] = kTextEvent;
+    line["message"] = std::string(payload);
   }
-  dest.push_back('}');
+  const std::string text = Dump(line);
+  dest.append(text.data(), text.data() + text.size());
   dest.push_back('\n');
 }
 
@@ -43,6 +62,20 @@ void InstallJsonLogger(std::string_view level) {
   logger->set_formatter(std::make_unique<JsonFormatter>());
   spdlog::set_default_logger(logger);
   spdlog::set_level(spdlog::level::from_str(std::string(level)));
+}
+
+void Write(spdlog::level::level_enum level, std::string_view event, const Fields& fields) {
+  if (!spdlog::should_log(level)) return;
+  OJson j = OJson::object();
+  j["event"] = std::string(event);
+  if (fields.is_object()) {
+    for (const auto& [key, value] : fields.items()) {
+      if (key != "event") j[key] = value;
+    }
+  } else if (!fields.is_null()) {
+    j["value"] = fields;
+  }
+  spdlog::log(level, "{}", Dump(j));
 }
 
 }  // namespace bg::log

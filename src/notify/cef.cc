@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "notify/severity.h"
 #include "util/version.h"
 
 namespace bg::notify {
@@ -18,10 +19,6 @@ constexpr DetailKey kDetailKeys[] = {
     {"source_address", "src", ""}, {"resource", "dhost", ""},   {"privilege", "spriv", ""},
     {"reason", "cs2", "reason"},   {"ticket", "cs3", "ticket"},
 };
-
-bool EndsWith(std::string_view s, std::string_view suffix) {
-  return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
-}
 
 }  // namespace
 
@@ -65,21 +62,7 @@ std::string CefEscapeValue(std::string_view value) {
   return out;
 }
 
-int CefSeverity(std::string_view type) {
-  if (type.rfind("alert.", 0) == 0) return 8;
-  if (EndsWith(type, ".failed") || EndsWith(type, ".rejected") || EndsWith(type, ".locked")) {
-    return 6;
-  }
-  if (type == "request.auto_approved" || type == "request.revoked" || type == "mfa.reset" ||
-      type.rfind("user.", 0) == 0 || type.rfind("policy.", 0) == 0) {
-    return 5;
-  }
-  if (type == "request.activated" || type == "request.approved" ||
-      type == "request.self_approved" || type == "request.extended") {
-    return 4;
-  }
-  return 3;
-}
+int CefSeverity(std::string_view type) { return SeverityOf(type).cef; }
 
 std::string FormatCef(int64_t index, const audit::LeafEvent& event) {
   std::string type = CefEscapeHeader(event.type);

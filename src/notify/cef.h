@@ -19,7 +19,7 @@ namespace bg::notify {
 std::string CefEscapeHeader(std::string_view value);
 // Escapes a CEF extension value ('\' -> "\\", '=' -> "\=", CR -> "\r", LF -> "\n").
 std::string CefEscapeValue(std::string_view value);
-// CEF severity 0-10 for an event type (failures and alerts rank higher).
+// CEF severity 0-10 for an event type: SeverityOf(type).cef (notify/severity.h).
 int CefSeverity(std::string_view type);
 // One CEF line (no trailing newline) for the leaf at `index`.
 std::string FormatCef(int64_t index, const audit::LeafEvent& event);

@@ -12,13 +12,12 @@
 #include <nlohmann/json.hpp>
 
 #include "audit/event.h"
+#include "notify/severity.h"
 
 namespace bg::notify {
 namespace {
 
 constexpr int kFacilityAuthPriv = 10;
-constexpr int kSeverityWarning = 4;
-constexpr int kSeverityNotice = 5;
 // RFC 5424's structured data id for private use: name@<enterprise number>; 32473 is the
 // number reserved for documentation and examples (RFC 5612).
 constexpr std::string_view kSdId = "breakglass@32473";
@@ -41,13 +40,6 @@ std::string SdEscape(std::string_view s) {
     out += c;
   }
   return out;
-}
-
-bool IsWarning(std::string_view type) {
-  auto ends = [&](std::string_view suffix) {
-    return type.size() >= suffix.size() && type.substr(type.size() - suffix.size()) == suffix;
-  };
-  return type.rfind("alert.", 0) == 0 || ends(".failed") || ends(".rejected");
 }
 
 std::string Hostname() {
@@ -104,8 +96,8 @@ std::string FormatSyslog(int64_t index, std::string_view leaf, std::string_view 
   auto event = audit::ParseLeaf(leaf);
   std::string type = event ? event->type : "invalid";
   std::string time = event ? FormatRfc3339(event->time) : std::string(fallback_time);
-  int pri =
-      kFacilityAuthPriv * 8 + (IsWarning(type) || !event ? kSeverityWarning : kSeverityNotice);
+  // A leaf that is not a valid event is itself worth a warning.
+  int pri = kFacilityAuthPriv * 8 + (event ? SeverityOf(type).syslog : kSyslogWarning);
   std::string sd = fmt::format("[{} index=\"{}\"", kSdId, index);
   if (event) {
     sd += fmt::format(" actor=\"{}\"", SdEscape(event->actor));

@@ -1,6 +1,12 @@
 #include "service/audit_log.h"
 
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <charconv>
+
 #include "audit/event.h"
+#include "log/json_log.h"
 #include "util/random.h"
 
 namespace bg::service {
@@ -79,7 +85,7 @@ Status AuditLog::Reload() {
                         return store_.AuditNodeHash(level, index);
                       }));
   std::lock_guard lock(mu_);
-  range_ = std::move(range);
+  if (range.Size() >= range_.Size()) range_ = std::move(range);
   return Ok();
 }
 
@@ -107,10 +113,22 @@ int64_t AuditLog::Size() const {
 }
 
 Result<SignedCheckpoint> AuditLog::Checkpoint() {
-  std::lock_guard lock(mu_);
-  if (!last_.note.empty() && last_.size == range_.Size()) return last_;
-  audit::Checkpoint cp{origin_, range_.Size(), range_.Root(), {}};
+  // Signing and storing run under checkpoint_mu_ alone, never under mu_: the writer needs mu_
+  // (Adopt) while it may hold the store, and the store commit below may wait for the writer.
+  std::lock_guard serial(checkpoint_mu_);
+  audit::Checkpoint cp;
+  {
+    std::lock_guard lock(mu_);
+    // Never a smaller one than was handed out (the stored one only grows).
+    if (!last_.note.empty() && last_.size >= range_.Size()) return last_;
+    cp = audit::Checkpoint{origin_, range_.Size(), range_.Root(), {}};
+  }
   BG_ASSIGN_OR_RETURN(std::string note, signer_.Sign(cp));
+  store::WriteBatch batch;
+  batch.meta.emplace_back(kLatestCheckpointMeta, note);
+  batch.meta.emplace_back(kVerifierKeyMeta, signer_.VerifierKey());
+  BG_TRY(store_.Commit(batch));
+  std::lock_guard lock(mu_);
   last_ = SignedCheckpoint{cp.size, cp.root, std::move(note)};
   return last_;
 }
@@ -131,6 +149,102 @@ Result<std::vector<std::string>> AuditLog::ConsistencyProof(int64_t first, int64
   return audit::ConsistencyProof(first, second, [this](int level, int64_t i) {
     return store_.AuditNodeHash(level, i);
   });
+}
+
+Result<std::unique_ptr<AuditFollower>> AuditFollower::Open(store::Store& store, AuditLog& log,
+                                                           Deliver deliver) {
+  BG_ASSIGN_OR_RETURN(int64_t size, store.AuditSize());
+  BG_ASSIGN_OR_RETURN(auto mark, store.GetMeta(kForwardedMeta));
+  int64_t next = size, stored = -1;
+  if (mark) {
+    int64_t v = -1;
+    auto [p, ec] = std::from_chars(mark->data(), mark->data() + mark->size(), v);
+    if (ec == std::errc() && p == mark->data() + mark->size() && v >= 0 && v <= size) {
+      next = stored = v;
+    }
+  }
+  return std::unique_ptr<AuditFollower>(
+      new AuditFollower(store, log, std::move(deliver), next, stored));
+}
+
+AuditFollower::AuditFollower(store::Store& store, AuditLog& log, Deliver deliver, int64_t next,
+                             int64_t stored_mark)
+    : store_(store),
+      log_(log),
+      deliver_(std::move(deliver)),
+      next_(next),
+      stored_mark_(stored_mark) {}
+
+AuditFollower::~AuditFollower() { Stop(); }
+
+int64_t AuditFollower::next() const {
+  std::lock_guard lock(mu_);
+  return next_;
+}
+
+Status AuditFollower::DeliverUpTo(int64_t end) {
+  constexpr int64_t kPage = 1000;
+  while (next_ < end) {
+    BG_ASSIGN_OR_RETURN(auto leaves, store_.AuditLeaves(next_, std::min(end, next_ + kPage)));
+    if (leaves.empty()) return Error::Internal(fmt::format("no audit leaf {} in the store", next_));
+    for (const std::string& leaf : leaves) deliver_(next_++, leaf);
+  }
+  return Ok();
+}
+
+void AuditFollower::OnCommitted(int64_t index, const std::string& leaf) {
+  std::lock_guard lock(mu_);
+  if (index < next_) return;  // already delivered by a poll
+  // Leaves before it that another process appended: from the store first, in order.
+  if (index > next_ && !DeliverUpTo(index).has_value()) return;  // the next poll retries
+  deliver_(index, leaf);
+  next_ = index + 1;
+}
+
+Status AuditFollower::Poll() {
+  BG_ASSIGN_OR_RETURN(int64_t size, store_.AuditSize());
+  if (size > log_.Size()) BG_TRY(log_.Reload());
+  {
+    std::lock_guard lock(mu_);
+    BG_TRY(DeliverUpTo(size));
+  }
+  return StoreMark();
+}
+
+Status AuditFollower::StoreMark() {
+  const int64_t at = next();
+  if (at == stored_mark_) return Ok();
+  store::WriteBatch batch;
+  batch.meta.emplace_back(kForwardedMeta, std::to_string(at));
+  BG_TRY(store_.Commit(batch));
+  stored_mark_ = at;
+  return Ok();
+}
+
+void AuditFollower::Start(std::chrono::milliseconds interval) {
+  std::lock_guard lock(thread_mu_);
+  if (thread_.joinable()) return;
+  stopping_ = false;
+  thread_ = std::thread([this, interval] {
+    std::unique_lock lock(thread_mu_);
+    while (!stopping_) {
+      lock.unlock();
+      if (auto s = Poll(); !s) log::Warn("audit.follow_failed", {{"error", s.error().message()}});
+      lock.lock();
+      cv_.wait_for(lock, interval, [this] { return stopping_; });
+    }
+  });
+}
+
+void AuditFollower::Stop() {
+  {
+    std::lock_guard lock(thread_mu_);
+    if (!thread_.joinable()) return;
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  thread_.join();
+  if (auto s = Poll(); !s) log::Warn("audit.follow_failed", {{"error", s.error().message()}});
 }
 
 }  // namespace bg::service

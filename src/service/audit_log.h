@@ -3,9 +3,13 @@
 // master key), and proofs read from the store.
 #pragma once
 
+#include <chrono>
+#include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "audit/checkpoint.h"
@@ -38,6 +42,9 @@ struct SignedCheckpoint {
   std::string note;  // the signed note text
 };
 
+inline constexpr char kLatestCheckpointMeta[] = "audit.checkpoint.latest";
+inline constexpr char kVerifierKeyMeta[] = "audit.verifier_key";
+
 class AuditLog {
  public:
   // Rebuilds the right edge from the store; loads or creates the signing key (meta
@@ -48,7 +55,8 @@ class AuditLog {
 
   AuditAppender Appender() const;
   void Adopt(const AuditAppender& committed);
-  // Re-reads the right edge from the store (another process appended, e.g. `user add`).
+  // Re-reads the right edge from the store (another process appended, e.g. `user add`). Only
+  // ever grows the in-memory edge: a read that raced with a newer Adopt() is dropped.
   Status Reload();
   // Canonical JSON leaf bytes of an event at `now`.
   std::string Encode(const core::AuditEvent& event, Timestamp now) const;
@@ -56,7 +64,10 @@ class AuditLog {
   std::string Hmac(std::string_view value) const;
 
   int64_t Size() const;
-  // Signs the current tree head (cached while the size does not change).
+  // Signs the current tree head (cached while the size does not change). A checkpoint is
+  // durable before it is returned: each new one is stored as meta "audit.checkpoint.latest"
+  // (with "audit.verifier_key"), so a checkpoint anybody was handed is never newer than the
+  // one the data directory keeps, even after a crash. The stored one only grows.
   Result<SignedCheckpoint> Checkpoint();
   std::string VerifierKey() const;  // "<name>+<hex id>+<base64(0x01||pub)>"
   Result<std::vector<std::string>> InclusionProof(int64_t index, int64_t size);
@@ -66,11 +77,57 @@ class AuditLog {
   AuditLog(store::Store& store, std::string origin, audit::NoteSigner signer, Secret hmac_key);
   store::Store& store_;
   std::string origin_;
+  std::mutex checkpoint_mu_;  // serialises Checkpoint() (sign, then store); before mu_
   mutable std::mutex mu_;
   audit::CompactRange range_;
   audit::NoteSigner signer_;
   Secret hmac_key_;
   SignedCheckpoint last_;
+};
+
+// Follows the store's log and hands every leaf, once and in index order, to `deliver` (the
+// audit subscribers: syslog): the leaves this process commits (OnCommitted, called by the writer
+// after each commit) and the leaves another process appends to the same store (`breakglass user
+// add|disable|enable|reset` beside a running server, or while it was down), found by Poll().
+// Poll() also reloads the AuditLog's right edge when the store is ahead of it, so the next
+// checkpoint (and the witnesses) cover those leaves too. Where delivery got to is kept as meta
+// "audit.forwarded", so leaves appended while the server was down are forwarded at its next
+// start; without that mark (first start) forwarding starts at the end of the log. At least once:
+// a crash may repeat leaves after the last stored mark. Thread-safe.
+class AuditFollower {
+ public:
+  using Deliver = std::function<void(int64_t index, const std::string& leaf)>;
+  static constexpr char kForwardedMeta[] = "audit.forwarded";
+  // Reads the mark (or the log's size) as the first index to deliver.
+  static Result<std::unique_ptr<AuditFollower>> Open(store::Store& store, AuditLog& log,
+                                                     Deliver deliver);
+  ~AuditFollower();
+
+  void OnCommitted(int64_t index, const std::string& leaf);
+  // Catches up with the store: reloads the AuditLog if the store is ahead, delivers what is
+  // new, stores the mark if it moved.
+  Status Poll();
+  // Polls every `interval` on a thread of its own until Stop(), which polls a last time.
+  void Start(std::chrono::milliseconds interval);
+  void Stop();
+  int64_t next() const;
+
+ private:
+  AuditFollower(store::Store& store, AuditLog& log, Deliver deliver, int64_t next,
+                int64_t stored_mark);
+  Status DeliverUpTo(int64_t end);  // mu_ held
+  Status StoreMark();
+
+  store::Store& store_;
+  AuditLog& log_;
+  Deliver deliver_;
+  mutable std::mutex mu_;  // delivery order; held while delivering
+  int64_t next_ = 0;
+  int64_t stored_mark_ = -1;
+  std::mutex thread_mu_;
+  std::condition_variable cv_;
+  bool stopping_ = false;
+  std::thread thread_;
 };
 
 }  // namespace bg::service

@@ -1,9 +1,9 @@
 #include "service/background.h"
 
-#include <spdlog/spdlog.h>
-
 #include <algorithm>
 #include <set>
+
+#include "log/json_log.h"
 
 namespace bg::service {
 
@@ -101,7 +101,7 @@ void Outbox::Loop() {
     }
     auto jobs = store_.ListOutbox();
     if (!jobs) {
-      spdlog::warn("outbox: cannot read jobs: {}", jobs.error().ToString());
+      log::Warn("outbox.read_failed", {{"error", jobs.error().ToString()}});
       continue;
     }
     Timestamp now = clock_.Now();

@@ -1,20 +1,13 @@
 #include "service/checkpointer.h"
 
-#include <spdlog/spdlog.h>
-
 #include <algorithm>
-#include <nlohmann/json.hpp>
 
+#include "log/json_log.h"
 #include "metrics/metrics.h"
 #include "service/audit_log.h"
 #include "service/service.h"
 
 namespace bg::service {
-namespace {
-
-std::string Quoted(const std::string& s) { return nlohmann::json(s).dump(); }
-
-}  // namespace
 
 bool CheckpointSchedule::Due(Timestamp now, int64_t log_size) const {
   if (log_size <= signed_size_) return false;
@@ -89,18 +82,14 @@ std::unique_ptr<Checkpointer> Checkpointer::ForService(
   options.witnesses = service.config().witnesses;
   CheckpointerHooks hooks;
   AuditLog& log = service.audit();
-  store::Store& store = service.store();
   hooks.log_size = [&log] { return log.Size(); };
   hooks.sign = [&log]() -> Result<std::pair<int64_t, std::string>> {
     BG_ASSIGN_OR_RETURN(SignedCheckpoint cp, log.Checkpoint());
     return std::make_pair(cp.size, cp.note);
   };
-  hooks.persist = [&log, &store](const std::string& note) {
-    store::WriteBatch batch;
-    batch.meta.emplace_back("audit.checkpoint.latest", note);
-    batch.meta.emplace_back("audit.verifier_key", log.VerifierKey());
-    return store.Commit(batch);
-  };
+  // AuditLog::Checkpoint() stored it before returning it (as it does for the API's
+  // GET /v1/audit/checkpoint): storing it again here could put an older one back.
+  hooks.persist = [](const std::string&) { return Ok(); };
   hooks.post = std::move(post);
   return std::make_unique<Checkpointer>(std::move(options), std::move(hooks), SystemClock::Get(),
                                         &service.metrics());
@@ -154,15 +143,14 @@ std::optional<int64_t> Checkpointer::TickImpl(bool force) {
   }
   auto signed_cp = hooks_.sign();
   if (!signed_cp) {
-    spdlog::error(R"({{"event":"audit.checkpoint_failed","error":{}}})",
-                  Quoted(signed_cp.error().message()));
+    log::Error("audit.checkpoint_failed", {{"error", signed_cp.error().message()}});
     return std::nullopt;
   }
   const auto& [cp_size, note] = *signed_cp;
   if (auto s = hooks_.persist(note); !s) {
     // Not marked signed: the next tick tries again.
-    spdlog::error(R"({{"event":"audit.checkpoint_persist_failed","size":{},"error":{}}})", cp_size,
-                  Quoted(s.error().message()));
+    log::Error("audit.checkpoint_persist_failed",
+               {{"size", cp_size}, {"error", s.error().message()}});
     return std::nullopt;
   }
   {
@@ -171,7 +159,7 @@ std::optional<int64_t> Checkpointer::TickImpl(bool force) {
     witnesses_.Offer(cp_size, note, now);
   }
   cv_.notify_all();
-  spdlog::debug(R"({{"event":"audit.checkpoint_signed","size":{}}})", cp_size);
+  log::Debug("audit.checkpoint_signed", {{"size", cp_size}});
   return cp_size;
 }
 
@@ -194,9 +182,10 @@ int Checkpointer::PushDue() {
     }
     if (!s) {
       if (failures_metric_ != nullptr) failures_metric_->Inc();
-      spdlog::warn(
-          R"({{"event":"audit.witness_push_failed","witness":{},"size":{},"error":{},"gave_up":{}}})",
-          Quoted(push.url), push.size, Quoted(s.error().message()), gave_up);
+      log::Warn("audit.witness_push_failed", {{"witness", push.url},
+                                               {"size", push.size},
+                                               {"error", s.error().message()},
+                                               {"gave_up", gave_up}});
     }
   }
   return static_cast<int>(due.size());

@@ -1,7 +1,6 @@
 #include "service/service.h"
 
 #include <fmt/format.h>
-#include <spdlog/spdlog.h>
 #include <sys/stat.h>
 
 #include <unistd.h>
@@ -15,6 +14,7 @@
 #include "auth/master_key.h"
 #include "core/commands.h"
 #include "auth/rate_limit.h"
+#include "log/json_log.h"
 #include "metrics/metrics.h"
 #include "service/audit_log.h"
 #include "service/background.h"
@@ -152,7 +152,7 @@ Status Service::ReloadPolicy() {
   }
   const std::string digest = HexEncode(AsBytes(Sha256(text)));
   if (!problems.empty()) {
-    spdlog::error("{{\"event\":\"policy.rejected\",\"path\":\"{}\",\"sha256\":\"{}\"}}", path, digest);
+    log::Error("policy.rejected", {{"path", path}, {"sha256", digest}});
     if (writer_) {
       core::AuditEvent ev{"policy.rejected", std::string(core::kSystemActor), {}, {{"path", path}, {"sha256", digest}}};
       (void)writer_->RunSync([ev](Tx& tx) { tx.Audit(ev); return Ok(); });
@@ -164,7 +164,7 @@ Status Service::ReloadPolicy() {
     policy_ = std::make_shared<const core::Policy>(std::move(*parsed.policy));
     policy_sha256_ = digest;
   }
-  spdlog::info("{{\"event\":\"policy.loaded\",\"path\":\"{}\",\"sha256\":\"{}\"}}", path, digest);
+  log::Info("policy.loaded", {{"path", path}, {"sha256", digest}});
   if (writer_) {
     core::AuditEvent ev{"policy.loaded", std::string(core::kSystemActor), {}, {{"path", path}, {"sha256", digest}}};
     BG_TRY(writer_->RunSync([ev](Tx& tx) { tx.Audit(ev); return Ok(); }));
@@ -186,7 +186,17 @@ Status Service::Start() {
                                      [this](const std::vector<store::TimerRecord>& ts) {
                                        if (scheduler_) scheduler_->Add(ts);
                                      });
+  if (mode_ == Mode::kServer) {
+    // Subscribers see the store's whole log, leaves other processes append included (13.6).
+    BG_ASSIGN_OR_RETURN(follower_, AuditFollower::Open(*store_, *audit_,
+                                                       [this](int64_t i, const std::string& leaf) {
+                                                         for (const auto& s : audit_subs_) {
+                                                           s(i, leaf);
+                                                         }
+                                                       }));
+  }
   writer_->SetAuditListener([this](int64_t index, const std::string& leaf) {
+    if (follower_) return follower_->OnCommitted(index, leaf);
     for (const auto& s : audit_subs_) s(index, leaf);
   });
   if (mode_ == Mode::kAdmin) {
@@ -203,6 +213,7 @@ Status Service::Start() {
   scheduler_->Add(timers);
   outbox_ = std::make_unique<Outbox>(*store_, clock_, [this](const auto& jobs) { RunJobs(jobs); });
   outbox_->Notify();
+  follower_->Start(kAuditFollowInterval);
   started_ = true;
   return Ok();
 }
@@ -216,6 +227,7 @@ void Service::Stop() {
     (void)writer_->RunSync([stopped](Tx& tx) { tx.Audit(stopped); return Ok(); });
   }
   writer_->Stop();
+  if (follower_) follower_->Stop();  // after "server.stopped"
 }
 
 // ---- requests ----
@@ -227,6 +239,41 @@ bool RefusedForRecordingCredential(const core::Actor& actor,
   if (!actor.recording_grant) return false;
   cb(Error::PermissionDenied("a recording credential can only record its grant's sessions"));
   return true;
+}
+
+// The reason code of a refusal: the error's code, and the field it names when there is one.
+void AddRefusal(core::AuditEvent& ev, const Error& e) {
+  ev.details["reason"] = std::string(ToString(e.code()));
+  if (!e.field().empty()) ev.details["field"] = e.field();
+  ev.details["message"] = e.message();
+}
+
+// "request.refused" for a request the policy or its checks refused (the unapprovable case is
+// core::RequestRefused): what was asked, by whom, from where, and why not.
+core::AuditEvent RefusedRequestEvent(const core::Actor& actor, const core::CreateCommand& cmd,
+                                     const Error& e) {
+  core::AuditEvent ev{"request.refused", actor.name, RequestId(),
+                      {{"resource", cmd.resource},
+                       {"privilege", cmd.privilege},
+                       {"duration", std::to_string(cmd.duration.count())},
+                       {"ticket", cmd.ticket},
+                       {"source_address", actor.source_address}}};
+  if (cmd.tier) ev.details["tier"] = std::to_string(*cmd.tier);
+  if (cmd.emergency) ev.details["emergency"] = "true";
+  AddRefusal(ev, e);
+  return ev;
+}
+
+// "approval.refused" for an approval or denial the rules refused (own request, not in the pool,
+// MFA not fresh, not pending...).
+core::AuditEvent RefusedApprovalEvent(const core::Actor& actor, const core::Request& r,
+                                      const std::string& decision, const Error& e) {
+  core::AuditEvent ev{"approval.refused", actor.name, r.id,
+                      {{"decision", decision},
+                       {"state", std::string(core::ToString(r.state))},
+                       {"source_address", actor.source_address}}};
+  AddRefusal(ev, e);
+  return ev;
 }
 
 // The accounts that can approve now: the approver role, not disabled, TOTP enrolled.
@@ -267,8 +314,13 @@ void Service::Create(const core::Actor& actor, core::CreateCommand cmd,
   auto refused = std::make_shared<std::optional<Error>>();
   auto fn = [this, pol, actor, cmd = std::move(cmd), risk, id, able = std::move(*able),
              refused](Tx& tx) -> Result<core::Request> {
-    BG_ASSIGN_OR_RETURN(core::Transition t,
-                        core::CreateRequest(*pol, actor, cmd, risk, id, tx.now()));
+    auto created = core::CreateRequest(*pol, actor, cmd, risk, id, tx.now());
+    if (!created) {  // refused by the policy or its checks: audited, with the reason code
+      tx.Audit(RefusedRequestEvent(actor, cmd, created.error()));
+      *refused = created.error();
+      return core::Request{};
+    }
+    core::Transition& t = *created;
     if (auto ok = core::CheckApprovable(*pol, t.request, able); !ok) {
       tx.Audit(core::RequestRefused(t.request, "unapprovable", ok.error().message()));
       *refused = ok.error();
@@ -300,6 +352,33 @@ void Service::Transact(RequestId id,
   writer_->Submit(MakeOp<core::Request>(std::move(fn), std::move(cb)));
 }
 
+void Service::TransactOrRefuse(
+    RequestId id, const core::Actor& actor, std::string decision,
+    std::function<Result<core::Transition>(const core::Policy&, const core::Request&, Timestamp)>
+        step,
+    Callback<core::Request> cb) {
+  auto pol = policy();
+  auto refused = std::make_shared<std::optional<Error>>();
+  auto fn = [this, pol, id, actor, decision = std::move(decision), step = std::move(step),
+             refused](Tx& tx) -> Result<core::Request> {
+    BG_ASSIGN_OR_RETURN(auto current, tx.GetRequest(id));
+    if (!current) return Error::NotFound("no request " + id.value());
+    auto t = step(*pol, *current, tx.now());
+    if (!t) {
+      tx.Audit(RefusedApprovalEvent(actor, *current, decision, t.error()));
+      *refused = t.error();
+      return *current;
+    }
+    if (t->effects.empty()) return *current;  // idempotent repeat: nothing to store
+    return ApplyTransition(tx, *t, current->version);
+  };
+  writer_->Submit(MakeOp<core::Request>(
+      std::move(fn), [cb = std::move(cb), refused](Result<core::Request> r) {
+        if (r && refused->has_value()) return cb(std::move(**refused));
+        cb(std::move(r));
+      }));
+}
+
 void Service::Approve(const core::Actor& actor, RequestId id, std::string comment,
                       Callback<core::Request> cb) {
   if (RefusedForRecordingCredential(actor, cb)) return;
@@ -307,12 +386,12 @@ void Service::Approve(const core::Actor& actor, RequestId id, std::string commen
     if (r) impl_->m.CountDecision("approve");
     cb(std::move(r));
   };
-  Transact(std::move(id),
-           [actor, comment = std::move(comment)](const core::Policy& p, const core::Request& r,
-                                                 Timestamp now) {
-             return core::Approve(p, r, actor, comment, now);
-           },
-           std::move(cb));
+  TransactOrRefuse(std::move(id), actor, "approve",
+                   [actor, comment = std::move(comment)](
+                       const core::Policy& p, const core::Request& r, Timestamp now) {
+                     return core::Approve(p, r, actor, comment, now);
+                   },
+                   std::move(cb));
 }
 
 void Service::Deny(const core::Actor& actor, RequestId id, std::string reason,
@@ -322,12 +401,12 @@ void Service::Deny(const core::Actor& actor, RequestId id, std::string reason,
     if (r) impl_->m.CountDecision("deny");
     cb(std::move(r));
   };
-  Transact(std::move(id),
-           [actor, reason = std::move(reason)](const core::Policy& p, const core::Request& r,
-                                               Timestamp now) {
-             return core::Deny(p, r, actor, reason, now);
-           },
-           std::move(cb));
+  TransactOrRefuse(std::move(id), actor, "deny",
+                   [actor, reason = std::move(reason)](const core::Policy& p,
+                                                       const core::Request& r, Timestamp now) {
+                     return core::Deny(p, r, actor, reason, now);
+                   },
+                   std::move(cb));
 }
 
 void Service::Cancel(const core::Actor& actor, RequestId id, Callback<core::Request> cb) {
@@ -412,8 +491,9 @@ void Service::OnTimerFired(const store::TimerRecord& t) {
   };
   writer_->Submit({std::move(fn), [t](Status s) {
                      if (!s) {
-                       spdlog::error("timer {} for {} failed: {}", t.id, t.request.value(),
-                                     s.error().ToString());
+                       log::Error("timer.failed", {{"timer", t.id},
+                                                   {"request_id", t.request.value()},
+                                                   {"error", s.error().ToString()}});
                      }
                    }});
 }
@@ -519,7 +599,7 @@ void Service::RunJobs(const std::vector<store::OutboxJob>& jobs) {
   for (auto& f : pending) {
     Status s = f.get();
     if (!s) {
-      spdlog::warn("outbox: job outcome not stored: {}", s.error().ToString());
+      log::Warn("outbox.outcome_not_stored", {{"error", s.error().ToString()}});
     }
   }
 }
@@ -527,6 +607,46 @@ void Service::RunJobs(const std::vector<store::OutboxJob>& jobs) {
 // ---- events ----
 
 void Service::SubscribeAudit(AuditSubscriber s) { audit_subs_.push_back(std::move(s)); }
+
+namespace {
+// "SHA256:<unpadded base64>" of the key blob of an authorized_keys-style line, as ssh-keygen -l
+// prints it; empty when the line has no base64 key.
+std::string SshKeyFingerprint(std::string_view line) {
+  const size_t start = line.find(' ');
+  if (start == std::string_view::npos) return "";
+  std::string_view b64 = line.substr(start + 1);
+  b64 = b64.substr(0, b64.find_first_of(" \t\r\n"));
+  auto blob = Base64Decode(b64);
+  if (!blob) return "";
+  std::string fp = Base64Encode(AsBytes(Sha256(*blob)));
+  while (!fp.empty() && fp.back() == '=') fp.pop_back();
+  return "SHA256:" + fp;
+}
+}  // namespace
+
+Status Service::AuditSshCertIssued(const core::Actor& actor, const core::Request& grant,
+                                   std::string_view public_key_line, uint64_t serial,
+                                   const std::vector<std::string>& principals,
+                                   Timestamp valid_after, Timestamp valid_before) {
+  core::AuditEvent ev{"ssh.cert_issued", actor.name, grant.id,
+                      {{"connector", grant.connector},
+                       {"serial", std::to_string(serial)},
+                       {"key_fingerprint", SshKeyFingerprint(public_key_line)},
+                       {"principals", fmt::format("{}", fmt::join(principals, ","))},
+                       {"valid_after", FormatRfc3339(valid_after)},
+                       {"valid_before", FormatRfc3339(valid_before)},
+                       {"source_address", actor.source_address}}};
+  return AppendAudit(ev);
+}
+
+Status Service::AuditCredentialTaken(const core::Actor& actor, const core::Request& grant) {
+  core::AuditEvent ev{"credential.taken", actor.name, grant.id,
+                      {{"connector", grant.connector},
+                       {"resource", grant.resource},
+                       {"privilege", grant.privilege},
+                       {"source_address", actor.source_address}}};
+  return AppendAudit(ev);
+}
 
 Status Service::AppendAudit(const core::AuditEvent& event) {
   return writer_->RunSync([&event](Tx& tx) {

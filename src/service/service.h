@@ -7,6 +7,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
@@ -35,6 +36,7 @@ class MasterKey;
 
 namespace bg::service {
 
+class AuditFollower;
 class AuditLog;
 class Writer;
 class Scheduler;
@@ -149,10 +151,23 @@ class Service {
   using Subscriber = std::function<void(const StateEvent&)>;
   uint64_t Subscribe(Subscriber s);
   void Unsubscribe(uint64_t id);
-  // Called on the writer thread, in log order, for every committed audit leaf (syslog
-  // forwarding, checkpoints). Must not block.
+  // Called in log order, once for every leaf of the store's log (syslog forwarding): on the
+  // writer thread for the server's own appends, on the AuditFollower's for leaves other
+  // processes appended (`breakglass user add` beside the server), which are found within
+  // kAuditFollowInterval. Must not block.
+  static constexpr std::chrono::milliseconds kAuditFollowInterval{1000};
   using AuditSubscriber = std::function<void(int64_t index, const std::string& leaf)>;
   void SubscribeAudit(AuditSubscriber s);
+  // Credentials handed out, audited before they leave (no audit, no credential): the API
+  // calls these after the connector made the credential and sends it only on Ok.
+  // "ssh.cert_issued": the certificate's serial, the SHA-256 fingerprint of the signed public
+  // key (as `ssh-keygen -l` shows it), the principals and the validity window.
+  Status AuditSshCertIssued(const core::Actor& actor, const core::Request& grant,
+                            std::string_view public_key_line, uint64_t serial,
+                            const std::vector<std::string>& principals, Timestamp valid_after,
+                            Timestamp valid_before);
+  // "credential.taken": `actor` fetched the one-time credential of `grant` (never its value).
+  Status AuditCredentialTaken(const core::Actor& actor, const core::Request& grant);
   // Appends one audit event on its own (for components outside the request workflow).
   Status AppendAudit(const core::AuditEvent& event);
   // Raises an alert outside a request transition (a connector probe failing): appends
@@ -187,6 +202,13 @@ class Service {
                 std::function<Result<core::Transition>(const core::Policy&, const core::Request&,
                                                        Timestamp)> step,
                 Callback<core::Request> cb);
+  // Transact for a decision (approve, deny) of `actor`: a refusal by the rules is audited
+  // as "approval.refused" with its reason code, then reported to `cb`.
+  void TransactOrRefuse(RequestId id, const core::Actor& actor, std::string decision,
+                        std::function<Result<core::Transition>(
+                            const core::Policy&, const core::Request&, Timestamp)>
+                            step,
+                        Callback<core::Request> cb);
   void OnTimerFired(const store::TimerRecord& t);
   void OnCommittedRequest(const core::Request& r);
   // Stages a transition of a request read at `read_version`; publishes it after the commit.
@@ -214,6 +236,7 @@ class Service {
   std::unique_ptr<Scheduler> scheduler_;
   std::unique_ptr<Outbox> outbox_;
   std::vector<AuditSubscriber> audit_subs_;  // set before Start
+  std::unique_ptr<AuditFollower> follower_;  // kServer: feeds audit_subs_ from the store
   std::mutex subs_mu_;
   std::map<uint64_t, Subscriber> subs_;
   uint64_t next_sub_ = 1;

@@ -1,7 +1,6 @@
 #include "service/service_metrics.h"
 
-#include <spdlog/spdlog.h>
-
+#include "log/json_log.h"
 #include "service/audit_log.h"
 #include "service/service.h"
 
@@ -11,7 +10,7 @@ namespace {
 template <typename T>
 T* OrNull(Result<T*> r) {
   if (!r) {
-    spdlog::error("metrics: {}", r.error().ToString());
+    log::Error("metrics.register_failed", {{"error", r.error().ToString()}});
     return nullptr;
   }
   return *r;

@@ -1,12 +1,12 @@
 // People: accounts, login with password + TOTP, bearer tokens, MFA for actions.
 #include <fmt/format.h>
-#include <spdlog/spdlog.h>
 
 #include "auth/master_key.h"
 #include "auth/password.h"
 #include "auth/rate_limit.h"
 #include "auth/token.h"
 #include "auth/totp.h"
+#include "log/json_log.h"
 #include "service/service.h"
 #include "service/service_impl.h"
 #include "service/writer.h"
@@ -126,7 +126,7 @@ Result<LoginResult> Service::Login(const std::string& user, const Secret& passwo
   BG_TRY(s);
   impl_->m.CountLogin(result->has_value() ? "success" : "failure");
   if (!result->has_value()) return LoginFailed();
-  spdlog::info("{{\"event\":\"auth.login\",\"user\":\"{}\",\"source\":\"{}\"}}", user, source);
+  log::Info("auth.login", {{"user", user}, {"source", source}});
   return std::move(**result);
 }
 

@@ -1,9 +1,9 @@
 #include "service/writer.h"
 
-#include <spdlog/spdlog.h>
-
 #include <future>
 #include <variant>
+
+#include "log/json_log.h"
 
 namespace bg::service {
 
@@ -168,8 +168,8 @@ void Writer::RunGroup(std::vector<Op>& ops) {
       tx->ResetStagedFlag();
       Status s = op.run(*tx);
       if (!s && tx->staged()) {
-        spdlog::error("writer: an operation failed after staging: {}; its group is refused",
-                      s.error().ToString());
+        log::Error("writer.operation_failed_after_staging",
+                   {{"error", s.error().ToString()}, {"outcome", "its group is refused"}});
         poisoned = true;
       }
       results.push_back(std::move(s));
@@ -183,11 +183,11 @@ void Writer::RunGroup(std::vector<Op>& ops) {
     commit = store_.Commit(tx->batch_);
     if (commit) break;
     if (commit.error().code() == ErrorCode::kFailedPrecondition && attempt == 0 && audit_.Reload()) {
-      spdlog::warn("writer: the audit log grew outside this process; retrying the group");
+      log::Warn("writer.audit_log_grew_outside", {{"outcome", "retrying the group"}});
       continue;
     }
-    spdlog::error("writer: commit of {} operations failed: {}", ops.size(),
-                  commit.error().ToString());
+    log::Error("writer.commit_failed",
+               {{"operations", ops.size()}, {"error", commit.error().ToString()}});
     commit = Error::Unavailable(
         "the change and its audit record could not be stored; nothing was changed (" +
         commit.error().message() + ")");

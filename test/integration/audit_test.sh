@@ -9,6 +9,9 @@ for tool in sqlite3 jq oathtool python3; do
   command -v $tool >/dev/null || { echo "SKIP: $tool not installed"; exit 77; }
 done
 HERE=$(cd "$(dirname "$0")" && pwd)
+# Every sqlite3 run waits for the server's write lock (10 s) instead of failing at once with
+# "database is locked": the server writes a checkpoint every second.
+sql() { sqlite3 -cmd '.timeout 10000' "$@"; }
 
 # A witness: stores each POSTed checkpoint as witness/N.txt. A syslog receiver: one datagram a line.
 mkdir -p "$WORK/witness"
@@ -201,7 +204,59 @@ wait_until 300 bash -c "[ \"\$(curl -sf --cacert '$BREAKGLASS_CACERT' -H 'Author
   || fail "log did not grow"
 "$BG" audit verify --trusted-checkpoint "$WORK/trusted.txt" >/dev/null || fail "untampered live verify"
 DB=$WORK/breakglass-data/breakglass.db
-sqlite3 "$DB" "UPDATE audit_leaves SET leaf = CAST(replace(CAST(leaf AS TEXT), '\"actor\":\"alice\"', '\"actor\":\"mallory\"') AS BLOB) WHERE idx = $k"
+# 13.7: a leaf and its stored hash both rewritten (at an odd index, where the binary search over
+# consistency proofs named the entry before it): the live check names that entry exactly or a
+# range holding it, never another entry.
+cat >"$WORK/rewrite.py" <<'EOF'
+import hashlib, json, sqlite3, sys
+db, mode, saved = sys.argv[1], sys.argv[2], sys.argv[3]
+c = sqlite3.connect(db, timeout=30, isolation_level=None)
+c.execute("BEGIN IMMEDIATE")
+if mode == "rewrite":
+    k = int(sys.argv[4])
+    for j in range(1, c.execute("SELECT COUNT(*) FROM audit_leaves").fetchone()[0], 2):
+        if j == k:
+            continue
+        leaf = bytes(c.execute("SELECT leaf FROM audit_leaves WHERE idx = ?", (j,)).fetchone()[0])
+        old_hash = bytes(c.execute("SELECT hash FROM audit_nodes WHERE level = 0 AND idx = ?", (j,)).fetchone()[0])
+        new = bytearray(leaf); i = new.index(b'"actor":"') + 9; new[i] ^= 0x02  # a letter, still canonical
+        new = bytes(new)
+        c.execute("UPDATE audit_leaves SET leaf = ? WHERE idx = ?", (new, j))
+        c.execute("UPDATE audit_nodes SET hash = ? WHERE level = 0 AND idx = ?", (hashlib.sha256(b"\0" + new).digest(), j))
+        json.dump({"idx": j, "leaf": leaf.hex(), "hash": old_hash.hex()}, open(saved, "w"))
+        print(j)
+        break
+else:
+    o = json.load(open(saved))
+    c.execute("UPDATE audit_leaves SET leaf = ? WHERE idx = ?", (bytes.fromhex(o["leaf"]), o["idx"]))
+    c.execute("UPDATE audit_nodes SET hash = ? WHERE level = 0 AND idx = ?", (bytes.fromhex(o["hash"]), o["idx"]))
+c.execute("COMMIT")
+EOF
+j=$(python3 "$WORK/rewrite.py" "$DB" rewrite "$WORK/rewritten.json" "$k") || fail "rewrite of a leaf and its hash"
+set +e; "$BG" --json audit verify --trusted-checkpoint "$WORK/trusted.txt" >"$WORK/v.json" 2>"$WORK/v.err"; rc=$?; set -e
+[ $rc -eq 1 ] || fail "live verify after rewriting leaf $j and its hash: exit $rc: $(cat "$WORK/v.err")"
+jq -e --argjson j "$j" '(.first_bad_index == $j) or (.first_bad_index == null and .bad_range[0] <= $j and $j <= .bad_range[1])' \
+  "$WORK/v.json" >/dev/null || fail "leaf $j and its hash rewritten: named $(cat "$WORK/v.json")"
+if jq -e '.first_bad_index == null' "$WORK/v.json" >/dev/null; then
+  grep -q "entries $(jq -r '.bad_range[0]' "$WORK/v.json")\.\.$(jq -r '.bad_range[1]' "$WORK/v.json"): one of these leaves" "$WORK/v.err" \
+    || fail "the range is not in the message: $(cat "$WORK/v.err")"
+fi
+python3 "$WORK/rewrite.py" "$DB" restore "$WORK/rewritten.json" || fail "restore of leaf $j"
+"$BG" audit verify --trusted-checkpoint "$WORK/trusted.txt" >/dev/null 2>"$WORK/v.err" || fail "restored log: $(cat "$WORK/v.err")"
+# Another writer holds the database's write lock while the tamper step starts (as the server's
+# checkpointer does, every second): the step must wait for it, not fail with "database is locked".
+python3 - "$DB" "$WORK/locked" <<'EOF' & LOCKER_PID=$!
+import sqlite3, sys, time
+db = sqlite3.connect(sys.argv[1], timeout=30, isolation_level=None)
+db.execute("BEGIN IMMEDIATE")
+open(sys.argv[2], "w").close()
+time.sleep(1)  # released well inside the step's 10 s busy timeout
+db.execute("COMMIT")
+EOF
+wait_until 30 test -e "$WORK/locked" || fail "the lock holder did not take the lock"
+sql "$DB" "UPDATE audit_leaves SET leaf = CAST(replace(CAST(leaf AS TEXT), '\"actor\":\"alice\"', '\"actor\":\"mallory\"') AS BLOB) WHERE idx = $k" \
+  || fail "tamper step failed while another writer held the lock"
+wait "$LOCKER_PID" || fail "the lock holder failed"
 set +e; "$BG" --json audit verify --trusted-checkpoint "$WORK/trusted.txt" >"$WORK/v.json" 2>"$WORK/v.err"; rc=$?; set -e
 [ $rc -eq 1 ] || fail "live verify after tampering: exit $rc: $(cat "$WORK/v.err")"
 [ "$(jq -r .first_bad_index "$WORK/v.json")" = "$k" ] || fail "live tamper at $k not named: $(cat "$WORK/v.err")"
@@ -211,27 +266,27 @@ set +e; "$BG" audit export --bundle "$WORK/bad-live" >/dev/null 2>"$WORK/e.err";
 
 # ---- offline, from the data directory (server stopped) ----
 kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=
-grep -q "server.stopped" <(sqlite3 "$DB" "SELECT CAST(leaf AS TEXT) FROM audit_leaves ORDER BY idx DESC LIMIT 1") \
+grep -q "server.stopped" <(sql "$DB" "SELECT CAST(leaf AS TEXT) FROM audit_leaves ORDER BY idx DESC LIMIT 1") \
   || fail "no server.stopped leaf"
 "$BG" audit export --data-dir "$WORK/breakglass-data" --bundle "$WORK/off" >/dev/null || fail "offline export"
 set +e; "$BG" --json audit verify --bundle "$WORK/off" >"$WORK/v.json" 2>"$WORK/v.err"; rc=$?; set -e
 [ $rc -eq 1 ] && [ "$(jq -r .first_bad_index "$WORK/v.json")" = "$k" ] || fail "offline tamper at $k: $(cat "$WORK/v.err")"
-sqlite3 "$DB" "UPDATE audit_leaves SET leaf = CAST(replace(CAST(leaf AS TEXT), '\"actor\":\"mallory\"', '\"actor\":\"alice\"') AS BLOB) WHERE idx = $k"
+sql "$DB" "UPDATE audit_leaves SET leaf = CAST(replace(CAST(leaf AS TEXT), '\"actor\":\"mallory\"', '\"actor\":\"alice\"') AS BLOB) WHERE idx = $k"
 "$BG" audit export --data-dir "$WORK/breakglass-data" --bundle "$WORK/off" --progress >/dev/null 2>"$WORK/progress.err"
 grep -q "100%" "$WORK/progress.err" || fail "no progress output"
 "$BG" audit verify --bundle "$WORK/off" --trusted-checkpoint "$WORK/trusted.txt" >"$WORK/v.out" \
   || fail "restored log does not verify: $(cat "$WORK/v.out")"
 # the final checkpoint, signed at shutdown, covers server.stopped: nothing unsigned
-total=$(sqlite3 "$DB" "SELECT COUNT(*) FROM audit_leaves")
+total=$(sql "$DB" "SELECT COUNT(*) FROM audit_leaves")
 [ "$(sed -n 2p "$WORK/off/checkpoint.txt")" = "$total" ] || fail "last checkpoint does not cover the whole log"
 # swap two stored rows -> the first is named
-sqlite3 "$DB" "BEGIN; UPDATE audit_leaves SET idx = -1 WHERE idx = 5; UPDATE audit_leaves SET idx = 5 WHERE idx = 6; UPDATE audit_leaves SET idx = 6 WHERE idx = -1; COMMIT;"
+sql "$DB" "BEGIN; UPDATE audit_leaves SET idx = -1 WHERE idx = 5; UPDATE audit_leaves SET idx = 5 WHERE idx = 6; UPDATE audit_leaves SET idx = 6 WHERE idx = -1; COMMIT;"
 "$BG" audit export --data-dir "$WORK/breakglass-data" --bundle "$WORK/off2" >/dev/null
 set +e; "$BG" audit verify --bundle "$WORK/off2" 2>"$WORK/v.err"; rc=$?; set -e
 [ $rc -eq 1 ] && grep -q "entry 5: leaf does not match its stored hash" "$WORK/v.err" || fail "row swap: $(cat "$WORK/v.err")"
-sqlite3 "$DB" "BEGIN; UPDATE audit_leaves SET idx = -1 WHERE idx = 5; UPDATE audit_leaves SET idx = 5 WHERE idx = 6; UPDATE audit_leaves SET idx = 6 WHERE idx = -1; COMMIT;"
+sql "$DB" "BEGIN; UPDATE audit_leaves SET idx = -1 WHERE idx = 5; UPDATE audit_leaves SET idx = 5 WHERE idx = 6; UPDATE audit_leaves SET idx = 6 WHERE idx = -1; COMMIT;"
 # delete the last rows -> missing entries named
-sqlite3 "$DB" "DELETE FROM audit_leaves WHERE idx >= $((total - 3))"
+sql "$DB" "DELETE FROM audit_leaves WHERE idx >= $((total - 3))"
 "$BG" audit export --data-dir "$WORK/breakglass-data" --bundle "$WORK/off3" >/dev/null 2>&1 || true
 set +e; "$BG" audit verify --bundle "$WORK/off3" 2>"$WORK/v.err"; rc=$?; set -e
 [ $rc -eq 1 ] && grep -q "entry $((total - 3)): missing: the checkpoint covers $total entries" "$WORK/v.err" \
