@@ -11,6 +11,7 @@
 #include "auth/qr.h"
 #include "cli/common.h"
 #include "core/policy.h"
+#include "service/data_dir.h"
 #include "service/local_time.h"
 #include "service/service.h"
 
@@ -26,12 +27,68 @@ Result<Secret> ReadPasswordStdin() {
   return Secret(line);
 }
 
-Result<std::unique_ptr<service::Service>> OpenAdmin(const LocalConfigFlags& f) {
+// The local service of a user command, with its claim on the data directory (released after
+// the service stopped: members are destroyed in reverse order).
+struct Admin {
+  std::unique_ptr<service::DataDirLock> lock;
+  std::unique_ptr<service::Service> svc;
+  std::string actor;  // who the audit log names (LocalOperator)
+  ~Admin() {
+    if (svc) svc->Stop();
+  }
+  service::Service* operator->() { return svc.get(); }
+};
+
+// `use`: kRead for `user list`, kCreate for `user add` (which may initialise a data
+// directory), kModify for the other account changes.
+Result<std::unique_ptr<Admin>> OpenAdmin(const LocalConfigFlags& f, service::DataDirUse use,
+                                         const std::string& command) {
   BG_ASSIGN_OR_RETURN(auto config, LoadLocalConfig(f));
-  BG_ASSIGN_OR_RETURN(auto svc, service::Service::Open(config, SystemClock::Get(), nullptr,
-                                                       service::Service::Mode::kAdmin));
-  BG_TRY(svc->Start());
-  return svc;
+  service::DataDirClaim claim;
+  claim.use = use;
+  claim.create_missing = f.init;
+  claim.beside_server = true;  // the account commands are made to run beside a server
+  claim.command = command;
+  auto admin = std::make_unique<Admin>();
+  BG_ASSIGN_OR_RETURN(admin->lock, service::ClaimDataDir(config, claim));
+  BG_ASSIGN_OR_RETURN(admin->svc, service::Service::Open(config, SystemClock::Get(), nullptr,
+                                                         service::Service::Mode::kAdmin));
+  BG_TRY(admin->svc->Start());
+  if (use != service::DataDirUse::kRead) {
+    BG_ASSIGN_OR_RETURN(admin->actor, admin->svc->LocalOperator(f.operator_name, OsUser()));
+  }
+  return admin;
+}
+
+nlohmann::json Ids(const auto& ids) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& id : ids) out.push_back(id.value());
+  return out;
+}
+
+void PrintDisabled(Globals& g, const std::string& name, const service::DisableReport& r) {
+  nlohmann::json j = {{"user", name},
+                      {"disabled", true},
+                      {"was_disabled", r.was_disabled},
+                      {"revoked", Ids(r.revoked)},
+                      {"cancelled", Ids(r.cancelled)},
+                      {"approvals_withdrawn", Ids(r.approvals_withdrawn)},
+                      {"sessions_ended", Ids(r.sessions_ended)}};
+  auto list = [](const char* what, const auto& ids) {
+    std::string names;
+    for (const auto& id : ids) names += (names.empty() ? "" : ", ") + id.value();
+    return fmt::format("  {}: {}\n", what, ids.empty() ? "none" : names);
+  };
+  std::string human = fmt::format("Disabled {}{}\n", name,
+                                  r.was_disabled ? " (it was disabled already)" : "");
+  human += list("grants revoked", r.revoked) + list("pending requests cancelled", r.cancelled) +
+           list("approvals withdrawn", r.approvals_withdrawn) +
+           list("recorded sessions ended", r.sessions_ended);
+  if (!r.revoked.empty()) {
+    human += "  (a running server revokes the credentials through the connectors within a "
+             "second; otherwise they are queued until the server starts)\n";
+  }
+  Print(g, j, human);
 }
 
 void PrintEnrolment(Globals& g, const service::NewUser& nu, const char* verb) {
@@ -53,8 +110,15 @@ void AddUserCommands(CLI::App& app, Globals& g) {
   user->require_subcommand(1);
   auto local = std::make_shared<LocalConfigFlags>();
   auto add_local = [local](CLI::App* c) {
-    c->add_option("--data-dir", local->data_dir, "Data directory of the server");
+    c->add_option("--data-dir", local->data_dir,
+                  "Data directory of the server (must exist and hold its database)");
     c->add_option("--config", local->config, "Server configuration file");
+  };
+  // The account-changing commands name who makes the change in the audit log.
+  auto add_operator = [local](CLI::App* c) {
+    c->add_option("--operator", local->operator_name,
+                  "The admin account making this change, named in the audit log (default: the "
+                  "account named like the OS user, $SUDO_USER under sudo, else cli:<OS user>)");
   };
 
   auto add = user->add_subcommand("add", "Create an account; prints its TOTP enrolment once");
@@ -65,6 +129,10 @@ void AddUserCommands(CLI::App& app, Globals& g) {
   add->add_option("--role", *roles, "requester, approver, auditor or admin (repeatable)")->required();
   add->add_flag("--password-stdin", *password_stdin, "Read the password from stdin")->required();
   add_local(add);
+  add_operator(add);
+  add->add_flag("--init", local->init,
+                "Create the data directory if it does not exist (an existing directory without "
+                "a database is initialised without it)");
   add->callback([&g, local, name, roles, password_stdin] {
     std::vector<core::Role> parsed;
     for (const auto& r : *roles) {
@@ -76,39 +144,48 @@ void AddUserCommands(CLI::App& app, Globals& g) {
     }
     auto password = ReadPasswordStdin();
     if (!password) return Fail(g, password.error());
-    auto svc = OpenAdmin(*local);
-    if (!svc) return Fail(g, svc.error());
-    auto nu = (*svc)->AddUser(LocalActor(), *name, parsed, *password);
-    (*svc)->Stop();
+    auto admin = OpenAdmin(*local, service::DataDirUse::kCreate, "user add");
+    if (!admin) return Fail(g, admin.error());
+    auto nu = (**admin)->AddUser((*admin)->actor, *name, parsed, *password);
+    admin->reset();
     if (!nu) return Fail(g, nu.error());
     PrintEnrolment(g, *nu, "Created");
   });
 
   for (bool disable : {true, false}) {
     auto c = user->add_subcommand(disable ? "disable" : "enable",
-                                  disable ? "Disable an account (its tokens stop working at once)"
+                                  disable ? "Disable an account: its tokens stop working at once; its grants are revoked, "
+                                            "its pending requests cancelled, its pending "
+                                            "approvals withdrawn (--json: what was ended)"
                                           : "Enable a disabled account");
     auto n = std::make_shared<std::string>();
     c->add_option("NAME", *n, "Account name")->required();
     add_local(c);
+    add_operator(c);
     c->callback([&g, local, n, disable] {
-      auto svc = OpenAdmin(*local);
-      if (!svc) return Fail(g, svc.error());
-      auto s = (*svc)->SetUserDisabled(LocalActor(), *n, disable);
-      (*svc)->Stop();
+      auto admin = OpenAdmin(*local, service::DataDirUse::kModify,
+                             disable ? "user disable" : "user enable");
+      if (!admin) return Fail(g, admin.error());
+      if (disable) {
+        auto report = (**admin)->DisableUser((*admin)->actor, *n);
+        admin->reset();
+        if (!report) return Fail(g, report.error());
+        return PrintDisabled(g, *n, *report);
+      }
+      auto s = (**admin)->SetUserDisabled((*admin)->actor, *n, false);
+      admin->reset();
       if (!s) return Fail(g, s.error());
-      Print(g, {{"user", *n}, {"disabled", disable}},
-            fmt::format("{} {}", disable ? "Disabled" : "Enabled", *n));
+      Print(g, {{"user", *n}, {"disabled", false}}, fmt::format("Enabled {}", *n));
     });
   }
 
   auto list = user->add_subcommand("list", "List accounts");
   add_local(list);
   list->callback([&g, local] {
-    auto svc = OpenAdmin(*local);
-    if (!svc) return Fail(g, svc.error());
-    auto users = (*svc)->ListUsers();
-    (*svc)->Stop();
+    auto admin = OpenAdmin(*local, service::DataDirUse::kRead, "user list");
+    if (!admin) return Fail(g, admin.error());
+    auto users = (**admin)->ListUsers();
+    admin->reset();
     if (!users) return Fail(g, users.error());
     nlohmann::json arr = nlohmann::json::array();
     std::string human = fmt::format("{:<16} {:<34} {}\n", "USER", "ROLES", "STATE");
@@ -132,6 +209,7 @@ void AddUserCommands(CLI::App& app, Globals& g) {
   reset->add_option("NAME", *rn, "Account name")->required();
   reset->add_flag("--password-stdin", *rpw, "Also set a new password, read from stdin");
   add_local(reset);
+  add_operator(reset);
   reset->callback([&g, local, rn, rpw] {
     std::optional<Secret> pw;
     if (*rpw) {
@@ -139,10 +217,10 @@ void AddUserCommands(CLI::App& app, Globals& g) {
       if (!p) return Fail(g, p.error());
       pw = *p;
     }
-    auto svc = OpenAdmin(*local);
-    if (!svc) return Fail(g, svc.error());
-    auto nu = (*svc)->ResetUser(LocalActor(), *rn, pw);
-    (*svc)->Stop();
+    auto admin = OpenAdmin(*local, service::DataDirUse::kModify, "user reset");
+    if (!admin) return Fail(g, admin.error());
+    auto nu = (**admin)->ResetUser((*admin)->actor, *rn, pw);
+    admin->reset();
     if (!nu) return Fail(g, nu.error());
     PrintEnrolment(g, *nu, "Reset");
   });

@@ -1,5 +1,8 @@
 #include "cli/common.h"
 
+#include <pwd.h>
+#include <unistd.h>
+
 #include <cstdlib>
 #include <fmt/format.h>
 
@@ -69,6 +72,17 @@ std::string HumanRequest(const nlohmann::json& r) {
 std::string LocalActor() {
   const char* u = std::getenv("USER");
   return std::string("cli:") + (u ? u : "root");
+}
+
+std::string OsUser() {
+  if (::geteuid() == 0) {
+    if (const char* s = std::getenv("SUDO_USER"); s != nullptr && *s != '\0') return s;
+  }
+  if (const passwd* pw = ::getpwuid(::geteuid()); pw != nullptr && pw->pw_name != nullptr) {
+    return pw->pw_name;
+  }
+  const char* u = std::getenv("USER");
+  return u != nullptr ? u : "";
 }
 
 Result<service::ServerConfig> LoadLocalConfig(const LocalConfigFlags& f) {

@@ -31,10 +31,14 @@ std::string HumanRequest(const nlohmann::json& r);
 struct LocalConfigFlags {
   std::string config;
   std::string data_dir;
+  bool init = false;          // --init: a missing data directory may be created
+  std::string operator_name;  // --operator: the admin account an account change is made by
 };
 Result<service::ServerConfig> LoadLocalConfig(const LocalConfigFlags& f);
 // The audit actor of a local (data-directory) command: "cli:" + $USER.
 std::string LocalActor();
+// The person running this command: $SUDO_USER under sudo, else the effective user's name.
+std::string OsUser();
 
 void AddServeCommand(CLI::App& app, Globals& g);
 void AddAdminCommands(CLI::App& app, Globals& g);    // user, policy

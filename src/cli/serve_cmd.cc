@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 #include <signal.h>
+#include <sys/stat.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
@@ -28,6 +29,7 @@
 #include "notify/http_post.h"
 #include "notify/syslog_sink.h"
 #include "service/checkpointer.h"
+#include "service/data_dir.h"
 #include "service/service.h"
 
 namespace bg::cli {
@@ -131,6 +133,20 @@ int RunServe(Globals& g, const ServeFlags& f) {
   }
   if (config->plain_http && !IsLoopback(listen->first)) {
     Fail(g, Error::InvalidArgument("listen", "plain HTTP is allowed only on a loopback address"));
+    return g.exit_code;
+  }
+  // Everything the server creates is for its own user only, whatever umask it was started
+  // with (the files also get explicit modes: 0600 files, 0700 directories).
+  ::umask(077);
+  // The demo's own ./breakglass-data is created when missing; a directory named by --data-dir
+  // or the configuration file must exist unless --init says to create it.
+  service::DataDirClaim claim;
+  claim.use = service::DataDirUse::kCreate;
+  claim.create_missing = f.local.init || (f.local.config.empty() && f.local.data_dir.empty());
+  claim.command = "serve";
+  auto lock = service::ClaimDataDir(*config, claim);
+  if (!lock) {
+    Fail(g, lock.error());
     return g.exit_code;
   }
   log::InstallJsonLogger(config->log_level);
@@ -291,7 +307,11 @@ void AddServeCommand(CLI::App& app, Globals& g) {
       "Run the server. With no flags: the embedded default (SQLite in ./breakglass-data, the demo "
       "policy, demo users, HTTPS on 127.0.0.1:8443 with a self-signed certificate).");
   cmd->add_option("--config", flags->local.config, "Server configuration file (TOML)");
-  cmd->add_option("--data-dir", flags->local.data_dir, "Data directory (overrides the file)");
+  cmd->add_option("--data-dir", flags->local.data_dir,
+                  "Data directory (overrides the file); must exist unless --init");
+  cmd->add_flag("--init", flags->local.init,
+                "Create the data directory if it does not exist (without flags the embedded "
+                "default creates its ./breakglass-data itself)");
   cmd->add_option("--policy", flags->policy, "Policy file (overrides the file)");
   cmd->add_option("--listen", flags->listen, "HOST:PORT to listen on (overrides the file)");
   cmd->add_flag("--plain-http", flags->plain_http,

@@ -1,5 +1,6 @@
 #include "core/commands.h"
 
+#include <algorithm>
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
@@ -263,6 +264,106 @@ TEST(OnJobOutcome, OnlyLiveRequestsAreGranted) {
 TEST(OnJobOutcome, JobKindsRoundTrip) {
   for (JobKind k : {JobKind::kGrant, JobKind::kRevoke}) EXPECT_EQ(ParseJobKind(ToString(k)), k);
   EXPECT_EQ(ParseJobKind("alert"), std::nullopt);
+}
+
+// ---- disabling a person's account ----
+
+struct DisableCase {
+  Phase phase;
+  std::optional<DisableEffect> effect;  // nullopt: the request is left alone
+  std::optional<RequestState> state;    // the new state, when the request ends
+};
+
+// Disabling the requester ends their request in every phase where it still lives: a pending
+// one is cancelled, an approved or active grant (also one with an extension waiting) revoked.
+TEST(OnUserDisabled, EndsTheRequestersRequestInEveryLivePhase) {
+  const DisableCase cases[] = {
+      {Phase::kPending, DisableEffect::kCancelled, RequestState::kCancelled},
+      {Phase::kApproved, DisableEffect::kRevoked, RequestState::kRevoked},
+      {Phase::kActive, DisableEffect::kRevoked, RequestState::kRevoked},
+      {Phase::kActiveExtending, DisableEffect::kRevoked, RequestState::kRevoked},
+      {Phase::kExpired, std::nullopt, std::nullopt},
+      {Phase::kRevoked, std::nullopt, std::nullopt},
+      {Phase::kDenied, std::nullopt, std::nullopt},
+      {Phase::kCancelled, std::nullopt, std::nullopt},
+      {Phase::kTimedOut, std::nullopt, std::nullopt},
+  };
+  ASSERT_EQ(std::size(cases), kAllPhases.size());
+  const Timestamp now = kCreated + minutes(15);
+  for (const DisableCase& c : cases) {
+    SCOPED_TRACE(ToString(c.phase));
+    auto step = OnUserDisabled(InPhase(c.phase), "alice", "carol", now);
+    ASSERT_EQ(step.has_value(), c.effect.has_value());
+    if (!step) continue;
+    EXPECT_EQ(step->effect, *c.effect);
+    const Request& n = step->transition.request;
+    EXPECT_EQ(n.state, *c.state);
+    EXPECT_EQ(n.ended_by, "carol");
+    EXPECT_EQ(n.end_reason, "account alice disabled");
+    EXPECT_FALSE(n.extension.has_value() && n.state == RequestState::kRevoked);
+    const auto& effects = step->transition.effects;
+    ASSERT_FALSE(effects.empty());
+    const auto* ev = std::get_if<AuditEvent>(&effects.front());
+    ASSERT_NE(ev, nullptr);
+    EXPECT_EQ(ev->type, n.state == RequestState::kRevoked ? "request.revoked" : "request.cancelled");
+    EXPECT_EQ(ev->actor, "carol");
+    EXPECT_EQ(ev->details.at("reason"), "account alice disabled");
+    EXPECT_EQ(ev->details.at("cause"), "user_disabled");
+    const bool revokes = std::any_of(effects.begin(), effects.end(), [](const Effect& e) {
+      return std::holds_alternative<RevokeGrant>(e);
+    });
+    // The credential is taken back through the connector exactly when a grant is revoked.
+    EXPECT_EQ(revokes, n.state == RequestState::kRevoked);
+    if (n.state == RequestState::kRevoked) {
+      EXPECT_EQ(n.review_due, now + n.review_within);
+    }
+  }
+}
+
+// Disabling an approver withdraws their approval wherever approvals are still being collected
+// (a pending request, a pending extension) and leaves decided requests alone.
+TEST(OnUserDisabled, WithdrawsAnApprovalThatStillCounts) {
+  const Timestamp now = kCreated + minutes(15);
+  Request pending = InPhase(Phase::kPending);
+  pending.approvals = {{"carol", kCreated + minutes(5), "ok"}, {"dave", kCreated + minutes(6), ""}};
+  pending.required_approvals = 3;
+  auto step = OnUserDisabled(pending, "carol", "root", now);
+  ASSERT_TRUE(step.has_value());
+  EXPECT_EQ(step->effect, DisableEffect::kApprovalWithdrawn);
+  ASSERT_EQ(step->transition.request.approvals.size(), 1u);
+  EXPECT_EQ(step->transition.request.approvals[0].approver, "dave");
+  EXPECT_EQ(step->transition.request.state, RequestState::kPending);
+  ASSERT_EQ(step->transition.effects.size(), 1u);
+  const auto& ev = std::get<AuditEvent>(step->transition.effects[0]);
+  EXPECT_EQ(ev.type, "request.approval_withdrawn");
+  EXPECT_EQ(ev.details.at("approver"), "carol");
+  EXPECT_EQ(ev.details.at("extension"), "false");
+  EXPECT_EQ(ev.details.at("approvals"), "1");
+
+  Request extending = InPhase(Phase::kActiveExtending);
+  extending.extension->approvals = {{"carol", kCreated + minutes(21), ""}};
+  step = OnUserDisabled(extending, "carol", "root", now);
+  ASSERT_TRUE(step.has_value());
+  EXPECT_EQ(step->effect, DisableEffect::kApprovalWithdrawn);
+  EXPECT_TRUE(step->transition.request.extension->approvals.empty());
+  EXPECT_EQ(step->transition.request.state, RequestState::kActive);
+  EXPECT_EQ(std::get<AuditEvent>(step->transition.effects[0]).details.at("extension"), "true");
+
+  // Carol approved these too, but the approval round is over: nothing to withdraw.
+  for (Phase p : {Phase::kApproved, Phase::kActive, Phase::kExpired, Phase::kRevoked}) {
+    SCOPED_TRACE(ToString(p));
+    ASSERT_FALSE(InPhase(p).approvals.empty());
+    EXPECT_FALSE(OnUserDisabled(InPhase(p), "carol", "root", now).has_value());
+  }
+  // A pending request carol has not approved, and a person with nothing to do with it.
+  EXPECT_FALSE(OnUserDisabled(InPhase(Phase::kPending), "carol", "root", now).has_value());
+  EXPECT_FALSE(OnUserDisabled(pending, "bob", "root", now).has_value());
+}
+
+TEST(OnUserDisabled, EffectNamesAreDistinct) {
+  EXPECT_EQ(ToString(DisableEffect::kRevoked), "revoked");
+  EXPECT_EQ(ToString(DisableEffect::kCancelled), "cancelled");
+  EXPECT_EQ(ToString(DisableEffect::kApprovalWithdrawn), "approval_withdrawn");
 }
 
 }  // namespace

@@ -473,6 +473,60 @@ Result<Transition> Revoke(const Policy& policy, const Request& r, const Actor& a
   return t;
 }
 
+std::string_view ToString(DisableEffect e) {
+  switch (e) {
+    case DisableEffect::kRevoked: return "revoked";
+    case DisableEffect::kCancelled: return "cancelled";
+    case DisableEffect::kApprovalWithdrawn: return "approval_withdrawn";
+  }
+  return "unknown";
+}
+
+std::optional<DisableStep> OnUserDisabled(const Request& r, std::string_view user,
+                                          std::string_view actor, Timestamp now) {
+  const std::string reason = fmt::format("account {} disabled", user);
+  const Phase phase = PhaseOf(r);
+  Transition t{r, {}};
+  Request& n = t.request;
+  n.updated_at = now;
+  if (r.requester == user) {
+    if (VerdictFor(Command::kRevoke, phase) == Verdict::kAllowed) {
+      n.state = RequestState::kRevoked;
+      n.ended_by = std::string(actor);
+      n.end_reason = reason;
+      n.review_due = now + n.review_within;
+      n.extension.reset();
+      t.effects.push_back(Audit("request.revoked", actor, n,
+                                {{"reason", reason},
+                                 {"cause", "user_disabled"},
+                                 {"review_due", FormatRfc3339(*n.review_due)}}));
+      t.effects.push_back(RevokeGrant{n.id});
+      return DisableStep{DisableEffect::kRevoked, std::move(t)};
+    }
+    if (VerdictFor(Command::kCancel, phase) == Verdict::kAllowed) {
+      n.state = RequestState::kCancelled;
+      n.ended_by = std::string(actor);
+      n.end_reason = reason;
+      t.effects.push_back(
+          Audit("request.cancelled", actor, n, {{"reason", reason}, {"cause", "user_disabled"}}));
+      return DisableStep{DisableEffect::kCancelled, std::move(t)};
+    }
+    return std::nullopt;
+  }
+  if (VerdictFor(Command::kApprove, phase) != Verdict::kAllowed) return std::nullopt;
+  const bool extension = phase == Phase::kActiveExtending;
+  std::vector<Approval>& approvals = extension ? n.extension->approvals : n.approvals;
+  auto by_user = [&](const Approval& a) { return a.approver == user; };
+  if (std::none_of(approvals.begin(), approvals.end(), by_user)) return std::nullopt;
+  approvals.erase(std::remove_if(approvals.begin(), approvals.end(), by_user), approvals.end());
+  t.effects.push_back(Audit("request.approval_withdrawn", actor, n,
+                            {{"approver", std::string(user)},
+                             {"reason", reason},
+                             {"extension", Bool(extension)},
+                             {"approvals", std::to_string(approvals.size())}}));
+  return DisableStep{DisableEffect::kApprovalWithdrawn, std::move(t)};
+}
+
 Result<Transition> RequestExtension(const Policy& policy, const Request& r, const Actor& actor,
                                     Seconds duration, std::string reason, Timestamp now) {
   if (actor.name != r.requester) {

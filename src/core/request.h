@@ -217,6 +217,23 @@ Result<Transition> GrantFailed(const Request& r, std::string error, Timestamp no
 // A timer fired. A stale timer yields the request unchanged and no effects.
 Result<Transition> OnTimer(const Policy& policy, const Request& r, TimerKind kind, Timestamp now);
 
+// What disabling a person's account does to one request. Their own approved or active grant
+// is revoked (request.revoked, with the reason, and the connector revocation queued), their own
+// pending request cancelled (request.cancelled, with the reason): whichever of revoke and
+// cancel the command x state table (commands.h) allows in the request's phase. Their approval
+// of another person's request or extension that still waits for approvals (the phases where the
+// table allows approve) is withdrawn (request.approval_withdrawn {approver, reason, extension}).
+// nullopt: the request is not theirs and does not wait on their approval, or it has ended.
+// `actor` is who disables the account (named in the events and as ended_by).
+enum class DisableEffect { kRevoked, kCancelled, kApprovalWithdrawn };
+std::string_view ToString(DisableEffect e);  // "revoked", "cancelled", "approval_withdrawn"
+struct DisableStep {
+  DisableEffect effect;
+  Transition transition;
+};
+std::optional<DisableStep> OnUserDisabled(const Request& r, std::string_view user,
+                                          std::string_view actor, Timestamp now);
+
 // Who sees what: the requester their own, approvers what their pools may approve, auditors and
 // admins everything.
 bool CanView(const Policy& policy, const Request& r, const Actor& actor);

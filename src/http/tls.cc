@@ -175,7 +175,7 @@ Status CreatePair(const std::string& cert_path, const std::string& key_path) {
   BG_TRY(WriteNewFile(key_path, key_pem, 0600));
   std::string tmp = fmt::format("{}.tmp.{}", cert_path, ::getpid());
   ::unlink(tmp.c_str());
-  Status written = WriteNewFile(tmp, cert_pem, 0644);
+  Status written = WriteNewFile(tmp, cert_pem, 0600);  // like every file of the data dir
   if (!written.has_value() || ::rename(tmp.c_str(), cert_path.c_str()) != 0) {
     Error error = written.has_value() ? Errno("cannot rename to", cert_path) : written.error();
     ::unlink(tmp.c_str());

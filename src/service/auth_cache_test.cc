@@ -71,21 +71,32 @@ core::Request Req(const char* id, int64_t version, core::RequestState s) {
 
 TEST(RequestCacheTest, AnOlderVersionNeverReplacesANewerOne) {
   RequestCache c;
-  c.Put(Req("a", 2, core::RequestState::kActive));
-  c.Put(Req("a", 1, core::RequestState::kPending));  // a read that raced the commit
-  EXPECT_EQ(c.Get(RequestId("a"))->state, core::RequestState::kActive);
-  c.Put(Req("a", 3, core::RequestState::kExpired));
-  EXPECT_EQ(c.Get(RequestId("a"))->state, core::RequestState::kExpired);
-  EXPECT_FALSE(c.Get(RequestId("b")).has_value());
+  c.Put(Req("a", 2, core::RequestState::kActive), 0);
+  c.Put(Req("a", 1, core::RequestState::kPending), 0);  // a read that raced the commit
+  EXPECT_EQ(c.Get(RequestId("a"), 0)->state, core::RequestState::kActive);
+  c.Put(Req("a", 3, core::RequestState::kExpired), 0);
+  EXPECT_EQ(c.Get(RequestId("a"), 0)->state, core::RequestState::kExpired);
+  EXPECT_FALSE(c.Get(RequestId("b"), 0).has_value());
 }
 
 TEST(RequestCacheTest, MemoryIsBounded) {
   RequestCache c(/*max_entries=*/2);
-  for (const char* id : {"a", "b", "c"}) c.Put(Req(id, 1, core::RequestState::kPending));
+  for (const char* id : {"a", "b", "c"}) c.Put(Req(id, 1, core::RequestState::kPending), 0);
   int present = 0;
-  for (const char* id : {"a", "b", "c"}) present += c.Get(RequestId(id)).has_value();
+  for (const char* id : {"a", "b", "c"}) present += c.Get(RequestId(id), 0).has_value();
   EXPECT_LE(present, 2);
-  EXPECT_TRUE(c.Get(RequestId("c")).has_value());
+  EXPECT_TRUE(c.Get(RequestId("c"), 0).has_value());
+}
+
+// Another process (`user disable` beside the server) may change a request in the store: an
+// entry is served only for the ttl, then the store is read again.
+TEST(RequestCacheTest, EntriesAreServedOnlyForTheTtl) {
+  RequestCache c(/*max_entries=*/10, /*ttl_micros=*/1'000'000);
+  c.Put(Req("a", 1, core::RequestState::kActive), 5'000'000);
+  EXPECT_TRUE(c.Get(RequestId("a"), 5'999'999).has_value());
+  EXPECT_FALSE(c.Get(RequestId("a"), 6'000'000).has_value());
+  c.Put(Req("a", 1, core::RequestState::kActive), 6'000'000);  // re-read: the same version
+  EXPECT_TRUE(c.Get(RequestId("a"), 6'500'000).has_value());
 }
 
 }  // namespace

@@ -1,7 +1,9 @@
 // Recently read or written requests, so a hot authenticated read does not go to SQLite and
-// decode JSON each time. Every request write goes through this process's writer, which puts
-// the committed version here; reads fill it. An entry is replaced only by a newer version, so
-// a read racing a commit cannot put an old version back. Bounded; thread-safe.
+// decode JSON each time. This process's writer puts every version it commits here; reads fill
+// it. An entry is replaced only by a newer (or the same) version, so a read racing a commit
+// cannot put an old version back. An entry is served for `ttl` (default 1 s) after it was put:
+// a change another process made to the store (a `breakglass user disable` beside the server
+// revoking a grant) is seen within that time. Bounded; thread-safe.
 #pragma once
 
 #include <mutex>
@@ -15,14 +17,20 @@ namespace bg::service {
 
 class RequestCache {
  public:
-  explicit RequestCache(size_t max_entries = 20'000) : max_(max_entries) {}
-  std::optional<core::Request> Get(const RequestId& id) const;
-  void Put(const core::Request& r);
+  explicit RequestCache(size_t max_entries = 20'000, int64_t ttl_micros = 1'000'000)
+      : max_(max_entries), ttl_(ttl_micros) {}
+  std::optional<core::Request> Get(const RequestId& id, int64_t now_us) const;
+  void Put(const core::Request& r, int64_t now_us);
 
  private:
+  struct Entry {
+    core::Request request;
+    int64_t at;
+  };
   mutable std::mutex mu_;
   size_t max_;
-  std::unordered_map<std::string, core::Request> items_;
+  int64_t ttl_;
+  std::unordered_map<std::string, Entry> items_;
 };
 
 }  // namespace bg::service

@@ -441,10 +441,11 @@ void Service::Extend(const core::Actor& actor, RequestId id, Seconds duration, s
 }
 
 Result<core::Request> Service::Get(const core::Actor& actor, const RequestId& id) {
-  std::optional<core::Request> r = impl_->requests.Get(id);
+  const int64_t now_us = clock_.NowMicros();
+  std::optional<core::Request> r = impl_->requests.Get(id, now_us);
   if (!r) {
     BG_ASSIGN_OR_RETURN(r, store_->GetRequest(id));
-    if (r) impl_->requests.Put(*r);
+    if (r) impl_->requests.Put(*r, now_us);
   }
   // A request the caller may not see is reported exactly like one that does not exist.
   if (!r || !core::CanView(*policy(), *r, actor)) {
@@ -526,7 +527,7 @@ void Service::StageEffects(Tx& tx, const std::vector<core::Effect>& effects,
 }
 
 void Service::OnCommittedRequest(const core::Request& r) {
-  impl_->requests.Put(r);
+  impl_->requests.Put(r, clock_.NowMicros());
   StateEvent e;
   e.type = "request";
   e.request = r;

@@ -52,6 +52,15 @@ struct LoginResult {
   std::string user;
 };
 
+// What `DisableUser` ended (docs/accounts.md shows its JSON).
+struct DisableReport {
+  std::vector<RequestId> revoked;             // their approved or active grants
+  std::vector<RequestId> cancelled;           // their pending requests
+  std::vector<RequestId> approvals_withdrawn; // others' requests their approval counted toward
+  std::vector<SessionId> sessions_ended;      // open recorded sessions of the revoked grants
+  bool was_disabled = false;                  // the account was disabled already
+};
+
 struct NewUser {
   std::string user;
   std::vector<core::Role> roles;
@@ -124,7 +133,20 @@ class Service {
   // `actor` names who does it (an admin, or "cli:<os user>" when run locally).
   Result<NewUser> AddUser(const std::string& actor, const std::string& name,
                           std::vector<core::Role> roles, const Secret& password);
+  // Disabling also ends what the person holds, in the same transaction: it revokes their
+  // approved and active grants (request.revoked with the reason; the connector revocations are
+  // queued in the outbox, which a running server works off within a second), cancels their
+  // pending requests and withdraws their approvals that still count (core::OnUserDisabled).
+  // The open recorded sessions of the revoked grants end when their recorder sees the
+  // revocation (its recording credential keeps reading the grant and uploading: Authenticate).
+  // Repeating it ends what may have appeared since and is otherwise a no-op.
+  Result<DisableReport> DisableUser(const std::string& actor, const std::string& name);
+  // Enabling restores the account only; nothing that disabling ended comes back.
   Status SetUserDisabled(const std::string& actor, const std::string& name, bool disabled);
+  // The audit actor of an account-changing command run locally: `requested` (--operator), which
+  // must name an enabled admin account (InvalidArgument / PermissionDenied, field "operator"),
+  // else `os_user` when it names an enabled admin account, else "cli:<os_user>".
+  Result<std::string> LocalOperator(const std::string& requested, const std::string& os_user);
   // Resets the password (if given) and always the TOTP seed; returns the new enrolment.
   Result<NewUser> ResetUser(const std::string& actor, const std::string& name,
                             const std::optional<Secret>& password);

@@ -168,7 +168,8 @@ class ServiceTest : public ::testing::Test {
     auto code = auth::TotpCode(nu->totp_secret, clock_.Now());
     auto lr = svc_->Login(name, Secret(name + "-password-123"), *code, "10.0.0.1");
     EXPECT_TRUE(lr.has_value()) << lr.error().ToString();
-    auto actor = svc_->Authenticate(std::string(lr->token.Reveal()), "10.0.0.1");
+    tokens_[name] = std::string(lr->token.Reveal());
+    auto actor = svc_->Authenticate(tokens_[name], "10.0.0.1");
     EXPECT_TRUE(actor.has_value());
     return *actor;
   }
@@ -221,6 +222,7 @@ class ServiceTest : public ::testing::Test {
   FailingStore* failing_ = nullptr;
   std::unique_ptr<Service> svc_;
   std::map<std::string, Secret> seeds_;
+  std::map<std::string, std::string> tokens_;  // the last login's token of each person
 };
 
 TEST_F(ServiceTest, TwoApprovalsActivateAndExpiryEndsTheGrant) {
@@ -560,6 +562,156 @@ TEST_F(ServiceTest, AGrantWhoseRequestEndedIsLoggedAsSkippedNotOk) {
   EXPECT_EQ(grant_event->actor, core::kSystemActor);
   std::lock_guard lock(gate->mu);
   EXPECT_EQ(gate->granted, std::vector<std::string>{first->id.value()});
+}
+
+// A connector that remembers what it was asked to revoke.
+class RevokeCounter final : public Connector {
+ public:
+  struct Log {
+    std::mutex mu;
+    std::vector<std::string> revoked;
+  };
+  explicit RevokeCounter(std::shared_ptr<Log> log) : log_(std::move(log)) {}
+  Status Grant(const core::Request&) override { return Ok(); }
+  Status Revoke(const core::Request& r) override {
+    std::lock_guard lock(log_->mu);
+    log_->revoked.push_back(r.id.value());
+    return Ok();
+  }
+  Status Probe() override { return Ok(); }
+
+ private:
+  std::shared_ptr<Log> log_;
+};
+
+// Disabling the requester ends everything they hold, in one step: the active grant is revoked
+// through the connector (audited as request.revoked with the reason, by the operator), the
+// pending request cancelled; their token stops, their recording credential still reads the
+// grant (so the recorder sees the revocation and ends the session).
+TEST_F(ServiceTest, DisablingARequesterRevokesTheirGrantsAndCancelsTheirRequests) {
+  auto log = std::make_shared<RevokeCounter::Log>();
+  svc_->Stop();
+  svc_.reset();
+  config_.connectors["db-conn"] = {"db-conn", "count", "{}"};
+  register_kinds_ = [log](ConnectorRegistry& reg) {
+    reg.RegisterKind("count", [log](const PluginConfig&, ConnectorContext&)
+                                  -> Result<std::unique_ptr<Connector>> {
+      return std::unique_ptr<Connector>(std::make_unique<RevokeCounter>(log));
+    });
+  };
+  Open();
+  auto alice = AddAndLogin("alice", {Role::kRequester});
+  AddAndLogin("carol", {Role::kApprover});
+  AddAndLogin("dave", {Role::kApprover});
+  AddAndLogin("root", {Role::kAdmin});
+  core::CreateCommand ro = DbaCommand();
+  ro.privilege = "read_only";
+  auto grant = Call([&](auto cb) { svc_->Create(alice, ro, cb); });
+  ASSERT_TRUE(grant.has_value()) << grant.error().ToString();
+  WaitFor(alice, grant->id, RequestState::kActive);
+  auto pending = Call([&](auto cb) { svc_->Create(alice, DbaCommand(), cb); });
+  ASSERT_TRUE(pending.has_value()) << pending.error().ToString();
+  auto recording = svc_->IssueRecordingToken(alice, grant->id);
+  ASSERT_TRUE(recording.has_value());
+  const std::string recording_token(recording->token.Reveal());
+
+  auto report = svc_->DisableUser("root", "alice");
+  ASSERT_TRUE(report.has_value()) << report.error().ToString();
+  EXPECT_FALSE(report->was_disabled);
+  EXPECT_EQ(report->revoked, std::vector<RequestId>{grant->id});
+  EXPECT_EQ(report->cancelled, std::vector<RequestId>{pending->id});
+  EXPECT_TRUE(report->approvals_withdrawn.empty());
+
+  EXPECT_FALSE(svc_->Authenticate(tokens_["alice"], "10.0.0.1").has_value());
+  auto rec = svc_->Authenticate(recording_token, "10.0.0.1");
+  ASSERT_TRUE(rec.has_value()) << "a disabled person's recording credential stopped working";
+  EXPECT_EQ(rec->name, "alice");
+  core::Request revoked = WaitFor(*rec, grant->id, RequestState::kRevoked);
+  EXPECT_EQ(revoked.end_reason, "account alice disabled");
+  EXPECT_EQ(revoked.ended_by, "root");
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  for (;;) {
+    {
+      std::lock_guard lock(log->mu);
+      if (std::find(log->revoked.begin(), log->revoked.end(), grant->id.value()) !=
+          log->revoked.end()) {
+        break;
+      }
+    }
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "the connector never revoked";
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  std::map<std::string, audit::LeafEvent> by_type;
+  for (const auto& e : AuditEvents()) {
+    if (e.request == grant->id || e.request == pending->id || e.type == "user.disabled") {
+      by_type[e.type] = e;
+    }
+  }
+  ASSERT_TRUE(by_type.count("request.revoked"));
+  EXPECT_EQ(by_type["request.revoked"].actor, "root");
+  EXPECT_EQ(by_type["request.revoked"].details["reason"], "account alice disabled");
+  ASSERT_TRUE(by_type.count("request.cancelled"));
+  EXPECT_EQ(by_type["request.cancelled"].details["cause"], "user_disabled");
+  ASSERT_TRUE(by_type.count("user.disabled"));
+  EXPECT_EQ(by_type["user.disabled"].actor, "root");
+
+  // Again: nothing left to end.
+  auto again = svc_->DisableUser("root", "alice");
+  ASSERT_TRUE(again.has_value());
+  EXPECT_TRUE(again->was_disabled);
+  EXPECT_TRUE(again->revoked.empty() && again->cancelled.empty());
+  EXPECT_EQ(svc_->DisableUser("root", "nobody").error().code(), ErrorCode::kNotFound);
+}
+
+// Disabling an approver withdraws their approval of a request still waiting for approvals:
+// it no longer counts toward the quorum.
+TEST_F(ServiceTest, DisablingAnApproverWithdrawsTheirPendingApprovals) {
+  auto alice = AddAndLogin("alice", {Role::kRequester});
+  auto carol = AddAndLogin("carol", {Role::kApprover});
+  auto dave = AddAndLogin("dave", {Role::kApprover});
+  auto erin = AddAndLogin("erin", {Role::kApprover});
+  auto created = Call([&](auto cb) { svc_->Create(alice, DbaCommand(), cb); });
+  ASSERT_TRUE(created.has_value()) << created.error().ToString();
+  ASSERT_TRUE(Call([&](auto cb) { svc_->Approve(carol, created->id, "ok", cb); }).has_value());
+
+  auto report = svc_->DisableUser("root", "carol");
+  ASSERT_TRUE(report.has_value()) << report.error().ToString();
+  EXPECT_EQ(report->approvals_withdrawn, std::vector<RequestId>{created->id});
+  EXPECT_TRUE(report->revoked.empty() && report->cancelled.empty());
+
+  auto after_dave = Call([&](auto cb) { svc_->Approve(dave, created->id, "", cb); });
+  ASSERT_TRUE(after_dave.has_value()) << after_dave.error().ToString();
+  EXPECT_EQ(after_dave->state, RequestState::kPending);  // carol's approval no longer counts
+  ASSERT_EQ(after_dave->approvals.size(), 1u);
+  EXPECT_EQ(after_dave->approvals[0].approver, "dave");
+  auto after_erin = Call([&](auto cb) { svc_->Approve(erin, created->id, "", cb); });
+  ASSERT_TRUE(after_erin.has_value());
+  EXPECT_NE(after_erin->state, RequestState::kPending);
+  bool withdrawn = false;
+  for (const auto& e : AuditEvents()) {
+    if (e.type == "request.approval_withdrawn" && e.request == created->id) {
+      withdrawn = true;
+      EXPECT_EQ(e.details.at("approver"), "carol");
+      EXPECT_EQ(e.actor, "root");
+    }
+  }
+  EXPECT_TRUE(withdrawn);
+}
+
+// The audit actor of a local account change: --operator must name an enabled admin; without
+// it, the OS user when they have an admin account, else cli:<OS user>.
+TEST_F(ServiceTest, TheLocalOperatorIsAnEnabledAdminAccount) {
+  AddAndLogin("root", {Role::kAdmin});
+  AddAndLogin("alice", {Role::kRequester});
+  AddAndLogin("olga", {Role::kAdmin});
+  ASSERT_TRUE(svc_->SetUserDisabled("test", "olga", true).has_value());
+  EXPECT_EQ(*svc_->LocalOperator("root", "whoever"), "root");
+  EXPECT_EQ(svc_->LocalOperator("alice", "whoever").error().code(), ErrorCode::kPermissionDenied);
+  EXPECT_EQ(svc_->LocalOperator("olga", "whoever").error().code(), ErrorCode::kPermissionDenied);
+  EXPECT_EQ(svc_->LocalOperator("nobody", "whoever").error().field(), "operator");
+  EXPECT_EQ(*svc_->LocalOperator("", "root"), "root");
+  EXPECT_EQ(*svc_->LocalOperator("", "alice"), "cli:alice");
+  EXPECT_EQ(*svc_->LocalOperator("", "olga"), "cli:olga");
 }
 
 }  // namespace

@@ -1,12 +1,15 @@
 // People: accounts, login with password + TOTP, bearer tokens, MFA for actions.
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "auth/master_key.h"
 #include "auth/password.h"
 #include "auth/rate_limit.h"
 #include "auth/token.h"
 #include "auth/totp.h"
 #include "log/json_log.h"
+#include "service/background.h"
 #include "service/service.h"
 #include "service/service_impl.h"
 #include "service/writer.h"
@@ -176,7 +179,12 @@ Result<core::Actor> Service::Authenticate(const std::string& token, const std::s
     BG_ASSIGN_OR_RETURN(user, store_->GetUser(rec->user));
     if (user) cache.PutUser(*user, now_us);
   }
-  if (!user || user->disabled) return Error::Unauthenticated("invalid or expired token");
+  // A disabled person's own tokens stop at once. Their recording credentials keep reading
+  // their grant and uploading its sessions (they can change nothing): so the recorder sees the
+  // revocation that disabling made, ends the session and uploads its end.
+  if (!user || (user->disabled && rec->scope.rfind(kRecordingScope, 0) != 0)) {
+    return Error::Unauthenticated("invalid or expired token");
+  }
   core::Actor a;
   a.name = user->name;
   a.source_address = source;
@@ -293,17 +301,95 @@ Result<NewUser> Service::AddUser(const std::string& actor, const std::string& na
   return Enrol(std::move(seed), name, std::move(roles));
 }
 
+Result<DisableReport> Service::DisableUser(const std::string& actor, const std::string& name) {
+  ForgetOnExit forget(impl_->auth_cache, ForgetOnExit::Kind::kUser, name);
+  auto report = std::make_shared<DisableReport>();
+  BG_TRY(writer_->RunSync([&, report](Tx& tx) -> Status {
+    *report = DisableReport{};  // the writer may run this twice (the log grew outside)
+    BG_ASSIGN_OR_RETURN(auto u, tx.GetUser(name));
+    if (!u) return Error(ErrorCode::kNotFound, "no user '" + name + "'", "username");
+    report->was_disabled = u->disabled;
+    store::UserRecord changed = *u;
+    changed.disabled = true;
+    tx.PutUser(changed);
+    tx.Audit({"user.disabled", actor, {}, {{"user", name}}});
+    BG_ASSIGN_OR_RETURN(auto open, store_->ListOpenRequests());
+    for (const core::Request& listed : open) {
+      BG_ASSIGN_OR_RETURN(auto current, tx.GetRequest(listed.id));
+      if (!current) continue;
+      std::optional<core::DisableStep> step =
+          core::OnUserDisabled(*current, name, actor, tx.now());
+      if (!step) continue;
+      switch (step->effect) {
+        case core::DisableEffect::kRevoked: {
+          report->revoked.push_back(current->id);
+          store::SessionFilter filter;
+          filter.request = current->id;
+          filter.limit = 1000;
+          auto sessions = store_->ListSessions(filter);
+          // FailedPrecondition: a store that keeps no recordings, so no session to end.
+          if (!sessions && sessions.error().code() != ErrorCode::kFailedPrecondition) {
+            return sessions.error();
+          }
+          for (const auto& session : sessions ? *sessions : std::vector<store::SessionRecord>{}) {
+            if (!session.complete) report->sessions_ended.push_back(session.id);
+          }
+          break;
+        }
+        case core::DisableEffect::kCancelled: report->cancelled.push_back(current->id); break;
+        case core::DisableEffect::kApprovalWithdrawn:
+          report->approvals_withdrawn.push_back(current->id);
+          break;
+      }
+      ApplyTransition(tx, step->transition, current->version);
+    }
+    return Ok();
+  }));
+  if (outbox_) outbox_->Notify();
+  return std::move(*report);
+}
+
 Status Service::SetUserDisabled(const std::string& actor, const std::string& name, bool disabled) {
+  if (disabled) {
+    BG_TRY(DisableUser(actor, name));
+    return Ok();
+  }
   ForgetOnExit forget(impl_->auth_cache, ForgetOnExit::Kind::kUser, name);
   return writer_->RunSync([&](Tx& tx) -> Status {
     BG_ASSIGN_OR_RETURN(auto u, tx.GetUser(name));
     if (!u) return Error(ErrorCode::kNotFound, "no user '" + name + "'", "username");
     store::UserRecord changed = *u;
-    changed.disabled = disabled;
+    changed.disabled = false;
     tx.PutUser(changed);
-    tx.Audit({disabled ? "user.disabled" : "user.enabled", actor, {}, {{"user", name}}});
+    tx.Audit({"user.enabled", actor, {}, {{"user", name}}});
     return Ok();
   });
+}
+
+Result<std::string> Service::LocalOperator(const std::string& requested,
+                                           const std::string& os_user) {
+  auto is_admin = [](const store::UserRecord& u) {
+    return !u.disabled &&
+           std::find(u.roles.begin(), u.roles.end(), core::Role::kAdmin) != u.roles.end();
+  };
+  if (!requested.empty()) {
+    BG_ASSIGN_OR_RETURN(auto u, store_->GetUser(requested));
+    if (!u) {
+      return Error::InvalidArgument("operator", "no account '" + requested + "' to act as");
+    }
+    if (!is_admin(*u)) {
+      return Error(ErrorCode::kPermissionDenied,
+                   "'" + requested + "' is " + (u->disabled ? "disabled" : "not an admin") +
+                       "; name an enabled admin account",
+                   "operator");
+    }
+    return requested;
+  }
+  if (!os_user.empty()) {
+    BG_ASSIGN_OR_RETURN(auto u, store_->GetUser(os_user));
+    if (u && is_admin(*u)) return os_user;
+  }
+  return "cli:" + (os_user.empty() ? std::string("unknown") : os_user);
 }
 
 Result<NewUser> Service::ResetUser(const std::string& actor, const std::string& name,

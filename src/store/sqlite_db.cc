@@ -1,7 +1,13 @@
 #include "store/sqlite_db.h"
 
 #include <fmt/format.h>
+#include <fcntl.h>
 #include <sqlite3.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 namespace bg::store::sqlite {
 
@@ -116,7 +122,33 @@ int64_t Stmt::Changes() const { return sqlite3_changes64(db_); }
 
 int64_t Stmt::LastInsertRowid() const { return sqlite3_last_insert_rowid(db_); }
 
+namespace {
+
+// The database holds password hashes and session keystrokes: it is created 0600 before SQLite
+// opens it (SQLite gives its -wal and -shm files the database file's mode, whatever the umask),
+// and an existing database or journal readable by others is made 0600. Done by the writing
+// connection only (readers may be another account with read access).
+Status KeepPrivate(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd >= 0) ::close(fd);  // an error is SQLite's to report, with its own words
+  for (const char* suffix : {"", "-wal", "-shm", "-journal"}) {
+    const std::string p = path + suffix;
+    struct stat st {};
+    if (::lstat(p.c_str(), &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 077) != 0) {
+      if (::chmod(p.c_str(), 0600) != 0) {
+        return Error::Unavailable(fmt::format("{} is readable by others (mode {:o}) and cannot be "
+                                              "made 0600: {}",
+                                              p, st.st_mode & 0777, std::strerror(errno)));
+      }
+    }
+  }
+  return Ok();
+}
+
+}  // namespace
+
 Result<std::unique_ptr<Connection>> Connection::Open(const std::string& path, bool create) {
+  if (create && path != ":memory:" && !path.empty()) BG_TRY(KeepPrivate(path));
   sqlite3* db = nullptr;
   int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (create ? SQLITE_OPEN_CREATE : 0);
   int rc = sqlite3_open_v2(path.c_str(), &db, flags, nullptr);

@@ -7,6 +7,7 @@
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 export TZ=UTC
 conn_config() {
+  mkdir -p -m 700 "$WORK/breakglass-data"  # provisioned, as a named data directory must be
   { printf 'data_dir = "%s"\npolicy = "%s"\n' "$WORK/breakglass-data" "$WORK/policy.toml"; cat; } \
     >"$WORK/bg.toml"
 }
