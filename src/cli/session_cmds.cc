@@ -107,7 +107,12 @@ Result<int> Record(Globals& g, const RecordFlags& f) {
   std::vector<session::ChunkSink*> sinks;
   std::unique_ptr<session::Shipper> shipper;
   std::unique_ptr<session::GrantWatcher> watcher;
-  auto notice = [](const std::string& line) { std::cerr << "\r\n" << line << "\r\n" << std::flush; };
+  // The shipper's lines: while a PTY session holds the terminal in raw mode they need "\r\n";
+  // without a terminal they are plain stderr lines.
+  const bool pty = session::UsePty(ro);
+  auto notice = [pty](const std::string& line) {
+    std::cerr << (pty ? "\r\n" + line + "\r\n" : line + "\n") << std::flush;
+  };
   if (!f.grant.empty()) {
     ro.header.request_id = f.grant;
     auto state = session::GrantWatcher::PollOnce(transport, f.grant, grant);
@@ -204,8 +209,9 @@ void AddSessionCommands(CLI::App& app, Globals& g) {
     auto f = std::make_shared<RecordFlags>();
     auto* cmd = app.add_subcommand(
         "record",
-        "Run a program (default: the login shell; $SSH_ORIGINAL_COMMAND when set) under a "
-        "recorded pseudo-terminal, streaming the recording to the server. As an SSH forced "
+        "Run a program (default: the login shell; $SSH_ORIGINAL_COMMAND when set) recorded, "
+        "streaming the recording to the server: under a pseudo-terminal when stdin and stdout "
+        "are terminals, else with pipes that pass the bytes unchanged. As an SSH forced "
         "command: breakglass record --grant ID --server URL");
     cmd->add_option("--grant", f->grant, "The request whose grant this session runs under");
     AddRecordFlags(cmd, *f);

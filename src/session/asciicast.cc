@@ -121,6 +121,7 @@ std::string HeaderLine(const Header& h) {
   if (!h.user.empty()) bg["user"] = h.user;
   if (!h.host.empty()) bg["host"] = h.host;
   if (!h.ssh_original_command.empty()) bg["ssh_original_command"] = h.ssh_original_command;
+  if (!h.pty) bg["pty"] = false;
   j["breakglass"] = bg;
   return j.dump(-1, ' ', false, json::error_handler_t::replace);
 }
@@ -166,6 +167,7 @@ Result<Header> ParseHeader(std::string_view line) {
     out.user = str(b, "user");
     out.host = str(b, "host");
     out.ssh_original_command = str(b, "ssh_original_command");
+    if (b.contains("pty") && b["pty"].is_boolean()) out.pty = b["pty"].get<bool>();
   }
   return out;
 }

@@ -34,6 +34,7 @@ struct Header {
   std::string user;
   std::string host;
   std::string ssh_original_command;
+  bool pty = true;  // false: the program ran with pipes (written as "pty": false)
 };
 
 // One JSON line, no trailing newline.

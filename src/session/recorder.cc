@@ -116,10 +116,15 @@ class Chunker {
   Chunker(ChunkSink& sink, size_t max_bytes, std::chrono::milliseconds interval)
       : sink_(sink), max_bytes_(max_bytes), interval_us_(interval.count() * 1000) {}
 
+  // An event that would take the open chunk past the size goes into the next one, so a chunk
+  // stays under the server's limit even for binary data (escaped up to six times its size).
   void Add(int64_t t_us, char code, std::string_view data, int64_t now_mono) {
     if (data.empty()) return;
+    event_.clear();
+    AppendEvent(event_, t_us, code, data);
+    if (!buf_.empty() && buf_.size() + event_.size() > max_bytes_) Seal(false, 0, "");
     if (buf_.empty()) first_at_ = now_mono;
-    AppendEvent(buf_, t_us, code, data);
+    buf_.append(event_);
     if (buf_.size() >= max_bytes_) Seal(false, 0, "");
   }
   void MaybeSeal(int64_t now_mono) {
@@ -149,6 +154,7 @@ class Chunker {
   const size_t max_bytes_;
   const int64_t interval_us_;
   std::string buf_;
+  std::string event_;
   int64_t first_at_ = 0;
   int64_t next_seq_ = 0;
 };
@@ -166,8 +172,12 @@ std::string Basename(const std::string& path) {
 }
 
 // In the child, after forkpty: never returns.
-[[noreturn]] void ExecChild(const RecorderOptions& o, const std::string& shell) {
+[[noreturn]] void ExecChild(const RecorderOptions& o, const std::string& shell, const char* eol) {
   signal(SIGPIPE, SIG_DFL);
+  // Nothing of the recorder's (its sockets, the spool, the caller's other descriptors) is
+  // handed to the program: a stray copy of a pipe's write end would also keep its reader
+  // from ever seeing end-of-file.
+  close_range(3, ~0U, 0);
   for (const auto& [k, v] : o.child_env) setenv(k.c_str(), v.c_str(), 1);
   if (!o.argv.empty()) {
     std::vector<char*> args;
@@ -182,7 +192,7 @@ std::string Basename(const std::string& path) {
     execl(shell.c_str(), argv0.c_str(), static_cast<char*>(nullptr));
   }
   const std::string what = o.argv.empty() ? shell : o.argv[0];
-  dprintf(2, "breakglass record: cannot run %s: %s\r\n", what.c_str(), std::strerror(errno));
+  dprintf(2, "breakglass record: cannot run %s: %s%s", what.c_str(), std::strerror(errno), eol);
   _exit(127);
 }
 
@@ -207,12 +217,15 @@ class Restorer {
     }
     g_signal_pipe[0] = g_signal_pipe[1] = -1;
     if (master >= 0) close(master);
+    for (int fd : fds) close(fd);
   }
+  void Forget(int fd) { fds.erase(std::remove(fds.begin(), fds.end(), fd), fds.end()); }
   int in_fd = 0;
   bool tty_saved = false;
   termios tty{};
   std::vector<std::pair<int, struct sigaction>> old_actions;
   int master = -1;
+  std::vector<int> fds;  // the program's pipes, while open
 };
 
 std::string EndText(const std::string& reason, const std::string& request) {
@@ -226,10 +239,23 @@ std::string EndText(const std::string& reason, const std::string& request) {
 
 }  // namespace
 
+bool UsePty(const RecorderOptions& o) {
+  switch (o.terminal) {
+    case TerminalMode::kPty:
+      return true;
+    case TerminalMode::kPipes:
+      return false;
+    case TerminalMode::kAuto:
+      break;
+  }
+  return isatty(o.in_fd) == 1 && isatty(o.out_fd) == 1;
+}
+
 Result<RecorderResult> RunRecorder(const RecorderOptions& o, ChunkSink& sink, GrantState* grant) {
   Restorer restore;
   restore.in_fd = o.in_fd;
-  const bool tty = isatty(o.in_fd) == 1;
+  const bool use_pty = UsePty(o);
+  const bool tty = use_pty && isatty(o.in_fd) == 1;
   winsize ws{};
   ws.ws_col = 80;
   ws.ws_row = 24;
@@ -258,19 +284,60 @@ Result<RecorderResult> RunRecorder(const RecorderOptions& o, ChunkSink& sink, Gr
   header.timestamp = UnixNow();
   header.command = CommandText(o, shell);
   header.ssh_original_command = o.ssh_original_command;
+  header.pty = use_pty;
   if (const char* term = getenv("TERM")) header.env["TERM"] = term;
   header.env["SHELL"] = shell;
+
+  sink.Begin(HeaderLine(header));
+  Chunker chunker(sink, o.chunk_bytes, o.chunk_interval);
 
   // Processes that escape the session's process group (setsid, double fork) come back to the
   // recorder when orphaned, so they end with the session instead of outliving the grant.
   prctl(PR_SET_CHILD_SUBREAPER, 1);
+  // The program's side. Under a terminal: one descriptor (the PTY master) for input and
+  // output. Without one: three pipes, so bytes pass unchanged and stderr stays stderr.
   int master = -1;
-  const pid_t child = forkpty(&master, nullptr, tty ? &orig : nullptr, &ws);
-  if (child < 0) return Error::Internal(std::string("forkpty: ") + std::strerror(errno));
-  if (child == 0) ExecChild(o, shell);
-  restore.master = master;
-  fcntl(master, F_SETFL, fcntl(master, F_GETFL) | O_NONBLOCK);
-  fcntl(master, F_SETFD, FD_CLOEXEC);
+  int child_in = -1;
+  struct Output {
+    int fd = -1;      // ours: the program writes into the other end
+    int to_fd = -1;   // where it goes: the person's stdout or stderr
+    Utf8Carry carry;  // both are recorded as "o" (asciicast has no stderr stream)
+  };
+  std::vector<Output> outputs;
+  pid_t child = -1;
+  if (use_pty) {
+    child = forkpty(&master, nullptr, tty ? &orig : nullptr, &ws);
+    if (child < 0) return Error::Internal(std::string("forkpty: ") + std::strerror(errno));
+    if (child == 0) ExecChild(o, shell, "\r\n");
+    restore.master = master;
+    fcntl(master, F_SETFL, fcntl(master, F_GETFL) | O_NONBLOCK);
+    fcntl(master, F_SETFD, FD_CLOEXEC);
+    child_in = master;
+    outputs.push_back({master, o.out_fd, {}});
+  } else {
+    int in_p[2], out_p[2], err_p[2];
+    if (pipe2(in_p, O_CLOEXEC) != 0 || pipe2(out_p, O_CLOEXEC) != 0 ||
+        pipe2(err_p, O_CLOEXEC) != 0) {
+      return Error::Internal(std::string("pipe: ") + std::strerror(errno));
+    }
+    child = fork();
+    if (child < 0) return Error::Internal(std::string("fork: ") + std::strerror(errno));
+    if (child == 0) {
+      setsid();  // its own process group (and no terminal), as under forkpty
+      dup2(in_p[0], 0);
+      dup2(out_p[1], 1);
+      dup2(err_p[1], 2);
+      ExecChild(o, shell, "\n");
+    }
+    for (int fd : {in_p[0], out_p[1], err_p[1]}) close(fd);
+    child_in = in_p[1];
+    for (int fd : {in_p[1], out_p[0], err_p[0]}) {
+      fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+      restore.fds.push_back(fd);
+    }
+    outputs.push_back({out_p[0], o.out_fd, {}});
+    outputs.push_back({err_p[0], o.err_fd, {}});
+  }
   if (tty) {
     restore.tty = orig;
     restore.tty_saved = true;
@@ -280,15 +347,12 @@ Result<RecorderResult> RunRecorder(const RecorderOptions& o, ChunkSink& sink, Gr
   }
 
   const int64_t start = MonoMicros();
-  sink.Begin(HeaderLine(header));
-  Chunker chunker(sink, o.chunk_bytes, o.chunk_interval);
-  Utf8Carry out_carry, in_carry;
+  Utf8Carry in_carry;
   GrantTimer timer(o.warn_before_seconds);
   const std::string request = header.request_id;
 
   bool child_alive = true;
   int status = 0;
-  bool master_open = true;
   bool in_open = true;
   std::string pending_in;
   std::string ending;  // the reason, once the session is being ended
@@ -296,11 +360,15 @@ Result<RecorderResult> RunRecorder(const RecorderOptions& o, ChunkSink& sink, Gr
   std::vector<char> buf(64 * 1024);
 
   auto now_t = [&] { return MonoMicros() - start; };
+  // The recorder's own lines: into the terminal when there is one, else to stderr (never into
+  // the program's stdout), and into the recording.
   auto notice = [&](const std::string& text) {
-    const std::string line = "\r\n[breakglass] " + text + "\r\n";
-    WriteAll(o.out_fd, line);
+    const std::string line =
+        use_pty ? "\r\n[breakglass] " + text + "\r\n" : "[breakglass] " + text + "\n";
+    WriteAll(use_pty ? o.out_fd : o.err_fd, line);
     chunker.Add(now_t(), 'o', line, MonoMicros());
   };
+  auto foreground = [&]() -> pid_t { return master >= 0 ? tcgetpgrp(master) : -1; };
   auto begin_end = [&](const std::string& reason) {
     if (!ending.empty()) return;
     ending = reason;
@@ -308,7 +376,7 @@ Result<RecorderResult> RunRecorder(const RecorderOptions& o, ChunkSink& sink, Gr
     chunker.Add(now_t(), 'm', "session ended: " + reason, MonoMicros());
     if (child_alive) {
       kill(-child, SIGHUP);
-      pid_t fg = tcgetpgrp(master);
+      pid_t fg = foreground();
       if (fg > 0 && fg != child) kill(-fg, SIGHUP);
     }
     SignalDescendants(SIGHUP);  // also those outside the process group
@@ -325,6 +393,39 @@ Result<RecorderResult> RunRecorder(const RecorderOptions& o, ChunkSink& sink, Gr
         exited_at = MonoMicros();
       }
     }
+  };
+  auto close_output = [&](Output& out) {
+    if (out.fd < 0) return;
+    if (out.fd != master) close(out.fd);
+    restore.Forget(out.fd);
+    out.fd = -1;
+  };
+  auto outputs_open = [&] {
+    return std::any_of(outputs.begin(), outputs.end(), [](const Output& x) { return x.fd >= 0; });
+  };
+  // No more input for the program: under a terminal it sees end-of-file (VEOF) at the start of
+  // a line; through a pipe, the pipe closes once what is pending has gone in.
+  auto end_input = [&] {
+    in_open = false;
+    if (use_pty && !tty) pending_in.append("\x04");
+  };
+  auto close_child_in = [&] {
+    if (child_in < 0 || child_in == master) return;
+    close(child_in);
+    restore.Forget(child_in);
+    child_in = -1;
+  };
+  auto feed = [&] {
+    if (child_in >= 0 && !pending_in.empty()) {
+      ssize_t put = write(child_in, pending_in.data(), pending_in.size());
+      if (put > 0) {
+        pending_in.erase(0, static_cast<size_t>(put));
+      } else if (put < 0 && errno != EAGAIN && errno != EINTR && !use_pty) {
+        pending_in.clear();  // the program closed its stdin (EPIPE): nothing more goes in
+        in_open = false;
+      }
+    }
+    if (!use_pty && !in_open && pending_in.empty()) close_child_in();
   };
 
   for (;;) {
@@ -347,7 +448,7 @@ Result<RecorderResult> RunRecorder(const RecorderOptions& o, ChunkSink& sink, Gr
     if (kill_at && mono >= kill_at) {
       if (child_alive) {
         kill(-child, SIGKILL);
-        pid_t fg = tcgetpgrp(master);
+        pid_t fg = foreground();
         if (fg > 0) kill(-fg, SIGKILL);
       }
       SignalDescendants(SIGKILL);
@@ -355,7 +456,7 @@ Result<RecorderResult> RunRecorder(const RecorderOptions& o, ChunkSink& sink, Gr
     }
     if (!child_alive) {
       const int64_t quiet = mono - std::max(exited_at, last_data);
-      if (!master_open || quiet > 200'000 || mono - exited_at > 2'000'000) break;
+      if (!outputs_open() || quiet > 200'000 || mono - exited_at > 2'000'000) break;
     }
 
     int64_t timeout_us = 1'000'000;
@@ -367,14 +468,21 @@ Result<RecorderResult> RunRecorder(const RecorderOptions& o, ChunkSink& sink, Gr
       if (due >= 0 && due < 1) timeout_us = std::min<int64_t>(timeout_us, 100'000);
     }
 
-    pollfd fds[4];
+    // A descriptor may appear twice (the PTY master: once for output, once for input).
+    pollfd fds[6];
     int n = 0;
     fds[n++] = {g_signal_pipe[0], POLLIN, 0};
-    const int master_i = master_open ? n : -1;
-    if (master_open) {
-      fds[n++] = {master, static_cast<short>(POLLIN | (pending_in.empty() ? 0 : POLLOUT)), 0};
+    int out_i[2] = {-1, -1};
+    for (size_t k = 0; k < outputs.size(); ++k) {
+      if (outputs[k].fd >= 0) {
+        out_i[k] = n;
+        fds[n++] = {outputs[k].fd, POLLIN, 0};
+      }
     }
-    const int in_i = in_open && master_open && pending_in.size() < 64 * 1024 ? n : -1;
+    const bool program_reads = child_in >= 0 && (child_in != master || outputs[0].fd >= 0);
+    const int feed_i = program_reads && !pending_in.empty() ? n : -1;
+    if (feed_i >= 0) fds[n++] = {child_in, POLLOUT, 0};
+    const int in_i = in_open && program_reads && pending_in.size() < 64 * 1024 ? n : -1;
     if (in_i >= 0) fds[n++] = {o.in_fd, POLLIN, 0};
     const int grant_i = grant && grant->wake_fd() >= 0 ? n : -1;
     if (grant_i >= 0) fds[n++] = {grant->wake_fd(), POLLIN, 0};
@@ -402,46 +510,50 @@ Result<RecorderResult> RunRecorder(const RecorderOptions& o, ChunkSink& sink, Gr
       }
     }
     if (grant_i >= 0 && (fds[grant_i].revents & POLLIN)) grant->Drained();
-    if (master_i >= 0 && fds[master_i].revents) {
-      const short ev = fds[master_i].revents;
+    for (size_t k = 0; k < outputs.size(); ++k) {
+      if (out_i[k] < 0 || fds[out_i[k]].revents == 0) continue;
+      Output& out = outputs[k];
+      const short ev = fds[out_i[k]].revents;
       if (ev & POLLIN) {
         // Take what the program has written so far (a terminal hands out at most 4 KiB per
-        // read): one write to the person's terminal and one event for all of it.
+        // read): one write to the person's side and one event for all of it.
         size_t have = 0;
         ssize_t got = 0;
-        while (have < buf.size() && (got = read(master, buf.data() + have, buf.size() - have)) > 0) {
+        while (have < buf.size() && (got = read(out.fd, buf.data() + have, buf.size() - have)) > 0) {
           have += static_cast<size_t>(got);
-          if (got < 4000) break;  // the terminal's buffer was not full: nothing more waits
+          if (got < 4000) break;  // the buffer was not full: nothing more waits
         }
         if (have > 0) {
-          got = static_cast<ssize_t>(have);
           std::string_view data(buf.data(), have);
-          if (!WriteAll(o.out_fd, data) && !ending.size()) begin_end("hangup");
-          chunker.Add(now_t(), 'o', out_carry.Take(data), MonoMicros());
+          if (!WriteAll(out.to_fd, data)) {
+            // Under a terminal the person is gone. Through a pipe the reader closed it: the
+            // program gets SIGPIPE on its next write, as it would without the recorder.
+            if (use_pty) {
+              begin_end("hangup");
+            } else {
+              close_output(out);
+            }
+          }
+          chunker.Add(now_t(), 'o', out.carry.Take(data), MonoMicros());
           last_data = MonoMicros();
         } else if (got == 0 || (errno != EAGAIN && errno != EINTR)) {
-          master_open = false;  // EIO: every holder of the terminal's other end is gone
+          close_output(out);  // EOF, or EIO: every holder of the terminal's other end is gone
         }
       } else if (ev & (POLLHUP | POLLERR | POLLNVAL)) {
-        master_open = false;
-      }
-      if (master_open && (ev & POLLOUT) && !pending_in.empty()) {
-        ssize_t put = write(master, pending_in.data(), pending_in.size());
-        if (put > 0) pending_in.erase(0, static_cast<size_t>(put));
+        close_output(out);
       }
     }
+    if (feed_i >= 0 && (fds[feed_i].revents & (POLLOUT | POLLERR | POLLHUP))) feed();
     if (in_i >= 0 && fds[in_i].revents) {
       ssize_t got = read(o.in_fd, buf.data(), buf.size());
       if (got > 0) {
         std::string_view data(buf.data(), static_cast<size_t>(got));
         if (o.record_input) chunker.Add(now_t(), 'i', in_carry.Take(data), MonoMicros());
         pending_in.append(data);
-        ssize_t put = write(master, pending_in.data(), pending_in.size());
-        if (put > 0) pending_in.erase(0, static_cast<size_t>(put));
+        feed();
       } else if (got == 0 || (errno != EAGAIN && errno != EINTR)) {
-        in_open = false;
-        // End of input: the program sees end-of-file (VEOF) at the start of a line.
-        if (!tty) pending_in.append("\x04");
+        end_input();
+        feed();
       }
     }
     chunker.MaybeSeal(MonoMicros());
@@ -465,7 +577,7 @@ Result<RecorderResult> RunRecorder(const RecorderOptions& o, ChunkSink& sink, Gr
     while (waitpid(-1, &st, WNOHANG) > 0) {
     }
   }
-  chunker.Add(now_t(), 'o', out_carry.Flush(), MonoMicros());
+  for (auto& out : outputs) chunker.Add(now_t(), 'o', out.carry.Flush(), MonoMicros());
   RecorderResult result;
   result.end_reason = ending.empty() ? "exit" : ending;
   chunker.Final(UnixNow(), result.end_reason);

@@ -1,6 +1,11 @@
 // The recorder: runs a program under a pseudo-terminal, relays the person's terminal to it and
 // back, and writes everything as asciicast v2 events ("o" output, "i" input, "r" resize) into
-// chunks for a ChunkSink. It writes warnings into the terminal before the grant ends and ends
+// chunks for a ChunkSink. Without a terminal (stdin or stdout not a tty: `ssh host cmd`
+// without -t, scp, rsync, `cmd < file`) it runs the program with three pipes instead, so the
+// bytes pass unchanged in both directions (no CRLF, no echo, stderr stays stderr); stdin is
+// recorded as "i", stdout and stderr both as "o" (asciicast v2 has no stderr stream), and the
+// header says "pty": false. The recorder's own lines go into the terminal when there is one,
+// otherwise to stderr, never into the program's stdout. It writes warnings into the terminal before the grant ends and ends
 // the session at the end or on revocation: SIGHUP to the program's process group (and the
 // terminal's foreground group), SIGKILL after a grace period. The end and its reason are
 // written into the terminal and into the recording, whose last chunk is final.
@@ -26,6 +31,10 @@
 
 namespace bg::session {
 
+// How the program is attached: kAuto is a PTY when in_fd and out_fd are both terminals, pipes
+// otherwise.
+enum class TerminalMode { kAuto, kPty, kPipes };
+
 struct RecorderOptions {
   // The program. Empty: with ssh_original_command, `$SHELL -c` it; else the login shell.
   std::vector<std::string> argv;
@@ -36,6 +45,8 @@ struct RecorderOptions {
   std::map<std::string, std::string> child_env;  // set in the program's environment
   int in_fd = 0;
   int out_fd = 1;
+  int err_fd = 2;  // without a PTY: the program's stderr and the recorder's notices
+  TerminalMode terminal = TerminalMode::kAuto;
   int64_t warn_before_seconds = 300;
   std::chrono::milliseconds grace{5000};
   size_t chunk_bytes = 128 * 1024;             // seal a chunk at this size...
@@ -48,6 +59,9 @@ struct RecorderResult {
   std::string end_reason;  // "exit", "expired", "revoked", "hangup", ...
   int64_t chunks = 0;
 };
+
+// True when Run would use a PTY for these options.
+bool UsePty(const RecorderOptions& options);
 
 // Runs the session to its end. `grant` may be null (no time limit, e.g. a local recording).
 Result<RecorderResult> RunRecorder(const RecorderOptions& options, ChunkSink& sink,

@@ -67,8 +67,17 @@ struct Pipes {
   }
 };
 
+// The mode the parameterised tests run in (set by the fixture).
+TerminalMode g_mode = TerminalMode::kAuto;
+
+class RecorderTest : public ::testing::TestWithParam<TerminalMode> {
+ protected:
+  void SetUp() override { g_mode = GetParam(); }
+};
+
 RecorderOptions Options(const Pipes& p, std::vector<std::string> argv) {
   RecorderOptions o;
+  o.terminal = g_mode;
   o.argv = std::move(argv);
   o.in_fd = p.in[0];
   o.out_fd = p.out[1];
@@ -96,7 +105,7 @@ Result<RecorderResult> RunAndRevoke(RecorderOptions o, MemorySink& sink,
   return r;
 }
 
-TEST(RecorderTest, InputAndOutputAreRecordedInOrderWithTheExitCode) {
+TEST_P(RecorderTest, InputAndOutputAreRecordedInOrderWithTheExitCode) {
   Pipes p;
   auto o = Options(p, {"/bin/sh", "-c", "echo ready; read line; echo \"got:$line\"; exit 3"});
   o.child_env["BREAKGLASS_SESSION"] = "ses_t";
@@ -131,7 +140,7 @@ TEST(RecorderTest, InputAndOutputAreRecordedInOrderWithTheExitCode) {
   EXPECT_EQ(p.Drain(), sink.Output());
 }
 
-TEST(RecorderTest, TheSshOriginalCommandRunsThroughTheShellAndIsRecorded) {
+TEST_P(RecorderTest, TheSshOriginalCommandRunsThroughTheShellAndIsRecorded) {
   Pipes p;
   auto o = Options(p, {});
   o.ssh_original_command = "echo $((6*7))";
@@ -148,7 +157,7 @@ TEST(RecorderTest, TheSshOriginalCommandRunsThroughTheShellAndIsRecorded) {
   EXPECT_EQ(h->command, "echo $((6*7))");
 }
 
-TEST(RecorderTest, ExpiryEndsTheSessionAndTheRecordingSaysSo) {
+TEST_P(RecorderTest, ExpiryEndsTheSessionAndTheRecordingSaysSo) {
   Pipes p;
   auto o = Options(p, {"/bin/sh", "-c", "echo started; sleep 30"});
   o.warn_before_seconds = 1;
@@ -172,7 +181,7 @@ TEST(RecorderTest, ExpiryEndsTheSessionAndTheRecordingSaysSo) {
   EXPECT_TRUE(marker);
 }
 
-TEST(RecorderTest, RevocationEndsTheSessionAndAProgramIgnoringHangupIsKilled) {
+TEST_P(RecorderTest, RevocationEndsTheSessionAndAProgramIgnoringHangupIsKilled) {
   Pipes p;
   auto o = Options(p, {"/bin/sh", "-c", "trap '' HUP; echo started; while :; do sleep 1; done"});
   MemorySink sink;
@@ -200,7 +209,7 @@ pid_t PidFrom(const std::string& path) {
 
 bool Gone(pid_t pid) { return kill(pid, 0) != 0 && errno == ESRCH; }
 
-TEST(RecorderTest, AProcessThatEscapesTheSessionWithSetsidEndsWithIt) {
+TEST_P(RecorderTest, AProcessThatEscapesTheSessionWithSetsidEndsWithIt) {
   const std::string dir = ::testing::TempDir();
   const std::string pidfile = dir + "/escapee-" + std::to_string(getpid()) + ".pid";
   unlink(pidfile.c_str());
@@ -221,7 +230,7 @@ TEST(RecorderTest, AProcessThatEscapesTheSessionWithSetsidEndsWithIt) {
   unlink(pidfile.c_str());
 }
 
-TEST(RecorderTest, RevocationAlsoEndsProcessesOutsideTheProcessGroup) {
+TEST_P(RecorderTest, RevocationAlsoEndsProcessesOutsideTheProcessGroup) {
   const std::string pidfile =
       ::testing::TempDir() + "/escapee-rev-" + std::to_string(getpid()) + ".pid";
   unlink(pidfile.c_str());
@@ -237,6 +246,190 @@ TEST(RecorderTest, RevocationAlsoEndsProcessesOutsideTheProcessGroup) {
   ASSERT_GT(escapee, 0);
   EXPECT_TRUE(Gone(escapee)) << "pid " << escapee << " outlived the revocation";
   unlink(pidfile.c_str());
+}
+
+INSTANTIATE_TEST_SUITE_P(PtyAndPipes, RecorderTest,
+                         ::testing::Values(TerminalMode::kPty, TerminalMode::kPipes),
+                         [](const auto& info) {
+                           return info.param == TerminalMode::kPty ? "Pty" : "Pipes";
+                         });
+
+// ---- Without a terminal: pipes, byte for byte -------------------------------------------------
+
+std::string ReadAll(int fd) {
+  std::string s;
+  char buf[65536];
+  for (;;) {
+    ssize_t n = read(fd, buf, sizeof buf);
+    if (n > 0) {
+      s.append(buf, static_cast<size_t>(n));
+    } else if (n < 0 && errno == EINTR) {
+      continue;
+    } else {
+      return s;
+    }
+  }
+}
+
+// A session whose stdin, stdout and stderr are pipes (as sshd gives a command without -t).
+struct PipeSession {
+  int in[2], out[2], err[2];
+  PipeSession() {
+    EXPECT_EQ(pipe(in), 0);
+    EXPECT_EQ(pipe(out), 0);
+    EXPECT_EQ(pipe(err), 0);
+  }
+  ~PipeSession() {
+    for (int* p : {in, out, err}) {
+      for (int i : {0, 1}) {
+        if (p[i] >= 0) close(p[i]);
+      }
+    }
+  }
+  RecorderOptions Options(std::vector<std::string> argv) {
+    RecorderOptions o;
+    o.argv = std::move(argv);
+    o.in_fd = in[0];
+    o.out_fd = out[1];
+    o.err_fd = err[1];
+    o.header.session_id = "ses_p";
+    o.header.request_id = "req_p";
+    o.chunk_bytes = 4096;
+    o.chunk_interval = std::chrono::milliseconds(50);
+    o.shell = "/bin/sh";
+    return o;
+  }
+  // Runs the recorder while other threads feed `input` and collect stdout and stderr.
+  Result<RecorderResult> Run(const RecorderOptions& o, ChunkSink& sink, const std::string& input,
+                             GrantState* grant = nullptr) {
+    std::thread writer([&] {
+      std::string_view rest = input;
+      while (!rest.empty()) {
+        ssize_t n = write(in[1], rest.data(), rest.size());
+        if (n <= 0) break;  // the recorder stopped reading (EPIPE once it closed its end)
+        rest.remove_prefix(static_cast<size_t>(n));
+      }
+      close(in[1]);
+      in[1] = -1;
+    });
+    std::thread out_reader([&] { stdout_text = ReadAll(out[0]); });
+    std::thread err_reader([&] { stderr_text = ReadAll(err[0]); });
+    auto r = RunRecorder(o, sink, grant);
+    close(in[0]);  // unblocks a writer whose input the program did not take
+    in[0] = -1;
+    close(out[1]);
+    out[1] = -1;
+    close(err[1]);
+    err[1] = -1;
+    writer.join();
+    out_reader.join();
+    err_reader.join();
+    return r;
+  }
+  std::string stdout_text, stderr_text;
+};
+
+std::string AllBytes(size_t n) {
+  std::string s;
+  for (size_t i = 0; i < n; ++i) s.push_back(static_cast<char>((i * 7 + i / 256) & 0xff));
+  return s + "line one\r\nline two\n\x04" "after eof char\n";
+}
+
+TEST(RecorderPipesTest, AutoUsesPipesUnlessBothEndsAreTerminals) {
+  PipeSession s;
+  RecorderOptions o = s.Options({"true"});
+  EXPECT_FALSE(UsePty(o));
+  o.terminal = TerminalMode::kPty;
+  EXPECT_TRUE(UsePty(o));
+}
+
+TEST(RecorderPipesTest, StdinAndStdoutPassByteForByteAndStderrStaysApart) {
+  signal(SIGPIPE, SIG_IGN);
+  PipeSession s;
+  MemorySink sink;
+  const std::string input = AllBytes(300'000);
+  auto r = s.Run(s.Options({"/bin/sh", "-c", "cat; echo to-stderr >&2; exit 4"}), sink, input);
+  ASSERT_TRUE(r.has_value()) << r.error().ToString();
+  EXPECT_EQ(r->exit_code, 4);
+  EXPECT_TRUE(s.stdout_text == input) << "stdout differs: " << s.stdout_text.size() << " bytes of "
+                                      << input.size();
+  EXPECT_EQ(s.stderr_text, "to-stderr\n");
+  auto h = ParseHeader(sink.header);
+  ASSERT_TRUE(h.has_value());
+  EXPECT_FALSE(h->pty);
+  EXPECT_NE(sink.header.find("\"pty\":false"), std::string::npos) << sink.header;
+  // Recorded: the input as "i", stdout and stderr as "o" (invalid UTF-8 as U+FFFD).
+  std::string in_text, out_text;
+  for (const auto& e : sink.Events()) (e.code == 'i' ? in_text : out_text) += e.data;
+  EXPECT_NE(in_text.find("line one\r\nline two\n"), std::string::npos);
+  EXPECT_NE(out_text.find("line one\r\nline two\n"), std::string::npos);
+  EXPECT_NE(out_text.find("to-stderr\n"), std::string::npos);
+  EXPECT_EQ(out_text.find("line one\r\r\n"), std::string::npos);
+}
+
+TEST(RecorderPipesTest, BinaryDataKeepsEveryChunkUnderTheServersLimit) {
+  signal(SIGPIPE, SIG_IGN);
+  PipeSession s;
+  MemorySink sink;
+  RecorderOptions o = s.Options({"cat"});
+  o.chunk_bytes = 128 * 1024;  // the default
+  o.chunk_interval = std::chrono::seconds(10);
+  const std::string input(3'000'000, '\0');  // each byte is six in JSON ("\u0000"), twice
+  auto r = s.Run(o, sink, input);
+  ASSERT_TRUE(r.has_value()) << r.error().ToString();
+  EXPECT_TRUE(s.stdout_text == input) << s.stdout_text.size() << " bytes";
+  size_t largest = 0;
+  for (const auto& c : sink.chunks) largest = std::max(largest, c.data.size());
+  EXPECT_LE(largest, size_t{512 * 1024}) << "the server refuses chunks over 512 KiB";
+}
+
+TEST(RecorderPipesTest, TheRecordersNoticesGoToStderrNotStdout) {
+  signal(SIGPIPE, SIG_IGN);
+  PipeSession s;
+  MemorySink sink;
+  RecorderOptions o = s.Options({"/bin/sh", "-c", "echo out-line; sleep 30"});
+  o.warn_before_seconds = 1;
+  o.grace = std::chrono::milliseconds(300);
+  GrantState grant;
+  grant.SetEndsAt(static_cast<int64_t>(time(nullptr)) + 2);
+  auto r = s.Run(o, sink, "", &grant);
+  ASSERT_TRUE(r.has_value()) << r.error().ToString();
+  EXPECT_EQ(r->end_reason, "expired");
+  EXPECT_EQ(s.stdout_text, "out-line\n");
+  EXPECT_NE(s.stderr_text.find("[breakglass] the grant for request req_p has expired"),
+            std::string::npos)
+      << s.stderr_text;
+  EXPECT_EQ(s.stderr_text.find('\r'), std::string::npos) << s.stderr_text;
+}
+
+TEST(RecorderPipesTest, AProgramThatStopsReadingEndsNormally) {
+  signal(SIGPIPE, SIG_IGN);
+  PipeSession s;
+  MemorySink sink;
+  auto r = s.Run(s.Options({"head", "-c", "10"}), sink, std::string(2'000'000, 'x'));
+  ASSERT_TRUE(r.has_value()) << r.error().ToString();
+  EXPECT_EQ(r->exit_code, 0);
+  EXPECT_TRUE(s.stdout_text == std::string(10, 'x')) << s.stdout_text.size() << " bytes";
+}
+
+TEST(RecorderPipesTest, AReaderThatClosesStdoutGivesTheProgramSigpipe) {
+  signal(SIGPIPE, SIG_IGN);
+  PipeSession s;
+  close(s.out[0]);  // like `ssh host yes | head -1` once head is done
+  s.out[0] = -1;
+  MemorySink sink;
+  RecorderOptions o = s.Options({"yes"});
+  o.record_input = false;
+  std::thread err_reader([&] { s.stderr_text = ReadAll(s.err[0]); });
+  close(s.in[1]);
+  s.in[1] = -1;
+  auto r = RunRecorder(o, sink, nullptr);
+  close(s.err[1]);
+  s.err[1] = -1;
+  err_reader.join();
+  ASSERT_TRUE(r.has_value()) << r.error().ToString();
+  EXPECT_EQ(r->exit_code, 128 + SIGPIPE);
+  EXPECT_EQ(r->end_reason, "exit");
 }
 
 }  // namespace

@@ -8,7 +8,7 @@
 # sshd accepts BREAKGLASS_TOKEN); that credential can do nothing but record the grant. `breakglass
 # ssh` does the same by itself. Exit 77 only when OpenSSH is absent.
 SSHD=$(command -v sshd || echo /usr/sbin/sshd)
-for t in ssh ssh-keygen "$SSHD" oathtool jq tmux; do
+for t in ssh ssh-keygen scp rsync sha256sum "$SSHD" oathtool jq tmux; do
   command -v "$t" >/dev/null 2>&1 || { echo "SKIP: $t not found"; exit 77; }
 done
 source "$(dirname "$0")/connectors_lib.sh"
@@ -57,7 +57,12 @@ S=$WORK/sshd; mkdir -p "$S/principals" /run/sshd
 curl -sf --cacert "$CACERT" "$URL/v1/ssh/ca" >"$S/ca.pub" || fail "GET /v1/ssh/ca"
 curl -sf --cacert "$CACERT" "$URL/v1/ssh/krl" -o "$S/krl" || fail "GET /v1/ssh/krl"
 echo breakglass-root >"$S/principals/root"
-start_sshd "AcceptEnv BREAKGLASS_TOKEN"
+# scp speaks SFTP: with a forced command sshd runs the recorder with SSH_ORIGINAL_COMMAND set to
+# the subsystem's program, which must be a real one (internal-sftp is not a program).
+SFTP_SERVER=$(for p in /usr/lib/openssh/sftp-server /usr/libexec/openssh/sftp-server /usr/libexec/sftp-server; do
+  [ -x "$p" ] && echo "$p" && break; done)
+[ -n "$SFTP_SERVER" ] || { echo "SKIP: no sftp-server"; exit 77; }
+start_sshd "AcceptEnv BREAKGLASS_TOKEN" "Subsystem sftp $SFTP_SERVER"
 
 conn_login alice
 TOKEN=$(jq -r .token "$HOME/.config/breakglass/credentials.json")
@@ -142,4 +147,51 @@ n=$("$BG" audit export --data-dir "$WORK/breakglass-data" 2>/dev/null | jq -r .l
     while read -r l; do base64 -d <<<"$l"; echo; done | grep -c '"type":"session.recording_credential"')
 [ "$n" -eq 2 ] || fail "want 2 session.recording_credential events, got $n"
 echo "ok - breakglass ssh logs in with its own recording credential, and is recorded"
+
+# 4. without a terminal (no -t: sshd gives the forced command pipes, no SSH_TTY) the bytes pass
+#    unchanged: no CRLF, no echo of stdin, nothing of the recorder's in stdout; scp and rsync work
+n0=$("$BG" sessions list --request "$grant" --json | jq '.sessions | length')
+head -c 2000000 /dev/urandom >"$WORK/blob"
+printf 'line one\nline two\r\nend' >>"$WORK/blob"
+want=$(sha256sum <"$WORK/blob" | cut -d' ' -f1)
+got=$("${SSH[@]}" root@127.0.0.1 sha256sum <"$WORK/blob" 2>"$WORK/ssh4.err" | cut -d' ' -f1) ||
+  fail "ssh sha256sum: $(cat "$WORK/ssh4.err")"
+[ "$got" = "$want" ] || fail "ssh host sha256sum < file: $got, want $want ($(cat "$WORK/ssh4.err"))"
+"${SSH[@]}" root@127.0.0.1 cat <"$WORK/blob" >"$WORK/blob.back" 2>"$WORK/ssh4.err" || fail "ssh cat: $(cat "$WORK/ssh4.err")"
+cmp "$WORK/blob" "$WORK/blob.back" || fail "ssh host cat < file > out changed the bytes"
+"${SSH[@]}" root@127.0.0.1 'printf "a\nb\n"; echo to-stderr >&2; exit 5' >"$WORK/o4" 2>"$WORK/e4" && fail "exit status lost"
+cmp <(printf 'a\nb\n') "$WORK/o4" || fail "stdout is not exactly the program's: $(od -c "$WORK/o4" | head -3)"
+grep -q '^to-stderr$' "$WORK/e4" || fail "stderr: $(cat "$WORK/e4")"
+grep -q 'recording session ses_' "$WORK/e4" || fail "the recorder's line is not on stderr: $(cat "$WORK/e4")"
+echo "ok - without a terminal ssh host cmd passes bytes unchanged (sha256sum $want), stderr apart"
+mkdir -p "$WORK/copies"
+SCP_OPTS=(-F /dev/null -o IdentitiesOnly=yes -o IdentityAgent=none -o BatchMode=yes
+          -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR
+          -o ConnectTimeout=10 -P "$SPORT" -i "$S/k" -o CertificateFile="$S/k-cert.pub"
+          -o SendEnv=BREAKGLASS_TOKEN)
+BREAKGLASS_TOKEN="$REC" scp -q "${SCP_OPTS[@]}" "$WORK/blob" "root@127.0.0.1:$WORK/copies/scp-sftp" ||
+  fail "scp (SFTP) over the recorded grant: $(tail -5 "$S/sshd.log")"
+cmp "$WORK/blob" "$WORK/copies/scp-sftp" || fail "scp (SFTP) changed the file"
+BREAKGLASS_TOKEN="$REC" scp -q -O "${SCP_OPTS[@]}" "root@127.0.0.1:$WORK/blob" "$WORK/copies/scp-legacy" ||
+  fail "scp -O over the recorded grant"
+cmp "$WORK/blob" "$WORK/copies/scp-legacy" || fail "scp -O changed the file"
+RSH="ssh $(printf '%q ' "${SSH_OPTS[@]}" -i "$S/k" -o CertificateFile="$S/k-cert.pub" -o SendEnv=BREAKGLASS_TOKEN)"
+BREAKGLASS_TOKEN="$REC" rsync -a -e "$RSH" "$WORK/blob" "root@127.0.0.1:$WORK/copies/rsync-up" ||
+  fail "rsync to the target over the recorded grant"
+cmp "$WORK/blob" "$WORK/copies/rsync-up" || fail "rsync (up) changed the file"
+BREAKGLASS_TOKEN="$REC" rsync -a -e "$RSH" "root@127.0.0.1:$WORK/blob" "$WORK/copies/rsync-down" ||
+  fail "rsync from the target over the recorded grant"
+cmp "$WORK/blob" "$WORK/copies/rsync-down" || fail "rsync (down) changed the file"
+echo "ok - scp (SFTP and -O) and rsync (both ways) work over a recorded grant"
+n1=$((n0 + 7))
+wait_until 60 bash -c "\"$BG\" sessions list --request $grant --json | jq -e '.sessions | length == $n1 and all(.complete)'" ||
+  fail "want $n1 complete sessions: $("$BG" sessions list --request "$grant" --json)"
+"$BG" sessions list --request "$grant" --json | jq -r '.sessions[].id' | tail -7 >"$WORK/pipe-sessions"
+while read -r sid; do
+  head -1 < <(curl -s --cacert "$CACERT" -H "Authorization: Bearer $TOKEN" "$URL/v1/sessions/$sid/recording") |
+    jq -e '.breakglass.pty == false' >/dev/null || fail "session $sid: the header does not say pty false"
+done <"$WORK/pipe-sessions"
+sid=$(sed -n 3p "$WORK/pipe-sessions")
+"$BG" replay "$sid" --cat | grep -q "to-stderr" || fail "stderr is not in the recording"
+echo "ok - every such session is recorded (header pty false, stderr recorded as output)"
 echo "all forced-command session checks passed"
