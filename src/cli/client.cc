@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "cli/kit_io.h"
+#include "util/time.h"
 
 namespace bg::cli {
 namespace {
@@ -93,12 +94,36 @@ std::string UrlPart(std::string_view text) {
 }
 
 std::string CredentialsPath() {
-  std::string home = Env("HOME");
-  if (home.empty()) home = ".";
-  return home + "/.config/breakglass/credentials.json";
+  std::string base = Env("XDG_CONFIG_HOME");
+  if (base.empty() || base.front() != '/') {
+    std::string home = Env("HOME");
+    if (home.empty()) home = ".";
+    base = home + "/.config";
+  }
+  return base + "/breakglass/credentials.json";
 }
 
-ClientOptions ResolveClientOptions(ClientOptions o) {
+namespace {
+
+// Renews a token from the credentials file that is close to its expiry.
+void RenewIfDue(ClientOptions& o) {
+  if (!o.token_from_file || o.expires_at.empty()) return;
+  auto expires = ParseRfc3339(o.expires_at);
+  if (!expires) return;
+  const auto left = *expires - SystemClock::Get().Now();
+  if (left <= Seconds(0) || left > Seconds(kRenewBeforeSeconds)) return;
+  Client c(o);
+  auto r = c.Json("POST", "/v1/auth/renew", nlohmann::json::object());
+  if (!r || !r->contains("token") || !(*r)["token"].is_string()) return;
+  ClientOptions renewed = o;
+  renewed.token = (*r)["token"].get<std::string>();
+  renewed.expires_at = r->value("expires_at", "");
+  if (SaveCredentials(renewed, o.user, renewed.expires_at)) o = renewed;
+}
+
+}  // namespace
+
+ClientOptions ResolveClientOptions(ClientOptions o, bool renew) {
   if (o.server.empty()) o.server = Env("BREAKGLASS_SERVER");
   if (o.token.empty()) o.token = Env("BREAKGLASS_TOKEN");
   if (o.cacert.empty()) o.cacert = Env("BREAKGLASS_CACERT");
@@ -112,10 +137,16 @@ ClientOptions ResolveClientOptions(ClientOptions o) {
       // The saved token belongs to the saved server only.
       bool same_server = o.server.empty() || o.server == get("server");
       if (o.server.empty()) o.server = get("server");
-      if (o.token.empty() && same_server) o.token = get("token");
+      if (o.token.empty() && same_server) {
+        o.token = get("token");
+        o.token_from_file = !o.token.empty();
+        o.user = get("user");
+        o.expires_at = get("expires_at");
+      }
       if (o.cacert.empty() && same_server) o.cacert = get("cacert");
     }
   }
+  if (renew) RenewIfDue(o);
   return o;
 }
 
@@ -230,21 +261,6 @@ Status Client::Stream(const std::string& path,
   if (status >= 400) return Error::Unauthenticated("the server refused the event stream");
   if (rc != CURLE_OK) return Error::Unavailable(std::string("stream ended: ") + curl_easy_strerror(rc));
   return Ok();
-}
-
-int ExitCodeFor(const Error& e) {
-  switch (e.code()) {
-    case ErrorCode::kInvalidArgument: return 2;
-    case ErrorCode::kUnauthenticated: return 3;
-    case ErrorCode::kPermissionDenied: return 4;
-    case ErrorCode::kNotFound: return 5;
-    case ErrorCode::kConflict:
-    case ErrorCode::kFailedPrecondition: return 6;
-    case ErrorCode::kResourceExhausted: return 7;
-    case ErrorCode::kUnavailable: return 8;
-    case ErrorCode::kInternal: return 1;
-  }
-  return 1;
 }
 
 }  // namespace bg::cli

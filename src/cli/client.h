@@ -1,6 +1,7 @@
 // The CLI's HTTP client (libcurl): finds the server, the token and the CA certificate in flags,
 // the environment (BREAKGLASS_SERVER, BREAKGLASS_TOKEN, BREAKGLASS_CACERT) or the file
-// `breakglass login` writes (~/.config/breakglass/credentials.json), in that order.
+// `breakglass login` writes ($XDG_CONFIG_HOME/breakglass/credentials.json, by default
+// ~/.config/breakglass/credentials.json), in that order.
 #pragma once
 
 #include <functional>
@@ -16,10 +17,18 @@ struct ClientOptions {
   std::string server;
   std::string token;
   std::string cacert;
+  bool token_from_file = false;  // the token came from the credentials file
+  std::string user;              // the credentials file's, when the token came from it
+  std::string expires_at;        // likewise
 };
 
-// Fills what the flags left empty from the environment, then the credentials file.
-ClientOptions ResolveClientOptions(ClientOptions flags);
+// Fills what the flags left empty from the environment, then the credentials file. With
+// `renew`, a token from the credentials file that expires within kRenewBefore is renewed first
+// (POST /v1/auth/renew) and the file updated; a renewal that fails leaves the old token.
+ClientOptions ResolveClientOptions(ClientOptions flags, bool renew = true);
+inline constexpr int kRenewBeforeSeconds = 5 * 60;
+// $XDG_CONFIG_HOME/breakglass/credentials.json when XDG_CONFIG_HOME is an absolute path, else
+// $HOME/.config/breakglass/credentials.json.
 std::string CredentialsPath();
 // `text` percent-encoded for a path segment or query value: A-Z a-z 0-9 _ - . kept.
 std::string UrlPart(std::string_view text);
@@ -48,8 +57,5 @@ class Client {
  private:
   ClientOptions o_;
 };
-
-// Exit codes of every client command (documented in --help and README).
-int ExitCodeFor(const Error& e);
 
 }  // namespace bg::cli

@@ -8,12 +8,10 @@
 
 #include <iostream>
 
-namespace bg::cli {
+#include "cli/exit_codes.h"
+#include "cli/text.h"
 
-const char kExitCodesHelp[] =
-    "Exit codes: 0 ok; 1 internal error; 2 bad input or usage; 3 not logged in or token expired; "
-    "4 permission denied; 5 not found; 6 conflict (the request's state does not allow it); "
-    "7 rate limited; 8 server unreachable or unavailable.";
+namespace bg::cli {
 
 void Fail(Globals& g, const Error& e) {
   std::string msg = e.message();
@@ -21,7 +19,7 @@ void Fail(Globals& g, const Error& e) {
     if (c == '\n') c = ';';
   }
   if (!e.field().empty() && msg.rfind(e.field(), 0) != 0) msg = e.field() + ": " + msg;
-  std::cerr << "breakglass: " << msg << "\n";
+  std::cerr << "breakglass: " << TerminalSafe(msg) << "\n";
   g.exit_code = ExitCodeFor(e);
 }
 
@@ -32,41 +30,6 @@ void Print(const Globals& g, const nlohmann::json& j, const std::string& human) 
     std::cout << human;
     if (!human.empty() && human.back() != '\n') std::cout << "\n";
   }
-}
-
-std::string HumanRequest(const nlohmann::json& r) {
-  auto s = [&](const char* k) {
-    return r.contains(k) && r[k].is_string() ? r[k].get<std::string>() : std::string("-");
-  };
-  std::string approvals;
-  if (r.contains("approvals") && r["approvals"].is_array()) {
-    for (const auto& a : r["approvals"]) {
-      approvals += (approvals.empty() ? "" : ", ") + a.value("approver", "?");
-    }
-  }
-  std::string risk;
-  if (r.contains("risk_signals") && r["risk_signals"].is_array()) {
-    for (const auto& s : r["risk_signals"]) risk += (risk.empty() ? "" : ", ") + s.get<std::string>();
-  }
-  std::string out = fmt::format(
-      "{}  {}\n  {} asks for {} on {} (tier {}{})\n  reason: {}  ticket: {}\n"
-      "  approvals: {}/{}{}{}\n",
-      s("id"), s("state"), s("requester"), s("privilege"), s("resource"),
-      r.value("tier", 0), r.value("emergency", false) ? ", emergency" : "", s("reason"),
-      s("ticket"), r.contains("approvals") ? r["approvals"].size() : 0,
-      r.value("required_approvals", 0), approvals.empty() ? "" : " (" + approvals + ")",
-      risk.empty() ? "" : "; risk signals raised the count: " + risk);
-  if (r.contains("starts_at") && r["starts_at"].is_string()) {
-    out += fmt::format("  window: {} .. {}\n", s("starts_at"), s("ends_at"));
-  } else {
-    out += fmt::format("  duration: {}s, approval deadline {}\n", r.value("duration", 0),
-                       s("approval_deadline"));
-  }
-  if (r.contains("last_error") && r["last_error"].is_string() &&
-      !r["last_error"].get<std::string>().empty()) {
-    out += "  last connector error: " + s("last_error") + "\n";
-  }
-  return out;
 }
 
 std::string LocalActor() {

@@ -24,7 +24,7 @@ struct Globals {
 void Fail(Globals& g, const Error& e);
 // Prints JSON (with --json) or the human text.
 void Print(const Globals& g, const nlohmann::json& j, const std::string& human);
-// One request, as a few human lines.
+// One request, as a few human lines (request_view.cc; local times when stdout is a terminal).
 std::string HumanRequest(const nlohmann::json& r);
 
 // Server-side configuration for local commands: --config FILE, else --data-dir DIR.
@@ -45,7 +45,6 @@ void AddAdminCommands(CLI::App& app, Globals& g);    // user, policy
 void AddRequestCommands(CLI::App& app, Globals& g);  // login, request, approve, ...
 void AddSessionCommands(CLI::App& app, Globals& g);  // record, shell, replay, sessions
 void AddAuditCommands(CLI::App& app, Globals& g);    // audit export, verify, show
-
-extern const char kExitCodesHelp[];
+void AddHelpCommands(CLI::App& app);                 // completion, man (help_cmds.cc)
 
 }  // namespace bg::cli

@@ -24,34 +24,32 @@
 #include "kit/ssh_cert.h"
 #include "util/random.h"
 #include "util/time.h"
+#include "cli/exit_codes.h"
+#include "cli/text.h"
 
 namespace bg::cli {
 namespace {
 
 using nlohmann::json;
 
-constexpr int kExitRejected = 1;
-constexpr int kExitUsage = 2;
-constexpr int kExitIo = 3;
-
-constexpr const char* kExitCodesHelp =
-    "Exit codes: 0 success; 1 a share, kit or record was rejected (corrupted, mixed kits, "
-    "duplicate index, too few shares, not in the manifest, bad signature); 2 bad arguments or "
-    "input; 3 a file could not be read or written; 100-127 command-line syntax errors.";
+// README's exit codes (cli/exit_codes.h): a rejected share, kit or record is bad input, like a
+// bad argument; a file error exits with its own code (5 missing, 6 exists, 4 not allowed, 8 other).
+constexpr ExitCode kExitRejected = ExitCode::kUsage;
+constexpr ExitCode kExitUsage = ExitCode::kUsage;
+constexpr ExitCode kExitIo = ExitCode::kUnavailable;
 
 // Prints one line to stderr and ends the subcommand with `code`.
-[[noreturn]] void Fail(int code, std::string message) {
-  for (char& c : message) {
-    if (c == '\n' || c == '\r') c = ' ';
-  }
-  std::cerr << "breakglass kit: " << message << std::endl;
-  throw CLI::RuntimeError(code);
+[[noreturn]] void Fail(ExitCode code, std::string message) {
+  std::cerr << "breakglass kit: " << TerminalSafe(message) << std::endl;
+  throw CommandFailed(code);
 }
 
-// Exit code for a library error: argument-shaped codes are usage errors only where the
-// caller says so; everything about shares is a rejection.
-[[noreturn]] void FailWith(const Error& error, int code = kExitRejected) {
+// A library error: share-shaped errors are rejections (exit 2); file errors keep their code.
+[[noreturn]] void FailWith(const Error& error, ExitCode code = kExitRejected) {
   Fail(code, error.message());
+}
+[[noreturn]] void FailIo(const Error& error, const std::string& suffix = "") {
+  Fail(ExitCodeFor(error.code()), error.message() + suffix);
 }
 
 std::string ReadAll(std::istream& in) {
@@ -62,17 +60,17 @@ std::string ReadAll(std::istream& in) {
 
 std::string ReadFileOrFail(const std::string& path) {
   auto text = ReadWholeFile(path);
-  if (!text) Fail(kExitIo, text.error().message());
+  if (!text) FailIo(text.error());
   return std::move(text).value();
 }
 
 void WriteNewFileOrFail(const std::string& path, std::string_view bytes, mode_t mode) {
-  if (auto s = WriteNewFile(path, bytes, mode); !s) Fail(kExitIo, s.error().message());
+  if (auto s = WriteNewFile(path, bytes, mode); !s) FailIo(s.error());
 }
 
 kit::KitManifest LoadManifestOrFail(const std::string& path) {
   auto manifest = kit::ParseManifest(ReadFileOrFail(path));
-  if (!manifest) Fail(kExitIo, fmt::format("{}: {}", path, manifest.error().message()));
+  if (!manifest) Fail(kExitRejected, fmt::format("{}: {}", path, manifest.error().message()));
   return std::move(manifest).value();
 }
 
@@ -124,8 +122,7 @@ std::string RunSplit(const SplitArgs& args, const std::optional<std::string>& re
   std::vector<std::string> files;
   if (!args.out_dir.empty()) {
     auto written = WriteKitFiles(args.out_dir, *kit, lines, args.qr);
-    if (!written) Fail(written.error().code() == ErrorCode::kUnavailable ? kExitIo : kExitUsage,
-                       written.error().message());
+    if (!written) FailIo(written.error());
     files = std::move(written).value();
   }
   if (!args.secret_out.empty()) {
@@ -182,7 +179,7 @@ void AddSplit(CLI::App* kit_cmd) {
   auto* cmd = kit_cmd->add_subcommand(
       "split", "Split a secret (stdin, bytes as given) into N shares, any M of which restore it");
   AddSplitOptions(cmd, *args, /*rotate=*/false);
-  cmd->footer(kExitCodesHelp);
+  cmd->footer(ExitCodesHelp());
   cmd->callback([args] { RunSplit(*args, std::nullopt); });
 }
 
@@ -200,7 +197,7 @@ void AddRotate(CLI::App* kit_cmd) {
   cmd->add_option("--manifest", args->manifest, "the old kit's manifest.json (rewritten)")
       ->required();
   AddSplitOptions(cmd, args->split, /*rotate=*/true);
-  cmd->footer(kExitCodesHelp);
+  cmd->footer(ExitCodesHelp());
   cmd->callback([args] {
     kit::KitManifest old = LoadManifestOrFail(args->manifest);
     if (old.retired_at) Fail(kExitRejected, RetiredNote(old) + "; rotate the current kit");
@@ -226,7 +223,7 @@ void AddRotate(CLI::App* kit_cmd) {
     struct stat st {};
     const mode_t mode = ::stat(args->manifest.c_str(), &st) == 0 ? (st.st_mode & 0777) : 0644;
     if (auto s = ReplaceFile(args->manifest, kit::FormatManifest(old), mode); !s) {
-      Fail(kExitIo, s.error().message());
+      FailIo(s.error());
     }
   });
 }
@@ -357,14 +354,13 @@ void AddCombine(CLI::App* kit_cmd) {
       "combine",
       "Restore the secret from share lines (stdin or FILEs, one a line, blank lines ignored; "
       "prompts when stdin is a terminal) and write its bytes to stdout");
-  cmd->add_option("files", args->files, "files of share lines (default: stdin)")
-      ->check(CLI::ExistingFile);
+  cmd->add_option("files", args->files, "files of share lines (default: stdin)");
   cmd->add_option("--manifest", args->manifest, "also check every share against this kit manifest");
   cmd->add_flag("--hex", args->hex, "print the secret as hex and a newline");
   AddRecordOptions(cmd, args->record,
                    "write a signed offline record (who, when, why, shares) to FILE; needs --who "
                    "and --why");
-  cmd->footer(kExitCodesHelp);
+  cmd->footer(ExitCodesHelp());
   cmd->callback([args] {
     const RecordArgs& rec = args->record;
     if (!rec.path.empty() && (rec.who.empty() || rec.why.empty())) {
@@ -466,7 +462,7 @@ void RunSshCert(const SshCertArgs& a) {
   if (cert_path == "-") {
     std::cout << cert->line << "\n" << std::flush;
   } else if (auto s = ReplaceFile(cert_path, cert->line + "\n", 0644); !s) {
-    Fail(kExitIo, s.error().message() + " (the offline record " + record_path + " was written)");
+    FailIo(s.error(), " (the offline record " + record_path + " was written)");
   }
   const kit::SshCertificateUse& use = cert->use;
   if (a.json && cert_path != "-") {
@@ -503,8 +499,7 @@ void AddSshCert(CLI::App* kit_cmd) {
       "Sign an emergency SSH user certificate with the CA key restored from M shares of an "
       "ssh-ca kit (breakglass ssh-ca kit), with no server; the signed offline record is written "
       "first");
-  cmd->add_option("files", args->files, "files of share lines (default: stdin)")
-      ->check(CLI::ExistingFile);
+  cmd->add_option("files", args->files, "files of share lines (default: stdin)");
   cmd->add_option("--manifest", args->manifest, "the kit's manifest.json (names the CA)")
       ->required();
   cmd->add_option("--public-key", args->public_key,
@@ -524,7 +519,7 @@ void AddSshCert(CLI::App* kit_cmd) {
   cmd->add_flag("--json", args->json, "print the certificate and record details as JSON");
   AddRecordOptions(cmd, args->record,
                    "offline record file (default: ./<record id>.json); --who and --why required");
-  cmd->footer(kExitCodesHelp);
+  cmd->footer(ExitCodesHelp());
   cmd->callback([args] { RunSshCert(*args); });
 }
 
@@ -547,7 +542,7 @@ void AddCheck(CLI::App* kit_cmd) {
       ->required();
   cmd->add_option("--manifest", args->manifest, "the kit's manifest.json")->required();
   cmd->add_flag("--json", args->json, "print the result as JSON");
-  cmd->footer(kExitCodesHelp);
+  cmd->footer(ExitCodesHelp());
   cmd->callback([args] {
     const kit::KitManifest manifest = LoadManifestOrFail(args->manifest);
     std::string line = args->share;
@@ -592,7 +587,7 @@ void AddVerifyRecord(CLI::App* kit_cmd) {
   cmd->add_option("--public-key", args->public_key,
                   "require this signer (base64 Ed25519 public key)");
   cmd->add_flag("--json", args->json, "print the record as JSON when it verifies");
-  cmd->footer(kExitCodesHelp);
+  cmd->footer(ExitCodesHelp());
   cmd->callback([args] {
     auto record = kit::ParseOfflineRecord(ReadFileOrFail(args->file));
     if (!record) Fail(kExitRejected, args->file + ": " + record.error().message());
@@ -618,7 +613,7 @@ void AddKitCommands(CLI::App& app) {
   auto* kit_cmd =
       app.add_subcommand("kit", "Offline emergency kit: Shamir M-of-N shares of a root secret");
   kit_cmd->require_subcommand(1);
-  kit_cmd->footer(kExitCodesHelp);
+  kit_cmd->footer(ExitCodesHelp());
   AddSplit(kit_cmd);
   AddCombine(kit_cmd);
   AddCheck(kit_cmd);

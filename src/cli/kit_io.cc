@@ -16,8 +16,19 @@
 namespace bg::cli {
 namespace {
 
+// The code says what kind of failure it was (and so the CLI's exit code): a missing file is
+// kNotFound, an existing one kConflict, a refused one kPermissionDenied, the rest kUnavailable.
 Error OsError(std::string_view what, const std::string& path, int err) {
-  return Error::Unavailable(fmt::format("cannot {} {}: {}", what, path, std::strerror(err)));
+  std::string message = fmt::format("cannot {} {}: {}", what, path, std::strerror(err));
+  switch (err) {
+    case ENOENT:
+    case ENOTDIR: return Error::NotFound(std::move(message));
+    case EEXIST: return Error::Conflict(std::move(message));
+    case EACCES:
+    case EPERM:
+    case EROFS: return Error::PermissionDenied(std::move(message));
+    default: return Error::Unavailable(std::move(message));
+  }
 }
 
 }  // namespace

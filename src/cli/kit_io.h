@@ -1,8 +1,9 @@
 // File and kit output shared by the CLI (kit commands, credentials and key files): reading
 // whole files, creating files that must not exist yet (fsynced, with a mode), replacing a file
-// atomically, and writing a kit's shares and manifest into a directory. Errors are
-// kUnavailable naming the path and the OS reason. Secrets read or written here are wiped from
-// the buffers this module owns.
+// atomically, and writing a kit's shares and manifest into a directory. Errors name the path
+// and the OS reason; their code is kNotFound (no such file), kConflict (it exists),
+// kPermissionDenied (not allowed) or kUnavailable (any other failure). Secrets read or written
+// here are wiped from the buffers this module owns.
 #pragma once
 
 #include <sys/types.h>

@@ -3,6 +3,8 @@
 #include <spdlog/spdlog.h>
 
 #include "cli/common.h"
+#include "cli/exit_codes.h"
+#include "cli/text.h"
 #include "cli/kit_cmd.h"
 #include "cli/sealed.h"
 #include "util/random.h"
@@ -17,7 +19,7 @@ int main(int argc, char** argv) {
   CLI::App app{"breakglass: emergency and just-in-time privileged access"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "breakglass " + std::string(bg::kVersion));
-  app.footer(bg::cli::kExitCodesHelp);
+  app.footer(bg::cli::ExitCodesHelp());
   bg::cli::Globals g;
   app.add_flag("--json", g.json, "Print JSON instead of human output");
   app.add_option("--server", g.client.server, "Server URL (env BREAKGLASS_SERVER)");
@@ -32,14 +34,15 @@ int main(int argc, char** argv) {
   bg::cli::AddConnectorCommands(app, g);
   bg::cli::AddKitCommands(app);
   bg::cli::AddSealedCommands(app, g);
+  bg::cli::AddHelpCommands(app);  // last: it describes the commands above
   try {
     app.parse(argc, argv);
+  } catch (const CLI::RuntimeError& e) {
+    return e.get_exit_code();  // the command has printed its one line
   } catch (const CLI::ParseError& e) {
     if (e.get_exit_code() == 0) return app.exit(e);
-    std::cerr << "breakglass: " << e.what() << " (see --help)\n";
-    return 2;
-  } catch (const CLI::Error& e) {
-    return app.exit(e);
+    std::cerr << "breakglass: " << bg::cli::UsageMessage(app, e) << " (see --help)\n";
+    return static_cast<int>(bg::cli::ExitCode::kUsage);
   }
   return g.exit_code;
 }

@@ -13,8 +13,10 @@
 
 #include "auth/master_key.h"
 #include "cli/common.h"
+#include "cli/exit_codes.h"
 #include "cli/kit_io.h"
 #include "cli/sealed.h"
+#include "cli/text.h"
 #include "ssh/keys.h"
 #include "connectors/ssh_ca/ssh_ca_connector.h"
 #include "kit/kit.h"
@@ -427,7 +429,8 @@ void AddCredentialsCommand(CLI::App& app, Globals& g) {
     if (!r) return Fail(g, r.error());
     std::string human;
     for (const auto& [k, v] : r->items()) {
-      human += fmt::format("{:<12} {}\n", k + ":", v.is_string() ? v.get<std::string>() : v.dump());
+      human += fmt::format("{:<12} {}\n", TerminalSafe(k + ":"),
+                           TerminalSafe(v.is_string() ? v.get<std::string>() : v.dump()));
     }
     if (r->contains("username") && r->contains("password") && r->contains("host")) {
       human += fmt::format(
@@ -444,10 +447,11 @@ std::string HealthText(const nlohmann::json& j) {
   std::string out = fmt::format("{:<18} {:<14} {:<9} {:<21} {}\n", "CONNECTOR", "KIND", "STATE",
                                 "LAST PROBE", "ERROR");
   for (const auto& c : j.value("connectors", nlohmann::json::array())) {
-    out += fmt::format("{:<18} {:<14} {:<9} {:<21} {}\n", c.value("connector", ""),
-                       c.value("kind", ""), c.value("state", ""),
-                       c["last_probe"].is_string() ? c["last_probe"].get<std::string>() : "never",
-                       c.value("error", ""));
+    out += fmt::format("{:<18} {:<14} {:<9} {:<21} {}\n", TerminalSafe(c.value("connector", "")),
+                       TerminalSafe(c.value("kind", "")), TerminalSafe(c.value("state", "")),
+                       c["last_probe"].is_string() ? TerminalSafe(c["last_probe"].get<std::string>())
+                                                   : "never",
+                       TerminalSafe(c.value("error", "")));
   }
   if (j.contains("failing_jobs")) {
     const auto& jobs = j["failing_jobs"];
@@ -456,13 +460,30 @@ std::string HealthText(const nlohmann::json& j) {
     } else {
       out += "\nFailing connector jobs (kept queued and retried; revocations are never dropped):\n";
       for (const auto& f : jobs) {
-        out += fmt::format("  {:<7} {:<28} attempts {:<3} next {}  {}\n", f.value("kind", ""),
-                           f.value("request_id", ""), f.value("attempts", 0),
-                           f.value("next_attempt", ""), f.value("last_error", ""));
+        out += fmt::format("  {:<7} {:<28} attempts {:<3} next {}  {}\n",
+                           TerminalSafe(f.value("kind", "")), TerminalSafe(f.value("request_id", "")),
+                           f.value("attempts", 0), TerminalSafe(f.value("next_attempt", "")),
+                           TerminalSafe(f.value("last_error", "")));
       }
     }
   }
   return out;
+}
+
+// When a connector (`probe`: its probe's "ok" is false; else its state is "failing") or a job is
+// failing: one line on stderr naming them, and exit code 8 (unavailable).
+void FailIfUnhealthy(Globals& g, const nlohmann::json& j, bool probe) {
+  std::string names;
+  for (const auto& c : j.value("connectors", nlohmann::json::array())) {
+    bool failing = probe ? !c.value("ok", false) : c.value("state", "") == "failing";
+    if (failing) names += (names.empty() ? "" : ", ") + TerminalSafe(c.value("connector", "?"));
+  }
+  size_t jobs = j.value("failing_jobs", nlohmann::json::array()).size();
+  if (names.empty() && jobs == 0) return;
+  std::string what = names.empty() ? "" : "failing connector(s): " + names;
+  if (jobs > 0) what += fmt::format("{}{} failing connector job(s)", what.empty() ? "" : "; ", jobs);
+  std::cerr << "breakglass: " << what << "\n";
+  g.exit_code = static_cast<int>(ExitCode::kUnavailable);
 }
 
 void AddProbeCommand(CLI::App& app, Globals& g) {
@@ -476,9 +497,7 @@ void AddProbeCommand(CLI::App& app, Globals& g) {
     auto r = c.Json("POST", path, nlohmann::json::object());
     if (!r) return Fail(g, r.error());
     Print(g, *r, HealthText(*r));
-    for (const auto& s : (*r)["connectors"]) {
-      if (!s.value("ok", false)) g.exit_code = 1;
-    }
+    FailIfUnhealthy(g, *r, /*probe=*/true);
   });
 }
 
@@ -508,14 +527,11 @@ void ExtendStatusCommand(CLI::App& app, Globals& g) {
       Fail(g, r.error());
     } else {
       Print(g, *r, HealthText(*r));
-      for (const auto& s : (*r)["connectors"]) {
-        if (s.value("state", "") == "failing") g.exit_code = 1;
-      }
-      if (!(*r).value("failing_jobs", nlohmann::json::array()).empty()) g.exit_code = 1;
+      FailIfUnhealthy(g, *r, /*probe=*/false);
     }
     // Done: the request view must not run.
     if (g.exit_code == 0) throw CLI::Success();
-    throw CLI::RuntimeError(g.exit_code);
+    throw CommandFailed(g.exit_code);
   });
 }
 

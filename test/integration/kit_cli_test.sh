@@ -65,33 +65,33 @@ SHARE2=$(sed -n 2p shares.txt)
 # Substitute the 30th character by another alphabet character.
 c=${SHARE2:29:1}; r=7; [ "$c" = 7 ] && r=8
 TYPO="${SHARE2:0:29}${r}${SHARE2:30}"
-expect_exit 1 "check refuses a typo and names the group" "typo in group 5" -- \
+expect_exit 2 "check refuses a typo and names the group" "typo in group 5" -- \
   kit check "$TYPO" --manifest manifest.json
 printf 'other secret' | kit split -m 3 -n 5 --json >other.json
 OTHER=$(jq -r '.shares[0]' other.json)
-expect_exit 1 "check refuses another kit's share" "this share belongs to kit" -- \
+expect_exit 2 "check refuses another kit's share" "this share belongs to kit" -- \
   kit check "$OTHER" --manifest manifest.json
 kit check "$(sed -n 3p shares.txt)" --manifest manifest.json --json >check.json
 jq -e '.ok == true and .index == 3' check.json >/dev/null && pass "check --json" || fail "check --json"
 
 # combine errors, each specific, one line, non-zero.
-expect_exit 1 "too few shares" "too few shares: kit $KIT_ID needs 3, got 2" -- \
+expect_exit 2 "too few shares" "too few shares: kit $KIT_ID needs 3, got 2" -- \
   bash -c "sed -n '1,2p' shares.txt | '$BIN' kit combine"
-expect_exit 1 "mixed kits" "mixed kits" -- \
+expect_exit 2 "mixed kits" "mixed kits" -- \
   bash -c "{ sed -n '1,2p' shares.txt; echo '$OTHER'; } | '$BIN' kit combine"
-expect_exit 1 "duplicate indices" "duplicate share index 2" -- \
+expect_exit 2 "duplicate indices" "duplicate share index 2" -- \
   bash -c "sed -n '1p;2p;2p' shares.txt | '$BIN' kit combine"
-expect_exit 1 "corrupted share names line and group" "line 2: corrupted share: typo in group 5" -- \
+expect_exit 2 "corrupted share names line and group" "line 2: corrupted share: typo in group 5" -- \
   bash -c "{ sed -n 1p shares.txt; echo '$TYPO'; sed -n 3p shares.txt; } | '$BIN' kit combine"
-expect_exit 1 "no shares" "no shares given" -- bash -c "printf '\n\n' | '$BIN' kit combine"
-expect_exit 1 "not a share" "not a breakglass kit share" -- \
+expect_exit 2 "no shares" "no shares given" -- bash -c "printf '\n\n' | '$BIN' kit combine"
+expect_exit 2 "not a share" "not a breakglass kit share" -- \
   bash -c "echo hello | '$BIN' kit combine"
 
 # Usage errors.
 expect_exit 2 "threshold above shares" "--shares must be between" -- \
   bash -c "printf x | '$BIN' kit split -m 4 -n 3"
 expect_exit 2 "empty secret" "no secret on stdin" -- bash -c "'$BIN' kit split -m 2 -n 3 </dev/null"
-"$BIN" kit combine --help | grep -q "Exit codes: 0 success" && pass "--help documents exit codes" \
+"$BIN" kit combine --help | grep -q "Exit codes: 0 ok; 1 internal error" && pass "--help documents exit codes" \
   || fail "--help exit codes"
 
 # --out-dir with --qr: files, modes, QR codes that read back as the share line.
@@ -105,7 +105,7 @@ cat kitA/share-1.txt kitA/share-3.txt | kit combine --manifest kitA/manifest.jso
   && pass "combine from share files" || fail "combine from files"
 kit combine kitA/share-2.txt kitA/share-3.txt | cmp -s gen.bin - \
   && pass "combine FILE FILE" || fail "combine FILE FILE"
-expect_exit 3 "refuses to overwrite a kit" "cannot create" -- \
+expect_exit 6 "refuses to overwrite a kit" "cannot create" -- \
   bash -c "'$BIN' kit split -m 2 -n 3 --generate --out-dir kitA"
 if command -v zbarimg >/dev/null; then
   zbarimg --raw -q kitA/share-1.png >qr1.txt 2>/dev/null
@@ -130,7 +130,7 @@ jq -e '.manifest.threshold == 2 and .manifest.share_count == 3 and .manifest.lab
   && pass "new kit checks" || fail "new kit"
 kit check "$(cat kitA/share-1.txt)" --manifest kitA/manifest.json | grep -q "retired" \
   && pass "check notes a retired kit" || fail "retired note"
-expect_exit 1 "rotating a retired kit is refused" "was retired" -- \
+expect_exit 2 "rotating a retired kit is refused" "was retired" -- \
   kit rotate --manifest kitA/manifest.json --out-dir kitC --generate
 
 # Offline record: signed with a fresh key or a given one, verifiable, tamper-evident.
@@ -142,7 +142,7 @@ jq -e '.who == "alice" and .share_indices == [1,2,3] and .kit_label == "e2e kit"
   >/dev/null && pass "record holds who and shares" || fail "record contents"
 kit verify-record rec1.json >/dev/null && pass "verify-record accepts it" || fail "verify-record"
 jq '.why = "routine"' rec1.json >rec1-tampered.json
-expect_exit 1 "verify-record refuses a tampered record" "signature does not verify" -- \
+expect_exit 2 "verify-record refuses a tampered record" "signature does not verify" -- \
   kit verify-record rec1-tampered.json
 head -c 32 /dev/urandom | base64 >signing.key
 sed -n '3,5p' shares.txt | kit combine --record rec2.json --who bob --why drill \
@@ -150,7 +150,7 @@ sed -n '3,5p' shares.txt | kit combine --record rec2.json --who bob --why drill 
 PUB=$(jq -r .public_key rec2.json)
 kit verify-record rec2.json --public-key "$PUB" >/dev/null && pass "record signed by a given key" \
   || fail "given key"
-expect_exit 1 "verify-record with another key" "not the expected" -- \
+expect_exit 2 "verify-record with another key" "not the expected" -- \
   kit verify-record rec2.json --public-key "$(jq -r .public_key rec1.json)"
 expect_exit 2 "--record needs --who and --why" "--record needs --who and --why" -- \
   bash -c "sed -n '1,3p' shares.txt | '$BIN' kit combine --record rec3.json"
