@@ -10,6 +10,7 @@
 #include "cli/client.h"
 #include "cli/common.h"
 #include "cli/exit_codes.h"
+#include "util/version.h"
 
 namespace bg::cli {
 namespace {
@@ -140,7 +141,7 @@ std::string Summary(const CLI::App* root) {
 
 std::string ManPage(const CLI::App* root) {
   std::string out =
-      ".TH BREAKGLASS 1 \"\" \"breakglass 0.1.0\" \"User Commands\"\n"
+      ".TH BREAKGLASS 1 \"\" \"breakglass " + std::string(kVersion) + "\" \"User Commands\"\n"
       ".SH NAME\nbreakglass \\- " + Roff(Summary(root)) +
       "\n.SH SYNOPSIS\n.B breakglass\n[\\fIGLOBAL OPTIONS\\fR] \\fICOMMAND\\fR [\\fIOPTIONS\\fR]\n"
       ".SH DESCRIPTION\nOne binary for the server and every client and offline command. "
