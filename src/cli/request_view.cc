@@ -99,7 +99,8 @@ std::string HumanRequest(const json& r, bool local_times) {
     out += fmt::format("  ended by {}: {}\n", s("ended_by"), s("end_reason"));
   }
   if (r.value("needs_review", false)) {
-    out += fmt::format("  review due {}\n", t("review_due"));
+    out += Str(r, "review_due").empty() ? "  needs a review once it has ended\n"
+                                         : fmt::format("  review due {}\n", t("review_due"));
   }
   if (!Str(r, "last_error").empty()) out += "  last connector error: " + s("last_error") + "\n";
   return out;
