@@ -184,6 +184,9 @@ rc=0; wait "$WAITER" || rc=$?
 expect 10 "is still pending after --wait-timeout 1s" -- as alice "$BG" request --resource legacy \
   --privilege admin --duration 30m --reason "nobody approves this" --ticket INC-1237 --wait --wait-timeout 1s
 id_p=$(as alice "$BG" list --state pending --json | jq -r '.requests[] | select(.reason == "nobody approves this") | .id')
+sleep 4 | as alice on_tty "'$BG' request --resource legacy --privilege admin --duration 30m --reason 'spinner on a terminal' --ticket INC-1238 --wait --wait-timeout 2s" >"$WORK/spin.out" 2>&1 || true
+grep -q 'waiting: req_[a-z0-9]* pending, approvals 0/2' "$WORK/spin.out" && grep -q 'after --wait-timeout 2s' "$WORK/spin.out" &&
+  ok "request --wait shows a spinner on a terminal" || bad "spinner: $(cat -v "$WORK/spin.out" | head -5)"
 
 echo "# 13.17 a fresh TOTP code: prompted on a terminal, else the flag is named"
 id_root=$(req root "root for the incident")
