@@ -1,8 +1,8 @@
 // `breakglass completion bash|zsh` and `breakglass man`: generated from the CLI11 definition
 // of every command, so they cannot drift from --help.
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include <CLI/CLI.hpp>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -142,13 +142,15 @@ std::string Summary(const CLI::App* root) {
 std::string ManPage(const CLI::App* root) {
   std::string out =
       ".TH BREAKGLASS 1 \"\" \"breakglass " + std::string(kVersion) + "\" \"User Commands\"\n"
-      ".SH NAME\nbreakglass \\- " + Roff(Summary(root)) +
+      ".SH NAME\nbreakglass \\- " +
+      Roff(Summary(root)) +
       "\n.SH SYNOPSIS\n.B breakglass\n[\\fIGLOBAL OPTIONS\\fR] \\fICOMMAND\\fR [\\fIOPTIONS\\fR]\n"
       ".SH DESCRIPTION\nOne binary for the server and every client and offline command. "
       "Human output by default; \\fB\\-\\-json\\fR prints the API's JSON.\n";
   Walk(root, "", [&](const std::string& path, const CLI::App* app) {
-    out += path.empty() ? ".SH GLOBAL OPTIONS\n"
-                        : ".SS \"breakglass " + Roff(path) + "\"\n" + Roff(app->get_description()) + "\n";
+    out += path.empty()
+               ? ".SH GLOBAL OPTIONS\n"
+               : ".SS \"breakglass " + Roff(path) + "\"\n" + Roff(app->get_description()) + "\n";
     if (path.empty()) {
       out += ".PP\n";
     }
@@ -163,13 +165,14 @@ std::string ManPage(const CLI::App* root) {
   for (const auto& e : ExitCodeTable()) {
     out += fmt::format(".TP\n.B {}\n{}\n", static_cast<int>(e.code), Roff(std::string(e.meaning)));
   }
-  out += ".SH ENVIRONMENT\n"
-         ".TP\n.B BREAKGLASS_SERVER, BREAKGLASS_TOKEN, BREAKGLASS_CACERT\n"
-         "Used when \\fB\\-\\-server\\fR, \\fB\\-\\-token\\fR, \\fB\\-\\-cacert\\fR are not given.\n"
-         ".TP\n.B XDG_CONFIG_HOME\nWhere the credentials file lives (default ~/.config).\n"
-         ".SH FILES\n.TP\n.I $XDG_CONFIG_HOME/breakglass/credentials.json\n"
-         "The server, token (mode 0600) and CA file saved by \\fBbreakglass login\\fR; renewed by "
-         "itself when under 5 minutes are left; deleted by \\fBbreakglass logout\\fR.\n";
+  out +=
+      ".SH ENVIRONMENT\n"
+      ".TP\n.B BREAKGLASS_SERVER, BREAKGLASS_TOKEN, BREAKGLASS_CACERT\n"
+      "Used when \\fB\\-\\-server\\fR, \\fB\\-\\-token\\fR, \\fB\\-\\-cacert\\fR are not given.\n"
+      ".TP\n.B XDG_CONFIG_HOME\nWhere the credentials file lives (default ~/.config).\n"
+      ".SH FILES\n.TP\n.I $XDG_CONFIG_HOME/breakglass/credentials.json\n"
+      "The server, token (mode 0600) and CA file saved by \\fBbreakglass login\\fR; renewed by "
+      "itself when under 5 minutes are left; deleted by \\fBbreakglass logout\\fR.\n";
   return out;
 }
 
@@ -187,15 +190,17 @@ void AddHelpCommands(CLI::App& app) {
     cmd->add_option("SHELL", *shell, "bash or zsh")
         ->required()
         ->check(CLI::IsMember({"bash", "zsh"}));
-    cmd->footer("bash: source <(breakglass completion bash); zsh: breakglass completion zsh > "
-                "\"${fpath[1]}/_breakglass\"");
+    cmd->footer(
+        "bash: source <(breakglass completion bash); zsh: breakglass completion zsh > "
+        "\"${fpath[1]}/_breakglass\"");
     cmd->callback([cmd, shell] {
       const CLI::App* root = Root(cmd);
       std::cout << (*shell == "bash" ? BashCompletion(root) : ZshCompletion(root));
     });
   }
   {
-    auto* cmd = app.add_subcommand("man", "Print the manual page (troff; man -l <(breakglass man))");
+    auto* cmd =
+        app.add_subcommand("man", "Print the manual page (troff; man -l <(breakglass man))");
     cmd->callback([cmd] { std::cout << ManPage(Root(cmd)); });
   }
 }

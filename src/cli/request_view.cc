@@ -57,7 +57,8 @@ std::string HumanRequest(const json& r, bool local_times) {
   std::string risk;
   if (r.contains("risk_signals") && r["risk_signals"].is_array()) {
     for (const auto& sig : r["risk_signals"]) {
-      if (sig.is_string()) risk += (risk.empty() ? "" : ", ") + TerminalSafe(sig.get<std::string>());
+      if (sig.is_string())
+        risk += (risk.empty() ? "" : ", ") + TerminalSafe(sig.get<std::string>());
     }
   }
   if (r.value("auto_approved", false)) {
@@ -77,8 +78,8 @@ std::string HumanRequest(const json& r, bool local_times) {
   if (r.contains("starts_at") && r["starts_at"].is_string()) {
     out += fmt::format("  window: {} .. {}\n", t("starts_at"), t("ends_at"));
   } else if (state == "pending") {
-    out += fmt::format("  duration: {}, approval deadline {}\n", DurationText(r.value("duration", 0L)),
-                       t("approval_deadline"));
+    out += fmt::format("  duration: {}, approval deadline {}\n",
+                       DurationText(r.value("duration", 0L)), t("approval_deadline"));
   } else if (state == "timed_out") {
     out += fmt::format("  duration: {}, not approved by its deadline {}\n",
                        DurationText(r.value("duration", 0L)), t("approval_deadline"));
@@ -88,18 +89,20 @@ std::string HumanRequest(const json& r, bool local_times) {
   if (r.contains("extension") && r["extension"].is_object()) {
     const json& x = r["extension"];
     const json xa = x.value("approvals", json::array());
-    out += fmt::format("  extension asked: {} more, reason: {}; approvals {}/{}{}; decide by {}\n",
-                       DurationText(x.value("duration", 0L)),
-                       Str(x, "reason").empty() ? "-" : TerminalSafe(Str(x, "reason")),
-                       xa.is_array() ? xa.size() : 0, x.value("required_approvals", 0),
-                       xa.is_array() && !xa.empty() ? " (" + Deciders(xa, "comment") + ")" : "",
-                       Str(x, "deadline").empty() ? "-" : HumanTime(Str(x, "deadline"), local_times));
+    out +=
+        fmt::format("  extension asked: {} more, reason: {}; approvals {}/{}{}; decide by {}\n",
+                    DurationText(x.value("duration", 0L)),
+                    Str(x, "reason").empty() ? "-" : TerminalSafe(Str(x, "reason")),
+                    xa.is_array() ? xa.size() : 0, x.value("required_approvals", 0),
+                    xa.is_array() && !xa.empty() ? " (" + Deciders(xa, "comment") + ")" : "",
+                    Str(x, "deadline").empty() ? "-" : HumanTime(Str(x, "deadline"), local_times));
   }
   if (!Str(r, "ended_by").empty() || !Str(r, "end_reason").empty()) {
     out += fmt::format("  ended by {}: {}\n", s("ended_by"), s("end_reason"));
   }
   if (r.value("needs_review", false)) {
-    out += fmt::format("  review due {}\n", t("review_due"));
+    out += Str(r, "review_due").empty() ? "  needs a review once it has ended\n"
+                                        : fmt::format("  review due {}\n", t("review_due"));
   }
   if (!Str(r, "last_error").empty()) out += "  last connector error: " + s("last_error") + "\n";
   return out;

@@ -12,7 +12,8 @@ namespace {
 
 TEST(TerminalSafeTest, PlainAndUnicodeTextIsUnchanged) {
   EXPECT_EQ(TerminalSafe("replication stuck after failover"), "replication stuck after failover");
-  EXPECT_EQ(TerminalSafe("Grüße, 東京, emoji \xF0\x9F\x94\xA5"), "Grüße, 東京, emoji \xF0\x9F\x94\xA5");
+  EXPECT_EQ(TerminalSafe("Grüße, 東京, emoji \xF0\x9F\x94\xA5"),
+            "Grüße, 東京, emoji \xF0\x9F\x94\xA5");
   EXPECT_EQ(TerminalSafe(""), "");
 }
 
@@ -23,11 +24,15 @@ TEST(TerminalSafeTest, EscapeSequencesAreShownNotSent) {
 }
 
 TEST(TerminalSafeTest, C1ControlsBidiOverridesAndBadBytesAreEscaped) {
-  EXPECT_EQ(TerminalSafe("\xC2\x9B" "31m"), "\\u009b31m");        // CSI as a C1 control
-  EXPECT_EQ(TerminalSafe("abc\xE2\x80\xAE" "fed"), "abc\\u202efed");  // RIGHT-TO-LEFT OVERRIDE
+  EXPECT_EQ(TerminalSafe("\xC2\x9B"
+                         "31m"),
+            "\\u009b31m");  // CSI as a C1 control
+  EXPECT_EQ(TerminalSafe("abc\xE2\x80\xAE"
+                         "fed"),
+            "abc\\u202efed");  // RIGHT-TO-LEFT OVERRIDE
   EXPECT_EQ(TerminalSafe("x\xE2\x81\xA6y"), "x\\u2066y");
   EXPECT_EQ(TerminalSafe("\xff\xfe"), "\\xff\\xfe");
-  EXPECT_EQ(TerminalSafe("\xC0\x9B"), "\\xc0\\x9b");            // overlong ESC
+  EXPECT_EQ(TerminalSafe("\xC0\x9B"), "\\xc0\\x9b");           // overlong ESC
   EXPECT_EQ(TerminalSafe("\xED\xA0\x80"), "\\xed\\xa0\\x80");  // a surrogate
   EXPECT_EQ(TerminalSafe("cut \xE2\x80"), "cut \\xe2\\x80");
 }

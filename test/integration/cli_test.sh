@@ -184,6 +184,9 @@ rc=0; wait "$WAITER" || rc=$?
 expect 10 "is still pending after --wait-timeout 1s" -- as alice "$BG" request --resource legacy \
   --privilege admin --duration 30m --reason "nobody approves this" --ticket INC-1237 --wait --wait-timeout 1s
 id_p=$(as alice "$BG" list --state pending --json | jq -r '.requests[] | select(.reason == "nobody approves this") | .id')
+sleep 4 | as alice on_tty "'$BG' request --resource legacy --privilege admin --duration 30m --reason 'spinner on a terminal' --ticket INC-1238 --wait --wait-timeout 2s" >"$WORK/spin.out" 2>&1 || true
+grep -q 'waiting: req_[a-z0-9]* pending, approvals 0/2' "$WORK/spin.out" && grep -q 'after --wait-timeout 2s' "$WORK/spin.out" &&
+  ok "request --wait shows a spinner on a terminal" || bad "spinner: $(cat -v "$WORK/spin.out" | head -5)"
 
 echo "# 13.17 a fresh TOTP code: prompted on a terminal, else the flag is named"
 id_root=$(req root "root for the incident")
@@ -193,8 +196,10 @@ grep -q "TOTP code: " "$WORK/tty.out" && grep -q "TOTP code is wrong" "$WORK/tty
   ok "on a terminal approve asks for the code and sends it" || bad "tty prompt: exit $rc, $(cat "$WORK/tty.out")"
 
 echo "# 13.19 local time beside UTC on a terminal only"
-TZ=Europe/Berlin as alice on_tty "'$BG' status $id_em" | grep -q 'window: [0-9T:-]*Z ([0-9: ]*CES\?T)' &&
-  ok "a terminal shows the local time beside UTC" || bad "local time: $(TZ=Europe/Berlin as alice on_tty "'$BG' status $id_em")"
+# stdin stays open while the command runs (script may end early on an empty stdin).
+sleep 2 | TZ=Europe/Berlin as alice on_tty "'$BG' status $id_em" >"$WORK/tty-status.out" 2>&1 || true
+grep -q 'window: [0-9T:-]*Z ([0-9: ]*CES\?T)' "$WORK/tty-status.out" &&
+  ok "a terminal shows the local time beside UTC" || bad "local time: $(od -c "$WORK/tty-status.out" | head -20)"
 TZ=Europe/Berlin as alice "$BG" status "$id_em" | grep -q 'CES\?T' && bad "local time on a pipe" ||
   ok "a pipe gets UTC only"
 
@@ -217,6 +222,16 @@ expect 5 "" -- as carol "$BG" approve req_doesnotexist
 expect 6 "" -- as alice "$BG" cancel "$id_d"
 expect 8 "cannot reach" -- as alice "$BG" status "$id_p" --server https://127.0.0.1:1 --token t
 expect 2 "fish not in {bash,zsh}" -- "$BG" completion fish
+expect 5 "" -- as carol "$BG" credentials req_doesnotexist
+expect 5 "" -- as carol "$BG" recording-token req_doesnotexist
+expect 5 "" -- as admin "$BG" replay sess_doesnotexist
+expect 3 "no token" -- as nobody "$BG" sessions list --request "$id_p"
+expect 4 "" -- as alice "$BG" audit show "$id_p"
+expect 4 "" -- as alice "$BG" probe
+expect 2 "'sessions' needs a command" -- "$BG" sessions
+expect 2 "DESTINATION is required" -- "$BG" ssh req_x
+expect 2 "listen: must be HOST:PORT" -- "$BG" serve --listen nonsense --data-dir "$WORK/nowhere"
+expect 2 "format: must be jsonl or cef" -- as admin "$BG" audit export --format bogus
 # kit: README's codes (2 rejected or bad input, 5 missing file, 6 existing file).
 printf 'kit secret' | "$BG" kit split -m 2 -n 3 --out-dir "$WORK/kit" >/dev/null || bad "kit split"
 expect 2 "too few shares" -- bash -c "head -1 '$WORK/kit/share-1.txt' | '$BG' kit combine"
