@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# End-to-end test of the `kit` commands through bg-kit-test (the kit subtree of the CLI).
-#   kit_cli_test.sh PATH/TO/bg-kit-test
+# End-to-end test of the `kit` commands of the breakglass CLI.
+#   kit_cli_test.sh PATH/TO/breakglass
 # Exits 77 (skipped) only when jq is missing; zbarimg, when present, also reads the QR codes.
 set -euo pipefail
-BIN=${1:?usage: kit_cli_test.sh PATH/TO/bg-kit-test}
+BIN=${1:?usage: kit_cli_test.sh PATH/TO/breakglass}
 command -v jq >/dev/null || { echo "SKIP: jq not installed"; exit 77; }
 kit() { "$BIN" kit "$@"; }
 WORK=$(mktemp -d)
