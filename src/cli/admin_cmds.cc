@@ -10,6 +10,7 @@
 
 #include "auth/qr.h"
 #include "cli/common.h"
+#include "cli/text.h"
 #include "core/policy.h"
 #include "service/data_dir.h"
 #include "service/local_time.h"
@@ -198,7 +199,8 @@ void AddUserCommands(CLI::App& app, Globals& g) {
       }
       arr.push_back({{"user", u.name}, {"roles", roles}, {"disabled", u.disabled},
                      {"created_at", FormatRfc3339(u.created_at)}});
-      human += fmt::format("{:<16} {:<34} {}\n", u.name, joined, u.disabled ? "disabled" : "active");
+      human += fmt::format("{:<16} {:<34} {}\n", TerminalSafe(u.name), joined,
+                           u.disabled ? "disabled" : "active");
     }
     Print(g, {{"users", arr}}, human);
   });

@@ -18,6 +18,7 @@
 #include "audit/merkle.h"
 #include "audit/verify.h"
 #include "cli/common.h"
+#include "cli/text.h"
 #include "notify/cef.h"
 #include "store/store.h"
 #include "util/encoding.h"
@@ -671,7 +672,8 @@ void RunShow(Globals& g, const ShowFlags& f) {
                       {"type", e->type},
                       {"actor", e->actor},
                       {"details", details}});
-    human += fmt::format("{}  #{:<6} {:<24} {:<10} {}\n", time, i, e->type, e->actor, kv);
+    human += fmt::format("{}  #{:<6} {:<24} {:<10} {}\n", time, i, TerminalSafe(e->type),
+                         TerminalSafe(e->actor), TerminalSafe(kv));
     return Ok();
   });
   if (!status) return Fail(g, status.error());

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "cli/common.h"
+#include "cli/text.h"
 #include "session/grant.h"
 #include "session/recorder.h"
 #include "session/replay.h"
@@ -270,8 +271,10 @@ void AddSessionCommands(CLI::App& app, Globals& g) {
       if (!r) return Fail(g, r.error());
       std::string human;
       for (const auto& s : (*r)["sessions"]) {
-        human += fmt::format("{}  {}  {} .. {}  {}\n", s.value("id", ""), s.value("user", ""),
-                             s.value("started_at", ""), s.value("ended_at", "-"),
+        human += fmt::format("{}  {}  {} .. {}  {}\n", TerminalSafe(s.value("id", "")),
+                             TerminalSafe(s.value("user", "")),
+                             TerminalSafe(s.value("started_at", "")),
+                             TerminalSafe(s.value("ended_at", "-")),
                              s.value("complete", false) ? "complete" : "incomplete");
       }
       if (human.empty()) human = "no sessions\n";

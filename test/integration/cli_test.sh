@@ -119,9 +119,15 @@ as alice "$BG" whoami --json | jq -e '.user == "alice" and .token_source == "cre
 echo "# 13.28 other people's text is escaped (status, list, watch)"
 as carol timeout 60 "$BG" watch --count 1 >"$WORK/watch.out" 2>&1 &
 WATCH=$!
-sleep 1  # the stream is open before the request is made (the event would be missed otherwise)
 ESC_REASON=$'stuck \e[2J\e]0;owned\a\r\nfake: approved \xc2\x9b31m after failover'
-id_esc=$(req admin "$ESC_REASON")  # pending, so the approver carol sees it
+# A request made before the stream is subscribed is not seen by it: make one (pending, so the
+# approver carol sees it) until watch has seen one, instead of guessing how long subscribing takes.
+id_esc=""
+end=$((SECONDS + 300))
+while kill -0 "$WATCH" 2>/dev/null && [ $SECONDS -lt $end ]; do
+  id_esc=$(req admin "$ESC_REASON")
+  for _ in $(seq 30); do kill -0 "$WATCH" 2>/dev/null || break; sleep 0.1; done
+done
 wait "$WATCH" || bad "watch --count 1 failed: $(cat "$WORK/watch.out")"
 for view in "status $id_esc" "list" ; do
   as carol "$BG" $view >"$WORK/view.out" 2>&1 || bad "$view failed: $(cat "$WORK/view.out")"
@@ -141,6 +147,12 @@ head -1 <(as carol "$BG" list) | grep -q '^ID  *STATE  *REQUESTER  *RESOURCE  *P
   ok "list has a header row" || bad "list header: $(as carol "$BG" list | head -2)"
 as carol "$BG" list --json | jq -e '.requests | length >= 1' >/dev/null && ok "list --json has no header" ||
   bad "list --json"
+
+as admin "$BG" audit show "$id_esc" >"$WORK/show.out" 2>&1 || bad "audit show failed: $(cat "$WORK/show.out")"
+if LC_ALL=C grep -q $'[\x01-\x09\x0b-\x1f\x7f]' "$WORK/show.out"; then
+  bad "audit show prints control characters: $(od -c "$WORK/show.out" | head -5)"
+elif grep -qF 'stuck \x1b[2J' "$WORK/show.out"; then ok "audit show shows the reason escaped"
+else bad "audit show lacks the escaped reason: $(cat "$WORK/show.out")"; fi
 
 echo "# 13.18 status shows what happened"
 id_em=$(req admin "emergency: the legacy app is down" --emergency)
