@@ -12,10 +12,11 @@
 source "$(dirname "$0")/lib.sh"
 umask 022
 
-# expect CODE PATTERN CMD...: CMD exits with CODE and says one line on stderr matching PATTERN.
+# expect CODE PATTERN CMD...: CMD exits with CODE and says one line on stderr matching PATTERN
+# (a server that starts instead of refusing is stopped after 60 s and fails the test).
 expect() {
   local want=$1 pattern=$2; shift 2
-  set +e; "$@" >"$WORK/out" 2>"$WORK/err" <"$WORK/stdin"; local rc=$?; set -e
+  set +e; timeout 60 "$@" >"$WORK/out" 2>"$WORK/err" <"$WORK/stdin"; local rc=$?; set -e
   [ "$rc" -eq "$want" ] || fail "$* exited $rc, wanted $want: $(cat "$WORK/err")"
   [ "$(wc -l <"$WORK/err")" -eq 1 ] || fail "$*: not one line on stderr: $(cat "$WORK/err")"
   grep -q -- "$pattern" "$WORK/err" || fail "$*: '$pattern' not in: $(cat "$WORK/err")"
