@@ -102,6 +102,21 @@ void AddUserCommands(CLI::App& app, Globals& g) {
     });
   }
 
+  auto unlock = user->add_subcommand(
+      "unlock", "Forget an account's failed logins and codes from every source (audited)");
+  auto un = std::make_shared<std::string>();
+  unlock->add_option("NAME", *un, "Account name")->required();
+  add_local(unlock);
+  unlock->callback([&g, local, un] {
+    auto svc = OpenAdmin(*local);
+    if (!svc) return Fail(g, svc.error());
+    auto s = (*svc)->UnlockUser(LocalActor(), *un);
+    (*svc)->Stop();
+    if (!s) return Fail(g, s.error());
+    Print(g, {{"user", *un}, {"unlocked", true}},
+          fmt::format("Unlocked {}: its failed logins from every address are forgotten", *un));
+  });
+
   auto list = user->add_subcommand("list", "List accounts");
   add_local(list);
   list->callback([&g, local] {
