@@ -49,6 +49,10 @@ HttpResponse Api::ErrorResponse(const Error& e) {
   if (e.code() == ErrorCode::kUnauthenticated) {
     r.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"breakglass\"");
   }
+  if (r.status == 429) {  // every 429 says when to come back (at least a second from now)
+    r.headers.emplace_back("Retry-After",
+                           std::to_string(std::max<int64_t>(1, e.retry_after_seconds())));
+  }
   return r;
 }
 

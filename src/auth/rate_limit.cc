@@ -91,18 +91,21 @@ class LruTable {
   std::unordered_map<std::string, Slot> map_;
 };
 
-struct AccountEntry {
-  std::vector<Timestamp> failures;  // oldest first, at most account_max_failures
+struct PairEntry {
+  int failures = 0;  // counted failures, capped (the wait stops growing at pair_backoff_max)
   Timestamp last_failure{};
-  Timestamp locked_until{};  // the epoch when never locked
-  int lockouts = 0;
 };
 
 struct SourceEntry {
   std::vector<Timestamp> failures;  // oldest first, at most source_max_failures
 };
 
-// Failure lists hold at most the configured limit (5 or 20 by default), oldest first: a vector
+struct AccountEntry {
+  std::vector<Timestamp> failures;  // oldest first, at most account_alert_failures
+  Timestamp last_alert{};           // the epoch when never alerted
+};
+
+// Failure lists hold at most the configured limit (20 or 10 by default), oldest first: a vector
 // is smaller than a deque (whose first node alone is 512 bytes) and erasing its head is cheap.
 void DropOlderThan(std::vector<Timestamp>& failures, Timestamp cutoff) {
   auto keep =
@@ -132,132 +135,157 @@ std::string SourceKey(std::string_view source) {
   return inet_ntop(AF_INET6, &a6, buf, sizeof buf) ? std::string(buf) + "/64" : text;
 }
 
+// One key per (account, source): the account as given, a NUL (never in an account name), the
+// source's key.
+std::string PairKey(std::string_view account, const std::string& source_key) {
+  std::string k(account);
+  k.push_back('\0');
+  k += source_key;
+  return k;
+}
+
 }  // namespace
 
 struct LoginLimiter::State {
   explicit State(const LoginLimiterConfig& c) : config(c) {}
 
-  bool AccountIdle(const AccountEntry& e, Timestamp now) const {
-    if (e.locked_until > now) return false;
-    if (!e.failures.empty() && e.failures.back() > now - config.account_window) return false;
-    return e.lockouts == 0 || EscalationExpired(e, now);
+  // A pair's failures that still count at `now`: 0 once forgotten or reset by an unlock.
+  int PairFailures(const PairEntry& e, Timestamp now, Timestamp reset_at) const {
+    if (e.last_failure <= reset_at || e.last_failure + config.pair_memory <= now) return 0;
+    return e.failures;
   }
-  bool EscalationExpired(const AccountEntry& e, Timestamp now) const {
-    return std::max(e.last_failure, e.locked_until) + config.account_lockout_max <= now;
+  bool SourceOverCap(const SourceEntry& e, Timestamp now) const {
+    // The list holds at most the cap: full and all inside the window means over the cap.
+    return static_cast<int>(e.failures.size()) >= config.source_max_failures &&
+           e.failures.front() > now - config.source_window;
+  }
+  // When a pair with `failures` counted failures, the last at `last`, may try again.
+  Timestamp RetryAt(int failures, Timestamp last, bool source_over_cap) const {
+    const int free = source_over_cap ? 0 : config.pair_free_failures;
+    const int excess = failures - free;
+    if (excess <= 0) return last;
+    // pair_backoff_base * 2^(excess-1), capped, without overflowing.
+    Seconds d = config.pair_backoff_base;
+    for (int i = 1; i < excess && d < config.pair_backoff_max; ++i) d *= 2;
+    return last + std::min(d, config.pair_backoff_max);
+  }
+  bool PairIdle(const PairEntry& e, Timestamp now) const {
+    return e.last_failure + config.pair_memory <= now;
   }
   bool SourceIdle(const SourceEntry& e, Timestamp now) const {
     return e.failures.empty() || e.failures.back() <= now - config.source_window;
   }
-  Seconds LockoutFor(int lockouts) const {
-    // account_lockout * 2^(lockouts-1), capped, without overflowing.
-    Seconds d = config.account_lockout;
-    for (int i = 1; i < lockouts && d < config.account_lockout_max; ++i) d *= 2;
-    return std::min(d, config.account_lockout_max);
+  bool AccountIdle(const AccountEntry& e, Timestamp now) const {
+    const bool quiet = e.failures.empty() || e.failures.back() <= now - config.account_window;
+    return quiet && e.last_alert + config.account_alert_every <= now;
   }
   void Housekeep(Timestamp now) {
-    auto account_idle = [&](const AccountEntry& e) { return AccountIdle(e, now); };
-    auto source_idle = [&](const SourceEntry& e) { return SourceIdle(e, now); };
-    accounts.DropIdleTail(kIdleDropsPerWrite, account_idle);
-    sources.DropIdleTail(kIdleDropsPerWrite, source_idle);
-    accounts.Trim(config.max_entries, [&](const AccountEntry& e) {
-      if (AccountIdle(e, now)) return 2;
-      return e.locked_until > now ? 0 : 1;
+    pairs.DropIdleTail(kIdleDropsPerWrite, [&](const PairEntry& e) { return PairIdle(e, now); });
+    sources.DropIdleTail(kIdleDropsPerWrite,
+                         [&](const SourceEntry& e) { return SourceIdle(e, now); });
+    accounts.DropIdleTail(kIdleDropsPerWrite,
+                          [&](const AccountEntry& e) { return AccountIdle(e, now); });
+    pairs.Trim(config.max_entries, [&](const PairEntry& e) {
+      if (PairIdle(e, now)) return 2;
+      return RetryAt(e.failures, e.last_failure, false) > now ? 0 : 1;
     });
     sources.Trim(config.max_entries, [&](const SourceEntry& e) {
       if (SourceIdle(e, now)) return 2;
-      return static_cast<int>(e.failures.size()) >= config.source_max_failures ? 0 : 1;
+      return SourceOverCap(e, now) ? 0 : 1;
+    });
+    accounts.Trim(config.max_entries, [&](const AccountEntry& e) {
+      if (AccountIdle(e, now)) return 2;
+      return 1;
     });
   }
 
   const LoginLimiterConfig config;
   mutable std::mutex mu;
-  LruTable<AccountEntry> accounts;
+  LruTable<PairEntry> pairs;
   LruTable<SourceEntry> sources;
+  LruTable<AccountEntry> accounts;
 };
 
 LoginLimiter::LoginLimiter(LoginLimiterConfig config) : state_(std::make_unique<State>(config)) {}
 LoginLimiter::~LoginLimiter() = default;
 
-Status LoginLimiter::Check(std::string_view account, std::string_view source, Timestamp now) const {
+Status LoginLimiter::Check(std::string_view account, std::string_view source, Timestamp now,
+                           Timestamp reset_at) const {
   std::lock_guard<std::mutex> lock(state_->mu);
-  const LoginLimiterConfig& c = state_->config;
-  Timestamp retry_at = now;
-  if (const AccountEntry* a = state_->accounts.Find(std::string(account))) {
-    retry_at = std::max(retry_at, a->locked_until);
-  }
-  if (const SourceEntry* s = state_->sources.Find(SourceKey(source))) {
-    // The list holds at most the limit: full and all inside the window means over the limit.
-    if (static_cast<int>(s->failures.size()) >= c.source_max_failures &&
-        s->failures.front() > now - c.source_window) {
-      retry_at = std::max(retry_at, s->failures.front() + c.source_window);
-    }
-  }
+  const std::string source_key = SourceKey(source);
+  const PairEntry* p = state_->pairs.Find(PairKey(account, source_key));
+  if (p == nullptr) return Ok();
+  const int failures = state_->PairFailures(*p, now, reset_at);
+  if (failures == 0) return Ok();
+  const SourceEntry* s = state_->sources.Find(source_key);
+  const bool over_cap = s != nullptr && state_->SourceOverCap(*s, now);
+  const Timestamp retry_at = state_->RetryAt(failures, p->last_failure, over_cap);
   if (retry_at <= now) return Ok();
-  return Error::ResourceExhausted("too many failed login attempts; try again after " +
-                                  FormatRfc3339(retry_at) + " (in " +
-                                  FormatDuration(retry_at - now) + ")");
+  const Seconds wait = retry_at - now;
+  Error e = Error::ResourceExhausted("too many failed attempts; try again after " +
+                                     FormatRfc3339(retry_at) + " (in " + FormatDuration(wait) +
+                                     ")");
+  e.set_retry_after_seconds(wait.count());
+  return e;
 }
 
-std::optional<AccountLock> LoginLimiter::RecordFailure(std::string_view account,
-                                                       std::string_view source, Timestamp now) {
+FailureOutcome LoginLimiter::RecordFailure(std::string_view account, std::string_view source,
+                                           Timestamp now, Timestamp reset_at) {
   std::lock_guard<std::mutex> lock(state_->mu);
   const LoginLimiterConfig& c = state_->config;
-  std::optional<AccountLock> result;
+  FailureOutcome out;
+  const std::string source_key = SourceKey(source);
 
-  SourceEntry& s = state_->sources.Touch(SourceKey(source));
+  SourceEntry& s = state_->sources.Touch(source_key);
   DropOlderThan(s.failures, now - c.source_window);
   s.failures.push_back(now);
   KeepNewest(s.failures, c.source_max_failures);
+  const bool over_cap = state_->SourceOverCap(s, now);
+
+  PairEntry& p = state_->pairs.Touch(PairKey(account, source_key));
+  p.failures = state_->PairFailures(p, now, reset_at);
+  // Beyond this many the wait no longer grows; the cap keeps the count from overflowing.
+  constexpr int kMaxCounted = 64;
+  p.failures = std::min(p.failures + 1, kMaxCounted);
+  p.last_failure = now;
+  out.retry_at = state_->RetryAt(p.failures, now, over_cap);
 
   AccountEntry& a = state_->accounts.Touch(std::string(account));
-  if (a.locked_until <= now) {  // attempts during a lock are refused by Check, not counted
-    if (a.lockouts > 0 && state_->EscalationExpired(a, now)) a.lockouts = 0;
-    DropOlderThan(a.failures, now - c.account_window);
-    a.failures.push_back(now);
-    a.last_failure = now;
-    if (static_cast<int>(a.failures.size()) >= c.account_max_failures) {
-      a.failures.clear();
-      ++a.lockouts;
-      a.locked_until = now + state_->LockoutFor(a.lockouts);
-      result = AccountLock{a.locked_until, a.lockouts};
-    }
+  DropOlderThan(a.failures, std::max(now - c.account_window, reset_at));
+  a.failures.push_back(now);
+  KeepNewest(a.failures, c.account_alert_failures);
+  out.account_failures = static_cast<int>(a.failures.size());
+  if (out.account_failures >= c.account_alert_failures &&
+      (a.last_alert == Timestamp{} || a.last_alert + c.account_alert_every <= now)) {
+    out.alert = true;
+    a.last_alert = now;
   }
   state_->Housekeep(now);
-  return result;
+  return out;
 }
 
-void LoginLimiter::RecordSuccess(std::string_view account, Timestamp now) {
+void LoginLimiter::RecordSuccess(std::string_view account, std::string_view source,
+                                 Timestamp now) {
   std::lock_guard<std::mutex> lock(state_->mu);
-  state_->accounts.Erase(std::string(account));
+  state_->pairs.Erase(PairKey(account, SourceKey(source)));
   state_->Housekeep(now);
 }
 
-std::optional<AccountLock> LoginLimiter::LockedUntil(std::string_view account,
-                                                     Timestamp now) const {
-  std::lock_guard<std::mutex> lock(state_->mu);
-  const AccountEntry* a = state_->accounts.Find(std::string(account));
-  if (a == nullptr || a->locked_until <= now) return std::nullopt;
-  return AccountLock{a->locked_until, a->lockouts};
-}
+const LoginLimiterConfig& LoginLimiter::config() const { return state_->config; }
 
-void LoginLimiter::RestoreAccountLock(std::string_view account, const AccountLock& lock,
-                                      Timestamp now) {
-  std::lock_guard<std::mutex> guard(state_->mu);
-  AccountEntry& a = state_->accounts.Touch(std::string(account));
-  a.locked_until = std::max(a.locked_until, lock.locked_until);
-  a.lockouts = std::max(a.lockouts, lock.lockouts);
-  if (a.lockouts > 0 && state_->EscalationExpired(a, now)) a.lockouts = 0;
-  state_->Housekeep(now);
-}
-
-size_t LoginLimiter::AccountEntries() const {
+size_t LoginLimiter::PairEntries() const {
   std::lock_guard<std::mutex> lock(state_->mu);
-  return state_->accounts.size();
+  return state_->pairs.size();
 }
 
 size_t LoginLimiter::SourceEntries() const {
   std::lock_guard<std::mutex> lock(state_->mu);
   return state_->sources.size();
+}
+
+size_t LoginLimiter::AccountEntries() const {
+  std::lock_guard<std::mutex> lock(state_->mu);
+  return state_->accounts.size();
 }
 
 }  // namespace bg::auth

@@ -1,30 +1,35 @@
-// LoginLimiter: counts failed logins per account and per source address and refuses further
-// attempts when either is over its limit.
+// LoginLimiter: slows the guessing of passwords and TOTP codes without ever letting a guesser
+// lock somebody else out. It throttles the pair (account, source address), not the account:
 //
-// - Account: `account_max_failures` failures within `account_window` lock the account for
-//   `account_lockout`; each further lockout doubles the time, up to `account_lockout_max`.
-//   The doubling starts over after a successful login, or once `account_lockout_max` has
-//   passed since the later of the last failure and the end of the last lock. A success clears
-//   the account's failures (never the source's).
-// - Source address: at most `source_max_failures` failures in any `source_window` (a sliding
-//   window); while over, the address is refused until its oldest counted failure ages out.
-//   IPv6 addresses count per /64 (one host usually owns a whole /64); IPv4-mapped IPv6
-//   addresses count as their IPv4 address; other strings are used as they are.
-// Accounts that do not exist are counted like the rest, so refusals say nothing about which
-// accounts exist. Refusals never say which factor of a login was wrong.
+// - Pair: the first `pair_free_failures` failures of an (account, source) pair cost nothing;
+//   after the n-th failure beyond those the pair waits pair_backoff_base * 2^(n-1), at most
+//   `pair_backoff_max`, before its next attempt is even checked (attempts refused while it
+//   waits are not counted). A pair's failures are forgotten after a success from that pair, or
+//   `pair_memory` after its last failure. A correct password + TOTP from a source with no
+//   failures for that account always gets through, however many other sources are failing.
+// - Source address, across accounts: a source with `source_max_failures` failures within the
+//   sliding `source_window` is over its cap; while it is, its pairs get no free failures (each
+//   account guessed from there waits from its first failure on). The cap slows spraying but
+//   never refuses a pair without failures, so everyone else behind a shared NAT or proxy still
+//   logs in. IPv6 addresses count per /64 (one host usually owns a whole /64); IPv4-mapped
+//   IPv6 addresses count as their IPv4 address; other strings are used as they are.
+// - Account, across sources: `account_alert_failures` failures within `account_window` mean
+//   the account is being guessed. RecordFailure then says so (the caller alerts the security
+//   contacts), at most once per `account_alert_every` for one account. The account itself is
+//   never refused.
+// `reset_at` (when an operator last ran `user unlock` for the account): failures at or before
+// it are ignored. Accounts that do not exist are throttled like the rest, so refusals say
+// nothing about which accounts exist, and a refusal never says which factor was wrong.
 //
 // Memory is bounded: each table keeps at most `max_entries` keys; entries with nothing left to
 // remember are dropped as they age, and when a table is full the least recently failed entry
-// goes first (preferring one that is not locked). A lockout evicted this way, or lost in a
-// restart, is restored from the store with RestoreAccountLock; RecordFailure returns the
-// lock to persist when it sets one.
+// goes first (preferring one that is not waiting). Nothing is persisted: a restart forgets.
 //
 // Time is passed in on every call. Thread-safe (one mutex).
 #pragma once
 
 #include <cstddef>
 #include <memory>
-#include <optional>
 #include <string>
 #include <string_view>
 
@@ -34,20 +39,27 @@
 namespace bg::auth {
 
 struct LoginLimiterConfig {
-  int account_max_failures = 5;
-  Seconds account_window{15 * 60};
-  Seconds account_lockout{15 * 60};
-  Seconds account_lockout_max{24 * 60 * 60};
+  int pair_free_failures = 3;
+  Seconds pair_backoff_base{2};
+  Seconds pair_backoff_max{15 * 60};
+  Seconds pair_memory{24 * 60 * 60};
   int source_max_failures = 20;
   Seconds source_window{15 * 60};
-  size_t max_entries = 100'000;  // per table (accounts, sources)
+  int account_alert_failures = 10;
+  Seconds account_window{15 * 60};
+  Seconds account_alert_every{60 * 60};
+  size_t max_entries = 100'000;  // per table (pairs, sources, accounts)
 };
 
-// What the store keeps so a lockout survives a restart.
-struct AccountLock {
-  Timestamp locked_until;
-  int lockouts = 0;  // lockouts so far in the current escalation (1 after the first)
-  friend bool operator==(const AccountLock&, const AccountLock&) = default;
+// What one recorded failure means.
+struct FailureOutcome {
+  // When the pair may try again (== now when it still has free failures).
+  Timestamp retry_at;
+  // The account crossed account_alert_failures within account_window: alert about it.
+  bool alert = false;
+  // Failures of the account, from any source, within account_window (at most
+  // account_alert_failures are remembered).
+  int account_failures = 0;
 };
 
 class LoginLimiter {
@@ -57,29 +69,26 @@ class LoginLimiter {
   LoginLimiter(const LoginLimiter&) = delete;
   LoginLimiter& operator=(const LoginLimiter&) = delete;
 
-  // Call before checking any credential. OK, or ResourceExhausted "too many failed login
-  // attempts; try again after <RFC 3339 time> (in <duration>)" naming the later of the two
-  // retry times, and not which of account or address is over its limit.
-  Status Check(std::string_view account, std::string_view source, Timestamp now) const;
+  // Call before checking any credential. OK, or ResourceExhausted "too many failed attempts;
+  // try again after <RFC 3339 time> (in <duration>)" with Error::retry_after_seconds set,
+  // naming neither the account nor the address nor the factor.
+  Status Check(std::string_view account, std::string_view source, Timestamp now,
+               Timestamp reset_at = {}) const;
 
-  // Call after a refused login (any factor wrong, or unknown account). Returns the account's
-  // lock when this failure set one: persist it.
-  std::optional<AccountLock> RecordFailure(std::string_view account, std::string_view source,
-                                           Timestamp now);
+  // Call after a refused login or step-up code (any factor wrong, or an unknown account).
+  FailureOutcome RecordFailure(std::string_view account, std::string_view source, Timestamp now,
+                               Timestamp reset_at = {});
 
-  // Call after a successful login: forgets the account's failures and lockout history.
-  void RecordSuccess(std::string_view account, Timestamp now);
+  // Call after a successful login: forgets the failures of this pair (never those of the
+  // account's other sources, nor the source's count across accounts).
+  void RecordSuccess(std::string_view account, std::string_view source, Timestamp now);
 
-  // The account's current lock, if it is locked at `now`.
-  std::optional<AccountLock> LockedUntil(std::string_view account, Timestamp now) const;
+  const LoginLimiterConfig& config() const;
 
-  // Re-applies a persisted lock (at start-up, or when an account's row is read). A lock that
-  // has already ended still restores the escalation count.
-  void RestoreAccountLock(std::string_view account, const AccountLock& lock, Timestamp now);
-
-  // Entries currently held (accounts + sources), for tests and metrics.
-  size_t AccountEntries() const;
+  // Entries currently held, for tests and metrics.
+  size_t PairEntries() const;
   size_t SourceEntries() const;
+  size_t AccountEntries() const;
 
  private:
   struct State;

@@ -17,166 +17,183 @@ void Fail(LoginLimiter& l, const std::string& account, const std::string& source
   for (int i = 0; i < n; ++i) l.RecordFailure(account, source, now);
 }
 
-TEST(LoginLimiterTest, LocksAccountAfterFiveFailuresForFifteenMinutes) {
-  LoginLimiter l;
-  for (int i = 0; i < 4; ++i) {
-    ASSERT_TRUE(l.Check("alice", "10.0.0.1", At(i)).has_value()) << i;
-    EXPECT_FALSE(l.RecordFailure("alice", "10.0.0.1", At(i)).has_value());
-  }
-  auto lock = l.RecordFailure("alice", "10.0.0.1", At(4));
-  ASSERT_TRUE(lock.has_value());
-  EXPECT_EQ(lock->locked_until, At(4 + 900));
-  EXPECT_EQ(lock->lockouts, 1);
-  // Locked from any address, until exactly the end of the lock.
-  auto st = l.Check("alice", "192.0.2.9", At(5));
-  ASSERT_FALSE(st.has_value());
+// Seconds until the pair may try again (0: now).
+int64_t Wait(const LoginLimiter& l, const std::string& account, const std::string& source,
+             Timestamp now) {
+  auto st = l.Check(account, source, now);
+  if (st.has_value()) return 0;
   EXPECT_EQ(st.error().code(), ErrorCode::kResourceExhausted);
-  EXPECT_FALSE(l.Check("alice", "10.0.0.1", At(903)).has_value());
-  EXPECT_TRUE(l.Check("alice", "10.0.0.1", At(904)).has_value());
-  // Other accounts are unaffected.
-  EXPECT_TRUE(l.Check("bob", "192.0.2.9", At(5)).has_value());
+  EXPECT_GT(st.error().retry_after_seconds(), 0);
+  return st.error().retry_after_seconds();
+}
+
+// The attacker this throttle is built against: one (account, source) pair retrying the very
+// second it is allowed to. Returns how many attempts it gets within `seconds`.
+int AttemptsWithin(LoginLimiter& l, const std::string& account, const std::string& source,
+                   int64_t seconds) {
+  int attempts = 0;
+  int64_t t = 0;
+  while (t < seconds) {
+    const int64_t wait = Wait(l, account, source, At(t));
+    if (wait > 0) {
+      t += wait;
+      continue;
+    }
+    ++attempts;
+    l.RecordFailure(account, source, At(t));
+  }
+  return attempts;
+}
+
+TEST(LoginLimiterTest, ACleanSourceLogsInWhateverOtherSourcesDo) {
+  LoginLimiter l;
+  // 1,000 failures for alice from one address and one from each of 200 others.
+  Fail(l, "alice", "198.51.100.7", 1000, At(0));
+  for (int i = 0; i < 200; ++i) l.RecordFailure("alice", "203.0.113." + std::to_string(i), At(1));
+  EXPECT_GT(Wait(l, "alice", "198.51.100.7", At(2)), 0);
+  // Her own laptop has no failures: her correct password + TOTP is checked at once.
+  EXPECT_TRUE(l.Check("alice", "10.0.0.1", At(2)).has_value());
+}
+
+TEST(LoginLimiterTest, APairWaitsTwiceAsLongAfterEachFailureBeyondThreeUpToFifteenMinutes) {
+  LoginLimiter l;
+  std::vector<int64_t> waits;
+  int64_t t = 0;
+  for (int i = 0; i < 14; ++i) {
+    ASSERT_EQ(Wait(l, "alice", "10.0.0.1", At(t)), 0) << i;
+    l.RecordFailure("alice", "10.0.0.1", At(t));
+    waits.push_back(Wait(l, "alice", "10.0.0.1", At(t)));
+    t += waits.back();
+  }
+  EXPECT_EQ(waits, (std::vector<int64_t>{0, 0, 0, 2, 4, 8, 16, 32, 64, 128, 256, 512, 900, 900}));
+  // Attempts refused while waiting are not counted (the caller records only checked ones), so
+  // waiting out the time always gets one attempt.
+  EXPECT_GT(Wait(l, "alice", "10.0.0.1", At(t - 1)), 0);
+  EXPECT_EQ(Wait(l, "alice", "10.0.0.1", At(t)), 0);
+}
+
+// The limits, measured: what one guesser gets from one address against one account.
+TEST(LoginLimiterTest, LimitsPerAccountAndAddressAreEightAMinuteFifteenAnHourThenFourAnHour) {
+  LoginLimiter first_minute;
+  EXPECT_EQ(AttemptsWithin(first_minute, "alice", "10.0.0.1", 60), 8);
+  LoginLimiter hour;
+  EXPECT_EQ(AttemptsWithin(hour, "alice", "10.0.0.1", 3600), 15);
+  LoginLimiter day;
+  // 15 in the first hour, then one every 15 minutes: 107 a day. Against a password *and* a
+  // 6-digit code that changes every 30 s, that is no search at all.
+  EXPECT_EQ(AttemptsWithin(day, "alice", "10.0.0.1", 24 * 3600), 107);
 }
 
 TEST(LoginLimiterTest, MessageSaysWhenToRetryAndNothingAboutTheFactor) {
   LoginLimiter l;
-  Fail(l, "alice", "10.0.0.1", 5, At(0));
-  auto st = l.Check("alice", "10.0.0.1", At(60));
+  Fail(l, "alice", "10.0.0.1", 8, At(0));  // the 8th beyond 3 free: 2^4 * 2 s = 32 s
+  auto st = l.Check("alice", "10.0.0.1", At(2));
   ASSERT_FALSE(st.has_value());
   const std::string& m = st.error().message();
-  EXPECT_NE(m.find(FormatRfc3339(At(900))), std::string::npos) << m;
-  EXPECT_NE(m.find("14m"), std::string::npos) << m;
+  EXPECT_EQ(st.error().retry_after_seconds(), 30);
+  EXPECT_NE(m.find(FormatRfc3339(At(32))), std::string::npos) << m;
+  EXPECT_NE(m.find("30s"), std::string::npos) << m;
   for (const char* leak : {"password", "totp", "TOTP", "alice", "10.0.0.1", "account"}) {
     EXPECT_EQ(m.find(leak), std::string::npos) << leak << " in: " << m;
   }
 }
 
-TEST(LoginLimiterTest, FailuresOutsideTheWindowDoNotCount) {
+TEST(LoginLimiterTest, SuccessForgetsOnlyThatPair) {
   LoginLimiter l;
-  Fail(l, "alice", "10.0.0.1", 4, At(0));
-  // 15 minutes later the first four have aged out: four more do not lock.
-  for (int i = 0; i < 4; ++i) {
-    EXPECT_FALSE(l.RecordFailure("alice", "10.0.0.2", At(900 + i)).has_value());
-  }
-  EXPECT_TRUE(l.Check("alice", "10.0.0.2", At(905)).has_value());
-  EXPECT_TRUE(l.RecordFailure("alice", "10.0.0.2", At(906)).has_value());
+  Fail(l, "alice", "10.0.0.1", 6, At(0));
+  Fail(l, "alice", "198.51.100.7", 6, At(0));
+  l.RecordSuccess("alice", "10.0.0.1", At(1));
+  EXPECT_EQ(Wait(l, "alice", "10.0.0.1", At(1)), 0);
+  EXPECT_GT(Wait(l, "alice", "198.51.100.7", At(1)), 0);
+  // Three free failures again after the success.
+  Fail(l, "alice", "10.0.0.1", 3, At(2));
+  EXPECT_EQ(Wait(l, "alice", "10.0.0.1", At(2)), 0);
 }
 
-TEST(LoginLimiterTest, SuccessResetsTheAccountCounter) {
+TEST(LoginLimiterTest, APairIsForgottenADayAfterItsLastFailure) {
   LoginLimiter l;
-  Fail(l, "alice", "10.0.0.1", 4, At(0));
-  l.RecordSuccess("alice", At(1));
-  Fail(l, "alice", "10.0.0.1", 4, At(2));
-  EXPECT_TRUE(l.Check("alice", "10.0.0.1", At(3)).has_value());
-  EXPECT_FALSE(l.LockedUntil("alice", At(3)).has_value());
+  Fail(l, "alice", "10.0.0.1", 20, At(0));
+  EXPECT_EQ(Wait(l, "alice", "10.0.0.1", At(899)), 1);
+  EXPECT_EQ(Wait(l, "alice", "10.0.0.1", At(900)), 0);
+  l.RecordFailure("alice", "10.0.0.1", At(900));  // still remembered: waits 900 s again
+  EXPECT_EQ(Wait(l, "alice", "10.0.0.1", At(901)), 899);
+  // A day of quiet forgets it: three free failures again.
+  Fail(l, "alice", "10.0.0.1", 3, At(900 + 86400));
+  EXPECT_EQ(Wait(l, "alice", "10.0.0.1", At(900 + 86400)), 0);
 }
 
-TEST(LoginLimiterTest, RepeatedLockoutsDoubleUpToTheCap) {
-  LoginLimiterConfig c;
-  c.account_lockout_max = Seconds(3600);
-  LoginLimiter l(c);
-  Timestamp now = At(0);
-  std::vector<int64_t> durations;
-  for (int round = 0; round < 5; ++round) {
-    Fail(l, "alice", "10.0.0.1", 4, now);
-    auto lock = l.RecordFailure("alice", "10.0.0.1", now);
-    ASSERT_TRUE(lock.has_value()) << round;
-    EXPECT_EQ(lock->lockouts, round + 1);
-    durations.push_back((lock->locked_until - now).count());
-    now = lock->locked_until;  // retry the moment the lock ends
-  }
-  EXPECT_EQ(durations, (std::vector<int64_t>{900, 1800, 3600, 3600, 3600}));
-}
-
-TEST(LoginLimiterTest, EscalationStartsOverAfterSuccessOrAQuietPeriod) {
-  LoginLimiterConfig c;
-  c.account_lockout_max = Seconds(3600);
-  LoginLimiter l(c);
-  Fail(l, "alice", "10.0.0.1", 5, At(0));    // lock 1: 900 s
-  Fail(l, "alice", "10.0.0.1", 5, At(900));  // lock 2: 1800 s, ends at 2700
-  auto quiet = At(2700 + 3600);
-  Fail(l, "alice", "10.0.0.1", 4, quiet);
-  auto lock = l.RecordFailure("alice", "10.0.0.1", quiet);
-  ASSERT_TRUE(lock.has_value());
-  EXPECT_EQ(lock->lockouts, 1);
-  EXPECT_EQ(lock->locked_until, quiet + Seconds(900));
-
-  Fail(l, "bob", "10.0.0.1", 5, At(0));
-  l.RecordSuccess("bob", At(900));
-  Fail(l, "bob", "10.0.0.1", 4, At(901));
-  auto bob = l.RecordFailure("bob", "10.0.0.1", At(901));
-  ASSERT_TRUE(bob.has_value());
-  EXPECT_EQ(bob->lockouts, 1);
-}
-
-TEST(LoginLimiterTest, FailuresDuringALockDoNotExtendIt) {
+TEST(LoginLimiterTest, AnUnlockForgetsTheFailuresBeforeIt) {
   LoginLimiter l;
-  Fail(l, "alice", "10.0.0.1", 5, At(0));
-  EXPECT_FALSE(l.RecordFailure("alice", "10.0.0.1", At(10)).has_value());
-  ASSERT_TRUE(l.LockedUntil("alice", At(10)).has_value());
-  EXPECT_EQ(l.LockedUntil("alice", At(10))->locked_until, At(900));
+  Fail(l, "alice", "10.0.0.1", 10, At(0));
+  Fail(l, "alice", "10.0.0.2", 10, At(0));
+  const Timestamp unlocked = At(5);
+  EXPECT_GT(Wait(l, "alice", "10.0.0.1", At(6)), 0);
+  EXPECT_TRUE(l.Check("alice", "10.0.0.1", At(6), unlocked).has_value());
+  EXPECT_TRUE(l.Check("alice", "10.0.0.2", At(6), unlocked).has_value());
+  // Failures after the unlock count from zero.
+  for (int i = 0; i < 3; ++i) l.RecordFailure("alice", "10.0.0.1", At(6), unlocked);
+  EXPECT_TRUE(l.Check("alice", "10.0.0.1", At(6), unlocked).has_value());
+  l.RecordFailure("alice", "10.0.0.1", At(6), unlocked);
+  EXPECT_FALSE(l.Check("alice", "10.0.0.1", At(6), unlocked).has_value());
 }
 
-TEST(LoginLimiterTest, ThrottlesASourceAfterTwentyFailuresInASlidingWindow) {
+TEST(LoginLimiterTest, ASourceOverItsCapSlowsEveryAccountButNeverRefusesACleanOne) {
   LoginLimiter l;
-  // 20 failures spread over distinct accounts (password spraying), one every 10 s.
+  // Password spraying from one address: 20 accounts, one failure each, within 15 minutes.
   for (int i = 0; i < 20; ++i) {
-    ASSERT_TRUE(
-        l.Check("user" + std::to_string(i), "198.51.100.7", At(int64_t{i} * 10)).has_value());
-    l.RecordFailure("user" + std::to_string(i), "198.51.100.7", At(int64_t{i} * 10));
+    ASSERT_EQ(Wait(l, "user" + std::to_string(i), "198.51.100.7", At(i * 10)), 0);
+    l.RecordFailure("user" + std::to_string(i), "198.51.100.7", At(i * 10));
   }
-  auto st = l.Check("someone-new", "198.51.100.7", At(200));
-  ASSERT_FALSE(st.has_value());
-  EXPECT_EQ(st.error().code(), ErrorCode::kResourceExhausted);
-  // Another address is fine.
-  EXPECT_TRUE(l.Check("someone-new", "198.51.100.8", At(200)).has_value());
-  // The first failure (t=0) ages out at t=900: then one more attempt is allowed.
-  EXPECT_FALSE(l.Check("someone-new", "198.51.100.7", At(899)).has_value());
-  EXPECT_TRUE(l.Check("someone-new", "198.51.100.7", At(900)).has_value());
-  l.RecordFailure("someone-new", "198.51.100.7", At(900));
-  auto again = l.Check("someone-new", "198.51.100.7", At(901));
-  ASSERT_FALSE(again.has_value());
-  EXPECT_NE(again.error().message().find(FormatRfc3339(At(910))), std::string::npos)
-      << again.error().message();
-}
-
-TEST(LoginLimiterTest, SuccessDoesNotResetTheSourceCounter) {
-  LoginLimiter l;
-  for (int i = 0; i < 20; ++i) l.RecordFailure("user" + std::to_string(i), "203.0.113.5", At(0));
-  l.RecordSuccess("user0", At(1));
-  EXPECT_FALSE(l.Check("user0", "203.0.113.5", At(2)).has_value());
+  // Over the cap: every account tried from there waits from its first failure on...
+  EXPECT_EQ(Wait(l, "user0", "198.51.100.7", At(200)), 0);  // its only failure was long ago
+  l.RecordFailure("user20", "198.51.100.7", At(200));
+  EXPECT_EQ(Wait(l, "user20", "198.51.100.7", At(200)), 2);
+  l.RecordFailure("user0", "198.51.100.7", At(201));
+  EXPECT_EQ(Wait(l, "user0", "198.51.100.7", At(201)), 4);
+  // ...but a person behind the same NAT whose own account has no failures is checked at once.
+  EXPECT_TRUE(l.Check("bob", "198.51.100.7", At(201)).has_value());
+  // Elsewhere the free failures stay.
+  Fail(l, "user20", "198.51.100.8", 3, At(201));
+  EXPECT_EQ(Wait(l, "user20", "198.51.100.8", At(201)), 0);
+  // Once the window has passed (the oldest counted failure ages out), free failures return.
+  Fail(l, "carol", "198.51.100.7", 2, At(2000));
+  EXPECT_EQ(Wait(l, "carol", "198.51.100.7", At(2000)), 0);
 }
 
 TEST(LoginLimiterTest, Ipv6CountsPerSlash64AndMappedIpv4AsIpv4) {
   LoginLimiter l;
-  for (int i = 0; i < 20; ++i) {
-    l.RecordFailure("u" + std::to_string(i), "2001:db8:1:2::" + std::to_string(i + 1), At(0));
+  for (int i = 0; i < 4; ++i) {
+    l.RecordFailure("alice", "2001:db8:1:2::" + std::to_string(i + 1), At(0));
   }
-  EXPECT_FALSE(l.Check("x", "2001:db8:1:2:ffff::1", At(1)).has_value());
-  EXPECT_TRUE(l.Check("x", "2001:db8:1:3::1", At(1)).has_value());
+  EXPECT_GT(Wait(l, "alice", "2001:db8:1:2:ffff::1", At(0)), 0);
+  EXPECT_EQ(Wait(l, "alice", "2001:db8:1:3::1", At(0)), 0);
 
-  for (int i = 0; i < 10; ++i) l.RecordFailure("v" + std::to_string(i), "192.0.2.1", At(0));
-  for (int i = 0; i < 10; ++i) l.RecordFailure("w" + std::to_string(i), "::ffff:192.0.2.1", At(0));
-  EXPECT_FALSE(l.Check("x", "192.0.2.1", At(1)).has_value());
+  Fail(l, "bob", "192.0.2.1", 2, At(0));
+  Fail(l, "bob", "::ffff:192.0.2.1", 2, At(0));
+  EXPECT_GT(Wait(l, "bob", "192.0.2.1", At(0)), 0);
 }
 
-TEST(LoginLimiterTest, UnknownAccountsAreCountedLikeKnownOnes) {
+TEST(LoginLimiterTest, AnAccountGuessedFromManySourcesRaisesOneAlertAnHour) {
   LoginLimiter l;
-  Fail(l, "no-such-user", "10.0.0.1", 5, At(0));
-  EXPECT_FALSE(l.Check("no-such-user", "10.0.0.9", At(1)).has_value());
+  std::vector<int> alerts_at;
+  for (int i = 0; i < 30; ++i) {
+    auto f = l.RecordFailure("alice", "203.0.113." + std::to_string(i), At(i));
+    if (f.alert) alerts_at.push_back(i);
+    if (i == 9) EXPECT_EQ(f.account_failures, 10);
+  }
+  EXPECT_EQ(alerts_at, std::vector<int>{9});
+  // Nine failures in a quarter hour are not an alert.
+  for (int i = 0; i < 9; ++i) EXPECT_FALSE(l.RecordFailure("bob", "10.1.0.1", At(i * 90)).alert);
+  // An hour after the last alert, a new burst alerts again.
+  bool again = false;
+  for (int i = 0; i < 10; ++i) again = l.RecordFailure("alice", "10.2.0.1", At(3609 + i)).alert;
+  EXPECT_TRUE(again);
 }
 
-TEST(LoginLimiterTest, RestoredLockIsEnforcedAndKeepsItsEscalation) {
+TEST(LoginLimiterTest, UnknownAccountsAreThrottledLikeKnownOnes) {
   LoginLimiter l;
-  l.RestoreAccountLock("alice", AccountLock{At(600), 2}, At(0));
-  EXPECT_FALSE(l.Check("alice", "10.0.0.1", At(599)).has_value());
-  ASSERT_TRUE(l.LockedUntil("alice", At(1)).has_value());
-  EXPECT_EQ(*l.LockedUntil("alice", At(1)), (AccountLock{At(600), 2}));
-  EXPECT_TRUE(l.Check("alice", "10.0.0.1", At(600)).has_value());
-  Fail(l, "alice", "10.0.0.1", 4, At(700));
-  auto lock = l.RecordFailure("alice", "10.0.0.1", At(700));
-  ASSERT_TRUE(lock.has_value());
-  EXPECT_EQ(lock->lockouts, 3);
-  EXPECT_EQ(lock->locked_until, At(700 + 3600));
+  Fail(l, "no-such-user", "10.0.0.1", 4, At(0));
+  EXPECT_EQ(Wait(l, "no-such-user", "10.0.0.1", At(0)), 2);
 }
 
 TEST(LoginLimiterTest, TableSizeIsCappedAndIdleEntriesAreDropped) {
@@ -187,22 +204,24 @@ TEST(LoginLimiterTest, TableSizeIsCappedAndIdleEntriesAreDropped) {
     l.RecordFailure("acct" + std::to_string(i),
                     "10.0." + std::to_string(i / 256) + "." + std::to_string(i % 256), At(i));
   }
-  EXPECT_EQ(l.AccountEntries(), 100u);
+  EXPECT_EQ(l.PairEntries(), 100u);
   EXPECT_EQ(l.SourceEntries(), 100u);
-  // Once the window has passed, writes drop idle entries from the cold end.
-  for (int i = 0; i < 60; ++i) l.RecordFailure("fresh", "10.9.9.9", At(5000 + i));
-  EXPECT_LT(l.AccountEntries(), 100u);
+  EXPECT_EQ(l.AccountEntries(), 100u);
+  // Once everything is idle, writes drop idle entries from the cold end.
+  for (int i = 0; i < 60; ++i) l.RecordFailure("fresh", "10.9.9.9", At(200'000 + i));
+  EXPECT_LT(l.PairEntries(), 100u);
   EXPECT_LT(l.SourceEntries(), 100u);
+  EXPECT_LT(l.AccountEntries(), 100u);
 }
 
-TEST(LoginLimiterTest, EvictionPrefersEntriesWithoutALiveLock) {
+TEST(LoginLimiterTest, EvictionPrefersPairsThatAreNotWaiting) {
   LoginLimiterConfig c;
   c.max_entries = 10;
   LoginLimiter l(c);
-  Fail(l, "victim", "10.0.0.1", 5, At(0));  // locked until 900, the coldest entry
+  Fail(l, "victim", "10.0.0.1", 10, At(0));  // waiting, and the coldest entry
   for (int i = 0; i < 30; ++i) l.RecordFailure("spray" + std::to_string(i), "10.0.0.2", At(1));
-  EXPECT_EQ(l.AccountEntries(), 10u);
-  EXPECT_FALSE(l.Check("victim", "10.0.0.3", At(2)).has_value());
+  EXPECT_EQ(l.PairEntries(), 10u);
+  EXPECT_GT(Wait(l, "victim", "10.0.0.1", At(2)), 0);
 }
 
 TEST(LoginLimiterTest, ConcurrentUseIsSafe) {
@@ -217,13 +236,14 @@ TEST(LoginLimiterTest, ConcurrentUseIsSafe) {
         std::string source = "10.1." + std::to_string(t) + "." + std::to_string(i % 250);
         (void)l.Check(account, source, At(i));
         l.RecordFailure(account, source, At(i));
-        if (i % 13 == 0) l.RecordSuccess(account, At(i));
+        if (i % 13 == 0) l.RecordSuccess(account, source, At(i));
       }
     });
   }
   for (auto& th : threads) th.join();
-  EXPECT_LE(l.AccountEntries(), 500u);
+  EXPECT_LE(l.PairEntries(), 500u);
   EXPECT_LE(l.SourceEntries(), 500u);
+  EXPECT_LE(l.AccountEntries(), 500u);
 }
 
 }  // namespace

@@ -143,6 +143,10 @@ Result<std::string> TotpCode(const Secret& secret, Timestamp now, int digits) {
   return code;
 }
 
+namespace {
+constexpr std::string_view kReplayedMessage = "TOTP code was already used; wait for the next one";
+}  // namespace
+
 Result<int64_t> VerifyTotp(const Secret& secret, std::string_view code, Timestamp now,
                            int64_t last_accepted_step) {
   if (!IsSixDigits(code)) {
@@ -172,10 +176,12 @@ Result<int64_t> VerifyTotp(const Secret& secret, std::string_view code, Timestam
     }
   }
   if (!any_match) return Error::Unauthenticated("TOTP code is not valid");
-  if (accepted == kNoTotpStepYet) {
-    return Error::Unauthenticated("TOTP code was already used; wait for the next one");
-  }
+  if (accepted == kNoTotpStepYet) return Error::Unauthenticated(std::string(kReplayedMessage));
   return accepted;
+}
+
+bool IsReplayedTotp(const Error& e) {
+  return e.code() == ErrorCode::kUnauthenticated && e.message() == kReplayedMessage;
 }
 
 }  // namespace bg::auth

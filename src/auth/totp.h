@@ -55,4 +55,8 @@ Result<std::string> TotpCode(const Secret& secret, Timestamp now, int digits = k
 Result<int64_t> VerifyTotp(const Secret& secret, std::string_view code, Timestamp now,
                            int64_t last_accepted_step);
 
+// True for VerifyTotp's refusal of a right code that was already used (or is older than one
+// that was), false for every other error.
+bool IsReplayedTotp(const Error& e);
+
 }  // namespace bg::auth

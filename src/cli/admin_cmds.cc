@@ -180,6 +180,22 @@ void AddUserCommands(CLI::App& app, Globals& g) {
     });
   }
 
+  auto unlock = user->add_subcommand(
+      "unlock", "Forget an account's failed logins and codes from every source (audited)");
+  auto un = std::make_shared<std::string>();
+  unlock->add_option("NAME", *un, "Account name")->required();
+  add_local(unlock);
+  add_operator(unlock);
+  unlock->callback([&g, local, un] {
+    auto admin = OpenAdmin(*local, service::DataDirUse::kModify, "user unlock");
+    if (!admin) return Fail(g, admin.error());
+    auto s = (**admin)->UnlockUser((*admin)->actor, *un);
+    admin->reset();
+    if (!s) return Fail(g, s.error());
+    Print(g, {{"user", *un}, {"unlocked", true}},
+          fmt::format("Unlocked {}: its failed logins from every address are forgotten", *un));
+  });
+
   auto list = user->add_subcommand("list", "List accounts");
   add_local(list);
   list->callback([&g, local] {

@@ -33,12 +33,15 @@ std::optional<Role> ParseRole(std::string_view s);
 struct Actor {
   std::string name;
   std::vector<Role> roles;
-  std::optional<Timestamp> mfa_verified_at;  // last successful TOTP
+  std::optional<Timestamp> mfa_verified_at;  // last successful TOTP of this actor's token
   bool mfa_code_presented = false;  // a TOTP code was verified with this very action
   std::string source_address;
   // Set when the caller holds a recording credential (not their own token): it may only
   // record sessions of this grant and read it; the API refuses everything else.
   std::optional<RequestId> recording_grant;
+  // The stored hash of the bearer token that authenticated this actor (empty when none): what
+  // a step-up code is verified for.
+  std::string token_hash;
   bool Has(Role r) const;
 };
 

@@ -219,6 +219,12 @@ Result<ServerConfig> ParseServerConfig(std::string_view text, std::string_view p
     else if (k == "tls_key") ReadString(node, k, problems, &c.tls_key);
     else if (k == "log_level") ReadString(node, k, problems, &c.log_level);
     else if (k == "token_ttl") ReadDuration(node, k, problems, &c.token_ttl);
+    else if (k == "token_max_lifetime") {
+      ReadDuration(node, k, problems, &c.token_max_lifetime);
+      if (c.token_max_lifetime < Seconds(60)) {
+        problems.Add(node.source(), "'token_max_lifetime' must be at least 1m");
+      }
+    }
     else if (k == "probe_interval") {
       ReadDuration(node, k, problems, &c.probe_interval);
       if (c.probe_interval < Seconds(10)) problems.Add(node.source(), "'probe_interval' must be at least 10s");

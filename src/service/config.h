@@ -38,6 +38,8 @@ struct ServerConfig {
   std::string audit_origin;  // checkpoint origin line; default "breakglass/<hostname>"
 
   Seconds token_ttl = std::chrono::minutes(15);
+  // A token family (a login and its renewals) ends this long after the login, renewed or not.
+  Seconds token_max_lifetime = std::chrono::hours(12);
   Seconds probe_interval = std::chrono::minutes(15);  // how often every connector is probed
   int http_threads = 2;
   bool demo = false;  // embedded default: demo policy, demo users, the demo connectors

@@ -89,6 +89,14 @@ TEST(ConfigTest, ProbeIntervalIsConfigurable) {
   EXPECT_FALSE(ParseServerConfig("probe_interval = \"1s\"\n", "c.toml").has_value());
 }
 
+TEST(ConfigTest, TokenMaxLifetimeIsConfigurable) {
+  EXPECT_EQ(ParseServerConfig("", "c.toml")->token_max_lifetime, std::chrono::hours(12));
+  auto c = ParseServerConfig("token_max_lifetime = \"8h\"\n", "c.toml");
+  ASSERT_TRUE(c.has_value()) << c.error().message();
+  EXPECT_EQ(c->token_max_lifetime, std::chrono::hours(8));
+  EXPECT_FALSE(ParseServerConfig("token_max_lifetime = \"10s\"\n", "c.toml").has_value());
+}
+
 TEST(ConfigTest, ConnectorNeedsKind) {
   auto c = ParseServerConfig("[connectors.x]\ndsn = \"y\"\n", "c.toml");
   ASSERT_FALSE(c.has_value());

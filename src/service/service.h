@@ -113,6 +113,8 @@ class Service {
   // ---- people ----
   Result<LoginResult> Login(const std::string& user, const Secret& password,
                             const std::string& totp, const std::string& source);
+  // A fresh token for `token`, which it replaces. Unauthenticated once the token family (the
+  // login and its renewals) is config.token_max_lifetime old; a renewed token never outlives it.
   Result<LoginResult> Renew(const core::Actor& actor, const std::string& token,
                             const std::string& source);
   Status Logout(const std::string& token);
@@ -127,7 +129,12 @@ class Service {
   // grant or when `actor` itself holds a recording credential.
   static constexpr Seconds kRecordingUploadGrace{3600};
   Result<LoginResult> IssueRecordingToken(const core::Actor& actor, const RequestId& id);
-  // Verifies a TOTP code presented with an action (approve/deny) and marks the actor fresh.
+  // Verifies a TOTP code presented with an action (approve/deny) and marks the actor's token
+  // fresh. Wrong codes count with the login failures (same throttle per account and source,
+  // same alert): ResourceExhausted (with retry_after_seconds) while throttled. After
+  // kMaxStepUpFailures wrong codes with one token (renewals included) that token can no longer
+  // step up, even with the right code: PermissionDenied (field "totp"); a new login is needed.
+  static constexpr int kMaxStepUpFailures = 6;
   Result<core::Actor> VerifyActionCode(const core::Actor& actor, const std::string& totp);
 
   // `actor` names who does it (an admin, or "cli:<os user>" when run locally).
@@ -147,6 +154,10 @@ class Service {
   // must name an enabled admin account (InvalidArgument / PermissionDenied, field "operator"),
   // else `os_user` when it names an enabled admin account, else "cli:<os_user>".
   Result<std::string> LocalOperator(const std::string& requested, const std::string& os_user);
+  // Forgets the account's failed logins and codes from every source (`breakglass user
+  // unlock`), including in a server running beside this process: the time is stored with the
+  // account and the server's throttle ignores failures before it. Audited as user.unlocked.
+  Status UnlockUser(const std::string& actor, const std::string& name);
   // Resets the password (if given) and always the TOTP seed; returns the new enrolment.
   Result<NewUser> ResetUser(const std::string& actor, const std::string& name,
                             const std::optional<Secret>& password);
@@ -238,9 +249,21 @@ class Service {
   void RunJobs(const std::vector<store::OutboxJob>& jobs);
   // A new bearer token of `user`, stored (as its hash) in `tx`. `expires_at` unset: the
   // configured token lifetime. `scope` empty: the person's own token.
+  // `family`: what the token inherits (the login it belongs to, its MFA time, its wrong
+  // step-up codes); null starts a family without MFA.
+  struct TokenFamily {
+    Timestamp started_at;
+    std::optional<Timestamp> mfa_verified_at;
+    int step_up_failures = 0;
+  };
   Result<LoginResult> IssueToken(Tx& tx, const std::string& user, const std::string& source,
                                  std::optional<Timestamp> expires_at = std::nullopt,
-                                 const std::string& scope = "");
+                                 const std::string& scope = "",
+                                 const TokenFamily* family = nullptr);
+  // The name an audit event gives a login attempt: the account's name, or for a name that is no
+  // account (perhaps a password typed into the wrong field) its keyed hash.
+  std::string AuditName(const std::string& name, bool is_account) const;
+  core::Alert AccountGuessedAlert(const std::string& user, int failures) const;
   void RegisterMetrics();
   Result<NewUser> Enrol(Secret seed, const std::string& name, std::vector<core::Role> roles);
 

@@ -457,14 +457,14 @@ TEST_F(ServiceTest, ATotpCodeIsAcceptedOnceAndFailuresSayNothingSpecific) {
   ASSERT_TRUE(nu.has_value());
   auto code = *auth::TotpCode(nu->totp_secret, clock_.Now());
   ASSERT_TRUE(svc_->Login("bob", Secret("bob-password-123"), code, "10.0.0.2").has_value());
-  auto replay = svc_->Login("bob", Secret("bob-password-123"), code, "10.0.0.2");
-  ASSERT_FALSE(replay.has_value());
   auto wrong_pw = svc_->Login("bob", Secret("nope-nope-nope"), code, "10.0.0.2");
   auto unknown = svc_->Login("nobody", Secret("bob-password-123"), code, "10.0.0.2");
+  auto wrong_code = svc_->Login("bob", Secret("bob-password-123"), "000000", "10.0.0.2");
   ASSERT_FALSE(wrong_pw.has_value());
   ASSERT_FALSE(unknown.has_value());
-  EXPECT_EQ(replay.error().message(), wrong_pw.error().message());
+  ASSERT_FALSE(wrong_code.has_value());
   EXPECT_EQ(unknown.error().message(), wrong_pw.error().message());
+  EXPECT_EQ(wrong_code.error().message(), wrong_pw.error().message());
   EXPECT_EQ(unknown.error().code(), ErrorCode::kUnauthenticated);
   // The log names the failures but holds no password or code.
   bool saw_failure = false;
@@ -478,16 +478,284 @@ TEST_F(ServiceTest, ATotpCodeIsAcceptedOnceAndFailuresSayNothingSpecific) {
   EXPECT_TRUE(saw_failure);
 }
 
-TEST_F(ServiceTest, RepeatedFailuresLockTheAccount) {
-  auto nu = svc_->AddUser("test", "erin", {Role::kRequester}, Secret("erin-password-123"));
+// Issue 13.17: the right password with a code already used gets its own answer, and only then:
+// a stranger's name (or a wrong password) with that very code gets the one answer for all.
+TEST_F(ServiceTest, AReplayedCodeIsNamedOnlyToWhoeverKnowsThePassword) {
+  auto nu = svc_->AddUser("test", "bob", {Role::kRequester}, Secret("bob-password-123"));
   ASSERT_TRUE(nu.has_value());
-  for (int i = 0; i < 5; ++i) {
-    (void)svc_->Login("erin", Secret("wrong-password!"), "000000", "10.0.0.3");
-  }
-  clock_.Advance(Seconds(30));
   auto code = *auth::TotpCode(nu->totp_secret, clock_.Now());
-  auto locked = svc_->Login("erin", Secret("erin-password-123"), code, "10.0.0.4");
-  ASSERT_FALSE(locked.has_value());
+  ASSERT_TRUE(svc_->Login("bob", Secret("bob-password-123"), code, "10.0.0.2").has_value());
+  auto replay = svc_->Login("bob", Secret("bob-password-123"), code, "10.0.0.2");
+  ASSERT_FALSE(replay.has_value());
+  EXPECT_EQ(replay.error().code(), ErrorCode::kUnauthenticated);
+  EXPECT_EQ(replay.error().message(), "this code was already used; wait for the next one");
+  const std::string generic = "login failed: wrong username, password or code";
+  for (const char* name : {"nobody", "bob"}) {
+    auto r = svc_->Login(name, Secret(std::string(name) == "bob" ? "not-bobs-password" :
+                                                                  "bob-password-123"),
+                         code, "10.0.0.3");
+    ASSERT_FALSE(r.has_value());
+    EXPECT_EQ(r.error().message(), generic) << name;
+  }
+  // A disabled account is a stranger too.
+  ASSERT_TRUE(svc_->SetUserDisabled("test", "bob", true).has_value());
+  auto disabled = svc_->Login("bob", Secret("bob-password-123"), code, "10.0.0.4");
+  ASSERT_FALSE(disabled.has_value());
+  EXPECT_EQ(disabled.error().message(), generic);
+  // The next step's code logs in.
+  ASSERT_TRUE(svc_->SetUserDisabled("test", "bob", false).has_value());
+  clock_.Advance(Seconds(30));
+  auto next = *auth::TotpCode(nu->totp_secret, clock_.Now());
+  EXPECT_TRUE(svc_->Login("bob", Secret("bob-password-123"), next, "10.0.0.2").has_value());
+}
+
+// Issue 13.11: a guesser slows itself down, is reported to the security contacts, and cannot
+// keep the owner out. Limits: rate_limit_test.cc and docs/authentication.md.
+TEST_F(ServiceTest, GuessingAnAccountNeverLocksItsOwnerOutAndAlertsTheSecurityContacts) {
+  auto nu = svc_->AddUser("test", "erin", {Role::kApprover}, Secret("erin-password-123"));
+  ASSERT_TRUE(nu.has_value());
+  std::mutex mu;
+  std::vector<StateEvent> alerts;
+  const uint64_t sub = svc_->Subscribe([&](const StateEvent& e) {
+    std::lock_guard lock(mu);
+    if (e.type == "alert") alerts.push_back(e);
+  });
+  // One guesser, 30 attempts, each as soon as it is allowed (it follows Retry-After).
+  int refused_401 = 0, throttled_429 = 0;
+  for (int i = 0; i < 30; ++i) {
+    auto r = svc_->Login("erin", Secret("wrong-password!"), "000000", "198.51.100.7");
+    ASSERT_FALSE(r.has_value());
+    if (r.error().code() == ErrorCode::kResourceExhausted) {
+      ++throttled_429;
+      ASSERT_GT(r.error().retry_after_seconds(), 0);
+      EXPECT_NE(r.error().message().find("try again after"), std::string::npos);
+      clock_.Advance(Seconds(r.error().retry_after_seconds()));
+    } else {
+      ++refused_401;
+      EXPECT_EQ(r.error().code(), ErrorCode::kUnauthenticated);
+    }
+  }
+  EXPECT_GT(throttled_429, 0);
+  EXPECT_EQ(refused_401 + throttled_429, 30);
+  // The owner, from her own address, with her password and code: in at once.
+  auto code = *auth::TotpCode(nu->totp_secret, clock_.Now());
+  auto owner = svc_->Login("erin", Secret("erin-password-123"), code, "10.0.0.4");
+  ASSERT_TRUE(owner.has_value()) << owner.error().ToString();
+  // The guesser is still waiting (its success would need a wait too).
+  auto still = svc_->Login("erin", Secret("wrong-password!"), "000000", "198.51.100.7");
+  ASSERT_FALSE(still.has_value());
+  EXPECT_EQ(still.error().code(), ErrorCode::kResourceExhausted);
+  svc_->Unsubscribe(sub);
+  {
+    std::lock_guard lock(mu);
+    ASSERT_EQ(alerts.size(), 1u);  // ten failures within 15 minutes; once an hour at most
+    EXPECT_EQ(alerts[0].alert_kind, "account_guessed");
+    EXPECT_EQ(alerts[0].recipients, std::vector<std::string>{"sam"});
+    EXPECT_NE(alerts[0].message.find("erin"), std::string::npos) << alerts[0].message;
+  }
+  int raised = 0;
+  for (const auto& e : AuditEvents()) {
+    if (e.type == "alert.raised" && e.details.at("kind") == "account_guessed") {
+      ++raised;
+      EXPECT_EQ(e.details.at("user"), "erin");
+      EXPECT_EQ(e.details.at("recipients"), "sam");
+    }
+  }
+  EXPECT_EQ(raised, 1);
+
+  // `user unlock` forgets the failures: the same address is checked again at once.
+  ASSERT_TRUE(svc_->UnlockUser("cli:root", "erin").has_value());
+  auto after = svc_->Login("erin", Secret("wrong-password!"), "000000", "198.51.100.7");
+  ASSERT_FALSE(after.has_value());
+  EXPECT_EQ(after.error().code(), ErrorCode::kUnauthenticated);
+  bool unlocked = false;
+  for (const auto& e : AuditEvents()) {
+    unlocked = unlocked || (e.type == "user.unlocked" && e.actor == "cli:root" &&
+                            e.details.at("user") == "erin");
+  }
+  EXPECT_TRUE(unlocked);
+  EXPECT_EQ(svc_->UnlockUser("cli:root", "nobody").error().code(), ErrorCode::kNotFound);
+}
+
+// Issue 13.11: 20 failures from a shared address (a NAT, a proxy) do not lock out the others
+// behind it.
+TEST_F(ServiceTest, ASprayFromASharedAddressDoesNotKeepOthersThereOut) {
+  auto nu = svc_->AddUser("test", "frank", {Role::kApprover}, Secret("frank-password-123"));
+  ASSERT_TRUE(nu.has_value());
+  for (int i = 0; i < 40; ++i) {
+    (void)svc_->Login("user" + std::to_string(i), Secret("Winter2026!"), "123456", "192.0.2.1");
+  }
+  auto code = *auth::TotpCode(nu->totp_secret, clock_.Now());
+  auto lr = svc_->Login("frank", Secret("frank-password-123"), code, "192.0.2.1");
+  EXPECT_TRUE(lr.has_value()) << lr.error().ToString();
+}
+
+// Issue 13.29: a name that is no account may be a password typed into the wrong field; the log
+// keeps only its keyed hash, which still tells repeated attempts with one name apart.
+TEST_F(ServiceTest, ANameThatIsNoAccountIsLoggedOnlyAsAKeyedHash) {
+  AddAndLogin("alice", {Role::kRequester});
+  const std::string typed = "Correct-Horse-Battery-9";
+  (void)svc_->Login(typed, Secret("whatever-else"), "123456", "10.0.0.9");
+  (void)svc_->Login(typed, Secret("whatever-else"), "123456", "10.0.0.9");
+  (void)svc_->Login("alice", Secret("wrong-password"), "123456", "10.0.0.9");
+  auto leaves = svc_->store().AuditLeaves(0, *svc_->store().AuditSize());
+  ASSERT_TRUE(leaves.has_value());
+  for (const auto& leaf : *leaves) EXPECT_EQ(leaf.find(typed), std::string::npos) << leaf;
+  std::vector<std::string> actors;
+  for (const auto& e : AuditEvents()) {
+    if (e.type == "auth.login_failed") actors.push_back(e.actor);
+  }
+  ASSERT_EQ(actors.size(), 3u);
+  EXPECT_EQ(actors[0], svc_->audit().Hmac(typed));
+  EXPECT_EQ(actors[0].rfind("hmac-sha256:", 0), 0u) << actors[0];
+  EXPECT_EQ(actors[1], actors[0]);
+  EXPECT_EQ(actors[2], "alice");  // an account's name is kept
+}
+
+// Issue 13.23: step-up codes count with the logins: throttled with Retry-After, and after a
+// few wrong ones the token can no longer step up, not even with the right code.
+TEST_F(ServiceTest, WrongStepUpCodesAreThrottledAndThenRefusedForThatToken) {
+  auto carol = AddAndLogin("carol", {Role::kApprover});
+  clock_.Advance(Seconds(30));
+  int wrong = 0, throttled = 0;
+  for (int i = 0; i < 40 && wrong < Service::kMaxStepUpFailures; ++i) {
+    auto r = svc_->VerifyActionCode(carol, "000000");
+    ASSERT_FALSE(r.has_value());
+    if (r.error().code() == ErrorCode::kResourceExhausted) {
+      ++throttled;
+      ASSERT_GT(r.error().retry_after_seconds(), 0);
+      clock_.Advance(Seconds(r.error().retry_after_seconds()));
+    } else {
+      ASSERT_EQ(r.error().code(), ErrorCode::kPermissionDenied) << r.error().ToString();
+      ++wrong;
+    }
+  }
+  EXPECT_EQ(wrong, Service::kMaxStepUpFailures);
+  EXPECT_GT(throttled, 0);
+  clock_.Advance(std::chrono::minutes(1));  // well past the last wait, within the token's life
+  auto right = *auth::TotpCode(seeds_["carol"], clock_.Now());
+  auto refused = svc_->VerifyActionCode(carol, right);
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_EQ(refused.error().code(), ErrorCode::kPermissionDenied);
+  EXPECT_EQ(refused.error().field(), "totp");
+  EXPECT_NE(refused.error().message().find("log in again"), std::string::npos);
+  // The same code still logs in (the refusal did not use it): a new login starts afresh.
+  auto lr = svc_->Login("carol", Secret("carol-password-123"), right, "10.0.0.8");
+  ASSERT_TRUE(lr.has_value()) << lr.error().ToString();
+  int audited = 0;
+  for (const auto& e : AuditEvents()) audited += e.type == "auth.mfa_failed";
+  EXPECT_EQ(audited, Service::kMaxStepUpFailures);
+}
+
+TEST_F(ServiceTest, RenewingATokenKeepsItsStepUpFailures) {
+  auto nu = svc_->AddUser("test", "carol", {Role::kApprover}, Secret("carol-password-123"));
+  auto code = *auth::TotpCode(nu->totp_secret, clock_.Now());
+  auto lr = svc_->Login("carol", Secret("carol-password-123"), code, "10.0.0.1");
+  ASSERT_TRUE(lr.has_value());
+  std::string token(lr->token.Reveal());
+  for (int i = 0; i < Service::kMaxStepUpFailures; ++i) {
+    auto a = svc_->Authenticate(token, "10.0.0.1");
+    ASSERT_TRUE(a.has_value());
+    auto r = svc_->VerifyActionCode(*a, "000000");
+    ASSERT_FALSE(r.has_value());
+    if (r.error().code() == ErrorCode::kResourceExhausted) {
+      clock_.Advance(Seconds(r.error().retry_after_seconds()));
+      --i;
+      continue;
+    }
+    auto renewed = svc_->Renew(*a, token, "10.0.0.1");
+    ASSERT_TRUE(renewed.has_value()) << renewed.error().ToString();
+    token = std::string(renewed->token.Reveal());
+  }
+  clock_.Advance(std::chrono::minutes(2));
+  auto a = svc_->Authenticate(token, "10.0.0.1");
+  ASSERT_TRUE(a.has_value());
+  auto r = svc_->VerifyActionCode(*a, *auth::TotpCode(nu->totp_secret, clock_.Now()));
+  ASSERT_FALSE(r.has_value());
+  EXPECT_NE(r.error().message().find("log in again"), std::string::npos) << r.error().ToString();
+}
+
+// Issue 13.24: freshness is the token's. A token refused for stale MFA stays refused when the
+// same person logs in (or steps up) with another token.
+TEST_F(ServiceTest, MfaFreshnessBelongsToTheTokenNotTheAccount) {
+  auto alice = AddAndLogin("alice", {Role::kRequester});
+  auto carol_old = AddAndLogin("carol", {Role::kApprover});
+  AddAndLogin("dave", {Role::kApprover});
+  AddAndLogin("erin", {Role::kApprover});
+  clock_.Advance(std::chrono::minutes(11));  // past the rule's mfa_max_age of 10m
+  auto created = Call([&](auto cb) { svc_->Create(alice, DbaCommand(), cb); });
+  ASSERT_TRUE(created.has_value()) << created.error().ToString();
+  const RequestId id = created->id;
+  auto stale = Call([&](auto cb) { svc_->Approve(carol_old, id, "ok", cb); });
+  ASSERT_FALSE(stale.has_value());
+  EXPECT_EQ(stale.error().field(), "totp");
+  // carol logs in elsewhere: a new, fresh token.
+  auto code = *auth::TotpCode(seeds_["carol"], clock_.Now());
+  auto lr = svc_->Login("carol", Secret("carol-password-123"), code, "10.0.0.7");
+  ASSERT_TRUE(lr.has_value()) << lr.error().ToString();
+  // The old token, authenticated again (as the API does on every call), is still stale.
+  auto carol_old_again = svc_->Authenticate(tokens_["carol"], "10.0.0.1");
+  ASSERT_TRUE(carol_old_again.has_value());
+  auto still = Call([&](auto cb) { svc_->Approve(*carol_old_again, id, "ok", cb); });
+  ASSERT_FALSE(still.has_value());
+  EXPECT_EQ(still.error().field(), "totp");
+  // The new token approves without a code.
+  auto carol_new = svc_->Authenticate(std::string(lr->token.Reveal()), "10.0.0.7");
+  ASSERT_TRUE(carol_new.has_value());
+  auto ok = Call([&](auto cb) { svc_->Approve(*carol_new, id, "ok", cb); });
+  EXPECT_TRUE(ok.has_value()) << ok.error().ToString();
+}
+
+// Issue 13.25: renewing keeps a login alive at most token_max_lifetime.
+TEST_F(ServiceTest, ATokenFamilyEndsAtItsMaximumLifetimeRenewedOrNot) {
+  svc_->Stop();
+  svc_.reset();
+  config_.token_ttl = std::chrono::minutes(15);
+  config_.token_max_lifetime = std::chrono::hours(1);
+  Open();
+  auto nu = svc_->AddUser("test", "dave", {Role::kApprover}, Secret("dave-password-123"));
+  const Timestamp login_at = clock_.Now();
+  auto lr = svc_->Login("dave", Secret("dave-password-123"),
+                        *auth::TotpCode(nu->totp_secret, clock_.Now()), "10.0.0.1");
+  ASSERT_TRUE(lr.has_value());
+  std::string token(lr->token.Reveal());
+  int renewals = 0;
+  for (;;) {
+    clock_.Advance(std::chrono::minutes(5));
+    auto a = svc_->Authenticate(token, "10.0.0.1");
+    if (!a) break;  // the last token expired at the family's end
+    auto r = svc_->Renew(*a, token, "10.0.0.1");
+    if (!r) {
+      EXPECT_EQ(r.error().code(), ErrorCode::kUnauthenticated);
+      EXPECT_NE(r.error().message().find("log in again"), std::string::npos);
+      break;
+    }
+    EXPECT_LE(r->expires_at, login_at + std::chrono::hours(1));
+    token = std::string(r->token.Reveal());
+    ++renewals;
+    ASSERT_LT(renewals, 100);
+  }
+  EXPECT_EQ(renewals, 11);  // at 5, 10, ..., 55 minutes
+  EXPECT_GE(clock_.Now(), login_at + std::chrono::hours(1));
+  EXPECT_FALSE(svc_->Authenticate(token, "10.0.0.1").has_value());
+
+  // A token still valid when its family is over (the maximum was lowered meanwhile) is not
+  // renewed.
+  clock_.Advance(Seconds(30));
+  auto again = svc_->Login("dave", Secret("dave-password-123"),
+                           *auth::TotpCode(nu->totp_secret, clock_.Now()), "10.0.0.1");
+  ASSERT_TRUE(again.has_value()) << again.error().ToString();
+  clock_.Advance(std::chrono::minutes(2));
+  config_.token_max_lifetime = std::chrono::minutes(1);
+  Restart();
+  std::string t2(again->token.Reveal());
+  auto a = svc_->Authenticate(t2, "10.0.0.1");
+  ASSERT_TRUE(a.has_value());
+  auto refused = svc_->Renew(*a, t2, "10.0.0.1");
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_EQ(refused.error().code(), ErrorCode::kUnauthenticated);
+  EXPECT_NE(refused.error().message().find("log in again"), std::string::npos)
+      << refused.error().message();
 }
 
 TEST_F(ServiceTest, ABadPolicyReloadKeepsTheLastGoodOne) {

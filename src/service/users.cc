@@ -53,7 +53,7 @@ constexpr std::string_view kRecordingScope = "recording:";
 Result<LoginResult> Service::IssueToken(Tx& tx, const std::string& user,
                                         const std::string& source,
                                         std::optional<Timestamp> expires_at,
-                                        const std::string& scope) {
+                                        const std::string& scope, const TokenFamily* family) {
   Secret token = auth::NewBearerToken();
   store::TokenRecord rec;
   rec.token_hash = auth::TokenHash(token);
@@ -62,29 +62,50 @@ Result<LoginResult> Service::IssueToken(Tx& tx, const std::string& user,
   rec.expires_at = expires_at.value_or(tx.now() + config_.token_ttl);
   rec.source_address = source;
   rec.scope = scope;
+  rec.family_started_at = family ? family->started_at : tx.now();
+  if (family) {
+    rec.mfa_verified_at = family->mfa_verified_at;
+    rec.step_up_failures = family->step_up_failures;
+  }
   tx.PutToken(rec);
   return LoginResult{std::move(token), rec.expires_at, user};
+}
+
+std::string Service::AuditName(const std::string& name, bool is_account) const {
+  return is_account ? name : audit_->Hmac(name);
+}
+
+core::Alert Service::AccountGuessedAlert(const std::string& user, int failures) const {
+  return SecurityAlert(
+      "account_guessed",
+      fmt::format("account {} is being guessed: {} failed logins or codes within {}", user,
+                  failures, FormatDuration(impl_->limiter.config().account_window)),
+      {});
 }
 
 Result<LoginResult> Service::Login(const std::string& user, const Secret& password,
                                    const std::string& totp, const std::string& source) {
   const Timestamp now = clock_.Now();
-  if (auto limited = impl_->limiter.Check(user, source, now); !limited) {
+  BG_ASSIGN_OR_RETURN(auto rec, store_->GetUser(user));
+  const Timestamp reset_at = rec && rec->unlocked_at ? *rec->unlocked_at : Timestamp{};
+  if (auto limited = impl_->limiter.Check(user, source, now, reset_at); !limited) {
     impl_->m.CountLogin("throttled");
     return limited.error();
   }
-  BG_ASSIGN_OR_RETURN(auto rec, store_->GetUser(user));
   bool password_ok = false;
   if (!rec || rec->disabled) {
     auth::DummyVerify(password);  // same cost as a real check: no account enumeration by time
   } else {
     password_ok = auth::VerifyPassword(rec->password_hash, password);
   }
-  auto result = std::make_shared<std::optional<LoginResult>>();
+  struct Outcome {
+    std::optional<LoginResult> login;
+    bool replayed = false;  // right password, a right code that was already used
+  };
+  auto result = std::make_shared<Outcome>();
   Status s = writer_->RunSync([&, result](Tx& tx) -> Status {
     BG_ASSIGN_OR_RETURN(auto u, tx.GetUser(user));
-    bool ok = password_ok && u && !u->disabled &&
-              !(u->locked_until && *u->locked_until > tx.now());
+    bool ok = password_ok && u && !u->disabled;
     int64_t step = -1;
     if (ok) {
       auto seed = auth::Open(*master_key_, u->totp_secret_enc, TotpAad(user));
@@ -92,61 +113,86 @@ Result<LoginResult> Service::Login(const std::string& user, const Secret& passwo
                            : Result<int64_t>(seed.error());
       ok = verified.has_value();
       if (ok) step = *verified;
+      result->replayed = !ok && auth::IsReplayedTotp(verified.error());
     }
-    core::AuditEvent ev{ok ? "auth.login" : "auth.login_failed", user, {}, {}};
+    // A name that is not an account may be a password typed into the wrong field: the log
+    // keeps only its keyed hash.
+    core::AuditEvent ev{ok ? "auth.login" : "auth.login_failed", AuditName(user, u.has_value()),
+                        {}, {}};
     ev.details["source_address"] = source;
     if (!ok) {
+      const Timestamp u_reset = u && u->unlocked_at ? *u->unlocked_at : Timestamp{};
+      auth::FailureOutcome f = impl_->limiter.RecordFailure(user, source, tx.now(), u_reset);
       if (u) {
-        auto lock = impl_->limiter.RecordFailure(user, source, tx.now());
         store::UserRecord changed = *u;
         changed.failed_logins++;
-        if (lock) {
-          changed.locked_until = lock->locked_until;
-          ev.details["locked_until"] = FormatRfc3339(lock->locked_until);
-        }
         tx.PutUser(changed);
-      } else {
-        impl_->limiter.RecordFailure(user, source, tx.now());
       }
       tx.Audit(ev);
+      if (f.alert && u) {
+        StageAlert(tx, AccountGuessedAlert(user, f.account_failures),
+                   {{"user", user}, {"failures", std::to_string(f.account_failures)},
+                    {"source_address", source}},
+                   core::Request{});
+      }
       return Ok();
     }
-    impl_->limiter.RecordSuccess(user, tx.now());
+    impl_->limiter.RecordSuccess(user, source, tx.now());
     store::UserRecord changed = *u;
     changed.totp_last_step = step;
     changed.mfa_verified_at = tx.now();
     changed.failed_logins = 0;
     changed.locked_until.reset();
-    BG_ASSIGN_OR_RETURN(LoginResult lr, IssueToken(tx, user, source));
+    TokenFamily family{tx.now(), tx.now(), 0};
+    BG_ASSIGN_OR_RETURN(LoginResult lr, IssueToken(tx, user, source, std::nullopt, "", &family));
     ev.details["token"] = audit_->Hmac(lr.token.Reveal());
     ev.details["expires_at"] = FormatRfc3339(lr.expires_at);
     tx.PutUser(changed);
     tx.Audit(ev);
-    result->emplace(std::move(lr));
+    result->login.emplace(std::move(lr));
     return Ok();
   });
-  impl_->auth_cache.ForgetUser(user);  // mfa_verified_at changed
+  impl_->auth_cache.ForgetUser(user);
   BG_TRY(s);
-  impl_->m.CountLogin(result->has_value() ? "success" : "failure");
-  if (!result->has_value()) return LoginFailed();
+  impl_->m.CountLogin(result->login.has_value() ? "success" : "failure");
+  if (result->replayed) {
+    return Error::Unauthenticated("this code was already used; wait for the next one");
+  }
+  if (!result->login.has_value()) return LoginFailed();
   log::Info("auth.login", {{"user", user}, {"source", source}});
-  return std::move(**result);
+  return std::move(*result->login);
 }
 
 Result<LoginResult> Service::Renew(const core::Actor& actor, const std::string& token,
                                    const std::string& source) {
-  ForgetOnExit forget(impl_->auth_cache, ForgetOnExit::Kind::kToken,
-                      auth::TokenHash(Secret(token)));
+  const std::string hash = auth::TokenHash(Secret(token));
+  ForgetOnExit forget(impl_->auth_cache, ForgetOnExit::Kind::kToken, hash);
   if (actor.recording_grant) {
     return Error::PermissionDenied("a recording credential is not renewed");
   }
   auto result = std::make_shared<std::optional<LoginResult>>();
   BG_TRY(writer_->RunSync([&, result](Tx& tx) -> Status {
-    BG_ASSIGN_OR_RETURN(LoginResult lr, IssueToken(tx, actor.name, source));
-    tx.DeleteToken(auth::TokenHash(Secret(token)));
+    BG_ASSIGN_OR_RETURN(auto old, tx.GetToken(hash));
+    if (!old || old->expires_at <= tx.now()) {
+      return Error::Unauthenticated("invalid or expired token");
+    }
+    const Timestamp started = old->family_started_at.value_or(old->issued_at);
+    const Timestamp family_end = started + config_.token_max_lifetime;
+    if (family_end <= tx.now()) {
+      return Error::Unauthenticated(
+          fmt::format("this login is older than token_max_lifetime ({}); log in again",
+                      FormatDuration(config_.token_max_lifetime)));
+    }
+    TokenFamily family{started, old->mfa_verified_at, old->step_up_failures};
+    BG_ASSIGN_OR_RETURN(LoginResult lr,
+                        IssueToken(tx, actor.name, source,
+                                   std::min(tx.now() + config_.token_ttl, family_end), "",
+                                   &family));
+    tx.DeleteToken(hash);
     core::AuditEvent ev{"auth.renewed", actor.name, {}, {}};
     ev.details["token"] = audit_->Hmac(lr.token.Reveal());
     ev.details["source_address"] = source;
+    ev.details["expires_at"] = FormatRfc3339(lr.expires_at);
     tx.Audit(ev);
     result->emplace(std::move(lr));
     return Ok();
@@ -188,9 +234,10 @@ Result<core::Actor> Service::Authenticate(const std::string& token, const std::s
   core::Actor a;
   a.name = user->name;
   a.source_address = source;
+  a.token_hash = hash;
   if (rec->scope.empty()) {
     a.roles = user->roles;
-    a.mfa_verified_at = user->mfa_verified_at;
+    a.mfa_verified_at = rec->mfa_verified_at;  // this token's, not the account's
     return a;
   }
   if (rec->scope.rfind(kRecordingScope, 0) != 0) {
@@ -232,36 +279,78 @@ Result<LoginResult> Service::IssueRecordingToken(const core::Actor& actor, const
 }
 
 Result<core::Actor> Service::VerifyActionCode(const core::Actor& actor, const std::string& totp) {
-  ForgetOnExit forget(impl_->auth_cache, ForgetOnExit::Kind::kUser, actor.name);
-  auto fresh = std::make_shared<std::optional<core::Actor>>();
-  BG_TRY(writer_->RunSync([&, fresh](Tx& tx) -> Status {
+  ForgetOnExit forget(impl_->auth_cache, ForgetOnExit::Kind::kToken, actor.token_hash);
+  if (actor.token_hash.empty() || actor.recording_grant) {
+    return Error::PermissionDenied("this credential cannot present a TOTP code");
+  }
+  struct Outcome {
+    std::optional<core::Actor> fresh;
+    std::optional<Error> refused;  // throttled, or this token may no longer step up
+  };
+  auto result = std::make_shared<Outcome>();
+  BG_TRY(writer_->RunSync([&, result](Tx& tx) -> Status {
+    BG_ASSIGN_OR_RETURN(auto tok, tx.GetToken(actor.token_hash));
     BG_ASSIGN_OR_RETURN(auto u, tx.GetUser(actor.name));
-    if (!u || u->disabled) return Error::Unauthenticated("invalid or expired token");
+    if (!tok || tok->expires_at <= tx.now() || !u || u->disabled) {
+      return Error::Unauthenticated("invalid or expired token");
+    }
+    const Timestamp reset_at = u->unlocked_at.value_or(Timestamp{});
+    if (auto limited = impl_->limiter.Check(actor.name, actor.source_address, tx.now(), reset_at);
+        !limited) {
+      result->refused = limited.error();
+      return Ok();
+    }
+    if (tok->step_up_failures >= kMaxStepUpFailures) {
+      result->refused = Error(ErrorCode::kPermissionDenied,
+                              fmt::format("{} wrong codes were presented with this token; log in "
+                                          "again to approve or deny",
+                                          tok->step_up_failures),
+                              "totp");
+      return Ok();
+    }
     BG_ASSIGN_OR_RETURN(Secret seed,
                         auth::Open(*master_key_, u->totp_secret_enc, TotpAad(actor.name)));
     auto step = auth::VerifyTotp(seed, totp, tx.now(), u->totp_last_step);
     if (!step) {
       if (step.error().code() == ErrorCode::kInvalidArgument) return step.error();
+      auth::FailureOutcome f =
+          impl_->limiter.RecordFailure(actor.name, actor.source_address, tx.now(), reset_at);
+      store::TokenRecord changed = *tok;
+      changed.step_up_failures++;
+      tx.UpdateToken(changed);
       core::AuditEvent ev{"auth.mfa_failed", actor.name, {}, {}};
       ev.details["source_address"] = actor.source_address;
+      ev.details["token_failures"] = std::to_string(changed.step_up_failures);
       tx.Audit(ev);
+      if (f.alert) {
+        StageAlert(tx, AccountGuessedAlert(actor.name, f.account_failures),
+                   {{"user", actor.name}, {"failures", std::to_string(f.account_failures)},
+                    {"source_address", actor.source_address}},
+                   core::Request{});
+      }
       return Ok();
     }
+    impl_->limiter.RecordSuccess(actor.name, actor.source_address, tx.now());
     store::UserRecord changed = *u;
     changed.totp_last_step = *step;
     changed.mfa_verified_at = tx.now();
     tx.PutUser(changed);
+    store::TokenRecord fresh_token = *tok;
+    fresh_token.mfa_verified_at = tx.now();
+    tx.UpdateToken(fresh_token);
     core::Actor a = actor;
     a.mfa_verified_at = tx.now();
     a.mfa_code_presented = true;
-    fresh->emplace(std::move(a));
+    result->fresh.emplace(std::move(a));
     return Ok();
   }));
-  if (!fresh->has_value()) {
+  impl_->auth_cache.ForgetUser(actor.name);
+  if (result->refused) return *result->refused;
+  if (!result->fresh.has_value()) {
     return Error(ErrorCode::kPermissionDenied, "the TOTP code is wrong or was already used",
                  "totp");
   }
-  return std::move(**fresh);
+  return std::move(*result->fresh);
 }
 
 Result<NewUser> Service::Enrol(Secret seed, const std::string& name,
@@ -392,6 +481,21 @@ Result<std::string> Service::LocalOperator(const std::string& requested,
   return "cli:" + (os_user.empty() ? std::string("unknown") : os_user);
 }
 
+Status Service::UnlockUser(const std::string& actor, const std::string& name) {
+  ForgetOnExit forget(impl_->auth_cache, ForgetOnExit::Kind::kUser, name);
+  return writer_->RunSync([&](Tx& tx) -> Status {
+    BG_ASSIGN_OR_RETURN(auto u, tx.GetUser(name));
+    if (!u) return Error(ErrorCode::kNotFound, "no user '" + name + "'", "username");
+    store::UserRecord changed = *u;
+    changed.unlocked_at = tx.now();
+    changed.failed_logins = 0;
+    changed.locked_until.reset();
+    tx.PutUser(changed);
+    tx.Audit({"user.unlocked", actor, {}, {{"user", name}}});
+    return Ok();
+  });
+}
+
 Result<NewUser> Service::ResetUser(const std::string& actor, const std::string& name,
                                    const std::optional<Secret>& password) {
   std::string hash;
@@ -413,6 +517,7 @@ Result<NewUser> Service::ResetUser(const std::string& actor, const std::string& 
     changed.mfa_verified_at.reset();
     changed.failed_logins = 0;
     changed.locked_until.reset();
+    changed.unlocked_at = tx.now();
     roles = changed.roles;
     tx.PutUser(changed);
     tx.Audit({"user.reset", actor, {}, {{"user", name}, {"password", password ? "reset" : "kept"}}});

@@ -26,6 +26,19 @@ Result<std::optional<store::UserRecord>> Tx::GetUser(const std::string& name) {
   return store_.GetUser(name);
 }
 
+Result<std::optional<store::TokenRecord>> Tx::GetToken(const std::string& hash) {
+  for (const auto& h : batch_.tokens_deleted) {
+    if (h == hash) return std::optional<store::TokenRecord>();
+  }
+  for (auto it = batch_.tokens_updated.rbegin(); it != batch_.tokens_updated.rend(); ++it) {
+    if (it->token_hash == hash) return std::optional<store::TokenRecord>(*it);
+  }
+  for (const auto& t : batch_.tokens) {
+    if (t.token_hash == hash) return std::optional<store::TokenRecord>(t);
+  }
+  return store_.GetToken(hash);
+}
+
 void Tx::PutRequest(const core::Request& r) {
   Staged();
   if (auto it = request_slot_.find(r.id); it != request_slot_.end()) {

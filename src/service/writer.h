@@ -37,6 +37,10 @@ class Tx {
   void PutRequest(const core::Request& r);  // r.version is the version it was read at
   void PutUser(const store::UserRecord& u);
   void PutToken(const store::TokenRecord& t) { Staged(); batch_.tokens.push_back(t); }
+  // The token as this group leaves it so far (its staged insert, update or delete overlays the
+  // store); UpdateToken replaces one that exists.
+  Result<std::optional<store::TokenRecord>> GetToken(const std::string& hash);
+  void UpdateToken(const store::TokenRecord& t) { Staged(); batch_.tokens_updated.push_back(t); }
   void DeleteToken(const std::string& hash) { Staged(); batch_.tokens_deleted.push_back(hash); }
   void DeleteTimer(int64_t id) { Staged(); batch_.timers_deleted.push_back(id); }
   void PutOutbox(const store::OutboxJob& j) { Staged(); batch_.outbox.push_back(j); }

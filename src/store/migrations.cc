@@ -159,10 +159,19 @@ constexpr std::string_view kV3 = R"sql(
 ALTER TABLE tokens ADD COLUMN scope TEXT NOT NULL DEFAULT '';
 )sql";
 
+// Version 4: login throttling per source (issue 13): an operator's unlock time per account;
+// per token its family's start (the login), its last verified TOTP and its wrong step-up codes.
+constexpr std::string_view kV4 = R"sql(
+ALTER TABLE users ADD COLUMN unlocked_at INTEGER;
+ALTER TABLE tokens ADD COLUMN family_started_at INTEGER;
+ALTER TABLE tokens ADD COLUMN mfa_verified_at INTEGER;
+ALTER TABLE tokens ADD COLUMN step_up_failures INTEGER NOT NULL DEFAULT 0;
+)sql";
+
 }  // namespace
 
 const std::vector<std::string_view>& Migrations() {
-  static const std::vector<std::string_view> kMigrations = {kV1, kV2, kV3};
+  static const std::vector<std::string_view> kMigrations = {kV1, kV2, kV3, kV4};
   return kMigrations;
 }
 

@@ -123,7 +123,7 @@ Status WriteRequest(Connection& conn, const WriteBatch::RequestWrite& w) {
 
 constexpr std::string_view kUserColumns =
     "name, roles, password_hash, totp_secret_enc, totp_last_step, disabled, created_at, "
-    "mfa_verified_at, failed_logins, locked_until";
+    "mfa_verified_at, failed_logins, locked_until, unlocked_at";
 
 Result<UserRecord> ReadUser(const Stmt& s) {
   UserRecord u;
@@ -143,6 +143,7 @@ Result<UserRecord> ReadUser(const Stmt& s) {
   }
   u.failed_logins = static_cast<int>(failed);
   if (auto t = s.OptInt(9)) u.locked_until = FromUnixSeconds(*t);
+  if (auto t = s.OptInt(10)) u.unlocked_at = FromUnixSeconds(*t);
   return u;
 }
 
@@ -150,8 +151,8 @@ Status WriteUser(Connection& conn, const UserRecord& u) {
   BG_ASSIGN_OR_RETURN(
       Stmt s, conn.Prepare("INSERT OR REPLACE INTO users(name, roles, password_hash, "
                            "totp_secret_enc, totp_last_step, "
-                           "disabled, created_at, mfa_verified_at, failed_logins, locked_until) "
-                           "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"));
+                           "disabled, created_at, mfa_verified_at, failed_logins, locked_until, "
+                           "unlocked_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"));
   s.Bind(1, u.name)
       .Bind(2, EncodeRoles(u.roles))
       .Bind(3, u.password_hash)
@@ -161,25 +162,36 @@ Status WriteUser(Connection& conn, const UserRecord& u) {
       .Bind(7, ToUnixSeconds(u.created_at))
       .Bind(8, OptSeconds(u.mfa_verified_at))
       .Bind(9, int64_t{u.failed_logins})
-      .Bind(10, OptSeconds(u.locked_until));
+      .Bind(10, OptSeconds(u.locked_until))
+      .Bind(11, OptSeconds(u.unlocked_at));
   Status st = s.Run();
   if (!st) return Context(st.error(), fmt::format("write user '{}'", u.name));
   return Ok();
 }
 
-Status WriteToken(Connection& conn, const TokenRecord& t) {
+Status WriteToken(Connection& conn, const TokenRecord& t, bool update) {
   BG_ASSIGN_OR_RETURN(
       Stmt s,
-      conn.Prepare("INSERT INTO tokens(token_hash, user, issued_at, expires_at, source_address, "
-                   "scope) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"));
+      conn.Prepare(update ? "UPDATE tokens SET user = ?2, issued_at = ?3, expires_at = ?4, "
+                            "source_address = ?5, scope = ?6, family_started_at = ?7, "
+                            "mfa_verified_at = ?8, step_up_failures = ?9 WHERE token_hash = ?1"
+                          : "INSERT INTO tokens(token_hash, user, issued_at, expires_at, "
+                            "source_address, scope, family_started_at, mfa_verified_at, "
+                            "step_up_failures) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"));
   s.Bind(1, t.token_hash)
       .Bind(2, t.user)
       .Bind(3, ToUnixSeconds(t.issued_at))
       .Bind(4, ToUnixSeconds(t.expires_at))
       .Bind(5, t.source_address)
-      .Bind(6, t.scope);
+      .Bind(6, t.scope)
+      .Bind(7, OptSeconds(t.family_started_at))
+      .Bind(8, OptSeconds(t.mfa_verified_at))
+      .Bind(9, int64_t{t.step_up_failures});
   Status st = s.Run();
-  if (!st) return Context(st.error(), fmt::format("insert token of user '{}'", t.user));
+  if (!st) {
+    return Context(st.error(),
+                   fmt::format("{} token of user '{}'", update ? "update" : "insert", t.user));
+  }
   return Ok();
 }
 
@@ -443,7 +455,8 @@ Status SqliteStore::ApplyBatch(const WriteBatch& batch) {
   Connection& c = *writer_;
   for (const auto& w : batch.requests) BG_TRY(WriteRequest(c, w));
   for (const auto& u : batch.users) BG_TRY(WriteUser(c, u));
-  for (const auto& t : batch.tokens) BG_TRY(WriteToken(c, t));
+  for (const auto& t : batch.tokens) BG_TRY(WriteToken(c, t, /*update=*/false));
+  for (const auto& t : batch.tokens_updated) BG_TRY(WriteToken(c, t, /*update=*/true));
   BG_TRY(
       RunEach(c, "DELETE FROM tokens WHERE token_hash = ?1", batch.tokens_deleted, "delete token"));
   if (!batch.timers.empty()) {
@@ -619,7 +632,8 @@ Result<std::optional<TokenRecord>> SqliteStore::GetToken(const std::string& toke
   BG_ASSIGN_OR_RETURN(auto conn, Reader());
   BG_ASSIGN_OR_RETURN(
       Stmt q,
-      conn->Prepare("SELECT token_hash, user, issued_at, expires_at, source_address, scope "
+      conn->Prepare("SELECT token_hash, user, issued_at, expires_at, source_address, scope, "
+                    "family_started_at, mfa_verified_at, step_up_failures "
                     "FROM tokens WHERE token_hash = ?1"));
   q.Bind(1, token_hash);
   BG_ASSIGN_OR_RETURN(bool row, q.Step());
@@ -631,6 +645,13 @@ Result<std::optional<TokenRecord>> SqliteStore::GetToken(const std::string& toke
   t.expires_at = FromUnixSeconds(q.Int(3));
   t.source_address = q.Text(4);
   t.scope = q.Text(5);
+  if (auto v = q.OptInt(6)) t.family_started_at = FromUnixSeconds(*v);
+  if (auto v = q.OptInt(7)) t.mfa_verified_at = FromUnixSeconds(*v);
+  const int64_t failures = q.Int(8);
+  if (failures < 0 || failures > std::numeric_limits<int>::max()) {
+    return Error::Internal(fmt::format("token of user '{}': step_up_failures out of range", t.user));
+  }
+  t.step_up_failures = static_cast<int>(failures);
   return std::optional<TokenRecord>(std::move(t));
 }
 

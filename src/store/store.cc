@@ -10,7 +10,8 @@
 namespace bg::store {
 
 bool WriteBatch::empty() const {
-  return requests.empty() && users.empty() && tokens.empty() && tokens_deleted.empty() &&
+  return requests.empty() && users.empty() && tokens.empty() && tokens_updated.empty() &&
+         tokens_deleted.empty() &&
          timers.empty() && timers_deleted.empty() && outbox.empty() && outbox_deleted.empty() &&
          audit.empty() && meta.empty() && sources.empty() && sessions.empty() &&
          chunks.empty();

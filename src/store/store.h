@@ -27,8 +27,10 @@ struct UserRecord {
   bool disabled = false;
   Timestamp created_at;
   std::optional<Timestamp> mfa_verified_at;
-  int failed_logins = 0;
-  std::optional<Timestamp> locked_until;
+  int failed_logins = 0;                   // failed logins since the last success (informative)
+  std::optional<Timestamp> locked_until;   // unused since logins are throttled per source
+  // The last `breakglass user unlock`: login throttling forgets the account's failures before it.
+  std::optional<Timestamp> unlocked_at;
 };
 
 struct TokenRecord {
@@ -40,6 +42,13 @@ struct TokenRecord {
   // Empty: the person's own token. "recording:<request id>": a recording credential, good
   // only for recording that grant's sessions (service::IssueRecordingToken).
   std::string scope = {};
+  // The token family: the login that started it (kept across renewals, which a family's maximum
+  // lifetime counts from) and the last TOTP verified with this family (at that login or at a
+  // later step-up with this token): MFA freshness belongs to the token, not to the account.
+  std::optional<Timestamp> family_started_at = {};  // unset: issued_at
+  std::optional<Timestamp> mfa_verified_at = {};
+  // Wrong step-up codes presented with this token; too many and it can no longer step up.
+  int step_up_failures = 0;
 };
 
 struct TimerRecord {
@@ -115,6 +124,7 @@ struct WriteBatch {
   std::vector<RequestWrite> requests;
   std::vector<UserRecord> users;               // insert or replace by name
   std::vector<TokenRecord> tokens;             // insert
+  std::vector<TokenRecord> tokens_updated;     // replace by token_hash; nothing if it is gone
   std::vector<std::string> tokens_deleted;     // by token_hash
   std::vector<TimerRecord> timers;             // insert (id ignored)
   std::vector<int64_t> timers_deleted;

@@ -169,6 +169,7 @@ UserRecord FullUser(const std::string& name) {
   u.mfa_verified_at = T(2);
   u.failed_logins = 3;
   u.locked_until = T(900);
+  u.unlocked_at = T(950);
   return u;
 }
 
@@ -183,6 +184,7 @@ void ExpectSameUser(const UserRecord& a, const UserRecord& b) {
   EXPECT_EQ(a.mfa_verified_at, b.mfa_verified_at);
   EXPECT_EQ(a.failed_logins, b.failed_logins);
   EXPECT_EQ(a.locked_until, b.locked_until);
+  EXPECT_EQ(a.unlocked_at, b.unlocked_at);
 }
 
 AuditAppend Leaf(int64_t index) {
@@ -725,6 +727,24 @@ TEST_P(StoreConformanceTest, TokensAreFoundByHashAndDeleted) {
   Status dup = store_->Commit(b);
   ASSERT_FALSE(dup.has_value());
   EXPECT_EQ(dup.error().code(), ErrorCode::kConflict);
+
+  // An update replaces the token's family, MFA time and step-up failures; one for a token that
+  // is gone changes nothing.
+  TokenRecord updated = t;
+  updated.family_started_at = T(-60);
+  updated.mfa_verified_at = T(30);
+  updated.step_up_failures = 4;
+  TokenRecord gone{"ef56", "alice", T(0), T(60), ""};
+  WriteBatch upd;
+  upd.tokens_updated = {updated, gone};
+  MustCommit(upd);
+  auto after = store_->GetToken("ab12");
+  ASSERT_TRUE(after.has_value() && after->has_value());
+  EXPECT_EQ((*after)->family_started_at, T(-60));
+  EXPECT_EQ((*after)->mfa_verified_at, T(30));
+  EXPECT_EQ((*after)->step_up_failures, 4);
+  EXPECT_FALSE(store_->GetToken("ef56")->has_value());
+  EXPECT_FALSE((*store_->GetToken("cd34"))->mfa_verified_at.has_value());
 
   WriteBatch del;
   del.tokens_deleted.push_back("ab12");

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cassert>
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -57,6 +58,10 @@ class Error {
   ErrorCode code() const { return code_; }
   const std::string& message() const { return message_; }
   const std::string& field() const { return field_; }
+  // For kResourceExhausted: how many seconds the client should wait before retrying (the HTTP
+  // answer's Retry-After); 0 when the error does not say.
+  int64_t retry_after_seconds() const { return retry_after_seconds_; }
+  void set_retry_after_seconds(int64_t s) { retry_after_seconds_ = s; }
   // "code: message" or "code: field: message", for CLI output and logs.
   std::string ToString() const;
 
@@ -64,6 +69,7 @@ class Error {
   ErrorCode code_;
   std::string message_;
   std::string field_;
+  int64_t retry_after_seconds_ = 0;
 };
 
 template <typename T>
