@@ -93,7 +93,7 @@ void Shipper::Put(Chunk chunk) {
 bool Shipper::Drain(std::chrono::milliseconds timeout) {
   std::unique_lock lock(mu_);
   cv_.wait_for(lock, timeout, [this] {
-    return stats_.refused || (queue_.empty() && stats_.uploaded == given_);
+    return stats_.refused || stats_.lost > 0 || (queue_.empty() && stats_.uploaded == given_);
   });
   return queue_.empty() && stats_.uploaded == given_;
 }
@@ -126,13 +126,26 @@ void Shipper::Loop() {
         final_spooled_ = final_spooled_ || c.final;
       }
     }
-    const bool pending = stats_.uploaded < stats_.spooled && !stats_.refused;
+    const bool pending = stats_.uploaded < stats_.spooled && !stats_.refused && stats_.lost == 0;
     if (pending && Clock::now() >= next_try) {
       lock.unlock();
       UploadReport report;
       Status s = UploadSession(transport_, spool_, options_.session_id, report);
       lock.lock();
       stats_.uploaded += report.uploaded;
+      if (s && report.uploaded == 0 && report.rejected == 0) {
+        // Nothing left to upload although chunks are missing on the server: the spool was
+        // removed under us. Say so once and stop, instead of trying again at once forever.
+        stats_.lost = stats_.spooled - stats_.uploaded;
+        stats_.last_error = "the spool directory lost chunks before they were uploaded";
+        if (notice_) {
+          notice_("breakglass: " + std::to_string(stats_.lost) +
+                  " chunk(s) of the recording were lost: " + spool_.dir() +
+                  " was removed before they were uploaded");
+        }
+        cv_.notify_all();
+        continue;
+      }
       // The whole recording is on the server: its directory goes.
       if (s && final_spooled_ && stats_.uploaded == stats_.spooled) spool_.RemoveIfEmpty();
       if (s) {
@@ -140,8 +153,7 @@ void Shipper::Loop() {
         if (failing && notice_) notice_("breakglass: the server is back; the recording caught up");
         failing = false;
       } else if (Retryable(s.error())) {
-        backoff = std::min(options_.max_backoff,
-                           std::max(options_.min_backoff, backoff * 2));
+        backoff = std::min(options_.max_backoff, std::max(options_.min_backoff, backoff * 2));
         next_try = Clock::now() + backoff;
         stats_.last_error = s.error().message();
         if (!failing && notice_) {
@@ -172,17 +184,15 @@ void Shipper::Loop() {
 Result<std::unique_ptr<CastFile>> CastFile::Open(const std::string& path) {
   int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) {
-    return Error::InvalidArgument("output", fmt::format("cannot write {}: {}", path,
-                                                        std::strerror(errno)));
+    return Error::InvalidArgument("output",
+                                  fmt::format("cannot write {}: {}", path, std::strerror(errno)));
   }
   return std::unique_ptr<CastFile>(new CastFile(fd));
 }
 
 CastFile::~CastFile() { close(fd_); }
 
-void CastFile::Begin(const std::string& header_line) {
-  (void)WriteAll(fd_, header_line + "\n");
-}
+void CastFile::Begin(const std::string& header_line) { (void)WriteAll(fd_, header_line + "\n"); }
 
 void CastFile::Put(Chunk chunk) { (void)WriteAll(fd_, chunk.data); }
 

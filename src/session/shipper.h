@@ -42,6 +42,9 @@ class Shipper final : public ChunkSink {
     int64_t spooled = 0;
     int64_t uploaded = 0;
     bool refused = false;  // the server refused a chunk: uploading stopped, the spool is kept
+    // Chunks spooled but no longer in the spool (its directory was removed from outside) and
+    // never uploaded: the recording on the server misses them. Uploading stops.
+    int64_t lost = 0;
     std::string last_error;
   };
   Stats stats() const;

@@ -6,8 +6,8 @@
 
 #include <atomic>
 #include <filesystem>
-#include <mutex>
 #include <fstream>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -177,6 +177,26 @@ TEST_F(ShipperTest, ARefusedChunkStopsUploadingAndIsKept) {
   EXPECT_EQ(server_.bodies.size(), 1u);
   EXPECT_TRUE(std::filesystem::exists(root_ + "/ses_1/0000000001.rejected"));
   EXPECT_TRUE(std::filesystem::exists(root_ + "/ses_1/0000000002.json"));
+}
+
+TEST_F(ShipperTest, ASpoolRemovedFromOutsideIsReportedAsLostNotRetriedForever) {
+  server_.down = true;
+  auto s = Start();
+  s->Begin("{}");
+  for (int i = 0; i < 3; ++i) s->Put(C(i, "[0, \"o\", \"x\"]\n"));
+  EXPECT_FALSE(s->Drain(std::chrono::milliseconds(200)));
+  ASSERT_EQ(Files(), 3u);
+  std::filesystem::remove_all(root_ + "/ses_1");
+  server_.down = false;
+  // Before the fix the shipper found nothing to upload, reset its backoff and tried again at
+  // once, forever (a recorder seen at 25% CPU for an hour); now it stops and says what is lost.
+  EXPECT_FALSE(s->Drain(std::chrono::seconds(30)));
+  EXPECT_EQ(s->stats().lost, 3);
+  EXPECT_EQ(s->stats().uploaded, 0);
+  std::lock_guard lock(notices_mu_);
+  ASSERT_FALSE(notices_.empty());
+  EXPECT_NE(notices_.back().find("3 chunk(s) of the recording were lost"), std::string::npos)
+      << notices_.back();
 }
 
 TEST_F(ShipperTest, ACastFileHoldsTheHeaderAndEveryChunk) {
