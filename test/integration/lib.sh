@@ -24,6 +24,7 @@ wait_until() {
 }
 bg_start_server() {
   PORT=$(free_port)
+  : >"$WORK/serve.out"  # now, not in the background: a wait must not read the last run's lines
   (cd "$WORK" && exec "$BG" serve --listen 127.0.0.1:$PORT "$@" >"$WORK/serve.out" 2>"$WORK/serve.err") &
   SERVER_PID=$!
   export BREAKGLASS_SERVER=https://127.0.0.1:$PORT

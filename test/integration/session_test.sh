@@ -16,6 +16,7 @@ SPOOL=$WORK/spool
 
 bg_start_server
 restart_server() {  # the same port and data directory, as an operator would
+  : >"$WORK/serve.out"  # now, not in the background: a wait must not read the last run's lines
   (cd "$WORK" && exec "$BG" serve --listen 127.0.0.1:$PORT >"$WORK/serve.out" 2>>"$WORK/serve.err") &
   SERVER_PID=$!
   wait_until 300 grep -q "listening on" "$WORK/serve.out" || fail "server did not restart"
