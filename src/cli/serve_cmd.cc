@@ -133,6 +133,13 @@ int RunServe(Globals& g, const ServeFlags& f) {
     Fail(g, Error::InvalidArgument("listen", "plain HTTP is allowed only on a loopback address"));
     return g.exit_code;
   }
+  if (config->demo && !IsLoopback(listen->first)) {
+    // 13.33: the demo's accounts and passwords are printed and known; never on a network.
+    Fail(g, Error::InvalidArgument("listen", "the demo (serve without --policy or a config) "
+                                             "listens only on a loopback address: its accounts "
+                                             "are public"));
+    return g.exit_code;
+  }
   log::InstallJsonLogger(config->log_level);
   for (const std::string& w : config->warnings) {
     spdlog::warn("{}", nlohmann::json{{"event", "config.warning"}, {"message", w}}.dump());
