@@ -27,11 +27,16 @@ HttpResponse JsonOut(int status, const json& body) {
   HttpResponse r;
   r.status = status;
   r.content_type = "application/json";
-  r.body = body.dump();
+  r.body = body.dump(-1, ' ', false, json::error_handler_t::replace);
   return r;
 }
 
 }  // namespace
+
+HttpResponse NoStore(HttpResponse r) {
+  r.headers.emplace_back("Cache-Control", "no-store");
+  return r;
+}
 
 HttpResponse Api::JsonResponse(int status, const std::string& json_body) {
   HttpResponse r;
@@ -232,9 +237,9 @@ void Api::AddBuiltInRoutes() {
     }
     auto lr = service_.Login(*user, Secret(*pass), *totp, req.remote_address);
     if (!lr) return send_error(lr.error());
-    return (void)w->Send(JsonOut(200, {{"token", std::string(lr->token.Reveal())},
-                                      {"expires_at", FormatRfc3339(lr->expires_at)},
-                                      {"user", lr->user}}));
+    return (void)w->Send(NoStore(JsonOut(200, {{"token", std::string(lr->token.Reveal())},
+                                              {"expires_at", FormatRfc3339(lr->expires_at)},
+                                              {"user", lr->user}})));
   }));
 
   // ---- authenticated ----
@@ -254,9 +259,9 @@ void Api::AddBuiltInRoutes() {
     BG_CALL_PREAMBLE(c);
     auto lr = service_.Renew(*c.actor, c.token, req.remote_address);
     if (!lr) return send_error(lr.error());
-    return (void)w->Send(JsonOut(200, {{"token", std::string(lr->token.Reveal())},
-                                      {"expires_at", FormatRfc3339(lr->expires_at)},
-                                      {"user", lr->user}}));
+    return (void)w->Send(NoStore(JsonOut(200, {{"token", std::string(lr->token.Reveal())},
+                                              {"expires_at", FormatRfc3339(lr->expires_at)},
+                                              {"user", lr->user}})));
   }));
   AddRoute(MakeRoute("POST", "/v1/auth/logout", Access::kAuthenticated, RecordingScope::kAllowed, false,
             [this](Call& c) {

@@ -55,6 +55,9 @@ class Api {
   std::unique_ptr<EventStreams> events_;
 };
 
+// `r` with Cache-Control: no-store (responses that carry a token or a credential).
+HttpResponse NoStore(HttpResponse r);
+
 // The OpenAPI document served at /v1/openapi.json.
 std::string_view OpenApiDocument();
 

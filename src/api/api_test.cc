@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "api/connector_routes.h"
+#include "api/event_streams.h"
 #include "api/json.h"
 #include "api/sealed_routes.h"
 #include "api/session_routes.h"
@@ -504,6 +505,103 @@ TEST_F(ApiTest, RoutesAnswerNotFoundAndStateRefusalsWithTheErrorBody) {
   Answer probe = Do("POST", "/v1/connectors/probe", Login("root", {core::Role::kAdmin}));
   EXPECT_EQ(probe.status, 503);
   EXPECT_EQ(probe.code(), "unavailable");
+}
+
+
+// 13.30: the responses that carry a token are not to be stored.
+TEST_F(ApiTest, TokenResponsesAreNoStore) {
+  auto nu = svc_->AddUser("test", "alice", {core::Role::kRequester}, Secret("alice-password-123"));
+  ASSERT_TRUE(nu.has_value());
+  Answer login = Do("POST", "/v1/auth/login", "",
+                    R"({"username":"alice","password":"alice-password-123","totp":")" +
+                        *auth::TotpCode(nu->totp_secret, clock_.Now()) + R"("})");
+  ASSERT_EQ(login.status, 200) << login.raw.body;
+  EXPECT_EQ(login.header("Cache-Control"), "no-store");
+  Answer renew = Do("POST", "/v1/auth/renew", login.body["token"]);
+  ASSERT_EQ(renew.status, 200) << renew.raw.body;
+  EXPECT_EQ(renew.header("Cache-Control"), "no-store");
+  const std::string alice = renew.body["token"];
+  Answer created = Do("POST", "/v1/requests", alice,
+                      R"({"resource":"db","privilege":"read_only","duration":"30m",)"
+                      R"("reason":"look at the slow query","ticket":"INC-1"})");
+  ASSERT_EQ(created.status, 201) << created.raw.body;
+  const std::string id = created.body["id"];
+  for (int i = 0; i < 400; ++i) {
+    if (Do("GET", "/v1/requests/" + id, alice).body.value("state", "") == "active") break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  }
+  Answer token = Do("POST", "/v1/requests/" + id + "/recording-token", alice);
+  ASSERT_EQ(token.status, 201) << token.raw.body;
+  EXPECT_EQ(token.header("Cache-Control"), "no-store");
+}
+
+// 13.33: a recording token for a request the caller may not see is 404, as for a missing one;
+// duplicate JSON keys are refused naming the key; the OpenAPI error enum names every code.
+TEST_F(ApiTest, RecordingTokenOfInvisibleRequestIsNotFoundAndDuplicateKeysAreRefused) {
+  const std::string alice = Login("alice", {core::Role::kRequester});
+  const std::string erin = Login("erin", {core::Role::kRequester});
+  Answer created = Do("POST", "/v1/requests", alice,
+                      R"({"resource":"db","privilege":"read_only","duration":"30m",)"
+                      R"("reason":"look at the slow query","ticket":"INC-1"})");
+  ASSERT_EQ(created.status, 201) << created.raw.body;
+  const std::string id = created.body["id"];
+  Answer invisible = Do("POST", "/v1/requests/" + id + "/recording-token", erin);
+  EXPECT_EQ(invisible.status, 404) << invisible.raw.body;
+  EXPECT_EQ(invisible.code(), "not_found");
+  Answer missing = Do("POST", "/v1/requests/req-missing/recording-token", erin);
+  EXPECT_EQ(missing.status, 404);
+  EXPECT_EQ(missing.code(), invisible.code());
+
+  Answer dup = Do("POST", "/v1/requests", alice,
+                  R"({"resource":"db","privilege":"read_only","privilege":"dba","duration":"30m",)"
+                  R"("reason":"look at the slow query","ticket":"INC-1"})");
+  EXPECT_EQ(dup.status, 400);
+  EXPECT_EQ(dup.field(), "privilege");
+  Answer nested = Do("POST", "/v1/auth/login", "", R"({"username":{"a":1,"a":2},"password":"p","totp":"1"})");
+  EXPECT_EQ(nested.status, 400);
+  EXPECT_EQ(nested.field(), "a");
+
+  json doc = json::parse(OpenApiDocument());
+  std::set<std::string> codes;
+  for (const auto& c : doc["components"]["schemas"]["Error"]["properties"]["error"]["properties"]["code"]["enum"]) {
+    codes.insert(c.get<std::string>());
+  }
+  // The transport's own codes (src/http) and every code the API maps.
+  for (const char* c : {"invalid_argument", "payload_too_large", "headers_too_large", "internal",
+                        "not_found", "permission_denied", "unauthenticated", "failed_precondition",
+                        "conflict", "resource_exhausted", "unavailable"}) {
+    EXPECT_TRUE(codes.count(c)) << c << " is missing from the OpenAPI error enum";
+  }
+}
+
+// 13.1: an open event stream ends once its token is logged out, its account disabled or it
+// expires.
+TEST_F(ApiTest, EventStreamEndsWhenItsTokenStopsBeingValid) {
+  const auto deadline = std::chrono::seconds(10);
+  {
+    const std::string alice = Login("alice", {core::Role::kRequester});
+    auto w = std::make_shared<CapturingWriter>();
+    EXPECT_EQ(Do("GET", "/v1/events", alice, "", w).status, 200);
+    EXPECT_FALSE(w->closed());
+    EXPECT_EQ(Do("POST", "/v1/auth/logout", alice).status, 200);
+    EXPECT_TRUE(w->WaitClosed(deadline)) << "the stream outlived logout";
+  }
+  {
+    const std::string erin = Login("erin", {core::Role::kRequester});
+    auto w = std::make_shared<CapturingWriter>();
+    EXPECT_EQ(Do("GET", "/v1/events", erin, "", w).status, 200);
+    ASSERT_TRUE(svc_->SetUserDisabled("test", "erin", true).has_value());
+    EXPECT_TRUE(w->WaitClosed(deadline)) << "the stream outlived user disable";
+  }
+  {
+    const std::string dave = Login("dave", {core::Role::kRequester});
+    auto w = std::make_shared<CapturingWriter>();
+    EXPECT_EQ(Do("GET", "/v1/events", dave, "", w).status, 200);
+    std::this_thread::sleep_for(EventStreams::kCheckInterval * 3);
+    EXPECT_FALSE(w->closed()) << "a valid token's stream ended";
+    clock_.Advance(std::chrono::hours(1));  // past the token's lifetime
+    EXPECT_TRUE(w->WaitClosed(deadline)) << "the stream outlived its token's expiry";
+  }
 }
 
 }  // namespace

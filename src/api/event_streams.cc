@@ -4,6 +4,8 @@
 #include <nlohmann/json.hpp>
 
 #include "api/json.h"
+#include "auth/token.h"
+#include "util/secret.h"
 
 namespace bg::api {
 
@@ -37,11 +39,42 @@ size_t EventStreams::size() {
   return streams_.size();
 }
 
+bool EventStreams::StillValid(const std::string& token) {
+  // Through the service (expiry by its clock, logout and disable made by this process) and
+  // straight from the store (a `breakglass user disable` or logout by another process, which
+  // the service's authentication cache would only see after its ttl).
+  auto actor = service_.Authenticate(token, "");
+  if (!actor) return actor.error().code() != ErrorCode::kUnauthenticated;
+  auto rec = service_.store().GetToken(auth::TokenHash(Secret(token)));
+  if (!rec) return true;  // the store did not answer: checked again on the next tick
+  if (!*rec) return false;
+  auto user = service_.store().GetUser((*rec)->user);
+  if (!user) return true;
+  return *user && !(*user)->disabled;
+}
+
 void EventStreams::Heartbeats() {
   int ticks = 0;
   while (!stopping_) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
-    if (++ticks < 75) continue;
+    std::this_thread::sleep_for(kCheckInterval);
+    // Every tick: streams whose token stopped being valid (expired, logged out, account
+    // disabled) are ended. The check runs outside the lock, on copies.
+    std::vector<std::pair<uint64_t, std::string>> tokens;
+    {
+      std::lock_guard lock(mu_);
+      for (const auto& [id, s] : streams_) tokens.emplace_back(id, s.token);
+    }
+    std::vector<std::shared_ptr<http::ResponseWriter>> ended;
+    for (const auto& [id, token] : tokens) {
+      if (StillValid(token)) continue;
+      std::lock_guard lock(mu_);
+      auto it = streams_.find(id);
+      if (it == streams_.end()) continue;
+      ended.push_back(std::move(it->second.writer));
+      streams_.erase(it);
+    }
+    for (auto& w : ended) w->Close();  // outside the lock: Close runs the on-close hook
+    if (++ticks < kHeartbeatTicks) continue;
     ticks = 0;
     std::lock_guard lock(mu_);
     for (auto it = streams_.begin(); it != streams_.end();) {

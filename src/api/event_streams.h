@@ -1,12 +1,15 @@
 // The Server-Sent Events streams of GET /v1/events: one per client, each fed from the
 // service's event bus with what its caller may see (request events of visible requests;
 // alerts addressed to them, or to auditors and admins). A comment goes out every 15 s so
-// proxies keep the stream open and dead peers are found.
+// proxies keep the stream open and dead peers are found. A stream ends within
+// kCheckInterval (plus one store read) of its token no longer being valid: expired, logged
+// out, or its account disabled, also by another process.
 //
 // Thread-safe. The destructor closes every stream still open (their on-close hooks run).
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -32,12 +35,17 @@ class EventStreams {
   // How many streams are open (for tests and metrics).
   size_t size();
 
+ static constexpr std::chrono::milliseconds kCheckInterval{200};
+
  private:
+  static constexpr int kHeartbeatTicks = 75;  // 15 s of kCheckInterval
   struct Stream {
     std::shared_ptr<http::ResponseWriter> writer;
     std::string token;
   };
   void Heartbeats();
+  // False once `token` no longer authenticates; true also when the store could not be asked.
+  bool StillValid(const std::string& token);
 
   service::Service& service_;
   std::mutex mu_;

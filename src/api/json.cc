@@ -1,5 +1,7 @@
 #include "api/json.h"
 
+#include <optional>
+
 #include <fmt/format.h>
 
 #include <nlohmann/json.hpp>
@@ -89,7 +91,7 @@ json ToJson(const core::Request& r) {
 std::string ErrorBody(const Error& e) {
   json err = {{"code", std::string(ToString(e.code()))}, {"message", e.message()}};
   if (!e.field().empty()) err["field"] = e.field();
-  return json{{"error", err}}.dump();
+  return json{{"error", err}}.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 int HttpStatus(ErrorCode code) {
@@ -109,8 +111,21 @@ int HttpStatus(ErrorCode code) {
 
 Result<json> ParseObject(const std::string& body, const std::set<std::string>& allowed,
                          const std::set<std::string>& required) {
-  json j = json::parse(body, nullptr, /*allow_exceptions=*/false);
+  // Duplicate keys (at any depth) are refused: parsers disagree on which one wins.
+  std::vector<std::set<std::string>> keys;  // one set per open object
+  std::optional<std::string> duplicate;
+  json::parser_callback_t check = [&](int, json::parse_event_t event, json& parsed) {
+    if (event == json::parse_event_t::object_start) keys.emplace_back();
+    if (event == json::parse_event_t::object_end && !keys.empty()) keys.pop_back();
+    if (event == json::parse_event_t::key && !keys.empty() && parsed.is_string() &&
+        !keys.back().insert(parsed.get<std::string>()).second && !duplicate) {
+      duplicate = parsed.get<std::string>();
+    }
+    return true;
+  };
+  json j = json::parse(body, check, /*allow_exceptions=*/false);
   if (j.is_discarded()) return Error::InvalidArgument("body", "is not valid JSON");
+  if (duplicate) return Error::InvalidArgument(*duplicate, "appears more than once");
   if (!j.is_object()) return Error::InvalidArgument("body", "must be a JSON object");
   for (const auto& [key, value] : j.items()) {
     if (!allowed.count(key)) return Error::InvalidArgument(key, "is not a known field");

@@ -169,11 +169,13 @@ void AddSessionRoutes(Api& api, service::Service& svc) {
     if (!body) return fail(body.error());
   }
   const std::string& id = c.Param("id");
+  // A request the caller may not see does not exist for them (404, as for a missing one).
+  if (auto visible = svc.Get(actor, RequestId(id)); !visible) return fail(visible.error());
   auto issued = svc.IssueRecordingToken(actor, RequestId(id));
   if (!issued) return fail(issued.error());
-  w->Send(Out(201, {{"token", std::string(issued->token.Reveal())},
-                    {"expires_at", FormatRfc3339(issued->expires_at)},
-                    {"request_id", id}}));
+  w->Send(NoStore(Out(201, {{"token", std::string(issued->token.Reveal())},
+                            {"expires_at", FormatRfc3339(issued->expires_at)},
+                            {"request_id", id}})));
   }));
 }
 

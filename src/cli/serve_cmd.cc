@@ -135,6 +135,13 @@ int RunServe(Globals& g, const ServeFlags& f) {
     Fail(g, Error::InvalidArgument("listen", "plain HTTP is allowed only on a loopback address"));
     return g.exit_code;
   }
+  if (config->demo && !IsLoopback(listen->first)) {
+    // 13.33: the demo's accounts and passwords are printed and known; never on a network.
+    Fail(g, Error::InvalidArgument("listen", "the demo (serve without --policy or a config) "
+                                             "listens only on a loopback address: its accounts "
+                                             "are public"));
+    return g.exit_code;
+  }
   // Everything the server creates is for its own user only, whatever umask it was started
   // with (the files also get explicit modes: 0600 files, 0700 directories).
   ::umask(077);

@@ -132,7 +132,14 @@ bool IEquals(std::string_view a, std::string_view b) {
 // Connection header is honoured).
 bool IsServerManaged(std::string_view name) {
   return IEquals(name, "connection") || IEquals(name, "content-length") ||
-         IEquals(name, "transfer-encoding") || IEquals(name, "date");
+         IEquals(name, "transfer-encoding") || IEquals(name, "date") ||
+         IEquals(name, "x-content-type-options") || IEquals(name, "strict-transport-security");
+}
+
+// Sent with every response: no content sniffing; over TLS, HTTPS only for a year.
+void AppendSecurityHeaders(std::string& out, bool tls) {
+  out += "X-Content-Type-Options: nosniff\r\n";
+  if (tls) out += "Strict-Transport-Security: max-age=31536000\r\n";
 }
 
 bool HasCloseToken(std::string_view value) {
@@ -426,6 +433,7 @@ class Session final : public SessionBase {
     out_.clear();
     AppendStatusLine(out_, version_, 200);
     AppendDate(out_);
+    AppendSecurityHeaders(out_, options().tls);
     out_ += "Content-Type: text/event-stream\r\nCache-Control: no-cache\r\nX-Accel-Buffering: no\r\n";
     for (const auto& [name, value] : headers) {
       if (!ValidHeader(name, value) || IsServerManaged(name)) continue;
@@ -644,6 +652,7 @@ class Session final : public SessionBase {
     out_.clear();
     AppendStatusLine(out_, version_, response.status);
     AppendDate(out_);
+    AppendSecurityHeaders(out_, options().tls);
     if (!no_body && !response.content_type.empty()) {
       AppendHeader("Content-Type", response.content_type);
     }

@@ -3,13 +3,15 @@
 //
 // Transport guarantees: keep-alive; pipelined requests are answered in order, one at a time;
 // a body larger than max_body_bytes gets 413 without being buffered; a malformed request
-// gets 400, oversized headers 431 (then the connection closes); an exception escaping the
-// handler becomes a 500; a handler that drops its writer without answering yields a 500;
-// every read (TLS handshake, headers, body, idle keep-alive) has a deadline. TLS is 1.2 or
-// 1.3 only, AEAD ciphers with forward secrecy. Plain HTTP is refused unless the listen host
-// is a loopback address. Error bodies are {"error":{"code","message","field"?}}.
+// (also a path or query that is not UTF-8 once decoded) gets 400, oversized headers 431 (then
+// the connection closes); an exception escaping the handler becomes a 500; a handler that
+// drops its writer without answering yields a 500; every read (TLS handshake, headers, body,
+// idle keep-alive) has a deadline. TLS is 1.2 or 1.3 only, AEAD ciphers with forward
+// secrecy. Plain HTTP is refused unless the listen host is a loopback address. Error bodies
+// are {"error":{"code","message","field"?}}.
 //
-// Responses carry a Date header. Threading: each connection is served by one of the server's
+// Responses carry a Date header, X-Content-Type-Options: nosniff and, over TLS,
+// Strict-Transport-Security: max-age=31536000 (a handler's own copies of these are dropped). Threading: each connection is served by one of the server's
 // I/O threads; handlers run there and must not block; a handler may answer later from any
 // thread through its ResponseWriter.
 #pragma once
@@ -32,8 +34,8 @@ using HeaderList = std::vector<std::pair<std::string, std::string>>;
 
 struct HttpRequest {
   std::string method;                          // As sent, e.g. "GET".
-  std::string path;                            // Percent-decoded, without the query.
-  std::map<std::string, std::string> query;    // Percent-decoded ('+' is a space); keys unique.
+  std::string path;                            // Percent-decoded UTF-8, without the query.
+  std::map<std::string, std::string> query;    // Percent-decoded UTF-8 ('+' is a space); keys unique.
   std::map<std::string, std::string> headers;  // Lower-case names; repeats joined by ", ".
   std::string body;
   std::string remote_address;  // Peer IP address, e.g. "127.0.0.1".
@@ -44,7 +46,8 @@ struct HttpResponse {
   std::string content_type = "application/json";
   std::string body;
   // Extra headers; names and values must not contain CR, LF or NUL. Date, Content-Length,
-  // Transfer-Encoding and Connection are the server's own and are dropped (a Connection
+  // Transfer-Encoding, Connection, X-Content-Type-Options and Strict-Transport-Security are
+  // the server's own and are dropped (a Connection
   // header containing "close" still closes the connection after this response).
   HeaderList headers;
 };

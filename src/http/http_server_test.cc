@@ -861,6 +861,11 @@ TEST(ParseTargetTest, RefusesBadTargetsNamingTheField) {
       {"/%4", "path"},  {"/%zz", "path"},    {"/%00", "path"},       {"/x?=1", "query"},
       {"/x?a=%", "a"},  {"/x?a=1&a=2", "a"}, {"/x?a=1&a", "a"},      {"/x?a%00=1", "query"},
       {"/x?a=%2", "a"},
+      // 13.27: not UTF-8 once decoded.
+      {"/v1/requests/%ff", "path"}, {"/v1/requests/x/%ff", "path"}, {"/%c3", "path"},
+      {"/%c0%af", "path"}, {"/%ed%a0%80", "path"}, {"/%f4%90%80%80", "path"},
+      {"/v1/ssh/ca?connector=%ff", "connector"}, {"/v1/requests?before=%ff", "before"},
+      {"/x?%ff=1", "query"},
   };
   for (const auto& c : kCases) {
     auto target = internal::ParseTarget(c.target);
@@ -887,6 +892,7 @@ TEST(ParseTargetTest, RandomTargetsNeverCrash) {
     auto parsed = internal::ParseTarget(target);
     if (parsed.has_value()) {
       EXPECT_EQ(parsed->path.find('\0'), std::string::npos);
+      EXPECT_TRUE(internal::IsValidUtf8(parsed->path));
       for (const auto& [k, v] : parsed->query) EXPECT_FALSE(k.empty());
     }
   }

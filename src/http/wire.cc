@@ -3,6 +3,8 @@
 
 #include <fmt/format.h>
 
+#include <cstdint>
+
 namespace bg::http {
 namespace {
 
@@ -16,6 +18,40 @@ int HexValue(char c) {
 }  // namespace
 
 namespace internal {
+
+bool IsValidUtf8(std::string_view s) {
+  const auto b = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
+  for (size_t i = 0; i < s.size();) {
+    const unsigned char c = b(i);
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    size_t n = 0;
+    uint32_t cp = 0;
+    if ((c & 0xE0) == 0xC0) {
+      n = 2;
+      cp = c & 0x1F;
+    } else if ((c & 0xF0) == 0xE0) {
+      n = 3;
+      cp = c & 0x0F;
+    } else if ((c & 0xF8) == 0xF0) {
+      n = 4;
+      cp = c & 0x07;
+    } else {
+      return false;
+    }
+    if (i + n > s.size()) return false;
+    for (size_t k = 1; k < n; ++k) {
+      if ((b(i + k) & 0xC0) != 0x80) return false;
+      cp = (cp << 6) | (b(i + k) & 0x3F);
+    }
+    static constexpr uint32_t kMin[] = {0, 0, 0x80, 0x800, 0x10000};
+    if (cp < kMin[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
+    i += n;
+  }
+  return true;
+}
 
 std::string JsonEscape(std::string_view s) {
   std::string out;
@@ -89,6 +125,7 @@ Result<Target> ParseTarget(std::string_view target) {
   Target out;
   auto path = PercentDecode(target.substr(0, question), false);
   if (!path) return Error::InvalidArgument("path", "the path has an invalid percent-escape");
+  if (!IsValidUtf8(*path)) return Error::InvalidArgument("path", "the path is not valid UTF-8");
   out.path = std::move(*path);
   if (question == std::string_view::npos) return out;
   std::string_view query = target.substr(question + 1);
@@ -100,13 +137,16 @@ Result<Target> ParseTarget(std::string_view target) {
     size_t eq = pair.find('=');
     auto key = PercentDecode(pair.substr(0, eq), true);
     auto value = PercentDecode(eq == std::string_view::npos ? "" : pair.substr(eq + 1), true);
-    if (!key || key->empty()) {
+    if (!key || key->empty() || !IsValidUtf8(*key)) {
       return Error::InvalidArgument("query", "a query parameter has an invalid or empty name");
     }
     if (!value) {
       return Error::InvalidArgument(*key, fmt::format("query parameter \"{}\" has an invalid "
                                                       "percent-escape",
                                                       *key));
+    }
+    if (!IsValidUtf8(*value)) {
+      return Error::InvalidArgument(*key, fmt::format("query parameter \"{}\" is not valid UTF-8", *key));
     }
     if (!out.query.emplace(*key, std::move(*value)).second) {
       return Error::InvalidArgument(*key, fmt::format("query parameter \"{}\" is repeated", *key));

@@ -17,13 +17,16 @@ struct Target {
   std::string path;
   std::map<std::string, std::string> query;
 };
-// Errors: InvalidArgument with field "path" (bad escape, NUL, not starting with '/') or the
-// query key (bad escape, repeated key).
+// Errors: InvalidArgument with field "path" (bad escape, NUL, not UTF-8, not starting with
+// '/'), "query" (a name that is empty, badly escaped or not UTF-8) or the query key (its value
+// badly escaped or not UTF-8, the key repeated).
 Result<Target> ParseTarget(std::string_view target);
 // The SSE wire form of one event, as ResponseWriter::WriteEvent sends it.
 std::string FormatEvent(std::string_view event, std::string_view data, std::string_view id);
 // Percent-decodes `in` ('+' as a space when plus_is_space); nullopt on a bad escape or NUL.
 std::optional<std::string> PercentDecode(std::string_view in, bool plus_is_space);
+// True when `s` is well-formed UTF-8 (no overlong forms, surrogates or code points past U+10FFFF).
+bool IsValidUtf8(std::string_view s);
 // `s` escaped for use inside a JSON string.
 std::string JsonEscape(std::string_view s);
 // {"error":{"code","message","field"?}} with `status`: the transport's own refusals.
