@@ -5,36 +5,10 @@
 
 #include <ctime>
 
+#include "util/utf8.h"
+
 namespace bg::cli {
 namespace {
-
-// Length of the valid UTF-8 sequence at the start of `s` and its code point, or 0.
-size_t DecodeUtf8(std::string_view s, char32_t& cp) {
-  auto b = [&](size_t i) { return static_cast<unsigned char>(s[i]); };
-  auto cont = [&](size_t i) { return i < s.size() && (b(i) & 0xC0) == 0x80; };
-  unsigned char c = b(0);
-  if (c < 0x80) {
-    cp = c;
-    return 1;
-  }
-  size_t n = 0;
-  char32_t min = 0;
-  if ((c & 0xE0) == 0xC0) {
-    n = 2, cp = c & 0x1F, min = 0x80;
-  } else if ((c & 0xF0) == 0xE0) {
-    n = 3, cp = c & 0x0F, min = 0x800;
-  } else if ((c & 0xF8) == 0xF0) {
-    n = 4, cp = c & 0x07, min = 0x10000;
-  } else {
-    return 0;
-  }
-  for (size_t i = 1; i < n; ++i) {
-    if (!cont(i)) return 0;
-    cp = (cp << 6) | (b(i) & 0x3F);
-  }
-  if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
-  return n;
-}
 
 bool Unsafe(char32_t cp) {
   return cp < 0x20 || cp == 0x7F || (cp >= 0x80 && cp <= 0x9F) || (cp >= 0x202A && cp <= 0x202E) ||
@@ -48,7 +22,7 @@ std::string TerminalSafe(std::string_view text) {
   out.reserve(text.size());
   while (!text.empty()) {
     char32_t cp = 0;
-    size_t n = DecodeUtf8(text, cp);
+    size_t n = DecodeUtf8(text, &cp);
     if (n == 0) {
       out += fmt::format("\\x{:02x}", static_cast<unsigned char>(text[0]));
       n = 1;

@@ -26,6 +26,7 @@
 
 #include "http/tls.h"
 #include "http/wire.h"
+#include "util/utf8.h"
 
 namespace bg::http {
 namespace {
@@ -892,7 +893,7 @@ TEST(ParseTargetTest, RandomTargetsNeverCrash) {
     auto parsed = internal::ParseTarget(target);
     if (parsed.has_value()) {
       EXPECT_EQ(parsed->path.find('\0'), std::string::npos);
-      EXPECT_TRUE(internal::IsValidUtf8(parsed->path));
+      EXPECT_TRUE(bg::IsValidUtf8(parsed->path));
       for (const auto& [k, v] : parsed->query) EXPECT_FALSE(k.empty());
     }
   }

@@ -5,6 +5,8 @@
 
 #include <cstdint>
 
+#include "util/utf8.h"
+
 namespace bg::http {
 namespace {
 
@@ -18,40 +20,6 @@ int HexValue(char c) {
 }  // namespace
 
 namespace internal {
-
-bool IsValidUtf8(std::string_view s) {
-  const auto b = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
-  for (size_t i = 0; i < s.size();) {
-    const unsigned char c = b(i);
-    if (c < 0x80) {
-      ++i;
-      continue;
-    }
-    size_t n = 0;
-    uint32_t cp = 0;
-    if ((c & 0xE0) == 0xC0) {
-      n = 2;
-      cp = c & 0x1F;
-    } else if ((c & 0xF0) == 0xE0) {
-      n = 3;
-      cp = c & 0x0F;
-    } else if ((c & 0xF8) == 0xF0) {
-      n = 4;
-      cp = c & 0x07;
-    } else {
-      return false;
-    }
-    if (i + n > s.size()) return false;
-    for (size_t k = 1; k < n; ++k) {
-      if ((b(i + k) & 0xC0) != 0x80) return false;
-      cp = (cp << 6) | (b(i + k) & 0x3F);
-    }
-    static constexpr uint32_t kMin[] = {0, 0, 0x80, 0x800, 0x10000};
-    if (cp < kMin[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
-    i += n;
-  }
-  return true;
-}
 
 std::string JsonEscape(std::string_view s) {
   std::string out;

@@ -25,8 +25,6 @@ Result<Target> ParseTarget(std::string_view target);
 std::string FormatEvent(std::string_view event, std::string_view data, std::string_view id);
 // Percent-decodes `in` ('+' as a space when plus_is_space); nullopt on a bad escape or NUL.
 std::optional<std::string> PercentDecode(std::string_view in, bool plus_is_space);
-// True when `s` is well-formed UTF-8 (no overlong forms, surrogates or code points past U+10FFFF).
-bool IsValidUtf8(std::string_view s);
 // `s` escaped for use inside a JSON string.
 std::string JsonEscape(std::string_view s);
 // {"error":{"code","message","field"?}} with `status`: the transport's own refusals.

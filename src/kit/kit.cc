@@ -6,8 +6,8 @@
 #include <set>
 
 #include "kit/shamir.h"
-#include "kit/utf8.h"
 #include "util/encoding.h"
+#include "util/utf8.h"
 
 namespace bg::kit {
 namespace {

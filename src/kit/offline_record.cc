@@ -7,8 +7,8 @@
 #include <set>
 
 #include "kit/share_line.h"
-#include "kit/utf8.h"
 #include "util/encoding.h"
+#include "util/utf8.h"
 
 namespace bg::kit {
 namespace {

@@ -6,6 +6,8 @@
 #include <cmath>
 #include <set>
 
+#include "util/utf8.h"
+
 namespace bg::metrics {
 namespace {
 
@@ -91,40 +93,12 @@ std::string FormatValue(double value) {
   return fmt::format("{}", value);
 }
 
-static size_t Utf8SequenceLength(std::string_view s, size_t i) {
-  const auto b = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
-  const unsigned char c = b(i);
-  if (c < 0x80) return 1;
-  size_t n = 0;
-  uint32_t cp = 0;
-  if ((c & 0xE0) == 0xC0) {
-    n = 2;
-    cp = c & 0x1F;
-  } else if ((c & 0xF0) == 0xE0) {
-    n = 3;
-    cp = c & 0x0F;
-  } else if ((c & 0xF8) == 0xF0) {
-    n = 4;
-    cp = c & 0x07;
-  } else {
-    return 0;
-  }
-  if (i + n > s.size()) return 0;
-  for (size_t k = 1; k < n; ++k) {
-    if ((b(i + k) & 0xC0) != 0x80) return 0;
-    cp = (cp << 6) | (b(i + k) & 0x3F);
-  }
-  static constexpr uint32_t kMin[] = {0, 0, 0x80, 0x800, 0x10000};
-  if (cp < kMin[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
-  return n;
-}
-
 std::string EscapeLabelValue(std::string_view value) {
   std::string out;
   out.reserve(value.size());
   for (size_t i = 0; i < value.size();) {
     // Label values must be UTF-8: a byte that does not start a valid sequence becomes U+FFFD.
-    const size_t n = Utf8SequenceLength(value, i);
+    const size_t n = DecodeUtf8(value.substr(i));
     if (n == 0) {
       out += "\xef\xbf\xbd";
       ++i;

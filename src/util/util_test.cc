@@ -9,6 +9,7 @@
 #include "util/secret.h"
 #include "util/sha256.h"
 #include "util/time.h"
+#include "util/utf8.h"
 
 namespace bg {
 namespace {
@@ -169,6 +170,30 @@ TEST(ResultTest, PropagatesErrors) {
   EXPECT_EQ(*outer(true), 8);
   EXPECT_EQ(outer(false).error().code(), ErrorCode::kNotFound);
   EXPECT_EQ(outer(false).error().ToString(), "not_found: nope");
+}
+
+TEST(Utf8Test, DecodesEveryLengthAndRefusesWhatIsNotStrictUtf8) {
+  char32_t cp = 0;
+  EXPECT_EQ(DecodeUtf8("A", &cp), 1u);
+  EXPECT_EQ(cp, U'A');
+  EXPECT_EQ(DecodeUtf8("\xC3\xB6x", &cp), 2u);  // only the first character
+  EXPECT_EQ(cp, U'\u00F6');
+  EXPECT_EQ(DecodeUtf8("\xE2\x80\xAE", &cp), 3u);
+  EXPECT_EQ(cp, U'\u202E');
+  EXPECT_EQ(DecodeUtf8("\xF4\x8F\xBF\xBF", &cp), 4u);
+  EXPECT_EQ(cp, U'\U0010FFFF');
+  EXPECT_EQ(DecodeUtf8(std::string_view("\0", 1), &cp), 1u);
+  EXPECT_EQ(cp, U'\0');
+  for (std::string_view bad : {"", "\x80", "\xC0\x80", "\xC1\xBF", "\xE0\x80\x80",  // overlong
+                               "\xED\xA0\x80",                                     // surrogate
+                               "\xF4\x90\x80\x80", "\xF8\x88\x80\x80\x80",          // past U+10FFFF
+                               "\xC3", "\xE2\x80", "\xF0\x9F\x98", "\xC3(", "\xFF"}) {
+    EXPECT_EQ(DecodeUtf8(bad), 0u) << HexEncode(bad);
+  }
+  EXPECT_TRUE(IsValidUtf8(""));
+  EXPECT_TRUE(IsValidUtf8("j\xC3\xB6rg \xF0\x9F\x94\x91"));
+  EXPECT_FALSE(IsValidUtf8("j\xC3\xB6rg \xF0\x9F\x94"));
+  EXPECT_FALSE(IsValidUtf8("ok\xED\xBF\xBFok"));
 }
 
 }  // namespace

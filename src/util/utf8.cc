@@ -1,0 +1,46 @@
+#include "util/utf8.h"
+
+#include <cstdint>
+
+namespace bg {
+
+size_t DecodeUtf8(std::string_view s, char32_t* cp) {
+  if (s.empty()) return 0;
+  const auto b = [&](size_t i) { return static_cast<uint8_t>(s[i]); };
+  const uint8_t c = b(0);
+  if (c < 0x80) {
+    if (cp != nullptr) *cp = c;
+    return 1;
+  }
+  size_t n = 0;
+  char32_t value = 0;
+  char32_t min = 0;
+  if ((c & 0xE0) == 0xC0) {
+    n = 2, value = c & 0x1F, min = 0x80;
+  } else if ((c & 0xF0) == 0xE0) {
+    n = 3, value = c & 0x0F, min = 0x800;
+  } else if ((c & 0xF8) == 0xF0) {
+    n = 4, value = c & 0x07, min = 0x10000;
+  } else {
+    return 0;
+  }
+  if (n > s.size()) return 0;
+  for (size_t i = 1; i < n; ++i) {
+    if ((b(i) & 0xC0) != 0x80) return 0;
+    value = (value << 6) | (b(i) & 0x3F);
+  }
+  if (value < min || value > 0x10FFFF || (value >= 0xD800 && value <= 0xDFFF)) return 0;
+  if (cp != nullptr) *cp = value;
+  return n;
+}
+
+bool IsValidUtf8(std::string_view s) {
+  while (!s.empty()) {
+    const size_t n = DecodeUtf8(s);
+    if (n == 0) return false;
+    s.remove_prefix(n);
+  }
+  return true;
+}
+
+}  // namespace bg
