@@ -11,6 +11,7 @@
 #include "auth/qr.h"
 #include "cli/common.h"
 #include "core/policy.h"
+#include "service/recording_check.h"
 #include "service/local_time.h"
 #include "service/service.h"
 
@@ -179,6 +180,9 @@ void AddPolicyCommands(CLI::App& app, Globals& g) {
               problems.push_back(fmt::format("{}: resource '{}' names connector '{}', which {} does not define",
                                              *file, r.name, r.connector, *config));
             }
+          }
+          for (auto& p : service::RecordingProblems(*parsed.policy, c->connectors, *file)) {
+            problems.push_back(std::move(p));
           }
         }
       }
