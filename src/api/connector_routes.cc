@@ -7,6 +7,7 @@
 #include "api/json.h"
 #include "connectors/common/state.h"
 #include "connectors/ssh_ca/ssh_ca_connector.h"
+#include "service/recording_check.h"
 #include "store/store.h"
 #include "util/encoding.h"
 
@@ -55,8 +56,12 @@ Result<core::Request> OwnActiveGrant(service::Service& svc, const core::Actor& a
   return r;
 }
 
-json StatusJson(const connectors::ProbeStatus& s) {
+json StatusJson(const service::Service& svc, const connectors::ProbeStatus& s) {
+  auto cfg = svc.config().connectors.find(s.connector);
   return {{"connector", s.connector},
+          {"sessions", cfg == svc.config().connectors.end()
+                           ? std::string("none")
+                           : service::SessionRecording(cfg->second)},
           {"kind", s.kind},
           {"state", s.state},
           {"ok", s.ok},
@@ -167,7 +172,7 @@ void AddConnectorRoutes(Api& api, service::Service& svc, connectors::ConnectorHe
     const core::Actor& actor = *c.actor;
       json list = json::array();
       if (health != nullptr) {
-        for (const auto& s : health->Snapshot()) list.push_back(StatusJson(s));
+        for (const auto& s : health->Snapshot()) list.push_back(StatusJson(svc, s));
       }
       json out = {{"connectors", list}};
       if (SeesOperations(actor)) {
@@ -233,7 +238,7 @@ void AddConnectorRoutes(Api& api, service::Service& svc, connectors::ConnectorHe
       auto r = health->ProbeNow(QueryValue(req, "connector"));
       if (!r) return send_error(r.error());
       json list = json::array();
-      for (const auto& s : *r) list.push_back(StatusJson(s));
+      for (const auto& s : *r) list.push_back(StatusJson(svc, s));
       w->Send(Out(200, {{"connectors", list}}));
   }, {core::Role::kAdmin, core::Role::kAuditor}, "probing needs the admin or auditor role"));
 }

@@ -70,6 +70,7 @@ json ToJson(const core::Request& r) {
       {"ended_by", r.ended_by},
       {"end_reason", r.end_reason},
       {"last_error", r.last_error},
+      {"recording", std::string(core::ToString(r.recording))},
   };
   if (r.extension) {
     json ext_approvals = json::array();

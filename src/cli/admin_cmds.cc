@@ -13,6 +13,7 @@
 #include "cli/text.h"
 #include "core/policy.h"
 #include "service/data_dir.h"
+#include "service/recording_check.h"
 #include "service/local_time.h"
 #include "service/service.h"
 
@@ -275,6 +276,9 @@ void AddPolicyCommands(CLI::App& app, Globals& g) {
               problems.push_back(fmt::format("{}: resource '{}' names connector '{}', which {} does not define",
                                              *file, r.name, r.connector, *config));
             }
+          }
+          for (auto& p : service::RecordingProblems(*parsed.policy, c->connectors, *file)) {
+            problems.push_back(std::move(p));
           }
         }
       }

@@ -3,7 +3,11 @@
 #include <CLI/CLI.hpp>
 #include <curl/curl.h>
 #include <fmt/format.h>
+#include <fcntl.h>
+#include <sys/wait.h>
 #include <unistd.h>
+
+#include <filesystem>
 
 #include <chrono>
 #include <fstream>
@@ -13,6 +17,7 @@
 
 #include "cli/common.h"
 #include "cli/text.h"
+#include "core/policy.h"
 #include "session/grant.h"
 #include "session/recorder.h"
 #include "session/replay.h"
@@ -54,6 +59,7 @@ struct RecordFlags {
   std::string output;
   std::string upload_wait = "10s";
   std::string shell;
+  std::string recording = "best_effort";
   bool no_input = false;
   std::vector<std::string> command;
 };
@@ -68,11 +74,48 @@ Result<std::string> ReadTokenFile(const std::string& path) {
   return token;
 }
 
+// Starts `breakglass sessions upload --session ID --retry-for N` detached from the session (its
+// own session id, no terminal, standard descriptors on /dev/null, so sshd and the terminal do
+// not wait for it), with the server, CA and recording credential in its environment. False when
+// it could not be started.
+bool StartBackgroundUpload(const ClientOptions& co, const std::string& session_id,
+                           const std::string& spool_root, int64_t retry_for_seconds) {
+  char self[4096];
+  const ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+  if (n <= 0) return false;
+  self[n] = '\0';
+  const pid_t pid = fork();
+  if (pid < 0) return false;
+  if (pid == 0) {
+    setsid();
+    if (fork() != 0) _exit(0);  // the uploader is nobody's child: no zombie, no waiting
+    const int null = open("/dev/null", O_RDWR);
+    for (int fd = 0; fd < 3; ++fd) dup2(null, fd);
+    close_range(3, ~0U, 0);
+    setenv("BREAKGLASS_SERVER", co.server.c_str(), 1);
+    if (!co.cacert.empty()) setenv("BREAKGLASS_CACERT", co.cacert.c_str(), 1);
+    setenv("BREAKGLASS_TOKEN", co.token.c_str(), 1);
+    const std::string retry = std::to_string(retry_for_seconds);
+    execl(self, "breakglass", "sessions", "upload", "--session", session_id.c_str(),
+          "--spool-dir", spool_root.c_str(), "--retry-for", retry.c_str(),
+          static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  int st = 0;
+  waitpid(pid, &st, 0);
+  return WIFEXITED(st) && WEXITSTATUS(st) == 0;
+}
+
 // Runs a recorded session; returns the program's exit code.
 Result<int> Record(Globals& g, const RecordFlags& f) {
   if (f.grant.empty() && f.output.empty()) {
     return Error::InvalidArgument("grant", "name the grant (--grant REQUEST_ID) or --output FILE");
   }
+  auto policy = core::ParseRecording(f.recording);
+  if (!policy) {
+    return Error::InvalidArgument("recording", "must be \"required\" or \"best_effort\"");
+  }
+  bool required = *policy == core::Recording::kRequired;
   curl_global_init(CURL_GLOBAL_DEFAULT);
   session::RecorderOptions ro;
   BG_ASSIGN_OR_RETURN(ro.warn_before_seconds, DurationSeconds(f.warn_before, "warn-before"));
@@ -105,6 +148,7 @@ Result<int> Record(Globals& g, const RecordFlags& f) {
     grant.SetEndsAt(ToUnixSeconds(until));
   }
 
+  const std::string spool_root = f.spool_dir.empty() ? session::DefaultSpoolRoot() : f.spool_dir;
   std::vector<session::ChunkSink*> sinks;
   std::unique_ptr<session::Shipper> shipper;
   std::unique_ptr<session::GrantWatcher> watcher;
@@ -121,7 +165,14 @@ Result<int> Record(Globals& g, const RecordFlags& f) {
       return Error::FailedPrecondition(
           fmt::format("request {} is {}, not active: no session", f.grant, *state));
     }
+    if (!state && required) {
+      return Error::Unavailable(fmt::format(
+          "request {} requires a recorded session (recording = \"required\") and the server "
+          "cannot be reached or verified ({}): the session does not start",
+          f.grant, state.error().message()));
+    }
     if (!state && state.error().code() != ErrorCode::kUnavailable) return state.error();
+    required = required || grant.recording_required();
     if (state) {
       if (auto me = Client(co).Json("GET", "/v1/me")) ro.header.user = me->value("user", "");
     } else {
@@ -131,10 +182,20 @@ Result<int> Record(Globals& g, const RecordFlags& f) {
     session::ShipperOptions so;
     so.session_id = ro.header.session_id;
     so.request_id = f.grant;
-    so.spool_dir =
-        (f.spool_dir.empty() ? session::DefaultSpoolRoot() : f.spool_dir) + "/" + so.session_id;
+    so.spool_dir = spool_root + "/" + so.session_id;
     BG_ASSIGN_OR_RETURN(shipper, session::Shipper::Start(transport, so, notice));
     sinks.push_back(shipper.get());
+    if (required) {
+      session::Shipper* s = shipper.get();
+      const std::string grant_id = f.grant;
+      ro.start_gate = [s, grant_id, upload_wait]() -> Status {
+        if (s->WaitUploaded(1, std::chrono::seconds(upload_wait))) return Ok();
+        return Error::Unavailable(fmt::format(
+            "request {} requires a recorded session (recording = \"required\") and the server "
+            "did not commit its first chunk ({}): the session does not start",
+            grant_id, s->stats().last_error.empty() ? "no answer" : s->stats().last_error));
+      };
+    }
     watcher = std::make_unique<session::GrantWatcher>(transport, f.grant, grant,
                                                       std::chrono::seconds(poll));
   }
@@ -156,18 +217,33 @@ Result<int> Record(Globals& g, const RecordFlags& f) {
   }
   auto result = session::RunRecorder(ro, sink, f.grant.empty() ? nullptr : &grant);
   watcher.reset();
-  if (!result) return result.error();
+  if (!result) {
+    if (shipper) {
+      // Nothing ran: the session's spool (its header chunk) goes with it.
+      shipper->Stop();
+      std::error_code ec;
+      std::filesystem::remove_all(shipper->spool_dir(), ec);
+    }
+    return result.error();
+  }
   if (shipper) {
     if (shipper->Drain(std::chrono::seconds(upload_wait))) {
       std::cerr << fmt::format("breakglass: session {} recorded ({} chunks, {})\n",
                                ro.header.session_id, result->chunks, result->end_reason);
+      shipper->Stop();
     } else {
+      shipper->Stop();
+      // The recording credential lasts until the grant's end plus an hour: keep trying as long.
+      const int64_t now = static_cast<int64_t>(time(nullptr));
+      const int64_t retry_for =
+          std::max<int64_t>(600, grant.ends_at() > 0 ? grant.ends_at() + 3600 - now : 3600);
+      const bool started = StartBackgroundUpload(co, ro.header.session_id, spool_root, retry_for);
       std::cerr << fmt::format(
-          "breakglass: session {} is not fully uploaded yet; it is kept in {} (send it with "
-          "`breakglass sessions upload`)\n",
-          ro.header.session_id, shipper->spool_dir());
+          "breakglass: session {} is not fully uploaded yet; it is kept in {}{}\n",
+          ro.header.session_id, shipper->spool_dir(),
+          started ? " and sent in the background as soon as the server is reachable"
+                  : " (send it with `breakglass sessions upload`)");
     }
-    shipper->Stop();
   }
   return result->exit_code;
 }
@@ -188,6 +264,12 @@ void AddRecordFlags(CLI::App* cmd, RecordFlags& f) {
       ->capture_default_str();
   cmd->add_option("--shell", f.shell, "The shell to run (default $SHELL)");
   cmd->add_flag("--no-input", f.no_input, "Do not record keystrokes (output only)");
+  cmd->add_option("--recording", f.recording,
+                  "required: start only once the server has committed the first chunk (refuse "
+                  "when it cannot be reached or verified); best_effort: start anyway and spool. "
+                  "The rule's choice (in the certificate's force-command, or from the server) "
+                  "wins when stricter")
+      ->capture_default_str();
   cmd->add_option("command", f.command, "The program to run (default: a login shell)");
 }
 
@@ -281,11 +363,36 @@ void AddSessionCommands(CLI::App& app, Globals& g) {
       Print(g, *r, human);
     });
     auto spool = std::make_shared<std::string>();
+    auto only = std::make_shared<std::string>();
+    auto retry_for = std::make_shared<std::string>("0s");
     auto* upload = sessions->add_subcommand("upload", "Send recordings left in the local spool");
     upload->add_option("--spool-dir", *spool, "The spool (default ~/.local/state/breakglass/spool)");
-    upload->callback([&g, spool] {
+    upload->add_option("--session", *only, "Only this session's recording");
+    upload->add_option("--retry-for", *retry_for,
+                       "With --session: while the server is unreachable, retry with backoff "
+                       "(1s doubling to 30s) for this long")
+        ->capture_default_str();
+    upload->callback([&g, spool, only, retry_for] {
       ClientTransport t(ResolveClientOptions(g.client));
-      auto r = session::UploadSpool(t, spool->empty() ? session::DefaultSpoolRoot() : *spool);
+      const std::string root = spool->empty() ? session::DefaultSpoolRoot() : *spool;
+      auto retry = ParseDuration(*retry_for, "retry-for");
+      if (!retry) return Fail(g, retry.error());
+      if (only->empty() && retry->count() > 0) {
+        return Fail(g, Error::InvalidArgument("retry-for", "needs --session"));
+      }
+      Result<session::UploadReport> r = session::UploadReport{};
+      if (!only->empty()) {
+        if (only->find('/') != std::string::npos || *only == "." || *only == "..") {
+          return Fail(g, Error::InvalidArgument("session", "is not a session id"));
+        }
+        session::RetryOptions ro;
+        ro.retry_for = std::chrono::duration_cast<std::chrono::milliseconds>(*retry);
+        r = session::UploadSessionUntilDone(t, root + "/" + *only, ro, [](auto d) {
+          std::this_thread::sleep_for(d);
+        });
+      } else {
+        r = session::UploadSpool(t, root);
+      }
       if (!r) return Fail(g, r.error());
       nlohmann::json j = {{"uploaded", r->uploaded}, {"pending", r->pending},
                           {"rejected", r->rejected}};

@@ -444,14 +444,23 @@ void AddCredentialsCommand(CLI::App& app, Globals& g) {
 }
 
 std::string HealthText(const nlohmann::json& j) {
-  std::string out = fmt::format("{:<18} {:<14} {:<9} {:<21} {}\n", "CONNECTOR", "KIND", "STATE",
-                                "LAST PROBE", "ERROR");
+  std::string out = fmt::format("{:<18} {:<14} {:<9} {:<14} {:<21} {}\n", "CONNECTOR", "KIND",
+                                "STATE", "SESSIONS", "LAST PROBE", "ERROR");
   for (const auto& c : j.value("connectors", nlohmann::json::array())) {
-    out += fmt::format("{:<18} {:<14} {:<9} {:<21} {}\n", TerminalSafe(c.value("connector", "")),
+    out += fmt::format("{:<18} {:<14} {:<9} {:<14} {:<21} {}\n", TerminalSafe(c.value("connector", "")),
                        TerminalSafe(c.value("kind", "")), TerminalSafe(c.value("state", "")),
+                       TerminalSafe(c.value("sessions", "-")),
                        c["last_probe"].is_string() ? TerminalSafe(c["last_probe"].get<std::string>())
                                                    : "never",
                        TerminalSafe(c.value("error", "")));
+  }
+  for (const auto& c : j.value("connectors", nlohmann::json::array())) {
+    if (c.value("sessions", "") == "not_forced") {
+      out += fmt::format(
+          "\nwarning: {} does not force the recorder: its SSH sessions are not recorded and "
+          "revoking a grant does not end a session already open.\n",
+          c.value("connector", ""));
+    }
   }
   if (j.contains("failing_jobs")) {
     const auto& jobs = j["failing_jobs"];

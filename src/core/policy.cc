@@ -6,6 +6,16 @@
 #include <algorithm>
 
 namespace bg::core {
+
+std::string_view ToString(Recording r) {
+  return r == Recording::kRequired ? "required" : "best_effort";
+}
+
+std::optional<Recording> ParseRecording(std::string_view s) {
+  if (s == "required") return Recording::kRequired;
+  if (s == "best_effort") return Recording::kBestEffort;
+  return std::nullopt;
+}
 namespace {
 
 constexpr std::string_view kGroupPrefix = "group:";

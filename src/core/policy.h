@@ -44,6 +44,13 @@ struct Resource {
   std::vector<std::string> privileges;
 };
 
+// Whether a grant's sessions may run when the recorder cannot reach the server: kRequired (the
+// session starts only once the recorder reached the server and its first chunk was committed;
+// later outages spool) or kBestEffort (it starts anyway and records into the local spool).
+enum class Recording { kBestEffort, kRequired };
+std::string_view ToString(Recording r);  // "best_effort", "required"
+std::optional<Recording> ParseRecording(std::string_view s);
+
 struct Rule {
   std::string resource;
   std::vector<std::string> privileges;
@@ -58,6 +65,7 @@ struct Rule {
   bool emergency_auto_approve = false;
   Seconds review_within = std::chrono::hours(72);
   int reviewers = 1;
+  Recording recording = Recording::kBestEffort;
   int line = 0;  // where the rule starts in the policy file, for messages
 };
 

@@ -549,7 +549,7 @@ class PolicyReader {
     c_.CheckKeys(t,
                  {"resource", "privileges", "requesters", "tier", "pool", "approvals",
                   "max_duration", "approval_window", "mfa_max_age", "deny_ends_request",
-                  "emergency_auto_approve", "review_within", "reviewers"},
+                  "emergency_auto_approve", "review_within", "reviewers", "recording"},
                  kWhere);
     Rule rule;
     rule.line = static_cast<int>(t.source().begin.line);
@@ -608,6 +608,16 @@ class PolicyReader {
     if (auto b = c_.Bool(t, "emergency_auto_approve", kWhere)) rule.emergency_auto_approve = *b;
     if (auto n = c_.Integer(t, "reviewers", kWhere, Need::kOptional, 1, kMaxCount)) {
       rule.reviewers = static_cast<int>(*n);
+    }
+    if (auto rec = c_.String(t, "recording", kWhere, Need::kOptional)) {
+      if (auto r = ParseRecording(rec->value)) {
+        rule.recording = *r;
+      } else {
+        c_.Add(rec->at, fmt::format("'recording' in {} must be \"required\" or \"best_effort\", "
+                                    "not '{}'",
+                                    kWhere, rec->value));
+        ok = false;
+      }
     }
     if (!ok) return std::nullopt;
     return rule;

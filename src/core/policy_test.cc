@@ -166,6 +166,41 @@ max_duration = 600
   EXPECT_FALSE(r.policy->settings.working_hours.has_value());
 }
 
+TEST(PolicyTest, RecordingIsBestEffortUnlessARuleRequiresIt) {
+  constexpr std::string_view kText = R"(version = 1
+[[resources]]
+name = "db"
+connector = "pg"
+privileges = ["rw", "ro"]
+[[rules]]
+resource = "db"
+privileges = ["rw"]
+requesters = ["alice"]
+tier = 1
+recording = "required"
+[[rules]]
+resource = "db"
+privileges = ["ro"]
+requesters = ["alice"]
+tier = 1
+)";
+  PolicyParseResult r = ParsePolicy(kText, "p.toml");
+  ASSERT_TRUE(r.policy.has_value()) << Describe(r.problems);
+  EXPECT_EQ(r.policy->rules[0].recording, Recording::kRequired);
+  EXPECT_EQ(r.policy->rules[1].recording, Recording::kBestEffort);
+  std::string bad(kText);
+  bad.replace(bad.find("\"required\""), 10, "\"always\"");
+  r = ParsePolicy(bad, "p.toml");
+  ASSERT_FALSE(r.policy.has_value());
+  ASSERT_EQ(r.problems.size(), 1u);
+  EXPECT_EQ(r.problems[0].line, 11);
+  EXPECT_NE(r.problems[0].message.find("'recording'"), std::string::npos) << r.problems[0].message;
+  for (Recording x : {Recording::kBestEffort, Recording::kRequired}) {
+    EXPECT_EQ(ParseRecording(ToString(x)), x);
+  }
+  EXPECT_FALSE(ParseRecording("Required").has_value());
+}
+
 // Ten lines that every case below starts from, so a case's lines count from 11.
 constexpr std::string_view kBase = R"(version = 1
 [groups]

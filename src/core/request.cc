@@ -278,6 +278,7 @@ Result<Transition> CreateRequest(const Policy& policy, const Actor& requester,
   r.deny_ends_request = rule->deny_ends_request;
   r.review_within = rule->review_within;
   r.reviewers = rule->reviewers;
+  r.recording = rule->recording;
   r.created_at = now;
   r.updated_at = now;
   r.approval_deadline = now + rule->approval_window;

@@ -91,6 +91,7 @@ struct Request {
   bool deny_ends_request = true;
   Seconds review_within{0};
   int reviewers = 1;
+  Recording recording = Recording::kBestEffort;
 
   RequestState state = RequestState::kPending;
   Timestamp created_at;

@@ -8,6 +8,7 @@
 #include <set>
 #include <sstream>
 #include <toml++/toml.h>
+#include "service/recording_check.h"
 
 namespace bg::service {
 namespace {
@@ -265,6 +266,7 @@ Result<ServerConfig> ParseServerConfig(std::string_view text, std::string_view p
     }
   }
   if (!problems.empty()) return Error::InvalidArgument("config", problems.Joined());
+  for (std::string& w : RecorderWarnings(c.connectors)) c.warnings.push_back(std::move(w));
   if (c.data_dir.empty()) return Error::InvalidArgument("data_dir", "must not be empty");
   if (auto l = ParseListen(c.listen); !l) return l.error();
   return c;

@@ -19,6 +19,7 @@
 #include "service/audit_log.h"
 #include "service/background.h"
 #include "service/local_time.h"
+#include "service/recording_check.h"
 #include "service/service_impl.h"
 #include "service/writer.h"
 #include "util/encoding.h"
@@ -148,6 +149,9 @@ Status Service::ReloadPolicy() {
                                 "configuration does not define",
                                 path, r.name, r.connector);
       }
+    }
+    for (const auto& p : RecordingProblems(*parsed.policy, config_.connectors, path)) {
+      problems += (problems.empty() ? "" : "\n") + p;
     }
   }
   const std::string digest = HexEncode(AsBytes(Sha256(text)));

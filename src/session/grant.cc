@@ -136,6 +136,7 @@ Result<std::string> GrantWatcher::PollOnce(Transport& transport, const std::stri
     auto t = ParseRfc3339(j["ends_at"].get<std::string>(), "ends_at");
     if (t) state.SetEndsAt(ToUnixSeconds(*t));
   }
+  if (j.value("recording", "") == "required") state.SetRecordingRequired();
   if (st != "active" && st != "approved" && st != "pending") state.End(st);
   return st;
 }

@@ -34,6 +34,9 @@ class GrantState {
   // The grant is over ("revoked", "expired", ...): the session must end now.
   void End(const std::string& reason);
   std::optional<std::string> ended() const;
+  // The grant's rule has recording = "required" (as the server says).
+  void SetRecordingRequired() { recording_required_ = true; }
+  bool recording_required() const { return recording_required_.load(); }
   // Readable when something changed (the recorder polls it; it drains it with Drained()).
   int wake_fd() const { return pipe_[0]; }
   void Drained();
@@ -41,6 +44,7 @@ class GrantState {
  private:
   void Wake();
   std::atomic<int64_t> ends_at_{0};
+  std::atomic<bool> recording_required_{false};
   mutable std::mutex mu_;
   std::optional<std::string> ended_;
   int pipe_[2] = {-1, -1};

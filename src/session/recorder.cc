@@ -136,6 +136,8 @@ class Chunker {
     return std::max<int64_t>(0, first_at_ + interval_us_ - now_mono);
   }
   void Final(int64_t ended_at, const std::string& reason) { Seal(true, ended_at, reason); }
+  // Seals the open chunk now.
+  void SealNow() { Seal(false, 0, ""); }
   int64_t sealed() const { return next_seq_; }
 
  private:
@@ -288,8 +290,15 @@ Result<RecorderResult> RunRecorder(const RecorderOptions& o, ChunkSink& sink, Gr
   if (const char* term = getenv("TERM")) header.env["TERM"] = term;
   header.env["SHELL"] = shell;
 
+  // The recording starts before the program does: under a start gate (recording required),
+  // a first chunk (the header and a marker) must have reached the server before anything runs.
   sink.Begin(HeaderLine(header));
   Chunker chunker(sink, o.chunk_bytes, o.chunk_interval);
+  if (o.start_gate) {
+    chunker.Add(0, 'm', "recording committed before the session starts", MonoMicros());
+    chunker.SealNow();
+    BG_TRY(o.start_gate());
+  }
 
   // Processes that escape the session's process group (setsid, double fork) come back to the
   // recorder when orphaned, so they end with the session instead of outliving the grant.

@@ -20,6 +20,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -52,6 +53,10 @@ struct RecorderOptions {
   size_t chunk_bytes = 128 * 1024;             // seal a chunk at this size...
   std::chrono::milliseconds chunk_interval{1000};  // ...or this long after its first event
   bool record_input = true;
+  // When set: before the program starts, the header goes out as a chunk of its own (seq 0, one
+  // "m" marker) and this is called; an error stops the session before anything runs (Run returns
+  // it). Recording "required" waits here for the server to have committed that chunk.
+  std::function<Status()> start_gate;
 };
 
 struct RecorderResult {

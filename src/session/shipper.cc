@@ -98,6 +98,12 @@ bool Shipper::Drain(std::chrono::milliseconds timeout) {
   return queue_.empty() && stats_.uploaded == given_;
 }
 
+bool Shipper::WaitUploaded(int64_t n, std::chrono::milliseconds timeout) {
+  std::unique_lock lock(mu_);
+  cv_.wait_for(lock, timeout, [&] { return stats_.refused || stats_.uploaded >= n; });
+  return stats_.uploaded >= n;
+}
+
 Shipper::Stats Shipper::stats() const {
   std::lock_guard lock(mu_);
   return stats_;

@@ -36,6 +36,9 @@ class Shipper final : public ChunkSink {
   void Put(Chunk chunk) override;
   // Waits until every chunk given so far is uploaded, at most `timeout`. True when none is left.
   bool Drain(std::chrono::milliseconds timeout);
+  // Waits until at least `n` chunks were accepted by the server, at most `timeout`; false when
+  // they were not (unreachable, or refused: last_error says why).
+  bool WaitUploaded(int64_t n, std::chrono::milliseconds timeout);
   void Stop();
 
   struct Stats {

@@ -214,5 +214,50 @@ TEST_F(ShipperTest, ACastFileHoldsTheHeaderAndEveryChunk) {
   EXPECT_EQ(CastFile::Open(root_ + "/no/such/dir/x.cast").error().field(), "output");
 }
 
+// A spool left behind goes up by itself once the server is back: retried with doubling pauses.
+TEST_F(ShipperTest, ALeftSpoolIsRetriedWithBackoffUntilTheServerIsBack) {
+  auto spool = Spool::Open(root_ + "/ses_9");
+  ASSERT_TRUE(spool);
+  for (int64_t seq : {0, 1}) {
+    Chunk c;
+    c.seq = seq;
+    c.data = "[0.1, \"o\", \"x\"]\n";
+    c.final = seq == 1;
+    c.ended_at = 1;
+    ASSERT_TRUE(spool->Write(seq, ChunkBody(c, "req_9", "{\"version\":2}")));
+  }
+  server_.down = true;
+  std::vector<int64_t> pauses;
+  RetryOptions retry;
+  retry.retry_for = std::chrono::seconds(60);
+  auto r = UploadSessionUntilDone(server_, root_ + "/ses_9", retry, [&](auto d) {
+    pauses.push_back(d.count());
+    if (pauses.size() == 4) server_.down = false;  // back after the fourth pause
+  });
+  ASSERT_TRUE(r.has_value()) << r.error().ToString();
+  EXPECT_EQ(r->uploaded, 2);
+  EXPECT_EQ(r->pending, 0);
+  EXPECT_EQ(pauses, (std::vector<int64_t>{1000, 2000, 4000, 8000}));
+  EXPECT_EQ(server_.bodies.size(), 2u);
+  EXPECT_FALSE(std::filesystem::exists(root_ + "/ses_9")) << "the uploaded session's directory stays";
+}
+
+TEST_F(ShipperTest, RetryingStopsAfterItsTimeAndKeepsTheSpool) {
+  auto spool = Spool::Open(root_ + "/ses_8");
+  ASSERT_TRUE(spool);
+  Chunk c;
+  c.data = "[0.1, \"o\", \"x\"]\n";
+  ASSERT_TRUE(spool->Write(0, ChunkBody(c, "req_8", "{\"version\":2}")));
+  server_.down = true;
+  std::chrono::milliseconds slept{0};
+  RetryOptions retry;
+  retry.retry_for = std::chrono::seconds(100);
+  auto r = UploadSessionUntilDone(server_, root_ + "/ses_8", retry, [&](auto d) { slept += d; });
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->pending, 1);
+  EXPECT_EQ(slept, std::chrono::seconds(100));
+  EXPECT_TRUE(std::filesystem::exists(root_ + "/ses_8/0000000000.json"));
+}
+
 }  // namespace
 }  // namespace bg::session

@@ -151,6 +151,36 @@ Status UploadSession(Transport& transport, Spool& spool, const std::string& sess
   return Ok();
 }
 
+Result<UploadReport> UploadSessionUntilDone(
+    Transport& transport, const std::string& session_dir, const RetryOptions& retry,
+    const std::function<void(std::chrono::milliseconds)>& sleep) {
+  // Gone already (sent by hand, or removed): nothing to do, and nothing is re-created.
+  if (access(session_dir.c_str(), F_OK) != 0) return UploadReport{};
+  BG_ASSIGN_OR_RETURN(Spool spool, Spool::Open(session_dir));
+  const size_t slash = session_dir.find_last_of('/');
+  const std::string session_id =
+      slash == std::string::npos ? session_dir : session_dir.substr(slash + 1);
+  UploadReport total;
+  std::chrono::milliseconds waited{0}, backoff = retry.min_backoff;
+  for (;;) {
+    UploadReport pass;
+    Status s = UploadSession(transport, spool, session_id, pass);
+    total.uploaded += pass.uploaded;
+    total.rejected += pass.rejected;
+    total.pending = pass.pending;
+    if (s) {
+      spool.RemoveIfEmpty();
+      return total;
+    }
+    if (!Retryable(s.error()) || pass.rejected > 0 || waited >= retry.retry_for) return total;
+    const auto pause = std::min(backoff, retry.retry_for - waited);
+    sleep(pause);
+    waited += pause;
+    if (access(session_dir.c_str(), F_OK) != 0) return total;
+    backoff = std::min(retry.max_backoff, backoff * 2);
+  }
+}
+
 Result<UploadReport> UploadSpool(Transport& transport, const std::string& root) {
   UploadReport report;
   std::optional<Error> unreachable;

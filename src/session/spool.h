@@ -7,7 +7,9 @@
 // Layout: <root>/<session id>/<seq, 10 digits>.json. Thread-compatible.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -55,5 +57,17 @@ Result<UploadReport> UploadSpool(Transport& transport, const std::string& root);
 // stopped it, if any.
 Status UploadSession(Transport& transport, Spool& spool, const std::string& session_id,
                      UploadReport& report);
+
+// Uploads one session's directory until nothing is pending: after a failure the server may come
+// back from, it waits (`sleep`, doubling from min_backoff to max_backoff) and tries again, for at
+// most `retry_for` in total. Stops at a refusal. What the last pass left is in the report.
+struct RetryOptions {
+  std::chrono::milliseconds retry_for{0};
+  std::chrono::milliseconds min_backoff{1000};
+  std::chrono::milliseconds max_backoff{30000};
+};
+Result<UploadReport> UploadSessionUntilDone(
+    Transport& transport, const std::string& session_dir, const RetryOptions& retry,
+    const std::function<void(std::chrono::milliseconds)>& sleep);
 
 }  // namespace bg::session

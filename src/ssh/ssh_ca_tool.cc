@@ -1,4 +1,4 @@
-// ssh_ca_tool: drives bg_ssh_ca from the shell for test/integration/sshd_test.sh.
+// ssh_ca_tool: drives bg_ssh from the shell for test/integration/sshd_test.sh.
 //
 //   ssh_ca_tool keygen OUT COMMENT        OpenSSH private key file OUT (0600) and OUT.pub
 //   ssh_ca_tool sign CA_KEY USER_PUB SERIAL KEY_ID PRINCIPALS AFTER BEFORE [opt...]

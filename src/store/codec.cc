@@ -252,6 +252,7 @@ std::string EncodeRequestBody(const core::Request& r) {
       {"deny_ends_request", r.deny_ends_request},
       {"review_within", r.review_within.count()},
       {"reviewers", r.reviewers},
+      {"recording", std::string(core::ToString(r.recording))},
       {"updated_at", ToUnixSeconds(r.updated_at)},
       {"approval_deadline", ToUnixSeconds(r.approval_deadline)},
       {"starts_at", OptTimeToJson(r.starts_at)},
@@ -313,6 +314,15 @@ Status DecodeRequestBody(std::string_view text, std::string_view column, core::R
   rd.Bool("deny_ends_request", r.deny_ends_request);
   rd.Secs("review_within", r.review_within);
   rd.Int("reviewers", r.reviewers);
+  {
+    std::string recording(core::ToString(r.recording));
+    rd.Str("recording", recording);  // absent in rows written before it existed: best effort
+    if (auto rec = core::ParseRecording(recording)) {
+      r.recording = *rec;
+    } else if (status) {
+      status = Error::Internal(fmt::format("{}: recording: unknown value", column));
+    }
+  }
   rd.Time("updated_at", r.updated_at);
   rd.Time("approval_deadline", r.approval_deadline);
   rd.OptTime("starts_at", r.starts_at);

@@ -153,7 +153,7 @@ e=$(events approval.refused | tail -1)
 jq -e --arg id "$id3" '.actor == "alice" and .request == $id and .details.decision == "approve" and
        .details.reason == "permission_denied" and (.details.message | length > 0)' \
   <<<"$e" >/dev/null || fail "approval.refused: $e"
-wait_until 15 grep -aq " approval.refused " "$WORK/syslog.log" || fail "approval.refused not in syslog"
+wait_until 300 grep -aq " approval.refused " "$WORK/syslog.log" || fail "approval.refused not in syslog"
 
 # ---- the CLI beside the running server: reaches syslog and a witnessed checkpoint ----
 # Index of the first syslog line of TYPE; then a witness checkpoint that covers it.
@@ -167,16 +167,16 @@ covered() {  # TYPE
   return 1
 }
 "$BG" user disable carol --config "$WORK/bg.toml" >/dev/null || fail "user disable beside the server"
-wait_until 20 grep -aq " user.disabled " "$WORK/syslog.log" || fail "user.disabled from the CLI did not reach syslog"
-wait_until 20 covered user.disabled || fail "no witnessed checkpoint covers the CLI's user.disabled"
+wait_until 300 grep -aq " user.disabled " "$WORK/syslog.log" || fail "user.disabled from the CLI did not reach syslog"
+wait_until 300 covered user.disabled || fail "no witnessed checkpoint covers the CLI's user.disabled"
 
 # ---- ... and while the server is down: forwarded at its next start ----
 kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=
 "$BG" user enable carol --config "$WORK/bg.toml" >/dev/null || fail "user enable offline"
 grep -aq " user.enabled " "$WORK/syslog.log" && fail "user.enabled forwarded by a stopped server?"
 bg_start_server --config "$WORK/bg.toml"
-wait_until 20 grep -aq " user.enabled " "$WORK/syslog.log" || fail "user.enabled made offline did not reach syslog"
-wait_until 20 covered user.enabled || fail "no witnessed checkpoint covers the offline user.enabled"
+wait_until 300 grep -aq " user.enabled " "$WORK/syslog.log" || fail "user.enabled made offline did not reach syslog"
+wait_until 300 covered user.enabled || fail "no witnessed checkpoint covers the offline user.enabled"
 # Each leaf once: no index twice in syslog.
 dups=$(grep -ao 'index="[0-9]*"' "$WORK/syslog.log" | sort | uniq -d | head -3)
 [ -z "$dups" ] || fail "leaves forwarded twice: $dups"

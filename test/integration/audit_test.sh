@@ -253,7 +253,7 @@ open(sys.argv[2], "w").close()
 time.sleep(1)  # released well inside the step's 10 s busy timeout
 db.execute("COMMIT")
 EOF
-wait_until 30 test -e "$WORK/locked" || fail "the lock holder did not take the lock"
+wait_until 300 test -e "$WORK/locked" || fail "the lock holder did not take the lock"
 sql "$DB" "UPDATE audit_leaves SET leaf = CAST(replace(CAST(leaf AS TEXT), '\"actor\":\"alice\"', '\"actor\":\"mallory\"') AS BLOB) WHERE idx = $k" \
   || fail "tamper step failed while another writer held the lock"
 wait "$LOCKER_PID" || fail "the lock holder failed"

@@ -156,7 +156,7 @@ else bad "audit show lacks the escaped reason: $(cat "$WORK/show.out")"; fi
 
 echo "# 13.18 status shows what happened"
 id_em=$(req admin "emergency: the legacy app is down" --emergency)
-wait_until 30 bash -c "XDG_CONFIG_HOME=$WORK/cfg/alice '$BG' status $id_em --json | jq -e '.state == \"active\"'" ||
+wait_until 300 bash -c "XDG_CONFIG_HOME=$WORK/cfg/alice '$BG' status $id_em --json | jq -e '.state == \"active\"'" ||
   bad "emergency request never active"
 as alice "$BG" status "$id_em" >"$WORK/em.out"
 grep -q "approvals: none needed: emergency auto-approval" "$WORK/em.out" &&
@@ -171,7 +171,7 @@ echo "# 13.18 approve --comment / --reason, deny --reason / --comment; 13.19 req
 as alice "$BG" request --resource legacy --privilege admin --duration 30m --reason "wait for two approvals" \
   --ticket INC-1235 --wait >"$WORK/wait.out" 2>"$WORK/wait.err" </dev/null &
 WAITER=$!
-wait_until 30 bash -c "XDG_CONFIG_HOME=$WORK/cfg/carol '$BG' list --state pending --json | jq -e '[.requests[] | select(.reason == \"wait for two approvals\")] | length == 1'" ||
+wait_until 300 bash -c "XDG_CONFIG_HOME=$WORK/cfg/carol '$BG' list --state pending --json | jq -e '[.requests[] | select(.reason == \"wait for two approvals\")] | length == 1'" ||
   bad "the waited-for request is not pending"
 id_w=$(as carol "$BG" list --state pending --json | jq -r '.requests[] | select(.reason == "wait for two approvals") | .id')
 kill -0 "$WAITER" 2>/dev/null && ok "request --wait blocks while pending" || bad "request --wait returned early"
@@ -186,7 +186,7 @@ grep -q '(carol ("seen it"), dave ("agreed"))' "$WORK/wait.out" && ok "approvals
 as alice "$BG" request --resource legacy --privilege admin --duration 30m --reason "this one gets denied" \
   --ticket INC-1236 --wait >/dev/null 2>"$WORK/deny.err" </dev/null &
 WAITER=$!
-wait_until 30 bash -c "XDG_CONFIG_HOME=$WORK/cfg/carol '$BG' list --state pending --json | jq -e '[.requests[] | select(.reason == \"this one gets denied\")] | length == 1'" ||
+wait_until 300 bash -c "XDG_CONFIG_HOME=$WORK/cfg/carol '$BG' list --state pending --json | jq -e '[.requests[] | select(.reason == \"this one gets denied\")] | length == 1'" ||
   bad "the second request is not pending"
 id_d=$(as carol "$BG" list --state pending --json | jq -r '.requests[] | select(.reason == "this one gets denied") | .id')
 as carol "$BG" deny "$id_d" --comment "not during the freeze" >/dev/null || bad "deny --comment"

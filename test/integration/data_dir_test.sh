@@ -104,7 +104,7 @@ mkdir "$PRE"  # 0755 under umask 022
 P3=$(free_port)
 (exec "$BG" serve --data-dir "$PRE" --listen 127.0.0.1:$P3 >"$WORK/pre.out" 2>"$WORK/pre.err") &
 PRE_PID=$!
-wait_until 60 grep -q "listening on" "$WORK/pre.out" || { cat "$WORK/pre.err"; fail "serve on $PRE"; }
+wait_until 300 grep -q "listening on" "$WORK/pre.out" || { cat "$WORK/pre.err"; fail "serve on $PRE"; }
 for f in breakglass.db breakglass.db-wal breakglass.db-shm master.key tls.key tls.crt \
          breakglass.lock demo-credentials.txt; do
   [ -f "$PRE/$f" ] || fail "$f was not created"
@@ -118,7 +118,7 @@ kill "$PRE_PID"; wait "$PRE_PID" 2>/dev/null || true
 chmod 644 "$PRE/breakglass.db"
 (exec "$BG" serve --data-dir "$PRE" --listen 127.0.0.1:$P3 >"$WORK/pre.out" 2>"$WORK/pre.err") &
 PRE_PID=$!
-wait_until 60 grep -q "listening on" "$WORK/pre.out" || { cat "$WORK/pre.err"; fail "restart on $PRE"; }
+wait_until 300 grep -q "listening on" "$WORK/pre.out" || { cat "$WORK/pre.err"; fail "restart on $PRE"; }
 bad=$(find "$PRE" -mindepth 1 -type f ! -perm 600 -printf '%p %m\n')
 [ -z "$bad" ] || fail "after restart, not 0600: $bad"
 kill "$PRE_PID"; wait "$PRE_PID" 2>/dev/null || true

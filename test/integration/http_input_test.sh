@@ -63,7 +63,7 @@ BOB=$(jq -r .token "$WORK/body")
 "$BG" request --resource prod-db --privilege read_only --duration 30m --reason "recording token check" \
   --ticket INC-4242 --json >"$WORK/req.json"
 rid=$(jq -r .id "$WORK/req.json")
-wait_until 30 sh -c "curl -s --cacert '$BREAKGLASS_CACERT' -H 'Authorization: Bearer $(token)' '$S/v1/requests/$rid' | jq -e '.state == \"active\"'" ||
+wait_until 300 sh -c "curl -s --cacert '$BREAKGLASS_CACERT' -H 'Authorization: Bearer $(token)' '$S/v1/requests/$rid' | jq -e '.state == \"active\"'" ||
   fail "request $rid never became active"
 st=$(get_status "$S/v1/requests/$rid/recording-token" -X POST -H "Authorization: Bearer $(token)")
 [ "$st" = 201 ] || fail "recording-token: $st $(cat "$WORK/body")"
@@ -92,11 +92,11 @@ stream_ends() {
   curl -sN --cacert "$BREAKGLASS_CACERT" -H "Authorization: Bearer $tok" --max-time 120 \
        -D "$WORK/events.h" "$S/v1/events" >"$WORK/events.out" 2>/dev/null &
   local pid=$!
-  wait_until 20 grep -qi "text/event-stream" "$WORK/events.h" || fail "the stream did not open"
+  wait_until 300 grep -qi "text/event-stream" "$WORK/events.h" || fail "the stream did not open"
   kill -0 $pid 2>/dev/null || fail "the stream closed at once"
   "$@"
   local start=$(date +%s%N)
-  wait_until 60 sh -c "! kill -0 $pid" || { kill $pid; fail "the stream outlived its token ($*)"; }
+  wait_until 300 sh -c "! kill -0 $pid" || { kill $pid; fail "the stream outlived its token ($*)"; }
   wait $pid 2>/dev/null || true
   echo "stream ended $(( ($(date +%s%N) - start) / 1000000 )) ms after: $1"
 }
@@ -121,7 +121,7 @@ TOML
 "$BG" serve --config "$WORK/short.toml" >"$WORK/serve2.out" 2>"$WORK/serve.err" &
 SERVER_PID=$!
 S=https://127.0.0.1:$P2
-wait_until 60 grep -q "listening on" "$WORK/serve2.out" || fail "the short-token server did not start"
+wait_until 300 grep -q "listening on" "$WORK/serve2.out" || fail "the short-token server did not start"
 export BREAKGLASS_SERVER=$S
 login dave
 token_expires() { :; }  # nothing to do: the token lives 5 s

@@ -25,6 +25,8 @@ conn_config <<TOML
 kind = "ssh_ca"
 extensions = ["permit-pty"]
 force_command = "$BG record --grant %g --server $URL --cacert $CACERT --spool-dir $WORK/target-spool --upload-wait 20s"
+[connectors.plain-ssh]
+kind = "ssh_ca"
 TOML
 conn_policy <<'TOML'
 version = 1
@@ -38,6 +40,11 @@ name = "bastion"
 connector = "bastion-ssh"
 owner = "admin"
 privileges = ["breakglass-root"]
+[[resources]]
+name = "bastion-strict"
+connector = "bastion-ssh"
+owner = "admin"
+privileges = ["breakglass-root"]
 [[rules]]
 resource = "bastion"
 privileges = ["breakglass-root"]
@@ -45,17 +52,52 @@ requesters = ["group:ops"]
 tier = 1
 max_duration = "1h"
 review_within = "72h"
+[[rules]]
+resource = "bastion-strict"
+privileges = ["breakglass-root"]
+requesters = ["group:ops"]
+tier = 1
+max_duration = "1h"
+recording = "required"
 TOML
+# issue 13 item 3: an ssh_ca connector without a forced recorder is warned about, and a rule
+# that requires recording cannot go through it
+"$BG" policy check "$WORK/policy.toml" --config "$WORK/bg.toml" >"$WORK/pc.out" 2>"$WORK/pc.err" ||
+  fail "policy check: $(cat "$WORK/pc.err")"
+grep -q "connectors.plain-ssh: ssh_ca without a forced recorder" "$WORK/pc.err" ||
+  fail "policy check does not warn about plain-ssh: $(cat "$WORK/pc.err")"
+grep -q "bastion-ssh" "$WORK/pc.err" && fail "policy check warns about the forced bastion-ssh"
+sed 's/connector = "bastion-ssh"/connector = "plain-ssh"/' "$WORK/policy.toml" >"$WORK/policy-bad.toml"
+set +e
+"$BG" policy check "$WORK/policy-bad.toml" --config "$WORK/bg.toml" >/dev/null 2>"$WORK/pc-bad.err"
+rc=$?
+set -e
+[ $rc = 2 ] || fail "policy check of a required rule through plain-ssh: exit $rc"
+grep -q "the rule for resource 'bastion-strict' has recording = \"required\", but its connector 'plain-ssh' (ssh_ca) does not force the recorder" \
+  "$WORK/pc-bad.err" || fail "policy check message: $(cat "$WORK/pc-bad.err")"
+set +e
+timeout 60 "$BG" serve --config "$WORK/bg.toml" --listen 127.0.0.1:$(free_port) --policy "$WORK/policy-bad.toml" \
+  >"$WORK/serve-bad.out" 2>"$WORK/serve-bad.err" </dev/null &
+bad_pid=$!
+wait $bad_pid
+rc=$?
+set -e
+[ $rc != 0 ] || fail "serve started with a required rule through plain-ssh"
+grep -q "does not force the recorder" "$WORK/serve-bad.out" "$WORK/serve-bad.err" ||
+  fail "serve's refusal: $(cat "$WORK/serve-bad.out" "$WORK/serve-bad.err" | tail -5)"
+echo "ok - policy check and serve warn about plain-ssh and refuse a required rule through it"
 conn_user alice requester
 conn_user sam auditor
 (cd "$WORK" && exec "$BG" serve --config "$WORK/bg.toml" --listen 127.0.0.1:$PORT >"$WORK/serve.out" 2>"$WORK/serve.err") &
 SERVER_PID=$!
 export BREAKGLASS_SERVER=$URL BREAKGLASS_CACERT=$CACERT
 wait_until 300 grep -q "listening on" "$WORK/serve.out" || fail "server did not start"
+grep -q '"event":"config.warning".*connectors.plain-ssh: ssh_ca without a forced recorder' "$WORK/serve.out" "$WORK/serve.err" ||
+  fail "serve does not warn about plain-ssh: $(head -5 "$WORK/serve.out" "$WORK/serve.err")"
 
 S=$WORK/sshd; mkdir -p "$S/principals" /run/sshd
-curl -sf --cacert "$CACERT" "$URL/v1/ssh/ca" >"$S/ca.pub" || fail "GET /v1/ssh/ca"
-curl -sf --cacert "$CACERT" "$URL/v1/ssh/krl" -o "$S/krl" || fail "GET /v1/ssh/krl"
+curl -sf --cacert "$CACERT" "$URL/v1/ssh/ca?connector=bastion-ssh" >"$S/ca.pub" || fail "GET /v1/ssh/ca"
+curl -sf --cacert "$CACERT" "$URL/v1/ssh/krl?connector=bastion-ssh" -o "$S/krl" || fail "GET /v1/ssh/krl"
 echo breakglass-root >"$S/principals/root"
 # scp speaks SFTP: with a forced command sshd runs the recorder with SSH_ORIGINAL_COMMAND set to
 # the subsystem's program, which must be a real one (internal-sftp is not a program).
@@ -64,6 +106,14 @@ SFTP_SERVER=$(for p in /usr/lib/openssh/sftp-server /usr/libexec/openssh/sftp-se
 [ -n "$SFTP_SERVER" ] || { echo "SKIP: no sftp-server"; exit 77; }
 start_sshd "AcceptEnv BREAKGLASS_TOKEN" "Subsystem sftp $SFTP_SERVER"
 
+conn_login sam
+"$BG" status >"$WORK/status.out" 2>&1 || true
+grep -Eq '^bastion-ssh +ssh_ca +[a-z]+ +forced ' "$WORK/status.out" || fail "status: $(cat "$WORK/status.out")"
+grep -Eq '^plain-ssh +ssh_ca +[a-z]+ +not_forced ' "$WORK/status.out" || fail "status: $(cat "$WORK/status.out")"
+grep -q "warning: plain-ssh does not force the recorder" "$WORK/status.out" || fail "status warning: $(cat "$WORK/status.out")"
+"$BG" status --json | jq -e '[.connectors[] | {(.connector): .sessions}] | add == {"bastion-ssh":"forced","plain-ssh":"not_forced"}' >/dev/null ||
+  fail "status --json: $("$BG" status --json)"
+echo "ok - status shows which ssh_ca connectors force the recorder"
 conn_login alice
 TOKEN=$(jq -r .token "$HOME/.config/breakglass/credentials.json")
 grant=$(conn_grant bastion breakglass-root 20m)
@@ -184,7 +234,7 @@ BREAKGLASS_TOKEN="$REC" rsync -a -e "$RSH" "root@127.0.0.1:$WORK/blob" "$WORK/co
 cmp "$WORK/blob" "$WORK/copies/rsync-down" || fail "rsync (down) changed the file"
 echo "ok - scp (SFTP and -O) and rsync (both ways) work over a recorded grant"
 n1=$((n0 + 7))
-wait_until 60 bash -c "\"$BG\" sessions list --request $grant --json | jq -e '.sessions | length == $n1 and all(.complete)'" ||
+wait_until 300 bash -c "\"$BG\" sessions list --request $grant --json | jq -e '.sessions | length == $n1 and all(.complete)'" ||
   fail "want $n1 complete sessions: $("$BG" sessions list --request "$grant" --json)"
 "$BG" sessions list --request "$grant" --json | jq -r '.sessions[].id' | tail -7 >"$WORK/pipe-sessions"
 while read -r sid; do
@@ -194,4 +244,29 @@ done <"$WORK/pipe-sessions"
 sid=$(sed -n 3p "$WORK/pipe-sessions")
 "$BG" replay "$sid" --cat | grep -q "to-stderr" || fail "stderr is not in the recording"
 echo "ok - every such session is recorded (header pty false, stderr recorded as output)"
+
+# 5. recording = "required" (issue 13 item 15): the certificate tells the recorder, which then
+#    runs nothing unless the server committed the first chunk
+strict=$(conn_grant bastion-strict breakglass-root 20m)
+"$BG" status "$strict" --json | jq -e '.recording == "required"' >/dev/null || fail "request: $("$BG" status "$strict" --json)"
+r=$(api POST "/v1/requests/$strict/ssh-cert" "{\"public_key\":\"$(cat "$S/k.pub")\"}")
+[ "$(tail -1 <<<"$r")" = 200 ] || fail "ssh-cert (strict): $r"
+head -1 <<<"$r" | jq -r .certificate >"$S/k-cert.pub"
+ssh-keygen -L -f "$S/k-cert.pub" | grep -q "force-command.*record --recording required --grant $strict" ||
+  fail "the certificate does not carry recording required: $(ssh-keygen -L -f "$S/k-cert.pub")"
+REC2=$("$BG" recording-token "$strict")
+out=$(BREAKGLASS_TOKEN="$REC2" ssh "${SSH_OPTS[@]}" -i "$S/k" -o CertificateFile="$S/k-cert.pub" -o SendEnv=BREAKGLASS_TOKEN \
+      root@127.0.0.1 'echo strict-ok' 2>"$WORK/ssh5.err") || fail "required, server up: $(cat "$WORK/ssh5.err")"
+[ "$out" = strict-ok ] || fail "required session output: $out"
+kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true
+SERVER_PID=
+set +e
+out=$(BREAKGLASS_TOKEN="$REC2" ssh "${SSH_OPTS[@]}" -i "$S/k" -o CertificateFile="$S/k-cert.pub" -o SendEnv=BREAKGLASS_TOKEN \
+      root@127.0.0.1 "touch $WORK/strict-ran; echo ran" 2>"$WORK/ssh6.err")
+rc=$?
+set -e
+[ $rc = 8 ] || fail "required, server down: ssh exit $rc ($(cat "$WORK/ssh6.err"))"
+[ ! -e "$WORK/strict-ran" ] && [ -z "$out" ] || fail "required: the command ran with the server down"
+grep -q "requires a recorded session" "$WORK/ssh6.err" || fail "message: $(cat "$WORK/ssh6.err")"
+echo "ok - a required-recording grant runs with the server up and refuses to start with it down"
 echo "all forced-command session checks passed"

@@ -234,16 +234,54 @@ done
 [ -z "$(ls -A "$SPOOL" 2>/dev/null)" ] || fail "spool not emptied: $(ls -R "$SPOOL")"
 audit_check "$sid4" "$WORK/s4.cast"
 
-# ---- 6. a spool left behind is sent later ---------------------------------------------------------
+# ---- 6. a spool left behind is sent by itself once the server is back (no manual upload) -------
 g5=$(new_grant 30m)
 kill -KILL "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true
 "$BG" record --grant "$g5" --spool-dir "$SPOOL" --upload-wait 1s --until "$(date -u -d '+10 min' +%Y-%m-%dT%H:%M:%SZ)" \
   -- sh -c 'echo offline-$((1+1))' </dev/null >"$WORK/s5.out" 2>"$WORK/s5.err" || fail "offline record: $(cat "$WORK/s5.err")"
-grep -q "offline-2" "$WORK/s5.out" || fail "offline output"
-grep -q "sessions upload" "$WORK/s5.err" || fail "no hint about the spool: $(cat "$WORK/s5.err")"
+[ "$(cat "$WORK/s5.out")" = "offline-2" ] || fail "offline output: $(od -c "$WORK/s5.out" | head -3)"
+grep -q "sent in the background as soon as the server is reachable" "$WORK/s5.err" ||
+  fail "no background upload: $(cat "$WORK/s5.err")"
+ls "$SPOOL"/*/ >/dev/null 2>&1 || fail "nothing spooled while the server was down"
 restart_server
-"$BG" sessions upload --spool-dir "$SPOOL" >/dev/null || fail "sessions upload"
+wait_until 300 bash -c "\"$BG\" sessions list --request $g5 --json | jq -e '.sessions[0].complete'" ||
+  fail "the spool was not uploaded by itself: $("$BG" sessions list --request "$g5" --json); spool: $(ls -R "$SPOOL")"
 sid5=$(session_of "$g5")
-[ "$("$BG" replay "$sid5" --cat | tr -d '\r')" = "offline-2" ] || fail "late upload: $("$BG" replay "$sid5" --cat)"
+[ "$("$BG" replay "$sid5" --cat)" = "offline-2" ] || fail "late upload: $("$BG" replay "$sid5" --cat)"
+wait_until 300 bash -c "[ -z \"\$(ls -A '$SPOOL')\" ]" || fail "spool not emptied: $(ls -R "$SPOOL")"
+echo "ok - a spool left behind while the server was down is uploaded without manual action"
+
+# ---- 7. recording = "required": no session unless the server committed its first chunk -----------
+g6=$(new_grant 30m)
+rec_required() {  # rec_required MARKER [record flags] -> the recorder's exit code
+  set +e
+  "$BG" record --grant "$g6" --spool-dir "$WORK/spool-req" --upload-wait 3s "${@:2}" \
+    -- sh -c "touch '$WORK/$1'; echo ran" </dev/null >"$WORK/$1.out" 2>"$WORK/$1.err"
+  echo $?
+  set -e
+}
+openssl req -x509 -newkey ed25519 -nodes -keyout "$WORK/other.key" -out "$WORK/other.crt" \
+  -subj /CN=127.0.0.1 -days 1 2>/dev/null
+# an unverifiable server (TLS: another CA)
+rc=$(BREAKGLASS_CACERT=$WORK/other.crt rec_required m-tls --recording required)
+[ "$rc" = 8 ] || fail "required, unverifiable server: exit $rc, want 8: $(cat "$WORK/m-tls.err")"
+[ ! -e "$WORK/m-tls" ] || fail "required: the command ran although the server could not be verified"
+grep -q 'requires a recorded session.*the session does not start' "$WORK/m-tls.err" || fail "message: $(cat "$WORK/m-tls.err")"
+rc=$(BREAKGLASS_CACERT=$WORK/other.crt rec_required m-tls-be --recording best_effort)
+[ "$rc" = 0 ] && [ -e "$WORK/m-tls-be" ] || fail "best effort, unverifiable server: exit $rc: $(cat "$WORK/m-tls-be.err")"
+# reachable: the command runs, its recording is on the server
+rc=$(rec_required m-ok --recording required)
+[ "$rc" = 0 ] && [ -e "$WORK/m-ok" ] || fail "required, server up: exit $rc: $(cat "$WORK/m-ok.err")"
+# an unreachable server
+kill -KILL "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true
+rc=$(rec_required m-down --recording required)
+[ "$rc" = 8 ] || fail "required, server down: exit $rc, want 8: $(cat "$WORK/m-down.err")"
+[ ! -e "$WORK/m-down" ] || fail "required: the command ran with the server down"
+rc=$(rec_required m-down-be)
+[ "$rc" = 0 ] && [ -e "$WORK/m-down-be" ] || fail "best effort (default), server down: exit $rc: $(cat "$WORK/m-down-be.err")"
+restart_server
+n=$("$BG" sessions list --request "$g6" --json | jq '[.sessions[] | select(.complete)] | length')
+[ "$n" -ge 1 ] || fail "the required session is not on the server"
+echo "ok - recording = required refuses to start without a committed first chunk; best_effort runs"
 
 echo "session_test: ok"

@@ -29,13 +29,13 @@ has_event() { jq -s -e "${@:1:$#-2}" "map(select(${@: -2:1})) | length > 0" "${@
 # alice: an active grant with a recorded session running under it, and a pending request.
 as alice
 g1=$(request read_only)
-wait_until 10 bash -c "\"$BG\" status $g1 --json | jq -e '.state == \"active\"'" || fail "$g1 not active"
+wait_until 300 bash -c "\"$BG\" status $g1 --json | jq -e '.state == \"active\"'" || fail "$g1 not active"
 p1=$(request dba)
 [ "$("$BG" status "$p1" --json | jq -r .state)" = pending ] || fail "$p1 not pending"
 rt=$("$BG" recording-token "$g1")
 "${T[@]}" new-session -d -s rec -x 100 -y 30 \
   "env BREAKGLASS_TOKEN='$rt' '$BG' record --grant '$g1' --spool-dir '$WORK/spool' -- bash -c 'while :; do echo tick; sleep 1; done'; echo \$? > '$WORK/rec.exit'; sleep 3600"
-wait_until 30 bash -c "\"$BG\" sessions list --request $g1 --json | jq -e '.sessions | length == 1'" ||
+wait_until 300 bash -c "\"$BG\" sessions list --request $g1 --json | jq -e '.sessions | length == 1'" ||
   fail "the recorded session did not start: $("${T[@]}" capture-pane -p -t rec)"
 sid=$("$BG" sessions list --request "$g1" --json | jq -r '.sessions[0].id')
 # bob: a pending request carol has approved.
@@ -52,16 +52,16 @@ jq -e --arg g "$g1" --arg p "$p1" --arg s "$sid" '
   .user == "alice" and .disabled == true and .was_disabled == false and
   .revoked == [$g] and .cancelled == [$p] and .approvals_withdrawn == [] and
   .sessions_ended == [$s]' "$WORK/dis.json" >/dev/null || fail "disable report: $(cat "$WORK/dis.json")"
-wait_until 20 bash -c "[ \"\$(cp '$WORK/cred-sam.json' '$HOME/.config/breakglass/credentials.json'; '$BG' status $g1 --json | jq -r .state)\" = revoked ]" ||
+wait_until 300 bash -c "[ \"\$(cp '$WORK/cred-sam.json' '$HOME/.config/breakglass/credentials.json'; '$BG' status $g1 --json | jq -r .state)\" = revoked ]" ||
   fail "the server does not show $g1 revoked"
 [ "$(state "$p1")" = cancelled ] || fail "$p1 not cancelled"
 # The recorder saw the revocation: the program was stopped and the session ended as revoked.
-wait_until 30 test -f "$WORK/rec.exit" || fail "the recorded session kept running: $("${T[@]}" capture-pane -p -t rec)"
+wait_until 300 test -f "$WORK/rec.exit" || fail "the recorded session kept running: $("${T[@]}" capture-pane -p -t rec)"
 as sam
-wait_until 20 bash -c "curl -sf --cacert '$BREAKGLASS_CACERT' -H \"Authorization: Bearer \$(jq -r .token '$HOME/.config/breakglass/credentials.json')\" '$BREAKGLASS_SERVER/v1/sessions/$sid' | jq -e '.end_reason == \"revoked\"'" ||
+wait_until 300 bash -c "curl -sf --cacert '$BREAKGLASS_CACERT' -H \"Authorization: Bearer \$(jq -r .token '$HOME/.config/breakglass/credentials.json')\" '$BREAKGLASS_SERVER/v1/sessions/$sid' | jq -e '.end_reason == \"revoked\"'" ||
   fail "session $sid not ended as revoked: $(api GET "/v1/sessions/$sid")"
 # The running server revoked the credential through the connector.
-wait_until 20 bash -c "BG='$BG' DATA='$DATA'; $(declare -f leaves); leaves | jq -s -e 'map(select(.type == \"connector.revoke\" and .request == \"$g1\" and .details.outcome == \"ok\")) | length > 0' >/dev/null" ||
+wait_until 300 bash -c "BG='$BG' DATA='$DATA'; $(declare -f leaves); leaves | jq -s -e 'map(select(.type == \"connector.revoke\" and .request == \"$g1\" and .details.outcome == \"ok\")) | length > 0' >/dev/null" ||
   fail "no connector.revoke for $g1"
 leaves >"$WORK/leaves"
 has_event --arg g "$g1" '.type == "request.revoked" and .request == $g and
@@ -78,7 +78,7 @@ set +e; "$BG" list >/dev/null 2>&1; rc=$?; set -e
 "$BG" user disable carol --data-dir "$DATA" --operator admin --json >"$WORK/dis2.json"
 jq -e --arg p "$p2" '.approvals_withdrawn == [$p] and .revoked == [] and .cancelled == []' \
   "$WORK/dis2.json" >/dev/null || fail "disable carol: $(cat "$WORK/dis2.json")"
-wait_until 20 bash -c "cp '$WORK/cred-sam.json' '$HOME/.config/breakglass/credentials.json'; '$BG' status $p2 --json | jq -e '(.approvals | length) == 0 and .state == \"pending\"'" ||
+wait_until 300 bash -c "cp '$WORK/cred-sam.json' '$HOME/.config/breakglass/credentials.json'; '$BG' status $p2 --json | jq -e '(.approvals | length) == 0 and .state == \"pending\"'" ||
   fail "carol's approval still counts: $(as sam; "$BG" status "$p2" --json)"
 # Disabling again ends nothing more and says so.
 "$BG" user disable carol --data-dir "$DATA" --operator admin --json |

@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "service/recording_check.h"
 #include "ssh/krl.h"
 
 namespace bg::connectors {
@@ -166,11 +167,23 @@ Result<IssuedCertificate> SshCaConnector::IssueCertificate(const core::Request& 
   ssh::CertificateSpec spec{*key, 0, CertificateKeyId(grant), {grant.privilege},
                             *grant.starts_at - backdate_,
                             *grant.ends_at};
+  const bool required = grant.recording == core::Recording::kRequired;
+  if (required && !(force_command_ && service::RunsRecorder(*force_command_))) {
+    return Error::FailedPrecondition(
+        "the rule requires recorded sessions (recording = \"required\") and connector " +
+        state_.instance() + " does not force the recorder (force_command)");
+  }
   if (force_command_) {
     std::string cmd = *force_command_;
     for (size_t p = cmd.find("%g"); p != std::string::npos; p = cmd.find("%g", p)) {
       cmd.replace(p, 2, grant.id.value());
       p += grant.id.value().size();
+    }
+    // The certificate carries the rule's choice, so the recorder knows it even when it cannot
+    // reach the server: right after `record`, before any `--` and the program.
+    if (required) {
+      const size_t at = cmd.find(" record");
+      if (at != std::string::npos) cmd.insert(at + 7, " --recording required");
     }
     spec.force_command = std::move(cmd);
   }

@@ -75,6 +75,35 @@ TEST_F(SshCaConnectorTest, CertificateCarriesWindowPrincipalKeyIdAndOptions) {
   EXPECT_FALSE(cert->HasExtension("permit-port-forwarding"));
 }
 
+TEST_F(SshCaConnectorTest, RequiredRecordingIsCarriedInTheForceCommand) {
+  auto c = Make(R"({"force_command":"/usr/bin/breakglass record --grant %g --server https://s"})");
+  core::Request g = ActiveGrant();
+  g.recording = core::Recording::kRequired;
+  auto issued = c->IssueCertificate(g, UserKey());
+  ASSERT_TRUE(issued) << issued.error().ToString();
+  auto cert = ssh::ParseCertificate(issued->certificate);
+  ASSERT_TRUE(cert);
+  EXPECT_EQ(cert->CriticalOption("force-command"),
+            "/usr/bin/breakglass record --recording required --grant req_one --server https://s");
+  g.recording = core::Recording::kBestEffort;
+  cert = ssh::ParseCertificate(c->IssueCertificate(g, UserKey())->certificate);
+  EXPECT_EQ(cert->CriticalOption("force-command"),
+            "/usr/bin/breakglass record --grant req_one --server https://s");
+}
+
+TEST_F(SshCaConnectorTest, RequiredRecordingIsRefusedWithoutAForcedRecorder) {
+  for (const char* options : {"{}", R"({"force_command":"/bin/bash -l"})"}) {
+    auto c = Make(options);
+    core::Request g = ActiveGrant();
+    g.recording = core::Recording::kRequired;
+    auto issued = c->IssueCertificate(g, UserKey());
+    ASSERT_FALSE(issued) << options;
+    EXPECT_EQ(issued.error().code(), ErrorCode::kFailedPrecondition);
+    EXPECT_NE(issued.error().message().find("does not force the recorder"), std::string::npos);
+    env_.Reopen();
+  }
+}
+
 TEST_F(SshCaConnectorTest, NoExtensionsByDefault) {
   auto c = Make();
   auto issued = c->IssueCertificate(ActiveGrant(), UserKey());
