@@ -26,7 +26,9 @@ TEST(ConfigTest, AcceptsTheExampleAsItIs) {
   EXPECT_NE(c->connectors.at("prod-pg").options_json.find("\"dsn\""), std::string::npos);
   EXPECT_EQ(c->connectors.at("bastion-ssh").kind, "ssh_ca");
   EXPECT_EQ(c->notify.at("mail").kind, "smtp");
-  EXPECT_EQ(c->warnings.size(), 2u);  // slack and smtp: accepted, not available yet
+  // slack and smtp: accepted, not available yet; bastion-ssh: no forced recorder.
+  ASSERT_EQ(c->warnings.size(), 3u);
+  EXPECT_EQ(c->warnings[2].rfind("connectors.bastion-ssh: ssh_ca without a forced recorder", 0), 0u);
   EXPECT_EQ(c->Resolve("tls.crt"), "/var/lib/breakglass/tls.crt");
   EXPECT_EQ(c->Resolve("/etc/x"), "/etc/x");
 }
