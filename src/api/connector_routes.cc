@@ -232,7 +232,7 @@ void AddConnectorRoutes(Api& api, service::Service& svc, connectors::ConnectorHe
                         {"valid_before", FormatRfc3339(*until)},
                         {"krl_version", ssh->krl_version()}}));
   }, {core::Role::kAdmin}, "revoking a certificate needs the admin role"));
-  api.AddRoute(ConnectorRoute("POST", "/v1/connectors/probe", Access::kRoles, [health](Call& c) {
+  api.AddRoute(ConnectorRoute("POST", "/v1/connectors/probe", Access::kRoles, [&svc, health](Call& c) {
     BG_CONNECTOR_CALL(c);
       if (health == nullptr) return send_error(Error::Unavailable("probes are not running"));
       auto r = health->ProbeNow(QueryValue(req, "connector"));
