@@ -151,7 +151,8 @@ as carol "$BG" list --json | jq -e '.requests | length >= 1' >/dev/null && ok "l
 as admin "$BG" audit show "$id_esc" >"$WORK/show.out" 2>&1 || bad "audit show failed: $(cat "$WORK/show.out")"
 if LC_ALL=C grep -q $'[\x01-\x09\x0b-\x1f\x7f]' "$WORK/show.out"; then
   bad "audit show prints control characters: $(od -c "$WORK/show.out" | head -5)"
-elif grep -qF 'stuck \x1b[2J' "$WORK/show.out"; then ok "audit show shows the reason escaped"
+elif grep -qF 'stuck \u001b[2J' "$WORK/show.out" || grep -qF 'stuck \x1b[2J' "$WORK/show.out"; then
+  ok "audit show shows the reason escaped"  # a value with spaces is JSON-quoted, hence \u001b
 else bad "audit show lacks the escaped reason: $(cat "$WORK/show.out")"; fi
 
 echo "# 13.18 status shows what happened"
