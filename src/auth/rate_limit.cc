@@ -94,6 +94,10 @@ class LruTable {
 struct PairEntry {
   int failures = 0;  // counted failures, capped (the wait stops growing at pair_backoff_max)
   Timestamp last_failure{};
+  // The unlock already applied to `failures`. Times are whole seconds: failures recorded after
+  // an unlock in the same second as it must count, so an unlock is applied once, not compared
+  // with every later failure's time.
+  Timestamp reset_applied{};
 };
 
 struct SourceEntry {
@@ -151,7 +155,8 @@ struct LoginLimiter::State {
 
   // A pair's failures that still count at `now`: 0 once forgotten or reset by an unlock.
   int PairFailures(const PairEntry& e, Timestamp now, Timestamp reset_at) const {
-    if (e.last_failure <= reset_at || e.last_failure + config.pair_memory <= now) return 0;
+    const bool unlocked_since = reset_at > e.reset_applied && e.last_failure <= reset_at;
+    if (unlocked_since || e.last_failure + config.pair_memory <= now) return 0;
     return e.failures;
   }
   bool SourceOverCap(const SourceEntry& e, Timestamp now) const {
@@ -244,6 +249,7 @@ FailureOutcome LoginLimiter::RecordFailure(std::string_view account, std::string
 
   PairEntry& p = state_->pairs.Touch(PairKey(account, source_key));
   p.failures = state_->PairFailures(p, now, reset_at);
+  p.reset_applied = std::max(p.reset_applied, reset_at);
   // Beyond this many the wait no longer grows; the cap keeps the count from overflowing.
   constexpr int kMaxCounted = 64;
   p.failures = std::min(p.failures + 1, kMaxCounted);

@@ -18,7 +18,7 @@
 //   contacts), at most once per `account_alert_every` for one account. The account itself is
 //   never refused.
 // `reset_at` (when an operator last ran `user unlock` for the account): failures at or before
-// it are ignored. Accounts that do not exist are throttled like the rest, so refusals say
+// it are ignored, once: failures recorded after the unlock count, even within its second. Accounts that do not exist are throttled like the rest, so refusals say
 // nothing about which accounts exist, and a refusal never says which factor was wrong.
 //
 // Memory is bounded: each table keeps at most `max_entries` keys; entries with nothing left to

@@ -137,6 +137,24 @@ TEST(LoginLimiterTest, AnUnlockForgetsTheFailuresBeforeIt) {
   EXPECT_FALSE(l.Check("alice", "10.0.0.1", At(6), unlocked).has_value());
 }
 
+// Times are whole seconds. Guesses in the same second as the unlock but after it (seen in CI:
+// twelve wrong step-up codes within 300 ms of an unlock, none throttled) still count.
+TEST(LoginLimiterTest, FailuresAfterAnUnlockCountEvenWithinItsSecond) {
+  LoginLimiter l;
+  Fail(l, "carol", "10.0.0.1", 5, At(0));
+  const Timestamp unlocked = At(0);
+  EXPECT_TRUE(l.Check("carol", "10.0.0.1", At(0), unlocked).has_value());
+  for (int i = 0; i < 3; ++i) {
+    l.RecordFailure("carol", "10.0.0.1", At(0), unlocked);
+    EXPECT_TRUE(l.Check("carol", "10.0.0.1", At(0), unlocked).has_value()) << i;
+  }
+  l.RecordFailure("carol", "10.0.0.1", At(0), unlocked);
+  EXPECT_GT(Wait(l, "carol", "10.0.0.1", At(0)), 0);
+  EXPECT_FALSE(l.Check("carol", "10.0.0.1", At(0), unlocked).has_value());
+  // A later unlock forgets these too.
+  EXPECT_TRUE(l.Check("carol", "10.0.0.1", At(1), At(1)).has_value());
+}
+
 TEST(LoginLimiterTest, ASourceOverItsCapSlowsEveryAccountButNeverRefusesACleanOne) {
   LoginLimiter l;
   // Password spraying from one address: 20 accounts, one failure each, within 15 minutes.

@@ -25,8 +25,9 @@ until_throttled() {  # until_throttled PATH BODY [TOKEN]
       return 0
     fi
     [ "$s" = 401 ] || [ "$s" = 403 ] || fail "$1: status $s, $(cat "$WORK/b")"
+    last=$(cat "$WORK/b")
   done
-  fail "$1: never throttled"
+  fail "$1: never throttled (last answer: $last)"
 }
 
 # A guesser at carol's password: 401s, then 429 with Retry-After.
