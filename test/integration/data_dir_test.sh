@@ -116,6 +116,7 @@ bad=$(find "$PRE" -mindepth 1 -type d ! -perm 700 -printf '%p %m\n')
 kill "$PRE_PID"; wait "$PRE_PID" 2>/dev/null || true
 # A database an older version left readable by others is made 0600 at the next start.
 chmod 644 "$PRE/breakglass.db"
+: >"$WORK/pre.out"  # now, not in the background: the wait must not read the first run's line
 (exec "$BG" serve --data-dir "$PRE" --listen 127.0.0.1:$P3 >"$WORK/pre.out" 2>"$WORK/pre.err") &
 PRE_PID=$!
 wait_until 300 grep -q "listening on" "$WORK/pre.out" || { cat "$WORK/pre.err"; fail "restart on $PRE"; }
