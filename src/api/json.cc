@@ -6,6 +6,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/approval_groups.h"
+
 namespace bg::api {
 
 std::vector<std::string> PathSegments(const std::string& path) {
@@ -26,6 +28,20 @@ namespace {
 
 json TimeOrNull(const std::optional<Timestamp>& t) {
   return t ? json(FormatRfc3339(*t)) : json(nullptr);
+}
+
+// Every group the request needs approvals from (one for a `pool` + `approvals` rule).
+json GroupsJson(const core::Request& r) {
+  json out = json::array();
+  for (const core::ApprovalGroup& g : core::GroupsOf(r)) {
+    json e = {{"pool", g.pool}, {"count", g.count}, {"escalated", g.escalated}};
+    if (!g.escalate_to.empty()) {
+      e["escalate_to"] = g.escalate_to;
+      e["escalate_after"] = g.escalate_after.count();
+    }
+    out.push_back(std::move(e));
+  }
+  return out;
 }
 
 }  // namespace
@@ -55,6 +71,7 @@ json ToJson(const core::Request& r) {
       {"max_duration", r.max_duration.count()},
       {"pool", r.pool},
       {"required_approvals", r.required_approvals},
+      {"approval_groups", GroupsJson(r)},
       {"risk_signals", r.risk_signals},
       {"approvals", approvals},
       {"denials", denials},

@@ -71,6 +71,25 @@ std::string HumanRequest(const json& r, bool local_times) {
     out += fmt::format("  approvals: {}/{}{}{}\n", approved, required,
                        approved > 0 ? " (" + Deciders(approvals, "comment") + ")" : "",
                        risk.empty() ? "" : "; risk signals raised the count: " + risk);
+    // Several groups, or an escalation: what each group needs (a person counts for one).
+    const json groups = r.value("approval_groups", json::array());
+    const bool show = groups.is_array() &&
+                      (groups.size() > 1 || (groups.size() == 1 && groups[0].contains("escalate_to")));
+    if (show) {
+      std::string line;
+      for (const json& g : groups) {
+        if (!g.is_object()) continue;
+        line += fmt::format("{}{} from pool {}", line.empty() ? "" : ", ", g.value("count", 0),
+                            TerminalSafe(g.value("pool", std::string("-"))));
+        if (g.contains("escalate_to")) {
+          const std::string to = TerminalSafe(g.value("escalate_to", std::string()));
+          line += g.value("escalated", false)
+                      ? fmt::format(" (escalated to {})", to)
+                      : fmt::format(" (escalates to {} after {}s)", to, g.value("escalate_after", 0));
+        }
+      }
+      out += "  groups: " + line + "\n";
+    }
   }
   if (r.contains("denials") && r["denials"].is_array() && !r["denials"].empty()) {
     out += "  denied by: " + Deciders(r["denials"], "reason") + "\n";

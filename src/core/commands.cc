@@ -23,6 +23,7 @@ constexpr Verdict kTable[kAllCommands.size()][kAllPhases.size()] = {
     /* expire            */ {I, I, A, A, I, I, I, I, I},
     /* expiry_warning    */ {I, I, A, A, I, I, I, I, I},
     /* extension_timeout */ {I, I, I, A, I, I, I, I, I},
+    /* escalate          */ {A, I, I, I, I, I, I, I, I},
 };
 
 }  // namespace
@@ -40,6 +41,7 @@ std::string_view ToString(Command c) {
     case Command::kExpire: return "expire";
     case Command::kExpiryWarning: return "expiry_warning";
     case Command::kExtensionTimeout: return "extension_timeout";
+    case Command::kEscalate: return "escalate";
   }
   return "unknown";
 }
@@ -111,6 +113,7 @@ Error StateRefusal(Command c, const Request& r) {
     case Command::kExpire:
     case Command::kExpiryWarning:
     case Command::kExtensionTimeout:
+    case Command::kEscalate:
       break;
   }
   return Error::FailedPrecondition(

@@ -33,12 +33,13 @@ enum class Command {
   kExpire,            // timer: the grant's window ended
   kExpiryWarning,     // timer: the warning before the end
   kExtensionTimeout,  // timer: the extension's approval window closed
+  kEscalate,          // timer: nobody answered; a group's escalate_to pool may approve too
 };
 inline constexpr std::array kAllCommands = {
     Command::kApprove,         Command::kDeny,   Command::kCancel,
     Command::kRevoke,          Command::kExtend, Command::kActivate,
     Command::kGrantFailed,     Command::kApprovalTimeout, Command::kExpire,
-    Command::kExpiryWarning,   Command::kExtensionTimeout};
+    Command::kExpiryWarning,   Command::kExtensionTimeout, Command::kEscalate};
 std::string_view ToString(Command c);  // "approve", ..., "extension_timeout"
 
 // Where a request stands for the table: its state, with an active grant split by whether an

@@ -51,11 +51,27 @@ enum class Recording { kBestEffort, kRequired };
 std::string_view ToString(Recording r);  // "best_effort", "required"
 std::optional<Recording> ParseRecording(std::string_view s);
 
+// One group whose approvals a tier-2 or tier-3 rule needs: `count` people of `pool`. A person
+// counts for one group only (core/approval_groups.h). When `escalate_after` has passed and the
+// request still waits, the members of the pool `escalate_to` may approve too, counting toward
+// this group.
+struct ApprovalGroup {
+  std::string pool;
+  int count = 1;
+  std::string escalate_to;    // a pool name, or empty
+  Seconds escalate_after{0};  // 0: never escalates
+  bool escalated = false;     // on a request: the escalation has happened
+};
+
 struct Rule {
   std::string resource;
   std::vector<std::string> privileges;
   std::vector<std::string> requesters;  // principals
   int tier = 1;
+  // Tier >= 2: every group must approve (`pool` + `approvals = N` is one group; `approvals =
+  // [{pool, count}, ...]` several). `pool` and `approvals` then name the first group's pool and
+  // the total of all groups (what messages and the request's summary show).
+  std::vector<ApprovalGroup> groups;
   std::string pool;       // required for tier >= 2
   int approvals = 0;      // M; 0 on tier 1
   Seconds max_duration = std::chrono::hours(1);

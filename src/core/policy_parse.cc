@@ -15,6 +15,7 @@
 #include <utility>
 
 #include "core/policy.h"
+#include "core/approval_groups.h"
 
 namespace bg::core {
 namespace {
@@ -548,7 +549,7 @@ class PolicyReader {
     constexpr std::string_view kWhere = "[[rules]]";
     c_.CheckKeys(t,
                  {"resource", "privileges", "requesters", "tier", "pool", "approvals",
-                  "max_duration", "approval_window", "mfa_max_age", "deny_ends_request",
+                  "escalate_after", "escalate_to", "max_duration", "approval_window", "mfa_max_age", "deny_ends_request",
                   "emergency_auto_approve", "review_within", "reviewers", "recording"},
                  kWhere);
     Rule rule;
@@ -623,12 +624,13 @@ class PolicyReader {
     return rule;
   }
 
-  // pool and approvals: forbidden on tier 1, required (and satisfiable) on tiers 2 and 3.
+  // pool and approvals (one group, or a list of groups) and escalation: forbidden on tier 1,
+  // required (and satisfiable) on tiers 2 and 3.
   bool ReadApprovalTerms(const toml::table& t, Rule& rule) {
     constexpr std::string_view kWhere = "[[rules]]";
     if (rule.tier == 1) {
       bool ok = true;
-      for (std::string_view key : {"pool", "approvals"}) {
+      for (std::string_view key : {"pool", "approvals", "escalate_after", "escalate_to"}) {
         if (const toml::node* n = t.get(key)) {
           c_.Add(n->source(),
                  fmt::format("a tier-1 rule is self-approved and must not set '{}'", key));
@@ -637,6 +639,144 @@ class PolicyReader {
       }
       return ok;
     }
+    ApprovalGroup defaults;  // the rule-level escalation, for groups that set none
+    bool ok = ReadEscalation(t, kWhere, defaults);
+    const toml::node* approvals_node = t.get("approvals");
+    if (approvals_node != nullptr && approvals_node->is_array()) {
+      ok = ReadApprovalGroups(t, *approvals_node->as_array(), rule) && ok;
+    } else {
+      ok = ReadSinglePool(t, rule) && ok;
+    }
+    for (ApprovalGroup& g : rule.groups) {
+      if (g.escalate_to.empty()) {
+        g.escalate_to = defaults.escalate_to;
+        g.escalate_after = defaults.escalate_after;
+      }
+    }
+    return ok;
+  }
+
+  // escalate_after and escalate_to of a rule or of one approval group: both or neither; the
+  // pool must exist; at least 1s.
+  bool ReadEscalation(const toml::table& t, std::string_view where, ApprovalGroup& g) {
+    const bool has_after = t.get("escalate_after") != nullptr;
+    const bool has_to = t.get("escalate_to") != nullptr;
+    if (!has_after && !has_to) return true;
+    if (has_after != has_to) {
+      c_.Add(t.get(has_after ? "escalate_after" : "escalate_to")->source(),
+             fmt::format("'escalate_after' and 'escalate_to' in {} go together: set both or "
+                         "neither",
+                         where));
+      return false;
+    }
+    bool ok = true;
+    if (auto to = c_.Name(t, "escalate_to", where, Need::kRequired)) {
+      if (p_.pools.count(to->value) == 0) {
+        c_.Add(to->at, fmt::format("'escalate_to' in {} names pool '{}', which is not defined in "
+                                   "[pools]",
+                                   where, to->value));
+        ok = false;
+      } else {
+        g.escalate_to = to->value;
+      }
+    } else {
+      ok = false;
+    }
+    if (auto d = c_.Duration(t, "escalate_after", where, true)) {
+      g.escalate_after = *d;
+    } else {
+      ok = false;
+    }
+    return ok;
+  }
+
+  // approvals = [{pool = "a", count = 1}, {pool = "b", count = 1, escalate_after = "10m",
+  // escalate_to = "c"}]: every group must approve, a person counting for one group only.
+  bool ReadApprovalGroups(const toml::table& t, const toml::array& list, Rule& rule) {
+    constexpr std::string_view kWhere = "an entry of 'approvals'";
+    bool ok = true;
+    if (const toml::node* pool = t.get("pool")) {
+      c_.Add(pool->source(), "a rule with a list of 'approvals' names each group's pool in its "
+                             "entry: remove 'pool'");
+      ok = false;
+    }
+    if (list.empty()) {
+      c_.Add(list.source(), "'approvals' must list at least one group");
+      return false;
+    }
+    for (const toml::node& el : list) {
+      if (!el.is_table()) {
+        c_.Add(el.source(), "each entry of 'approvals' must be a table such as "
+                            "{pool = \"dba-approvers\", count = 1}");
+        ok = false;
+        continue;
+      }
+      const toml::table& e = *el.as_table();
+      c_.CheckKeys(e, {"pool", "count", "escalate_after", "escalate_to"}, kWhere);
+      ApprovalGroup g;
+      if (auto pool = c_.Name(e, "pool", kWhere, Need::kRequired)) {
+        if (p_.pools.count(pool->value) == 0) {
+          c_.Add(pool->at, fmt::format("the rule names pool '{}', which is not defined in [pools]",
+                                       pool->value));
+          ok = false;
+        } else if (std::any_of(rule.groups.begin(), rule.groups.end(),
+                               [&](const ApprovalGroup& o) { return o.pool == pool->value; })) {
+          c_.Add(pool->at, fmt::format("'approvals' lists pool '{}' twice: give it one entry "
+                                       "with the count it needs",
+                                       pool->value));
+          ok = false;
+        }
+        g.pool = pool->value;
+      } else {
+        ok = false;
+      }
+      if (auto n = c_.Integer(e, "count", kWhere, Need::kRequired, 1, kMaxCount)) {
+        g.count = static_cast<int>(*n);
+      } else {
+        ok = false;
+      }
+      ok = ReadEscalation(e, kWhere, g) && ok;
+      rule.groups.push_back(std::move(g));
+    }
+    if (!ok) return false;
+    rule.pool = rule.groups.front().pool;
+    rule.approvals = 0;
+    for (const ApprovalGroup& g : rule.groups) rule.approvals += g.count;
+    // Satisfiable: the pools' people (and those who may approve after an escalation) fill every
+    // group's seats, a person counting once; and so without any one requester in them.
+    std::vector<std::string> everyone;
+    for (const ApprovalGroup& g : rule.groups) {
+      for (const std::string& who : p_.Expand(p_.pools[g.pool])) everyone.push_back(who);
+      if (!g.escalate_to.empty()) {
+        for (const std::string& who : p_.Expand(p_.pools[g.escalate_to])) everyone.push_back(who);
+      }
+    }
+    GroupTally all = TallyGroups(p_, rule.groups, everyone, "", /*assume_escalated=*/true);
+    if (!all.complete()) {
+      c_.Add(list.source(),
+             fmt::format("the rule needs {} approvals from its groups but their pools hold only "
+                         "{} people who can fill them (a person counts for one group only), so "
+                         "no request could ever be approved",
+                         all.seats, all.filled));
+      return false;
+    }
+    for (const std::string& who : p_.Expand(rule.requesters)) {
+      GroupTally without = TallyGroups(p_, rule.groups, everyone, who, true);
+      if (!without.complete()) {
+        c_.Add(list.source(),
+               fmt::format("the rule needs {} approvals from its groups but without requester "
+                           "'{}', who may not approve their own request, their pools can fill "
+                           "only {}, so no request of {} could ever be approved",
+                           without.seats, who, without.filled, who));
+        return false;
+      }
+    }
+    return true;
+  }
+
+  // pool = "a" + approvals = N: one group.
+  bool ReadSinglePool(const toml::table& t, Rule& rule) {
+    constexpr std::string_view kWhere = "[[rules]]";
     bool ok = true;
     auto pool = c_.Name(t, "pool", kWhere, Need::kOptional);
     if (!t.get("pool")) {
@@ -677,6 +817,7 @@ class PolicyReader {
         ok = false;
       }
     }
+    if (ok) rule.groups = {ApprovalGroup{rule.pool, rule.approvals, "", Seconds(0), false}};
     return ok;
   }
 

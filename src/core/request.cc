@@ -3,6 +3,7 @@
 // builds the new state and the effects. Nothing here reads a clock or does I/O.
 #include "core/request.h"
 
+#include "core/approval_groups.h"
 #include "core/commands.h"
 
 #include <fmt/format.h>
@@ -123,11 +124,17 @@ bool OffHours(const PolicySettings& settings, const RiskInputs& risk) {
   return !working_day || risk.local_minute < wh.start_minute || risk.local_minute >= wh.end_minute;
 }
 
-// M plus the extras of every risk signal present (tier 2 and above), capped at the number of
-// pool members other than the requester but never below M.
-int RequiredApprovals(const Policy& policy, const Rule& rule, const std::string& requester,
-                      const RiskInputs& risk, std::vector<std::string>* signals) {
-  if (rule.tier < 2) return rule.approvals;
+// The rule's groups with the extras of every risk signal present (tier 2 and above) added to
+// the first group, capped at the number of its pool's members other than the requester but
+// never below its count.
+std::vector<ApprovalGroup> RequiredGroups(const Policy& policy, const Rule& rule,
+                                          const std::string& requester, const RiskInputs& risk,
+                                          std::vector<std::string>* signals) {
+  std::vector<ApprovalGroup> groups = rule.groups;
+  if (groups.empty() && !rule.pool.empty()) {
+    groups.push_back(ApprovalGroup{rule.pool, rule.approvals, "", Seconds(0), false});
+  }
+  if (rule.tier < 2 || groups.empty()) return groups;
   int extra = 0;
   if (OffHours(policy.settings, risk)) {
     signals->push_back("off_hours");
@@ -141,15 +148,36 @@ int RequiredApprovals(const Policy& policy, const Rule& rule, const std::string&
     signals->push_back("burst");
     extra += policy.risk.burst_extra_approvals;
   }
+  ApprovalGroup& first = groups.front();
   int others = 0;
-  auto pool = policy.pools.find(rule.pool);
+  auto pool = policy.pools.find(first.pool);
   if (pool != policy.pools.end()) {
     for (const std::string& person : policy.Expand(pool->second)) {
       if (person != requester) ++others;
     }
   }
-  int cap = std::max(rule.approvals, others);
-  return std::min(rule.approvals + extra, cap);
+  int cap = std::max(first.count, others);
+  first.count = std::min(first.count + extra, cap);
+  return groups;
+}
+
+int TotalCount(const std::vector<ApprovalGroup>& groups) {
+  int total = 0;
+  for (const ApprovalGroup& g : groups) total += g.count;
+  return total;
+}
+
+// "dba-approvers:1,managers:1" (with "+escalate_to@seconds" for a group that escalates).
+std::string GroupsDetail(const std::vector<ApprovalGroup>& groups) {
+  std::vector<std::string> parts;
+  for (const ApprovalGroup& g : groups) {
+    std::string part = fmt::format("{}:{}", g.pool, g.count);
+    if (!g.escalate_to.empty()) {
+      part += fmt::format("+{}@{}", g.escalate_to, g.escalate_after.count());
+    }
+    parts.push_back(std::move(part));
+  }
+  return fmt::format("{}", fmt::join(parts, ","));
 }
 
 std::string Join(const std::vector<std::string>& v) { return fmt::format("{}", fmt::join(v, ",")); }
@@ -192,9 +220,19 @@ Status CheckApprover(const Policy& policy, const Request& r, const Actor& actor,
   if (!actor.Has(Role::kApprover)) {
     return Error::PermissionDenied(fmt::format("you need the approver role to {} requests", verb));
   }
-  if (r.pool.empty() || !policy.InPool(actor.name, r.pool)) {
-    return Error::PermissionDenied(
-        fmt::format("you are not in pool '{}', which approves this request", r.pool));
+  if (!MayApproveFor(policy, r, actor.name)) {
+    std::vector<ApprovalGroup> groups = GroupsOf(r);
+    if (groups.size() == 1 && !groups[0].escalated) {
+      return Error::PermissionDenied(
+          fmt::format("you are not in pool '{}', which approves this request", r.pool));
+    }
+    std::vector<std::string> pools;
+    for (const ApprovalGroup& g : groups) {
+      pools.push_back(fmt::format("'{}'", g.pool));
+      if (g.escalated) pools.push_back(fmt::format("'{}'", g.escalate_to));
+    }
+    return Error::PermissionDenied(fmt::format(
+        "you are in none of the pools that approve this request ({})", fmt::join(pools, ", ")));
   }
   return Ok();
 }
@@ -220,6 +258,7 @@ Command TimerCommand(TimerKind kind) {
     case TimerKind::kExpiryWarning: return Command::kExpiryWarning;
     case TimerKind::kExpiry: return Command::kExpire;
     case TimerKind::kExtensionTimeout: return Command::kExtensionTimeout;
+    case TimerKind::kEscalation: return Command::kEscalate;
   }
   return Command::kExpire;
 }
@@ -270,8 +309,9 @@ Result<Transition> CreateRequest(const Policy& policy, const Actor& requester,
   r.ticket = ticket;
   r.source_address = requester.source_address;
   r.duration = cmd.duration;
-  r.pool = rule->pool;
-  r.required_approvals = RequiredApprovals(policy, *rule, requester.name, risk, &r.risk_signals);
+  r.groups = RequiredGroups(policy, *rule, requester.name, risk, &r.risk_signals);
+  r.pool = r.groups.empty() ? rule->pool : r.groups.front().pool;
+  r.required_approvals = r.groups.empty() ? rule->approvals : TotalCount(r.groups);
   r.max_duration = rule->max_duration;
   r.approval_window = rule->approval_window;
   r.mfa_max_age = rule->mfa_max_age;
@@ -284,8 +324,7 @@ Result<Transition> CreateRequest(const Policy& policy, const Actor& requester,
   r.approval_deadline = now + rule->approval_window;
 
   std::vector<Effect>& fx = t.effects;
-  fx.push_back(Audit("request.created", requester.name, r,
-                     {{"resource", r.resource},
+  std::map<std::string, std::string> created_details = {{"resource", r.resource},
                       {"privilege", r.privilege},
                       {"tier", std::to_string(r.tier)},
                       {"duration", Secs(r.duration)},
@@ -295,7 +334,13 @@ Result<Transition> CreateRequest(const Policy& policy, const Actor& requester,
                       {"emergency", Bool(r.emergency)},
                       {"pool", r.pool},
                       {"required_approvals", std::to_string(r.required_approvals)},
-                      {"risk_signals", Join(r.risk_signals)}}));
+                      {"risk_signals", Join(r.risk_signals)}};
+  const bool plain_groups =
+      r.groups.size() <= 1 &&
+      std::all_of(r.groups.begin(), r.groups.end(),
+                  [](const ApprovalGroup& g) { return g.escalate_to.empty(); });
+  if (!plain_groups) created_details["approval_groups"] = GroupsDetail(r.groups);
+  fx.push_back(Audit("request.created", requester.name, r, std::move(created_details)));
 
   if (cmd.emergency) {
     // CheckCreateTerms allowed it, so the rule auto-approves emergencies.
@@ -320,6 +365,16 @@ Result<Transition> CreateRequest(const Policy& policy, const Actor& requester,
   } else {
     r.state = RequestState::kPending;
     fx.push_back(ScheduleTimer{TimerKind::kApprovalTimeout, r.id, r.approval_deadline});
+    std::vector<Seconds> escalations;  // one timer for each distinct moment
+    for (const ApprovalGroup& g : r.groups) {
+      if (g.escalate_to.empty() || g.escalate_after <= Seconds(0)) continue;
+      if (std::find(escalations.begin(), escalations.end(), g.escalate_after) !=
+          escalations.end()) {
+        continue;
+      }
+      escalations.push_back(g.escalate_after);
+      fx.push_back(ScheduleTimer{TimerKind::kEscalation, r.id, now + g.escalate_after});
+    }
   }
   if (risk.able_approvers.has_value()) BG_TRY(CheckApprovable(policy, r, *risk.able_approvers));
   return t;
@@ -328,14 +383,30 @@ Result<Transition> CreateRequest(const Policy& policy, const Actor& requester,
 Status CheckApprovable(const Policy& policy, const Request& r,
                        const std::vector<std::string>& able_approvers) {
   if (r.state != RequestState::kPending) return Ok();
+  const std::vector<ApprovalGroup> groups = GroupsOf(r);
+  // Those who may approve after an escalation count: the escalation will let them.
+  const GroupTally tally =
+      TallyGroups(policy, groups, able_approvers, r.requester, /*assume_escalated=*/true);
+  if (tally.complete()) return Ok();
+  if (groups.size() > 1) {
+    std::string needs = fmt::format("{} approvals", r.required_approvals);
+    if (!r.risk_signals.empty()) {
+      needs += fmt::format(" (with the risk signals {})", fmt::join(r.risk_signals, ", "));
+    }
+    return Error::FailedPrecondition(fmt::format(
+        "this request cannot be approved: it needs {} from its groups, a person counting for one "
+        "group only, and the approvers who can approve it now (enabled and enrolled, other than "
+        "you) fill only {}: {}; ask an admin to enable or enrol approvers",
+        needs, tally.filled, DescribeTally(groups, tally)));
+  }
   std::vector<std::string> able;
   for (const std::string& name : able_approvers) {
-    if (name != r.requester && policy.InPool(name, r.pool) && !Contains(able, name)) {
+    if (name != r.requester && !groups.empty() && EligibleFor(policy, groups[0], name, true) &&
+        !Contains(able, name)) {
       able.push_back(name);
     }
   }
   std::sort(able.begin(), able.end());
-  if (static_cast<int>(able.size()) >= r.required_approvals) return Ok();
   std::string needs = fmt::format("{} approvals", r.required_approvals);
   if (!r.risk_signals.empty()) {
     needs += fmt::format(" (with the risk signals {})", fmt::join(r.risk_signals, ", "));
@@ -391,7 +462,7 @@ Result<Transition> Approve(const Policy& policy, const Request& r, const Actor& 
                              {"comment", std::move(comment)},
                              {"approvals", std::to_string(approvals.size())},
                              {"required_approvals", std::to_string(required)}}));
-  if (static_cast<int>(approvals.size()) < required) return t;
+  if (!TallyApprovals(policy, n, for_extension).complete()) return t;
   if (for_extension) {
     ApplyExtension(policy, &n, approver.name, now, &t.effects);
   } else {
@@ -451,7 +522,7 @@ Result<Transition> Cancel(const Request& r, const Actor& actor, Timestamp now) {
 Result<Transition> Revoke(const Policy& policy, const Request& r, const Actor& actor,
                           std::string reason, Timestamp now) {
   bool allowed = actor.name == r.requester || actor.Has(Role::kAdmin) ||
-                 (!r.pool.empty() && policy.InPool(actor.name, r.pool));
+                 MayApproveFor(policy, r, actor.name);
   if (!allowed) {
     return Error::PermissionDenied(
         "only the requester, an admin or a member of the approving pool can revoke this grant");
@@ -636,6 +707,36 @@ Result<Transition> OnTimer(const Policy& policy, const Request& r, TimerKind kin
                                 {{"duration", Secs(n.extension->duration)}}));
       n.extension.reset();
       break;
+    case TimerKind::kEscalation: {
+      bool escalated = false;
+      for (ApprovalGroup& g : n.groups) {
+        if (g.escalated || g.escalate_to.empty() || now < r.created_at + g.escalate_after) {
+          continue;
+        }
+        g.escalated = true;
+        escalated = true;
+        std::vector<std::string> recipients;
+        auto pool = policy.pools.find(g.escalate_to);
+        if (pool != policy.pools.end()) {
+          for (const std::string& who : policy.Expand(pool->second)) {
+            if (who != n.requester) recipients.push_back(who);
+          }
+        }
+        t.effects.push_back(Audit("request.escalated", kSystemActor, n,
+                                  {{"pool", g.pool},
+                                   {"escalate_to", g.escalate_to},
+                                   {"after", Secs(g.escalate_after)},
+                                   {"alerted", Join(recipients)}}));
+        t.effects.push_back(Alert{
+            "request_escalated", n.id, std::move(recipients),
+            fmt::format("{} asks for '{}' on '{}' ({}): nobody of pool '{}' answered within {}; "
+                        "you may approve it now",
+                        n.requester, n.privilege, n.resource, n.ticket, g.pool,
+                        FormatDuration(g.escalate_after))});
+      }
+      if (!escalated) return Unchanged(r);
+      break;
+    }
   }
   n.updated_at = now;
   return t;

@@ -82,8 +82,11 @@ struct Request {
 
   // Copied from the matching rule at creation, so a policy reload does not change the terms of
   // a request in flight (pool membership is read from the current policy at approval time).
-  std::string pool;
-  int required_approvals = 0;  // M plus risk extras
+  std::string pool;            // the first group's pool
+  int required_approvals = 0;  // M plus risk extras: the total over all groups
+  // The rule's groups (the risk extras added to the first); empty on a request stored before
+  // groups existed, which is one group of `pool` (GroupsOf in core/approval_groups.h).
+  std::vector<ApprovalGroup> groups;
   std::vector<std::string> risk_signals;  // "off_hours", "new_source", "burst"
   Seconds max_duration{0};
   Seconds approval_window{0};
@@ -127,7 +130,7 @@ struct AuditEvent {
 // The actor named in audit events for what timers and connectors cause.
 inline constexpr std::string_view kSystemActor = "system";
 
-enum class TimerKind { kApprovalTimeout, kExpiryWarning, kExpiry, kExtensionTimeout };
+enum class TimerKind { kApprovalTimeout, kExpiryWarning, kExpiry, kExtensionTimeout, kEscalation };
 std::string_view ToString(TimerKind k);
 std::optional<TimerKind> ParseTimerKind(std::string_view s);
 
@@ -151,7 +154,7 @@ struct RevokeGrant {
 
 // An alert to people (security contacts on emergency use; the requester before expiry).
 struct Alert {
-  std::string kind;  // "emergency_access", "expiry_warning"
+  std::string kind;  // "emergency_access", "expiry_warning", "request_escalated"
   RequestId request;
   std::vector<std::string> recipients;  // account names, groups expanded
   std::string message;

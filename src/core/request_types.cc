@@ -5,6 +5,8 @@
 
 #include "core/request.h"
 
+#include "core/approval_groups.h"
+
 namespace bg::core {
 namespace {
 
@@ -26,11 +28,12 @@ constexpr std::array<std::pair<Role, std::string_view>, 4> kRoles = {{
     {Role::kAdmin, "admin"},
 }};
 
-constexpr std::array<std::pair<TimerKind, std::string_view>, 4> kTimerKinds = {{
+constexpr std::array<std::pair<TimerKind, std::string_view>, 5> kTimerKinds = {{
     {TimerKind::kApprovalTimeout, "approval_timeout"},
     {TimerKind::kExpiryWarning, "expiry_warning"},
     {TimerKind::kExpiry, "expiry"},
     {TimerKind::kExtensionTimeout, "extension_timeout"},
+    {TimerKind::kEscalation, "escalation"},
 }};
 
 template <typename E, size_t N>
@@ -84,7 +87,7 @@ bool CanView(const Policy& policy, const Request& r, const Actor& actor) {
   if (actor.recording_grant) return *actor.recording_grant == r.id && actor.name == r.requester;
   if (actor.Has(Role::kAuditor) || actor.Has(Role::kAdmin)) return true;
   if (!actor.name.empty() && actor.name == r.requester) return true;
-  return actor.Has(Role::kApprover) && !r.pool.empty() && policy.InPool(actor.name, r.pool);
+  return actor.Has(Role::kApprover) && MayApproveFor(policy, r, actor.name);
 }
 
 }  // namespace bg::core

@@ -178,6 +178,26 @@ void ReadApproval(ObjectReader& r, core::Approval& a) {
   r.Str("comment", a.comment);
 }
 
+json GroupsToJson(const std::vector<core::ApprovalGroup>& groups) {
+  json out = json::array();
+  for (const auto& g : groups) {
+    out.push_back({{"pool", g.pool},
+                   {"count", g.count},
+                   {"escalate_to", g.escalate_to},
+                   {"escalate_after", g.escalate_after.count()},
+                   {"escalated", g.escalated}});
+  }
+  return out;
+}
+
+void ReadGroup(ObjectReader& r, core::ApprovalGroup& g) {
+  r.Str("pool", g.pool);
+  r.Int("count", g.count);
+  r.Str("escalate_to", g.escalate_to);
+  r.Secs("escalate_after", g.escalate_after);
+  r.Bool("escalated", g.escalated);
+}
+
 void ReadDenial(ObjectReader& r, core::Denial& d) {
   r.Str("approver", d.approver);
   r.Time("at", d.at);
@@ -245,6 +265,7 @@ std::string EncodeRequestBody(const core::Request& r) {
       {"duration", r.duration.count()},
       {"pool", r.pool},
       {"required_approvals", r.required_approvals},
+      {"groups", GroupsToJson(r.groups)},
       {"risk_signals", r.risk_signals},
       {"max_duration", r.max_duration.count()},
       {"approval_window", r.approval_window.count()},
@@ -307,6 +328,7 @@ Status DecodeRequestBody(std::string_view text, std::string_view column, core::R
   rd.Secs("duration", r.duration);
   rd.Str("pool", r.pool);
   rd.Int("required_approvals", r.required_approvals);
+  rd.ObjList("groups", r.groups, ReadGroup);  // absent in rows written before groups existed
   rd.StrList("risk_signals", r.risk_signals);
   rd.Secs("max_duration", r.max_duration);
   rd.Secs("approval_window", r.approval_window);

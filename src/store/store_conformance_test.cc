@@ -47,6 +47,8 @@ Request FullRequest(const std::string& id) {
   r.duration = Seconds(5400);
   r.pool = "dba";
   r.required_approvals = 4;
+  r.groups = {core::ApprovalGroup{"dba", 3, "", Seconds(0), false},
+              core::ApprovalGroup{"managers", 1, "oncall", Seconds(600), true}};
   r.risk_signals = {"off_hours", "new_source", "burst"};
   r.max_duration = Seconds(7200);
   r.approval_window = Seconds(1800);
@@ -118,6 +120,14 @@ void ExpectSameRequest(const Request& a, const Request& b) {
   EXPECT_EQ(a.duration, b.duration);
   EXPECT_EQ(a.pool, b.pool);
   EXPECT_EQ(a.required_approvals, b.required_approvals);
+  ASSERT_EQ(a.groups.size(), b.groups.size());
+  for (size_t i = 0; i < a.groups.size(); ++i) {
+    EXPECT_EQ(a.groups[i].pool, b.groups[i].pool);
+    EXPECT_EQ(a.groups[i].count, b.groups[i].count);
+    EXPECT_EQ(a.groups[i].escalate_to, b.groups[i].escalate_to);
+    EXPECT_EQ(a.groups[i].escalate_after, b.groups[i].escalate_after);
+    EXPECT_EQ(a.groups[i].escalated, b.groups[i].escalated);
+  }
   EXPECT_EQ(a.risk_signals, b.risk_signals);
   EXPECT_EQ(a.max_duration, b.max_duration);
   EXPECT_EQ(a.approval_window, b.approval_window);

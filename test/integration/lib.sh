@@ -29,7 +29,10 @@ bg_start_server() {
   SERVER_PID=$!
   export BREAKGLASS_SERVER=https://127.0.0.1:$PORT
   export BREAKGLASS_CACERT=$WORK/breakglass-data/tls.crt
-  wait_until 300 grep -q "listening on" "$WORK/serve.out" || fail "server did not start"
+  # Until it listens, or has exited (then at once, not after the whole wait).
+  wait_until 300 bash -c "grep -q 'listening on' '$WORK/serve.out' || ! kill -0 $SERVER_PID" ||
+    fail "server did not start"
+  grep -q "listening on" "$WORK/serve.out" || fail "server exited before listening"
 }
 # The current TOTP code of a demo user.
 code() { oathtool --totp -b "$(awk -v u="$1" '$1==u {print $3}' "$WORK/breakglass-data/demo-credentials.txt")"; }

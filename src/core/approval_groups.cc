@@ -1,0 +1,109 @@
+#include "core/approval_groups.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <functional>
+
+namespace bg::core {
+
+std::vector<ApprovalGroup> GroupsOf(const Request& r) {
+  if (!r.groups.empty()) return r.groups;
+  if (r.pool.empty()) return {};
+  ApprovalGroup g;
+  g.pool = r.pool;
+  g.count = r.required_approvals;
+  return {g};
+}
+
+bool EligibleFor(const Policy& policy, const ApprovalGroup& g, std::string_view name,
+                 bool assume_escalated) {
+  if (policy.InPool(name, g.pool)) return true;
+  return (g.escalated || assume_escalated) && !g.escalate_to.empty() &&
+         policy.InPool(name, g.escalate_to);
+}
+
+bool MayApproveFor(const Policy& policy, const Request& r, std::string_view name) {
+  if (name == r.requester) return false;
+  for (const ApprovalGroup& g : GroupsOf(r)) {
+    if (EligibleFor(policy, g, name)) return true;
+  }
+  return false;
+}
+
+GroupTally TallyGroups(const Policy& policy, const std::vector<ApprovalGroup>& groups,
+                       const std::vector<std::string>& people, std::string_view requester,
+                       bool assume_escalated) {
+  GroupTally tally;
+  tally.counted.resize(groups.size());
+  std::vector<size_t> seat_group;  // the group of each seat
+  for (size_t g = 0; g < groups.size(); ++g) {
+    for (int i = 0; i < groups[g].count; ++i) seat_group.push_back(g);
+  }
+  tally.seats = static_cast<int>(seat_group.size());
+
+  std::vector<std::string> persons;
+  for (const std::string& p : people) {
+    if (p != requester && std::find(persons.begin(), persons.end(), p) == persons.end()) {
+      persons.push_back(p);
+    }
+  }
+  // eligible[p][g]
+  std::vector<std::vector<bool>> eligible(persons.size(), std::vector<bool>(groups.size()));
+  for (size_t p = 0; p < persons.size(); ++p) {
+    for (size_t g = 0; g < groups.size(); ++g) {
+      eligible[p][g] = EligibleFor(policy, groups[g], persons[p], assume_escalated);
+    }
+  }
+  // Augmenting paths (Kuhn): each person in turn takes a free seat of a group they may approve
+  // for, or one whose holder can move to another seat.
+  constexpr size_t kFree = static_cast<size_t>(-1);
+  std::vector<size_t> holder(seat_group.size(), kFree);
+  std::vector<bool> visited;
+  std::function<bool(size_t)> place = [&](size_t p) {
+    for (size_t s = 0; s < seat_group.size(); ++s) {
+      if (visited[s] || !eligible[p][seat_group[s]]) continue;
+      visited[s] = true;
+      if (holder[s] == kFree || place(holder[s])) {
+        holder[s] = p;
+        return true;
+      }
+    }
+    return false;
+  };
+  for (size_t p = 0; p < persons.size(); ++p) {
+    visited.assign(seat_group.size(), false);
+    if (place(p)) ++tally.filled;
+  }
+  for (size_t s = 0; s < seat_group.size(); ++s) {
+    if (holder[s] != kFree) tally.counted[seat_group[s]].push_back(persons[holder[s]]);
+  }
+  return tally;
+}
+
+GroupTally TallyApprovals(const Policy& policy, const Request& r, bool for_extension) {
+  const std::vector<Approval>& given =
+      for_extension && r.extension ? r.extension->approvals : r.approvals;
+  std::vector<std::string> people;
+  for (const Approval& a : given) people.push_back(a.approver);
+  std::vector<ApprovalGroup> groups = GroupsOf(r);
+  if (for_extension && r.extension && groups.size() == 1) {
+    groups[0].count = r.extension->required_approvals;
+  }
+  return TallyGroups(policy, groups, people, r.requester);
+}
+
+std::string DescribeTally(const std::vector<ApprovalGroup>& groups, const GroupTally& tally) {
+  std::vector<std::string> parts;
+  for (size_t g = 0; g < groups.size(); ++g) {
+    const auto& who = g < tally.counted.size() ? tally.counted[g] : std::vector<std::string>{};
+    std::string part = fmt::format("pool '{}' ({} of {}", groups[g].pool, who.size(),
+                                   groups[g].count);
+    if (!who.empty()) part += fmt::format(": {}", fmt::join(who, ", "));
+    part += ")";
+    parts.push_back(std::move(part));
+  }
+  return fmt::format("{}", fmt::join(parts, ", "));
+}
+
+}  // namespace bg::core
