@@ -27,6 +27,10 @@ struct PolicySettings {
   std::string ticket_pattern;  // ECMAScript regex; empty = any non-empty ticket
   Seconds warn_before_expiry = std::chrono::minutes(5);
   std::vector<std::string> security_contacts;  // principals: "sam" or "group:security"
+  // Refuse new non-emergency requests of a person with an inappropriate verdict on a review of
+  // theirs that is open past its deadline (core/review.h). Not read from policy files yet: the
+  // key is refused until the service enforces it.
+  bool block_on_overdue_inappropriate = false;
 };
 
 struct RiskSettings {
