@@ -10,10 +10,7 @@ namespace bg::core {
 std::vector<ApprovalGroup> GroupsOf(const Request& r) {
   if (!r.groups.empty()) return r.groups;
   if (r.pool.empty()) return {};
-  ApprovalGroup g;
-  g.pool = r.pool;
-  g.count = r.required_approvals;
-  return {g};
+  return {OnePool(r.pool, r.required_approvals)};
 }
 
 bool EligibleFor(const Policy& policy, const ApprovalGroup& g, std::string_view name,

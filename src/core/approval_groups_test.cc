@@ -92,17 +92,22 @@ Actor Person(std::string name, Role role) {
   return a;
 }
 
-Request Create(const Policy& policy, std::string resource, std::string privilege) {
+// alice's request; the policy has no working hours, so the risk inputs raise nothing unless
+// the test asks.
+Result<Transition> CreateTransition(const Policy& policy, std::string resource,
+                                    std::string privilege, RiskInputs risk = {}) {
   CreateCommand cmd;
   cmd.resource = std::move(resource);
   cmd.privilege = std::move(privilege);
   cmd.duration = minutes(30);
   cmd.reason = "replication stuck";
   cmd.ticket = "INC-1";
-  RiskInputs risk;
-  risk.local_weekday = 3;
-  Result<Transition> t =
-      CreateRequest(policy, Person("alice", Role::kRequester), cmd, risk, RequestId("req_1"), kNow);
+  return CreateRequest(policy, Person("alice", Role::kRequester), cmd, risk, RequestId("req_1"),
+                       kNow);
+}
+
+Request Create(const Policy& policy, std::string resource, std::string privilege) {
+  Result<Transition> t = CreateTransition(policy, std::move(resource), std::move(privilege));
   EXPECT_TRUE(t.has_value()) << t.error().ToString();
   return t.has_value() ? t->request : Request{};
 }
@@ -190,16 +195,7 @@ TEST(ApprovalGroupsTest, EscalationLetsTheOtherPoolApproveAndAlertsIt) {
   Request r = Create(policy, "prod-db", "owner");
   // Creation schedules the escalation timer beside the approval timeout.
   {
-    CreateCommand c2;
-    c2.resource = "prod-db";
-    c2.privilege = "owner";
-    c2.duration = minutes(30);
-    c2.reason = "replication stuck";
-    c2.ticket = "INC-1";
-    RiskInputs risk;
-    risk.local_weekday = 3;
-    Result<Transition> t = CreateRequest(policy, Person("alice", Role::kRequester), c2, risk,
-                                         RequestId("req_1"), kNow);
+    Result<Transition> t = CreateTransition(policy, "prod-db", "owner");
     ASSERT_TRUE(t.has_value());
     bool timer = false;
     for (const Effect& e : t->effects) {
@@ -388,16 +384,9 @@ TEST(ApprovalGroupsTest, RiskExtrasGoToTheFirstGroup) {
   PolicyParseResult parsed = ParsePolicy(text, "risk.toml");
   ASSERT_TRUE(parsed.problems.empty()) << parsed.problems[0].ToString();
   const Policy& policy = *parsed.policy;
-  CreateCommand cmd;
-  cmd.resource = "prod-db";
-  cmd.privilege = "dba";
-  cmd.duration = minutes(30);
-  cmd.reason = "replication stuck";
-  cmd.ticket = "INC-1";
   RiskInputs risk;
   risk.new_source = true;
-  Result<Transition> t =
-      CreateRequest(policy, Person("alice", Role::kRequester), cmd, risk, RequestId("req_1"), kNow);
+  Result<Transition> t = CreateTransition(policy, "prod-db", "dba", risk);
   ASSERT_TRUE(t.has_value());
   EXPECT_EQ(t->request.groups[0].count, 2);
   EXPECT_EQ(t->request.groups[1].count, 1);

@@ -66,6 +66,13 @@ struct ApprovalGroup {
   Seconds escalate_after{0};  // 0: never escalates
   bool escalated = false;     // on a request: the escalation has happened
 };
+// The one group of a `pool = P` + `approvals = N` rule (no escalation).
+inline ApprovalGroup OnePool(std::string pool, int count) {
+  ApprovalGroup g;
+  g.pool = std::move(pool);
+  g.count = count;
+  return g;
+}
 
 struct Rule {
   std::string resource;

@@ -761,6 +761,7 @@ class PolicyReader {
       return false;
     }
     for (const std::string& who : p_.Expand(rule.requesters)) {
+      if (std::find(everyone.begin(), everyone.end(), who) == everyone.end()) continue;
       GroupTally without = TallyGroups(p_, rule.groups, everyone, who, true);
       if (!without.complete()) {
         c_.Add(list.source(),
@@ -817,7 +818,7 @@ class PolicyReader {
         ok = false;
       }
     }
-    if (ok) rule.groups = {ApprovalGroup{rule.pool, rule.approvals, "", Seconds(0), false}};
+    if (ok) rule.groups = {OnePool(rule.pool, rule.approvals)};
     return ok;
   }
 

@@ -16,13 +16,6 @@ namespace {
 
 constexpr size_t kMaxTicketLength = 200;
 
-std::string Trim(std::string_view s) {
-  const char* ws = " \t\r\n\f\v";
-  size_t b = s.find_first_not_of(ws);
-  if (b == std::string_view::npos) return {};
-  size_t e = s.find_last_not_of(ws);
-  return std::string(s.substr(b, e - b + 1));
-}
 
 // Characters, not bytes: a reason in any script is measured the same way.
 size_t CountCodePoints(std::string_view utf8) {
@@ -131,9 +124,7 @@ std::vector<ApprovalGroup> RequiredGroups(const Policy& policy, const Rule& rule
                                           const std::string& requester, const RiskInputs& risk,
                                           std::vector<std::string>* signals) {
   std::vector<ApprovalGroup> groups = rule.groups;
-  if (groups.empty() && !rule.pool.empty()) {
-    groups.push_back(ApprovalGroup{rule.pool, rule.approvals, "", Seconds(0), false});
-  }
+  if (groups.empty() && !rule.pool.empty()) groups.push_back(OnePool(rule.pool, rule.approvals));
   if (rule.tier < 2 || groups.empty()) return groups;
   int extra = 0;
   if (OffHours(policy.settings, risk)) {
@@ -275,6 +266,14 @@ bool DeniedBy(const std::vector<Denial>& denials, std::string_view name) {
 
 }  // namespace
 
+std::string Trim(std::string_view s) {
+  const char* ws = " \t\r\n\f\v";
+  size_t b = s.find_first_not_of(ws);
+  if (b == std::string_view::npos) return {};
+  size_t e = s.find_last_not_of(ws);
+  return std::string(s.substr(b, e - b + 1));
+}
+
 Result<Transition> CreateRequest(const Policy& policy, const Actor& requester,
                                  const CreateCommand& cmd, const RiskInputs& risk, RequestId id,
                                  Timestamp now) {
@@ -388,11 +387,11 @@ Status CheckApprovable(const Policy& policy, const Request& r,
   const GroupTally tally =
       TallyGroups(policy, groups, able_approvers, r.requester, /*assume_escalated=*/true);
   if (tally.complete()) return Ok();
+  std::string needs = fmt::format("{} approvals", r.required_approvals);
+  if (!r.risk_signals.empty()) {
+    needs += fmt::format(" (with the risk signals {})", fmt::join(r.risk_signals, ", "));
+  }
   if (groups.size() > 1) {
-    std::string needs = fmt::format("{} approvals", r.required_approvals);
-    if (!r.risk_signals.empty()) {
-      needs += fmt::format(" (with the risk signals {})", fmt::join(r.risk_signals, ", "));
-    }
     return Error::FailedPrecondition(fmt::format(
         "this request cannot be approved: it needs {} from its groups, a person counting for one "
         "group only, and the approvers who can approve it now (enabled and enrolled, other than "
@@ -407,10 +406,6 @@ Status CheckApprovable(const Policy& policy, const Request& r,
     }
   }
   std::sort(able.begin(), able.end());
-  std::string needs = fmt::format("{} approvals", r.required_approvals);
-  if (!r.risk_signals.empty()) {
-    needs += fmt::format(" (with the risk signals {})", fmt::join(r.risk_signals, ", "));
-  }
   std::string who = able.empty() ? std::string("none")
                                  : fmt::format("only {} ({})", able.size(), fmt::join(able, ", "));
   return Error::FailedPrecondition(fmt::format(

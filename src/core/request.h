@@ -167,6 +167,9 @@ struct Transition {
   std::vector<Effect> effects;
 };
 
+// Free text as the workflow keeps it: ASCII whitespace trimmed from both ends.
+std::string Trim(std::string_view s);
+
 // ---- Commands -----------------------------------------------------------------------------
 
 struct CreateCommand {

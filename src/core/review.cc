@@ -102,14 +102,8 @@ Result<ReviewTransition> SubmitReview(const Policy& policy, const Review& review
                   [&](const ReviewEntry& e) { return e.reviewer == reviewer.name; })) {
     return Error::Conflict("you already gave a verdict on this review");
   }
-  auto trim = [](std::string s) {
-    const char* ws = " \t\r\n";
-    size_t b = s.find_first_not_of(ws);
-    if (b == std::string::npos) return std::string();
-    return s.substr(b, s.find_last_not_of(ws) - b + 1);
-  };
-  verdict.findings = trim(std::move(verdict.findings));
-  verdict.follow_up_ticket = trim(std::move(verdict.follow_up_ticket));
+  verdict.findings = Trim(verdict.findings);
+  verdict.follow_up_ticket = Trim(verdict.follow_up_ticket);
   if (verdict.verdict != ReviewVerdict::kAppropriate && verdict.findings.empty()) {
     return Error::InvalidArgument(
         "findings", fmt::format("a verdict of '{}' needs findings saying what was wrong",
