@@ -131,6 +131,11 @@ Api::Api(service::Service& service)
                               {"method", "route", "code"})) {
     responses_ = *c;
   }
+  if (auto c = reg.AddCounter("breakglass_sse_streams_dropped_total",
+                              "Event streams closed because their reader fell too far behind.",
+                              {})) {
+    streams_dropped_ = *c;
+  }
   AddBuiltInRoutes();
   router_.SetFallback([this](Call& c) {
     // An unknown path: without a token only /v1 asks for one; with one, the token is checked
@@ -157,6 +162,10 @@ void Api::AddRoute(Route route) {
 std::string Api::MethodLabel(const std::string& method) {
   static const std::set<std::string> kKnown = {"GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"};
   return kKnown.count(method) ? method : "other";
+}
+
+void Api::OnStreamDropped() {
+  if (streams_dropped_) streams_dropped_->Inc();
 }
 
 void Api::OnComplete(const HttpRequest& req, int status, double seconds) {

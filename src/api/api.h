@@ -41,6 +41,8 @@ class Api {
   // Records one finished request (access log line + latency histogram), labelled by route
   // pattern and method from fixed sets.
   void OnComplete(const HttpRequest& req, int status, double seconds);
+  // Counts one event stream dropped because its reader fell too far behind.
+  void OnStreamDropped();
   // The method's metric label: a standard method, or "other".
   static std::string MethodLabel(const std::string& method);
 
@@ -51,6 +53,7 @@ class Api {
   Router router_;
   metrics::Histogram* latency_ = nullptr;
   metrics::Counter* responses_ = nullptr;
+  metrics::Counter* streams_dropped_ = nullptr;
   std::unique_ptr<RenderedRequests> rendered_;
   std::unique_ptr<EventStreams> events_;
 };

@@ -112,9 +112,22 @@ void EventStreams::Open(const core::Actor& actor, std::string token,
     }
     sw->WriteEvent("request", ToJson(e.request).dump());
   });
-  w->SetOnClose([this, id] { service_.Unsubscribe(*id); });
-  std::lock_guard lock(mu_);
-  streams_[*id] = Stream{std::move(w), std::move(token)};
+  {
+    std::lock_guard lock(mu_);
+    streams_[*id] = Stream{w, std::move(token)};
+  }
+  // Once closed (the client left, it fell too far behind, its token ended) the stream leaves
+  // the table at once: its writer keeps the connection and its buffers alive. The writer is
+  // released outside the lock.
+  w->SetOnClose([this, id] {
+    service_.Unsubscribe(*id);
+    std::shared_ptr<http::ResponseWriter> gone;
+    std::lock_guard lock(mu_);
+    if (auto it = streams_.find(*id); it != streams_.end()) {
+      gone = std::move(it->second.writer);
+      streams_.erase(it);
+    }
+  });
 }
 
 }  // namespace bg::api

@@ -263,6 +263,7 @@ int RunServe(Globals& g, const ServeFlags& f) {
   opts.on_complete = [&api](const http::HttpRequest& r, int status, double s) {
     api.OnComplete(r, status, s);
   };
+  opts.on_stream_dropped = [&api] { api.OnStreamDropped(); };
   opts.listen_fd = unsealed.listen_fd;  // after unsealing: the same socket, never closed
   auto server = http::HttpServer::Start(opts, [&api](http::HttpRequest r, std::shared_ptr<http::ResponseWriter> w) {
     api.Handle(std::move(r), std::move(w));

@@ -18,6 +18,7 @@
 
 #include <fmt/format.h>
 #include <arpa/inet.h>
+#include <malloc.h>
 #include <netinet/in.h>
 #include <openssl/ssl.h>
 #include <sys/socket.h>
@@ -55,8 +56,15 @@ namespace {
 
 using internal::ErrorResponse;
 
-constexpr size_t kMaxStreamQueueBytes = 1 << 20;  // A slower SSE reader than this is dropped.
+// A buffer that grew past this for one large request or response is released afterwards
+// instead of being kept for the connection's next request.
+constexpr size_t kKeepCapacityBytes = 64 << 10;
 constexpr size_t kDrainLimitBytes = 8 << 20;      // Unread input discarded before closing.
+// How often, after connections ended, the heap's free memory beyond kTrimAboveBytes is given
+// back to the system.
+constexpr std::chrono::seconds kTrimInterval{2};
+constexpr int kStreamSendBufferBytes = 64 << 10;  // SO_SNDBUF of an event stream
+constexpr size_t kTrimAboveBytes = 4 << 20;
 constexpr std::chrono::milliseconds kMaxDrainTime = std::chrono::seconds(2);
 
 // Mozilla "intermediate" TLS 1.2 suites: ECDHE + AEAD only. TLS 1.3 keeps OpenSSL's defaults.
@@ -76,6 +84,37 @@ bool ValidHeader(std::string_view name, std::string_view value) {
 }
 
 std::string_view Sv(beast::string_view s) { return {s.data(), s.size()}; }
+
+// A request body as a string that grows with the bytes that arrive. Beast's string_body
+// reserves the whole Content-Length up front, so a client announcing a 1 MiB body and
+// sending nothing held 1 MiB per connection.
+struct ArrivingBody {
+  using value_type = std::string;
+  static std::uint64_t size(const value_type& body) { return body.size(); }
+  class reader {
+   public:
+    template <bool kIsRequest, class Fields>
+    reader(bhttp::header<kIsRequest, Fields>&, value_type& body) : body_(body) {}
+    void init(const boost::optional<std::uint64_t>&, beast::error_code& ec) { ec = {}; }
+    template <class ConstBufferSequence>
+    std::size_t put(const ConstBufferSequence& buffers, beast::error_code& ec) {
+      const size_t before = body_.size();
+      const size_t n = net::buffer_size(buffers);
+      body_.resize(before + n);  // geometric growth of the capacity, by std::string
+      ec = {};
+      return net::buffer_copy(net::buffer(body_.data() + before, n), buffers);
+    }
+    void finish(beast::error_code& ec) { ec = {}; }
+
+   private:
+    value_type& body_;
+  };
+};
+
+// Gives back a string's memory when one large message made it grow.
+void ReleaseIfLarge(std::string& s) {
+  if (s.capacity() > kKeepCapacityBytes) std::string().swap(s);
+}
 
 bool HasLineBreak(std::string_view s) { return s.find_first_of("\r\n") != std::string_view::npos; }
 
@@ -231,7 +270,17 @@ struct ServerShared {
 
   std::mutex sessions_mu;
   std::unordered_map<SessionBase*, std::weak_ptr<SessionBase>> sessions;
+  std::atomic<uint64_t> sessions_ended{0};  // since the listener last looked
 };
+
+// glibc keeps what a burst of connections freed (its arenas grow and are trimmed only from the
+// top): after slow-client tests resident memory went from 20 MB to 262 MB and stayed. This
+// returns free pages when the heap holds more than kTrimAboveBytes of free memory.
+void ReleaseFreeHeap() {
+#ifdef __GLIBC__
+  if (mallinfo2().fordblks > kTrimAboveBytes) malloc_trim(0);
+#endif
+}
 
 // What a ConnectionWriter needs from its connection; every Deliver* and Abort runs on the
 // session's I/O thread.
@@ -242,6 +291,7 @@ class SessionBase : public std::enable_shared_from_this<SessionBase> {
   virtual ~SessionBase() {
     std::lock_guard lock(shared_->sessions_mu);
     shared_->sessions.erase(this);
+    ++shared_->sessions_ended;
   }
   const Executor& executor() const { return executor_; }
   // False if the connection is already closed.
@@ -429,6 +479,11 @@ class Session final : public SessionBase {
   void DeliverStreamStart(HeaderList headers) override {
     if (closed_) return;
     streaming_ = true;
+    // The kernel's send buffer would otherwise grow to megabytes for a reader that stopped
+    // reading, in front of max_stream_buffer_bytes; events are small and a stream needs
+    // little throughput.
+    beast::error_code ignored;
+    Lowest().set_option(net::socket_base::send_buffer_size(kStreamSendBufferBytes), ignored);
     chunked_ = version_ >= 11;
     out_.clear();
     AppendStatusLine(out_, version_, 200);
@@ -461,7 +516,13 @@ class Session final : public SessionBase {
     if (closed_ || !streaming_ || stream_ending_) return;
     queued_bytes_ += data.size();
     queue_.push_back(std::move(data));
-    if (queued_bytes_ > kMaxStreamQueueBytes) return CloseNow();
+    // What this reader has not taken yet: queued, and the chunk being written. A reader that
+    // falls further behind is dropped (it may reconnect) rather than held in memory.
+    const size_t write_pending = writing_ ? in_flight_.size() : 0;
+    if (queued_bytes_ + write_pending > options().max_stream_buffer_bytes) {
+      if (options().on_stream_dropped) options().on_stream_dropped();
+      return CloseNow();
+    }
     Flush();
   }
 
@@ -512,6 +573,8 @@ class Session final : public SessionBase {
 
   void DoRead() {
     if (closed_) return;
+    // No read is pending here: the last request's large headers or body chunks may go.
+    if (buffer_.size() == 0 && buffer_.capacity() > kKeepCapacityBytes) buffer_.shrink_to_fit();
     parser_.emplace();
     parser_->header_limit(static_cast<uint32_t>(options().max_header_bytes));
     parser_->body_limit(options().max_body_bytes);
@@ -677,6 +740,7 @@ class Session final : public SessionBase {
     net::async_write(stream_, net::buffer(out_),
                      [self = Self(), keep_alive](beast::error_code ec, size_t) {
                        self->Complete(self->status_);
+                       ReleaseIfLarge(self->out_);
                        if (ec) return self->CloseNow();
                        if (!keep_alive) return self->Shutdown();
                        self->DoRead();
@@ -727,6 +791,8 @@ class Session final : public SessionBase {
                      [self = Self()](beast::error_code ec, size_t) {
                        self->writing_ = false;
                        self->ClearDeadline();
+                       self->in_flight_.clear();
+                       ReleaseIfLarge(self->in_flight_);
                        if (ec) return self->CloseNow();
                        self->Flush();
                      });
@@ -787,6 +853,10 @@ class Session final : public SessionBase {
     beast::error_code ignored;
     Lowest().shutdown(tcp::socket::shutdown_both, ignored);
     Lowest().close(ignored);
+    // What was queued for a stream will never be written (a write in progress keeps its own
+    // buffer until its handler runs).
+    std::deque<std::string>().swap(queue_);
+    queued_bytes_ = 0;
     if (auto writer = writer_.lock()) writer->MarkClosed();
     writer_.reset();
   }
@@ -799,7 +869,7 @@ class Session final : public SessionBase {
   uint64_t timer_generation_ = 0;
 
   beast::flat_buffer buffer_;
-  std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
+  std::optional<bhttp::request_parser<ArrivingBody>> parser_;
   std::string out_;  // The response being written; its capacity is kept across requests.
   std::weak_ptr<ConnectionWriter> writer_;
   // The current request's method, path and peer address, for on_complete.
@@ -829,7 +899,18 @@ class Listener : public std::enable_shared_from_this<Listener> {
   Listener(std::shared_ptr<ServerShared> shared, Acceptor acceptor)
       : shared_(std::move(shared)),
         acceptor_(std::move(acceptor)),
-        retry_(acceptor_.get_executor()) {}
+        retry_(acceptor_.get_executor()),
+        trim_(acceptor_.get_executor()) {}
+
+  // Every kTrimInterval while listening: if connections ended meanwhile, ReleaseFreeHeap.
+  void Trim() {
+    trim_.expires_after(kTrimInterval);
+    trim_.async_wait([self = shared_from_this()](beast::error_code ec) {
+      if (ec || !self->acceptor_.is_open()) return;
+      if (self->shared_->sessions_ended.exchange(0) > 0) ReleaseFreeHeap();
+      self->Trim();
+    });
+  }
 
   void Accept() {
     // Connections are spread over the I/O threads in turn.
@@ -849,6 +930,7 @@ class Listener : public std::enable_shared_from_this<Listener> {
         return done(Error::FailedPrecondition("the listener was already released"));
       }
       self->retry_.cancel();
+      self->trim_.cancel();
       beast::error_code ec;
       int fd = self->acceptor_.release(ec);
       if (ec) {
@@ -865,6 +947,7 @@ class Listener : public std::enable_shared_from_this<Listener> {
       beast::error_code ignored;
       self->acceptor_.close(ignored);
       self->retry_.cancel();
+      self->trim_.cancel();
       std::vector<std::shared_ptr<SessionBase>> sessions;
       {
         std::lock_guard lock(self->shared_->sessions_mu);
@@ -925,6 +1008,7 @@ class Listener : public std::enable_shared_from_this<Listener> {
   std::shared_ptr<ServerShared> shared_;
   Acceptor acceptor_;
   Timer retry_;
+  Timer trim_;
   size_t next_context_ = 0;
 };
 
@@ -1037,6 +1121,7 @@ class ServerImpl final : public HttpServer {
     port_ = acceptor.local_endpoint(ec).port();
     listener_ = std::make_shared<Listener>(shared_, std::move(acceptor));
     listener_->Accept();
+    listener_->Trim();
     for (auto& context : shared_->contexts) {
       threads_.emplace_back([shared = shared_, context = context.get()] {
         for (;;) {

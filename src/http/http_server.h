@@ -97,6 +97,9 @@ struct HttpServerOptions {
   int threads = 2;
   size_t max_body_bytes = 1 << 20;
   size_t max_header_bytes = 16 << 10;
+  // What a stream may hold for a reader that does not keep up (queued, plus the chunk being
+  // written); a stream that would hold more is dropped (closed, on_stream_dropped called).
+  size_t max_stream_buffer_bytes = 256 << 10;
   // Deadline for the TLS handshake, for each request's headers and body, for writing a
   // response, and for an idle keep-alive connection.
   std::chrono::milliseconds timeout = std::chrono::seconds(30);
@@ -106,6 +109,9 @@ struct HttpServerOptions {
   // The request carries method, path and remote_address only (no query, headers or body).
   // Runs on an I/O thread.
   std::function<void(const HttpRequest&, int status, double seconds)> on_complete;
+  // Called when a stream is dropped because its reader fell max_stream_buffer_bytes behind.
+  // Runs on an I/O thread.
+  std::function<void()> on_stream_dropped;
   // An already bound, already listening TCP socket to accept on instead of binding host:port
   // (host and port are then ignored; plain HTTP still needs it bound to a loopback address),
   // e.g. one HttpServer::ReleaseListener() handed back. The server owns it once Start
