@@ -4,9 +4,7 @@
 #include <termios.h>
 #include <unistd.h>
 
-#include <fstream>
 #include <iostream>
-#include <sstream>
 
 #include "auth/qr.h"
 #include "cli/common.h"
@@ -16,6 +14,7 @@
 #include "service/recording_check.h"
 #include "service/local_time.h"
 #include "service/service.h"
+#include "util/fs.h"
 
 namespace bg::cli {
 namespace {
@@ -254,11 +253,9 @@ void AddPolicyCommands(CLI::App& app, Globals& g) {
   check->add_option("FILE", *file, "Policy file")->required();
   check->add_option("--config", *config, "Also check connector names against this server configuration");
   check->callback([&g, file, config] {
-    std::ifstream in(*file, std::ios::binary);
-    if (!in) return Fail(g, Error::InvalidArgument("FILE", "cannot read " + *file));
-    std::stringstream ss;
-    ss << in.rdbuf();
-    auto parsed = core::ParsePolicy(ss.str(), *file);
+    auto text = fs::ReadWholeFile(*file, "FILE");
+    if (!text) return Fail(g, text.error());
+    auto parsed = core::ParsePolicy(*text, *file);
     std::vector<std::string> problems;
     for (const auto& p : parsed.problems) problems.push_back(p.ToString());
     if (parsed.policy) {

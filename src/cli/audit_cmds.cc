@@ -7,11 +7,9 @@
 #include <charconv>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <memory>
 #include <optional>
-#include <sstream>
 
 #include "audit/checkpoint.h"
 #include "audit/event.h"
@@ -23,6 +21,7 @@
 #include "store/store.h"
 #include "util/encoding.h"
 #include "util/time.h"
+#include "util/fs.h"
 
 namespace bg::cli {
 namespace {
@@ -35,13 +34,7 @@ constexpr int kVerifyFailed = 1;  // "verification failed", distinct from usage 
 
 // ---- small I/O helpers ----
 
-Result<std::string> ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Error::InvalidArgument("file", "cannot read " + path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+Result<std::string> ReadFile(const std::string& path) { return fs::ReadWholeFile(path, "file"); }
 
 // Writes through a temporary file renamed into place, so a failed export leaves no half file.
 class OutFile {

@@ -8,11 +8,10 @@
 
 #include <cctype>
 #include <cstdlib>
-#include <fstream>
-#include <sstream>
 
 #include "cli/kit_io.h"
 #include "util/time.h"
+#include "util/fs.h"
 
 namespace bg::cli {
 namespace {
@@ -127,9 +126,8 @@ ClientOptions ResolveClientOptions(ClientOptions o, bool renew) {
   if (o.server.empty()) o.server = Env("BREAKGLASS_SERVER");
   if (o.token.empty()) o.token = Env("BREAKGLASS_TOKEN");
   if (o.cacert.empty()) o.cacert = Env("BREAKGLASS_CACERT");
-  std::ifstream in(CredentialsPath());
-  if (in) {
-    auto j = nlohmann::json::parse(in, nullptr, false);
+  if (auto saved = fs::ReadWholeFile(CredentialsPath())) {
+    auto j = nlohmann::json::parse(*saved, nullptr, false);
     if (j.is_object()) {
       auto get = [&](const char* k) {
         return j.contains(k) && j[k].is_string() ? j[k].get<std::string>() : std::string();
@@ -164,7 +162,7 @@ Status SaveCredentials(const ClientOptions& o, const std::string& user,
   }
   nlohmann::json j = {{"server", o.server}, {"token", o.token}, {"cacert", cacert},
                       {"user", user}, {"expires_at", expires_at}};
-  return ReplaceFile(path, j.dump(2) + "\n", 0600);
+  return fs::ReplaceFile(path, j.dump(2) + "\n", 0600);
 }
 
 Result<ApiResponse> Client::Send(const std::string& method, const std::string& path,

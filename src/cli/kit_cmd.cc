@@ -26,6 +26,7 @@
 #include "util/time.h"
 #include "cli/exit_codes.h"
 #include "cli/text.h"
+#include "util/fs.h"
 
 namespace bg::cli {
 namespace {
@@ -59,13 +60,13 @@ std::string ReadAll(std::istream& in) {
 }
 
 std::string ReadFileOrFail(const std::string& path) {
-  auto text = ReadWholeFile(path);
+  auto text = fs::ReadWholeFile(path);
   if (!text) FailIo(text.error());
   return std::move(text).value();
 }
 
 void WriteNewFileOrFail(const std::string& path, std::string_view bytes, mode_t mode) {
-  if (auto s = WriteNewFile(path, bytes, mode); !s) FailIo(s.error());
+  if (auto s = fs::WriteNewFile(path, bytes, mode); !s) FailIo(s.error());
 }
 
 kit::KitManifest LoadManifestOrFail(const std::string& path) {
@@ -222,7 +223,7 @@ void AddRotate(CLI::App* kit_cmd) {
     if (!retired) FailWith(retired.error(), kExitRejected);
     struct stat st {};
     const mode_t mode = ::stat(args->manifest.c_str(), &st) == 0 ? (st.st_mode & 0777) : 0644;
-    if (auto s = ReplaceFile(args->manifest, kit::FormatManifest(old), mode); !s) {
+    if (auto s = fs::ReplaceFile(args->manifest, kit::FormatManifest(old), mode); !s) {
       FailIo(s.error());
     }
   });
@@ -461,7 +462,7 @@ void RunSshCert(const SshCertArgs& a) {
   const std::string cert_path = a.out.empty() ? DefaultCertificatePath(a.public_key) : a.out;
   if (cert_path == "-") {
     std::cout << cert->line << "\n" << std::flush;
-  } else if (auto s = ReplaceFile(cert_path, cert->line + "\n", 0644); !s) {
+  } else if (auto s = fs::ReplaceFile(cert_path, cert->line + "\n", 0644); !s) {
     FailIo(s.error(), " (the offline record " + record_path + " was written)");
   }
   const kit::SshCertificateUse& use = cert->use;

@@ -1,8 +1,5 @@
-// File and kit output shared by the CLI (kit commands, credentials and key files): reading
-// whole files, creating files that must not exist yet (fsynced, with a mode), replacing a file
-// atomically, and writing a kit's shares and manifest into a directory. Errors name the path
-// and the OS reason; their code is kNotFound (no such file), kConflict (it exists),
-// kPermissionDenied (not allowed) or kUnavailable (any other failure). Secrets read or written
+// Kit output of the CLI: a kit's share lines, and its shares and manifest written into a
+// directory (through util/fs.h, so errors say by their code what happened). Secrets written
 // here are wiped from the buffers this module owns.
 #pragma once
 
@@ -18,15 +15,6 @@
 #include "util/secret.h"
 
 namespace bg::cli {
-
-Result<std::string> ReadWholeFile(const std::string& path);
-// Creates `path` with `mode` (refusing to replace an existing file), writes and fsyncs it.
-Status WriteNewFile(const std::string& path, std::string_view bytes, mode_t mode);
-// Replaces `path` atomically (a temporary file beside it, then rename) with `mode`.
-Status ReplaceFile(const std::string& path, std::string_view bytes, mode_t mode);
-Status SyncDir(const std::string& dir);
-// Creates `dir` (0700) unless it exists; fails if it is not a directory.
-Status MakeDir(const std::string& dir);
 
 // The share lines of `kit`, in index order.
 std::vector<Secret> KitShareLines(const kit::Kit& kit);

@@ -35,6 +35,7 @@
 #include "util/random.h"
 #include "util/sha256.h"
 #include "util/time.h"
+#include "util/fs.h"
 
 namespace bg::cli {
 namespace {
@@ -60,7 +61,7 @@ Result<kit::KitManifest> LoadMasterManifest(const service::ServerConfig& config)
         "{} does not exist: this data directory is not sealed (run breakglass kit seal-master)",
         path));
   }
-  BG_ASSIGN_OR_RETURN(std::string text, ReadWholeFile(path));
+  BG_ASSIGN_OR_RETURN(std::string text, fs::ReadWholeFile(path));
   auto manifest = kit::ParseManifest(text);
   if (!manifest) {
     return Error::FailedPrecondition(fmt::format("{}: {}", path, manifest.error().message()));
@@ -332,13 +333,13 @@ Status SealMaster(Globals& g, const SealArgs& a) {
     std::cout.flush();
     if (!std::cout) return Error::Unavailable("cannot write the shares to stdout; the key was kept");
   }
-  BG_TRY(WriteNewFile(manifest_path, kit::FormatManifest(made.manifest), 0644));
-  BG_TRY(SyncDir(config.data_dir));
+  BG_TRY(fs::WriteNewFile(manifest_path, kit::FormatManifest(made.manifest), 0644));
+  BG_TRY(fs::SyncDir(config.data_dir));
   if (::unlink(key_path.c_str()) != 0) {
     return Error::Unavailable(fmt::format("the kit is written but {} could not be removed: {}",
                                           key_path, std::strerror(errno)));
   }
-  BG_TRY(SyncDir(config.data_dir));
+  BG_TRY(fs::SyncDir(config.data_dir));
   const kit::KitManifest& m = made.manifest;
   if (g.json && a.out_dir.empty()) return Ok();  // printed above
   json j = {{"kit_id", m.kit_id},       {"threshold", m.threshold}, {"share_count", m.share_count},
@@ -375,7 +376,7 @@ Result<std::unique_ptr<auth::MasterKey>> KeyFromShares(const service::ServerConf
     in << std::cin.rdbuf();
     text = in.str();
   } else {
-    BG_ASSIGN_OR_RETURN(text, ReadWholeFile(path));
+    BG_ASSIGN_OR_RETURN(text, fs::ReadWholeFile(path));
   }
   BG_ASSIGN_OR_RETURN(auto store, store::OpenStore(config.storage, config.data_dir));
   kit::Unsealer unsealer(manifest, [&store](const Secret& s) { return OpensAuditKey(*store, s); });
@@ -449,7 +450,7 @@ Result<std::unique_ptr<auth::MasterKey>> SealedKeyIfNeeded(const service::Server
 namespace {
 
 Status Reconcile(Globals& g, const ReconcileArgs& a) {
-  BG_ASSIGN_OR_RETURN(std::string text, ReadWholeFile(a.record));
+  BG_ASSIGN_OR_RETURN(std::string text, fs::ReadWholeFile(a.record));
   auto record = kit::ParseOfflineRecord(text);
   if (!record) return Error::InvalidArgument("record", a.record + ": " + record.error().message());
   BG_TRY(kit::VerifyOfflineRecord(*record, a.public_key));

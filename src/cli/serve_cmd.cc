@@ -10,9 +10,7 @@
 #include <unistd.h>
 
 #include <filesystem>
-#include <fstream>
 #include <iostream>
-#include <sstream>
 
 #include "api/api.h"
 #include "api/connector_routes.h"
@@ -31,6 +29,7 @@
 #include "service/checkpointer.h"
 #include "service/data_dir.h"
 #include "service/service.h"
+#include "util/fs.h"
 
 namespace bg::cli {
 namespace {
@@ -93,13 +92,10 @@ Status EnsureDemoUsers(service::Service& svc, const std::string& data_dir) {
       // should not trip the new-source risk signal.
       for (const char* addr : {"127.0.0.1", "::1"}) BG_TRY(svc.MarkSourceKnown(u.name, addr));
     }
-    BG_TRY(ReplaceFile(path, text, 0600));
+    BG_TRY(fs::ReplaceFile(path, text, 0600));
   }
-  std::ifstream in(path);
-  if (in) {
-    std::stringstream ss;
-    ss << in.rdbuf();
-    std::cout << "\nDemo accounts (" << path << "):\n" << ss.str() << std::flush;
+  if (auto text = fs::ReadWholeFile(path)) {
+    std::cout << "\nDemo accounts (" << path << "):\n" << *text << std::flush;
   }
   return Ok();
 }

@@ -10,9 +10,7 @@
 #include <filesystem>
 
 #include <chrono>
-#include <fstream>
 #include <iostream>
-#include <sstream>
 #include <thread>
 
 #include "cli/common.h"
@@ -24,6 +22,7 @@
 #include "session/shipper.h"
 #include "session/spool.h"
 #include "util/random.h"
+#include "util/fs.h"
 
 namespace bg::cli {
 namespace {
@@ -65,10 +64,8 @@ struct RecordFlags {
 };
 
 Result<std::string> ReadTokenFile(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return Error::InvalidArgument("token-file", "cannot read " + path);
-  std::string token;
-  std::getline(in, token);
+  BG_ASSIGN_OR_RETURN(std::string text, fs::ReadWholeFile(path, "token-file"));
+  std::string token = text.substr(0, text.find('\n'));
   while (!token.empty() && (token.back() == '\r' || token.back() == ' ')) token.pop_back();
   if (token.empty()) return Error::InvalidArgument("token-file", path + " is empty");
   return token;
@@ -274,12 +271,7 @@ void AddRecordFlags(CLI::App* cmd, RecordFlags& f) {
 }
 
 Result<std::string> LoadRecording(Globals& g, const std::string& what) {
-  if (access(what.c_str(), R_OK) == 0) {
-    std::ifstream in(what, std::ios::binary);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-  }
+  if (access(what.c_str(), R_OK) == 0) return fs::ReadWholeFile(what);
   Client c(ResolveClientOptions(g.client));
   BG_ASSIGN_OR_RETURN(ApiResponse r, c.Send("GET", "/v1/sessions/" + UrlPart(what) + "/recording"));
   return std::move(r.body);

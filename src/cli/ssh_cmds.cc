@@ -24,6 +24,7 @@
 #include "kit/ssh_cert.h"
 #include "service/writer.h"
 #include "store/store.h"
+#include "util/fs.h"
 
 namespace bg::cli {
 namespace {
@@ -77,7 +78,7 @@ Status WriteOutput(const std::string& path, const std::string& bytes) {
     std::cout.flush();
     return Ok();
   }
-  return ReplaceFile(path, bytes, 0644);  // atomically: sshd may read the file at any moment
+  return fs::ReplaceFile(path, bytes, 0644);  // atomically: sshd may read the file at any moment
 }
 
 struct CaKitFlags {
@@ -178,7 +179,7 @@ Status RevokeCertificate(Globals& g, const CaRevokeFlags& f) {
     if (!serial.empty() || !valid_before.empty()) {
       return Error::InvalidArgument("record", "give --record or --serial/--valid-before, not both");
     }
-    BG_ASSIGN_OR_RETURN(std::string text, ReadWholeFile(f.record));
+    BG_ASSIGN_OR_RETURN(std::string text, fs::ReadWholeFile(f.record));
     BG_ASSIGN_OR_RETURN(kit::OfflineRecord rec, kit::ParseOfflineRecord(text));
     BG_TRY(kit::VerifyOfflineRecord(rec));
     if (!rec.ssh_certificate) {
@@ -360,9 +361,9 @@ void AddSshCommand(CLI::App& app, Globals& g) {
     if (dir_c == nullptr) return Fail(g, Error::Unavailable("cannot create a temporary directory"));
     const std::string dir = dir_c;
     const std::string key_path = dir + "/id_ed25519", cert_path = dir + "/id_ed25519-cert.pub";
-    Status written = WriteNewFile(key_path, key.ToOpenSshPrivateKeyFile("breakglass").Reveal(), 0600);
+    Status written = fs::WriteNewFile(key_path, key.ToOpenSshPrivateKeyFile("breakglass").Reveal(), 0600);
     if (written) {
-      written = WriteNewFile(cert_path, (*r)["certificate"].get<std::string>() + "\n", 0600);
+      written = fs::WriteNewFile(cert_path, (*r)["certificate"].get<std::string>() + "\n", 0600);
     }
     if (!written) {
       std::filesystem::remove_all(dir);

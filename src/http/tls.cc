@@ -1,4 +1,5 @@
 #include "http/tls.h"
+#include "util/fs.h"
 
 #include <fcntl.h>
 #include <fmt/format.h>
@@ -124,32 +125,6 @@ Result<X509Ptr> MakeCertificate(EVP_PKEY* key) {
   return cert;
 }
 
-// Writes `data` to a new file (O_EXCL: never follows or replaces anything) and syncs it.
-Status WriteNewFile(const std::string& path, std::string_view data, mode_t mode) {
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
-  if (fd < 0) return Errno("cannot create", path);
-  size_t done = 0;
-  while (done < data.size()) {
-    ssize_t n = ::write(fd, data.data() + done, data.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      Error error = Errno("cannot write", path);
-      ::close(fd);
-      ::unlink(path.c_str());
-      return error;
-    }
-    done += static_cast<size_t>(n);
-  }
-  if (::fsync(fd) != 0) {
-    Error error = Errno("cannot sync", path);
-    ::close(fd);
-    ::unlink(path.c_str());
-    return error;
-  }
-  ::close(fd);
-  return Ok();
-}
-
 template <typename WriteFn>
 Result<std::string> ToPem(WriteFn write) {
   BioPtr bio(BIO_new(BIO_s_mem()));
@@ -172,10 +147,10 @@ Status CreatePair(const std::string& cert_path, const std::string& key_path) {
   // The key goes first, straight to its final name with O_EXCL (two starting servers cannot
   // both win); the certificate is renamed into place last, so tls.crt never appears without
   // its key.
-  BG_TRY(WriteNewFile(key_path, key_pem, 0600));
+  BG_TRY(fs::WriteNewFile(key_path, key_pem, 0600));
   std::string tmp = fmt::format("{}.tmp.{}", cert_path, ::getpid());
   ::unlink(tmp.c_str());
-  Status written = WriteNewFile(tmp, cert_pem, 0600);  // like every file of the data dir
+  Status written = fs::WriteNewFile(tmp, cert_pem, 0600);  // like every file of the data dir
   if (!written.has_value() || ::rename(tmp.c_str(), cert_path.c_str()) != 0) {
     Error error = written.has_value() ? Errno("cannot rename to", cert_path) : written.error();
     ::unlink(tmp.c_str());

@@ -4,11 +4,11 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
-#include <fstream>
 #include <set>
 #include <sstream>
 #include <toml++/toml.h>
 #include "service/recording_check.h"
+#include "util/fs.h"
 
 namespace bg::service {
 namespace {
@@ -273,11 +273,8 @@ Result<ServerConfig> ParseServerConfig(std::string_view text, std::string_view p
 }
 
 Result<ServerConfig> LoadServerConfig(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Error::InvalidArgument("config", fmt::format("cannot read {}", path));
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ParseServerConfig(ss.str(), path);
+  BG_ASSIGN_OR_RETURN(std::string text, fs::ReadWholeFile(path, "config"));
+  return ParseServerConfig(text, path);
 }
 
 ServerConfig EmbeddedDefaultConfig() {

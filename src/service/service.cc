@@ -8,8 +8,6 @@
 #include <algorithm>
 #include <cstring>
 #include <future>
-#include <fstream>
-#include <sstream>
 
 #include "auth/master_key.h"
 #include "core/commands.h"
@@ -26,18 +24,11 @@
 #include "util/random.h"
 #include "util/sha256.h"
 #include "util/version.h"
+#include "util/fs.h"
 
 namespace bg::service {
 
 namespace {
-
-Result<std::string> ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Error::InvalidArgument("policy", "cannot read " + path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 Status EnsureDir(const std::string& dir) {
   struct stat st {};
@@ -133,7 +124,7 @@ Status Service::ReloadPolicy() {
     path = "<embedded demo policy>";
   } else {
     path = config_.policy;
-    BG_ASSIGN_OR_RETURN(text, ReadFile(path));
+    BG_ASSIGN_OR_RETURN(text, fs::ReadWholeFile(path, "policy"));
   }
   core::PolicyParseResult parsed = core::ParsePolicy(text, path);
   std::string problems;

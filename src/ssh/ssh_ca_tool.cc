@@ -11,9 +11,7 @@
 
 #include <charconv>
 #include <cstdio>
-#include <fstream>
 #include <iostream>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -21,27 +19,18 @@
 #include "ssh/keys.h"
 #include "ssh/krl.h"
 #include "util/time.h"
+#include "util/fs.h"
 
 namespace {
 
 using bg::Result;
 using bg::Status;
 
-Result<std::string> ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return bg::Error::NotFound("cannot read " + path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+Result<std::string> ReadFile(const std::string& path) { return bg::fs::ReadWholeFile(path); }
 
+// Atomically: a reader never sees half a key, certificate or KRL.
 Status WriteFile(const std::string& path, std::string_view data, mode_t mode) {
-  std::FILE* f = std::fopen(path.c_str(), "wb");
-  if (f == nullptr) return bg::Error::Unavailable("cannot write " + path);
-  ::chmod(path.c_str(), mode);
-  const bool ok = std::fwrite(data.data(), 1, data.size(), f) == data.size();
-  if (std::fclose(f) != 0 || !ok) return bg::Error::Unavailable("cannot write " + path);
-  return bg::Ok();
+  return bg::fs::ReplaceFile(path, data, mode);
 }
 
 Result<uint64_t> ParseU64(std::string_view s, std::string_view field) {

@@ -238,6 +238,10 @@ expect 2 "fish not in {bash,zsh}" -- "$BG" completion fish
 expect 5 "" -- as carol "$BG" credentials req_doesnotexist
 expect 5 "" -- as carol "$BG" recording-token req_doesnotexist
 expect 5 "" -- as admin "$BG" replay sess_doesnotexist
+# A file that does not exist is "not found" (5), named with the OS's reason, wherever it is read.
+expect 5 "$WORK/missing.toml: No such file" -- "$BG" policy check "$WORK/missing.toml"
+expect 5 "$WORK/missing.toml: No such file" -- "$BG" serve --config "$WORK/missing.toml"
+expect 5 "$WORK/missing.token: No such file" -- "$BG" record --grant req_x --token-file "$WORK/missing.token" -- true
 expect 3 "no token" -- as nobody "$BG" sessions list --request "$id_p"
 expect 4 "" -- as alice "$BG" audit show "$id_p"
 expect 4 "" -- as alice "$BG" probe
