@@ -22,6 +22,7 @@
 #include "util/encoding.h"
 #include "util/time.h"
 #include "util/fs.h"
+#include "service/data_dir.h"
 
 namespace bg::cli {
 namespace {
@@ -34,7 +35,12 @@ constexpr int kVerifyFailed = 1;  // "verification failed", distinct from usage 
 
 // ---- small I/O helpers ----
 
-Result<std::string> ReadFile(const std::string& path) { return fs::ReadWholeFile(path, "file"); }
+// A bundle or export that cannot be read is a bad argument (exit 2, as audit_test holds).
+Result<std::string> ReadFile(const std::string& path) {
+  auto text = fs::ReadWholeFile(path, "file");
+  if (!text) return Error::InvalidArgument("file", text.error().message());
+  return text;
+}
 
 // Writes through a temporary file renamed into place, so a failed export leaves no half file.
 class OutFile {
@@ -157,11 +163,11 @@ class LogSource {
 class StoreSource final : public LogSource {
  public:
   static Result<std::unique_ptr<StoreSource>> Open(const service::ServerConfig& c) {
-    if (c.storage == "sqlite" && !std::filesystem::exists(c.data_dir + "/breakglass.db")) {
-      return Error::NotFound("no breakglass.db in " + c.data_dir);
-    }
-    BG_ASSIGN_OR_RETURN(auto store, store::OpenStore(c.storage, c.data_dir));
-    return std::unique_ptr<StoreSource>(new StoreSource(std::move(store), c.data_dir));
+    service::DataDirClaim claim;  // reads: never creates anything, takes no lock
+    claim.use = service::DataDirUse::kRead;
+    claim.command = "audit";
+    BG_ASSIGN_OR_RETURN(service::OfflineStore data, service::OpenOfflineStore(c, claim));
+    return std::unique_ptr<StoreSource>(new StoreSource(std::move(data.store), c.data_dir));
   }
   std::string Describe() const override { return data_dir_; }
   Result<std::string> CheckpointNote() override { return Meta(kLatestCheckpointMeta); }

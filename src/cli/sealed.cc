@@ -149,9 +149,11 @@ Result<Unsealed> WaitForUnseal(const service::ServerConfig& config,
     std::vector<core::AuditEvent> events;
     std::atomic<bool> answered{false};  // the response that unsealed has been written
   };
-  BG_ASSIGN_OR_RETURN(std::unique_ptr<store::Store> opened,
-                      store::OpenStore(config.storage, config.data_dir));
-  auto st = std::make_shared<State>(manifest, std::move(opened));
+  // `serve` holds the directory's lock already: this only reads.
+  BG_ASSIGN_OR_RETURN(service::OfflineStore opened,
+                      service::OpenOfflineStore(
+                          config, OfflineClaim(service::DataDirUse::kRead, "serve --sealed")));
+  auto st = std::make_shared<State>(manifest, std::move(opened.store));
 
   http::HttpServerOptions opts;
   opts.host = listen.first;
@@ -277,6 +279,10 @@ Status SealMaster(Globals& g, const SealArgs& a) {
     return Error::InvalidArgument("shares", "must be between the threshold and 255");
   }
   BG_ASSIGN_OR_RETURN(service::ServerConfig config, LoadLocalConfig(a.local));
+  // Held until the key file is gone: two seal-masters cannot both split and remove it.
+  BG_ASSIGN_OR_RETURN(service::OfflineStore data,
+                      service::OpenOfflineStore(
+                          config, OfflineClaim(service::DataDirUse::kModify, "kit seal-master")));
   const std::string key_path = MasterKeyPath(config);
   const std::string manifest_path = ManifestPath(config);
   if (Exists(manifest_path)) {
@@ -292,10 +298,7 @@ Status SealMaster(Globals& g, const SealArgs& a) {
   }
   // LoadOrCreate only loads here (the file exists); it also enforces mode 0600 and the size.
   BG_ASSIGN_OR_RETURN(auth::MasterKey key, auth::LoadOrCreateMasterKey(key_path));
-  {
-    BG_ASSIGN_OR_RETURN(auto store, store::OpenStore(config.storage, config.data_dir));
-    BG_TRY(OpensAuditKey(*store, key.bytes()));
-  }
+  BG_TRY(OpensAuditKey(*data.store, key.bytes()));
   BG_ASSIGN_OR_RETURN(kit::Kit made,
                       kit::SplitSecret(key.bytes(),
                                        {a.threshold, a.shares, a.label,
@@ -378,8 +381,11 @@ Result<std::unique_ptr<auth::MasterKey>> KeyFromShares(const service::ServerConf
   } else {
     BG_ASSIGN_OR_RETURN(text, fs::ReadWholeFile(path));
   }
-  BG_ASSIGN_OR_RETURN(auto store, store::OpenStore(config.storage, config.data_dir));
-  kit::Unsealer unsealer(manifest, [&store](const Secret& s) { return OpensAuditKey(*store, s); });
+  BG_ASSIGN_OR_RETURN(service::OfflineStore data,
+                      service::OpenOfflineStore(
+                          config, OfflineClaim(service::DataDirUse::kRead, "unseal")));
+  kit::Unsealer unsealer(manifest,
+                         [&data](const Secret& s) { return OpensAuditKey(*data.store, s); });
   std::istringstream lines(text);
   sodium_memzero(text.data(), text.size());
   std::string line;
@@ -400,6 +406,14 @@ Result<std::unique_ptr<auth::MasterKey>> KeyFromShares(const service::ServerConf
 }
 
 }  // namespace
+
+service::DataDirClaim OfflineClaim(service::DataDirUse use, std::string command) {
+  service::DataDirClaim claim;
+  claim.use = use;
+  claim.beside_server = true;
+  claim.command = std::move(command);
+  return claim;
+}
 
 Status LocalWrite(const service::ServerConfig& config, std::unique_ptr<auth::MasterKey> key,
                   const std::function<Status(service::Tx&, store::Store&)>& write) {
@@ -458,6 +472,9 @@ Status Reconcile(Globals& g, const ReconcileArgs& a) {
   const std::string hash = HexEncode(AsBytes(Sha256(kit::OfflineRecordToJson(*record).dump())));
 
   BG_ASSIGN_OR_RETURN(service::ServerConfig config, LoadLocalConfig(a.local));
+  BG_ASSIGN_OR_RETURN(auto lock, service::ClaimDataDir(config, OfflineClaim(
+                                                                   service::DataDirUse::kModify,
+                                                                   "kit reconcile")));
   BG_ASSIGN_OR_RETURN(std::unique_ptr<auth::MasterKey> key, SealedKeyIfNeeded(config, a.shares));
   std::string indices;
   for (int i : record->share_indices) indices += (indices.empty() ? "" : ",") + std::to_string(i);

@@ -22,6 +22,7 @@
 #include "core/request.h"
 #include "kit/kit.h"
 #include "service/config.h"
+#include "service/data_dir.h"
 #include "util/result.h"
 
 namespace CLI {
@@ -75,9 +76,14 @@ Status AuditUnseal(service::Service& svc, const std::vector<core::AuditEvent>& e
 Result<std::unique_ptr<auth::MasterKey>> SealedKeyIfNeeded(const service::ServerConfig& config,
                                                            const std::string& shares_path);
 
+// The claim of an offline kit or CA command on its data directory: a reader never creates
+// anything; a writer holds the lock while it runs (beside a running `serve` it works without).
+service::DataDirClaim OfflineClaim(service::DataDirUse use, std::string command);
+
 // Opens the data directory's service in admin mode (with `key` when it is sealed; null: its
 // key file) and runs `write` as one transaction of the single writer: fail closed, the audit
-// events it stages are committed with everything else it writes, or nothing is.
+// events it stages are committed with everything else it writes, or nothing is. The caller
+// holds its claim on the directory (OfflineClaim, kModify) for the whole command.
 Status LocalWrite(const service::ServerConfig& config, std::unique_ptr<auth::MasterKey> key,
                   const std::function<Status(service::Tx&, store::Store&)>& write);
 

@@ -12,6 +12,8 @@
 #include <filesystem>
 #include <thread>
 
+#include "store/store.h"
+
 namespace bg::service {
 namespace {
 
@@ -144,6 +146,18 @@ Result<std::unique_ptr<DataDirLock>> ClaimDataDir(const ServerConfig& config,
     return std::make_unique<DataDirLock>(-1, 0);
   }
   return TakeLock(dir, claim);
+}
+
+OfflineStore::OfflineStore() = default;
+OfflineStore::~OfflineStore() = default;  // the store closes before the lock is released
+OfflineStore::OfflineStore(OfflineStore&&) noexcept = default;
+OfflineStore& OfflineStore::operator=(OfflineStore&&) noexcept = default;
+
+Result<OfflineStore> OpenOfflineStore(const ServerConfig& config, const DataDirClaim& claim) {
+  OfflineStore out;
+  BG_ASSIGN_OR_RETURN(out.lock, ClaimDataDir(config, claim));
+  BG_ASSIGN_OR_RETURN(out.store, store::OpenStore(config.storage, config.data_dir));
+  return out;
 }
 
 }  // namespace bg::service

@@ -23,6 +23,10 @@
 #include "service/config.h"
 #include "util/result.h"
 
+namespace bg::store {
+class Store;
+}
+
 namespace bg::service {
 
 enum class DataDirUse {
@@ -68,5 +72,19 @@ std::string DatabasePath(const ServerConfig& config);
 // creates is mode 0700.
 Result<std::unique_ptr<DataDirLock>> ClaimDataDir(const ServerConfig& config,
                                                   const DataDirClaim& claim);
+
+// The store of a data directory for a command that works on it offline, without a Service
+// (audit verify of a data directory, kit seal-master, unsealing from shares, the ssh CA
+// commands): claims the directory (ClaimDataDir: a reader never creates anything, a writer
+// holds the lock), then opens its store. The CLI opens a store only through this or Service.
+struct OfflineStore {
+  std::unique_ptr<DataDirLock> lock;
+  std::unique_ptr<store::Store> store;
+  OfflineStore();
+  ~OfflineStore();
+  OfflineStore(OfflineStore&&) noexcept;
+  OfflineStore& operator=(OfflineStore&&) noexcept;
+};
+Result<OfflineStore> OpenOfflineStore(const ServerConfig& config, const DataDirClaim& claim);
 
 }  // namespace bg::service

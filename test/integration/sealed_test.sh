@@ -17,6 +17,19 @@ set +e
 set -e
 [ $rc -eq 2 ] || fail "threshold > shares: exit $rc"
 [ -f "$DATA/master.key" ] || fail "a refused seal-master removed the key"
+# Another offline writer holds the data directory: seal-master waits for nobody and changes
+# nothing (exit 6, naming the holder).
+echo "$$ user reset" >"$DATA/breakglass.lock"
+exec 9<"$DATA/breakglass.lock"
+flock -n 9 || fail "the test could not take the data directory's lock"
+set +e
+"$BG" kit seal-master --threshold 2 --shares 3 --data-dir "$DATA" --out-dir "$WORK/kit-locked" 2>"$WORK/err"; rc=$?
+set -e
+flock -u 9; exec 9<&-
+[ $rc -eq 6 ] && grep -q "in use by .breakglass user reset" "$WORK/err" ||
+  fail "seal-master beside another writer: exit $rc $(cat "$WORK/err")"
+[ -f "$DATA/master.key" ] && [ ! -e "$DATA/master-kit.json" ] && [ ! -e "$WORK/kit-locked" ] ||
+  fail "a seal-master refused for the lock changed something"
 
 "$BG" kit seal-master --threshold 2 --shares 3 --data-dir "$DATA" --out-dir "$WORK/kit" >"$WORK/seal.out"
 [ ! -e "$DATA/master.key" ] || fail "master.key still on disk after seal-master"
