@@ -25,10 +25,10 @@
 #include "connectors/health.h"
 #include "metrics/metrics.h"
 #include "notify/http_post.h"
-#include "notify/syslog_sink.h"
 #include "service/checkpointer.h"
 #include "service/data_dir.h"
 #include "service/service.h"
+#include "service/sinks.h"
 #include "util/fs.h"
 
 namespace bg::cli {
@@ -179,16 +179,6 @@ int RunServe(Globals& g, const ServeFlags& f) {
     unsealed = std::move(*u);
   }
 
-  // Declared before the service so that it outlives it: "server.stopped" is forwarded too.
-  std::unique_ptr<notify::SyslogSink> syslog;
-  if (!config->syslog.empty()) {
-    auto target = notify::ParseSyslogUrl(config->syslog);
-    if (!target) {
-      Fail(g, target.error());
-      return g.exit_code;
-    }
-    syslog = std::make_unique<notify::SyslogSink>(*target);
-  }
   auto metrics = std::make_shared<metrics::Registry>();
   auto svc = service::Service::Open(*config, SystemClock::Get(), metrics,
                                      service::Service::Mode::kServer, nullptr,
@@ -197,11 +187,16 @@ int RunServe(Globals& g, const ServeFlags& f) {
     Fail(g, svc.error());
     return g.exit_code;
   }
-  if (syslog) {
-    syslog->Start();
-    (*svc)->SubscribeAudit([s = syslog.get()](int64_t index, const std::string& leaf) {
-      s->Enqueue(index, leaf);
-    });
+  // The notification sinks read the audit log from the store; stopped after the service, so
+  // "server.stopped" reaches them too.
+  auto sinks = service::Sinks::Create(*config, (*svc)->store(), metrics.get());
+  if (!sinks) {
+    Fail(g, sinks.error());
+    return g.exit_code;
+  }
+  if (!(*sinks)->empty()) {
+    (*sinks)->Start();
+    (*svc)->SubscribeAudit([s = sinks->get()](int64_t, const std::string&) { s->Wake(); });
   }
   if (auto s = (*svc)->Start(); !s) {
     Fail(g, s.error());
@@ -296,9 +291,9 @@ int RunServe(Globals& g, const ServeFlags& f) {
   (*server)->Stop();
   health.Stop();
   (*svc)->Stop();
-  // After the service: the last checkpoint and syslog message cover "server.stopped".
+  // After the service: the last checkpoint and the sinks cover "server.stopped".
   checkpointer->Stop();
-  if (syslog) syslog->Stop();
+  (*sinks)->Stop();
   return 0;
 }
 

@@ -2,7 +2,6 @@
 
 #include <fmt/format.h>
 #include <netdb.h>
-#include <spdlog/spdlog.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -108,69 +107,21 @@ std::string FormatSyslog(int64_t index, std::string_view leaf, std::string_view 
                      PrintAscii(hostname, 255), pid, PrintAscii(type, 32), sd, leaf);
 }
 
-SyslogSink::SyslogSink(SyslogTarget target, size_t max_queue)
-    : target_(std::move(target)), max_queue_(max_queue), hostname_(Hostname()), pid_(getpid()) {}
+SyslogSink::SyslogSink(SyslogTarget target)
+    : target_(std::move(target)), hostname_(Hostname()), pid_(getpid()) {}
 
-SyslogSink::~SyslogSink() { Stop(std::chrono::milliseconds(0)); }
+SyslogSink::~SyslogSink() { CloseSocket(); }
 
-void SyslogSink::Start() {
-  std::lock_guard lock(mu_);
-  if (thread_.joinable()) return;
-  stopping_ = false;
-  thread_ = std::thread([this] { Loop(); });
+std::string SyslogSink::Describe() const {
+  const bool v6 = target_.host.find(':') != std::string::npos;
+  return fmt::format("{}://{}{}{}:{}", target_.tcp ? "tcp" : "udp", v6 ? "[" : "", target_.host,
+                     v6 ? "]" : "", target_.port);
 }
 
-void SyslogSink::Enqueue(int64_t index, std::string leaf) {
-  {
-    std::lock_guard lock(mu_);
-    if (queue_.size() >= max_queue_) {
-      queue_.pop_front();
-      ++stats_.dropped;
-    }
-    queue_.emplace_back(index, std::move(leaf));
-  }
-  cv_.notify_one();
-}
-
-void SyslogSink::Stop(std::chrono::milliseconds drain) {
-  {
-    std::lock_guard lock(mu_);
-    if (!thread_.joinable()) return;
-    stopping_ = true;
-    drain_deadline_ = std::chrono::steady_clock::now() + drain;
-  }
-  cv_.notify_one();
-  thread_.join();
-  CloseSocket();
-}
-
-SyslogSink::Stats SyslogSink::stats() const {
-  std::lock_guard lock(mu_);
-  return stats_;
-}
-
-void SyslogSink::Loop() {
-  std::unique_lock lock(mu_);
-  for (;;) {
-    cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
-    if (queue_.empty() || (stopping_ && std::chrono::steady_clock::now() >= drain_deadline_)) {
-      if (stopping_) return;
-      continue;
-    }
-    auto [index, leaf] = std::move(queue_.front());
-    queue_.pop_front();
-    lock.unlock();
-    std::string message = FormatSyslog(
-        index, leaf, hostname_, pid_,
-        FormatRfc3339(std::chrono::time_point_cast<Seconds>(std::chrono::system_clock::now())));
-    bool ok = Send(message);
-    lock.lock();
-    if (ok) {
-      ++stats_.sent;
-    } else {
-      ++stats_.send_errors;
-    }
-  }
+Status SyslogSink::Deliver(int64_t index, std::string_view leaf) {
+  return Send(FormatSyslog(
+      index, leaf, hostname_, pid_,
+      FormatRfc3339(std::chrono::time_point_cast<Seconds>(std::chrono::system_clock::now()))));
 }
 
 void SyslogSink::CloseSocket() {
@@ -178,11 +129,9 @@ void SyslogSink::CloseSocket() {
   fd_ = -1;
 }
 
-bool SyslogSink::Send(const std::string& message) {
-  auto log_error = [&](std::string_view what) {
-    spdlog::warn(R"({{"event":"syslog.send_failed","target":{},"error":{}}})",
-                 nlohmann::json(target_.host + ":" + std::to_string(target_.port)).dump(),
-                 nlohmann::json(std::string(what)).dump());
+Status SyslogSink::Send(const std::string& message) {
+  auto failed = [&](std::string_view what) {
+    return Error::Unavailable(fmt::format("syslog {}: {}", Describe(), what));
   };
   if (fd_ < 0) {
     addrinfo hints{};
@@ -190,10 +139,7 @@ bool SyslogSink::Send(const std::string& message) {
     hints.ai_socktype = target_.tcp ? SOCK_STREAM : SOCK_DGRAM;
     addrinfo* res = nullptr;
     int rc = getaddrinfo(target_.host.c_str(), std::to_string(target_.port).c_str(), &hints, &res);
-    if (rc != 0) {
-      log_error(gai_strerror(rc));
-      return false;
-    }
+    if (rc != 0) return failed(gai_strerror(rc));
     for (addrinfo* a = res; a != nullptr && fd_ < 0; a = a->ai_next) {
       fd_ = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
       if (fd_ < 0) continue;
@@ -204,24 +150,21 @@ bool SyslogSink::Send(const std::string& message) {
       if (connect(fd_, a->ai_addr, a->ai_addrlen) != 0) CloseSocket();
     }
     freeaddrinfo(res);
-    if (fd_ < 0) {
-      log_error("cannot connect");
-      return false;
-    }
+    if (fd_ < 0) return failed("cannot connect");
   }
   std::string framed = target_.tcp ? fmt::format("{} {}", message.size(), message) : message;
   size_t off = 0;
   while (off < framed.size()) {
     ssize_t n = send(fd_, framed.data() + off, framed.size() - off, MSG_NOSIGNAL);
     if (n < 0) {
-      log_error(strerror(errno));
+      const int err = errno;
       CloseSocket();
-      return false;
+      return failed(strerror(err));
     }
     if (!target_.tcp) break;  // one datagram
     off += static_cast<size_t>(n);
   }
-  return true;
+  return Ok();
 }
 
 }  // namespace bg::notify

@@ -71,7 +71,7 @@ TEST(SyslogFormat, FailuresAreWarningsAndInvalidLeavesAreStillForwarded) {
             "\xEF\xBB\xBFnot json");
 }
 
-TEST(SyslogSink, SendsEachEnqueuedLeafAsOneUdpDatagram) {
+TEST(SyslogSink, SendsEachDeliveredLeafAsOneUdpDatagram) {
   int rx = socket(AF_INET, SOCK_DGRAM, 0);
   ASSERT_GE(rx, 0);
   sockaddr_in addr{};
@@ -82,9 +82,9 @@ TEST(SyslogSink, SendsEachEnqueuedLeafAsOneUdpDatagram) {
   ASSERT_EQ(getsockname(rx, reinterpret_cast<sockaddr*>(&addr), &len), 0);
 
   SyslogSink sink(SyslogTarget{false, "127.0.0.1", ntohs(addr.sin_port)});
-  sink.Start();
-  sink.Enqueue(0, Leaf("request.created", "alice"));
-  sink.Enqueue(1, Leaf("request.approved", "bob"));
+  EXPECT_EQ(sink.Describe(), "udp://127.0.0.1:" + std::to_string(ntohs(addr.sin_port)));
+  ASSERT_TRUE(sink.Deliver(0, Leaf("request.created", "alice")).has_value());
+  ASSERT_TRUE(sink.Deliver(1, Leaf("request.approved", "bob")).has_value());
   std::vector<std::string> got;
   while (got.size() < 2) {
     pollfd p{rx, POLLIN, 0};
@@ -94,19 +94,42 @@ TEST(SyslogSink, SendsEachEnqueuedLeafAsOneUdpDatagram) {
     ASSERT_GT(n, 0);
     got.emplace_back(buf, static_cast<size_t>(n));
   }
-  sink.Stop();
   close(rx);
   EXPECT_NE(got[0].find(" request.created [breakglass@32473 index=\"0\""), std::string::npos);
   EXPECT_NE(got[1].find(" request.approved [breakglass@32473 index=\"1\""), std::string::npos);
-  EXPECT_EQ(sink.stats().sent, 2u);
 }
 
-TEST(SyslogSink, AFullQueueDropsTheOldestAndCountsIt) {
-  SyslogSink sink(SyslogTarget{false, "127.0.0.1", 9}, 2);  // not started: nothing drains
-  sink.Enqueue(0, "a");
-  sink.Enqueue(1, "b");
-  sink.Enqueue(2, "c");
-  EXPECT_EQ(sink.stats().dropped, 1u);
+TEST(SyslogSink, TcpWithoutAReceiverFailsAndConnectsOnceOneListens) {
+  int probe = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(bind(probe, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  socklen_t len = sizeof(addr);
+  ASSERT_EQ(getsockname(probe, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  SyslogSink sink(SyslogTarget{true, "127.0.0.1", ntohs(addr.sin_port)});
+  auto refused = sink.Deliver(7, Leaf("request.created", "alice"));  // bound, not listening
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_EQ(refused.error().code(), ErrorCode::kUnavailable);
+  EXPECT_NE(refused.error().message().find("tcp://127.0.0.1:"), std::string::npos);
+
+  ASSERT_EQ(listen(probe, 1), 0);
+  ASSERT_TRUE(sink.Deliver(7, Leaf("request.created", "alice")).has_value());
+  int conn = accept(probe, nullptr, nullptr);
+  ASSERT_GE(conn, 0);
+  std::string got;
+  while (got.find("request.created") == std::string::npos) {
+    char buf[4096];
+    ssize_t n = recv(conn, buf, sizeof(buf), 0);
+    ASSERT_GT(n, 0);
+    got.append(buf, static_cast<size_t>(n));
+  }
+  close(conn);
+  close(probe);
+  // Octet counting: "<length> <message>".
+  const size_t space = got.find(' ');
+  ASSERT_NE(space, std::string::npos);
+  EXPECT_EQ(std::stoul(got.substr(0, space)), got.size() - space - 1);
 }
 
 }  // namespace

@@ -45,7 +45,8 @@ struct ServerConfig {
   bool demo = false;  // embedded default: demo policy, demo users, the demo connectors
 
   std::map<std::string, PluginConfig> connectors;
-  // [notify.*]: parsed and checked, but this version sends no notification (see warnings).
+  // [notify.*]: parsed and checked; the built kinds become sinks (service/sinks.h), the others
+  // are accepted with a warning and send nothing.
   std::map<std::string, PluginConfig> notify;
   // "file:line:column: sentence" for each accepted setting this version cannot act on; `serve`
   // and `policy check --config` print them.

@@ -4,6 +4,8 @@
 #include <sstream>
 
 #include "service/config.h"
+#include "service/sinks.h"
+#include "store/store.h"
 
 namespace bg::service {
 namespace {
@@ -63,6 +65,38 @@ TEST(ConfigTest, NotificationsAreWarnedOrRefusedNeverSilentlyAccepted) {
   auto unknown = ParseServerConfig("[notify.x]\nkind = \"pagerduty\"\n", "b.toml");
   EXPECT_NE(unknown.error().message().find("kind 'pagerduty' is not available in this version"),
             std::string::npos);
+}
+
+TEST(ConfigTest, SyslogSinkTablesAreBuiltAndCheckedWhenTheServerStarts) {
+  auto ok = ParseServerConfig(
+      "[notify.siem]\nkind = \"syslog\"\nurl = \"tcp://127.0.0.1:6514\"\n", "b.toml");
+  ASSERT_TRUE(ok.has_value()) << ok.error().message();
+  EXPECT_TRUE(ok->warnings.empty());  // built: it sends
+  EXPECT_TRUE(IsBuiltSinkKind("syslog"));
+  EXPECT_FALSE(IsBuiltSinkKind("slack"));
+  for (const char* bad : {"[notify.x]\nkind = \"syslog\"\n",  // no url
+                          "[notify.x]\nkind = \"syslog\"\nurl = \"u\"\nport = \"1\"\n"}) {
+    EXPECT_FALSE(ParseServerConfig(bad, "b.toml").has_value()) << bad;
+  }
+  // A url that is not syslog's is refused when the sinks are made, naming the key.
+  auto bad_url = ParseServerConfig(
+      "[notify.siem]\nkind = \"syslog\"\nurl = \"https://siem.example\"\n", "b.toml");
+  ASSERT_TRUE(bad_url.has_value());
+  auto store = store::OpenStore("sqlite::memory:", "");
+  ASSERT_TRUE(store.has_value()) << store.error().message();
+  auto sinks = Sinks::Create(*bad_url, **store, nullptr);
+  ASSERT_FALSE(sinks.has_value());
+  EXPECT_EQ(sinks.error().field(), "notify.siem.url");
+  ServerConfig both = *ok;
+  both.syslog = "udp://127.0.0.1:514";
+  both.notify["syslog"] = both.notify.at("siem");
+  EXPECT_EQ(Sinks::Create(both, **store, nullptr).error().field(), "syslog");
+  both.notify.erase("syslog");
+  auto two = Sinks::Create(both, **store, nullptr);
+  ASSERT_TRUE(two.has_value()) << two.error().message();
+  ASSERT_EQ((*two)->Stats().size(), 2u);
+  EXPECT_EQ((*two)->Stats()[0].target, "udp://127.0.0.1:514");
+  EXPECT_EQ((*two)->Stats()[1].target, "tcp://127.0.0.1:6514");
 }
 
 TEST(ConfigTest, ReportsEveryProblemWithItsLocation) {

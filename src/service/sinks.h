@@ -1,0 +1,60 @@
+// The configured notification sinks, each fed from the store's audit log by its own
+// notify::SinkRunner (durable, in order, retried; see notify/sink_runner.h): the [notify.NAME]
+// tables of a built kind, and the `syslog = URL` setting (a sink named "syslog").
+//
+// Kinds built: "syslog" (key `url`: udp://HOST:PORT or tcp://HOST:PORT). To add one: a
+// notify::Sink, a factory in kSinkKinds (sinks.cc), and its keys in config.cc's NotifyKinds.
+//
+// Metrics: breakglass_notify_deliveries_total{sink,outcome}, breakglass_notify_backlog{sink}
+// (events not yet delivered), breakglass_notify_sink_failing{sink}.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "notify/sink_runner.h"
+#include "service/config.h"
+#include "util/result.h"
+
+namespace bg::metrics {
+class Registry;
+}
+namespace bg::store {
+class Store;
+}
+
+namespace bg::service {
+
+// Whether [notify.*] kind `kind` is built (config.cc accepts the rest only with a warning).
+bool IsBuiltSinkKind(const std::string& kind);
+
+class Sinks {
+ public:
+  // Builds every configured sink of a built kind; none is started. Errors name the setting
+  // ("syslog", "notify.NAME.url").
+  static Result<std::unique_ptr<Sinks>> Create(const ServerConfig& config, store::Store& store,
+                                               metrics::Registry* metrics);
+  ~Sinks();
+
+  bool empty() const { return runners_.empty(); }
+  void Start();
+  // A leaf was appended: deliver it soon. Never blocks (the audit writer calls it).
+  void Wake();
+  // Stops every runner after a last attempt at what is pending.
+  void Stop();
+  struct Entry {
+    std::string name;
+    std::string target;
+    notify::SinkStats stats;
+  };
+  std::vector<Entry> Stats() const;
+
+ private:
+  class StoreLog;
+  Sinks(std::unique_ptr<StoreLog> log);
+  std::unique_ptr<StoreLog> log_;
+  std::vector<std::unique_ptr<notify::SinkRunner>> runners_;
+};
+
+}  // namespace bg::service
