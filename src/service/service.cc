@@ -10,21 +10,22 @@
 #include <future>
 
 #include "auth/master_key.h"
-#include "core/commands.h"
 #include "auth/rate_limit.h"
+#include "core/commands.h"
 #include "log/json_log.h"
 #include "metrics/metrics.h"
 #include "service/audit_log.h"
 #include "service/background.h"
 #include "service/local_time.h"
+#include "service/policy_holder.h"
 #include "service/recording_check.h"
 #include "service/service_impl.h"
 #include "service/writer.h"
 #include "util/encoding.h"
 #include "util/random.h"
 #include "util/sha256.h"
-#include "util/version.h"
 #include "util/fs.h"
+#include "util/version.h"
 
 namespace bg::service {
 
@@ -107,61 +108,47 @@ Status Service::OpenParts(
   if (register_connector_kinds) register_connector_kinds(connectors_);
   ConnectorContext context{*master_key_, *store_, config_};
   BG_TRY(connectors_.Configure(config_.connectors, context));
+  // What the policy may name is what this server has: its connectors and their recording.
+  policies_ = std::make_unique<PolicyHolder>(
+      config_.policy, [this](const core::Policy& policy, const std::string& path) {
+        std::vector<std::string> problems;
+        for (const auto& r : policy.resources) {
+          if (!connectors_.Has(r.connector)) {
+            problems.push_back(fmt::format("{}: resource '{}' names connector '{}', which the "
+                                           "server configuration does not define",
+                                           path, r.name, r.connector));
+          }
+        }
+        for (auto& p : RecordingProblems(policy, config_.connectors, path)) {
+          problems.push_back(std::move(p));
+        }
+        return problems;
+      });
   BG_TRY(ReloadPolicy());
   impl_->m.Register(*metrics_, *this);
   return Ok();
 }
 
-std::shared_ptr<const core::Policy> Service::policy() const {
-  std::lock_guard lock(policy_mu_);
-  return policy_;
-}
+std::shared_ptr<const core::Policy> Service::policy() const { return policies_->current(); }
 
 Status Service::ReloadPolicy() {
-  std::string text, path;
-  if (config_.policy.empty()) {
-    text = std::string(DemoPolicyText());
-    path = "<embedded demo policy>";
-  } else {
-    path = config_.policy;
-    BG_ASSIGN_OR_RETURN(text, fs::ReadWholeFile(path, "policy"));
-  }
-  core::PolicyParseResult parsed = core::ParsePolicy(text, path);
-  std::string problems;
-  for (const auto& p : parsed.problems) problems += (problems.empty() ? "" : "\n") + p.ToString();
-  if (parsed.policy) {
-    if (auto tz = CheckTimeZone(parsed.policy->settings.timezone); !tz) {
-      problems = path + ": " + tz.error().message();
-    }
-    for (const auto& r : parsed.policy->resources) {
-      if (!connectors_.Has(r.connector)) {
-        problems += (problems.empty() ? "" : "\n") +
-                    fmt::format("{}: resource '{}' names connector '{}', which the server "
-                                "configuration does not define",
-                                path, r.name, r.connector);
-      }
-    }
-    for (const auto& p : RecordingProblems(*parsed.policy, config_.connectors, path)) {
-      problems += (problems.empty() ? "" : "\n") + p;
-    }
-  }
-  const std::string digest = HexEncode(AsBytes(Sha256(text)));
-  if (!problems.empty()) {
-    log::Error("policy.rejected", {{"path", path}, {"sha256", digest}});
+  PolicyHolder::Attempt tried;
+  Status loaded = policies_->Load(&tried);
+  const log::Fields fields = {{"path", tried.path}, {"sha256", tried.sha256}};
+  if (!loaded) {
+    if (tried.sha256.empty()) return loaded;  // the file could not be read
+    log::Error("policy.rejected", fields);
     if (writer_) {
-      core::AuditEvent ev{"policy.rejected", std::string(core::kSystemActor), {}, {{"path", path}, {"sha256", digest}}};
+      core::AuditEvent ev{"policy.rejected", std::string(core::kSystemActor), {},
+                          {{"path", tried.path}, {"sha256", tried.sha256}}};
       (void)writer_->RunSync([ev](Tx& tx) { tx.Audit(ev); return Ok(); });
     }
-    return Error::InvalidArgument("policy", problems);
+    return loaded;
   }
-  {
-    std::lock_guard lock(policy_mu_);
-    policy_ = std::make_shared<const core::Policy>(std::move(*parsed.policy));
-    policy_sha256_ = digest;
-  }
-  log::Info("policy.loaded", {{"path", path}, {"sha256", digest}});
+  log::Info("policy.loaded", fields);
   if (writer_) {
-    core::AuditEvent ev{"policy.loaded", std::string(core::kSystemActor), {}, {{"path", path}, {"sha256", digest}}};
+    core::AuditEvent ev{"policy.loaded", std::string(core::kSystemActor), {},
+                        {{"path", tried.path}, {"sha256", tried.sha256}}};
     BG_TRY(writer_->RunSync([ev](Tx& tx) { tx.Audit(ev); return Ok(); }));
   }
   return Ok();
@@ -185,21 +172,19 @@ Status Service::Start() {
     // Subscribers see the store's whole log, leaves other processes append included (13.6).
     BG_ASSIGN_OR_RETURN(follower_, AuditFollower::Open(*store_, *audit_,
                                                        [this](int64_t i, const std::string& leaf) {
-                                                         for (const auto& s : audit_subs_) {
-                                                           s(i, leaf);
-                                                         }
+                                                         events_.PublishLeaf(i, leaf);
                                                        }));
   }
   writer_->SetAuditListener([this](int64_t index, const std::string& leaf) {
     if (follower_) return follower_->OnCommitted(index, leaf);
-    for (const auto& s : audit_subs_) s(index, leaf);
+    events_.PublishLeaf(index, leaf);
   });
   if (mode_ == Mode::kAdmin) {
     started_ = true;
     return Ok();
   }
   core::AuditEvent started{"server.started", std::string(core::kSystemActor), {}, {}};
-  started.details["policy_sha256"] = policy_sha256_;
+  started.details["policy_sha256"] = policies_->sha256();
   started.details["audit_key"] = audit_->VerifierKey();
   started.details["version"] = std::string(kVersion);
   BG_TRY(writer_->RunSync([started](Tx& tx) { tx.Audit(started); return Ok(); }));
@@ -526,7 +511,7 @@ void Service::OnCommittedRequest(const core::Request& r) {
   StateEvent e;
   e.type = "request";
   e.request = r;
-  Publish(e);
+  events_.Publish(e);
   if (r.state == core::RequestState::kApproved || r.state == core::RequestState::kRevoked ||
       r.state == core::RequestState::kExpired || r.state == core::RequestState::kActive) {
     if (outbox_) outbox_->Notify();
@@ -602,8 +587,6 @@ void Service::RunJobs(const std::vector<store::OutboxJob>& jobs) {
 
 // ---- events ----
 
-void Service::SubscribeAudit(AuditSubscriber s) { audit_subs_.push_back(std::move(s)); }
-
 namespace {
 // "SHA256:<unpadded base64>" of the key blob of an authorized_keys-style line, as ssh-keygen -l
 // prints it; empty when the line has no base64 key.
@@ -666,7 +649,7 @@ void Service::StageAlert(Tx& tx, const core::Alert& alert,
   published.alert_kind = alert.kind;
   published.recipients = alert.recipients;
   published.message = alert.message;
-  tx.AfterCommit([this, published = std::move(published)] { Publish(published); });
+  tx.AfterCommit([this, published = std::move(published)] { events_.Publish(published); });
 }
 
 core::Alert Service::SecurityAlert(const std::string& kind, const std::string& message,
@@ -684,27 +667,6 @@ Status Service::RaiseAlert(const std::string& kind, const std::string& message,
     StageAlert(tx, SecurityAlert(kind, message, request), details, subject);
     return Ok();
   });
-}
-
-uint64_t Service::Subscribe(Subscriber s) {
-  std::lock_guard lock(subs_mu_);
-  uint64_t id = next_sub_++;
-  subs_[id] = std::move(s);
-  return id;
-}
-
-void Service::Unsubscribe(uint64_t id) {
-  std::lock_guard lock(subs_mu_);
-  subs_.erase(id);
-}
-
-void Service::Publish(const StateEvent& e) {
-  std::vector<Subscriber> subs;
-  {
-    std::lock_guard lock(subs_mu_);
-    for (auto& [id, s] : subs_) subs.push_back(s);
-  }
-  for (auto& s : subs) s(e);
 }
 
 }  // namespace bg::service

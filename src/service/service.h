@@ -22,6 +22,7 @@
 #include "core/request.h"
 #include "service/config.h"
 #include "service/connector.h"
+#include "service/event_bus.h"
 #include "store/store.h"
 #include "util/result.h"
 #include "util/secret.h"
@@ -68,14 +69,7 @@ struct NewUser {
   std::string otpauth_uri;  // contains the seed: shown once, never logged
 };
 
-// A change a subscriber may see (SSE).
-struct StateEvent {
-  std::string type;  // "request" or "alert"
-  core::Request request;
-  std::string alert_kind;
-  std::vector<std::string> recipients;
-  std::string message;
-};
+class PolicyHolder;
 
 class Service {
  public:
@@ -180,17 +174,18 @@ class Service {
   Result<std::vector<core::Request>> List(const core::Actor& actor, store::RequestFilter filter,
                                           bool mine);
 
-  // ---- events ----
-  using Subscriber = std::function<void(const StateEvent&)>;
-  uint64_t Subscribe(Subscriber s);
-  void Unsubscribe(uint64_t id);
+  // ---- events (EventBus) ----
+  using Subscriber = EventBus::Subscriber;
+  uint64_t Subscribe(Subscriber s) { return events_.Subscribe(std::move(s)); }
+  void Unsubscribe(uint64_t id) { events_.Unsubscribe(id); }
+  EventBus& events() { return events_; }
   // Called in log order, once for every leaf of the store's log (syslog forwarding): on the
   // writer thread for the server's own appends, on the AuditFollower's for leaves other
   // processes appended (`breakglass user add` beside the server), which are found within
   // kAuditFollowInterval. Must not block.
   static constexpr std::chrono::milliseconds kAuditFollowInterval{1000};
-  using AuditSubscriber = std::function<void(int64_t index, const std::string& leaf)>;
-  void SubscribeAudit(AuditSubscriber s);
+  using AuditSubscriber = EventBus::AuditSubscriber;
+  void SubscribeAudit(AuditSubscriber s) { events_.SubscribeAudit(std::move(s)); }
   // Credentials handed out, audited before they leave (no audit, no credential): the API
   // calls these after the connector made the credential and sends it only on Ok.
   // "ssh.cert_issued": the certificate's serial, the SHA-256 fingerprint of the signed public
@@ -220,7 +215,6 @@ class Service {
   Service(ServerConfig config, const Clock& clock, std::shared_ptr<metrics::Registry> metrics,
           Mode mode);
   Status OpenParts(const std::function<void(ConnectorRegistry&)>& register_connector_kinds);
-  void Publish(const StateEvent& e);
   // Stages "alert.raised" in `tx` (kind, recipients, message and `details`) and its
   // publication to the recipients after the commit.
   void StageAlert(Tx& tx, const core::Alert& alert, std::map<std::string, std::string> details,
@@ -274,17 +268,12 @@ class Service {
   std::unique_ptr<auth::MasterKey> master_key_;
   std::unique_ptr<AuditLog> audit_;
   ConnectorRegistry connectors_;
-  mutable std::mutex policy_mu_;
-  std::shared_ptr<const core::Policy> policy_;
-  std::string policy_sha256_;
+  std::unique_ptr<PolicyHolder> policies_;
   std::unique_ptr<Writer> writer_;
   std::unique_ptr<Scheduler> scheduler_;
   std::unique_ptr<Outbox> outbox_;
-  std::vector<AuditSubscriber> audit_subs_;  // set before Start
-  std::unique_ptr<AuditFollower> follower_;  // kServer: feeds audit_subs_ from the store
-  std::mutex subs_mu_;
-  std::map<uint64_t, Subscriber> subs_;
-  uint64_t next_sub_ = 1;
+  EventBus events_;
+  std::unique_ptr<AuditFollower> follower_;  // kServer: feeds events_' leaves from the store
   Mode mode_;
   std::atomic<bool> started_{false};
   struct Impl;
