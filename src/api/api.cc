@@ -356,7 +356,8 @@ void Api::AddBuiltInRoutes() {
     BG_CALL_PREAMBLE(c);
     const core::Actor& actor = *c.actor;
     RequestId id(c.Param("id"));
-        // A request the caller may not see does not exist for them.
+        // A request the caller may not see does not exist for them (checked again inside the
+        // decision's transaction; this read answers early from the cache).
         auto visible = service_.Get(actor, id);
         if (!visible) return send_error(visible.error());
         if (action == "approve" || action == "deny") {
@@ -370,14 +371,11 @@ void Api::AddBuiltInRoutes() {
           if (!totp) return send_error(totp.error());
           auto text = GetString(*body, action == "approve" ? "comment" : "reason");
           if (!text) return send_error(text.error());
-          core::Actor acting = actor;
-          if (!totp->empty()) {
-            auto fresh = service_.VerifyActionCode(actor, *totp);
-            if (!fresh) return send_error(fresh.error());
-            acting = *fresh;
+          // The code, the visibility and the decision: one transaction of the writer.
+          if (action == "approve") {
+            return service_.Approve(actor, id, *text, RequestCallback(w, 200), *totp);
           }
-          if (action == "approve") return service_.Approve(acting, id, *text, RequestCallback(w, 200));
-          return service_.Deny(acting, id, *text, RequestCallback(w, 200));
+          return service_.Deny(actor, id, *text, RequestCallback(w, 200), *totp);
         }
         if (action == "cancel") {
           auto body = ParseObject(req.body.empty() ? "{}" : req.body, {"reason"});

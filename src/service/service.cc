@@ -332,61 +332,83 @@ void Service::Transact(RequestId id,
   writer_->Submit(MakeOp<core::Request>(std::move(fn), std::move(cb)));
 }
 
-void Service::TransactOrRefuse(
-    RequestId id, const core::Actor& actor, std::string decision,
-    std::function<Result<core::Transition>(const core::Policy&, const core::Request&, Timestamp)>
-        step,
-    Callback<core::Request> cb) {
+void Service::Decide(const core::Actor& actor, RequestId id, std::string decision,
+                     std::string totp, DecisionStep step, Callback<core::Request> cb) {
   auto pol = policy();
   auto refused = std::make_shared<std::optional<Error>>();
-  auto fn = [this, pol, id, actor, decision = std::move(decision), step = std::move(step),
-             refused](Tx& tx) -> Result<core::Request> {
+  auto fn = [this, pol, id, actor, decision = std::move(decision), totp = std::move(totp),
+             step = std::move(step), refused](Tx& tx) -> Result<core::Request> {
     BG_ASSIGN_OR_RETURN(auto current, tx.GetRequest(id));
-    if (!current) return Error::NotFound("no request " + id.value());
-    auto t = step(*pol, *current, tx.now());
+    // A request the caller may not see does not exist for them, and costs no code.
+    if (!current || !core::CanView(*pol, *current, actor)) {
+      return Error::NotFound("no request " + id.value());
+    }
+    core::Actor acting = actor;
+    if (!totp.empty()) {
+      BG_ASSIGN_OR_RETURN(StepUp up, StepUpInTx(tx, actor, totp));
+      if (up.refused) {
+        *refused = std::move(*up.refused);
+        return *current;  // commits what the refusal staged (a wrong code's count and event)
+      }
+      acting = std::move(*up.fresh);
+    }
+    auto t = step(*pol, *current, acting, tx.now());
     if (!t) {
-      tx.Audit(RefusedApprovalEvent(actor, *current, decision, t.error()));
+      tx.Audit(RefusedApprovalEvent(acting, *current, decision, t.error()));
       *refused = t.error();
       return *current;
     }
     if (t->effects.empty()) return *current;  // idempotent repeat: nothing to store
     return ApplyTransition(tx, *t, current->version);
   };
+  const bool stepped_up = !totp.empty();
   writer_->Submit(MakeOp<core::Request>(
-      std::move(fn), [cb = std::move(cb), refused](Result<core::Request> r) {
+      std::move(fn), [this, cb = std::move(cb), refused, stepped_up,
+                      user = actor.name, token = actor.token_hash](Result<core::Request> r) {
+        if (stepped_up) {
+          // The token and the account changed (fresh MFA time, or a failure counted).
+          impl_->auth_cache.ForgetToken(token);
+          impl_->auth_cache.ForgetUser(user);
+        }
         if (r && refused->has_value()) return cb(std::move(**refused));
         cb(std::move(r));
       }));
 }
 
 void Service::Approve(const core::Actor& actor, RequestId id, std::string comment,
-                      Callback<core::Request> cb) {
+                      Callback<core::Request> cb, std::string totp) {
+  if (!totp.empty()) {
+    if (Status s = CheckMayPresentCode(actor); !s) return cb(s.error());
+  }
   if (RefusedForRecordingCredential(actor, cb)) return;
   cb = [this, cb = std::move(cb)](Result<core::Request> r) {
     if (r) impl_->m.CountDecision("approve");
     cb(std::move(r));
   };
-  TransactOrRefuse(std::move(id), actor, "approve",
-                   [actor, comment = std::move(comment)](
-                       const core::Policy& p, const core::Request& r, Timestamp now) {
-                     return core::Approve(p, r, actor, comment, now);
-                   },
-                   std::move(cb));
+  Decide(actor, std::move(id), "approve", std::move(totp),
+         [comment = std::move(comment)](const core::Policy& p, const core::Request& r,
+                                        const core::Actor& acting, Timestamp now) {
+           return core::Approve(p, r, acting, comment, now);
+         },
+         std::move(cb));
 }
 
 void Service::Deny(const core::Actor& actor, RequestId id, std::string reason,
-                   Callback<core::Request> cb) {
+                   Callback<core::Request> cb, std::string totp) {
+  if (!totp.empty()) {
+    if (Status s = CheckMayPresentCode(actor); !s) return cb(s.error());
+  }
   if (RefusedForRecordingCredential(actor, cb)) return;
   cb = [this, cb = std::move(cb)](Result<core::Request> r) {
     if (r) impl_->m.CountDecision("deny");
     cb(std::move(r));
   };
-  TransactOrRefuse(std::move(id), actor, "deny",
-                   [actor, reason = std::move(reason)](const core::Policy& p,
-                                                       const core::Request& r, Timestamp now) {
-                     return core::Deny(p, r, actor, reason, now);
-                   },
-                   std::move(cb));
+  Decide(actor, std::move(id), "deny", std::move(totp),
+         [reason = std::move(reason)](const core::Policy& p, const core::Request& r,
+                                      const core::Actor& acting, Timestamp now) {
+           return core::Deny(p, r, acting, reason, now);
+         },
+         std::move(cb));
 }
 
 void Service::Cancel(const core::Actor& actor, RequestId id, Callback<core::Request> cb) {

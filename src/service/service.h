@@ -162,9 +162,13 @@ class Service {
 
   // ---- requests ----
   void Create(const core::Actor& actor, core::CreateCommand cmd, Callback<core::Request> cb);
+  // With `totp`, the code is verified (as VerifyActionCode does) in the same writer
+  // transaction as the decision and the request's visibility: both commit or neither, except
+  // that a wrong code is counted and audited although nothing is decided. Never blocks.
   void Approve(const core::Actor& actor, RequestId id, std::string comment,
-               Callback<core::Request> cb);
-  void Deny(const core::Actor& actor, RequestId id, std::string reason, Callback<core::Request> cb);
+               Callback<core::Request> cb, std::string totp = "");
+  void Deny(const core::Actor& actor, RequestId id, std::string reason, Callback<core::Request> cb,
+            std::string totp = "");
   void Cancel(const core::Actor& actor, RequestId id, Callback<core::Request> cb);
   void Revoke(const core::Actor& actor, RequestId id, std::string reason,
               Callback<core::Request> cb);
@@ -229,13 +233,24 @@ class Service {
                 std::function<Result<core::Transition>(const core::Policy&, const core::Request&,
                                                        Timestamp)> step,
                 Callback<core::Request> cb);
-  // Transact for a decision (approve, deny) of `actor`: a refusal by the rules is audited
-  // as "approval.refused" with its reason code, then reported to `cb`.
-  void TransactOrRefuse(RequestId id, const core::Actor& actor, std::string decision,
-                        std::function<Result<core::Transition>(
-                            const core::Policy&, const core::Request&, Timestamp)>
-                            step,
-                        Callback<core::Request> cb);
+  // A decision (approve, deny) of `actor` as one writer transaction: the request must be
+  // visible to them (else NotFound, and a code is not spent), a `totp` code is verified and
+  // its use recorded (StepUpInTx), then `step` runs with the actor it freshened. A refusal by
+  // the rules is audited as "approval.refused" with its reason code, then reported to `cb`.
+  using DecisionStep = std::function<Result<core::Transition>(
+      const core::Policy&, const core::Request&, const core::Actor&, Timestamp)>;
+  void Decide(const core::Actor& actor, RequestId id, std::string decision, std::string totp,
+              DecisionStep step, Callback<core::Request> cb);
+  // A code may be presented only with a person's own token.
+  static Status CheckMayPresentCode(const core::Actor& actor);
+  // Verifies `totp` for `actor` inside `tx`: the token, the throttle, the step-up failures of
+  // the token, the code. A wrong code is counted on the token and the throttle and audited in
+  // `tx`. Exactly one of `fresh` (the actor, MFA fresh) and `refused` is set.
+  struct StepUp {
+    std::optional<core::Actor> fresh;
+    std::optional<Error> refused;
+  };
+  Result<StepUp> StepUpInTx(Tx& tx, const core::Actor& actor, const std::string& totp);
   void OnTimerFired(const store::TimerRecord& t);
   void OnCommittedRequest(const core::Request& r);
   // Stages a transition of a request read at `read_version`; publishes it after the commit.

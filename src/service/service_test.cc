@@ -706,6 +706,83 @@ TEST_F(ServiceTest, MfaFreshnessBelongsToTheTokenNotTheAccount) {
   EXPECT_TRUE(ok.has_value()) << ok.error().ToString();
 }
 
+// Issue 12.3: an approval with a code is one writer transaction: the code, the request's
+// visibility and the decision commit together, a wrong code is still counted, and the call
+// never waits for the writer.
+TEST_F(ServiceTest, ApproveWithACodeIsOneTransactionThatCountsAWrongCode) {
+  auto alice = AddAndLogin("alice", {Role::kRequester});
+  auto carol = AddAndLogin("carol", {Role::kApprover});
+  AddAndLogin("dave", {Role::kApprover});
+  clock_.Advance(std::chrono::minutes(11));  // carol's login is too old for the rule
+  auto created = Call([&](auto cb) { svc_->Create(alice, DbaCommand(), cb); });
+  ASSERT_TRUE(created.has_value()) << created.error().ToString();
+  const RequestId id = created->id;
+  auto mfa_failures = [&] {
+    int n = 0;
+    for (const auto& e : AuditEvents()) n += e.type == "auth.mfa_failed";
+    return n;
+  };
+
+  auto wrong = Call([&](auto cb) { svc_->Approve(carol, id, "ok", cb, "000000"); });
+  ASSERT_FALSE(wrong.has_value());
+  EXPECT_EQ(wrong.error().code(), ErrorCode::kPermissionDenied);
+  EXPECT_EQ(wrong.error().field(), "totp");
+  EXPECT_EQ(mfa_failures(), 1);  // committed, although nothing was approved
+  auto tok = svc_->store().GetToken(carol.token_hash);
+  ASSERT_TRUE(tok.has_value() && tok->has_value());
+  EXPECT_EQ((*tok)->step_up_failures, 1);
+  EXPECT_EQ(svc_->Get(alice, id)->approvals.size(), 0u);
+
+  // A request that does not exist costs no code: the same code then approves.
+  const std::string code = *auth::TotpCode(seeds_["carol"], clock_.Now());
+  auto none = Call([&](auto cb) { svc_->Approve(carol, RequestId("req_none"), "ok", cb, code); });
+  ASSERT_FALSE(none.has_value());
+  EXPECT_EQ(none.error().code(), ErrorCode::kNotFound);
+
+  // The writer is busy: the call returns at once (it used to wait in RunSync for the code),
+  // and the approval lands when the writer gets to it.
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  std::promise<void> busy;
+  svc_->SubmitWrite(
+      [&busy, released](Tx&) {
+        busy.set_value();
+        released.wait();
+        return Ok();
+      },
+      [](Status) {});
+  busy.get_future().wait();
+  std::promise<Result<core::Request>> approved;
+  svc_->Approve(carol, id, "ok",
+                [&approved](Result<core::Request> r) { approved.set_value(std::move(r)); }, code);
+  release.set_value();  // reached only because Approve did not wait for the writer
+  auto r = approved.get_future().get();
+  ASSERT_TRUE(r.has_value()) << r.error().ToString();
+  ASSERT_EQ(r->approvals.size(), 1u);
+  EXPECT_EQ(r->approvals[0].approver, "carol");
+
+  // The code was spent in that same commit: presenting it again is refused.
+  auto again = Call([&](auto cb) { svc_->Deny(carol, id, "changed my mind", cb, code); });
+  ASSERT_FALSE(again.has_value());
+  EXPECT_EQ(again.error().field(), "totp");
+  EXPECT_EQ(mfa_failures(), 2);
+}
+
+// A recording credential or a token-less actor may not present a code, as before.
+TEST_F(ServiceTest, OnlyAPersonsOwnTokenMayPresentACode) {
+  auto alice = AddAndLogin("alice", {Role::kRequester});
+  auto carol = AddAndLogin("carol", {Role::kApprover});
+  AddAndLogin("dave", {Role::kApprover});
+  auto created = Call([&](auto cb) { svc_->Create(alice, DbaCommand(), cb); });
+  ASSERT_TRUE(created.has_value()) << created.error().ToString();
+  core::Actor no_token = carol;
+  no_token.token_hash.clear();
+  auto refused = Call([&](auto cb) { svc_->Approve(no_token, created->id, "", cb, "123456"); });
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_EQ(refused.error().code(), ErrorCode::kPermissionDenied);
+  EXPECT_NE(refused.error().message().find("cannot present a TOTP code"), std::string::npos);
+}
+
 // Issue 13.25: renewing keeps a login alive at most token_max_lifetime.
 TEST_F(ServiceTest, ATokenFamilyEndsAtItsMaximumLifetimeRenewedOrNot) {
   svc_->Stop();

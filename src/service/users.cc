@@ -278,78 +278,85 @@ Result<LoginResult> Service::IssueRecordingToken(const core::Actor& actor, const
   return std::move(**result);
 }
 
-Result<core::Actor> Service::VerifyActionCode(const core::Actor& actor, const std::string& totp) {
-  ForgetOnExit forget(impl_->auth_cache, ForgetOnExit::Kind::kToken, actor.token_hash);
+Status Service::CheckMayPresentCode(const core::Actor& actor) {
   if (actor.token_hash.empty() || actor.recording_grant) {
     return Error::PermissionDenied("this credential cannot present a TOTP code");
   }
-  struct Outcome {
-    std::optional<core::Actor> fresh;
-    std::optional<Error> refused;  // throttled, or this token may no longer step up
-  };
-  auto result = std::make_shared<Outcome>();
+  return Ok();
+}
+
+Result<Service::StepUp> Service::StepUpInTx(Tx& tx, const core::Actor& actor,
+                                            const std::string& totp) {
+  StepUp out;
+  BG_ASSIGN_OR_RETURN(auto tok, tx.GetToken(actor.token_hash));
+  BG_ASSIGN_OR_RETURN(auto u, tx.GetUser(actor.name));
+  if (!tok || tok->expires_at <= tx.now() || !u || u->disabled) {
+    return Error::Unauthenticated("invalid or expired token");
+  }
+  const Timestamp reset_at = u->unlocked_at.value_or(Timestamp{});
+  if (auto limited = impl_->limiter.Check(actor.name, actor.source_address, tx.now(), reset_at);
+      !limited) {
+    out.refused = limited.error();
+    return out;
+  }
+  if (tok->step_up_failures >= kMaxStepUpFailures) {
+    out.refused = Error(ErrorCode::kPermissionDenied,
+                        fmt::format("{} wrong codes were presented with this token; log in "
+                                    "again to approve or deny",
+                                    tok->step_up_failures),
+                        "totp");
+    return out;
+  }
+  BG_ASSIGN_OR_RETURN(Secret seed,
+                      auth::Open(*master_key_, u->totp_secret_enc, TotpAad(actor.name)));
+  auto step = auth::VerifyTotp(seed, totp, tx.now(), u->totp_last_step);
+  if (!step) {
+    if (step.error().code() == ErrorCode::kInvalidArgument) return step.error();
+    // Counted and audited in this transaction, which commits although nothing is approved.
+    auth::FailureOutcome f =
+        impl_->limiter.RecordFailure(actor.name, actor.source_address, tx.now(), reset_at);
+    store::TokenRecord changed = *tok;
+    changed.step_up_failures++;
+    tx.UpdateToken(changed);
+    core::AuditEvent ev{"auth.mfa_failed", actor.name, {}, {}};
+    ev.details["source_address"] = actor.source_address;
+    ev.details["token_failures"] = std::to_string(changed.step_up_failures);
+    tx.Audit(ev);
+    if (f.alert) {
+      StageAlert(tx, AccountGuessedAlert(actor.name, f.account_failures),
+                 {{"user", actor.name}, {"failures", std::to_string(f.account_failures)},
+                  {"source_address", actor.source_address}},
+                 core::Request{});
+    }
+    out.refused =
+        Error(ErrorCode::kPermissionDenied, "the TOTP code is wrong or was already used", "totp");
+    return out;
+  }
+  impl_->limiter.RecordSuccess(actor.name, actor.source_address, tx.now());
+  store::UserRecord changed = *u;
+  changed.totp_last_step = *step;
+  changed.mfa_verified_at = tx.now();
+  tx.PutUser(changed);
+  store::TokenRecord fresh_token = *tok;
+  fresh_token.mfa_verified_at = tx.now();
+  tx.UpdateToken(fresh_token);
+  core::Actor a = actor;
+  a.mfa_verified_at = tx.now();
+  a.mfa_code_presented = true;
+  out.fresh.emplace(std::move(a));
+  return out;
+}
+
+Result<core::Actor> Service::VerifyActionCode(const core::Actor& actor, const std::string& totp) {
+  ForgetOnExit forget(impl_->auth_cache, ForgetOnExit::Kind::kToken, actor.token_hash);
+  BG_TRY(CheckMayPresentCode(actor));
+  auto result = std::make_shared<StepUp>();
   BG_TRY(writer_->RunSync([&, result](Tx& tx) -> Status {
-    BG_ASSIGN_OR_RETURN(auto tok, tx.GetToken(actor.token_hash));
-    BG_ASSIGN_OR_RETURN(auto u, tx.GetUser(actor.name));
-    if (!tok || tok->expires_at <= tx.now() || !u || u->disabled) {
-      return Error::Unauthenticated("invalid or expired token");
-    }
-    const Timestamp reset_at = u->unlocked_at.value_or(Timestamp{});
-    if (auto limited = impl_->limiter.Check(actor.name, actor.source_address, tx.now(), reset_at);
-        !limited) {
-      result->refused = limited.error();
-      return Ok();
-    }
-    if (tok->step_up_failures >= kMaxStepUpFailures) {
-      result->refused = Error(ErrorCode::kPermissionDenied,
-                              fmt::format("{} wrong codes were presented with this token; log in "
-                                          "again to approve or deny",
-                                          tok->step_up_failures),
-                              "totp");
-      return Ok();
-    }
-    BG_ASSIGN_OR_RETURN(Secret seed,
-                        auth::Open(*master_key_, u->totp_secret_enc, TotpAad(actor.name)));
-    auto step = auth::VerifyTotp(seed, totp, tx.now(), u->totp_last_step);
-    if (!step) {
-      if (step.error().code() == ErrorCode::kInvalidArgument) return step.error();
-      auth::FailureOutcome f =
-          impl_->limiter.RecordFailure(actor.name, actor.source_address, tx.now(), reset_at);
-      store::TokenRecord changed = *tok;
-      changed.step_up_failures++;
-      tx.UpdateToken(changed);
-      core::AuditEvent ev{"auth.mfa_failed", actor.name, {}, {}};
-      ev.details["source_address"] = actor.source_address;
-      ev.details["token_failures"] = std::to_string(changed.step_up_failures);
-      tx.Audit(ev);
-      if (f.alert) {
-        StageAlert(tx, AccountGuessedAlert(actor.name, f.account_failures),
-                   {{"user", actor.name}, {"failures", std::to_string(f.account_failures)},
-                    {"source_address", actor.source_address}},
-                   core::Request{});
-      }
-      return Ok();
-    }
-    impl_->limiter.RecordSuccess(actor.name, actor.source_address, tx.now());
-    store::UserRecord changed = *u;
-    changed.totp_last_step = *step;
-    changed.mfa_verified_at = tx.now();
-    tx.PutUser(changed);
-    store::TokenRecord fresh_token = *tok;
-    fresh_token.mfa_verified_at = tx.now();
-    tx.UpdateToken(fresh_token);
-    core::Actor a = actor;
-    a.mfa_verified_at = tx.now();
-    a.mfa_code_presented = true;
-    result->fresh.emplace(std::move(a));
+    BG_ASSIGN_OR_RETURN(*result, StepUpInTx(tx, actor, totp));
     return Ok();
   }));
   impl_->auth_cache.ForgetUser(actor.name);
   if (result->refused) return *result->refused;
-  if (!result->fresh.has_value()) {
-    return Error(ErrorCode::kPermissionDenied, "the TOTP code is wrong or was already used",
-                 "totp");
-  }
   return std::move(*result->fresh);
 }
 
