@@ -21,6 +21,7 @@
 
 #include "service/service.h"
 #include "service/writer.h"
+#include "util/secret.h"
 
 namespace bg {
 namespace {
@@ -92,6 +93,14 @@ struct Fixture {
     if (!s) throw std::runtime_error(s.error().ToString());
     svc = std::move(*s);
     if (!svc->Start()) throw std::runtime_error("start");
+    // Real, enrolled accounts: a request is refused when its pool has too few people who can
+    // approve it (issue 13), and before this every lifecycle failed at its creation.
+    for (auto [name, role] : {std::pair{"alice", core::Role::kRequester},
+                              std::pair{"carol", core::Role::kApprover},
+                              std::pair{"dave", core::Role::kApprover}}) {
+      auto added = svc->AddUser("bench", name, {role}, Secret("bench-password-123"));
+      if (!added) throw std::runtime_error(added.error().ToString());
+    }
     auto actor = [](std::string n, core::Role r) {
       core::Actor a;
       a.name = std::move(n);
@@ -192,6 +201,8 @@ void BM_Lifecycles(benchmark::State& state) {
   state.counters["lifecycles_per_s"] =
       benchmark::Counter(static_cast<double>(n) * state.iterations(), benchmark::Counter::kIsRate);
   state.counters["failures"] = failures.load();
+  // A rate of failed lifecycles measures nothing.
+  if (failures.load() > 0) state.SkipWithError("lifecycles failed: the figure is not a rate");
 }
 BENCHMARK(BM_Lifecycles)->Arg(5000)->Iterations(1)->UseRealTime()->Unit(benchmark::kMillisecond);
 
