@@ -16,6 +16,7 @@
 #include "metrics/metrics.h"
 #include "service/audit_log.h"
 #include "service/background.h"
+#include "service/grant_runner.h"
 #include "service/local_time.h"
 #include "service/policy_holder.h"
 #include "service/recording_check.h"
@@ -191,8 +192,18 @@ Status Service::Start() {
   // Timers that came due while the server was down fire at once (expiry of grants whose end
   // passed during the outage, approval windows that closed).
   scheduler_->Add(timers);
-  outbox_ = std::make_unique<Outbox>(*store_, clock_, [this](const auto& jobs) { RunJobs(jobs); });
-  outbox_->Notify();
+  grants_ = std::make_unique<GrantRunner>(
+      *store_, connectors_,
+      [this](std::function<Status(Tx&)> run, std::function<void(Status)> done) {
+        writer_->Submit({std::move(run), std::move(done)});
+      },
+      [this](Tx& tx, const store::OutboxJob& job, core::JobKind kind,
+             const core::JobOutcome& outcome) {
+        auto pol = policy();
+        return RecordJobOutcome(tx, *pol, job, kind, outcome);
+      },
+      [this](const std::string& kind, bool ok) { impl_->m.CountConnectorCall(kind, ok); });
+  grants_->Start(clock_);
   follower_->Start(kAuditFollowInterval);
   started_ = true;
   return Ok();
@@ -200,7 +211,7 @@ Status Service::Start() {
 
 void Service::Stop() {
   if (!started_.exchange(false)) return;
-  if (outbox_) outbox_->Stop();
+  if (grants_) grants_->Stop();
   if (scheduler_) scheduler_->Stop();
   if (mode_ == Mode::kServer) {
     core::AuditEvent stopped{"server.stopped", std::string(core::kSystemActor), {}, {}};
@@ -536,75 +547,41 @@ void Service::OnCommittedRequest(const core::Request& r) {
   events_.Publish(e);
   if (r.state == core::RequestState::kApproved || r.state == core::RequestState::kRevoked ||
       r.state == core::RequestState::kExpired || r.state == core::RequestState::kActive) {
-    if (outbox_) outbox_->Notify();
+    if (grants_) grants_->Notify();
   }
 }
 
-void Service::RunJobs(const std::vector<store::OutboxJob>& jobs) {
-  std::vector<std::future<Status>> pending;
-  auto pol = policy();
-  for (const auto& job : jobs) {
-    const std::optional<core::JobKind> kind = core::ParseJobKind(job.kind);
-    if (!kind) continue;  // not a connector job
-    auto req = store_->GetRequest(job.request);
-    if (!req) continue;  // the store is failing; the job stays and is retried
-    core::JobOutcome outcome;
-    if (!*req) {
-      outcome = {core::JobOutcome::Kind::kNoRequest, "request no longer exists"};
-    } else if (!core::ShouldCallConnector(*kind, **req)) {
-      outcome.kind = core::JobOutcome::Kind::kSkipped;
-    } else if (Connector* c = connectors_.Find((*req)->connector); c == nullptr) {
-      outcome = {core::JobOutcome::Kind::kFailed,
-                 "connector '" + (*req)->connector + "' is not configured"};
-    } else {
-      Status s = *kind == core::JobKind::kGrant ? c->Grant(**req) : c->Revoke(**req);
-      if (!s) outcome = {core::JobOutcome::Kind::kFailed, s.error().message()};
-    }
-    if (outcome.kind != core::JobOutcome::Kind::kSkipped) {
-      impl_->m.CountConnectorCall(job.kind, outcome.kind == core::JobOutcome::Kind::kOk);
-    }
-    auto p = std::make_shared<std::promise<Status>>();
-    pending.push_back(p->get_future());
-    auto fn = [this, pol, job, kind = *kind, outcome](Tx& tx) -> Status {
-      BG_ASSIGN_OR_RETURN(auto current, tx.GetRequest(job.request));
-      // The request may have moved since the connector was called: decide on what is stored.
-      BG_ASSIGN_OR_RETURN(core::JobDecision d,
-                          core::OnJobOutcome(*pol, current ? &*current : nullptr, kind, outcome,
-                                             job.attempts, tx.now()));
-      core::AuditEvent ev{"connector." + job.kind, std::string(core::kSystemActor), job.request,
-                          {}};
-      ev.details["connector"] = current ? current->connector : "";
-      ev.details["attempt"] = std::to_string(job.attempts + 1);
-      ev.details["outcome"] = std::string(d.audit_outcome);
-      if (!outcome.error.empty()) ev.details["error"] = outcome.error;
-      tx.Audit(ev);
-      if (d.done) {
-        tx.DeleteOutbox(job.id);
-      } else {
-        store::OutboxJob next = job;
-        next.attempts++;
-        next.next_attempt = tx.now() + Outbox::Backoff(next.attempts);
-        next.last_error = outcome.error;
-        tx.PutOutbox(next);
-      }
-      if (d.alert_revocation_failing) {
-        StageAlert(tx,
-                   SecurityAlert("revocation_failing",
-                                 "revocation keeps failing and stays queued: " + outcome.error,
-                                 current->id),
-                   {{"connector", current->connector}}, *current);
-      }
-      if (d.transition) ApplyTransition(tx, *d.transition, current->version);
-      return Ok();
-    };
-    writer_->Submit({std::move(fn), [p](Status s) { p->set_value(std::move(s)); }});
+Status Service::RecordJobOutcome(Tx& tx, const core::Policy& pol, const store::OutboxJob& job,
+                                 core::JobKind kind, const core::JobOutcome& outcome) {
+  BG_ASSIGN_OR_RETURN(auto current, tx.GetRequest(job.request));
+  // The request may have moved since the connector was called: decide on what is stored.
+  BG_ASSIGN_OR_RETURN(core::JobDecision d,
+                      core::OnJobOutcome(pol, current ? &*current : nullptr, kind, outcome,
+                                         job.attempts, tx.now()));
+  core::AuditEvent ev{"connector." + job.kind, std::string(core::kSystemActor), job.request, {}};
+  ev.details["connector"] = current ? current->connector : "";
+  ev.details["attempt"] = std::to_string(job.attempts + 1);
+  ev.details["outcome"] = std::string(d.audit_outcome);
+  if (!outcome.error.empty()) ev.details["error"] = outcome.error;
+  tx.Audit(ev);
+  if (d.done) {
+    tx.DeleteOutbox(job.id);
+  } else {
+    store::OutboxJob next = job;
+    next.attempts++;
+    next.next_attempt = tx.now() + Outbox::Backoff(next.attempts);
+    next.last_error = outcome.error;
+    tx.PutOutbox(next);
   }
-  for (auto& f : pending) {
-    Status s = f.get();
-    if (!s) {
-      log::Warn("outbox.outcome_not_stored", {{"error", s.error().ToString()}});
-    }
+  if (d.alert_revocation_failing) {
+    StageAlert(tx,
+               SecurityAlert("revocation_failing",
+                             "revocation keeps failing and stays queued: " + outcome.error,
+                             current->id),
+               {{"connector", current->connector}}, *current);
   }
+  if (d.transition) ApplyTransition(tx, *d.transition, current->version);
+  return Ok();
 }
 
 // ---- events ----

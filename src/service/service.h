@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "auth/master_key.h"
+#include "core/commands.h"
 #include "core/policy.h"
 #include "core/request.h"
 #include "service/config.h"
@@ -41,7 +42,6 @@ class AuditFollower;
 class AuditLog;
 class Writer;
 class Scheduler;
-class Outbox;
 class Tx;
 
 template <typename T>
@@ -69,6 +69,7 @@ struct NewUser {
   std::string otpauth_uri;  // contains the seed: shown once, never logged
 };
 
+class GrantRunner;
 class PolicyHolder;
 
 class Service {
@@ -255,7 +256,10 @@ class Service {
   void OnCommittedRequest(const core::Request& r);
   // Stages a transition of a request read at `read_version`; publishes it after the commit.
   core::Request ApplyTransition(Tx& tx, const core::Transition& t, int64_t read_version);
-  void RunJobs(const std::vector<store::OutboxJob>& jobs);
+  // GrantRunner's record: what a connector's answer to `job` means (core::OnJobOutcome),
+  // staged in `tx` with its audit event, the job's retry or removal, and the transition.
+  Status RecordJobOutcome(Tx& tx, const core::Policy& pol, const store::OutboxJob& job,
+                          core::JobKind kind, const core::JobOutcome& outcome);
   // A new bearer token of `user`, stored (as its hash) in `tx`. `expires_at` unset: the
   // configured token lifetime. `scope` empty: the person's own token.
   // `family`: what the token inherits (the login it belongs to, its MFA time, its wrong
@@ -286,7 +290,7 @@ class Service {
   std::unique_ptr<PolicyHolder> policies_;
   std::unique_ptr<Writer> writer_;
   std::unique_ptr<Scheduler> scheduler_;
-  std::unique_ptr<Outbox> outbox_;
+  std::unique_ptr<GrantRunner> grants_;
   EventBus events_;
   std::unique_ptr<AuditFollower> follower_;  // kServer: feeds events_' leaves from the store
   Mode mode_;

@@ -11,6 +11,7 @@
 #include "log/json_log.h"
 #include "service/background.h"
 #include "service/service.h"
+#include "service/grant_runner.h"
 #include "service/service_impl.h"
 #include "service/writer.h"
 #include "util/encoding.h"
@@ -441,7 +442,7 @@ Result<DisableReport> Service::DisableUser(const std::string& actor, const std::
     }
     return Ok();
   }));
-  if (outbox_) outbox_->Notify();
+  if (grants_) grants_->Notify();
   return std::move(*report);
 }
 
