@@ -37,8 +37,10 @@ struct SshCaFlags {
 };
 
 // The ssh_ca connector read straight from the data directory (no server needed).
+// `use`: kRead to show the CA key or KRL, kModify for the kit (it is audited).
 Result<std::unique_ptr<connectors::SshCaConnector>> OpenLocalCa(const SshCaFlags& f,
-                                                                std::unique_ptr<store::Store>& st,
+                                                                service::DataDirUse use,
+                                                                service::OfflineStore& data,
                                                                 std::unique_ptr<auth::MasterKey>& key,
                                                                 service::ServerConfig& config) {
   BG_ASSIGN_OR_RETURN(config, LoadLocalConfig(f.local));
@@ -67,8 +69,11 @@ Result<std::unique_ptr<connectors::SshCaConnector>> OpenLocalCa(const SshCaFlags
     BG_ASSIGN_OR_RETURN(auto k, auth::LoadOrCreateMasterKey(key_path));
     key = std::make_unique<auth::MasterKey>(std::move(k));
   }
-  BG_ASSIGN_OR_RETURN(st, store::OpenStore(config.storage, config.data_dir));
-  service::ConnectorContext ctx{*key, *st, config};
+  BG_ASSIGN_OR_RETURN(data, service::OpenOfflineStore(
+                                config, OfflineClaim(use, use == service::DataDirUse::kRead
+                                                              ? "ssh ca"
+                                                              : "ssh ca kit")));
+  service::ConnectorContext ctx{*key, *data.store, config};
   return connectors::SshCaConnector::Create(pc, ctx, SystemClock::Get(), /*create_ca=*/false);
 }
 
@@ -99,10 +104,10 @@ Status SplitCaKit(Globals& g, const CaKitFlags& f) {
     return Error::InvalidArgument("shares", "must be between the threshold and 255");
   }
   if (f.qr && f.out_dir.empty()) return Error::InvalidArgument("qr", "--qr needs --out-dir");
-  std::unique_ptr<store::Store> st;
+  service::OfflineStore data;  // its lock is held until the kit is written and audited
   std::unique_ptr<auth::MasterKey> key;
   service::ServerConfig config;
-  BG_ASSIGN_OR_RETURN(auto conn, OpenLocalCa(f.ca, st, key, config));
+  BG_ASSIGN_OR_RETURN(auto conn, OpenLocalCa(f.ca, service::DataDirUse::kModify, data, key, config));
   const ssh::Ed25519PrivateKey& ca = conn->CaKeyForKit();
   const std::string connector = conn->instance();
   const std::string label =
@@ -126,7 +131,7 @@ Status SplitCaKit(Globals& g, const CaKitFlags& f) {
   }
   const std::string fingerprint = ca.public_key().Fingerprint();
   conn.reset();
-  st.reset();
+  data.store.reset();
   // Logged before any share leaves; with a sealed directory `key` is the unsealed master key.
   BG_TRY(LocalWrite(config, std::move(key), [&made](service::Tx& tx, store::Store&) -> Status {
     tx.Audit(KitCreatedEvent(made.manifest));
@@ -278,10 +283,10 @@ void AddSshCaCommands(CLI::App& app, Globals& g) {
     c->callback([&g, f, krl] {
       std::string bytes;
       if (!f->local.data_dir.empty() || !f->local.config.empty()) {
-        std::unique_ptr<store::Store> st;
+        service::OfflineStore data;
         std::unique_ptr<auth::MasterKey> key;
         service::ServerConfig config;
-        auto conn = OpenLocalCa(*f, st, key, config);
+        auto conn = OpenLocalCa(*f, service::DataDirUse::kRead, data, key, config);
         if (!conn) return Fail(g, conn.error());
         if (krl) {
           auto k = (*conn)->Krl();
