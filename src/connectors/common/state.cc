@@ -1,9 +1,6 @@
 #include "connectors/common/state.h"
 
-#include <fcntl.h>
 #include <fmt/format.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <nlohmann/json.hpp>
 
@@ -131,31 +128,6 @@ Result<Seconds> Options::Duration(const std::string& key, Seconds fallback) cons
   auto d = ParseDuration(it->get<std::string>(), Field(key));
   if (!d) return Error::InvalidArgument(Field(key), d.error().message());
   return *d;
-}
-
-Result<Secret> ReadSecretFile(const std::string& path, const std::string& field) {
-  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-  if (fd < 0) return Error::InvalidArgument(field, fmt::format("cannot open {}", path));
-  struct stat st {};
-  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    close(fd);
-    return Error::InvalidArgument(field, fmt::format("{} is not a regular file", path));
-  }
-  if ((st.st_mode & 077) != 0) {
-    close(fd);
-    return Error::FailedPrecondition(
-        fmt::format("{}: {} may be read by group or others (chmod 600 it)", field, path));
-  }
-  std::string data(static_cast<size_t>(std::min<off_t>(st.st_size, 1 << 16)), '\0');
-  ssize_t n = read(fd, data.data(), data.size());
-  close(fd);
-  if (n < 0) return Error::Unavailable(fmt::format("{}: cannot read {}", field, path));
-  data.resize(static_cast<size_t>(n));
-  while (!data.empty() && (data.back() == '\n' || data.back() == '\r')) data.pop_back();
-  Secret s(data);
-  std::fill(data.begin(), data.end(), '\0');
-  if (s.empty()) return Error::InvalidArgument(field, fmt::format("{} is empty", path));
-  return s;
 }
 
 // ---- one-time credentials ----

@@ -84,9 +84,8 @@ class Options {
   std::unique_ptr<Json> json_;
 };
 
-// Reads a file holding one secret (trailing newlines dropped); refuses a file that group or
-// others may read. `field` names the option in errors.
-Result<Secret> ReadSecretFile(const std::string& path, const std::string& field);
+// A connector's secret files (password_file, secret_file) are read with fs::ReadSecretFile
+// (util/fs.h): refused when group or others may read them.
 
 // A credential shown once: Store() seals it for the grant, Take() returns it and leaves a
 // tombstone, so a second Take() is NotFound. `json` is the credential as a JSON object text.

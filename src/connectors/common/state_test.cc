@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "connectors/common/test_env.h"
+#include "util/fs.h"
 
 namespace bg::connectors {
 namespace {
@@ -128,14 +129,14 @@ TEST(ReadSecretFileTest, RefusesFilesOthersMayRead) {
   std::string path = env.dir() + "/s";
   std::ofstream(path) << "s3cret\n";
   chmod(path.c_str(), 0644);
-  auto r = ReadSecretFile(path, "f");
+  auto r = fs::ReadSecretFile(path, "f");
   ASSERT_FALSE(r);
   EXPECT_NE(r.error().message().find("chmod 600"), std::string::npos);
   chmod(path.c_str(), 0600);
-  auto ok = ReadSecretFile(path, "f");
+  auto ok = fs::ReadSecretFile(path, "f");
   ASSERT_TRUE(ok);
   EXPECT_TRUE(ok->Equals("s3cret"));
-  EXPECT_FALSE(ReadSecretFile(env.dir() + "/missing", "f"));
+  EXPECT_FALSE(fs::ReadSecretFile(env.dir() + "/missing", "f"));
 }
 
 }  // namespace

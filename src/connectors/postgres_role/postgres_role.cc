@@ -9,6 +9,7 @@
 #include "util/encoding.h"
 #include "util/random.h"
 #include "util/sha256.h"
+#include "util/fs.h"
 
 namespace bg::connectors {
 
@@ -150,7 +151,7 @@ Result<std::unique_ptr<PostgresRoleConnector>> PostgresRoleConnector::Create(
   }
   if (opts.Has("password_file")) {
     BG_ASSIGN_OR_RETURN(std::string path, opts.String("password_file", std::nullopt));
-    BG_ASSIGN_OR_RETURN(Secret pw, ReadSecretFile(context.config.Resolve(path),
+    BG_ASSIGN_OR_RETURN(Secret pw, fs::ReadSecretFile(context.config.Resolve(path),
                                                   opts.Field("password_file")));
     c->sealed_password_ = c->state_.Seal(kAdminPasswordAad, pw);
   }

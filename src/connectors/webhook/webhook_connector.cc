@@ -8,6 +8,7 @@
 #include "connectors/exec/exec_connector.h"
 #include "util/encoding.h"
 #include "util/sha256.h"
+#include "util/fs.h"
 
 namespace bg::connectors {
 namespace {
@@ -51,7 +52,7 @@ Result<std::unique_ptr<WebhookConnector>> WebhookConnector::Create(
                                   "must be https:// (plain http only to a loopback address)");
   }
   BG_ASSIGN_OR_RETURN(std::string secret_path, opts.String("secret_file", std::nullopt));
-  BG_ASSIGN_OR_RETURN(Secret secret, ReadSecretFile(context.config.Resolve(secret_path),
+  BG_ASSIGN_OR_RETURN(Secret secret, fs::ReadSecretFile(context.config.Resolve(secret_path),
                                                     opts.Field("secret_file")));
   c->sealed_secret_ = c->state_.Seal(kSecretAad, secret);
   BG_ASSIGN_OR_RETURN(c->timeout_, opts.Duration("timeout", Seconds(10)));
