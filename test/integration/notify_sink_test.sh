@@ -4,7 +4,6 @@
 # appended while the server was down reach it after the restart. /metrics shows the sink
 # failing and its backlog, and passes promtool.
 source "$(dirname "$0")/lib.sh"
-SPORT=$(free_port)
 cat >"$WORK/rx.py" <<'PY'
 import socket, sys
 srv = socket.socket(); srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -26,7 +25,18 @@ with open(sys.argv[2], "ab", buffering=0) as out:
         conn.close()
 PY
 RX_PID=
-trap '[ -n "$RX_PID" ] && kill $RX_PID 2>/dev/null; cleanup' EXIT
+# Until the receiver starts, a bound socket that does not listen holds the port: connecting to
+# it is refused, and no other process (the server's own free_port) can be handed it meanwhile.
+# The holder binds port 0 itself and writes the port it got, so nothing races for it.
+python3 -c 'import socket, sys, time
+s = socket.socket(); s.bind(("127.0.0.1", 0))
+open(sys.argv[1] + ".tmp", "w").write(str(s.getsockname()[1]))
+import os; os.rename(sys.argv[1] + ".tmp", sys.argv[1]); time.sleep(600)' "$WORK/held.port" &
+HOLD_PID=$!
+# Every helper process ends with the test (a survivor would keep ctest's output pipe open).
+trap 'kill $HOLD_PID $RX_PID 2>/dev/null || true; cleanup' EXIT
+wait_until 30 test -s "$WORK/held.port" || fail "the port holder did not start"
+SPORT=$(cat "$WORK/held.port")
 metric() { curl -sf --cacert "$BREAKGLASS_CACERT" "$BREAKGLASS_SERVER/metrics" | awk -v m="$1" '$1 == m {print $2}'; }
 
 # The receiver is down while the server starts and requests are made.
@@ -48,11 +58,12 @@ fi
 
 # It comes back: everything arrives (the backoff is at most 60 s).
 : >"$WORK/rx.log"
+kill "$HOLD_PID"; wait "$HOLD_PID" 2>/dev/null || true
 python3 "$WORK/rx.py" "$SPORT" "$WORK/rx.log" & RX_PID=$!
 for id in "${ids[@]}"; do
   wait_until 150 grep -q " request.created .*\"$id\"" "$WORK/rx.log" || fail "$id never reached the sink"
 done
-wait_until 30 bash -c "[ \"\$(curl -sf --cacert '$BREAKGLASS_CACERT' '$BREAKGLASS_SERVER/metrics' |
+wait_until 90 bash -c "[ \"\$(curl -sf --cacert '$BREAKGLASS_CACERT' '$BREAKGLASS_SERVER/metrics' |
   awk '\$1 == \"breakglass_notify_backlog{sink=\\\"syslog\\\"}\" {print \$2}')\" = 0 ]" || fail "backlog not drained"
 
 # Down for a while: what is appended meanwhile (an account made offline, user.added) comes after restart.
