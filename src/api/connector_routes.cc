@@ -5,8 +5,6 @@
 #include <nlohmann/json.hpp>
 
 #include "api/json.h"
-#include "connectors/common/state.h"
-#include "connectors/ssh_ca/ssh_ca_connector.h"
 #include "service/recording_check.h"
 #include "store/store.h"
 #include "util/encoding.h"
@@ -24,7 +22,7 @@ std::string QueryValue(const HttpRequest& req, const std::string& key) {
   return it == req.query.end() ? std::string() : it->second;
 }
 
-Result<connectors::SshCaConnector*> FindSshCa(service::Service& svc, const std::string& name) {
+Result<service::SshCertificateIssuer*> FindSshCa(service::Service& svc, const std::string& name) {
   std::vector<std::string> candidates;
   for (const auto& [n, cfg] : svc.config().connectors) {
     if (cfg.kind == "ssh_ca" && (name.empty() || n == name)) candidates.push_back(n);
@@ -37,9 +35,10 @@ Result<connectors::SshCaConnector*> FindSshCa(service::Service& svc, const std::
     return Error::InvalidArgument("connector",
                                   "several ssh_ca connectors are configured: name one");
   }
-  auto* c = dynamic_cast<connectors::SshCaConnector*>(svc.connectors().Find(candidates[0]));
-  if (c == nullptr) return Error::Unavailable("ssh_ca connector is not running");
-  return c;
+  service::Connector* c = svc.connectors().Find(candidates[0]);
+  service::SshCertificateIssuer* issuer = c == nullptr ? nullptr : c->AsSshIssuer();
+  if (issuer == nullptr) return Error::Unavailable("ssh_ca connector is not running");
+  return issuer;
 }
 
 // The request `id` as `actor` may see it, which must be the actor's own active grant.
@@ -131,7 +130,8 @@ void AddConnectorRoutes(Api& api, service::Service& svc, connectors::ConnectorHe
         if (!key) return send_error(key.error());
         auto r = OwnActiveGrant(svc, actor, id);
         if (!r) return send_error(r.error());
-        auto* c = dynamic_cast<connectors::SshCaConnector*>(svc.connectors().Find(r->connector));
+        service::Connector* found = svc.connectors().Find(r->connector);
+        service::SshCertificateIssuer* c = found == nullptr ? nullptr : found->AsSshIssuer();
         if (c == nullptr) {
           return send_error(Error::FailedPrecondition(
               "the grant's connector '" + r->connector + "' does not issue SSH certificates"));
@@ -155,7 +155,8 @@ void AddConnectorRoutes(Api& api, service::Service& svc, connectors::ConnectorHe
     const std::string& id = call.Param("id");
         auto r = OwnActiveGrant(svc, actor, id);
         if (!r) return send_error(r.error());
-        auto* c = dynamic_cast<connectors::CredentialSource*>(svc.connectors().Find(r->connector));
+        service::Connector* found = svc.connectors().Find(r->connector);
+        service::CredentialSource* c = found == nullptr ? nullptr : found->AsCredentialSource();
         if (c == nullptr) {
           return send_error(Error::FailedPrecondition(
               "the grant's connector '" + r->connector + "' hands out no credential"));

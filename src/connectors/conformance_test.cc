@@ -144,10 +144,11 @@ class SshCaTarget : public Target {
     return std::unique_ptr<service::Connector>(std::move(c));
   }
   bool Granted(service::Connector& c, const core::Request& r) override {
-    auto& ca = dynamic_cast<SshCaConnector&>(c);
-    auto cert = ca.IssueCertificate(r, ssh::Ed25519PrivateKey::Generate().PublicKeyLine("t"));
+    service::SshCertificateIssuer* ca = c.AsSshIssuer();
+    if (ca == nullptr) return false;
+    auto cert = ca->IssueCertificate(r, ssh::Ed25519PrivateKey::Generate().PublicKeyLine("t"));
     if (!cert) return false;
-    auto krl = ssh::ParseKrl(*ca.Krl());
+    auto krl = ssh::ParseKrl(*ca->Krl());
     auto parsed = ssh::ParseCertificate(cert->certificate);
     return krl && parsed && !krl->IsRevoked(*parsed);
   }

@@ -103,13 +103,8 @@ class OneTimeCredentials {
   const ConnectorState& state_;
 };
 
-// Connectors that hand a credential to the requester (postgres_role, exec, webhook) implement
-// this next to Connector; the API's GET /v1/requests/{id}/credentials finds it by dynamic_cast.
-class CredentialSource {
- public:
-  virtual ~CredentialSource() = default;
-  // The credential as a JSON object text, once. NotFound when none is waiting.
-  virtual Result<Secret> TakeCredential(const core::Request& grant) = 0;
-};
+// CredentialSource (a connector that hands a credential to the requester) is declared with the
+// Connector interface: Connector::AsCredentialSource().
+using service::CredentialSource;
 
 }  // namespace bg::connectors

@@ -19,7 +19,7 @@
 
 namespace bg::connectors {
 
-class ExecConnector final : public service::Connector, public CredentialSource {
+class ExecConnector final : public service::Connector, public service::CredentialSource {
  public:
   static Result<std::unique_ptr<ExecConnector>> Create(const service::PluginConfig& config,
                                                        service::ConnectorContext& context,
@@ -27,6 +27,7 @@ class ExecConnector final : public service::Connector, public CredentialSource {
   Status Grant(const core::Request& grant) override;
   Status Revoke(const core::Request& grant) override;
   Status Probe() override;
+  service::CredentialSource* AsCredentialSource() override { return this; }
   Result<Secret> TakeCredential(const core::Request& grant) override;
 
  private:

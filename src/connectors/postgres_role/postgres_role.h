@@ -31,7 +31,7 @@ namespace bg::connectors {
 std::string DerivePostgresRoleName(std::string_view prefix, std::string_view person,
                                    const RequestId& id);
 
-class PostgresRoleConnector final : public service::Connector, public CredentialSource {
+class PostgresRoleConnector final : public service::Connector, public service::CredentialSource {
  public:
   static Result<std::unique_ptr<PostgresRoleConnector>> Create(
       const service::PluginConfig& config, service::ConnectorContext& context,
@@ -41,6 +41,7 @@ class PostgresRoleConnector final : public service::Connector, public Credential
   Status Grant(const core::Request& grant) override;
   Status Revoke(const core::Request& grant) override;
   Status Probe() override;
+  service::CredentialSource* AsCredentialSource() override { return this; }
   // {"username","password","host","port","dbname"}, once per grant.
   Result<Secret> TakeCredential(const core::Request& grant) override;
 

@@ -32,14 +32,9 @@
 
 namespace bg::connectors {
 
-struct IssuedCertificate {
-  std::string certificate;  // "ssh-ed25519-cert-v01@openssh.com AAAA... key_id"
-  uint64_t serial = 0;
-  Timestamp valid_after;
-  Timestamp valid_before;
-};
+using service::IssuedCertificate;
 
-class SshCaConnector final : public service::Connector {
+class SshCaConnector final : public service::Connector, public service::SshCertificateIssuer {
  public:
   // `create_ca`: make the CA when there is none yet (the server); local readers pass false and
   // get FailedPrecondition instead.
@@ -51,29 +46,30 @@ class SshCaConnector final : public service::Connector {
   Status Grant(const core::Request& grant) override;
   Status Revoke(const core::Request& grant) override;
   Status Probe() override;
+  service::SshCertificateIssuer* AsSshIssuer() override { return this; }
 
   // Signs `public_key_line` (an authorized_keys-style line) for the active grant: window = the
   // grant window (valid-after back-dated by `backdate`), principal = the privilege, key id
   // "breakglass:<request id>:<requester>". FailedPrecondition unless the grant is active and
   // unrevoked; InvalidArgument (field "public_key") for an unusable key.
   Result<IssuedCertificate> IssueCertificate(const core::Request& grant,
-                                             std::string_view public_key_line);
+                                             std::string_view public_key_line) override;
 
   // Puts one certificate serial into the revoked set until `valid_before` (after that sshd
   // refuses the certificate anyway) and bumps the KRL version: for certificates issued outside
   // a grant, such as an emergency certificate signed from an offline kit (kit ssh-cert).
   // Revoking a serial again is harmless; InvalidArgument for serial 0.
-  Status RevokeSerial(uint64_t serial, Timestamp valid_before);
+  Status RevokeSerial(uint64_t serial, Timestamp valid_before) override;
 
   // "ssh-ed25519 AAAA... breakglass-ca:<instance>" for TrustedUserCAKeys.
-  std::string PublicKeyLine() const;
+  std::string PublicKeyLine() const override;
   // The CA private key, for `breakglass ssh-ca kit` only (splits it into an offline kit). The
   // server never calls this.
   const ssh::Ed25519PrivateKey& CaKeyForKit() const { return ca_; }
-  const std::string& instance() const { return state_.instance(); }
+  const std::string& instance() const override { return state_.instance(); }
   // The current KRL (PROTOCOL.krl, binary) of the revoked serials still within validity.
-  Result<std::string> Krl();
-  uint64_t krl_version();
+  Result<std::string> Krl() override;
+  uint64_t krl_version() override;
 
  private:
   struct Revoked;

@@ -20,7 +20,7 @@
 
 namespace bg::connectors {
 
-class WebhookConnector final : public service::Connector, public CredentialSource {
+class WebhookConnector final : public service::Connector, public service::CredentialSource {
  public:
   static Result<std::unique_ptr<WebhookConnector>> Create(const service::PluginConfig& config,
                                                           service::ConnectorContext& context,
@@ -28,6 +28,7 @@ class WebhookConnector final : public service::Connector, public CredentialSourc
   Status Grant(const core::Request& grant) override;
   Status Revoke(const core::Request& grant) override;
   Status Probe() override;
+  service::CredentialSource* AsCredentialSource() override { return this; }
   Result<Secret> TakeCredential(const core::Request& grant) override;
 
  private:
