@@ -45,11 +45,9 @@ struct Admin {
 Result<std::unique_ptr<Admin>> OpenAdmin(const LocalConfigFlags& f, service::DataDirUse use,
                                          const std::string& command) {
   BG_ASSIGN_OR_RETURN(auto config, LoadLocalConfig(f));
-  service::DataDirClaim claim;
-  claim.use = use;
+  // The account commands are made to run beside a server.
+  service::DataDirClaim claim = OfflineClaim(use, command);
   claim.create_missing = f.init;
-  claim.beside_server = true;  // the account commands are made to run beside a server
-  claim.command = command;
   auto admin = std::make_unique<Admin>();
   BG_ASSIGN_OR_RETURN(admin->lock, service::ClaimDataDir(config, claim));
   BG_ASSIGN_OR_RETURN(admin->svc, service::Service::Open(config, SystemClock::Get(), nullptr,

@@ -163,10 +163,8 @@ class LogSource {
 class StoreSource final : public LogSource {
  public:
   static Result<std::unique_ptr<StoreSource>> Open(const service::ServerConfig& c) {
-    service::DataDirClaim claim;  // reads: never creates anything, takes no lock
-    claim.use = service::DataDirUse::kRead;
-    claim.command = "audit";
-    BG_ASSIGN_OR_RETURN(service::OfflineStore data, service::OpenOfflineStore(c, claim));
+    BG_ASSIGN_OR_RETURN(service::OfflineStore data,
+                        service::OpenOfflineStore(c, OfflineClaim(service::DataDirUse::kRead, "audit")));
     return std::unique_ptr<StoreSource>(new StoreSource(std::move(data.store), c.data_dir));
   }
   std::string Describe() const override { return data_dir_; }

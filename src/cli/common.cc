@@ -48,6 +48,14 @@ std::string OsUser() {
   return u != nullptr ? u : "";
 }
 
+service::DataDirClaim OfflineClaim(service::DataDirUse use, std::string command) {
+  service::DataDirClaim claim;
+  claim.use = use;
+  claim.beside_server = true;
+  claim.command = std::move(command);
+  return claim;
+}
+
 Result<service::ServerConfig> LoadLocalConfig(const LocalConfigFlags& f) {
   service::ServerConfig c;
   if (!f.config.empty()) {

@@ -6,6 +6,7 @@
 
 #include "cli/client.h"
 #include "service/config.h"
+#include "service/data_dir.h"
 #include "util/result.h"
 
 namespace CLI {
@@ -35,6 +36,10 @@ struct LocalConfigFlags {
   std::string operator_name;  // --operator: the admin account an account change is made by
 };
 Result<service::ServerConfig> LoadLocalConfig(const LocalConfigFlags& f);
+// The claim of a local command (account, kit, CA, audit) on its data directory: a reader never
+// creates anything; a writer holds the lock while it runs (beside a running `serve` it works
+// without). `command` is written into the lock file.
+service::DataDirClaim OfflineClaim(service::DataDirUse use, std::string command);
 // The audit actor of a local (data-directory) command: "cli:" + $USER.
 std::string LocalActor();
 // The person running this command: $SUDO_USER under sudo, else the effective user's name.

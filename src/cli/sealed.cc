@@ -407,14 +407,6 @@ Result<std::unique_ptr<auth::MasterKey>> KeyFromShares(const service::ServerConf
 
 }  // namespace
 
-service::DataDirClaim OfflineClaim(service::DataDirUse use, std::string command) {
-  service::DataDirClaim claim;
-  claim.use = use;
-  claim.beside_server = true;
-  claim.command = std::move(command);
-  return claim;
-}
-
 Status LocalWrite(const service::ServerConfig& config, std::unique_ptr<auth::MasterKey> key,
                   const std::function<Status(service::Tx&, store::Store&)>& write) {
   BG_ASSIGN_OR_RETURN(auto svc, service::Service::Open(config, SystemClock::Get(), nullptr,

@@ -76,10 +76,6 @@ Status AuditUnseal(service::Service& svc, const std::vector<core::AuditEvent>& e
 Result<std::unique_ptr<auth::MasterKey>> SealedKeyIfNeeded(const service::ServerConfig& config,
                                                            const std::string& shares_path);
 
-// The claim of an offline kit or CA command on its data directory: a reader never creates
-// anything; a writer holds the lock while it runs (beside a running `serve` it works without).
-service::DataDirClaim OfflineClaim(service::DataDirUse use, std::string command);
-
 // Opens the data directory's service in admin mode (with `key` when it is sealed; null: its
 // key file) and runs `write` as one transaction of the single writer: fail closed, the audit
 // events it stages are committed with everything else it writes, or nothing is. The caller

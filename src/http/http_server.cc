@@ -518,8 +518,8 @@ class Session final : public SessionBase {
     queue_.push_back(std::move(data));
     // What this reader has not taken yet: queued, and the chunk being written. A reader that
     // falls further behind is dropped (it may reconnect) rather than held in memory.
-    const size_t write_pending = writing_ ? in_flight_.size() : 0;
-    if (queued_bytes_ + write_pending > options().max_stream_buffer_bytes) {
+    // in_flight_ is emptied when its write completes.
+    if (queued_bytes_ + in_flight_.size() > options().max_stream_buffer_bytes) {
       if (options().on_stream_dropped) options().on_stream_dropped();
       return CloseNow();
     }

@@ -2,10 +2,9 @@
 
 #include <gtest/gtest.h>
 
-#include <filesystem>
-
 #include "auth/master_key.h"
 #include "service/writer.h"
+#include "test/fakes/temp_dir.h"
 #include "util/random.h"
 
 namespace bg::service {
@@ -42,10 +41,7 @@ struct Recorded {
 class GrantRunnerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/bg_grant_runner_XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-    auto s = store::OpenStore("sqlite", dir_);
+    auto s = store::OpenStore("sqlite", tmp_.path());
     ASSERT_TRUE(s.has_value()) << s.error().message();
     store_ = std::move(*s);
     key_ = std::make_unique<auth::MasterKey>(auth::MasterKey::Generate(SystemRandom::Get()));
@@ -83,8 +79,7 @@ class GrantRunnerTest : public ::testing::Test {
   }
   void TearDown() override {
     runner_.reset();
-    store_.reset();
-    std::filesystem::remove_all(dir_);
+    store_.reset();  // before the directory goes
   }
 
   static store::OutboxJob Job(std::string kind, const std::string& id) {
@@ -95,7 +90,7 @@ class GrantRunnerTest : public ::testing::Test {
     return j;
   }
 
-  std::string dir_;
+  bg::testing::TempDir tmp_{"bg_grant_runner"};
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<auth::MasterKey> key_;
   ServerConfig config_;

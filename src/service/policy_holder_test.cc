@@ -4,6 +4,7 @@
 
 #include <filesystem>
 
+#include "test/fakes/temp_dir.h"
 #include "util/encoding.h"
 #include "util/fs.h"
 #include "util/sha256.h"
@@ -16,17 +17,13 @@ std::string Sha(const std::string& text) { return HexEncode(AsBytes(Sha256(text)
 class PolicyHolderTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/bg_policy_holder_XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
     auto example = fs::ReadWholeFile(std::string(BG_SOURCE_DIR) + "/examples/policy.toml");
     ASSERT_TRUE(example.has_value()) << example.error().message();
     good_ = *example;
   }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
   void Write(const std::string& text) { ASSERT_TRUE(fs::ReplaceFile(path(), text, 0600)); }
-  std::string path() const { return dir_ + "/policy.toml"; }
-  std::string dir_;
+  std::string path() const { return tmp_ / "policy.toml"; }
+  bg::testing::TempDir tmp_{"bg_policy_holder"};
   std::string good_;
 };
 

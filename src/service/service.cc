@@ -135,24 +135,20 @@ std::shared_ptr<const core::Policy> Service::policy() const { return policies_->
 Status Service::ReloadPolicy() {
   PolicyHolder::Attempt tried;
   Status loaded = policies_->Load(&tried);
+  if (!loaded && tried.sha256.empty()) return loaded;  // the file could not be read
+  const std::string event = loaded ? "policy.loaded" : "policy.rejected";
   const log::Fields fields = {{"path", tried.path}, {"sha256", tried.sha256}};
-  if (!loaded) {
-    if (tried.sha256.empty()) return loaded;  // the file could not be read
-    log::Error("policy.rejected", fields);
-    if (writer_) {
-      core::AuditEvent ev{"policy.rejected", std::string(core::kSystemActor), {},
-                          {{"path", tried.path}, {"sha256", tried.sha256}}};
-      (void)writer_->RunSync([ev](Tx& tx) { tx.Audit(ev); return Ok(); });
-    }
-    return loaded;
+  if (loaded) {
+    log::Info(event, fields);
+  } else {
+    log::Error(event, fields);
   }
-  log::Info("policy.loaded", fields);
   if (writer_) {
-    core::AuditEvent ev{"policy.loaded", std::string(core::kSystemActor), {},
-                        {{"path", tried.path}, {"sha256", tried.sha256}}};
-    BG_TRY(writer_->RunSync([ev](Tx& tx) { tx.Audit(ev); return Ok(); }));
+    Status audited = AppendAudit(core::AuditEvent{
+        event, std::string(core::kSystemActor), {}, {{"path", tried.path}, {"sha256", tried.sha256}}});
+    if (loaded) return audited;  // a rejection is reported as such, audited or not
   }
-  return Ok();
+  return loaded;
 }
 
 Status Service::Start() {

@@ -7,24 +7,21 @@
 #include <filesystem>
 #include <fstream>
 
+#include "test/fakes/temp_dir.h"
+
 namespace bg::fs {
 namespace {
 
 class FsTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/bg_fs_test_XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-  std::string Path(const std::string& name) const { return dir_ + "/" + name; }
+  std::string Path(const std::string& name) const { return tmp_ / name; }
   static mode_t Mode(const std::string& path) {
     struct stat st {};
     EXPECT_EQ(::stat(path.c_str(), &st), 0);
     return st.st_mode & 0777;
   }
-  std::string dir_;
+  bg::testing::TempDir tmp_{"bg_fs_test"};
+  const std::string& dir_ = tmp_.path();
 };
 
 TEST_F(FsTest, AMissingFileIsNotFoundAndNamesPathAndField) {
