@@ -26,7 +26,7 @@ case "$mode" in
     ;;
   all)
     # Explicit: a build/ configured by scripts/run.sh has tests and benchmarks switched off.
-    BUILD_DIR=build bash scripts/build.sh -DBG_BUILD_TESTS=ON -DBG_BUILD_BENCH=ON
+    BUILD_DIR=build bash scripts/build.sh -DBG_BUILD_TESTS=ON -DBG_BUILD_BENCH=ON -DBG_WERROR=ON
     ctest --test-dir build --output-on-failure --no-tests=error -j2
     ;;
   *) echo "usage: scripts/test.sh [--sanitize|--unit|--lint]" >&2; exit 2 ;;

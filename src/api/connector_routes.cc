@@ -168,7 +168,7 @@ void AddConnectorRoutes(Api& api, service::Service& svc, connectors::ConnectorHe
         out.headers.emplace_back("Cache-Control", "no-store");
         w->Send(std::move(out));
   }));
-  Route list = ConnectorRoute("GET", "/v1/connectors", Access::kAuthenticated, [&svc, health](Call& c) {
+  Route listing = ConnectorRoute("GET", "/v1/connectors", Access::kAuthenticated, [&svc, health](Call& c) {
     BG_CONNECTOR_CALL(c);
     const core::Actor& actor = *c.actor;
       json list = json::array();
@@ -192,8 +192,8 @@ void AddConnectorRoutes(Api& api, service::Service& svc, connectors::ConnectorHe
       }
       w->Send(Out(200, out));
   });
-  list.method_hint = false;
-  api.AddRoute(std::move(list));
+  listing.method_hint = false;
+  api.AddRoute(std::move(listing));
   api.AddRoute(ConnectorRoute("POST", "/v1/ssh/revoke", Access::kRoles, [&svc](Call& c) {
     BG_CONNECTOR_CALL(c);
     const core::Actor& actor = *c.actor;

@@ -197,7 +197,9 @@ TEST(LoginLimiterTest, AnAccountGuessedFromManySourcesRaisesOneAlertAnHour) {
   for (int i = 0; i < 30; ++i) {
     auto f = l.RecordFailure("alice", "203.0.113." + std::to_string(i), At(i));
     if (f.alert) alerts_at.push_back(i);
-    if (i == 9) EXPECT_EQ(f.account_failures, 10);
+    if (i == 9) {
+      EXPECT_EQ(f.account_failures, 10);
+    }
   }
   EXPECT_EQ(alerts_at, std::vector<int>{9});
   // Nine failures in a quarter hour are not an alert.

@@ -205,13 +205,13 @@ void AddUserCommands(CLI::App& app, Globals& g) {
     nlohmann::json arr = nlohmann::json::array();
     std::string human = fmt::format("{:<16} {:<34} {}\n", "USER", "ROLES", "STATE");
     for (const auto& u : *users) {
-      nlohmann::json roles = nlohmann::json::array();
+      nlohmann::json role_names = nlohmann::json::array();
       std::string joined;
       for (auto r : u.roles) {
-        roles.push_back(std::string(core::ToString(r)));
+        role_names.push_back(std::string(core::ToString(r)));
         joined += (joined.empty() ? "" : ",") + std::string(core::ToString(r));
       }
-      arr.push_back({{"user", u.name}, {"roles", roles}, {"disabled", u.disabled},
+      arr.push_back({{"user", u.name}, {"roles", role_names}, {"disabled", u.disabled},
                      {"created_at", FormatRfc3339(u.created_at)}});
       human += fmt::format("{:<16} {:<34} {}\n", TerminalSafe(u.name), joined,
                            u.disabled ? "disabled" : "active");

@@ -483,7 +483,7 @@ void Report(Globals& g, const Result<json>& r) {
   }
   json j = {{"ok", false}, {"error", e.message()}};
   if (auto i = EntryIndexOf(e.message())) j["first_bad_index"] = *i;
-  if (auto r = EntryRangeOf(e.message())) j["bad_range"] = {r->first, r->second};
+  if (auto range = EntryRangeOf(e.message())) j["bad_range"] = {range->first, range->second};
   if (g.json) std::cout << j.dump() << "\n";
   std::cerr << "breakglass: verification FAILED: " << e.message() << "\n";
   g.exit_code = kVerifyFailed;

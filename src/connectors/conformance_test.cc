@@ -317,7 +317,7 @@ INSTANTIATE_TEST_SUITE_P(
                       Kind{"webhook", [] { return std::make_unique<WebhookTarget>(); }},
                       Kind{"ssh_ca", [] { return std::make_unique<SshCaTarget>(); }},
                       Kind{"postgres_role", [] { return std::make_unique<PostgresTarget>(); }}),
-    [](const ::testing::TestParamInfo<Kind>& info) { return info.param.name; });
+    [](const ::testing::TestParamInfo<Kind>& p) { return p.param.name; });
 
 }  // namespace
 }  // namespace bg::connectors

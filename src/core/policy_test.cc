@@ -406,7 +406,7 @@ const ProblemCase kProblemCases[] = {
 };
 
 INSTANTIATE_TEST_SUITE_P(Cases, PolicyProblemTest, ::testing::ValuesIn(kProblemCases),
-                         [](const auto& info) { return info.param.name; });
+                         [](const auto& p) { return p.param.name; });
 
 TEST(PolicyTest, RulesForDifferentTiersOrPeopleAreNotAmbiguous) {
   std::string text = std::string(kBase) + R"([[rules]]

@@ -370,7 +370,7 @@ INSTANTIATE_TEST_SUITE_P(
                       ErrorCode::kInvalidArgument,
                       "emergency",
                       "not allowed"}),
-    [](const auto& info) { return info.param.name; });
+    [](const auto& p) { return p.param.name; });
 
 TEST_F(RequestTest, ReasonLengthCountsCharactersNotBytes) {
   CreateCommand c = kDba;
@@ -484,7 +484,7 @@ TEST_P(RiskTest, SignalsRaiseRequiredApprovals) {
 }
 
 RiskInputs Risk(bool new_source, int recent, int weekday, int minute) {
-  return RiskInputs{new_source, recent, weekday, minute};
+  return RiskInputs{new_source, recent, weekday, minute, std::nullopt};
 }
 
 // The tier-2 dba rule needs 2 of dba-approvers (carol, dave, erin, frank: 4 people besides
@@ -503,7 +503,7 @@ INSTANTIATE_TEST_SUITE_P(
                                Risk(true, 5, 6, 1400),
                                {"off_hours", "new_source", "burst"},
                                4}),
-    [](const auto& info) { return info.param.name; });
+    [](const auto& p) { return p.param.name; });
 
 // Whether a new request can be approved by the people able to approve now (the shell's list:
 // approver role, enabled, enrolled), in the chosen rule's pool, other than the requester.
@@ -537,8 +537,8 @@ TEST_P(ApprovableTest, RefusedAtOnceWhenTooFewCanApprove) {
   EXPECT_THAT(t.error().message(), HasSubstr(c.message_part));
 }
 
-RiskInputs Calm() { return RiskInputs{false, 0, 3, 600}; }  // a Wednesday at 10:00, known source
-RiskInputs OffHoursAndBurst() { return RiskInputs{false, 2, 0, 600}; }
+RiskInputs Calm() { return RiskInputs{false, 0, 3, 600, std::nullopt}; }  // a Wednesday at 10:00, known source
+RiskInputs OffHoursAndBurst() { return RiskInputs{false, 2, 0, 600, std::nullopt}; }
 
 const CreateCommand kEmergencyRoot =
     With(Cmd("bastion", "root", minutes(20)), [](CreateCommand& c) { c.emergency = true; });
@@ -590,7 +590,7 @@ INSTANTIATE_TEST_SUITE_P(
         ApprovableCase{"TheRequesterDoesNotCount",
                        "alice",
                        Cmd("prod-db", "owner", minutes(10)),
-                       RiskInputs{true, 0, 0, 600},
+                       RiskInputs{true, 0, 0, 600, std::nullopt},
                        {"alice", "carol"},
                        false,
                        "it needs 2 approvals (with the risk signals off_hours, new_source) from "
@@ -603,7 +603,7 @@ INSTANTIATE_TEST_SUITE_P(
                        true,
                        ""},
         ApprovableCase{"EmergencyNeedsNobody", "bob", kEmergencyRoot, Calm(), {}, true, ""}),
-    [](const auto& info) { return info.param.name; });
+    [](const auto& p) { return p.param.name; });
 
 TEST_F(RequestTest, ApprovabilityIsNotCheckedWithoutTheList) {
   Result<Transition> t = CreateRequest(policy_, Requester("alice"), kDba, Calm(),
@@ -788,7 +788,7 @@ INSTANTIATE_TEST_SUITE_P(
         ApproveRefusal{"NeverVerifiedMfa", WithMfa(Approver("carol"), std::nullopt, false),
                        Seconds(0), ErrorCode::kFailedPrecondition, "totp",
                        "a fresh TOTP code is required"}),
-    [](const auto& info) { return info.param.name; });
+    [](const auto& p) { return p.param.name; });
 
 TEST_F(RequestTest, SelfApprovalIsRefusedEvenForAPoolMember) {
   // owners = alice, carol, dave; alice asks and holds the approver role too.
@@ -1260,7 +1260,7 @@ INSTANTIATE_TEST_SUITE_P(
                   minutes(40),
                   std::nullopt,
                   {}}),
-    [](const auto& info) { return info.param.name; });
+    [](const auto& p) { return p.param.name; });
 
 TEST_F(RequestTest, ExpiryRevokesAndOpensTheReview) {
   Request r = ActiveDba();

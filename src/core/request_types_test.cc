@@ -64,7 +64,7 @@ TEST(RequestTypesTest, TimerKindRoundTrips) {
 }
 
 TEST(RequestTypesTest, ActorHasOnlyItsRoles) {
-  Actor a{"alice", {Role::kRequester, Role::kAuditor}, std::nullopt, false, ""};
+  Actor a{"alice", {Role::kRequester, Role::kAuditor}, std::nullopt, false, "", std::nullopt, ""};
   EXPECT_TRUE(a.Has(Role::kRequester));
   EXPECT_TRUE(a.Has(Role::kAuditor));
   EXPECT_FALSE(a.Has(Role::kApprover));

@@ -614,8 +614,8 @@ class Session final : public SessionBase {
       static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
       SetDeadline(options().timeout);
       net::async_write(stream_, net::buffer(kContinue.data(), kContinue.size()),
-                       [self = Self()](beast::error_code ec, size_t) {
-                         if (ec) return self->CloseNow();
+                       [self = Self()](beast::error_code write_ec, size_t) {
+                         if (write_ec) return self->CloseNow();
                          self->ReadBody();
                        });
       return;

@@ -219,7 +219,7 @@ class HttpServerTest : public ::testing::TestWithParam<bool> {
 };
 
 INSTANTIATE_TEST_SUITE_P(Transport, HttpServerTest, ::testing::Values(true, false),
-                         [](const auto& info) { return info.param ? "Tls" : "Plain"; });
+                         [](const auto& p) { return p.param ? "Tls" : "Plain"; });
 
 TEST_P(HttpServerTest, GetRoundTripParsesPathQueryHeadersAndPeer) {
   std::promise<HttpRequest> seen;

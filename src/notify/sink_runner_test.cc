@@ -101,7 +101,7 @@ TEST(SinkRunner, ANewSinkStartsAtTheEndOfTheLogThenGetsEachNewEventInOrder) {
 TEST(SinkRunner, ASinkThatIsDownGetsEveryEventInOrderAfterBackoffWhenItReturns) {
   FakeLog log;
   FakeSink::Seen seen;
-  SinkRunner runner("hook", std::make_unique<FakeSink>(seen), log, SinkRetry{1000ms, 4000ms, 3});
+  SinkRunner runner("hook", std::make_unique<FakeSink>(seen), log, SinkRetry{1000ms, 4000ms, 3, nullptr});
   const auto t0 = Clock::now();
   ASSERT_EQ(*runner.Step(t0), 0);
   for (int i = 0; i < 5; ++i) log.Append("e" + std::to_string(i));

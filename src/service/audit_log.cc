@@ -226,12 +226,12 @@ void AuditFollower::Start(std::chrono::milliseconds interval) {
   if (thread_.joinable()) return;
   stopping_ = false;
   thread_ = std::thread([this, interval] {
-    std::unique_lock lock(thread_mu_);
+    std::unique_lock held(thread_mu_);
     while (!stopping_) {
-      lock.unlock();
+      held.unlock();
       if (auto s = Poll(); !s) log::Warn("audit.follow_failed", {{"error", s.error().message()}});
-      lock.lock();
-      cv_.wait_for(lock, interval, [this] { return stopping_; });
+      held.lock();
+      cv_.wait_for(held, interval, [this] { return stopping_; });
     }
   });
 }

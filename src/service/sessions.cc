@@ -272,8 +272,8 @@ void AppendSessionChunk(Service& svc, const core::Actor& actor, ChunkUpload up,
     receipt->complete = next.complete;
     return Ok();
   };
-  svc.SubmitWrite(std::move(run), [receipt, cb = std::move(cb)](Status st) {
-    if (!st) return cb(st.error());
+  svc.SubmitWrite(std::move(run), [receipt, cb = std::move(cb)](Status committed) {
+    if (!committed) return cb(committed.error());
     cb(*receipt);
   });
 }

@@ -90,7 +90,9 @@ TEST(AsciicastTest, AnyBytesMakeAnEventThatParsesBack) {
     } catch (const json::exception&) {
       valid = false;
     }
-    if (valid) EXPECT_EQ((*events)[0].data, bytes);
+    if (valid) {
+      EXPECT_EQ((*events)[0].data, bytes);
+    }
   }
 }
 

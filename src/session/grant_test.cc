@@ -26,7 +26,9 @@ TEST(GrantTimerTest, WarnsBeforeAndAtOneMinuteThenEnds) {
     SCOPED_TRACE(s.now - end);
     auto a = t.Check(s.now, end);
     EXPECT_EQ(a.kind, s.kind);
-    if (s.kind == Kind::kWarn) EXPECT_EQ(a.remaining, s.remaining);
+    if (s.kind == Kind::kWarn) {
+      EXPECT_EQ(a.remaining, s.remaining);
+    }
   }
 }
 

@@ -250,8 +250,8 @@ TEST_P(RecorderTest, RevocationAlsoEndsProcessesOutsideTheProcessGroup) {
 
 INSTANTIATE_TEST_SUITE_P(PtyAndPipes, RecorderTest,
                          ::testing::Values(TerminalMode::kPty, TerminalMode::kPipes),
-                         [](const auto& info) {
-                           return info.param == TerminalMode::kPty ? "Pty" : "Pipes";
+                         [](const auto& p) {
+                           return p.param == TerminalMode::kPty ? "Pty" : "Pipes";
                          });
 
 // ---- Without a terminal: pipes, byte for byte -------------------------------------------------

@@ -64,8 +64,8 @@ struct Options::Json {
   json value;
 };
 
-Options::Options(std::string name, std::unique_ptr<Json> json)
-    : name_(std::move(name)), json_(std::move(json)) {}
+Options::Options(std::string name, std::unique_ptr<Json> parsed)
+    : name_(std::move(name)), json_(std::move(parsed)) {}
 Options::~Options() = default;
 Options::Options(Options&&) noexcept = default;
 

@@ -79,7 +79,7 @@ class Options {
 
  private:
   struct Json;
-  Options(std::string name, std::unique_ptr<Json> json);
+  Options(std::string name, std::unique_ptr<Json> parsed);
   std::string name_;
   std::unique_ptr<Json> json_;
 };

@@ -191,7 +191,6 @@ Result<IssuedCertificate> SshCaConnector::IssueCertificate(const core::Request& 
   spec.extensions = extensions_;
 
   std::lock_guard lock(mu_);
-  BG_ASSIGN_OR_RETURN(auto stored, state_.Get(GrantKey(grant.id)));
   // Serials are reserved per grant in blocks: the block is stored (counter and grant record in
   // one commit) before any certificate from it leaves, so revocation covers every serial that
   // may have been issued, and most issuances need no write at all.
