@@ -17,10 +17,10 @@
 #include "service/audit_log.h"
 #include "service/background.h"
 #include "service/grant_runner.h"
-#include "service/local_time.h"
 #include "service/policy_holder.h"
 #include "service/recording_check.h"
-#include "service/service_impl.h"
+#include "service/request_cache.h"
+#include "service/service_metrics.h"
 #include "service/writer.h"
 #include "util/encoding.h"
 #include "util/random.h"
@@ -29,6 +29,11 @@
 #include "util/version.h"
 
 namespace bg::service {
+
+struct Service::Impl {
+  ServiceMetrics m;
+  RequestCache requests;
+};
 
 namespace {
 
@@ -71,6 +76,11 @@ Result<std::unique_ptr<Service>> Service::Open(ServerConfig config, const Clock&
 Status Service::OpenParts(
     const std::function<void(ConnectorRegistry&)>& register_connector_kinds) {
   impl_ = std::make_unique<Impl>();
+  effects_ = std::make_unique<Effects>(
+      events_, impl_->requests, clock_, [this] { return policy(); },
+      [this] {
+        if (grants_) grants_->Notify();
+      });
   BG_TRY(EnsureDir(config_.data_dir));
   if (!store_) {
     BG_ASSIGN_OR_RETURN(store_, store::OpenStore(config_.storage, config_.data_dir));
@@ -130,7 +140,9 @@ Status Service::OpenParts(
   return Ok();
 }
 
-std::shared_ptr<const core::Policy> Service::policy() const { return policies_->current(); }
+std::shared_ptr<const core::Policy> Service::policy() const {
+  return policies_ ? policies_->current() : nullptr;
+}
 
 Status Service::ReloadPolicy() {
   PolicyHolder::Attempt tried;
@@ -158,7 +170,7 @@ Status Service::Start() {
   for (const auto& t : timers) next_id = std::max(next_id, t.id + 1);
   if (mode_ == Mode::kServer) {
     scheduler_ = std::make_unique<Scheduler>(clock_, [this](const store::TimerRecord& t) {
-      OnTimerFired(t);
+      workflow_->OnTimerFired(t);
     });
   }
   writer_ = std::make_unique<Writer>(*store_, *audit_, clock_, next_id,
@@ -172,6 +184,10 @@ Status Service::Start() {
                                                          events_.PublishLeaf(i, leaf);
                                                        }));
   }
+  people_ = std::make_unique<People>(config_, clock_, *store_, *master_key_, *audit_, *writer_,
+                                     *effects_, &impl_->m);
+  workflow_ = std::make_unique<RequestWorkflow>(*store_, *writer_, clock_, *effects_, *people_,
+                                                impl_->requests, &impl_->m);
   writer_->SetAuditListener([this](int64_t index, const std::string& leaf) {
     if (follower_) return follower_->OnCommitted(index, leaf);
     events_.PublishLeaf(index, leaf);
@@ -195,8 +211,7 @@ Status Service::Start() {
       },
       [this](Tx& tx, const store::OutboxJob& job, core::JobKind kind,
              const core::JobOutcome& outcome) {
-        auto pol = policy();
-        return RecordJobOutcome(tx, *pol, job, kind, outcome);
+        return workflow_->RecordJobOutcome(tx, job, kind, outcome);
       },
       [this](const std::string& kind, bool ok) { impl_->m.CountConnectorCall(kind, ok); });
   grants_->Start(clock_);
@@ -217,367 +232,83 @@ void Service::Stop() {
   if (follower_) follower_->Stop();  // after "server.stopped"
 }
 
-// ---- requests ----
+// ---- people (people.h) ----
 
-namespace {
-// A recording credential changes nothing: it only records its grant's sessions.
-bool RefusedForRecordingCredential(const core::Actor& actor,
-                                   const Callback<core::Request>& cb) {
-  if (!actor.recording_grant) return false;
-  cb(Error::PermissionDenied("a recording credential can only record its grant's sessions"));
-  return true;
+Result<LoginResult> Service::Login(const std::string& user, const Secret& password,
+                                   const std::string& totp, const std::string& source) {
+  return people_->Login(user, password, totp, source);
+}
+Result<LoginResult> Service::Renew(const core::Actor& actor, const std::string& token,
+                                   const std::string& source) {
+  return people_->Renew(actor, token, source);
+}
+Status Service::Logout(const std::string& token) { return people_->Logout(token); }
+Result<core::Actor> Service::Authenticate(const std::string& token, const std::string& source) {
+  return people_->Authenticate(token, source);
+}
+Result<LoginResult> Service::IssueRecordingToken(const core::Actor& actor, const RequestId& id) {
+  return people_->IssueRecordingToken(actor, id);
+}
+Result<core::Actor> Service::VerifyActionCode(const core::Actor& actor, const std::string& totp) {
+  return people_->VerifyActionCode(actor, totp);
+}
+Result<NewUser> Service::AddUser(const std::string& actor, const std::string& name,
+                                 std::vector<core::Role> roles, const Secret& password) {
+  return people_->AddUser(actor, name, std::move(roles), password);
+}
+Result<DisableReport> Service::DisableUser(const std::string& actor, const std::string& name) {
+  return people_->DisableUser(actor, name);
+}
+Status Service::SetUserDisabled(const std::string& actor, const std::string& name, bool disabled) {
+  return people_->SetUserDisabled(actor, name, disabled);
+}
+Result<std::string> Service::LocalOperator(const std::string& requested,
+                                           const std::string& os_user) {
+  return people_->LocalOperator(requested, os_user);
+}
+Status Service::UnlockUser(const std::string& actor, const std::string& name) {
+  return people_->UnlockUser(actor, name);
+}
+Result<NewUser> Service::ResetUser(const std::string& actor, const std::string& name,
+                                   const std::optional<Secret>& password) {
+  return people_->ResetUser(actor, name, password);
+}
+Result<std::vector<store::UserRecord>> Service::ListUsers() { return store_->ListUsers(); }
+Status Service::MarkSourceKnown(const std::string& user, const std::string& address) {
+  return people_->MarkSourceKnown(user, address);
 }
 
-// The reason code of a refusal: the error's code, and the field it names when there is one.
-void AddRefusal(core::AuditEvent& ev, const Error& e) {
-  ev.details["reason"] = std::string(ToString(e.code()));
-  if (!e.field().empty()) ev.details["field"] = e.field();
-  ev.details["message"] = e.message();
-}
-
-// "request.refused" for a request the policy or its checks refused (the unapprovable case is
-// core::RequestRefused): what was asked, by whom, from where, and why not.
-core::AuditEvent RefusedRequestEvent(const core::Actor& actor, const core::CreateCommand& cmd,
-                                     const Error& e) {
-  core::AuditEvent ev{"request.refused", actor.name, RequestId(),
-                      {{"resource", cmd.resource},
-                       {"privilege", cmd.privilege},
-                       {"duration", std::to_string(cmd.duration.count())},
-                       {"ticket", cmd.ticket},
-                       {"source_address", actor.source_address}}};
-  if (cmd.tier) ev.details["tier"] = std::to_string(*cmd.tier);
-  if (cmd.emergency) ev.details["emergency"] = "true";
-  AddRefusal(ev, e);
-  return ev;
-}
-
-// "approval.refused" for an approval or denial the rules refused (own request, not in the pool,
-// MFA not fresh, not pending...).
-core::AuditEvent RefusedApprovalEvent(const core::Actor& actor, const core::Request& r,
-                                      const std::string& decision, const Error& e) {
-  core::AuditEvent ev{"approval.refused", actor.name, r.id,
-                      {{"decision", decision},
-                       {"state", std::string(core::ToString(r.state))},
-                       {"source_address", actor.source_address}}};
-  AddRefusal(ev, e);
-  return ev;
-}
-
-// The accounts that can approve now: the approver role, not disabled, TOTP enrolled.
-Result<std::vector<std::string>> AbleApprovers(store::Store& store) {
-  BG_ASSIGN_OR_RETURN(auto users, store.ListUsers());
-  std::vector<std::string> able;
-  for (const store::UserRecord& u : users) {
-    bool approver =
-        std::find(u.roles.begin(), u.roles.end(), core::Role::kApprover) != u.roles.end();
-    if (approver && !u.disabled && !u.totp_secret_enc.empty()) able.push_back(u.name);
-  }
-  return able;
-}
-}  // namespace
+// ---- requests (workflow.h) ----
 
 void Service::Create(const core::Actor& actor, core::CreateCommand cmd,
                      Callback<core::Request> cb) {
-  if (RefusedForRecordingCredential(actor, cb)) return;
-  auto pol = policy();
-  const Timestamp now = clock_.Now();
-  // Risk inputs are read before entering the writer: they are signals, not invariants.
-  core::RiskInputs risk;
-  auto used = store_->HasUsedSource(actor.name, actor.source_address);
-  if (!used) return cb(used.error());
-  risk.new_source = !*used && !actor.source_address.empty();
-  // Only "has the threshold been reached" matters: count no further than that.
-  auto recent = store_->CountRequestsSince(actor.name, now - pol->risk.burst_window,
-                                           std::max(pol->risk.burst_threshold, 1));
-  if (!recent) return cb(recent.error());
-  risk.recent_requests = static_cast<int>(*recent);
-  LocalTime lt = ToLocalTime(now, pol->settings.timezone);
-  risk.local_weekday = lt.weekday;
-  risk.local_minute = lt.minute;
-  auto able = AbleApprovers(*store_);
-  if (!able) return cb(able.error());
-  RequestId id(NewId("req"));
-  // A request nobody could approve is refused, and the refusal audited, in the writer.
-  auto refused = std::make_shared<std::optional<Error>>();
-  auto fn = [this, pol, actor, cmd = std::move(cmd), risk, id, able = std::move(*able),
-             refused](Tx& tx) -> Result<core::Request> {
-    auto created = core::CreateRequest(*pol, actor, cmd, risk, id, tx.now());
-    if (!created) {  // refused by the policy or its checks: audited, with the reason code
-      tx.Audit(RefusedRequestEvent(actor, cmd, created.error()));
-      *refused = created.error();
-      return core::Request{};
-    }
-    core::Transition& t = *created;
-    if (auto ok = core::CheckApprovable(*pol, t.request, able); !ok) {
-      tx.Audit(core::RequestRefused(t.request, "unapprovable", ok.error().message()));
-      *refused = ok.error();
-      return t.request;
-    }
-    tx.UseSource(actor.name, actor.source_address);
-    return ApplyTransition(tx, t, 0);
-  };
-  writer_->Submit(MakeOp<core::Request>(
-      std::move(fn), [cb = std::move(cb), refused](Result<core::Request> r) {
-        if (r && refused->has_value()) return cb(std::move(**refused));
-        cb(std::move(r));
-      }));
+  workflow_->Create(actor, std::move(cmd), std::move(cb));
 }
-
-void Service::Transact(RequestId id,
-                       std::function<Result<core::Transition>(const core::Policy&,
-                                                              const core::Request&, Timestamp)>
-                           step,
-                       Callback<core::Request> cb) {
-  auto pol = policy();
-  auto fn = [this, pol, id, step = std::move(step)](Tx& tx) -> Result<core::Request> {
-    BG_ASSIGN_OR_RETURN(auto current, tx.GetRequest(id));
-    if (!current) return Error::NotFound("no request " + id.value());
-    BG_ASSIGN_OR_RETURN(core::Transition t, step(*pol, *current, tx.now()));
-    if (t.effects.empty()) return *current;  // idempotent repeat: nothing to store
-    return ApplyTransition(tx, t, current->version);
-  };
-  writer_->Submit(MakeOp<core::Request>(std::move(fn), std::move(cb)));
-}
-
-void Service::Decide(const core::Actor& actor, RequestId id, std::string decision,
-                     std::string totp, DecisionStep step, Callback<core::Request> cb) {
-  auto pol = policy();
-  auto refused = std::make_shared<std::optional<Error>>();
-  auto fn = [this, pol, id, actor, decision = std::move(decision), totp = std::move(totp),
-             step = std::move(step), refused](Tx& tx) -> Result<core::Request> {
-    BG_ASSIGN_OR_RETURN(auto current, tx.GetRequest(id));
-    // A request the caller may not see does not exist for them, and costs no code.
-    if (!current || !core::CanView(*pol, *current, actor)) {
-      return Error::NotFound("no request " + id.value());
-    }
-    core::Actor acting = actor;
-    if (!totp.empty()) {
-      BG_ASSIGN_OR_RETURN(StepUp up, StepUpInTx(tx, actor, totp));
-      if (up.refused) {
-        *refused = std::move(*up.refused);
-        return *current;  // commits what the refusal staged (a wrong code's count and event)
-      }
-      acting = std::move(*up.fresh);
-    }
-    auto t = step(*pol, *current, acting, tx.now());
-    if (!t) {
-      tx.Audit(RefusedApprovalEvent(acting, *current, decision, t.error()));
-      *refused = t.error();
-      return *current;
-    }
-    if (t->effects.empty()) return *current;  // idempotent repeat: nothing to store
-    return ApplyTransition(tx, *t, current->version);
-  };
-  const bool stepped_up = !totp.empty();
-  writer_->Submit(MakeOp<core::Request>(
-      std::move(fn), [this, cb = std::move(cb), refused, stepped_up,
-                      user = actor.name, token = actor.token_hash](Result<core::Request> r) {
-        if (stepped_up) {
-          // The token and the account changed (fresh MFA time, or a failure counted).
-          impl_->auth_cache.ForgetToken(token);
-          impl_->auth_cache.ForgetUser(user);
-        }
-        if (r && refused->has_value()) return cb(std::move(**refused));
-        cb(std::move(r));
-      }));
-}
-
 void Service::Approve(const core::Actor& actor, RequestId id, std::string comment,
                       Callback<core::Request> cb, std::string totp) {
-  if (!totp.empty()) {
-    if (Status s = CheckMayPresentCode(actor); !s) return cb(s.error());
-  }
-  if (RefusedForRecordingCredential(actor, cb)) return;
-  cb = [this, cb = std::move(cb)](Result<core::Request> r) {
-    if (r) impl_->m.CountDecision("approve");
-    cb(std::move(r));
-  };
-  Decide(actor, std::move(id), "approve", std::move(totp),
-         [comment = std::move(comment)](const core::Policy& p, const core::Request& r,
-                                        const core::Actor& acting, Timestamp now) {
-           return core::Approve(p, r, acting, comment, now);
-         },
-         std::move(cb));
+  workflow_->Approve(actor, std::move(id), std::move(comment), std::move(cb), std::move(totp));
 }
-
 void Service::Deny(const core::Actor& actor, RequestId id, std::string reason,
                    Callback<core::Request> cb, std::string totp) {
-  if (!totp.empty()) {
-    if (Status s = CheckMayPresentCode(actor); !s) return cb(s.error());
-  }
-  if (RefusedForRecordingCredential(actor, cb)) return;
-  cb = [this, cb = std::move(cb)](Result<core::Request> r) {
-    if (r) impl_->m.CountDecision("deny");
-    cb(std::move(r));
-  };
-  Decide(actor, std::move(id), "deny", std::move(totp),
-         [reason = std::move(reason)](const core::Policy& p, const core::Request& r,
-                                      const core::Actor& acting, Timestamp now) {
-           return core::Deny(p, r, acting, reason, now);
-         },
-         std::move(cb));
+  workflow_->Deny(actor, std::move(id), std::move(reason), std::move(cb), std::move(totp));
 }
-
 void Service::Cancel(const core::Actor& actor, RequestId id, Callback<core::Request> cb) {
-  if (RefusedForRecordingCredential(actor, cb)) return;
-  Transact(std::move(id),
-           [actor](const core::Policy&, const core::Request& r, Timestamp now) {
-             return core::Cancel(r, actor, now);
-           },
-           std::move(cb));
+  workflow_->Cancel(actor, std::move(id), std::move(cb));
 }
-
 void Service::Revoke(const core::Actor& actor, RequestId id, std::string reason,
                      Callback<core::Request> cb) {
-  if (RefusedForRecordingCredential(actor, cb)) return;
-  Transact(std::move(id),
-           [actor, reason = std::move(reason)](const core::Policy& p, const core::Request& r,
-                                               Timestamp now) {
-             return core::Revoke(p, r, actor, reason, now);
-           },
-           std::move(cb));
+  workflow_->Revoke(actor, std::move(id), std::move(reason), std::move(cb));
 }
-
 void Service::Extend(const core::Actor& actor, RequestId id, Seconds duration, std::string reason,
                      Callback<core::Request> cb) {
-  if (RefusedForRecordingCredential(actor, cb)) return;
-  Transact(std::move(id),
-           [actor, duration, reason = std::move(reason)](
-               const core::Policy& p, const core::Request& r, Timestamp now) {
-             return core::RequestExtension(p, r, actor, duration, reason, now);
-           },
-           std::move(cb));
+  workflow_->Extend(actor, std::move(id), duration, std::move(reason), std::move(cb));
 }
-
 Result<core::Request> Service::Get(const core::Actor& actor, const RequestId& id) {
-  const int64_t now_us = clock_.NowMicros();
-  std::optional<core::Request> r = impl_->requests.Get(id, now_us);
-  if (!r) {
-    BG_ASSIGN_OR_RETURN(r, store_->GetRequest(id));
-    if (r) impl_->requests.Put(*r, now_us);
-  }
-  // A request the caller may not see is reported exactly like one that does not exist.
-  if (!r || !core::CanView(*policy(), *r, actor)) {
-    return Error::NotFound("no request " + id.value());
-  }
-  return *r;
+  return workflow_->Get(actor, id);
 }
-
 Result<std::vector<core::Request>> Service::List(const core::Actor& actor,
                                                  store::RequestFilter filter, bool mine) {
-  if (mine) filter.requester = actor.name;
-  auto pol = policy();
-  BG_ASSIGN_OR_RETURN(auto all, store_->ListRequests(filter));
-  std::vector<core::Request> out;
-  for (auto& r : all) {
-    if (core::CanView(*pol, r, actor)) out.push_back(std::move(r));
-  }
-  return out;
-}
-
-// ---- timers and jobs ----
-
-void Service::OnTimerFired(const store::TimerRecord& t) {
-  auto pol = policy();
-  const int64_t due_us = ToUnixSeconds(t.at) * 1'000'000;
-  auto fn = [this, pol, t, due_us](Tx& tx) -> Status {
-    BG_ASSIGN_OR_RETURN(auto current, tx.GetRequest(t.request));
-    core::Transition tr;
-    bool changed = false;
-    if (current) {
-      BG_ASSIGN_OR_RETURN(tr, core::OnTimer(*pol, *current, t.kind, tx.now()));
-      changed = !tr.effects.empty();
-    }
-    tx.DeleteTimer(t.id);
-    if (changed) {
-      core::Request r = ApplyTransition(tx, tr, current->version);
-      if (t.kind == core::TimerKind::kExpiry && r.state == core::RequestState::kExpired) {
-        tx.AfterCommit([this, due_us] {
-          impl_->m.ObserveExpiryLag(static_cast<double>(clock_.NowMicros() - due_us) / 1e6);
-        });
-      }
-    }
-    return Ok();
-  };
-  writer_->Submit({std::move(fn), [t](Status s) {
-                     if (!s) {
-                       log::Error("timer.failed", {{"timer", t.id},
-                                                   {"request_id", t.request.value()},
-                                                   {"error", s.error().ToString()}});
-                     }
-                   }});
-}
-
-core::Request Service::ApplyTransition(Tx& tx, const core::Transition& t, int64_t read_version) {
-  tx.PutRequest(t.request);
-  core::Request r = t.request;
-  r.version = read_version + 1;
-  tx.AfterCommit([this, r] { OnCommittedRequest(r); });  // before the alerts it may raise
-  StageEffects(tx, t.effects, r);
-  return r;
-}
-
-// The one reader of the core's effects: each is staged in `tx`, in order.
-void Service::StageEffects(Tx& tx, const std::vector<core::Effect>& effects,
-                           const core::Request& r) {
-  for (const core::Effect& e : effects) {
-    if (const auto* a = std::get_if<core::AuditEvent>(&e)) {
-      tx.Audit(*a);
-    } else if (const auto* s = std::get_if<core::ScheduleTimer>(&e)) {
-      tx.AddTimer(*s);
-    } else if (const auto* g = std::get_if<core::IssueGrant>(&e)) {
-      tx.AddJob(std::string(core::ToString(core::JobKind::kGrant)), g->request);
-    } else if (const auto* rv = std::get_if<core::RevokeGrant>(&e)) {
-      tx.AddJob(std::string(core::ToString(core::JobKind::kRevoke)), rv->request);
-    } else if (const auto* al = std::get_if<core::Alert>(&e)) {
-      StageAlert(tx, *al, {}, r);
-    }
-  }
-}
-
-void Service::OnCommittedRequest(const core::Request& r) {
-  impl_->requests.Put(r, clock_.NowMicros());
-  StateEvent e;
-  e.type = "request";
-  e.request = r;
-  events_.Publish(e);
-  if (r.state == core::RequestState::kApproved || r.state == core::RequestState::kRevoked ||
-      r.state == core::RequestState::kExpired || r.state == core::RequestState::kActive) {
-    if (grants_) grants_->Notify();
-  }
-}
-
-Status Service::RecordJobOutcome(Tx& tx, const core::Policy& pol, const store::OutboxJob& job,
-                                 core::JobKind kind, const core::JobOutcome& outcome) {
-  BG_ASSIGN_OR_RETURN(auto current, tx.GetRequest(job.request));
-  // The request may have moved since the connector was called: decide on what is stored.
-  BG_ASSIGN_OR_RETURN(core::JobDecision d,
-                      core::OnJobOutcome(pol, current ? &*current : nullptr, kind, outcome,
-                                         job.attempts, tx.now()));
-  core::AuditEvent ev{"connector." + job.kind, std::string(core::kSystemActor), job.request, {}};
-  ev.details["connector"] = current ? current->connector : "";
-  ev.details["attempt"] = std::to_string(job.attempts + 1);
-  ev.details["outcome"] = std::string(d.audit_outcome);
-  if (!outcome.error.empty()) ev.details["error"] = outcome.error;
-  tx.Audit(ev);
-  if (d.done) {
-    tx.DeleteOutbox(job.id);
-  } else {
-    store::OutboxJob next = job;
-    next.attempts++;
-    next.next_attempt = tx.now() + Outbox::Backoff(next.attempts);
-    next.last_error = outcome.error;
-    tx.PutOutbox(next);
-  }
-  if (d.alert_revocation_failing) {
-    StageAlert(tx,
-               SecurityAlert("revocation_failing",
-                             "revocation keeps failing and stays queued: " + outcome.error,
-                             current->id),
-               {{"connector", current->connector}}, *current);
-  }
-  if (d.transition) ApplyTransition(tx, *d.transition, current->version);
-  return Ok();
+  return workflow_->List(actor, std::move(filter), mine);
 }
 
 // ---- events ----
@@ -629,37 +360,12 @@ Status Service::AppendAudit(const core::AuditEvent& event) {
   });
 }
 
-void Service::StageAlert(Tx& tx, const core::Alert& alert,
-                         std::map<std::string, std::string> details,
-                         const core::Request& request) {
-  core::AuditEvent ev{"alert.raised", std::string(core::kSystemActor), request.id,
-                      std::move(details)};
-  ev.details["kind"] = alert.kind;
-  ev.details["recipients"] = fmt::format("{}", fmt::join(alert.recipients, ","));
-  ev.details["message"] = alert.message;
-  tx.Audit(ev);
-  StateEvent published;
-  published.type = "alert";
-  published.request = request;
-  published.alert_kind = alert.kind;
-  published.recipients = alert.recipients;
-  published.message = alert.message;
-  tx.AfterCommit([this, published = std::move(published)] { events_.Publish(published); });
-}
-
-core::Alert Service::SecurityAlert(const std::string& kind, const std::string& message,
-                                   const RequestId& request) const {
-  core::Alert alert{kind, request, {}, message};
-  if (auto pol = policy()) alert.recipients = pol->Expand(pol->settings.security_contacts);
-  return alert;
-}
-
 Status Service::RaiseAlert(const std::string& kind, const std::string& message,
                            std::map<std::string, std::string> details, const RequestId& request) {
   core::Request subject;
   subject.id = request;
   return writer_->RunSync([&](Tx& tx) {
-    StageAlert(tx, SecurityAlert(kind, message, request), details, subject);
+    effects_->StageAlert(tx, effects_->SecurityAlert(kind, message, request), details, subject);
     return Ok();
   });
 }

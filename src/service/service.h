@@ -1,6 +1,9 @@
-// The shell around the pure core: applies core transitions atomically with their audit records
-// and jobs (through the Writer), runs the durable timers (expiry within a second) and the
-// outbox (connector calls with retry), authenticates people, and publishes state changes.
+// The shell around the pure core, and the one object the API and the CLI hold. It opens the
+// parts (store, master key, audit log, connectors, policy) and wires its collaborators, each
+// in its own header: the policy holder (policy_holder.h), the request workflow (workflow.h),
+// people (people.h), the grant runner (grant_runner.h), the event bus (event_bus.h) and the
+// one reader of the core's effects (effects.h). Its request and people methods forward to
+// those; they exist from Start() on.
 //
 // Thread-safe: every public method may be called from any thread. Methods taking a callback
 // return at once; the callback runs on the writer thread after the commit.
@@ -23,7 +26,10 @@
 #include "core/request.h"
 #include "service/config.h"
 #include "service/connector.h"
+#include "service/effects.h"
 #include "service/event_bus.h"
+#include "service/people.h"
+#include "service/workflow.h"
 #include "store/store.h"
 #include "util/result.h"
 #include "util/secret.h"
@@ -43,31 +49,6 @@ class AuditLog;
 class Writer;
 class Scheduler;
 class Tx;
-
-template <typename T>
-using Callback = std::function<void(Result<T>)>;
-
-struct LoginResult {
-  Secret token;
-  Timestamp expires_at;
-  std::string user;
-};
-
-// What `DisableUser` ended (docs/accounts.md shows its JSON).
-struct DisableReport {
-  std::vector<RequestId> revoked;             // their approved or active grants
-  std::vector<RequestId> cancelled;           // their pending requests
-  std::vector<RequestId> approvals_withdrawn; // others' requests their approval counted toward
-  std::vector<SessionId> sessions_ended;      // open recorded sessions of the revoked grants
-  bool was_disabled = false;                  // the account was disabled already
-};
-
-struct NewUser {
-  std::string user;
-  std::vector<core::Role> roles;
-  Secret totp_secret;       // raw seed, shown once
-  std::string otpauth_uri;  // contains the seed: shown once, never logged
-};
 
 class GrantRunner;
 class PolicyHolder;
@@ -122,14 +103,14 @@ class Service {
   // plus kRecordingUploadGrace (for a spool sent after the end). Audited with the token's
   // HMAC. FailedPrecondition unless the grant is active; PermissionDenied for another person's
   // grant or when `actor` itself holds a recording credential.
-  static constexpr Seconds kRecordingUploadGrace{3600};
+  static constexpr Seconds kRecordingUploadGrace = People::kRecordingUploadGrace;
   Result<LoginResult> IssueRecordingToken(const core::Actor& actor, const RequestId& id);
   // Verifies a TOTP code presented with an action (approve/deny) and marks the actor's token
   // fresh. Wrong codes count with the login failures (same throttle per account and source,
   // same alert): ResourceExhausted (with retry_after_seconds) while throttled. After
   // kMaxStepUpFailures wrong codes with one token (renewals included) that token can no longer
   // step up, even with the right code: PermissionDenied (field "totp"); a new login is needed.
-  static constexpr int kMaxStepUpFailures = 6;
+  static constexpr int kMaxStepUpFailures = People::kMaxStepUpFailures;
   Result<core::Actor> VerifyActionCode(const core::Actor& actor, const std::string& totp);
 
   // `actor` names who does it (an admin, or "cli:<os user>" when run locally).
@@ -220,65 +201,6 @@ class Service {
   Service(ServerConfig config, const Clock& clock, std::shared_ptr<metrics::Registry> metrics,
           Mode mode);
   Status OpenParts(const std::function<void(ConnectorRegistry&)>& register_connector_kinds);
-  // Stages "alert.raised" in `tx` (kind, recipients, message and `details`) and its
-  // publication to the recipients after the commit.
-  void StageAlert(Tx& tx, const core::Alert& alert, std::map<std::string, std::string> details,
-                  const core::Request& request);
-  // An alert for the policy's security contacts (expanded).
-  core::Alert SecurityAlert(const std::string& kind, const std::string& message,
-                            const RequestId& request) const;
-  // Stages each core effect in `tx` (audit leaves, timers, connector jobs, alerts), in order.
-  void StageEffects(Tx& tx, const std::vector<core::Effect>& effects, const core::Request& r);
-  // Runs a core transition on the request `id` inside the writer.
-  void Transact(RequestId id,
-                std::function<Result<core::Transition>(const core::Policy&, const core::Request&,
-                                                       Timestamp)> step,
-                Callback<core::Request> cb);
-  // A decision (approve, deny) of `actor` as one writer transaction: the request must be
-  // visible to them (else NotFound, and a code is not spent), a `totp` code is verified and
-  // its use recorded (StepUpInTx), then `step` runs with the actor it freshened. A refusal by
-  // the rules is audited as "approval.refused" with its reason code, then reported to `cb`.
-  using DecisionStep = std::function<Result<core::Transition>(
-      const core::Policy&, const core::Request&, const core::Actor&, Timestamp)>;
-  void Decide(const core::Actor& actor, RequestId id, std::string decision, std::string totp,
-              DecisionStep step, Callback<core::Request> cb);
-  // A code may be presented only with a person's own token.
-  static Status CheckMayPresentCode(const core::Actor& actor);
-  // Verifies `totp` for `actor` inside `tx`: the token, the throttle, the step-up failures of
-  // the token, the code. A wrong code is counted on the token and the throttle and audited in
-  // `tx`. Exactly one of `fresh` (the actor, MFA fresh) and `refused` is set.
-  struct StepUp {
-    std::optional<core::Actor> fresh;
-    std::optional<Error> refused;
-  };
-  Result<StepUp> StepUpInTx(Tx& tx, const core::Actor& actor, const std::string& totp);
-  void OnTimerFired(const store::TimerRecord& t);
-  void OnCommittedRequest(const core::Request& r);
-  // Stages a transition of a request read at `read_version`; publishes it after the commit.
-  core::Request ApplyTransition(Tx& tx, const core::Transition& t, int64_t read_version);
-  // GrantRunner's record: what a connector's answer to `job` means (core::OnJobOutcome),
-  // staged in `tx` with its audit event, the job's retry or removal, and the transition.
-  Status RecordJobOutcome(Tx& tx, const core::Policy& pol, const store::OutboxJob& job,
-                          core::JobKind kind, const core::JobOutcome& outcome);
-  // A new bearer token of `user`, stored (as its hash) in `tx`. `expires_at` unset: the
-  // configured token lifetime. `scope` empty: the person's own token.
-  // `family`: what the token inherits (the login it belongs to, its MFA time, its wrong
-  // step-up codes); null starts a family without MFA.
-  struct TokenFamily {
-    Timestamp started_at;
-    std::optional<Timestamp> mfa_verified_at;
-    int step_up_failures = 0;
-  };
-  Result<LoginResult> IssueToken(Tx& tx, const std::string& user, const std::string& source,
-                                 std::optional<Timestamp> expires_at = std::nullopt,
-                                 const std::string& scope = "",
-                                 const TokenFamily* family = nullptr);
-  // The name an audit event gives a login attempt: the account's name, or for a name that is no
-  // account (perhaps a password typed into the wrong field) its keyed hash.
-  std::string AuditName(const std::string& name, bool is_account) const;
-  core::Alert AccountGuessedAlert(const std::string& user, int failures) const;
-  void RegisterMetrics();
-  Result<NewUser> Enrol(Secret seed, const std::string& name, std::vector<core::Role> roles);
 
   ServerConfig config_;
   const Clock& clock_;
@@ -292,11 +214,14 @@ class Service {
   std::unique_ptr<Scheduler> scheduler_;
   std::unique_ptr<GrantRunner> grants_;
   EventBus events_;
+  std::unique_ptr<Effects> effects_;
+  std::unique_ptr<People> people_;            // from Start() on
+  std::unique_ptr<RequestWorkflow> workflow_;  // from Start() on
   std::unique_ptr<AuditFollower> follower_;  // kServer: feeds events_' leaves from the store
   Mode mode_;
   std::atomic<bool> started_{false};
   struct Impl;
-  std::unique_ptr<Impl> impl_;  // limiter and metric handles
+  std::unique_ptr<Impl> impl_;  // metric handles, request cache
 };
 
 }  // namespace bg::service

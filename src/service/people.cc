@@ -1,4 +1,3 @@
-// People: accounts, login with password + TOTP, bearer tokens, MFA for actions.
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -10,9 +9,10 @@
 #include "auth/totp.h"
 #include "log/json_log.h"
 #include "service/background.h"
-#include "service/service.h"
-#include "service/grant_runner.h"
-#include "service/service_impl.h"
+#include "service/people.h"
+#include "service/audit_log.h"
+#include "service/effects.h"
+#include "service/service_metrics.h"
 #include "service/writer.h"
 #include "util/encoding.h"
 
@@ -49,9 +49,38 @@ std::string JoinRoles(const std::vector<core::Role>& roles) {
 // The scope of a recording credential: this prefix, then the request id (store::TokenRecord).
 constexpr std::string_view kRecordingScope = "recording:";
 
+// The enrolment shown once: the seed and its otpauth:// URI.
+NewUser Enrol(Secret seed, const std::string& name, std::vector<core::Role> roles) {
+  NewUser nu;
+  nu.user = name;
+  nu.roles = std::move(roles);
+  nu.otpauth_uri = std::string(auth::OtpauthUri(name, seed).Reveal());
+  nu.totp_secret = std::move(seed);
+  return nu;
+}
+
 }  // namespace
 
-Result<LoginResult> Service::IssueToken(Tx& tx, const std::string& user,
+People::People(const ServerConfig& config, const Clock& clock, store::Store& store,
+               const auth::MasterKey& master_key, const AuditLog& audit, Writer& writer,
+               Effects& effects, ServiceMetrics* metrics)
+    : config_(config),
+      clock_(clock),
+      store_(store),
+      master_key_(master_key),
+      audit_(audit),
+      writer_(writer),
+      effects_(effects),
+      metrics_(metrics) {}
+
+People::~People() = default;
+
+void People::ForgetSteppedUp(const std::string& user, const std::string& token_hash) {
+  auth_cache_.ForgetToken(token_hash);
+  auth_cache_.ForgetUser(user);
+}
+
+Result<LoginResult> People::IssueToken(Tx& tx, const std::string& user,
                                         const std::string& source,
                                         std::optional<Timestamp> expires_at,
                                         const std::string& scope, const TokenFamily* family) {
@@ -72,25 +101,34 @@ Result<LoginResult> Service::IssueToken(Tx& tx, const std::string& user,
   return LoginResult{std::move(token), rec.expires_at, user};
 }
 
-std::string Service::AuditName(const std::string& name, bool is_account) const {
-  return is_account ? name : audit_->Hmac(name);
+std::string People::AuditName(const std::string& name, bool is_account) const {
+  return is_account ? name : audit_.Hmac(name);
 }
 
-core::Alert Service::AccountGuessedAlert(const std::string& user, int failures) const {
-  return SecurityAlert(
-      "account_guessed",
-      fmt::format("account {} is being guessed: {} failed logins or codes within {}", user,
-                  failures, FormatDuration(impl_->limiter.config().account_window)),
-      {});
+void People::StageGuessedAlert(Tx& tx, const std::string& user, int failures,
+                               const std::string& source) {
+  effects_.StageAlert(
+      tx,
+      effects_.SecurityAlert(
+          "account_guessed",
+          fmt::format("account {} is being guessed: {} failed logins or codes within {}", user,
+                      failures, FormatDuration(limiter_.config().account_window)),
+          {}),
+      {{"user", user}, {"failures", std::to_string(failures)}, {"source_address", source}},
+      core::Request{});
 }
 
-Result<LoginResult> Service::Login(const std::string& user, const Secret& password,
+void People::CountLogin(const std::string& outcome) {
+  if (metrics_) metrics_->CountLogin(outcome);
+}
+
+Result<LoginResult> People::Login(const std::string& user, const Secret& password,
                                    const std::string& totp, const std::string& source) {
   const Timestamp now = clock_.Now();
-  BG_ASSIGN_OR_RETURN(auto rec, store_->GetUser(user));
+  BG_ASSIGN_OR_RETURN(auto rec, store_.GetUser(user));
   const Timestamp reset_at = rec && rec->unlocked_at ? *rec->unlocked_at : Timestamp{};
-  if (auto limited = impl_->limiter.Check(user, source, now, reset_at); !limited) {
-    impl_->m.CountLogin("throttled");
+  if (auto limited = limiter_.Check(user, source, now, reset_at); !limited) {
+    CountLogin("throttled");
     return limited.error();
   }
   bool password_ok = false;
@@ -104,12 +142,12 @@ Result<LoginResult> Service::Login(const std::string& user, const Secret& passwo
     bool replayed = false;  // right password, a right code that was already used
   };
   auto result = std::make_shared<Outcome>();
-  Status s = writer_->RunSync([&, result](Tx& tx) -> Status {
+  Status s = writer_.RunSync([&, result](Tx& tx) -> Status {
     BG_ASSIGN_OR_RETURN(auto u, tx.GetUser(user));
     bool ok = password_ok && u && !u->disabled;
     int64_t step = -1;
     if (ok) {
-      auto seed = auth::Open(*master_key_, u->totp_secret_enc, TotpAad(user));
+      auto seed = auth::Open(master_key_, u->totp_secret_enc, TotpAad(user));
       auto verified = seed ? auth::VerifyTotp(*seed, totp, tx.now(), u->totp_last_step)
                            : Result<int64_t>(seed.error());
       ok = verified.has_value();
@@ -123,22 +161,17 @@ Result<LoginResult> Service::Login(const std::string& user, const Secret& passwo
     ev.details["source_address"] = source;
     if (!ok) {
       const Timestamp u_reset = u && u->unlocked_at ? *u->unlocked_at : Timestamp{};
-      auth::FailureOutcome f = impl_->limiter.RecordFailure(user, source, tx.now(), u_reset);
+      auth::FailureOutcome f = limiter_.RecordFailure(user, source, tx.now(), u_reset);
       if (u) {
         store::UserRecord changed = *u;
         changed.failed_logins++;
         tx.PutUser(changed);
       }
       tx.Audit(ev);
-      if (f.alert && u) {
-        StageAlert(tx, AccountGuessedAlert(user, f.account_failures),
-                   {{"user", user}, {"failures", std::to_string(f.account_failures)},
-                    {"source_address", source}},
-                   core::Request{});
-      }
+      if (f.alert && u) StageGuessedAlert(tx, user, f.account_failures, source);
       return Ok();
     }
-    impl_->limiter.RecordSuccess(user, source, tx.now());
+    limiter_.RecordSuccess(user, source, tx.now());
     store::UserRecord changed = *u;
     changed.totp_last_step = step;
     changed.mfa_verified_at = tx.now();
@@ -146,16 +179,16 @@ Result<LoginResult> Service::Login(const std::string& user, const Secret& passwo
     changed.locked_until.reset();
     TokenFamily family{tx.now(), tx.now(), 0};
     BG_ASSIGN_OR_RETURN(LoginResult lr, IssueToken(tx, user, source, std::nullopt, "", &family));
-    ev.details["token"] = audit_->Hmac(lr.token.Reveal());
+    ev.details["token"] = audit_.Hmac(lr.token.Reveal());
     ev.details["expires_at"] = FormatRfc3339(lr.expires_at);
     tx.PutUser(changed);
     tx.Audit(ev);
     result->login.emplace(std::move(lr));
     return Ok();
   });
-  impl_->auth_cache.ForgetUser(user);
+  auth_cache_.ForgetUser(user);
   BG_TRY(s);
-  impl_->m.CountLogin(result->login.has_value() ? "success" : "failure");
+  CountLogin(result->login.has_value() ? "success" : "failure");
   if (result->replayed) {
     return Error::Unauthenticated("this code was already used; wait for the next one");
   }
@@ -164,15 +197,15 @@ Result<LoginResult> Service::Login(const std::string& user, const Secret& passwo
   return std::move(*result->login);
 }
 
-Result<LoginResult> Service::Renew(const core::Actor& actor, const std::string& token,
+Result<LoginResult> People::Renew(const core::Actor& actor, const std::string& token,
                                    const std::string& source) {
   const std::string hash = auth::TokenHash(Secret(token));
-  ForgetOnExit forget(impl_->auth_cache, ForgetOnExit::Kind::kToken, hash);
+  ForgetOnExit forget(auth_cache_, ForgetOnExit::Kind::kToken, hash);
   if (actor.recording_grant) {
     return Error::PermissionDenied("a recording credential is not renewed");
   }
   auto result = std::make_shared<std::optional<LoginResult>>();
-  BG_TRY(writer_->RunSync([&, result](Tx& tx) -> Status {
+  BG_TRY(writer_.RunSync([&, result](Tx& tx) -> Status {
     BG_ASSIGN_OR_RETURN(auto old, tx.GetToken(hash));
     if (!old || old->expires_at <= tx.now()) {
       return Error::Unauthenticated("invalid or expired token");
@@ -191,7 +224,7 @@ Result<LoginResult> Service::Renew(const core::Actor& actor, const std::string& 
                                    &family));
     tx.DeleteToken(hash);
     core::AuditEvent ev{"auth.renewed", actor.name, {}, {}};
-    ev.details["token"] = audit_->Hmac(lr.token.Reveal());
+    ev.details["token"] = audit_.Hmac(lr.token.Reveal());
     ev.details["source_address"] = source;
     ev.details["expires_at"] = FormatRfc3339(lr.expires_at);
     tx.Audit(ev);
@@ -201,29 +234,29 @@ Result<LoginResult> Service::Renew(const core::Actor& actor, const std::string& 
   return std::move(**result);
 }
 
-Status Service::Logout(const std::string& token) {
+Status People::Logout(const std::string& token) {
   const std::string hash = auth::TokenHash(Secret(token));
-  ForgetOnExit forget(impl_->auth_cache, ForgetOnExit::Kind::kToken, hash);
-  return writer_->RunSync([&](Tx& tx) -> Status {
+  ForgetOnExit forget(auth_cache_, ForgetOnExit::Kind::kToken, hash);
+  return writer_.RunSync([&](Tx& tx) -> Status {
     tx.DeleteToken(hash);
     return Ok();
   });
 }
 
-Result<core::Actor> Service::Authenticate(const std::string& token, const std::string& source) {
+Result<core::Actor> People::Authenticate(const std::string& token, const std::string& source) {
   if (!auth::IsWellFormedToken(token)) return Error::Unauthenticated("invalid or expired token");
   const std::string hash = auth::TokenHash(Secret(token));
   const int64_t now_us = clock_.NowMicros();
-  auto& cache = impl_->auth_cache;
+  auto& cache = auth_cache_;
   std::optional<store::TokenRecord> rec = cache.Token(hash, now_us);
   if (!rec) {
-    BG_ASSIGN_OR_RETURN(rec, store_->GetToken(hash));
+    BG_ASSIGN_OR_RETURN(rec, store_.GetToken(hash));
     if (rec) cache.PutToken(*rec, now_us);
   }
   if (!rec || rec->expires_at <= clock_.Now()) return Error::Unauthenticated("invalid or expired token");
   std::optional<store::UserRecord> user = cache.User(rec->user, now_us);
   if (!user) {
-    BG_ASSIGN_OR_RETURN(user, store_->GetUser(rec->user));
+    BG_ASSIGN_OR_RETURN(user, store_.GetUser(rec->user));
     if (user) cache.PutUser(*user, now_us);
   }
   // A disabled person's own tokens stop at once. Their recording credentials keep reading
@@ -250,12 +283,12 @@ Result<core::Actor> Service::Authenticate(const std::string& token, const std::s
   return a;
 }
 
-Result<LoginResult> Service::IssueRecordingToken(const core::Actor& actor, const RequestId& id) {
+Result<LoginResult> People::IssueRecordingToken(const core::Actor& actor, const RequestId& id) {
   if (actor.recording_grant) {
     return Error::PermissionDenied("a recording credential cannot issue credentials");
   }
   auto result = std::make_shared<std::optional<LoginResult>>();
-  BG_TRY(writer_->RunSync([&, result](Tx& tx) -> Status {
+  BG_TRY(writer_.RunSync([&, result](Tx& tx) -> Status {
     BG_ASSIGN_OR_RETURN(auto r, tx.GetRequest(id));
     if (!r) return Error::NotFound("no request " + id.value());
     if (r->requester != actor.name) {
@@ -269,7 +302,7 @@ Result<LoginResult> Service::IssueRecordingToken(const core::Actor& actor, const
                                    *r->ends_at + kRecordingUploadGrace,
                                    std::string(kRecordingScope) + id.value()));
     core::AuditEvent ev{"session.recording_credential", actor.name, id, {}};
-    ev.details["token"] = audit_->Hmac(lr.token.Reveal());
+    ev.details["token"] = audit_.Hmac(lr.token.Reveal());
     ev.details["expires_at"] = FormatRfc3339(lr.expires_at);
     ev.details["source_address"] = actor.source_address;
     tx.Audit(ev);
@@ -279,14 +312,14 @@ Result<LoginResult> Service::IssueRecordingToken(const core::Actor& actor, const
   return std::move(**result);
 }
 
-Status Service::CheckMayPresentCode(const core::Actor& actor) {
+Status People::CheckMayPresentCode(const core::Actor& actor) {
   if (actor.token_hash.empty() || actor.recording_grant) {
     return Error::PermissionDenied("this credential cannot present a TOTP code");
   }
   return Ok();
 }
 
-Result<Service::StepUp> Service::StepUpInTx(Tx& tx, const core::Actor& actor,
+Result<People::StepUp> People::StepUpInTx(Tx& tx, const core::Actor& actor,
                                             const std::string& totp) {
   StepUp out;
   BG_ASSIGN_OR_RETURN(auto tok, tx.GetToken(actor.token_hash));
@@ -295,7 +328,7 @@ Result<Service::StepUp> Service::StepUpInTx(Tx& tx, const core::Actor& actor,
     return Error::Unauthenticated("invalid or expired token");
   }
   const Timestamp reset_at = u->unlocked_at.value_or(Timestamp{});
-  if (auto limited = impl_->limiter.Check(actor.name, actor.source_address, tx.now(), reset_at);
+  if (auto limited = limiter_.Check(actor.name, actor.source_address, tx.now(), reset_at);
       !limited) {
     out.refused = limited.error();
     return out;
@@ -309,13 +342,13 @@ Result<Service::StepUp> Service::StepUpInTx(Tx& tx, const core::Actor& actor,
     return out;
   }
   BG_ASSIGN_OR_RETURN(Secret seed,
-                      auth::Open(*master_key_, u->totp_secret_enc, TotpAad(actor.name)));
+                      auth::Open(master_key_, u->totp_secret_enc, TotpAad(actor.name)));
   auto step = auth::VerifyTotp(seed, totp, tx.now(), u->totp_last_step);
   if (!step) {
     if (step.error().code() == ErrorCode::kInvalidArgument) return step.error();
     // Counted and audited in this transaction, which commits although nothing is approved.
     auth::FailureOutcome f =
-        impl_->limiter.RecordFailure(actor.name, actor.source_address, tx.now(), reset_at);
+        limiter_.RecordFailure(actor.name, actor.source_address, tx.now(), reset_at);
     store::TokenRecord changed = *tok;
     changed.step_up_failures++;
     tx.UpdateToken(changed);
@@ -323,17 +356,12 @@ Result<Service::StepUp> Service::StepUpInTx(Tx& tx, const core::Actor& actor,
     ev.details["source_address"] = actor.source_address;
     ev.details["token_failures"] = std::to_string(changed.step_up_failures);
     tx.Audit(ev);
-    if (f.alert) {
-      StageAlert(tx, AccountGuessedAlert(actor.name, f.account_failures),
-                 {{"user", actor.name}, {"failures", std::to_string(f.account_failures)},
-                  {"source_address", actor.source_address}},
-                 core::Request{});
-    }
+    if (f.alert) StageGuessedAlert(tx, actor.name, f.account_failures, actor.source_address);
     out.refused =
         Error(ErrorCode::kPermissionDenied, "the TOTP code is wrong or was already used", "totp");
     return out;
   }
-  impl_->limiter.RecordSuccess(actor.name, actor.source_address, tx.now());
+  limiter_.RecordSuccess(actor.name, actor.source_address, tx.now());
   store::UserRecord changed = *u;
   changed.totp_last_step = *step;
   changed.mfa_verified_at = tx.now();
@@ -348,30 +376,21 @@ Result<Service::StepUp> Service::StepUpInTx(Tx& tx, const core::Actor& actor,
   return out;
 }
 
-Result<core::Actor> Service::VerifyActionCode(const core::Actor& actor, const std::string& totp) {
-  ForgetOnExit forget(impl_->auth_cache, ForgetOnExit::Kind::kToken, actor.token_hash);
+Result<core::Actor> People::VerifyActionCode(const core::Actor& actor, const std::string& totp) {
+  ForgetOnExit forget(auth_cache_, ForgetOnExit::Kind::kToken, actor.token_hash);
   BG_TRY(CheckMayPresentCode(actor));
   auto result = std::make_shared<StepUp>();
-  BG_TRY(writer_->RunSync([&, result](Tx& tx) -> Status {
+  BG_TRY(writer_.RunSync([&, result](Tx& tx) -> Status {
     BG_ASSIGN_OR_RETURN(*result, StepUpInTx(tx, actor, totp));
     return Ok();
   }));
-  impl_->auth_cache.ForgetUser(actor.name);
+  auth_cache_.ForgetUser(actor.name);
   if (result->refused) return *result->refused;
   return std::move(*result->fresh);
 }
 
-Result<NewUser> Service::Enrol(Secret seed, const std::string& name,
-                               std::vector<core::Role> roles) {
-  NewUser nu;
-  nu.user = name;
-  nu.roles = std::move(roles);
-  nu.otpauth_uri = std::string(auth::OtpauthUri(name, seed).Reveal());
-  nu.totp_secret = std::move(seed);
-  return nu;
-}
 
-Result<NewUser> Service::AddUser(const std::string& actor, const std::string& name,
+Result<NewUser> People::AddUser(const std::string& actor, const std::string& name,
                                  std::vector<core::Role> roles, const Secret& password) {
   BG_TRY(CheckUserName(name));
   if (roles.empty()) return Error::InvalidArgument("role", "give at least one --role");
@@ -380,8 +399,8 @@ Result<NewUser> Service::AddUser(const std::string& actor, const std::string& na
   BG_TRY(auth::CheckPasswordPolicy(password));
   BG_ASSIGN_OR_RETURN(std::string hash, auth::HashPassword(password));
   Secret seed = auth::GenerateTotpSecret();
-  std::string sealed = auth::Seal(*master_key_, seed, TotpAad(name));
-  BG_TRY(writer_->RunSync([&](Tx& tx) -> Status {
+  std::string sealed = auth::Seal(master_key_, seed, TotpAad(name));
+  BG_TRY(writer_.RunSync([&](Tx& tx) -> Status {
     BG_ASSIGN_OR_RETURN(auto existing, tx.GetUser(name));
     if (existing) return Error(ErrorCode::kConflict, "user '" + name + "' already exists", "username");
     store::UserRecord u;
@@ -398,10 +417,10 @@ Result<NewUser> Service::AddUser(const std::string& actor, const std::string& na
   return Enrol(std::move(seed), name, std::move(roles));
 }
 
-Result<DisableReport> Service::DisableUser(const std::string& actor, const std::string& name) {
-  ForgetOnExit forget(impl_->auth_cache, ForgetOnExit::Kind::kUser, name);
+Result<DisableReport> People::DisableUser(const std::string& actor, const std::string& name) {
+  ForgetOnExit forget(auth_cache_, ForgetOnExit::Kind::kUser, name);
   auto report = std::make_shared<DisableReport>();
-  BG_TRY(writer_->RunSync([&, report](Tx& tx) -> Status {
+  BG_TRY(writer_.RunSync([&, report](Tx& tx) -> Status {
     *report = DisableReport{};  // the writer may run this twice (the log grew outside)
     BG_ASSIGN_OR_RETURN(auto u, tx.GetUser(name));
     if (!u) return Error(ErrorCode::kNotFound, "no user '" + name + "'", "username");
@@ -410,7 +429,7 @@ Result<DisableReport> Service::DisableUser(const std::string& actor, const std::
     changed.disabled = true;
     tx.PutUser(changed);
     tx.Audit({"user.disabled", actor, {}, {{"user", name}}});
-    BG_ASSIGN_OR_RETURN(auto open, store_->ListOpenRequests());
+    BG_ASSIGN_OR_RETURN(auto open, store_.ListOpenRequests());
     for (const core::Request& listed : open) {
       BG_ASSIGN_OR_RETURN(auto current, tx.GetRequest(listed.id));
       if (!current) continue;
@@ -423,7 +442,7 @@ Result<DisableReport> Service::DisableUser(const std::string& actor, const std::
           store::SessionFilter filter;
           filter.request = current->id;
           filter.limit = 1000;
-          auto sessions = store_->ListSessions(filter);
+          auto sessions = store_.ListSessions(filter);
           // FailedPrecondition: a store that keeps no recordings, so no session to end.
           if (!sessions && sessions.error().code() != ErrorCode::kFailedPrecondition) {
             return sessions.error();
@@ -438,21 +457,20 @@ Result<DisableReport> Service::DisableUser(const std::string& actor, const std::
           report->approvals_withdrawn.push_back(current->id);
           break;
       }
-      ApplyTransition(tx, step->transition, current->version);
+      effects_.ApplyTransition(tx, step->transition, current->version);
     }
     return Ok();
   }));
-  if (grants_) grants_->Notify();
   return std::move(*report);
 }
 
-Status Service::SetUserDisabled(const std::string& actor, const std::string& name, bool disabled) {
+Status People::SetUserDisabled(const std::string& actor, const std::string& name, bool disabled) {
   if (disabled) {
     BG_TRY(DisableUser(actor, name));
     return Ok();
   }
-  ForgetOnExit forget(impl_->auth_cache, ForgetOnExit::Kind::kUser, name);
-  return writer_->RunSync([&](Tx& tx) -> Status {
+  ForgetOnExit forget(auth_cache_, ForgetOnExit::Kind::kUser, name);
+  return writer_.RunSync([&](Tx& tx) -> Status {
     BG_ASSIGN_OR_RETURN(auto u, tx.GetUser(name));
     if (!u) return Error(ErrorCode::kNotFound, "no user '" + name + "'", "username");
     store::UserRecord changed = *u;
@@ -463,14 +481,14 @@ Status Service::SetUserDisabled(const std::string& actor, const std::string& nam
   });
 }
 
-Result<std::string> Service::LocalOperator(const std::string& requested,
+Result<std::string> People::LocalOperator(const std::string& requested,
                                            const std::string& os_user) {
   auto is_admin = [](const store::UserRecord& u) {
     return !u.disabled &&
            std::find(u.roles.begin(), u.roles.end(), core::Role::kAdmin) != u.roles.end();
   };
   if (!requested.empty()) {
-    BG_ASSIGN_OR_RETURN(auto u, store_->GetUser(requested));
+    BG_ASSIGN_OR_RETURN(auto u, store_.GetUser(requested));
     if (!u) {
       return Error::InvalidArgument("operator", "no account '" + requested + "' to act as");
     }
@@ -483,15 +501,15 @@ Result<std::string> Service::LocalOperator(const std::string& requested,
     return requested;
   }
   if (!os_user.empty()) {
-    BG_ASSIGN_OR_RETURN(auto u, store_->GetUser(os_user));
+    BG_ASSIGN_OR_RETURN(auto u, store_.GetUser(os_user));
     if (u && is_admin(*u)) return os_user;
   }
   return "cli:" + (os_user.empty() ? std::string("unknown") : os_user);
 }
 
-Status Service::UnlockUser(const std::string& actor, const std::string& name) {
-  ForgetOnExit forget(impl_->auth_cache, ForgetOnExit::Kind::kUser, name);
-  return writer_->RunSync([&](Tx& tx) -> Status {
+Status People::UnlockUser(const std::string& actor, const std::string& name) {
+  ForgetOnExit forget(auth_cache_, ForgetOnExit::Kind::kUser, name);
+  return writer_.RunSync([&](Tx& tx) -> Status {
     BG_ASSIGN_OR_RETURN(auto u, tx.GetUser(name));
     if (!u) return Error(ErrorCode::kNotFound, "no user '" + name + "'", "username");
     store::UserRecord changed = *u;
@@ -504,7 +522,7 @@ Status Service::UnlockUser(const std::string& actor, const std::string& name) {
   });
 }
 
-Result<NewUser> Service::ResetUser(const std::string& actor, const std::string& name,
+Result<NewUser> People::ResetUser(const std::string& actor, const std::string& name,
                                    const std::optional<Secret>& password) {
   std::string hash;
   if (password) {
@@ -512,10 +530,10 @@ Result<NewUser> Service::ResetUser(const std::string& actor, const std::string& 
     BG_ASSIGN_OR_RETURN(hash, auth::HashPassword(*password));
   }
   Secret seed = auth::GenerateTotpSecret();
-  std::string sealed = auth::Seal(*master_key_, seed, TotpAad(name));
+  std::string sealed = auth::Seal(master_key_, seed, TotpAad(name));
   std::vector<core::Role> roles;
-  ForgetOnExit forget(impl_->auth_cache, ForgetOnExit::Kind::kUser, name);
-  BG_TRY(writer_->RunSync([&](Tx& tx) -> Status {
+  ForgetOnExit forget(auth_cache_, ForgetOnExit::Kind::kUser, name);
+  BG_TRY(writer_.RunSync([&](Tx& tx) -> Status {
     BG_ASSIGN_OR_RETURN(auto u, tx.GetUser(name));
     if (!u) return Error(ErrorCode::kNotFound, "no user '" + name + "'", "username");
     store::UserRecord changed = *u;
@@ -535,10 +553,10 @@ Result<NewUser> Service::ResetUser(const std::string& actor, const std::string& 
   return Enrol(std::move(seed), name, std::move(roles));
 }
 
-Result<std::vector<store::UserRecord>> Service::ListUsers() { return store_->ListUsers(); }
+Result<std::vector<store::UserRecord>> People::ListUsers() { return store_.ListUsers(); }
 
-Status Service::MarkSourceKnown(const std::string& user, const std::string& address) {
-  return writer_->RunSync([&](Tx& tx) -> Status {
+Status People::MarkSourceKnown(const std::string& user, const std::string& address) {
+  return writer_.RunSync([&](Tx& tx) -> Status {
     tx.UseSource(user, address);
     return Ok();
   });

@@ -1,0 +1,150 @@
+// People: accounts, login with password + TOTP, bearer tokens (renewal, logout, recording
+// credentials) and the fresh TOTP code an approval may carry (step-up). Every change is one
+// writer transaction with its audit leaves; failed logins and codes are throttled per account
+// and source (auth::LoginLimiter) and an account under guessing raises an alert to the
+// security contacts.
+//
+// Thread-safe. The methods that change something wait for their commit: they serve the CLI,
+// start-up and the login routes, not the request workflow (which uses StepUpInTx inside its
+// own transaction).
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "auth/rate_limit.h"
+#include "core/request.h"
+#include "service/auth_cache.h"
+#include "service/config.h"
+#include "store/store.h"
+#include "util/result.h"
+#include "util/secret.h"
+#include "util/time.h"
+
+namespace bg::auth {
+class MasterKey;
+}
+
+namespace bg::service {
+
+class AuditLog;
+class Effects;
+class Tx;
+class Writer;
+struct ServiceMetrics;
+
+struct LoginResult {
+  Secret token;
+  Timestamp expires_at;
+  std::string user;
+};
+
+// What `DisableUser` ended (docs/accounts.md shows its JSON).
+struct DisableReport {
+  std::vector<RequestId> revoked;             // their approved or active grants
+  std::vector<RequestId> cancelled;           // their pending requests
+  std::vector<RequestId> approvals_withdrawn; // others' requests their approval counted toward
+  std::vector<SessionId> sessions_ended;      // open recorded sessions of the revoked grants
+  bool was_disabled = false;                  // the account was disabled already
+};
+
+struct NewUser {
+  std::string user;
+  std::vector<core::Role> roles;
+  Secret totp_secret;       // raw seed, shown once
+  std::string otpauth_uri;  // contains the seed: shown once, never logged
+};
+
+class People {
+ public:
+  // `metrics` may be null (no counting).
+  People(const ServerConfig& config, const Clock& clock, store::Store& store,
+         const auth::MasterKey& master_key, const AuditLog& audit, Writer& writer,
+         Effects& effects, ServiceMetrics* metrics);
+  ~People();
+
+  Result<LoginResult> Login(const std::string& user, const Secret& password,
+                            const std::string& totp, const std::string& source);
+  // A fresh token for `token`, which it replaces. Unauthenticated once the token family (the
+  // login and its renewals) is config.token_max_lifetime old; a renewed token never outlives it.
+  Result<LoginResult> Renew(const core::Actor& actor, const std::string& token,
+                            const std::string& source);
+  Status Logout(const std::string& token);
+  // Resolves a bearer token to the person; Unauthenticated if unknown, expired or disabled.
+  // A recording credential resolves to its person with recording_grant set.
+  Result<core::Actor> Authenticate(const std::string& token, const std::string& source);
+  // A recording credential for the active grant `id` of `actor` (its requester), lasting until
+  // the grant's end plus kRecordingUploadGrace (Service::IssueRecordingToken says more).
+  static constexpr Seconds kRecordingUploadGrace{3600};
+  Result<LoginResult> IssueRecordingToken(const core::Actor& actor, const RequestId& id);
+
+  // ---- step-up: a TOTP code presented with an action ----
+  // Wrong codes count with the login failures (same throttle, same alert). After
+  // kMaxStepUpFailures wrong codes with one token (renewals included) that token can no longer
+  // step up, even with the right code.
+  static constexpr int kMaxStepUpFailures = 6;
+  // A code may be presented only with a person's own token.
+  static Status CheckMayPresentCode(const core::Actor& actor);
+  // Verifies `totp` for `actor` inside `tx`: the token, the throttle, the step-up failures of
+  // the token, the code. A wrong code is counted on the token and the throttle and audited in
+  // `tx`. Exactly one of `fresh` (the actor, MFA fresh) and `refused` is set.
+  struct StepUp {
+    std::optional<core::Actor> fresh;
+    std::optional<Error> refused;
+  };
+  Result<StepUp> StepUpInTx(Tx& tx, const core::Actor& actor, const std::string& totp);
+  // After a transaction that ran StepUpInTx committed or failed: the token and the account
+  // changed, so their cached copies go.
+  void ForgetSteppedUp(const std::string& user, const std::string& token_hash);
+  // StepUpInTx in a transaction of its own, waiting for the commit.
+  Result<core::Actor> VerifyActionCode(const core::Actor& actor, const std::string& totp);
+
+  // ---- accounts (Service's comments say what each does) ----
+  Result<NewUser> AddUser(const std::string& actor, const std::string& name,
+                          std::vector<core::Role> roles, const Secret& password);
+  Result<DisableReport> DisableUser(const std::string& actor, const std::string& name);
+  Status SetUserDisabled(const std::string& actor, const std::string& name, bool disabled);
+  Result<std::string> LocalOperator(const std::string& requested, const std::string& os_user);
+  Status UnlockUser(const std::string& actor, const std::string& name);
+  Result<NewUser> ResetUser(const std::string& actor, const std::string& name,
+                            const std::optional<Secret>& password);
+  Result<std::vector<store::UserRecord>> ListUsers();
+  Status MarkSourceKnown(const std::string& user, const std::string& address);
+
+ private:
+  // What a new token inherits (the login it belongs to, its MFA time, its wrong step-up
+  // codes); null starts a family without MFA.
+  struct TokenFamily {
+    Timestamp started_at;
+    std::optional<Timestamp> mfa_verified_at;
+    int step_up_failures = 0;
+  };
+  // A new bearer token of `user`, stored (as its hash) in `tx`. `expires_at` unset: the
+  // configured token lifetime. `scope` empty: the person's own token.
+  Result<LoginResult> IssueToken(Tx& tx, const std::string& user, const std::string& source,
+                                 std::optional<Timestamp> expires_at = std::nullopt,
+                                 const std::string& scope = "",
+                                 const TokenFamily* family = nullptr);
+  // The name an audit event gives a login attempt: the account's name, or for a name that is no
+  // account (perhaps a password typed into the wrong field) its keyed hash.
+  std::string AuditName(const std::string& name, bool is_account) const;
+  // Counts a wrong factor against the throttle and, past its threshold, stages the alert.
+  void StageGuessedAlert(Tx& tx, const std::string& user, int failures,
+                         const std::string& source);
+  void CountLogin(const std::string& outcome);
+
+  const ServerConfig& config_;
+  const Clock& clock_;
+  store::Store& store_;
+  const auth::MasterKey& master_key_;
+  const AuditLog& audit_;
+  Writer& writer_;
+  Effects& effects_;
+  ServiceMetrics* metrics_;
+  auth::LoginLimiter limiter_;
+  AuthCache auth_cache_;
+};
+
+}  // namespace bg::service
