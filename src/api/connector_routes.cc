@@ -22,7 +22,7 @@ std::string QueryValue(const HttpRequest& req, const std::string& key) {
   return it == req.query.end() ? std::string() : it->second;
 }
 
-Result<service::SshCertificateIssuer*> FindSshCa(service::Service& svc, const std::string& name) {
+Result<connector::SshCertificateIssuer*> FindSshCa(service::Service& svc, const std::string& name) {
   std::vector<std::string> candidates;
   for (const auto& [n, cfg] : svc.config().connectors) {
     if (cfg.kind == "ssh_ca" && (name.empty() || n == name)) candidates.push_back(n);
@@ -35,8 +35,8 @@ Result<service::SshCertificateIssuer*> FindSshCa(service::Service& svc, const st
     return Error::InvalidArgument("connector",
                                   "several ssh_ca connectors are configured: name one");
   }
-  service::Connector* c = svc.connectors().Find(candidates[0]);
-  service::SshCertificateIssuer* issuer = c == nullptr ? nullptr : c->AsSshIssuer();
+  connector::Connector* c = svc.connectors().Find(candidates[0]);
+  connector::SshCertificateIssuer* issuer = c == nullptr ? nullptr : c->AsSshIssuer();
   if (issuer == nullptr) return Error::Unavailable("ssh_ca connector is not running");
   return issuer;
 }
@@ -130,8 +130,8 @@ void AddConnectorRoutes(Api& api, service::Service& svc, connectors::ConnectorHe
         if (!key) return send_error(key.error());
         auto r = OwnActiveGrant(svc, actor, id);
         if (!r) return send_error(r.error());
-        service::Connector* found = svc.connectors().Find(r->connector);
-        service::SshCertificateIssuer* c = found == nullptr ? nullptr : found->AsSshIssuer();
+        connector::Connector* found = svc.connectors().Find(r->connector);
+        connector::SshCertificateIssuer* c = found == nullptr ? nullptr : found->AsSshIssuer();
         if (c == nullptr) {
           return send_error(Error::FailedPrecondition(
               "the grant's connector '" + r->connector + "' does not issue SSH certificates"));
@@ -155,8 +155,8 @@ void AddConnectorRoutes(Api& api, service::Service& svc, connectors::ConnectorHe
     const std::string& id = call.Param("id");
         auto r = OwnActiveGrant(svc, actor, id);
         if (!r) return send_error(r.error());
-        service::Connector* found = svc.connectors().Find(r->connector);
-        service::CredentialSource* c = found == nullptr ? nullptr : found->AsCredentialSource();
+        connector::Connector* found = svc.connectors().Find(r->connector);
+        connector::CredentialSource* c = found == nullptr ? nullptr : found->AsCredentialSource();
         if (c == nullptr) {
           return send_error(Error::FailedPrecondition(
               "the grant's connector '" + r->connector + "' hands out no credential"));

@@ -22,6 +22,7 @@
 #include "kit/kit.h"
 #include "kit/offline_record.h"
 #include "kit/ssh_cert.h"
+#include "service/connector_state.h"
 #include "service/writer.h"
 #include "store/store.h"
 #include "util/fs.h"
@@ -44,7 +45,7 @@ Result<std::unique_ptr<connectors::SshCaConnector>> OpenLocalCa(const SshCaFlags
                                                                 std::unique_ptr<auth::MasterKey>& key,
                                                                 service::ServerConfig& config) {
   BG_ASSIGN_OR_RETURN(config, LoadLocalConfig(f.local));
-  service::PluginConfig pc{f.connector, "ssh_ca", "{}"};
+  connector::PluginConfig pc{f.connector, "ssh_ca", "{}"};
   if (auto it = config.connectors.find(f.connector); it != config.connectors.end()) {
     pc = it->second;
   } else if (f.connector.empty()) {
@@ -73,8 +74,10 @@ Result<std::unique_ptr<connectors::SshCaConnector>> OpenLocalCa(const SshCaFlags
                                 config, OfflineClaim(use, use == service::DataDirUse::kRead
                                                               ? "ssh ca"
                                                               : "ssh ca kit")));
-  service::ConnectorContext ctx{*key, *data.store, config};
-  return connectors::SshCaConnector::Create(pc, ctx, SystemClock::Get(), /*create_ca=*/false);
+  connector::ConnectorContext ctx =
+      service::MakeConnectorHost(*key, *data.store, config, SystemClock::Get(), SystemRandom::Get())
+          .For(pc.name);
+  return connectors::SshCaConnector::Create(pc, ctx, /*create_ca=*/false);
 }
 
 Status WriteOutput(const std::string& path, const std::string& bytes) {

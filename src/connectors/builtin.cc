@@ -9,17 +9,17 @@ namespace bg::connectors {
 namespace {
 
 template <typename T>
-service::ConnectorFactory Factory() {
-  return [](const service::PluginConfig& config,
-            service::ConnectorContext& context) -> Result<std::unique_ptr<service::Connector>> {
+connector::ConnectorFactory Factory() {
+  return [](const connector::PluginConfig& config,
+            connector::ConnectorContext& context) -> Result<std::unique_ptr<connector::Connector>> {
     BG_ASSIGN_OR_RETURN(auto c, T::Create(config, context));
-    return std::unique_ptr<service::Connector>(std::move(c));
+    return std::unique_ptr<connector::Connector>(std::move(c));
   };
 }
 
 }  // namespace
 
-void RegisterBuiltinConnectors(service::ConnectorRegistry& registry) {
+void RegisterBuiltinConnectors(connector::ConnectorRegistry& registry) {
   registry.RegisterKind("ssh_ca", Factory<SshCaConnector>());
   registry.RegisterKind("postgres_role", Factory<PostgresRoleConnector>());
   registry.RegisterKind("exec", Factory<ExecConnector>());

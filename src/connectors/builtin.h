@@ -2,10 +2,10 @@
 // "none"). Pass RegisterBuiltinConnectors to service::Service::Open.
 #pragma once
 
-#include "service/connector.h"
+#include "connector/connector.h"
 
 namespace bg::connectors {
 
-void RegisterBuiltinConnectors(service::ConnectorRegistry& registry);
+void RegisterBuiltinConnectors(connector::ConnectorRegistry& registry);
 
 }  // namespace bg::connectors

@@ -50,15 +50,15 @@ class Target {
  public:
   virtual ~Target() = default;
   virtual std::string SkipReason() { return ""; }
-  virtual Result<std::unique_ptr<service::Connector>> Make(TestEnv& env) = 0;
+  virtual Result<std::unique_ptr<connector::Connector>> Make(TestEnv& env) = 0;
   // Whether the grant is in place on the target.
-  virtual bool Granted(service::Connector& c, const core::Request& r) = 0;
+  virtual bool Granted(connector::Connector& c, const core::Request& r) = 0;
 };
 
 // exec: grant/revoke scripts keep a file per grant in a directory.
 class ExecTarget : public Target {
  public:
-  Result<std::unique_ptr<service::Connector>> Make(TestEnv& env) override {
+  Result<std::unique_ptr<connector::Connector>> Make(TestEnv& env) override {
     state_ = env.dir() + "/exec-state";
     fs::create_directories(state_);
     std::string script = env.dir() + "/connector.sh";
@@ -78,10 +78,10 @@ esac
                         {"probe", {script, state_, "probe"}},
                         {"timeout", "20s"}};
     BG_ASSIGN_OR_RETURN(auto c, ExecConnector::Create(Plugin("legacy", "exec", o.dump()),
-                                                      env.context()));
-    return std::unique_ptr<service::Connector>(std::move(c));
+                                                      env.context("legacy")));
+    return std::unique_ptr<connector::Connector>(std::move(c));
   }
-  bool Granted(service::Connector&, const core::Request& r) override {
+  bool Granted(connector::Connector&, const core::Request& r) override {
     return fs::exists(state_ + "/" + r.id.value());
   }
 
@@ -102,7 +102,7 @@ class WebhookTarget : public Target {
     return RunProcess({"python3", "-c", "pass"}, "", std::chrono::seconds(120)) ? ""
                                                                                : "no python3";
   }
-  Result<std::unique_ptr<service::Connector>> Make(TestEnv& env) override {
+  Result<std::unique_ptr<connector::Connector>> Make(TestEnv& env) override {
     state_ = env.dir() + "/hook-state";
     fs::create_directories(state_);
     WriteFile(env.dir() + "/hook.secret", "hook-secret-123\n", 0600);
@@ -123,10 +123,10 @@ class WebhookTarget : public Target {
                         {"secret_file", "hook.secret"},
                         {"timeout", "20s"}};
     BG_ASSIGN_OR_RETURN(auto c, WebhookConnector::Create(Plugin("hook", "webhook", o.dump()),
-                                                         env.context()));
-    return std::unique_ptr<service::Connector>(std::move(c));
+                                                         env.context("hook")));
+    return std::unique_ptr<connector::Connector>(std::move(c));
   }
-  bool Granted(service::Connector&, const core::Request& r) override {
+  bool Granted(connector::Connector&, const core::Request& r) override {
     return fs::exists(state_ + "/" + r.id.value());
   }
 
@@ -138,13 +138,13 @@ class WebhookTarget : public Target {
 // ssh_ca: a grant is in place while a certificate can be issued and is not revoked.
 class SshCaTarget : public Target {
  public:
-  Result<std::unique_ptr<service::Connector>> Make(TestEnv& env) override {
+  Result<std::unique_ptr<connector::Connector>> Make(TestEnv& env) override {
     BG_ASSIGN_OR_RETURN(auto c, SshCaConnector::Create(Plugin("bastion", "ssh_ca", "{}"),
-                                                       env.context()));
-    return std::unique_ptr<service::Connector>(std::move(c));
+                                                       env.context("bastion")));
+    return std::unique_ptr<connector::Connector>(std::move(c));
   }
-  bool Granted(service::Connector& c, const core::Request& r) override {
-    service::SshCertificateIssuer* ca = c.AsSshIssuer();
+  bool Granted(connector::Connector& c, const core::Request& r) override {
+    connector::SshCertificateIssuer* ca = c.AsSshIssuer();
     if (ca == nullptr) return false;
     auto cert = ca->IssueCertificate(r, ssh::Ed25519PrivateKey::Generate().PublicKeyLine("t"));
     if (!cert) return false;
@@ -165,7 +165,7 @@ class PostgresTarget : public Target {
     auto r = RunProcess({"bash", Script(), "available"}, "", std::chrono::seconds(120));
     return r && r->exit_code == 0 ? "" : "PostgreSQL server binaries not installed";
   }
-  Result<std::unique_ptr<service::Connector>> Make(TestEnv& env) override {
+  Result<std::unique_ptr<connector::Connector>> Make(TestEnv& env) override {
     dir_ = env.dir() + "/pg";
     std::string out = RunOk({"bash", Script(), "start", dir_});
     auto j = nlohmann::json::parse(out, nullptr, false);
@@ -175,11 +175,11 @@ class PostgresTarget : public Target {
     RunOk(psql_ = {"bash", Script(), "psql", dir_}, "CREATE ROLE app_read NOLOGIN;");
     nlohmann::json o = {{"dsn", j["dsn"]}, {"password_file", "pg.secret"}};
     BG_ASSIGN_OR_RETURN(auto c, PostgresRoleConnector::Create(
-                                    Plugin("prod-pg", "postgres_role", o.dump()), env.context()));
-    return std::unique_ptr<service::Connector>(std::move(c));
+                                    Plugin("prod-pg", "postgres_role", o.dump()), env.context("prod-pg")));
+    return std::unique_ptr<connector::Connector>(std::move(c));
   }
   const std::vector<std::string>& Psql() const { return psql_; }
-  bool Granted(service::Connector&, const core::Request& r) override {
+  bool Granted(connector::Connector&, const core::Request& r) override {
     std::string role = DerivePostgresRoleName("bg_", r.requester, r.id);
     std::string out = RunOk(psql_, "SELECT count(*) FROM pg_roles WHERE rolname = '" + role +
                                      "' AND rolcanlogin;");
@@ -229,7 +229,7 @@ class ConnectorConformanceTest : public ::testing::TestWithParam<Kind> {
 
   TestEnv env_;
   std::unique_ptr<Target> target_;
-  std::unique_ptr<service::Connector> connector_;
+  std::unique_ptr<connector::Connector> connector_;
 };
 
 TEST_P(ConnectorConformanceTest, ProbeSucceeds) {

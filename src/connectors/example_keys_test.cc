@@ -267,11 +267,11 @@ TEST(ExampleKeysTest, EveryConfigKeyHasAnEffectOrIsCheckedOrWarned) {
         // The connector instance alone, through the kind's own factory, as serve builds it.
         const std::string& instance = path[1];
         testing::TestEnv env;
-        service::ConnectorRegistry registry;
+        connector::ConnectorRegistry registry;
         RegisterBuiltinConnectors(registry);
-        std::map<std::string, service::PluginConfig> one = {
+        std::map<std::string, connector::PluginConfig> one = {
             {instance, changed->connectors.at(instance)}};
-        Status s = registry.Configure(one, env.context());
+        Status s = registry.Configure(one, env.host());
         ASSERT_FALSE(s.has_value()) << c->value << " was accepted";
         std::string what = s.error().field() + ": " + s.error().message();
         EXPECT_NE(what.find(c->message), std::string::npos) << what;

@@ -66,7 +66,7 @@ std::string ConnectorHealth::StateOf(const ProbeStatus& s) const {
 
 ProbeStatus ConnectorHealth::ProbeOne(const std::string& name, const std::string& kind) {
   ProbeStatus s{name, kind};
-  service::Connector* c = service_.connectors().Find(name);
+  connector::Connector* c = service_.connectors().Find(name);
   int64_t t0 = clock_.NowMicros();
   Status r = c ? c->Probe() : Status(Error::FailedPrecondition("not configured"));
   s.seconds = static_cast<double>(clock_.NowMicros() - t0) / 1e6;

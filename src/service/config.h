@@ -8,18 +8,13 @@
 #include <string_view>
 #include <vector>
 
+#include "connector/plugin_config.h"
 #include "util/result.h"
 #include "util/time.h"
 
 namespace bg::service {
 
-// A named instance of a connector or notification sink. `options` holds the table's other
-// keys as a JSON object text, for the kind's own factory to validate.
-struct PluginConfig {
-  std::string name;
-  std::string kind;
-  std::string options_json = "{}";
-};
+using connector::PluginConfig;
 
 struct ServerConfig {
   std::string data_dir = "breakglass-data";

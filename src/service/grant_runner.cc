@@ -8,7 +8,7 @@
 
 namespace bg::service {
 
-GrantRunner::GrantRunner(store::Store& store, const ConnectorRegistry& connectors, Submit submit,
+GrantRunner::GrantRunner(store::Store& store, const connector::ConnectorRegistry& connectors, Submit submit,
                          Record record, CountCall count)
     : store_(store),
       connectors_(connectors),
@@ -36,7 +36,7 @@ core::JobOutcome GrantRunner::Call(const std::optional<core::Request>& request,
                                    core::JobKind kind) {
   if (!request) return {core::JobOutcome::Kind::kNoRequest, "request no longer exists"};
   if (!core::ShouldCallConnector(kind, *request)) return {core::JobOutcome::Kind::kSkipped, ""};
-  Connector* c = connectors_.Find(request->connector);
+  connector::Connector* c = connectors_.Find(request->connector);
   if (c == nullptr) {
     return {core::JobOutcome::Kind::kFailed,
             "connector '" + request->connector + "' is not configured"};

@@ -15,7 +15,7 @@
 
 #include "core/commands.h"
 #include "core/request.h"
-#include "service/connector.h"
+#include "connector/connector.h"
 #include "store/store.h"
 #include "util/result.h"
 #include "util/time.h"
@@ -36,7 +36,7 @@ class GrantRunner {
   // After each connector call: the job's kind and whether the call succeeded.
   using CountCall = std::function<void(const std::string& kind, bool ok)>;
 
-  GrantRunner(store::Store& store, const ConnectorRegistry& connectors, Submit submit,
+  GrantRunner(store::Store& store, const connector::ConnectorRegistry& connectors, Submit submit,
               Record record, CountCall count = nullptr);
   ~GrantRunner();
 
@@ -54,7 +54,7 @@ class GrantRunner {
   core::JobOutcome Call(const std::optional<core::Request>& request, core::JobKind kind);
 
   store::Store& store_;
-  const ConnectorRegistry& connectors_;
+  const connector::ConnectorRegistry& connectors_;
   Submit submit_;
   Record record_;
   CountCall count_;

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "auth/master_key.h"
+#include "service/connector_state.h"
 #include "service/writer.h"
 #include "test/fakes/temp_dir.h"
 #include "util/random.h"
@@ -16,7 +17,7 @@ struct Calls {
   bool fail = false;
 };
 
-class FakeConnector final : public Connector {
+class FakeConnector final : public connector::Connector {
  public:
   explicit FakeConnector(Calls& calls) : calls_(calls) {}
   Status Grant(const core::Request& r) override { return Call("grant", r); }
@@ -45,11 +46,12 @@ class GrantRunnerTest : public ::testing::Test {
     ASSERT_TRUE(s.has_value()) << s.error().message();
     store_ = std::move(*s);
     key_ = std::make_unique<auth::MasterKey>(auth::MasterKey::Generate(SystemRandom::Get()));
-    registry_.RegisterKind("fake", [this](const PluginConfig&, ConnectorContext&) {
-      return Result<std::unique_ptr<Connector>>(std::make_unique<FakeConnector>(calls_));
+    registry_.RegisterKind("fake", [this](const PluginConfig&, connector::ConnectorContext&) {
+      return Result<std::unique_ptr<connector::Connector>>(std::make_unique<FakeConnector>(calls_));
     });
-    ConnectorContext context{*key_, *store_, config_};
-    ASSERT_TRUE(registry_.Configure({{"target", {"target", "fake", "{}"}}}, context));
+    ASSERT_TRUE(registry_.Configure(
+        {{"target", {"target", "fake", "{}"}}},
+        MakeConnectorHost(*key_, *store_, config_, SystemClock::Get(), SystemRandom::Get())));
     runner_ = std::make_unique<GrantRunner>(
         *store_, registry_,
         [this](std::function<Status(Tx&)> run, std::function<void(Status)> done) {
@@ -94,7 +96,7 @@ class GrantRunnerTest : public ::testing::Test {
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<auth::MasterKey> key_;
   ServerConfig config_;
-  ConnectorRegistry registry_;
+  connector::ConnectorRegistry registry_;
   Calls calls_;
   std::vector<Recorded> recorded_;
   std::vector<std::string> counted_;

@@ -16,6 +16,7 @@
 #include "metrics/metrics.h"
 #include "service/audit_log.h"
 #include "service/background.h"
+#include "service/connector_state.h"
 #include "service/grant_runner.h"
 #include "service/policy_holder.h"
 #include "service/recording_check.h"
@@ -61,7 +62,7 @@ Service::~Service() { Stop(); }
 Result<std::unique_ptr<Service>> Service::Open(ServerConfig config, const Clock& clock,
                                                std::shared_ptr<metrics::Registry> metrics,
                                                Mode mode, std::unique_ptr<store::Store> store,
-                                               std::function<void(ConnectorRegistry&)>
+                                               std::function<void(connector::ConnectorRegistry&)>
                                                    register_connector_kinds,
                                                std::unique_ptr<auth::MasterKey> master_key) {
   InitCrypto();
@@ -74,7 +75,7 @@ Result<std::unique_ptr<Service>> Service::Open(ServerConfig config, const Clock&
 }
 
 Status Service::OpenParts(
-    const std::function<void(ConnectorRegistry&)>& register_connector_kinds) {
+    const std::function<void(connector::ConnectorRegistry&)>& register_connector_kinds) {
   impl_ = std::make_unique<Impl>();
   effects_ = std::make_unique<Effects>(
       events_, impl_->requests, clock_, [this] { return policy(); },
@@ -117,8 +118,9 @@ Status Service::OpenParts(
     }
   }
   if (register_connector_kinds) register_connector_kinds(connectors_);
-  ConnectorContext context{*master_key_, *store_, config_};
-  BG_TRY(connectors_.Configure(config_.connectors, context));
+  BG_TRY(connectors_.Configure(config_.connectors,
+                               MakeConnectorHost(*master_key_, *store_, config_, clock_,
+                                                 SystemRandom::Get())));
   // What the policy may name is what this server has: its connectors and their recording.
   policies_ = std::make_unique<PolicyHolder>(
       config_.policy, [this](const core::Policy& policy, const std::string& path) {

@@ -25,7 +25,7 @@
 #include "core/policy.h"
 #include "core/request.h"
 #include "service/config.h"
-#include "service/connector.h"
+#include "connector/connector.h"
 #include "service/effects.h"
 #include "service/event_bus.h"
 #include "service/people.h"
@@ -65,7 +65,7 @@ class Service {
                                                std::shared_ptr<metrics::Registry> metrics,
                                                Mode mode = Mode::kServer,
                                                std::unique_ptr<store::Store> store = nullptr,
-                                               std::function<void(ConnectorRegistry&)>
+                                               std::function<void(connector::ConnectorRegistry&)>
                                                    register_connector_kinds = nullptr,
                                                std::unique_ptr<auth::MasterKey> master_key =
                                                    nullptr);
@@ -75,7 +75,7 @@ class Service {
   Status Start();
   void Stop();
 
-  ConnectorRegistry& connectors() { return connectors_; }
+  connector::ConnectorRegistry& connectors() { return connectors_; }
   const auth::MasterKey& master_key() const { return *master_key_; }
   const ServerConfig& config() const { return config_; }
   std::shared_ptr<const core::Policy> policy() const;
@@ -200,7 +200,7 @@ class Service {
  private:
   Service(ServerConfig config, const Clock& clock, std::shared_ptr<metrics::Registry> metrics,
           Mode mode);
-  Status OpenParts(const std::function<void(ConnectorRegistry&)>& register_connector_kinds);
+  Status OpenParts(const std::function<void(connector::ConnectorRegistry&)>& register_connector_kinds);
 
   ServerConfig config_;
   const Clock& clock_;
@@ -208,7 +208,7 @@ class Service {
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<auth::MasterKey> master_key_;
   std::unique_ptr<AuditLog> audit_;
-  ConnectorRegistry connectors_;
+  connector::ConnectorRegistry connectors_;
   std::unique_ptr<PolicyHolder> policies_;
   std::unique_ptr<Writer> writer_;
   std::unique_ptr<Scheduler> scheduler_;

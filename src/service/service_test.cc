@@ -92,7 +92,7 @@ class FailingStore final : public store::Store {
 
 // A connector whose Grant waits until the test opens the gate, so a test can act on a request
 // while its grant is in flight.
-class GateConnector final : public Connector {
+class GateConnector final : public connector::Connector {
  public:
   struct Gate {
     std::mutex mu;
@@ -217,7 +217,7 @@ class ServiceTest : public ::testing::Test {
 
   std::filesystem::path dir_;
   ServerConfig config_;
-  std::function<void(ConnectorRegistry&)> register_kinds_;
+  std::function<void(connector::ConnectorRegistry&)> register_kinds_;
   testing::FakeClock clock_;
   FailingStore* failing_ = nullptr;
   std::unique_ptr<Service> svc_;
@@ -865,10 +865,10 @@ TEST_F(ServiceTest, AGrantWhoseRequestEndedIsLoggedAsSkippedNotOk) {
   svc_->Stop();
   svc_.reset();
   config_.connectors["db-conn"] = {"db-conn", "gate", "{}"};
-  register_kinds_ = [gate](ConnectorRegistry& reg) {
-    reg.RegisterKind("gate", [gate](const PluginConfig&, ConnectorContext&)
-                                 -> Result<std::unique_ptr<Connector>> {
-      return std::unique_ptr<Connector>(std::make_unique<GateConnector>(gate));
+  register_kinds_ = [gate](connector::ConnectorRegistry& reg) {
+    reg.RegisterKind("gate", [gate](const PluginConfig&, connector::ConnectorContext&)
+                                 -> Result<std::unique_ptr<connector::Connector>> {
+      return std::unique_ptr<connector::Connector>(std::make_unique<GateConnector>(gate));
     });
   };
   Open();
@@ -910,7 +910,7 @@ TEST_F(ServiceTest, AGrantWhoseRequestEndedIsLoggedAsSkippedNotOk) {
 }
 
 // A connector that remembers what it was asked to revoke.
-class RevokeCounter final : public Connector {
+class RevokeCounter final : public connector::Connector {
  public:
   struct Log {
     std::mutex mu;
@@ -938,10 +938,10 @@ TEST_F(ServiceTest, DisablingARequesterRevokesTheirGrantsAndCancelsTheirRequests
   svc_->Stop();
   svc_.reset();
   config_.connectors["db-conn"] = {"db-conn", "count", "{}"};
-  register_kinds_ = [log](ConnectorRegistry& reg) {
-    reg.RegisterKind("count", [log](const PluginConfig&, ConnectorContext&)
-                                  -> Result<std::unique_ptr<Connector>> {
-      return std::unique_ptr<Connector>(std::make_unique<RevokeCounter>(log));
+  register_kinds_ = [log](connector::ConnectorRegistry& reg) {
+    reg.RegisterKind("count", [log](const PluginConfig&, connector::ConnectorContext&)
+                                  -> Result<std::unique_ptr<connector::Connector>> {
+      return std::unique_ptr<connector::Connector>(std::make_unique<RevokeCounter>(log));
     });
   };
   Open();

@@ -4,34 +4,10 @@
 
 #include <nlohmann/json.hpp>
 
-#include "auth/master_key.h"
-#include "store/store.h"
 
 namespace bg::connectors {
 
 using nlohmann::json;
-
-std::string ConnectorState::Key(std::string_view what) const {
-  return fmt::format("connector/{}/{}", instance_, what);
-}
-
-Result<std::optional<std::string>> ConnectorState::Get(std::string_view what) const {
-  return store_.GetMeta(Key(what));
-}
-
-Status ConnectorState::Put(const std::vector<std::pair<std::string, std::string>>& values) const {
-  store::WriteBatch batch;
-  for (const auto& [what, value] : values) batch.meta.emplace_back(Key(what), value);
-  return store_.Commit(batch);
-}
-
-std::string ConnectorState::Seal(std::string_view what, const Secret& value) const {
-  return auth::Seal(key_, value, Key(what));
-}
-
-Result<Secret> ConnectorState::Open(std::string_view what, std::string_view sealed) const {
-  return auth::Open(key_, sealed, Key(what));
-}
 
 Result<std::optional<Secret>> ConnectorState::GetSealed(std::string_view what) const {
   BG_ASSIGN_OR_RETURN(auto sealed, Get(what));
@@ -69,7 +45,7 @@ Options::Options(std::string name, std::unique_ptr<Json> parsed)
 Options::~Options() = default;
 Options::Options(Options&&) noexcept = default;
 
-Result<Options> Options::Parse(const service::PluginConfig& config,
+Result<Options> Options::Parse(const connector::PluginConfig& config,
                                const std::set<std::string>& allowed) {
   auto j = std::make_unique<Json>();
   try {

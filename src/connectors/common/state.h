@@ -1,10 +1,9 @@
-// What every built-in connector shares: its persisted state in the store's meta table (plain or
+// What every built-in connector shares: its persisted state (its context's StateStore, plain or
 // sealed under the master key), the grant as JSON (what exec and webhook send), the grant window,
 // strict option parsing, and the one-time credential box.
 //
-// Keys are "connector/<instance>/<what>", so two instances of one kind never share state. The
-// store's meta table has no delete: a consumed value is overwritten with "" (a tombstone).
-// Thread-safe as far as the Store is (every call is one read or one atomic commit).
+// The state has no delete: a consumed value is overwritten with "" (a tombstone).
+// Thread-safe as far as the StateStore is (every call is one read or one atomic commit).
 #pragma once
 
 #include <map>
@@ -15,37 +14,41 @@
 #include <utility>
 
 #include "core/request.h"
-#include "service/connector.h"
+#include "connector/connector.h"
 #include "util/result.h"
 #include "util/secret.h"
 #include "util/time.h"
 
 namespace bg::connectors {
 
+// The instance's state store (connector::StateStore) with its name, and GetSealed.
 class ConnectorState {
  public:
-  ConnectorState(std::string instance, const auth::MasterKey& key, store::Store& store)
-      : instance_(std::move(instance)), key_(key), store_(store) {}
+  ConnectorState(std::string instance, std::shared_ptr<const connector::StateStore> store)
+      : instance_(std::move(instance)), store_(std::move(store)) {}
 
   const std::string& instance() const { return instance_; }
-  std::string Key(std::string_view what) const;
 
-  Result<std::optional<std::string>> Get(std::string_view what) const;
+  Result<std::optional<std::string>> Get(std::string_view what) const { return store_->Get(what); }
   // Writes every pair in one atomic commit.
-  Status Put(const std::vector<std::pair<std::string, std::string>>& values) const;
+  Status Put(const std::vector<std::pair<std::string, std::string>>& values) const {
+    return store_->Put(values);
+  }
   Status Put(std::string_view what, std::string value) const {
     return Put({{std::string(what), std::move(value)}});
   }
-  // Sealed under the master key, bound to the full key name (a value moved to another key or
-  // another instance does not open).
-  std::string Seal(std::string_view what, const Secret& value) const;
+  // Sealed under the master key, bound to the instance and the name.
+  std::string Seal(std::string_view what, const Secret& value) const {
+    return store_->Seal(what, value);
+  }
   Result<std::optional<Secret>> GetSealed(std::string_view what) const;
-  Result<Secret> Open(std::string_view what, std::string_view sealed) const;
+  Result<Secret> Open(std::string_view what, std::string_view sealed) const {
+    return store_->Open(what, sealed);
+  }
 
  private:
   std::string instance_;
-  const auth::MasterKey& key_;
-  store::Store& store_;
+  std::shared_ptr<const connector::StateStore> store_;
 };
 
 // The grant's window. Grant() runs before activation (the window then starts now and lasts the
@@ -66,7 +69,7 @@ std::string GrantJson(std::string_view action, const core::Request& r, Timestamp
 class Options {
  public:
   // Refuses a key not in `allowed`.
-  static Result<Options> Parse(const service::PluginConfig& config,
+  static Result<Options> Parse(const connector::PluginConfig& config,
                                const std::set<std::string>& allowed);
   ~Options();
   Options(Options&&) noexcept;
@@ -105,6 +108,6 @@ class OneTimeCredentials {
 
 // CredentialSource (a connector that hands a credential to the requester) is declared with the
 // Connector interface: Connector::AsCredentialSource().
-using service::CredentialSource;
+using connector::CredentialSource;
 
 }  // namespace bg::connectors

@@ -48,7 +48,7 @@ TEST(OptionsTest, NonObjectOptionsAreRefused) {
 
 TEST(ConnectorStateTest, SealedValuesAreBoundToTheirKeyAndInstance) {
   TestEnv env;
-  ConnectorState a("a", env.key(), env.store()), b("b", env.key(), env.store());
+  ConnectorState a("a", env.context("a").state), b("b", env.context("b").state);
   ASSERT_TRUE(a.Put("k", a.Seal("k", Secret("hunter2"))));
   auto got = a.GetSealed("k");
   ASSERT_TRUE(got && *got);
@@ -65,14 +65,14 @@ TEST(ConnectorStateTest, SealedValuesAreBoundToTheirKeyAndInstance) {
 
 TEST(OneTimeCredentialsTest, ACredentialIsShownOnceThenGone) {
   TestEnv env;
-  ConnectorState st("pg", env.key(), env.store());
+  ConnectorState st("pg", env.context("pg").state);
   OneTimeCredentials creds(st);
   RequestId id("req_a");
   EXPECT_EQ(creds.Take(id).error().code(), ErrorCode::kNotFound);
   ASSERT_TRUE(creds.Store(id, Secret(R"({"password":"p"})")));
   EXPECT_TRUE(*creds.Pending(id));
   env.Reopen();  // survives a restart
-  ConnectorState st2("pg", env.key(), env.store());
+  ConnectorState st2("pg", env.context("pg").state);
   OneTimeCredentials creds2(st2);
   auto first = creds2.Take(id);
   ASSERT_TRUE(first);
@@ -84,7 +84,7 @@ TEST(OneTimeCredentialsTest, ACredentialIsShownOnceThenGone) {
 
 TEST(OneTimeCredentialsTest, DiscardRemovesAnUnfetchedCredential) {
   TestEnv env;
-  ConnectorState st("pg", env.key(), env.store());
+  ConnectorState st("pg", env.context("pg").state);
   OneTimeCredentials creds(st);
   ASSERT_TRUE(creds.Store(RequestId("r"), Secret("{}")));
   ASSERT_TRUE(creds.Discard(RequestId("r")));

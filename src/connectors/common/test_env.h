@@ -1,4 +1,5 @@
-// A ConnectorContext over a real SQLite store in a temp dir, for this folder's tests.
+// The connectors' context over a real SQLite store in a temp dir (the service's own state
+// store, service/connector_state.h), for this folder's tests.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -9,7 +10,9 @@
 #include <string>
 
 #include "auth/master_key.h"
-#include "service/connector.h"
+#include "connector/connector.h"
+#include "service/config.h"
+#include "service/connector_state.h"
 #include "store/store.h"
 
 namespace bg::connectors::testing {
@@ -32,10 +35,17 @@ class TestEnv {
     auto s = store::OpenStore("sqlite", dir_);
     if (!s) ADD_FAILURE() << s.error().ToString();
     store_ = std::move(*s);
-    context_ = std::make_unique<service::ConnectorContext>(
-        service::ConnectorContext{key_, *store_, config_});
   }
-  service::ConnectorContext& context() { return *context_; }
+  // What a server gives every connector, with `clock`.
+  connector::ConnectorHost host(const Clock& clock = SystemClock::Get()) {
+    return service::MakeConnectorHost(key_, *store_, config_, clock, SystemRandom::Get());
+  }
+  // The context of the instance `instance`; valid until the next call or Reopen().
+  connector::ConnectorContext& context(const std::string& instance,
+                                       const Clock& clock = SystemClock::Get()) {
+    context_ = std::make_unique<connector::ConnectorContext>(host(clock).For(instance));
+    return *context_;
+  }
   store::Store& store() { return *store_; }
   const auth::MasterKey& key() const { return key_; }
   const std::string& dir() const { return dir_; }
@@ -46,11 +56,11 @@ class TestEnv {
   std::string dir_;
   service::ServerConfig config_;
   std::unique_ptr<store::Store> store_;
-  std::unique_ptr<service::ConnectorContext> context_;
+  std::unique_ptr<connector::ConnectorContext> context_;
 };
 
-inline service::PluginConfig Plugin(std::string name, std::string kind, std::string options) {
-  return service::PluginConfig{std::move(name), std::move(kind), std::move(options)};
+inline connector::PluginConfig Plugin(std::string name, std::string kind, std::string options) {
+  return connector::PluginConfig{std::move(name), std::move(kind), std::move(options)};
 }
 
 }  // namespace bg::connectors::testing

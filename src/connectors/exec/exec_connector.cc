@@ -21,12 +21,11 @@ Result<std::string> ParseCredentialAnswer(std::string_view out, std::string_view
   }
 }
 
-Result<std::unique_ptr<ExecConnector>> ExecConnector::Create(const service::PluginConfig& config,
-                                                             service::ConnectorContext& context,
-                                                             const Clock& clock) {
+Result<std::unique_ptr<ExecConnector>> ExecConnector::Create(const connector::PluginConfig& config,
+                                                             connector::ConnectorContext& context) {
   BG_ASSIGN_OR_RETURN(Options opts, Options::Parse(config, {"grant", "revoke", "probe", "timeout"}));
   std::unique_ptr<ExecConnector> c(
-      new ExecConnector(ConnectorState(config.name, context.master_key, context.store), clock));
+      new ExecConnector(ConnectorState(config.name, context.state), context.clock));
   BG_ASSIGN_OR_RETURN(c->grant_, opts.StringArray("grant", {}));
   BG_ASSIGN_OR_RETURN(c->revoke_, opts.StringArray("revoke", {}));
   BG_ASSIGN_OR_RETURN(c->probe_, opts.StringArray("probe", {}));

@@ -15,19 +15,18 @@
 #include <vector>
 
 #include "connectors/common/state.h"
-#include "service/connector.h"
+#include "connector/connector.h"
 
 namespace bg::connectors {
 
-class ExecConnector final : public service::Connector, public service::CredentialSource {
+class ExecConnector final : public connector::Connector, public connector::CredentialSource {
  public:
-  static Result<std::unique_ptr<ExecConnector>> Create(const service::PluginConfig& config,
-                                                       service::ConnectorContext& context,
-                                                       const Clock& clock = SystemClock::Get());
+  static Result<std::unique_ptr<ExecConnector>> Create(const connector::PluginConfig& config,
+                                                       connector::ConnectorContext& context);
   Status Grant(const core::Request& grant) override;
   Status Revoke(const core::Request& grant) override;
   Status Probe() override;
-  service::CredentialSource* AsCredentialSource() override { return this; }
+  connector::CredentialSource* AsCredentialSource() override { return this; }
   Result<Secret> TakeCredential(const core::Request& grant) override;
 
  private:

@@ -5,7 +5,6 @@
 
 #include <nlohmann/json.hpp>
 
-#include "auth/master_key.h"
 #include "util/encoding.h"
 #include "util/random.h"
 #include "util/sha256.h"
@@ -114,18 +113,19 @@ class PostgresRoleConnector::Conn {
   PGconn* c_;
 };
 
-PostgresRoleConnector::PostgresRoleConnector(ConnectorState state, const Clock& clock)
-    : state_(std::move(state)), clock_(clock) {}
+PostgresRoleConnector::PostgresRoleConnector(ConnectorState state, const Clock& clock,
+                                             Random& random)
+    : state_(std::move(state)), clock_(clock), random_(random) {}
 PostgresRoleConnector::~PostgresRoleConnector() = default;
 
 Result<std::unique_ptr<PostgresRoleConnector>> PostgresRoleConnector::Create(
-    const service::PluginConfig& config, service::ConnectorContext& context, const Clock& clock) {
+    const connector::PluginConfig& config, connector::ConnectorContext& context) {
   BG_ASSIGN_OR_RETURN(Options opts,
                       Options::Parse(config, {"dsn", "password_file", "owned_objects",
                                               "role_prefix", "connect_timeout"}));
   std::unique_ptr<PostgresRoleConnector> c(
-      new PostgresRoleConnector(ConnectorState(config.name, context.master_key, context.store),
-                                clock));
+      new PostgresRoleConnector(ConnectorState(config.name, context.state), context.clock,
+                                context.random));
   BG_ASSIGN_OR_RETURN(c->dsn_, opts.String("dsn", std::nullopt));
   char* err = nullptr;
   PQconninfoOption* info = PQconninfoParse(c->dsn_.c_str(), &err);
@@ -151,7 +151,7 @@ Result<std::unique_ptr<PostgresRoleConnector>> PostgresRoleConnector::Create(
   }
   if (opts.Has("password_file")) {
     BG_ASSIGN_OR_RETURN(std::string path, opts.String("password_file", std::nullopt));
-    BG_ASSIGN_OR_RETURN(Secret pw, fs::ReadSecretFile(context.config.Resolve(path),
+    BG_ASSIGN_OR_RETURN(Secret pw, fs::ReadSecretFile(context.resolve_path(path),
                                                   opts.Field("password_file")));
     c->sealed_password_ = c->state_.Seal(kAdminPasswordAad, pw);
   }
@@ -222,7 +222,7 @@ Status PostgresRoleConnector::Grant(const core::Request& grant) {
   // A password the requester already saw is kept (an extension re-issue); otherwise a new one.
   if (!exists || !fetched) {
     std::string raw(24, '\0');
-    SystemRandom::Get().Fill(reinterpret_cast<uint8_t*>(raw.data()), raw.size());
+    random_.Fill(reinterpret_cast<uint8_t*>(raw.data()), raw.size());
     password.emplace(Base64UrlEncode(raw));
     std::fill(raw.begin(), raw.end(), '\0');
     BG_ASSIGN_OR_RETURN(std::string hashed, conn->EncryptPassword(*password, role));

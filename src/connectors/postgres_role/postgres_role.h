@@ -21,7 +21,7 @@
 #include <string>
 
 #include "connectors/common/state.h"
-#include "service/connector.h"
+#include "connector/connector.h"
 
 namespace bg::connectors {
 
@@ -31,27 +31,27 @@ namespace bg::connectors {
 std::string DerivePostgresRoleName(std::string_view prefix, std::string_view person,
                                    const RequestId& id);
 
-class PostgresRoleConnector final : public service::Connector, public service::CredentialSource {
+class PostgresRoleConnector final : public connector::Connector, public connector::CredentialSource {
  public:
   static Result<std::unique_ptr<PostgresRoleConnector>> Create(
-      const service::PluginConfig& config, service::ConnectorContext& context,
-      const Clock& clock = SystemClock::Get());
+      const connector::PluginConfig& config, connector::ConnectorContext& context);
   ~PostgresRoleConnector() override;
 
   Status Grant(const core::Request& grant) override;
   Status Revoke(const core::Request& grant) override;
   Status Probe() override;
-  service::CredentialSource* AsCredentialSource() override { return this; }
+  connector::CredentialSource* AsCredentialSource() override { return this; }
   // {"username","password","host","port","dbname"}, once per grant.
   Result<Secret> TakeCredential(const core::Request& grant) override;
 
  private:
   class Conn;
-  PostgresRoleConnector(ConnectorState state, const Clock& clock);
+  PostgresRoleConnector(ConnectorState state, const Clock& clock, Random& random);
   Result<std::unique_ptr<Conn>> Connect() const;
 
   ConnectorState state_;
   const Clock& clock_;
+  Random& random_;
   std::string dsn_;
   std::string sealed_password_;  // the admin password, sealed; empty when the DSN carries it
   bool reassign_owned_ = false;

@@ -68,7 +68,7 @@ TEST(PostgresRoleConnectorTest, OptionsAreChecked) {
   };
   for (const auto& c : cases) {
     auto r = PostgresRoleConnector::Create(Plugin("pg", "postgres_role", c.options),
-                                           env.context());
+                                           env.context("pg"));
     ASSERT_FALSE(r) << c.options;
     EXPECT_EQ(r.error().field(), c.field) << c.options << ": " << r.error().ToString();
   }
@@ -76,7 +76,7 @@ TEST(PostgresRoleConnectorTest, OptionsAreChecked) {
       Plugin("pg", "postgres_role",
              R"({"dsn":"host=127.0.0.1 port=1 dbname=app user=admin","password_file":"pw",
                  "owned_objects":"reassign","connect_timeout":"2s"})"),
-      env.context());
+      env.context("pg"));
   ASSERT_TRUE(ok) << ok.error().ToString();
   // Nothing listens on port 1: the probe and a grant fail as Unavailable, naming the instance.
   auto probe = (*ok)->Probe();

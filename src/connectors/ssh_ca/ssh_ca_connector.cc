@@ -51,12 +51,12 @@ std::string CertificateKeyId(const core::Request& grant) {
   return ssh::PrintableKeyId(fmt::format("breakglass:{}:{}", grant.id.value(), grant.requester));
 }
 
-SshCaConnector::SshCaConnector(ConnectorState state, const Clock& clock, ssh::Ed25519PrivateKey ca)
-    : state_(std::move(state)), clock_(clock), ca_(std::move(ca)) {}
+SshCaConnector::SshCaConnector(ConnectorState state, const Clock& clock, Random& random,
+                               ssh::Ed25519PrivateKey ca)
+    : state_(std::move(state)), clock_(clock), random_(random), ca_(std::move(ca)) {}
 
-Result<std::unique_ptr<SshCaConnector>> SshCaConnector::Create(const service::PluginConfig& config,
-                                                               service::ConnectorContext& context,
-                                                               const Clock& clock,
+Result<std::unique_ptr<SshCaConnector>> SshCaConnector::Create(const connector::PluginConfig& config,
+                                                               connector::ConnectorContext& context,
                                                                bool create_ca) {
   BG_ASSIGN_OR_RETURN(Options opts, Options::Parse(config, {"extensions", "force_command",
                                                             "source_address", "backdate"}));
@@ -79,7 +79,7 @@ Result<std::unique_ptr<SshCaConnector>> SshCaConnector::Create(const service::Pl
     return Error::InvalidArgument(opts.Field("backdate"), "must be at most 1h");
   }
 
-  ConnectorState state(config.name, context.master_key, context.store);
+  ConnectorState state(config.name, context.state);
   BG_ASSIGN_OR_RETURN(auto sealed, state.GetSealed(kCaKey));
   std::optional<ssh::Ed25519PrivateKey> ca;
   if (sealed) {
@@ -90,10 +90,10 @@ Result<std::unique_ptr<SshCaConnector>> SshCaConnector::Create(const service::Pl
     return Error::FailedPrecondition("ssh_ca " + config.name +
                                      ": no CA key yet (it is created when the server starts)");
   } else {
-    ca.emplace(ssh::Ed25519PrivateKey::Generate());
+    ca.emplace(ssh::Ed25519PrivateKey::Generate(context.random));
     BG_TRY(state.Put(kCaKey, state.Seal(kCaKey, ca->StorageBytes())));
   }
-  std::unique_ptr<SshCaConnector> c(new SshCaConnector(std::move(state), clock, std::move(*ca)));
+  std::unique_ptr<SshCaConnector> c(new SshCaConnector(std::move(state), context.clock, context.random, std::move(*ca)));
   c->extensions_ = std::move(extensions);
   c->force_command_ = std::move(force_command);
   c->source_address_ = std::move(source_address);
@@ -101,8 +101,8 @@ Result<std::unique_ptr<SshCaConnector>> SshCaConnector::Create(const service::Pl
   BG_TRY(c->LoadRevoked());
   // The options are checked once here, on a throwaway certificate, so a bad source_address
   // fails the server start instead of every issuance.
-  ssh::CertificateSpec probe{ca->public_key(), 1, "probe", {"probe"}, clock.Now(),
-                             clock.Now() + Seconds(60)};
+  ssh::CertificateSpec probe{ca->public_key(), 1, "probe", {"probe"}, context.clock.Now(),
+                             context.clock.Now() + Seconds(60)};
   probe.force_command = c->force_command_;
   probe.source_address = c->source_address_;
   probe.extensions = c->extensions_;
@@ -222,7 +222,7 @@ Result<IssuedCertificate> SshCaConnector::IssueCertificate(const core::Request& 
     next_serial_ = next;
   }
   spec.serial = cur.next;
-  BG_ASSIGN_OR_RETURN(std::string line, ssh::SignCertificate(spec, ca_));
+  BG_ASSIGN_OR_RETURN(std::string line, ssh::SignCertificate(spec, ca_, random_));
   ++cur.next;
   return IssuedCertificate{std::move(line), spec.serial, spec.valid_after, spec.valid_before};
 }

@@ -28,25 +28,24 @@
 #include "connectors/common/state.h"
 #include "ssh/certificate.h"
 #include "ssh/keys.h"
-#include "service/connector.h"
+#include "connector/connector.h"
 
 namespace bg::connectors {
 
-using service::IssuedCertificate;
+using connector::IssuedCertificate;
 
-class SshCaConnector final : public service::Connector, public service::SshCertificateIssuer {
+class SshCaConnector final : public connector::Connector, public connector::SshCertificateIssuer {
  public:
   // `create_ca`: make the CA when there is none yet (the server); local readers pass false and
   // get FailedPrecondition instead.
-  static Result<std::unique_ptr<SshCaConnector>> Create(const service::PluginConfig& config,
-                                                        service::ConnectorContext& context,
-                                                        const Clock& clock = SystemClock::Get(),
+  static Result<std::unique_ptr<SshCaConnector>> Create(const connector::PluginConfig& config,
+                                                        connector::ConnectorContext& context,
                                                         bool create_ca = true);
 
   Status Grant(const core::Request& grant) override;
   Status Revoke(const core::Request& grant) override;
   Status Probe() override;
-  service::SshCertificateIssuer* AsSshIssuer() override { return this; }
+  connector::SshCertificateIssuer* AsSshIssuer() override { return this; }
 
   // Signs `public_key_line` (an authorized_keys-style line) for the active grant: window = the
   // grant window (valid-after back-dated by `backdate`), principal = the privilege, key id
@@ -73,7 +72,8 @@ class SshCaConnector final : public service::Connector, public service::SshCerti
 
  private:
   struct Revoked;
-  SshCaConnector(ConnectorState state, const Clock& clock, ssh::Ed25519PrivateKey ca);
+  SshCaConnector(ConnectorState state, const Clock& clock, Random& random,
+                 ssh::Ed25519PrivateKey ca);
   Status LoadRevoked();
   // Stores `next_revoked` (without expired entries) with `writes` in one commit, bumping the
   // KRL version when it changed. mu_ held.
@@ -82,6 +82,7 @@ class SshCaConnector final : public service::Connector, public service::SshCerti
 
   ConnectorState state_;
   const Clock& clock_;
+  Random& random_;
   ssh::Ed25519PrivateKey ca_;
   std::set<ssh::Extension> extensions_;
   std::optional<std::string> force_command_;

@@ -16,7 +16,7 @@ class SshCaConnectorTest : public ::testing::Test {
  protected:
   std::unique_ptr<SshCaConnector> Make(std::string options = "{}", bool create = true) {
     auto c = SshCaConnector::Create(Plugin("bastion", "ssh_ca", std::move(options)),
-                                    env_.context(), clock_, create);
+                                    env_.context("bastion", clock_), create);
     if (!c) ADD_FAILURE() << c.error().ToString();
     return c ? std::move(*c) : nullptr;
   }
@@ -40,7 +40,7 @@ class SshCaConnectorTest : public ::testing::Test {
 };
 
 TEST_F(SshCaConnectorTest, TheCaIsCreatedOnceAndSurvivesARestart) {
-  auto local = SshCaConnector::Create(Plugin("bastion", "ssh_ca", "{}"), env_.context(), clock_,
+  auto local = SshCaConnector::Create(Plugin("bastion", "ssh_ca", "{}"), env_.context("bastion", clock_),
                                       /*create_ca=*/false);
   ASSERT_FALSE(local);
   EXPECT_EQ(local.error().code(), ErrorCode::kFailedPrecondition);
@@ -50,7 +50,7 @@ TEST_F(SshCaConnectorTest, TheCaIsCreatedOnceAndSurvivesARestart) {
   EXPECT_EQ(Make()->PublicKeyLine(), line);
   EXPECT_EQ(Make("{}", false)->PublicKeyLine(), line);
   // Another instance has its own CA.
-  auto other = SshCaConnector::Create(Plugin("other", "ssh_ca", "{}"), env_.context(), clock_);
+  auto other = SshCaConnector::Create(Plugin("other", "ssh_ca", "{}"), env_.context("other", clock_));
   ASSERT_TRUE(other);
   EXPECT_NE((*other)->PublicKeyLine(), line);
 }
@@ -258,7 +258,7 @@ TEST_F(SshCaConnectorTest, BadOptionsFailAtStart) {
   for (const char* bad : {R"({"extensions":["permit-everything"]})", R"({"extensions":"permit-pty"})",
                           R"({"source_address":"not an address"})", R"({"backdate":"2h"})",
                           R"({"principal":"x"})"}) {
-    EXPECT_FALSE(SshCaConnector::Create(Plugin("b", "ssh_ca", bad), env_.context(), clock_)) << bad;
+    EXPECT_FALSE(SshCaConnector::Create(Plugin("b", "ssh_ca", bad), env_.context("b", clock_))) << bad;
   }
 }
 

@@ -41,25 +41,25 @@ std::string WebhookSignature(std::string_view secret, std::string_view timestamp
 }
 
 Result<std::unique_ptr<WebhookConnector>> WebhookConnector::Create(
-    const service::PluginConfig& config, service::ConnectorContext& context, const Clock& clock) {
+    const connector::PluginConfig& config, connector::ConnectorContext& context) {
   BG_ASSIGN_OR_RETURN(Options opts,
                       Options::Parse(config, {"url", "secret_file", "timeout", "cacert"}));
   std::unique_ptr<WebhookConnector> c(
-      new WebhookConnector(ConnectorState(config.name, context.master_key, context.store), clock));
+      new WebhookConnector(ConnectorState(config.name, context.state), context.clock));
   BG_ASSIGN_OR_RETURN(c->url_, opts.String("url", std::nullopt));
   if (c->url_.rfind("https://", 0) != 0 && !IsLoopbackHttp(c->url_)) {
     return Error::InvalidArgument(opts.Field("url"),
                                   "must be https:// (plain http only to a loopback address)");
   }
   BG_ASSIGN_OR_RETURN(std::string secret_path, opts.String("secret_file", std::nullopt));
-  BG_ASSIGN_OR_RETURN(Secret secret, fs::ReadSecretFile(context.config.Resolve(secret_path),
+  BG_ASSIGN_OR_RETURN(Secret secret, fs::ReadSecretFile(context.resolve_path(secret_path),
                                                     opts.Field("secret_file")));
   c->sealed_secret_ = c->state_.Seal(kSecretAad, secret);
   BG_ASSIGN_OR_RETURN(c->timeout_, opts.Duration("timeout", Seconds(10)));
   if (c->timeout_.count() < 1) return Error::InvalidArgument(opts.Field("timeout"), "must be >= 1s");
   if (opts.Has("cacert")) {
     BG_ASSIGN_OR_RETURN(std::string ca, opts.String("cacert", std::nullopt));
-    c->cacert_ = context.config.Resolve(ca);
+    c->cacert_ = context.resolve_path(ca);
   }
   return c;
 }

@@ -35,13 +35,13 @@ TEST(WebhookConnectorTest, OptionsAreChecked) {
        "connectors.hook.timeout"},
   };
   for (const auto& c : cases) {
-    auto r = WebhookConnector::Create(Plugin("hook", "webhook", c.options), env.context());
+    auto r = WebhookConnector::Create(Plugin("hook", "webhook", c.options), env.context("hook"));
     ASSERT_FALSE(r) << c.options;
     EXPECT_EQ(r.error().field(), c.field) << c.options << ": " << r.error().ToString();
   }
   EXPECT_TRUE(WebhookConnector::Create(
       Plugin("hook", "webhook", R"({"url":"http://127.0.0.1:9/x","secret_file":"hook.secret"})"),
-      env.context()));
+      env.context("hook")));
 }
 
 }  // namespace

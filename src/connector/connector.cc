@@ -1,8 +1,8 @@
-#include "service/connector.h"
+#include "connector/connector.h"
 
 #include <fmt/format.h>
 
-namespace bg::service {
+namespace bg::connector {
 namespace {
 
 // "none": record-only. The grant is tracked, audited, reviewed and expires, but no credential
@@ -32,7 +32,7 @@ void ConnectorRegistry::RegisterKind(std::string kind, ConnectorFactory factory)
 }
 
 Status ConnectorRegistry::Configure(const std::map<std::string, PluginConfig>& configs,
-                                     ConnectorContext& context) {
+                                     const ConnectorHost& host) {
   std::map<std::string, std::unique_ptr<Connector>> made;
   for (const auto& [name, cfg] : configs) {
     auto kind = kinds_.find(cfg.kind);
@@ -43,6 +43,7 @@ Status ConnectorRegistry::Configure(const std::map<std::string, PluginConfig>& c
           "connectors." + name,
           fmt::format("unknown connector kind '{}' (this build knows: {})", cfg.kind, known));
     }
+    ConnectorContext context = host.For(name);
     BG_ASSIGN_OR_RETURN(made[name], kind->second(cfg, context));
   }
   instances_ = std::move(made);
@@ -54,4 +55,4 @@ Connector* ConnectorRegistry::Find(const std::string& name) const {
   return it == instances_.end() ? nullptr : it->second.get();
 }
 
-}  // namespace bg::service
+}  // namespace bg::connector

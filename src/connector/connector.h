@@ -1,5 +1,12 @@
-// What the service asks of a target system. Implementations live in connectors/ and are chosen
-// by kind from the configuration through ConnectorRegistry (one small factory table).
+// What the service asks of a target system: the connector interface, its declared capabilities,
+// the narrow context a connector is made with, and the registry that makes them by kind from
+// the configuration (one small factory table). Implementations live in src/connectors/; the
+// service implements the context's state store (service/connector_state.h).
+//
+// This library depends on the core's types and util only: a connector sees the clock, a
+// source of randomness, its own state and the configuration's path resolution, never the
+// store, the master key or the server's configuration.
+//
 // Every call is idempotent by request id: a retried Grant or Revoke must be harmless.
 #pragma once
 
@@ -7,30 +14,54 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
+#include "connector/plugin_config.h"
 #include "core/request.h"
-#include "service/config.h"
+#include "util/random.h"
 #include "util/result.h"
 #include "util/secret.h"
 #include "util/time.h"
 
-namespace bg::auth {
-class MasterKey;
-}
-namespace bg::store {
-class Store;
-}
+namespace bg::connector {
 
-namespace bg::service {
+// One connector instance's persisted state: values under names it chooses, apart from every
+// other instance's, plain or sealed under the server's master key. A sealed value is bound to
+// the instance and the name it was sealed for: moved to another name or instance, it does not
+// open. Thread-safe; each call is one read or one atomic commit.
+class StateStore {
+ public:
+  virtual ~StateStore() = default;
+  virtual Result<std::optional<std::string>> Get(std::string_view what) const = 0;
+  // Writes every pair in one atomic commit.
+  virtual Status Put(const std::vector<std::pair<std::string, std::string>>& values) const = 0;
+  virtual std::string Seal(std::string_view what, const Secret& value) const = 0;
+  virtual Result<Secret> Open(std::string_view what, std::string_view sealed) const = 0;
+};
 
-// What a connector factory may use: the master key (to seal its secrets at rest, e.g. in the
-// store's meta table) and the store.
+// What one connector instance is made with.
 struct ConnectorContext {
-  const auth::MasterKey& master_key;
-  store::Store& store;
-  const ServerConfig& config;
+  const Clock& clock;
+  Random& random;
+  std::shared_ptr<const StateStore> state;  // this instance's own
+  // A path from the configuration made absolute (relative paths are relative to data_dir).
+  std::function<std::string(const std::string&)> resolve_path;
+};
+
+// What the server offers every instance; the registry makes each instance's context from it.
+struct ConnectorHost {
+  const Clock& clock;
+  Random& random;
+  std::function<std::shared_ptr<const StateStore>(const std::string& instance)> state_for;
+  std::function<std::string(const std::string&)> resolve_path;
+
+  ConnectorContext For(const std::string& instance) const {
+    return ConnectorContext{clock, random, state_for(instance), resolve_path};
+  }
 };
 
 struct IssuedCertificate {
@@ -91,7 +122,7 @@ class ConnectorRegistry {
   ConnectorRegistry();
   void RegisterKind(std::string kind, ConnectorFactory factory);
   // Instantiates every configured connector; an unknown kind names the instance.
-  Status Configure(const std::map<std::string, PluginConfig>& configs, ConnectorContext& context);
+  Status Configure(const std::map<std::string, PluginConfig>& configs, const ConnectorHost& host);
   Connector* Find(const std::string& name) const;
   bool Has(const std::string& name) const { return Find(name) != nullptr; }
 
@@ -100,4 +131,4 @@ class ConnectorRegistry {
   std::map<std::string, std::unique_ptr<Connector>> instances_;
 };
 
-}  // namespace bg::service
+}  // namespace bg::connector
