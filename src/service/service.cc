@@ -236,47 +236,64 @@ void Service::Stop() {
 
 // ---- people (people.h) ----
 
+Error Service::NotStarted() { return Error::Unavailable("the service is not started"); }
+
 Result<LoginResult> Service::Login(const std::string& user, const Secret& password,
                                    const std::string& totp, const std::string& source) {
+  if (!people_) return NotStarted();
   return people_->Login(user, password, totp, source);
 }
 Result<LoginResult> Service::Renew(const core::Actor& actor, const std::string& token,
                                    const std::string& source) {
+  if (!people_) return NotStarted();
   return people_->Renew(actor, token, source);
 }
-Status Service::Logout(const std::string& token) { return people_->Logout(token); }
+Status Service::Logout(const std::string& token) {
+  if (!people_) return NotStarted();
+  return people_->Logout(token);
+}
 Result<core::Actor> Service::Authenticate(const std::string& token, const std::string& source) {
+  if (!people_) return NotStarted();
   return people_->Authenticate(token, source);
 }
 Result<LoginResult> Service::IssueRecordingToken(const core::Actor& actor, const RequestId& id) {
+  if (!people_) return NotStarted();
   return people_->IssueRecordingToken(actor, id);
 }
 Result<core::Actor> Service::VerifyActionCode(const core::Actor& actor, const std::string& totp) {
+  if (!people_) return NotStarted();
   return people_->VerifyActionCode(actor, totp);
 }
 Result<NewUser> Service::AddUser(const std::string& actor, const std::string& name,
                                  std::vector<core::Role> roles, const Secret& password) {
+  if (!people_) return NotStarted();
   return people_->AddUser(actor, name, std::move(roles), password);
 }
 Result<DisableReport> Service::DisableUser(const std::string& actor, const std::string& name) {
+  if (!people_) return NotStarted();
   return people_->DisableUser(actor, name);
 }
 Status Service::SetUserDisabled(const std::string& actor, const std::string& name, bool disabled) {
+  if (!people_) return NotStarted();
   return people_->SetUserDisabled(actor, name, disabled);
 }
 Result<std::string> Service::LocalOperator(const std::string& requested,
                                            const std::string& os_user) {
+  if (!people_) return NotStarted();
   return people_->LocalOperator(requested, os_user);
 }
 Status Service::UnlockUser(const std::string& actor, const std::string& name) {
+  if (!people_) return NotStarted();
   return people_->UnlockUser(actor, name);
 }
 Result<NewUser> Service::ResetUser(const std::string& actor, const std::string& name,
                                    const std::optional<Secret>& password) {
+  if (!people_) return NotStarted();
   return people_->ResetUser(actor, name, password);
 }
 Result<std::vector<store::UserRecord>> Service::ListUsers() { return store_->ListUsers(); }
 Status Service::MarkSourceKnown(const std::string& user, const std::string& address) {
+  if (!people_) return NotStarted();
   return people_->MarkSourceKnown(user, address);
 }
 
@@ -284,32 +301,40 @@ Status Service::MarkSourceKnown(const std::string& user, const std::string& addr
 
 void Service::Create(const core::Actor& actor, core::CreateCommand cmd,
                      Callback<core::Request> cb) {
+  if (!workflow_) return cb(NotStarted());
   workflow_->Create(actor, std::move(cmd), std::move(cb));
 }
 void Service::Approve(const core::Actor& actor, RequestId id, std::string comment,
                       Callback<core::Request> cb, std::string totp) {
+  if (!workflow_) return cb(NotStarted());
   workflow_->Approve(actor, std::move(id), std::move(comment), std::move(cb), std::move(totp));
 }
 void Service::Deny(const core::Actor& actor, RequestId id, std::string reason,
                    Callback<core::Request> cb, std::string totp) {
+  if (!workflow_) return cb(NotStarted());
   workflow_->Deny(actor, std::move(id), std::move(reason), std::move(cb), std::move(totp));
 }
 void Service::Cancel(const core::Actor& actor, RequestId id, Callback<core::Request> cb) {
+  if (!workflow_) return cb(NotStarted());
   workflow_->Cancel(actor, std::move(id), std::move(cb));
 }
 void Service::Revoke(const core::Actor& actor, RequestId id, std::string reason,
                      Callback<core::Request> cb) {
+  if (!workflow_) return cb(NotStarted());
   workflow_->Revoke(actor, std::move(id), std::move(reason), std::move(cb));
 }
 void Service::Extend(const core::Actor& actor, RequestId id, Seconds duration, std::string reason,
                      Callback<core::Request> cb) {
+  if (!workflow_) return cb(NotStarted());
   workflow_->Extend(actor, std::move(id), duration, std::move(reason), std::move(cb));
 }
 Result<core::Request> Service::Get(const core::Actor& actor, const RequestId& id) {
+  if (!workflow_) return NotStarted();
   return workflow_->Get(actor, id);
 }
 Result<std::vector<core::Request>> Service::List(const core::Actor& actor,
                                                  store::RequestFilter filter, bool mine) {
+  if (!workflow_) return NotStarted();
   return workflow_->List(actor, std::move(filter), mine);
 }
 
@@ -356,6 +381,7 @@ Status Service::AuditCredentialTaken(const core::Actor& actor, const core::Reque
 }
 
 Status Service::AppendAudit(const core::AuditEvent& event) {
+  if (!writer_) return NotStarted();
   return writer_->RunSync([&event](Tx& tx) {
     tx.Audit(event);
     return Ok();
@@ -364,6 +390,7 @@ Status Service::AppendAudit(const core::AuditEvent& event) {
 
 Status Service::RaiseAlert(const std::string& kind, const std::string& message,
                            std::map<std::string, std::string> details, const RequestId& request) {
+  if (!writer_) return NotStarted();
   core::Request subject;
   subject.id = request;
   return writer_->RunSync([&](Tx& tx) {

@@ -72,6 +72,7 @@ class Service {
   ~Service();
 
   // Starts the writer, and in kServer mode the timers and the outbox; resumes pending work.
+  // Before Start, the people, request and audit methods answer Unavailable.
   Status Start();
   void Stop();
 
@@ -201,6 +202,8 @@ class Service {
   Service(ServerConfig config, const Clock& clock, std::shared_ptr<metrics::Registry> metrics,
           Mode mode);
   Status OpenParts(const std::function<void(connector::ConnectorRegistry&)>& register_connector_kinds);
+  // What a method that needs the collaborators (made by Start) answers before Start.
+  static Error NotStarted();
 
   ServerConfig config_;
   const Clock& clock_;

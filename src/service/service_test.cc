@@ -225,6 +225,32 @@ class ServiceTest : public ::testing::Test {
   std::map<std::string, std::string> tokens_;  // the last login's token of each person
 };
 
+// The collaborators exist from Start() on: before it, every method that needs them answers
+// Unavailable instead of dereferencing nothing.
+TEST_F(ServiceTest, BeforeStartTheMethodsAnswerUnavailable) {
+  svc_->Stop();
+  svc_.reset();
+  auto opened = Service::Open(config_, clock_, nullptr);
+  ASSERT_TRUE(opened.has_value()) << opened.error().ToString();
+  Service& s = **opened;
+  core::Actor alice{"alice", {Role::kRequester}, std::nullopt, false, "", std::nullopt, ""};
+  auto unavailable = [](const auto& r) {
+    return !r.has_value() && r.error().code() == ErrorCode::kUnavailable;
+  };
+  EXPECT_TRUE(unavailable(s.Login("alice", Secret("alice-password-123"), "000000", "10.0.0.1")));
+  EXPECT_TRUE(unavailable(s.Authenticate(std::string(64, 'a'), "10.0.0.1")));
+  EXPECT_TRUE(unavailable(s.AddUser("test", "bob", {Role::kRequester}, Secret("bob-password-123"))));
+  EXPECT_TRUE(unavailable(s.Get(alice, RequestId("req_x"))));
+  EXPECT_TRUE(unavailable(s.List(alice, {}, true)));
+  EXPECT_TRUE(unavailable(s.AppendAudit({"test.event", "test", {}, {}})));
+  EXPECT_TRUE(unavailable(Call([&](auto cb) { s.Create(alice, DbaCommand(), cb); })));
+  EXPECT_TRUE(unavailable(Call([&](auto cb) { s.Cancel(alice, RequestId("req_x"), cb); })));
+  std::optional<Status> written;
+  s.SubmitWrite([](Tx&) { return Ok(); }, [&](Status st) { written = st; });
+  ASSERT_TRUE(written.has_value());
+  EXPECT_TRUE(unavailable(*written));
+}
+
 TEST_F(ServiceTest, TwoApprovalsActivateAndExpiryEndsTheGrant) {
   auto alice = AddAndLogin("alice", {Role::kRequester});
   auto carol = AddAndLogin("carol", {Role::kApprover});

@@ -12,6 +12,7 @@
 namespace bg::service {
 
 void Service::SubmitWrite(std::function<Status(Tx&)> run, std::function<void(Status)> done) {
+  if (!writer_) return done(NotStarted());
   writer_->Submit({std::move(run), std::move(done)});
 }
 
