@@ -18,7 +18,7 @@ class RecordOnlyConnector final : public Connector {
 
 ConnectorRegistry::ConnectorRegistry() {
   RegisterKind("none", [](const PluginConfig& c,
-                          ConnectorContext&) -> Result<std::unique_ptr<Connector>> {
+                          const ConnectorContext&) -> Result<std::unique_ptr<Connector>> {
     if (c.options_json != "{}") {
       return Error::InvalidArgument("connectors." + c.name,
                                     "a connector of kind 'none' takes no options");

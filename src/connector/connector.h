@@ -114,7 +114,7 @@ class Connector {
 };
 
 using ConnectorFactory = std::function<Result<std::unique_ptr<Connector>>(
-    const PluginConfig& config, ConnectorContext& context)>;
+    const PluginConfig& config, const ConnectorContext& context)>;
 
 class ConnectorRegistry {
  public:

@@ -11,7 +11,7 @@ namespace {
 template <typename T>
 connector::ConnectorFactory Factory() {
   return [](const connector::PluginConfig& config,
-            connector::ConnectorContext& context) -> Result<std::unique_ptr<connector::Connector>> {
+            const connector::ConnectorContext& context) -> Result<std::unique_ptr<connector::Connector>> {
     BG_ASSIGN_OR_RETURN(auto c, T::Create(config, context));
     return std::unique_ptr<connector::Connector>(std::move(c));
   };

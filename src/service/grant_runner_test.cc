@@ -46,7 +46,7 @@ class GrantRunnerTest : public ::testing::Test {
     ASSERT_TRUE(s.has_value()) << s.error().message();
     store_ = std::move(*s);
     key_ = std::make_unique<auth::MasterKey>(auth::MasterKey::Generate(SystemRandom::Get()));
-    registry_.RegisterKind("fake", [this](const PluginConfig&, connector::ConnectorContext&) {
+    registry_.RegisterKind("fake", [this](const PluginConfig&, const connector::ConnectorContext&) {
       return Result<std::unique_ptr<connector::Connector>>(std::make_unique<FakeConnector>(calls_));
     });
     ASSERT_TRUE(registry_.Configure(

@@ -553,7 +553,6 @@ Result<NewUser> People::ResetUser(const std::string& actor, const std::string& n
   return Enrol(std::move(seed), name, std::move(roles));
 }
 
-Result<std::vector<store::UserRecord>> People::ListUsers() { return store_.ListUsers(); }
 
 Status People::MarkSourceKnown(const std::string& user, const std::string& address) {
   return writer_.RunSync([&](Tx& tx) -> Status {

@@ -110,7 +110,6 @@ class People {
   Status UnlockUser(const std::string& actor, const std::string& name);
   Result<NewUser> ResetUser(const std::string& actor, const std::string& name,
                             const std::optional<Secret>& password);
-  Result<std::vector<store::UserRecord>> ListUsers();
   Status MarkSourceKnown(const std::string& user, const std::string& address);
 
  private:

@@ -892,7 +892,7 @@ TEST_F(ServiceTest, AGrantWhoseRequestEndedIsLoggedAsSkippedNotOk) {
   svc_.reset();
   config_.connectors["db-conn"] = {"db-conn", "gate", "{}"};
   register_kinds_ = [gate](connector::ConnectorRegistry& reg) {
-    reg.RegisterKind("gate", [gate](const PluginConfig&, connector::ConnectorContext&)
+    reg.RegisterKind("gate", [gate](const PluginConfig&, const connector::ConnectorContext&)
                                  -> Result<std::unique_ptr<connector::Connector>> {
       return std::unique_ptr<connector::Connector>(std::make_unique<GateConnector>(gate));
     });
@@ -965,7 +965,7 @@ TEST_F(ServiceTest, DisablingARequesterRevokesTheirGrantsAndCancelsTheirRequests
   svc_.reset();
   config_.connectors["db-conn"] = {"db-conn", "count", "{}"};
   register_kinds_ = [log](connector::ConnectorRegistry& reg) {
-    reg.RegisterKind("count", [log](const PluginConfig&, connector::ConnectorContext&)
+    reg.RegisterKind("count", [log](const PluginConfig&, const connector::ConnectorContext&)
                                   -> Result<std::unique_ptr<connector::Connector>> {
       return std::unique_ptr<connector::Connector>(std::make_unique<RevokeCounter>(log));
     });

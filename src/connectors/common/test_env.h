@@ -40,11 +40,10 @@ class TestEnv {
   connector::ConnectorHost host(const Clock& clock = SystemClock::Get()) {
     return service::MakeConnectorHost(key_, *store_, config_, clock, SystemRandom::Get());
   }
-  // The context of the instance `instance`; valid until the next call or Reopen().
-  connector::ConnectorContext& context(const std::string& instance,
-                                       const Clock& clock = SystemClock::Get()) {
-    context_ = std::make_unique<connector::ConnectorContext>(host(clock).For(instance));
-    return *context_;
+  // The context of the instance `instance`; valid until Reopen().
+  connector::ConnectorContext context(const std::string& instance,
+                                      const Clock& clock = SystemClock::Get()) {
+    return host(clock).For(instance);
   }
   store::Store& store() { return *store_; }
   const auth::MasterKey& key() const { return key_; }
@@ -56,7 +55,6 @@ class TestEnv {
   std::string dir_;
   service::ServerConfig config_;
   std::unique_ptr<store::Store> store_;
-  std::unique_ptr<connector::ConnectorContext> context_;
 };
 
 inline connector::PluginConfig Plugin(std::string name, std::string kind, std::string options) {

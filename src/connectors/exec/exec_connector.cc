@@ -22,7 +22,7 @@ Result<std::string> ParseCredentialAnswer(std::string_view out, std::string_view
 }
 
 Result<std::unique_ptr<ExecConnector>> ExecConnector::Create(const connector::PluginConfig& config,
-                                                             connector::ConnectorContext& context) {
+                                                             const connector::ConnectorContext& context) {
   BG_ASSIGN_OR_RETURN(Options opts, Options::Parse(config, {"grant", "revoke", "probe", "timeout"}));
   std::unique_ptr<ExecConnector> c(
       new ExecConnector(ConnectorState(config.name, context.state), context.clock));

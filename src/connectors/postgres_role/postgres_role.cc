@@ -119,7 +119,7 @@ PostgresRoleConnector::PostgresRoleConnector(ConnectorState state, const Clock& 
 PostgresRoleConnector::~PostgresRoleConnector() = default;
 
 Result<std::unique_ptr<PostgresRoleConnector>> PostgresRoleConnector::Create(
-    const connector::PluginConfig& config, connector::ConnectorContext& context) {
+    const connector::PluginConfig& config, const connector::ConnectorContext& context) {
   BG_ASSIGN_OR_RETURN(Options opts,
                       Options::Parse(config, {"dsn", "password_file", "owned_objects",
                                               "role_prefix", "connect_timeout"}));

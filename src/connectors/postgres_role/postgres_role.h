@@ -34,7 +34,7 @@ std::string DerivePostgresRoleName(std::string_view prefix, std::string_view per
 class PostgresRoleConnector final : public connector::Connector, public connector::CredentialSource {
  public:
   static Result<std::unique_ptr<PostgresRoleConnector>> Create(
-      const connector::PluginConfig& config, connector::ConnectorContext& context);
+      const connector::PluginConfig& config, const connector::ConnectorContext& context);
   ~PostgresRoleConnector() override;
 
   Status Grant(const core::Request& grant) override;

@@ -56,7 +56,7 @@ SshCaConnector::SshCaConnector(ConnectorState state, const Clock& clock, Random&
     : state_(std::move(state)), clock_(clock), random_(random), ca_(std::move(ca)) {}
 
 Result<std::unique_ptr<SshCaConnector>> SshCaConnector::Create(const connector::PluginConfig& config,
-                                                               connector::ConnectorContext& context,
+                                                               const connector::ConnectorContext& context,
                                                                bool create_ca) {
   BG_ASSIGN_OR_RETURN(Options opts, Options::Parse(config, {"extensions", "force_command",
                                                             "source_address", "backdate"}));

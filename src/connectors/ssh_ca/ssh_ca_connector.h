@@ -39,7 +39,7 @@ class SshCaConnector final : public connector::Connector, public connector::SshC
   // `create_ca`: make the CA when there is none yet (the server); local readers pass false and
   // get FailedPrecondition instead.
   static Result<std::unique_ptr<SshCaConnector>> Create(const connector::PluginConfig& config,
-                                                        connector::ConnectorContext& context,
+                                                        const connector::ConnectorContext& context,
                                                         bool create_ca = true);
 
   Status Grant(const core::Request& grant) override;

@@ -41,7 +41,7 @@ std::string WebhookSignature(std::string_view secret, std::string_view timestamp
 }
 
 Result<std::unique_ptr<WebhookConnector>> WebhookConnector::Create(
-    const connector::PluginConfig& config, connector::ConnectorContext& context) {
+    const connector::PluginConfig& config, const connector::ConnectorContext& context) {
   BG_ASSIGN_OR_RETURN(Options opts,
                       Options::Parse(config, {"url", "secret_file", "timeout", "cacert"}));
   std::unique_ptr<WebhookConnector> c(

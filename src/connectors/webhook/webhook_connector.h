@@ -23,7 +23,7 @@ namespace bg::connectors {
 class WebhookConnector final : public connector::Connector, public connector::CredentialSource {
  public:
   static Result<std::unique_ptr<WebhookConnector>> Create(const connector::PluginConfig& config,
-                                                          connector::ConnectorContext& context);
+                                                          const connector::ConnectorContext& context);
   Status Grant(const core::Request& grant) override;
   Status Revoke(const core::Request& grant) override;
   Status Probe() override;
