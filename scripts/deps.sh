@@ -7,7 +7,7 @@ BUILD_PKGS=(g++ cmake ninja-build pkg-config ccache libboost-dev libssl-dev libs
   libbenchmark-dev openssl)
 RUN_PKGS=(oathtool curl jq tzdata ca-certificates)
 TEST_PKGS=(tzdata oathtool curl jq openssh-client openssh-server postgresql golang-go
-  golang-golang-x-mod-dev prometheus asciinema tmux wrk nginx-light sqlite3 python3 zbar-tools rsync)
+  golang-golang-x-mod-dev prometheus asciinema tmux wrk nginx-light sqlite3 python3 python3-aiosmtpd zbar-tools rsync)
 want=("${BUILD_PKGS[@]}")
 case "${1:-}" in
   --test) want+=("${RUN_PKGS[@]}" "${TEST_PKGS[@]}") ;;

@@ -6,7 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "core/approval_groups.h"
+#include "service/request_json.h"
 
 namespace bg::api {
 
@@ -24,87 +24,7 @@ std::vector<std::string> PathSegments(const std::string& path) {
 
 using nlohmann::json;
 
-namespace {
-
-json TimeOrNull(const std::optional<Timestamp>& t) {
-  return t ? json(FormatRfc3339(*t)) : json(nullptr);
-}
-
-// Every group the request needs approvals from (one for a `pool` + `approvals` rule).
-json GroupsJson(const core::Request& r) {
-  json out = json::array();
-  for (const core::ApprovalGroup& g : core::GroupsOf(r)) {
-    json e = {{"pool", g.pool}, {"count", g.count}, {"escalated", g.escalated}};
-    if (!g.escalate_to.empty()) {
-      e["escalate_to"] = g.escalate_to;
-      e["escalate_after"] = g.escalate_after.count();
-    }
-    out.push_back(std::move(e));
-  }
-  return out;
-}
-
-}  // namespace
-
-json ToJson(const core::Request& r) {
-  json approvals = json::array();
-  for (const auto& a : r.approvals) {
-    approvals.push_back({{"approver", a.approver}, {"at", FormatRfc3339(a.at)}, {"comment", a.comment}});
-  }
-  json denials = json::array();
-  for (const auto& d : r.denials) {
-    denials.push_back({{"approver", d.approver}, {"at", FormatRfc3339(d.at)}, {"reason", d.reason}});
-  }
-  json j = {
-      {"id", r.id.value()},
-      {"state", std::string(core::ToString(r.state))},
-      {"requester", r.requester},
-      {"resource", r.resource},
-      {"privilege", r.privilege},
-      {"connector", r.connector},
-      {"tier", r.tier},
-      {"emergency", r.emergency},
-      {"reason", r.reason},
-      {"ticket", r.ticket},
-      {"source_address", r.source_address},
-      {"duration", r.duration.count()},
-      {"max_duration", r.max_duration.count()},
-      {"pool", r.pool},
-      {"required_approvals", r.required_approvals},
-      {"approval_groups", GroupsJson(r)},
-      {"risk_signals", r.risk_signals},
-      {"approvals", approvals},
-      {"denials", denials},
-      {"created_at", FormatRfc3339(r.created_at)},
-      {"updated_at", FormatRfc3339(r.updated_at)},
-      {"approval_deadline", FormatRfc3339(r.approval_deadline)},
-      {"starts_at", TimeOrNull(r.starts_at)},
-      {"ends_at", TimeOrNull(r.ends_at)},
-      {"self_approved", r.self_approved},
-      {"auto_approved", r.auto_approved},
-      {"needs_review", r.needs_review},
-      {"review_due", TimeOrNull(r.review_due)},
-      {"ended_by", r.ended_by},
-      {"end_reason", r.end_reason},
-      {"last_error", r.last_error},
-      {"recording", std::string(core::ToString(r.recording))},
-  };
-  if (r.extension) {
-    json ext_approvals = json::array();
-    for (const auto& a : r.extension->approvals) {
-      ext_approvals.push_back({{"approver", a.approver}, {"at", FormatRfc3339(a.at)}, {"comment", a.comment}});
-    }
-    j["extension"] = {{"duration", r.extension->duration.count()},
-                      {"reason", r.extension->reason},
-                      {"requested_at", FormatRfc3339(r.extension->requested_at)},
-                      {"deadline", FormatRfc3339(r.extension->deadline)},
-                      {"required_approvals", r.extension->required_approvals},
-                      {"approvals", ext_approvals}};
-  } else {
-    j["extension"] = nullptr;
-  }
-  return j;
-}
+json ToJson(const core::Request& r) { return service::RequestJson(r); }
 
 std::string ErrorBody(const Error& e) {
   json err = {{"code", std::string(ToString(e.code()))}, {"message", e.message()}};

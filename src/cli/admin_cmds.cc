@@ -14,6 +14,7 @@
 #include "service/recording_check.h"
 #include "service/local_time.h"
 #include "service/service.h"
+#include "service/sinks.h"
 #include "util/fs.h"
 
 namespace bg::cli {
@@ -124,7 +125,10 @@ void AddUserCommands(CLI::App& app, Globals& g) {
   auto name = std::make_shared<std::string>();
   auto roles = std::make_shared<std::vector<std::string>>();
   auto password_stdin = std::make_shared<bool>(false);
+  auto email = std::make_shared<std::string>();
   add->add_option("NAME", *name, "Account name")->required();
+  add->add_option("--email", *email,
+                  "E-mail address for the notifications addressed to this person (SMTP sinks)");
   add->add_option("--role", *roles, "requester, approver, auditor or admin (repeatable)")->required();
   add->add_flag("--password-stdin", *password_stdin, "Read the password from stdin")->required();
   add_local(add);
@@ -132,7 +136,7 @@ void AddUserCommands(CLI::App& app, Globals& g) {
   add->add_flag("--init", local->init,
                 "Create the data directory if it does not exist (an existing directory without "
                 "a database is initialised without it)");
-  add->callback([&g, local, name, roles, password_stdin] {
+  add->callback([&g, local, name, roles, password_stdin, email] {
     std::vector<core::Role> parsed;
     for (const auto& r : *roles) {
       auto role = core::ParseRole(r);
@@ -145,7 +149,7 @@ void AddUserCommands(CLI::App& app, Globals& g) {
     if (!password) return Fail(g, password.error());
     auto admin = OpenAdmin(*local, service::DataDirUse::kCreate, "user add");
     if (!admin) return Fail(g, admin.error());
-    auto nu = (**admin)->AddUser((*admin)->actor, *name, parsed, *password);
+    auto nu = (**admin)->AddUser((*admin)->actor, *name, parsed, *password, *email);
     admin->reset();
     if (!nu) return Fail(g, nu.error());
     PrintEnrolment(g, *nu, "Created");
@@ -212,7 +216,7 @@ void AddUserCommands(CLI::App& app, Globals& g) {
         joined += (joined.empty() ? "" : ",") + std::string(core::ToString(r));
       }
       arr.push_back({{"user", u.name}, {"roles", role_names}, {"disabled", u.disabled},
-                     {"created_at", FormatRfc3339(u.created_at)}});
+                     {"created_at", FormatRfc3339(u.created_at)}, {"email", u.email}});
       human += fmt::format("{:<16} {:<34} {}\n", TerminalSafe(u.name), joined,
                            u.disabled ? "disabled" : "active");
     }
@@ -295,9 +299,31 @@ void AddPolicyCommands(CLI::App& app, Globals& g) {
 
 }  // namespace
 
+void AddNotifyCommands(CLI::App& app, Globals& g) {
+  auto* notify = app.add_subcommand("notify", "Work with the notification sinks ([notify.NAME])");
+  notify->require_subcommand(1);
+  auto test = notify->add_subcommand(
+      "test", "Send one test message to a sink now and report the outcome (exit 8 when it "
+              "could not be delivered)");
+  auto sink = std::make_shared<std::string>();
+  auto config = std::make_shared<std::string>();
+  test->add_option("SINK", *sink, "The sink's name (the NAME of [notify.NAME], or syslog)")
+      ->required();
+  test->add_option("--config", *config, "Server configuration file")->required();
+  test->callback([&g, sink, config] {
+    auto c = service::LoadServerConfig(*config);
+    if (!c) return Fail(g, c.error());
+    auto target = service::Sinks::SendTest(*c, *sink, SystemClock::Get().Now());
+    if (!target) return Fail(g, target.error());
+    Print(g, {{"sink", *sink}, {"target", *target}, {"delivered", true}},
+          fmt::format("delivered a test message to '{}' ({})\n", *sink, *target));
+  });
+}
+
 void AddAdminCommands(CLI::App& app, Globals& g) {
   AddUserCommands(app, g);
   AddPolicyCommands(app, g);
+  AddNotifyCommands(app, g);
 }
 
 }  // namespace bg::cli

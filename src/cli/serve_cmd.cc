@@ -189,7 +189,8 @@ int RunServe(Globals& g, const ServeFlags& f) {
   }
   // The notification sinks read the audit log from the store; stopped after the service, so
   // "server.stopped" reaches them too.
-  auto sinks = service::Sinks::Create(*config, (*svc)->store(), metrics.get());
+  auto sinks = service::Sinks::Create(*config, (*svc)->store(), metrics.get(),
+                                      [s = svc->get()] { return s->policy(); });
   if (!sinks) {
     Fail(g, sinks.error());
     return g.exit_code;

@@ -16,6 +16,8 @@ Status HttpPost(const std::string& url, std::string_view content_type, std::stri
   if (h == nullptr) return Error::Internal("cannot initialise libcurl");
   curl_slist* headers =
       curl_slist_append(nullptr, fmt::format("Content-Type: {}", content_type).c_str());
+  for (const auto& line : options.headers) headers = curl_slist_append(headers, line.c_str());
+  const std::string& shown = options.shown_url.empty() ? url : options.shown_url;
   curl_easy_setopt(h, CURLOPT_URL, url.c_str());
   curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
@@ -34,10 +36,10 @@ Status HttpPost(const std::string& url, std::string_view content_type, std::stri
   curl_slist_free_all(headers);
   curl_easy_cleanup(h);
   if (rc != CURLE_OK) {
-    return Error::Unavailable(fmt::format("POST {}: {}", url, curl_easy_strerror(rc)));
+    return Error::Unavailable(fmt::format("POST {}: {}", shown, curl_easy_strerror(rc)));
   }
   if (status < 200 || status > 299) {
-    return Error::Unavailable(fmt::format("POST {}: HTTP {}", url, status));
+    return Error::Unavailable(fmt::format("POST {}: HTTP {}", shown, status));
   }
   return Ok();
 }

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "util/result.h"
 
@@ -14,6 +15,9 @@ struct HttpPostOptions {
   std::chrono::milliseconds connect_timeout{2000};
   std::chrono::milliseconds timeout{5000};
   std::string cacert;  // PEM file of the CA to trust; empty: the system store
+  std::vector<std::string> headers;  // extra "Name: value" lines
+  // In errors, the URL as this shows it (a hook URL with a token in its path: RedactUrl).
+  std::string shown_url;
 };
 
 // POSTs `body` to `url` (http or https only). Ok on a 2xx answer; Unavailable naming the URL

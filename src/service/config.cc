@@ -114,53 +114,77 @@ void CheckStorage(const toml::node& n, const std::string& storage, Problems& pro
                                        storage));
 }
 
-// The notification kinds this version knows and their keys (all required strings). Built
-// kinds (service/sinks.h) send; the others are accepted only with a warning, because the
-// shipped example configuration names them.
+// The notification kinds and their keys (service/sinks.h builds them). A key is a string or an
+// array of strings; `events` and `audience` narrow any message kind.
+enum class KeyType { kString, kStrings };
+struct NotifyKey {
+  std::string_view name;
+  bool required = false;
+  KeyType type = KeyType::kString;
+};
 struct NotifyKind {
   std::string_view kind;
-  std::vector<std::string_view> keys;
-  bool built = false;
+  std::vector<NotifyKey> keys;
 };
 const std::vector<NotifyKind>& NotifyKinds() {
+  static const NotifyKey kEvents{"events", false, KeyType::kStrings};
+  static const NotifyKey kAudience{"audience", false, KeyType::kStrings};
+  static const NotifyKey kCacert{"cacert"};
   static const std::vector<NotifyKind> kKinds = {
-      {"syslog", {"url"}, true}, {"slack", {"url"}}, {"smtp", {"url", "from"}}};
+      {"syslog", {{"url", true}}},
+      {"webhook", {{"url", true}, {"secret_file", true}, kCacert, kEvents, kAudience}},
+      {"slack", {{"url", true}, kCacert, kEvents, kAudience}},
+      {"smtp",
+       {{"url", true},
+        {"from", true},
+        {"to", false, KeyType::kStrings},
+        {"username"},
+        {"password_file"},
+        kCacert,
+        kEvents,
+        kAudience}},
+      {"pagerduty", {{"routing_key_file", true}, {"url"}, kCacert, kEvents, kAudience}},
+  };
   return kKinds;
 }
 
 void CheckNotify(const toml::table& section, const std::map<std::string, PluginConfig>& notify,
-                 Problems& problems, std::vector<std::string>* warnings) {
+                 Problems& problems) {
   for (const auto& [name, pc] : notify) {
     const toml::table& t = *section.get(name)->as_table();
     const std::string where = fmt::format("[notify.{}]", name);
     auto kind = std::find_if(NotifyKinds().begin(), NotifyKinds().end(),
                              [&](const NotifyKind& k) { return k.kind == pc.kind; });
     if (kind == NotifyKinds().end()) {
+      std::vector<std::string_view> kinds;
+      for (const auto& k : NotifyKinds()) kinds.push_back(k.kind);
       problems.Add(t.get("kind")->source(),
-                   fmt::format("{} kind '{}' is not available in this version (it sends no "
-                               "notifications; alerts reach the audit log and /v1/events)",
-                               where, pc.kind));
+                   fmt::format("{} kind '{}' is unknown; this version has {}", where, pc.kind,
+                               fmt::join(kinds, ", ")));
       continue;
     }
     for (const auto& [key, value] : t) {
       std::string_view k = key.str();
       if (k == "kind") continue;
-      if (std::find(kind->keys.begin(), kind->keys.end(), k) == kind->keys.end()) {
+      auto spec = std::find_if(kind->keys.begin(), kind->keys.end(),
+                               [&](const NotifyKey& nk) { return nk.name == k; });
+      if (spec == kind->keys.end()) {
         problems.Add(value.source(), fmt::format("unknown key '{}' in {}", k, where));
-      } else if (!value.is_string()) {
+      } else if (spec->type == KeyType::kString && !value.is_string()) {
         problems.Add(value.source(), fmt::format("'{}' in {} must be a string", k, where));
+      } else if (spec->type == KeyType::kStrings) {
+        const toml::array* a = value.as_array();
+        if (a == nullptr || (!a->empty() && !a->is_homogeneous(toml::node_type::string))) {
+          problems.Add(value.source(),
+                       fmt::format("'{}' in {} must be an array of strings", k, where));
+        }
       }
     }
-    for (std::string_view k : kind->keys) {
-      if (!t.contains(k)) problems.Add(t.source(), fmt::format("{} needs '{}'", where, k));
+    for (const NotifyKey& k : kind->keys) {
+      if (k.required && !t.contains(k.name)) {
+        problems.Add(t.source(), fmt::format("{} needs '{}'", where, k.name));
+      }
     }
-    if (kind->built) continue;
-    Problems warning(problems.path());
-    warning.Add(t.source(),
-                fmt::format("{} kind '{}' is not available in this version: nothing is sent to "
-                            "it; alerts reach only the audit log and /v1/events",
-                            where, pc.kind));
-    warnings->push_back(warning.Joined());
   }
 }
 
@@ -263,7 +287,7 @@ Result<ServerConfig> ParseServerConfig(std::string_view text, std::string_view p
       ReadPlugins(node, "connectors", problems, &c.connectors);
     } else if (k == "notify") {
       ReadPlugins(node, "notify", problems, &c.notify);
-      if (node.is_table()) CheckNotify(*node.as_table(), c.notify, problems, &c.warnings);
+      if (node.is_table()) CheckNotify(*node.as_table(), c.notify, problems);
     } else {
       problems.Add(node.source(), fmt::format("unknown key '{}'", k));
     }

@@ -8,6 +8,7 @@
 #include "auth/token.h"
 #include "auth/totp.h"
 #include "log/json_log.h"
+#include "notify/smtp_sink.h"
 #include "service/background.h"
 #include "service/people.h"
 #include "service/audit_log.h"
@@ -391,8 +392,12 @@ Result<core::Actor> People::VerifyActionCode(const core::Actor& actor, const std
 
 
 Result<NewUser> People::AddUser(const std::string& actor, const std::string& name,
-                                 std::vector<core::Role> roles, const Secret& password) {
+                                 std::vector<core::Role> roles, const Secret& password,
+                                 const std::string& email) {
   BG_TRY(CheckUserName(name));
+  if (!email.empty() && !notify::IsMailAddress(email)) {
+    return Error::InvalidArgument("email", "'" + email + "' is not an e-mail address");
+  }
   if (roles.empty()) return Error::InvalidArgument("role", "give at least one --role");
   std::sort(roles.begin(), roles.end());
   roles.erase(std::unique(roles.begin(), roles.end()), roles.end());
@@ -409,8 +414,11 @@ Result<NewUser> People::AddUser(const std::string& actor, const std::string& nam
     u.password_hash = hash;
     u.totp_secret_enc = sealed;
     u.created_at = tx.now();
+    u.email = email;
     tx.PutUser(u);
-    tx.Audit({"user.added", actor, {}, {{"user", name}, {"roles", JoinRoles(roles)}}});
+    // Whether an address is set, not the address: the log is forever, an address is personal.
+    tx.Audit({"user.added", actor, {},
+              {{"user", name}, {"roles", JoinRoles(roles)}, {"email", email.empty() ? "no" : "yes"}}});
     tx.Audit({"mfa.enrolled", actor, {}, {{"user", name}}});
     return Ok();
   }));

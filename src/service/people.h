@@ -103,7 +103,8 @@ class People {
 
   // ---- accounts (Service's comments say what each does) ----
   Result<NewUser> AddUser(const std::string& actor, const std::string& name,
-                          std::vector<core::Role> roles, const Secret& password);
+                          std::vector<core::Role> roles, const Secret& password,
+                          const std::string& email = "");
   Result<DisableReport> DisableUser(const std::string& actor, const std::string& name);
   Status SetUserDisabled(const std::string& actor, const std::string& name, bool disabled);
   Result<std::string> LocalOperator(const std::string& requested, const std::string& os_user);

@@ -265,9 +265,10 @@ Result<core::Actor> Service::VerifyActionCode(const core::Actor& actor, const st
   return people_->VerifyActionCode(actor, totp);
 }
 Result<NewUser> Service::AddUser(const std::string& actor, const std::string& name,
-                                 std::vector<core::Role> roles, const Secret& password) {
+                                 std::vector<core::Role> roles, const Secret& password,
+                                 const std::string& email) {
   if (!people_) return NotStarted();
-  return people_->AddUser(actor, name, std::move(roles), password);
+  return people_->AddUser(actor, name, std::move(roles), password, email);
 }
 Result<DisableReport> Service::DisableUser(const std::string& actor, const std::string& name) {
   if (!people_) return NotStarted();

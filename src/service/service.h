@@ -115,8 +115,10 @@ class Service {
   Result<core::Actor> VerifyActionCode(const core::Actor& actor, const std::string& totp);
 
   // `actor` names who does it (an admin, or "cli:<os user>" when run locally).
+  // `email` (optional): where person-addressed notifications go over SMTP.
   Result<NewUser> AddUser(const std::string& actor, const std::string& name,
-                          std::vector<core::Role> roles, const Secret& password);
+                          std::vector<core::Role> roles, const Secret& password,
+                          const std::string& email = "");
   // Disabling also ends what the person holds, in the same transaction: it revokes their
   // approved and active grants (request.revoked with the reason; the connector revocations are
   // queued in the outbox, which a running server works off within a second), cancels their

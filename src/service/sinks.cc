@@ -2,12 +2,18 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <charconv>
 #include <functional>
 #include <nlohmann/json.hpp>
 
 #include "metrics/metrics.h"
+#include "audit/event.h"
+#include "notify/http_sinks.h"
+#include "notify/smtp_sink.h"
 #include "notify/syslog_sink.h"
+#include "service/notices.h"
+#include "util/fs.h"
 #include "service/audit_log.h"
 #include "store/store.h"
 
@@ -15,43 +21,185 @@ namespace bg::service {
 
 namespace {
 
-using SinkFactory = std::function<Result<std::unique_ptr<notify::Sink>>(
-    const std::string& field, const nlohmann::json& options)>;
+// What a factory may use: the configuration (paths resolve against it) and the router that
+// turns leaves into messages.
+struct SinkInputs {
+  const ServerConfig& config;
+  std::shared_ptr<const NoticeRouter> router;
+};
 
-Result<std::unique_ptr<notify::Sink>> MakeSyslog(const std::string& field, const std::string& url) {
+using Options = nlohmann::json;
+
+std::string Str(const Options& o, const std::string& key) {
+  const auto it = o.find(key);
+  return it != o.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+std::vector<std::string> Strs(const Options& o, const std::string& key) {
+  std::vector<std::string> out;
+  const auto it = o.find(key);
+  if (it == o.end() || !it->is_array()) return out;
+  for (const auto& v : *it) {
+    if (v.is_string()) out.push_back(v.get<std::string>());
+  }
+  return out;
+}
+
+Result<std::string> Required(const Options& o, const std::string& field, const std::string& key) {
+  std::string v = Str(o, key);
+  if (v.empty()) return Error::InvalidArgument(field + "." + key, "is required and not empty");
+  return v;
+}
+
+Status CheckUrl(const std::string& field, const std::string& url,
+                std::initializer_list<std::string_view> schemes) {
+  for (std::string_view scheme : schemes) {
+    if (url.rfind(std::string(scheme) + "://", 0) == 0 && url.size() > scheme.size() + 3) {
+      return Ok();
+    }
+  }
+  return Error::InvalidArgument(field, fmt::format("'{}' is not a {} URL", notify::RedactUrl(url),
+                                                   fmt::join(schemes, " or ")));
+}
+
+Result<Secret> SecretFrom(const SinkInputs& in, const std::string& field, const std::string& path,
+                          fs::SecretEnd end) {
+  auto secret = fs::ReadSecretFile(in.config.Resolve(path), field, end);
+  if (!secret) return Error(secret.error().code(), secret.error().message(), field);
+  return secret;
+}
+
+Result<NoticeFilter> FilterOf(const Options& o, const std::string& field) {
+  NoticeFilter f{Strs(o, "events"), Strs(o, "audience")};
+  for (const auto& e : f.events) {
+    const auto& known = NoticeEvents();
+    const bool pattern = e.size() > 2 && e.ends_with(".*");
+    const bool ok = pattern ? std::any_of(known.begin(), known.end(),
+                                          [&](const std::string& k) {
+                                            return k.rfind(e.substr(0, e.size() - 1), 0) == 0;
+                                          })
+                            : std::find(known.begin(), known.end(), e) != known.end();
+    if (!ok) {
+      return Error::InvalidArgument(
+          field + ".events",
+          fmt::format("event '{}' is not one this version sends ({})", e, fmt::join(known, ", ")));
+    }
+  }
+  for (const auto& a : f.audience) BG_TRY(CheckAudience(field + ".audience", a));
+  return f;
+}
+
+using Made = Result<std::unique_ptr<notify::Sink>>;
+
+Made Routed(const SinkInputs& in, const Options& o, const std::string& field,
+            std::unique_ptr<notify::MessageSink> sink) {
+  BG_ASSIGN_OR_RETURN(auto filter, FilterOf(o, field));
+  return std::unique_ptr<notify::Sink>(
+      std::make_unique<RoutedSink>(in.router, std::move(filter), std::move(sink)));
+}
+
+Made MakeSyslog(const std::string& field, const std::string& url) {
   auto target = notify::ParseSyslogUrl(url);
   if (!target) return Error::InvalidArgument(field, target.error().message());
   return std::unique_ptr<notify::Sink>(std::make_unique<notify::SyslogSink>(*target));
 }
 
+Result<std::unique_ptr<notify::MessageSink>> MakeHttp(const SinkInputs& in, const Options& o,
+                                                      const std::string& field,
+                                                      notify::HttpFormat format) {
+  notify::HttpSinkOptions h;
+  h.format = format;
+  h.cacert = Str(o, "cacert").empty() ? "" : in.config.Resolve(Str(o, "cacert"));
+  if (format == notify::HttpFormat::kPagerDuty) {
+    h.url = Str(o, "url").empty() ? "https://events.pagerduty.com/v2/enqueue" : Str(o, "url");
+    BG_ASSIGN_OR_RETURN(auto path, Required(o, field, "routing_key_file"));
+    BG_ASSIGN_OR_RETURN(h.key, SecretFrom(in, field + ".routing_key_file", path,
+                                          fs::SecretEnd::kTrimNewlines));
+  } else {
+    BG_ASSIGN_OR_RETURN(h.url, Required(o, field, "url"));
+  }
+  BG_TRY(CheckUrl(field + ".url", h.url, {"http", "https"}));
+  if (format == notify::HttpFormat::kWebhook) {
+    BG_ASSIGN_OR_RETURN(auto path, Required(o, field, "secret_file"));
+    BG_ASSIGN_OR_RETURN(h.key, SecretFrom(in, field + ".secret_file", path,
+                                          fs::SecretEnd::kOneNewline));
+  }
+  return notify::MakeHttpSink(std::move(h));
+}
+
+Result<std::unique_ptr<notify::MessageSink>> MakeSmtp(const SinkInputs& in, const Options& o,
+                                                      const std::string& field) {
+  notify::SmtpOptions m;
+  BG_ASSIGN_OR_RETURN(m.url, Required(o, field, "url"));
+  BG_TRY(CheckUrl(field + ".url", m.url, {"smtp", "smtps"}));
+  BG_ASSIGN_OR_RETURN(m.from, Required(o, field, "from"));
+  if (!notify::IsMailAddress(m.from)) {
+    return Error::InvalidArgument(field + ".from", fmt::format("'{}' is not an address", m.from));
+  }
+  m.to = Strs(o, "to");
+  for (const auto& t : m.to) {
+    if (!notify::IsMailAddress(t)) {
+      return Error::InvalidArgument(field + ".to", fmt::format("'{}' is not an address", t));
+    }
+  }
+  m.username = Str(o, "username");
+  if (const std::string pw = Str(o, "password_file"); !pw.empty()) {
+    BG_ASSIGN_OR_RETURN(m.password, SecretFrom(in, field + ".password_file", pw,
+                                               fs::SecretEnd::kTrimNewlines));
+  }
+  if (!Str(o, "cacert").empty()) m.cacert = in.config.Resolve(Str(o, "cacert"));
+  return notify::MakeSmtpSink(std::move(m));
+}
+
+// A message sink of a kind other than syslog, for sending and for `notify test`.
+Result<std::unique_ptr<notify::MessageSink>> MakeMessageSink(const SinkInputs& in,
+                                                             const std::string& kind,
+                                                             const Options& o,
+                                                             const std::string& field) {
+  if (kind == "webhook") return MakeHttp(in, o, field, notify::HttpFormat::kWebhook);
+  if (kind == "slack") return MakeHttp(in, o, field, notify::HttpFormat::kSlack);
+  if (kind == "pagerduty") return MakeHttp(in, o, field, notify::HttpFormat::kPagerDuty);
+  if (kind == "smtp") return MakeSmtp(in, o, field);
+  return Error::InvalidArgument(field + ".kind", fmt::format("kind '{}' is not built", kind));
+}
+
 struct SinkKind {
   std::string_view kind;
-  SinkFactory make;
+  std::function<Made(const std::string& field, const Options& o, const SinkInputs& in)> make;
 };
 
 const std::vector<SinkKind>& SinkKinds() {
-  static const std::vector<SinkKind> kKinds = {
-      {"syslog", [](const std::string& field, const nlohmann::json& o) {
-         const auto url = o.find("url");
-         if (url == o.end() || !url->is_string()) {
-           return Result<std::unique_ptr<notify::Sink>>(
-               Error::InvalidArgument(field + ".url", "a syslog sink needs url"));
-         }
-         return MakeSyslog(field + ".url", url->get<std::string>());
-       }}};
+  static const std::vector<SinkKind> kKinds = [] {
+    std::vector<SinkKind> kinds = {
+        {"syslog", [](const std::string& field, const Options& o, const SinkInputs&) -> Made {
+           BG_ASSIGN_OR_RETURN(auto url, Required(o, field, "url"));
+           return MakeSyslog(field + ".url", url);
+         }}};
+    for (std::string_view k : {"webhook", "slack", "smtp", "pagerduty"}) {
+      kinds.push_back({k, [k](const std::string& field, const Options& o,
+                              const SinkInputs& in) -> Made {
+                         BG_ASSIGN_OR_RETURN(auto sink,
+                                             MakeMessageSink(in, std::string(k), o, field));
+                         return Routed(in, o, field, std::move(sink));
+                       }});
+    }
+    return kinds;
+  }();
   return kKinds;
+}
+
+Options OptionsOf(const PluginConfig& pc) {
+  auto options = nlohmann::json::parse(pc.options_json, nullptr, false);
+  return options.is_object() ? options : nlohmann::json::object();
+}
+
+std::string OriginOf(const ServerConfig& config) {
+  return config.audit_origin.empty() ? "breakglass" : config.audit_origin;
 }
 
 std::string CursorKey(const std::string& sink) { return "notify/" + sink + "/next"; }
 
 }  // namespace
-
-bool IsBuiltSinkKind(const std::string& kind) {
-  for (const auto& k : SinkKinds()) {
-    if (k.kind == kind) return true;
-  }
-  return false;
-}
 
 // The store's audit log, and each sink's cursor in its meta table.
 class Sinks::StoreLog final : public notify::SinkLog {
@@ -90,8 +238,11 @@ Sinks::Sinks(std::unique_ptr<StoreLog> log) : log_(std::move(log)) {}
 Sinks::~Sinks() { Stop(); }
 
 Result<std::unique_ptr<Sinks>> Sinks::Create(const ServerConfig& config, store::Store& store,
-                                             metrics::Registry* metrics) {
+                                             metrics::Registry* metrics, PolicySource policy) {
   std::unique_ptr<Sinks> sinks(new Sinks(std::make_unique<StoreLog>(store)));
+  const SinkInputs inputs{config, std::make_shared<NoticeRouter>(store, std::move(policy),
+                                                                 config.public_url,
+                                                                 OriginOf(config))};
   metrics::Counter* attempts = nullptr;
   if (metrics != nullptr) {
     if (auto c = metrics->AddCounter("breakglass_notify_deliveries_total",
@@ -124,9 +275,7 @@ Result<std::unique_ptr<Sinks>> Sinks::Create(const ServerConfig& config, store::
       if (k.kind == pc.kind) kind = &k;
     }
     if (kind == nullptr) continue;  // not built: the configuration check warned about it
-    auto options = nlohmann::json::parse(pc.options_json, nullptr, false);
-    if (!options.is_object()) options = nlohmann::json::object();
-    BG_ASSIGN_OR_RETURN(auto sink, kind->make("notify." + name, options));
+    BG_ASSIGN_OR_RETURN(auto sink, kind->make("notify." + name, OptionsOf(pc), inputs));
     add(name, std::move(sink));
   }
   if (metrics != nullptr && !sinks->runners_.empty()) {
@@ -160,6 +309,40 @@ void Sinks::Wake() {
 
 void Sinks::Stop() {
   for (auto& r : runners_) r->Stop();
+}
+
+Result<std::string> Sinks::SendTest(const ServerConfig& config, const std::string& name,
+                                    Timestamp now) {
+  const std::string at = FormatRfc3339(now);
+  if (name == "syslog" && !config.syslog.empty() && config.notify.count("syslog") == 0) {
+    BG_ASSIGN_OR_RETURN(auto sink, MakeSyslog("syslog", config.syslog));
+    core::AuditEvent ev{"notify.test", std::string(core::kSystemActor), RequestId(),
+                        {{"sink", name}}};
+    BG_TRY(sink->Deliver(-1, audit::EncodeLeaf(ev, now)));
+    return sink->Describe();
+  }
+  const auto it = config.notify.find(name);
+  if (it == config.notify.end()) {
+    return Error(ErrorCode::kNotFound,
+                 fmt::format("no notification sink '{}' is configured", name), "sink");
+  }
+  const std::string field = "notify." + name;
+  const Options o = OptionsOf(it->second);
+  if (it->second.kind == "syslog") {
+    BG_ASSIGN_OR_RETURN(auto url, Required(o, field, "url"));
+    BG_ASSIGN_OR_RETURN(auto sink, MakeSyslog(field + ".url", url));
+    core::AuditEvent ev{"notify.test", std::string(core::kSystemActor), RequestId(),
+                        {{"sink", name}}};
+    BG_TRY(sink->Deliver(-1, audit::EncodeLeaf(ev, now)));
+    return sink->Describe();
+  }
+  const SinkInputs inputs{config, nullptr};
+  BG_ASSIGN_OR_RETURN(auto sink, MakeMessageSink(inputs, it->second.kind, o, field));
+  BG_TRY(FilterOf(o, field));
+  notify::Message m = TestMessage(name, config.public_url, at);
+  m.id = fmt::format("{}/test/{}/{}", OriginOf(config), name, at);
+  BG_TRY(sink->Send(m));
+  return sink->Describe();
 }
 
 std::vector<Sinks::Entry> Sinks::Stats() const {

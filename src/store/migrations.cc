@@ -168,10 +168,15 @@ ALTER TABLE tokens ADD COLUMN mfa_verified_at INTEGER;
 ALTER TABLE tokens ADD COLUMN step_up_failures INTEGER NOT NULL DEFAULT 0;
 )sql";
 
+// Version 5: an account's e-mail address (issue 14), where person-addressed notifications go.
+constexpr std::string_view kV5 = R"sql(
+ALTER TABLE users ADD COLUMN email TEXT NOT NULL DEFAULT '';
+)sql";
+
 }  // namespace
 
 const std::vector<std::string_view>& Migrations() {
-  static const std::vector<std::string_view> kMigrations = {kV1, kV2, kV3, kV4};
+  static const std::vector<std::string_view> kMigrations = {kV1, kV2, kV3, kV4, kV5};
   return kMigrations;
 }
 

@@ -123,7 +123,7 @@ Status WriteRequest(Connection& conn, const WriteBatch::RequestWrite& w) {
 
 constexpr std::string_view kUserColumns =
     "name, roles, password_hash, totp_secret_enc, totp_last_step, disabled, created_at, "
-    "mfa_verified_at, failed_logins, locked_until, unlocked_at";
+    "mfa_verified_at, failed_logins, locked_until, unlocked_at, email";
 
 Result<UserRecord> ReadUser(const Stmt& s) {
   UserRecord u;
@@ -144,6 +144,7 @@ Result<UserRecord> ReadUser(const Stmt& s) {
   u.failed_logins = static_cast<int>(failed);
   if (auto t = s.OptInt(9)) u.locked_until = FromUnixSeconds(*t);
   if (auto t = s.OptInt(10)) u.unlocked_at = FromUnixSeconds(*t);
+  u.email = s.Text(11);
   return u;
 }
 
@@ -152,7 +153,7 @@ Status WriteUser(Connection& conn, const UserRecord& u) {
       Stmt s, conn.Prepare("INSERT OR REPLACE INTO users(name, roles, password_hash, "
                            "totp_secret_enc, totp_last_step, "
                            "disabled, created_at, mfa_verified_at, failed_logins, locked_until, "
-                           "unlocked_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"));
+                           "unlocked_at, email) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"));
   s.Bind(1, u.name)
       .Bind(2, EncodeRoles(u.roles))
       .Bind(3, u.password_hash)
@@ -163,7 +164,8 @@ Status WriteUser(Connection& conn, const UserRecord& u) {
       .Bind(8, OptSeconds(u.mfa_verified_at))
       .Bind(9, int64_t{u.failed_logins})
       .Bind(10, OptSeconds(u.locked_until))
-      .Bind(11, OptSeconds(u.unlocked_at));
+      .Bind(11, OptSeconds(u.unlocked_at))
+      .Bind(12, u.email);
   Status st = s.Run();
   if (!st) return Context(st.error(), fmt::format("write user '{}'", u.name));
   return Ok();

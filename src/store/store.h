@@ -31,6 +31,8 @@ struct UserRecord {
   std::optional<Timestamp> locked_until;   // unused since logins are throttled per source
   // The last `breakglass user unlock`: login throttling forgets the account's failures before it.
   std::optional<Timestamp> unlocked_at;
+  // Where person-addressed notifications go over SMTP (`user add --email`); empty: none.
+  std::string email = {};
 };
 
 struct TokenRecord {

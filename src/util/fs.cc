@@ -135,7 +135,8 @@ Status MakeDir(const std::string& dir) {
   return Ok();
 }
 
-Result<Secret> ReadSecretFile(const std::string& path, const std::string& field) {
+Result<Secret> ReadSecretFile(const std::string& path, const std::string& field,
+                              SecretEnd trim) {
   Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
   if (fd.get() < 0) return OsError("open", path, errno, field);
   struct stat st {};
@@ -156,7 +157,11 @@ Result<Secret> ReadSecretFile(const std::string& path, const std::string& field)
     return OsError("read", path, err, field);
   }
   size_t end = data.size();
-  while (end > 0 && (data[end - 1] == '\n' || data[end - 1] == '\r')) --end;
+  if (trim == SecretEnd::kOneNewline) {
+    if (end > 0 && data[end - 1] == '\n') --end;
+  } else {
+    while (end > 0 && (data[end - 1] == '\n' || data[end - 1] == '\r')) --end;
+  }
   Secret secret(std::string_view(data).substr(0, end));
   Wipe(data);
   if (secret.empty()) return Error::InvalidArgument(field, fmt::format("{} is empty", path));

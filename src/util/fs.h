@@ -29,8 +29,13 @@ Status ReplaceFile(const std::string& path, std::string_view bytes, mode_t mode)
 Status SyncDir(const std::string& dir);
 // Creates `dir` (0700) unless it exists; fails if it is not a directory.
 Status MakeDir(const std::string& dir);
-// A regular file holding one secret (trailing newlines dropped, at most 64 KiB). Refuses a
-// file that group or others may read (kFailedPrecondition), a symlink, an empty file.
-Result<Secret> ReadSecretFile(const std::string& path, const std::string& field);
+// How a secret file's end is read: every trailing CR/LF dropped (passwords, tokens), or exactly
+// one trailing "\n" removed and every other byte kept (a key whose bytes are the contract, such
+// as a webhook's HMAC key).
+enum class SecretEnd { kTrimNewlines, kOneNewline };
+// A regular file holding one secret (at most 64 KiB). Refuses a file that group or others may
+// read (kFailedPrecondition), a symlink, an empty file.
+Result<Secret> ReadSecretFile(const std::string& path, const std::string& field,
+                              SecretEnd end = SecretEnd::kTrimNewlines);
 
 }  // namespace bg::fs

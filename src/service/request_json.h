@@ -1,0 +1,14 @@
+// A request as the API shows it (GET /v1/requests/{id}): the one encoder of a request, used by
+// the REST layer and by the notification sinks (a webhook body's "request"). No secrets: a
+// request holds none.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include "core/request.h"
+
+namespace bg::service {
+
+nlohmann::json RequestJson(const core::Request& r);
+
+}  // namespace bg::service
