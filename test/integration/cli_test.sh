@@ -211,7 +211,7 @@ grep -q "TOTP code: " "$WORK/tty.out" && grep -q "TOTP code is wrong" "$WORK/tty
 echo "# 13.19 local time beside UTC on a terminal only"
 # stdin stays open while the command runs (script may end early on an empty stdin).
 sleep 2 | TZ=Europe/Berlin as alice on_tty "'$BG' status $id_em" >"$WORK/tty-status.out" 2>&1 || true
-grep -q 'window: [0-9T:-]*Z ([0-9: ]*CES\?T)' "$WORK/tty-status.out" &&
+grep -q 'window: [0-9T:-]*Z ([0-9: -]*CES\?T)' "$WORK/tty-status.out" &&
   ok "a terminal shows the local time beside UTC" || bad "local time: $(od -c "$WORK/tty-status.out" | head -20)"
 TZ=Europe/Berlin as alice "$BG" status "$id_em" | grep -q 'CES\?T' && bad "local time on a pipe" ||
   ok "a pipe gets UTC only"
