@@ -190,7 +190,18 @@ int RunServe(Globals& g, const ServeFlags& f) {
   // The notification sinks read the audit log from the store; stopped after the service, so
   // "server.stopped" reaches them too.
   auto sinks = service::Sinks::Create(*config, (*svc)->store(), metrics.get(),
-                                      [s = svc->get()] { return s->policy(); });
+                                      [s = svc->get()] { return s->policy(); },
+                                      [s = svc->get()](const std::string& name,
+                                                       const std::string& target,
+                                                       const std::string& error) {
+                                        // To the security contacts, through the other sinks.
+                                        (void)s->RaiseAlert(
+                                            "sink_failing",
+                                            fmt::format("notification sink '{}' ({}) is failing: "
+                                                        "{}",
+                                                        name, target, error),
+                                            {{"sink", name}});
+                                      });
   if (!sinks) {
     Fail(g, sinks.error());
     return g.exit_code;

@@ -13,6 +13,8 @@ SinkRunner::~SinkRunner() { Stop(); }
 
 void SinkRunner::Failed(Clock::time_point now, const Error& e, int64_t index) {
   if (retry_.on_attempt) retry_.on_attempt(false);
+  bool became_failing = false;
+  {
   std::lock_guard lock(mu_);
   ++stats_.failures;
   ++stats_.consecutive_failures;
@@ -30,11 +32,15 @@ void SinkRunner::Failed(Clock::time_point now, const Error& e, int64_t index) {
                               {"attempt", stats_.consecutive_failures},
                               {"retry_in_ms", wait.count()},
                               {"error", e.message()}};
-  if (stats_.failing && !was_failing) {
+  became_failing = stats_.failing && !was_failing;
+  if (became_failing) {
     log::Error("notify.sink_failing", fields);
   } else {
     log::Warn("notify.delivery_failed", fields);
   }
+  }
+  // Outside the lock: the alert is an audit event, whose append wakes this runner.
+  if (became_failing && retry_.on_failing) retry_.on_failing(e.message());
 }
 
 Result<int64_t> SinkRunner::Step(Clock::time_point now) {

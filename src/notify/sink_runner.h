@@ -45,6 +45,9 @@ struct SinkRetry {
   int failing_after = 3;  // consecutive failures after which the sink counts as failing
   // Called after every delivery attempt (true: delivered), e.g. for a metric. Must not block.
   std::function<void(bool delivered)> on_attempt;
+  // Called once each time the sink becomes failing (with the last error), from the runner's
+  // thread and without its lock held, e.g. to raise an alert to the other sinks.
+  std::function<void(const std::string& error)> on_failing;
 };
 
 struct SinkStats {

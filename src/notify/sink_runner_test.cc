@@ -101,7 +101,10 @@ TEST(SinkRunner, ANewSinkStartsAtTheEndOfTheLogThenGetsEachNewEventInOrder) {
 TEST(SinkRunner, ASinkThatIsDownGetsEveryEventInOrderAfterBackoffWhenItReturns) {
   FakeLog log;
   FakeSink::Seen seen;
-  SinkRunner runner("hook", std::make_unique<FakeSink>(seen), log, SinkRetry{1000ms, 4000ms, 3, nullptr});
+  std::vector<std::string> alerts;  // each time it becomes failing
+  SinkRunner runner("hook", std::make_unique<FakeSink>(seen), log,
+                    SinkRetry{1000ms, 4000ms, 3, nullptr,
+                              [&](const std::string& error) { alerts.push_back(error); }});
   const auto t0 = Clock::now();
   ASSERT_EQ(*runner.Step(t0), 0);
   for (int i = 0; i < 5; ++i) log.Append("e" + std::to_string(i));
@@ -116,6 +119,7 @@ TEST(SinkRunner, ASinkThatIsDownGetsEveryEventInOrderAfterBackoffWhenItReturns) 
   EXPECT_EQ(seen.attempts, 2);
   EXPECT_EQ(*runner.Step(t0 + 3s), 0);
   EXPECT_TRUE(runner.stats().failing);  // three in a row
+  EXPECT_EQ(alerts, (std::vector<std::string>{"receiver down"}));
   EXPECT_EQ(runner.stats().backlog, 5);
   EXPECT_EQ(runner.stats().last_error, "receiver down");
   EXPECT_EQ(*runner.Step(t0 + 7s), 0);
@@ -125,6 +129,7 @@ TEST(SinkRunner, ASinkThatIsDownGetsEveryEventInOrderAfterBackoffWhenItReturns) 
   EXPECT_EQ(Indices(seen), (std::vector<int64_t>{0, 1, 2, 3, 4}));
   EXPECT_FALSE(runner.stats().failing);
   EXPECT_EQ(runner.stats().failures, 4u);
+  EXPECT_EQ(alerts.size(), 1u);  // once per outage, not once per failed attempt
   EXPECT_EQ(log.cursors["hook"], 5);
 }
 

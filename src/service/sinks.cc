@@ -238,7 +238,8 @@ Sinks::Sinks(std::unique_ptr<StoreLog> log) : log_(std::move(log)) {}
 Sinks::~Sinks() { Stop(); }
 
 Result<std::unique_ptr<Sinks>> Sinks::Create(const ServerConfig& config, store::Store& store,
-                                             metrics::Registry* metrics, PolicySource policy) {
+                                             metrics::Registry* metrics, PolicySource policy,
+                                             SinkFailing on_failing) {
   std::unique_ptr<Sinks> sinks(new Sinks(std::make_unique<StoreLog>(store)));
   const SinkInputs inputs{config, std::make_shared<NoticeRouter>(store, std::move(policy),
                                                                  config.public_url,
@@ -253,6 +254,11 @@ Result<std::unique_ptr<Sinks>> Sinks::Create(const ServerConfig& config, store::
   }
   auto add = [&](const std::string& name, std::unique_ptr<notify::Sink> sink) {
     notify::SinkRetry retry;
+    if (on_failing) {
+      retry.on_failing = [on_failing, name, target = sink->Describe()](const std::string& error) {
+        on_failing(name, target, error);
+      };
+    }
     if (attempts != nullptr) {
       retry.on_attempt = [attempts, name](bool ok) {
         attempts->Inc({name, ok ? "delivered" : "failed"});

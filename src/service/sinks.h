@@ -13,6 +13,7 @@
 // (events not yet delivered), breakglass_notify_sink_failing{sink}.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -32,6 +33,10 @@ class Store;
 
 namespace bg::service {
 
+// Called when sink `name` (at `target`) becomes failing, with its last error.
+using SinkFailing = std::function<void(const std::string& name, const std::string& target,
+                                       const std::string& error)>;
+
 class Sinks {
  public:
   // Builds every configured sink of a built kind; none is started. Errors name the setting
@@ -39,7 +44,8 @@ class Sinks {
   // `policy` is read when a message is routed (who a pool or the security contacts are now).
   static Result<std::unique_ptr<Sinks>> Create(const ServerConfig& config, store::Store& store,
                                                metrics::Registry* metrics,
-                                               PolicySource policy = nullptr);
+                                               PolicySource policy = nullptr,
+                                               SinkFailing on_failing = nullptr);
   // `breakglass notify test NAME`: builds the sink NAME alone and sends it one test message
   // (event "notify.test", no request) now, without the runner; returns where it went. NotFound
   // (field "sink") for a name that is not configured; the sink's error when it failed.

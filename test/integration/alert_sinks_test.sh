@@ -146,7 +146,11 @@ any_line "$RX/smtp.jsonl" '(.data | contains("X-Breakglass-Event: request.create
   and (.to | sort == ["carol@example.internal", "dave@example.internal", "oncall@example.internal"])' --arg id "$id" || fail "wrong recipients: $(jq -c .to "$RX/smtp.jsonl")"
 wait_until 60 any_line "$RX/smtp.jsonl" '(.data | contains("X-Breakglass-Event: request.approved")) and (.to | index("alice@example.internal"))' ||
   fail "alice was not mailed her approval: $(jq -c .to "$RX/smtp.jsonl")"
-echo "ok - mail: the approvers hear the request, the requester her approval"
+# The webhook has failed three times in a row: an alert reaches the security contacts by mail.
+wait_until 60 any_line "$RX/smtp.jsonl" '(.data | contains("X-Breakglass-Event: alert.raised")) and
+  (.data | contains("sink_failing")) and (.data | contains("hook")) and (.to | index("sam@example.internal"))' ||
+  fail "no sink_failing alert by mail: $(jq -c .to "$RX/smtp.jsonl")"
+echo "ok - mail: the approvers hear the request, the requester her approval, sam the failing webhook"
 
 # The webhook is down: nothing was accepted yet; the pager was refused too. Back up: everything.
 rm "$RX/down.webhook" "$RX/down.pagerduty"
