@@ -226,6 +226,7 @@ Result<std::optional<Notice>> NoticeRouter::Route(int64_t index, std::string_vie
       for (auto& p : names) n.people.push_back(std::move(p));
     }
   }
+  if (m.title.empty()) m.title = m.event;  // a request the store no longer holds
   std::sort(n.people.begin(), n.people.end());
   n.people.erase(std::unique(n.people.begin(), n.people.end()), n.people.end());
   if (request) {

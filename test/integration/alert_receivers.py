@@ -52,7 +52,8 @@ class Hooks(BaseHTTPRequestHandler):
             if not ok:
                 record("bad_signature", {"headers": dict(self.headers)})
                 return self.answer(401)
-            record("webhook", {"body": json.loads(body), "raw": body.decode(), "t": t})
+            record("webhook", {"body": json.loads(body), "raw": body.decode(), "t": t,
+                               "rx": time.time()})
             return self.answer(200)
         if self.path.startswith("/slack/"):
             record("slack", {"body": json.loads(body), "path": self.path})

@@ -84,17 +84,9 @@ tier = 3
 pool = "dbas"
 approvals = 1
 TOML
-user() {  # user NAME ROLE EMAIL
-  local out
-  out=$(echo "$1-long-password" | "$BG" user add "$1" --role "$2" --email "$3" --password-stdin \
-        --config "$WORK/bg.toml" --json) || true
-  grep -q 'otpauth://' <<<"$out" || fail "user add $1: $out"
-  jq -r .otpauth_uri <<<"$out" | sed -E 's/.*secret=([A-Z2-7]+).*/\1/' >"$WORK/$1.totp"
-}
-user alice requester alice@example.internal
-user carol approver carol@example.internal
-user dave approver dave@example.internal
-user sam auditor sam@example.internal
+for u in alice:requester carol:approver dave:approver sam:auditor; do
+  CONN_EMAIL=${u%%:*}@example.internal conn_user "${u%%:*}" "${u#*:}"
+done
 "$BG" user add eve --role requester --email 'not an address' --password-stdin --config "$WORK/bg.toml" \
   <<<"eve-long-password" >/dev/null 2>"$WORK/eve.err" && fail "a bad --email was accepted"
 grep -q "email" "$WORK/eve.err" || fail "the refusal does not name email: $(cat "$WORK/eve.err")"

@@ -12,14 +12,16 @@ conn_config() {
     >"$WORK/bg.toml"
 }
 conn_policy() { cat >"$WORK/policy.toml"; }
-# Creates an account (password NAME-long-password) and keeps its TOTP secret in $WORK/NAME.totp.
+# Creates an account (password NAME-long-password) and keeps its TOTP secret in $WORK/NAME.totp;
+# with CONN_EMAIL set, the account's e-mail address.
 conn_user() {
   local name=$1; shift
   local roles=()
   for r in "$@"; do roles+=(--role "$r"); done
   local out
   # The exit status is not trusted alone: what counts is the enrolment printed once.
-  out=$(echo "$name-long-password" | stdbuf -oL "$BG" user add "$name" "${roles[@]}" --password-stdin \
+  out=$(echo "$name-long-password" | stdbuf -oL "$BG" user add "$name" "${roles[@]}" \
+        ${CONN_EMAIL:+--email "$CONN_EMAIL"} --password-stdin \
         --config "$WORK/bg.toml" --json) || true
   grep -q 'otpauth://' <<<"$out" || fail "user add $name: $out"
   jq -r .otpauth_uri <<<"$out" | sed -E 's/.*secret=([A-Z2-7]+).*/\1/' >"$WORK/$name.totp"
