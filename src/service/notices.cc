@@ -15,8 +15,6 @@ namespace bg::service {
 
 namespace {
 
-using Audience = std::set<std::string>;
-
 struct Route {
   std::string_view type;   // audit event type
   std::string_view event;  // the message's event
@@ -44,6 +42,13 @@ const std::vector<Route>& Routes() {
       {"alert.raised", "alert.raised", false, false, true},
   };
   return kRoutes;
+}
+
+bool EventMatches(const std::string& pattern, const std::string& event) {
+  if (pattern.size() > 2 && pattern.ends_with(".*")) {
+    return event.rfind(pattern.substr(0, pattern.size() - 1), 0) == 0;
+  }
+  return pattern == event;
 }
 
 // Alert kinds that repeat an event which has its own message.
@@ -135,6 +140,17 @@ const std::vector<std::string>& NoticeEvents() {
   return kEvents;
 }
 
+Status CheckEvent(const std::string& field, const std::string& entry) {
+  const auto& known = NoticeEvents();
+  if (std::any_of(known.begin(), known.end(),
+                  [&](const std::string& k) { return EventMatches(entry, k); })) {
+    return Ok();
+  }
+  return Error::InvalidArgument(
+      field, fmt::format("event '{}' is not one this version sends ({})", entry,
+                         fmt::join(known, ", ")));
+}
+
 Status CheckAudience(const std::string& field, const std::string& entry) {
   if (entry == "requester" || entry == "security_contacts") return Ok();
   for (std::string_view prefix : {"pool:", "group:"}) {
@@ -186,6 +202,7 @@ Result<std::optional<Notice>> NoticeRouter::Route(int64_t index, std::string_vie
   if (route->to_security) n.audience.insert("security_contacts");
   if (request) {
     const core::Request& r = *request;
+    n.requester = r.requester;
     m.request_json = RequestJson(r).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     m.emergency = r.emergency || r.tier >= 3;
     m.title = Title(m.event, r, e);
@@ -239,13 +256,6 @@ Result<std::optional<Notice>> NoticeRouter::Route(int64_t index, std::string_vie
 
 namespace {
 
-bool EventMatches(const std::string& pattern, const std::string& event) {
-  if (pattern.size() > 2 && pattern.ends_with(".*")) {
-    return event.rfind(pattern.substr(0, pattern.size() - 1), 0) == 0;
-  }
-  return pattern == event;
-}
-
 bool EntryNames(const std::string& entry, const Notice& n, const std::string& person,
                 const core::Policy* policy) {
   if (entry.rfind("group:", 0) == 0) {
@@ -258,11 +268,7 @@ bool EntryNames(const std::string& entry, const Notice& n, const std::string& pe
     return n.audience.count(entry) != 0 && policy != nullptr &&
            policy->MatchesAny(person, policy->settings.security_contacts);
   }
-  if (entry == "requester") {
-    if (n.audience.count(entry) == 0 || n.message.request_json.empty()) return false;
-    auto r = nlohmann::json::parse(n.message.request_json, nullptr, false);
-    return r.is_object() && r.value("requester", "") == person;
-  }
+  if (entry == "requester") return n.audience.count(entry) != 0 && n.requester == person;
   return false;
 }
 

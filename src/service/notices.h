@@ -46,6 +46,8 @@ namespace bg::service {
 
 // Every event name a message can carry (what `events = [...]` may name).
 const std::vector<std::string>& NoticeEvents();
+// Checks one `events` entry: an event name, or "prefix.*" matching at least one.
+Status CheckEvent(const std::string& field, const std::string& entry);
 // Checks one `audience` entry: "requester", "security_contacts", "pool:NAME", "group:NAME".
 Status CheckAudience(const std::string& field, const std::string& entry);
 
@@ -53,6 +55,7 @@ struct Notice {
   notify::Message message;
   std::set<std::string> audience;   // "requester", "security_contacts", "pool:NAME"
   std::vector<std::string> people;  // the account names it is for
+  std::string requester;            // the request's requester, or empty
 };
 
 class NoticeRouter {

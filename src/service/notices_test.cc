@@ -190,6 +190,10 @@ TEST_F(NoticesTest, FiltersNarrowByEventAndAudience) {
   EXPECT_TRUE(CheckAudience("a", "pool:x").has_value());
   EXPECT_FALSE(CheckAudience("a", "everyone").has_value());
   EXPECT_FALSE(CheckAudience("a", "pool:").has_value());
+  EXPECT_TRUE(CheckEvent("e", "grant.expiring").has_value());
+  EXPECT_TRUE(CheckEvent("e", "grant.*").has_value());
+  EXPECT_FALSE(CheckEvent("e", "grant.exploded").has_value());
+  EXPECT_FALSE(CheckEvent("e", "nothing.*").has_value());
 }
 
 TEST_F(NoticesTest, ARoutedSinkMailsTheEnabledPeopleItsAudienceNamesAndSkipsTheRest) {
