@@ -7,12 +7,15 @@ BUILD_PKGS=(g++ cmake ninja-build pkg-config ccache libboost-dev libssl-dev libs
   libbenchmark-dev openssl)
 RUN_PKGS=(oathtool curl jq tzdata ca-certificates)
 TEST_PKGS=(tzdata oathtool curl jq openssh-client openssh-server postgresql golang-go
-  golang-golang-x-mod-dev prometheus asciinema tmux wrk nginx-light sqlite3 python3 python3-aiosmtpd zbar-tools rsync)
+  golang-golang-x-mod-dev prometheus asciinema tmux wrk nginx-light sqlite3 python3 python3-aiosmtpd zbar-tools rsync chromium)
 want=("${BUILD_PKGS[@]}")
 case "${1:-}" in
   --test) want+=("${RUN_PKGS[@]}" "${TEST_PKGS[@]}") ;;
   --run) want+=("${RUN_PKGS[@]}") ;;
 esac
+# The browser tests need Node.js and npm (for playwright-core and axe-core, from the lock file):
+# Debian's, unless the machine has its own.
+if [ "${1:-}" = --test ] && ! command -v npm >/dev/null; then want+=(nodejs npm); fi
 missing=()
 for p in "${want[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -12,6 +12,7 @@
 
 #include "api/event_streams.h"
 #include "api/json.h"
+#include "api/web_session.h"
 #include "auth/token.h"
 #include "metrics/metrics.h"
 #include "service/audit_log.h"
@@ -37,6 +38,26 @@ HttpResponse NoStore(HttpResponse r) {
   r.headers.emplace_back("Cache-Control", "no-store");
   return r;
 }
+
+namespace {
+
+// A login's or renewal's answer: the token in the body (bearer callers), or for the page in
+// the session cookie, the body naming the session's CSRF token instead.
+HttpResponse LoginAnswer(const service::LoginResult& lr, bool cookie, Timestamp now) {
+  json body = {{"expires_at", FormatRfc3339(lr.expires_at)}, {"user", lr.user}};
+  if (!cookie) {
+    body["token"] = std::string(lr.token.Reveal());
+    return NoStore(JsonOut(200, body));
+  }
+  body["csrf"] = CsrfToken(lr.token.Reveal());
+  HttpResponse r = NoStore(JsonOut(200, body));
+  const int64_t max_age =
+      std::chrono::duration_cast<std::chrono::seconds>(lr.expires_at - now).count();
+  r.headers.emplace_back("Set-Cookie", SessionCookie(lr.token.Reveal(), max_age));
+  return r;
+}
+
+}  // namespace
 
 HttpResponse Api::JsonResponse(int status, const std::string& json_body) {
   HttpResponse r;
@@ -236,7 +257,8 @@ void Api::AddBuiltInRoutes() {
   AddRoute(MakeRoute("POST", "/v1/auth/login", Access::kAnonymous, RecordingScope::kRefused, true,
             [this](Call& c) {
     BG_CALL_PREAMBLE(c);
-    auto body = ParseObject(req.body, {"username", "password", "totp"}, {"username", "password", "totp"});
+    auto body = ParseObject(req.body, {"username", "password", "totp", "cookie"},
+                            {"username", "password", "totp"});
     if (!body) return send_error(body.error());
     auto user = GetString(*body, "username");
     auto pass = GetString(*body, "password");
@@ -244,11 +266,19 @@ void Api::AddBuiltInRoutes() {
     for (const auto* f : {&user, &pass, &totp}) {
       if (!*f) return send_error(f->error());
     }
+    auto cookie = GetBool(*body, "cookie");
+    if (!cookie) return send_error(cookie.error());
+    if (*cookie) {
+      // The page's login: only from this origin, only as JSON (which no cross-site form sends).
+      if (auto st = CheckSameOrigin(req); !st) return send_error(st.error());
+      auto ct = req.headers.find("content-type");
+      if (ct == req.headers.end() || ct->second.rfind("application/json", 0) != 0) {
+        return send_error(Error::InvalidArgument("content-type", "must be application/json"));
+      }
+    }
     auto lr = service_.Login(*user, Secret(*pass), *totp, req.remote_address);
     if (!lr) return send_error(lr.error());
-    return (void)w->Send(NoStore(JsonOut(200, {{"token", std::string(lr->token.Reveal())},
-                                              {"expires_at", FormatRfc3339(lr->expires_at)},
-                                              {"user", lr->user}})));
+    return (void)w->Send(LoginAnswer(*lr, *cookie, service_.clock().Now()));
   }));
 
   // ---- authenticated ----
@@ -258,25 +288,27 @@ void Api::AddBuiltInRoutes() {
     const core::Actor& actor = *c.actor;
     json roles = json::array();
     for (auto r : actor.roles) roles.push_back(std::string(core::ToString(r)));
-    return (void)w->Send(JsonOut(200, {{"user", actor.name}, {"roles", roles},
-                                      {"mfa_verified_at", actor.mfa_verified_at
-                                                              ? json(FormatRfc3339(*actor.mfa_verified_at))
-                                                              : json(nullptr)}}));
+    json me = {{"user", actor.name}, {"roles", roles},
+               {"mfa_verified_at", actor.mfa_verified_at ? json(FormatRfc3339(*actor.mfa_verified_at))
+                                                         : json(nullptr)}};
+    // The page's session: the CSRF token its state-changing calls carry (web_session.h).
+    if (c.via_cookie) me["csrf"] = CsrfToken(c.token);
+    return (void)w->Send(NoStore(JsonOut(200, me)));
   }));
   AddRoute(MakeRoute("POST", "/v1/auth/renew", Access::kAuthenticated, RecordingScope::kRefused, false,
             [this](Call& c) {
     BG_CALL_PREAMBLE(c);
     auto lr = service_.Renew(*c.actor, c.token, req.remote_address);
     if (!lr) return send_error(lr.error());
-    return (void)w->Send(NoStore(JsonOut(200, {{"token", std::string(lr->token.Reveal())},
-                                              {"expires_at", FormatRfc3339(lr->expires_at)},
-                                              {"user", lr->user}})));
+    return (void)w->Send(LoginAnswer(*lr, c.via_cookie, service_.clock().Now()));
   }));
   AddRoute(MakeRoute("POST", "/v1/auth/logout", Access::kAuthenticated, RecordingScope::kAllowed, false,
             [this](Call& c) {
     BG_CALL_PREAMBLE(c);
     if (auto s = service_.Logout(c.token); !s) return send_error(s.error());
-    return (void)w->Send(JsonOut(200, {{"status", "logged out"}}));
+    HttpResponse out = JsonOut(200, {{"status", "logged out"}});
+    if (c.via_cookie) out.headers.emplace_back("Set-Cookie", ClearedSessionCookie());
+    return (void)w->Send(std::move(out));
   }));
 
   AddRoute(MakeRoute("GET", "/v1/events", Access::kAuthenticated, RecordingScope::kRefused, false,

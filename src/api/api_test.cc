@@ -19,6 +19,8 @@
 #include "api/connector_routes.h"
 #include "api/event_streams.h"
 #include "api/json.h"
+#include "api/page_routes.h"
+#include "api/web_session.h"
 #include "api/sealed_routes.h"
 #include "api/session_routes.h"
 #include "auth/totp.h"
@@ -178,6 +180,7 @@ class ApiTest : public ::testing::Test {
     api_ = std::make_unique<Api>(*svc_);
     AddSessionRoutes(*api_, *svc_);
     AddConnectorRoutes(*api_, *svc_, nullptr);
+    AddPageRoutes(*api_, *svc_);
   }
   void TearDown() override {
     api_.reset();
@@ -198,6 +201,14 @@ class ApiTest : public ::testing::Test {
 
   Answer Do(const std::string& method, const std::string& target, const std::string& token = "",
             const std::string& body = "", std::shared_ptr<CapturingWriter> writer = nullptr) {
+    std::map<std::string, std::string> headers;
+    if (!token.empty()) headers["authorization"] = "Bearer " + token;
+    return DoWith(method, target, headers, body, std::move(writer));
+  }
+  // As Do, with the request's headers (lower-case names) as given.
+  Answer DoWith(const std::string& method, const std::string& target,
+                std::map<std::string, std::string> headers, const std::string& body = "",
+                std::shared_ptr<CapturingWriter> writer = nullptr) {
     http::HttpRequest req;
     req.method = method;
     size_t q = target.find('?');
@@ -212,7 +223,7 @@ class ApiTest : public ::testing::Test {
         req.query[pair.substr(0, eq)] = eq == std::string::npos ? "" : pair.substr(eq + 1);
       }
     }
-    if (!token.empty()) req.headers["authorization"] = "Bearer " + token;
+    req.headers = std::move(headers);
     req.body = body;
     req.remote_address = "10.0.0.1";
     if (!writer) writer = std::make_shared<CapturingWriter>();
@@ -602,6 +613,136 @@ TEST_F(ApiTest, EventStreamEndsWhenItsTokenStopsBeingValid) {
     clock_.Advance(std::chrono::hours(1));  // past the token's lifetime
     EXPECT_TRUE(w->WaitClosed(deadline)) << "the stream outlived its token's expiry";
   }
+}
+
+// ---- the page and its cookie session (issue 14) ----
+
+TEST_F(ApiTest, PageIsServedWithAStrictContentSecurityPolicy) {
+  for (const char* path : {"/", "/requests/req-123", "/inbox", "/new", "/grants"}) {
+    Answer a = Do("GET", path);
+    EXPECT_EQ(a.status, 200) << path;
+    EXPECT_EQ(a.raw.content_type, "text/html; charset=utf-8") << path;
+    EXPECT_EQ(a.header("Content-Security-Policy"), std::string(kPageCsp)) << path;
+    EXPECT_EQ(a.header("X-Frame-Options"), "DENY");
+    EXPECT_NE(a.raw.body.find("<script src=\"/assets/app.js\""), std::string::npos);
+    // No inline script: the only <script> elements load a file of this origin.
+    EXPECT_EQ(a.raw.body.find("<script>"), std::string::npos);
+  }
+  EXPECT_EQ(std::string(kPageCsp).find("unsafe"), std::string::npos);
+  EXPECT_NE(std::string(kPageCsp).find("script-src 'self'"), std::string::npos);
+  Answer js = Do("GET", "/assets/app.js");
+  EXPECT_EQ(js.status, 200);
+  EXPECT_EQ(js.raw.content_type, "text/javascript; charset=utf-8");
+  EXPECT_EQ(Do("GET", "/assets/app.css").raw.content_type, "text/css; charset=utf-8");
+  EXPECT_EQ(Do("GET", "/assets/nope.js").status, 404);
+  EXPECT_EQ(Do("GET", "/assets/index.html").status, 404);
+  EXPECT_EQ(Do("GET", "/requests/a/b").status, 404);
+}
+
+TEST_F(ApiTest, CookieSessionNeedsTheCsrfTokenToChangeAnything) {
+  auto nu = svc_->AddUser("test", "alice", {core::Role::kRequester}, Secret("alice-password-123"));
+  ASSERT_TRUE(nu.has_value());
+  const std::string code = *auth::TotpCode(nu->totp_secret, clock_.Now());
+  const std::string login = json{{"username", "alice"}, {"password", "alice-password-123"},
+                                 {"totp", code}, {"cookie", true}}.dump();
+  // The page's login is JSON from this origin only.
+  EXPECT_EQ(DoWith("POST", "/v1/auth/login", {}, login).field(), "content-type");
+  Answer foreign = DoWith("POST", "/v1/auth/login",
+                          {{"content-type", "application/json"}, {"host", "bg.example:8443"},
+                           {"origin", "https://evil.example"}}, login);
+  EXPECT_EQ(foreign.status, 403);
+  EXPECT_EQ(foreign.field(), "csrf");
+  Answer in = DoWith("POST", "/v1/auth/login",
+                     {{"content-type", "application/json"}, {"host", "bg.example:8443"},
+                      {"origin", "https://bg.example:8443"}, {"sec-fetch-site", "same-origin"}},
+                     login);
+  ASSERT_EQ(in.status, 200) << in.raw.body;
+  EXPECT_FALSE(in.body.contains("token")) << "the page's script must never hold the token";
+  const std::string cookie = in.header("Set-Cookie");
+  EXPECT_NE(cookie.find("HttpOnly"), std::string::npos);
+  EXPECT_NE(cookie.find("Secure"), std::string::npos);
+  EXPECT_NE(cookie.find("SameSite=Strict"), std::string::npos);
+  EXPECT_NE(cookie.find("Path=/"), std::string::npos);
+  const std::string token = cookie.substr(cookie.find('=') + 1, cookie.find(';') - cookie.find('=') - 1);
+  ASSERT_EQ(token.rfind("bgt_", 0), 0u);
+  const std::string csrf = in.body.value("csrf", "");
+  EXPECT_EQ(csrf, CsrfToken(token));
+  EXPECT_EQ(csrf.find(token), std::string::npos);
+
+  const std::map<std::string, std::string> jar = {{"cookie", "theme=x; bg_session=" + token}};
+  Answer me = DoWith("GET", "/v1/me", jar);
+  ASSERT_EQ(me.status, 200);
+  EXPECT_EQ(me.body.value("csrf", ""), csrf);
+  EXPECT_FALSE(Do("GET", "/v1/me", token).body.contains("csrf")) << "bearer callers need none";
+
+  const std::string create = json{{"resource", "db"}, {"privilege", "read_only"}, {"duration", "10m"},
+                                  {"reason", "cookie test"}, {"ticket", "INC-1"}}.dump();
+  auto with = [&](std::map<std::string, std::string> extra) {
+    std::map<std::string, std::string> h = jar;
+    h.insert(extra.begin(), extra.end());
+    return h;
+  };
+  // A cross-site form post: no CSRF header, a foreign Origin, cross-site fetch metadata.
+  Answer forged = DoWith("POST", "/v1/requests",
+                         with({{"content-type", "application/x-www-form-urlencoded"},
+                               {"host", "bg.example:8443"}, {"origin", "https://evil.example"},
+                               {"sec-fetch-site", "cross-site"}}),
+                         create);
+  EXPECT_EQ(forged.status, 403);
+  EXPECT_EQ(forged.field(), "csrf");
+  EXPECT_EQ(DoWith("POST", "/v1/requests", jar, create).field(), "csrf");  // no header
+  EXPECT_EQ(DoWith("POST", "/v1/requests", with({{"x-csrf-token", csrf + "x"}}), create).field(), "csrf");
+  EXPECT_EQ(DoWith("POST", "/v1/requests",
+                   with({{"x-csrf-token", csrf}, {"sec-fetch-site", "same-site"}}), create).field(),
+            "csrf");
+  EXPECT_EQ(DoWith("POST", "/v1/requests",
+                   with({{"x-csrf-token", csrf}, {"host", "bg.example:8443"},
+                         {"origin", "https://bg.example:9999"}}), create).field(),
+            "csrf");
+  {
+    auto listed = Do("GET", "/v1/requests?mine=true", token);
+    EXPECT_TRUE(listed.body["requests"].empty()) << "a refused call changed something";
+  }
+  Answer made = DoWith("POST", "/v1/requests",
+                       with({{"x-csrf-token", csrf}, {"host", "bg.example:8443"},
+                             {"origin", "https://bg.example:8443"}, {"sec-fetch-site", "same-origin"}}),
+                       create);
+  EXPECT_EQ(made.status, 201) << made.raw.body;
+  // An Authorization header wins over the cookie: a bearer call is not asked for CSRF.
+  Answer bearer = DoWith("POST", "/v1/auth/renew", with({{"authorization", "Bearer " + token}}));
+  EXPECT_EQ(bearer.status, 200);
+  EXPECT_TRUE(bearer.body.contains("token"));
+  const std::string renewed = bearer.body.value("token", "");
+  // Logout with the cookie clears it; the session is then gone.
+  const std::map<std::string, std::string> jar2 = {{"cookie", "bg_session=" + renewed}};
+  Answer out = DoWith("POST", "/v1/auth/logout",
+                      {{"cookie", "bg_session=" + renewed}, {"x-csrf-token", CsrfToken(renewed)}});
+  EXPECT_EQ(out.status, 200);
+  EXPECT_NE(out.header("Set-Cookie").find("Max-Age=0"), std::string::npos);
+  EXPECT_EQ(DoWith("GET", "/v1/me", jar2).status, 401);
+}
+
+TEST_F(ApiTest, RequestOptionsShowWhatPolicyLetsThisPersonAskFor) {
+  const std::string alice = Login("alice", {core::Role::kRequester});
+  Answer a = Do("GET", "/v1/request-options", alice);
+  ASSERT_EQ(a.status, 200) << a.raw.body;
+  ASSERT_EQ(a.body["options"].size(), 2u);
+  const json& ro = a.body["options"][0];
+  EXPECT_EQ(ro["privilege"], "read_only");
+  EXPECT_EQ(ro["tier"], 1);
+  EXPECT_EQ(ro["max_duration"], 3600);
+  EXPECT_TRUE(ro["groups"].empty());
+  const json& dba = a.body["options"][1];
+  EXPECT_EQ(dba["privilege"], "dba");
+  EXPECT_EQ(dba["tier"], 2);
+  EXPECT_EQ(dba["max_duration"], 7200);
+  EXPECT_EQ(dba["groups"], json::parse(R"([{"pool":"dba-approvers","count":1}])"));
+  EXPECT_EQ(a.body["ticket_pattern"], "^INC-[0-9]+$");
+  EXPECT_EQ(a.body["reason_min_length"], 5);
+  // carol is in no rule's requesters: nothing to ask for.
+  const std::string carol = Login("carol", {core::Role::kApprover});
+  EXPECT_TRUE(Do("GET", "/v1/request-options", carol).body["options"].empty());
+  EXPECT_EQ(Do("GET", "/v1/request-options").status, 401);
 }
 
 }  // namespace

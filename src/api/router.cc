@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "api/json.h"
+#include "api/web_session.h"
 #include "auth/token.h"
 
 namespace bg::api {
@@ -117,16 +118,28 @@ std::optional<Router::Match> Router::Find(const std::string& method,
 
 std::optional<core::Actor> Router::Authenticate(Call& call) const {
   auto header = call.req.headers.find("authorization");
-  if (header == call.req.headers.end()) {
-    call.w->Send(ErrorOut(Error::Unauthenticated("missing Authorization: Bearer token")));
-    return std::nullopt;
+  if (header != call.req.headers.end()) {
+    auto token = auth::ParseAuthorizationHeader(header->second);
+    if (!token) {
+      call.w->Send(ErrorOut(Error::Unauthenticated(token.error().message())));
+      return std::nullopt;
+    }
+    call.token = std::string(token->Reveal());
+  } else {
+    auto cookies = call.req.headers.find("cookie");
+    std::optional<std::string> cookie;
+    if (cookies != call.req.headers.end()) cookie = CookieValue(cookies->second, kSessionCookie);
+    if (!cookie || cookie->empty()) {
+      call.w->Send(ErrorOut(Error::Unauthenticated("missing Authorization: Bearer token")));
+      return std::nullopt;
+    }
+    if (auto st = CheckCookieRequest(call.req, *cookie); !st) {
+      call.w->Send(ErrorOut(st.error()));
+      return std::nullopt;
+    }
+    call.token = std::move(*cookie);
+    call.via_cookie = true;
   }
-  auto token = auth::ParseAuthorizationHeader(header->second);
-  if (!token) {
-    call.w->Send(ErrorOut(Error::Unauthenticated(token.error().message())));
-    return std::nullopt;
-  }
-  call.token = std::string(token->Reveal());
   if (!authenticate_) {
     call.w->Send(ErrorOut(Error::Unauthenticated("this server accepts no tokens")));
     return std::nullopt;

@@ -52,6 +52,7 @@ struct Call {
   std::map<std::string, std::string> params;
   const core::Actor* actor = nullptr;  // null on anonymous routes
   std::string token;                   // the bearer token's text, on authenticated routes
+  bool via_cookie = false;             // the token came in the page's session cookie
 
   const std::string& Param(const std::string& name) const { return params.at(name); }
 };
@@ -93,8 +94,10 @@ class Router {
   // Routes the request; every path ends in exactly one answer (or stream).
   void Handle(http::HttpRequest& req, std::shared_ptr<http::ResponseWriter>& w) const;
 
-  // Authenticates the request's bearer token. On failure it has answered (401) and returns
-  // nullopt. For fallbacks that answer differently to callers with a token.
+  // Authenticates the request's bearer token: the Authorization header, or without one the
+  // page's session cookie (web_session.h: then a state-changing call must pass the CSRF
+  // check). On failure it has answered (401, or 403 field "csrf") and returns nullopt. For
+  // fallbacks that answer differently to callers with a token.
   std::optional<core::Actor> Authenticate(Call& call) const;
 
   // The metric label of a path: the pattern of the route it matches (whatever the method), or

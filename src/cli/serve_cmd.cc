@@ -14,6 +14,7 @@
 
 #include "api/api.h"
 #include "api/connector_routes.h"
+#include "api/page_routes.h"
 #include "http/http_server.h"
 #include "api/session_routes.h"
 #include "http/tls.h"
@@ -263,6 +264,7 @@ int RunServe(Globals& g, const ServeFlags& f) {
   connectors::ConnectorHealth health(**svc, config->probe_interval);
   health.Start();
   api::AddConnectorRoutes(api, **svc, &health);
+  api::AddPageRoutes(api, **svc);
   opts.on_complete = [&api](const http::HttpRequest& r, int status, double s) {
     api.OnComplete(r, status, s);
   };

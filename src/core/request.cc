@@ -110,12 +110,6 @@ Status CheckCreateTerms(const Policy& policy, const Rule& rule, const CreateComm
   return Ok();
 }
 
-bool OffHours(const PolicySettings& settings, const RiskInputs& risk) {
-  if (!settings.working_hours.has_value()) return false;
-  const WorkingHours& wh = *settings.working_hours;
-  bool working_day = std::find(wh.days.begin(), wh.days.end(), risk.local_weekday) != wh.days.end();
-  return !working_day || risk.local_minute < wh.start_minute || risk.local_minute >= wh.end_minute;
-}
 
 // The rule's groups with the extras of every risk signal present (tier 2 and above) added to
 // the first group, capped at the number of its pool's members other than the requester but
@@ -735,6 +729,13 @@ Result<Transition> OnTimer(const Policy& policy, const Request& r, TimerKind kin
   }
   n.updated_at = now;
   return t;
+}
+
+bool OffHours(const PolicySettings& settings, const RiskInputs& risk) {
+  if (!settings.working_hours.has_value()) return false;
+  const WorkingHours& wh = *settings.working_hours;
+  bool working_day = std::find(wh.days.begin(), wh.days.end(), risk.local_weekday) != wh.days.end();
+  return !working_day || risk.local_minute < wh.start_minute || risk.local_minute >= wh.end_minute;
 }
 
 }  // namespace bg::core

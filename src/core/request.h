@@ -195,6 +195,10 @@ struct RiskInputs {
   std::optional<std::vector<std::string>> able_approvers;
 };
 
+// Whether the local weekday and minute of `risk` fall outside settings.working_hours (never,
+// when the policy has none).
+bool OffHours(const PolicySettings& settings, const RiskInputs& risk);
+
 Result<Transition> CreateRequest(const Policy& policy, const Actor& requester,
                                  const CreateCommand& cmd, const RiskInputs& risk, RequestId id,
                                  Timestamp now);

@@ -79,6 +79,7 @@ class Service {
   connector::ConnectorRegistry& connectors() { return connectors_; }
   const auth::MasterKey& master_key() const { return *master_key_; }
   const ServerConfig& config() const { return config_; }
+  const Clock& clock() const { return clock_; }
   std::shared_ptr<const core::Policy> policy() const;
   metrics::Registry& metrics() { return *metrics_; }
   store::Store& store() { return *store_; }

@@ -1,0 +1,181 @@
+#include "api/page_routes.h"
+
+#include <nlohmann/json.hpp>
+
+#include "api/page_assets.h"
+#include "api/web_session.h"
+#include "core/request.h"
+#include "service/local_time.h"
+
+namespace bg::api {
+
+using nlohmann::json;
+
+namespace {
+
+std::string_view ContentType(std::string_view name) {
+  auto ends = [&](std::string_view ext) {
+    return name.size() >= ext.size() && name.substr(name.size() - ext.size()) == ext;
+  };
+  if (ends(".html")) return "text/html; charset=utf-8";
+  if (ends(".js")) return "text/javascript; charset=utf-8";
+  if (ends(".css")) return "text/css; charset=utf-8";
+  if (ends(".svg")) return "image/svg+xml";
+  if (ends(".json") || ends(".webmanifest")) return "application/manifest+json";
+  return "application/octet-stream";
+}
+
+const PageAsset* FindAsset(std::string_view name) {
+  for (const PageAsset& a : PageAssets()) {
+    if (a.name == name) return &a;
+  }
+  return nullptr;
+}
+
+bool AcceptsGzip(const HttpRequest& req) {
+  auto it = req.headers.find("accept-encoding");
+  return it != req.headers.end() && it->second.find("gzip") != std::string::npos;
+}
+
+HttpResponse PageResponse(const HttpRequest& req, const PageAsset& asset, std::string cache_control) {
+  HttpResponse r;
+  r.content_type = std::string(ContentType(asset.name));
+  if (AcceptsGzip(req)) {
+    r.body = std::string(asset.gzip);
+    r.headers.emplace_back("Content-Encoding", "gzip");
+  } else {
+    r.body = std::string(asset.bytes);
+  }
+  r.headers.emplace_back("Vary", "Accept-Encoding");
+  r.headers.insert(r.headers.end(), {{"Content-Security-Policy", std::string(kPageCsp)},
+                                     {"X-Frame-Options", "DENY"},
+                                     {"Referrer-Policy", "no-referrer"},
+                                     {"Cross-Origin-Opener-Policy", "same-origin"},
+                                     {"Cross-Origin-Resource-Policy", "same-origin"},
+                                     {"Cache-Control", std::move(cache_control)}});
+  return r;
+}
+
+// What the page's script will ask for first on this path, announced in a Link header so the
+// browser fetches it beside the script instead of after it (one round trip less on a slow
+// network). The URLs are exactly those app.js fetches.
+std::vector<std::string> FirstCalls(const std::string& path) {
+  std::vector<std::string> calls = {"/v1/me"};
+  if (path == "/" || path == "/inbox") calls.push_back("/v1/requests?state=pending&limit=200");
+  if (path == "/grants") calls.push_back("/v1/requests?mine=true&limit=50");
+  if (path == "/grants" || path == "/new" || path.rfind("/requests/", 0) == 0) {
+    calls.push_back("/v1/request-options");
+  }
+  return calls;
+}
+
+json GroupJson(const core::ApprovalGroup& g) {
+  json e = {{"pool", g.pool}, {"count", g.count}};
+  if (!g.escalate_to.empty()) {
+    e["escalate_to"] = g.escalate_to;
+    e["escalate_after"] = g.escalate_after.count();
+  }
+  return e;
+}
+
+}  // namespace
+
+void AddPageRoutes(Api& api, service::Service& service) {
+  auto index = [&service](Call& c) {
+    const PageAsset* html = FindAsset("index.html");
+    if (!html) return (void)c.w->Send(Api::ErrorResponse(Error::NotFound("this build has no page")));
+    HttpResponse r = PageResponse(c.req, *html, "no-store");
+    // Only for a live session: a preloaded 401 would be what the script's first call after
+    // logging in reads.
+    auto cookies = c.req.headers.find("cookie");
+    std::optional<std::string> token;
+    if (cookies != c.req.headers.end()) token = CookieValue(cookies->second, kSessionCookie);
+    if (!token || token->empty() || !service.Authenticate(*token, c.req.remote_address)) {
+      return (void)c.w->Send(std::move(r));
+    }
+    std::string link;
+    for (const std::string& url : FirstCalls(c.req.path)) {
+      link += (link.empty() ? "<" : ", <") + url + ">; rel=preload; as=fetch; crossorigin";
+    }
+    if (c.req.path.rfind("/requests/", 0) == 0) {
+      // The request itself (the id is one path segment of URL-safe characters, or not linked).
+      const std::string& id = c.Param("id");
+      if (id.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_") ==
+          std::string::npos) {
+        link += ", </v1/requests/" + id + ">; rel=preload; as=fetch; crossorigin";
+      }
+    }
+    r.headers.emplace_back("Link", link);
+    c.w->Send(std::move(r));
+  };
+  for (const char* path : {"/", "/requests/{id}", "/inbox", "/new", "/grants", "/audit", "/health"}) {
+    Route r = MakeRoute("GET", path, Access::kAnonymous, RecordingScope::kRefused, false, index);
+    r.label = "page";
+    api.AddRoute(std::move(r));
+  }
+  Route assets = MakeRoute("GET", "/assets/{name}", Access::kAnonymous, RecordingScope::kRefused,
+                           false, [](Call& c) {
+    const PageAsset* a = FindAsset(c.Param("name"));
+    if (!a || a->name == "index.html") {
+      return (void)c.w->Send(Api::ErrorResponse(Error::NotFound("no such asset")));
+    }
+    c.w->Send(PageResponse(c.req, *a, "no-cache"));
+  });
+  api.AddRoute(std::move(assets));
+
+  // What the caller may ask for: one entry per rule that lets them, lowest tier first, with
+  // what that rule needs, and the settings the form checks before sending.
+  api.AddRoute(MakeRoute("GET", "/v1/request-options", Access::kAuthenticated,
+                         RecordingScope::kRefused, false, [&service](Call& c) {
+    auto policy = service.policy();
+    const std::string& me = c.actor->name;
+    json options = json::array();
+    for (const core::Resource& res : policy->resources) {
+      // How a grant is used: an SSH certificate, a one-time credential, or nothing to fetch.
+      connector::Connector* conn = service.connectors().Find(res.connector);
+      const char* use = conn == nullptr                    ? "none"
+                        : conn->AsSshIssuer() != nullptr   ? "ssh"
+                        : conn->AsCredentialSource() != nullptr ? "credential"
+                                                           : "none";
+      for (const std::string& privilege : res.privileges) {
+        for (const core::Rule* rule : policy->MatchingRules(me, res.name, privilege)) {
+          json groups = json::array();
+          std::vector<core::ApprovalGroup> gs = rule->groups;
+          if (gs.empty() && !rule->pool.empty()) gs.push_back(core::OnePool(rule->pool, rule->approvals));
+          if (rule->tier >= 2) {
+            for (const auto& g : gs) groups.push_back(GroupJson(g));
+          }
+          options.push_back({{"resource", res.name},
+                             {"connector", res.connector},
+                             {"use", use},
+                             {"privilege", privilege},
+                             {"tier", rule->tier},
+                             {"max_duration", rule->max_duration.count()},
+                             {"approval_window", rule->approval_window.count()},
+                             {"mfa_max_age", rule->mfa_max_age.count()},
+                             {"emergency_allowed", rule->emergency_auto_approve},
+                             {"recording", std::string(core::ToString(rule->recording))},
+                             {"groups", groups}});
+        }
+      }
+    }
+    const auto& s = policy->settings;
+    service::LocalTime lt = service::ToLocalTime(service.clock().Now(), s.timezone);
+    core::RiskInputs now;
+    now.local_weekday = lt.weekday;
+    now.local_minute = lt.minute;
+    json out = {{"options", options},
+                {"reason_min_length", s.reason_min_length},
+                {"ticket_pattern", s.ticket_pattern},
+                {"timezone", s.timezone},
+                {"off_hours_now", core::OffHours(s, now)},
+                {"risk",
+                 {{"off_hours_extra_approvals", policy->risk.off_hours_extra_approvals},
+                  {"new_source_extra_approvals", policy->risk.new_source_extra_approvals},
+                  {"burst_threshold", policy->risk.burst_threshold},
+                  {"burst_extra_approvals", policy->risk.burst_extra_approvals}}}};
+    c.w->Send(Api::JsonResponse(200, out.dump()));
+  }));
+}
+
+}  // namespace bg::api

@@ -1,0 +1,24 @@
+// The web page: its HTML, script and styles (src/web/, built into the binary) under a strict
+// Content-Security-Policy, and the one API route that exists for the page's request form.
+//
+// Page routes are anonymous: the page itself holds nothing; what it shows comes from /v1 with
+// the session cookie (web_session.h). Every path the page navigates to (/, /requests/{id} as
+// alert messages link it, /inbox, /new, /grants, /audit, /health) answers the same HTML; the
+// page's script reads the path.
+#pragma once
+
+#include "api/api.h"
+
+namespace bg::api {
+
+// The Content-Security-Policy of every page response: this origin's scripts, styles, images
+// and connections only; no inline script or style, no frames, no forms elsewhere.
+inline constexpr std::string_view kPageCsp =
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+    "connect-src 'self'; manifest-src 'self'; form-action 'self'; frame-ancestors 'none'; "
+    "base-uri 'none'";
+
+// Adds GET /, the page's paths, GET /assets/{name} and GET /v1/request-options.
+void AddPageRoutes(Api& api, service::Service& service);
+
+}  // namespace bg::api

@@ -1,0 +1,80 @@
+#include "api/web_session.h"
+
+#include <fmt/format.h>
+
+#include "util/encoding.h"
+#include "util/secret.h"
+#include "util/sha256.h"
+
+namespace bg::api {
+
+namespace {
+
+std::string_view Trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+const std::string* Header(const http::HttpRequest& req, const std::string& name) {
+  auto it = req.headers.find(name);
+  return it == req.headers.end() ? nullptr : &it->second;
+}
+
+Error CsrfError(std::string message) {
+  return Error(ErrorCode::kPermissionDenied, std::move(message), "csrf");
+}
+
+}  // namespace
+
+std::optional<std::string> CookieValue(std::string_view header, std::string_view name) {
+  while (!header.empty()) {
+    const size_t semi = header.find(';');
+    std::string_view pair = Trim(header.substr(0, semi));
+    header = semi == std::string_view::npos ? std::string_view() : header.substr(semi + 1);
+    const size_t eq = pair.find('=');
+    if (eq == std::string_view::npos) continue;
+    if (Trim(pair.substr(0, eq)) == name) return std::string(Trim(pair.substr(eq + 1)));
+  }
+  return std::nullopt;
+}
+
+std::string CsrfToken(std::string_view token) {
+  return Base64UrlEncode(AsBytes(Sha256Parts({std::string_view("breakglass csrf v1\0", 19), token})));
+}
+
+std::string SessionCookie(std::string_view token, int64_t max_age_seconds) {
+  return fmt::format("{}={}; Path=/; Max-Age={}; HttpOnly; Secure; SameSite=Strict", kSessionCookie,
+                     token, std::max<int64_t>(0, max_age_seconds));
+}
+
+std::string ClearedSessionCookie() {
+  return fmt::format("{}=; Path=/; Max-Age=0; HttpOnly; Secure; SameSite=Strict", kSessionCookie);
+}
+
+Status CheckSameOrigin(const http::HttpRequest& req) {
+  if (const std::string* site = Header(req, "sec-fetch-site"); site && *site != "same-origin") {
+    return CsrfError("a cross-site request may not act with the session cookie");
+  }
+  if (const std::string* origin = Header(req, "origin")) {
+    const std::string* host = Header(req, "host");
+    const size_t scheme = origin->find("://");
+    if (!host || scheme == std::string::npos || origin->substr(scheme + 3) != *host) {
+      return CsrfError("the Origin header names another site");
+    }
+  }
+  return Ok();
+}
+
+Status CheckCookieRequest(const http::HttpRequest& req, std::string_view token) {
+  if (req.method == "GET" || req.method == "HEAD") return Ok();
+  if (auto st = CheckSameOrigin(req); !st) return st;
+  const std::string* sent = Header(req, std::string(kCsrfHeader));
+  if (!sent) return CsrfError("a call with the session cookie needs the X-CSRF-Token header");
+  if (!ConstantTimeEquals(*sent, CsrfToken(token))) {
+    return CsrfError("the X-CSRF-Token header does not match the session");
+  }
+  return Ok();
+}
+
+}  // namespace bg::api

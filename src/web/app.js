@@ -1,0 +1,554 @@
+// The breakglass page: one script, no dependencies, no inline code (the server's CSP allows
+// only this origin's files). It talks to /v1 with the HttpOnly session cookie; every
+// state-changing call carries the session's CSRF token (GET /v1/me hands it out).
+'use strict';
+
+const S = { me: null, csrf: null, options: null, es: null, tick: null, refresh: null, esDown: false };
+
+// ---- small helpers ----
+function h(tag, attrs, ...kids) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k.startsWith('on')) el.addEventListener(k.slice(2), v);
+    else if (k === 'text') el.textContent = v;
+    else el.setAttribute(k, v === true ? '' : String(v));
+  }
+  for (const kid of kids.flat()) {
+    if (kid === null || kid === undefined || kid === false) continue;
+    el.append(kid instanceof Node ? kid : document.createTextNode(String(kid)));
+  }
+  return el;
+}
+
+class ApiError extends Error {
+  constructor(status, body) {
+    const e = (body && body.error) || {};
+    super(e.message || ('HTTP ' + status));
+    this.status = status;
+    this.field = e.field || '';
+    this.code = e.code || '';
+  }
+}
+
+async function api(method, path, body) {
+  const headers = { Accept: 'application/json' };
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  if (method !== 'GET' && S.csrf) headers['X-CSRF-Token'] = S.csrf;
+  const r = await fetch(path, {
+    method, headers, credentials: 'same-origin',
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  let j = null;
+  try { j = await r.json(); } catch (_) { j = null; }
+  if (!r.ok) {
+    if (r.status === 401 && S.me && !path.startsWith('/v1/auth/login')) { loggedOut('Your session ended. Log in again.'); }
+    throw new ApiError(r.status, j);
+  }
+  return j;
+}
+
+function toast(msg) {
+  const t = document.getElementById('toast');
+  t.textContent = msg;
+  t.hidden = false;
+  clearTimeout(toast.timer);
+  toast.timer = setTimeout(() => { t.hidden = true; }, 6000);
+}
+
+function fmtDuration(sec) {
+  sec = Math.max(0, Math.round(sec));
+  const d = Math.floor(sec / 86400), hr = Math.floor(sec % 86400 / 3600), m = Math.floor(sec % 3600 / 60), s = sec % 60;
+  if (d) return d + 'd ' + hr + 'h';
+  if (hr) return hr + 'h ' + String(m).padStart(2, '0') + 'm';
+  return m + ':' + String(s).padStart(2, '0');
+}
+function fmtSpan(sec) { // "2h", "45m", "90s": what the API's duration fields take
+  if (sec % 3600 === 0) return (sec / 3600) + 'h';
+  if (sec % 60 === 0) return (sec / 60) + 'm';
+  return sec + 's';
+}
+function parseSpan(text) { // "1h30m", "45m", "90s", "600" -> seconds, or NaN
+  text = String(text).trim();
+  if (/^\d+$/.test(text)) return Number(text);
+  const m = /^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$/.exec(text);
+  if (!m || text === '') return NaN;
+  return (Number(m[1] || 0) * 3600) + (Number(m[2] || 0) * 60) + Number(m[3] || 0);
+}
+function when(iso) { return iso ? new Date(iso).toLocaleString() : '—'; }
+function secondsUntil(iso) { return (Date.parse(iso) - Date.now()) / 1000; }
+function hasRole(r) { return S.me && S.me.roles.includes(r); }
+
+// ---- navigation ----
+function go(path, replace) {
+  if (replace) history.replaceState(null, '', path); else history.pushState(null, '', path);
+  render();
+}
+document.addEventListener('click', (ev) => {
+  const a = ev.target.closest && ev.target.closest('a[data-nav]');
+  if (!a || ev.ctrlKey || ev.metaKey || ev.shiftKey) return;
+  ev.preventDefault();
+  go(a.getAttribute('href'));
+});
+window.addEventListener('popstate', () => render());
+
+function setMain(title, ...kids) {
+  const main = document.getElementById('main');
+  main.replaceChildren(h('h1', { text: title }), ...kids);
+  document.title = title + ' · breakglass';
+}
+
+function drawNav() {
+  const nav = document.getElementById('nav');
+  if (!S.me) { nav.hidden = true; nav.replaceChildren(); return; }
+  const links = [['/inbox', 'Inbox'], ['/new', 'Request'], ['/grants', 'My grants']];
+  if (hasRole('auditor') || hasRole('admin')) links.push(['/audit', 'Audit']);
+  links.push(['/health', 'Health']);
+  const here = location.pathname;
+  nav.replaceChildren(
+    ...links.map(([href, label]) => h('a', { href, 'data-nav': true, 'aria-current': here === href ? 'page' : null, text: label })),
+    h('span', { class: 'who', text: S.me.user }),
+    h('button', { type: 'button', onclick: logout, text: 'Log out' }));
+  nav.hidden = false;
+}
+
+// ---- session ----
+async function loadMe() {
+  try {
+    S.me = await api('GET', '/v1/me');
+    S.csrf = S.me.csrf || null;
+  } catch (e) {
+    S.me = null;
+    S.csrf = null;
+    if (e.status !== 401) throw e;
+  }
+}
+
+function loggedOut(msg) {
+  S.me = null; S.csrf = null; S.options = null;
+  if (S.es) { S.es.close(); S.es = null; }
+  render();
+  if (msg) toast(msg);
+}
+
+async function logout() {
+  try { await api('POST', '/v1/auth/logout'); } catch (_) { /* the cookie is cleared either way */ }
+  loggedOut('Logged out.');
+}
+
+function viewLogin() {
+  const err = h('p', { class: 'error', role: 'alert' });
+  const form = h('form', { class: 'card', novalidate: true },
+    h('label', { for: 'u', text: 'User name' }),
+    h('input', { id: 'u', name: 'username', autocomplete: 'username', required: true, autocapitalize: 'none' }),
+    h('label', { for: 'p', text: 'Password' }),
+    h('input', { id: 'p', name: 'password', type: 'password', autocomplete: 'current-password', required: true }),
+    h('label', { for: 't', text: 'Authenticator code' }),
+    h('input', { id: 't', name: 'totp', inputmode: 'numeric', autocomplete: 'one-time-code', pattern: '[0-9]{6,8}', required: true }),
+    err,
+    h('div', { class: 'row' }, h('button', { type: 'submit', text: 'Log in' })));
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    err.textContent = '';
+    const btn = form.querySelector('button');
+    btn.disabled = true;
+    try {
+      const j = await api('POST', '/v1/auth/login', {
+        username: form.username.value.trim(), password: form.password.value, totp: form.totp.value.trim(), cookie: true,
+      });
+      S.csrf = j.csrf;
+      await loadMe();
+      render();
+    } catch (e) {
+      err.textContent = e.message;
+      btn.disabled = false;
+    }
+  });
+  setMain('Log in', form);
+  document.getElementById('u').focus();
+}
+
+// ---- live updates ----
+function startEvents() {
+  if (S.es || !S.me || typeof EventSource === 'undefined') return;
+  const live = document.getElementById('live');
+  const es = new EventSource('/v1/events', { withCredentials: true });
+  S.es = es;
+  es.addEventListener('open', () => {
+    live.textContent = 'live';
+    // After a dropped connection the browser reconnects (with Last-Event-ID): what changed
+    // meanwhile is read again.
+    if (S.esDown) { S.esDown = false; scheduleRefresh(); }
+  });
+  es.addEventListener('error', () => {
+    live.textContent = 'reconnecting…';
+    S.esDown = true;
+  });
+  es.addEventListener('request', () => scheduleRefresh());
+  es.addEventListener('alert', (ev) => {
+    try { const a = JSON.parse(ev.data); toast('Alert: ' + (a.message || a.kind || 'raised')); } catch (_) { /* ignore */ }
+    scheduleRefresh();
+  });
+}
+// Views that show live state are drawn again when something changes; never while the user is
+// typing into them (that waits until the field loses focus), never the request form.
+function scheduleRefresh() {
+  clearTimeout(S.refresh);
+  S.refresh = setTimeout(() => {
+    if (location.pathname === '/new' || location.pathname === '/audit') return;
+    const a = document.activeElement;
+    if (a && /^(INPUT|TEXTAREA|SELECT)$/.test(a.tagName) && document.getElementById('main').contains(a)) {
+      a.addEventListener('blur', () => scheduleRefresh(), { once: true });
+      return;
+    }
+    render({ keepFocus: true });
+  }, 150);
+}
+
+// ---- request cards ----
+function title(r) { return r.requester + ' · ' + r.privilege + ' on ' + r.resource; }
+
+function approvalSummary(r) {
+  const got = r.approvals.length;
+  const need = r.required_approvals;
+  const groups = (r.approval_groups || []).map((g) => g.count + ' of ' + g.pool + (g.escalated ? ' (escalated to ' + g.escalate_to + ')' : ''));
+  return got + ' of ' + need + ' approvals' + (groups.length ? ' — needs ' + groups.join(' and ') : '') +
+    (got ? ' — by ' + r.approvals.map((a) => a.approver).join(', ') : '');
+}
+
+function facts(r) {
+  const rows = [
+    ['State', h('span', { class: 'badge ' + r.state, text: r.state })],
+    ['Reason', r.reason], ['Ticket', r.ticket], ['Duration', fmtSpan(r.duration)], ['Tier', String(r.tier)],
+  ];
+  if (r.tier >= 2) rows.push(['Approvals', approvalSummary(r)]);
+  if (r.risk_signals && r.risk_signals.length) rows.push(['Risk', r.risk_signals.map((s) => h('span', { class: 'badge risk', text: s.replace('_', ' ') }))]);
+  if (r.emergency) rows.push(['Emergency', 'yes']);
+  if (r.state === 'pending') rows.push(['Decide by', when(r.approval_deadline)]);
+  if (r.starts_at) rows.push(['Started', when(r.starts_at)]);
+  if (r.ends_at) rows.push(['Ends', when(r.ends_at)]);
+  if (r.end_reason) rows.push(['Ended', r.end_reason + (r.ended_by ? ' (' + r.ended_by + ')' : '')]);
+  if (r.last_error) rows.push(['Error', r.last_error]);
+  return h('dl', null, ...rows.flatMap(([k, v]) => [h('dt', { text: k }), h('dd', null, v)]));
+}
+
+// Approve or deny in two taps: the first sends; when the server wants a fresh code (field
+// "totp") a code field appears and the second tap sends it.
+function decisionControls(r) {
+  const box = h('div', { class: 'decide' });
+  const msg = h('p', { class: 'error', role: 'alert' });
+  const idp = 'd-' + r.id;
+  let mode = null; // 'approve' | 'deny'
+  const code = h('input', { id: idp + '-code', inputmode: 'numeric', autocomplete: 'one-time-code', pattern: '[0-9]{6,8}' });
+  const codeWrap = h('div', { hidden: true }, h('label', { for: idp + '-code', text: 'Authenticator code (fresh MFA is needed)' }), code);
+  const reason = h('input', { id: idp + '-reason' });
+  const reasonWrap = h('div', { hidden: true }, h('label', { for: idp + '-reason', text: 'Why deny?' }), reason);
+  const confirm = h('button', { type: 'button', hidden: true, text: 'Confirm' });
+  const approveBtn = h('button', { type: 'button', text: 'Approve' });
+  const denyBtn = h('button', { type: 'button', class: 'danger', text: 'Deny' });
+
+  async function send() {
+    msg.textContent = '';
+    const body = {};
+    if (!codeWrap.hidden && code.value.trim()) body.totp = code.value.trim();
+    if (mode === 'deny') body.reason = reason.value.trim();
+    if (mode === 'deny' && !body.reason) { reasonWrap.hidden = false; confirm.hidden = false; reason.focus(); return; }
+    for (const b of [approveBtn, denyBtn, confirm]) b.disabled = true;
+    try {
+      await api('POST', '/v1/requests/' + encodeURIComponent(r.id) + '/' + mode, body);
+      toast((mode === 'approve' ? 'Approved: ' : 'Denied: ') + title(r));
+      render({ keepFocus: true });
+    } catch (e) {
+      for (const b of [approveBtn, denyBtn, confirm]) b.disabled = false;
+      if (e.field === 'totp') {
+        codeWrap.hidden = false; confirm.hidden = false; code.focus();
+        msg.textContent = e.message;
+      } else {
+        msg.textContent = e.message;
+      }
+    }
+  }
+  approveBtn.addEventListener('click', () => { mode = 'approve'; reasonWrap.hidden = true; send(); });
+  denyBtn.addEventListener('click', () => { mode = 'deny'; send(); });
+  confirm.addEventListener('click', send);
+  for (const input of [code, reason]) {
+    input.addEventListener('keydown', (ev) => { if (ev.key === 'Enter') { ev.preventDefault(); send(); } });
+  }
+  box.append(codeWrap, reasonWrap, msg, h('div', { class: 'row' }, approveBtn, denyBtn, confirm));
+  return box;
+}
+
+function requestCard(r, withActions) {
+  const head = h('h2', null, h('a', { href: '/requests/' + encodeURIComponent(r.id), 'data-nav': true, text: title(r) }));
+  const card = h('article', { class: 'card', 'aria-label': title(r) }, head, facts(r));
+  if (withActions) card.append(actions(r));
+  return card;
+}
+
+function actions(r) {
+  const mine = S.me && r.requester === S.me.user;
+  const box = h('div');
+  if (r.state === 'pending' && !mine && hasRole('approver')) box.append(decisionControls(r));
+  if (mine && r.state === 'pending') {
+    box.append(h('div', { class: 'row' }, h('button', {
+      type: 'button', class: 'secondary', text: 'Cancel request',
+      onclick: (ev) => act(ev.target, r, 'cancel', {}, 'Cancelled'),
+    })));
+  }
+  if (r.state === 'active' || r.state === 'approved') box.append(grantPanel(r, mine));
+  return box;
+}
+
+async function act(btn, r, what, body, done) {
+  btn.disabled = true;
+  try {
+    await api('POST', '/v1/requests/' + encodeURIComponent(r.id) + '/' + what, body);
+    toast(done + ': ' + title(r));
+    render({ keepFocus: true });
+  } catch (e) {
+    btn.disabled = false;
+    toast(e.message);
+  }
+}
+
+function optionFor(r) {
+  return (S.options && S.options.options || []).find((o) => o.resource === r.resource && o.privilege === r.privilege && o.tier === r.tier);
+}
+
+// An active grant: the countdown (updated every second, no reload), how to use it, extend and
+// revoke in one tap.
+function grantPanel(r, mine) {
+  const box = h('div', { class: 'grant' });
+  if (r.ends_at) {
+    const count = h('span', { class: 'count', 'data-ends': r.ends_at, role: 'timer', 'aria-label': 'time left' });
+    box.append(h('p', null, count, ' left'));
+    updateCount(count);
+  }
+  if (!mine) return box;
+  const opt = optionFor(r);
+  const use = opt ? opt.use : '';
+  if (r.state === 'active' && use === 'ssh') {
+    box.append(h('p', { class: 'hint', text: 'Log in with a certificate for this grant (made and removed by the CLI):' }),
+      h('pre', { text: 'breakglass ssh ' + r.id + ' USER@HOST' }));
+  }
+  if (r.state === 'active' && use === 'credential') {
+    const out = h('pre', { hidden: true });
+    const btn = h('button', { type: 'button', class: 'secondary', text: 'Show the password (once)' });
+    btn.addEventListener('click', async () => {
+      btn.disabled = true;
+      try {
+        const cred = await api('GET', '/v1/requests/' + encodeURIComponent(r.id) + '/credentials');
+        out.textContent = Object.entries(cred).map(([k, v]) => k + ': ' + v).join('\n');
+        out.hidden = false;
+        btn.remove();
+      } catch (e) { btn.disabled = false; toast(e.message); }
+    });
+    box.append(h('p', { class: 'hint', text: 'The database password is shown only once; the server keeps no readable copy after this.' }), btn, out);
+  }
+  if (r.state === 'active') {
+    const row = h('div', { class: 'row' });
+    if (!r.extension) {
+      const max = opt ? opt.max_duration : r.duration;
+      const span = Math.min(r.duration, max);
+      row.append(h('button', {
+        type: 'button', text: 'Extend ' + fmtSpan(span),
+        onclick: (ev) => act(ev.target, r, 'extend', { duration: fmtSpan(span), reason: 'Extension from the page: ' + r.reason }, 'Extension asked'),
+      }));
+    } else {
+      row.append(h('span', { class: 'badge pending', text: 'extension waiting for approval' }));
+    }
+    row.append(h('button', {
+      type: 'button', class: 'danger', text: 'Revoke now',
+      onclick: (ev) => act(ev.target, r, 'revoke', { reason: 'ended by ' + S.me.user + ' from the page' }, 'Revoked'),
+    }));
+    box.append(row);
+  }
+  return box;
+}
+
+function updateCount(el) {
+  const left = secondsUntil(el.dataset.ends);
+  el.textContent = fmtDuration(left);
+  el.classList.toggle('soon', left < 300);
+}
+function startTicker() {
+  clearInterval(S.tick);
+  S.tick = setInterval(() => {
+    for (const el of document.querySelectorAll('[data-ends]')) updateCount(el);
+  }, 1000);
+}
+
+function timeline(r) {
+  const items = [['Asked by ' + r.requester, r.created_at]];
+  for (const a of r.approvals) items.push(['Approved by ' + a.approver + (a.comment ? ': ' + a.comment : ''), a.at]);
+  for (const d of r.denials || []) items.push(['Denied by ' + d.approver + (d.comment ? ': ' + d.comment : ''), d.at]);
+  if (r.self_approved) items.push(['Self-approved (tier 1)', r.starts_at]);
+  if (r.auto_approved) items.push(['Granted at once (emergency)', r.starts_at]);
+  if (r.starts_at) items.push(['Grant started', r.starts_at]);
+  if (r.end_reason) items.push(['Ended: ' + r.end_reason, r.updated_at]);
+  items.sort((a, b) => Date.parse(a[1] || 0) - Date.parse(b[1] || 0));
+  return h('ol', { class: 'timeline' }, ...items.map(([t, at]) => h('li', null, h('time', { datetime: at || '', text: when(at) }), ' — ', t)));
+}
+
+// ---- views ----
+async function viewInbox() {
+  const list = await api('GET', '/v1/requests?state=pending&limit=200');
+  const waiting = list.requests.filter((r) => r.requester !== S.me.user);
+  const kids = [];
+  if (!hasRole('approver')) kids.push(h('p', { class: 'muted', text: 'You are not an approver: requests you may see are listed, but you cannot decide them.' }));
+  if (!waiting.length) kids.push(h('p', { class: 'muted', text: 'Nothing waits for a decision.' }));
+  for (const r of waiting) kids.push(requestCard(r, true));
+  setMain('Inbox (' + waiting.length + ')', ...kids);
+}
+
+async function viewRequest(id) {
+  const r = await api('GET', '/v1/requests/' + encodeURIComponent(id));
+  if (!S.options) S.options = await api('GET', '/v1/request-options');
+  setMain(title(r), h('section', { class: 'card' }, facts(r), actions(r)),
+    h('h2', { text: 'Timeline' }), timeline(r));
+}
+
+async function viewGrants() {
+  if (!S.options) S.options = await api('GET', '/v1/request-options');
+  const list = await api('GET', '/v1/requests?mine=true&limit=50');
+  const live = list.requests.filter((r) => ['active', 'approved', 'pending'].includes(r.state));
+  const past = list.requests.filter((r) => !live.includes(r)).slice(0, 10);
+  const kids = [];
+  if (!live.length) kids.push(h('p', { class: 'muted' }, 'No open requests or grants. ', h('a', { href: '/new', 'data-nav': true, text: 'Ask for access' })));
+  for (const r of live) kids.push(requestCard(r, true));
+  if (past.length) kids.push(h('h2', { text: 'Recently ended' }), ...past.map((r) => requestCard(r, false)));
+  setMain('My grants', ...kids);
+}
+
+// The rule a request will fall under, in words: "needs 2 of dba-approvers; off-hours adds 1".
+function ruleText(o, emergency) {
+  if (!o) return '';
+  if (emergency && o.emergency_allowed) return 'Emergency: granted at once, the security contacts are alerted, a review follows.';
+  if (o.tier < 2) return 'Tier 1: granted at once on your own approval; logged and reviewed.';
+  const parts = ['needs ' + o.groups.map((g) => g.count + ' of ' + g.pool).join(' and ')];
+  const risk = S.options.risk;
+  if (S.options.off_hours_now && risk.off_hours_extra_approvals) parts.push('off-hours adds ' + risk.off_hours_extra_approvals);
+  if (risk.new_source_extra_approvals) parts.push('a new address would add ' + risk.new_source_extra_approvals);
+  for (const g of o.groups) if (g.escalate_to) parts.push('after ' + fmtSpan(g.escalate_after) + ' ' + g.escalate_to + ' may approve too');
+  return 'Tier ' + o.tier + ': ' + parts.join('; ') + '.';
+}
+
+async function viewNew() {
+  S.options = await api('GET', '/v1/request-options');
+  const opts = S.options.options;
+  if (!opts.length) return setMain('Ask for access', h('p', { class: 'muted', text: 'The policy lets you ask for nothing.' }));
+  const sel = h('select', { id: 'opt', name: 'option' }, ...opts.map((o, i) => h('option', { value: i, text: o.privilege + ' on ' + o.resource + ' (tier ' + o.tier + ', up to ' + fmtSpan(o.max_duration) + ')' })));
+  const dur = h('input', { id: 'dur', name: 'duration', inputmode: 'text', 'aria-describedby': 'dur-hint' });
+  const durHint = h('p', { id: 'dur-hint', class: 'hint' });
+  const reason = h('textarea', { id: 'reason', name: 'reason', required: true, 'aria-describedby': 'reason-hint' });
+  const tp = S.options.ticket_pattern;
+  const ticket = h('input', { id: 'ticket', name: 'ticket', required: true, autocapitalize: 'characters', 'aria-describedby': 'ticket-hint' });
+  const emergency = h('input', { id: 'emergency', name: 'emergency', type: 'checkbox' });
+  const emergencyWrap = h('label', { class: 'check', for: 'emergency' }, emergency, 'Emergency: grant at once (alerted, reviewed)');
+  const rule = h('p', { class: 'rule', id: 'rule', 'aria-live': 'polite' });
+  const err = h('p', { class: 'error', role: 'alert' });
+  function update() {
+    const o = opts[Number(sel.value)];
+    durHint.textContent = 'At most ' + fmtSpan(o.max_duration) + ', e.g. "30m" or "1h".';
+    if (!dur.value || parseSpan(dur.value) > o.max_duration) dur.value = fmtSpan(Math.min(o.max_duration, 3600));
+    emergencyWrap.hidden = !o.emergency_allowed;
+    if (!o.emergency_allowed) emergency.checked = false;
+    rule.textContent = ruleText(o, emergency.checked);
+  }
+  sel.addEventListener('change', update);
+  emergency.addEventListener('change', update);
+  const form = h('form', { class: 'card', novalidate: true },
+    h('label', { for: 'opt', text: 'Resource and privilege' }), sel,
+    h('label', { for: 'dur', text: 'Duration' }), dur, durHint,
+    h('label', { for: 'reason', text: 'Reason' }), reason,
+    h('p', { id: 'reason-hint', class: 'hint', text: 'At least ' + S.options.reason_min_length + ' characters: what is broken and what you will do.' }),
+    h('label', { for: 'ticket', text: 'Incident or change ticket' }), ticket,
+    h('p', { id: 'ticket-hint', class: 'hint', text: tp ? 'Must match ' + tp : 'Any ticket reference.' }),
+    emergencyWrap, rule, err,
+    h('div', { class: 'row' }, h('button', { type: 'submit', text: 'Send request' })));
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    err.textContent = '';
+    const o = opts[Number(sel.value)];
+    const secs = parseSpan(dur.value);
+    if (!(secs > 0) || secs > o.max_duration) { err.textContent = 'Duration: give at most ' + fmtSpan(o.max_duration) + '.'; dur.focus(); return; }
+    if (reason.value.trim().length < S.options.reason_min_length) { err.textContent = 'Reason: at least ' + S.options.reason_min_length + ' characters.'; reason.focus(); return; }
+    if (tp) {
+      let ok = true;
+      try { ok = new RegExp(tp).test(ticket.value.trim()); } catch (_) { ok = true; }
+      if (!ok) { err.textContent = 'Ticket: must match ' + tp + '.'; ticket.focus(); return; }
+    } else if (!ticket.value.trim()) { err.textContent = 'Ticket: required.'; ticket.focus(); return; }
+    const btn = form.querySelector('button[type=submit]');
+    btn.disabled = true;
+    try {
+      const r = await api('POST', '/v1/requests', {
+        resource: o.resource, privilege: o.privilege, tier: o.tier, duration: fmtSpan(secs),
+        reason: reason.value.trim(), ticket: ticket.value.trim(), emergency: emergency.checked,
+      });
+      toast('Sent: ' + title(r));
+      go('/requests/' + encodeURIComponent(r.id));
+    } catch (e) {
+      btn.disabled = false;
+      err.textContent = (e.field ? e.field + ': ' : '') + e.message;
+    }
+  });
+  setMain('Ask for access', form);
+  update();
+}
+
+async function viewHealth() {
+  const j = await api('GET', '/v1/connectors');
+  const rows = j.connectors.map((c) => h('tr', null,
+    h('td', { text: c.name || c.connector || '' }), h('td', { text: c.kind || '' }),
+    h('td', null, h('span', { class: 'badge ' + (c.ok ? 'active' : 'risk'), text: c.ok ? 'ok' : (c.state || 'failing') })),
+    h('td', { text: c.last_probe_at ? when(c.last_probe_at) : '—' }), h('td', { text: c.last_error || '' })));
+  const kids = [h('div', { class: 'card' }, h('table', null,
+    h('thead', null, h('tr', null, ...['Connector', 'Kind', 'State', 'Last probe', 'Error'].map((t) => h('th', { scope: 'col', text: t })))),
+    h('tbody', null, ...rows)))];
+  if (j.outbox_failing && j.outbox_failing.length) {
+    kids.push(h('h2', { text: 'Deliveries failing' }), h('ul', null, ...j.outbox_failing.map((f) => h('li', { text: f.kind + ': ' + f.attempts + ' attempts' + (f.last_error ? ' — ' + f.last_error : '') }))));
+  }
+  setMain('Health', ...kids);
+}
+
+async function viewAudit() {
+  const cp = await fetch('/v1/audit/checkpoint', { credentials: 'same-origin', cache: 'no-store' });
+  const text = cp.ok ? await cp.text() : '';
+  setMain('Audit', h('div', { class: 'card' }, h('h2', { text: 'Current signed checkpoint' }), h('pre', { text: text || 'not available' }),
+    h('p', { class: 'hint', text: 'Verify the whole log offline with: breakglass audit verify' })));
+}
+
+// ---- the router ----
+let rendering = 0;
+async function render(opts) {
+  const seq = ++rendering;
+  const focusId = opts && opts.keepFocus && document.activeElement ? document.activeElement.id : '';
+  drawNav();
+  if (!S.me) { clearInterval(S.tick); return viewLogin(); }
+  startEvents();
+  startTicker();
+  const path = location.pathname;
+  try {
+    let m;
+    if (path === '/' || path === '/inbox') {
+      if (path === '/' && !hasRole('approver')) { history.replaceState(null, '', '/grants'); drawNav(); await viewGrants(); } else await viewInbox();
+    } else if (path === '/new') await viewNew();
+    else if (path === '/grants') await viewGrants();
+    else if (path === '/health') await viewHealth();
+    else if (path === '/audit') await viewAudit();
+    else if ((m = /^\/requests\/([^/]+)$/.exec(path))) await viewRequest(decodeURIComponent(m[1]));
+    else setMain('Not found', h('p', null, h('a', { href: '/', 'data-nav': true, text: 'Back to the start' })));
+  } catch (e) {
+    if (seq !== rendering) return;
+    if (e.status === 401) return;
+    setMain('Something went wrong', h('p', { class: 'error', text: e.message }));
+  }
+  if (seq !== rendering) return;
+  if (focusId && document.getElementById(focusId)) document.getElementById(focusId).focus();
+  else if (!opts || !opts.keepFocus) document.getElementById('main').focus({ preventScroll: true });
+}
+
+(async function boot() {
+  try { await loadMe(); } catch (e) { toast(e.message); }
+  render();
+}());
