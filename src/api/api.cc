@@ -12,6 +12,7 @@
 
 #include "api/event_streams.h"
 #include "api/json.h"
+#include "api/passkey_routes.h"
 #include "api/web_session.h"
 #include "auth/token.h"
 #include "metrics/metrics.h"
@@ -39,25 +40,6 @@ HttpResponse NoStore(HttpResponse r) {
   return r;
 }
 
-namespace {
-
-// A login's or renewal's answer: the token in the body (bearer callers), or for the page in
-// the session cookie, the body naming the session's CSRF token instead.
-HttpResponse LoginAnswer(const service::LoginResult& lr, bool cookie, Timestamp now) {
-  json body = {{"expires_at", FormatRfc3339(lr.expires_at)}, {"user", lr.user}};
-  if (!cookie) {
-    body["token"] = std::string(lr.token.Reveal());
-    return NoStore(JsonOut(200, body));
-  }
-  body["csrf"] = CsrfToken(lr.token.Reveal());
-  HttpResponse r = NoStore(JsonOut(200, body));
-  const int64_t max_age =
-      std::chrono::duration_cast<std::chrono::seconds>(lr.expires_at - now).count();
-  r.headers.emplace_back("Set-Cookie", SessionCookie(lr.token.Reveal(), max_age));
-  return r;
-}
-
-}  // namespace
 
 HttpResponse Api::JsonResponse(int status, const std::string& json_body) {
   HttpResponse r;
@@ -158,6 +140,7 @@ Api::Api(service::Service& service)
     streams_dropped_ = *c;
   }
   AddBuiltInRoutes();
+  AddPasskeyRoutes(*this, service_);
   router_.SetFallback([this](Call& c) {
     // An unknown path: without a token only /v1 asks for one; with one, the token is checked
     // first (and a recording credential is fenced) so the answer tells a stranger nothing.
@@ -269,12 +252,7 @@ void Api::AddBuiltInRoutes() {
     auto cookie = GetBool(*body, "cookie");
     if (!cookie) return send_error(cookie.error());
     if (*cookie) {
-      // The page's login: only from this origin, only as JSON (which no cross-site form sends).
-      if (auto st = CheckSameOrigin(req); !st) return send_error(st.error());
-      auto ct = req.headers.find("content-type");
-      if (ct == req.headers.end() || ct->second.rfind("application/json", 0) != 0) {
-        return send_error(Error::InvalidArgument("content-type", "must be application/json"));
-      }
+      if (auto st = CheckPageLogin(req); !st) return send_error(st.error());
     }
     auto lr = service_.Login(*user, Secret(*pass), *totp, req.remote_address);
     if (!lr) return send_error(lr.error());
@@ -394,8 +372,8 @@ void Api::AddBuiltInRoutes() {
         if (!visible) return send_error(visible.error());
         if (action == "approve" || action == "deny") {
           auto body = ParseObject(req.body.empty() ? "{}" : req.body,
-                                  action == "approve" ? std::set<std::string>{"totp", "comment"}
-                                                      : std::set<std::string>{"totp", "reason"},
+                                  action == "approve" ? std::set<std::string>{"totp", "comment", "passkey"}
+                                                      : std::set<std::string>{"totp", "reason", "passkey"},
                                   action == "deny" ? std::set<std::string>{"reason"}
                                                    : std::set<std::string>{});
           if (!body) return send_error(body.error());
@@ -403,11 +381,13 @@ void Api::AddBuiltInRoutes() {
           if (!totp) return send_error(totp.error());
           auto text = GetString(*body, action == "approve" ? "comment" : "reason");
           if (!text) return send_error(text.error());
-          // The code, the visibility and the decision: one transaction of the writer.
+          auto passkey = GetAssertion(*body, "passkey");
+          if (!passkey) return send_error(passkey.error());
+          // The code or passkey, the visibility and the decision: one transaction of the writer.
           if (action == "approve") {
-            return service_.Approve(actor, id, *text, RequestCallback(w, 200), *totp);
+            return service_.Approve(actor, id, *text, RequestCallback(w, 200), *totp, std::move(*passkey));
           }
-          return service_.Deny(actor, id, *text, RequestCallback(w, 200), *totp);
+          return service_.Deny(actor, id, *text, RequestCallback(w, 200), *totp, std::move(*passkey));
         }
         if (action == "cancel") {
           auto body = ParseObject(req.body.empty() ? "{}" : req.body, {"reason"});

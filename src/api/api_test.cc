@@ -24,6 +24,8 @@
 #include "api/sealed_routes.h"
 #include "api/session_routes.h"
 #include "auth/totp.h"
+#include "test/fakes/test_authenticator.h"
+#include "util/encoding.h"
 #include "test/fakes/fake_clock.h"
 
 namespace bg::api {
@@ -442,6 +444,17 @@ TEST_F(ApiTest, EveryRouteRefusesBadInputWith400NamingTheField) {
       {"GET", "/v1/audit/entries", "/v1/audit/entries?end=999999", "", "root", "end"},
       {"GET", "/v1/audit/proof/inclusion", "/v1/audit/proof/inclusion", "", "root", "index"},
       {"GET", "/v1/audit/proof/consistency", "/v1/audit/proof/consistency?first=-1", "", "root", "first"},
+      {"POST", "/v1/auth/passkey/login", "/v1/auth/passkey/login", "{}", "", "credential"},
+      {"POST", "/v1/auth/passkey/login", "/v1/auth/passkey/login",
+       R"({"credential":{"id":"AA","client_data_json":"e30","authenticator_data":"!!","signature":"AA"}})", "",
+       "credential.authenticator_data"},
+      {"POST", "/v1/auth/passkey/login", "/v1/auth/passkey/login",
+       R"({"credential":{"id":"AA","client_data_json":"e30","authenticator_data":"AA","signature":"AA","x":1}})", "",
+       "credential.x"},
+      {"POST", "/v1/passkeys", "/v1/passkeys", R"({"name":"k","client_data_json":"e30"})", "alice",
+       "attestation_object"},
+      {"POST", "/v1/requests/{id}/approve", "/v1/requests/{req}/approve", R"({"passkey":"yes"})", "alice",
+       "passkey"},
   };
   std::set<std::pair<std::string, std::string>> covered;
   for (const auto& c : cases) {
@@ -743,6 +756,131 @@ TEST_F(ApiTest, RequestOptionsShowWhatPolicyLetsThisPersonAskFor) {
   const std::string carol = Login("carol", {core::Role::kApprover});
   EXPECT_TRUE(Do("GET", "/v1/request-options", carol).body["options"].empty());
   EXPECT_EQ(Do("GET", "/v1/request-options").status, 401);
+}
+
+// Passkeys end to end in process: registration after a TOTP login, a decision on a rule with
+// approver_mfa = "passkey" (a code is refused there), passkey login, and every challenge used
+// once and for what it was issued for.
+TEST_F(ApiTest, PasskeysRegisterLogInAndDecideWhereTheRuleAsksForThem) {
+  {
+    std::string text = std::string(kPolicy);
+    text.replace(text.find(R"(privileges = ["read_only", "dba"])"), 33, R"(privileges = ["read_only", "dba", "owner"])");
+    std::ofstream(dir_ / "policy.toml") << text << R"(
+[[rules]]
+resource = "db"
+privileges = ["owner"]
+requesters = ["group:sre"]
+tier = 2
+pool = "dba-approvers"
+approvals = 1
+approver_mfa = "passkey"
+)";
+  }
+  ASSERT_TRUE(svc_->ReloadPolicy().has_value());
+  namespace wa = auth::webauthn;
+  const std::string alice = Login("alice", {core::Role::kRequester});
+  const std::string carol = Login("carol", {core::Role::kApprover});
+  const std::string origin = "https://localhost:8443";
+  auto challenge_of = [](const Answer& a) { return *Base64UrlDecode(a.body.value("challenge", "")); };
+
+  // Registration.
+  Answer opts = Do("POST", "/v1/passkeys/options", carol);
+  ASSERT_EQ(opts.status, 200) << opts.raw.body;
+  EXPECT_EQ(opts.body["rp_id"], "localhost");
+  EXPECT_EQ(opts.body["algorithms"], json::parse("[-7,-8]"));
+  wa::testing_fakes::TestAuthenticator key(wa::kEs256, "carol");
+  wa::Expected reg_for{challenge_of(opts), origin, "localhost"};
+  wa::Registration reg = key.Register(reg_for);
+  const std::string reg_body = json{{"name", "laptop"},
+                                    {"client_data_json", Base64UrlEncode(reg.client_data_json)},
+                                    {"attestation_object", Base64UrlEncode(reg.attestation_object)}}.dump();
+  Answer added = Do("POST", "/v1/passkeys", carol, reg_body);
+  ASSERT_EQ(added.status, 201) << added.raw.body;
+  EXPECT_EQ(added.body["algorithm"], "ES256");
+  EXPECT_EQ(Do("POST", "/v1/passkeys", carol, reg_body).field(), "passkey") << "a challenge serves once";
+  Answer mine = Do("GET", "/v1/passkeys", carol);
+  ASSERT_EQ(mine.body["passkeys"].size(), 1u);
+  EXPECT_EQ(mine.body["passkeys"][0]["name"], "laptop");
+  // alice's registration cannot use carol's challenge.
+  Answer carols = Do("POST", "/v1/passkeys/options", carol);
+  wa::testing_fakes::TestAuthenticator alices(wa::kEdDsa, "alice");
+  wa::Registration stolen = alices.Register({challenge_of(carols), origin, "localhost"});
+  EXPECT_EQ(Do("POST", "/v1/passkeys", alice,
+               json{{"name", "x"}, {"client_data_json", Base64UrlEncode(stolen.client_data_json)},
+                    {"attestation_object", Base64UrlEncode(stolen.attestation_object)}}.dump()).field(),
+            "passkey");
+
+  // A decision on the passkey rule: a code is not enough, a passkey made for it is.
+  Answer created = Do("POST", "/v1/requests", alice,
+                      R"({"resource":"db","privilege":"owner","duration":"30m","reason":"rotate keys","ticket":"INC-9"})");
+  ASSERT_EQ(created.status, 201) << created.raw.body;
+  EXPECT_EQ(created.body["approver_mfa"], "passkey");
+  const std::string id = created.body["id"];
+  clock_.Advance(std::chrono::seconds(31));  // a TOTP step carol's login did not use
+  Answer by_code = Do("POST", "/v1/requests/" + id + "/approve", carol, R"({"totp":"000000"})");
+  EXPECT_NE(by_code.status, 200);
+  Answer plain = Do("POST", "/v1/requests/" + id + "/approve", carol, "{}");
+  EXPECT_EQ(plain.status, 409);
+  EXPECT_EQ(plain.field(), "passkey");
+  Answer decide = Do("POST", "/v1/requests/" + id + "/passkey-options", carol);
+  ASSERT_EQ(decide.status, 200) << decide.raw.body;
+  ASSERT_EQ(decide.body["allow"].size(), 1u);
+  EXPECT_EQ(Do("POST", "/v1/requests/" + id + "/passkey-options", alice).field(), "passkey")
+      << "alice has no passkey";
+  auto assertion_json = [](const wa::Assertion& a) {
+    return json{{"id", Base64UrlEncode(a.credential_id)},
+                {"client_data_json", Base64UrlEncode(a.client_data_json)},
+                {"authenticator_data", Base64UrlEncode(a.authenticator_data)},
+                {"signature", Base64UrlEncode(a.signature)}};
+  };
+  wa::Assertion signed_decision = key.Sign({challenge_of(decide), origin, "localhost"}, 1);
+  // A phishing origin's assertion for the same challenge does not count.
+  Answer decide2 = Do("POST", "/v1/requests/" + id + "/passkey-options", carol);
+  wa::Assertion phished = key.Sign({challenge_of(decide2), "https://evil.example", "localhost"}, 1);
+  EXPECT_EQ(Do("POST", "/v1/requests/" + id + "/approve", carol,
+               json{{"passkey", assertion_json(phished)}}.dump()).field(), "passkey");
+  Answer ok = Do("POST", "/v1/requests/" + id + "/approve", carol,
+                 json{{"passkey", assertion_json(signed_decision)}}.dump());
+  ASSERT_EQ(ok.status, 200) << ok.raw.body;
+  EXPECT_EQ(ok.body["approvals"].size(), 1u);
+
+  // Passkey login (no user name), then a clone (counter not growing) is refused.
+  Answer login_opts = Do("POST", "/v1/auth/passkey/options");
+  ASSERT_EQ(login_opts.status, 200) << login_opts.raw.body;
+  wa::Assertion login = key.Sign({challenge_of(login_opts), origin, "localhost"}, 2);
+  Answer in = Do("POST", "/v1/auth/passkey/login", "", json{{"credential", assertion_json(login)}}.dump());
+  ASSERT_EQ(in.status, 200) << in.raw.body;
+  EXPECT_EQ(in.body["user"], "carol");
+  const std::string passkey_token = in.body.value("token", "");
+  EXPECT_EQ(Do("GET", "/v1/me", passkey_token).body["user"], "carol");
+  Answer again_opts = Do("POST", "/v1/auth/passkey/options");
+  wa::Assertion clone = key.Sign({challenge_of(again_opts), origin, "localhost"}, 2);
+  EXPECT_EQ(Do("POST", "/v1/auth/passkey/login", "", json{{"credential", assertion_json(clone)}}.dump()).status, 401);
+  // A login challenge does not serve a decision.
+  Answer wrong = Do("POST", "/v1/auth/passkey/options");
+  wa::Assertion misused = key.Sign({challenge_of(wrong), origin, "localhost"}, 3);
+  Answer created2 = Do("POST", "/v1/requests", alice,
+                       R"({"resource":"db","privilege":"owner","duration":"30m","reason":"rotate again","ticket":"INC-10"})");
+  ASSERT_EQ(created2.status, 201);
+  EXPECT_EQ(Do("POST", "/v1/requests/" + created2.body["id"].get<std::string>() + "/approve", carol,
+               json{{"passkey", assertion_json(misused)}}.dump()).field(), "passkey");
+
+  // Removal.
+  const std::string kid = mine.body["passkeys"][0]["id"];
+  EXPECT_EQ(Do("DELETE", "/v1/passkeys/" + kid, alice).status, 404) << "not alice's";
+  EXPECT_EQ(Do("DELETE", "/v1/passkeys/" + kid, carol).status, 200);
+  EXPECT_TRUE(Do("GET", "/v1/passkeys", carol).body["passkeys"].empty());
+
+  // The log holds each step; no assertion or key material in it.
+  auto leaves = svc_->store().AuditLeaves(0, *svc_->store().AuditSize());
+  ASSERT_TRUE(leaves.has_value());
+  std::string log;
+  for (const auto& l : *leaves) log += l + "\n";
+  for (const char* ev : {"auth.passkey_added", "auth.passkey_verified", "auth.passkey_failed",
+                         "auth.passkey_removed", "\"method\":\"passkey\""}) {
+    EXPECT_NE(log.find(ev), std::string::npos) << ev;
+  }
+  EXPECT_EQ(log.find(Base64UrlEncode(signed_decision.signature)), std::string::npos);
 }
 
 }  // namespace

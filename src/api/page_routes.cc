@@ -108,7 +108,7 @@ void AddPageRoutes(Api& api, service::Service& service) {
     r.headers.emplace_back("Link", link);
     c.w->Send(std::move(r));
   };
-  for (const char* path : {"/", "/requests/{id}", "/inbox", "/new", "/grants", "/audit", "/health"}) {
+  for (const char* path : {"/", "/requests/{id}", "/inbox", "/new", "/grants", "/audit", "/health", "/passkeys"}) {
     Route r = MakeRoute("GET", path, Access::kAnonymous, RecordingScope::kRefused, false, index);
     r.label = "page";
     api.AddRoute(std::move(r));
@@ -154,6 +154,7 @@ void AddPageRoutes(Api& api, service::Service& service) {
                              {"approval_window", rule->approval_window.count()},
                              {"mfa_max_age", rule->mfa_max_age.count()},
                              {"emergency_allowed", rule->emergency_auto_approve},
+                             {"approver_mfa", rule->approver_passkey ? "passkey" : "any"},
                              {"recording", std::string(core::ToString(rule->recording))},
                              {"groups", groups}});
         }

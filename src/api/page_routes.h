@@ -3,7 +3,7 @@
 //
 // Page routes are anonymous: the page itself holds nothing; what it shows comes from /v1 with
 // the session cookie (web_session.h). Every path the page navigates to (/, /requests/{id} as
-// alert messages link it, /inbox, /new, /grants, /audit, /health) answers the same HTML; the
+// alert messages link it, /inbox, /new, /grants, /audit, /health, /passkeys) answers the same HTML; the
 // page's script reads the path.
 #pragma once
 

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <nlohmann/json.hpp>
+
 #include "util/encoding.h"
 #include "util/secret.h"
 #include "util/sha256.h"
@@ -75,6 +77,32 @@ Status CheckCookieRequest(const http::HttpRequest& req, std::string_view token) 
     return CsrfError("the X-CSRF-Token header does not match the session");
   }
   return Ok();
+}
+
+Status CheckPageLogin(const http::HttpRequest& req) {
+  BG_TRY(CheckSameOrigin(req));
+  const std::string* ct = Header(req, "content-type");
+  if (!ct || ct->rfind("application/json", 0) != 0) {
+    return Error::InvalidArgument("content-type", "must be application/json");
+  }
+  return Ok();
+}
+
+http::HttpResponse LoginAnswer(const service::LoginResult& lr, bool cookie, Timestamp now) {
+  nlohmann::json body = {{"expires_at", FormatRfc3339(lr.expires_at)}, {"user", lr.user}};
+  http::HttpResponse r;
+  r.content_type = "application/json";
+  r.headers.emplace_back("Cache-Control", "no-store");
+  if (!cookie) {
+    body["token"] = std::string(lr.token.Reveal());
+  } else {
+    body["csrf"] = CsrfToken(lr.token.Reveal());
+    const int64_t max_age =
+        std::chrono::duration_cast<std::chrono::seconds>(lr.expires_at - now).count();
+    r.headers.emplace_back("Set-Cookie", SessionCookie(lr.token.Reveal(), max_age));
+  }
+  r.body = body.dump();
+  return r;
 }
 
 }  // namespace bg::api

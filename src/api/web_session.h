@@ -14,6 +14,7 @@
 #include <string_view>
 
 #include "http/http_server.h"
+#include "service/people.h"
 #include "util/result.h"
 
 namespace bg::api {
@@ -41,5 +42,13 @@ Status CheckCookieRequest(const http::HttpRequest& req, std::string_view token);
 // Whether a browser request comes from this origin (Origin and Sec-Fetch-Site as above; a
 // request without either, as from curl, passes). For the anonymous login that sets the cookie.
 Status CheckSameOrigin(const http::HttpRequest& req);
+
+// The page's login (password or passkey, with "cookie": true): only as JSON (which no
+// cross-site form sends) and from this origin (CheckSameOrigin).
+Status CheckPageLogin(const http::HttpRequest& req);
+
+// A login's or renewal's answer: the token in the body (bearer callers), or for the page in the
+// session cookie, the body naming the session's CSRF token instead.
+http::HttpResponse LoginAnswer(const service::LoginResult& lr, bool cookie, Timestamp now);
 
 }  // namespace bg::api

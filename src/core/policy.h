@@ -88,6 +88,10 @@ struct Rule {
   Seconds max_duration = std::chrono::hours(1);
   Seconds approval_window = std::chrono::minutes(30);
   Seconds mfa_max_age = std::chrono::minutes(10);  // 0 = a code with every approval
+  // approver_mfa = "passkey": every approval and denial carries a passkey assertion made for it
+  // (a password, a TOTP code or a fresh login is not enough). "any" (the default): a TOTP code,
+  // a passkey, or a login within mfa_max_age.
+  bool approver_passkey = false;
   bool deny_ends_request = true;
   bool emergency_auto_approve = false;
   Seconds review_within = std::chrono::hours(72);

@@ -549,7 +549,7 @@ class PolicyReader {
     constexpr std::string_view kWhere = "[[rules]]";
     c_.CheckKeys(t,
                  {"resource", "privileges", "requesters", "tier", "pool", "approvals",
-                  "escalate_after", "escalate_to", "max_duration", "approval_window", "mfa_max_age", "deny_ends_request",
+                  "escalate_after", "escalate_to", "max_duration", "approval_window", "mfa_max_age", "approver_mfa", "deny_ends_request",
                   "emergency_auto_approve", "review_within", "reviewers", "recording"},
                  kWhere);
     Rule rule;
@@ -609,6 +609,15 @@ class PolicyReader {
     if (auto b = c_.Bool(t, "emergency_auto_approve", kWhere)) rule.emergency_auto_approve = *b;
     if (auto n = c_.Integer(t, "reviewers", kWhere, Need::kOptional, 1, kMaxCount)) {
       rule.reviewers = static_cast<int>(*n);
+    }
+    if (auto mfa = c_.String(t, "approver_mfa", kWhere, Need::kOptional)) {
+      if (mfa->value == "passkey" || mfa->value == "any") {
+        rule.approver_passkey = mfa->value == "passkey";
+      } else {
+        c_.Add(mfa->at, fmt::format("'approver_mfa' in {} must be \"passkey\" or \"any\", not '{}'",
+                                    kWhere, mfa->value));
+        ok = false;
+      }
     }
     if (auto rec = c_.String(t, "recording", kWhere, Need::kOptional)) {
       if (auto r = ParseRecording(rec->value)) {

@@ -201,6 +201,44 @@ tier = 1
   EXPECT_FALSE(ParseRecording("Required").has_value());
 }
 
+TEST(PolicyTest, ApproverMfaIsAnyUnlessARuleAsksForPasskeys) {
+  constexpr std::string_view kText = R"(version = 1
+[pools]
+p = ["carol", "dave"]
+[[resources]]
+name = "db"
+connector = "pg"
+privileges = ["rw", "ro"]
+[[rules]]
+resource = "db"
+privileges = ["rw"]
+requesters = ["alice"]
+tier = 2
+pool = "p"
+approvals = 1
+approver_mfa = "passkey"
+[[rules]]
+resource = "db"
+privileges = ["ro"]
+requesters = ["alice"]
+tier = 2
+pool = "p"
+approvals = 1
+approver_mfa = "any"
+)";
+  PolicyParseResult r = ParsePolicy(kText, "p.toml");
+  ASSERT_TRUE(r.policy.has_value()) << Describe(r.problems);
+  EXPECT_TRUE(r.policy->rules[0].approver_passkey);
+  EXPECT_FALSE(r.policy->rules[1].approver_passkey);
+  std::string bad(kText);
+  bad.replace(bad.find("\"passkey\""), 9, "\"sms\"");
+  r = ParsePolicy(bad, "p.toml");
+  ASSERT_FALSE(r.policy.has_value());
+  ASSERT_EQ(r.problems.size(), 1u);
+  EXPECT_EQ(r.problems[0].line, 15);
+  EXPECT_NE(r.problems[0].message.find("'approver_mfa'"), std::string::npos) << r.problems[0].message;
+}
+
 // Ten lines that every case below starts from, so a case's lines count from 11.
 constexpr std::string_view kBase = R"(version = 1
 [groups]

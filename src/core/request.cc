@@ -223,7 +223,13 @@ Status CheckApprover(const Policy& policy, const Request& r, const Actor& actor,
 }
 
 Status CheckMfa(const Request& r, const Actor& actor, Timestamp now) {
-  if (actor.mfa_code_presented) return Ok();
+  if (r.approver_passkey) {
+    if (actor.passkey_presented) return Ok();
+    return Error(ErrorCode::kFailedPrecondition,
+                 "this rule needs the decision made with a passkey (approver_mfa = \"passkey\")",
+                 "passkey");
+  }
+  if (actor.mfa_code_presented || actor.passkey_presented) return Ok();
   bool fresh = r.mfa_max_age > Seconds(0) && actor.mfa_verified_at.has_value() &&
                now - *actor.mfa_verified_at <= r.mfa_max_age;
   if (fresh) return Ok();
@@ -312,6 +318,7 @@ Result<Transition> CreateRequest(const Policy& policy, const Actor& requester,
   r.review_within = rule->review_within;
   r.reviewers = rule->reviewers;
   r.recording = rule->recording;
+  r.approver_passkey = rule->approver_passkey;
   r.created_at = now;
   r.updated_at = now;
   r.approval_deadline = now + rule->approval_window;

@@ -42,6 +42,7 @@ struct Actor {
   // The stored hash of the bearer token that authenticated this actor (empty when none): what
   // a step-up code is verified for.
   std::string token_hash;
+  bool passkey_presented = false;  // a passkey assertion was verified with this very action
   bool Has(Role r) const;
 };
 
@@ -91,6 +92,7 @@ struct Request {
   Seconds max_duration{0};
   Seconds approval_window{0};
   Seconds mfa_max_age{0};
+  bool approver_passkey = false;  // the rule's approver_mfa = "passkey"
   bool deny_ends_request = true;
   Seconds review_within{0};
   int reviewers = 1;

@@ -824,6 +824,37 @@ TEST_F(RequestTest, MfaMaxAgeZeroNeedsACodeWithEveryApproval) {
   EXPECT_TRUE(Approve(policy_, r, WithMfa(Approver("sam"), kNow, true), "", kNow));
 }
 
+// approver_mfa = "passkey": neither a presented TOTP code nor a fresh login decides; a passkey
+// assertion made with the decision does, for approvals and denials alike.
+TEST_F(RequestTest, PasskeyRuleNeedsAPasskeyWithEveryDecision) {
+  Request r = PendingDba();
+  r.approver_passkey = true;
+  for (const Actor& a : {WithMfa(Approver("carol"), kNow, true), WithMfa(Approver("carol"), kNow, false)}) {
+    Result<Transition> t = Approve(policy_, r, a, "", kNow);
+    ASSERT_FALSE(t);
+    EXPECT_EQ(t.error().code(), ErrorCode::kFailedPrecondition);
+    EXPECT_EQ(t.error().field(), "passkey");
+    Result<Transition> d = Deny(policy_, r, a, "no", kNow);
+    ASSERT_FALSE(d);
+    EXPECT_EQ(d.error().field(), "passkey");
+  }
+  Actor with_key = Approver("carol");
+  with_key.passkey_presented = true;
+  EXPECT_TRUE(Approve(policy_, r, with_key, "", kNow));
+  EXPECT_TRUE(Deny(policy_, r, with_key, "no", kNow));
+  // On an "any" rule a passkey counts as a fresh factor, like a code.
+  r.approver_passkey = false;
+  Actor stale = WithMfa(Approver("carol"), kNow - hours(5), false);
+  stale.passkey_presented = true;
+  EXPECT_TRUE(Approve(policy_, r, stale, "", kNow));
+}
+
+TEST_F(RequestTest, CreateCopiesTheRulesApproverMfa) {
+  for (auto& rule : policy_.rules) rule.approver_passkey = rule.privileges == std::vector<std::string>{"dba"};
+  EXPECT_TRUE(PendingDba().approver_passkey);
+  EXPECT_FALSE(Create(Requester("bob"), Cmd("bastion", "root", minutes(10))).approver_passkey);
+}
+
 TEST_F(RequestTest, PoolMembershipIsReadFromTheCurrentPolicy) {
   Request r = PendingDba();
   EXPECT_TRUE(Approve(policy_, r, Approver("frank"), "", kNow));

@@ -9,12 +9,15 @@
 // own transaction).
 #pragma once
 
+#include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "auth/rate_limit.h"
+#include "auth/webauthn.h"
 #include "core/request.h"
 #include "service/auth_cache.h"
 #include "service/config.h"
@@ -101,6 +104,38 @@ class People {
   // StepUpInTx in a transaction of its own, waiting for the commit.
   Result<core::Actor> VerifyActionCode(const core::Actor& actor, const std::string& totp);
 
+  // ---- passkeys (WebAuthn; implemented in passkeys.cc) ----
+  // Where passkeys are valid: the origin and host of public_url; without one, a loopback listen
+  // address as https://localhost:PORT (plain HTTP: http://). FailedPrecondition (field
+  // "public_url") when public_url's host is an IP address (WebAuthn needs a host name).
+  struct RelyingParty {
+    std::string origin;
+    std::string rp_id;
+  };
+  Result<RelyingParty> PasskeyRelyingParty() const;
+  // A new single-use challenge (raw bytes) for `purpose` ("register:<user>", "login",
+  // "decide:<user>:<request>"), valid for kPasskeyChallengeLifetime. ResourceExhausted when
+  // too many are outstanding.
+  static constexpr Seconds kPasskeyChallengeLifetime{120};
+  Result<std::string> NewPasskeyChallenge(const std::string& purpose);
+  // Registers a passkey of `actor`, who must have logged in with password and TOTP within
+  // kPasskeyRegistrationMfaAge (or hold a passkey session). Audited as "auth.passkey_added".
+  static constexpr Seconds kPasskeyRegistrationMfaAge{600};
+  Result<store::PasskeyRecord> RegisterPasskey(const core::Actor& actor,
+                                               const auth::webauthn::Registration& registration,
+                                               const std::string& name);
+  // Removes one of `actor`'s passkeys (by raw id); audited as "auth.passkey_removed".
+  Status RemovePasskey(const core::Actor& actor, const std::string& id);
+  // Logs in with a passkey (a discoverable credential: the assertion names it). The token's
+  // MFA time is now. Failures count with the login throttle of the account and source.
+  Result<LoginResult> PasskeyLogin(const auth::webauthn::Assertion& assertion,
+                                   const std::string& source);
+  // Verifies a passkey assertion made for a decision on `request` inside `tx` (its counter is
+  // stored there): `fresh` is the actor with passkey_presented, or `refused` says why.
+  Result<StepUp> PasskeyStepUpInTx(Tx& tx, const core::Actor& actor,
+                                   const auth::webauthn::Assertion& assertion,
+                                   const RequestId& request);
+
   // ---- accounts (Service's comments say what each does) ----
   Result<NewUser> AddUser(const std::string& actor, const std::string& name,
                           std::vector<core::Role> roles, const Secret& password,
@@ -145,6 +180,17 @@ class People {
   ServiceMetrics* metrics_;
   auth::LoginLimiter limiter_;
   AuthCache auth_cache_;
+  // Outstanding passkey challenges: raw challenge -> what it was issued for, until when.
+  struct PendingChallenge {
+    std::string purpose;
+    Timestamp expires_at;
+  };
+  static constexpr size_t kMaxPendingChallenges = 10000;
+  std::mutex challenges_mu_;
+  std::map<std::string, PendingChallenge> challenges_;
+  // Takes (removes) the challenge `client_data_json` names if it was issued for `purpose` and
+  // has not expired; the raw challenge, or InvalidArgument field "passkey".
+  Result<std::string> TakeChallenge(std::string_view client_data_json, const std::string& purpose);
 };
 
 }  // namespace bg::service

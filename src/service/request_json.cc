@@ -74,6 +74,7 @@ json RequestJson(const core::Request& r) {
       {"end_reason", r.end_reason},
       {"last_error", r.last_error},
       {"recording", std::string(core::ToString(r.recording))},
+      {"approver_mfa", r.approver_passkey ? "passkey" : "any"},
   };
   if (r.extension) {
     json ext_approvals = json::array();

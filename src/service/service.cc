@@ -306,14 +306,18 @@ void Service::Create(const core::Actor& actor, core::CreateCommand cmd,
   workflow_->Create(actor, std::move(cmd), std::move(cb));
 }
 void Service::Approve(const core::Actor& actor, RequestId id, std::string comment,
-                      Callback<core::Request> cb, std::string totp) {
+                      Callback<core::Request> cb, std::string totp,
+                      std::optional<auth::webauthn::Assertion> passkey) {
   if (!workflow_) return cb(NotStarted());
-  workflow_->Approve(actor, std::move(id), std::move(comment), std::move(cb), std::move(totp));
+  workflow_->Approve(actor, std::move(id), std::move(comment), std::move(cb), std::move(totp),
+                     std::move(passkey));
 }
 void Service::Deny(const core::Actor& actor, RequestId id, std::string reason,
-                   Callback<core::Request> cb, std::string totp) {
+                   Callback<core::Request> cb, std::string totp,
+                   std::optional<auth::webauthn::Assertion> passkey) {
   if (!workflow_) return cb(NotStarted());
-  workflow_->Deny(actor, std::move(id), std::move(reason), std::move(cb), std::move(totp));
+  workflow_->Deny(actor, std::move(id), std::move(reason), std::move(cb), std::move(totp),
+                  std::move(passkey));
 }
 void Service::Cancel(const core::Actor& actor, RequestId id, Callback<core::Request> cb) {
   if (!workflow_) return cb(NotStarted());

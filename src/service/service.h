@@ -80,6 +80,8 @@ class Service {
   const auth::MasterKey& master_key() const { return *master_key_; }
   const ServerConfig& config() const { return config_; }
   const Clock& clock() const { return clock_; }
+  // Accounts, logins and passkeys; null before Start.
+  People* people() { return people_.get(); }
   std::shared_ptr<const core::Policy> policy() const;
   metrics::Registry& metrics() { return *metrics_; }
   store::Store& store() { return *store_; }
@@ -151,10 +153,13 @@ class Service {
   // With `totp`, the code is verified (as VerifyActionCode does) in the same writer
   // transaction as the decision and the request's visibility: both commit or neither, except
   // that a wrong code is counted and audited although nothing is decided. Never blocks.
+  // With `passkey`, a passkey assertion made for this decision, likewise (a rule with
+  // approver_mfa = "passkey" accepts nothing else).
   void Approve(const core::Actor& actor, RequestId id, std::string comment,
-               Callback<core::Request> cb, std::string totp = "");
+               Callback<core::Request> cb, std::string totp = "",
+               std::optional<auth::webauthn::Assertion> passkey = std::nullopt);
   void Deny(const core::Actor& actor, RequestId id, std::string reason, Callback<core::Request> cb,
-            std::string totp = "");
+            std::string totp = "", std::optional<auth::webauthn::Assertion> passkey = std::nullopt);
   void Cancel(const core::Actor& actor, RequestId id, Callback<core::Request> cb);
   void Revoke(const core::Actor& actor, RequestId id, std::string reason,
               Callback<core::Request> cb);

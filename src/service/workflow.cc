@@ -154,11 +154,14 @@ void RequestWorkflow::Transact(RequestId id,
 }
 
 void RequestWorkflow::Decide(const core::Actor& actor, RequestId id, std::string decision,
-                     std::string totp, DecisionStep step, Callback<core::Request> cb) {
+                     std::string totp, std::optional<auth::webauthn::Assertion> passkey,
+                     DecisionStep step, Callback<core::Request> cb) {
   auto pol = effects_.policy();
   auto refused = std::make_shared<std::optional<Error>>();
+  const bool stepped_up = !totp.empty() || passkey.has_value();
   auto fn = [this, pol, id, actor, decision = std::move(decision), totp = std::move(totp),
-             step = std::move(step), refused](Tx& tx) -> Result<core::Request> {
+             passkey = std::move(passkey), step = std::move(step),
+             refused](Tx& tx) -> Result<core::Request> {
     BG_ASSIGN_OR_RETURN(auto current, tx.GetRequest(id));
     // A request the caller may not see does not exist for them, and costs no code.
     if (!current || !core::CanView(*pol, *current, actor)) {
@@ -173,6 +176,14 @@ void RequestWorkflow::Decide(const core::Actor& actor, RequestId id, std::string
       }
       acting = std::move(*up.fresh);
     }
+    if (passkey) {
+      BG_ASSIGN_OR_RETURN(People::StepUp up, people_.PasskeyStepUpInTx(tx, acting, *passkey, id));
+      if (up.refused) {
+        *refused = std::move(*up.refused);
+        return *current;  // commits the failed attempt's audit leaf
+      }
+      acting = std::move(*up.fresh);
+    }
     auto t = step(*pol, *current, acting, tx.now());
     if (!t) {
       tx.Audit(RefusedApprovalEvent(acting, *current, decision, t.error()));
@@ -182,7 +193,6 @@ void RequestWorkflow::Decide(const core::Actor& actor, RequestId id, std::string
     if (t->effects.empty()) return *current;  // idempotent repeat: nothing to store
     return effects_.ApplyTransition(tx, *t, current->version);
   };
-  const bool stepped_up = !totp.empty();
   writer_.Submit(MakeOp<core::Request>(
       std::move(fn), [this, cb = std::move(cb), refused, stepped_up,
                       user = actor.name, token = actor.token_hash](Result<core::Request> r) {
@@ -196,7 +206,8 @@ void RequestWorkflow::Decide(const core::Actor& actor, RequestId id, std::string
 }
 
 void RequestWorkflow::Approve(const core::Actor& actor, RequestId id, std::string comment,
-                      Callback<core::Request> cb, std::string totp) {
+                      Callback<core::Request> cb, std::string totp,
+                      std::optional<auth::webauthn::Assertion> passkey) {
   if (!totp.empty()) {
     if (Status s = People::CheckMayPresentCode(actor); !s) return cb(s.error());
   }
@@ -205,7 +216,7 @@ void RequestWorkflow::Approve(const core::Actor& actor, RequestId id, std::strin
     if (r) CountDecision(metrics_, "approve");
     cb(std::move(r));
   };
-  Decide(actor, std::move(id), "approve", std::move(totp),
+  Decide(actor, std::move(id), "approve", std::move(totp), std::move(passkey),
          [comment = std::move(comment)](const core::Policy& p, const core::Request& r,
                                         const core::Actor& acting, Timestamp now) {
            return core::Approve(p, r, acting, comment, now);
@@ -214,7 +225,8 @@ void RequestWorkflow::Approve(const core::Actor& actor, RequestId id, std::strin
 }
 
 void RequestWorkflow::Deny(const core::Actor& actor, RequestId id, std::string reason,
-                   Callback<core::Request> cb, std::string totp) {
+                   Callback<core::Request> cb, std::string totp,
+                   std::optional<auth::webauthn::Assertion> passkey) {
   if (!totp.empty()) {
     if (Status s = People::CheckMayPresentCode(actor); !s) return cb(s.error());
   }
@@ -223,7 +235,7 @@ void RequestWorkflow::Deny(const core::Actor& actor, RequestId id, std::string r
     if (r) CountDecision(metrics_, "deny");
     cb(std::move(r));
   };
-  Decide(actor, std::move(id), "deny", std::move(totp),
+  Decide(actor, std::move(id), "deny", std::move(totp), std::move(passkey),
          [reason = std::move(reason)](const core::Policy& p, const core::Request& r,
                                       const core::Actor& acting, Timestamp now) {
            return core::Deny(p, r, acting, reason, now);

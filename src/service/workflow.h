@@ -9,9 +9,11 @@
 #pragma once
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "auth/webauthn.h"
 #include "core/commands.h"
 #include "core/request.h"
 #include "service/effects.h"
@@ -39,10 +41,12 @@ class RequestWorkflow {
   void Create(const core::Actor& actor, core::CreateCommand cmd, Callback<core::Request> cb);
   // With `totp`, the code is verified (People::StepUpInTx) in the same transaction as the
   // decision and the request's visibility.
+  // With `passkey`, an assertion made for this decision (People::PasskeyStepUpInTx), likewise.
   void Approve(const core::Actor& actor, RequestId id, std::string comment,
-               Callback<core::Request> cb, std::string totp = "");
+               Callback<core::Request> cb, std::string totp = "",
+               std::optional<auth::webauthn::Assertion> passkey = std::nullopt);
   void Deny(const core::Actor& actor, RequestId id, std::string reason, Callback<core::Request> cb,
-            std::string totp = "");
+            std::string totp = "", std::optional<auth::webauthn::Assertion> passkey = std::nullopt);
   void Cancel(const core::Actor& actor, RequestId id, Callback<core::Request> cb);
   void Revoke(const core::Actor& actor, RequestId id, std::string reason,
               Callback<core::Request> cb);
@@ -71,7 +75,8 @@ class RequestWorkflow {
   using DecisionStep = std::function<Result<core::Transition>(
       const core::Policy&, const core::Request&, const core::Actor&, Timestamp)>;
   void Decide(const core::Actor& actor, RequestId id, std::string decision, std::string totp,
-              DecisionStep step, Callback<core::Request> cb);
+              std::optional<auth::webauthn::Assertion> passkey, DecisionStep step,
+              Callback<core::Request> cb);
 
   store::Store& store_;
   Writer& writer_;

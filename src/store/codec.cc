@@ -8,6 +8,8 @@
 #include <nlohmann/json.hpp>
 #include <utility>
 
+#include "util/encoding.h"
+
 namespace bg::store {
 namespace {
 
@@ -270,6 +272,7 @@ std::string EncodeRequestBody(const core::Request& r) {
       {"max_duration", r.max_duration.count()},
       {"approval_window", r.approval_window.count()},
       {"mfa_max_age", r.mfa_max_age.count()},
+      {"approver_passkey", r.approver_passkey},
       {"deny_ends_request", r.deny_ends_request},
       {"review_within", r.review_within.count()},
       {"reviewers", r.reviewers},
@@ -333,6 +336,7 @@ Status DecodeRequestBody(std::string_view text, std::string_view column, core::R
   rd.Secs("max_duration", r.max_duration);
   rd.Secs("approval_window", r.approval_window);
   rd.Secs("mfa_max_age", r.mfa_max_age);
+  rd.Bool("approver_passkey", r.approver_passkey);  // absent before schema v6: false
   rd.Bool("deny_ends_request", r.deny_ends_request);
   rd.Secs("review_within", r.review_within);
   rd.Int("reviewers", r.reviewers);
@@ -371,6 +375,60 @@ Status DecodeRequestBody(std::string_view text, std::string_view column, core::R
     r.extension = std::move(e);
   }
   return status;
+}
+
+std::string EncodePasskeys(const std::vector<PasskeyRecord>& passkeys) {
+  json out = json::array();
+  for (const PasskeyRecord& p : passkeys) {
+    json e = {{"id", Base64UrlEncode(p.id)},
+              {"alg", p.alg},
+              {"public_key", Base64UrlEncode(p.public_key)},
+              {"sign_count", p.sign_count},
+              {"name", p.name},
+              {"created_at", ToUnixSeconds(p.created_at)}};
+    if (p.last_used_at) e["last_used_at"] = ToUnixSeconds(*p.last_used_at);
+    out.push_back(std::move(e));
+  }
+  return out.dump();
+}
+
+Result<std::vector<PasskeyRecord>> DecodePasskeys(std::string_view text, std::string_view column) {
+  auto bad = [&](std::string_view what) {
+    return Error::Internal(fmt::format("{}: {}", column, what));
+  };
+  json j = json::parse(text, nullptr, false);
+  if (j.is_discarded() || !j.is_array()) return bad("not a JSON array");
+  std::vector<PasskeyRecord> out;
+  for (const json& e : j) {
+    if (!e.is_object()) return bad("an entry is not an object");
+    auto str = [&](const char* k) -> std::optional<std::string> {
+      auto it = e.find(k);
+      if (it == e.end() || !it->is_string()) return std::nullopt;
+      return it->get<std::string>();
+    };
+    auto num = [&](const char* k) -> std::optional<int64_t> {
+      auto it = e.find(k);
+      if (it == e.end() || !it->is_number_integer()) return std::nullopt;
+      return it->get<int64_t>();
+    };
+    PasskeyRecord p;
+    auto id = str("id"), key = str("public_key"), name = str("name");
+    auto alg = num("alg"), count = num("sign_count"), created = num("created_at");
+    if (!id || !key || !name || !alg || !count || !created) return bad("an entry lacks a field");
+    auto id_raw = Base64UrlDecode(*id);
+    auto key_raw = Base64UrlDecode(*key);
+    if (!id_raw || !key_raw) return bad("an entry's id or key is not base64url");
+    if (*count < 0 || *count > std::numeric_limits<uint32_t>::max()) return bad("sign_count out of range");
+    p.id = std::move(*id_raw);
+    p.public_key = std::move(*key_raw);
+    p.alg = static_cast<int>(*alg);
+    p.sign_count = static_cast<uint32_t>(*count);
+    p.name = std::move(*name);
+    p.created_at = FromUnixSeconds(*created);
+    if (auto used = num("last_used_at")) p.last_used_at = FromUnixSeconds(*used);
+    out.push_back(std::move(p));
+  }
+  return out;
 }
 
 }  // namespace bg::store

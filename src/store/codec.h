@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/request.h"
+#include "store/store.h"
 #include "util/result.h"
 
 namespace bg::store {
@@ -33,5 +34,10 @@ std::string EncodeRequestBody(const core::Request& r);
 // Fills the body fields of `r` from `json`. Missing keys keep their defaults; a key of the wrong
 // type or a malformed document is Internal naming `column` and the key.
 Status DecodeRequestBody(std::string_view json, std::string_view column, core::Request& r);
+
+// users.passkeys: a JSON array of objects (binary fields base64url). Decoding a malformed value
+// is Internal naming `column`.
+std::string EncodePasskeys(const std::vector<PasskeyRecord>& passkeys);
+Result<std::vector<PasskeyRecord>> DecodePasskeys(std::string_view text, std::string_view column);
 
 }  // namespace bg::store

@@ -173,10 +173,15 @@ constexpr std::string_view kV5 = R"sql(
 ALTER TABLE users ADD COLUMN email TEXT NOT NULL DEFAULT '';
 )sql";
 
+// Version 6: passkeys (issue 14): each account's WebAuthn credentials, as a JSON array.
+constexpr std::string_view kV6 = R"sql(
+ALTER TABLE users ADD COLUMN passkeys TEXT NOT NULL DEFAULT '[]';
+)sql";
+
 }  // namespace
 
 const std::vector<std::string_view>& Migrations() {
-  static const std::vector<std::string_view> kMigrations = {kV1, kV2, kV3, kV4, kV5};
+  static const std::vector<std::string_view> kMigrations = {kV1, kV2, kV3, kV4, kV5, kV6};
   return kMigrations;
 }
 

@@ -123,7 +123,7 @@ Status WriteRequest(Connection& conn, const WriteBatch::RequestWrite& w) {
 
 constexpr std::string_view kUserColumns =
     "name, roles, password_hash, totp_secret_enc, totp_last_step, disabled, created_at, "
-    "mfa_verified_at, failed_logins, locked_until, unlocked_at, email";
+    "mfa_verified_at, failed_logins, locked_until, unlocked_at, email, passkeys";
 
 Result<UserRecord> ReadUser(const Stmt& s) {
   UserRecord u;
@@ -145,6 +145,9 @@ Result<UserRecord> ReadUser(const Stmt& s) {
   if (auto t = s.OptInt(9)) u.locked_until = FromUnixSeconds(*t);
   if (auto t = s.OptInt(10)) u.unlocked_at = FromUnixSeconds(*t);
   u.email = s.Text(11);
+  auto passkeys = DecodePasskeys(s.Text(12), "users.passkeys");
+  if (!passkeys) return Context(passkeys.error(), fmt::format("user '{}'", u.name));
+  u.passkeys = std::move(*passkeys);
   return u;
 }
 
@@ -153,7 +156,8 @@ Status WriteUser(Connection& conn, const UserRecord& u) {
       Stmt s, conn.Prepare("INSERT OR REPLACE INTO users(name, roles, password_hash, "
                            "totp_secret_enc, totp_last_step, "
                            "disabled, created_at, mfa_verified_at, failed_logins, locked_until, "
-                           "unlocked_at, email) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"));
+                           "unlocked_at, email, passkeys) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, "
+                           "?11, ?12, ?13)"));
   s.Bind(1, u.name)
       .Bind(2, EncodeRoles(u.roles))
       .Bind(3, u.password_hash)
@@ -165,7 +169,8 @@ Status WriteUser(Connection& conn, const UserRecord& u) {
       .Bind(9, int64_t{u.failed_logins})
       .Bind(10, OptSeconds(u.locked_until))
       .Bind(11, OptSeconds(u.unlocked_at))
-      .Bind(12, u.email);
+      .Bind(12, u.email)
+      .Bind(13, EncodePasskeys(u.passkeys));
   Status st = s.Run();
   if (!st) return Context(st.error(), fmt::format("write user '{}'", u.name));
   return Ok();

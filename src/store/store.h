@@ -18,6 +18,17 @@
 
 namespace bg::store {
 
+// A passkey (WebAuthn credential) of an account: what auth/webauthn.h verifies assertions with.
+struct PasskeyRecord {
+  std::string id;          // the raw credential id
+  int alg = 0;             // COSE algorithm: -7 (ES256) or -8 (EdDSA)
+  std::string public_key;  // raw public key bytes (webauthn::Credential::public_key)
+  uint32_t sign_count = 0;
+  std::string name;        // what its owner called it ("laptop")
+  Timestamp created_at;
+  std::optional<Timestamp> last_used_at;
+};
+
 struct UserRecord {
   std::string name;
   std::vector<core::Role> roles;
@@ -33,6 +44,8 @@ struct UserRecord {
   std::optional<Timestamp> unlocked_at;
   // Where person-addressed notifications go over SMTP (`user add --email`); empty: none.
   std::string email = {};
+  // Registered passkeys (schema v6), oldest first.
+  std::vector<PasskeyRecord> passkeys = {};
 };
 
 struct TokenRecord {

@@ -180,6 +180,22 @@ UserRecord FullUser(const std::string& name) {
   u.failed_logins = 3;
   u.locked_until = T(900);
   u.unlocked_at = T(950);
+  u.email = name + "@example.org";
+  PasskeyRecord es;
+  es.id = std::string("\x00\xff cred", 7);  // raw bytes, NUL included
+  es.alg = -7;
+  es.public_key = "\x04" + std::string(64, '\x7f');
+  es.sign_count = 4'000'000'000u;
+  es.name = "laptop";
+  es.created_at = T(3);
+  es.last_used_at = T(4);
+  PasskeyRecord ed;
+  ed.id = "ed";
+  ed.alg = -8;
+  ed.public_key = std::string(32, '\x01');
+  ed.name = "key \"two\"";
+  ed.created_at = T(5);
+  u.passkeys = {es, ed};
   return u;
 }
 
@@ -195,6 +211,17 @@ void ExpectSameUser(const UserRecord& a, const UserRecord& b) {
   EXPECT_EQ(a.failed_logins, b.failed_logins);
   EXPECT_EQ(a.locked_until, b.locked_until);
   EXPECT_EQ(a.unlocked_at, b.unlocked_at);
+  EXPECT_EQ(a.email, b.email);
+  ASSERT_EQ(a.passkeys.size(), b.passkeys.size());
+  for (size_t i = 0; i < a.passkeys.size(); ++i) {
+    EXPECT_EQ(a.passkeys[i].id, b.passkeys[i].id);
+    EXPECT_EQ(a.passkeys[i].alg, b.passkeys[i].alg);
+    EXPECT_EQ(a.passkeys[i].public_key, b.passkeys[i].public_key);
+    EXPECT_EQ(a.passkeys[i].sign_count, b.passkeys[i].sign_count);
+    EXPECT_EQ(a.passkeys[i].name, b.passkeys[i].name);
+    EXPECT_EQ(a.passkeys[i].created_at, b.passkeys[i].created_at);
+    EXPECT_EQ(a.passkeys[i].last_used_at, b.passkeys[i].last_used_at);
+  }
 }
 
 AuditAppend Leaf(int64_t index) {

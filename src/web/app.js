@@ -75,6 +75,62 @@ function parseSpan(text) { // "1h30m", "45m", "90s", "600" -> seconds, or NaN
   if (!m || text === '') return NaN;
   return (Number(m[1] || 0) * 3600) + (Number(m[2] || 0) * 60) + Number(m[3] || 0);
 }
+// ---- passkeys (WebAuthn) ----
+const b64u = {
+  enc(buf) {
+    const bytes = new Uint8Array(buf);
+    let s = '';
+    for (const b of bytes) s += String.fromCharCode(b);
+    return btoa(s).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+  },
+  dec(text) {
+    const s = atob(text.replace(/-/g, '+').replace(/_/g, '/') + '==='.slice((text.length + 3) % 4));
+    return Uint8Array.from(s, (c) => c.charCodeAt(0));
+  },
+};
+const passkeysHere = () => typeof window.PublicKeyCredential !== 'undefined';
+function assertionJson(cred) {
+  const r = cred.response;
+  return { id: b64u.enc(cred.rawId), client_data_json: b64u.enc(r.clientDataJSON), authenticator_data: b64u.enc(r.authenticatorData), signature: b64u.enc(r.signature) };
+}
+async function getAssertion(o) {
+  const cred = await navigator.credentials.get({
+    publicKey: {
+      challenge: b64u.dec(o.challenge), rpId: o.rp_id, timeout: o.timeout, userVerification: 'required',
+      allowCredentials: (o.allow || []).map((id) => ({ type: 'public-key', id: b64u.dec(id) })),
+    },
+  });
+  return assertionJson(cred);
+}
+async function passkeyLogin() {
+  const o = await api('POST', '/v1/auth/passkey/options');
+  const credential = await getAssertion(o);
+  const j = await api('POST', '/v1/auth/passkey/login', { credential, cookie: true });
+  S.csrf = j.csrf;
+}
+async function addPasskey(name) {
+  const o = await api('POST', '/v1/passkeys/options');
+  const cred = await navigator.credentials.create({
+    publicKey: {
+      challenge: b64u.dec(o.challenge), rp: { id: o.rp_id, name: o.rp_name },
+      user: { id: b64u.dec(o.user.id), name: o.user.name, displayName: o.user.display_name },
+      pubKeyCredParams: o.algorithms.map((alg) => ({ type: 'public-key', alg })),
+      excludeCredentials: o.exclude.map((id) => ({ type: 'public-key', id: b64u.dec(id) })),
+      authenticatorSelection: { residentKey: 'required', requireResidentKey: true, userVerification: 'required' },
+      timeout: o.timeout, attestation: 'none',
+    },
+  });
+  return api('POST', '/v1/passkeys', {
+    name, client_data_json: b64u.enc(cred.response.clientDataJSON), attestation_object: b64u.enc(cred.response.attestationObject),
+  });
+}
+// Whether this person has a passkey: read once after login, in the background (it must not
+// hold up the first view), and after adding or removing one.
+async function loadPasskeys() {
+  try { S.passkeys = (await api('GET', '/v1/passkeys')).passkeys; } catch (_) { S.passkeys = null; }
+  return S.passkeys;
+}
+
 function when(iso) { return iso ? new Date(iso).toLocaleString() : '—'; }
 function secondsUntil(iso) { return (Date.parse(iso) - Date.now()) / 1000; }
 function hasRole(r) { return S.me && S.me.roles.includes(r); }
@@ -103,7 +159,7 @@ function drawNav() {
   if (!S.me) { nav.hidden = true; nav.replaceChildren(); return; }
   const links = [['/inbox', 'Inbox'], ['/new', 'Request'], ['/grants', 'My grants']];
   if (hasRole('auditor') || hasRole('admin')) links.push(['/audit', 'Audit']);
-  links.push(['/health', 'Health']);
+  links.push(['/health', 'Health'], ['/passkeys', 'Passkeys']);
   const here = location.pathname;
   nav.replaceChildren(
     ...links.map(([href, label]) => h('a', { href, 'data-nav': true, 'aria-current': here === href ? 'page' : null, text: label })),
@@ -125,7 +181,7 @@ async function loadMe() {
 }
 
 function loggedOut(msg) {
-  S.me = null; S.csrf = null; S.options = null;
+  S.me = null; S.csrf = null; S.options = null; S.passkeys = undefined;
   if (S.es) { S.es.close(); S.es = null; }
   render();
   if (msg) toast(msg);
@@ -146,7 +202,23 @@ function viewLogin() {
     h('label', { for: 't', text: 'Authenticator code' }),
     h('input', { id: 't', name: 'totp', inputmode: 'numeric', autocomplete: 'one-time-code', pattern: '[0-9]{6,8}', required: true }),
     err,
-    h('div', { class: 'row' }, h('button', { type: 'submit', text: 'Log in' })));
+    h('div', { class: 'row' }, h('button', { type: 'submit', text: 'Log in' }),
+      passkeysHere() ? h('button', { type: 'button', class: 'secondary', id: 'pk-login', text: 'Log in with a passkey' }) : null));
+  const pk = form.querySelector('#pk-login');
+  if (pk) {
+    pk.addEventListener('click', async () => {
+      err.textContent = '';
+      pk.disabled = true;
+      try {
+        await passkeyLogin();
+        await loadMe();
+        render();
+      } catch (e) {
+        err.textContent = e.name === 'NotAllowedError' ? 'The passkey prompt was closed or timed out.' : e.message;
+        pk.disabled = false;
+      }
+    });
+  }
   form.addEventListener('submit', async (ev) => {
     ev.preventDefault();
     err.textContent = '';
@@ -195,7 +267,7 @@ function startEvents() {
 function scheduleRefresh() {
   clearTimeout(S.refresh);
   S.refresh = setTimeout(() => {
-    if (location.pathname === '/new' || location.pathname === '/audit') return;
+    if (['/new', '/audit', '/passkeys'].includes(location.pathname)) return;
     const a = document.activeElement;
     if (a && /^(INPUT|TEXTAREA|SELECT)$/.test(a.tagName) && document.getElementById('main').contains(a)) {
       a.addEventListener('blur', () => scheduleRefresh(), { once: true });
@@ -247,7 +319,7 @@ function decisionControls(r) {
   const approveBtn = h('button', { type: 'button', text: 'Approve' });
   const denyBtn = h('button', { type: 'button', class: 'danger', text: 'Deny' });
 
-  async function send() {
+  async function send(withPasskey) {
     msg.textContent = '';
     const body = {};
     if (!codeWrap.hidden && code.value.trim()) body.totp = code.value.trim();
@@ -255,6 +327,13 @@ function decisionControls(r) {
     if (mode === 'deny' && !body.reason) { reasonWrap.hidden = false; confirm.hidden = false; reason.focus(); return; }
     for (const b of [approveBtn, denyBtn, confirm]) b.disabled = true;
     try {
+      // A passkey tap is the fresh factor: always where the rule asks for it, and whenever this
+      // person has one (so no code needs typing).
+      const usePasskey = withPasskey || r.approver_mfa === 'passkey' || (S.passkeys && S.passkeys.length > 0 && !body.totp);
+      if (usePasskey && passkeysHere()) {
+        const o = await api('POST', '/v1/requests/' + encodeURIComponent(r.id) + '/passkey-options');
+        body.passkey = await getAssertion(o);
+      }
       await api('POST', '/v1/requests/' + encodeURIComponent(r.id) + '/' + mode, body);
       toast((mode === 'approve' ? 'Approved: ' : 'Denied: ') + title(r));
       render({ keepFocus: true });
@@ -263,17 +342,20 @@ function decisionControls(r) {
       if (e.field === 'totp') {
         codeWrap.hidden = false; confirm.hidden = false; code.focus();
         msg.textContent = e.message;
+      } else if (e.name === 'NotAllowedError') {
+        msg.textContent = 'The passkey prompt was closed or timed out; tap again.';
       } else {
         msg.textContent = e.message;
       }
     }
   }
-  approveBtn.addEventListener('click', () => { mode = 'approve'; reasonWrap.hidden = true; send(); });
-  denyBtn.addEventListener('click', () => { mode = 'deny'; send(); });
-  confirm.addEventListener('click', send);
+  approveBtn.addEventListener('click', () => { mode = 'approve'; reasonWrap.hidden = true; send(false); });
+  denyBtn.addEventListener('click', () => { mode = 'deny'; send(false); });
+  confirm.addEventListener('click', () => send(false));
   for (const input of [code, reason]) {
-    input.addEventListener('keydown', (ev) => { if (ev.key === 'Enter') { ev.preventDefault(); send(); } });
+    input.addEventListener('keydown', (ev) => { if (ev.key === 'Enter') { ev.preventDefault(); send(false); } });
   }
+  if (r.approver_mfa === 'passkey') box.append(h('p', { class: 'hint', text: 'This rule needs a passkey: approve with your security key or device.' }));
   box.append(codeWrap, reasonWrap, msg, h('div', { class: 'row' }, approveBtn, denyBtn, confirm));
   return box;
 }
@@ -511,6 +593,36 @@ async function viewHealth() {
   setMain('Health', ...kids);
 }
 
+async function viewPasskeys() {
+  const list = await loadPasskeys() || [];
+  const err = h('p', { class: 'error', role: 'alert' });
+  const name = h('input', { id: 'pk-name', value: 'this device', maxlength: 64 });
+  const add = h('button', { type: 'button', text: 'Add a passkey' });
+  add.addEventListener('click', async () => {
+    err.textContent = '';
+    add.disabled = true;
+    try {
+      await addPasskey(name.value.trim() || 'passkey');
+      toast('Passkey added.');
+      render({ keepFocus: true });
+    } catch (e) {
+      add.disabled = false;
+      err.textContent = e.name === 'NotAllowedError' ? 'The passkey prompt was closed or timed out.' : e.message;
+    }
+  });
+  const rows = list.map((p) => h('li', null, h('strong', { text: p.name }), ' (' + p.algorithm + ', added ' + when(p.created_at) + (p.last_used_at ? ', last used ' + when(p.last_used_at) : '') + ') ',
+    h('button', { type: 'button', class: 'secondary', text: 'Remove ' + p.name, onclick: async (ev) => {
+      ev.target.disabled = true;
+      try { await api('DELETE', '/v1/passkeys/' + encodeURIComponent(p.id)); render({ keepFocus: true }); } catch (e) { ev.target.disabled = false; toast(e.message); }
+    } })));
+  setMain('Passkeys',
+    h('div', { class: 'card' },
+      h('p', { text: 'A passkey logs you in and approves with one tap of your device, and cannot be phished: it only works on this site. Adding one needs a password and code login within the last 10 minutes.' }),
+      list.length ? h('ul', { class: 'passkeys' }, ...rows) : h('p', { class: 'muted', text: 'You have no passkey yet.' }),
+      passkeysHere() ? h('div', null, h('label', { for: 'pk-name', text: 'Name of the new passkey' }), name, err, h('div', { class: 'row' }, add))
+        : h('p', { class: 'muted', text: 'This browser cannot use passkeys.' })));
+}
+
 async function viewAudit() {
   const cp = await fetch('/v1/audit/checkpoint', { credentials: 'same-origin', cache: 'no-store' });
   const text = cp.ok ? await cp.text() : '';
@@ -527,6 +639,7 @@ async function render(opts) {
   if (!S.me) { clearInterval(S.tick); return viewLogin(); }
   startEvents();
   startTicker();
+  if (S.passkeys === undefined) { S.passkeys = null; loadPasskeys(); }
   const path = location.pathname;
   try {
     let m;
@@ -536,6 +649,7 @@ async function render(opts) {
     else if (path === '/grants') await viewGrants();
     else if (path === '/health') await viewHealth();
     else if (path === '/audit') await viewAudit();
+    else if (path === '/passkeys') await viewPasskeys();
     else if ((m = /^\/requests\/([^/]+)$/.exec(path))) await viewRequest(decodeURIComponent(m[1]));
     else setMain('Not found', h('p', null, h('a', { href: '/', 'data-nav': true, text: 'Back to the start' })));
   } catch (e) {

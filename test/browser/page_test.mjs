@@ -1,8 +1,9 @@
 // The page in a real browser (Debian's chromium driven by playwright-core), against a real
 // server on loopback (test/integration/page_browser_test.sh starts it and sets the environment):
-// a requester asks at 375x667; two approvers approve from their own browser contexts (one
-// opening the request from its link, one from the inbox), each with a fresh authenticator
-// code; the requester's page shows the grant active and counting down without a reload;
+// a requester asks at 375x667; two approvers approve from their own browser contexts: one
+// opening the request from its link with a fresh authenticator code, one from the inbox with a
+// passkey on Chromium's virtual authenticator (registered after a TOTP login, then used to log
+// in and to approve); the requester's page shows the grant active and counting down without a reload;
 // extend and revoke in one tap each; a cross-site form post is refused; no CSP violation;
 // axe-core finds no serious violation; the first load's bytes; the inbox on "Slow 3G".
 // Screenshots of each step go to $BG_ARTIFACTS.
@@ -58,7 +59,7 @@ async function login(p) {
   await p.page.getByLabel('User name').fill(p.name);
   await p.page.getByLabel('Password').fill(`${p.name}-long-password`);
   await p.page.getByLabel('Authenticator code').fill(code(p.name));
-  await p.page.getByRole('button', { name: 'Log in' }).click();
+  await p.page.getByRole('button', { name: 'Log in', exact: true }).click();
   await p.page.getByRole('button', { name: 'Log out' }).waitFor();
 }
 async function axe(p, view) {
@@ -82,7 +83,7 @@ try {
   let bytes = 0;
   cdp.on('Network.loadingFinished', (e) => { bytes += e.encodedDataLength; });
   await alice.page.goto('/');
-  await alice.page.getByRole('button', { name: 'Log in' }).waitFor();
+  await alice.page.getByRole('button', { name: 'Log in', exact: true }).waitFor();
   await alice.page.waitForLoadState('networkidle');
   console.log(`first load: ${bytes} bytes on the wire`);
   check(bytes > 0 && bytes <= 150 * 1024, `first load ${bytes} B <= 150 KB`);
@@ -133,18 +134,35 @@ try {
   await carol.page.getByText('1 of 2 approvals').waitFor();
   await shot(carol, '04-approved-first');
 
-  // ---- dave from the inbox, at 375x667 ----
-  await dave.page.goto('/inbox');
+  // ---- dave: a passkey on the virtual authenticator, then the inbox at 375x667 ----
+  const daveCdp = await dave.context.newCDPSession(dave.page);
+  await daveCdp.send('WebAuthn.enable');
+  await daveCdp.send('WebAuthn.addVirtualAuthenticator', {
+    options: { protocol: 'ctap2', transport: 'internal', hasResidentKey: true, hasUserVerification: true, isUserVerified: true, automaticPresenceSimulation: true },
+  });
+  await dave.page.goto('/passkeys');
   await login(dave);
+  await dave.page.getByLabel('Name of the new passkey').fill('phone');
+  await dave.page.getByRole('button', { name: 'Add a passkey' }).click();
+  await dave.page.getByRole('button', { name: 'Remove phone' }).waitFor();
+  await axe(dave, 'passkeys');
+  await shot(dave, '05-passkey-added');
+  // Log out and back in with the passkey alone: no user name, password or code.
+  await dave.page.getByRole('button', { name: 'Log out' }).click();
+  await dave.page.getByRole('button', { name: 'Log in with a passkey' }).click();
+  await dave.page.getByRole('button', { name: 'Log out' }).waitFor();
+  const who = await (await dave.page.request.get('/v1/me')).json();
+  check(who.user === 'dave', `dave logged in with his passkey alone (${who.user})`);
+  await dave.page.getByRole('link', { name: 'Inbox' }).click();
   const card = dave.page.getByRole('article', { name: `alice · dba on prod-db` });
   await card.waitFor();
   await axe(dave, 'inbox');
-  await shot(dave, '05-inbox');
-  await nextStep();
+  await shot(dave, '06-inbox');
+  // One tap: the passkey is the fresh factor (the rule would otherwise ask for a code).
   await card.getByRole('button', { name: 'Approve' }).click();
-  await card.getByLabel('Authenticator code (fresh MFA is needed)').fill(code('dave'));
-  await card.getByRole('button', { name: 'Confirm' }).click();
   await dave.page.getByText('Nothing waits for a decision.').waitFor();
+  const decided = await (await dave.page.request.get(`/v1/requests/${encodeURIComponent(id)}`)).json();
+  check(decided.approvals.some((a) => a.approver === 'dave'), 'dave approved with his passkey, no code typed');
 
   // ---- the requester's page turns active and counts down, with no reload ----
   const countdown = alice.page.locator('.count').first();
@@ -155,9 +173,10 @@ try {
   check(first !== second, `the countdown moves without a reload (${first} -> ${second})`);
   check(await alice.page.getByText('active', { exact: true }).first().isVisible(), 'the grant shows active');
   await axe(alice, 'my grants');
-  await shot(alice, '06-grant-active');
+  await shot(alice, '07-grant-active');
 
-  // ---- a cross-site form post is refused (another origin, same browser, cookie present) ----
+  // ---- a forged form post is refused: another origin of the same site (so the SameSite cookie
+  // is sent and the CSRF check is what refuses it) ----
   const evil = http.createServer((req, res) => {
     res.writeHead(200, { 'Content-Type': 'text/html' });
     res.end(`<form id="f" method="POST" action="${BASE}/v1/requests/${encodeURIComponent(id)}/revoke" enctype="text/plain">
@@ -166,7 +185,7 @@ try {
   await new Promise((r) => evil.listen(0, '127.0.0.1', r));
   const attacker = await alice.context.newPage();
   const forged = attacker.waitForResponse((r) => r.url().includes('/revoke'));
-  await attacker.goto(`http://127.0.0.1:${evil.address().port}/`);
+  await attacker.goto(`http://localhost:${evil.address().port}/`);
   const answer = await forged;
   check(answer.status() === 403, `a cross-site form post is refused (${answer.status()})`);
   check(/csrf/.test(await answer.text()), 'the refusal names the csrf check');
@@ -178,12 +197,12 @@ try {
   // ---- extend in one tap, then revoke in one tap ----
   await alice.page.getByRole('button', { name: /^Extend/ }).click();
   await alice.page.getByText('extension waiting for approval').waitFor();
-  await shot(alice, '07-extend-asked');
+  await shot(alice, '08-extend-asked');
   await alice.page.getByRole('button', { name: 'Revoke now' }).click();
   await alice.page.getByRole('heading', { name: 'Recently ended' }).waitFor();
   const ended = await (await alice.page.request.get(`/v1/requests/${encodeURIComponent(id)}`)).json();
   check(ended.state === 'revoked', `revoked from the page (state ${ended.state})`);
-  await shot(alice, '08-revoked');
+  await shot(alice, '09-revoked');
 
   // ---- the request's timeline, opened from the list ----
   await alice.page.goto(`/requests/${encodeURIComponent(id)}`);
@@ -191,7 +210,7 @@ try {
   const steps = await alice.page.locator('ol.timeline li').count();
   check(steps >= 4, `the timeline lists asked, two approvals and the end (${steps} entries)`);
   await axe(alice, 'request timeline');
-  await shot(alice, '09-timeline');
+  await shot(alice, '10-timeline');
 
   // ---- the inbox on Slow 3G (a session already open) ----
   // Whether it is usable within 5 s is a matter of round trips, not of this machine's speed:
@@ -239,7 +258,7 @@ try {
 
   // ---- logout ends the session ----
   await alice.page.getByRole('button', { name: 'Log out' }).click();
-  await alice.page.getByRole('button', { name: 'Log in' }).waitFor();
+  await alice.page.getByRole('button', { name: 'Log in', exact: true }).waitFor();
   const me = await alice.page.request.get('/v1/me');
   check(me.status() === 401, `after logout the cookie no longer works (${me.status()})`);
 } catch (e) {

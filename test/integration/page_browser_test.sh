@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The web page in Debian's chromium (playwright-core from npm, installed from the committed lock
 # file into a cache directory): test/browser/page_test.mjs against a real server on loopback
-# with a policy of two approval groups, three accounts and a real (exec) connector.
+# with a policy of two approval groups, three accounts and a real (exec) connector; one approver
+# uses a passkey on Chromium's virtual authenticator.
 # Screenshots are kept in $BG_ARTIFACTS (default: build/test-artifacts/page).
 source "$(dirname "$0")/connectors_lib.sh"
 HERE=$(cd "$(dirname "$0")/../browser" && pwd)
@@ -63,7 +64,9 @@ conn_user alice requester
 conn_user carol approver
 conn_user dave approver
 bg_start_server --config "$WORK/bg.toml"
-export BG_URL=http://127.0.0.1:$PORT BG_WORK=$WORK
+# localhost, not 127.0.0.1: a WebAuthn RP ID is a host name (the server's default relying party
+# for a loopback listener without public_url is http://localhost:PORT).
+export BG_URL=http://localhost:$PORT BG_WORK=$WORK
 export BG_ARTIFACTS=${BG_ARTIFACTS:-$(dirname "$BG")/test-artifacts/page}
-curl -sf "$BG_URL/" >/dev/null || fail "the page is not served"
+curl -sf "http://127.0.0.1:$PORT/" >/dev/null || fail "the page is not served"
 (cd "$CACHE" && node page_test.mjs) || fail "browser checks failed (screenshots in $BG_ARTIFACTS)"

@@ -1,0 +1,185 @@
+#include "api/passkey_routes.h"
+
+#include <nlohmann/json.hpp>
+
+#include "api/json.h"
+#include "api/web_session.h"
+#include "util/encoding.h"
+#include "util/sha256.h"
+
+namespace bg::api {
+
+using nlohmann::json;
+
+namespace {
+
+Result<std::string> GetBase64Url(const json& obj, const std::string& field, const std::string& name) {
+  auto it = obj.find(name);
+  if (it == obj.end() || !it->is_string()) return Error::InvalidArgument(field + "." + name, "must be a base64url string");
+  const std::string& text = it->get_ref<const std::string&>();
+  if (text.size() > 8192) return Error::InvalidArgument(field + "." + name, "is too long");
+  auto raw = Base64UrlDecode(text);
+  if (!raw || raw->empty()) return Error::InvalidArgument(field + "." + name, "is not base64url");
+  return *raw;
+}
+
+json Options(const std::string& challenge, const std::string& rp_id) {
+  return {{"challenge", Base64UrlEncode(challenge)},
+          {"rp_id", rp_id},
+          {"timeout", std::chrono::duration_cast<std::chrono::milliseconds>(
+                          service::People::kPasskeyChallengeLifetime).count()},
+          {"user_verification", "required"}};
+}
+
+// The WebAuthn user handle of an account: a hash, so the authenticator holds no name twice.
+std::string UserHandle(const std::string& user) {
+  return Base64UrlEncode(AsBytes(Sha256Parts({std::string_view("breakglass user\0", 16), user})).substr(0, 16));
+}
+
+#define BG_PASSKEY_PEOPLE(c)                                                                    \
+  service::People* people = service.people();                                                   \
+  if (!people) return (void)(c).w->Send(Api::ErrorResponse(Error::Unavailable("starting")))
+
+}  // namespace
+
+Result<std::optional<auth::webauthn::Assertion>> GetAssertion(const json& obj, const std::string& field) {
+  auto it = obj.find(field);
+  if (it == obj.end() || it->is_null()) return std::optional<auth::webauthn::Assertion>();
+  if (!it->is_object()) return Error::InvalidArgument(field, "must be an object");
+  for (const auto& [k, v] : it->items()) {
+    if (k != "id" && k != "client_data_json" && k != "authenticator_data" && k != "signature" &&
+        k != "user_handle") {
+      return Error::InvalidArgument(field + "." + k, "is not a known field");
+    }
+  }
+  auth::webauthn::Assertion a;
+  BG_ASSIGN_OR_RETURN(a.credential_id, GetBase64Url(*it, field, "id"));
+  BG_ASSIGN_OR_RETURN(a.client_data_json, GetBase64Url(*it, field, "client_data_json"));
+  BG_ASSIGN_OR_RETURN(a.authenticator_data, GetBase64Url(*it, field, "authenticator_data"));
+  BG_ASSIGN_OR_RETURN(a.signature, GetBase64Url(*it, field, "signature"));
+  return std::optional<auth::webauthn::Assertion>(std::move(a));
+}
+
+void AddPasskeyRoutes(Api& api, service::Service& service) {
+  api.AddRoute(MakeRoute("POST", "/v1/auth/passkey/options", Access::kAnonymous,
+                         RecordingScope::kRefused, false, [&service](Call& c) {
+    BG_PASSKEY_PEOPLE(c);
+    auto rp = people->PasskeyRelyingParty();
+    if (!rp) return (void)c.w->Send(Api::ErrorResponse(rp.error()));
+    auto challenge = people->NewPasskeyChallenge("login");
+    if (!challenge) return (void)c.w->Send(Api::ErrorResponse(challenge.error()));
+    c.w->Send(NoStore(Api::JsonResponse(200, Options(*challenge, rp->rp_id).dump())));
+  }));
+  api.AddRoute(MakeRoute("POST", "/v1/auth/passkey/login", Access::kAnonymous,
+                         RecordingScope::kRefused, false, [&service](Call& c) {
+    BG_PASSKEY_PEOPLE(c);
+    auto body = ParseObject(c.req.body, {"credential", "cookie"}, {"credential"});
+    if (!body) return (void)c.w->Send(Api::ErrorResponse(body.error()));
+    auto assertion = GetAssertion(*body, "credential");
+    if (!assertion) return (void)c.w->Send(Api::ErrorResponse(assertion.error()));
+    auto cookie = GetBool(*body, "cookie");
+    if (!cookie) return (void)c.w->Send(Api::ErrorResponse(cookie.error()));
+    if (*cookie) {
+      if (auto st = CheckPageLogin(c.req); !st) return (void)c.w->Send(Api::ErrorResponse(st.error()));
+    }
+    auto lr = people->PasskeyLogin(**assertion, c.req.remote_address);
+    if (!lr) return (void)c.w->Send(Api::ErrorResponse(lr.error()));
+    c.w->Send(LoginAnswer(*lr, *cookie, service.clock().Now()));
+  }));
+  api.AddRoute(MakeRoute("GET", "/v1/passkeys", Access::kAuthenticated, RecordingScope::kRefused,
+                         false, [&service](Call& c) {
+    auto user = service.store().GetUser(c.actor->name);
+    if (!user) return (void)c.w->Send(Api::ErrorResponse(user.error()));
+    json list = json::array();
+    if (*user) {
+      for (const auto& p : (*user)->passkeys) {
+        list.push_back({{"id", Base64UrlEncode(p.id)},
+                        {"name", p.name},
+                        {"algorithm", p.alg == auth::webauthn::kEs256 ? "ES256" : "EdDSA"},
+                        {"created_at", FormatRfc3339(p.created_at)},
+                        {"last_used_at", p.last_used_at ? json(FormatRfc3339(*p.last_used_at)) : json(nullptr)}});
+      }
+    }
+    c.w->Send(Api::JsonResponse(200, json{{"passkeys", list}}.dump()));
+  }));
+  api.AddRoute(MakeRoute("POST", "/v1/passkeys/options", Access::kAuthenticated,
+                         RecordingScope::kRefused, false, [&service](Call& c) {
+    BG_PASSKEY_PEOPLE(c);
+    auto rp = people->PasskeyRelyingParty();
+    if (!rp) return (void)c.w->Send(Api::ErrorResponse(rp.error()));
+    auto user = service.store().GetUser(c.actor->name);
+    if (!user) return (void)c.w->Send(Api::ErrorResponse(user.error()));
+    auto challenge = people->NewPasskeyChallenge("register:" + c.actor->name);
+    if (!challenge) return (void)c.w->Send(Api::ErrorResponse(challenge.error()));
+    json out = Options(*challenge, rp->rp_id);
+    out["rp_name"] = "breakglass";
+    out["user"] = {{"id", UserHandle(c.actor->name)}, {"name", c.actor->name}, {"display_name", c.actor->name}};
+    out["algorithms"] = {auth::webauthn::kEs256, auth::webauthn::kEdDsa};
+    json exclude = json::array();
+    if (*user) {
+      for (const auto& p : (*user)->passkeys) exclude.push_back(Base64UrlEncode(p.id));
+    }
+    out["exclude"] = exclude;
+    out["resident_key"] = "required";
+    c.w->Send(NoStore(Api::JsonResponse(200, out.dump())));
+  }));
+  api.AddRoute(MakeRoute("POST", "/v1/passkeys", Access::kAuthenticated, RecordingScope::kRefused,
+                         false, [&service](Call& c) {
+    BG_PASSKEY_PEOPLE(c);
+    auto body = ParseObject(c.req.body, {"name", "client_data_json", "attestation_object", "id"},
+                            {"name", "client_data_json", "attestation_object"});
+    if (!body) return (void)c.w->Send(Api::ErrorResponse(body.error()));
+    auto name = GetString(*body, "name");
+    if (!name) return (void)c.w->Send(Api::ErrorResponse(name.error()));
+    auth::webauthn::Registration reg;
+    auto cd = GetBase64Url(*body, "body", "client_data_json");
+    if (!cd) return (void)c.w->Send(Api::ErrorResponse(cd.error()));
+    auto att = GetBase64Url(*body, "body", "attestation_object");
+    if (!att) return (void)c.w->Send(Api::ErrorResponse(att.error()));
+    reg.client_data_json = std::move(*cd);
+    reg.attestation_object = std::move(*att);
+    auto added = people->RegisterPasskey(*c.actor, reg, *name);
+    if (!added) return (void)c.w->Send(Api::ErrorResponse(added.error()));
+    c.w->Send(Api::JsonResponse(201, json{{"id", Base64UrlEncode(added->id)},
+                                          {"name", added->name},
+                                          {"algorithm", added->alg == auth::webauthn::kEs256 ? "ES256" : "EdDSA"},
+                                          {"created_at", FormatRfc3339(added->created_at)}}
+                                         .dump()));
+  }));
+  api.AddRoute(MakeRoute("DELETE", "/v1/passkeys/{id}", Access::kAuthenticated,
+                         RecordingScope::kRefused, false, [&service](Call& c) {
+    BG_PASSKEY_PEOPLE(c);
+    auto raw = Base64UrlDecode(c.Param("id"));
+    if (!raw) return (void)c.w->Send(Api::ErrorResponse(Error::InvalidArgument("id", "is not base64url")));
+    if (auto st = people->RemovePasskey(*c.actor, *raw); !st) {
+      return (void)c.w->Send(Api::ErrorResponse(st.error()));
+    }
+    c.w->Send(Api::JsonResponse(200, json{{"status", "removed"}}.dump()));
+  }));
+  api.AddRoute(MakeRoute("POST", "/v1/requests/{id}/passkey-options", Access::kAuthenticated,
+                         RecordingScope::kRefused, false, [&service](Call& c) {
+    BG_PASSKEY_PEOPLE(c);
+    RequestId id(c.Param("id"));
+    // A request the caller may not see does not exist for them.
+    if (auto r = service.Get(*c.actor, id); !r) return (void)c.w->Send(Api::ErrorResponse(r.error()));
+    auto rp = people->PasskeyRelyingParty();
+    if (!rp) return (void)c.w->Send(Api::ErrorResponse(rp.error()));
+    auto user = service.store().GetUser(c.actor->name);
+    if (!user) return (void)c.w->Send(Api::ErrorResponse(user.error()));
+    json allow = json::array();
+    if (*user) {
+      for (const auto& p : (*user)->passkeys) allow.push_back(Base64UrlEncode(p.id));
+    }
+    if (allow.empty()) {
+      return (void)c.w->Send(Api::ErrorResponse(
+          Error(ErrorCode::kFailedPrecondition, "you have no passkey: add one first", "passkey")));
+    }
+    auto challenge = people->NewPasskeyChallenge("decide:" + c.actor->name + ":" + id.value());
+    if (!challenge) return (void)c.w->Send(Api::ErrorResponse(challenge.error()));
+    json out = Options(*challenge, rp->rp_id);
+    out["allow"] = allow;
+    c.w->Send(NoStore(Api::JsonResponse(200, out.dump())));
+  }));
+}
+
+}  // namespace bg::api
