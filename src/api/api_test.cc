@@ -23,6 +23,8 @@
 #include "api/web_session.h"
 #include "api/sealed_routes.h"
 #include "api/session_routes.h"
+#include "audit/checkpoint.h"
+#include "audit/merkle.h"
 #include "auth/totp.h"
 #include "test/fakes/test_authenticator.h"
 #include "util/encoding.h"
@@ -881,6 +883,37 @@ approver_mfa = "passkey"
     EXPECT_NE(log.find(ev), std::string::npos) << ev;
   }
   EXPECT_EQ(log.find(Base64UrlEncode(signed_decision.signature)), std::string::npos);
+}
+
+// GET /v1/requests/{id}/timeline: the request's leaves with proofs that check against the signed
+// checkpoint it returns; hidden from who may not see the request.
+TEST_F(ApiTest, TimelineEntriesProveInclusionInTheSignedCheckpoint) {
+  const std::string alice = Login("alice", {core::Role::kRequester});
+  const std::string bob = Login("bob", {core::Role::kRequester});
+  Answer created = Do("POST", "/v1/requests", alice,
+                      R"({"resource":"db","privilege":"read_only","duration":"10m","reason":"look at it","ticket":"INC-3"})");
+  ASSERT_EQ(created.status, 201) << created.raw.body;
+  const std::string id = created.body["id"];
+  ASSERT_EQ(Do("POST", "/v1/requests/" + id + "/revoke", alice, R"({"reason":"done"})").status, 200);
+  Answer t = Do("GET", "/v1/requests/" + id + "/timeline", alice);
+  ASSERT_EQ(t.status, 200) << t.raw.body;
+  auto cp = audit::ParseAndVerifyCheckpoint(t.body["checkpoint"].get<std::string>(), t.body["key"].get<std::string>());
+  ASSERT_TRUE(cp.has_value()) << cp.error().ToString();
+  EXPECT_EQ(cp->size, t.body["size"].get<int64_t>());
+  std::set<std::string> types;
+  for (const auto& e : t.body["entries"]) {
+    const std::string leaf = *Base64Decode(e["leaf"].get<std::string>());
+    std::vector<std::string> proof;
+    for (const auto& p : e["proof"]) proof.push_back(*Base64Decode(p.get<std::string>()));
+    EXPECT_TRUE(audit::VerifyInclusion(audit::HashLeaf(leaf), e["index"], cp->size, proof, cp->root).has_value());
+    json ev = json::parse(leaf);
+    EXPECT_EQ(ev["request"], id);
+    types.insert(ev["type"].get<std::string>());
+  }
+  EXPECT_TRUE(types.count("request.created"));
+  EXPECT_TRUE(types.count("request.revoked"));
+  EXPECT_EQ(Do("GET", "/v1/requests/" + id + "/timeline", bob).status, 404) << "bob may not see it";
+  EXPECT_EQ(Do("GET", "/v1/requests/req_nope/timeline", alice).status, 404);
 }
 
 }  // namespace

@@ -5,7 +5,9 @@
 #include "api/page_assets.h"
 #include "api/web_session.h"
 #include "core/request.h"
+#include "service/audit_log.h"
 #include "service/local_time.h"
+#include "util/encoding.h"
 
 namespace bg::api {
 
@@ -103,6 +105,7 @@ void AddPageRoutes(Api& api, service::Service& service) {
       if (id.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_") ==
           std::string::npos) {
         link += ", </v1/requests/" + id + ">; rel=preload; as=fetch; crossorigin";
+        link += ", </v1/requests/" + id + "/timeline>; rel=preload; as=fetch; crossorigin";
       }
     }
     r.headers.emplace_back("Link", link);
@@ -122,6 +125,38 @@ void AddPageRoutes(Api& api, service::Service& service) {
     c.w->Send(PageResponse(c.req, *a, "no-cache"));
   });
   api.AddRoute(std::move(assets));
+
+  // A request's audit entries with their inclusion proofs against the current signed
+  // checkpoint, for whoever may see the request: the page checks them itself (app.js) against
+  // the checkpoint's root and signature.
+  api.AddRoute(MakeRoute("GET", "/v1/requests/{id}/timeline", Access::kAuthenticated,
+                         RecordingScope::kRefused, false, [&service](Call& c) {
+    RequestId id(c.Param("id"));
+    if (auto r = service.Get(*c.actor, id); !r) return (void)c.w->Send(Api::ErrorResponse(r.error()));
+    auto& audit = service.audit();
+    auto cp = audit.Checkpoint();
+    if (!cp) return (void)c.w->Send(Api::ErrorResponse(cp.error()));
+    auto indexes = service.store().AuditIndexesOf(id, 1000);
+    if (!indexes) return (void)c.w->Send(Api::ErrorResponse(indexes.error()));
+    json entries = json::array();
+    for (int64_t i : *indexes) {
+      if (i >= cp->size) break;  // appended after the checkpoint: the next one covers it
+      auto leaf = service.store().AuditLeaves(i, i + 1);
+      if (!leaf) return (void)c.w->Send(Api::ErrorResponse(leaf.error()));
+      if (leaf->empty()) continue;
+      auto proof = audit.InclusionProof(i, cp->size);
+      if (!proof) return (void)c.w->Send(Api::ErrorResponse(proof.error()));
+      json hashes = json::array();
+      for (const auto& hsh : *proof) hashes.push_back(Base64Encode(hsh));
+      entries.push_back({{"index", i}, {"leaf", Base64Encode(leaf->front())}, {"proof", hashes}});
+    }
+    json out = {{"request", id.value()},
+                {"size", cp->size},
+                {"checkpoint", cp->note},
+                {"key", audit.VerifierKey()},
+                {"entries", entries}};
+    c.w->Send(Api::JsonResponse(200, out.dump()));
+  }));
 
   // What the caller may ask for: one entry per rule that lets them, lowest tier first, with
   // what that rule needs, and the settings the form checks before sending.

@@ -85,6 +85,9 @@ class FailingStore final : public store::Store {
   Result<int64_t> AuditSize() override { return inner_->AuditSize(); }
   Result<std::vector<std::string>> AuditLeaves(int64_t s, int64_t e) override { return inner_->AuditLeaves(s, e); }
   Result<std::string> AuditNodeHash(int l, int64_t i) override { return inner_->AuditNodeHash(l, i); }
+  Result<std::vector<int64_t>> AuditIndexesOf(const RequestId& id, int limit) override {
+    return inner_->AuditIndexesOf(id, limit);
+  }
 
  private:
   std::unique_ptr<store::Store> inner_;

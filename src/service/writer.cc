@@ -86,6 +86,7 @@ void Tx::UseSource(const std::string& user, const std::string& address) {
 void Tx::Audit(const core::AuditEvent& event) {
   Staged();
   batch_.audit.push_back(appender_.Append(appender_leaf_encoder_(event, now_)));
+  batch_.audit.back().request = event.request.value();
 }
 
 void Tx::AddTimer(const core::ScheduleTimer& t) {

@@ -178,10 +178,23 @@ constexpr std::string_view kV6 = R"sql(
 ALTER TABLE users ADD COLUMN passkeys TEXT NOT NULL DEFAULT '[]';
 )sql";
 
+// Version 7: which leaves are about which request (the page's timeline of a request), filled
+// from the leaves already stored (canonical JSON; "request" absent for events about none).
+constexpr std::string_view kV7 = R"sql(
+CREATE TABLE audit_requests (
+  request_id TEXT NOT NULL,
+  idx        INTEGER NOT NULL,
+  PRIMARY KEY (request_id, idx)
+) WITHOUT ROWID;
+INSERT INTO audit_requests(request_id, idx)
+  SELECT json_extract(CAST(leaf AS TEXT), '$.request'), idx FROM audit_leaves
+  WHERE json_valid(CAST(leaf AS TEXT)) AND json_type(CAST(leaf AS TEXT), '$.request') = 'text';
+)sql";
+
 }  // namespace
 
 const std::vector<std::string_view>& Migrations() {
-  static const std::vector<std::string_view> kMigrations = {kV1, kV2, kV3, kV4, kV5, kV6};
+  static const std::vector<std::string_view> kMigrations = {kV1, kV2, kV3, kV4, kV5, kV6, kV7};
   return kMigrations;
 }
 

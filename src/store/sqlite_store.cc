@@ -257,6 +257,13 @@ Status WriteAudit(Connection& conn, const AuditAppend& a, int64_t expected_index
   leaf.Bind(1, a.index).BindBlob(2, a.leaf);
   Status st = leaf.Run();
   if (!st) return Context(st.error(), fmt::format("append audit leaf {}", a.index));
+  if (!a.request.empty()) {
+    BG_ASSIGN_OR_RETURN(Stmt by_request,
+                        conn.Prepare("INSERT INTO audit_requests(request_id, idx) VALUES (?1, ?2)"));
+    by_request.Bind(1, a.request).Bind(2, a.index);
+    st = by_request.Run();
+    if (!st) return Context(st.error(), fmt::format("index audit leaf {}", a.index));
+  }
   BG_ASSIGN_OR_RETURN(
       Stmt node, conn.Prepare("INSERT INTO audit_nodes(level, idx, hash) VALUES (?1, ?2, ?3)"));
   for (const AuditNode& n : a.nodes) {
@@ -749,6 +756,20 @@ Result<std::vector<std::string>> SqliteStore::AuditLeaves(int64_t start, int64_t
     BG_ASSIGN_OR_RETURN(bool row, q.Step());
     if (!row) break;
     out.push_back(q.Blob(0));
+  }
+  return out;
+}
+
+Result<std::vector<int64_t>> SqliteStore::AuditIndexesOf(const RequestId& id, int limit) {
+  BG_ASSIGN_OR_RETURN(auto conn, Reader());
+  BG_ASSIGN_OR_RETURN(Stmt q, conn->Prepare("SELECT idx FROM audit_requests WHERE request_id = ?1 "
+                                            "ORDER BY idx LIMIT ?2"));
+  q.Bind(1, id.value()).Bind(2, int64_t{limit});
+  std::vector<int64_t> out;
+  for (;;) {
+    BG_ASSIGN_OR_RETURN(bool row, q.Step());
+    if (!row) break;
+    out.push_back(q.Int(0));
   }
   return out;
 }

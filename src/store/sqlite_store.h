@@ -44,6 +44,7 @@ class SqliteStore final : public Store {
 
   Result<int64_t> AuditSize() override;
   Result<std::vector<std::string>> AuditLeaves(int64_t start, int64_t end) override;
+  Result<std::vector<int64_t>> AuditIndexesOf(const RequestId& id, int limit) override;
   Result<std::string> AuditNodeHash(int level, int64_t index) override;
 
   Result<std::optional<SessionRecord>> GetSession(const SessionId& id) override;

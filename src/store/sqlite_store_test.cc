@@ -145,6 +145,36 @@ TEST_F(SqliteStoreTest, AnEmptyFileIsMigratedFromScratch) {
   EXPECT_EQ(**s->GetMeta("k"), "v");
 }
 
+// Schema v7 indexes leaves by request; a database from before it is indexed on migration from
+// the leaves it holds.
+TEST_F(SqliteStoreTest, MigrationSevenIndexesTheLeavesAlreadyStored) {
+  {
+    auto s = MustOpen();
+    ASSERT_NE(s, nullptr);
+    WriteBatch b;
+    const char* leaves[] = {R"({"actor":"a","details":{},"request":"req_1","time":"2026-01-01T00:00:00Z","type":"request.created","v":1})",
+                            R"({"actor":"a","details":{},"time":"2026-01-01T00:00:00Z","type":"auth.login","v":1})",
+                            R"({"actor":"b","details":{},"request":"req_2","time":"2026-01-01T00:00:00Z","type":"request.created","v":1})",
+                            R"({"actor":"c","details":{},"request":"req_1","time":"2026-01-01T00:00:01Z","type":"approval.recorded","v":1})"};
+    for (int64_t i = 0; i < 4; ++i) {
+      AuditAppend a;
+      a.index = i;
+      a.leaf = leaves[i];
+      a.nodes.push_back({0, i, std::string(32, 'h')});
+      b.audit.push_back(a);  // no request field: as rows written before v7 were
+    }
+    ASSERT_TRUE(s->Commit(b).has_value());
+    EXPECT_TRUE(s->AuditIndexesOf(RequestId("req_1"), 1000).value().empty());
+  }
+  RawExec("DROP TABLE audit_requests");
+  RawExec("DELETE FROM schema_version WHERE version = 7");
+  auto s = MustOpen();
+  ASSERT_NE(s, nullptr);
+  EXPECT_EQ(s->AuditIndexesOf(RequestId("req_1"), 1000).value(), (std::vector<int64_t>{0, 3}));
+  EXPECT_EQ(s->AuditIndexesOf(RequestId("req_2"), 1000).value(), (std::vector<int64_t>{2}));
+  EXPECT_TRUE(s->AuditIndexesOf(RequestId("req_3"), 1000).value().empty());
+}
+
 TEST_F(SqliteStoreTest, ANewerSchemaIsRefused) {
   {
     auto s = MustOpen();

@@ -94,6 +94,7 @@ struct AuditNode {
 struct AuditAppend {
   int64_t index = 0;       // must equal the current log size (checked: appends are gap-free)
   std::string leaf;        // the exact leaf bytes that were hashed
+  std::string request;     // the leaf's request id, indexed (AuditIndexesOf); empty for none
   std::vector<AuditNode> nodes;  // the leaf hash and every subtree this append completed
 };
 
@@ -212,6 +213,8 @@ class Store {
   virtual Result<std::vector<std::string>> AuditLeaves(int64_t start, int64_t end) = 0;
   // Stored node hashes; a missing node is NotFound.
   virtual Result<std::string> AuditNodeHash(int level, int64_t index) = 0;
+  // The indexes of the leaves about request `id`, ascending (at most `limit`).
+  virtual Result<std::vector<int64_t>> AuditIndexesOf(const RequestId& id, int limit) = 0;
 
   // Recorded sessions. The defaults answer FailedPrecondition (a backend, or a test wrapper,
   // that keeps no recordings); every real backend overrides all three.

@@ -451,6 +451,27 @@ TEST_P(StoreConformanceTest, FailedBatchLeavesNothingBehind) {
   EXPECT_EQ(*store_->AuditSize(), 1);
 }
 
+TEST_P(StoreConformanceTest, AuditLeavesAreIndexedByRequest) {
+  WriteBatch b;
+  for (int64_t i = 0; i < 5; ++i) {
+    AuditAppend a = Leaf(i);
+    a.request = i % 2 == 0 ? "req_even" : (i == 3 ? "req_three" : "");
+    b.audit.push_back(a);
+  }
+  MustCommit(b);
+  EXPECT_EQ(store_->AuditIndexesOf(RequestId("req_even"), 1000).value(), (std::vector<int64_t>{0, 2, 4}));
+  EXPECT_EQ(store_->AuditIndexesOf(RequestId("req_even"), 2).value(), (std::vector<int64_t>{0, 2}));
+  EXPECT_EQ(store_->AuditIndexesOf(RequestId("req_three"), 1000).value(), (std::vector<int64_t>{3}));
+  EXPECT_TRUE(store_->AuditIndexesOf(RequestId(""), 1000).value().empty());
+  // A refused batch indexes nothing.
+  WriteBatch bad;
+  AuditAppend gap = Leaf(9);
+  gap.request = "req_gap";
+  bad.audit.push_back(gap);
+  EXPECT_FALSE(store_->Commit(bad).has_value());
+  EXPECT_TRUE(store_->AuditIndexesOf(RequestId("req_gap"), 1000).value().empty());
+}
+
 TEST_P(StoreConformanceTest, AuditAppendsMustBeGapFree) {
   auto append = [&](std::vector<int64_t> indexes) {
     WriteBatch b;

@@ -206,9 +206,30 @@ try {
 
   // ---- the request's timeline, opened from the list ----
   await alice.page.goto(`/requests/${encodeURIComponent(id)}`);
-  await alice.page.getByRole('heading', { name: 'Timeline' }).waitFor();
+  await alice.page.getByRole('heading', { name: /^Timeline/ }).waitFor();
+  const status = await alice.page.locator('#timeline-status').textContent();
+  check(/^✓ Verified/.test(status), `the timeline is verified in the page against the signed checkpoint: "${status}"`);
   const steps = await alice.page.locator('ol.timeline li').count();
-  check(steps >= 4, `the timeline lists asked, two approvals and the end (${steps} entries)`);
+  const types = await alice.page.locator('ol.timeline li').allTextContents();
+  check(steps >= 5 && ['request.created', 'approval.recorded', 'request.revoked'].every((t) => types.some((x) => x.includes(t))),
+    `the timeline lists the request, the approvals and the revocation from the audit log (${steps} entries)`);
+  // The page's own checks refuse a changed leaf and a changed checkpoint.
+  const tampered = await alice.page.evaluate(async (rid) => {
+    const t = await (await fetch('/v1/requests/' + encodeURIComponent(rid) + '/timeline')).json();
+    const good = await verifiedTimeline(t);
+    const leaf = atob(t.entries[1].leaf);
+    const changed = JSON.parse(JSON.stringify(t));
+    changed.entries[1].leaf = btoa(leaf.replace('alice', 'mallory').replace('carol', 'mallory'));
+    const bad = await verifiedTimeline(changed);
+    const forged = JSON.parse(JSON.stringify(t));
+    const lines = forged.checkpoint.split('\n');
+    lines[1] = String(Number(lines[1]) + 1);
+    forged.checkpoint = lines.join('\n');
+    const badHead = await verifiedTimeline(forged);
+    return { good: good.entries.every((e) => e.ok), leaf: bad.entries[1].ok, others: bad.entries[0].ok, head: badHead.head === null };
+  }, id);
+  check(tampered.good && !tampered.leaf && tampered.others, 'a changed leaf fails its inclusion proof in the page (the others still pass)');
+  check(tampered.head, 'a checkpoint changed after signing fails its signature in the page');
   await axe(alice, 'request timeline');
   await shot(alice, '10-timeline');
 

@@ -68,5 +68,6 @@ bg_start_server --config "$WORK/bg.toml"
 # for a loopback listener without public_url is http://localhost:PORT).
 export BG_URL=http://localhost:$PORT BG_WORK=$WORK
 export BG_ARTIFACTS=${BG_ARTIFACTS:-$(dirname "$BG")/test-artifacts/page}
+rm -rf "$BG_ARTIFACTS" && mkdir -p "$BG_ARTIFACTS"  # this run's screenshots only
 curl -sf "http://127.0.0.1:$PORT/" >/dev/null || fail "the page is not served"
 (cd "$CACHE" && node page_test.mjs) || fail "browser checks failed (screenshots in $BG_ARTIFACTS)"
