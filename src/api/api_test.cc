@@ -185,6 +185,7 @@ class ApiTest : public ::testing::Test {
     AddSessionRoutes(*api_, *svc_);
     AddConnectorRoutes(*api_, *svc_, nullptr);
     AddPageRoutes(*api_, *svc_);
+    AddSinkRoutes(*api_, nullptr);
   }
   void TearDown() override {
     api_.reset();

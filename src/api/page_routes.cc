@@ -214,4 +214,27 @@ void AddPageRoutes(Api& api, service::Service& service) {
   }));
 }
 
+void AddSinkRoutes(Api& api, const service::Sinks* sinks) {
+  Route r = MakeRoute("GET", "/v1/sinks", Access::kRoles, RecordingScope::kRefused, false,
+                      [sinks](Call& c) {
+    json list = json::array();
+    if (sinks != nullptr) {
+      for (const auto& e : sinks->Stats()) {
+        // Not the target: a Slack or webhook URL may itself be the secret.
+        list.push_back({{"name", e.name},
+                        {"delivered", e.stats.delivered},
+                        {"failures", e.stats.failures},
+                        {"consecutive_failures", e.stats.consecutive_failures},
+                        {"backlog", e.stats.backlog},
+                        {"failing", e.stats.failing},
+                        {"last_error", e.stats.last_error}});
+      }
+    }
+    c.w->Send(Api::JsonResponse(200, json{{"sinks", list}}.dump()));
+  });
+  r.roles = {core::Role::kAuditor, core::Role::kAdmin};
+  r.role_refusal = "sinks' delivery state is readable by auditors and admins";
+  api.AddRoute(std::move(r));
+}
+
 }  // namespace bg::api

@@ -8,6 +8,7 @@
 #pragma once
 
 #include "api/api.h"
+#include "service/sinks.h"
 
 namespace bg::api {
 
@@ -18,7 +19,12 @@ inline constexpr std::string_view kPageCsp =
     "connect-src 'self'; manifest-src 'self'; form-action 'self'; frame-ancestors 'none'; "
     "base-uri 'none'";
 
-// Adds GET /, the page's paths, GET /assets/{name} and GET /v1/request-options.
+// Adds GET /, the page's paths, GET /assets/{name}, GET /v1/request-options and
+// GET /v1/requests/{id}/timeline.
 void AddPageRoutes(Api& api, service::Service& service);
+
+// Adds GET /v1/sinks (auditors and admins): each notification sink's delivery state. `sinks`
+// may be null (none configured); it must outlive the server.
+void AddSinkRoutes(Api& api, const service::Sinks* sinks);
 
 }  // namespace bg::api

@@ -265,6 +265,7 @@ int RunServe(Globals& g, const ServeFlags& f) {
   health.Start();
   api::AddConnectorRoutes(api, **svc, &health);
   api::AddPageRoutes(api, **svc);
+  api::AddSinkRoutes(api, sinks->get());
   opts.on_complete = [&api](const http::HttpRequest& r, int status, double s) {
     api.OnComplete(r, status, s);
   };

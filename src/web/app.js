@@ -664,6 +664,18 @@ async function viewHealth() {
   const kids = [h('div', { class: 'card' }, h('table', null,
     h('thead', null, h('tr', null, ...['Connector', 'Kind', 'State', 'Last probe', 'Error'].map((t) => h('th', { scope: 'col', text: t })))),
     h('tbody', null, ...rows)))];
+  if (hasRole('auditor') || hasRole('admin')) {
+    const s = await api('GET', '/v1/sinks');
+    kids.push(h('h2', { text: 'Alert sinks' }));
+    if (!s.sinks.length) kids.push(h('p', { class: 'muted', text: 'No sinks are configured ([notify.NAME]).' }));
+    else {
+      kids.push(h('div', { class: 'card' }, h('table', null,
+        h('thead', null, h('tr', null, ...['Sink', 'State', 'Delivered', 'Waiting', 'Last error'].map((t) => h('th', { scope: 'col', text: t })))),
+        h('tbody', null, ...s.sinks.map((k) => h('tr', null, h('td', { text: k.name }),
+          h('td', null, h('span', { class: 'badge ' + (k.failing ? 'risk' : 'active'), text: k.failing ? 'failing' : 'ok' })),
+          h('td', { text: String(k.delivered) }), h('td', { text: String(k.backlog) }), h('td', { text: k.last_error || '' })))))));
+    }
+  }
   if (j.outbox_failing && j.outbox_failing.length) {
     kids.push(h('h2', { text: 'Deliveries failing' }), h('ul', null, ...j.outbox_failing.map((f) => h('li', { text: f.kind + ': ' + f.attempts + ' attempts' + (f.last_error ? ' — ' + f.last_error : '') }))));
   }

@@ -51,6 +51,14 @@ wait_until 60 bash -c "[ \"\$(curl -sf --cacert '$BREAKGLASS_CACERT' '$BREAKGLAS
   awk '\$1 == \"breakglass_notify_sink_failing{sink=\\\"syslog\\\"}\" {print \$2}')\" = 1 ]" ||
   fail "the sink did not show as failing: $(metric 'breakglass_notify_sink_failing{sink="syslog"}')"
 [ "$(metric 'breakglass_notify_backlog{sink="syslog"}')" -ge 3 ] || fail "no backlog while the receiver is down"
+# The same state in GET /v1/sinks (the page's health view), for auditors only.
+[ "$(api GET /v1/sinks | tail -1)" = 403 ] || fail "a requester read the sinks' state"
+login sam
+out=$(api GET /v1/sinks)
+[ "$(tail -1 <<<"$out")" = 200 ] || fail "GET /v1/sinks: $out"
+jq -e '.sinks[] | select(.name == "syslog") | .failing == true and .backlog >= 3 and .last_error != ""' \
+  <<<"$(head -n -1 <<<"$out")" >/dev/null || fail "GET /v1/sinks does not show the failing sink: $out"
+login alice
 if command -v promtool >/dev/null; then
   curl -sf --cacert "$BREAKGLASS_CACERT" "$BREAKGLASS_SERVER/metrics" | promtool check metrics ||
     fail "promtool refused /metrics with a sink"
