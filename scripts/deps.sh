@@ -13,9 +13,9 @@ case "${1:-}" in
   --test) want+=("${RUN_PKGS[@]}" "${TEST_PKGS[@]}") ;;
   --run) want+=("${RUN_PKGS[@]}") ;;
 esac
-# The browser tests need Node.js and npm (for playwright-core and axe-core, from the lock file):
-# Debian's, unless the machine has its own.
-if [ "${1:-}" = --test ] && ! command -v npm >/dev/null; then want+=(nodejs npm); fi
+# The build bundles asciinema-player into the page and the browser tests use playwright-core and
+# axe-core, all from npm with lock files: Node.js and npm, Debian's unless the machine has its own.
+if ! command -v npm >/dev/null; then want+=(nodejs npm); fi
 missing=()
 for p in "${want[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

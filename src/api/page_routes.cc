@@ -39,7 +39,8 @@ bool AcceptsGzip(const HttpRequest& req) {
   return it != req.headers.end() && it->second.find("gzip") != std::string::npos;
 }
 
-HttpResponse PageResponse(const HttpRequest& req, const PageAsset& asset, std::string cache_control) {
+HttpResponse PageResponse(const HttpRequest& req, const PageAsset& asset, std::string cache_control,
+                          std::string_view csp = kPageCsp) {
   HttpResponse r;
   r.content_type = std::string(ContentType(asset.name));
   if (AcceptsGzip(req)) {
@@ -49,7 +50,7 @@ HttpResponse PageResponse(const HttpRequest& req, const PageAsset& asset, std::s
     r.body = std::string(asset.bytes);
   }
   r.headers.emplace_back("Vary", "Accept-Encoding");
-  r.headers.insert(r.headers.end(), {{"Content-Security-Policy", std::string(kPageCsp)},
+  r.headers.insert(r.headers.end(), {{"Content-Security-Policy", std::string(csp)},
                                      {"X-Frame-Options", "DENY"},
                                      {"Referrer-Policy", "no-referrer"},
                                      {"Cross-Origin-Opener-Policy", "same-origin"},
@@ -116,10 +117,18 @@ void AddPageRoutes(Api& api, service::Service& service) {
     r.label = "page";
     api.AddRoute(std::move(r));
   }
+  Route replay = MakeRoute("GET", "/sessions/{id}/replay", Access::kAnonymous,
+                           RecordingScope::kRefused, false, [](Call& c) {
+    const PageAsset* html = FindAsset("replay.html");
+    if (!html) return (void)c.w->Send(Api::ErrorResponse(Error::NotFound("this build has no page")));
+    c.w->Send(PageResponse(c.req, *html, "no-store", kReplayCsp));
+  });
+  replay.label = "page";
+  api.AddRoute(std::move(replay));
   Route assets = MakeRoute("GET", "/assets/{name}", Access::kAnonymous, RecordingScope::kRefused,
                            false, [](Call& c) {
     const PageAsset* a = FindAsset(c.Param("name"));
-    if (!a || a->name == "index.html") {
+    if (!a || a->name == "index.html" || a->name == "replay.html") {
       return (void)c.w->Send(Api::ErrorResponse(Error::NotFound("no such asset")));
     }
     c.w->Send(PageResponse(c.req, *a, "no-cache"));

@@ -19,7 +19,12 @@ inline constexpr std::string_view kPageCsp =
     "connect-src 'self'; manifest-src 'self'; form-action 'self'; frame-ancestors 'none'; "
     "base-uri 'none'";
 
-// Adds GET /, the page's paths, GET /assets/{name}, GET /v1/request-options and
+// The replay document's policy: the page's, plus WebAssembly for the player's terminal emulator.
+inline constexpr std::string_view kReplayCsp =
+    "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; img-src 'self'; "
+    "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+// Adds GET /, the page's paths, GET /sessions/{id}/replay, GET /assets/{name}, GET /v1/request-options and
 // GET /v1/requests/{id}/timeline.
 void AddPageRoutes(Api& api, service::Service& service);
 

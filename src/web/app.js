@@ -562,9 +562,14 @@ async function viewInbox() {
 async function viewRequest(id) {
   const r = await api('GET', '/v1/requests/' + encodeURIComponent(id));
   if (!S.options) S.options = await api('GET', '/v1/request-options');
-  const tl = await timelineSection(r);
+  const [tl, sessions] = await Promise.all([timelineSection(r), api('GET', '/v1/sessions?request=' + encodeURIComponent(r.id)).then((j) => j.sessions, () => [])]);
+  const recorded = sessions.length
+    ? [h('h2', { text: 'Recorded sessions' }), h('ul', null, ...sessions.map((s) => h('li', null,
+        h('a', { href: '/sessions/' + encodeURIComponent(s.id) + '/replay', text: 'Replay ' + s.id }),
+        ' — ' + (s.user || '') + ', ' + when(s.started_at) + (s.end_reason ? ', ' + s.end_reason : ''))))]
+    : [];
   setMain(title(r), h('section', { class: 'card' }, facts(r), actions(r)),
-    h('h2', { text: 'Timeline (from the audit log)' }), tl);
+    h('h2', { text: 'Timeline (from the audit log)' }), tl, ...recorded);
 }
 
 async function viewGrants() {

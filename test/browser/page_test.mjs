@@ -175,6 +175,33 @@ try {
   await axe(alice, 'my grants');
   await shot(alice, '07-grant-active');
 
+  // ---- a recorded session of the grant, replayed in the page with asciinema-player ----
+  const { csrf } = await (await alice.page.request.get('/v1/me')).json();
+  const header = JSON.stringify({ version: 2, width: 80, height: 24, timestamp: Math.floor(Date.now() / 1000), breakglass: { request_id: id, user: 'alice', host: 'db1' } });
+  const made = await alice.page.request.post('/v1/sessions', { headers: { 'x-csrf-token': csrf }, data: { request_id: id, header } });
+  check(made.status() === 201 || made.status() === 200, `a session of the grant is recorded (${made.status()})`);
+  const sid = (await made.json()).id;
+  const lines = '[0.2, "o", "$ psql -c \'select 1\'\\r\\n"]\n[0.9, "o", "replication fixed\\r\\n"]\n';
+  const chunk = await alice.page.request.post(`/v1/sessions/${encodeURIComponent(sid)}/chunks`, {
+    headers: { 'x-csrf-token': csrf }, data: { seq: 0, data: lines, final: true, end_reason: 'exit' },
+  });
+  check(chunk.ok(), `its recording is uploaded (${chunk.status()})`);
+  await alice.page.goto(`/requests/${encodeURIComponent(id)}`);
+  await alice.page.getByRole('link', { name: `Replay ${sid}` }).click();
+  await alice.page.waitForURL(/\/replay$/);
+  await alice.page.locator('.ap-player, .ap-wrapper').first().waitFor({ timeout: 20000 });
+  const replayStatus = await alice.page.locator('#status').textContent();
+  check(/Recording loaded/.test(replayStatus), `the replay page loads the recording: "${replayStatus}"`);
+  await alice.page.locator('.ap-player').click();  // play
+  await alice.page.locator('.ap-player').getByText('replication fixed').first().waitFor({ timeout: 20000 });
+  check(await alice.page.locator('.ap-player').getByText('replication fixed').count() > 0, 'asciinema-player plays the session in the page (its last line is on the terminal)');
+  const replayCsp = (await alice.page.request.get(`/sessions/${encodeURIComponent(sid)}/replay`)).headers()['content-security-policy'];
+  check(/script-src 'self' 'wasm-unsafe-eval';/.test(replayCsp) && !/unsafe-inline/.test(replayCsp), 'the replay document allows WebAssembly and nothing inline');
+  await noCspViolation(alice, 'the replay page');
+  await shot(alice, '07-replay');
+  await alice.page.goto('/grants');
+  await alice.page.locator('.count').first().waitFor();
+
   // ---- a forged form post is refused: another origin of the same site (so the SameSite cookie
   // is sent and the CSRF check is what refuses it) ----
   const evil = http.createServer((req, res) => {
