@@ -489,7 +489,11 @@ async function verifyInclusion(index, size, leafHash, proof, root) {
 }
 // The checkpoint's size and root when the verifier key signed it, else null.
 async function verifyCheckpoint(note, verifierKey) {
-  const [name, id, keyB64] = verifierKey.trim().split('+');
+  // name+id+base64: the base64 part may itself hold '+', so only the first two separate.
+  const vk = verifierKey.trim();
+  const p1 = vk.indexOf('+'), p2 = vk.indexOf('+', p1 + 1);
+  if (p1 < 0 || p2 < 0) return null;
+  const name = vk.slice(0, p1), id = vk.slice(p1 + 1, p2), keyB64 = vk.slice(p2 + 1);
   const key = fromB64(keyB64 || '');
   if (key.length !== 33 || key[0] !== 1) return null;
   const idHash = await sha256(new TextEncoder().encode(name + '\n'), key);

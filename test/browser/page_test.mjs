@@ -257,6 +257,30 @@ try {
   }, id);
   check(tampered.good && !tampered.leaf && tampered.others, 'a changed leaf fails its inclusion proof in the page (the others still pass)');
   check(tampered.head, 'a checkpoint changed after signing fails its signature in the page');
+  // The page's note check against notes signed here with WebCrypto, with keys whose base64 holds
+  // '+' and '/' (the verifier key's own separator is '+'), so it does not depend on the server's
+  // key happening to be simple.
+  const notes = await alice.page.evaluate(async () => {
+    const b64 = (u8) => btoa(String.fromCharCode(...u8));
+    const results = [];
+    for (let tries = 0; results.length < 3 && tries < 200; tries++) {
+      const kp = await crypto.subtle.generateKey({ name: 'Ed25519' }, true, ['sign', 'verify']);
+      const pub = new Uint8Array(await crypto.subtle.exportKey('raw', kp.publicKey));
+      const keyB64 = b64(Uint8Array.of(1, ...pub));
+      if (!/[+/]/.test(keyB64)) continue;
+      const name = 'test/log';
+      const idHash = await sha256(new TextEncoder().encode(name + '\n'), Uint8Array.of(1, ...pub));
+      const id = Array.from(idHash.slice(0, 4), (b) => b.toString(16).padStart(2, '0')).join('');
+      const text = 'test/log\n7\n' + b64(new Uint8Array(32).fill(9)) + '\n';
+      const sig = new Uint8Array(await crypto.subtle.sign({ name: 'Ed25519' }, kp.privateKey, new TextEncoder().encode(text)));
+      const note = text + '\n\u2014 ' + name + ' ' + b64(Uint8Array.of(...idHash.slice(0, 4), ...sig)) + '\n';
+      const good = await verifyCheckpoint(note, name + '+' + id + '+' + keyB64);
+      const other = await verifyCheckpoint(note.replace('\n7\n', '\n8\n'), name + '+' + id + '+' + keyB64);
+      results.push(good !== null && good.size === 7 && other === null);
+    }
+    return results;
+  });
+  check(notes.length === 3 && notes.every(Boolean), `the page's note check holds for keys with '+' and '/' in base64 (${notes})`);
   await axe(alice, 'request timeline');
   await shot(alice, '10-timeline');
 
