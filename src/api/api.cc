@@ -14,6 +14,7 @@
 #include "api/json.h"
 #include "api/passkey_routes.h"
 #include "api/web_session.h"
+#include "audit/event.h"
 #include "auth/token.h"
 #include "metrics/metrics.h"
 #include "service/audit_log.h"
@@ -475,6 +476,77 @@ void Api::AddBuiltInRoutes() {
       json hashes = json::array();
       for (const auto& h : *proof) hashes.push_back(Base64Encode(h));
       return (void)w->Send(JsonOut(200, {{"index", *index}, {"size", *size}, {"hashes", hashes}}));
+  });
+  // Search, newest first: leaves before `before` (default: the end), at most kScan of them per
+  // call, matching every filter given; `next` continues further back.
+  audit_route("/v1/audit/search", [this](Call& c) {
+    BG_CALL_PREAMBLE(c);
+    constexpr int64_t kScan = 20000;
+    auto text = [&](const char* key) {
+      auto it = req.query.find(key);
+      return it == req.query.end() ? std::string() : it->second;
+    };
+    const std::string actor = text("actor"), type = text("type"), request = text("request"),
+                      resource = text("resource");
+    std::optional<Timestamp> since, until;
+    for (auto [key, out] : {std::pair{"since", &since}, std::pair{"until", &until}}) {
+      if (text(key).empty()) continue;
+      auto t = ParseRfc3339(text(key), key);
+      if (!t) return send_error(t.error());
+      *out = *t;
+    }
+    auto stored = service_.store().AuditSize();
+    if (!stored) return send_error(stored.error());
+    const int64_t size = *stored;
+    auto before = QueryInt(req, "before", size);
+    if (!before) return send_error(before.error());
+    if (*before > size) return send_error(Error::InvalidArgument("before", fmt::format("exceeds the log size {}", size)));
+    auto limit = QueryInt(req, "limit", 100);
+    if (!limit) return send_error(limit.error());
+    if (*limit < 1 || *limit > 1000) return send_error(Error::InvalidArgument("limit", "must be 1 to 1000"));
+    const int64_t from = std::max<int64_t>(0, *before - kScan);
+    auto leaves = service_.store().AuditLeaves(from, *before);
+    if (!leaves) return send_error(leaves.error());
+    std::map<std::string, std::string> resource_of;  // request id -> resource, read once each
+    json entries = json::array();
+    int64_t next = from;
+    for (int64_t i = *before - 1; i >= from; --i) {
+      auto e = audit::ParseLeaf((*leaves)[static_cast<size_t>(i - from)]);
+      if (!e) continue;
+      if (until && e->time > *until) continue;
+      if (since && e->time < *since) {
+        next = 0;  // older leaves are older still (appends are in time order)
+        break;
+      }
+      if (!actor.empty() && e->actor != actor) continue;
+      if (!type.empty() && e->type.rfind(type, 0) != 0) continue;
+      const std::string rid = e->request ? e->request->value() : "";
+      if (!request.empty() && rid != request) continue;
+      if (!resource.empty()) {
+        auto d = e->details.find("resource");
+        std::string res = d != e->details.end() ? d->second : "";
+        if (res.empty() && !rid.empty()) {
+          auto known = resource_of.find(rid);
+          if (known == resource_of.end()) {
+            auto r = service_.store().GetRequest(RequestId(rid));
+            known = resource_of.emplace(rid, r && *r ? (*r)->resource : "").first;
+          }
+          res = known->second;
+        }
+        if (res != resource) continue;
+      }
+      json details = json::object();
+      for (const auto& [k, v] : e->details) details[k] = v;
+      entries.push_back({{"index", i}, {"time", FormatRfc3339(e->time)}, {"type", e->type},
+                         {"actor", e->actor}, {"request", rid.empty() ? json(nullptr) : json(rid)},
+                         {"details", details}});
+      if (static_cast<int64_t>(entries.size()) >= *limit) {
+        next = i;
+        break;
+      }
+    }
+    return (void)w->Send(JsonOut(200, {{"entries", entries}, {"size", size},
+                                      {"next_before", next > 0 ? json(next) : json(nullptr)}}));
   });
   audit_route("/v1/audit/proof/consistency", [this](Call& c) {
     BG_CALL_PREAMBLE(c);

@@ -721,11 +721,62 @@ async function viewPasskeys() {
         : h('p', { class: 'muted', text: 'This browser cannot use passkeys.' })));
 }
 
+// Auditors: search the log by person, resource, event type and time (newest first, paging
+// back), the recorded sessions with replay links, and the current signed checkpoint.
 async function viewAudit() {
-  const cp = await fetch('/v1/audit/checkpoint', { credentials: 'same-origin', cache: 'no-store' });
-  const text = cp.ok ? await cp.text() : '';
-  setMain('Audit', h('div', { class: 'card' }, h('h2', { text: 'Current signed checkpoint' }), h('pre', { text: text || 'not available' }),
-    h('p', { class: 'hint', text: 'Verify the whole log offline with: breakglass audit verify' })));
+  const field = (id, label, attrs) => [h('label', { for: id, text: label }), h('input', Object.assign({ id, name: id }, attrs || {}))];
+  const form = h('form', { class: 'card', role: 'search' },
+    ...field('q-actor', 'Person', { autocapitalize: 'none' }), ...field('q-resource', 'Resource'),
+    ...field('q-type', 'Event type (prefix, e.g. request.)'),
+    ...field('q-since', 'From (local time)', { type: 'datetime-local' }), ...field('q-until', 'To (local time)', { type: 'datetime-local' }),
+    h('div', { class: 'row' }, h('button', { type: 'submit', text: 'Search' })));
+  const results = h('div', { id: 'audit-results', 'aria-live': 'polite' });
+  let before = null;
+  async function search(more) {
+    const q = new URLSearchParams();
+    const v = (id) => form.querySelector('#' + id).value.trim();
+    if (v('q-actor')) q.set('actor', v('q-actor'));
+    if (v('q-resource')) q.set('resource', v('q-resource'));
+    if (v('q-type')) q.set('type', v('q-type'));
+    if (v('q-since')) q.set('since', new Date(v('q-since')).toISOString().replace(/\.\d+Z$/, 'Z'));
+    if (v('q-until')) q.set('until', new Date(v('q-until')).toISOString().replace(/\.\d+Z$/, 'Z'));
+    if (more && before !== null) q.set('before', before);
+    q.set('limit', '50');
+    try {
+      const j = await api('GET', '/v1/audit/search?' + q.toString());
+      if (!more) results.replaceChildren();
+      const rows = j.entries.map((e) => h('tr', null, h('td', { text: '#' + e.index }), h('td', { text: when(e.time) }),
+        h('td', { text: e.type }), h('td', { text: e.actor }),
+        h('td', null, e.request ? h('a', { href: '/requests/' + encodeURIComponent(e.request), 'data-nav': true, text: e.request }) : '—'),
+        h('td', { text: Object.entries(e.details).map(([k, x]) => k + '=' + x).join(' ') })));
+      let table = results.querySelector('tbody');
+      if (!table) {
+        results.append(h('table', null, h('thead', null, h('tr', null, ...['#', 'Time', 'Event', 'Who', 'Request', 'Details'].map((t) => h('th', { scope: 'col', text: t })))), h('tbody')));
+        table = results.querySelector('tbody');
+      }
+      table.append(...rows);
+      results.querySelector('.more') && results.querySelector('.more').remove();
+      before = j.next_before;
+      if (!table.children.length) results.append(h('p', { class: 'muted', text: 'No entries match.' }));
+      if (before !== null) results.append(h('div', { class: 'row more' }, h('button', { type: 'button', class: 'secondary', text: 'Older entries', onclick: () => search(true) })));
+    } catch (e) {
+      results.replaceChildren(h('p', { class: 'error', text: (e.field ? e.field + ': ' : '') + e.message }));
+    }
+  }
+  form.addEventListener('submit', (ev) => { ev.preventDefault(); before = null; search(false); });
+  const [sessions, cp] = await Promise.all([
+    api('GET', '/v1/sessions').then((j) => j.sessions, () => []),
+    fetch('/v1/audit/checkpoint', { credentials: 'same-origin' }).then((r) => (r.ok ? r.text() : '')),
+  ]);
+  setMain('Audit', form, results,
+    h('h2', { text: 'Recorded sessions' }),
+    sessions.length ? h('ul', null, ...sessions.slice(-50).reverse().map((x) => h('li', null,
+      h('a', { href: '/sessions/' + encodeURIComponent(x.id) + '/replay', text: 'Replay ' + x.id }),
+      ' — ' + (x.user || '') + ', request ', h('a', { href: '/requests/' + encodeURIComponent(x.request_id), 'data-nav': true, text: x.request_id }),
+      ', ' + when(x.started_at)))) : h('p', { class: 'muted', text: 'No recorded sessions.' }),
+    h('h2', { text: 'Current signed checkpoint' }), h('pre', { text: cp || 'not available' }),
+    h('p', { class: 'hint', text: 'Verify the whole log offline with: breakglass audit verify' }));
+  search(false);
 }
 
 // ---- the router ----

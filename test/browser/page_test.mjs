@@ -284,6 +284,22 @@ try {
   await axe(alice, 'request timeline');
   await shot(alice, '10-timeline');
 
+  // ---- an auditor searches the log by person and type, and finds the session to replay ----
+  const erin = await person('erin', { width: 1280, height: 800 });
+  await erin.page.goto('/audit');
+  await login(erin);
+  await erin.page.getByLabel('Person').fill('alice');
+  await erin.page.getByLabel('Event type (prefix, e.g. request.)').fill('request.');
+  await erin.page.getByRole('button', { name: 'Search' }).click();
+  await erin.page.locator('#audit-results tbody tr').first().waitFor();
+  const found = await erin.page.locator('#audit-results tbody tr').allTextContents();
+  check(found.length >= 2 && found.every((r) => r.includes('alice') && r.includes('request.')) && found.some((r) => r.includes('request.created') && r.includes(id)),
+    `the audit search finds alice's request events, and only those (${found.length} rows)`);
+  check(await erin.page.getByRole('link', { name: `Replay ${sid}` }).count() === 1, 'the auditor sees the recorded session with its replay link');
+  await axe(erin, 'audit');
+  await noCspViolation(erin, "erin's audit page");
+  await shot(erin, '11-audit');
+
   // ---- the inbox on Slow 3G (a session already open) ----
   // Whether it is usable within 5 s is a matter of round trips, not of this machine's speed:
   // Slow 3G adds 2 s to every request, so the page must need two waves (the HTML, then the

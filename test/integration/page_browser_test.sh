@@ -63,6 +63,7 @@ TOML
 conn_user alice requester
 conn_user carol approver
 conn_user dave approver
+conn_user erin auditor
 bg_start_server --config "$WORK/bg.toml"
 # localhost, not 127.0.0.1: a WebAuthn RP ID is a host name (the server's default relying party
 # for a loopback listener without public_url is http://localhost:PORT).
