@@ -15,6 +15,7 @@
 #include "api/passkey_routes.h"
 #include "api/web_session.h"
 #include "audit/event.h"
+#include "core/approval_groups.h"
 #include "auth/token.h"
 #include "metrics/metrics.h"
 #include "service/audit_log.h"
@@ -359,7 +360,29 @@ void Api::AddBuiltInRoutes() {
         auto r = service_.Get(actor, id);
         if (!r) return send_error(r.error());
         HttpResponse out;
-        out.body = rendered_->Body(*r);
+        const bool deciding = r->state == core::RequestState::kPending ||
+                              (r->state == core::RequestState::kActive && r->extension);
+        if (!deciding) {
+          out.body = rendered_->Body(*r);
+          return (void)w->Send(std::move(out));
+        }
+        // While it waits for decisions: who may still approve toward each group, as the policy
+        // names them and as their accounts are now (enabled, approver, TOTP enrolled). Not
+        // cached: an account's state moves without the request's version.
+        json j = ToJson(*r);
+        const auto may = core::StillMayApprove(*service_.policy(), *r);
+        for (size_t g = 0; g < may.size() && g < j["approval_groups"].size(); ++g) {
+          json names = json::array();
+          for (const std::string& name : may[g]) {
+            auto u = service_.store().GetUser(name);
+            if (!u || !*u) continue;
+            const store::UserRecord& rec = **u;
+            const bool approver = std::find(rec.roles.begin(), rec.roles.end(), core::Role::kApprover) != rec.roles.end();
+            if (approver && !rec.disabled && !rec.totp_secret_enc.empty()) names.push_back(name);
+          }
+          j["approval_groups"][g]["may_approve"] = std::move(names);
+        }
+        out.body = j.dump(-1, ' ', false, json::error_handler_t::replace);
         return (void)w->Send(std::move(out));
   }));
   for (std::string action : {"approve", "deny", "cancel", "revoke", "extend"}) {

@@ -964,5 +964,24 @@ TEST_F(ApiTest, AuditSearchFindsByPersonResourceTypeAndTime) {
   EXPECT_EQ(Do("GET", "/v1/audit/search", alice).status, 403);
 }
 
+// A pending request names who may still approve toward each group, as their accounts are now.
+TEST_F(ApiTest, PendingRequestNamesWhoMayStillApprove) {
+  const std::string alice = Login("alice", {core::Role::kRequester});
+  const std::string carol = Login("carol", {core::Role::kApprover});
+  ASSERT_TRUE(svc_->AddUser("test", "dave", {core::Role::kApprover}, Secret("dave-password-123")).has_value());
+  Answer created = Do("POST", "/v1/requests", alice,
+                      R"({"resource":"db","privilege":"dba","duration":"30m","reason":"fix the lag","ticket":"INC-4"})");
+  ASSERT_EQ(created.status, 201) << created.raw.body;
+  const std::string id = created.body["id"];
+  auto may = [&] { return Do("GET", "/v1/requests/" + id, alice).body["approval_groups"][0]["may_approve"]; };
+  EXPECT_EQ(may(), json::parse(R"(["carol","dave"])"));
+  ASSERT_TRUE(svc_->SetUserDisabled("test", "dave", true).has_value());
+  EXPECT_EQ(may(), json::parse(R"(["carol"])")) << "a disabled account cannot approve";
+  ASSERT_EQ(Do("POST", "/v1/requests/" + id + "/approve", carol, "{}").status, 200);
+  Answer done = Do("GET", "/v1/requests/" + id, alice);
+  EXPECT_NE(done.body["state"], "pending");
+  EXPECT_FALSE(done.body["approval_groups"][0].contains("may_approve")) << "only while decisions are awaited";
+}
+
 }  // namespace
 }  // namespace bg::api

@@ -90,6 +90,18 @@ std::string HumanRequest(const json& r, bool local_times) {
       }
       out += "  groups: " + line + "\n";
     }
+    // While it waits: who may still approve toward each group (GET /v1/requests/{id} says).
+    std::string may;
+    for (const json& g : groups) {
+      if (!g.is_object() || !g.contains("may_approve") || !g["may_approve"].is_array()) continue;
+      std::string names;
+      for (const json& n : g["may_approve"]) {
+        if (n.is_string()) names += (names.empty() ? "" : ", ") + TerminalSafe(n.get<std::string>());
+      }
+      may += fmt::format("{}{}: {}", may.empty() ? "" : "; ", TerminalSafe(g.value("pool", std::string("-"))),
+                         names.empty() ? "nobody (filled, or no able approver)" : names);
+    }
+    if (!may.empty()) out += "  may still approve: " + may + "\n";
   }
   if (r.contains("denials") && r["denials"].is_array() && !r["denials"].empty()) {
     out += "  denied by: " + Deciders(r["denials"], "reason") + "\n";

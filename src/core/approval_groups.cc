@@ -90,6 +90,44 @@ GroupTally TallyApprovals(const Policy& policy, const Request& r, bool for_exten
   return TallyGroups(policy, groups, people, r.requester);
 }
 
+std::vector<std::vector<std::string>> StillMayApprove(const Policy& policy, const Request& r) {
+  const bool extension = r.state == RequestState::kActive && r.extension.has_value();
+  const std::vector<Approval>& given = extension ? r.extension->approvals : r.approvals;
+  std::vector<std::string> people;
+  for (const Approval& a : given) people.push_back(a.approver);
+  std::vector<ApprovalGroup> groups = GroupsOf(r);
+  if (extension && groups.size() == 1) groups[0].count = r.extension->required_approvals;
+  const GroupTally now = TallyGroups(policy, groups, people, r.requester);
+  // A person who would fill a seat is listed under the groups with an open seat they may
+  // approve for; one whose approval fills a seat only by moving someone else (the matching) is
+  // listed under the groups they may approve for.
+  auto open = [&](size_t g) {
+    return g >= now.counted.size() || static_cast<int>(now.counted[g].size()) < groups[g].count;
+  };
+  std::vector<std::string> principals;
+  for (const ApprovalGroup& g : groups) {
+    for (const std::string& pool : {g.pool, g.escalated ? g.escalate_to : std::string()}) {
+      auto it = policy.pools.find(pool);
+      if (it != policy.pools.end()) principals.insert(principals.end(), it->second.begin(), it->second.end());
+    }
+  }
+  std::vector<std::vector<std::string>> out(groups.size());
+  for (const std::string& name : policy.Expand(principals)) {
+    if (name == r.requester || std::find(people.begin(), people.end(), name) != people.end()) continue;
+    std::vector<std::string> with = people;
+    with.push_back(name);
+    if (TallyGroups(policy, groups, with, r.requester).filled <= now.filled) continue;
+    std::vector<size_t> eligible, eligible_open;
+    for (size_t g = 0; g < groups.size(); ++g) {
+      if (!EligibleFor(policy, groups[g], name)) continue;
+      eligible.push_back(g);
+      if (open(g)) eligible_open.push_back(g);
+    }
+    for (size_t g : eligible_open.empty() ? eligible : eligible_open) out[g].push_back(name);
+  }
+  return out;
+}
+
 std::string DescribeTally(const std::vector<ApprovalGroup>& groups, const GroupTally& tally) {
   std::vector<std::string> parts;
   for (size_t g = 0; g < groups.size(); ++g) {

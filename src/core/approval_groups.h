@@ -44,6 +44,13 @@ GroupTally TallyGroups(const Policy& policy, const std::vector<ApprovalGroup>& g
 // The same for the approvals of the request's main round, or of its pending extension.
 GroupTally TallyApprovals(const Policy& policy, const Request& r, bool for_extension);
 
+// Per group of the request's current round (its pending extension's, when there is one): who may
+// still approve toward it now — members of its pool (and of its escalate_to pool once escalated)
+// who have not approved, are not the requester, and whose approval would fill a seat. Empty for
+// a group whose seats are filled. Sorted names. The policy decides membership; whether an account
+// is enabled and enrolled is the shell's to add.
+std::vector<std::vector<std::string>> StillMayApprove(const Policy& policy, const Request& r);
+
 // "pool 'a' (1 of 2: carol), pool 'b' (0 of 1)": what each group still needs, for messages.
 std::string DescribeTally(const std::vector<ApprovalGroup>& groups, const GroupTally& tally);
 

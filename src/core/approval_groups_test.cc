@@ -182,6 +182,33 @@ TEST(ApprovalGroupsTest, TallyNamesWhoCountsForWhichGroup) {
   EXPECT_EQ(DescribeTally(groups, partial), "pool 'dba-approvers' (1 of 1: carol), pool 'managers' (0 of 1)");
 }
 
+TEST(ApprovalGroupsTest, StillMayApproveNamesWhoCanFillASeatOfEachGroup) {
+  const Policy policy = TestPolicy();
+  Request r = Create(policy, "prod-db", "dba");  // 1 of dba-approvers AND 1 of managers
+  auto may = StillMayApprove(policy, r);
+  ASSERT_EQ(may.size(), 2u);
+  EXPECT_EQ(may[0], (std::vector<std::string>{"carol", "dave", "pat"}));
+  EXPECT_EQ(may[1], (std::vector<std::string>{"max", "mia", "pat"}));
+  // carol fills the peers' seat: only managers (and pat, who counts there) remain.
+  Result<Request> after = ApproveAll(policy, r, {"carol"});
+  ASSERT_TRUE(after.has_value());
+  may = StillMayApprove(policy, *after);
+  EXPECT_TRUE(may[0].empty());
+  EXPECT_EQ(may[1], (std::vector<std::string>{"max", "mia", "pat"}));
+  // pat first: pat counts for whichever group lets it complete, so either group's people can still fill
+  // the other seat.
+  Result<Request> pat = ApproveAll(policy, r, {"pat"});
+  ASSERT_TRUE(pat.has_value());
+  may = StillMayApprove(policy, *pat);
+  EXPECT_EQ(may[0], (std::vector<std::string>{"carol", "dave"}));
+  EXPECT_EQ(may[1], (std::vector<std::string>{"max", "mia"}));
+  // The escalation pool appears once the group has escalated, never before.
+  Request owner = Create(policy, "prod-db", "owner");
+  EXPECT_EQ(StillMayApprove(policy, owner)[0], (std::vector<std::string>{"carol", "dave", "pat"}));
+  owner.groups[0].escalated = true;
+  EXPECT_EQ(StillMayApprove(policy, owner)[0], (std::vector<std::string>{"carol", "dave", "olga", "pat"}));
+}
+
 TEST(ApprovalGroupsTest, SomeoneInNoGroupCannotApprove) {
   const Policy policy = TestPolicy();
   Result<Request> r = ApproveAll(policy, Create(policy, "prod-db", "dba"), {"olga"});

@@ -284,8 +284,11 @@ function approvalSummary(r) {
   const got = r.approvals.length;
   const need = r.required_approvals;
   const groups = (r.approval_groups || []).map((g) => g.count + ' of ' + g.pool + (g.escalated ? ' (escalated to ' + g.escalate_to + ')' : ''));
+  const may = (r.approval_groups || []).filter((g) => Array.isArray(g.may_approve))
+    .map((g) => g.pool + ': ' + (g.may_approve.length ? g.may_approve.join(', ') : 'nobody'));
   return got + ' of ' + need + ' approvals' + (groups.length ? ' — needs ' + groups.join(' and ') : '') +
-    (got ? ' — by ' + r.approvals.map((a) => a.approver).join(', ') : '');
+    (got ? ' — by ' + r.approvals.map((a) => a.approver).join(', ') : '') +
+    (may.length ? ' — may still approve: ' + may.join('; ') : '');
 }
 
 function facts(r) {

@@ -86,6 +86,12 @@ as alice; "$BG" status "$id" --json | jq -e '.approval_groups | map(.pool) == ["
 approve carol "$id" || fail "carol: $(cat "$WORK/approve.err")"
 approve dave "$id" || fail "dave: $(cat "$WORK/approve.err")"
 [ "$(state "$id")" = pending ] || fail "two peers approved a two-group request: $(state "$id")"
+# status names who may still approve: nobody more of the peers, the security leads.
+as alice
+"$BG" status "$id" --json | jq -e '.approval_groups | map(.may_approve) == [[], ["grace", "sam"]]' >/dev/null ||
+  fail "may_approve: $("$BG" status "$id" --json | jq -c '.approval_groups')"
+"$BG" status "$id" | grep -q 'may still approve: dbas: nobody.*; secs: grace, sam' ||
+  fail "status does not say who may still approve: $("$BG" status "$id")"
 approve sam "$id" || fail "sam: $(cat "$WORK/approve.err")"
 st=$(state "$id"); [ "$st" != pending ] || fail "peer + security lead left it pending"
 echo "ok - two peers: pending; a peer and a security lead: $st"
