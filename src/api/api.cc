@@ -292,7 +292,10 @@ void Api::AddBuiltInRoutes() {
   }));
 
   AddRoute(MakeRoute("GET", "/v1/events", Access::kAuthenticated, RecordingScope::kRefused, false,
-            [this](Call& c) { events_->Open(*c.actor, c.token, c.w); }));
+            [this](Call& c) {
+              auto last = c.req.headers.find("last-event-id");
+              events_->Open(*c.actor, c.token, c.w, last == c.req.headers.end() ? "" : last->second);
+            }));
 
   AddRoute(MakeRoute("POST", "/v1/requests", Access::kAuthenticated, RecordingScope::kRefused, false,
             [this](Call& c) {

@@ -89,11 +89,21 @@ class CapturingWriter final : public http::ResponseWriter {
     cv_.notify_all();
     return true;
   }
-  bool WriteEvent(std::string_view event, std::string_view data, std::string_view) override {
+  bool WriteEvent(std::string_view event, std::string_view data, std::string_view id) override {
     std::lock_guard lock(mu_);
     if (!streaming_ || closed_) return false;
     events_.push_back(std::string(event) + ":" + std::string(data));
+    ids_.push_back(std::string(id));
+    cv_.notify_all();
     return true;
+  }
+  // Waits (with a deadline) for at least `n` events; returns (event:data, id) pairs.
+  std::vector<std::pair<std::string, std::string>> WaitEvents(size_t n) {
+    std::unique_lock lock(mu_);
+    cv_.wait_for(lock, std::chrono::seconds(20), [&] { return events_.size() >= n; });
+    std::vector<std::pair<std::string, std::string>> out;
+    for (size_t i = 0; i < events_.size(); ++i) out.emplace_back(events_[i], ids_[i]);
+    return out;
   }
   bool WriteComment(std::string_view) override { return IsOpen(); }
   void Close() override {
@@ -146,6 +156,7 @@ class CapturingWriter final : public http::ResponseWriter {
   bool done_ = false, streaming_ = false, closed_ = false;
   http::HttpResponse response_;
   std::vector<std::string> events_;
+  std::vector<std::string> ids_;
   std::function<void()> on_close_;
 };
 
@@ -981,6 +992,47 @@ TEST_F(ApiTest, PendingRequestNamesWhoMayStillApprove) {
   Answer done = Do("GET", "/v1/requests/" + id, alice);
   EXPECT_NE(done.body["state"], "pending");
   EXPECT_FALSE(done.body["approval_groups"][0].contains("may_approve")) << "only while decisions are awaited";
+}
+
+// A stream that reconnects with Last-Event-ID gets what it missed, then what is new; an id of
+// another process (or too old) gets a reset.
+TEST_F(ApiTest, EventStreamReplaysWhatAReconnectingClientMissed) {
+  const std::string alice = Login("alice", {core::Role::kRequester});
+  auto create = [&](const std::string& who, const std::string& reason) {
+    Answer a = Do("POST", "/v1/requests", who,
+                  R"({"resource":"db","privilege":"read_only","duration":"10m","reason":")" + reason + R"(","ticket":"INC-5"})");
+    EXPECT_EQ(a.status, 201) << a.raw.body;
+    return a.body.value("id", "");
+  };
+  auto first = std::make_shared<CapturingWriter>();
+  ASSERT_EQ(Do("GET", "/v1/events", alice, "", first).status, 200);
+  create(alice, "first one");
+  auto seen = first->WaitEvents(1);
+  ASSERT_FALSE(seen.empty());
+  const std::string last_id = seen.back().second;
+  ASSERT_FALSE(last_id.empty()) << "events carry ids";
+  first->Close();  // the connection drops
+  const std::string r2 = create(alice, "while away");
+  auto again = std::make_shared<CapturingWriter>();
+  ASSERT_EQ(DoWith("GET", "/v1/events", {{"authorization", "Bearer " + alice}, {"last-event-id", last_id}}, "", again).status, 200);
+  auto replayed = again->WaitEvents(1);
+  ASSERT_FALSE(replayed.empty());
+  bool got_r2 = false;
+  auto seq = [](const std::string& id) { return std::stoull(id.substr(id.rfind('-') + 1)); };
+  for (const auto& [ev, id] : replayed) {
+    EXPECT_GT(seq(id), seq(last_id)) << "only what came after the last id seen";
+    got_r2 = got_r2 || ev.find(r2) != std::string::npos;
+  }
+  EXPECT_TRUE(got_r2) << "the event missed while away was replayed";
+  const std::string r3 = create(alice, "after return");
+  bool got_r3 = false;
+  for (const auto& e : again->WaitEvents(replayed.size() + 1)) got_r3 = got_r3 || e.first.find(r3) != std::string::npos;
+  EXPECT_TRUE(got_r3) << "new events follow the replay";
+  auto stranger = std::make_shared<CapturingWriter>();
+  ASSERT_EQ(DoWith("GET", "/v1/events", {{"authorization", "Bearer " + alice}, {"last-event-id", "otherprocess-3"}}, "", stranger).status, 200);
+  auto reset = stranger->WaitEvents(1);
+  ASSERT_FALSE(reset.empty());
+  EXPECT_EQ(reset[0].first.rfind("reset:", 0), 0u) << reset[0].first;
 }
 
 }  // namespace

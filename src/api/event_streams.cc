@@ -5,6 +5,8 @@
 
 #include "api/json.h"
 #include "auth/token.h"
+#include "util/encoding.h"
+#include "util/random.h"
 #include "util/secret.h"
 
 namespace bg::api {
@@ -19,11 +21,14 @@ bool IsAuditReader(const core::Actor& a) {
 
 }  // namespace
 
-EventStreams::EventStreams(service::Service& service) : service_(service) {
+EventStreams::EventStreams(service::Service& service)
+    : service_(service), epoch_(Base64UrlEncode(SystemRandom::Get().Bytes(6))) {
+  subscription_ = service_.Subscribe([this](const service::StateEvent& e) { FanOut(e); });
   heartbeat_ = std::thread([this] { Heartbeats(); });
 }
 
 EventStreams::~EventStreams() {
+  service_.Unsubscribe(subscription_);
   stopping_ = true;
   if (heartbeat_.joinable()) heartbeat_.join();
   std::map<uint64_t, Stream> streams;
@@ -74,6 +79,18 @@ void EventStreams::Heartbeats() {
       streams_.erase(it);
     }
     for (auto& w : ended) w->Close();  // outside the lock: Close runs the on-close hook
+    if (sweep_.exchange(false)) {
+      std::vector<std::shared_ptr<http::ResponseWriter>> closed;  // released outside the lock
+      std::lock_guard lock(mu_);
+      for (auto it = streams_.begin(); it != streams_.end();) {
+        if (it->second.writer->IsOpen()) {
+          ++it;
+          continue;
+        }
+        closed.push_back(std::move(it->second.writer));
+        it = streams_.erase(it);
+      }
+    }
     if (++ticks < kHeartbeatTicks) continue;
     ticks = 0;
     std::lock_guard lock(mu_);
@@ -89,45 +106,66 @@ void EventStreams::Heartbeats() {
   }
 }
 
+void EventStreams::WriteTo(http::ResponseWriter& w, const core::Actor& actor, const Recorded& r) {
+  const service::StateEvent& e = r.event;
+  const std::string id = epoch_ + "-" + std::to_string(r.seq);
+  // A system alert (no request: a connector probe failing) goes to its recipients and
+  // auditors; a request's events and alerts only to those who may see the request.
+  const bool system_alert = e.type == "alert" && e.request.id.value().empty();
+  if (!system_alert && !core::CanView(*service_.policy(), e.request, actor)) return;
+  if (e.type == "alert") {
+    bool to_me = IsAuditReader(actor);
+    for (const auto& r2 : e.recipients) to_me = to_me || r2 == actor.name;
+    if (!to_me) return;
+    json body = {{"kind", e.alert_kind}, {"message", e.message}};
+    if (!system_alert) body["request_id"] = e.request.id.value();
+    w.WriteEvent("alert", body.dump(), id);
+    return;
+  }
+  w.WriteEvent("request", ToJson(e.request).dump(), id);
+}
+
+void EventStreams::FanOut(const service::StateEvent& e) {
+  std::lock_guard lock(mu_);
+  recent_.push_back(Recorded{++seq_, e});
+  if (recent_.size() > kReplay) recent_.pop_front();
+  for (auto& [sid, s] : streams_) {
+    if (s.writer->IsOpen()) WriteTo(*s.writer, s.actor, recent_.back());
+  }
+}
+
 void EventStreams::Open(const core::Actor& actor, std::string token,
-                        std::shared_ptr<http::ResponseWriter> w) {
-  std::weak_ptr<http::ResponseWriter> weak = w;
+                        std::shared_ptr<http::ResponseWriter> w, const std::string& last_event_id) {
   w->StartStream({});
-  auto id = std::make_shared<uint64_t>(0);
-  *id = service_.Subscribe([this, weak, actor, id](const service::StateEvent& e) {
-    auto sw = weak.lock();
-    if (!sw || !sw->IsOpen()) return;
-    // A system alert (no request: a connector probe failing) goes to its recipients and
-    // auditors; a request's events and alerts only to those who may see the request.
-    const bool system_alert = e.type == "alert" && e.request.id.value().empty();
-    if (!system_alert && !core::CanView(*service_.policy(), e.request, actor)) return;
-    if (e.type == "alert") {
-      bool to_me = IsAuditReader(actor);
-      for (const auto& r : e.recipients) to_me = to_me || r == actor.name;
-      if (!to_me) return;
-      json body = {{"kind", e.alert_kind}, {"message", e.message}};
-      if (!system_alert) body["request_id"] = e.request.id.value();
-      sw->WriteEvent("alert", body.dump());
-      return;
-    }
-    sw->WriteEvent("request", ToJson(e.request).dump());
-  });
+  uint64_t id = 0;
   {
     std::lock_guard lock(mu_);
-    streams_[*id] = Stream{w, std::move(token)};
+    if (!last_event_id.empty()) {
+      // "<epoch>-<seq>" of this process, still in the ring: replay what came after it.
+      const size_t dash = last_event_id.rfind('-');
+      uint64_t seen = 0;
+      bool ours = dash != std::string::npos && last_event_id.substr(0, dash) == epoch_;
+      if (ours) {
+        const std::string n = last_event_id.substr(dash + 1);
+        ours = !n.empty() && n.size() <= 19 && n.find_first_not_of("0123456789") == std::string::npos;
+        if (ours) seen = std::stoull(n);
+      }
+      const uint64_t oldest = recent_.empty() ? seq_ + 1 : recent_.front().seq;
+      if (ours && seen <= seq_ && seen + 1 >= oldest) {
+        for (const Recorded& r : recent_) {
+          if (r.seq > seen) WriteTo(*w, actor, r);
+        }
+      } else {
+        w->WriteEvent("reset", "{}", epoch_ + "-" + std::to_string(seq_));
+      }
+    }
+    id = next_stream_++;
+    streams_[id] = Stream{w, std::move(token), actor};
   }
   // Once closed (the client left, it fell too far behind, its token ended) the stream leaves
-  // the table at once: its writer keeps the connection and its buffers alive. The writer is
-  // released outside the lock.
-  w->SetOnClose([this, id] {
-    service_.Unsubscribe(*id);
-    std::shared_ptr<http::ResponseWriter> gone;
-    std::lock_guard lock(mu_);
-    if (auto it = streams_.find(*id); it != streams_.end()) {
-      gone = std::move(it->second.writer);
-      streams_.erase(it);
-    }
-  });
+  // the table on the next tick: its writer keeps the connection and its buffers alive. Not
+  // here: a write under mu_ (FanOut) may close the stream and run this at once.
+  w->SetOnClose([this] { sweep_ = true; });
 }
 
 }  // namespace bg::api

@@ -5,11 +5,18 @@
 // kCheckInterval (plus one store read) of its token no longer being valid: expired, logged
 // out, or its account disabled, also by another process.
 //
+// Every event carries an id, "<epoch>-<seq>" (the epoch is this process's, the sequence counts
+// the bus's events). A client that reconnects with Last-Event-ID gets, before anything new, the
+// events it may see that it missed, from the last kReplay; when those are gone, or the id is of
+// another process (a restart), it gets one "reset" event instead: read everything again. Replay
+// and registration happen under the lock the fan-out holds, so nothing falls between them.
+//
 // Thread-safe. The destructor closes every stream still open (their on-close hooks run).
 #pragma once
 
 #include <atomic>
 #include <chrono>
+#include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -29,20 +36,33 @@ class EventStreams {
   EventStreams(const EventStreams&) = delete;
   EventStreams& operator=(const EventStreams&) = delete;
 
-  // Starts the stream on `w` for `actor`, authenticated by `token`.
-  void Open(const core::Actor& actor, std::string token, std::shared_ptr<http::ResponseWriter> w);
+  // Starts the stream on `w` for `actor`, authenticated by `token`; `last_event_id` is the
+  // client's Last-Event-ID header (empty on a first connection).
+  void Open(const core::Actor& actor, std::string token, std::shared_ptr<http::ResponseWriter> w,
+            const std::string& last_event_id = "");
 
   // How many streams are open (for tests and metrics).
   size_t size();
 
  static constexpr std::chrono::milliseconds kCheckInterval{200};
+  static constexpr size_t kReplay = 1024;
 
  private:
   static constexpr int kHeartbeatTicks = 75;  // 15 s of kCheckInterval
   struct Stream {
     std::shared_ptr<http::ResponseWriter> writer;
     std::string token;
+    core::Actor actor;
   };
+  // One bus event as it went out: its sequence number and the event.
+  struct Recorded {
+    uint64_t seq = 0;
+    service::StateEvent event;
+  };
+  // Records `e` and writes it to every stream whose actor may see it (under mu_).
+  void FanOut(const service::StateEvent& e);
+  // Writes `r` to `w` if `actor` may see it; the caller holds mu_.
+  void WriteTo(http::ResponseWriter& w, const core::Actor& actor, const Recorded& r);
   void Heartbeats();
   // False once `token` no longer authenticates; true also when the store could not be asked.
   bool StillValid(const std::string& token);
@@ -52,7 +72,13 @@ class EventStreams {
   // The open streams by subscription id: this class owns their writers (a dropped writer
   // ends its stream); closed ones are dropped by the heartbeat.
   std::map<uint64_t, Stream> streams_;
+  uint64_t next_stream_ = 1;
+  const std::string epoch_;     // random, per process
+  uint64_t seq_ = 0;            // the last event's sequence number
+  std::deque<Recorded> recent_;  // the last kReplay events
+  uint64_t subscription_ = 0;
   std::atomic<bool> stopping_{false};
+  std::atomic<bool> sweep_{false};  // a stream closed: drop closed ones on the next tick
   std::thread heartbeat_;
 };
 

@@ -3,7 +3,7 @@
 // state-changing call carries the session's CSRF token (GET /v1/me hands it out).
 'use strict';
 
-const S = { me: null, csrf: null, options: null, es: null, tick: null, refresh: null, esDown: false };
+const S = { me: null, csrf: null, options: null, es: null, tick: null, refresh: null };
 
 // ---- small helpers ----
 function h(tag, attrs, ...kids) {
@@ -246,16 +246,11 @@ function startEvents() {
   const live = document.getElementById('live');
   const es = new EventSource('/v1/events', { withCredentials: true });
   S.es = es;
-  es.addEventListener('open', () => {
-    live.textContent = 'live';
-    // After a dropped connection the browser reconnects (with Last-Event-ID): what changed
-    // meanwhile is read again.
-    if (S.esDown) { S.esDown = false; scheduleRefresh(); }
-  });
-  es.addEventListener('error', () => {
-    live.textContent = 'reconnecting…';
-    S.esDown = true;
-  });
+  es.addEventListener('open', () => { live.textContent = 'live'; });
+  // After a dropped connection the browser reconnects with Last-Event-ID and the server
+  // replays what was missed; when it cannot (a restart, too long away) it sends "reset".
+  es.addEventListener('reset', () => scheduleRefresh());
+  es.addEventListener('error', () => { live.textContent = 'reconnecting…'; });
   es.addEventListener('request', () => scheduleRefresh());
   es.addEventListener('alert', (ev) => {
     try { const a = JSON.parse(ev.data); toast('Alert: ' + (a.message || a.kind || 'raised')); } catch (_) { /* ignore */ }
