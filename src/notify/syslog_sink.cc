@@ -2,6 +2,10 @@
 
 #include <fmt/format.h>
 #include <netdb.h>
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -60,8 +64,13 @@ Result<SyslogTarget> ParseSyslogUrl(std::string_view url) {
   } else if (url.rfind("tcp://", 0) == 0) {
     t.tcp = true;
     rest = url.substr(6);
+  } else if (url.rfind("tls://", 0) == 0) {
+    t.tcp = true;
+    t.tls = true;
+    t.port = 6514;
+    rest = url.substr(6);
   } else {
-    return bad("must start with udp:// or tcp://");
+    return bad("must start with udp://, tcp:// or tls://");
   }
   std::string_view port;
   if (!rest.empty() && rest.front() == '[') {
@@ -107,6 +116,18 @@ std::string FormatSyslog(int64_t index, std::string_view leaf, std::string_view 
                      PrintAscii(hostname, 255), pid, PrintAscii(type, 32), sd, leaf);
 }
 
+struct SyslogSink::TlsState {
+  SSL_CTX* ctx = nullptr;
+  SSL* ssl = nullptr;
+  ~TlsState() {
+    if (ssl) {
+      SSL_shutdown(ssl);
+      SSL_free(ssl);
+    }
+    if (ctx) SSL_CTX_free(ctx);
+  }
+};
+
 SyslogSink::SyslogSink(SyslogTarget target)
     : target_(std::move(target)), hostname_(Hostname()), pid_(getpid()) {}
 
@@ -114,8 +135,8 @@ SyslogSink::~SyslogSink() { CloseSocket(); }
 
 std::string SyslogSink::Describe() const {
   const bool v6 = target_.host.find(':') != std::string::npos;
-  return fmt::format("{}://{}{}{}:{}", target_.tcp ? "tcp" : "udp", v6 ? "[" : "", target_.host,
-                     v6 ? "]" : "", target_.port);
+  return fmt::format("{}://{}{}{}:{}", target_.tls ? "tls" : target_.tcp ? "tcp" : "udp",
+                     v6 ? "[" : "", target_.host, v6 ? "]" : "", target_.port);
 }
 
 Status SyslogSink::Deliver(int64_t index, std::string_view leaf) {
@@ -125,15 +146,66 @@ Status SyslogSink::Deliver(int64_t index, std::string_view leaf) {
 }
 
 void SyslogSink::CloseSocket() {
+  tls_.reset();  // before the socket: a TLS close_notify goes out on it
   if (fd_ >= 0) close(fd_);
   fd_ = -1;
 }
 
-Status SyslogSink::Send(const std::string& message) {
+namespace {
+
+// A socket BIO that writes with MSG_NOSIGNAL: a receiver that went away must be an error for
+// this sink, not a SIGPIPE for the process (OpenSSL's own socket BIO uses write()).
+int NoSigpipeWrite(BIO* b, const char* data, int len) {
+  const int fd = static_cast<int>(reinterpret_cast<intptr_t>(BIO_get_data(b)));
+  BIO_clear_retry_flags(b);
+  const ssize_t n = send(fd, data, static_cast<size_t>(len), MSG_NOSIGNAL);
+  if (n < 0 && errno == EINTR) BIO_set_retry_write(b);
+  return static_cast<int>(n);
+}
+int NoSigpipeRead(BIO* b, char* data, int len) {
+  const int fd = static_cast<int>(reinterpret_cast<intptr_t>(BIO_get_data(b)));
+  BIO_clear_retry_flags(b);
+  const ssize_t n = recv(fd, data, static_cast<size_t>(len), 0);
+  if (n < 0 && errno == EINTR) BIO_set_retry_read(b);
+  return static_cast<int>(n);
+}
+long NoSigpipeCtrl(BIO*, int cmd, long, void*) { return cmd == BIO_CTRL_FLUSH ? 1 : 0; }
+int NoSigpipeCreate(BIO* b) {
+  BIO_set_init(b, 1);
+  return 1;
+}
+
+BIO* NoSigpipeBio(int fd) {
+  static BIO_METHOD* method = [] {
+    BIO_METHOD* m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "breakglass socket");
+    BIO_meth_set_write(m, NoSigpipeWrite);
+    BIO_meth_set_read(m, NoSigpipeRead);
+    BIO_meth_set_ctrl(m, NoSigpipeCtrl);
+    BIO_meth_set_create(m, NoSigpipeCreate);
+    return m;
+  }();
+  BIO* b = BIO_new(method);
+  if (b) BIO_set_data(b, reinterpret_cast<void*>(static_cast<intptr_t>(fd)));
+  return b;
+}
+
+std::string OpenSslError() {
+  const unsigned long e = ERR_get_error();
+  ERR_clear_error();
+  if (e == 0) return "TLS failure";
+  char buf[256];
+  ERR_error_string_n(e, buf, sizeof(buf));
+  return buf;
+}
+
+}  // namespace
+
+Status SyslogSink::Connect() {
   auto failed = [&](std::string_view what) {
+    CloseSocket();
     return Error::Unavailable(fmt::format("syslog {}: {}", Describe(), what));
   };
-  if (fd_ < 0) {
+  {
     addrinfo hints{};
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = target_.tcp ? SOCK_STREAM : SOCK_DGRAM;
@@ -152,7 +224,61 @@ Status SyslogSink::Send(const std::string& message) {
     freeaddrinfo(res);
     if (fd_ < 0) return failed("cannot connect");
   }
+  if (!target_.tls) return Ok();
+  // RFC 5425: TLS 1.2 or later, the server authenticated by its certificate and name.
+  timeval tv{5, 0};
+  setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  tls_ = std::make_unique<TlsState>();
+  tls_->ctx = SSL_CTX_new(TLS_client_method());
+  if (!tls_->ctx) return failed(OpenSslError());
+  SSL_CTX_set_min_proto_version(tls_->ctx, TLS1_2_VERSION);
+  SSL_CTX_set_verify(tls_->ctx, SSL_VERIFY_PEER, nullptr);
+  const bool cas = target_.cacert.empty()
+                       ? SSL_CTX_set_default_verify_paths(tls_->ctx) == 1
+                       : SSL_CTX_load_verify_locations(tls_->ctx, target_.cacert.c_str(), nullptr) == 1;
+  if (!cas) return failed("cannot load the CA certificates: " + OpenSslError());
+  tls_->ssl = SSL_new(tls_->ctx);
+  if (!tls_->ssl) return failed(OpenSslError());
+  BIO* bio = NoSigpipeBio(fd_);
+  if (!bio) return failed(OpenSslError());
+  SSL_set_bio(tls_->ssl, bio, bio);  // one BIO both ways: SSL owns it
+  const bool is_ip = target_.host.find(':') != std::string::npos ||
+                     target_.host.find_first_not_of("0123456789.") == std::string::npos;
+  if (is_ip) {
+    X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(tls_->ssl), target_.host.c_str());
+  } else {
+    SSL_set_tlsext_host_name(tls_->ssl, target_.host.c_str());
+    SSL_set1_host(tls_->ssl, target_.host.c_str());
+  }
+  if (SSL_connect(tls_->ssl) != 1) {
+    const long verify = SSL_get_verify_result(tls_->ssl);
+    std::string why = verify != X509_V_OK ? std::string("certificate not trusted: ") +
+                                                X509_verify_cert_error_string(verify)
+                                          : OpenSslError();
+    return failed("TLS handshake: " + why);
+  }
+  return Ok();
+}
+
+Status SyslogSink::Send(const std::string& message) {
+  auto failed = [&](std::string_view what) {
+    return Error::Unavailable(fmt::format("syslog {}: {}", Describe(), what));
+  };
+  if (fd_ < 0) BG_TRY(Connect());
   std::string framed = target_.tcp ? fmt::format("{} {}", message.size(), message) : message;
+  if (tls_) {
+    size_t off = 0;
+    while (off < framed.size()) {
+      const int n = SSL_write(tls_->ssl, framed.data() + off, static_cast<int>(framed.size() - off));
+      if (n <= 0) {
+        const std::string why = OpenSslError();
+        CloseSocket();
+        return failed(why);
+      }
+      off += static_cast<size_t>(n);
+    }
+    return Ok();
+  }
   size_t off = 0;
   while (off < framed.size()) {
     ssize_t n = send(fd_, framed.data() + off, framed.size() - off, MSG_NOSIGNAL);

@@ -1,5 +1,7 @@
-// RFC 5424 syslog forwarding of audit events, over UDP (one datagram per message, RFC 5426) or
-// TCP (octet-counting framing, RFC 6587), configured as "udp://HOST:PORT" or "tcp://HOST:PORT".
+// RFC 5424 syslog forwarding of audit events, over UDP (one datagram per message, RFC 5426),
+// TCP (octet-counting framing, RFC 6587) or TLS (RFC 5425: the same framing inside TLS 1.2+,
+// the server's certificate verified against `cacert` or the system store and its name against
+// the host), configured as "udp://HOST:PORT", "tcp://HOST:PORT" or "tls://HOST:PORT".
 //
 // Each leaf becomes one message:
 //   <PRI>1 <leaf time> <hostname> breakglass <pid> <event type> [breakglass@32473 index="N"
@@ -13,6 +15,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -22,13 +25,15 @@
 namespace bg::notify {
 
 struct SyslogTarget {
-  bool tcp = false;
+  bool tcp = false;  // a stream (tcp:// or tls://)
   std::string host;
   uint16_t port = 514;
+  bool tls = false;    // tls://
+  std::string cacert;  // tls: PEM file of the CA to trust; empty: the system store
 };
 
-// Parses "udp://HOST:PORT" or "tcp://HOST:PORT" (IPv6 as "[::1]:514"; the port defaults to
-// 514). InvalidArgument(field "syslog") otherwise.
+// Parses "udp://HOST:PORT", "tcp://HOST:PORT" or "tls://HOST:PORT" (IPv6 as "[::1]:514"; the
+// port defaults to 514, for tls:// to 6514). InvalidArgument(field "syslog") otherwise.
 Result<SyslogTarget> ParseSyslogUrl(std::string_view url);
 
 // The RFC 5424 message for the leaf at `index` (without transport framing). A leaf that is not
@@ -49,9 +54,12 @@ class SyslogSink final : public Sink {
 
  private:
   Status Send(const std::string& message);
+  Status Connect();
   void CloseSocket();
 
   SyslogTarget target_;
+  struct TlsState;
+  std::unique_ptr<TlsState> tls_;  // while a tls:// connection is open
   std::string hostname_;
   int pid_ = 0;
   int fd_ = -1;

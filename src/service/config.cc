@@ -131,7 +131,7 @@ const std::vector<NotifyKind>& NotifyKinds() {
   static const NotifyKey kAudience{"audience", false, KeyType::kStrings};
   static const NotifyKey kCacert{"cacert"};
   static const std::vector<NotifyKind> kKinds = {
-      {"syslog", {{"url", true}}},
+      {"syslog", {{"url", true}, kCacert}},
       {"webhook", {{"url", true}, {"secret_file", true}, kCacert, kEvents, kAudience}},
       {"slack", {{"url", true}, kCacert, kEvents, kAudience}},
       {"smtp",

@@ -108,6 +108,21 @@ TEST(ConfigTest, SyslogSinkTablesAreBuiltAndCheckedWhenTheServerStarts) {
   ASSERT_EQ((*two)->Stats().size(), 2u);
   EXPECT_EQ((*two)->Stats()[0].target, "udp://127.0.0.1:514");
   EXPECT_EQ((*two)->Stats()[1].target, "tcp://127.0.0.1:6514");
+  // RFC 5425: tls:// with a CA file; a CA file for a transport without TLS is refused at start.
+  auto tls = ParseServerConfig(
+      "[notify.siem]\nkind = \"syslog\"\nurl = \"tls://siem.example\"\ncacert = \"/etc/siem-ca.pem\"\n",
+      "b.toml");
+  ASSERT_TRUE(tls.has_value()) << tls.error().message();
+  auto tls_sinks = Sinks::Create(*tls, **store, nullptr);
+  ASSERT_TRUE(tls_sinks.has_value()) << tls_sinks.error().message();
+  EXPECT_EQ((*tls_sinks)->Stats()[0].target, "tls://siem.example:6514");
+  auto plain_ca = ParseServerConfig(
+      "[notify.siem]\nkind = \"syslog\"\nurl = \"tcp://siem.example\"\ncacert = \"/etc/siem-ca.pem\"\n",
+      "b.toml");
+  ASSERT_TRUE(plain_ca.has_value());
+  auto refused = Sinks::Create(*plain_ca, **store, nullptr);
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_EQ(refused.error().field(), "notify.siem.url");
 }
 
 TEST(ConfigTest, ReportsEveryProblemWithItsLocation) {

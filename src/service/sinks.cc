@@ -85,10 +85,20 @@ Made Routed(const SinkInputs& in, const Options& o, const std::string& field,
       std::make_unique<RoutedSink>(in.router, std::move(filter), std::move(sink)));
 }
 
-Made MakeSyslog(const std::string& field, const std::string& url) {
+// `cacert`: the resolved path of the CA to trust for tls:// (empty: the system store); refused
+// for udp:// and tcp://, which have no certificate to check.
+Made MakeSyslog(const std::string& field, const std::string& url, const std::string& cacert = "") {
   auto target = notify::ParseSyslogUrl(url);
   if (!target) return Error::InvalidArgument(field, target.error().message());
+  if (!cacert.empty() && !target->tls) {
+    return Error::InvalidArgument(field, "cacert is for tls:// syslog only");
+  }
+  target->cacert = cacert;
   return std::unique_ptr<notify::Sink>(std::make_unique<notify::SyslogSink>(*target));
+}
+
+std::string SyslogCacert(const ServerConfig& config, const Options& o) {
+  return Str(o, "cacert").empty() ? "" : config.Resolve(Str(o, "cacert"));
 }
 
 Result<std::unique_ptr<notify::MessageSink>> MakeHttp(const SinkInputs& in, const Options& o,
@@ -158,9 +168,9 @@ struct SinkKind {
 const std::vector<SinkKind>& SinkKinds() {
   static const std::vector<SinkKind> kKinds = [] {
     std::vector<SinkKind> kinds = {
-        {"syslog", [](const std::string& field, const Options& o, const SinkInputs&) -> Made {
+        {"syslog", [](const std::string& field, const Options& o, const SinkInputs& in) -> Made {
            BG_ASSIGN_OR_RETURN(auto url, Required(o, field, "url"));
-           return MakeSyslog(field + ".url", url);
+           return MakeSyslog(field + ".url", url, SyslogCacert(in.config, o));
          }}};
     for (std::string_view k : {"webhook", "slack", "smtp", "pagerduty"}) {
       kinds.push_back({k, [k](const std::string& field, const Options& o,
@@ -308,15 +318,16 @@ Result<std::string> Sinks::SendTest(const ServerConfig& config, const std::strin
                                     Timestamp now) {
   const std::string at = FormatRfc3339(now);
   // A syslog sink is sent one leaf of a "notify.test" event (it forwards leaves, not messages).
-  auto test_syslog = [&](const std::string& field, const std::string& url) -> Result<std::string> {
-    BG_ASSIGN_OR_RETURN(auto sink, MakeSyslog(field, url));
+  auto test_syslog = [&](const std::string& field, const std::string& url,
+                         const std::string& cacert) -> Result<std::string> {
+    BG_ASSIGN_OR_RETURN(auto sink, MakeSyslog(field, url, cacert));
     core::AuditEvent ev{"notify.test", std::string(core::kSystemActor), RequestId(),
                         {{"sink", name}}};
     BG_TRY(sink->Deliver(-1, audit::EncodeLeaf(ev, now)));
     return sink->Describe();
   };
   if (name == "syslog" && !config.syslog.empty() && config.notify.count("syslog") == 0) {
-    return test_syslog("syslog", config.syslog);
+    return test_syslog("syslog", config.syslog, "");
   }
   const auto it = config.notify.find(name);
   if (it == config.notify.end()) {
@@ -327,7 +338,7 @@ Result<std::string> Sinks::SendTest(const ServerConfig& config, const std::strin
   const Options o = OptionsOf(it->second);
   if (it->second.kind == "syslog") {
     BG_ASSIGN_OR_RETURN(auto url, Required(o, field, "url"));
-    return test_syslog(field + ".url", url);
+    return test_syslog(field + ".url", url, SyslogCacert(config, o));
   }
   const SinkInputs inputs{config, nullptr};
   BG_ASSIGN_OR_RETURN(auto sink, MakeMessageSink(inputs, it->second.kind, o, field));
