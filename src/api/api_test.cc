@@ -704,6 +704,14 @@ TEST_F(ApiTest, CookieSessionNeedsTheCsrfTokenToChangeAnything) {
   ASSERT_EQ(me.status, 200);
   EXPECT_EQ(me.body.value("csrf", ""), csrf);
   EXPECT_FALSE(Do("GET", "/v1/me", token).body.contains("csrf")) << "bearer callers need none";
+  // A read another origin of the site makes the browser send (an <img>, a fetch) is refused.
+  for (const char* site : {"same-site", "cross-site"}) {
+    Answer r = DoWith("GET", "/v1/me", {{"cookie", "bg_session=" + token}, {"sec-fetch-site", site}});
+    EXPECT_EQ(r.status, 403) << site;
+    EXPECT_EQ(r.field(), "csrf") << site;
+  }
+  EXPECT_EQ(DoWith("GET", "/v1/me", {{"cookie", "bg_session=" + token}, {"sec-fetch-site", "same-origin"}}).status, 200);
+  EXPECT_EQ(DoWith("GET", "/v1/me", {{"cookie", "bg_session=" + token}, {"sec-fetch-site", "none"}}).status, 200);
 
   const std::string create = json{{"resource", "db"}, {"privilege", "read_only"}, {"duration", "10m"},
                                   {"reason", "cookie test"}, {"ticket", "INC-1"}}.dump();

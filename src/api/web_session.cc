@@ -69,7 +69,16 @@ Status CheckSameOrigin(const http::HttpRequest& req) {
 }
 
 Status CheckCookieRequest(const http::HttpRequest& req, std::string_view token) {
-  if (req.method == "GET" || req.method == "HEAD") return Ok();
+  if (req.method == "GET" || req.method == "HEAD") {
+    // Reads too: another origin of the same site (SameSite lets the cookie through) must not
+    // make the browser fetch with it (a one-time credential's GET takes it). The page's own
+    // fetches are same-origin; a typed or bookmarked address is "none".
+    const std::string* site = Header(req, "sec-fetch-site");
+    if (site && *site != "same-origin" && *site != "none") {
+      return CsrfError("a request from another origin may not use the session cookie");
+    }
+    return Ok();
+  }
   if (auto st = CheckSameOrigin(req); !st) return st;
   const std::string* sent = Header(req, std::string(kCsrfHeader));
   if (!sent) return CsrfError("a call with the session cookie needs the X-CSRF-Token header");

@@ -33,9 +33,10 @@ std::string CsrfToken(std::string_view token);
 std::string SessionCookie(std::string_view token, int64_t max_age_seconds);
 std::string ClearedSessionCookie();
 
-// Whether the request may act with its cookie: GET and HEAD always; any other method only when
-// Origin (when sent) names the Host the request was sent to, Sec-Fetch-Site (when sent) is
-// "same-origin", and X-CSRF-Token equals CsrfToken(token) (compared in constant time).
+// Whether the request may act with its cookie: GET and HEAD unless Sec-Fetch-Site says another
+// origin asked ("same-site", "cross-site"); any other method only when Origin (when sent) names
+// the Host the request was sent to, Sec-Fetch-Site (when sent) is "same-origin", and
+// X-CSRF-Token equals CsrfToken(token) (compared in constant time).
 // Errors: PermissionDenied (field "csrf") naming what was missing or wrong.
 Status CheckCookieRequest(const http::HttpRequest& req, std::string_view token);
 

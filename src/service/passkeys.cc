@@ -232,17 +232,9 @@ Result<LoginResult> People::PasskeyLogin(const webauthn::Assertion& assertion, c
       *refusal = Error::Unauthenticated("login failed: " + count.error().message());
       return Ok();
     }
-    limiter_.RecordSuccess(user, source, tx.now());
     key->sign_count = *count;
     key->last_used_at = tx.now();
-    changed.mfa_verified_at = tx.now();
-    changed.failed_logins = 0;
-    TokenFamily family{tx.now(), tx.now(), 0};
-    BG_ASSIGN_OR_RETURN(LoginResult lr, IssueToken(tx, user, source, std::nullopt, "", &family));
-    ev.details["token"] = audit_.Hmac(lr.token.Reveal());
-    ev.details["expires_at"] = FormatRfc3339(lr.expires_at);
-    tx.PutUser(changed);
-    tx.Audit(ev);
+    BG_ASSIGN_OR_RETURN(LoginResult lr, FinishLogin(tx, user, source, std::move(changed), std::move(ev)));
     result->emplace(std::move(lr));
     return Ok();
   });

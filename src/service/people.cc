@@ -172,18 +172,9 @@ Result<LoginResult> People::Login(const std::string& user, const Secret& passwor
       if (f.alert && u) StageGuessedAlert(tx, user, f.account_failures, source);
       return Ok();
     }
-    limiter_.RecordSuccess(user, source, tx.now());
     store::UserRecord changed = *u;
     changed.totp_last_step = step;
-    changed.mfa_verified_at = tx.now();
-    changed.failed_logins = 0;
-    changed.locked_until.reset();
-    TokenFamily family{tx.now(), tx.now(), 0};
-    BG_ASSIGN_OR_RETURN(LoginResult lr, IssueToken(tx, user, source, std::nullopt, "", &family));
-    ev.details["token"] = audit_.Hmac(lr.token.Reveal());
-    ev.details["expires_at"] = FormatRfc3339(lr.expires_at);
-    tx.PutUser(changed);
-    tx.Audit(ev);
+    BG_ASSIGN_OR_RETURN(LoginResult lr, FinishLogin(tx, user, source, std::move(changed), std::move(ev)));
     result->login.emplace(std::move(lr));
     return Ok();
   });
@@ -196,6 +187,21 @@ Result<LoginResult> People::Login(const std::string& user, const Secret& passwor
   if (!result->login.has_value()) return LoginFailed();
   log::Info("auth.login", {{"user", user}, {"source", source}});
   return std::move(*result->login);
+}
+
+Result<LoginResult> People::FinishLogin(Tx& tx, const std::string& user, const std::string& source,
+                                         store::UserRecord changed, core::AuditEvent ev) {
+  limiter_.RecordSuccess(user, source, tx.now());
+  changed.mfa_verified_at = tx.now();
+  changed.failed_logins = 0;
+  changed.locked_until.reset();
+  TokenFamily family{tx.now(), tx.now(), 0};
+  BG_ASSIGN_OR_RETURN(LoginResult lr, IssueToken(tx, user, source, std::nullopt, "", &family));
+  ev.details["token"] = audit_.Hmac(lr.token.Reveal());
+  ev.details["expires_at"] = FormatRfc3339(lr.expires_at);
+  tx.PutUser(changed);
+  tx.Audit(ev);
+  return lr;
 }
 
 Result<LoginResult> People::Renew(const core::Actor& actor, const std::string& token,

@@ -162,6 +162,11 @@ class People {
                                  std::optional<Timestamp> expires_at = std::nullopt,
                                  const std::string& scope = "",
                                  const TokenFamily* family = nullptr);
+  // A successful login's writes in `tx` (password+TOTP or passkey): the throttle's success, the
+  // account `changed` with MFA now and its failures cleared, a new token family, and `ev` with
+  // the token's HMAC and expiry.
+  Result<LoginResult> FinishLogin(Tx& tx, const std::string& user, const std::string& source,
+                                  store::UserRecord changed, core::AuditEvent ev);
   // The name an audit event gives a login attempt: the account's name, or for a name that is no
   // account (perhaps a password typed into the wrong field) its keyed hash.
   std::string AuditName(const std::string& name, bool is_account) const;
