@@ -7,7 +7,9 @@
 #include <iostream>
 
 #include "auth/qr.h"
+#include "cli/client.h"
 #include "cli/common.h"
+#include "cli/exit_codes.h"
 #include "cli/text.h"
 #include "core/policy.h"
 #include "service/data_dir.h"
@@ -317,6 +319,27 @@ void AddNotifyCommands(CLI::App& app, Globals& g) {
     if (!target) return Fail(g, target.error());
     Print(g, {{"sink", *sink}, {"target", *target}, {"delivered", true}},
           fmt::format("delivered a test message to '{}' ({})\n", *sink, *target));
+  });
+  auto status = notify->add_subcommand(
+      "status", "Each sink's delivery state on the running server (auditors and admins; exit 8 "
+                "when one is failing)");
+  status->callback([&g] {
+    Client c(ResolveClientOptions(g.client));
+    auto r = c.Json("GET", "/v1/sinks");
+    if (!r) return Fail(g, r.error());
+    std::string human;
+    bool failing = false;
+    for (const auto& s : (*r)["sinks"]) {
+      const bool f = s.value("failing", false);
+      failing = failing || f;
+      human += fmt::format("{:<16} {:<8} delivered {:<8} waiting {:<8} {}\n",
+                           TerminalSafe(s.value("name", std::string("?"))), f ? "FAILING" : "ok",
+                           s.value("delivered", 0), s.value("backlog", 0),
+                           TerminalSafe(s.value("last_error", std::string())));
+    }
+    if (human.empty()) human = "no notification sinks are configured\n";
+    Print(g, *r, human);
+    if (failing) g.exit_code = static_cast<int>(ExitCode::kUnavailable);
   });
 }
 

@@ -58,6 +58,9 @@ out=$(api GET /v1/sinks)
 [ "$(tail -1 <<<"$out")" = 200 ] || fail "GET /v1/sinks: $out"
 jq -e '.sinks[] | select(.name == "syslog") | .failing == true and .backlog >= 3 and .last_error != ""' \
   <<<"$(head -n -1 <<<"$out")" >/dev/null || fail "GET /v1/sinks does not show the failing sink: $out"
+set +e; st=$("$BG" notify status 2>&1); rc=$?; set -e
+[ "$rc" = 8 ] || fail "notify status with a failing sink: exit $rc, want 8: $st"
+grep -q '^syslog .*FAILING' <<<"$st" || fail "notify status does not name the failing sink: $st"
 login alice
 if command -v promtool >/dev/null; then
   curl -sf --cacert "$BREAKGLASS_CACERT" "$BREAKGLASS_SERVER/metrics" | promtool check metrics ||
@@ -73,6 +76,9 @@ for id in "${ids[@]}"; do
 done
 wait_until 90 bash -c "[ \"\$(curl -sf --cacert '$BREAKGLASS_CACERT' '$BREAKGLASS_SERVER/metrics' |
   awk '\$1 == \"breakglass_notify_backlog{sink=\\\"syslog\\\"}\" {print \$2}')\" = 0 ]" || fail "backlog not drained"
+login sam
+"$BG" notify status >/dev/null || fail "notify status after the backlog drained: exit $?"
+login alice
 
 # Down for a while: what is appended meanwhile (an account made offline, user.added) comes after restart.
 kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=
