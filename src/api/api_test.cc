@@ -777,6 +777,10 @@ TEST_F(ApiTest, RequestOptionsShowWhatPolicyLetsThisPersonAskFor) {
   EXPECT_EQ(dba["groups"], json::parse(R"([{"pool":"dba-approvers","count":1}])"));
   EXPECT_EQ(a.body["ticket_pattern"], "^INC-[0-9]+$");
   EXPECT_EQ(a.body["reason_min_length"], 5);
+  EXPECT_TRUE(a.body["new_source_now"]) << "alice never asked from 10.0.0.1";
+  ASSERT_EQ(Do("POST", "/v1/requests", alice,
+               R"({"resource":"db","privilege":"read_only","duration":"10m","reason":"first ask","ticket":"INC-7"})").status, 201);
+  EXPECT_FALSE(Do("GET", "/v1/request-options", alice).body["new_source_now"]) << "now she has";
   // carol is in no rule's requesters: nothing to ask for.
   const std::string carol = Login("carol", {core::Role::kApprover});
   EXPECT_TRUE(Do("GET", "/v1/request-options", carol).body["options"].empty());
@@ -1041,6 +1045,33 @@ TEST_F(ApiTest, EventStreamReplaysWhatAReconnectingClientMissed) {
   auto reset = stranger->WaitEvents(1);
   ASSERT_FALSE(reset.empty());
   EXPECT_EQ(reset[0].first.rfind("reset:", 0), 0u) << reset[0].first;
+}
+
+// Passkey logins with credentials nobody registered are throttled per source like failed
+// passwords (there is no account to count against) and audited.
+TEST_F(ApiTest, UnknownPasskeyLoginsAreThrottledPerSource) {
+  int throttled_at = 0;
+  for (int attempt = 1; attempt <= 8 && throttled_at == 0; ++attempt) {
+    Answer opts = Do("POST", "/v1/auth/passkey/options");
+    ASSERT_EQ(opts.status, 200);
+    const std::string cd = json{{"type", "webauthn.get"}, {"challenge", opts.body["challenge"]},
+                                {"origin", "https://localhost:8443"}}.dump();
+    const std::string body =
+        json{{"credential", {{"id", Base64UrlEncode("nobody's key " + std::to_string(attempt))},
+                             {"client_data_json", Base64UrlEncode(cd)},
+                             {"authenticator_data", Base64UrlEncode(std::string(37, 'a'))},
+                             {"signature", Base64UrlEncode("sig")}}}}.dump();
+    Answer a = Do("POST", "/v1/auth/passkey/login", "", body);
+    if (a.status == 429) throttled_at = attempt;
+    else EXPECT_EQ(a.status, 401) << a.raw.body;
+  }
+  EXPECT_GT(throttled_at, 1) << "the first attempts are refused, not throttled";
+  EXPECT_LE(throttled_at, 5) << "guessing credentials is slowed down like guessing passwords";
+  auto leaves = svc_->store().AuditLeaves(0, *svc_->store().AuditSize());
+  ASSERT_TRUE(leaves.has_value());
+  int failed = 0;
+  for (const auto& l : *leaves) failed += l.find("\"auth.login_failed\"") != std::string::npos && l.find("passkey:unknown") != std::string::npos;
+  EXPECT_EQ(failed, throttled_at - 1);
 }
 
 }  // namespace

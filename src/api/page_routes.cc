@@ -209,11 +209,15 @@ void AddPageRoutes(Api& api, service::Service& service) {
     core::RiskInputs now;
     now.local_weekday = lt.weekday;
     now.local_minute = lt.minute;
+    // As the request workflow will judge it: an address this person has not used before.
+    auto used = service.store().HasUsedSource(me, c.actor->source_address);
+    if (!used) return (void)c.w->Send(Api::ErrorResponse(used.error()));
     json out = {{"options", options},
                 {"reason_min_length", s.reason_min_length},
                 {"ticket_pattern", s.ticket_pattern},
                 {"timezone", s.timezone},
                 {"off_hours_now", core::OffHours(s, now)},
+                {"new_source_now", !*used && !c.actor->source_address.empty()},
                 {"risk",
                  {{"off_hours_extra_approvals", policy->risk.off_hours_extra_approvals},
                   {"new_source_extra_approvals", policy->risk.new_source_extra_approvals},

@@ -190,6 +190,22 @@ Result<LoginResult> People::PasskeyLogin(const webauthn::Assertion& assertion, c
   }
   const Timestamp now = clock_.Now();
   if (user.empty()) {
+    // No account to count against: unknown credentials share one throttle bucket per source
+    // (and the source's cap across accounts), and are audited like unknown user names.
+    constexpr std::string_view kUnknown = "passkey:unknown";
+    if (auto limited = limiter_.Check(kUnknown, source, now, Timestamp{}); !limited) {
+      CountLogin("throttled");
+      return limited.error();
+    }
+    BG_TRY(writer_.RunSync([&](Tx& tx) -> Status {
+      limiter_.RecordFailure(kUnknown, source, tx.now(), Timestamp{});
+      core::AuditEvent ev{"auth.login_failed", std::string(kUnknown), {}, {}};
+      ev.details["source_address"] = source;
+      ev.details["method"] = "passkey";
+      ev.details["credential"] = CredentialName(assertion.credential_id);
+      tx.Audit(ev);
+      return Ok();
+    }));
     CountLogin("failure");
     return Error::Unauthenticated("login failed: this passkey is not registered here");
   }

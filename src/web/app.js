@@ -594,7 +594,7 @@ function ruleText(o, emergency) {
   const parts = ['needs ' + o.groups.map((g) => g.count + ' of ' + g.pool).join(' and ')];
   const risk = S.options.risk;
   if (S.options.off_hours_now && risk.off_hours_extra_approvals) parts.push('off-hours adds ' + risk.off_hours_extra_approvals);
-  if (risk.new_source_extra_approvals) parts.push('a new address would add ' + risk.new_source_extra_approvals);
+  if (S.options.new_source_now && risk.new_source_extra_approvals) parts.push('a new address adds ' + risk.new_source_extra_approvals);
   for (const g of o.groups) if (g.escalate_to) parts.push('after ' + fmtSpan(g.escalate_after) + ' ' + g.escalate_to + ' may approve too');
   return 'Tier ' + o.tier + ': ' + parts.join('; ') + '.';
 }
