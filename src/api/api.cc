@@ -378,10 +378,7 @@ void Api::AddBuiltInRoutes() {
           json names = json::array();
           for (const std::string& name : may[g]) {
             auto u = service_.store().GetUser(name);
-            if (!u || !*u) continue;
-            const store::UserRecord& rec = **u;
-            const bool approver = std::find(rec.roles.begin(), rec.roles.end(), core::Role::kApprover) != rec.roles.end();
-            if (approver && !rec.disabled && !rec.totp_secret_enc.empty()) names.push_back(name);
+            if (u && *u && service::People::CanApproveNow(**u)) names.push_back(name);
           }
           j["approval_groups"][g]["may_approve"] = std::move(names);
         }

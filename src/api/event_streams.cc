@@ -117,17 +117,23 @@ void EventStreams::WriteTo(http::ResponseWriter& w, const core::Actor& actor, co
     bool to_me = IsAuditReader(actor);
     for (const auto& r2 : e.recipients) to_me = to_me || r2 == actor.name;
     if (!to_me) return;
-    json body = {{"kind", e.alert_kind}, {"message", e.message}};
-    if (!system_alert) body["request_id"] = e.request.id.value();
-    w.WriteEvent("alert", body.dump(), id);
-    return;
   }
-  w.WriteEvent("request", ToJson(e.request).dump(), id);
+  w.WriteEvent(r.name, r.data, id);
 }
 
 void EventStreams::FanOut(const service::StateEvent& e) {
+  Recorded rec{0, e, "request", ""};
+  if (e.type == "alert") {
+    json body = {{"kind", e.alert_kind}, {"message", e.message}};
+    if (!e.request.id.value().empty()) body["request_id"] = e.request.id.value();
+    rec.name = "alert";
+    rec.data = body.dump();
+  } else {
+    rec.data = ToJson(e.request).dump();
+  }
   std::lock_guard lock(mu_);
-  recent_.push_back(Recorded{++seq_, e});
+  rec.seq = ++seq_;
+  recent_.push_back(std::move(rec));
   if (recent_.size() > kReplay) recent_.pop_front();
   for (auto& [sid, s] : streams_) {
     if (s.writer->IsOpen()) WriteTo(*s.writer, s.actor, recent_.back());
@@ -143,17 +149,14 @@ void EventStreams::Open(const core::Actor& actor, std::string token,
     if (!last_event_id.empty()) {
       // "<epoch>-<seq>" of this process, still in the ring: replay what came after it.
       const size_t dash = last_event_id.rfind('-');
-      uint64_t seen = 0;
-      bool ours = dash != std::string::npos && last_event_id.substr(0, dash) == epoch_;
-      if (ours) {
-        const std::string n = last_event_id.substr(dash + 1);
-        ours = !n.empty() && n.size() <= 19 && n.find_first_not_of("0123456789") == std::string::npos;
-        if (ours) seen = std::stoull(n);
+      std::optional<uint64_t> seen;
+      if (dash != std::string::npos && last_event_id.substr(0, dash) == epoch_) {
+        seen = ParseDecimalU64(std::string_view(last_event_id).substr(dash + 1));
       }
       const uint64_t oldest = recent_.empty() ? seq_ + 1 : recent_.front().seq;
-      if (ours && seen <= seq_ && seen + 1 >= oldest) {
+      if (seen && *seen <= seq_ && *seen + 1 >= oldest) {
         for (const Recorded& r : recent_) {
-          if (r.seq > seen) WriteTo(*w, actor, r);
+          if (r.seq > *seen) WriteTo(*w, actor, r);
         }
       } else {
         w->WriteEvent("reset", "{}", epoch_ + "-" + std::to_string(seq_));

@@ -54,10 +54,13 @@ class EventStreams {
     std::string token;
     core::Actor actor;
   };
-  // One bus event as it went out: its sequence number and the event.
+  // One bus event as it goes out: its sequence number, the event (for who may see it) and its
+  // SSE name and data, rendered once for every stream.
   struct Recorded {
     uint64_t seq = 0;
     service::StateEvent event;
+    std::string name;  // "request" or "alert"
+    std::string data;
   };
   // Records `e` and writes it to every stream whose actor may see it (under mu_).
   void FanOut(const service::StateEvent& e);

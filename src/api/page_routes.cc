@@ -4,9 +4,11 @@
 
 #include "api/page_assets.h"
 #include "api/web_session.h"
+#include "core/approval_groups.h"
 #include "core/request.h"
 #include "service/audit_log.h"
 #include "service/local_time.h"
+#include "service/request_json.h"
 #include "util/encoding.h"
 
 namespace bg::api {
@@ -72,15 +74,6 @@ std::vector<std::string> FirstCalls(const std::string& path) {
   return calls;
 }
 
-json GroupJson(const core::ApprovalGroup& g) {
-  json e = {{"pool", g.pool}, {"count", g.count}};
-  if (!g.escalate_to.empty()) {
-    e["escalate_to"] = g.escalate_to;
-    e["escalate_after"] = g.escalate_after.count();
-  }
-  return e;
-}
-
 }  // namespace
 
 void AddPageRoutes(Api& api, service::Service& service) {
@@ -90,10 +83,8 @@ void AddPageRoutes(Api& api, service::Service& service) {
     HttpResponse r = PageResponse(c.req, *html, "no-store");
     // Only for a live session: a preloaded 401 would be what the script's first call after
     // logging in reads.
-    auto cookies = c.req.headers.find("cookie");
-    std::optional<std::string> token;
-    if (cookies != c.req.headers.end()) token = CookieValue(cookies->second, kSessionCookie);
-    if (!token || token->empty() || !service.Authenticate(*token, c.req.remote_address)) {
+    std::optional<std::string> token = SessionCookieToken(c.req);
+    if (!token || !service.Authenticate(*token, c.req.remote_address)) {
       return (void)c.w->Send(std::move(r));
     }
     std::string link;
@@ -184,10 +175,8 @@ void AddPageRoutes(Api& api, service::Service& service) {
       for (const std::string& privilege : res.privileges) {
         for (const core::Rule* rule : policy->MatchingRules(me, res.name, privilege)) {
           json groups = json::array();
-          std::vector<core::ApprovalGroup> gs = rule->groups;
-          if (gs.empty() && !rule->pool.empty()) gs.push_back(core::OnePool(rule->pool, rule->approvals));
           if (rule->tier >= 2) {
-            for (const auto& g : gs) groups.push_back(GroupJson(g));
+            for (const auto& g : core::GroupsOf(*rule)) groups.push_back(service::GroupJson(g));
           }
           options.push_back({{"resource", res.name},
                              {"connector", res.connector},

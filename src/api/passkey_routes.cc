@@ -36,6 +36,25 @@ std::string UserHandle(const std::string& user) {
   return Base64UrlEncode(AsBytes(Sha256Parts({std::string_view("breakglass user\0", 16), user})).substr(0, 16));
 }
 
+// A passkey as the API shows it: never its key.
+json PasskeyJson(const store::PasskeyRecord& p) {
+  return {{"id", Base64UrlEncode(p.id)},
+          {"name", p.name},
+          {"algorithm", auth::webauthn::AlgorithmName(p.alg)},
+          {"created_at", FormatRfc3339(p.created_at)},
+          {"last_used_at", p.last_used_at ? json(FormatRfc3339(*p.last_used_at)) : json(nullptr)}};
+}
+
+// The caller's credential ids (base64url), for a ceremony's allow or exclude list.
+Result<json> CredentialIds(service::Service& service, const std::string& user) {
+  BG_ASSIGN_OR_RETURN(auto rec, service.store().GetUser(user));
+  json ids = json::array();
+  if (rec) {
+    for (const auto& p : rec->passkeys) ids.push_back(Base64UrlEncode(p.id));
+  }
+  return ids;
+}
+
 #define BG_PASSKEY_PEOPLE(c)                                                                    \
   service::People* people = service.people();                                                   \
   if (!people) return (void)(c).w->Send(Api::ErrorResponse(Error::Unavailable("starting")))
@@ -66,7 +85,7 @@ void AddPasskeyRoutes(Api& api, service::Service& service) {
     BG_PASSKEY_PEOPLE(c);
     auto rp = people->PasskeyRelyingParty();
     if (!rp) return (void)c.w->Send(Api::ErrorResponse(rp.error()));
-    auto challenge = people->NewPasskeyChallenge("login");
+    auto challenge = people->NewPasskeyChallenge(service::People::LoginPurpose());
     if (!challenge) return (void)c.w->Send(Api::ErrorResponse(challenge.error()));
     c.w->Send(NoStore(Api::JsonResponse(200, Options(*challenge, rp->rp_id).dump())));
   }));
@@ -92,13 +111,7 @@ void AddPasskeyRoutes(Api& api, service::Service& service) {
     if (!user) return (void)c.w->Send(Api::ErrorResponse(user.error()));
     json list = json::array();
     if (*user) {
-      for (const auto& p : (*user)->passkeys) {
-        list.push_back({{"id", Base64UrlEncode(p.id)},
-                        {"name", p.name},
-                        {"algorithm", p.alg == auth::webauthn::kEs256 ? "ES256" : "EdDSA"},
-                        {"created_at", FormatRfc3339(p.created_at)},
-                        {"last_used_at", p.last_used_at ? json(FormatRfc3339(*p.last_used_at)) : json(nullptr)}});
-      }
+      for (const auto& p : (*user)->passkeys) list.push_back(PasskeyJson(p));
     }
     c.w->Send(Api::JsonResponse(200, json{{"passkeys", list}}.dump()));
   }));
@@ -107,19 +120,15 @@ void AddPasskeyRoutes(Api& api, service::Service& service) {
     BG_PASSKEY_PEOPLE(c);
     auto rp = people->PasskeyRelyingParty();
     if (!rp) return (void)c.w->Send(Api::ErrorResponse(rp.error()));
-    auto user = service.store().GetUser(c.actor->name);
-    if (!user) return (void)c.w->Send(Api::ErrorResponse(user.error()));
-    auto challenge = people->NewPasskeyChallenge("register:" + c.actor->name);
+    auto exclude = CredentialIds(service, c.actor->name);
+    if (!exclude) return (void)c.w->Send(Api::ErrorResponse(exclude.error()));
+    auto challenge = people->NewPasskeyChallenge(service::People::RegisterPurpose(c.actor->name));
     if (!challenge) return (void)c.w->Send(Api::ErrorResponse(challenge.error()));
     json out = Options(*challenge, rp->rp_id);
     out["rp_name"] = "breakglass";
     out["user"] = {{"id", UserHandle(c.actor->name)}, {"name", c.actor->name}, {"display_name", c.actor->name}};
     out["algorithms"] = {auth::webauthn::kEs256, auth::webauthn::kEdDsa};
-    json exclude = json::array();
-    if (*user) {
-      for (const auto& p : (*user)->passkeys) exclude.push_back(Base64UrlEncode(p.id));
-    }
-    out["exclude"] = exclude;
+    out["exclude"] = *exclude;
     out["resident_key"] = "required";
     c.w->Send(NoStore(Api::JsonResponse(200, out.dump())));
   }));
@@ -140,11 +149,7 @@ void AddPasskeyRoutes(Api& api, service::Service& service) {
     reg.attestation_object = std::move(*att);
     auto added = people->RegisterPasskey(*c.actor, reg, *name);
     if (!added) return (void)c.w->Send(Api::ErrorResponse(added.error()));
-    c.w->Send(Api::JsonResponse(201, json{{"id", Base64UrlEncode(added->id)},
-                                          {"name", added->name},
-                                          {"algorithm", added->alg == auth::webauthn::kEs256 ? "ES256" : "EdDSA"},
-                                          {"created_at", FormatRfc3339(added->created_at)}}
-                                         .dump()));
+    c.w->Send(Api::JsonResponse(201, PasskeyJson(*added).dump()));
   }));
   api.AddRoute(MakeRoute("DELETE", "/v1/passkeys/{id}", Access::kAuthenticated,
                          RecordingScope::kRefused, false, [&service](Call& c) {
@@ -164,20 +169,16 @@ void AddPasskeyRoutes(Api& api, service::Service& service) {
     if (auto r = service.Get(*c.actor, id); !r) return (void)c.w->Send(Api::ErrorResponse(r.error()));
     auto rp = people->PasskeyRelyingParty();
     if (!rp) return (void)c.w->Send(Api::ErrorResponse(rp.error()));
-    auto user = service.store().GetUser(c.actor->name);
-    if (!user) return (void)c.w->Send(Api::ErrorResponse(user.error()));
-    json allow = json::array();
-    if (*user) {
-      for (const auto& p : (*user)->passkeys) allow.push_back(Base64UrlEncode(p.id));
-    }
-    if (allow.empty()) {
+    auto allow = CredentialIds(service, c.actor->name);
+    if (!allow) return (void)c.w->Send(Api::ErrorResponse(allow.error()));
+    if (allow->empty()) {
       return (void)c.w->Send(Api::ErrorResponse(
           Error(ErrorCode::kFailedPrecondition, "you have no passkey: add one first", "passkey")));
     }
-    auto challenge = people->NewPasskeyChallenge("decide:" + c.actor->name + ":" + id.value());
+    auto challenge = people->NewPasskeyChallenge(service::People::DecisionPurpose(c.actor->name, id));
     if (!challenge) return (void)c.w->Send(Api::ErrorResponse(challenge.error()));
     json out = Options(*challenge, rp->rp_id);
-    out["allow"] = allow;
+    out["allow"] = *allow;
     c.w->Send(NoStore(Api::JsonResponse(200, out.dump())));
   }));
 }

@@ -126,10 +126,8 @@ std::optional<core::Actor> Router::Authenticate(Call& call) const {
     }
     call.token = std::string(token->Reveal());
   } else {
-    auto cookies = call.req.headers.find("cookie");
-    std::optional<std::string> cookie;
-    if (cookies != call.req.headers.end()) cookie = CookieValue(cookies->second, kSessionCookie);
-    if (!cookie || cookie->empty()) {
+    std::optional<std::string> cookie = SessionCookieToken(call.req);
+    if (!cookie) {
       call.w->Send(ErrorOut(Error::Unauthenticated("missing Authorization: Bearer token")));
       return std::nullopt;
     }

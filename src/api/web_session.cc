@@ -41,6 +41,14 @@ std::optional<std::string> CookieValue(std::string_view header, std::string_view
   return std::nullopt;
 }
 
+std::optional<std::string> SessionCookieToken(const http::HttpRequest& req) {
+  const std::string* cookies = Header(req, "cookie");
+  if (!cookies) return std::nullopt;
+  auto token = CookieValue(*cookies, kSessionCookie);
+  if (!token || token->empty()) return std::nullopt;
+  return token;
+}
+
 std::string CsrfToken(std::string_view token) {
   return Base64UrlEncode(AsBytes(Sha256Parts({std::string_view("breakglass csrf v1\0", 19), token})));
 }

@@ -25,6 +25,9 @@ inline constexpr std::string_view kCsrfHeader = "x-csrf-token";
 // The value of cookie `name` in a Cookie header ("a=1; b=2"), or nullopt.
 std::optional<std::string> CookieValue(std::string_view cookie_header, std::string_view name);
 
+// The page's session token: the kSessionCookie value of the request's Cookie header, if any.
+std::optional<std::string> SessionCookieToken(const http::HttpRequest& req);
+
 // The CSRF token of a session: base64url(SHA-256("breakglass csrf v1\0" || token)). It names
 // the session without revealing the token.
 std::string CsrfToken(std::string_view token);

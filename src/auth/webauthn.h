@@ -25,6 +25,8 @@ namespace bg::auth::webauthn {
 
 inline constexpr int kEs256 = -7;
 inline constexpr int kEdDsa = -8;
+// "ES256" or "EdDSA", as the API and the audit log name them.
+inline const char* AlgorithmName(int alg) { return alg == kEs256 ? "ES256" : "EdDSA"; }
 
 // What a ceremony is checked against.
 struct Expected {

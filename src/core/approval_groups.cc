@@ -13,6 +13,12 @@ std::vector<ApprovalGroup> GroupsOf(const Request& r) {
   return {OnePool(r.pool, r.required_approvals)};
 }
 
+std::vector<ApprovalGroup> GroupsOf(const Rule& rule) {
+  if (!rule.groups.empty()) return rule.groups;
+  if (rule.pool.empty()) return {};
+  return {OnePool(rule.pool, rule.approvals)};
+}
+
 bool EligibleFor(const Policy& policy, const ApprovalGroup& g, std::string_view name,
                  bool assume_escalated) {
   if (policy.InPool(name, g.pool)) return true;

@@ -21,6 +21,9 @@ namespace bg::core {
 // The request's groups: its own, or (a request stored before groups existed) one group of its
 // pool needing all its approvals.
 std::vector<ApprovalGroup> GroupsOf(const Request& r);
+// A rule's groups: its own, or the one group of a `pool` + `approvals = N` rule (none on tier 1
+// rules without a pool).
+std::vector<ApprovalGroup> GroupsOf(const Rule& rule);
 
 // Whether `name` may approve for `g` now. `assume_escalated`: as if the group had escalated
 // (whether a request can ever be approved counts those who may approve later).

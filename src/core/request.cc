@@ -117,8 +117,7 @@ Status CheckCreateTerms(const Policy& policy, const Rule& rule, const CreateComm
 std::vector<ApprovalGroup> RequiredGroups(const Policy& policy, const Rule& rule,
                                           const std::string& requester, const RiskInputs& risk,
                                           std::vector<std::string>* signals) {
-  std::vector<ApprovalGroup> groups = rule.groups;
-  if (groups.empty() && !rule.pool.empty()) groups.push_back(OnePool(rule.pool, rule.approvals));
+  std::vector<ApprovalGroup> groups = GroupsOf(rule);
   if (rule.tier < 2 || groups.empty()) return groups;
   int extra = 0;
   if (OffHours(policy.settings, risk)) {

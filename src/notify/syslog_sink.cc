@@ -16,6 +16,7 @@
 
 #include "audit/event.h"
 #include "notify/severity.h"
+#include "util/encoding.h"
 
 namespace bg::notify {
 namespace {
@@ -242,9 +243,7 @@ Status SyslogSink::Connect() {
   BIO* bio = NoSigpipeBio(fd_);
   if (!bio) return failed(OpenSslError());
   SSL_set_bio(tls_->ssl, bio, bio);  // one BIO both ways: SSL owns it
-  const bool is_ip = target_.host.find(':') != std::string::npos ||
-                     target_.host.find_first_not_of("0123456789.") == std::string::npos;
-  if (is_ip) {
+  if (IsIpAddress(target_.host)) {
     X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(tls_->ssl), target_.host.c_str());
   } else {
     SSL_set_tlsext_host_name(tls_->ssl, target_.host.c_str());

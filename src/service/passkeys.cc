@@ -29,11 +29,6 @@ std::string CredentialName(const std::string& id) {
   return Base64UrlEncode(std::string_view(id)).substr(0, 22);
 }
 
-bool IsIpLiteral(std::string_view host) {
-  return host.find(':') != std::string_view::npos ||  // IPv6 (brackets already stripped)
-         host.find_first_not_of("0123456789.") == std::string_view::npos;
-}
-
 }  // namespace
 
 Result<People::RelyingParty> People::PasskeyRelyingParty() const {
@@ -61,7 +56,7 @@ Result<People::RelyingParty> People::PasskeyRelyingParty() const {
   } else if (size_t colon = host.rfind(':'); colon != std::string::npos) {
     host = host.substr(0, colon);
   }
-  if (host.empty() || IsIpLiteral(host)) {
+  if (host.empty() || IsIpAddress(host)) {
     return Error(ErrorCode::kFailedPrecondition,
                  "passkeys need public_url with a host name, not an IP address", "public_url");
   }
@@ -102,6 +97,16 @@ Result<std::string> People::TakeChallenge(std::string_view client_data_json, con
   return *raw;
 }
 
+Result<std::string> People::PasskeyOwner(const std::string& id) {
+  BG_ASSIGN_OR_RETURN(auto everyone, store_.ListUsers());
+  for (const auto& u : everyone) {
+    for (const auto& p : u.passkeys) {
+      if (p.id == id) return u.name;
+    }
+  }
+  return std::string();
+}
+
 Result<store::PasskeyRecord> People::RegisterPasskey(const core::Actor& actor,
                                                      const webauthn::Registration& registration,
                                                      const std::string& name) {
@@ -115,7 +120,7 @@ Result<store::PasskeyRecord> People::RegisterPasskey(const core::Actor& actor,
   if (name.empty() || name.size() > 64) return Error::InvalidArgument("name", "must be 1 to 64 characters");
   BG_ASSIGN_OR_RETURN(RelyingParty rp, PasskeyRelyingParty());
   BG_ASSIGN_OR_RETURN(std::string challenge,
-                      TakeChallenge(registration.client_data_json, "register:" + actor.name));
+                      TakeChallenge(registration.client_data_json, RegisterPurpose(actor.name)));
   BG_ASSIGN_OR_RETURN(webauthn::Credential cred,
                       webauthn::VerifyRegistration(registration, {challenge, rp.origin, rp.rp_id}));
   auto added = std::make_shared<store::PasskeyRecord>();
@@ -123,16 +128,9 @@ Result<store::PasskeyRecord> People::RegisterPasskey(const core::Actor& actor,
     BG_ASSIGN_OR_RETURN(auto u, tx.GetUser(actor.name));
     if (!u || u->disabled) return Error::Unauthenticated("invalid or expired token");
     if (u->passkeys.size() >= 10) return Error::FailedPrecondition("an account holds at most 10 passkeys");
-    for (const auto& p : u->passkeys) {
-      if (p.id == cred.id) return Error::Conflict("this passkey is registered already");
-    }
     // A credential id names one account only (a passkey login finds the account by it).
-    BG_ASSIGN_OR_RETURN(auto everyone, store_.ListUsers());
-    for (const auto& other : everyone) {
-      for (const auto& p : other.passkeys) {
-        if (p.id == cred.id) return Error::Conflict("this passkey is registered already");
-      }
-    }
+    BG_ASSIGN_OR_RETURN(std::string owner, PasskeyOwner(cred.id));
+    if (!owner.empty()) return Error::Conflict("this passkey is registered already");
     store::PasskeyRecord rec;
     rec.id = cred.id;
     rec.alg = cred.alg;
@@ -145,7 +143,7 @@ Result<store::PasskeyRecord> People::RegisterPasskey(const core::Actor& actor,
     tx.PutUser(changed);
     core::AuditEvent ev{"auth.passkey_added", actor.name, {}, {}};
     ev.details["credential"] = CredentialName(cred.id);
-    ev.details["algorithm"] = cred.alg == webauthn::kEs256 ? "ES256" : "EdDSA";
+    ev.details["algorithm"] = webauthn::AlgorithmName(cred.alg);
     ev.details["name"] = name;
     tx.Audit(ev);
     *added = rec;
@@ -179,15 +177,8 @@ Status People::RemovePasskey(const core::Actor& actor, const std::string& id) {
 
 Result<LoginResult> People::PasskeyLogin(const webauthn::Assertion& assertion, const std::string& source) {
   BG_ASSIGN_OR_RETURN(RelyingParty rp, PasskeyRelyingParty());
-  BG_ASSIGN_OR_RETURN(std::string challenge, TakeChallenge(assertion.client_data_json, "login"));
-  // The account that holds this credential.
-  BG_ASSIGN_OR_RETURN(auto everyone, store_.ListUsers());
-  std::string user;
-  for (const auto& u : everyone) {
-    for (const auto& p : u.passkeys) {
-      if (p.id == assertion.credential_id) user = u.name;
-    }
-  }
+  BG_ASSIGN_OR_RETURN(std::string challenge, TakeChallenge(assertion.client_data_json, LoginPurpose()));
+  BG_ASSIGN_OR_RETURN(const std::string user, PasskeyOwner(assertion.credential_id));
   const Timestamp now = clock_.Now();
   if (user.empty()) {
     // No account to count against: unknown credentials share one throttle bucket per source
@@ -278,7 +269,7 @@ Result<People::StepUp> People::PasskeyStepUpInTx(Tx& tx, const core::Actor& acto
     out.refused = rp.error();
     return out;
   }
-  auto challenge = TakeChallenge(assertion.client_data_json, "decide:" + actor.name + ":" + request.value());
+  auto challenge = TakeChallenge(assertion.client_data_json, DecisionPurpose(actor.name, request));
   if (!challenge) {
     out.refused = challenge.error();
     return out;

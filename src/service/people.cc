@@ -189,6 +189,12 @@ Result<LoginResult> People::Login(const std::string& user, const Secret& passwor
   return std::move(*result->login);
 }
 
+bool People::CanApproveNow(const store::UserRecord& u) {
+  const bool approver =
+      std::find(u.roles.begin(), u.roles.end(), core::Role::kApprover) != u.roles.end();
+  return approver && !u.disabled && !u.totp_secret_enc.empty();
+}
+
 Result<LoginResult> People::FinishLogin(Tx& tx, const std::string& user, const std::string& source,
                                          store::UserRecord changed, core::AuditEvent ev) {
   limiter_.RecordSuccess(user, source, tx.now());

@@ -104,6 +104,9 @@ class People {
   // StepUpInTx in a transaction of its own, waiting for the commit.
   Result<core::Actor> VerifyActionCode(const core::Actor& actor, const std::string& totp);
 
+  // Whether the account can approve now: the approver role, not disabled, TOTP enrolled.
+  static bool CanApproveNow(const store::UserRecord& u);
+
   // ---- passkeys (WebAuthn; implemented in passkeys.cc) ----
   // Where passkeys are valid: the origin and host of public_url; without one, a loopback listen
   // address as https://localhost:PORT (plain HTTP: http://). FailedPrecondition (field
@@ -118,6 +121,12 @@ class People {
   // too many are outstanding.
   static constexpr Seconds kPasskeyChallengeLifetime{120};
   Result<std::string> NewPasskeyChallenge(const std::string& purpose);
+  // The purposes, one spelling for the routes that issue challenges and the checks that take them.
+  static std::string RegisterPurpose(const std::string& user) { return "register:" + user; }
+  static std::string LoginPurpose() { return "login"; }
+  static std::string DecisionPurpose(const std::string& user, const RequestId& request) {
+    return "decide:" + user + ":" + request.value();
+  }
   // Registers a passkey of `actor`, who must have logged in with password and TOTP within
   // kPasskeyRegistrationMfaAge (or hold a passkey session). Audited as "auth.passkey_added".
   static constexpr Seconds kPasskeyRegistrationMfaAge{600};
@@ -196,6 +205,8 @@ class People {
   // Takes (removes) the challenge `client_data_json` names if it was issued for `purpose` and
   // has not expired; the raw challenge, or InvalidArgument field "passkey".
   Result<std::string> TakeChallenge(std::string_view client_data_json, const std::string& purpose);
+  // The account holding the passkey `id` (a credential id names one account only), or empty.
+  Result<std::string> PasskeyOwner(const std::string& id);
 };
 
 }  // namespace bg::service

@@ -20,17 +20,23 @@ json TimeOrNull(const std::optional<Timestamp>& t) {
 json GroupsJson(const core::Request& r) {
   json out = json::array();
   for (const core::ApprovalGroup& g : core::GroupsOf(r)) {
-    json e = {{"pool", g.pool}, {"count", g.count}, {"escalated", g.escalated}};
-    if (!g.escalate_to.empty()) {
-      e["escalate_to"] = g.escalate_to;
-      e["escalate_after"] = g.escalate_after.count();
-    }
+    json e = GroupJson(g);
+    e["escalated"] = g.escalated;
     out.push_back(std::move(e));
   }
   return out;
 }
 
 }  // namespace
+
+json GroupJson(const core::ApprovalGroup& g) {
+  json e = {{"pool", g.pool}, {"count", g.count}};
+  if (!g.escalate_to.empty()) {
+    e["escalate_to"] = g.escalate_to;
+    e["escalate_after"] = g.escalate_after.count();
+  }
+  return e;
+}
 
 json RequestJson(const core::Request& r) {
   json approvals = json::array();

@@ -10,5 +10,8 @@
 namespace bg::service {
 
 nlohmann::json RequestJson(const core::Request& r);
+// One approval group as requests and the request form show it: pool, count and, when it
+// escalates, escalate_to and escalate_after (seconds).
+nlohmann::json GroupJson(const core::ApprovalGroup& g);
 
 }  // namespace bg::service

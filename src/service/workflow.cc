@@ -82,9 +82,7 @@ Result<std::vector<std::string>> AbleApprovers(store::Store& store) {
   BG_ASSIGN_OR_RETURN(auto users, store.ListUsers());
   std::vector<std::string> able;
   for (const store::UserRecord& u : users) {
-    bool approver =
-        std::find(u.roles.begin(), u.roles.end(), core::Role::kApprover) != u.roles.end();
-    if (approver && !u.disabled && !u.totp_secret_enc.empty()) able.push_back(u.name);
+    if (People::CanApproveNow(u)) able.push_back(u.name);
   }
   return able;
 }

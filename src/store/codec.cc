@@ -399,33 +399,30 @@ Result<std::vector<PasskeyRecord>> DecodePasskeys(std::string_view text, std::st
   json j = json::parse(text, nullptr, false);
   if (j.is_discarded() || !j.is_array()) return bad("not a JSON array");
   std::vector<PasskeyRecord> out;
+  Status status = Ok();
   for (const json& e : j) {
     if (!e.is_object()) return bad("an entry is not an object");
-    auto str = [&](const char* k) -> std::optional<std::string> {
-      auto it = e.find(k);
-      if (it == e.end() || !it->is_string()) return std::nullopt;
-      return it->get<std::string>();
-    };
-    auto num = [&](const char* k) -> std::optional<int64_t> {
-      auto it = e.find(k);
-      if (it == e.end() || !it->is_number_integer()) return std::nullopt;
-      return it->get<int64_t>();
-    };
+    ObjectReader rd(e, std::string(column), &status);
     PasskeyRecord p;
-    auto id = str("id"), key = str("public_key"), name = str("name");
-    auto alg = num("alg"), count = num("sign_count"), created = num("created_at");
-    if (!id || !key || !name || !alg || !count || !created) return bad("an entry lacks a field");
-    auto id_raw = Base64UrlDecode(*id);
-    auto key_raw = Base64UrlDecode(*key);
-    if (!id_raw || !key_raw) return bad("an entry's id or key is not base64url");
-    if (*count < 0 || *count > std::numeric_limits<uint32_t>::max()) return bad("sign_count out of range");
+    std::string id, key;
+    int64_t count = -1;
+    rd.Str("id", id);
+    rd.Str("public_key", key);
+    rd.Int("alg", p.alg);
+    rd.Int64("sign_count", count);
+    rd.Str("name", p.name);
+    rd.Time("created_at", p.created_at);
+    rd.OptTime("last_used_at", p.last_used_at);
+    if (!status) return status.error();
+    auto id_raw = Base64UrlDecode(id);
+    auto key_raw = Base64UrlDecode(key);
+    if (!id_raw || id_raw->empty() || !key_raw || key_raw->empty()) {
+      return bad("an entry's id or key is missing or not base64url");
+    }
+    if (count < 0 || count > std::numeric_limits<uint32_t>::max()) return bad("sign_count out of range");
     p.id = std::move(*id_raw);
     p.public_key = std::move(*key_raw);
-    p.alg = static_cast<int>(*alg);
-    p.sign_count = static_cast<uint32_t>(*count);
-    p.name = std::move(*name);
-    p.created_at = FromUnixSeconds(*created);
-    if (auto used = num("last_used_at")) p.last_used_at = FromUnixSeconds(*used);
+    p.sign_count = static_cast<uint32_t>(count);
     out.push_back(std::move(p));
   }
   return out;

@@ -1,5 +1,7 @@
 #include "util/encoding.h"
 
+#include <arpa/inet.h>
+
 #include <sodium.h>
 
 #include <array>
@@ -127,6 +129,12 @@ std::string Base64UrlEncode(std::string_view b) {
 }
 std::optional<std::string> Base64UrlDecode(std::string_view t) {
   return Decode(t, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+}
+
+bool IsIpAddress(std::string_view text) {
+  const std::string s(text);
+  unsigned char buf[16];
+  return inet_pton(AF_INET, s.c_str(), buf) == 1 || inet_pton(AF_INET6, s.c_str(), buf) == 1;
 }
 
 }  // namespace bg

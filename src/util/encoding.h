@@ -15,6 +15,8 @@ std::string Base64Encode(std::string_view bytes);
 // A uint64 written in canonical decimal (digits only, no sign, no leading zero, at most
 // 18446744073709551615): certificate serials travel as such strings in JSON.
 std::optional<uint64_t> ParseDecimalU64(std::string_view text);
+// Whether `text` is an IPv4 or IPv6 address in text form (inet_pton), not a host name.
+bool IsIpAddress(std::string_view text);
 
 // Standard base64 exactly as Base64Encode writes it (padded, no white space, unused bits
 // zero); anything else is refused, so every byte string has one accepted encoding.
