@@ -10,6 +10,7 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "api/bodies.h"
 #include "api/event_streams.h"
 #include "api/json.h"
 #include "api/passkey_routes.h"
@@ -66,8 +67,6 @@ HttpResponse Api::ErrorResponse(const Error& e) {
   return r;
 }
 
-namespace {
-
 Result<int64_t> QueryInt(const HttpRequest& req, const std::string& key, std::optional<int64_t> fallback) {
   auto it = req.query.find(key);
   if (it == req.query.end() || it->second.empty()) {
@@ -80,8 +79,6 @@ Result<int64_t> QueryInt(const HttpRequest& req, const std::string& key, std::op
   }
   return std::stoll(v);
 }
-
-}  // namespace
 
 // The JSON of GET /v1/requests/{id}, rendered once per request version: the store bumps the
 // version on every write and ToJson reads nothing but the request (visibility is checked
@@ -242,23 +239,14 @@ void Api::AddBuiltInRoutes() {
   AddRoute(MakeRoute("POST", "/v1/auth/login", Access::kAnonymous, RecordingScope::kRefused, true,
             [this](Call& c) {
     BG_CALL_PREAMBLE(c);
-    auto body = ParseObject(req.body, {"username", "password", "totp", "cookie"},
-                            {"username", "password", "totp"});
+    auto body = DecodeLogin(req.body);
     if (!body) return send_error(body.error());
-    auto user = GetString(*body, "username");
-    auto pass = GetString(*body, "password");
-    auto totp = GetString(*body, "totp");
-    for (const auto* f : {&user, &pass, &totp}) {
-      if (!*f) return send_error(f->error());
-    }
-    auto cookie = GetBool(*body, "cookie");
-    if (!cookie) return send_error(cookie.error());
-    if (*cookie) {
+    if (body->cookie) {
       if (auto st = CheckPageLogin(req); !st) return send_error(st.error());
     }
-    auto lr = service_.Login(*user, Secret(*pass), *totp, req.remote_address);
+    auto lr = service_.Login(body->username, Secret(body->password), body->totp, req.remote_address);
     if (!lr) return send_error(lr.error());
-    return (void)w->Send(LoginAnswer(*lr, *cookie, service_.clock().Now()));
+    return (void)w->Send(LoginAnswer(*lr, body->cookie, service_.clock().Now()));
   }));
 
   // ---- authenticated ----
@@ -301,32 +289,9 @@ void Api::AddBuiltInRoutes() {
             [this](Call& c) {
     BG_CALL_PREAMBLE(c);
     const core::Actor& actor = *c.actor;
-      auto body = ParseObject(req.body, {"resource", "privilege", "duration", "reason", "ticket",
-                                         "tier", "emergency"},
-                              {"resource", "privilege", "duration", "reason", "ticket"});
-      if (!body) return send_error(body.error());
-      core::CreateCommand cmd;
-      auto resource = GetString(*body, "resource");
-      auto privilege = GetString(*body, "privilege");
-      auto reason = GetString(*body, "reason");
-      auto ticket = GetString(*body, "ticket");
-      for (const auto* f : {&resource, &privilege, &reason, &ticket}) {
-        if (!*f) return send_error(f->error());
-      }
-      auto duration = GetDuration(*body, "duration");
-      if (!duration) return send_error(duration.error());
-      auto tier = GetOptionalInt(*body, "tier");
-      if (!tier) return send_error(tier.error());
-      auto emergency = GetBool(*body, "emergency");
-      if (!emergency) return send_error(emergency.error());
-      cmd.resource = *resource;
-      cmd.privilege = *privilege;
-      cmd.reason = *reason;
-      cmd.ticket = *ticket;
-      cmd.duration = *duration;
-      cmd.tier = *tier;
-      cmd.emergency = *emergency;
-      return service_.Create(actor, std::move(cmd), RequestCallback(w, 201));
+      auto cmd = DecodeCreateRequest(req.body);
+      if (!cmd) return send_error(cmd.error());
+      return service_.Create(actor, std::move(*cmd), RequestCallback(w, 201));
   }));
   AddRoute(MakeRoute("GET", "/v1/requests", Access::kAuthenticated, RecordingScope::kRefused, false,
             [this](Call& c) {
@@ -395,44 +360,29 @@ void Api::AddBuiltInRoutes() {
         auto visible = service_.Get(actor, id);
         if (!visible) return send_error(visible.error());
         if (action == "approve" || action == "deny") {
-          auto body = ParseObject(req.body.empty() ? "{}" : req.body,
-                                  action == "approve" ? std::set<std::string>{"totp", "comment", "passkey"}
-                                                      : std::set<std::string>{"totp", "reason", "passkey"},
-                                  action == "deny" ? std::set<std::string>{"reason"}
-                                                   : std::set<std::string>{});
+          auto body = action == "approve" ? DecodeApprove(req.body) : DecodeDeny(req.body);
           if (!body) return send_error(body.error());
-          auto totp = GetString(*body, "totp");
-          if (!totp) return send_error(totp.error());
-          auto text = GetString(*body, action == "approve" ? "comment" : "reason");
-          if (!text) return send_error(text.error());
-          auto passkey = GetAssertion(*body, "passkey");
-          if (!passkey) return send_error(passkey.error());
           // The code or passkey, the visibility and the decision: one transaction of the writer.
           if (action == "approve") {
-            return service_.Approve(actor, id, *text, RequestCallback(w, 200), *totp, std::move(*passkey));
+            return service_.Approve(actor, id, body->text, RequestCallback(w, 200), body->totp,
+                                    std::move(body->passkey));
           }
-          return service_.Deny(actor, id, *text, RequestCallback(w, 200), *totp, std::move(*passkey));
+          return service_.Deny(actor, id, body->text, RequestCallback(w, 200), body->totp,
+                               std::move(body->passkey));
         }
         if (action == "cancel") {
-          auto body = ParseObject(req.body.empty() ? "{}" : req.body, {"reason"});
-          if (!body) return send_error(body.error());
+          if (auto body = DecodeCancel(req.body); !body) return send_error(body.error());
           return service_.Cancel(actor, id, RequestCallback(w, 200));
         }
         if (action == "revoke") {
-          auto body = ParseObject(req.body.empty() ? "{}" : req.body, {"reason"}, {"reason"});
-          if (!body) return send_error(body.error());
-          auto reason = GetString(*body, "reason");
+          auto reason = DecodeRevoke(req.body);
           if (!reason) return send_error(reason.error());
           return service_.Revoke(actor, id, *reason, RequestCallback(w, 200));
         }
         if (action == "extend") {
-          auto body = ParseObject(req.body, {"duration", "reason"}, {"duration", "reason"});
+          auto body = DecodeExtend(req.body);
           if (!body) return send_error(body.error());
-          auto duration = GetDuration(*body, "duration");
-          if (!duration) return send_error(duration.error());
-          auto reason = GetString(*body, "reason");
-          if (!reason) return send_error(reason.error());
-          return service_.Extend(actor, id, *duration, *reason, RequestCallback(w, 200));
+          return service_.Extend(actor, id, body->duration, body->reason, RequestCallback(w, 200));
         }
     }));
   }

@@ -25,6 +25,11 @@ class RenderedRequests;
 // The main server's routes. Built-in routes are added by the constructor; other modules add
 // theirs (AddConnectorRoutes, AddSessionRoutes) before serving. Who may call each route is
 // declared with it and enforced by the Router (see router.h).
+// A non-negative integer query parameter `key`; absent or empty: `fallback`, or InvalidArgument
+// naming `key` when there is none.
+Result<int64_t> QueryInt(const HttpRequest& req, const std::string& key,
+                         std::optional<int64_t> fallback);
+
 class Api {
  public:
   explicit Api(service::Service& service);

@@ -22,6 +22,9 @@
 #include "api/page_routes.h"
 #include "api/web_session.h"
 #include "api/sealed_routes.h"
+#include "api/attestation_routes.h"
+#include "api/inventory_routes.h"
+#include "api/review_routes.h"
 #include "api/session_routes.h"
 #include "audit/checkpoint.h"
 #include "audit/merkle.h"
@@ -194,6 +197,9 @@ class ApiTest : public ::testing::Test {
     ASSERT_TRUE(svc_->Start().has_value());
     api_ = std::make_unique<Api>(*svc_);
     AddSessionRoutes(*api_, *svc_);
+    AddReviewRoutes(*api_, *svc_);
+    AddAttestationRoutes(*api_, *svc_);
+    AddInventoryRoutes(*api_, *svc_, nullptr);
     AddConnectorRoutes(*api_, *svc_, nullptr);
     AddPageRoutes(*api_, *svc_);
     AddSinkRoutes(*api_, nullptr);
@@ -351,7 +357,7 @@ TEST_F(ApiTest, RoleRoutesRefuseOtherRolesWith403) {
     EXPECT_EQ(a.body["error"].value("message", ""), r.role_refusal);
     ++checked;
   }
-  EXPECT_GE(checked, 7);  // five audit routes, ssh revoke, connector probe
+  EXPECT_GE(checked, 11);  // audit routes, ssh revoke, connector probe, reviews, attestations
 }
 
 TEST_F(ApiTest, RecordingCredentialReachesOnlyItsScope) {
@@ -472,6 +478,23 @@ TEST_F(ApiTest, EveryRouteRefusesBadInputWith400NamingTheField) {
        "attestation_object"},
       {"POST", "/v1/requests/{id}/approve", "/v1/requests/{req}/approve", R"({"passkey":"yes"})", "alice",
        "passkey"},
+      {"GET", "/v1/reviews", "/v1/reviews?state=closed", "", "root", "state"},
+      {"GET", "/v1/reviews", "/v1/reviews?limit=0", "", "root", "limit"},
+      {"POST", "/v1/reviews/{id}", "/v1/reviews/rev-1", R"({"verdict":"fine"})", "root", "verdict"},
+      {"POST", "/v1/reviews/{id}", "/v1/reviews/rev-1", R"({"findings":"x"})", "root", "verdict"},
+      {"POST", "/v1/reviews/{id}", "/v1/reviews/rev-1", R"({"verdict":"appropriate","x":1})", "root", "x"},
+      {"POST", "/v1/attestations", "/v1/attestations", R"({"scope":"users"})", "root", "scope"},
+      {"POST", "/v1/attestations", "/v1/attestations", R"({"scope":"pools","due":"soon"})", "root", "due"},
+      {"POST", "/v1/attestations", "/v1/attestations", R"({"scope":"pools","due":"5m"})", "root", "due"},
+      {"GET", "/v1/attestations", "/v1/attestations?state=done", "", "root", "state"},
+      {"GET", "/v1/attestations/{id}", "/v1/attestations/att-1?format=pdf", "", "root", "format"},
+      {"POST", "/v1/attestations/{id}/items/{item}", "/v1/attestations/att-1/items/i1", R"({"answer":"keep"})",
+       "root", "answer"},
+      {"GET", "/v1/inventory", "/v1/inventory?format=xml", "", "root", "format"},
+      {"POST", "/v1/inventory/legacy", "/v1/inventory/legacy",
+       R"({"description":"envelope","resource":"db","decommission_by":"2027-02-30"})", "root", "decommission_by"},
+      {"POST", "/v1/inventory/legacy", "/v1/inventory/legacy",
+       R"({"description":"envelope","resource":"nope","decommission_by":"2027-03-31"})", "root", "resource"},
   };
   std::set<std::pair<std::string, std::string>> covered;
   for (const auto& c : cases) {
@@ -1072,6 +1095,177 @@ TEST_F(ApiTest, UnknownPasskeyLoginsAreThrottledPerSource) {
   int failed = 0;
   for (const auto& l : *leaves) failed += l.find("\"auth.login_failed\"") != std::string::npos && l.find("passkey:unknown") != std::string::npos;
   EXPECT_EQ(failed, throttled_at - 1);
+}
+
+}  // namespace
+}  // namespace bg::api
+
+namespace bg::api {
+namespace {
+
+// Issue 15's scriptable contract: GET /v1/reviews?state=open|done and POST /v1/reviews/{id}
+// with its statuses (403 requester or approver, 400 unknown verdict or inappropriate without
+// findings, 409 closed).
+TEST_F(ApiTest, ReviewsAreListedAndDecidedAsTheContractSays) {
+  const std::string alice = Login("alice", {core::Role::kRequester});
+  const std::string carol = Login("carol", {core::Role::kApprover, core::Role::kAuditor});
+  const std::string sam = Login("sam", {core::Role::kAuditor});
+  const std::string root = Login("root", {core::Role::kAdmin});
+  Answer created = Do("POST", "/v1/requests", alice,
+                      R"({"resource":"db","privilege":"dba","duration":"30m",)"
+                      R"("reason":"fix the replication lag","ticket":"INC-2"})");
+  ASSERT_EQ(created.status, 201) << created.raw.body;
+  const std::string id = created.body["id"];
+  ASSERT_EQ(Do("POST", "/v1/requests/" + id + "/approve", carol, "{}").status, 200);
+  EXPECT_EQ(Do("GET", "/v1/reviews?state=open", sam).body["reviews"].size(), 0u);
+  Answer revoked = Do("POST", "/v1/requests/" + id + "/revoke", alice, R"({"reason":"fixed"})");
+  ASSERT_EQ(revoked.status, 200) << revoked.raw.body;
+
+  Answer open = Do("GET", "/v1/reviews?state=open", sam);
+  ASSERT_EQ(open.status, 200) << open.raw.body;
+  ASSERT_EQ(open.body["reviews"].size(), 1u);
+  const json& rv = open.body["reviews"][0];
+  for (const char* key : {"id", "request_id", "due_at", "state", "reviewers_needed", "verdicts"}) {
+    EXPECT_TRUE(rv.contains(key)) << key;
+  }
+  EXPECT_EQ(rv["request_id"], id);
+  EXPECT_EQ(rv["state"], "open");
+  EXPECT_EQ(rv["reviewers_needed"], 1);
+  EXPECT_TRUE(rv["verdicts"].empty());
+  EXPECT_EQ(rv["may_review"], true);
+  const std::string rid = rv["id"];
+  EXPECT_EQ(Do("GET", "/v1/reviews?state=done", sam).body["reviews"].size(), 0u);
+  EXPECT_EQ(Do("GET", "/v1/reviews?request_id=" + id, root).body["reviews"].size(), 1u);
+  EXPECT_EQ(Do("GET", "/v1/reviews", alice).status, 403);
+
+  Answer detail = Do("GET", "/v1/reviews/" + rid, sam);
+  ASSERT_EQ(detail.status, 200) << detail.raw.body;
+  EXPECT_EQ(detail.body["request"]["id"], id);
+  EXPECT_EQ(detail.body["timeline"]["verified"], true);
+  EXPECT_GE(detail.body["timeline"]["entries"].get<int>(), 4);
+  EXPECT_EQ(Do("GET", "/v1/reviews/rev-nope", sam).status, 404);
+
+  const std::string ok = R"({"verdict":"appropriate"})";
+  EXPECT_EQ(Do("POST", "/v1/reviews/" + rid, alice, ok).status, 403);  // not an auditor
+  Answer approver = Do("POST", "/v1/reviews/" + rid, carol, ok);
+  EXPECT_EQ(approver.status, 403) << "carol approved it";
+  EXPECT_EQ(Do("POST", "/v1/reviews/" + rid, root, ok).status, 403) << "admins are not reviewers";
+  Answer no_findings = Do("POST", "/v1/reviews/" + rid, sam, R"({"verdict":"inappropriate"})");
+  EXPECT_EQ(no_findings.status, 400);
+  EXPECT_EQ(no_findings.field(), "findings");
+  EXPECT_EQ(Do("POST", "/v1/reviews/rev-nope", sam, ok).status, 404);
+  Answer done = Do("POST", "/v1/reviews/" + rid, sam,
+                   R"({"verdict":"appropriate_with_findings","findings":"ticket was vague",)"
+                   R"("follow_up_ticket":"CHG-7"})");
+  ASSERT_EQ(done.status, 200) << done.raw.body;
+  EXPECT_EQ(done.body["state"], "done");
+  ASSERT_EQ(done.body["verdicts"].size(), 1u);
+  EXPECT_EQ(done.body["verdicts"][0]["reviewer"], "sam");
+  EXPECT_EQ(done.body["verdicts"][0]["follow_up_ticket"], "CHG-7");
+  Answer closed = Do("POST", "/v1/reviews/" + rid, sam, ok);
+  EXPECT_EQ(closed.status, 409);
+  EXPECT_EQ(closed.code(), "conflict");
+  EXPECT_EQ(Do("GET", "/v1/reviews?state=done", root).body["reviews"].size(), 1u);
+  EXPECT_EQ(Do("GET", "/v1/reviews?state=open", root).body["reviews"].size(), 0u);
+}
+
+}  // namespace
+}  // namespace bg::api
+
+namespace bg::api {
+namespace {
+
+// Attestation: an auditor opens an eligibility campaign; the resource's owner (carol) answers;
+// "remove" takes alice's eligibility out of the policy in force at once; the CSV export lists
+// the items; another person sees nothing of the campaign.
+TEST_F(ApiTest, AnAttestationRemovalTakesEffectAtOnce) {
+  const std::string alice = Login("alice", {core::Role::kRequester});
+  const std::string carol = Login("carol", {core::Role::kApprover});
+  const std::string dave = Login("dave", {core::Role::kApprover});
+  const std::string sam = Login("sam", {core::Role::kAuditor});
+  EXPECT_EQ(Do("POST", "/v1/attestations", alice, R"({"scope":"eligibility"})").status, 403);
+  Answer opened = Do("POST", "/v1/attestations", sam, R"({"scope":"eligibility","due":"72h"})");
+  ASSERT_EQ(opened.status, 201) << opened.raw.body;
+  const std::string id = opened.body["id"];
+  ASSERT_EQ(opened.body["items"].size(), 2u);
+  const json& first = opened.body["items"][0];
+  EXPECT_EQ(first["subject"], "db read_only tier 1");
+  EXPECT_EQ(first["principal"], "group:sre");
+  EXPECT_EQ(first["owners"], json::array({"carol"}));
+
+  EXPECT_EQ(Do("GET", "/v1/attestations/" + id, dave).status, 404) << "dave owns nothing in it";
+  EXPECT_EQ(Do("GET", "/v1/attestations", dave).body["campaigns"].size(), 0u);
+  EXPECT_EQ(Do("GET", "/v1/attestations?state=open", carol).body["campaigns"].size(), 1u);
+  EXPECT_EQ(Do("POST", "/v1/attestations/" + id + "/items/i1", dave, R"({"answer":"confirm"})").status, 403);
+  EXPECT_EQ(Do("POST", "/v1/attestations/" + id + "/items/i9", carol, R"({"answer":"confirm"})").status, 404);
+  Answer no_note = Do("POST", "/v1/attestations/" + id + "/items/i1", carol, R"({"answer":"remove"})");
+  EXPECT_EQ(no_note.status, 400);
+  EXPECT_EQ(no_note.field(), "note");
+
+  const std::string ask = R"({"resource":"db","privilege":"read_only","duration":"30m",)"
+                          R"("reason":"look at the slow queries","ticket":"INC-3"})";
+  ASSERT_EQ(Do("POST", "/v1/requests", alice, ask).status, 201);
+  Answer removed = Do("POST", "/v1/attestations/" + id + "/items/i1", carol,
+                      R"({"answer":"remove","note":"the SRE team no longer runs db"})");
+  ASSERT_EQ(removed.status, 200) << removed.raw.body;
+  EXPECT_EQ(removed.body["items"][0]["removed"], true);
+  Answer refused = Do("POST", "/v1/requests", alice, ask);
+  EXPECT_EQ(refused.status, 403) << refused.raw.body;
+
+  Answer csv = Do("GET", "/v1/attestations/" + id + "?format=csv", sam);
+  ASSERT_EQ(csv.status, 200);
+  EXPECT_EQ(csv.raw.content_type, "text/csv; charset=utf-8");
+  EXPECT_NE(csv.raw.body.find("i1,eligibility,db read_only tier 1,group:sre,carol,remove,carol,"),
+            std::string::npos) << csv.raw.body;
+  // Confirming it again puts it back.
+  ASSERT_EQ(Do("POST", "/v1/attestations/" + id + "/items/i1", carol, R"({"answer":"confirm"})").status, 200);
+  EXPECT_EQ(Do("POST", "/v1/requests", alice, ask).status, 201);
+}
+
+}  // namespace
+}  // namespace bg::api
+
+namespace bg::api {
+namespace {
+
+// The inventory: the pool's reachable approvers against the M its rule needs, legacy paths
+// tracked to their date, warnings; admins record legacy paths; CSV as well.
+TEST_F(ApiTest, InventoryListsPathsReachableApproversAndLegacyPaths) {
+  const std::string root = Login("root", {core::Role::kAdmin, core::Role::kAuditor});
+  const std::string alice = Login("alice", {core::Role::kRequester});
+  Login("carol", {core::Role::kApprover});  // dave has no account: 1 of 2 reachable, 1 needed
+  EXPECT_EQ(Do("GET", "/v1/inventory", alice).status, 403);
+  Answer added = Do("POST", "/v1/inventory/legacy", root,
+                    R"({"description":"sealed envelope in safe B","resource":"db","decommission_by":"2026-10-01"})");
+  ASSERT_EQ(added.status, 201) << added.raw.body;
+  Answer inv = Do("GET", "/v1/inventory", root);
+  ASSERT_EQ(inv.status, 200) << inv.raw.body;
+  ASSERT_EQ(inv.body["resources"].size(), 1u);
+  const json& db = inv.body["resources"][0];
+  EXPECT_EQ(db["name"], "db");
+  EXPECT_EQ(db["connector"], "db-conn");
+  EXPECT_EQ(db["tiers"], json::array({1, 2}));
+  ASSERT_EQ(db["pools"].size(), 1u);
+  EXPECT_EQ(db["pools"][0]["pool"], "dba-approvers");
+  EXPECT_EQ(db["pools"][0]["members"], 2);
+  EXPECT_EQ(db["pools"][0]["reachable"], 1);
+  EXPECT_EQ(db["pools"][0]["needed"], 1);
+  EXPECT_TRUE(db["last_drill"].is_null());
+  ASSERT_EQ(db["legacy_paths"].size(), 1u);
+  EXPECT_EQ(db["legacy_paths"][0]["overdue"], true);  // the clock says 2026-11-18
+  const std::string warnings = db["warnings"].dump();
+  EXPECT_NE(warnings.find("was to be gone by 2026-10-01"), std::string::npos) << warnings;
+  EXPECT_NE(warnings.find("no successful drill"), std::string::npos) << warnings;
+  EXPECT_EQ(warnings.find("reachable approver"), std::string::npos) << "1 reachable, 1 needed";
+  Answer csv = Do("GET", "/v1/inventory?format=csv", root);
+  ASSERT_EQ(csv.status, 200);
+  EXPECT_EQ(csv.raw.body.rfind("resource,connector,tiers,pools,", 0), 0u) << csv.raw.body;
+  EXPECT_NE(csv.raw.body.find("db,db-conn,1 2,dba-approvers 1/1,"), std::string::npos) << csv.raw.body;
+  const std::string id = added.body["id"];
+  EXPECT_EQ(Do("DELETE", "/v1/inventory/legacy/" + id, alice).status, 403);
+  EXPECT_EQ(Do("DELETE", "/v1/inventory/legacy/" + id, root).status, 200);
+  EXPECT_EQ(Do("DELETE", "/v1/inventory/legacy/" + id, root).status, 404);
+  EXPECT_EQ(Do("GET", "/v1/inventory", root).body["legacy_paths"].size(), 0u);
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "api/bodies.h"
 #include "api/json.h"
 #include "service/recording_check.h"
 #include "store/store.h"
@@ -124,9 +125,7 @@ void AddConnectorRoutes(Api& api, service::Service& svc, connectors::ConnectorHe
     BG_CONNECTOR_CALL(call);
     const core::Actor& actor = *call.actor;
     const std::string& id = call.Param("id");
-        auto body = ParseObject(req.body, {"public_key"}, {"public_key"});
-        if (!body) return send_error(body.error());
-        auto key = GetString(*body, "public_key");
+        auto key = DecodeSshCert(req.body);
         if (!key) return send_error(key.error());
         auto r = OwnActiveGrant(svc, actor, id);
         if (!r) return send_error(r.error());
@@ -197,40 +196,25 @@ void AddConnectorRoutes(Api& api, service::Service& svc, connectors::ConnectorHe
   api.AddRoute(ConnectorRoute("POST", "/v1/ssh/revoke", Access::kRoles, [&svc](Call& c) {
     BG_CONNECTOR_CALL(c);
     const core::Actor& actor = *c.actor;
-      auto body = ParseObject(req.body, {"serial", "valid_before", "reason", "connector"},
-                              {"serial", "valid_before", "reason"});
+      auto body = DecodeSshRevoke(req.body);
       if (!body) return send_error(body.error());
-      auto serial_text = GetString(*body, "serial");
-      auto until_text = GetString(*body, "valid_before");
-      auto reason = GetString(*body, "reason");
-      auto connector = GetString(*body, "connector");
-      for (const auto* f : {&serial_text, &until_text, &reason, &connector}) {
-        if (!*f) return send_error(f->error());
-      }
-      // Decimal, as in offline records: JSON numbers lose bits above 2^53.
-      const std::string& t = *serial_text;
-      const std::optional<uint64_t> serial = ParseDecimalU64(t);
-      if (!serial || *serial == 0) {
-        return send_error(Error::InvalidArgument("serial", "a certificate serial in decimal, 1 to 2^64-1"));
-      }
-      auto until = ParseRfc3339(*until_text, "valid_before");
-      if (!until) return send_error(until.error());
-      if (reason->empty()) return send_error(Error::InvalidArgument("reason", "say why"));
-      auto c_ = FindSshCa(svc, *connector);
+      auto c_ = FindSshCa(svc, body->connector);
       if (!c_) return send_error(c_.error());
       auto* ssh = *c_;
       // Revoked first: if the audit record then fails the certificate is still refused.
-      if (auto st = ssh->RevokeSerial(*serial, *until); !st) return send_error(st.error());
+      if (auto st = ssh->RevokeSerial(body->serial, body->valid_before); !st) {
+        return send_error(st.error());
+      }
       core::AuditEvent ev{"ssh.certificate_revoked", actor.name, RequestId(), {}};
       ev.details = {{"connector", ssh->instance()},
-                    {"serial", t},
-                    {"valid_before", FormatRfc3339(*until)},
-                    {"reason", *reason},
+                    {"serial", body->serial_text},
+                    {"valid_before", FormatRfc3339(body->valid_before)},
+                    {"reason", body->reason},
                     {"krl_version", std::to_string(ssh->krl_version())}};
       if (auto st = svc.AppendAudit(ev); !st) return send_error(st.error());
       w->Send(Out(200, {{"connector", ssh->instance()},
-                        {"serial", t},
-                        {"valid_before", FormatRfc3339(*until)},
+                        {"serial", body->serial_text},
+                        {"valid_before", FormatRfc3339(body->valid_before)},
                         {"krl_version", ssh->krl_version()}}));
   }, {core::Role::kAdmin}, "revoking a certificate needs the admin role"));
   api.AddRoute(ConnectorRoute("POST", "/v1/connectors/probe", Access::kRoles, [&svc, health](Call& c) {

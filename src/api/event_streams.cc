@@ -111,6 +111,11 @@ void EventStreams::WriteTo(http::ResponseWriter& w, const core::Actor& actor, co
   const std::string id = epoch_ + "-" + std::to_string(r.seq);
   // A system alert (no request: a connector probe failing) goes to its recipients and
   // auditors; a request's events and alerts only to those who may see the request.
+  // A review's changes go to auditors and admins only (they alone read reviews).
+  if (e.type == "review") {
+    if (IsAuditReader(actor)) w.WriteEvent(r.name, r.data, id);
+    return;
+  }
   const bool system_alert = e.type == "alert" && e.request.id.value().empty();
   if (!system_alert && !core::CanView(*service_.policy(), e.request, actor)) return;
   if (e.type == "alert") {
@@ -127,6 +132,11 @@ void EventStreams::FanOut(const service::StateEvent& e) {
     json body = {{"kind", e.alert_kind}, {"message", e.message}};
     if (!e.request.id.value().empty()) body["request_id"] = e.request.id.value();
     rec.name = "alert";
+    rec.data = body.dump();
+  } else if (e.type == "review") {
+    json body = {{"review_id", e.review_id}, {"state", e.review_state}};
+    if (!e.request.id.value().empty()) body["request_id"] = e.request.id.value();
+    rec.name = "review";
     rec.data = body.dump();
   } else {
     rec.data = ToJson(e.request).dump();

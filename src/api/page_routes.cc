@@ -68,6 +68,7 @@ std::vector<std::string> FirstCalls(const std::string& path) {
   std::vector<std::string> calls = {"/v1/me"};
   if (path == "/" || path == "/inbox") calls.push_back("/v1/requests?state=pending&limit=200");
   if (path == "/grants") calls.push_back("/v1/requests?mine=true&limit=50");
+  if (path == "/reviews") calls.push_back("/v1/reviews?state=open&limit=200");
   if (path == "/grants" || path == "/new" || path.rfind("/requests/", 0) == 0) {
     calls.push_back("/v1/request-options");
   }
@@ -103,7 +104,8 @@ void AddPageRoutes(Api& api, service::Service& service) {
     r.headers.emplace_back("Link", link);
     c.w->Send(std::move(r));
   };
-  for (const char* path : {"/", "/requests/{id}", "/inbox", "/new", "/grants", "/audit", "/health", "/passkeys"}) {
+  for (const char* path : {"/", "/requests/{id}", "/inbox", "/new", "/grants", "/audit", "/health",
+                           "/passkeys", "/reviews", "/reviews/{id}"}) {
     Route r = MakeRoute("GET", path, Access::kAnonymous, RecordingScope::kRefused, false, index);
     r.label = "page";
     api.AddRoute(std::move(r));
@@ -133,28 +135,10 @@ void AddPageRoutes(Api& api, service::Service& service) {
                          RecordingScope::kRefused, false, [&service](Call& c) {
     RequestId id(c.Param("id"));
     if (auto r = service.Get(*c.actor, id); !r) return (void)c.w->Send(Api::ErrorResponse(r.error()));
-    auto& audit = service.audit();
-    auto cp = audit.Checkpoint();
-    if (!cp) return (void)c.w->Send(Api::ErrorResponse(cp.error()));
-    auto indexes = service.store().AuditIndexesOf(id, 1000);
-    if (!indexes) return (void)c.w->Send(Api::ErrorResponse(indexes.error()));
-    json entries = json::array();
-    for (int64_t i : *indexes) {
-      if (i >= cp->size) break;  // appended after the checkpoint: the next one covers it
-      auto leaf = service.store().AuditLeaves(i, i + 1);
-      if (!leaf) return (void)c.w->Send(Api::ErrorResponse(leaf.error()));
-      if (leaf->empty()) continue;
-      auto proof = audit.InclusionProof(i, cp->size);
-      if (!proof) return (void)c.w->Send(Api::ErrorResponse(proof.error()));
-      json hashes = json::array();
-      for (const auto& hsh : *proof) hashes.push_back(Base64Encode(hsh));
-      entries.push_back({{"index", i}, {"leaf", Base64Encode(leaf->front())}, {"proof", hashes}});
-    }
-    json out = {{"request", id.value()},
-                {"size", cp->size},
-                {"checkpoint", cp->note},
-                {"key", audit.VerifierKey()},
-                {"entries", entries}};
+    auto trail = service.audit().TrailOf(id, 1000);
+    if (!trail) return (void)c.w->Send(Api::ErrorResponse(trail.error()));
+    json out = service::TrailJson(*trail, service.audit().VerifierKey());
+    out["request"] = id.value();
     c.w->Send(Api::JsonResponse(200, out.dump()));
   }));
 

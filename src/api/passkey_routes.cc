@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "api/bodies.h"
 #include "api/json.h"
 #include "api/web_session.h"
 #include "util/encoding.h"
@@ -12,16 +13,6 @@ namespace bg::api {
 using nlohmann::json;
 
 namespace {
-
-Result<std::string> GetBase64Url(const json& obj, const std::string& field, const std::string& name) {
-  auto it = obj.find(name);
-  if (it == obj.end() || !it->is_string()) return Error::InvalidArgument(field + "." + name, "must be a base64url string");
-  const std::string& text = it->get_ref<const std::string&>();
-  if (text.size() > 8192) return Error::InvalidArgument(field + "." + name, "is too long");
-  auto raw = Base64UrlDecode(text);
-  if (!raw || raw->empty()) return Error::InvalidArgument(field + "." + name, "is not base64url");
-  return *raw;
-}
 
 json Options(const std::string& challenge, const std::string& rp_id) {
   return {{"challenge", Base64UrlEncode(challenge)},
@@ -61,24 +52,6 @@ Result<json> CredentialIds(service::Service& service, const std::string& user) {
 
 }  // namespace
 
-Result<std::optional<auth::webauthn::Assertion>> GetAssertion(const json& obj, const std::string& field) {
-  auto it = obj.find(field);
-  if (it == obj.end() || it->is_null()) return std::optional<auth::webauthn::Assertion>();
-  if (!it->is_object()) return Error::InvalidArgument(field, "must be an object");
-  for (const auto& [k, v] : it->items()) {
-    if (k != "id" && k != "client_data_json" && k != "authenticator_data" && k != "signature" &&
-        k != "user_handle") {
-      return Error::InvalidArgument(field + "." + k, "is not a known field");
-    }
-  }
-  auth::webauthn::Assertion a;
-  BG_ASSIGN_OR_RETURN(a.credential_id, GetBase64Url(*it, field, "id"));
-  BG_ASSIGN_OR_RETURN(a.client_data_json, GetBase64Url(*it, field, "client_data_json"));
-  BG_ASSIGN_OR_RETURN(a.authenticator_data, GetBase64Url(*it, field, "authenticator_data"));
-  BG_ASSIGN_OR_RETURN(a.signature, GetBase64Url(*it, field, "signature"));
-  return std::optional<auth::webauthn::Assertion>(std::move(a));
-}
-
 void AddPasskeyRoutes(Api& api, service::Service& service) {
   api.AddRoute(MakeRoute("POST", "/v1/auth/passkey/options", Access::kAnonymous,
                          RecordingScope::kRefused, false, [&service](Call& c) {
@@ -92,18 +65,14 @@ void AddPasskeyRoutes(Api& api, service::Service& service) {
   api.AddRoute(MakeRoute("POST", "/v1/auth/passkey/login", Access::kAnonymous,
                          RecordingScope::kRefused, false, [&service](Call& c) {
     BG_PASSKEY_PEOPLE(c);
-    auto body = ParseObject(c.req.body, {"credential", "cookie"}, {"credential"});
+    auto body = DecodePasskeyLogin(c.req.body);
     if (!body) return (void)c.w->Send(Api::ErrorResponse(body.error()));
-    auto assertion = GetAssertion(*body, "credential");
-    if (!assertion) return (void)c.w->Send(Api::ErrorResponse(assertion.error()));
-    auto cookie = GetBool(*body, "cookie");
-    if (!cookie) return (void)c.w->Send(Api::ErrorResponse(cookie.error()));
-    if (*cookie) {
+    if (body->cookie) {
       if (auto st = CheckPageLogin(c.req); !st) return (void)c.w->Send(Api::ErrorResponse(st.error()));
     }
-    auto lr = people->PasskeyLogin(**assertion, c.req.remote_address);
+    auto lr = people->PasskeyLogin(body->credential, c.req.remote_address);
     if (!lr) return (void)c.w->Send(Api::ErrorResponse(lr.error()));
-    c.w->Send(LoginAnswer(*lr, *cookie, service.clock().Now()));
+    c.w->Send(LoginAnswer(*lr, body->cookie, service.clock().Now()));
   }));
   api.AddRoute(MakeRoute("GET", "/v1/passkeys", Access::kAuthenticated, RecordingScope::kRefused,
                          false, [&service](Call& c) {
@@ -135,19 +104,9 @@ void AddPasskeyRoutes(Api& api, service::Service& service) {
   api.AddRoute(MakeRoute("POST", "/v1/passkeys", Access::kAuthenticated, RecordingScope::kRefused,
                          false, [&service](Call& c) {
     BG_PASSKEY_PEOPLE(c);
-    auto body = ParseObject(c.req.body, {"name", "client_data_json", "attestation_object", "id"},
-                            {"name", "client_data_json", "attestation_object"});
+    auto body = DecodeNewPasskey(c.req.body);
     if (!body) return (void)c.w->Send(Api::ErrorResponse(body.error()));
-    auto name = GetString(*body, "name");
-    if (!name) return (void)c.w->Send(Api::ErrorResponse(name.error()));
-    auth::webauthn::Registration reg;
-    auto cd = GetBase64Url(*body, "body", "client_data_json");
-    if (!cd) return (void)c.w->Send(Api::ErrorResponse(cd.error()));
-    auto att = GetBase64Url(*body, "body", "attestation_object");
-    if (!att) return (void)c.w->Send(Api::ErrorResponse(att.error()));
-    reg.client_data_json = std::move(*cd);
-    reg.attestation_object = std::move(*att);
-    auto added = people->RegisterPasskey(*c.actor, reg, *name);
+    auto added = people->RegisterPasskey(*c.actor, body->registration, body->name);
     if (!added) return (void)c.w->Send(Api::ErrorResponse(added.error()));
     c.w->Send(Api::JsonResponse(201, PasskeyJson(*added).dump()));
   }));

@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "api/bodies.h"
 #include "api/json.h"
 #include "service/sessions.h"
 #include "util/random.h"
@@ -34,41 +35,20 @@ HttpResponse Refusal(const Error& e) {
   return r;
 }
 
-Result<std::optional<std::string>> OptString(const json& body, const std::string& field) {
-  if (!body.contains(field)) return std::optional<std::string>();
-  if (!body[field].is_string()) return Error::InvalidArgument(field, "must be a string");
-  return std::optional<std::string>(body[field].get<std::string>());
-}
-
-Result<service::ChunkUpload> ParseChunk(const std::string& id, const std::string& text) {
-  BG_ASSIGN_OR_RETURN(json body,
-                      ParseObject(text, {"seq", "data", "sha256", "request_id", "header", "final",
-                                         "ended_at", "end_reason"},
-                                  {"seq", "data"}));
+// The upload of chunk `body` to session `id`.
+service::ChunkUpload ToUpload(const std::string& id, ChunkBody body) {
   service::ChunkUpload up;
   up.session = SessionId(id);
-  if (!body["seq"].is_number_integer() || body["seq"].get<int64_t>() < 0) {
-    return Error::InvalidArgument("seq", "must be a non-negative integer");
+  up.seq = body.seq;
+  up.data = std::move(body.data);
+  up.sha256 = std::move(body.sha256);
+  up.final = body.final;
+  up.ended_at = body.ended_at;
+  up.end_reason = std::move(body.end_reason);
+  if (body.create) {
+    up.create = service::NewSession{up.session, RequestId(std::move(body.create->request_id)),
+                                    std::move(body.create->header)};
   }
-  up.seq = body["seq"].get<int64_t>();
-  // Not GetString: chunk data is far longer than the API's usual strings.
-  BG_ASSIGN_OR_RETURN(auto data, OptString(body, "data"));
-  up.data = std::move(*data);
-  BG_ASSIGN_OR_RETURN(up.sha256, GetString(body, "sha256"));
-  BG_ASSIGN_OR_RETURN(up.final, GetBool(body, "final"));
-  BG_ASSIGN_OR_RETURN(up.end_reason, GetString(body, "end_reason"));
-  BG_ASSIGN_OR_RETURN(auto ended, OptString(body, "ended_at"));
-  if (ended) {
-    BG_ASSIGN_OR_RETURN(Timestamp t, ParseRfc3339(*ended, "ended_at"));
-    up.ended_at = t;
-  }
-  BG_ASSIGN_OR_RETURN(auto request, OptString(body, "request_id"));
-  BG_ASSIGN_OR_RETURN(auto header, OptString(body, "header"));
-  if (request.has_value() != header.has_value()) {
-    return Error::InvalidArgument(request ? "header" : "request_id",
-                                  "request_id and header create the session together");
-  }
-  if (request) up.create = service::NewSession{up.session, RequestId(*request), *header};
   return up;
 }
 
@@ -108,18 +88,12 @@ void AddSessionRoutes(Api& api, service::Service& svc) {
   }));
   api.AddRoute(SessionRoute("POST", "/v1/sessions", RecordingScope::kAllowed, [&svc](Call& c) {
     BG_SESSION_CALL(c);
-      auto body = ParseObject(req.body, {"id", "request_id", "header"}, {"request_id", "header"});
+      auto body = DecodeNewSession(req.body);
       if (!body) return fail(body.error());
       service::NewSession ns;
-      auto id = GetString(*body, "id");
-      auto request = GetString(*body, "request_id");
-      auto header = GetString(*body, "header");
-      for (const auto* f : {&id, &request, &header}) {
-        if (!*f) return fail(f->error());
-      }
-      ns.id = SessionId(id->empty() ? NewId("ses") : *id);
-      ns.request = RequestId(*request);
-      ns.header = *header;
+      ns.id = SessionId(body->id.empty() ? NewId("ses") : body->id);
+      ns.request = RequestId(body->request_id);
+      ns.header = std::move(body->header);
       service::CreateSession(svc, actor, std::move(ns), [w](Result<store::SessionRecord> r) {
         if (!r) return (void)w->Send(Refusal(r.error()));
         w->Send(Out(201, SessionJson(*r, true)));
@@ -135,9 +109,9 @@ void AddSessionRoutes(Api& api, service::Service& svc) {
   api.AddRoute(SessionRoute("POST", "/v1/sessions/{id}/chunks", RecordingScope::kAllowed,
                             [&svc](Call& c) {
     BG_SESSION_CALL(c);
-    auto up = ParseChunk(c.Param("id"), req.body);
-    if (!up) return fail(up.error());
-    service::AppendSessionChunk(svc, actor, std::move(*up), [w](Result<service::ChunkReceipt> r) {
+    auto body = DecodeChunk(req.body);
+    if (!body) return fail(body.error());
+    service::AppendSessionChunk(svc, actor, ToUpload(c.Param("id"), std::move(*body)), [w](Result<service::ChunkReceipt> r) {
       if (!r) return (void)w->Send(Refusal(r.error()));
       w->Send(Out(r->duplicate ? 200 : 201, {{"session", r->session.value()},
                                             {"seq", r->seq},
@@ -164,10 +138,7 @@ void AddSessionRoutes(Api& api, service::Service& svc) {
   api.AddRoute(SessionRoute("POST", "/v1/requests/{id}/recording-token", RecordingScope::kRefused,
                             [&svc](Call& c) {
     BG_SESSION_CALL(c);
-  if (!req.body.empty()) {
-    auto body = ParseObject(req.body, {}, {});
-    if (!body) return fail(body.error());
-  }
+  if (auto body = DecodeRecordingToken(req.body); !body) return fail(body.error());
   const std::string& id = c.Param("id");
   // A request the caller may not see does not exist for them (404, as for a missing one).
   if (auto visible = svc.Get(actor, RequestId(id)); !visible) return fail(visible.error());

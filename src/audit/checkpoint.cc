@@ -113,6 +113,10 @@ Result<Checkpoint> ParseBody(std::string_view text) {
   Checkpoint cp;
   cp.origin = std::string(lines[0]);
   const std::string_view size = lines[1];
+  // Digits only, as Go's tlog requires (from_chars alone would take "-0").
+  if (size.find_first_not_of("0123456789") != std::string_view::npos) {
+    return Malformed("tree size is not a decimal number");
+  }
   if (size.size() > 1 && size[0] == '0') return Malformed("tree size has a leading zero");
   auto [ptr, ec] = std::from_chars(size.data(), size.data() + size.size(), cp.size);
   if (ec != std::errc() || ptr != size.data() + size.size() || cp.size < 0) {

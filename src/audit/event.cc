@@ -93,9 +93,10 @@ bool IsCanonicalTime(std::string_view t) {
 // True only when `leaf` is exactly EncodeLeaf of the event ParseLeaf would read from it:
 //   {"actor":S,"details":{K:S,...},["request":S,]"time":T,"type":S,"v":1}
 // with keys in the canonical order, detail keys strictly increasing, "request" non-empty (an
-// empty one is omitted by the encoder) and T a time FormatRfc3339 writes back unchanged. False
-// means "not decided here", never "invalid".
-bool IsPlainCanonicalLeaf(std::string_view leaf) {
+// empty one is omitted by the encoder) and T a time FormatRfc3339 writes back unchanged; then
+// `out`, when given, is that event (its strings hold no escapes, so they are the bytes between
+// the quotes). False means "not decided here", never "invalid", and leaves `out` unspecified.
+bool ParsePlainCanonicalLeaf(std::string_view leaf, LeafEvent* out) {
   Scanner sc(leaf);
   std::string_view actor, type, time, request;
   if (!sc.Literal(R"({"actor":)") || !sc.PlainString(&actor) ||
@@ -109,6 +110,7 @@ bool IsPlainCanonicalLeaf(std::string_view leaf) {
       if (!sc.PlainString(&key) || !sc.Literal(":") || !sc.PlainString(&value)) return false;
       if (!first && !(previous < key)) return false;  // ASCII: byte order is char order
       previous = key;
+      if (out != nullptr) out->details.emplace_hint(out->details.end(), key, value);
       if (sc.Literal("}")) break;
       if (!sc.Literal(",")) return false;
     }
@@ -120,8 +122,20 @@ bool IsPlainCanonicalLeaf(std::string_view leaf) {
       !sc.PlainString(&type) || !sc.Literal(R"(,"v":1})") || !sc.AtEnd()) {
     return false;
   }
-  return IsCanonicalTime(time);
+  if (!IsCanonicalTime(time)) return false;
+  if (out != nullptr) {
+    auto t = ParseRfc3339(time, "leaf");
+    if (!t) return false;
+    out->version = kLeafVersion;
+    out->time = *t;
+    out->type = type;
+    out->actor = actor;
+    if (!request.empty()) out->request = RequestId(std::string(request));
+  }
+  return true;
 }
+
+bool IsPlainCanonicalLeaf(std::string_view leaf) { return ParsePlainCanonicalLeaf(leaf, nullptr); }
 
 bool IsPlain(std::string_view s) {
   for (char c : s) {
@@ -219,6 +233,8 @@ std::string EncodeLeaf(const core::AuditEvent& event, Timestamp time) {
 }
 
 Result<LeafEvent> ParseLeaf(std::string_view leaf) {
+  // The common form in one scan; anything else (escapes, UTF-8, a malformed leaf) as JSON.
+  if (LeafEvent plain; ParsePlainCanonicalLeaf(leaf, &plain)) return plain;
   Json j = Json::parse(leaf.begin(), leaf.end(), nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded()) return Bad("not JSON");
   if (!j.is_object()) return Bad("not a JSON object");

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -209,6 +210,76 @@ TEST(LeafChecking, GivesParseLeafsVerdictOnCanonicalAndMutatedLeaves) {
   EXPECT_GT(accepted, 100);  // the mutations include many canonical leaves, not only refusals
   EXPECT_TRUE(CheckLeaf(EncodeLeaf(plain, kTime)).has_value());
   EXPECT_TRUE(CheckLeaf(EncodeLeaf(unusual, kTime)).has_value());
+}
+
+// ParseLeaf's verdict and event computed the slow way: the JSON library, then the canonical
+// re-encoding compared with the bytes.
+std::optional<LeafEvent> ReferenceParse(const std::string& leaf) {
+  auto j = nlohmann::json::parse(leaf, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return std::nullopt;
+  for (const auto& [key, value] : j.items()) {
+    if (key != "v" && key != "time" && key != "type" && key != "actor" && key != "request" &&
+        key != "details") {
+      return std::nullopt;
+    }
+  }
+  auto str = [&j](const char* k) -> std::optional<std::string> {
+    if (!j.contains(k) || !j[k].is_string()) return std::nullopt;
+    return j[k].get<std::string>();
+  };
+  if (!j.contains("v") || !j["v"].is_number_unsigned() || j["v"].get<uint64_t>() != 1) {
+    return std::nullopt;
+  }
+  auto time = str("time");
+  auto type = str("type");
+  auto actor = str("actor");
+  if (!time || !type || !actor || !j.contains("details") || !j["details"].is_object()) {
+    return std::nullopt;
+  }
+  auto t = ParseRfc3339(*time);
+  if (!t) return std::nullopt;
+  LeafEvent e;
+  e.time = *t;
+  e.type = *type;
+  e.actor = *actor;
+  if (j.contains("request")) {
+    auto r = str("request");
+    if (!r) return std::nullopt;
+    e.request = RequestId(*r);
+  }
+  for (const auto& [key, value] : j["details"].items()) {
+    if (!value.is_string()) return std::nullopt;
+    e.details.emplace(key, value.get<std::string>());
+  }
+  if (EncodeLeaf(e) != leaf) return std::nullopt;
+  return e;
+}
+
+// ParseLeaf reads the common form in one scan: it must accept exactly what the JSON path does,
+// and read the same event from it.
+TEST(LeafParsing, TheOneScanReadsWhatTheJsonLibraryReads) {
+  core::AuditEvent plain = Event();
+  core::AuditEvent unusual = Event();
+  unusual.actor = "zo\xc3\xab \"q\"";
+  std::vector<std::string> seeds = {
+      EncodeLeaf(plain, kTime),
+      EncodeLeaf(unusual, kTime),
+      R"({"actor":"a","details":{},"time":"2026-11-24T21:43:43Z","type":"t","v":1})",
+      R"({"actor":"a","details":{"k":"v"},"request":"r","time":"2026-11-24T21:43:43Z","type":"t","v":1})",
+  };
+  int accepted = 0;
+  for (const std::string& seed : seeds) {
+    for (const std::string& leaf : Mutations(seed, "\"\\{},:01aZ \x7f\x01\xc3")) {
+      auto parsed = ParseLeaf(leaf);
+      auto reference = ReferenceParse(leaf);
+      ASSERT_EQ(parsed.has_value(), reference.has_value()) << leaf;
+      if (parsed.has_value()) {
+        EXPECT_EQ(*parsed, *reference) << leaf;
+        ++accepted;
+      }
+    }
+  }
+  EXPECT_GT(accepted, 50);
 }
 
 TEST(Redaction, HmacFieldIsMatchableButNotTheValue) {

@@ -14,9 +14,6 @@
 #include "util/sha256.h"
 
 namespace bg::audit {
-namespace {
-
-using Json = nlohmann::json;
 
 Error EntryError(int64_t index, std::string_view message) {
   return Error::InvalidArgument("entries", fmt::format("entry {}: {}", index, message));
@@ -28,6 +25,10 @@ Error NotAPrefix(int64_t size) {
       fmt::format("older checkpoint of size {} is not a prefix: log was rewritten or truncated",
                   size));
 }
+
+namespace {
+
+using Json = nlohmann::json;
 
 // A JSON non-negative integer as written by fmt: no sign, no leading zero, at most 18 digits
 // (so it fits in int64_t); anything else is left to the JSON parser.
@@ -414,6 +415,21 @@ Result<ChangedRange> LocateChange(const std::vector<std::string>& leaf_hashes, i
     }
   }
   return ChangedRange{a, b - 1};
+}
+
+Result<std::vector<std::string>> ParseProofAnswer(std::string_view body, std::string_view kind) {
+  Json j = Json::parse(body.begin(), body.end(), nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded()) return Error::Internal("the server's answer is not JSON");
+  if (!j.is_object() || !j.contains("hashes") || !j["hashes"].is_array()) {
+    return Error::Internal(fmt::format("the server's {} proof has no hashes", kind));
+  }
+  std::vector<std::string> out;
+  for (const auto& h : j["hashes"]) {
+    auto raw = h.is_string() ? Base64Decode(h.get<std::string>()) : std::nullopt;
+    if (!raw) return Error::Internal(fmt::format("the server's {} proof is not base64", kind));
+    out.push_back(std::move(*raw));
+  }
+  return out;
 }
 
 Result<std::pair<Checkpoint, Checkpoint>> VerifyCheckpointConsistency(

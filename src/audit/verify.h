@@ -91,6 +91,11 @@ Result<VerifyReport> VerifyBundle(const std::vector<BundleEntry>& entries,
 Result<VerifyReport> VerifyExport(std::string_view jsonl, std::string_view checkpoint_note,
                                   std::string_view verifier_key, const VerifyOptions& options = {});
 
+// The server's answer to /v1/audit/proof/{inclusion,consistency}: {"hashes": [base64, ...]}
+// (other keys ignored), as raw hashes. Internal ("the server's <kind> proof ...") when the body
+// is not such an object: a server that answers so is broken, not the user's input.
+Result<std::vector<std::string>> ParseProofAnswer(std::string_view body, std::string_view kind);
+
 // Two signed checkpoints by one key and a consistency proof between them (as served by
 // /v1/audit/proof/consistency): Ok when the newer one extends the older one.
 Result<std::pair<Checkpoint, Checkpoint>> VerifyCheckpointConsistency(
@@ -115,5 +120,11 @@ using InclusionProofFn =
 // FailedPrecondition when they hash to `root` (nothing to find).
 Result<ChangedRange> LocateChange(const std::vector<std::string>& leaf_hashes, int64_t size,
                                   std::string_view root, const InclusionProofFn& inclusion_proof);
+
+// The errors verification reports, shared by every verifier (bundles, exports, reports):
+// "entry N: ..." (field "entries"), and a trusted checkpoint the log does not extend (field
+// "trusted_checkpoint").
+Error EntryError(int64_t index, std::string_view message);
+Error NotAPrefix(int64_t size);
 
 }  // namespace bg::audit

@@ -266,6 +266,8 @@ Result<std::pair<int, std::string>> FromCose(const Cbor& key) {
 
 }  // namespace
 
+Cbor::Cbor() = default;
+
 const Cbor* Cbor::Find(int64_t k) const {
   for (const auto& [key, value] : entries) {
     if (key.type == Type::kInt && key.i == k) return &value;

@@ -86,6 +86,9 @@ struct Cbor {
   std::vector<Cbor> items;                     // kArray
   std::vector<std::pair<Cbor, Cbor>> entries;  // kMap, in the order sent
 
+  // Declared here, defined where Cbor is complete: an implicit one makes clang ask whether
+  // std::pair<Cbor, Cbor> is default-constructible while Cbor is still being defined.
+  Cbor();
   // The value of integer key `k` / text key `k` in a map, or null.
   const Cbor* Find(int64_t k) const;
   const Cbor* Find(std::string_view k) const;

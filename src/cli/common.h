@@ -51,5 +51,10 @@ void AddRequestCommands(CLI::App& app, Globals& g);  // login, request, approve,
 void AddSessionCommands(CLI::App& app, Globals& g);  // record, shell, replay, sessions
 void AddAuditCommands(CLI::App& app, Globals& g);    // audit export, verify, show
 void AddHelpCommands(CLI::App& app);                 // completion, man (help_cmds.cc)
+void AddReviewCommands(CLI::App& app, Globals& g);   // review list, show, submit
+void AddAttestCommands(CLI::App& app, Globals& g);   // attest start, list, show, answer
+void AddInventoryCommands(CLI::App& app, Globals& g);  // inventory, inventory legacy add|remove
+// "reviews: N open, M OVERDUE ..." for `status`; empty when the caller may not read reviews.
+std::string OpenReviewsLine(Client& c);
 
 }  // namespace bg::cli

@@ -6,6 +6,7 @@
 #include "cli/exit_codes.h"
 #include "cli/text.h"
 #include "cli/kit_cmd.h"
+#include "cli/report_cmds.h"
 #include "cli/sealed.h"
 #include "util/random.h"
 #include "util/version.h"
@@ -29,8 +30,12 @@ int main(int argc, char** argv) {
   bg::cli::AddServeCommand(app, g);
   bg::cli::AddAdminCommands(app, g);
   bg::cli::AddRequestCommands(app, g);
+  bg::cli::AddReviewCommands(app, g);
+  bg::cli::AddAttestCommands(app, g);
+  bg::cli::AddInventoryCommands(app, g);
   bg::cli::AddSessionCommands(app, g);
   bg::cli::AddAuditCommands(app, g);
+  bg::cli::AddReportCommands(app, g);
   bg::cli::AddConnectorCommands(app, g);
   bg::cli::AddKitCommands(app);
   bg::cli::AddSealedCommands(app, g);

@@ -29,6 +29,7 @@
 #include "kit/share_line.h"
 #include "kit/unseal.h"
 #include "service/service.h"
+#include "service/reviews.h"
 #include "service/writer.h"
 #include "store/store.h"
 #include "util/encoding.h"
@@ -507,6 +508,10 @@ Status Reconcile(Globals& g, const ReconcileArgs& a) {
     tx.Audit(e);
     tx.PutMeta(RecordMetaKey(hash), fmt::format("{} at {}", record->record_id, now));
     tx.PutMeta("kit." + record->kit_id + ".rotate", "required");
+    // Its post-incident review, due when a rule's would be by default.
+    service::Reviews::OpenOfflineUse(
+        tx, core::OfflineUse{record->record_id, record->who, record->kit_id, record->ticket},
+        core::Rule{}.review_within);
     return Ok();
   }));
   json j = {{"record_id", record->record_id}, {"record_sha256", hash},

@@ -16,6 +16,9 @@
 #include "api/connector_routes.h"
 #include "api/page_routes.h"
 #include "http/http_server.h"
+#include "api/attestation_routes.h"
+#include "api/inventory_routes.h"
+#include "api/review_routes.h"
 #include "api/session_routes.h"
 #include "http/tls.h"
 #include "cli/common.h"
@@ -261,9 +264,12 @@ int RunServe(Globals& g, const ServeFlags& f) {
   }
   api::Api api(**svc);
   api::AddSessionRoutes(api, **svc);
+  api::AddReviewRoutes(api, **svc);
+  api::AddAttestationRoutes(api, **svc);
   connectors::ConnectorHealth health(**svc, config->probe_interval);
   health.Start();
   api::AddConnectorRoutes(api, **svc, &health);
+  api::AddInventoryRoutes(api, **svc, &health);
   api::AddPageRoutes(api, **svc);
   api::AddSinkRoutes(api, sinks->get());
   opts.on_complete = [&api](const http::HttpRequest& r, int status, double s) {

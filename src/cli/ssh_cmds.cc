@@ -544,7 +544,8 @@ void ExtendStatusCommand(CLI::App& app, Globals& g) {
     if (!r) {
       Fail(g, r.error());
     } else {
-      Print(g, *r, HealthText(*r));
+      // Auditors and admins also see the review queue's state (overdue reviews escalate).
+      Print(g, *r, HealthText(*r) + (g.json ? "" : OpenReviewsLine(c)));
       FailIfUnhealthy(g, *r, /*probe=*/false);
     }
     // Done: the request view must not run.

@@ -8,41 +8,6 @@
 #include "util/utf8.h"
 
 namespace bg::cli {
-namespace {
-
-bool Unsafe(char32_t cp) {
-  return cp < 0x20 || cp == 0x7F || (cp >= 0x80 && cp <= 0x9F) || (cp >= 0x202A && cp <= 0x202E) ||
-         (cp >= 0x2066 && cp <= 0x2069) || cp == 0x2028 || cp == 0x2029;
-}
-
-}  // namespace
-
-std::string TerminalSafe(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  while (!text.empty()) {
-    char32_t cp = 0;
-    size_t n = DecodeUtf8(text, &cp);
-    if (n == 0) {
-      out += fmt::format("\\x{:02x}", static_cast<unsigned char>(text[0]));
-      n = 1;
-    } else if (!Unsafe(cp)) {
-      out.append(text.substr(0, n));
-    } else if (cp == '\n') {
-      out += "\\n";
-    } else if (cp == '\r') {
-      out += "\\r";
-    } else if (cp == '\t') {
-      out += "\\t";
-    } else if (cp < 0x80) {
-      out += fmt::format("\\x{:02x}", static_cast<unsigned>(cp));
-    } else {
-      out += fmt::format("\\u{:04x}", static_cast<unsigned>(cp));
-    }
-    text.remove_prefix(n);
-  }
-  return out;
-}
 
 std::string HumanTime(std::string_view rfc3339, bool local) {
   std::string s(rfc3339);

@@ -104,7 +104,7 @@ const std::vector<KeyCase>& PolicyKeys() {
       {"rules.mfa_max_age", D::kEffect, R"("5m")", ""},
       {"rules.deny_ends_request", D::kEffect, "false", ""},
       {"rules.emergency_auto_approve", D::kEffect, "false", ""},
-      {"rules.reviewers", D::kUnused, "", "stored with each request; no review workflow yet"},
+      {"rules.reviewers", D::kEffect, "3", ""},
   };
   return kKeys;
 }

@@ -28,9 +28,18 @@ struct PolicySettings {
   Seconds warn_before_expiry = std::chrono::minutes(5);
   std::vector<std::string> security_contacts;  // principals: "sam" or "group:security"
   // Refuse new non-emergency requests of a person with an inappropriate verdict on a review of
-  // theirs that is open past its deadline (core/review.h). Not read from policy files yet: the
-  // key is refused until the service enforces it.
+  // theirs that is open past its deadline (core/review.h); emergency requests stay possible.
   bool block_on_overdue_inappropriate = false;
+  // An attestation campaign that closes removes the items nobody answered (core/attestation.h).
+  bool attestation_remove_unanswered = false;
+};
+
+// A campaign opened by itself every `every` (the last one of its scope opened that long ago).
+struct AttestationSchedule {
+  std::string scope;  // "pools" or "eligibility"
+  Seconds every{0};
+  Seconds due = std::chrono::hours(24 * 14);
+  int line = 0;
 };
 
 struct RiskSettings {
@@ -108,6 +117,10 @@ struct Policy {
   std::map<std::string, std::vector<std::string>> pools;   // pool -> principals
   std::vector<Resource> resources;
   std::vector<Rule> rules;
+  // Who answers an attestation campaign for each pool ([pool_owners]; default: the security
+  // contacts), and the scheduled campaigns ([[attestations]]).
+  std::map<std::string, std::vector<std::string>> pool_owners = {};
+  std::vector<AttestationSchedule> attestations = {};
 
   // True if `user` is `principal` ("alice") or a member of it ("group:sre").
   bool Matches(std::string_view user, std::string_view principal) const;
@@ -125,7 +138,7 @@ struct PolicyProblem {
   std::string file;
   int line = 0;    // 1-based; 0 when unknown
   int column = 0;  // 1-based; 0 when unknown
-  std::string message;  // a plain sentence
+  std::string message;  // a plain sentence on one line (quoted text escaped: TerminalSafe)
   std::string ToString() const;  // "file:line:column: message"
 };
 

@@ -14,8 +14,9 @@
 #include <set>
 #include <utility>
 
-#include "core/policy.h"
 #include "core/approval_groups.h"
+#include "core/policy.h"
+#include "util/utf8.h"
 
 namespace bg::core {
 namespace {
@@ -25,6 +26,41 @@ constexpr int kMaxTier = 3;
 constexpr int64_t kMaxCount = 1000;  // approvals, reviewers, extras: anything larger is a typo
 
 enum class Need { kOptional, kRequired };
+
+// std::regex (libstdc++) reads the numbers of a pattern into a long without an overflow check
+// (undefined behaviour for "a{99999999999999999999}" or a long back-reference) and compiles
+// recursively: a ticket pattern is bounded before it is compiled. Why it is refused, or empty.
+constexpr size_t kMaxTicketPatternLength = 256;
+constexpr int64_t kMaxRepetition = 1000;
+std::string UnsafeTicketPattern(std::string_view pattern) {
+  if (pattern.size() > kMaxTicketPatternLength) {
+    return fmt::format("is longer than {} characters", kMaxTicketPatternLength);
+  }
+  auto digits = [&pattern](size_t at) {
+    size_t end = at;
+    while (end < pattern.size() && pattern[end] >= '0' && pattern[end] <= '9') ++end;
+    return pattern.substr(at, end - at);
+  };
+  for (size_t i = 0; i < pattern.size(); ++i) {
+    if (pattern[i] == '\\') {
+      if (digits(i + 1).size() > 2) return "has a back-reference above \\99";
+      ++i;  // the escaped character
+      continue;
+    }
+    if (pattern[i] != '{') continue;
+    // {n}, {n,} or {n,m}: each count at most kMaxRepetition.
+    for (size_t at = i + 1;;) {
+      const std::string_view n = digits(at);
+      if (n.size() > 4 || (!n.empty() && std::stoll(std::string(n)) > kMaxRepetition)) {
+        return fmt::format("repeats more than {} times", kMaxRepetition);
+      }
+      at += n.size();
+      if (at >= pattern.size() || pattern[at] != ',' || at == i + 1) break;
+      ++at;
+    }
+  }
+  return {};
+}
 
 // A string read from the document with where it was written.
 struct Located {
@@ -96,9 +132,10 @@ class Checker {
     return std::move(problems_);
   }
 
-  void Add(const toml::source_region& at, std::string message) {
+  // One line each: what the message quotes of the file is escaped (TerminalSafe).
+  void Add(const toml::source_region& at, std::string_view message) {
     problems_.push_back(PolicyProblem{path_, static_cast<int>(at.begin.line),
-                                      static_cast<int>(at.begin.column), std::move(message)});
+                                      static_cast<int>(at.begin.column), TerminalSafe(message)});
   }
 
   void CheckKeys(const toml::table& t, std::initializer_list<std::string_view> allowed,
@@ -283,7 +320,9 @@ class PolicyReader {
   PolicyReader(const toml::table& root, Checker& c) : root_(root), c_(c) {}
 
   Policy Read() {
-    c_.CheckKeys(root_, {"version", "settings", "risk", "groups", "pools", "resources", "rules"},
+    c_.CheckKeys(root_,
+                 {"version", "settings", "risk", "groups", "pools", "resources", "rules",
+                  "pool_owners", "attestations"},
                  "the top level");
     if (auto v =
             c_.Integer(root_, "version", "the top level", Need::kRequired, INT64_MIN, INT64_MAX)) {
@@ -296,8 +335,10 @@ class PolicyReader {
     ReadSettings();
     ReadRisk();
     ReadPools();
+    ReadPoolOwners();
     ReadResources();
     ReadRules();
+    ReadAttestations();
     CheckAmbiguousRules();
     CheckEmergencyContacts();
     return std::move(p_);
@@ -310,7 +351,8 @@ class PolicyReader {
     constexpr std::string_view kWhere = "[settings]";
     c_.CheckKeys(*t,
                  {"timezone", "working_hours", "reason_min_length", "ticket_pattern",
-                  "warn_before_expiry", "security_contacts"},
+                  "warn_before_expiry", "security_contacts", "block_on_overdue_inappropriate",
+                  "attestation_remove_unanswered"},
                  kWhere);
     PolicySettings& s = p_.settings;
     if (auto tz = c_.String(*t, "timezone", kWhere, Need::kOptional)) {
@@ -327,18 +369,28 @@ class PolicyReader {
       s.reason_min_length = static_cast<int>(*n);
     }
     if (auto pat = c_.String(*t, "ticket_pattern", kWhere, Need::kOptional)) {
-      try {
-        std::regex re(pat->value, std::regex::ECMAScript);
-        s.ticket_pattern = pat->value;
-      } catch (const std::regex_error& e) {
-        c_.Add(pat->at, fmt::format("'ticket_pattern' in [settings] is not a valid regular "
-                                    "expression: {}",
-                                    e.what()));
+      if (const std::string why = UnsafeTicketPattern(pat->value); !why.empty()) {
+        c_.Add(pat->at, fmt::format("'ticket_pattern' in [settings] {}", why));
+      } else {
+        try {
+          std::regex re(pat->value, std::regex::ECMAScript);
+          s.ticket_pattern = pat->value;
+        } catch (const std::regex_error& e) {
+          c_.Add(pat->at, fmt::format("'ticket_pattern' in [settings] is not a valid regular "
+                                      "expression: {}",
+                                      e.what()));
+        }
       }
     }
     if (auto d = c_.Duration(*t, "warn_before_expiry", kWhere, false)) s.warn_before_expiry = *d;
     if (auto list = c_.Strings(*t, "security_contacts", kWhere, Need::kOptional, false)) {
       s.security_contacts = c_.Principals(*list, "security_contacts", kWhere, p_.groups);
+    }
+    if (auto b = c_.Bool(*t, "block_on_overdue_inappropriate", kWhere)) {
+      s.block_on_overdue_inappropriate = *b;
+    }
+    if (auto b = c_.Bool(*t, "attestation_remove_unanswered", kWhere)) {
+      s.attestation_remove_unanswered = *b;
     }
   }
 
@@ -472,6 +524,65 @@ class PolicyReader {
                fmt::format("pool '{}' in [pools] names nobody: its groups have no members", name));
       }
       p_.pools[name] = std::move(principals);
+    }
+  }
+
+  // [pool_owners]: pool = ["carol", "group:leads"], who answers attestation campaigns for it.
+  void ReadPoolOwners() {
+    const toml::table* t = c_.Table(root_, "pool_owners", "the top level");
+    if (t == nullptr) return;
+    for (auto&& [key, value] : *t) {
+      std::string name(key.str());
+      if (!p_.pools.count(name)) {
+        c_.Add(key.source(), fmt::format("'{}' in [pool_owners] is not a pool defined in [pools]",
+                                         name));
+        continue;
+      }
+      if (!value.is_array()) {
+        c_.Add(value.source(), fmt::format("'{}' in [pool_owners] must be an array of names or "
+                                           "groups",
+                                           name));
+        continue;
+      }
+      std::vector<Located> items = c_.StringArray(*value.as_array(), name, "[pool_owners]", false);
+      p_.pool_owners[name] = c_.Principals(items, name, "[pool_owners]", p_.groups);
+    }
+  }
+
+  // [[attestations]]: scope = "pools" | "eligibility", every = "2160h", due = "336h".
+  void ReadAttestations() {
+    constexpr std::string_view kWhere = "[[attestations]]";
+    for (const toml::table* t : TableArray("attestations")) {
+      c_.CheckKeys(*t, {"scope", "every", "due"}, kWhere);
+      AttestationSchedule a;
+      a.line = static_cast<int>(t->source().begin.line);
+      if (auto scope = c_.String(*t, "scope", kWhere, Need::kRequired)) {
+        if (scope->value != "pools" && scope->value != "eligibility") {
+          c_.Add(scope->at, fmt::format("'scope' in {} must be \"pools\" or \"eligibility\", "
+                                        "not '{}'",
+                                        kWhere, scope->value));
+          continue;
+        }
+        a.scope = scope->value;
+      } else {
+        continue;
+      }
+      auto every = c_.Duration(*t, "every", kWhere, true);
+      if (!every) {
+        if (t->get("every") == nullptr) c_.Add(t->source(), "[[attestations]] needs 'every'");
+        continue;
+      }
+      if (*every < std::chrono::hours(24)) {
+        c_.Add(t->get("every")->source(), "'every' in [[attestations]] must be at least 24h");
+        continue;
+      }
+      a.every = *every;
+      if (auto due = c_.Duration(*t, "due", kWhere, true)) a.due = *due;
+      if (a.due < std::chrono::hours(1) || a.due > a.every) {
+        c_.Add(t->source(), "'due' in [[attestations]] must be at least 1h and at most 'every'");
+        continue;
+      }
+      p_.attestations.push_back(std::move(a));
     }
   }
 

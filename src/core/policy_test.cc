@@ -312,6 +312,17 @@ const ProblemCase kProblemCases[] = {
      "must be between 0 and 10000, not -1"},
     {"BadTicketPattern", "[settings]\nticket_pattern = '(INC'\n", 2, 18,
      "'ticket_pattern' in [settings] is not a valid regular expression"},
+    // Numbers std::regex would overflow (undefined behaviour; fuzz/targets/policy_toml.cc).
+    {"TicketPatternHugeRepetition",
+     "[settings]\nticket_pattern = '^INC-[0-9]{66666666666666666666,}$'\n", 2, 18,
+     "'ticket_pattern' in [settings] repeats more than 1000 times"},
+    {"TicketPatternRepetitionOverLimit", "[settings]\nticket_pattern = 'a{2,1001}'\n", 2, 18,
+     "repeats more than 1000 times"},
+    {"TicketPatternHugeBackReference",
+     "[settings]\nticket_pattern = '(a)\\99999999999999999999'\n", 2, 18,
+     "has a back-reference above \\99"},
+    {"TicketPatternTooLong", "[settings]\nticket_pattern = '" + std::string(257, 'a') + "'\n", 2,
+     18, "'ticket_pattern' in [settings] is longer than 256 characters"},
     {"TimezoneWithSpace", "[settings]\ntimezone = \"Europe Berlin\"\n", 2, 12,
      "must be an IANA time zone name"},
     {"TimezoneEmpty", "[settings]\ntimezone = \"\"\n", 2, 12, "must be an IANA time zone name"},
@@ -503,6 +514,15 @@ approvals = 1
           "policy.toml:14:15: resource 'db' has no privilege 'rw'; it has: ro",
           "policy.toml:15:15: 'requesters' in [[rules]] names group 'ops', which is not defined "
           "in [groups]"));
+}
+
+// A problem is one line: what its message quotes of the file is escaped.
+TEST(PolicyTest, ProblemsStayOnOneLineWhenTheyQuoteTheFile) {
+  for (const char* text : {"version = tru\n", "version = 1\n[settings]\ntimezone = \"a\\nb\"\n"}) {
+    PolicyParseResult r = ParsePolicy(text, "p.toml");
+    ASSERT_FALSE(r.problems.empty()) << text;
+    for (const auto& p : r.problems) EXPECT_EQ(p.message.find('\n'), std::string::npos) << p.message;
+  }
 }
 
 TEST(PolicyTest, ProblemWithoutLocationPrintsFileOnly) {

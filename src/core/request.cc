@@ -221,6 +221,17 @@ Status CheckApprover(const Policy& policy, const Request& r, const Actor& actor,
   return Ok();
 }
 
+// How the actor's identity was confirmed for a decision CheckMfa let through, for its audit
+// event: "totp" or "passkey" presented with this very action, else "session" (the token's own
+// TOTP, no older than the rule's mfa_max_age); when it was; the rule's limit.
+void AddMfaDetails(const Request& r, const Actor& actor, std::map<std::string, std::string>* d) {
+  (*d)["mfa"] = actor.passkey_presented    ? "passkey"
+                : actor.mfa_code_presented ? "totp"
+                                           : "session";
+  if (actor.mfa_verified_at) (*d)["mfa_verified_at"] = FormatRfc3339(*actor.mfa_verified_at);
+  (*d)["mfa_max_age"] = Secs(r.mfa_max_age);
+}
+
 Status CheckMfa(const Request& r, const Actor& actor, Timestamp now) {
   if (r.approver_passkey) {
     if (actor.passkey_presented) return Ok();
@@ -339,6 +350,9 @@ Result<Transition> CreateRequest(const Policy& policy, const Actor& requester,
       std::all_of(r.groups.begin(), r.groups.end(),
                   [](const ApprovalGroup& g) { return g.escalate_to.empty(); });
   if (!plain_groups) created_details["approval_groups"] = GroupsDetail(r.groups);
+  if (requester.mfa_verified_at) {
+    created_details["mfa_verified_at"] = FormatRfc3339(*requester.mfa_verified_at);
+  }
   fx.push_back(Audit("request.created", requester.name, r, std::move(created_details)));
 
   if (cmd.emergency) {
@@ -452,11 +466,12 @@ Result<Transition> Approve(const Policy& policy, const Request& r, const Actor& 
   std::vector<Approval>& approvals = for_extension ? n.extension->approvals : n.approvals;
   approvals.push_back(Approval{approver.name, now, comment});
   int required = for_extension ? n.extension->required_approvals : n.required_approvals;
-  t.effects.push_back(Audit("approval.recorded", approver.name, n,
-                            {{"for", for_extension ? "extension" : "request"},
-                             {"comment", std::move(comment)},
-                             {"approvals", std::to_string(approvals.size())},
-                             {"required_approvals", std::to_string(required)}}));
+  std::map<std::string, std::string> details = {{"for", for_extension ? "extension" : "request"},
+                                                 {"comment", std::move(comment)},
+                                                 {"approvals", std::to_string(approvals.size())},
+                                                 {"required_approvals", std::to_string(required)}};
+  AddMfaDetails(n, approver, &details);
+  t.effects.push_back(Audit("approval.recorded", approver.name, n, std::move(details)));
   if (!TallyApprovals(policy, n, for_extension).complete()) return t;
   if (for_extension) {
     ApplyExtension(policy, &n, approver.name, now, &t.effects);

@@ -790,6 +790,30 @@ INSTANTIATE_TEST_SUITE_P(
                        "a fresh TOTP code is required"}),
     [](const auto& p) { return p.param.name; });
 
+// The evidence report reads how each approver's identity was confirmed from the log alone.
+TEST_F(RequestTest, ApprovalEventSaysHowAndWhenTheApproversMfaWasConfirmed) {
+  Request r = PendingDba();
+  Actor session = WithMfa(Approver("carol"), kNow - minutes(4), false);
+  Transition first = *Approve(policy_, r, session, "", kNow + minutes(1));
+  const auto& d1 = AuditOf(first, "approval.recorded").details;
+  EXPECT_EQ(d1.at("mfa"), "session");
+  EXPECT_EQ(d1.at("mfa_verified_at"), FormatRfc3339(kNow - minutes(4)));
+  EXPECT_EQ(d1.at("mfa_max_age"), "600");
+
+  Actor code = WithMfa(Approver("frank"), kNow + minutes(2), true);
+  Transition second = *Approve(policy_, first.request, code, "", kNow + minutes(2));
+  EXPECT_EQ(AuditOf(second, "approval.recorded").details.at("mfa"), "totp");
+  Actor passkey = Approver("frank");
+  passkey.passkey_presented = true;
+  Transition third = *Approve(policy_, first.request, passkey, "", kNow + minutes(2));
+  EXPECT_EQ(AuditOf(third, "approval.recorded").details.at("mfa"), "passkey");
+
+  // And the requester's own confirmation comes with the request.
+  Transition t = *CreateRequest(policy_, Requester("alice"), Cmd("prod-db", "dba", minutes(10)),
+                                {}, RequestId("req_mfa"), kNow);
+  EXPECT_EQ(AuditOf(t, "request.created").details.at("mfa_verified_at"), FormatRfc3339(kNow));
+}
+
 TEST_F(RequestTest, SelfApprovalIsRefusedEvenForAPoolMember) {
   // owners = alice, carol, dave; alice asks and holds the approver role too.
   Request r = Create(Requester("alice"), Cmd("prod-db", "owner", minutes(10)));

@@ -10,6 +10,7 @@ namespace {
 AuditEvent Audit(std::string type, std::string_view actor, const Review& rv,
                  std::map<std::string, std::string> details) {
   details["review"] = rv.id;
+  if (!rv.kit_record.empty()) details["record_id"] = rv.kit_record;
   return AuditEvent{std::move(type), std::string(actor), rv.request, std::move(details)};
 }
 
@@ -78,23 +79,56 @@ std::optional<ReviewTransition> OpenReview(const Request& r, std::string id, Tim
   return t;
 }
 
-Status CheckReviewer(const Request& r, const Actor& reviewer) {
+std::string Review::Subject() const {
+  return kit_record.empty() ? request.value() : "kit:" + kit_record;
+}
+
+ReviewTransition OpenOfflineUseReview(const OfflineUse& use, std::string id, Seconds review_within,
+                                      Timestamp now) {
+  ReviewTransition t;
+  Review& rv = t.review;
+  rv.id = std::move(id);
+  rv.requester = use.who;
+  rv.trigger = "offline_use";
+  rv.kit_record = use.record_id;
+  rv.opened_at = now;
+  rv.due_at = now + review_within;
+  rv.reviewers_needed = 1;
+  t.effects.push_back(Audit("review.opened", kSystemActor, rv,
+                            {{"trigger", rv.trigger},
+                             {"granted_by", "offline_kit"},
+                             {"record_id", use.record_id},
+                             {"kit_id", use.kit_id},
+                             {"ticket", use.ticket},
+                             {"used_by", use.who},
+                             {"due_at", FormatRfc3339(rv.due_at)},
+                             {"reviewers_needed", "1"}}));
+  return t;
+}
+
+Status CheckReviewer(const Review& review, const Request* r, const Actor& reviewer) {
   if (!reviewer.Has(Role::kAuditor)) {
     return Error::PermissionDenied("you need the auditor role to review grants");
   }
-  if (reviewer.name == r.requester) {
+  if (reviewer.name == review.requester || (r != nullptr && reviewer.name == r->requester)) {
     return Error::PermissionDenied("you cannot review your own grant");
   }
-  if (ApprovedBy(r, reviewer.name)) {
+  if (r != nullptr && ApprovedBy(*r, reviewer.name)) {
     return Error::PermissionDenied("you approved this request and cannot review it");
   }
   return Ok();
 }
 
+Status CheckReviewer(const Request& r, const Actor& reviewer) {
+  Review rv;
+  rv.requester = r.requester;
+  return CheckReviewer(rv, &r, reviewer);
+}
+
 Result<ReviewTransition> SubmitReview(const Policy& policy, const Review& review,
-                                      const Request& r, const Actor& reviewer,
+                                      const Request* r, const Actor& reviewer,
                                       SubmitVerdict verdict, Timestamp now) {
-  BG_TRY(CheckReviewer(r, reviewer));
+  BG_TRY(CheckReviewer(review, r, reviewer));
   if (review.state != ReviewState::kOpen) {
     return Error::Conflict("this review is closed: it has all the verdicts it needs");
   }
@@ -121,17 +155,19 @@ Result<ReviewTransition> SubmitReview(const Policy& policy, const Review& review
   if (!verdict.follow_up_ticket.empty()) details["follow_up_ticket"] = verdict.follow_up_ticket;
   t.effects.push_back(Audit("review.verdict", reviewer.name, rv, std::move(details)));
   if (verdict.verdict == ReviewVerdict::kInappropriate) {
-    t.effects.push_back(Alert{
-        "review_inappropriate", rv.request, SecurityContacts(policy),
-        fmt::format("{} found {}'s use of '{}' on '{}' ({}) inappropriate: {}", reviewer.name,
-                    r.requester, r.privilege, r.resource, r.ticket, verdict.findings)});
+    const std::string what =
+        r != nullptr ? fmt::format("use of '{}' on '{}' ({})", r->privilege, r->resource, r->ticket)
+                     : fmt::format("offline kit use {}", rv.kit_record);
+    t.effects.push_back(Alert{"review_inappropriate", rv.request, SecurityContacts(policy),
+                              fmt::format("{} found {}'s {} inappropriate: {}", reviewer.name,
+                                          rv.requester, what, verdict.findings)});
   }
   if (static_cast<int>(rv.verdicts.size()) >= rv.reviewers_needed) {
     rv.state = ReviewState::kDone;
     t.effects.push_back(Audit("review.closed", reviewer.name, rv,
                               {{"verdicts", std::to_string(rv.verdicts.size())},
                                {"inappropriate", rv.HasInappropriate() ? "true" : "false"},
-                               {"late", now > rv.due_at ? "true" : "false"}}));
+                               {"late", now >= rv.due_at ? "true" : "false"}}));
   }
   return t;
 }
@@ -152,7 +188,7 @@ ReviewTransition OnReviewDue(const Policy& policy, const Review& review, Timesta
   t.effects.push_back(Alert{"review_overdue", rv.request, std::move(contacts),
                             fmt::format("the review of {}'s grant {} was due at {} and has {} of "
                                         "{} verdicts",
-                                        rv.requester, rv.request.value(),
+                                        rv.requester, rv.Subject(),
                                         FormatRfc3339(rv.due_at), rv.verdicts.size(),
                                         rv.reviewers_needed)});
   return t;
@@ -162,11 +198,11 @@ Status CheckNotBlockedByReviews(const Policy& policy, const std::vector<Review>&
                                 bool emergency, Timestamp now) {
   if (!policy.settings.block_on_overdue_inappropriate || emergency) return Ok();
   for (const Review& rv : their_reviews) {
-    if (rv.state == ReviewState::kOpen && now > rv.due_at && rv.HasInappropriate()) {
+    if (rv.state == ReviewState::kOpen && now >= rv.due_at && rv.HasInappropriate()) {
       return Error::FailedPrecondition(fmt::format(
           "new requests are blocked: the review {} of your grant {} found it inappropriate and is "
           "open past its deadline ({}); emergency access stays available",
-          rv.id, rv.request.value(), FormatRfc3339(rv.due_at)));
+          rv.id, rv.Subject(), FormatRfc3339(rv.due_at)));
     }
   }
   return Ok();

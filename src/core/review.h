@@ -52,7 +52,12 @@ struct Review {
   ReviewState state = ReviewState::kOpen;
   bool overdue_alerted = false;  // the overdue alert was raised
   int64_t version = 0;           // bumped by the store on every write
+  // A reconciled offline kit use (trigger "offline_use"): the offline record's id; `request` is
+  // empty and `requester` is who used the kit.
+  std::string kit_record = {};
   bool HasInappropriate() const;
+  // What the review is about, unique among reviews: the request id, or "kit:<record id>".
+  std::string Subject() const;
 };
 
 struct ReviewTransition {
@@ -73,17 +78,31 @@ struct SubmitVerdict {
 // A reviewer's verdict. PermissionDenied for anyone but an auditor, for the requester and for
 // an approver of the request; Conflict for a closed review or a second verdict of one reviewer;
 // InvalidArgument (field "findings") for `inappropriate` without findings.
+// `r` is the reviewed request, null for an offline kit use.
 Result<ReviewTransition> SubmitReview(const Policy& policy, const Review& review,
-                                      const Request& r, const Actor& reviewer,
+                                      const Request* r, const Actor& reviewer,
                                       SubmitVerdict verdict, Timestamp now);
 
 // The review's deadline passed while it is open: review.overdue and an alert to the security
 // contacts, once. Otherwise the review unchanged and no effects.
 ReviewTransition OnReviewDue(const Policy& policy, const Review& review, Timestamp now);
 
+// The review a reconciled offline kit use opens: due `review_within` after `now`, one reviewer.
+struct OfflineUse {
+  std::string record_id;
+  std::string who;
+  std::string kit_id;
+  std::string ticket;
+};
+ReviewTransition OpenOfflineUseReview(const OfflineUse& use, std::string id, Seconds review_within,
+                                      Timestamp now);
+
 // Whether `reviewer` may give a verdict on reviews of `r` (auditor, neither requester nor
 // approver).
 Status CheckReviewer(const Request& r, const Actor& reviewer);
+// The same for `review`: of its request `r` when it has one (null for an offline kit use,
+// whose only party is the person who used the kit).
+Status CheckReviewer(const Review& review, const Request* r, const Actor& reviewer);
 
 // With policy.settings.block_on_overdue_inappropriate: refuses (FailedPrecondition) a new
 // non-emergency request of a person having any of `their_reviews` open past its deadline with

@@ -125,7 +125,7 @@ TEST(ReviewTest, VerdictsNeedFindingsUnlessAppropriate) {
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(fmt::format("{} '{}'", ToString(c.verdict), c.findings));
-    auto t = SubmitReview(policy, rv, r, Person("sam", {Role::kAuditor}),
+    auto t = SubmitReview(policy, rv, &r, Person("sam", {Role::kAuditor}),
                           SubmitVerdict{c.verdict, c.findings, ""}, kEnd + hours(1));
     ASSERT_EQ(t.has_value(), c.ok);
     if (!t) {
@@ -152,16 +152,16 @@ TEST(ReviewTest, ClosesWithEnoughVerdictsAndRefusesAfter) {
   const Policy policy = WithContacts();
   const Request r = Ended(RequestState::kExpired);
   Review rv = OpenReview(r, "rev_1", kEnd)->review;
-  auto first = SubmitReview(policy, rv, r, Person("sam", {Role::kAuditor}),
+  auto first = SubmitReview(policy, rv, &r, Person("sam", {Role::kAuditor}),
                             SubmitVerdict{ReviewVerdict::kAppropriate, "", ""}, kEnd + hours(1));
   ASSERT_TRUE(first.has_value());
   rv = first->review;
   // The same reviewer twice: refused.
-  auto twice = SubmitReview(policy, rv, r, Person("sam", {Role::kAuditor}),
+  auto twice = SubmitReview(policy, rv, &r, Person("sam", {Role::kAuditor}),
                             SubmitVerdict{ReviewVerdict::kAppropriate, "", ""}, kEnd + hours(2));
   ASSERT_FALSE(twice.has_value());
   EXPECT_EQ(twice.error().code(), ErrorCode::kConflict);
-  auto second = SubmitReview(policy, rv, r, Person("grace", {Role::kAuditor}),
+  auto second = SubmitReview(policy, rv, &r, Person("grace", {Role::kAuditor}),
                              SubmitVerdict{ReviewVerdict::kAppropriate, "", "CHG-9"},
                              kEnd + hours(30));
   ASSERT_TRUE(second.has_value());
@@ -171,7 +171,7 @@ TEST(ReviewTest, ClosesWithEnoughVerdictsAndRefusesAfter) {
   EXPECT_EQ(closed.type, "review.closed");
   EXPECT_EQ(closed.details.at("late"), "true");
   EXPECT_EQ(std::get<AuditEvent>(second->effects[0]).details.at("follow_up_ticket"), "CHG-9");
-  auto after = SubmitReview(policy, second->review, r, Person("heidi", {Role::kAuditor}),
+  auto after = SubmitReview(policy, second->review, &r, Person("heidi", {Role::kAuditor}),
                             SubmitVerdict{ReviewVerdict::kAppropriate, "", ""}, kEnd + hours(31));
   ASSERT_FALSE(after.has_value());
   EXPECT_EQ(after.error().code(), ErrorCode::kConflict);
@@ -224,6 +224,7 @@ TEST(ReviewTest, OverdueInappropriateBlocksNewNonEmergencyRequests) {
   const Case cases[] = {
       {true, {open_bad}, false, kEnd + hours(25), true},
       {true, {open_bad}, false, kEnd + hours(23), false},  // not past its deadline
+      {true, {open_bad}, false, kEnd + hours(24), true},   // at the deadline: as overdue is
       {true, {open_bad}, true, kEnd + hours(25), false},   // emergency stays available
       {true, {open_ok}, false, kEnd + hours(25), false},
       {true, {done_bad}, false, kEnd + hours(25), false},
@@ -240,6 +241,41 @@ TEST(ReviewTest, OverdueInappropriateBlocksNewNonEmergencyRequests) {
       EXPECT_EQ(s.error().code(), ErrorCode::kFailedPrecondition);
     }
   }
+}
+
+TEST(ReviewTest, AnOfflineKitUseOpensAReviewOnlyTheKitUserCannotGive) {
+  const Policy policy = WithContacts();
+  ReviewTransition t = OpenOfflineUseReview({"rec_1", "alice", "kit_9", "INC-7"}, "rev_k",
+                                            hours(48), kEnd);
+  const Review& rv = t.review;
+  EXPECT_EQ(rv.trigger, "offline_use");
+  EXPECT_EQ(rv.Subject(), "kit:rec_1");
+  EXPECT_TRUE(rv.request.value().empty());
+  EXPECT_EQ(rv.due_at, kEnd + hours(48));
+  EXPECT_EQ(rv.reviewers_needed, 1);
+  ASSERT_EQ(t.effects.size(), 1u);
+  const auto& opened = std::get<AuditEvent>(t.effects[0]);
+  EXPECT_EQ(opened.type, "review.opened");
+  EXPECT_EQ(opened.details.at("record_id"), "rec_1");
+  EXPECT_EQ(opened.details.at("granted_by"), "offline_kit");
+
+  auto own = SubmitReview(policy, rv, nullptr, Person("alice", {Role::kAuditor}),
+                          SubmitVerdict{ReviewVerdict::kAppropriate, "", ""}, kEnd);
+  ASSERT_FALSE(own.has_value());
+  EXPECT_EQ(own.error().code(), ErrorCode::kPermissionDenied);
+  auto bad = SubmitReview(policy, rv, nullptr, Person("sam", {Role::kAuditor}),
+                          SubmitVerdict{ReviewVerdict::kInappropriate, "no outage then", ""}, kEnd);
+  ASSERT_TRUE(bad.has_value());
+  EXPECT_EQ(bad->review.state, ReviewState::kDone);
+  const Alert* alert = nullptr;
+  for (const Effect& e : bad->effects) {
+    if (const auto* a = std::get_if<Alert>(&e)) alert = a;
+  }
+  ASSERT_NE(alert, nullptr);
+  EXPECT_THAT(alert->message, HasSubstr("offline kit use rec_1"));
+  ReviewTransition due = OnReviewDue(policy, rv, kEnd + hours(48));
+  ASSERT_EQ(due.effects.size(), 2u);
+  EXPECT_THAT(std::get<Alert>(due.effects[1]).message, HasSubstr("kit:rec_1"));
 }
 
 TEST(ReviewTest, NamesRoundTrip) {

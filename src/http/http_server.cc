@@ -141,8 +141,124 @@ bool IsMalformed(const beast::error_code& ec) {
          ec != bhttp::error::body_limit;
 }
 
+using RequestParser = bhttp::request_parser<ArrivingBody>;
+
+// The header and body limits a connection reads a request with.
+void Limit(RequestParser& parser, size_t max_header_bytes, size_t max_body_bytes) {
+  parser.header_limit(static_cast<uint32_t>(max_header_bytes));
+  parser.body_limit(max_body_bytes);
+}
+
+HttpResponse TooLarge(size_t max_body_bytes) {
+  return ErrorResponse(413, "payload_too_large",
+                       fmt::format("the request body exceeds {} bytes", max_body_bytes), "body");
+}
+
+// The server's own answer to a request whose headers have arrived, when it does not go to the
+// handler: a version other than 1.0/1.1, 1.1 without Host, Content-Length with
+// Transfer-Encoding (400), a declared body over the limit (413).
+std::optional<HttpResponse> RefusalOfHeader(const RequestParser& parser, size_t max_body_bytes) {
+  const auto& req = parser.get();
+  const unsigned version = req.version();
+  if (version != 10 && version != 11) {
+    return ErrorResponse(400, "invalid_argument", "only HTTP/1.0 and 1.1 are served");
+  }
+  if (version == 11 && req.find(bhttp::field::host) == req.end()) {
+    return ErrorResponse(400, "invalid_argument", "HTTP/1.1 requires a Host header");
+  }
+  if (req.find(bhttp::field::content_length) != req.end() &&
+      req.find(bhttp::field::transfer_encoding) != req.end()) {
+    return ErrorResponse(400, "invalid_argument", "Content-Length and Transfer-Encoding together");
+  }
+  if (auto length = parser.content_length(); length && *length > max_body_bytes) {
+    return TooLarge(max_body_bytes);
+  }
+  return std::nullopt;
+}
+
+// The server's answer to a read that failed on the bytes themselves (431, 413, 400); nullopt
+// when the input just ended, was reset or timed out: nobody is listening for an answer.
+std::optional<HttpResponse> RefusalOfReadError(const beast::error_code& ec,
+                                               size_t max_header_bytes, size_t max_body_bytes) {
+  if (ec == bhttp::error::header_limit) {
+    return ErrorResponse(431, "headers_too_large",
+                         fmt::format("the request headers exceed {} bytes", max_header_bytes));
+  }
+  if (ec == bhttp::error::body_limit) return TooLarge(max_body_bytes);
+  if (IsMalformed(ec)) {
+    return ErrorResponse(400, "invalid_argument",
+                         fmt::format("malformed HTTP request: {}", ec.message()));
+  }
+  return std::nullopt;
+}
+
+// The handler's view of a complete message (its body moved out): the target decoded into
+// path and query, header names lower-cased, repeated headers joined ("; " for Cookie, else
+// ", "). A target that does not decode is the InvalidArgument the connection answers with 400.
+Result<HttpRequest> ToHttpRequest(RequestParser::value_type& msg) {
+  BG_ASSIGN_OR_RETURN(internal::Target target, internal::ParseTarget(Sv(msg.target())));
+  HttpRequest request;
+  request.method.assign(Sv(msg.method_string()));
+  request.path = std::move(target.path);
+  request.query = std::move(target.query);
+  for (const auto& field : msg) {
+    std::string name = Lower(Sv(field.name_string()));
+    auto [it, inserted] = request.headers.emplace(std::move(name), Sv(field.value()));
+    if (!inserted) {
+      it->second += it->first == "cookie" ? "; " : ", ";
+      it->second += Sv(field.value());
+    }
+  }
+  request.body = std::move(msg.body());
+  return request;
+}
+
 }  // namespace
 
+namespace internal {
+
+ReadResult ReadRequest(std::string_view bytes, size_t max_header_bytes, size_t max_body_bytes) {
+  ReadResult out;
+  RequestParser parser;
+  Limit(parser, max_header_bytes, max_body_bytes);
+  std::string_view rest = bytes;
+  // Feeds what is left until the parser has the part it is after (eager: the whole message);
+  // false when the bytes end first. A parse error is left in `ec`.
+  beast::error_code ec;
+  auto feed = [&](bool whole) {
+    parser.eager(whole);
+    while (whole ? !parser.is_done() : !parser.is_header_done()) {
+      const size_t n = parser.put(net::buffer(rest.data(), rest.size()), ec);
+      rest.remove_prefix(n);
+      if (ec == bhttp::error::need_more) ec = {};
+      // No progress: what the parser needs next has not arrived.
+      if (ec || n == 0) return false;
+    }
+    return true;
+  };
+  const auto failed = [&] {
+    out.refusal = RefusalOfReadError(ec, max_header_bytes, max_body_bytes);
+    out.consumed = bytes.size() - rest.size();
+    return out;
+  };
+  if (!feed(false)) return failed();
+  if ((out.refusal = RefusalOfHeader(parser, max_body_bytes))) {
+    out.consumed = bytes.size() - rest.size();
+    return out;
+  }
+  if (!feed(true)) return failed();
+  out.consumed = bytes.size() - rest.size();
+  auto request = ToHttpRequest(parser.get());
+  if (!request) {
+    out.refusal = ErrorResponse(400, "invalid_argument", request.error().message(),
+                                request.error().field());
+  } else {
+    out.request = std::move(*request);
+  }
+  return out;
+}
+
+}  // namespace internal
 
 namespace {
 
@@ -576,8 +692,7 @@ class Session final : public SessionBase {
     // No read is pending here: the last request's large headers or body chunks may go.
     if (buffer_.size() == 0 && buffer_.capacity() > kKeepCapacityBytes) buffer_.shrink_to_fit();
     parser_.emplace();
-    parser_->header_limit(static_cast<uint32_t>(options().max_header_bytes));
-    parser_->body_limit(options().max_body_bytes);
+    Limit(*parser_, options().max_header_bytes, options().max_body_bytes);
     SetDeadline(options().timeout);
     bhttp::async_read_header(stream_, buffer_, *parser_,
                             [self = Self()](beast::error_code ec, size_t) { self->OnHeader(ec); });
@@ -595,19 +710,8 @@ class Session final : public SessionBase {
     if (ec) return OnReadError(ec);
     version_ = req.version();
     keep_alive_ = req.keep_alive();
-    if (version_ != 10 && version_ != 11) {
-      return Refuse(ErrorResponse(400, "invalid_argument", "only HTTP/1.0 and 1.1 are served"));
-    }
-    if (version_ == 11 && req.find(bhttp::field::host) == req.end()) {
-      return Refuse(ErrorResponse(400, "invalid_argument", "HTTP/1.1 requires a Host header"));
-    }
-    if (req.find(bhttp::field::content_length) != req.end() &&
-        req.find(bhttp::field::transfer_encoding) != req.end()) {
-      return Refuse(
-          ErrorResponse(400, "invalid_argument", "Content-Length and Transfer-Encoding together"));
-    }
-    if (auto length = parser_->content_length(); length && *length > options().max_body_bytes) {
-      return RefuseTooLarge();
+    if (auto refusal = RefusalOfHeader(*parser_, options().max_body_bytes)) {
+      return Refuse(std::move(*refusal));
     }
     auto expect = req.find(bhttp::field::expect);
     if (expect != req.end() && version_ == 11 && beast::iequals(expect->value(), "100-continue")) {
@@ -632,23 +736,11 @@ class Session final : public SessionBase {
   }
 
   void OnReadError(beast::error_code ec) {
-    if (ec == bhttp::error::header_limit) {
-      return Refuse(ErrorResponse(
-          431, "headers_too_large",
-          fmt::format("the request headers exceed {} bytes", options().max_header_bytes)));
-    }
-    if (ec == bhttp::error::body_limit) return RefuseTooLarge();
-    if (IsMalformed(ec)) {
-      return Refuse(ErrorResponse(400, "invalid_argument",
-                                  fmt::format("malformed HTTP request: {}", ec.message())));
+    if (auto refusal =
+            RefusalOfReadError(ec, options().max_header_bytes, options().max_body_bytes)) {
+      return Refuse(std::move(*refusal));
     }
     CloseNow();  // End of input, reset, timeout: nobody is listening for an answer.
-  }
-
-  void RefuseTooLarge() {
-    Refuse(ErrorResponse(413, "payload_too_large",
-                         fmt::format("the request body exceeds {} bytes", options().max_body_bytes),
-                         "body"));
   }
 
   // Answers without calling the handler and closes, discarding what the client still sends.
@@ -661,27 +753,14 @@ class Session final : public SessionBase {
   void OnBody(beast::error_code ec) {
     if (ec) return OnReadError(ec);
     ClearDeadline();  // The handler may take its time; the write gets its own deadline.
-    auto& msg = parser_->get();
-    auto target = internal::ParseTarget(Sv(msg.target()));
-    if (!target.has_value()) {
+    auto parsed = ToHttpRequest(parser_->get());
+    if (!parsed.has_value()) {
       // The message itself was well framed, so the connection may carry on.
       return WriteResponse(
-          ErrorResponse(400, "invalid_argument", target.error().message(), target.error().field()));
+          ErrorResponse(400, "invalid_argument", parsed.error().message(), parsed.error().field()));
     }
-    HttpRequest request;
-    request.method.assign(Sv(msg.method_string()));
-    request.path = std::move(target->path);
-    request.query = std::move(target->query);
+    HttpRequest request = std::move(*parsed);
     request.remote_address = log_request_.remote_address;
-    for (const auto& field : msg) {
-      std::string name = Lower(Sv(field.name_string()));
-      auto [it, inserted] = request.headers.emplace(std::move(name), Sv(field.value()));
-      if (!inserted) {
-        it->second += it->first == "cookie" ? "; " : ", ";
-        it->second += Sv(field.value());
-      }
-    }
-    request.body = std::move(msg.body());
     head_request_ = request.method == "HEAD";
     log_request_.path = request.path;
 

@@ -902,6 +902,45 @@ TEST(ParseTargetTest, RandomTargetsNeverCrash) {
 
 }  // namespace target_parsing
 
+// ReadRequest: what a connection makes of bytes, without a socket (the fuzz target's model).
+TEST(ReadRequestTest, GivesTheRequestTheRefusalOrNeitherAsAConnectionWould) {
+  const std::string two =
+      "POST /v1/x?a=1&b=%C3%A9 HTTP/1.1\r\nHost: h\r\nX-A: 1\r\nx-a: 2\r\n"
+      "Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\nGET / HTTP/1.1\r\nHost: h\r\n\r\n";
+  auto first = internal::ReadRequest(two, 16 << 10, 1 << 20);
+  ASSERT_TRUE(first.request.has_value());
+  EXPECT_FALSE(first.refusal.has_value());
+  EXPECT_EQ(first.request->method, "POST");
+  EXPECT_EQ(first.request->path, "/v1/x");
+  EXPECT_EQ(first.request->query, (std::map<std::string, std::string>{{"a", "1"}, {"b", "\xC3\xA9"}}));
+  EXPECT_EQ(first.request->headers.at("x-a"), "1, 2");
+  EXPECT_EQ(first.request->body, "abc");
+  auto second = internal::ReadRequest(std::string_view(two).substr(first.consumed), 16 << 10, 1 << 20);
+  ASSERT_TRUE(second.request.has_value());
+  EXPECT_EQ(second.request->method, "GET");
+  EXPECT_EQ(first.consumed + second.consumed, two.size());
+
+  const struct {
+    std::string bytes;
+    int status;  // 0: neither (the bytes end before the request does)
+  } cases[] = {
+      {"GET / HTTP/1.1\r\nHost: h\r\n", 0},
+      {"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nab", 0},
+      {"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n8\r\n\r\n", 0},
+      {"GET / HTTP/1.1\r\n\r\n", 400},
+      {"GET /%zz HTTP/1.1\r\nHost: h\r\n\r\n", 400},
+      {"GET / HTTP/2.0\r\nHost: h\r\n\r\n", 400},
+      {"GARBAGE\r\n\r\n", 400},
+      {"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 65\r\n\r\n", 413},
+      {"GET / HTTP/1.1\r\nHost: h\r\nX: " + std::string(300, 'x') + "\r\n\r\n", 431},
+  };
+  for (const auto& c : cases) {
+    auto read = internal::ReadRequest(c.bytes, 256, 64);
+    EXPECT_FALSE(read.request.has_value()) << c.bytes;
+    EXPECT_EQ(read.refusal ? read.refusal->status : 0, c.status) << c.bytes;
+  }
+}
+
 TEST(FormatEventTest, FollowsTheEventStreamFormat) {
   EXPECT_EQ(internal::FormatEvent("", "", ""), "data: \n\n");
   EXPECT_EQ(internal::FormatEvent("e", "x", ""), "event: e\ndata: x\n\n");

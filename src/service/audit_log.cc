@@ -143,6 +143,35 @@ Result<std::vector<std::string>> AuditLog::InclusionProof(int64_t index, int64_t
   });
 }
 
+Result<AuditTrail> AuditLog::TrailOf(const RequestId& id, int limit) {
+  AuditTrail trail;
+  BG_ASSIGN_OR_RETURN(trail.checkpoint, Checkpoint());
+  const int64_t size = trail.checkpoint.size;
+  BG_ASSIGN_OR_RETURN(auto indexes, store_.AuditIndexesOf(id, limit));
+  for (int64_t i : indexes) {
+    if (i >= size) break;
+    BG_ASSIGN_OR_RETURN(auto leaf, store_.AuditLeaves(i, i + 1));
+    if (leaf.empty()) continue;
+    BG_ASSIGN_OR_RETURN(auto proof, InclusionProof(i, size));
+    trail.entries.push_back({i, std::move(leaf.front()), std::move(proof)});
+  }
+  return trail;
+}
+
+Status VerifyTrail(const AuditTrail& trail, std::string_view verifier_key) {
+  BG_ASSIGN_OR_RETURN(audit::Checkpoint cp,
+                      audit::ParseAndVerifyCheckpoint(trail.checkpoint.note, verifier_key));
+  for (const AuditTrail::Entry& e : trail.entries) {
+    Status s = audit::VerifyInclusion(audit::HashLeaf(e.leaf), e.index, cp.size, e.proof, cp.root);
+    if (!s) {
+      return Error::Internal(
+          fmt::format("audit entry {} does not verify against the checkpoint of size {}: {}",
+                      e.index, cp.size, s.error().message()));
+    }
+  }
+  return Ok();
+}
+
 Result<std::vector<std::string>> AuditLog::ConsistencyProof(int64_t first, int64_t second) {
   const int64_t n = Size();
   if (second > n) return Error::InvalidArgument("second", "exceeds the log size");

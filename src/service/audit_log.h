@@ -42,6 +42,23 @@ struct SignedCheckpoint {
   std::string note;  // the signed note text
 };
 
+// The leaves about one request with their inclusion proofs against one signed checkpoint (the
+// page's timeline, a review's evidence). Leaves appended after the checkpoint are left out:
+// the next checkpoint covers them.
+struct AuditTrail {
+  SignedCheckpoint checkpoint;
+  struct Entry {
+    int64_t index = 0;
+    std::string leaf;                // the leaf bytes
+    std::vector<std::string> proof;  // RFC 9162 inclusion proof, raw 32-byte hashes
+  };
+  std::vector<Entry> entries;
+};
+
+// Checks a trail as an outsider would: the checkpoint's signature under `verifier_key`, then
+// each entry's inclusion in the checkpoint's tree. Ok, or the first failure (naming the index).
+Status VerifyTrail(const AuditTrail& trail, std::string_view verifier_key);
+
 inline constexpr char kLatestCheckpointMeta[] = "audit.checkpoint.latest";
 inline constexpr char kVerifierKeyMeta[] = "audit.verifier_key";
 
@@ -72,6 +89,8 @@ class AuditLog {
   std::string VerifierKey() const;  // "<name>+<hex id>+<base64(0x01||pub)>"
   Result<std::vector<std::string>> InclusionProof(int64_t index, int64_t size);
   Result<std::vector<std::string>> ConsistencyProof(int64_t first, int64_t second);
+  // The request's leaves (at most `limit`) against the current checkpoint.
+  Result<AuditTrail> TrailOf(const RequestId& id, int limit);
 
  private:
   AuditLog(store::Store& store, std::string origin, audit::NoteSigner signer, Secret hmac_key);

@@ -113,4 +113,30 @@ void Outbox::Loop() {
   }
 }
 
+Periodic::~Periodic() { Stop(); }
+
+void Periodic::Start(Seconds interval) {
+  std::lock_guard lock(mu_);
+  if (thread_.joinable()) return;
+  stopping_ = false;
+  thread_ = std::thread([this, interval] {
+    std::unique_lock lk(mu_);
+    while (!stopping_) {
+      lk.unlock();
+      tick_();
+      lk.lock();
+      cv_.wait_for(lk, interval, [this] { return stopping_; });
+    }
+  });
+}
+
+void Periodic::Stop() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
 }  // namespace bg::service

@@ -65,4 +65,21 @@ class Outbox {
   std::thread thread_;
 };
 
+// Runs `tick` on its own thread at Start and then every `interval` until Stop (the reviews'
+// deadline watch, attestation campaigns). Stop waits for a tick in progress.
+class Periodic {
+ public:
+  explicit Periodic(std::function<void()> tick) : tick_(std::move(tick)) {}
+  ~Periodic();
+  void Start(Seconds interval);
+  void Stop();
+
+ private:
+  std::function<void()> tick_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
 }  // namespace bg::service

@@ -9,6 +9,7 @@
 #include <toml++/toml.h>
 #include "service/recording_check.h"
 #include "util/fs.h"
+#include "util/utf8.h"
 
 namespace bg::service {
 namespace {
@@ -17,9 +18,10 @@ class Problems {
  public:
   explicit Problems(std::string_view path) : path_(path) {}
   const std::string& path() const { return path_; }
-  void Add(const toml::source_region& where, std::string message) {
+  // One line each: what the message quotes of the file is escaped (TerminalSafe).
+  void Add(const toml::source_region& where, std::string_view message) {
     items_.push_back(fmt::format("{}:{}:{}: {}", path_, where.begin.line, where.begin.column,
-                                 message));
+                                 TerminalSafe(message)));
   }
   bool empty() const { return items_.empty(); }
   std::string Joined() const {
@@ -45,18 +47,19 @@ bool ReadString(const toml::node& n, std::string_view key, Problems& problems, s
   return false;
 }
 
+// "1h30m" or a number of seconds; either goes through ParseDuration, so both have its limits.
 void ReadDuration(const toml::node& n, std::string_view key, Problems& problems, Seconds* out) {
+  std::string text;
   if (n.is_integer()) {
     int64_t v = *n.value<int64_t>();
     if (v < 0) {
       problems.Add(n.source(), fmt::format("'{}' must not be negative", key));
       return;
     }
-    *out = Seconds(v);
+    text = std::to_string(v);
+  } else if (!ReadString(n, key, problems, &text)) {
     return;
   }
-  std::string text;
-  if (!ReadString(n, key, problems, &text)) return;
   auto d = ParseDuration(text, key);
   if (!d) {
     problems.Add(n.source(), fmt::format("'{}' {}", key, d.error().message()));
@@ -150,7 +153,10 @@ const std::vector<NotifyKind>& NotifyKinds() {
 
 void CheckNotify(const toml::table& section, const std::map<std::string, PluginConfig>& notify,
                  Problems& problems) {
-  for (const auto& [name, pc] : notify) {
+  for (const auto& entry : notify) {
+    // Not a structured binding: clang 14 cannot capture one in the lambda below.
+    const std::string& name = entry.first;
+    const PluginConfig& pc = entry.second;
     const toml::table& t = *section.get(name)->as_table();
     const std::string where = fmt::format("[notify.{}]", name);
     auto kind = std::find_if(NotifyKinds().begin(), NotifyKinds().end(),
@@ -230,7 +236,7 @@ Result<ServerConfig> ParseServerConfig(std::string_view text, std::string_view p
   } catch (const toml::parse_error& e) {
     return Error::InvalidArgument(
         "config", fmt::format("{}:{}:{}: {}", path, e.source().begin.line,
-                              e.source().begin.column, e.description()));
+                              e.source().begin.column, TerminalSafe(e.description())));
   }
   ServerConfig c;
   Problems problems(path);

@@ -143,6 +143,33 @@ TEST(ConfigTest, RefusesSyntaxErrorsWithLocation) {
   EXPECT_EQ(c.error().message().rfind("c.toml:1:", 0), 0u) << c.error().message();
 }
 
+// The error is one "file:line:column: sentence" line per problem: what a message quotes of the
+// file (toml++ quotes the bytes it stopped at, the config its values) is escaped, so a newline
+// there does not start a line of its own (found by fuzz/targets/config_toml.cc).
+TEST(ConfigTest, ProblemsStayOneLineEachWhenTheyQuoteTheFile) {
+  for (const char* text : {"plain_http = tru\nx = 1\n", "storage = \"mysql://a\\nb\"\n"}) {
+    auto c = ParseServerConfig(text, "c.toml");
+    ASSERT_FALSE(c.has_value()) << text;
+    const std::string& m = c.error().message();
+    EXPECT_EQ(m.find('\n'), std::string::npos) << m;
+    EXPECT_EQ(m.rfind("c.toml:1:", 0), 0u) << m;
+  }
+}
+
+// A duration written as a number of seconds has the limits of one written "1h30m" (ten years:
+// ParseDuration), so no setting can overflow a time it is added to.
+TEST(ConfigTest, DurationsInSecondsHaveTheSameLimitAsText) {
+  for (const char* text : {"token_ttl = 999999999999\n", "token_ttl = \"999999999999\"\n",
+                           "[audit]\ncheckpoint_interval = 9223372036854775807\n"}) {
+    auto c = ParseServerConfig(text, "c.toml");
+    ASSERT_FALSE(c.has_value()) << text;
+    EXPECT_NE(c.error().message().find("is too long"), std::string::npos) << c.error().message();
+  }
+  auto ok = ParseServerConfig("token_ttl = 900\n", "c.toml");
+  ASSERT_TRUE(ok.has_value());
+  EXPECT_EQ(ok->token_ttl, Seconds(900));
+}
+
 TEST(ConfigTest, ProbeIntervalIsConfigurable) {
   auto c = ParseServerConfig("probe_interval = \"5m\"\n", "c.toml");
   ASSERT_TRUE(c.has_value());

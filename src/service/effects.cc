@@ -2,7 +2,10 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "service/writer.h"
+#include "util/random.h"
 
 namespace bg::service {
 
@@ -20,7 +23,24 @@ core::Request Effects::ApplyTransition(Tx& tx, const core::Transition& t, int64_
   r.version = read_version + 1;
   tx.AfterCommit([this, r] { OnCommitted(r); });  // before the alerts it may raise
   Stage(tx, t.effects, r);
+  const bool ends_grant = std::any_of(t.effects.begin(), t.effects.end(), [](const auto& e) {
+    return std::holds_alternative<core::RevokeGrant>(e);
+  });
+  if (ends_grant) {
+    if (auto review = core::OpenReview(r, NewId("rev"), tx.now())) ApplyReview(tx, *review, r);
+  }
   return r;
+}
+
+void Effects::ApplyReview(Tx& tx, const core::ReviewTransition& t, const core::Request& request) {
+  tx.PutReview(t.review);
+  Stage(tx, t.effects, request);
+  StateEvent e;
+  e.type = "review";
+  e.request = request;
+  e.review_id = t.review.id;
+  e.review_state = std::string(core::ToString(t.review.state));
+  tx.AfterCommit([this, e = std::move(e)] { events_.Publish(e); });
 }
 
 void Effects::Stage(Tx& tx, const std::vector<core::Effect>& effects, const core::Request& r) {
@@ -37,6 +57,11 @@ void Effects::Stage(Tx& tx, const std::vector<core::Effect>& effects, const core
       StageAlert(tx, *al, {}, r);
     }
   }
+}
+
+void Effects::ApplyCampaign(Tx& tx, const core::CampaignTransition& t) {
+  tx.PutCampaign(t.campaign);
+  Stage(tx, t.effects, core::Request{});
 }
 
 void Effects::OnCommitted(const core::Request& r) {

@@ -16,6 +16,8 @@
 #include "core/commands.h"
 #include "core/policy.h"
 #include "core/request.h"
+#include "core/attestation.h"
+#include "core/review.h"
 #include "service/event_bus.h"
 #include "service/request_cache.h"
 #include "util/time.h"
@@ -34,8 +36,15 @@ class Effects {
           std::function<void()> wake_grants);
 
   // Stages a transition of a request read at `read_version` with its effects; returns the
-  // request as stored (its version advanced). Published after the commit.
+  // request as stored (its version advanced). Published after the commit. A transition that
+  // ends a grant (it queues the revocation) opens the request's post-incident review.
   core::Request ApplyTransition(Tx& tx, const core::Transition& t, int64_t read_version);
+
+  // Stages a review's transition: the review (its version as read; 0 opens it), then its audit
+  // events and alerts, about `request` (the reviewed request; empty for an offline kit use).
+  void ApplyReview(Tx& tx, const core::ReviewTransition& t, const core::Request& request);
+  // Stages a campaign's transition: the campaign, then its audit events and alerts.
+  void ApplyCampaign(Tx& tx, const core::CampaignTransition& t);
 
   // Stages "alert.raised" in `tx` (kind, recipients, message and `details`) and its
   // publication to the recipients after the commit. `request` may be empty.

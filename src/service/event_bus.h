@@ -19,11 +19,14 @@ namespace bg::service {
 
 // A change a subscriber may see (SSE).
 struct StateEvent {
-  std::string type;  // "request" or "alert"
+  std::string type;  // "request", "alert" or "review"
   core::Request request;
   std::string alert_kind;
   std::vector<std::string> recipients;
   std::string message;
+  // "review": the review that opened or changed, and its state ("open", "done").
+  std::string review_id = {};
+  std::string review_state = {};
 };
 
 class EventBus {

@@ -38,14 +38,33 @@ Status PolicyHolder::Load(Attempt* attempt) {
     return Error::InvalidArgument("policy", joined.empty() ? path + ": no policy" : joined);
   }
   std::lock_guard lock(mu_);
-  policy_ = std::make_shared<const core::Policy>(std::move(*parsed.policy));
+  file_policy_ = std::make_shared<const core::Policy>(std::move(*parsed.policy));
   sha256_ = digest;
+  Recompute();
   return Ok();
+}
+
+void PolicyHolder::Recompute() {
+  if (!file_policy_) return;
+  policy_ = removals_.empty() ? file_policy_
+                              : std::make_shared<const core::Policy>(
+                                    core::WithoutRemoved(*file_policy_, removals_));
+}
+
+void PolicyHolder::SetRemovals(std::vector<core::Removal> removals) {
+  std::lock_guard lock(mu_);
+  removals_ = std::move(removals);
+  Recompute();
 }
 
 std::shared_ptr<const core::Policy> PolicyHolder::current() const {
   std::lock_guard lock(mu_);
   return policy_;
+}
+
+std::shared_ptr<const core::Policy> PolicyHolder::file_policy() const {
+  std::lock_guard lock(mu_);
+  return file_policy_;
 }
 
 std::string PolicyHolder::sha256() const {

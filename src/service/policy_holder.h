@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "core/attestation.h"
 #include "core/policy.h"
 #include "util/result.h"
 
@@ -35,15 +36,24 @@ class PolicyHolder {
   // `attempt` (optional) says what was tried, also on failure.
   Status Load(Attempt* attempt = nullptr);
 
-  // The policy in force (null before the first successful Load) and its SHA-256.
+  // The policy in force (null before the first successful Load): the file's, without what
+  // attestation campaigns removed (SetRemovals). sha256() is the file's.
   std::shared_ptr<const core::Policy> current() const;
+  // The file's policy as parsed, removals not applied (what a new campaign asks about).
+  std::shared_ptr<const core::Policy> file_policy() const;
   std::string sha256() const;
+  // What attestation campaigns took out of the policy (core::RemovalsOf); applied to the policy
+  // in force now and after every later Load.
+  void SetRemovals(std::vector<core::Removal> removals);
 
  private:
   const std::string path_;
   const Check check_;
   mutable std::mutex mu_;
+  void Recompute();  // mu_ held
+  std::shared_ptr<const core::Policy> file_policy_;
   std::shared_ptr<const core::Policy> policy_;
+  std::vector<core::Removal> removals_;
   std::string sha256_;
 };
 

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/approval_groups.h"
+#include "util/encoding.h"
 
 namespace bg::service {
 
@@ -97,6 +98,23 @@ json RequestJson(const core::Request& r) {
     j["extension"] = nullptr;
   }
   return j;
+}
+
+}  // namespace bg::service
+
+namespace bg::service {
+
+nlohmann::json TrailJson(const AuditTrail& trail, const std::string& verifier_key) {
+  nlohmann::json entries = nlohmann::json::array();
+  for (const AuditTrail::Entry& e : trail.entries) {
+    nlohmann::json hashes = nlohmann::json::array();
+    for (const auto& h : e.proof) hashes.push_back(Base64Encode(h));
+    entries.push_back({{"index", e.index}, {"leaf", Base64Encode(e.leaf)}, {"proof", hashes}});
+  }
+  return {{"size", trail.checkpoint.size},
+          {"checkpoint", trail.checkpoint.note},
+          {"key", verifier_key},
+          {"entries", std::move(entries)}};
 }
 
 }  // namespace bg::service

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/request.h"
+#include "service/audit_log.h"
 
 namespace bg::service {
 
@@ -13,5 +14,8 @@ nlohmann::json RequestJson(const core::Request& r);
 // One approval group as requests and the request form show it: pool, count and, when it
 // escalates, escalate_to and escalate_after (seconds).
 nlohmann::json GroupJson(const core::ApprovalGroup& g);
+// An audit trail as the timeline shows it: {"size", "checkpoint" (the signed note), "key" (its
+// verifier key), "entries": [{"index", "leaf" (base64), "proof": [base64 hashes]}]}.
+nlohmann::json TrailJson(const AuditTrail& trail, const std::string& verifier_key);
 
 }  // namespace bg::service

@@ -16,6 +16,8 @@
 #include "metrics/metrics.h"
 #include "service/audit_log.h"
 #include "service/background.h"
+#include "service/attestations.h"
+#include "service/reviews.h"
 #include "service/connector_state.h"
 #include "service/grant_runner.h"
 #include "service/policy_holder.h"
@@ -190,6 +192,11 @@ Status Service::Start() {
                                      *effects_, &impl_->m);
   workflow_ = std::make_unique<RequestWorkflow>(*store_, *writer_, clock_, *effects_, *people_,
                                                 impl_->requests, &impl_->m);
+  reviews_ = std::make_unique<Reviews>(*store_, *writer_, clock_, *effects_, *audit_);
+  if (policies_) {
+    attestations_ =
+        std::make_unique<Attestations>(*store_, *writer_, clock_, *effects_, *policies_);
+  }
   writer_->SetAuditListener([this](int64_t index, const std::string& leaf) {
     if (follower_) return follower_->OnCommitted(index, leaf);
     events_.PublishLeaf(index, leaf);
@@ -217,6 +224,11 @@ Status Service::Start() {
       },
       [this](const std::string& kind, bool ok) { impl_->m.CountConnectorCall(kind, ok); });
   grants_->Start(clock_);
+  reviews_->Start(kReviewCheckInterval);
+  if (attestations_) {
+    BG_TRY(attestations_->RefreshRemovals());
+    attestations_->Start(kReviewCheckInterval);
+  }
   follower_->Start(kAuditFollowInterval);
   started_ = true;
   return Ok();
@@ -225,6 +237,8 @@ Status Service::Start() {
 void Service::Stop() {
   if (!started_.exchange(false)) return;
   if (grants_) grants_->Stop();
+  if (reviews_) reviews_->Stop();
+  if (attestations_) attestations_->Stop();
   if (scheduler_) scheduler_->Stop();
   if (mode_ == Mode::kServer) {
     core::AuditEvent stopped{"server.stopped", std::string(core::kSystemActor), {}, {}};

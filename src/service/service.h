@@ -52,6 +52,8 @@ class Tx;
 
 class GrantRunner;
 class PolicyHolder;
+class Reviews;
+class Attestations;
 
 class Service {
  public:
@@ -82,6 +84,12 @@ class Service {
   const Clock& clock() const { return clock_; }
   // Accounts, logins and passkeys; null before Start.
   People* people() { return people_.get(); }
+  // Post-incident reviews (reviews.h); null before Start.
+  Reviews* reviews() { return reviews_.get(); }
+  // Attestation campaigns (attestations.h); null before Start.
+  Attestations* attestations() { return attestations_.get(); }
+  // How often open reviews are checked for a passed deadline (kServer).
+  static constexpr Seconds kReviewCheckInterval{5};
   std::shared_ptr<const core::Policy> policy() const;
   metrics::Registry& metrics() { return *metrics_; }
   store::Store& store() { return *store_; }
@@ -228,6 +236,8 @@ class Service {
   std::unique_ptr<Effects> effects_;
   std::unique_ptr<People> people_;            // from Start() on
   std::unique_ptr<RequestWorkflow> workflow_;  // from Start() on
+  std::unique_ptr<Reviews> reviews_;           // from Start() on
+  std::unique_ptr<Attestations> attestations_;  // from Start() on
   std::unique_ptr<AuditFollower> follower_;  // kServer: feeds events_' leaves from the store
   Mode mode_;
   std::atomic<bool> started_{false};

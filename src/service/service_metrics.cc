@@ -2,6 +2,7 @@
 
 #include "log/json_log.h"
 #include "service/audit_log.h"
+#include "service/reviews.h"
 #include "service/service.h"
 
 namespace bg::service {
@@ -66,6 +67,24 @@ void ServiceMetrics::Register(metrics::Registry& registry, Service& service) {
     }
     return 0.0;
   }));
+  OrNull(registry.AddGaugeCallback(
+      "breakglass_reviews_overdue", "Open post-incident reviews past their deadline.",
+      [&service] {
+        Reviews* reviews = service.reviews();
+        auto n = reviews ? reviews->OverdueCount() : Result<int64_t>(int64_t{0});
+        return n ? static_cast<double>(*n) : 0.0;
+      }));
+  OrNull(registry.AddGaugeCallback(
+      "breakglass_reviews", "Post-incident reviews by state.", {"state"}, [&service] {
+        std::vector<metrics::Sample> out;
+        for (auto st : {core::ReviewState::kOpen, core::ReviewState::kDone}) {
+          store::ReviewFilter f;
+          f.state = st;
+          auto n = service.store().CountReviews(f);
+          out.push_back({{std::string(core::ToString(st))}, n ? static_cast<double>(*n) : 0.0});
+        }
+        return out;
+      }));
   OrNull(registry.AddGaugeCallback("breakglass_audit_log_size", "Leaves in the audit log.",
                                    [&service] {
                                      return static_cast<double>(service.audit().Size());

@@ -14,6 +14,8 @@
 #include "audit/event.h"
 #include "auth/totp.h"
 #include "service/audit_log.h"
+#include "service/attestations.h"
+#include "service/reviews.h"
 #include "service/service.h"
 #include "test/fakes/fake_clock.h"
 
@@ -31,6 +33,7 @@ reason_min_length = 5
 ticket_pattern = '^INC-[0-9]+$'
 warn_before_expiry = "5m"
 security_contacts = ["sam"]
+block_on_overdue_inappropriate = true
 [groups]
 sre = ["alice"]
 dba = ["carol", "dave", "erin"]
@@ -48,6 +51,7 @@ requesters = ["group:sre"]
 tier = 1
 max_duration = "1h"
 review_within = "72h"
+reviewers = 2
 [[rules]]
 resource = "db"
 privileges = ["dba"]
@@ -87,6 +91,18 @@ class FailingStore final : public store::Store {
   Result<std::string> AuditNodeHash(int l, int64_t i) override { return inner_->AuditNodeHash(l, i); }
   Result<std::vector<int64_t>> AuditIndexesOf(const RequestId& id, int limit) override {
     return inner_->AuditIndexesOf(id, limit);
+  }
+  Result<std::optional<core::Review>> GetReview(const std::string& id) override { return inner_->GetReview(id); }
+  Result<std::vector<core::Review>> ListReviews(const store::ReviewFilter& f) override { return inner_->ListReviews(f); }
+  Result<int64_t> CountReviews(const store::ReviewFilter& f) override { return inner_->CountReviews(f); }
+  Result<std::optional<core::Campaign>> GetCampaign(const std::string& id) override { return inner_->GetCampaign(id); }
+  Result<std::vector<core::Campaign>> ListCampaigns(std::optional<core::CampaignState> s, int n) override {
+    return inner_->ListCampaigns(s, n);
+  }
+  Result<std::optional<store::SessionRecord>> GetSession(const SessionId& id) override { return inner_->GetSession(id); }
+  Result<std::vector<store::SessionRecord>> ListSessions(const store::SessionFilter& f) override { return inner_->ListSessions(f); }
+  Result<std::vector<store::SessionChunk>> GetSessionChunks(const SessionId& id, int64_t from, int64_t n) override {
+    return inner_->GetSessionChunks(id, from, n);
   }
 
  private:
@@ -208,6 +224,29 @@ class ServiceTest : public ::testing::Test {
     c.reason = "disk full on primary";
     c.ticket = "INC-1234";
     return c;
+  }
+
+  Result<core::Review> Verdict(const core::Actor& who, const std::string& review,
+                               core::ReviewVerdict v, std::string findings = "") {
+    std::promise<Result<core::Review>> p;
+    auto f = p.get_future();
+    svc_->reviews()->Submit(who, review, core::SubmitVerdict{v, std::move(findings), ""},
+                            [&p](Result<core::Review> r) { p.set_value(std::move(r)); });
+    return f.get();
+  }
+
+  std::vector<core::Review> ReviewsOf(const RequestId& id) {
+    store::ReviewFilter f;
+    f.subject = id.value();
+    auto rs = svc_->store().ListReviews(f);
+    EXPECT_TRUE(rs.has_value());
+    return rs ? *rs : std::vector<core::Review>{};
+  }
+
+  int CountEvents(const std::string& type) {
+    int n = 0;
+    for (const auto& e : AuditEvents()) n += e.type == type ? 1 : 0;
+    return n;
   }
 
   std::vector<audit::LeafEvent> AuditEvents() {
@@ -1086,6 +1125,200 @@ TEST_F(ServiceTest, TheLocalOperatorIsAnEnabledAdminAccount) {
   EXPECT_EQ(*svc_->LocalOperator("", "root"), "root");
   EXPECT_EQ(*svc_->LocalOperator("", "alice"), "cli:alice");
   EXPECT_EQ(*svc_->LocalOperator("", "olga"), "cli:olga");
+}
+
+}  // namespace
+}  // namespace bg::service
+
+namespace bg::service {
+namespace {
+
+// Issue 15: every grant that ends opens one review; only an auditor who neither asked nor
+// approved may give a verdict; an inappropriate one needs findings and alerts; a closed review
+// takes no more verdicts.
+TEST_F(ServiceTest, AnEndedGrantOpensOneReviewThatOnlyAnIndependentAuditorCloses) {
+  auto alice = AddAndLogin("alice", {Role::kRequester});
+  auto carol = AddAndLogin("carol", {Role::kApprover});
+  auto dave = AddAndLogin("dave", {Role::kApprover, Role::kAuditor});
+  auto sam = AddAndLogin("sam", {Role::kAuditor});
+  auto root = AddAndLogin("root", {Role::kAdmin});
+  auto created = Call([&](auto cb) { svc_->Create(alice, DbaCommand(), cb); });
+  ASSERT_TRUE(created.has_value()) << created.error().ToString();
+  const RequestId id = created->id;
+  ASSERT_TRUE(Call([&](auto cb) { svc_->Approve(carol, id, "", cb); }).has_value());
+  ASSERT_TRUE(Call([&](auto cb) { svc_->Approve(dave, id, "", cb); }).has_value());
+  WaitFor(alice, id, RequestState::kActive);
+  EXPECT_TRUE(ReviewsOf(id).empty()) << "no review while the grant runs";
+  clock_.Advance(std::chrono::minutes(31));
+  WaitFor(alice, id, RequestState::kExpired);
+
+  std::vector<core::Review> reviews = ReviewsOf(id);
+  ASSERT_EQ(reviews.size(), 1u);
+  const core::Review rv = reviews[0];
+  EXPECT_EQ(rv.trigger, "expired");
+  EXPECT_EQ(rv.requester, "alice");
+  EXPECT_EQ(rv.state, core::ReviewState::kOpen);
+  EXPECT_EQ(rv.reviewers_needed, 1);
+  EXPECT_EQ(rv.due_at, rv.opened_at + std::chrono::hours(24));  // the tier-2 rule's review_within
+
+  // Reading the queue: auditors and admins only.
+  EXPECT_EQ(svc_->reviews()->List(alice, {}).error().code(), ErrorCode::kPermissionDenied);
+  EXPECT_EQ(svc_->reviews()->List(root, {})->size(), 1u);
+  auto detail = svc_->reviews()->Detail(sam, rv.id);
+  ASSERT_TRUE(detail.has_value()) << detail.error().ToString();
+  EXPECT_EQ((*detail)["request"]["id"], id.value());
+  EXPECT_EQ((*detail)["timeline"]["verified"], true);
+  EXPECT_TRUE((*detail)["may_review"].get<bool>());
+  EXPECT_FALSE(svc_->reviews()->Detail(dave, rv.id)->at("may_review").get<bool>());
+  bool has_grant_action = false;
+  for (const auto& a : (*detail)["connector_actions"]) {
+    has_grant_action = has_grant_action || a["type"] == "connector.grant";
+  }
+  EXPECT_TRUE(has_grant_action);
+
+  struct Case {
+    core::Actor who;
+    core::ReviewVerdict verdict;
+    std::string findings;
+    ErrorCode code;
+  };
+  const Case refused[] = {
+      {alice, core::ReviewVerdict::kAppropriate, "", ErrorCode::kPermissionDenied},
+      {dave, core::ReviewVerdict::kAppropriate, "", ErrorCode::kPermissionDenied},  // approved
+      {root, core::ReviewVerdict::kAppropriate, "", ErrorCode::kPermissionDenied},  // no auditor
+      {sam, core::ReviewVerdict::kInappropriate, "  ", ErrorCode::kInvalidArgument},
+  };
+  for (const Case& c : refused) {
+    SCOPED_TRACE(c.who.name);
+    auto r = Verdict(c.who, rv.id, c.verdict, c.findings);
+    ASSERT_FALSE(r.has_value());
+    EXPECT_EQ(r.error().code(), c.code);
+  }
+  EXPECT_EQ(Verdict(sam, "rev_nope", core::ReviewVerdict::kAppropriate).error().code(),
+            ErrorCode::kNotFound);
+  auto done = Verdict(sam, rv.id, core::ReviewVerdict::kInappropriate, "no incident at that time");
+  ASSERT_TRUE(done.has_value()) << done.error().ToString();
+  EXPECT_EQ(done->state, core::ReviewState::kDone);
+  EXPECT_EQ(Verdict(sam, rv.id, core::ReviewVerdict::kAppropriate).error().code(),
+            ErrorCode::kConflict);
+  EXPECT_EQ(ReviewsOf(id)[0].verdicts.size(), 1u);
+  EXPECT_EQ(CountEvents("review.opened"), 1);
+  EXPECT_EQ(CountEvents("review.verdict"), 1);
+  EXPECT_EQ(CountEvents("review.closed"), 1);
+  bool alerted = false;
+  for (const auto& e : AuditEvents()) {
+    if (e.type == "alert.raised" && e.details.at("kind") == "review_inappropriate") {
+      alerted = e.details.at("recipients") == "sam";
+    }
+  }
+  EXPECT_TRUE(alerted);
+}
+
+// A self-approved grant revoked early opens one review too; past its deadline it escalates
+// once; with block_on_overdue_inappropriate an inappropriate verdict on it blocks the person's
+// new requests until the review closes.
+TEST_F(ServiceTest, AnOverdueReviewEscalatesOnceAndAnInappropriateOneBlocksNewRequests) {
+  auto alice = AddAndLogin("alice", {Role::kRequester});
+  auto sam = AddAndLogin("sam", {Role::kAuditor});
+  auto grace = AddAndLogin("grace", {Role::kAuditor});
+  core::CreateCommand read = DbaCommand();
+  read.privilege = "read_only";
+  auto first = Call([&](auto cb) { svc_->Create(alice, read, cb); });
+  ASSERT_TRUE(first.has_value()) << first.error().ToString();
+  ASSERT_TRUE(first->self_approved);
+  WaitFor(alice, first->id, RequestState::kActive);
+  ASSERT_TRUE(Call([&](auto cb) { svc_->Revoke(alice, first->id, "done early", cb); }).has_value());
+  std::vector<core::Review> reviews = ReviewsOf(first->id);
+  ASSERT_EQ(reviews.size(), 1u) << "one review, not one for the self-approval and one for the end";
+  const std::string rid = reviews[0].id;
+  EXPECT_EQ(reviews[0].trigger, "revoked");
+  EXPECT_EQ(reviews[0].reviewers_needed, 2);
+  ASSERT_TRUE(Verdict(sam, rid, core::ReviewVerdict::kInappropriate, "no ticket").has_value());
+
+  // Not yet due: nothing escalates, and alice may still ask.
+  ASSERT_TRUE(svc_->reviews()->EscalateOverdue().has_value());
+  EXPECT_EQ(CountEvents("review.overdue"), 0);
+  EXPECT_EQ(*svc_->reviews()->OverdueCount(), 0);
+  auto second = Call([&](auto cb) { svc_->Create(alice, read, cb); });
+  ASSERT_TRUE(second.has_value()) << second.error().ToString();
+
+  clock_.Advance(std::chrono::hours(73));
+  ASSERT_TRUE(svc_->reviews()->EscalateOverdue().has_value());
+  ASSERT_TRUE(svc_->reviews()->EscalateOverdue().has_value());  // the second finds nothing new
+  EXPECT_EQ(CountEvents("review.overdue"), 1);
+  EXPECT_TRUE(ReviewsOf(first->id)[0].overdue_alerted);
+  EXPECT_EQ(*svc_->reviews()->OverdueCount(), 1);
+
+  auto blocked = Call([&](auto cb) { svc_->Create(alice, read, cb); });
+  ASSERT_FALSE(blocked.has_value());
+  EXPECT_EQ(blocked.error().code(), ErrorCode::kFailedPrecondition);
+  EXPECT_NE(blocked.error().message().find(rid), std::string::npos) << blocked.error().message();
+  int refused = 0;
+  for (const auto& e : AuditEvents()) {
+    refused += e.type == "request.refused" && e.details.at("reason") == "failed_precondition";
+  }
+  EXPECT_EQ(refused, 1);
+
+  ASSERT_TRUE(Verdict(grace, rid, core::ReviewVerdict::kAppropriateWithFindings, "ticket late")
+                  .has_value());
+  EXPECT_EQ(*svc_->reviews()->OverdueCount(), 0);
+  auto after = Call([&](auto cb) { svc_->Create(alice, read, cb); });
+  EXPECT_TRUE(after.has_value()) << after.error().ToString();
+}
+
+}  // namespace
+}  // namespace bg::service
+
+namespace bg::service {
+namespace {
+
+// Issue 15, attestation: a campaign closes at its deadline (audited, the unanswered alerted and,
+// with attestation_remove_unanswered, removed from the policy in force); [[attestations]] opens
+// the next one by itself.
+TEST_F(ServiceTest, AttestationCampaignsCloseAtTheDeadlineAndScheduledOnesOpen) {
+  std::string text = kPolicy;
+  text.replace(text.find("block_on_overdue_inappropriate = true"),
+               std::string("block_on_overdue_inappropriate = true").size(),
+               "block_on_overdue_inappropriate = true\nattestation_remove_unanswered = true");
+  text += "\n[[attestations]]\nscope = \"pools\"\nevery = \"2160h\"\ndue = \"48h\"\n";
+  std::ofstream(dir_ / "policy.toml") << text;
+  ASSERT_TRUE(svc_->ReloadPolicy().has_value());
+  auto sam = AddAndLogin("sam", {Role::kAuditor});
+  Attestations& att = *svc_->attestations();
+
+  // The schedule has no campaign yet: the first tick opens one (pools: carol, dave, erin of
+  // dba-approvers, answered by the security contact sam, as the pool has no owner).
+  ASSERT_TRUE(att.Tick().has_value());
+  auto open = att.List(sam, core::CampaignState::kOpen);
+  ASSERT_TRUE(open.has_value());
+  ASSERT_EQ(open->size(), 1u);
+  const core::Campaign scheduled = (*open)[0];
+  EXPECT_EQ(scheduled.opened_by, "system");
+  ASSERT_EQ(scheduled.items.size(), 1u);  // the pool is written as one principal: group:dba
+  EXPECT_EQ(scheduled.items[0].principal, "group:dba");
+  EXPECT_EQ(scheduled.due_at, clock_.Now() + std::chrono::hours(48));
+  ASSERT_TRUE(att.Tick().has_value());
+  EXPECT_EQ(att.List(sam, std::nullopt)->size(), 1u) << "not due again for 90 days";
+  EXPECT_TRUE(svc_->policy()->InPool("carol", "dba-approvers"));
+
+  // Nobody answers: at the deadline it closes and, by policy, the pool loses the group.
+  clock_.Advance(std::chrono::hours(49));
+  ASSERT_TRUE(att.Tick().has_value());
+  auto closed = att.Get(sam, scheduled.id);
+  ASSERT_TRUE(closed.has_value());
+  EXPECT_EQ(closed->state, core::CampaignState::kClosed);
+  EXPECT_TRUE(closed->items[0].removed);
+  EXPECT_FALSE(svc_->policy()->InPool("carol", "dba-approvers"));
+  EXPECT_EQ(CountEvents("attestation.opened"), 1);
+  EXPECT_EQ(CountEvents("attestation.closed"), 1);
+  bool alerted = false;
+  for (const auto& e : AuditEvents()) {
+    alerted = alerted || (e.type == "alert.raised" && e.details.at("kind") == "attestation_unanswered");
+  }
+  EXPECT_TRUE(alerted);
+  // The removal holds across a restart (it is read back from the store).
+  Restart();
+  EXPECT_FALSE(svc_->policy()->InPool("carol", "dba-approvers"));
 }
 
 }  // namespace

@@ -108,12 +108,27 @@ void RequestWorkflow::Create(const core::Actor& actor, core::CreateCommand cmd,
   risk.local_minute = lt.minute;
   auto able = AbleApprovers(store_);
   if (!able) return cb(able.error());
+  // The person's open reviews, when an overdue inappropriate one blocks new requests.
+  std::vector<core::Review> their_reviews;
+  if (pol->settings.block_on_overdue_inappropriate && !cmd.emergency) {
+    store::ReviewFilter f;
+    f.state = core::ReviewState::kOpen;
+    f.requester = actor.name;
+    f.due_before = now + Seconds(1);  // due_at <= now: past its deadline, as everywhere
+    f.limit = 1000;
+    auto listed = store_.ListReviews(f);
+    if (!listed) return cb(listed.error());
+    their_reviews = std::move(*listed);
+  }
   RequestId id(NewId("req"));
   // A request nobody could approve is refused, and the refusal audited, in the writer.
   auto refused = std::make_shared<std::optional<Error>>();
   auto fn = [this, pol, actor, cmd = std::move(cmd), risk, id, able = std::move(*able),
-             refused](Tx& tx) -> Result<core::Request> {
-    auto created = core::CreateRequest(*pol, actor, cmd, risk, id, tx.now());
+             their_reviews = std::move(their_reviews), refused](Tx& tx) -> Result<core::Request> {
+    Status blocked = core::CheckNotBlockedByReviews(*pol, their_reviews, cmd.emergency, tx.now());
+    Result<core::Transition> created =
+        blocked ? core::CreateRequest(*pol, actor, cmd, risk, id, tx.now())
+                : Result<core::Transition>(blocked.error());
     if (!created) {  // refused by the policy or its checks: audited, with the reason code
       tx.Audit(RefusedRequestEvent(actor, cmd, created.error()));
       *refused = created.error();

@@ -77,6 +77,51 @@ void Tx::PutSession(const store::SessionRecord& s, int64_t expected_chunks) {
   batch_.sessions.push_back({s, expected_chunks});
 }
 
+Result<std::optional<core::Review>> Tx::GetReview(const std::string& id) {
+  if (auto it = review_slot_.find(id); it != review_slot_.end()) {
+    core::Review r = batch_.reviews[it->second].review;
+    r.version = batch_.reviews[it->second].expected_version + 1;
+    return std::optional<core::Review>(std::move(r));
+  }
+  return store_.GetReview(id);
+}
+
+void Tx::PutReview(const core::Review& r) {
+  Staged();
+  if (auto it = review_slot_.find(r.id); it != review_slot_.end()) {
+    batch_.reviews[it->second].review = r;  // keeps the version first read in this group
+    return;
+  }
+  review_slot_[r.id] = batch_.reviews.size();
+  batch_.reviews.push_back({r, r.version});
+}
+
+Result<std::optional<core::Campaign>> Tx::GetCampaign(const std::string& id) {
+  if (auto it = campaign_slot_.find(id); it != campaign_slot_.end()) {
+    core::Campaign c = batch_.campaigns[it->second].campaign;
+    c.version = batch_.campaigns[it->second].expected_version + 1;
+    return std::optional<core::Campaign>(std::move(c));
+  }
+  return store_.GetCampaign(id);
+}
+
+void Tx::PutCampaign(const core::Campaign& c) {
+  Staged();
+  if (auto it = campaign_slot_.find(c.id); it != campaign_slot_.end()) {
+    batch_.campaigns[it->second].campaign = c;
+    return;
+  }
+  campaign_slot_[c.id] = batch_.campaigns.size();
+  batch_.campaigns.push_back({c, c.version});
+}
+
+Result<std::optional<std::string>> Tx::GetMeta(const std::string& key) {
+  for (auto it = batch_.meta.rbegin(); it != batch_.meta.rend(); ++it) {
+    if (it->first == key) return std::optional<std::string>(it->second);
+  }
+  return store_.GetMeta(key);
+}
+
 void Tx::UseSource(const std::string& user, const std::string& address) {
   if (address.empty()) return;
   Staged();

@@ -46,12 +46,21 @@ class Tx {
   void PutOutbox(const store::OutboxJob& j) { Staged(); batch_.outbox.push_back(j); }
   void DeleteOutbox(int64_t id) { Staged(); batch_.outbox_deleted.push_back(id); }
   void PutMeta(std::string k, std::string v) { Staged(); batch_.meta.emplace_back(std::move(k), std::move(v)); }
+  // The meta value as this group leaves it so far (its latest PutMeta overlays the store).
+  Result<std::optional<std::string>> GetMeta(const std::string& key);
   void UseSource(const std::string& user, const std::string& address);
   // Recorded sessions; GetSession sees what this group staged. PutSession's `expected_chunks`
   // is the chunk count it was read at (< 0 inserts).
   Result<std::optional<store::SessionRecord>> GetSession(const SessionId& id);
   void PutSession(const store::SessionRecord& s, int64_t expected_chunks);
   void PutChunk(store::SessionChunk c) { Staged(); batch_.chunks.push_back(std::move(c)); }
+  // Post-incident reviews; GetReview sees what this group staged. PutReview's review.version is
+  // the version it was read at (0 inserts).
+  Result<std::optional<core::Review>> GetReview(const std::string& id);
+  void PutReview(const core::Review& r);
+  // Attestation campaigns, likewise (c.version as read; 0 inserts).
+  Result<std::optional<core::Campaign>> GetCampaign(const std::string& id);
+  void PutCampaign(const core::Campaign& c);
   // Appends one audit leaf (canonical JSON of the event at now()).
   void Audit(const core::AuditEvent& event);
   // A durable timer (its id is assigned here) and a connector job ("grant", "revoke").
@@ -74,6 +83,8 @@ class Tx {
   store::WriteBatch batch_;
   std::map<RequestId, size_t> request_slot_;  // id -> index in batch_.requests
   std::map<std::string, size_t> user_slot_;
+  std::map<std::string, size_t> review_slot_;  // id -> index in batch_.reviews
+  std::map<std::string, size_t> campaign_slot_;
   std::vector<std::function<void()>> after_commit_;
   std::vector<store::TimerRecord> new_timers_;
   bool staged_ = false;

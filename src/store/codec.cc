@@ -377,6 +377,106 @@ Status DecodeRequestBody(std::string_view text, std::string_view column, core::R
   return status;
 }
 
+std::string EncodeReviewBody(const core::Review& r) {
+  json verdicts = json::array();
+  for (const core::ReviewEntry& e : r.verdicts) {
+    verdicts.push_back({{"reviewer", e.reviewer},
+                        {"verdict", core::ToString(e.verdict)},
+                        {"findings", e.findings},
+                        {"follow_up_ticket", e.follow_up_ticket},
+                        {"at", ToUnixSeconds(e.at)}});
+  }
+  return json{{"trigger", r.trigger},
+              {"reviewers_needed", r.reviewers_needed},
+              {"verdicts", std::move(verdicts)},
+              {"kit_record", r.kit_record}}
+      .dump();
+}
+
+Result<core::ReviewState> ParseStoredReviewState(std::string_view s, std::string_view column) {
+  if (auto st = core::ParseReviewState(s)) return *st;
+  return Error::Internal(fmt::format("{}: unknown stored value '{}'", column, s));
+}
+
+Status DecodeReviewBody(std::string_view text, std::string_view column, core::Review& r) {
+  json j = json::parse(text, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) {
+    return Error::Internal(fmt::format("{}: not a JSON object", column));
+  }
+  Status status = Ok();
+  ObjectReader rd(j, std::string(column), &status);
+  rd.Str("trigger", r.trigger);
+  rd.Int("reviewers_needed", r.reviewers_needed);
+  rd.Str("kit_record", r.kit_record);
+  rd.ObjList("verdicts", r.verdicts, [&status](ObjectReader& er, core::ReviewEntry& e) {
+    std::string verdict;
+    er.Str("reviewer", e.reviewer);
+    er.Str("verdict", verdict);
+    er.Str("findings", e.findings);
+    er.Str("follow_up_ticket", e.follow_up_ticket);
+    er.Time("at", e.at);
+    if (auto v = core::ParseReviewVerdict(verdict)) {
+      e.verdict = *v;
+    } else if (status) {
+      status = Error::Internal(fmt::format("{}: verdict: unknown value '{}'", er.path(), verdict));
+    }
+  });
+  return status;
+}
+
+std::string EncodeCampaignBody(const core::Campaign& c) {
+  json items = json::array();
+  for (const core::AttestItem& i : c.items) {
+    json j = {{"id", i.id},
+              {"kind", i.kind},
+              {"subject", i.subject},
+              {"principal", i.principal},
+              {"owners", i.owners},
+              {"answer", core::ToString(i.answer)},
+              {"answered_by", i.answered_by},
+              {"answered_at", OptTimeToJson(i.answered_at)},
+              {"note", i.note},
+              {"removed", i.removed}};
+    items.push_back(std::move(j));
+  }
+  return json{{"opened_by", c.opened_by},
+              {"closed_at", OptTimeToJson(c.closed_at)},
+              {"items", std::move(items)}}
+      .dump();
+}
+
+Status DecodeCampaignBody(std::string_view text, std::string_view column, core::Campaign& c) {
+  json j = json::parse(text, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) {
+    return Error::Internal(fmt::format("{}: not a JSON object", column));
+  }
+  Status status = Ok();
+  ObjectReader rd(j, std::string(column), &status);
+  rd.Str("opened_by", c.opened_by);
+  rd.OptTime("closed_at", c.closed_at);
+  rd.ObjList("items", c.items, [&status](ObjectReader& ir, core::AttestItem& i) {
+    std::string answer;
+    ir.Str("id", i.id);
+    ir.Str("kind", i.kind);
+    ir.Str("subject", i.subject);
+    ir.Str("principal", i.principal);
+    ir.StrList("owners", i.owners);
+    ir.Str("answer", answer);
+    ir.Str("answered_by", i.answered_by);
+    ir.OptTime("answered_at", i.answered_at);
+    ir.Str("note", i.note);
+    ir.Bool("removed", i.removed);
+    if (answer.empty()) {
+      i.answer = core::AttestAnswer::kNone;
+    } else if (auto a = core::ParseAttestAnswer(answer)) {
+      i.answer = *a;
+    } else if (status) {
+      status = Error::Internal(fmt::format("{}: answer: unknown value '{}'", ir.path(), answer));
+    }
+  });
+  return status;
+}
+
 std::string EncodePasskeys(const std::vector<PasskeyRecord>& passkeys) {
   json out = json::array();
   for (const PasskeyRecord& p : passkeys) {

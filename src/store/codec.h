@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/request.h"
+#include "core/review.h"
 #include "store/store.h"
 #include "util/result.h"
 
@@ -34,6 +35,17 @@ std::string EncodeRequestBody(const core::Request& r);
 // Fills the body fields of `r` from `json`. Missing keys keep their defaults; a key of the wrong
 // type or a malformed document is Internal naming `column` and the key.
 Status DecodeRequestBody(std::string_view json, std::string_view column, core::Request& r);
+
+// reviews.body: every field of a review except those the reviews table keeps in columns (id,
+// request, requester, state, opened_at, due_at, overdue_alerted, version), as compact JSON.
+std::string EncodeReviewBody(const core::Review& r);
+Status DecodeReviewBody(std::string_view json, std::string_view column, core::Review& r);
+Result<core::ReviewState> ParseStoredReviewState(std::string_view s, std::string_view column);
+
+// campaigns.body: every field of a campaign except those the campaigns table keeps in columns
+// (id, scope, state, opened_at, due_at, version), as compact JSON.
+std::string EncodeCampaignBody(const core::Campaign& c);
+Status DecodeCampaignBody(std::string_view json, std::string_view column, core::Campaign& c);
 
 // users.passkeys: a JSON array of objects (binary fields base64url). Decoding a malformed value
 // is Internal naming `column`.

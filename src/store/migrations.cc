@@ -191,10 +191,46 @@ INSERT INTO audit_requests(request_id, idx)
   WHERE json_valid(CAST(leaf AS TEXT)) AND json_type(CAST(leaf AS TEXT), '$.request') = 'text';
 )sql";
 
+// Version 8: post-incident reviews (issue 15): one per ended grant or reconciled offline kit use
+// (`subject`: the request id, or "kit:<record id>"), the queue ordered by deadline.
+constexpr std::string_view kV8 = R"sql(
+CREATE TABLE reviews (
+  id         TEXT NOT NULL PRIMARY KEY,
+  subject    TEXT NOT NULL UNIQUE,
+  request    TEXT NOT NULL,
+  requester  TEXT NOT NULL,
+  state      TEXT NOT NULL,
+  opened_at  INTEGER NOT NULL,
+  due_at     INTEGER NOT NULL,
+  overdue_alerted INTEGER NOT NULL,
+  version    INTEGER NOT NULL,
+  body       TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX reviews_by_due ON reviews(state, due_at, id);
+CREATE INDEX reviews_overdue ON reviews(due_at) WHERE state = 'open' AND overdue_alerted = 0;
+CREATE INDEX reviews_by_requester ON reviews(requester, state, due_at);
+)sql";
+
+// Version 9: attestation campaigns (issue 15); the items and their answers in `body` (JSON).
+constexpr std::string_view kV9 = R"sql(
+CREATE TABLE campaigns (
+  id         TEXT NOT NULL PRIMARY KEY,
+  scope      TEXT NOT NULL,
+  state      TEXT NOT NULL,
+  opened_at  INTEGER NOT NULL,
+  due_at     INTEGER NOT NULL,
+  version    INTEGER NOT NULL,
+  body       TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX campaigns_by_state ON campaigns(state, opened_at, id);
+CREATE INDEX campaigns_by_opened ON campaigns(opened_at, id);
+)sql";
+
 }  // namespace
 
 const std::vector<std::string_view>& Migrations() {
-  static const std::vector<std::string_view> kMigrations = {kV1, kV2, kV3, kV4, kV5, kV6, kV7};
+  static const std::vector<std::string_view> kMigrations = {kV1, kV2, kV3, kV4, kV5,
+                                                            kV6, kV7, kV8, kV9};
   return kMigrations;
 }
 

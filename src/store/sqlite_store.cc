@@ -45,18 +45,23 @@ Result<core::Request> ReadRequest(const Stmt& s) {
 
 using Param = std::variant<int64_t, std::string>;
 
+// Binds `params` to ?1, ?2, ...
+void BindAll(Stmt& st, const std::vector<Param>& params) {
+  for (size_t i = 0; i < params.size(); ++i) {
+    int index = static_cast<int>(i) + 1;
+    if (const auto* n = std::get_if<int64_t>(&params[i])) {
+      st.Bind(index, *n);
+    } else {
+      st.Bind(index, std::get<std::string>(params[i]));
+    }
+  }
+}
+
 Result<std::vector<core::Request>> QueryRequests(Connection& conn, std::string_view sql,
                                                  const std::vector<Param>& params,
                                                  int64_t expected_rows = 0) {
   BG_ASSIGN_OR_RETURN(Stmt q, conn.Prepare(sql));
-  for (size_t i = 0; i < params.size(); ++i) {
-    int index = static_cast<int>(i) + 1;
-    if (const auto* n = std::get_if<int64_t>(&params[i])) {
-      q.Bind(index, *n);
-    } else {
-      q.Bind(index, std::get<std::string>(params[i]));
-    }
-  }
+  BindAll(q, params);
   std::vector<core::Request> out;
   out.reserve(static_cast<size_t>(expected_rows));
   for (;;) {
@@ -117,6 +122,128 @@ Status WriteRequest(Connection& conn, const WriteBatch::RequestWrite& w) {
   }
   return Error::Conflict(fmt::format("request '{}' is at version {}, not the expected {}",
                                      r.id.value(), q.Int(0), w.expected_version));
+}
+
+// ---- reviews ------------------------------------------------------------------------------------
+
+constexpr std::string_view kReviewColumns =
+    "id, subject, request, requester, state, opened_at, due_at, overdue_alerted, version, body";
+
+Result<core::Review> ReadReview(const Stmt& s) {
+  core::Review r;
+  r.id = s.Text(0);
+  r.request = RequestId(s.Text(2));
+  r.requester = s.Text(3);
+  auto state = ParseStoredReviewState(s.Text(4), "reviews.state");
+  if (!state) return Context(state.error(), fmt::format("review '{}'", r.id));
+  r.state = *state;
+  r.opened_at = FromUnixSeconds(s.Int(5));
+  r.due_at = FromUnixSeconds(s.Int(6));
+  r.overdue_alerted = s.Int(7) != 0;
+  r.version = s.Int(8);
+  Status body = DecodeReviewBody(s.Text(9), "reviews.body", r);
+  if (!body) return Context(body.error(), fmt::format("review '{}'", r.id));
+  return r;
+}
+
+Status WriteReview(Connection& conn, const WriteBatch::ReviewWrite& w) {
+  const core::Review& r = w.review;
+  auto bind = [&](Stmt& st) {
+    st.Bind(1, r.id)
+        .Bind(2, r.Subject())
+        .Bind(3, r.request.value())
+        .Bind(4, r.requester)
+        .Bind(5, core::ToString(r.state))
+        .Bind(6, ToUnixSeconds(r.opened_at))
+        .Bind(7, ToUnixSeconds(r.due_at))
+        .Bind(8, int64_t{r.overdue_alerted ? 1 : 0})
+        .Bind(9, w.expected_version + 1)
+        .Bind(10, EncodeReviewBody(r));
+  };
+  if (w.expected_version == 0) {
+    BG_ASSIGN_OR_RETURN(Stmt ins, conn.Prepare(fmt::format(
+                                      "INSERT INTO reviews({}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, "
+                                      "?7, ?8, ?9, ?10)",
+                                      kReviewColumns)));
+    bind(ins);
+    Status st = ins.Run();
+    if (!st && st.error().code() == ErrorCode::kConflict) {
+      return Error::Conflict(
+          fmt::format("review '{}' (of {}) already exists", r.id, r.Subject()));
+    }
+    if (!st) return Context(st.error(), fmt::format("insert review '{}'", r.id));
+    return Ok();
+  }
+  // The subject, request, requester and opening of a review never change.
+  BG_ASSIGN_OR_RETURN(
+      Stmt upd, conn.Prepare("UPDATE reviews SET state = ?5, due_at = ?7, overdue_alerted = ?8, "
+                             "version = ?9, body = ?10 WHERE id = ?1 AND version = ?11 AND "
+                             "subject = ?2 AND request = ?3 AND requester = ?4 AND opened_at = ?6"));
+  bind(upd);
+  upd.Bind(11, w.expected_version);
+  Status st = upd.Run();
+  if (!st) return Context(st.error(), fmt::format("update review '{}'", r.id));
+  if (upd.Changes() == 1) return Ok();
+  return Error::Conflict(fmt::format("review '{}' is missing or not at version {}", r.id,
+                                     w.expected_version));
+}
+
+// ---- attestation campaigns ----------------------------------------------------------------------
+
+constexpr std::string_view kCampaignColumns = "id, scope, state, opened_at, due_at, version, body";
+
+Result<core::Campaign> ReadCampaign(const Stmt& s) {
+  core::Campaign c;
+  c.id = s.Text(0);
+  auto scope = core::ParseAttestScope(s.Text(1));
+  auto state = core::ParseCampaignState(s.Text(2));
+  if (!scope || !state) {
+    return Error::Internal(fmt::format("campaign '{}': unknown stored scope or state", c.id));
+  }
+  c.scope = *scope;
+  c.state = *state;
+  c.opened_at = FromUnixSeconds(s.Int(3));
+  c.due_at = FromUnixSeconds(s.Int(4));
+  c.version = s.Int(5);
+  Status body = DecodeCampaignBody(s.Text(6), "campaigns.body", c);
+  if (!body) return Context(body.error(), fmt::format("campaign '{}'", c.id));
+  return c;
+}
+
+Status WriteCampaign(Connection& conn, const WriteBatch::CampaignWrite& w) {
+  const core::Campaign& c = w.campaign;
+  auto bind = [&](Stmt& st) {
+    st.Bind(1, c.id)
+        .Bind(2, core::ToString(c.scope))
+        .Bind(3, core::ToString(c.state))
+        .Bind(4, ToUnixSeconds(c.opened_at))
+        .Bind(5, ToUnixSeconds(c.due_at))
+        .Bind(6, w.expected_version + 1)
+        .Bind(7, EncodeCampaignBody(c));
+  };
+  if (w.expected_version == 0) {
+    BG_ASSIGN_OR_RETURN(Stmt ins, conn.Prepare(fmt::format(
+                                      "INSERT INTO campaigns({}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                                      kCampaignColumns)));
+    bind(ins);
+    Status st = ins.Run();
+    if (!st && st.error().code() == ErrorCode::kConflict) {
+      return Error::Conflict(fmt::format("campaign '{}' already exists", c.id));
+    }
+    if (!st) return Context(st.error(), fmt::format("insert campaign '{}'", c.id));
+    return Ok();
+  }
+  // The scope and opening of a campaign never change.
+  BG_ASSIGN_OR_RETURN(Stmt upd, conn.Prepare("UPDATE campaigns SET state = ?3, due_at = ?5, "
+                                             "version = ?6, body = ?7 WHERE id = ?1 AND "
+                                             "version = ?8 AND scope = ?2 AND opened_at = ?4"));
+  bind(upd);
+  upd.Bind(8, w.expected_version);
+  Status st = upd.Run();
+  if (!st) return Context(st.error(), fmt::format("update campaign '{}'", c.id));
+  if (upd.Changes() == 1) return Ok();
+  return Error::Conflict(fmt::format("campaign '{}' is missing or not at version {}", c.id,
+                                     w.expected_version));
 }
 
 // ---- users, tokens, timers, outbox --------------------------------------------------------------
@@ -508,6 +635,8 @@ Status SqliteStore::ApplyBatch(const WriteBatch& batch) {
   }
   for (const auto& w : batch.sessions) BG_TRY(WriteSession(c, w));
   for (const auto& ch : batch.chunks) BG_TRY(WriteChunk(c, ch));
+  for (const auto& w : batch.reviews) BG_TRY(WriteReview(c, w));
+  for (const auto& w : batch.campaigns) BG_TRY(WriteCampaign(c, w));
   if (!batch.sources.empty()) {
     BG_ASSIGN_OR_RETURN(
         Stmt s,
@@ -788,6 +917,123 @@ Result<std::string> SqliteStore::AuditNodeHash(int level, int64_t index) {
 }
 
 // ---- reads: sessions ---------------------------------------------------------------------------
+
+// ---- reads: reviews ---------------------------------------------------------------------------
+
+Result<std::optional<core::Review>> SqliteStore::GetReview(const std::string& id) {
+  BG_ASSIGN_OR_RETURN(auto conn, Reader());
+  BG_ASSIGN_OR_RETURN(
+      Stmt q, conn->Prepare(fmt::format("SELECT {} FROM reviews WHERE id = ?1", kReviewColumns)));
+  q.Bind(1, id);
+  BG_ASSIGN_OR_RETURN(bool row, q.Step());
+  if (!row) return std::optional<core::Review>();
+  BG_ASSIGN_OR_RETURN(core::Review r, ReadReview(q));
+  return std::optional<core::Review>(std::move(r));
+}
+
+namespace {
+
+// The WHERE clause of a review filter, from fixed fragments; every value bound.
+struct ReviewQuery {
+  std::string where = " WHERE 1";
+  std::vector<Param> params;
+  void Add(std::string_view fragment, Param p) {
+    params.push_back(std::move(p));
+    where += fmt::format(" AND {} ?{}", fragment, params.size());
+  }
+};
+
+ReviewQuery ReviewWhere(const ReviewFilter& f) {
+  ReviewQuery q;
+  if (f.state) q.Add("state =", std::string(core::ToString(*f.state)));
+  if (f.requester) q.Add("requester =", *f.requester);
+  if (f.subject) q.Add("subject =", *f.subject);
+  if (f.due_before) q.Add("due_at <", ToUnixSeconds(*f.due_before));
+  if (f.overdue_alerted) q.Add("overdue_alerted =", int64_t{*f.overdue_alerted ? 1 : 0});
+  return q;
+}
+
+}  // namespace
+
+Result<std::vector<core::Review>> SqliteStore::ListReviews(const ReviewFilter& filter) {
+  if (filter.limit <= 0) return Error::InvalidArgument("limit", "limit must be a positive number");
+  BG_ASSIGN_OR_RETURN(auto conn, Reader());
+  ReviewQuery rq = ReviewWhere(filter);
+  if (!filter.after_id.empty()) {
+    BG_ASSIGN_OR_RETURN(Stmt q, conn->Prepare("SELECT due_at FROM reviews WHERE id = ?1"));
+    q.Bind(1, filter.after_id);
+    BG_ASSIGN_OR_RETURN(bool found, q.Step());
+    if (!found) {
+      return Error::InvalidArgument("after",
+                                    fmt::format("no review with id '{}'", filter.after_id));
+    }
+    rq.params.emplace_back(q.Int(0));
+    rq.params.emplace_back(filter.after_id);
+    rq.where += fmt::format(" AND (due_at, id) > (?{}, ?{})", rq.params.size() - 1,
+                            rq.params.size());
+  }
+  rq.params.emplace_back(int64_t{std::min(filter.limit, kMaxListLimit)});
+  BG_ASSIGN_OR_RETURN(Stmt q, conn->Prepare(fmt::format(
+                                  "SELECT {} FROM reviews{} ORDER BY due_at, id LIMIT ?{}",
+                                  kReviewColumns, rq.where, rq.params.size())));
+  BindAll(q, rq.params);
+  std::vector<core::Review> out;
+  for (;;) {
+    BG_ASSIGN_OR_RETURN(bool row, q.Step());
+    if (!row) break;
+    BG_ASSIGN_OR_RETURN(core::Review r, ReadReview(q));
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+Result<int64_t> SqliteStore::CountReviews(const ReviewFilter& filter) {
+  BG_ASSIGN_OR_RETURN(auto conn, Reader());
+  ReviewQuery rq = ReviewWhere(filter);
+  BG_ASSIGN_OR_RETURN(Stmt q, conn->Prepare("SELECT COUNT(*) FROM reviews" + rq.where));
+  BindAll(q, rq.params);
+  BG_ASSIGN_OR_RETURN(bool row, q.Step());
+  if (!row) return Error::Internal("count reviews: no result");
+  return q.Int(0);
+}
+
+// ---- reads: attestation campaigns -------------------------------------------------------------
+
+Result<std::optional<core::Campaign>> SqliteStore::GetCampaign(const std::string& id) {
+  BG_ASSIGN_OR_RETURN(auto conn, Reader());
+  BG_ASSIGN_OR_RETURN(Stmt q, conn->Prepare(fmt::format("SELECT {} FROM campaigns WHERE id = ?1",
+                                                        kCampaignColumns)));
+  q.Bind(1, id);
+  BG_ASSIGN_OR_RETURN(bool row, q.Step());
+  if (!row) return std::optional<core::Campaign>();
+  BG_ASSIGN_OR_RETURN(core::Campaign c, ReadCampaign(q));
+  return std::optional<core::Campaign>(std::move(c));
+}
+
+Result<std::vector<core::Campaign>> SqliteStore::ListCampaigns(
+    std::optional<core::CampaignState> state, int limit) {
+  if (limit <= 0) return Error::InvalidArgument("limit", "limit must be a positive number");
+  BG_ASSIGN_OR_RETURN(auto conn, Reader());
+  std::vector<Param> params;
+  std::string where;
+  if (state) {
+    params.emplace_back(std::string(core::ToString(*state)));
+    where = " WHERE state = ?1";
+  }
+  params.emplace_back(int64_t{std::min(limit, kMaxListLimit)});
+  BG_ASSIGN_OR_RETURN(Stmt q, conn->Prepare(fmt::format(
+                                  "SELECT {} FROM campaigns{} ORDER BY opened_at, id LIMIT ?{}",
+                                  kCampaignColumns, where, params.size())));
+  BindAll(q, params);
+  std::vector<core::Campaign> out;
+  for (;;) {
+    BG_ASSIGN_OR_RETURN(bool row, q.Step());
+    if (!row) break;
+    BG_ASSIGN_OR_RETURN(core::Campaign c, ReadCampaign(q));
+    out.push_back(std::move(c));
+  }
+  return out;
+}
 
 Result<std::optional<SessionRecord>> SqliteStore::GetSession(const SessionId& id) {
   BG_ASSIGN_OR_RETURN(auto conn, Reader());

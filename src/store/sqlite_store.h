@@ -47,6 +47,13 @@ class SqliteStore final : public Store {
   Result<std::vector<int64_t>> AuditIndexesOf(const RequestId& id, int limit) override;
   Result<std::string> AuditNodeHash(int level, int64_t index) override;
 
+  Result<std::optional<core::Review>> GetReview(const std::string& id) override;
+  Result<std::vector<core::Review>> ListReviews(const ReviewFilter& filter) override;
+  Result<int64_t> CountReviews(const ReviewFilter& filter) override;
+  Result<std::optional<core::Campaign>> GetCampaign(const std::string& id) override;
+  Result<std::vector<core::Campaign>> ListCampaigns(std::optional<core::CampaignState> state,
+                                                    int limit) override;
+
   Result<std::optional<SessionRecord>> GetSession(const SessionId& id) override;
   Result<std::vector<SessionRecord>> ListSessions(const SessionFilter& filter) override;
   Result<std::vector<SessionChunk>> GetSessionChunks(const SessionId& id, int64_t from_seq,

@@ -13,6 +13,8 @@
 #include <vector>
 
 #include "core/request.h"
+#include "core/attestation.h"
+#include "core/review.h"
 #include "util/result.h"
 #include "util/time.h"
 
@@ -166,6 +168,22 @@ struct WriteBatch {
   std::vector<SessionWrite> sessions;
   std::vector<SessionChunk> chunks;
 
+  // Post-incident reviews: `expected_version` 0 inserts (Conflict if the id or the subject
+  // already has one: one review per request); otherwise the stored version must equal it.
+  struct ReviewWrite {
+    core::Review review;
+    int64_t expected_version = 0;
+  };
+  std::vector<ReviewWrite> reviews = {};
+
+  // Attestation campaigns: `expected_version` 0 inserts (Conflict if the id exists); otherwise
+  // the stored version must equal it.
+  struct CampaignWrite {
+    core::Campaign campaign;
+    int64_t expected_version = 0;
+  };
+  std::vector<CampaignWrite> campaigns = {};
+
   bool empty() const;
 };
 
@@ -175,6 +193,16 @@ struct RequestFilter {
   std::optional<Timestamp> created_since;
   int limit = 100;        // newest first
   std::string before_id;  // paging: only requests created before this one
+};
+
+struct ReviewFilter {
+  std::optional<core::ReviewState> state;
+  std::optional<std::string> requester;
+  std::optional<std::string> subject;     // core::Review::Subject()
+  std::optional<Timestamp> due_before;    // due_at < this
+  std::optional<bool> overdue_alerted;
+  int limit = 100;        // soonest due first (ties by id)
+  std::string after_id;   // paging: only reviews after this one in that order
 };
 
 class Store {
@@ -215,6 +243,18 @@ class Store {
   virtual Result<std::string> AuditNodeHash(int level, int64_t index) = 0;
   // The indexes of the leaves about request `id`, ascending (at most `limit`).
   virtual Result<std::vector<int64_t>> AuditIndexesOf(const RequestId& id, int limit) = 0;
+
+  // Post-incident reviews.
+  virtual Result<std::optional<core::Review>> GetReview(const std::string& id) = 0;
+  virtual Result<std::vector<core::Review>> ListReviews(const ReviewFilter& filter) = 0;
+  // How many reviews match `filter` (its limit and after_id ignored), for /metrics and status.
+  virtual Result<int64_t> CountReviews(const ReviewFilter& filter) = 0;
+
+  // Attestation campaigns. ListCampaigns: oldest first (by opening), at most `limit`, only those
+  // in `state` when given.
+  virtual Result<std::optional<core::Campaign>> GetCampaign(const std::string& id) = 0;
+  virtual Result<std::vector<core::Campaign>> ListCampaigns(
+      std::optional<core::CampaignState> state, int limit) = 0;
 
   // Recorded sessions. The defaults answer FailedPrecondition (a backend, or a test wrapper,
   // that keeps no recordings); every real backend overrides all three.

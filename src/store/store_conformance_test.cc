@@ -1156,6 +1156,224 @@ TEST_P(StoreConformanceTest, RefusedSessionWritesLeaveNothingBehind) {
   }
 }
 
+core::Review FullReview(const std::string& id, const std::string& request) {
+  core::Review r;
+  r.id = id;
+  r.request = RequestId(request);
+  r.requester = "alice";
+  r.trigger = "revoked";
+  r.opened_at = T(100);
+  r.due_at = T(100 + 86400);
+  r.reviewers_needed = 2;
+  r.verdicts = {{"sam", core::ReviewVerdict::kAppropriateWithFindings,
+                 "ticket \"vague\" \xc3\xa9\n", "CHG-1", T(200)},
+                {"grace", core::ReviewVerdict::kInappropriate, "no incident", "", T(300)}};
+  r.state = core::ReviewState::kDone;
+  r.overdue_alerted = true;
+  return r;
+}
+
+TEST_P(StoreConformanceTest, ReviewsRoundTripAndUpdateByVersion) {
+  core::Review full = FullReview("rev-1", "req-1");
+  core::Review kit;
+  kit.id = "rev-2";
+  kit.requester = "bob";
+  kit.trigger = "offline_use";
+  kit.kit_record = "rec-9";
+  kit.opened_at = T(50);
+  kit.due_at = T(60);
+  WriteBatch b;
+  b.reviews.push_back({full, 0});
+  b.reviews.push_back({kit, 0});
+  MustCommit(b);
+  for (const core::Review& want : {full, kit}) {
+    auto got = store_->GetReview(want.id);
+    ASSERT_TRUE(got.has_value() && got->has_value()) << want.id;
+    const core::Review& g = **got;
+    EXPECT_EQ(g.request, want.request);
+    EXPECT_EQ(g.requester, want.requester);
+    EXPECT_EQ(g.trigger, want.trigger);
+    EXPECT_EQ(g.kit_record, want.kit_record);
+    EXPECT_EQ(g.opened_at, want.opened_at);
+    EXPECT_EQ(g.due_at, want.due_at);
+    EXPECT_EQ(g.reviewers_needed, want.reviewers_needed);
+    EXPECT_EQ(g.state, want.state);
+    EXPECT_EQ(g.overdue_alerted, want.overdue_alerted);
+    EXPECT_EQ(g.version, 1);
+    ASSERT_EQ(g.verdicts.size(), want.verdicts.size());
+    for (size_t i = 0; i < g.verdicts.size(); ++i) {
+      EXPECT_EQ(g.verdicts[i].reviewer, want.verdicts[i].reviewer);
+      EXPECT_EQ(g.verdicts[i].verdict, want.verdicts[i].verdict);
+      EXPECT_EQ(g.verdicts[i].findings, want.verdicts[i].findings);
+      EXPECT_EQ(g.verdicts[i].follow_up_ticket, want.verdicts[i].follow_up_ticket);
+      EXPECT_EQ(g.verdicts[i].at, want.verdicts[i].at);
+    }
+  }
+  EXPECT_FALSE(store_->GetReview("rev-none")->has_value());
+
+  // One review per subject, and ids are unique: both refused, and the batch leaves nothing.
+  WriteBatch dup;
+  core::Review again = FullReview("rev-3", "req-1");
+  dup.reviews.push_back({again, 0});
+  EXPECT_EQ(store_->Commit(dup).error().code(), ErrorCode::kConflict);
+  WriteBatch dup_id;
+  dup_id.requests.push_back({MinimalRequest("req-x", "bob", 1), 0});
+  dup_id.reviews.push_back({FullReview("rev-1", "req-other"), 0});
+  EXPECT_EQ(store_->Commit(dup_id).error().code(), ErrorCode::kConflict);
+  EXPECT_FALSE(Exists("req-x"));
+
+  // Updates need the version read; a stale one changes nothing.
+  core::Review upd = **store_->GetReview("rev-2");
+  upd.state = core::ReviewState::kDone;
+  upd.verdicts.push_back({"sam", core::ReviewVerdict::kAppropriate, "", "", T(70)});
+  WriteBatch u;
+  u.reviews.push_back({upd, 1});
+  MustCommit(u);
+  WriteBatch stale;
+  stale.reviews.push_back({upd, 1});
+  EXPECT_EQ(store_->Commit(stale).error().code(), ErrorCode::kConflict);
+  auto after = **store_->GetReview("rev-2");
+  EXPECT_EQ(after.version, 2);
+  EXPECT_EQ(after.state, core::ReviewState::kDone);
+  EXPECT_EQ(after.verdicts.size(), 1u);
+  Reopen();
+  EXPECT_EQ((**store_->GetReview("rev-2")).verdicts.size(), 1u);
+}
+
+TEST_P(StoreConformanceTest, CampaignsRoundTripUpdateByVersionAndList) {
+  core::Campaign c;
+  c.id = "att-1";
+  c.scope = core::AttestScope::kEligibility;
+  c.opened_by = "sam";
+  c.opened_at = T(10);
+  c.due_at = T(10 + 86400);
+  core::AttestItem i;
+  i.id = "i1";
+  i.kind = "eligibility";
+  i.subject = "db read tier 1";
+  i.principal = "group:sre";
+  i.owners = {"carol", "heidi"};
+  i.answer = core::AttestAnswer::kRemove;
+  i.answered_by = "carol";
+  i.answered_at = T(20);
+  i.note = "gone \xc3\xa9";
+  i.removed = true;
+  core::AttestItem open_item;
+  open_item.id = "i2";
+  open_item.kind = "eligibility";
+  open_item.subject = "db read tier 1";
+  open_item.principal = "erin";
+  open_item.owners = {"carol"};
+  c.items = {i, open_item};
+  core::Campaign other;
+  other.id = "att-0";
+  other.opened_at = T(5);
+  other.due_at = T(6);
+  other.state = core::CampaignState::kClosed;
+  other.closed_at = T(7);
+  WriteBatch b;
+  b.campaigns.push_back({c, 0});
+  b.campaigns.push_back({other, 0});
+  MustCommit(b);
+  auto got = store_->GetCampaign("att-1");
+  ASSERT_TRUE(got.has_value() && got->has_value());
+  const core::Campaign& g = **got;
+  EXPECT_EQ(g.scope, c.scope);
+  EXPECT_EQ(g.opened_by, "sam");
+  EXPECT_EQ(g.due_at, c.due_at);
+  EXPECT_EQ(g.version, 1);
+  EXPECT_FALSE(g.closed_at.has_value());
+  ASSERT_EQ(g.items.size(), 2u);
+  EXPECT_EQ(g.items[0].owners, (std::vector<std::string>{"carol", "heidi"}));
+  EXPECT_EQ(g.items[0].answer, core::AttestAnswer::kRemove);
+  EXPECT_EQ(g.items[0].answered_at, T(20));
+  EXPECT_EQ(g.items[0].note, i.note);
+  EXPECT_TRUE(g.items[0].removed);
+  EXPECT_EQ(g.items[1].answer, core::AttestAnswer::kNone);
+  EXPECT_EQ((**store_->GetCampaign("att-0")).closed_at, T(7));
+  EXPECT_FALSE(store_->GetCampaign("att-x")->has_value());
+
+  WriteBatch dup;
+  dup.campaigns.push_back({c, 0});
+  EXPECT_EQ(store_->Commit(dup).error().code(), ErrorCode::kConflict);
+  core::Campaign closed = g;
+  closed.state = core::CampaignState::kClosed;
+  WriteBatch u;
+  u.campaigns.push_back({closed, 1});
+  MustCommit(u);
+  WriteBatch stale;
+  stale.campaigns.push_back({closed, 1});
+  EXPECT_EQ(store_->Commit(stale).error().code(), ErrorCode::kConflict);
+
+  auto ids = [&](std::optional<core::CampaignState> st, int limit) {
+    std::vector<std::string> out;
+    auto listed = store_->ListCampaigns(st, limit);
+    EXPECT_TRUE(listed.has_value());
+    if (!listed) return out;
+    for (const auto& x : *listed) out.push_back(x.id);
+    return out;
+  };
+  using V = std::vector<std::string>;
+  EXPECT_EQ(ids(std::nullopt, 10), (V{"att-0", "att-1"}));
+  EXPECT_EQ(ids(core::CampaignState::kClosed, 10), (V{"att-0", "att-1"}));
+  EXPECT_EQ(ids(core::CampaignState::kOpen, 10), V{});
+  EXPECT_EQ(ids(std::nullopt, 1), (V{"att-0"}));
+  Reopen();
+  EXPECT_EQ((**store_->GetCampaign("att-1")).version, 2);
+}
+
+TEST_P(StoreConformanceTest, ReviewsAreListedByDeadlineWithFiltersAndCounted) {
+  WriteBatch b;
+  for (int i = 0; i < 6; ++i) {
+    core::Review r;
+    r.id = fmt::format("rev-{}", i);
+    r.request = RequestId(fmt::format("req-{}", i));
+    r.requester = i % 2 == 0 ? "alice" : "bob";
+    r.trigger = "expired";
+    r.opened_at = T(0);
+    r.due_at = T(1000 - 100 * i);  // rev-5 is due first
+    r.state = i < 4 ? core::ReviewState::kOpen : core::ReviewState::kDone;
+    r.overdue_alerted = i == 3;
+    b.reviews.push_back({r, 0});
+  }
+  MustCommit(b);
+  auto ids = [&](const ReviewFilter& f) {
+    std::vector<std::string> out;
+    auto rs = store_->ListReviews(f);
+    EXPECT_TRUE(rs.has_value()) << rs.error().ToString();
+    if (rs) {
+      for (const auto& r : *rs) out.push_back(r.id);
+    }
+    return out;
+  };
+  using V = std::vector<std::string>;
+  EXPECT_EQ(ids({}), (V{"rev-5", "rev-4", "rev-3", "rev-2", "rev-1", "rev-0"}));
+  ReviewFilter open;
+  open.state = core::ReviewState::kOpen;
+  EXPECT_EQ(ids(open), (V{"rev-3", "rev-2", "rev-1", "rev-0"}));
+  ReviewFilter alice = open;
+  alice.requester = "alice";
+  EXPECT_EQ(ids(alice), (V{"rev-2", "rev-0"}));
+  ReviewFilter due = open;
+  due.due_before = T(850);
+  due.overdue_alerted = false;
+  EXPECT_EQ(ids(due), (V{"rev-2"}));  // rev-3 is due too but already alerted
+  EXPECT_EQ(*store_->CountReviews(due), 1);
+  due.overdue_alerted.reset();
+  EXPECT_EQ(*store_->CountReviews(due), 2);
+  ReviewFilter subject;
+  subject.subject = "req-4";
+  EXPECT_EQ(ids(subject), (V{"rev-4"}));
+  ReviewFilter page;
+  page.limit = 2;
+  EXPECT_EQ(ids(page), (V{"rev-5", "rev-4"}));
+  page.after_id = "rev-4";
+  EXPECT_EQ(ids(page), (V{"rev-3", "rev-2"}));
+  page.after_id = "rev-nope";
+  EXPECT_EQ(store_->ListReviews(page).error().code(), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(*store_->CountReviews({}), 6);
+}
+
 std::string BackendName(const ::testing::TestParamInfo<StoreBackend>& info) {
   return info.param.name;
 }

@@ -119,6 +119,30 @@ std::optional<std::string> HexDecode(std::string_view hex) {
 }
 
 std::string Base64Encode(std::string_view b) { return Encode(b, sodium_base64_VARIANT_ORIGINAL); }
+
+void Base64EncodeAppend(std::string_view bytes, std::string& out) {
+  constexpr std::string_view kAlphabet =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  const size_t start = out.size();
+  out.resize(start + (bytes.size() + 2) / 3 * 4);
+  char* dst = out.data() + start;
+  const auto* src = reinterpret_cast<const unsigned char*>(bytes.data());
+  size_t i = 0;
+  for (; i + 3 <= bytes.size(); i += 3, dst += 4) {
+    const uint32_t v = (uint32_t{src[i]} << 16) | (uint32_t{src[i + 1]} << 8) | src[i + 2];
+    dst[0] = kAlphabet[v >> 18];
+    dst[1] = kAlphabet[(v >> 12) & 63];
+    dst[2] = kAlphabet[(v >> 6) & 63];
+    dst[3] = kAlphabet[v & 63];
+  }
+  if (const size_t rest = bytes.size() - i; rest > 0) {
+    const uint32_t v = (uint32_t{src[i]} << 16) | (rest == 2 ? uint32_t{src[i + 1]} << 8 : 0);
+    dst[0] = kAlphabet[v >> 18];
+    dst[1] = kAlphabet[(v >> 12) & 63];
+    dst[2] = rest == 2 ? kAlphabet[(v >> 6) & 63] : '=';
+    dst[3] = '=';
+  }
+}
 std::optional<std::string> Base64Decode(std::string_view t) {
   std::string out;
   if (!Base64DecodeInto(t, out)) return std::nullopt;

@@ -12,6 +12,9 @@ namespace bg {
 std::string HexEncode(std::string_view bytes);
 std::optional<std::string> HexDecode(std::string_view hex);
 std::string Base64Encode(std::string_view bytes);
+// Appends Base64Encode(bytes) to `out`, by table lookups: for public bytes in bulk (hashes and
+// leaves of proofs). Not constant-time, unlike Base64Encode (libsodium's): never for secrets.
+void Base64EncodeAppend(std::string_view bytes, std::string& out);
 // A uint64 written in canonical decimal (digits only, no sign, no leading zero, at most
 // 18446744073709551615): certificate serials travel as such strings in JSON.
 std::optional<uint64_t> ParseDecimalU64(std::string_view text);

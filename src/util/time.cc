@@ -69,8 +69,12 @@ Result<Timestamp> ParseRfc3339(std::string_view s, std::string_view field) {
                                   std::chrono::day(d)};
   if (!ymd.ok() || h > 23 || mi > 59 || se > 60) return bad();
   Timestamp t = std::chrono::sys_days(ymd) + std::chrono::hours(h) + std::chrono::minutes(mi) +
-                Seconds(se);
-  return t - Seconds(offset_sec);
+                Seconds(se) - Seconds(offset_sec);
+  // Only what FormatRfc3339 can write back: years 0000..9999 in UTC.
+  const int utc_year = static_cast<int>(
+      std::chrono::year_month_day{std::chrono::floor<std::chrono::days>(t)}.year());
+  if (utc_year < 0 || utc_year > 9999) return bad();
+  return t;
 }
 
 Result<Seconds> ParseDuration(std::string_view text, std::string_view field) {

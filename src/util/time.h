@@ -18,7 +18,8 @@ using Seconds = std::chrono::seconds;
 
 // "2026-11-24T21:43:43Z".
 std::string FormatRfc3339(Timestamp t);
-// Accepts "YYYY-MM-DDTHH:MM:SS[.frac](Z|+HH:MM|-HH:MM)"; the fraction is dropped.
+// Accepts "YYYY-MM-DDTHH:MM:SS[.frac](Z|+HH:MM|-HH:MM)"; the fraction is dropped. Refuses a
+// time outside the years 0000..9999 in UTC (which FormatRfc3339 could not write back).
 Result<Timestamp> ParseRfc3339(std::string_view text, std::string_view field = "time");
 
 // Durations are written "90s", "45m", "1h30m" (any mix of h, m, s, each at most once, in that

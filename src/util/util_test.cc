@@ -60,6 +60,22 @@ TEST(Rfc3339Test, RefusesMalformed) {
   }
 }
 
+// What is accepted must be writable again: RFC 3339 has four-digit years, so an offset (or a
+// leap second) that moves the time out of 0000..9999 in UTC is refused, not turned into a
+// "-001-..." or "10000-..." that nothing reads (found by fuzz/targets/duration.cc).
+TEST(Rfc3339Test, RefusesTimesOutsideTheYearsItCanWrite) {
+  for (const char* text : {"0000-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00",
+                           "9999-12-31T23:59:60Z"}) {
+    EXPECT_FALSE(ParseRfc3339(text).has_value()) << text;
+  }
+  for (const char* text : {"0000-01-01T00:00:00Z", "0000-01-01T01:00:00+01:00",
+                           "9999-12-31T23:59:59Z", "9999-12-31T22:59:59-01:00"}) {
+    auto t = ParseRfc3339(text);
+    ASSERT_TRUE(t.has_value()) << text;
+    EXPECT_EQ(ParseRfc3339(FormatRfc3339(*t)).value(), *t) << text;
+  }
+}
+
 TEST(EncodingTest, RoundTripsAndRefusesJunk) {
   std::string bytes("\x00\x01\xfe\xff hello", 10);
   EXPECT_EQ(*HexDecode(HexEncode(bytes)), bytes);
@@ -70,6 +86,16 @@ TEST(EncodingTest, RoundTripsAndRefusesJunk) {
   EXPECT_FALSE(Base64Decode("Zm9vYh==").has_value());  // non-canonical trailing bits
   EXPECT_FALSE(HexDecode("abc").has_value());
   EXPECT_FALSE(HexDecode("zz").has_value());
+}
+
+TEST(EncodingTest, Base64EncodeAppendWritesWhatBase64EncodeWrites) {
+  std::string bytes;
+  for (int n = 0; n < 100; ++n) {
+    std::string out = "prefix";
+    Base64EncodeAppend(bytes, out);
+    EXPECT_EQ(out, "prefix" + Base64Encode(bytes)) << n;
+    bytes += static_cast<char>((n * 151 + 7) & 0xff);
+  }
 }
 
 TEST(EncodingTest, DecimalU64IsCanonicalAndBounded) {

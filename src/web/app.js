@@ -158,7 +158,7 @@ function drawNav() {
   const nav = document.getElementById('nav');
   if (!S.me) { nav.hidden = true; nav.replaceChildren(); return; }
   const links = [['/inbox', 'Inbox'], ['/new', 'Request'], ['/grants', 'My grants']];
-  if (hasRole('auditor') || hasRole('admin')) links.push(['/audit', 'Audit']);
+  if (hasRole('auditor') || hasRole('admin')) links.push(['/reviews', 'Reviews'], ['/audit', 'Audit']);
   links.push(['/health', 'Health'], ['/passkeys', 'Passkeys']);
   const here = location.pathname;
   nav.replaceChildren(
@@ -252,6 +252,7 @@ function startEvents() {
   es.addEventListener('reset', () => scheduleRefresh());
   es.addEventListener('error', () => { live.textContent = 'reconnecting…'; });
   es.addEventListener('request', () => scheduleRefresh());
+  es.addEventListener('review', () => scheduleRefresh());
   es.addEventListener('alert', (ev) => {
     try { const a = JSON.parse(ev.data); toast('Alert: ' + (a.message || a.kind || 'raised')); } catch (_) { /* ignore */ }
     scheduleRefresh();
@@ -263,6 +264,7 @@ function scheduleRefresh() {
   clearTimeout(S.refresh);
   S.refresh = setTimeout(() => {
     if (['/new', '/audit', '/passkeys'].includes(location.pathname)) return;
+    if (location.pathname.startsWith('/reviews/') && document.getElementById('verdict-form')) return;
     const a = document.activeElement;
     if (a && /^(INPUT|TEXTAREA|SELECT)$/.test(a.tagName) && document.getElementById('main').contains(a)) {
       a.addEventListener('blur', () => scheduleRefresh(), { once: true });
@@ -777,6 +779,94 @@ async function viewAudit() {
   search(false);
 }
 
+// ---- post-incident reviews (auditors and admins; docs/reviews.md) ----
+function reviewSubject(rv) { return rv.request_id || ('offline kit use ' + rv.kit_record); }
+function reviewCard(rv) {
+  const due = rv.overdue ? h('span', { class: 'badge risk', text: 'overdue' }) : null;
+  return h('section', { class: 'card' },
+    h('h2', null, h('a', { href: '/reviews/' + encodeURIComponent(rv.id), 'data-nav': true, text: rv.requester + ' · ' + reviewSubject(rv) })),
+    h('dl', null,
+      h('dt', { text: 'Why' }), h('dd', { text: rv.trigger === 'offline_use' ? 'offline kit used' : 'grant ' + rv.trigger }),
+      h('dt', { text: 'Due' }), h('dd', null, when(rv.due_at), ' ', due),
+      h('dt', { text: 'Verdicts' }), h('dd', { text: rv.verdicts.length + ' of ' + rv.reviewers_needed + (rv.may_review ? ' — yours is wanted' : '') })));
+}
+async function viewReviews() {
+  const list = await api('GET', '/v1/reviews?state=open&limit=200');
+  const mine = list.reviews.filter((rv) => rv.may_review);
+  const rest = list.reviews.filter((rv) => !rv.may_review);
+  const kids = [];
+  if (!hasRole('auditor')) kids.push(h('p', { class: 'muted', text: 'You are not an auditor: you may read reviews but not give verdicts.' }));
+  if (!list.reviews.length) kids.push(h('p', { class: 'muted', text: 'No review is open.' }));
+  if (mine.length) kids.push(h('h2', { text: 'Waiting for your verdict' }), ...mine.map(reviewCard));
+  if (rest.length) kids.push(h('h2', { text: 'Open, not yours to review' }), ...rest.map(reviewCard));
+  setMain('Reviews', ...kids);
+}
+function verdictForm(rv) {
+  const msg = h('p', { class: 'error', role: 'alert' });
+  const form = h('form', { class: 'card', id: 'verdict-form', novalidate: true },
+    h('h2', { text: 'Your verdict' }),
+    h('label', { for: 'v-verdict', text: 'Verdict' }),
+    h('select', { id: 'v-verdict', name: 'verdict' },
+      h('option', { value: 'appropriate', text: 'Appropriate' }),
+      h('option', { value: 'appropriate_with_findings', text: 'Appropriate, with findings' }),
+      h('option', { value: 'inappropriate', text: 'Inappropriate (alerts the security contacts)' })),
+    h('label', { for: 'v-findings', text: 'Findings (required unless appropriate)' }),
+    h('textarea', { id: 'v-findings', name: 'findings' }),
+    h('label', { for: 'v-ticket', text: 'Follow-up ticket (optional)' }),
+    h('input', { id: 'v-ticket', name: 'follow_up_ticket', autocapitalize: 'none' }),
+    msg, h('div', { class: 'row' }, h('button', { type: 'submit', text: 'Submit verdict' })));
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    msg.textContent = '';
+    const body = { verdict: form.verdict.value };
+    if (form.findings.value.trim()) body.findings = form.findings.value.trim();
+    if (form.follow_up_ticket.value.trim()) body.follow_up_ticket = form.follow_up_ticket.value.trim();
+    const btn = form.querySelector('button');
+    btn.disabled = true;
+    try {
+      await api('POST', '/v1/reviews/' + encodeURIComponent(rv.id), body);
+      toast('Verdict recorded.');
+      form.remove();
+      render({ keepFocus: true });
+    } catch (e) {
+      msg.textContent = (e.field ? e.field + ': ' : '') + e.message;
+      btn.disabled = false;
+    }
+  });
+  return form;
+}
+async function viewReview(id) {
+  const rv = await api('GET', '/v1/reviews/' + encodeURIComponent(id));
+  const verdicts = rv.verdicts.length
+    ? h('ul', null, ...rv.verdicts.map((v) => h('li', { text: v.verdict.replace(/_/g, ' ') + ' — ' + v.reviewer + ', ' + when(v.at) + (v.findings ? ': ' + v.findings : '') + (v.follow_up_ticket ? ' (follow-up ' + v.follow_up_ticket + ')' : '') })))
+    : h('p', { class: 'muted', text: 'No verdict yet.' });
+  const head = h('section', { class: 'card' },
+    h('dl', null,
+      h('dt', { text: 'Review' }), h('dd', null, h('span', { class: 'badge ' + (rv.state === 'open' ? 'pending' : 'active'), text: rv.state }), rv.overdue ? h('span', { class: 'badge risk', text: 'overdue' }) : null),
+      h('dt', { text: 'Due' }), h('dd', { text: when(rv.due_at) }),
+      h('dt', { text: 'Needs' }), h('dd', { text: rv.reviewers_needed + ' verdict' + (rv.reviewers_needed > 1 ? 's' : '') + ' from auditors who neither asked nor approved' })),
+    h('h3', { text: 'Verdicts' }), verdicts);
+  const kids = [head];
+  if (rv.may_review) kids.push(verdictForm(rv));
+  if (rv.request) {
+    kids.push(h('h2', { text: 'The request' }), h('section', { class: 'card' }, facts(rv.request),
+      h('p', null, h('a', { href: '/requests/' + encodeURIComponent(rv.request.id), 'data-nav': true, text: 'Open the request' }))));
+  }
+  if (rv.connector_actions.length) {
+    kids.push(h('h2', { text: 'What the connector did' }), h('ul', null, ...rv.connector_actions.map((a) => h('li', null,
+      h('time', { datetime: a.time, text: when(a.time) }), ' — ', describe(a), ' #' + a.index))));
+  }
+  if (rv.sessions.length) {
+    kids.push(h('h2', { text: 'Recorded sessions' }), h('ul', null, ...rv.sessions.map((x) => h('li', null,
+      h('a', { href: '/sessions/' + encodeURIComponent(x.id) + '/replay', text: 'Replay ' + x.id }),
+      ' — ' + when(x.started_at) + ', ' + x.chunks + ' chunks, ',
+      h('span', { class: x.verified ? 'verified' : 'unverified', text: x.verified ? '✓ matches the audit log' : '✗ ' + (x.problem || 'does not verify') })))));
+  }
+  // The timeline, verified here in the browser against the signed checkpoint.
+  if (rv.request) kids.push(h('h2', { text: 'Timeline (from the audit log)' }), await timelineSection(rv.request));
+  setMain('Review of ' + rv.requester + ' · ' + reviewSubject(rv), ...kids);
+}
+
 // ---- the router ----
 let rendering = 0;
 async function render(opts) {
@@ -797,6 +887,8 @@ async function render(opts) {
     else if (path === '/health') await viewHealth();
     else if (path === '/audit') await viewAudit();
     else if (path === '/passkeys') await viewPasskeys();
+    else if (path === '/reviews') await viewReviews();
+    else if ((m = /^\/reviews\/([^/]+)$/.exec(path))) await viewReview(decodeURIComponent(m[1]));
     else if ((m = /^\/requests\/([^/]+)$/.exec(path))) await viewRequest(decodeURIComponent(m[1]));
     else setMain('Not found', h('p', null, h('a', { href: '/', 'data-nav': true, text: 'Back to the start' })));
   } catch (e) {

@@ -5,7 +5,8 @@
 // passkey on Chromium's virtual authenticator (registered after a TOTP login, then used to log
 // in and to approve); the requester's page shows the grant active and counting down without a reload;
 // extend and revoke in one tap each; a cross-site form post is refused; no CSP violation;
-// axe-core finds no serious violation; the first load's bytes; the inbox on "Slow 3G".
+// an auditor reviews the ended grant from the review queue; axe-core finds no serious
+// violation; the first load's bytes; the inbox on "Slow 3G".
 // Screenshots of each step go to $BG_ARTIFACTS.
 import { chromium } from 'playwright-core';
 import { execFileSync } from 'node:child_process';
@@ -299,6 +300,27 @@ try {
   await axe(erin, 'audit');
   await noCspViolation(erin, "erin's audit page");
   await shot(erin, '11-audit');
+
+  // ---- the auditor reviews alice's ended grant (issue 15) ----
+  await erin.page.getByRole('link', { name: 'Reviews', exact: true }).click();
+  await erin.page.getByRole('heading', { name: 'Waiting for your verdict' }).waitFor();
+  const queued = erin.page.getByRole('link', { name: `alice · ${id}` });
+  check(await queued.count() === 1, 'the revoked grant waits in the review queue for the auditor');
+  await axe(erin, 'review queue');
+  await queued.click();
+  await erin.page.locator('#timeline-status').waitFor();
+  check(/^✓ Verified/.test(await erin.page.locator('#timeline-status').textContent()), 'the review shows the timeline verified in the browser');
+  await erin.page.getByLabel('Verdict').selectOption('inappropriate');
+  await erin.page.getByRole('button', { name: 'Submit verdict' }).click();
+  await erin.page.locator('#verdict-form .error').filter({ hasText: 'findings' }).waitFor();
+  check(true, 'an inappropriate verdict without findings is refused, naming the field');
+  await erin.page.getByLabel('Findings (required unless appropriate)').fill('no incident in the on-call log at that time');
+  await erin.page.getByRole('button', { name: 'Submit verdict' }).click();
+  await erin.page.getByText(/^inappropriate — erin/).waitFor();
+  check(await erin.page.locator('#verdict-form').count() === 0, 'the verdict is recorded and the form is gone');
+  await axe(erin, 'review');
+  await noCspViolation(erin, "erin's review page");
+  await shot(erin, '12-review');
 
   // ---- the inbox on Slow 3G (a session already open) ----
   // Whether it is usable within 5 s is a matter of round trips, not of this machine's speed:

@@ -196,6 +196,12 @@ for want in "\"ssh_cert_serial\":\"$serial\"" '"ssh_cert_principals":"emergency-
             "\"record_id\":\"$rec_id\"" '"needs_review":"true"' '"ssh_cert_key_fingerprint":"SHA256:'; do
   grep -qF "$want" <<<"$ev" || fail "kit.offline_use lacks $want: $ev"
 done
+# Its post-incident review opened with it, once (issue 15): subject kit:<record id>.
+opened=$(grep '"type":"review.opened"' <<<"$leaves" | grep -F "\"record_id\":\"$rec_id\"" || true)
+[ "$(grep -c . <<<"$opened")" -eq 1 ] || fail "want one review.opened for the offline use: $opened"
+grep -qF '"trigger":"offline_use"' <<<"$opened" || fail "review.opened trigger: $opened"
+[ "$(sqlite3 "$DATA/breakglass.db" "SELECT COUNT(*) FROM reviews WHERE subject = 'kit:$rec_id' AND state = 'open'" 2>/dev/null || echo none)" = 1 ] ||
+  fail "no open review of kit:$rec_id in the store"
 "$BG" audit export --config "$WORK/bg.toml" --bundle "$WORK/bundle" >/dev/null 2>&1 || fail "audit bundle"
 "$BG" audit verify --bundle "$WORK/bundle" >/dev/null || fail "audit verify after reconcile"
 echo "ok - reconciled once into the audit log with the certificate's serial, marked for review"

@@ -9,7 +9,8 @@ sleep 4
 curl -sf --cacert "$BREAKGLASS_CACERT" "$BREAKGLASS_SERVER/metrics" >"$WORK/metrics.txt"
 promtool check metrics <"$WORK/metrics.txt" || fail "promtool refused /metrics"
 for m in breakglass_requests breakglass_approvals_total breakglass_grants_active \
-         breakglass_expiry_lag_seconds_bucket breakglass_http_request_duration_seconds_bucket; do
+         breakglass_expiry_lag_seconds_bucket breakglass_http_request_duration_seconds_bucket \
+         breakglass_reviews_overdue 'breakglass_reviews{state="open"}'; do
   grep -q "^$m" "$WORK/metrics.txt" || fail "missing $m"
 done
 grep -q '^breakglass_expiry_lag_seconds_count 1' "$WORK/metrics.txt" || fail "expiry not measured"

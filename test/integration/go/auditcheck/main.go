@@ -20,6 +20,11 @@
 // reordering. To show that rather than assume it, each proof is also compared with
 // tlog.ProveRecord / tlog.ProveTree's own. tlog has no proof from size 0; those are skipped.
 //
+// With -report DIR it checks an evidence report (`breakglass report evidence`) instead: key.txt,
+// checkpoint.txt and proofs.jsonl ({"hashes":[...],"index":i,"leaf":"<base64>","size":n} per
+// line): the note signature, and every leaf's inclusion proof (tlog.CheckRecord) against the
+// signed root, with no other entry of the log at hand.
+//
 // Build offline in GOPATH mode with Debian's golang-golang-x-mod-dev:
 //
 //	GO111MODULE=off GOPATH=/usr/share/gocode go build -o auditcheck .
@@ -55,6 +60,13 @@ type inclusion struct {
 	Hashes []string `json:"hashes"`
 }
 
+type proof struct {
+	Hashes []string `json:"hashes"`
+	Index  int64    `json:"index"`
+	Leaf   string   `json:"leaf"`
+	Size   int64    `json:"size"`
+}
+
 type consistency struct {
 	First  int64    `json:"first"`
 	Second int64    `json:"second"`
@@ -83,12 +95,19 @@ func (m memory) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
 
 func main() {
 	dir := flag.String("dir", "", "directory with key.txt, checkpoint.txt, entries.jsonl, ...")
+	report := flag.String("report", "", "evidence report directory: key.txt, checkpoint.txt, proofs.jsonl")
 	flag.Parse()
-	if *dir == "" {
-		fmt.Fprintln(os.Stderr, "usage: auditcheck -dir DIR")
+	if (*dir == "") == (*report == "") {
+		fmt.Fprintln(os.Stderr, "usage: auditcheck -dir DIR | -report DIR")
 		os.Exit(2)
 	}
-	summary, err := run(*dir)
+	var summary string
+	var err error
+	if *report != "" {
+		summary, err = runReport(*report)
+	} else {
+		summary, err = run(*dir)
+	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "auditcheck: FAIL:", err)
 		os.Exit(1)
@@ -211,6 +230,54 @@ func run(dir string) (string, error) {
 	}
 	return fmt.Sprintf("%s size %d root %v, %d entries, %d proofs", cp.origin, cp.size, cp.root,
 		n, proofs), nil
+}
+
+// runReport checks every proof of an evidence report against its signed checkpoint.
+func runReport(dir string) (string, error) {
+	key, err := os.ReadFile(filepath.Join(dir, "key.txt"))
+	if err != nil {
+		return "", err
+	}
+	msg, err := os.ReadFile(filepath.Join(dir, "checkpoint.txt"))
+	if err != nil {
+		return "", err
+	}
+	cp, err := openCheckpoint(strings.TrimSpace(string(key)), msg)
+	if err != nil {
+		return "", err
+	}
+	if _, err := os.Stat(filepath.Join(dir, "proofs.jsonl")); err != nil {
+		return "", err
+	}
+	proved := 0
+	err = eachLine(filepath.Join(dir, "proofs.jsonl"), func(line []byte) error {
+		var p proof
+		if err := strictUnmarshal(line, &p); err != nil {
+			return err
+		}
+		if p.Size != cp.size {
+			return fmt.Errorf("entry %d: proof for size %d, the checkpoint has %d", p.Index, p.Size, cp.size)
+		}
+		leaf, err := base64.StdEncoding.DecodeString(p.Leaf)
+		if err != nil {
+			return fmt.Errorf("entry %d: %v", p.Index, err)
+		}
+		hashes, err := decodeHashes(p.Hashes)
+		if err != nil {
+			return fmt.Errorf("entry %d: %v", p.Index, err)
+		}
+		if err := tlog.CheckRecord(tlog.RecordProof(hashes), cp.size, cp.root, p.Index,
+			tlog.RecordHash(leaf)); err != nil {
+			return fmt.Errorf("entry %d: %v", p.Index, err)
+		}
+		proved++
+		return nil
+	})
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("%s size %d root %v, %d report entries proved", cp.origin, cp.size, cp.root,
+		proved), nil
 }
 
 // openCheckpoint checks the note signature with note.Open and parses the tlog-checkpoint body.
