@@ -139,6 +139,15 @@ void Extend(std::string_view body) {
       [](const api::ExtendBody& b) { return std::tie(b.duration, b.reason); });
 }
 
+void Drill(std::string_view body) {
+  RoundTrip(
+      body, api::DecodeDrill,
+      [](const api::DrillBody& b, bool) {
+        return json{{"resource", b.resource}, {"privilege", b.privilege}};
+      },
+      [](const api::DrillBody& b) { return std::make_tuple(b.resource, b.privilege); });
+}
+
 void SshCert(std::string_view body) {
   RoundTrip(
       body, api::DecodeSshCert,
@@ -209,7 +218,7 @@ void Plain(std::string_view body, bg::Status (*decode)(const std::string&)) {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto [selector, body] = bg::fuzz::Select(bg::fuzz::AsText(data, size));
-  switch (selector % 15) {
+  switch (selector % 16) {
     case 0:
       Login(body);
       break;
@@ -264,6 +273,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         BG_TRY(api::GetAssertion(*obj, "p"));
         return bg::Ok();
       });
+      break;
+    case 15:
+      Drill(body);
       break;
   }
   return 0;

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <filesystem>
@@ -24,6 +25,9 @@
 #include "api/sealed_routes.h"
 #include "api/attestation_routes.h"
 #include "api/inventory_routes.h"
+#include "api/drill_routes.h"
+#include "connector/connector.h"
+#include "service/drills.h"
 #include "api/review_routes.h"
 #include "api/session_routes.h"
 #include "audit/checkpoint.h"
@@ -185,13 +189,15 @@ class ApiTest : public ::testing::Test {
             ::testing::UnitTest::GetInstance()->current_test_info()->name());
     std::filesystem::remove_all(dir_);
     std::filesystem::create_directories(dir_ / "data");
-    std::ofstream(dir_ / "policy.toml") << kPolicy;
+    std::ofstream(dir_ / "policy.toml") << PolicyText();
     service::ServerConfig config;
     config.data_dir = (dir_ / "data").string();
     config.policy = (dir_ / "policy.toml").string();
     config.connectors["db-conn"] = {"db-conn", "none", "{}"};
+    Configure(config);
     clock_.Set(*ParseRfc3339("2026-11-18T10:00:00Z"));
-    auto s = service::Service::Open(config, clock_, nullptr);
+    auto s = service::Service::Open(config, clock_, nullptr, service::Service::Mode::kServer,
+                                    nullptr, ConnectorKinds());
     ASSERT_TRUE(s.has_value()) << s.error().ToString();
     svc_ = std::move(*s);
     ASSERT_TRUE(svc_->Start().has_value());
@@ -199,11 +205,18 @@ class ApiTest : public ::testing::Test {
     AddSessionRoutes(*api_, *svc_);
     AddReviewRoutes(*api_, *svc_);
     AddAttestationRoutes(*api_, *svc_);
+    AddDrillRoutes(*api_, *svc_);
     AddInventoryRoutes(*api_, *svc_, nullptr);
     AddConnectorRoutes(*api_, *svc_, nullptr);
     AddPageRoutes(*api_, *svc_);
     AddSinkRoutes(*api_, nullptr);
   }
+  // What a fixture built on this one changes: its policy, its configuration, the connector
+  // kinds it registers.
+  virtual std::string PolicyText() const { return kPolicy; }
+  virtual void Configure(service::ServerConfig&) {}
+  virtual std::function<void(connector::ConnectorRegistry&)> ConnectorKinds() { return nullptr; }
+
   void TearDown() override {
     api_.reset();
     if (svc_) svc_->Stop();
@@ -495,6 +508,10 @@ TEST_F(ApiTest, EveryRouteRefusesBadInputWith400NamingTheField) {
        R"({"description":"envelope","resource":"db","decommission_by":"2027-02-30"})", "root", "decommission_by"},
       {"POST", "/v1/inventory/legacy", "/v1/inventory/legacy",
        R"({"description":"envelope","resource":"nope","decommission_by":"2027-03-31"})", "root", "resource"},
+      {"POST", "/v1/drills", "/v1/drills", R"({"resource":"db"})", "root", "privilege"},
+      {"POST", "/v1/drills", "/v1/drills", R"({"resource":"nope","privilege":"x"})", "root", "resource"},
+      {"GET", "/v1/drills", "/v1/drills?limit=0", "", "root", "limit"},
+      {"GET", "/v1/drills/report", "/v1/drills/report?since=yesterday", "", "root", "since"},
   };
   std::set<std::pair<std::string, std::string>> covered;
   for (const auto& c : cases) {
@@ -1266,6 +1283,264 @@ TEST_F(ApiTest, InventoryListsPathsReachableApproversAndLegacyPaths) {
   EXPECT_EQ(Do("DELETE", "/v1/inventory/legacy/" + id, root).status, 200);
   EXPECT_EQ(Do("DELETE", "/v1/inventory/legacy/" + id, root).status, 404);
   EXPECT_EQ(Do("GET", "/v1/inventory", root).body["legacy_paths"].size(), 0u);
+}
+
+// ---- drills (service/drills.h) --------------------------------------------------------------
+
+std::atomic<bool> g_drill_use_fails{false};
+
+// A connector that can run drills: its use succeeds or fails as the test says, after taking its
+// credential (so the drill audits a credential.taken).
+class FakeDrillConnector final : public connector::Connector,
+                                 public connector::CredentialSource,
+                                 public connector::DrillUser {
+ public:
+  Status Grant(const core::Request&) override { return Ok(); }
+  Status Revoke(const core::Request&) override { return Ok(); }
+  Status Probe() override { return Ok(); }
+  connector::CredentialSource* AsCredentialSource() override { return this; }
+  connector::DrillUser* AsDrillUser() override { return this; }
+  Result<Secret> TakeCredential(const core::Request&) override {
+    return Secret(std::string(R"({"token":"x"})"));
+  }
+  Result<connector::DrillUse> UseDrillGrant(const core::Request& grant,
+                                            const Issued& issued) override {
+    if (grant.drill_id.empty()) return Error::FailedPrecondition("not a drill grant");
+    connector::DrillCredential made;
+    BG_TRY(issued(made));
+    if (g_drill_use_fails) return Error::Unavailable("the canary login was refused");
+    connector::DrillUse use;
+    use.detail = "canary login for " + grant.drill_id;
+    return use;
+  }
+};
+
+class DrillApiTest : public ApiTest {
+ protected:
+  void SetUp() override {
+    g_drill_use_fails = false;
+    ApiTest::SetUp();
+  }
+  std::string PolicyText() const override {
+    return std::string(kPolicy) + R"(
+[[resources]]
+name = "canary"
+connector = "drill-conn"
+owner = "dave"
+privileges = ["ops", "admin"]
+drill = { check = ["/bin/true"] }
+[[rules]]
+resource = "canary"
+privileges = ["ops"]
+requesters = ["group:sre"]
+tier = 1
+[[rules]]
+resource = "canary"
+privileges = ["admin"]
+requesters = ["group:sre"]
+tier = 2
+pool = "dba-approvers"
+approvals = 1
+)";
+  }
+  void Configure(service::ServerConfig& config) override {
+    config.connectors["drill-conn"] = {"drill-conn", "fake_drill", "{}"};
+  }
+  std::function<void(connector::ConnectorRegistry&)> ConnectorKinds() override {
+    return [](connector::ConnectorRegistry& r) {
+      r.RegisterKind("fake_drill", [](const connector::PluginConfig&,
+                                      const connector::ConnectorContext&)
+                                       -> Result<std::unique_ptr<connector::Connector>> {
+        return std::unique_ptr<connector::Connector>(new FakeDrillConnector());
+      });
+    };
+  }
+  json Finished(const std::string& id, const std::string& token) {
+    EXPECT_TRUE(svc_->drills()->WaitFinished(id, std::chrono::seconds(30))) << id;
+    Answer a = Do("GET", "/v1/drills/" + id, token);
+    EXPECT_EQ(a.status, 200) << a.raw.body;
+    return a.body;
+  }
+  std::vector<std::string> StepNames(const json& d) {
+    std::vector<std::string> out;
+    for (const json& s : d["steps"]) out.push_back(s["name"].get<std::string>());
+    return out;
+  }
+};
+
+TEST_F(DrillApiTest, ATierOneDrillRunsThePathUsesTheGrantAndRevokesIt) {
+  const std::string root = Login("root", {core::Role::kAdmin});
+  Answer started = Do("POST", "/v1/drills", root, R"({"resource":"canary","privilege":"ops"})");
+  ASSERT_EQ(started.status, 202) << started.raw.body;
+  EXPECT_EQ(started.body["state"], "running");
+  const std::string id = started.body["id"];
+  json d = Finished(id, root);
+  EXPECT_TRUE(d["ok"].get<bool>()) << d.dump();
+  EXPECT_EQ(d["state"], "ok");
+  EXPECT_EQ(StepNames(d), (std::vector<std::string>{"request", "self-approval", "credential",
+                                                    "use", "revoke"}));
+  ASSERT_TRUE(d["time_to_access_ms"].is_number_integer());
+  int64_t last = 0;
+  for (const json& s : d["steps"]) {  // each step ends after the one before
+    EXPECT_TRUE(s["ok"].get<bool>()) << s.dump();
+    EXPECT_GE(s["ms"].get<int64_t>(), last);
+    last = s["ms"].get<int64_t>();
+  }
+  EXPECT_EQ(d["time_to_access_ms"], d["steps"][3]["ms"]);
+  // The drill's request: marked, exempt from the ticket pattern, ended, and under review.
+  const std::string req = d["request_id"];
+  Answer r = Do("GET", "/v1/requests/" + req, root);
+  ASSERT_EQ(r.status, 200);
+  EXPECT_EQ(r.body["state"], "revoked");
+  EXPECT_EQ(r.body["ticket"], "DRILL-" + std::to_string(d["number"].get<int>()));
+  EXPECT_EQ(r.body["reason"], "drill " + id);
+  EXPECT_EQ(r.body["duration"], 60) << r.body.dump();
+  const std::string auditor = Login("audrey", {core::Role::kAuditor});
+  Answer reviews = Do("GET", "/v1/reviews?request_id=" + req, auditor);
+  ASSERT_EQ(reviews.status, 200);
+  EXPECT_EQ(reviews.body["reviews"].size(), 1u);
+  // Everything is in the log: the drill, the credential it took, its end.
+  auto size = svc_->store().AuditSize();
+  auto leaves = svc_->store().AuditLeaves(0, *size);
+  std::string all;
+  for (const auto& l : *leaves) all += l + "\n";
+  for (const char* type : {"\"drill.started\"", "\"credential.taken\"", "\"drill.finished\"",
+                           "\"request.revoked\""}) {
+    EXPECT_NE(all.find(type), std::string::npos) << type;
+  }
+  // The inventory knows the resource's last successful drill.
+  Answer inv = Do("GET", "/v1/inventory", root);
+  for (const json& res : inv.body["resources"]) {
+    if (res["name"] == "canary") {
+      EXPECT_TRUE(res["last_drill"].is_string()) << res.dump();
+    }
+    if (res["name"] == "db") {
+      EXPECT_TRUE(res["last_drill"].is_null());
+    }
+  }
+}
+
+TEST_F(DrillApiTest, ATierTwoDrillWaitsForARealApproval) {
+  const std::string carol = Login("carol", {core::Role::kApprover});
+  const std::string auditor = Login("audrey", {core::Role::kAuditor});
+  Answer started =
+      Do("POST", "/v1/drills", auditor, R"({"resource":"canary","privilege":"admin"})");
+  ASSERT_EQ(started.status, 202) << started.raw.body;
+  const std::string id = started.body["id"];
+  // The drill's request waits in the pool's queue like any other.
+  std::string req;
+  for (int i = 0; i < 200 && req.empty(); ++i) {
+    Answer d = Do("GET", "/v1/drills/" + id, auditor);
+    if (d.body["request_id"].is_string()) req = d.body["request_id"];
+    if (req.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_FALSE(req.empty());
+  Answer pending = Do("GET", "/v1/requests/" + req, carol);
+  ASSERT_EQ(pending.status, 200);
+  EXPECT_EQ(pending.body["state"], "pending");
+  Answer approved = Do("POST", "/v1/requests/" + req + "/approve", carol, "{}");
+  ASSERT_EQ(approved.status, 200) << approved.raw.body;
+  json d = Finished(id, auditor);
+  EXPECT_TRUE(d["ok"].get<bool>()) << d.dump();
+  EXPECT_EQ(StepNames(d), (std::vector<std::string>{"request", "approval 1 (carol)",
+                                                    "credential", "use", "revoke"}));
+  EXPECT_EQ(d["tier"], 2);
+  // The report gives the approval its own figure.
+  Answer report = Do("GET", "/v1/drills/report?resource=canary", auditor);
+  ASSERT_EQ(report.status, 200) << report.raw.body;
+  ASSERT_EQ(report.body["resources"].size(), 1u);
+  const json& row = report.body["resources"][0];
+  EXPECT_EQ(row["tier"], 2);
+  EXPECT_EQ(row["drills"], 1);
+  EXPECT_EQ(row["failed"], 0);
+  EXPECT_EQ(row["approvals"][0]["count"], 1);
+  EXPECT_EQ(row["time_to_access"]["count"], 1);
+  EXPECT_TRUE(row["last_success"].is_string());
+}
+
+TEST_F(DrillApiTest, AFailedUseIsTheDrillsResultAndTheGrantStillEnds) {
+  g_drill_use_fails = true;
+  const std::string root = Login("root", {core::Role::kAdmin});
+  Answer started = Do("POST", "/v1/drills", root, R"({"resource":"canary","privilege":"ops"})");
+  ASSERT_EQ(started.status, 202);
+  json d = Finished(started.body["id"], root);
+  EXPECT_FALSE(d["ok"].get<bool>());
+  EXPECT_EQ(d["state"], "failed");
+  EXPECT_TRUE(d["time_to_access_ms"].is_null());
+  EXPECT_NE(d["failure"].get<std::string>().find("use: the canary login was refused"),
+            std::string::npos)
+      << d.dump();
+  EXPECT_EQ(StepNames(d).back(), "revoke");
+  EXPECT_TRUE(d["steps"].back()["ok"].get<bool>());
+  Answer r = Do("GET", "/v1/requests/" + d["request_id"].get<std::string>(), root);
+  EXPECT_EQ(r.body["state"], "revoked");
+}
+
+TEST_F(DrillApiTest, DrillsAreRunByAdminsAuditorsAndTheOwnerOnly) {
+  const std::string alice = Login("alice", {core::Role::kRequester});
+  const std::string dave = Login("dave", {core::Role::kApprover});  // the owner of canary
+  const std::string root = Login("root", {core::Role::kAdmin});
+  const std::string body = R"({"resource":"canary","privilege":"ops"})";
+  Answer refused = Do("POST", "/v1/drills", alice, body);
+  EXPECT_EQ(refused.status, 403) << refused.raw.body;
+  Answer owner = Do("POST", "/v1/drills", dave, body);
+  ASSERT_EQ(owner.status, 202) << owner.raw.body;
+  EXPECT_TRUE(Finished(owner.body["id"], dave)["ok"].get<bool>());
+  // Others see no drill; the owner and admins do.
+  EXPECT_EQ(Do("GET", "/v1/drills/" + owner.body["id"].get<std::string>(), alice).status, 404);
+  EXPECT_EQ(Do("GET", "/v1/drills", alice).body["drills"].size(), 0u);
+  EXPECT_EQ(Do("GET", "/v1/drills", dave).body["drills"].size(), 1u);
+  EXPECT_EQ(Do("GET", "/v1/drills?resource=canary", root).body["drills"].size(), 1u);
+  EXPECT_EQ(Do("GET", "/v1/drills?resource=canary", alice).status, 403);
+  // Bad input names the field; a resource without a drill target is a conflict.
+  struct Case {
+    std::string body;
+    int status;
+    std::string field;
+  };
+  const Case cases[] = {
+      {R"({"resource":"nope","privilege":"ops"})", 400, "resource"},
+      {R"({"resource":"canary","privilege":"nope"})", 400, "privilege"},
+      {R"({"resource":"canary"})", 400, "privilege"},
+      {R"({"resource":"canary","privilege":"ops","x":1})", 400, "x"},
+      {R"({"resource":"canary","privilege":7})", 400, "privilege"},
+      {"[]", 400, ""},
+      {R"({"resource":"db","privilege":"read_only"})", 409, "resource"},
+  };
+  for (const Case& c : cases) {
+    Answer a = Do("POST", "/v1/drills", root, c.body);
+    EXPECT_EQ(a.status, c.status) << c.body << " " << a.raw.body;
+    if (!c.field.empty()) {
+      EXPECT_EQ(a.field(), c.field) << c.body;
+    }
+  }
+  EXPECT_EQ(Do("GET", "/v1/drills?limit=0", root).status, 400);
+  EXPECT_EQ(Do("GET", "/v1/drills/report?since=yesterday", root).field(), "since");
+}
+
+TEST_F(DrillApiTest, APolicyGivingADrillTargetToAConnectorWithoutDrillsIsRefused) {
+  std::string text = PolicyText();
+  const std::string from = "privileges = [\"read_only\", \"dba\"]\n";
+  text.replace(text.find(from), from.size(), from + "drill = { database = \"app\" }\n");
+  std::ofstream(dir_ / "policy.toml") << text;
+  Status reloaded = svc_->ReloadPolicy();
+  ASSERT_FALSE(reloaded.has_value());
+  EXPECT_NE(reloaded.error().message().find(
+                "resource 'db' has a drill target, but its connector 'db-conn' (none) cannot run "
+                "drills"),
+            std::string::npos)
+      << reloaded.error().message();
+}
+
+TEST_F(DrillApiTest, ADrillGrantsCredentialIsHandedToNobody) {
+  const std::string root = Login("root", {core::Role::kAdmin, core::Role::kRequester});
+  Answer started = Do("POST", "/v1/drills", root, R"({"resource":"canary","privilege":"ops"})");
+  ASSERT_EQ(started.status, 202);
+  json d = Finished(started.body["id"], root);
+  const std::string req = d["request_id"];
+  Answer cred = Do("GET", "/v1/requests/" + req + "/credentials", root);
+  EXPECT_EQ(cred.status, 403) << cred.raw.body;
+  EXPECT_NE(cred.raw.body.find("used by the drill only"), std::string::npos) << cred.raw.body;
 }
 
 }  // namespace

@@ -280,4 +280,15 @@ Status DecodeRecordingToken(const std::string& body) {
   return Ok();
 }
 
+Result<DrillBody> DecodeDrill(const std::string& body) {
+  BG_ASSIGN_OR_RETURN(json obj, ParseObject(body, {"resource", "privilege"},
+                                            {"resource", "privilege"}));
+  DrillBody d;
+  BG_ASSIGN_OR_RETURN(d.resource, GetString(obj, "resource"));
+  BG_ASSIGN_OR_RETURN(d.privilege, GetString(obj, "privilege"));
+  if (d.resource.empty()) return Error::InvalidArgument("resource", "must not be empty");
+  if (d.privilege.empty()) return Error::InvalidArgument("privilege", "must not be empty");
+  return d;
+}
+
 }  // namespace bg::api

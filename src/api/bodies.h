@@ -119,4 +119,11 @@ Result<ChunkBody> DecodeChunk(const std::string& body);
 // POST /v1/requests/{id}/recording-token: no body, or {}.
 Status DecodeRecordingToken(const std::string& body);
 
+// POST /v1/drills: {"resource", "privilege"}, both required.
+struct DrillBody {
+  std::string resource;
+  std::string privilege;
+};
+Result<DrillBody> DecodeDrill(const std::string& body);
+
 }  // namespace bg::api

@@ -49,6 +49,11 @@ Result<core::Request> OwnActiveGrant(service::Service& svc, const core::Actor& a
   if (r.requester != actor.name) {
     return Error::PermissionDenied("only the requester may fetch the grant's credential");
   }
+  if (!r.drill_id.empty()) {
+    return Error::PermissionDenied(
+        fmt::format("request {} is drill {}: its credential is used by the drill only", id,
+                    r.drill_id));
+  }
   if (r.state != core::RequestState::kActive) {
     return Error::FailedPrecondition(
         fmt::format("the request is {}, not active", core::ToString(r.state)));

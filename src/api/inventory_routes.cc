@@ -63,10 +63,15 @@ void AddInventoryRoutes(Api& api, service::Service& svc, connectors::ConnectorHe
         auto users = svc.store().ListUsers();
         auto legacy = svc.store().GetMeta(service::kLegacyPathsMeta);
         auto findings = OpenFindings(svc, in.now);
-        if (!users || !legacy || !findings) {
+        auto drills = svc.store().LastSuccessfulDrills();
+        if (!users || !legacy || !findings || !drills) {
           return (void)c.w->Send(Api::ErrorResponse(
-              !users ? users.error() : !legacy ? legacy.error() : findings.error()));
+              !users    ? users.error()
+              : !legacy ? legacy.error()
+              : !findings ? findings.error()
+                          : drills.error()));
         }
+        in.last_drill = std::move(*drills);
         auto paths = service::DecodeLegacyPaths(*legacy);
         if (!paths) return (void)c.w->Send(Api::ErrorResponse(paths.error()));
         in.users = std::move(*users);

@@ -52,6 +52,7 @@ void AddSessionCommands(CLI::App& app, Globals& g);  // record, shell, replay, s
 void AddAuditCommands(CLI::App& app, Globals& g);    // audit export, verify, show
 void AddHelpCommands(CLI::App& app);                 // completion, man (help_cmds.cc)
 void AddReviewCommands(CLI::App& app, Globals& g);   // review list, show, submit
+void AddDrillCommands(CLI::App& app, Globals& g);    // drill run, list, show, report
 void AddAttestCommands(CLI::App& app, Globals& g);   // attest start, list, show, answer
 void AddInventoryCommands(CLI::App& app, Globals& g);  // inventory, inventory legacy add|remove
 // "reviews: N open, M OVERDUE ..." for `status`; empty when the caller may not read reviews.

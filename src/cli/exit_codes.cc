@@ -16,7 +16,8 @@ constexpr ExitCodeInfo kTable[] = {
     {ExitCode::kNotFound, "not found (request, session, file)"},
     {ExitCode::kConflict, "conflict (the request's state does not allow it; the file exists)"},
     {ExitCode::kRateLimited, "rate limited"},
-    {ExitCode::kUnavailable, "server unreachable or unavailable, or a connector is failing"},
+    {ExitCode::kUnavailable,
+     "server unreachable or unavailable, a connector is failing, or a drill failed"},
     {ExitCode::kDenied, "request --wait: denied, cancelled or revoked"},
     {ExitCode::kTimedOut, "request --wait: timed out before it was approved"},
 };

@@ -31,6 +31,7 @@ int main(int argc, char** argv) {
   bg::cli::AddAdminCommands(app, g);
   bg::cli::AddRequestCommands(app, g);
   bg::cli::AddReviewCommands(app, g);
+  bg::cli::AddDrillCommands(app, g);
   bg::cli::AddAttestCommands(app, g);
   bg::cli::AddInventoryCommands(app, g);
   bg::cli::AddSessionCommands(app, g);

@@ -18,6 +18,7 @@
 #include "http/http_server.h"
 #include "api/attestation_routes.h"
 #include "api/inventory_routes.h"
+#include "api/drill_routes.h"
 #include "api/review_routes.h"
 #include "api/session_routes.h"
 #include "http/tls.h"
@@ -266,6 +267,7 @@ int RunServe(Globals& g, const ServeFlags& f) {
   api::AddSessionRoutes(api, **svc);
   api::AddReviewRoutes(api, **svc);
   api::AddAttestationRoutes(api, **svc);
+  api::AddDrillRoutes(api, **svc);
   connectors::ConnectorHealth health(**svc, config->probe_interval);
   health.Start();
   api::AddConnectorRoutes(api, **svc, &health);

@@ -99,6 +99,35 @@ class CredentialSource {
   virtual Result<Secret> TakeCredential(const core::Request& grant) = 0;
 };
 
+// What a drill used and saw (service/drills.h).
+struct DrillUse {
+  std::string detail;    // what was run: "ssh drill@127.0.0.1 -p 2222 true", "select 1 on app"
+  std::string host_key;  // ssh: the host key's SHA-256 fingerprint, when accepted on first use
+};
+
+// A credential made or taken for a drill's use: the drill audits it before it is used (every
+// credential issued is in the log).
+struct DrillCredential {
+  enum class Kind { kSshCertificate, kTaken };
+  Kind kind = Kind::kTaken;
+  std::string public_key_line;  // kSshCertificate: the key it certifies
+  IssuedCertificate certificate;
+  std::vector<std::string> principals;
+};
+
+// Capability: proves an active drill grant (core::Request::drill_id) works by using it on its
+// drill target, as a person would: an SSH login running `true` (ssh_ca), a database login
+// running `select 1` (postgres_role), the resource's check program (exec). `issued` is called
+// with each credential made or taken for the use before it is used; its error stops the use.
+// Unavailable (saying what failed) when the use fails; FailedPrecondition when `grant` is no
+// active drill grant. The credential never leaves the server: it is used here and dropped.
+class DrillUser {
+ public:
+  virtual ~DrillUser() = default;
+  using Issued = std::function<Status(const DrillCredential&)>;
+  virtual Result<DrillUse> UseDrillGrant(const core::Request& grant, const Issued& issued) = 0;
+};
+
 class Connector {
  public:
   virtual ~Connector() = default;
@@ -111,6 +140,7 @@ class Connector {
   // none of that kind. The pointer lives as long as the connector.
   virtual SshCertificateIssuer* AsSshIssuer() { return nullptr; }
   virtual CredentialSource* AsCredentialSource() { return nullptr; }
+  virtual DrillUser* AsDrillUser() { return nullptr; }
 };
 
 using ConnectorFactory = std::function<Result<std::unique_ptr<Connector>>(

@@ -64,7 +64,8 @@ const Resource* Policy::FindResource(std::string_view name) const {
 
 std::vector<const Rule*> Policy::MatchingRules(std::string_view requester,
                                                std::string_view resource,
-                                               std::string_view privilege) const {
+                                               std::string_view privilege,
+                                               bool any_requester) const {
   std::vector<const Rule*> out;
   for (const Rule& rule : rules) {
     if (rule.resource != resource) continue;
@@ -72,7 +73,7 @@ std::vector<const Rule*> Policy::MatchingRules(std::string_view requester,
         rule.privileges.end()) {
       continue;
     }
-    if (MatchesAny(requester, rule.requesters)) out.push_back(&rule);
+    if (any_requester || MatchesAny(requester, rule.requesters)) out.push_back(&rule);
   }
   std::stable_sort(out.begin(), out.end(),
                    [](const Rule* a, const Rule* b) { return a->tier < b->tier; });

@@ -50,11 +50,37 @@ struct RiskSettings {
   int burst_extra_approvals = 0;
 };
 
+// Where a drill of a resource uses its grant (`drill = {...}` on the resource): the connector
+// issues a drill grant for this target only and the drill proves it works. Which keys apply
+// depends on the connector's kind, checked when the server loads the policy: ssh_ca needs
+// principal, user and host (port 22, known_hosts optional); postgres_role needs database; exec
+// needs check (a program and its arguments).
+struct DrillTarget {
+  std::string principal;    // ssh_ca: the certificate's only principal
+  std::string user;         // ssh_ca: the account logged into
+  std::string host;         // ssh_ca
+  int port = 22;            // ssh_ca
+  std::string known_hosts;  // ssh_ca: empty = accept the host key on first use, report it
+  std::string database;     // postgres_role
+  std::vector<std::string> check;  // exec: the program proving the path, with its arguments
+  bool operator==(const DrillTarget&) const = default;
+};
+
 struct Resource {
   std::string name;
   std::string connector;
   std::string owner;
   std::vector<std::string> privileges;
+  std::optional<DrillTarget> drill = std::nullopt;
+};
+
+// A drill run by itself ([[drills]]): `resource` with `privilege` whenever the cron schedule
+// (core/cron.h) matches a minute in settings.timezone.
+struct DrillSchedule {
+  std::string resource;
+  std::string privilege;
+  std::string schedule;  // as written: "30 3 * * mon"
+  int line = 0;
 };
 
 // Whether a grant's sessions may run when the recorder cannot reach the server: kRequired (the
@@ -121,6 +147,7 @@ struct Policy {
   // contacts), and the scheduled campaigns ([[attestations]]).
   std::map<std::string, std::vector<std::string>> pool_owners = {};
   std::vector<AttestationSchedule> attestations = {};
+  std::vector<DrillSchedule> drills = {};
 
   // True if `user` is `principal` ("alice") or a member of it ("group:sre").
   bool Matches(std::string_view user, std::string_view principal) const;
@@ -129,9 +156,11 @@ struct Policy {
   // Every account name the principals name, groups expanded, sorted, unique.
   std::vector<std::string> Expand(const std::vector<std::string>& principals) const;
   const Resource* FindResource(std::string_view name) const;
-  // Rules whose resource, privilege and requesters match, lowest tier first.
+  // Rules whose resource, privilege and requesters match, lowest tier first. With
+  // `any_requester` (a drill), the requesters are not looked at.
   std::vector<const Rule*> MatchingRules(std::string_view requester, std::string_view resource,
-                                         std::string_view privilege) const;
+                                         std::string_view privilege,
+                                         bool any_requester = false) const;
 };
 
 struct PolicyProblem {

@@ -15,6 +15,7 @@
 #include <utility>
 
 #include "core/approval_groups.h"
+#include "core/cron.h"
 #include "core/policy.h"
 #include "util/utf8.h"
 
@@ -131,6 +132,8 @@ class Checker {
                      });
     return std::move(problems_);
   }
+
+  size_t Count() const { return problems_.size(); }
 
   // One line each: what the message quotes of the file is escaped (TerminalSafe).
   void Add(const toml::source_region& at, std::string_view message) {
@@ -322,7 +325,7 @@ class PolicyReader {
   Policy Read() {
     c_.CheckKeys(root_,
                  {"version", "settings", "risk", "groups", "pools", "resources", "rules",
-                  "pool_owners", "attestations"},
+                  "pool_owners", "attestations", "drills"},
                  "the top level");
     if (auto v =
             c_.Integer(root_, "version", "the top level", Need::kRequired, INT64_MIN, INT64_MAX)) {
@@ -339,6 +342,7 @@ class PolicyReader {
     ReadResources();
     ReadRules();
     ReadAttestations();
+    ReadDrillSchedules();
     CheckAmbiguousRules();
     CheckEmergencyContacts();
     return std::move(p_);
@@ -609,7 +613,7 @@ class PolicyReader {
     constexpr std::string_view kWhere = "[[resources]]";
     std::map<std::string, int> first_line;
     for (const toml::table* t : TableArray("resources")) {
-      c_.CheckKeys(*t, {"name", "connector", "owner", "privileges"}, kWhere);
+      c_.CheckKeys(*t, {"name", "connector", "owner", "privileges", "drill"}, kWhere);
       Resource r;
       bool ok = true;
       if (auto name = c_.Name(*t, "name", kWhere, Need::kRequired)) {
@@ -642,7 +646,112 @@ class PolicyReader {
           }
         }
       }
+      if (const toml::table* d = c_.Table(*t, "drill", kWhere)) {
+        r.drill = ReadDrillTarget(*d);
+        ok = ok && r.drill.has_value();
+      }
       if (ok) p_.resources.push_back(std::move(r));
+    }
+  }
+
+  // drill = { principal, user, host, port, known_hosts } (ssh_ca), { database } (postgres_role)
+  // or { check = [...] } (exec). Which keys the resource's connector needs is checked when the
+  // server loads the policy (it knows the connector's kind); here, that the values are sound
+  // and that the keys belong to one kind.
+  std::optional<DrillTarget> ReadDrillTarget(const toml::table& t) {
+    constexpr std::string_view kWhere = "the resource's drill";
+    c_.CheckKeys(t, {"principal", "user", "host", "port", "known_hosts", "database", "check"},
+                 kWhere);
+    DrillTarget d;
+    size_t before = c_.Count();
+    auto name = [&](std::string_view key, std::string* out) {
+      if (auto v = c_.Name(t, key, kWhere, Need::kOptional)) *out = v->value;
+    };
+    name("principal", &d.principal);
+    name("user", &d.user);
+    if (auto h = c_.String(t, "host", kWhere, Need::kOptional)) {
+      if (h->value.empty() || h->value.size() > 253 ||
+          h->value.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                     "0123456789.-:[]") != std::string::npos ||
+          h->value.front() == '-') {
+        c_.Add(h->at, fmt::format("'host' in {} must be a host name or address, not '{}'", kWhere,
+                                  h->value));
+      } else {
+        d.host = h->value;
+      }
+    }
+    if (auto port = c_.Integer(t, "port", kWhere, Need::kOptional, 1, 65535)) {
+      d.port = static_cast<int>(*port);
+    }
+    if (auto kh = c_.String(t, "known_hosts", kWhere, Need::kOptional)) {
+      if (kh->value.empty()) {
+        c_.Add(kh->at, fmt::format("'known_hosts' in {} must name a file", kWhere));
+      } else {
+        d.known_hosts = kh->value;
+      }
+    }
+    name("database", &d.database);
+    if (auto check = c_.Strings(t, "check", kWhere, Need::kOptional, true)) {
+      for (const Located& a : *check) d.check.push_back(a.value);
+      if (!d.check.empty() && (d.check.front().empty() || d.check.front().front() != '/')) {
+        c_.Add(t.get("check")->source(),
+               fmt::format("'check' in {} must start with an absolute program path", kWhere));
+      }
+    }
+    const bool ssh = !d.principal.empty() || !d.user.empty() || !d.host.empty() ||
+                     t.get("port") != nullptr || !d.known_hosts.empty();
+    const int kinds = int{ssh} + int{!d.database.empty()} + int{!d.check.empty()};
+    if (c_.Count() != before) return std::nullopt;
+    if (kinds != 1) {
+      c_.Add(t.source(), fmt::format("{} must name one target: principal, user and host (ssh_ca), "
+                                     "database (postgres_role) or check (exec)",
+                                     kWhere));
+      return std::nullopt;
+    }
+    if (ssh && (d.principal.empty() || d.user.empty() || d.host.empty())) {
+      c_.Add(t.source(), fmt::format("{} for ssh_ca needs 'principal', 'user' and 'host'", kWhere));
+      return std::nullopt;
+    }
+    return d;
+  }
+
+  // [[drills]]: resource, privilege, schedule (core/cron.h). The resource must have a drill
+  // target and the privilege must be one of its privileges.
+  void ReadDrillSchedules() {
+    constexpr std::string_view kWhere = "[[drills]]";
+    for (const toml::table* t : TableArray("drills")) {
+      c_.CheckKeys(*t, {"resource", "privilege", "schedule"}, kWhere);
+      DrillSchedule d;
+      d.line = static_cast<int>(t->source().begin.line);
+      auto res = c_.Name(*t, "resource", kWhere, Need::kRequired);
+      auto priv = c_.Name(*t, "privilege", kWhere, Need::kRequired);
+      auto sched = c_.String(*t, "schedule", kWhere, Need::kRequired);
+      if (!res || !priv || !sched) continue;
+      const Resource* r = p_.FindResource(res->value);
+      if (r == nullptr) {
+        c_.Add(res->at, fmt::format("'resource' in {} names '{}', which is not a resource", kWhere,
+                                    res->value));
+        continue;
+      }
+      if (!r->drill) {
+        c_.Add(res->at, fmt::format("resource '{}' has no drill target: add drill = {{...}} to it",
+                                    res->value));
+        continue;
+      }
+      if (std::find(r->privileges.begin(), r->privileges.end(), priv->value) ==
+          r->privileges.end()) {
+        c_.Add(priv->at, fmt::format("resource '{}' has no privilege '{}'", res->value,
+                                     priv->value));
+        continue;
+      }
+      if (Result<CronSchedule> c = ParseCron(sched->value); !c) {
+        c_.Add(sched->at, fmt::format("'schedule' in {}: {}", kWhere, c.error().message()));
+        continue;
+      }
+      d.resource = res->value;
+      d.privilege = priv->value;
+      d.schedule = sched->value;
+      p_.drills.push_back(std::move(d));
     }
   }
 

@@ -452,10 +452,100 @@ const ProblemCase kProblemCases[] = {
      "[[rules]]\nresource = \"db\"\nprivileges = [\"rw\"]\nrequesters = [\"alice\"]\ntier = "
      "2\npool = \"dba-approvers\"\napprovals = 1\nemergency_auto_approve = true\n",
      1, 1, "'security_contacts' in [settings] names nobody to alert"},
+    {"DrillTargetMixesKinds",
+     "[[resources]]\nname = \"x\"\nconnector = \"c\"\nprivileges = [\"r\"]\ndrill = { "
+     "database = \"d\", check = [\"/bin/true\"] }\n",
+     5, 9, "must name one target"},
+    {"DrillSshTargetIncomplete",
+     "[[resources]]\nname = \"x\"\nconnector = \"c\"\nprivileges = [\"r\"]\ndrill = { "
+     "principal = \"canary\", host = \"h\" }\n",
+     5, 9, "needs 'principal', 'user' and 'host'"},
+    {"DrillUnknownKey",
+     "[[resources]]\nname = \"x\"\nconnector = \"c\"\nprivileges = [\"r\"]\ndrill = { "
+     "database = \"d\", dbname = \"e\" }\n",
+     5, 27, "unknown key 'dbname' in the resource's drill"},
+    {"DrillPortOutOfRange",
+     "[[resources]]\nname = \"x\"\nconnector = \"c\"\nprivileges = [\"r\"]\ndrill = { "
+     "principal = \"p\", user = \"u\", host = \"h\", port = 70000 }\n",
+     5, 59, "'port' in the resource's drill must be between 1 and 65535"},
+    {"DrillCheckNotAbsolute",
+     "[[resources]]\nname = \"x\"\nconnector = \"c\"\nprivileges = [\"r\"]\ndrill = { "
+     "check = [\"true\"] }\n",
+     5, 19, "must start with an absolute program path"},
+    {"DrillHostWithOption",
+     "[[resources]]\nname = \"x\"\nconnector = \"c\"\nprivileges = [\"r\"]\ndrill = { "
+     "principal = \"p\", user = \"u\", host = \"-oProxyCommand=x\" }\n",
+     5, 47, "'host' in the resource's drill must be a host name or address"},
+    {"DrillScheduleForResourceWithoutTarget",
+     "[[drills]]\nresource = \"db\"\nprivilege = \"ro\"\nschedule = \"0 3 * * *\"\n", 2, 12,
+     "resource 'db' has no drill target"},
+    {"DrillScheduleUnknownResource",
+     "[[drills]]\nresource = \"nope\"\nprivilege = \"ro\"\nschedule = \"0 3 * * *\"\n", 2, 12,
+     "names 'nope', which is not a resource"},
+    {"DrillScheduleBadCron",
+     "[[resources]]\nname = \"x\"\nconnector = \"c\"\nprivileges = [\"r\"]\ndrill = { "
+     "database = \"d\" }\n[[drills]]\nresource = \"x\"\nprivilege = \"r\"\nschedule = \"0 25 * * "
+     "*\"\n",
+     9, 12, "the hour field's '25' is outside 0-23"},
+    {"DrillScheduleUnknownPrivilege",
+     "[[resources]]\nname = \"x\"\nconnector = \"c\"\nprivileges = [\"r\"]\ndrill = { "
+     "database = \"d\" }\n[[drills]]\nresource = \"x\"\nprivilege = \"w\"\nschedule = "
+     "\"@daily\"\n",
+     8, 13, "resource 'x' has no privilege 'w'"},
 };
 
 INSTANTIATE_TEST_SUITE_P(Cases, PolicyProblemTest, ::testing::ValuesIn(kProblemCases),
                          [](const auto& p) { return p.param.name; });
+
+TEST(PolicyTest, DrillTargetsAndSchedulesAreRead) {
+  std::string text = std::string(kBase) + R"([[resources]]
+name = "bastion"
+connector = "ssh"
+privileges = ["root"]
+drill = { principal = "canary", user = "drill", host = "127.0.0.1", port = 2222, known_hosts = "kh" }
+[[resources]]
+name = "app"
+connector = "hook"
+privileges = ["deploy"]
+drill = { check = ["/usr/local/bin/check", "--quick"] }
+[[drills]]
+resource = "bastion"
+privilege = "root"
+schedule = "30 3 * * mon-fri"
+)";
+  PolicyParseResult r = ParsePolicy(text, "p.toml");
+  ASSERT_TRUE(r.policy.has_value()) << Describe(r.problems);
+  const Resource* bastion = r.policy->FindResource("bastion");
+  ASSERT_NE(bastion, nullptr);
+  ASSERT_TRUE(bastion->drill.has_value());
+  EXPECT_EQ(bastion->drill->principal, "canary");
+  EXPECT_EQ(bastion->drill->user, "drill");
+  EXPECT_EQ(bastion->drill->host, "127.0.0.1");
+  EXPECT_EQ(bastion->drill->port, 2222);
+  EXPECT_EQ(bastion->drill->known_hosts, "kh");
+  const Resource* app = r.policy->FindResource("app");
+  ASSERT_TRUE(app->drill.has_value());
+  EXPECT_EQ(app->drill->check, (std::vector<std::string>{"/usr/local/bin/check", "--quick"}));
+  EXPECT_FALSE(r.policy->FindResource("db")->drill.has_value());
+  ASSERT_EQ(r.policy->drills.size(), 1u);
+  EXPECT_EQ(r.policy->drills[0].resource, "bastion");
+  EXPECT_EQ(r.policy->drills[0].schedule, "30 3 * * mon-fri");
+  EXPECT_EQ(r.policy->drills[0].line, 21);
+}
+
+TEST(PolicyTest, DrillsMatchRulesWhateverTheirRequesters) {
+  std::string text = std::string(kBase) + R"([[rules]]
+resource = "db"
+privileges = ["ro"]
+requesters = ["group:dba"]
+tier = 1
+)";
+  PolicyParseResult r = ParsePolicy(text, "p.toml");
+  ASSERT_TRUE(r.policy.has_value()) << Describe(r.problems);
+  EXPECT_TRUE(r.policy->MatchingRules("alice", "db", "ro").empty());
+  EXPECT_EQ(r.policy->MatchingRules("alice", "db", "ro", true).size(), 1u);
+  EXPECT_TRUE(r.policy->MatchingRules("alice", "db", "rw", true).empty());
+}
 
 TEST(PolicyTest, RulesForDifferentTiersOrPeopleAreNotAmbiguous) {
   std::string text = std::string(kBase) + R"([[rules]]

@@ -41,7 +41,8 @@ bool Contains(const std::vector<std::string>& v, std::string_view s) {
 // The rule that decides the terms: the one with the requested tier, else the lowest tier (for an
 // emergency request, the lowest tier that allows emergency auto-approval, if any does).
 Result<const Rule*> ChooseRule(const Policy& policy, const Actor& actor, const CreateCommand& cmd) {
-  std::vector<const Rule*> rules = policy.MatchingRules(actor.name, cmd.resource, cmd.privilege);
+  std::vector<const Rule*> rules =
+      policy.MatchingRules(actor.name, cmd.resource, cmd.privilege, !cmd.drill_id.empty());
   if (rules.empty()) {
     return Error::PermissionDenied(fmt::format("no rule lets {} request '{}' on '{}'", actor.name,
                                                cmd.privilege, cmd.resource));
@@ -97,11 +98,17 @@ Status CheckCreateTerms(const Policy& policy, const Rule& rule, const CreateComm
                     FormatDuration(rule.max_duration), cmd.privilege, cmd.resource, rule.tier));
   }
   if (reason.empty()) return Error::InvalidArgument("reason", "a reason is required");
+  if (ticket.empty() && !cmd.drill_id.empty()) {
+    return Error::InvalidArgument("ticket", "a ticket or incident id is required");
+  }
   size_t min = static_cast<size_t>(std::max(0, policy.settings.reason_min_length));
-  if (CountCodePoints(reason) < min) {
+  if (cmd.drill_id.empty() && CountCodePoints(reason) < min) {
     return Error::InvalidArgument("reason", fmt::format("must be at least {} characters", min));
   }
-  BG_TRY(CheckTicket(policy.settings, ticket));
+  if (cmd.drill_id.empty()) BG_TRY(CheckTicket(policy.settings, ticket));
+  if (!cmd.drill_id.empty() && cmd.emergency) {
+    return Error::InvalidArgument("emergency", "a drill is not an emergency request");
+  }
   if (cmd.emergency && !rule.emergency_auto_approve) {
     return Error::InvalidArgument(
         "emergency", fmt::format("emergency access is not allowed for '{}' on '{}' at tier {}",
@@ -287,7 +294,8 @@ std::string Trim(std::string_view s) {
 Result<Transition> CreateRequest(const Policy& policy, const Actor& requester,
                                  const CreateCommand& cmd, const RiskInputs& risk, RequestId id,
                                  Timestamp now) {
-  if (!requester.Has(Role::kRequester)) {
+  const bool drill = !cmd.drill_id.empty();
+  if (!drill && !requester.Has(Role::kRequester)) {
     return Error::PermissionDenied("you need the requester role to request access");
   }
   if (cmd.resource.empty()) return Error::InvalidArgument("resource", "a resource is required");
@@ -295,6 +303,7 @@ Result<Transition> CreateRequest(const Policy& policy, const Actor& requester,
   if (resource == nullptr) {
     return Error::InvalidArgument("resource", fmt::format("unknown resource '{}'", cmd.resource));
   }
+  if (drill) BG_TRY(CheckDrillRunner(policy, requester, *resource));
   if (!Contains(resource->privileges, cmd.privilege)) {
     return Error::InvalidArgument(
         "privilege", fmt::format("resource '{}' has no privilege '{}'; it has: {}", resource->name,
@@ -329,6 +338,10 @@ Result<Transition> CreateRequest(const Policy& policy, const Actor& requester,
   r.reviewers = rule->reviewers;
   r.recording = rule->recording;
   r.approver_passkey = rule->approver_passkey;
+  if (drill) {
+    r.drill_id = cmd.drill_id;
+    r.drill_target = resource->drill;
+  }
   r.created_at = now;
   r.updated_at = now;
   r.approval_deadline = now + rule->approval_window;
@@ -345,6 +358,7 @@ Result<Transition> CreateRequest(const Policy& policy, const Actor& requester,
                       {"pool", r.pool},
                       {"required_approvals", std::to_string(r.required_approvals)},
                       {"risk_signals", Join(r.risk_signals)}};
+  if (drill) created_details["drill"] = r.drill_id;
   const bool plain_groups =
       r.groups.size() <= 1 &&
       std::all_of(r.groups.begin(), r.groups.end(),
@@ -391,6 +405,19 @@ Result<Transition> CreateRequest(const Policy& policy, const Actor& requester,
   }
   if (risk.able_approvers.has_value()) BG_TRY(CheckApprovable(policy, r, *risk.able_approvers));
   return t;
+}
+
+Status CheckDrillRunner(const Policy& policy, const Actor& actor, const Resource& resource) {
+  if (!resource.drill) {
+    return Error(ErrorCode::kFailedPrecondition,
+                 fmt::format("resource '{}' has no drill target (drill = {{...}} in the policy)",
+                             resource.name),
+                 "resource");
+  }
+  if (actor.Has(Role::kAdmin) || actor.Has(Role::kAuditor)) return Ok();
+  if (!resource.owner.empty() && policy.Matches(actor.name, resource.owner)) return Ok();
+  return Error::PermissionDenied(fmt::format(
+      "drills of '{}' are run by admins, auditors and the resource's owner", resource.name));
 }
 
 Status CheckApprovable(const Policy& policy, const Request& r,

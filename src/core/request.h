@@ -115,6 +115,11 @@ struct Request {
   std::string ended_by;        // who revoked/cancelled/denied
   std::string end_reason;
   std::string last_error;      // the last connector failure, shown to requester and approvers
+  // A drill's request (CreateCommand::drill_id): its id, and the target its grant reaches (the
+  // resource's drill target, copied at creation). Connectors issue a drill grant for this
+  // target only, and the API hands its credential to nobody: the drill uses it.
+  std::string drill_id;
+  std::optional<DrillTarget> drill_target;
   int64_t version = 0;         // bumped by the store on every write
 };
 
@@ -182,7 +187,16 @@ struct CreateCommand {
   std::string ticket;
   std::optional<int> tier;
   bool emergency = false;
+  // Set by a drill (service/drills.h): the request is a drill of the resource's drill target.
+  // It is exempt from the ticket pattern and the reason minimum, takes the lowest-tier rule for
+  // the resource and privilege whoever its requesters are, and its grant reaches only the
+  // drill target (Request::drill_target).
+  std::string drill_id;
 };
+
+// Who may run a drill of `resource`: admins, auditors and the resource's owner.
+// PermissionDenied otherwise; FailedPrecondition (field "resource") when it has no drill target.
+Status CheckDrillRunner(const Policy& policy, const Actor& actor, const Resource& resource);
 
 // Facts about the requester the shell looks up before creating a request.
 struct RiskInputs {

@@ -22,7 +22,7 @@ Status CheckTimeZone(const std::string& zone) {
   return Ok();
 }
 
-LocalTime ToLocalTime(Timestamp t, const std::string& zone) {
+CivilTime ToCivilTime(Timestamp t, const std::string& zone) {
   std::time_t secs = static_cast<std::time_t>(ToUnixSeconds(t));
   std::tm tm{};
   {
@@ -39,7 +39,12 @@ LocalTime ToLocalTime(Timestamp t, const std::string& zone) {
     }
     tzset();
   }
-  return LocalTime{tm.tm_wday, tm.tm_hour * 60 + tm.tm_min};
+  return CivilTime{tm.tm_min, tm.tm_hour, tm.tm_mday, tm.tm_mon + 1, tm.tm_wday};
+}
+
+LocalTime ToLocalTime(Timestamp t, const std::string& zone) {
+  CivilTime c = ToCivilTime(t, zone);
+  return LocalTime{c.weekday, c.hour * 60 + c.minute};
 }
 
 }  // namespace bg::service

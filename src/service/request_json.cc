@@ -97,6 +97,7 @@ json RequestJson(const core::Request& r) {
   } else {
     j["extension"] = nullptr;
   }
+  j["drill_id"] = r.drill_id.empty() ? json(nullptr) : json(r.drill_id);
   return j;
 }
 

@@ -17,6 +17,7 @@
 #include "service/audit_log.h"
 #include "service/background.h"
 #include "service/attestations.h"
+#include "service/drills.h"
 #include "service/reviews.h"
 #include "service/connector_state.h"
 #include "service/grant_runner.h"
@@ -137,6 +138,9 @@ Status Service::OpenParts(
         for (auto& p : RecordingProblems(policy, config_.connectors, path)) {
           problems.push_back(std::move(p));
         }
+        for (auto& p : Drills::PolicyProblems(policy, config_.connectors, connectors_, path)) {
+          problems.push_back(std::move(p));
+        }
         return problems;
       });
   BG_TRY(ReloadPolicy());
@@ -225,6 +229,9 @@ Status Service::Start() {
       [this](const std::string& kind, bool ok) { impl_->m.CountConnectorCall(kind, ok); });
   grants_->Start(clock_);
   reviews_->Start(kReviewCheckInterval);
+  drills_ = std::make_unique<Drills>(*this);
+  BG_TRY(drills_->FailInterrupted());
+  drills_->StartSchedules();
   if (attestations_) {
     BG_TRY(attestations_->RefreshRemovals());
     attestations_->Start(kReviewCheckInterval);
@@ -236,6 +243,7 @@ Status Service::Start() {
 
 void Service::Stop() {
   if (!started_.exchange(false)) return;
+  if (drills_) drills_->Stop();  // a drill revokes what it holds: the writer still runs
   if (grants_) grants_->Stop();
   if (reviews_) reviews_->Stop();
   if (attestations_) attestations_->Stop();

@@ -54,6 +54,7 @@ class GrantRunner;
 class PolicyHolder;
 class Reviews;
 class Attestations;
+class Drills;
 
 class Service {
  public:
@@ -88,6 +89,8 @@ class Service {
   Reviews* reviews() { return reviews_.get(); }
   // Attestation campaigns (attestations.h); null before Start.
   Attestations* attestations() { return attestations_.get(); }
+  // Drills (drills.h); null before Start and in kAdmin mode.
+  Drills* drills() { return drills_.get(); }
   // How often open reviews are checked for a passed deadline (kServer).
   static constexpr Seconds kReviewCheckInterval{5};
   std::shared_ptr<const core::Policy> policy() const;
@@ -238,6 +241,7 @@ class Service {
   std::unique_ptr<RequestWorkflow> workflow_;  // from Start() on
   std::unique_ptr<Reviews> reviews_;           // from Start() on
   std::unique_ptr<Attestations> attestations_;  // from Start() on
+  std::unique_ptr<Drills> drills_;              // from Start() on (kServer)
   std::unique_ptr<AuditFollower> follower_;  // kServer: feeds events_' leaves from the store
   Mode mode_;
   std::atomic<bool> started_{false};

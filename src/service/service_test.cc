@@ -99,6 +99,9 @@ class FailingStore final : public store::Store {
   Result<std::vector<core::Campaign>> ListCampaigns(std::optional<core::CampaignState> s, int n) override {
     return inner_->ListCampaigns(s, n);
   }
+  Result<std::optional<store::DrillRecord>> GetDrill(const std::string& id) override { return inner_->GetDrill(id); }
+  Result<std::vector<store::DrillRecord>> ListDrills(const store::DrillFilter& f) override { return inner_->ListDrills(f); }
+  Result<std::map<std::string, Timestamp>> LastSuccessfulDrills() override { return inner_->LastSuccessfulDrills(); }
   Result<std::optional<store::SessionRecord>> GetSession(const SessionId& id) override { return inner_->GetSession(id); }
   Result<std::vector<store::SessionRecord>> ListSessions(const store::SessionFilter& f) override { return inner_->ListSessions(f); }
   Result<std::vector<store::SessionChunk>> GetSessionChunks(const SessionId& id, int64_t from, int64_t n) override {

@@ -115,6 +115,25 @@ void Tx::PutCampaign(const core::Campaign& c) {
   batch_.campaigns.push_back({c, c.version});
 }
 
+Result<std::optional<store::DrillRecord>> Tx::GetDrill(const std::string& id) {
+  if (auto it = drill_slot_.find(id); it != drill_slot_.end()) {
+    store::DrillRecord d = batch_.drills[it->second].drill;
+    d.version = batch_.drills[it->second].expected_version + 1;
+    return std::optional<store::DrillRecord>(std::move(d));
+  }
+  return store_.GetDrill(id);
+}
+
+void Tx::PutDrill(const store::DrillRecord& d) {
+  Staged();
+  if (auto it = drill_slot_.find(d.id); it != drill_slot_.end()) {
+    batch_.drills[it->second].drill = d;
+    return;
+  }
+  drill_slot_[d.id] = batch_.drills.size();
+  batch_.drills.push_back({d, d.version});
+}
+
 Result<std::optional<std::string>> Tx::GetMeta(const std::string& key) {
   for (auto it = batch_.meta.rbegin(); it != batch_.meta.rend(); ++it) {
     if (it->first == key) return std::optional<std::string>(it->second);

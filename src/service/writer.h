@@ -61,6 +61,9 @@ class Tx {
   // Attestation campaigns, likewise (c.version as read; 0 inserts).
   Result<std::optional<core::Campaign>> GetCampaign(const std::string& id);
   void PutCampaign(const core::Campaign& c);
+  // Drills, likewise (d.version as read; 0 inserts).
+  Result<std::optional<store::DrillRecord>> GetDrill(const std::string& id);
+  void PutDrill(const store::DrillRecord& d);
   // Appends one audit leaf (canonical JSON of the event at now()).
   void Audit(const core::AuditEvent& event);
   // A durable timer (its id is assigned here) and a connector job ("grant", "revoke").
@@ -85,6 +88,7 @@ class Tx {
   std::map<std::string, size_t> user_slot_;
   std::map<std::string, size_t> review_slot_;  // id -> index in batch_.reviews
   std::map<std::string, size_t> campaign_slot_;
+  std::map<std::string, size_t> drill_slot_;
   std::vector<std::function<void()>> after_commit_;
   std::vector<store::TimerRecord> new_timers_;
   bool staged_ = false;

@@ -309,6 +309,16 @@ std::string EncodeRequestBody(const core::Request& r) {
   } else {
     j["extension"] = nullptr;
   }
+  if (!r.drill_id.empty()) {
+    j["drill_id"] = r.drill_id;
+    if (r.drill_target) {
+      const core::DrillTarget& d = *r.drill_target;
+      j["drill_target"] = {{"principal", d.principal}, {"user", d.user},
+                           {"host", d.host},           {"port", d.port},
+                           {"known_hosts", d.known_hosts}, {"database", d.database},
+                           {"check", d.check}};
+    }
+  }
   // Invalid UTF-8 in a free-text field is replaced rather than thrown on.
   return j.dump(-1, ' ', false, json::error_handler_t::replace);
 }
@@ -374,6 +384,74 @@ Status DecodeRequestBody(std::string_view text, std::string_view column, core::R
     er.ObjList("approvals", e.approvals, ReadApproval);
     r.extension = std::move(e);
   }
+  r.drill_id.clear();
+  rd.Str("drill_id", r.drill_id);  // absent on requests that are not drills
+  r.drill_target.reset();
+  if (const json* dt = rd.Object("drill_target")) {
+    core::DrillTarget d;
+    ObjectReader dr(*dt, rd.path() + ".drill_target", &status);
+    dr.Str("principal", d.principal);
+    dr.Str("user", d.user);
+    dr.Str("host", d.host);
+    dr.Int("port", d.port);
+    dr.Str("known_hosts", d.known_hosts);
+    dr.Str("database", d.database);
+    dr.StrList("check", d.check);
+    r.drill_target = std::move(d);
+  }
+  return status;
+}
+
+std::string EncodeDrillBody(const DrillRecord& d) {
+  json steps = json::array();
+  for (const DrillStep& st : d.steps) {
+    steps.push_back({{"name", st.name}, {"ok", st.ok}, {"ms", st.ms}, {"detail", st.detail}});
+  }
+  json j = {{"number", d.number},
+            {"privilege", d.privilege},
+            {"tier", d.tier},
+            {"request", d.request.value()},
+            {"started_by", d.started_by},
+            {"scheduled", d.scheduled},
+            {"steps", std::move(steps)},
+            {"time_to_access_ms",
+             d.time_to_access_ms ? json(*d.time_to_access_ms) : json(nullptr)},
+            {"failure", d.failure},
+            {"host_key", d.host_key}};
+  return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+Status DecodeDrillBody(std::string_view text, std::string_view column, DrillRecord& d) {
+  json j = json::parse(text, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) {
+    return Error::Internal(fmt::format("{}: not a JSON object", column));
+  }
+  Status status = Ok();
+  ObjectReader rd(j, std::string(column), &status);
+  rd.Int64("number", d.number);
+  rd.Str("privilege", d.privilege);
+  rd.Int("tier", d.tier);
+  std::string request;
+  rd.Str("request", request);
+  d.request = RequestId(request);
+  rd.Str("started_by", d.started_by);
+  rd.Bool("scheduled", d.scheduled);
+  rd.ObjList("steps", d.steps, [](ObjectReader& sr, DrillStep& st) {
+    sr.Str("name", st.name);
+    sr.Bool("ok", st.ok);
+    sr.Int64("ms", st.ms);
+    sr.Str("detail", st.detail);
+  });
+  d.time_to_access_ms.reset();
+  if (auto it = j.find("time_to_access_ms"); it != j.end() && !it->is_null()) {
+    if (it->is_number_integer()) {
+      d.time_to_access_ms = it->get<int64_t>();
+    } else if (status) {
+      status = Error::Internal(fmt::format("{}.time_to_access_ms: not an integer", column));
+    }
+  }
+  rd.Str("failure", d.failure);
+  rd.Str("host_key", d.host_key);
   return status;
 }
 

@@ -47,6 +47,11 @@ Result<core::ReviewState> ParseStoredReviewState(std::string_view s, std::string
 std::string EncodeCampaignBody(const core::Campaign& c);
 Status DecodeCampaignBody(std::string_view json, std::string_view column, core::Campaign& c);
 
+// drills.body: every field of a drill except those the drills table keeps in columns (id,
+// resource, state, started_at, finished_at, version), as compact JSON.
+std::string EncodeDrillBody(const DrillRecord& d);
+Status DecodeDrillBody(std::string_view json, std::string_view column, DrillRecord& d);
+
 // users.passkeys: a JSON array of objects (binary fields base64url). Decoding a malformed value
 // is Internal naming `column`.
 std::string EncodePasskeys(const std::vector<PasskeyRecord>& passkeys);

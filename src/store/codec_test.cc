@@ -108,6 +108,29 @@ TEST(CodecTest, BodyRoundTripsExtremeValues) {
   EXPECT_EQ(back.risk_signals, r.risk_signals);
 }
 
+TEST(CodecTest, DrillRequestsKeepTheirTarget) {
+  core::Request r = BodyRequest();
+  r.drill_id = "dr_1";
+  core::DrillTarget d;
+  d.principal = "canary";
+  d.user = "drill";
+  d.host = "127.0.0.1";
+  d.port = 2222;
+  d.check = {"/bin/true", "x"};
+  r.drill_target = d;
+  core::Request back;
+  ASSERT_TRUE(DecodeRequestBody(EncodeRequestBody(r), "b", back).has_value());
+  EXPECT_EQ(back.drill_id, "dr_1");
+  ASSERT_TRUE(back.drill_target.has_value());
+  EXPECT_EQ(*back.drill_target, d);
+  // A request that is no drill says nothing of drills, and decoding it clears them.
+  core::Request plain = BodyRequest();
+  EXPECT_EQ(EncodeRequestBody(plain).find("drill"), std::string::npos);
+  ASSERT_TRUE(DecodeRequestBody(EncodeRequestBody(plain), "b", back).has_value());
+  EXPECT_TRUE(back.drill_id.empty());
+  EXPECT_FALSE(back.drill_target.has_value());
+}
+
 // Decoding replaces the list and optional fields rather than adding to them.
 TEST(CodecTest, DecodingOverwritesCollections) {
   core::Request target = BodyRequest();

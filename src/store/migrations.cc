@@ -226,11 +226,27 @@ CREATE INDEX campaigns_by_state ON campaigns(state, opened_at, id);
 CREATE INDEX campaigns_by_opened ON campaigns(opened_at, id);
 )sql";
 
+// Version 10: drills (issue 15): one row per drill, its steps in `body` (JSON).
+constexpr std::string_view kV10 = R"sql(
+CREATE TABLE drills (
+  id          TEXT NOT NULL PRIMARY KEY,
+  resource    TEXT NOT NULL,
+  state       TEXT NOT NULL,
+  started_at  INTEGER NOT NULL,
+  finished_at INTEGER,
+  version     INTEGER NOT NULL,
+  body        TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX drills_by_started ON drills(started_at, id);
+CREATE INDEX drills_by_resource ON drills(resource, started_at, id);
+CREATE INDEX drills_ok ON drills(resource, finished_at) WHERE state = 'ok';
+)sql";
+
 }  // namespace
 
 const std::vector<std::string_view>& Migrations() {
   static const std::vector<std::string_view> kMigrations = {kV1, kV2, kV3, kV4, kV5,
-                                                            kV6, kV7, kV8, kV9};
+                                                            kV6, kV7, kV8, kV9, kV10};
   return kMigrations;
 }
 

@@ -188,6 +188,63 @@ Status WriteReview(Connection& conn, const WriteBatch::ReviewWrite& w) {
                                      w.expected_version));
 }
 
+// ---- drills -----------------------------------------------------------------------------------
+
+constexpr std::string_view kDrillColumns =
+    "id, resource, state, started_at, finished_at, version, body";
+
+Result<DrillRecord> ReadDrill(const Stmt& s) {
+  DrillRecord d;
+  d.id = s.Text(0);
+  d.resource = s.Text(1);
+  d.state = s.Text(2);
+  if (d.state != "running" && d.state != "ok" && d.state != "failed") {
+    return Error::Internal(fmt::format("drill '{}': unknown stored state", d.id));
+  }
+  d.started_at = FromUnixSeconds(s.Int(3));
+  if (auto f = s.OptInt(4)) d.finished_at = FromUnixSeconds(*f);
+  d.version = s.Int(5);
+  Status body = DecodeDrillBody(s.Text(6), "drills.body", d);
+  if (!body) return Context(body.error(), fmt::format("drill '{}'", d.id));
+  return d;
+}
+
+Status WriteDrill(Connection& conn, const WriteBatch::DrillWrite& w) {
+  const DrillRecord& d = w.drill;
+  auto bind = [&](Stmt& st) {
+    st.Bind(1, d.id).Bind(2, d.resource).Bind(3, d.state).Bind(4, ToUnixSeconds(d.started_at));
+    if (d.finished_at) {
+      st.Bind(5, ToUnixSeconds(*d.finished_at));
+    } else {
+      st.BindNull(5);
+    }
+    st.Bind(6, w.expected_version + 1).Bind(7, EncodeDrillBody(d));
+  };
+  if (w.expected_version == 0) {
+    BG_ASSIGN_OR_RETURN(Stmt ins, conn.Prepare(fmt::format(
+                                      "INSERT INTO drills({}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                                      kDrillColumns)));
+    bind(ins);
+    Status st = ins.Run();
+    if (!st && st.error().code() == ErrorCode::kConflict) {
+      return Error::Conflict(fmt::format("drill '{}' already exists", d.id));
+    }
+    if (!st) return Context(st.error(), fmt::format("insert drill '{}'", d.id));
+    return Ok();
+  }
+  // The resource and start of a drill never change.
+  BG_ASSIGN_OR_RETURN(Stmt upd, conn.Prepare("UPDATE drills SET state = ?3, finished_at = ?5, "
+                                             "version = ?6, body = ?7 WHERE id = ?1 AND "
+                                             "version = ?8 AND resource = ?2 AND started_at = ?4"));
+  bind(upd);
+  upd.Bind(8, w.expected_version);
+  Status st = upd.Run();
+  if (!st) return Context(st.error(), fmt::format("update drill '{}'", d.id));
+  if (upd.Changes() == 1) return Ok();
+  return Error::Conflict(
+      fmt::format("drill '{}' is missing or not at version {}", d.id, w.expected_version));
+}
+
 // ---- attestation campaigns ----------------------------------------------------------------------
 
 constexpr std::string_view kCampaignColumns = "id, scope, state, opened_at, due_at, version, body";
@@ -637,6 +694,7 @@ Status SqliteStore::ApplyBatch(const WriteBatch& batch) {
   for (const auto& ch : batch.chunks) BG_TRY(WriteChunk(c, ch));
   for (const auto& w : batch.reviews) BG_TRY(WriteReview(c, w));
   for (const auto& w : batch.campaigns) BG_TRY(WriteCampaign(c, w));
+  for (const auto& w : batch.drills) BG_TRY(WriteDrill(c, w));
   if (!batch.sources.empty()) {
     BG_ASSIGN_OR_RETURN(
         Stmt s,
@@ -1031,6 +1089,62 @@ Result<std::vector<core::Campaign>> SqliteStore::ListCampaigns(
     if (!row) break;
     BG_ASSIGN_OR_RETURN(core::Campaign c, ReadCampaign(q));
     out.push_back(std::move(c));
+  }
+  return out;
+}
+
+// ---- reads: drills -------------------------------------------------------------------------------
+
+Result<std::optional<DrillRecord>> SqliteStore::GetDrill(const std::string& id) {
+  BG_ASSIGN_OR_RETURN(auto conn, Reader());
+  BG_ASSIGN_OR_RETURN(Stmt q, conn->Prepare(fmt::format("SELECT {} FROM drills WHERE id = ?1",
+                                                        kDrillColumns)));
+  q.Bind(1, id);
+  BG_ASSIGN_OR_RETURN(bool row, q.Step());
+  if (!row) return std::optional<DrillRecord>();
+  BG_ASSIGN_OR_RETURN(DrillRecord d, ReadDrill(q));
+  return std::optional<DrillRecord>(std::move(d));
+}
+
+Result<std::vector<DrillRecord>> SqliteStore::ListDrills(const DrillFilter& filter) {
+  if (filter.limit <= 0) return Error::InvalidArgument("limit", "limit must be a positive number");
+  BG_ASSIGN_OR_RETURN(auto conn, Reader());
+  std::vector<Param> params;
+  std::vector<std::string> conds;
+  if (filter.resource) {
+    params.emplace_back(*filter.resource);
+    conds.push_back(fmt::format("resource = ?{}", params.size()));
+  }
+  if (filter.since) {
+    params.emplace_back(ToUnixSeconds(*filter.since));
+    conds.push_back(fmt::format("started_at >= ?{}", params.size()));
+  }
+  std::string where = conds.empty() ? "" : " WHERE " + fmt::format("{}", fmt::join(conds, " AND "));
+  params.emplace_back(int64_t{std::min(filter.limit, kMaxListLimit)});
+  BG_ASSIGN_OR_RETURN(
+      Stmt q, conn->Prepare(fmt::format(
+                  "SELECT {} FROM drills{} ORDER BY started_at DESC, id DESC LIMIT ?{}",
+                  kDrillColumns, where, params.size())));
+  BindAll(q, params);
+  std::vector<DrillRecord> out;
+  for (;;) {
+    BG_ASSIGN_OR_RETURN(bool row, q.Step());
+    if (!row) break;
+    BG_ASSIGN_OR_RETURN(DrillRecord d, ReadDrill(q));
+    out.push_back(std::move(d));
+  }
+  return out;
+}
+
+Result<std::map<std::string, Timestamp>> SqliteStore::LastSuccessfulDrills() {
+  BG_ASSIGN_OR_RETURN(auto conn, Reader());
+  BG_ASSIGN_OR_RETURN(Stmt q, conn->Prepare("SELECT resource, MAX(finished_at) FROM drills "
+                                            "WHERE state = 'ok' GROUP BY resource"));
+  std::map<std::string, Timestamp> out;
+  for (;;) {
+    BG_ASSIGN_OR_RETURN(bool row, q.Step());
+    if (!row) break;
+    if (auto at = q.OptInt(1)) out[q.Text(0)] = FromUnixSeconds(*at);
   }
   return out;
 }

@@ -53,6 +53,9 @@ class SqliteStore final : public Store {
   Result<std::optional<core::Campaign>> GetCampaign(const std::string& id) override;
   Result<std::vector<core::Campaign>> ListCampaigns(std::optional<core::CampaignState> state,
                                                     int limit) override;
+  Result<std::optional<DrillRecord>> GetDrill(const std::string& id) override;
+  Result<std::vector<DrillRecord>> ListDrills(const DrillFilter& filter) override;
+  Result<std::map<std::string, Timestamp>> LastSuccessfulDrills() override;
 
   Result<std::optional<SessionRecord>> GetSession(const SessionId& id) override;
   Result<std::vector<SessionRecord>> ListSessions(const SessionFilter& filter) override;

@@ -170,6 +170,7 @@ TEST_F(SqliteStoreTest, MigrationSevenIndexesTheLeavesAlreadyStored) {
   RawExec("DROP TABLE audit_requests");
   RawExec("DROP TABLE reviews");
   RawExec("DROP TABLE campaigns");
+  RawExec("DROP TABLE drills");
   RawExec("DELETE FROM schema_version WHERE version >= 7");
   auto s = MustOpen();
   ASSERT_NE(s, nullptr);

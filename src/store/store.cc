@@ -14,7 +14,7 @@ bool WriteBatch::empty() const {
          tokens_deleted.empty() &&
          timers.empty() && timers_deleted.empty() && outbox.empty() && outbox_deleted.empty() &&
          audit.empty() && meta.empty() && sources.empty() && sessions.empty() &&
-         chunks.empty() && reviews.empty() && campaigns.empty();
+         chunks.empty() && reviews.empty() && campaigns.empty() && drills.empty();
 }
 
 namespace {

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -116,6 +117,39 @@ struct SessionRecord {
   std::string end_reason;      // "exit", "expired", "revoked", ... once complete
 };
 
+// A drill (service/drills.h): the whole path run for real against a resource's drill target, and
+// what each step took. `state` is "running", "ok" or "failed".
+struct DrillStep {
+  std::string name;    // "request", "approval 1 (carol)", "credential", "use", "revoke"
+  bool ok = false;
+  int64_t ms = 0;      // milliseconds from the drill's start to the end of this step
+  std::string detail;  // what failed, or what was seen (a host key fingerprint)
+};
+struct DrillRecord {
+  std::string id;  // "dr_<n>"
+  int64_t number = 0;  // n: the drill's request carries the ticket DRILL-<n>
+  std::string resource;
+  std::string privilege;
+  int tier = 0;
+  RequestId request;
+  std::string started_by;  // the person, or "schedule"
+  bool scheduled = false;
+  std::string state = "running";
+  Timestamp started_at;
+  std::optional<Timestamp> finished_at;
+  std::vector<DrillStep> steps;
+  std::optional<int64_t> time_to_access_ms;  // request to verified use, when it got there
+  std::string failure;                       // the first failed step's detail
+  std::string host_key;                      // ssh: the fingerprint accepted on first use
+  int64_t version = 0;
+};
+
+struct DrillFilter {
+  std::optional<std::string> resource;
+  std::optional<Timestamp> since;  // started_at >= since
+  int limit = 100;                 // newest first, at most 1000
+};
+
 // One piece of a recording: asciicast event lines, each ending in '\n'.
 struct SessionChunk {
   SessionId session;
@@ -183,6 +217,14 @@ struct WriteBatch {
     int64_t expected_version = 0;
   };
   std::vector<CampaignWrite> campaigns = {};
+
+  // Drills: `expected_version` 0 inserts (Conflict if the id exists); otherwise the stored
+  // version must equal it.
+  struct DrillWrite {
+    DrillRecord drill;
+    int64_t expected_version = 0;
+  };
+  std::vector<DrillWrite> drills = {};
 
   bool empty() const;
 };
@@ -255,6 +297,11 @@ class Store {
   virtual Result<std::optional<core::Campaign>> GetCampaign(const std::string& id) = 0;
   virtual Result<std::vector<core::Campaign>> ListCampaigns(
       std::optional<core::CampaignState> state, int limit) = 0;
+
+  // Drills. LastSuccessfulDrills: {resource -> when its latest successful drill finished}.
+  virtual Result<std::optional<DrillRecord>> GetDrill(const std::string& id) = 0;
+  virtual Result<std::vector<DrillRecord>> ListDrills(const DrillFilter& filter) = 0;
+  virtual Result<std::map<std::string, Timestamp>> LastSuccessfulDrills() = 0;
 
   // Recorded sessions. The defaults answer FailedPrecondition (a backend, or a test wrapper,
   // that keeps no recordings); every real backend overrides all three.

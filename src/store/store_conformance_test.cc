@@ -1374,6 +1374,91 @@ TEST_P(StoreConformanceTest, ReviewsAreListedByDeadlineWithFiltersAndCounted) {
   EXPECT_EQ(*store_->CountReviews({}), 6);
 }
 
+TEST_P(StoreConformanceTest, DrillsRoundTripUpdateByVersionAndList) {
+  auto drill = [](std::string id, std::string resource, int64_t started, std::string state) {
+    DrillRecord d;
+    d.id = std::move(id);
+    d.number = 3;
+    d.resource = std::move(resource);
+    d.privilege = "ops";
+    d.tier = 2;
+    d.request = RequestId("req-9");
+    d.started_by = "audrey";
+    d.started_at = T(started);
+    d.state = std::move(state);
+    if (d.state != "running") d.finished_at = T(started + 5);
+    return d;
+  };
+  DrillRecord a = drill("dr_1", "bastion", 10, "running");
+  a.steps = {{"request", true, 12, ""}, {"approval 1 (carol)", true, 4500, "carol"}};
+  a.host_key = "SHA256:abc";
+  WriteBatch b;
+  b.drills.push_back({a, 0});
+  b.drills.push_back({drill("dr_2", "bastion", 20, "ok"), 0});
+  b.drills.push_back({drill("dr_3", "db", 30, "ok"), 0});
+  b.drills.push_back({drill("dr_4", "bastion", 40, "failed"), 0});
+  MustCommit(b);
+  auto got = store_->GetDrill("dr_1");
+  ASSERT_TRUE(got.has_value() && got->has_value());
+  const DrillRecord& g = **got;
+  EXPECT_EQ(g.resource, "bastion");
+  EXPECT_EQ(g.number, 3);
+  EXPECT_EQ(g.tier, 2);
+  EXPECT_EQ(g.request, RequestId("req-9"));
+  EXPECT_EQ(g.state, "running");
+  EXPECT_FALSE(g.finished_at.has_value());
+  EXPECT_FALSE(g.time_to_access_ms.has_value());
+  ASSERT_EQ(g.steps.size(), 2u);
+  EXPECT_EQ(g.steps[1].name, "approval 1 (carol)");
+  EXPECT_EQ(g.steps[1].ms, 4500);
+  EXPECT_EQ(g.host_key, "SHA256:abc");
+  EXPECT_EQ(g.version, 1);
+  EXPECT_FALSE(store_->GetDrill("dr_x")->has_value());
+
+  WriteBatch dup;
+  dup.drills.push_back({a, 0});
+  EXPECT_EQ(store_->Commit(dup).error().code(), ErrorCode::kConflict);
+  DrillRecord done = g;
+  done.state = "ok";
+  done.finished_at = T(99);
+  done.time_to_access_ms = 250;
+  WriteBatch upd;
+  upd.drills.push_back({done, 1});
+  MustCommit(upd);
+  WriteBatch stale;
+  stale.drills.push_back({done, 1});
+  EXPECT_EQ(store_->Commit(stale).error().code(), ErrorCode::kConflict);
+  auto after = **store_->GetDrill("dr_1");
+  EXPECT_EQ(after.version, 2);
+  EXPECT_EQ(after.time_to_access_ms, 250);
+  EXPECT_EQ(after.finished_at, T(99));
+
+  using V = std::vector<std::string>;
+  auto ids = [&](const DrillFilter& f) {
+    V out;
+    auto listed = store_->ListDrills(f);
+    EXPECT_TRUE(listed.has_value());
+    if (listed) {
+      for (const DrillRecord& d : *listed) out.push_back(d.id);
+    }
+    return out;
+  };
+  EXPECT_EQ(ids({}), (V{"dr_4", "dr_3", "dr_2", "dr_1"}));
+  DrillFilter bastion;
+  bastion.resource = "bastion";
+  bastion.since = T(20);
+  EXPECT_EQ(ids(bastion), (V{"dr_4", "dr_2"}));
+  DrillFilter two;
+  two.limit = 2;
+  EXPECT_EQ(ids(two), (V{"dr_4", "dr_3"}));
+  two.limit = 0;
+  EXPECT_EQ(store_->ListDrills(two).error().code(), ErrorCode::kInvalidArgument);
+
+  auto last = store_->LastSuccessfulDrills();
+  ASSERT_TRUE(last.has_value());
+  EXPECT_EQ(*last, (std::map<std::string, Timestamp>{{"bastion", T(99)}, {"db", T(35)}}));
+}
+
 std::string BackendName(const ::testing::TestParamInfo<StoreBackend>& info) {
   return info.param.name;
 }

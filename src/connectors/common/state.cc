@@ -31,6 +31,7 @@ std::string GrantJson(std::string_view action, const core::Request& r, Timestamp
             {"privilege", r.privilege},
             {"starts_at", FormatRfc3339(w.starts_at)},
             {"ends_at", FormatRfc3339(w.ends_at)}};
+  if (!r.drill_id.empty()) j["drill_id"] = r.drill_id;
   return j.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 

@@ -57,6 +57,7 @@ Result<std::string> ExecConnector::Run(std::string_view action,
 }
 
 Status ExecConnector::Grant(const core::Request& grant) {
+  if (!grant.drill_id.empty()) return Ok();  // a drill reaches its check only
   BG_ASSIGN_OR_RETURN(std::string out, Run("grant", grant_, GrantJson("grant", grant, clock_.Now())));
   BG_ASSIGN_OR_RETURN(std::string cred, ParseCredentialAnswer(out, "exec " + state_.instance()));
   std::fill(out.begin(), out.end(), '\0');
@@ -69,6 +70,7 @@ Status ExecConnector::Grant(const core::Request& grant) {
 }
 
 Status ExecConnector::Revoke(const core::Request& grant) {
+  if (!grant.drill_id.empty()) return Ok();
   BG_TRY(Run("revoke", revoke_, GrantJson("revoke", grant, clock_.Now())));
   return OneTimeCredentials(state_).Discard(grant.id);
 }
@@ -82,6 +84,17 @@ Status ExecConnector::Probe() {
 
 Result<Secret> ExecConnector::TakeCredential(const core::Request& grant) {
   return OneTimeCredentials(state_).Take(grant.id);
+}
+
+Result<connector::DrillUse> ExecConnector::UseDrillGrant(const core::Request& grant,
+                                                         const Issued&) {
+  if (grant.drill_id.empty() || !grant.drill_target || grant.drill_target->check.empty()) {
+    return Error::FailedPrecondition("not a drill grant with a check program");
+  }
+  BG_TRY(Run("drill check", grant.drill_target->check, GrantJson("drill", grant, clock_.Now())));
+  connector::DrillUse use;
+  use.detail = fmt::format("{} exited with status 0", grant.drill_target->check.front());
+  return use;
 }
 
 }  // namespace bg::connectors

@@ -7,6 +7,11 @@
 // fetches it once. The programs must be idempotent by grant_id (a retried call repeats it) and
 // treat a revoke of an unknown grant as done. A missing `probe` argv makes Probe() run nothing.
 //
+// A drill grant (core::Request::drill_id) runs neither the grant nor the revoke program: they
+// act on the real target, which a drill must not reach. The drill's use (UseDrillGrant) runs
+// the resource's drill check program (`drill = { check = [...] }` in the policy) with the
+// drill grant as JSON on stdin ("action": "drill", "drill_id"); exit status 0 proves the path.
+//
 // Options: grant, revoke (argv arrays, required), probe (argv array), timeout (default "30s").
 #pragma once
 
@@ -19,7 +24,9 @@
 
 namespace bg::connectors {
 
-class ExecConnector final : public connector::Connector, public connector::CredentialSource {
+class ExecConnector final : public connector::Connector,
+                            public connector::CredentialSource,
+                            public connector::DrillUser {
  public:
   static Result<std::unique_ptr<ExecConnector>> Create(const connector::PluginConfig& config,
                                                        const connector::ConnectorContext& context);
@@ -28,6 +35,9 @@ class ExecConnector final : public connector::Connector, public connector::Crede
   Status Probe() override;
   connector::CredentialSource* AsCredentialSource() override { return this; }
   Result<Secret> TakeCredential(const core::Request& grant) override;
+  connector::DrillUser* AsDrillUser() override { return this; }
+  Result<connector::DrillUse> UseDrillGrant(const core::Request& grant,
+                                            const Issued& issued) override;
 
  private:
   ExecConnector(ConnectorState state, const Clock& clock)

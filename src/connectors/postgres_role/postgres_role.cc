@@ -200,9 +200,14 @@ Status PostgresRoleConnector::Grant(const core::Request& grant) {
   std::lock_guard lock(mu_);
   BG_ASSIGN_OR_RETURN(auto conn, Connect());
   const std::string role = DerivePostgresRoleName(role_prefix_, grant.requester, grant.id);
+  // A drill grant logs in to the drill database and is a member of no role.
+  const bool drill = !grant.drill_id.empty();
+  if (drill && (!grant.drill_target || grant.drill_target->database.empty())) {
+    return Error::FailedPrecondition("the drill grant has no drill database");
+  }
   BG_ASSIGN_OR_RETURN(auto priv_rows,
                       conn->Exec("SELECT 1 FROM pg_roles WHERE rolname = $1", {grant.privilege}));
-  if (priv_rows.empty()) {
+  if (priv_rows.empty() && !drill) {
     return Error::FailedPrecondition(
         fmt::format("postgres_role {}: the privilege role '{}' does not exist on the target",
                     state_.instance(), grant.privilege));
@@ -232,19 +237,20 @@ Status PostgresRoleConnector::Grant(const core::Request& grant) {
   constexpr std::string_view kAttributes =
       "LOGIN INHERIT NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS";
   if (!exists) {
-    BG_TRY(conn->Exec(fmt::format("CREATE ROLE {} {}{} VALID UNTIL {} IN ROLE {}", ident,
-                                  kAttributes, password_clause, until, priv)));
+    BG_TRY(conn->Exec(fmt::format("CREATE ROLE {} {}{} VALID UNTIL {}{}", ident, kAttributes,
+                                  password_clause, until, drill ? "" : " IN ROLE " + priv)));
   } else {
     // Only LOGIN, the password and the window change: a CREATEROLE admin may not restate
     // NOSUPERUSER and friends, and they are as CREATE ROLE set them.
     BG_TRY(conn->Exec(
         fmt::format("ALTER ROLE {} LOGIN{} VALID UNTIL {}", ident, password_clause, until)));
-    BG_TRY(conn->Exec(fmt::format("GRANT {} TO {}", priv, ident)));
+    if (!drill) BG_TRY(conn->Exec(fmt::format("GRANT {} TO {}", priv, ident)));
   }
   if (password) {
     json cred = {{"username", role},       {"password", std::string(password->Reveal())},
                  {"host", host_},          {"port", port_},
-                 {"dbname", dbname_},      {"valid_until", FormatRfc3339(w.ends_at)}};
+                 {"dbname", drill ? grant.drill_target->database : dbname_},
+                 {"valid_until", FormatRfc3339(w.ends_at)}};
     std::string text = cred.dump();
     Secret sealed_text(text);
     std::fill(text.begin(), text.end(), '\0');
@@ -301,6 +307,51 @@ Status PostgresRoleConnector::Probe() {
 Result<Secret> PostgresRoleConnector::TakeCredential(const core::Request& grant) {
   std::lock_guard lock(mu_);
   return OneTimeCredentials(state_).Take(grant.id);
+}
+
+Result<connector::DrillUse> PostgresRoleConnector::UseDrillGrant(const core::Request& grant,
+                                                                  const Issued& issued) {
+  if (grant.drill_id.empty() || !grant.drill_target || grant.drill_target->database.empty()) {
+    return Error::FailedPrecondition("not a drill grant");
+  }
+  BG_ASSIGN_OR_RETURN(Secret taken, TakeCredential(grant));
+  connector::DrillCredential made;
+  made.kind = connector::DrillCredential::Kind::kTaken;
+  BG_TRY(issued(made));
+  std::string user, password;
+  try {
+    json cred = json::parse(taken.Reveal());
+    user = cred.at("username").get<std::string>();
+    password = cred.at("password").get<std::string>();
+  } catch (const json::exception&) {
+    return Error::Internal("postgres_role " + state_.instance() + ": the stored credential is "
+                           "not the expected JSON");
+  }
+  const std::string& database = grant.drill_target->database;
+  std::string timeout = std::to_string(connect_timeout_);
+  // The admin DSN (expanded first) gives host, port and TLS settings; the later keys override
+  // the role, its password and the database.
+  const char* keys[] = {"dbname", "user", "password", "dbname", "connect_timeout",
+                        "application_name", nullptr};
+  const char* vals[] = {dsn_.c_str(), user.c_str(), password.c_str(), database.c_str(),
+                        timeout.c_str(), "breakglass-drill", nullptr};
+  PGconn* c = PQconnectdbParams(keys, vals, /*expand_dbname=*/1);
+  std::fill(password.begin(), password.end(), '\0');
+  Conn conn(c);
+  if (c == nullptr || PQstatus(c) != CONNECTION_OK) {
+    std::string msg = c ? PQerrorMessage(c) : "out of memory";
+    while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
+    return Error::Unavailable(fmt::format("login as {} to database {} failed: {}", user, database,
+                                          msg));
+  }
+  BG_ASSIGN_OR_RETURN(auto rows, conn.Exec("select 1"));
+  if (rows.size() != 1 || rows[0] != "1") {
+    return Error::Unavailable(fmt::format("select 1 as {} on {} did not return 1", user, database));
+  }
+  connector::DrillUse use;
+  use.detail = fmt::format("login as {} to database {} on {}:{}, select 1", user, database, host_,
+                           port_);
+  return use;
 }
 
 }  // namespace bg::connectors

@@ -10,6 +10,10 @@
 // checks the admin may create roles. Every identifier goes through PQescapeIdentifier and every
 // literal through PQescapeLiteral or a bound parameter. Thread-safe (one connection per call).
 //
+// A drill grant (core::Request::drill_id) gets a login role that is a member of no role, for the
+// drill target's database; UseDrillGrant takes its one-time credential and logs in with it to
+// that database on the admin DSN's host and port, running `select 1`.
+//
 // Options: dsn (libpq connection string of the admin role, required), password_file (the
 // admin's password, mode 0600; read at start, kept sealed in memory), owned_objects
 // ("refuse" | "reassign"), role_prefix (default "bg_"), connect_timeout (default "10s").
@@ -31,7 +35,9 @@ namespace bg::connectors {
 std::string DerivePostgresRoleName(std::string_view prefix, std::string_view person,
                                    const RequestId& id);
 
-class PostgresRoleConnector final : public connector::Connector, public connector::CredentialSource {
+class PostgresRoleConnector final : public connector::Connector,
+                                    public connector::CredentialSource,
+                                    public connector::DrillUser {
  public:
   static Result<std::unique_ptr<PostgresRoleConnector>> Create(
       const connector::PluginConfig& config, const connector::ConnectorContext& context);
@@ -43,6 +49,9 @@ class PostgresRoleConnector final : public connector::Connector, public connecto
   connector::CredentialSource* AsCredentialSource() override { return this; }
   // {"username","password","host","port","dbname"}, once per grant.
   Result<Secret> TakeCredential(const core::Request& grant) override;
+  connector::DrillUser* AsDrillUser() override { return this; }
+  Result<connector::DrillUse> UseDrillGrant(const core::Request& grant,
+                                            const Issued& issued) override;
 
  private:
   class Conn;

@@ -1,10 +1,16 @@
 #include "connectors/ssh_ca/ssh_ca_connector.h"
 
 #include <fmt/format.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
 
 #include <nlohmann/json.hpp>
 
+#include "connectors/common/process.h"
 #include "service/recording_check.h"
+#include "util/fs.h"
 #include "ssh/krl.h"
 
 namespace bg::connectors {
@@ -164,16 +170,21 @@ Result<IssuedCertificate> SshCaConnector::IssueCertificate(const core::Request& 
       now >= *grant.ends_at) {
     return Error::FailedPrecondition("the grant is not active");
   }
-  ssh::CertificateSpec spec{*key, 0, CertificateKeyId(grant), {grant.privilege},
+  const bool drill = !grant.drill_id.empty();
+  if (drill && (!grant.drill_target || grant.drill_target->principal.empty())) {
+    return Error::FailedPrecondition("the drill grant has no drill principal");
+  }
+  ssh::CertificateSpec spec{*key, 0, CertificateKeyId(grant),
+                            {drill ? grant.drill_target->principal : grant.privilege},
                             *grant.starts_at - backdate_,
                             *grant.ends_at};
-  const bool required = grant.recording == core::Recording::kRequired;
+  const bool required = !drill && grant.recording == core::Recording::kRequired;
   if (required && !(force_command_ && service::RunsRecorder(*force_command_))) {
     return Error::FailedPrecondition(
         "the rule requires recorded sessions (recording = \"required\") and connector " +
         state_.instance() + " does not force the recorder (force_command)");
   }
-  if (force_command_) {
+  if (force_command_ && !drill) {
     std::string cmd = *force_command_;
     for (size_t p = cmd.find("%g"); p != std::string::npos; p = cmd.find("%g", p)) {
       cmd.replace(p, 2, grant.id.value());
@@ -326,6 +337,124 @@ Result<std::string> SshCaConnector::Krl() {
 uint64_t SshCaConnector::krl_version() {
   std::lock_guard lock(mu_);
   return krl_version_;
+}
+
+namespace {
+
+// A private temporary directory (0700), removed with everything in it on destruction.
+class TempDir {
+ public:
+  static Result<TempDir> Make() {
+    const char* base = std::getenv("TMPDIR");
+    std::string tmpl = std::string(base != nullptr && *base != '\0' ? base : "/tmp") +
+                       "/breakglass-drill-XXXXXX";
+    if (mkdtemp(tmpl.data()) == nullptr) return fs::OsError("create", tmpl, errno);
+    return TempDir(std::move(tmpl));
+  }
+  TempDir(TempDir&& o) noexcept : path_(std::move(o.path_)) { o.path_.clear(); }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  TempDir& operator=(TempDir&&) = delete;
+  ~TempDir() {
+    if (path_.empty()) return;
+    for (const char* name : {"key", "key.pub", "key-cert.pub", "known_hosts", "known_hosts.old"}) {
+      unlink((path_ + "/" + name).c_str());
+    }
+    rmdir(path_.c_str());
+  }
+  std::string File(std::string_view name) const { return path_ + "/" + std::string(name); }
+
+ private:
+  explicit TempDir(std::string path) : path_(std::move(path)) {}
+  std::string path_;
+};
+
+constexpr std::chrono::seconds kDrillSshTimeout{30};
+
+std::string Trimmed(std::string line) {
+  while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
+  return line.substr(0, 300);
+}
+std::string FirstLine(const std::string& text) { return Trimmed(text.substr(0, text.find('\n'))); }
+// ssh says why it gave up last ("Host key verification failed."), after banners of '@'.
+std::string Reason(const std::string& err) {
+  std::string reason;
+  size_t start = 0;
+  while (start < err.size()) {
+    size_t end = err.find('\n', start);
+    if (end == std::string::npos) end = err.size();
+    std::string line = Trimmed(err.substr(start, end - start));
+    if (line.find_first_not_of("@ ") != std::string::npos) reason = line;
+    start = end + 1;
+  }
+  return reason;
+}
+
+Result<ProcessResult> Run(const std::vector<std::string>& argv, std::string_view what) {
+  BG_ASSIGN_OR_RETURN(ProcessResult r, RunProcess(argv, "", kDrillSshTimeout));
+  if (r.timed_out) {
+    return Error::Unavailable(fmt::format("{} timed out after {}s", what, kDrillSshTimeout.count()));
+  }
+  if (r.exit_code != 0) {
+    std::string why = Reason(r.err);
+    return Error::Unavailable(fmt::format("{} exited with {}{}{}", what,
+                                          r.exit_code < 0 ? std::string("a signal")
+                                                          : "status " + std::to_string(r.exit_code),
+                                          why.empty() ? "" : ": ", why));
+  }
+  return r;
+}
+
+}  // namespace
+
+Result<connector::DrillUse> SshCaConnector::UseDrillGrant(const core::Request& grant,
+                                                          const Issued& issued) {
+  if (grant.drill_id.empty() || !grant.drill_target) {
+    return Error::FailedPrecondition("not a drill grant");
+  }
+  const core::DrillTarget& target = *grant.drill_target;
+  BG_ASSIGN_OR_RETURN(TempDir dir, TempDir::Make());
+  BG_TRY(Run({"ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "breakglass-drill " +
+              grant.drill_id, "-f", dir.File("key")},
+             "ssh-keygen"));
+  BG_ASSIGN_OR_RETURN(std::string pub, fs::ReadWholeFile(dir.File("key.pub")));
+  while (!pub.empty() && (pub.back() == '\n' || pub.back() == '\r')) pub.pop_back();
+  BG_ASSIGN_OR_RETURN(IssuedCertificate cert, IssueCertificate(grant, pub));
+  connector::DrillCredential made;
+  made.kind = connector::DrillCredential::Kind::kSshCertificate;
+  made.public_key_line = pub;
+  made.certificate = cert;
+  made.principals = {target.principal};
+  BG_TRY(issued(made));
+  BG_TRY(fs::WriteNewFile(dir.File("key-cert.pub"), cert.certificate + "\n", 0600));
+  const bool pinned = !target.known_hosts.empty();
+  const std::string known = pinned ? target.known_hosts : dir.File("known_hosts");
+  std::vector<std::string> argv = {
+      "ssh", "-F", "/dev/null", "-i", dir.File("key"), "-o", "CertificateFile=" +
+      dir.File("key-cert.pub"), "-o", "IdentitiesOnly=yes", "-o", "IdentityAgent=none", "-o",
+      "BatchMode=yes", "-o", "PasswordAuthentication=no", "-o", "KbdInteractiveAuthentication=no",
+      "-o", "GSSAPIAuthentication=no", "-o", "ConnectTimeout=10", "-o",
+      std::string("StrictHostKeyChecking=") + (pinned ? "yes" : "accept-new"), "-o",
+      "UserKnownHostsFile=" + known, "-o", "GlobalKnownHostsFile=/dev/null", "-o",
+      "HashKnownHosts=no", "-o", "LogLevel=ERROR", "-l", target.user, "-p",
+      std::to_string(target.port), "--", target.host, "true"};
+  BG_TRY(Run(argv, fmt::format("ssh {}@{} -p {} true", target.user, target.host, target.port)));
+  connector::DrillUse use;
+  use.detail = fmt::format("ssh {}@{} -p {} true, certificate serial {} for principal {}",
+                           target.user, target.host, target.port, cert.serial, target.principal);
+  if (!pinned) {
+    BG_ASSIGN_OR_RETURN(ProcessResult fp, Run({"ssh-keygen", "-l", "-f", known}, "ssh-keygen -l"));
+    // "256 SHA256:... host (ED25519)"
+    std::string line = FirstLine(fp.out);
+    size_t a = line.find(' ');
+    size_t b = a == std::string::npos ? a : line.find(' ', a + 1);
+    if (a != std::string::npos && b != std::string::npos) {
+      use.host_key = line.substr(a + 1, b - a - 1);
+      size_t paren = line.rfind('(');
+      if (paren != std::string::npos) use.host_key += " " + line.substr(paren);
+    }
+  }
+  return use;
 }
 
 }  // namespace bg::connectors

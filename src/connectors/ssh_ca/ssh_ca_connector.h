@@ -8,6 +8,11 @@
 // counter (unique per CA), reserved per grant in blocks of 256 that are stored before a
 // certificate from them leaves (revocation covers the whole block). Thread-safe.
 //
+// A drill grant (core::Request::drill_id) is certified for the drill target's principal only,
+// without force_command (the drill's login runs `true`, not a recorded session), and
+// UseDrillGrant logs in with it: a fresh key in a private temporary directory, ssh-keygen and
+// ssh from OpenSSH on the server's PATH.
+//
 // Options ([connectors.NAME], all optional):
 //   extensions     = ["permit-pty", ...]   OpenSSH extensions; default none
 //   force_command  = "cmd --grant %g"      critical option; %g is replaced by the request id
@@ -34,7 +39,9 @@ namespace bg::connectors {
 
 using connector::IssuedCertificate;
 
-class SshCaConnector final : public connector::Connector, public connector::SshCertificateIssuer {
+class SshCaConnector final : public connector::Connector,
+                             public connector::SshCertificateIssuer,
+                             public connector::DrillUser {
  public:
   // `create_ca`: make the CA when there is none yet (the server); local readers pass false and
   // get FailedPrecondition instead.
@@ -46,6 +53,9 @@ class SshCaConnector final : public connector::Connector, public connector::SshC
   Status Revoke(const core::Request& grant) override;
   Status Probe() override;
   connector::SshCertificateIssuer* AsSshIssuer() override { return this; }
+  connector::DrillUser* AsDrillUser() override { return this; }
+  Result<connector::DrillUse> UseDrillGrant(const core::Request& grant,
+                                            const Issued& issued) override;
 
   // Signs `public_key_line` (an authorized_keys-style line) for the active grant: window = the
   // grant window (valid-after back-dated by `backdate`), principal = the privilege, key id
