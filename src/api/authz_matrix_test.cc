@@ -503,12 +503,72 @@ class AuthzMatrixTest : public ::testing::Test {
         .dump();
   }
 
+  // The people, their tokens and their objects the cells call on.
+  void BuildWorld() {
+    // The expired token: a login whose token_ttl (15 minutes) has passed.
+    const std::string expired = Login("exp", kEveryRole);
+    clock_.Advance(std::chrono::minutes(16));
+
+    auto add = [&](const std::string& name, std::vector<core::Role> roles) -> Person& {
+      Person& p = people_[name];
+      p.name = name;
+      p.token = Login(name, std::move(roles));
+      return p;
+    };
+    Person& alice = add("alice", {core::Role::kRequester});
+    Person& bob = add("bob", {core::Role::kRequester});
+    Person& erin = add("erin", {core::Role::kApprover});
+    Person& carol = add("carol", {core::Role::kApprover});
+    Person& dave = add("dave", {core::Role::kRequester, core::Role::kApprover});
+    Person& sam = add("sam", {core::Role::kAuditor});
+    Person& root = add("root", {core::Role::kAdmin});
+    const std::string disabled = Login("dis", kEveryRole);
+    ASSERT_TRUE(svc_->DisableUser("test", "dis").has_value());
+    const std::string logged_out = Login("out", kEveryRole);
+    ASSERT_TRUE(svc_->Logout(logged_out).has_value());
+    for (Person* p : {&alice, &bob, &erin, &carol, &dave, &sam, &root}) {
+      NewPasskey(*p, std::make_unique<wa::testing_fakes::TestAuthenticator>(wa::kEs256, p->name));
+    }
+
+    for (Person* p : {&alice, &dave}) {
+      Owned& o = owned_[p->name];
+      o.pending = NewRequest(*p, "db", "dba");
+      o.grant = NewGrant(*p);
+      o.ssh_grant = NewGrant(*p, "bastion", "ops");
+      o.session = NewSession(*p, o.grant);
+      o.review = NewReview(*p);
+    }
+    auto recording =
+        svc_->IssueRecordingToken(ActorOf(alice.token), RequestId(owned_["alice"].grant));
+    ASSERT_TRUE(recording.has_value()) << recording.error().ToString();
+    campaign_ = Expect(201, "POST", "/v1/attestations", root.token, R"({"scope":"eligibility"})");
+    for (const json& i : campaign_["items"]) {
+      for (const json& o : i["owners"]) {
+        if (o == "carol" && item_.empty()) item_ = i["id"];
+      }
+    }
+    ASSERT_FALSE(item_.empty()) << campaign_.dump();
+    ssh_key_ =
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAINdamAGCsQq31Uv+08lkBzoO4XLz2qYjJa8CGmj3B1Ea alice";
+
+    tokens_ = {"",          alice.token, bob.token,  erin.token,
+               carol.token, dave.token,  sam.token,  root.token,
+               disabled,    expired,     logged_out, std::string(recording->token.Reveal())};
+    EXPECT_EQ(Do("GET", "/v1/me", tokens_[kRecording]).status, 200);
+  }
+
   std::filesystem::path dir_;
   bg::testing::FakeClock clock_;
   std::unique_ptr<service::Service> svc_;
   std::unique_ptr<connectors::ConnectorHealth> health_;
   std::unique_ptr<Api> api_;
   int n_ = 0;
+  std::map<std::string, Person> people_;
+  std::map<std::string, Owned> owned_;  // alice's and dave's
+  json campaign_;
+  std::string item_;  // campaign_'s item carol answers
+  std::string ssh_key_;
+  std::array<std::string, kCallers> tokens_;
 };
 
 std::string Key(const std::string& method, const std::string& pattern) {
@@ -531,59 +591,12 @@ TEST_F(AuthzMatrixTest, EveryRouteHasRowsAndEveryRowARoute) {
 }
 
 TEST_F(AuthzMatrixTest, EveryCellAnswersAsTheTableSays) {
-  // The expired token: a login whose token_ttl (15 minutes) has passed.
-  const std::string expired = Login("exp", kEveryRole);
-  clock_.Advance(std::chrono::minutes(16));
-
-  std::map<std::string, Person> people;
-  auto add = [&](const std::string& name, std::vector<core::Role> roles) -> Person& {
-    Person& p = people[name];
-    p.name = name;
-    p.token = Login(name, std::move(roles));
-    return p;
-  };
-  Person& alice = add("alice", {core::Role::kRequester});
-  Person& bob = add("bob", {core::Role::kRequester});
-  Person& erin = add("erin", {core::Role::kApprover});
-  Person& carol = add("carol", {core::Role::kApprover});
-  Person& dave = add("dave", {core::Role::kRequester, core::Role::kApprover});
-  Person& sam = add("sam", {core::Role::kAuditor});
-  Person& root = add("root", {core::Role::kAdmin});
-  const std::string disabled = Login("dis", kEveryRole);
-  ASSERT_TRUE(svc_->DisableUser("test", "dis").has_value());
-  const std::string logged_out = Login("out", kEveryRole);
-  ASSERT_TRUE(svc_->Logout(logged_out).has_value());
-  for (Person* p : {&alice, &bob, &erin, &carol, &dave, &sam, &root}) {
-    NewPasskey(*p, std::make_unique<wa::testing_fakes::TestAuthenticator>(wa::kEs256, p->name));
-  }
-
-  std::map<std::string, Owned> owned;
-  for (Person* p : {&alice, &dave}) {
-    Owned& o = owned[p->name];
-    o.pending = NewRequest(*p, "db", "dba");
-    o.grant = NewGrant(*p);
-    o.ssh_grant = NewGrant(*p, "bastion", "ops");
-    o.session = NewSession(*p, o.grant);
-    o.review = NewReview(*p);
-  }
-  auto recording = svc_->IssueRecordingToken(ActorOf(alice.token), RequestId(owned["alice"].grant));
-  ASSERT_TRUE(recording.has_value()) << recording.error().ToString();
-  json campaign = Expect(201, "POST", "/v1/attestations", root.token, R"({"scope":"eligibility"})");
-  std::string item;
-  for (const json& i : campaign["items"]) {
-    for (const json& o : i["owners"]) {
-      if (o == "carol" && item.empty()) item = i["id"];
-    }
-  }
-  ASSERT_FALSE(item.empty()) << campaign.dump();
-  const std::string ssh_key =
-      "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAINdamAGCsQq31Uv+08lkBzoO4XLz2qYjJa8CGmj3B1Ea alice";
-
-  std::array<std::string, kCallers> tokens = {
-      "",          alice.token, bob.token,  erin.token,
-      carol.token, dave.token,  sam.token,  root.token,
-      disabled,    expired,     logged_out, std::string(recording->token.Reveal())};
-  ASSERT_TRUE(Do("GET", "/v1/me", tokens[kRecording]).status == 200);
+  BuildWorld();
+  ASSERT_FALSE(HasFatalFailure());
+  Person& alice = people_["alice"];
+  Person& dave = people_["dave"];
+  Person& root = people_["root"];
+  std::array<std::string, kCallers> tokens = tokens_;
 
   // The rows in the order they can run: a row that replaces or ends the caller's token last.
   std::vector<const Row*> order;
@@ -598,7 +611,7 @@ TEST_F(AuthzMatrixTest, EveryCellAnswersAsTheTableSays) {
     std::array<int, kCallers> got{};
     for (int c = 0; c < kCallers; ++c) {
       Person& owner = c == kSelfApprover ? dave : alice;
-      const Owned& o = owned[owner.name];
+      const Owned& o = owned_[owner.name];
       std::map<std::string, std::string> params;
       switch (row->subject) {
         case Subject::kNone:
@@ -619,8 +632,8 @@ TEST_F(AuthzMatrixTest, EveryCellAnswersAsTheTableSays) {
           params["id"] = o.review;
           break;
         case Subject::kCampaignItem:
-          params["id"] = campaign.value("id", "");
-          params["item"] = item;
+          params["id"] = campaign_.value("id", "");
+          params["item"] = item_;
           break;
         case Subject::kAsset:
           params["name"] = "app.js";
@@ -659,7 +672,7 @@ TEST_F(AuthzMatrixTest, EveryCellAnswersAsTheTableSays) {
       ReplaceAll(body, "${header}", json(HeaderOf(session, o.grant, owner.name)).dump());
       ReplaceAll(body, "${new}", session);
       ReplaceAll(body, "${grant}", o.grant);
-      ReplaceAll(body, "${ssh_key}", ssh_key);
+      ReplaceAll(body, "${ssh_key}", ssh_key_);
       std::string target = Fill(row->pattern, params);
       if (*row->query) target += std::string("?") + row->query;
 
@@ -682,6 +695,51 @@ TEST_F(AuthzMatrixTest, EveryCellAnswersAsTheTableSays) {
   }
   EXPECT_EQ(actual_rows.str(), "") << "rows as the routes answered them";
   EXPECT_EQ(cells, static_cast<int>(std::size(kMatrix)) * kCallers);
+}
+
+// Who sees what in the lists: the same rule as the single reads (docs/authorization.md).
+TEST_F(AuthzMatrixTest, ListsShowOnlyWhatTheCallerMaySee) {
+  BuildWorld();
+  ASSERT_FALSE(HasFatalFailure());
+  const Owned& a = owned_["alice"];
+  const Owned& d = owned_["dave"];
+  struct Seen {
+    Caller caller;
+    std::set<std::string> requests;  // of the fixture's requests
+    std::set<std::string> sessions;
+    bool failing_jobs;  // GET /v1/connectors shows the outbox's failing jobs
+    size_t campaigns;
+  };
+  const std::set<std::string> all_requests = {a.pending, a.grant, a.ssh_grant,
+                                              d.pending, d.grant, d.ssh_grant};
+  const std::vector<Seen> table = {
+      {kRequester, {a.pending, a.grant, a.ssh_grant}, {a.session}, false, 0},
+      {kOtherRequester, {}, {}, false, 0},
+      {kApproverOutsidePool, {}, {}, true, 0},
+      {kApproverInPool, {a.pending, d.pending}, {}, true, 1},
+      // dave's own, and alice's pending request his pool may approve.
+      {kSelfApprover, {d.pending, d.grant, d.ssh_grant, a.pending}, {d.session}, true, 0},
+      {kAuditor, all_requests, {a.session, d.session}, true, 1},
+      {kAdmin, all_requests, {a.session, d.session}, true, 1},
+  };
+  for (const Seen& want : table) {
+    SCOPED_TRACE(kCallerInfo[want.caller].who);
+    const std::string& token = tokens_[want.caller];
+    std::set<std::string> requests, sessions;
+    const json listed = Expect(200, "GET", "/v1/requests?limit=1000", token);
+    for (const json& r : listed["requests"]) {
+      if (all_requests.count(r.value("id", ""))) requests.insert(r.value("id", ""));
+    }
+    const json recorded = Expect(200, "GET", "/v1/sessions", token);
+    for (const json& x : recorded["sessions"]) {
+      sessions.insert(x.value("id", ""));
+    }
+    EXPECT_EQ(requests, want.requests);
+    EXPECT_EQ(sessions, want.sessions);
+    EXPECT_EQ(Expect(200, "GET", "/v1/connectors", token).contains("failing_jobs"),
+              want.failing_jobs);
+    EXPECT_EQ(Expect(200, "GET", "/v1/attestations", token)["campaigns"].size(), want.campaigns);
+  }
 }
 
 }  // namespace
