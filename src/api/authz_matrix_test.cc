@@ -1,7 +1,8 @@
 // The authorization matrix (authz_matrix.h) held against the real route table: every route of
 // the server's table has rows and every row a route; every cell is called, through
 // Api::Handle, on real objects of a real service on SQLite (a fake clock; no sockets), and
-// answers the status its row says; docs/authorization.md's table is what the rows render.
+// answers the status its row says; docs/authorization.md's table is what the rows render; the
+// lists show each caller what the single reads do.
 //
 // BG_UPDATE_AUTHZ_DOC=1 rewrites the document's generated section from the rows.
 #include "api/authz_matrix.h"
