@@ -1213,7 +1213,10 @@ TEST_F(ApiTest, AnAttestationRemovalTakesEffectAtOnce) {
   EXPECT_EQ(Do("GET", "/v1/attestations/" + id, dave).status, 404) << "dave owns nothing in it";
   EXPECT_EQ(Do("GET", "/v1/attestations", dave).body["campaigns"].size(), 0u);
   EXPECT_EQ(Do("GET", "/v1/attestations?state=open", carol).body["campaigns"].size(), 1u);
-  EXPECT_EQ(Do("POST", "/v1/attestations/" + id + "/items/i1", dave, R"({"answer":"confirm"})").status, 403);
+  // Answering tells dave no more: 404 as for a missing campaign (not 403 naming the item's owner).
+  EXPECT_EQ(Do("POST", "/v1/attestations/" + id + "/items/i1", dave, R"({"answer":"confirm"})").status, 404);
+  EXPECT_EQ(Do("POST", "/v1/attestations/" + id + "/items/i1", sam, R"({"answer":"confirm"})").status, 403)
+      << "sam reads it but does not own the item";
   EXPECT_EQ(Do("POST", "/v1/attestations/" + id + "/items/i9", carol, R"({"answer":"confirm"})").status, 404);
   Answer no_note = Do("POST", "/v1/attestations/" + id + "/items/i1", carol, R"({"answer":"remove"})");
   EXPECT_EQ(no_note.status, 400);

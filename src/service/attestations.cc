@@ -97,10 +97,14 @@ void Attestations::Answer(const core::Actor& actor, std::string id, std::string 
   auto policy = policies_.file_policy();
   if (!policy) return cb(Error::Unavailable("no policy is loaded"));
   Commit(
-      [policy, actor, id = std::move(id), item = std::move(item), answer,
-       note = std::move(note)](Tx& tx) -> Result<core::CampaignTransition> {
+      [policy, actor, id = std::move(id), item = std::move(item), answer, note = std::move(note),
+       reads = Reads(actor)](Tx& tx) -> Result<core::CampaignTransition> {
         BG_ASSIGN_OR_RETURN(auto c, tx.GetCampaign(id));
-        if (!c) return Error::NotFound("no attestation campaign " + id);
+        // As Get: a campaign that asks the caller nothing does not exist for them (its items
+        // and owners are not told to whoever guesses its id).
+        if (!c || (!reads && OwnedPart(*c, actor.name).items.empty())) {
+          return Error::NotFound("no attestation campaign " + id);
+        }
         return core::AnswerItem(*policy, *c, item, actor, answer, note, tx.now());
       },
       [cb = std::move(cb), name = actor.name, reads = Reads(actor)](Result<core::Campaign> r) {

@@ -35,6 +35,8 @@ class Attestations {
 
   void Open(const core::Actor& actor, core::AttestScope scope, Seconds due,
             Callback<core::Campaign> cb);
+  // An owner's answer (core::AnswerItem). NotFound, as for a missing campaign, for anyone who
+  // may not read the campaign (not an admin or auditor, and owning none of its items).
   void Answer(const core::Actor& actor, std::string id, std::string item, core::AttestAnswer answer,
               std::string note, Callback<core::Campaign> cb);
   // What `actor` may see: every campaign for admins and auditors; for others the campaigns with
