@@ -59,7 +59,7 @@ privileges = ["app_read"]
 requesters = ["admin"]
 tier = 1
 TOML
-conn_user admin admin auditor
+conn_user admin admin auditor requester
 bg_start_server --config "$WORK/bg.toml"
 curl -sf --cacert "$BREAKGLASS_CACERT" "$BREAKGLASS_SERVER/v1/ssh/ca" >"$S/ca.pub"
 curl -sf --cacert "$BREAKGLASS_CACERT" "$BREAKGLASS_SERVER/v1/ssh/krl" -o "$S/krl"

@@ -5,6 +5,11 @@
 //   BM_GetRequest            one point read, with 100,000 requests stored
 //   BM_ListRequestsPage      one newest-first page of 50, with 100,000 requests stored
 //   BM_ListOpenRequests      all 100,000 stored requests, every one open (start-up worst case)
+//   BM_ReviewQueuePage       the review queue's first page (open, soonest due, 100), with
+//                            100,000 reviews stored (one per finished grant, 5 % still open)
+//   BM_ReviewQueueByRequester  a person's open reviews past their deadline (the check that
+//                            blocks new requests), same store
+//   BM_CountOverdueReviews   the /metrics and `status` count of open reviews past due
 // items_per_second counts requests (or commands); max_rss_mib is the process peak so far.
 #include <benchmark/benchmark.h>
 #include <stdlib.h>
@@ -171,6 +176,75 @@ void BM_ListOpenRequests(benchmark::State& state) {
   state.counters["max_rss_mib"] = MaxRssMib();
 }
 BENCHMARK(BM_ListOpenRequests)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// 100,000 reviews of finished grants: every 20th still open, due over the next days or past.
+void FillReviews(Store& store) {
+  for (int64_t base = 0; base < kStored; base += 1000) {
+    WriteBatch b;
+    for (int64_t i = base; i < base + 1000; ++i) {
+      core::Review r;
+      r.id = "rev-" + std::to_string(i);
+      r.request = RequestId("req-" + std::to_string(i));
+      r.requester = "user" + std::to_string(i % 50);
+      r.trigger = "expired";
+      r.opened_at = FromUnixSeconds(1'700'000'000 + i * 60);
+      r.due_at = r.opened_at + std::chrono::hours(72);
+      r.state = i % 20 == 0 ? core::ReviewState::kOpen : core::ReviewState::kDone;
+      b.reviews.push_back({r, 0});
+    }
+    Check(store.Commit(b));
+  }
+}
+
+void BM_ReviewQueuePage(benchmark::State& state) {
+  TempStore store;
+  FillReviews(*store);
+  ReviewFilter f;
+  f.state = core::ReviewState::kOpen;
+  f.limit = 100;
+  for (auto _ : state) {
+    auto rs = store->ListReviews(f);
+    if (!rs.has_value() || rs->size() != 100) std::abort();
+    benchmark::DoNotOptimize(rs);
+  }
+  state.SetItemsProcessed(state.iterations());
+  state.counters["max_rss_mib"] = MaxRssMib();
+}
+BENCHMARK(BM_ReviewQueuePage)->UseRealTime();
+
+void BM_ReviewQueueByRequester(benchmark::State& state) {
+  TempStore store;
+  FillReviews(*store);
+  ReviewFilter f;
+  f.state = core::ReviewState::kOpen;
+  f.requester = "user0";
+  f.due_before = FromUnixSeconds(1'700'000'000 + kStored * 30);  // half of them past due
+  f.limit = 1000;
+  for (auto _ : state) {
+    auto rs = store->ListReviews(f);
+    if (!rs.has_value() || rs->empty()) std::abort();
+    benchmark::DoNotOptimize(rs);
+  }
+  state.SetItemsProcessed(state.iterations());
+  state.counters["max_rss_mib"] = MaxRssMib();
+}
+BENCHMARK(BM_ReviewQueueByRequester)->UseRealTime();
+
+void BM_CountOverdueReviews(benchmark::State& state) {
+  TempStore store;
+  FillReviews(*store);
+  ReviewFilter f;
+  f.state = core::ReviewState::kOpen;
+  f.due_before = FromUnixSeconds(1'700'000'000 + kStored * 30);
+  for (auto _ : state) {
+    auto n = store->CountReviews(f);
+    if (!n.has_value() || *n == 0) std::abort();
+    benchmark::DoNotOptimize(n);
+  }
+  state.SetItemsProcessed(state.iterations());
+  state.counters["max_rss_mib"] = MaxRssMib();
+}
+BENCHMARK(BM_CountOverdueReviews)->UseRealTime();
 
 }  // namespace
 }  // namespace bg::store

@@ -63,6 +63,7 @@ enum class Subject {
   kSession,       // a recorded session of the owner's grant
   kReview,        // the open review of the owner's ended grant
   kCampaignItem,  // an open eligibility campaign and its item answered by carol
+  kDrill,         // a finished drill of resource db (owned by carol)
   kAsset,         // a page asset (app.js)
   kFreshPending,  // a new pending request of the owner
   kFreshGrant,    // a new active grant of the owner
@@ -244,6 +245,18 @@ inline const Row kMatrix[] = {
    {401, 403, 403, 403, 403, 403, 403, 201, 401, 401, 401, 403}, "admins only"},
   {"DELETE", "/v1/inventory/legacy/{id}", "", Subject::kFreshLegacy, "",
    {401, 403, 403, 403, 403, 403, 403, 200, 401, 401, 401, 403}, "admins only"},
+
+  // ---- drills ----
+  {"POST", "/v1/drills", "", Subject::kNone, R"({"resource":"db","privilege":"read_only"})",
+   {401, 403, 403, 403, 409, 403, 409, 409, 401, 401, 401, 403},
+   "admins, auditors and the resource's owner (carol); they get 409 here because db has no "
+   "drill target, so the refusals are exactly the others"},
+  {"GET", "/v1/drills", "", Subject::kNone, "", BG_SIGNED_IN,
+   "admins and auditors see every drill, an owner their resources' drills, others none"},
+  {"GET", "/v1/drills/report", "", Subject::kNone, "", BG_SIGNED_IN, "as the list"},
+  {"GET", "/v1/drills/{id}", "", Subject::kDrill, "",
+   {401, 404, 404, 404, 200, 404, 200, 200, 401, 401, 401, 403},
+   "a drill the caller may not read is not found"},
 
   // ---- the token itself (run after the rows above) ----
   {"POST", "/v1/auth/renew", "", Subject::kNone, "", BG_SIGNED_IN,

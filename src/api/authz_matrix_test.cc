@@ -25,6 +25,7 @@
 #include "api/api.h"
 #include "api/attestation_routes.h"
 #include "api/connector_routes.h"
+#include "api/drill_routes.h"
 #include "api/inventory_routes.h"
 #include "api/json.h"
 #include "api/page_routes.h"
@@ -215,6 +216,8 @@ const char* SubjectText(Subject s) {
       return "open review";
     case Subject::kCampaignItem:
       return "campaign item of carol";
+    case Subject::kDrill:
+      return "drill of db";
     case Subject::kAsset:
       return "app.js";
     case Subject::kFreshPending:
@@ -329,6 +332,7 @@ class AuthzMatrixTest : public ::testing::Test {
     AddSessionRoutes(*api_, *svc_);
     AddReviewRoutes(*api_, *svc_);
     AddAttestationRoutes(*api_, *svc_);
+    AddDrillRoutes(*api_, *svc_);
     AddConnectorRoutes(*api_, *svc_, health_.get());
     AddInventoryRoutes(*api_, *svc_, health_.get());
     AddPageRoutes(*api_, *svc_);
@@ -549,6 +553,21 @@ class AuthzMatrixTest : public ::testing::Test {
       }
     }
     ASSERT_FALSE(item_.empty()) << campaign_.dump();
+    {  // A finished drill of db, as the drill runner stores it.
+      store::DrillRecord d;
+      d.id = "dr_1";
+      d.number = 1;
+      d.resource = "db";
+      d.privilege = "read_only";
+      d.tier = 1;
+      d.state = "failed";
+      d.started_by = "root";
+      d.started_at = clock_.Now();
+      d.finished_at = clock_.Now();
+      store::WriteBatch b;
+      b.drills.push_back({d, 0});
+      ASSERT_TRUE(svc_->store().Commit(b).has_value());
+    }
     ssh_key_ =
         "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAINdamAGCsQq31Uv+08lkBzoO4XLz2qYjJa8CGmj3B1Ea alice";
 
@@ -635,6 +654,9 @@ TEST_F(AuthzMatrixTest, EveryCellAnswersAsTheTableSays) {
         case Subject::kCampaignItem:
           params["id"] = campaign_.value("id", "");
           params["item"] = item_;
+          break;
+        case Subject::kDrill:
+          params["id"] = "dr_1";
           break;
         case Subject::kAsset:
           params["name"] = "app.js";

@@ -150,6 +150,12 @@ TEST(DrillTest, ATierOneDrillCompletesByItself) {
   EXPECT_TRUE(issues);
 }
 
+TEST(DrillTest, WhoMayNotRunOneLearnsNothingOfTheDrillTarget) {
+  Result<Transition> t = Create(Person("alice", {Role::kRequester}), Drill("plain", "ro"));
+  ASSERT_FALSE(t.has_value());
+  EXPECT_EQ(t.error().code(), ErrorCode::kPermissionDenied);
+}
+
 TEST(DrillTest, IsRefusedWithoutADrillTargetOrAsAnEmergency) {
   Result<Transition> t = Create(Person("root", {Role::kAdmin}), Drill("plain", "ro"));
   ASSERT_FALSE(t.has_value());

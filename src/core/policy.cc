@@ -62,6 +62,12 @@ const Resource* Policy::FindResource(std::string_view name) const {
   return nullptr;
 }
 
+Seconds DefaultReviewWithin(int tier) {
+  if (tier >= 3) return std::chrono::hours(12);
+  if (tier == 2) return std::chrono::hours(24);
+  return std::chrono::hours(72);
+}
+
 std::vector<const Rule*> Policy::MatchingRules(std::string_view requester,
                                                std::string_view resource,
                                                std::string_view privilege,

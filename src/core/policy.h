@@ -129,11 +129,15 @@ struct Rule {
   bool approver_passkey = false;
   bool deny_ends_request = true;
   bool emergency_auto_approve = false;
-  Seconds review_within = std::chrono::hours(72);
+  Seconds review_within = std::chrono::hours(72);  // default: DefaultReviewWithin(tier)
   int reviewers = 1;
   Recording recording = Recording::kBestEffort;
   int line = 0;  // where the rule starts in the policy file, for messages
 };
+
+// How soon a rule's grants are reviewed when the rule does not say (review_within): the higher
+// the tier, the sooner; 72h for tier 1, 24h for tier 2, 12h for tier 3.
+Seconds DefaultReviewWithin(int tier);
 
 struct Policy {
   int version = 1;

@@ -824,6 +824,7 @@ class PolicyReader {
     if (auto d = c_.Duration(t, "max_duration", kWhere, true)) rule.max_duration = *d;
     if (auto d = c_.Duration(t, "approval_window", kWhere, true)) rule.approval_window = *d;
     if (auto d = c_.Duration(t, "mfa_max_age", kWhere, false)) rule.mfa_max_age = *d;
+    rule.review_within = DefaultReviewWithin(rule.tier);
     if (auto d = c_.Duration(t, "review_within", kWhere, true)) rule.review_within = *d;
     if (auto b = c_.Bool(t, "deny_ends_request", kWhere)) rule.deny_ends_request = *b;
     if (auto b = c_.Bool(t, "emergency_auto_approve", kWhere)) rule.emergency_auto_approve = *b;

@@ -497,6 +497,44 @@ const ProblemCase kProblemCases[] = {
 INSTANTIATE_TEST_SUITE_P(Cases, PolicyProblemTest, ::testing::ValuesIn(kProblemCases),
                          [](const auto& p) { return p.param.name; });
 
+TEST(PolicyTest, ReviewWithinDefaultsByTier) {
+  std::string text = std::string(kBase) + R"([[rules]]
+resource = "db"
+privileges = ["ro"]
+requesters = ["alice"]
+tier = 1
+[[rules]]
+resource = "db"
+privileges = ["rw"]
+requesters = ["alice"]
+tier = 2
+pool = "dba-approvers"
+approvals = 1
+[[rules]]
+resource = "db"
+privileges = ["rw"]
+requesters = ["alice"]
+tier = 3
+pool = "dba-approvers"
+approvals = 2
+[[rules]]
+resource = "db"
+privileges = ["ro"]
+requesters = ["bob"]
+tier = 2
+pool = "dba-approvers"
+approvals = 1
+review_within = "96h"
+)";
+  PolicyParseResult r = ParsePolicy(text, "p.toml");
+  ASSERT_TRUE(r.policy.has_value()) << Describe(r.problems);
+  ASSERT_EQ(r.policy->rules.size(), 4u);
+  EXPECT_EQ(r.policy->rules[0].review_within, std::chrono::hours(72));
+  EXPECT_EQ(r.policy->rules[1].review_within, std::chrono::hours(24));
+  EXPECT_EQ(r.policy->rules[2].review_within, std::chrono::hours(12));
+  EXPECT_EQ(r.policy->rules[3].review_within, std::chrono::hours(96));  // as written
+}
+
 TEST(PolicyTest, DrillTargetsAndSchedulesAreRead) {
   std::string text = std::string(kBase) + R"([[resources]]
 name = "bastion"

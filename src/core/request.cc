@@ -408,16 +408,20 @@ Result<Transition> CreateRequest(const Policy& policy, const Actor& requester,
 }
 
 Status CheckDrillRunner(const Policy& policy, const Actor& actor, const Resource& resource) {
+  // Who may ask is settled first: whether a resource has a drill target is not told to others.
+  const bool runner = actor.Has(Role::kAdmin) || actor.Has(Role::kAuditor) ||
+                      (!resource.owner.empty() && policy.Matches(actor.name, resource.owner));
+  if (!runner) {
+    return Error::PermissionDenied(fmt::format(
+        "drills of '{}' are run by admins, auditors and the resource's owner", resource.name));
+  }
   if (!resource.drill) {
     return Error(ErrorCode::kFailedPrecondition,
                  fmt::format("resource '{}' has no drill target (drill = {{...}} in the policy)",
                              resource.name),
                  "resource");
   }
-  if (actor.Has(Role::kAdmin) || actor.Has(Role::kAuditor)) return Ok();
-  if (!resource.owner.empty() && policy.Matches(actor.name, resource.owner)) return Ok();
-  return Error::PermissionDenied(fmt::format(
-      "drills of '{}' are run by admins, auditors and the resource's owner", resource.name));
+  return Ok();
 }
 
 Status CheckApprovable(const Policy& policy, const Request& r,

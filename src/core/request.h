@@ -194,8 +194,8 @@ struct CreateCommand {
   std::string drill_id;
 };
 
-// Who may run a drill of `resource`: admins, auditors and the resource's owner.
-// PermissionDenied otherwise; FailedPrecondition (field "resource") when it has no drill target.
+// Who may run a drill of `resource`: admins, auditors and the resource's owner; PermissionDenied
+// for anyone else. Then FailedPrecondition (field "resource") when it has no drill target.
 Status CheckDrillRunner(const Policy& policy, const Actor& actor, const Resource& resource);
 
 // Facts about the requester the shell looks up before creating a request.
