@@ -50,6 +50,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   BG_FUZZ_CHECK(c->token_max_lifetime.count() >= 60 && c->probe_interval.count() >= 10 &&
                 c->checkpoint_interval.count() >= 1);
   BG_FUZZ_CHECK(c->http_threads >= 1 && c->http_threads <= 64);
+  BG_FUZZ_CHECK(c->http_max_connections >= 1 && c->http_max_connections <= 65536 &&
+                c->http_max_connections_per_source >= 1 &&
+                c->http_max_connections_per_source <= c->http_max_connections);
+  for (bg::Seconds t : {c->http_header_timeout, c->http_body_timeout, c->http_idle_timeout,
+                        c->http_write_timeout}) {
+    BG_FUZZ_CHECK(t.count() >= 1 && t.count() <= 600);
+  }
   BG_FUZZ_CHECK(!c->data_dir.empty() && bg::service::ParseListen(c->listen).has_value());
   BG_FUZZ_CHECK(c->storage.substr(0, c->storage.find(':')) == "sqlite");
   CheckPlugins(c->connectors);

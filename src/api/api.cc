@@ -138,6 +138,26 @@ Api::Api(service::Service& service)
                               {})) {
     streams_dropped_ = *c;
   }
+  if (auto c =
+          reg.AddCounter("breakglass_http_connections_refused_total",
+                         "Connections closed at accept because a connection limit was reached, "
+                         "by reason (connection_limit, per_source_limit).",
+                         {"reason"})) {
+    connections_refused_ = *c;
+    for (auto r : {http::Refusal::kConnectionLimit, http::Refusal::kPerSourceLimit}) {
+      connections_refused_->Inc({std::string(http::ToString(r))}, 0);  // shown from the start
+    }
+  }
+  if (auto c = reg.AddCounter("breakglass_http_timeouts_total",
+                              "Connections closed because a deadline passed, by deadline "
+                              "(handshake, headers, body, idle, write).",
+                              {"deadline"})) {
+    connection_timeouts_ = *c;
+    for (auto d : {http::Deadline::kHandshake, http::Deadline::kHeaders, http::Deadline::kBody,
+                   http::Deadline::kIdle, http::Deadline::kWrite}) {
+      connection_timeouts_->Inc({std::string(http::ToString(d))}, 0);
+    }
+  }
   AddBuiltInRoutes();
   AddPasskeyRoutes(*this, service_);
   router_.SetFallback([this](Call& c) {
@@ -169,6 +189,14 @@ std::string Api::MethodLabel(const std::string& method) {
 
 void Api::OnStreamDropped() {
   if (streams_dropped_) streams_dropped_->Inc();
+}
+
+void Api::OnConnectionRefused(http::Refusal reason) {
+  if (connections_refused_) connections_refused_->Inc({std::string(http::ToString(reason))});
+}
+
+void Api::OnConnectionTimeout(http::Deadline deadline) {
+  if (connection_timeouts_) connection_timeouts_->Inc({std::string(http::ToString(deadline))});
 }
 
 void Api::OnComplete(const HttpRequest& req, int status, double seconds) {

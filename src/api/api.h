@@ -48,6 +48,10 @@ class Api {
   void OnComplete(const HttpRequest& req, int status, double seconds);
   // Counts one event stream dropped because its reader fell too far behind.
   void OnStreamDropped();
+  // Count connections the transport refused at accept, by reason, and closed at a deadline, by
+  // deadline (HttpServerOptions::on_refused, on_timeout).
+  void OnConnectionRefused(http::Refusal reason);
+  void OnConnectionTimeout(http::Deadline deadline);
   // The method's metric label: a standard method, or "other".
   static std::string MethodLabel(const std::string& method);
 
@@ -59,6 +63,8 @@ class Api {
   metrics::Histogram* latency_ = nullptr;
   metrics::Counter* responses_ = nullptr;
   metrics::Counter* streams_dropped_ = nullptr;
+  metrics::Counter* connections_refused_ = nullptr;
+  metrics::Counter* connection_timeouts_ = nullptr;
   std::unique_ptr<RenderedRequests> rendered_;
   std::unique_ptr<EventStreams> events_;
 };

@@ -1,15 +1,17 @@
 #include "cli/common.h"
 
+#include <fmt/format.h>
 #include <pwd.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
-#include <fmt/format.h>
-
 #include <iostream>
 
 #include "cli/exit_codes.h"
 #include "cli/text.h"
+#include "http/http_server.h"
 
 namespace bg::cli {
 
@@ -21,6 +23,27 @@ void Fail(Globals& g, const Error& e) {
   if (!e.field().empty() && msg.rfind(e.field(), 0) != 0) msg = e.field() + ": " + msg;
   std::cerr << "breakglass: " << TerminalSafe(msg) << "\n";
   g.exit_code = ExitCodeFor(e);
+}
+
+void ApplyHttpLimits(const service::ServerConfig& config, http::HttpServerOptions& options) {
+  options.max_connections = static_cast<size_t>(config.http_max_connections);
+  options.max_connections_per_source = static_cast<size_t>(config.http_max_connections_per_source);
+  options.header_timeout = config.http_header_timeout;
+  options.body_timeout = config.http_body_timeout;
+  options.idle_timeout = config.http_idle_timeout;
+  options.write_timeout = config.http_write_timeout;
+}
+
+bool EnsureDescriptorsFor(int connections) {
+  // Beyond the connections: the listener, SQLite and its WAL, logs, connector processes.
+  const rlim_t needed = static_cast<rlim_t>(connections) + 256;
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return false;
+  if (limit.rlim_cur != RLIM_INFINITY && limit.rlim_cur < needed) {
+    limit.rlim_cur = limit.rlim_max == RLIM_INFINITY ? needed : std::min(needed, limit.rlim_max);
+    if (setrlimit(RLIMIT_NOFILE, &limit) != 0) return false;
+  }
+  return limit.rlim_cur == RLIM_INFINITY || limit.rlim_cur >= needed;
 }
 
 void Print(const Globals& g, const nlohmann::json& j, const std::string& human) {

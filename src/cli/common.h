@@ -12,6 +12,9 @@
 namespace CLI {
 class App;
 }
+namespace bg::http {
+struct HttpServerOptions;
+}
 
 namespace bg::cli {
 
@@ -27,6 +30,13 @@ void Fail(Globals& g, const Error& e);
 void Print(const Globals& g, const nlohmann::json& j, const std::string& human);
 // One request, as a few human lines (request_view.cc; local times when stdout is a terminal).
 std::string HumanRequest(const nlohmann::json& r);
+
+// The configuration's connection limits and deadlines (http_max_connections*, http_*_timeout)
+// copied into `options`: what `serve`, sealed or not, listens with.
+void ApplyHttpLimits(const service::ServerConfig& config, http::HttpServerOptions& options);
+// Raises the soft limit on open descriptors (towards the hard one) so that `connections`
+// connections fit beside the store's and the connectors' files; false when it cannot.
+bool EnsureDescriptorsFor(int connections);
 
 // Server-side configuration for local commands: --config FILE, else --data-dir DIR.
 struct LocalConfigFlags {

@@ -161,6 +161,7 @@ Result<Unsealed> WaitForUnseal(const service::ServerConfig& config,
   opts.port = listen.second;
   opts.tls = !config.plain_http;
   opts.threads = 1;
+  ApplyHttpLimits(config, opts);
   if (opts.tls) {
     if (!config.tls_cert.empty()) {
       opts.cert_file = config.Resolve(config.tls_cert);

@@ -161,6 +161,13 @@ int RunServe(Globals& g, const ServeFlags& f) {
   for (const std::string& w : config->warnings) {
     log::Warn("config.warning", {{"message", w}});
   }
+  if (!EnsureDescriptorsFor(config->http_max_connections)) {
+    // Accepting then fails (and is retried) before http_max_connections is reached.
+    log::Warn("config.warning",
+              {{"message", fmt::format("the open-file limit is below http_max_connections ({}) "
+                                       "plus 256: raise it (ulimit -n, LimitNOFILE=)",
+                                       config->http_max_connections)}});
+  }
 
   // Signals are handled by the main thread alone: block them before any thread starts.
   sigset_t signals;
@@ -239,6 +246,7 @@ int RunServe(Globals& g, const ServeFlags& f) {
   opts.port = listen->second;
   opts.tls = !config->plain_http;
   opts.threads = config->http_threads;
+  ApplyHttpLimits(*config, opts);
   std::string scheme = opts.tls ? "https" : "http";
   std::string fingerprint;
   if (opts.tls) {
@@ -278,6 +286,8 @@ int RunServe(Globals& g, const ServeFlags& f) {
     api.OnComplete(r, status, s);
   };
   opts.on_stream_dropped = [&api] { api.OnStreamDropped(); };
+  opts.on_refused = [&api](http::Refusal r) { api.OnConnectionRefused(r); };
+  opts.on_timeout = [&api](http::Deadline d) { api.OnConnectionTimeout(d); };
   opts.listen_fd = unsealed.listen_fd;  // after unsealing: the same socket, never closed
   auto server = http::HttpServer::Start(opts, [&api](http::HttpRequest r, std::shared_ptr<http::ResponseWriter> w) {
     api.Handle(std::move(r), std::move(w));
@@ -288,6 +298,9 @@ int RunServe(Globals& g, const ServeFlags& f) {
     return g.exit_code;
   }
   if (unsealed.sealed_server) unsealed.sealed_server->Stop();  // its last answers are out
+  (void)(*svc)->metrics().AddGaugeCallback(
+      "breakglass_http_connections_open", "HTTP connections open now.",
+      [s = server->get()] { return static_cast<double>(s->open_connections()); });
   std::string host = listen->first.find(':') != std::string::npos ? "[" + listen->first + "]" : listen->first;
   std::cout << fmt::format("breakglass listening on {}://{}:{}\n", scheme, host, (*server)->port());
   if (opts.tls) {

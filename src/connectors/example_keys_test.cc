@@ -44,6 +44,12 @@ const std::vector<KeyCase>& ConfigKeys() {
       {"public_url", D::kEffect, R"("https://bg.example")", ""},
       {"tls_cert", D::kEffect, R"("other.crt")", ""},
       {"tls_key", D::kEffect, R"("other.key")", ""},
+      {"http_max_connections", D::kEffect, "200", ""},
+      {"http_max_connections_per_source", D::kEffect, "20", ""},
+      {"http_header_timeout", D::kEffect, R"("5s")", ""},
+      {"http_body_timeout", D::kEffect, R"("1m")", ""},
+      {"http_idle_timeout", D::kEffect, R"("2m")", ""},
+      {"http_write_timeout", D::kEffect, R"("1m")", ""},
       {"audit.checkpoint_interval", D::kEffect, R"("20s")", ""},
       {"audit.witnesses", D::kEffect, R"(["https://w.example/add"])", ""},
       {"audit.syslog", D::kEffect, R"("udp://127.0.0.1:5514")", ""},
@@ -182,6 +188,9 @@ std::string Dump(const service::ServerConfig& c) {
   std::string s = fmt::format("{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|", c.data_dir, c.listen, c.policy,
                               c.storage, c.tls_cert, c.tls_key, c.checkpoint_interval.count(),
                               fmt::join(c.witnesses, ","), c.syslog, c.public_url);
+  s += fmt::format("{}|{}|{}|{}|{}|{}|", c.http_max_connections, c.http_max_connections_per_source,
+                   c.http_header_timeout.count(), c.http_body_timeout.count(),
+                   c.http_idle_timeout.count(), c.http_write_timeout.count());
   for (const auto& [n, p] : c.connectors) s += fmt::format("{}={}:{};", n, p.kind, p.options_json);
   for (const auto& [n, p] : c.notify) s += fmt::format("{}={}:{};", n, p.kind, p.options_json);
   return s;

@@ -43,6 +43,7 @@
 #include <thread>
 #include <type_traits>
 #include <unordered_map>
+#include <variant>
 
 namespace bg::http {
 
@@ -66,12 +67,18 @@ constexpr std::chrono::seconds kTrimInterval{2};
 constexpr int kStreamSendBufferBytes = 64 << 10;  // SO_SNDBUF of an event stream
 constexpr size_t kTrimAboveBytes = 4 << 20;
 constexpr std::chrono::milliseconds kMaxDrainTime = std::chrono::seconds(2);
+// What a kept-alive connection reads when its next request starts arriving.
+constexpr size_t kFirstReadBytes = 4 << 10;
 
-// Mozilla "intermediate" TLS 1.2 suites: ECDHE + AEAD only. TLS 1.3 keeps OpenSSL's defaults.
+// Mozilla "intermediate" TLS 1.2 suites: ECDHE + AEAD only.
 constexpr const char* kTls12Ciphers =
     "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
     "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
     "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
+// TLS 1.3 suites are all AEAD with (EC)DHE; named anyway, so that a system-wide OpenSSL
+// configuration cannot add or reorder them.
+constexpr const char* kTls13Suites =
+    "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256";
 
 bool IsTokenChar(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
@@ -387,6 +394,60 @@ struct ServerShared {
   std::mutex sessions_mu;
   std::unordered_map<SessionBase*, std::weak_ptr<SessionBase>> sessions;
   std::atomic<uint64_t> sessions_ended{0};  // since the listener last looked
+
+  // Open connections, in all and by source (SourceOf); see ConnectionSlot.
+  std::mutex connections_mu;
+  std::unordered_map<std::string, size_t> per_source;  // Guarded by connections_mu.
+  std::atomic<size_t> open_connections{0};             // Written under connections_mu.
+};
+
+// The key a connection counts under for max_connections_per_source: an IPv4 address as it is,
+// an IPv6 address by its /64 (one host is usually given a whole /64). `address` is not
+// IPv4-mapped (StartSession unmaps it).
+std::string SourceOf(const net::ip::address& address) {
+  if (address.is_v4()) return address.to_string();
+  auto bytes = address.to_v6().to_bytes();
+  std::fill(bytes.begin() + 8, bytes.end(), 0);
+  return net::ip::address_v6(bytes).to_string() + "/64";
+}
+
+// One connection's place in the server's counts, taken at accept and given back when the
+// connection closes (or, at the latest, when its session goes).
+class ConnectionSlot {
+ public:
+  // The slot, or the limit that refuses it.
+  static std::variant<std::unique_ptr<ConnectionSlot>, Refusal> Take(ServerShared& shared,
+                                                                     std::string source) {
+    const auto& options = shared.options;
+    std::lock_guard lock(shared.connections_mu);
+    const size_t open = shared.open_connections.load(std::memory_order_relaxed);
+    if (options.max_connections != 0 && open >= options.max_connections) {
+      return Refusal::kConnectionLimit;
+    }
+    size_t& from_source = shared.per_source[source];
+    if (options.max_connections_per_source != 0 &&
+        from_source >= options.max_connections_per_source) {
+      return Refusal::kPerSourceLimit;  // from_source is not 0: the entry was there already
+    }
+    ++from_source;
+    shared.open_connections.store(open + 1, std::memory_order_relaxed);
+    return std::unique_ptr<ConnectionSlot>(new ConnectionSlot(shared, std::move(source)));
+  }
+
+  ~ConnectionSlot() {
+    std::lock_guard lock(shared_.connections_mu);
+    shared_.open_connections.fetch_sub(1, std::memory_order_relaxed);
+    auto it = shared_.per_source.find(source_);
+    if (it != shared_.per_source.end() && --it->second == 0) shared_.per_source.erase(it);
+  }
+  ConnectionSlot(const ConnectionSlot&) = delete;
+  ConnectionSlot& operator=(const ConnectionSlot&) = delete;
+
+ private:
+  ConnectionSlot(ServerShared& shared, std::string source)
+      : shared_(shared), source_(std::move(source)) {}
+  ServerShared& shared_;
+  std::string source_;
 };
 
 // glibc keeps what a burst of connections freed (its arenas grow and are trimmed only from the
@@ -562,17 +623,19 @@ class Session final : public SessionBase {
  public:
   static constexpr bool kTls = std::is_same_v<Stream, TlsStream>;
 
-  Session(std::shared_ptr<ServerShared> shared, Socket&& socket, std::string remote)
+  Session(std::shared_ptr<ServerShared> shared, Socket&& socket, std::string remote,
+          std::unique_ptr<ConnectionSlot> slot)
       : SessionBase(std::move(shared), socket.get_executor()),
         stream_(MakeStream(*shared_, std::move(socket))),
-        timer_(executor_) {
+        timer_(executor_),
+        slot_(std::move(slot)) {
     log_request_.remote_address = std::move(remote);
   }
 
   void Run() {
     net::dispatch(executor_, [self = Self()] {
       if constexpr (kTls) {
-        self->SetDeadline(self->options().timeout);
+        self->SetDeadline(self->options().header_timeout, Deadline::kHandshake);
         self->stream_.async_handshake(ssl::stream_base::server, [self](beast::error_code ec) {
           if (ec) return self->CloseNow();
           self->DoRead();
@@ -615,7 +678,7 @@ class Session final : public SessionBase {
     if (chunked_) out_ += "Transfer-Encoding: chunked\r\n";
     out_ += "\r\n";
     writing_ = true;
-    SetDeadline(options().timeout);
+    SetDeadline(options().write_timeout, Deadline::kWrite);
     net::async_write(stream_, net::buffer(out_), [self = Self()](beast::error_code ec, size_t) {
       self->writing_ = false;
       self->Complete(200);
@@ -667,8 +730,10 @@ class Session final : public SessionBase {
   }
   const HttpServerOptions& options() const { return shared_->options; }
 
-  void SetDeadline(std::chrono::milliseconds timeout) {
+  // `what` is reported to on_timeout if this deadline passes (nullopt: closing anyway).
+  void SetDeadline(std::chrono::milliseconds timeout, std::optional<Deadline> what) {
     deadline_ = SteadyClock::now() + timeout;
+    deadline_what_ = what;
     if (!timer_armed_ || deadline_ < timer_expiry_) ArmTimer();
   }
   void ClearDeadline() { deadline_ = kNoDeadline; }
@@ -682,9 +747,19 @@ class Session final : public SessionBase {
       if (generation != self->timer_generation_) return;
       self->timer_armed_ = false;
       if (ec || self->closed_ || self->deadline_ == kNoDeadline) return;
-      if (SteadyClock::now() >= self->deadline_) return self->CloseNow();
+      if (SteadyClock::now() >= self->deadline_) return self->Expire();
       self->ArmTimer();
     });
+  }
+
+  void Expire() {
+    if (deadline_what_) {
+      if (*deadline_what_ == Deadline::kWrite && streaming_ && options().on_stream_dropped) {
+        options().on_stream_dropped();
+      }
+      if (options().on_timeout) options().on_timeout(*deadline_what_);
+    }
+    CloseNow();
   }
 
   void DoRead() {
@@ -693,13 +768,26 @@ class Session final : public SessionBase {
     if (buffer_.size() == 0 && buffer_.capacity() > kKeepCapacityBytes) buffer_.shrink_to_fit();
     parser_.emplace();
     Limit(*parser_, options().max_header_bytes, options().max_body_bytes);
-    SetDeadline(options().timeout);
+    if (buffer_.size() > 0 || requests_ == 0) return ReadHeader();
+    // Kept alive, nothing pipelined: idle until the next request's first bytes.
+    SetDeadline(options().idle_timeout, Deadline::kIdle);
+    stream_.async_read_some(buffer_.prepare(kFirstReadBytes),
+                            [self = Self()](beast::error_code ec, size_t n) {
+                              if (ec) return self->CloseNow();
+                              self->buffer_.commit(n);
+                              self->ReadHeader();
+                            });
+  }
+
+  void ReadHeader() {
+    SetDeadline(options().header_timeout, Deadline::kHeaders);
     bhttp::async_read_header(stream_, buffer_, *parser_,
                             [self = Self()](beast::error_code ec, size_t) { self->OnHeader(ec); });
   }
 
   void OnHeader(beast::error_code ec) {
     started_ = SteadyClock::now();
+    ++requests_;
     head_request_ = false;
     const auto& req = parser_->get();
     // What is known so far, for on_complete if the request is refused before the handler.
@@ -716,7 +804,7 @@ class Session final : public SessionBase {
     auto expect = req.find(bhttp::field::expect);
     if (expect != req.end() && version_ == 11 && beast::iequals(expect->value(), "100-continue")) {
       static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
-      SetDeadline(options().timeout);
+      SetDeadline(options().write_timeout, Deadline::kWrite);
       net::async_write(stream_, net::buffer(kContinue.data(), kContinue.size()),
                        [self = Self()](beast::error_code write_ec, size_t) {
                          if (write_ec) return self->CloseNow();
@@ -730,7 +818,7 @@ class Session final : public SessionBase {
   void ReadBody() {
     // A request without a body is complete with its headers: no read to start.
     if (parser_->is_done()) return OnBody({});
-    SetDeadline(options().timeout);
+    SetDeadline(options().body_timeout, Deadline::kBody);
     bhttp::async_read(stream_, buffer_, *parser_,
                      [self = Self()](beast::error_code ec, size_t) { self->OnBody(ec); });
   }
@@ -815,7 +903,7 @@ class Session final : public SessionBase {
     if (!no_body && !head_request_) out_ += response.body;
 
     status_ = response.status;
-    SetDeadline(options().timeout);
+    SetDeadline(options().write_timeout, Deadline::kWrite);
     net::async_write(stream_, net::buffer(out_),
                      [self = Self(), keep_alive](beast::error_code ec, size_t) {
                        self->Complete(self->status_);
@@ -865,7 +953,7 @@ class Session final : public SessionBase {
     queue_.clear();
     queued_bytes_ = 0;
     writing_ = true;
-    SetDeadline(options().timeout);
+    SetDeadline(options().write_timeout, Deadline::kWrite);
     net::async_write(stream_, net::buffer(in_flight_),
                      [self = Self()](beast::error_code ec, size_t) {
                        self->writing_ = false;
@@ -881,7 +969,7 @@ class Session final : public SessionBase {
     if (!chunked_) return Shutdown();
     static constexpr std::string_view kLastChunk = "0\r\n\r\n";
     writing_ = true;
-    SetDeadline(options().timeout);
+    SetDeadline(options().write_timeout, Deadline::kWrite);
     net::async_write(stream_, net::buffer(kLastChunk.data(), kLastChunk.size()),
                      [self = Self()](beast::error_code ec, size_t) {
                        self->writing_ = false;
@@ -899,7 +987,7 @@ class Session final : public SessionBase {
     }
     if (drain_) {
       drained_ = 0;
-      SetDeadline(std::min(options().timeout, kMaxDrainTime));
+      SetDeadline(std::min(options().write_timeout, kMaxDrainTime), std::nullopt);
       return Drain();
     }
     FinishShutdown();
@@ -917,7 +1005,7 @@ class Session final : public SessionBase {
   void FinishShutdown() {
     if (closed_) return;
     if constexpr (kTls) {
-      SetDeadline(std::min(options().timeout, kMaxDrainTime));
+      SetDeadline(std::min(options().write_timeout, kMaxDrainTime), std::nullopt);
       stream_.async_shutdown([self = Self()](beast::error_code) { self->CloseNow(); });
     } else {
       CloseNow();
@@ -938,11 +1026,13 @@ class Session final : public SessionBase {
     queued_bytes_ = 0;
     if (auto writer = writer_.lock()) writer->MarkClosed();
     writer_.reset();
+    slot_.reset();  // The socket is closed: the connection no longer counts.
   }
 
   Stream stream_;
   Timer timer_;
   SteadyClock::time_point deadline_ = kNoDeadline;
+  std::optional<Deadline> deadline_what_;
   SteadyClock::time_point timer_expiry_ = kNoDeadline;
   bool timer_armed_ = false;
   uint64_t timer_generation_ = 0;
@@ -962,6 +1052,8 @@ class Session final : public SessionBase {
   int status_ = 0;
   size_t drained_ = 0;
   std::string scratch_;
+  uint64_t requests_ = 0;  // whose headers arrived on this connection
+  std::unique_ptr<ConnectionSlot> slot_;
 
   // Streaming (SSE) state.
   bool streaming_ = false;
@@ -1065,13 +1157,22 @@ class Listener : public std::enable_shared_from_this<Listener> {
     if (address.is_v6() && address.to_v6().is_v4_mapped()) {
       address = net::ip::make_address_v4(net::ip::v4_mapped, address.to_v6());
     }
+    auto slot = ConnectionSlot::Take(*shared_, SourceOf(address));
+    if (const Refusal* refusal = std::get_if<Refusal>(&slot)) {
+      // Reset at once: no handshake to pay for, nothing left in TIME_WAIT here.
+      socket.set_option(net::socket_base::linger(true, 0), ec);
+      socket.close(ec);
+      if (shared_->options.on_refused) shared_->options.on_refused(*refusal);
+      return;
+    }
+    auto taken = std::move(std::get<std::unique_ptr<ConnectionSlot>>(slot));
     socket.set_option(tcp::no_delay(true), ec);
     if (shared_->tls) {
-      Register(
-          std::make_shared<Session<TlsStream>>(shared_, std::move(socket), address.to_string()));
+      Register(std::make_shared<Session<TlsStream>>(shared_, std::move(socket), address.to_string(),
+                                                    std::move(taken)));
     } else {
-      Register(
-          std::make_shared<Session<PlainStream>>(shared_, std::move(socket), address.to_string()));
+      Register(std::make_shared<Session<PlainStream>>(shared_, std::move(socket),
+                                                      address.to_string(), std::move(taken)));
     }
   }
 
@@ -1146,6 +1247,7 @@ Status ConfigureTls(ssl::context& ctx, const HttpServerOptions& options) {
                   SSL_OP_CIPHER_SERVER_PREFERENCE);
   if (SSL_CTX_set_min_proto_version(native, TLS1_2_VERSION) != 1 ||
       SSL_CTX_set_cipher_list(native, kTls12Ciphers) != 1 ||
+      SSL_CTX_set_ciphersuites(native, kTls13Suites) != 1 ||
       SSL_CTX_set1_groups_list(native, "X25519:P-256:P-384") != 1) {
     return Error::Internal("cannot configure the TLS context");
   }
@@ -1217,6 +1319,9 @@ class ServerImpl final : public HttpServer {
   }
 
   uint16_t port() const override { return port_; }
+  size_t open_connections() const override {
+    return shared_->open_connections.load(std::memory_order_relaxed);
+  }
 
   Result<int> ReleaseListener() override {
     {
@@ -1256,11 +1361,66 @@ class ServerImpl final : public HttpServer {
 
 }  // namespace
 
+namespace internal {
+
+std::string ConnectionSource(std::string_view ip) {
+  beast::error_code ec;
+  auto address = net::ip::make_address(std::string(ip), ec);
+  if (ec) return std::string(ip);
+  if (address.is_v6() && address.to_v6().is_v4_mapped()) {
+    address = net::ip::make_address_v4(net::ip::v4_mapped, address.to_v6());
+  }
+  return SourceOf(address);
+}
+
+}  // namespace internal
+
+std::string_view ToString(Refusal refusal) {
+  switch (refusal) {
+    case Refusal::kConnectionLimit:
+      return "connection_limit";
+    case Refusal::kPerSourceLimit:
+      return "per_source_limit";
+  }
+  return "unknown";
+}
+
+std::string_view ToString(Deadline deadline) {
+  switch (deadline) {
+    case Deadline::kHandshake:
+      return "handshake";
+    case Deadline::kHeaders:
+      return "headers";
+    case Deadline::kBody:
+      return "body";
+    case Deadline::kIdle:
+      return "idle";
+    case Deadline::kWrite:
+      return "write";
+  }
+  return "unknown";
+}
+
 Result<std::unique_ptr<HttpServer>> HttpServer::Start(HttpServerOptions options, Handler handler) {
   if (options.threads < 1 || options.threads > 256) {
     return Error::InvalidArgument("threads", "threads must be between 1 and 256");
   }
   if (!handler) return Error::InvalidArgument("handler", "a handler is required");
+  if (options.max_connections != 0 &&
+      options.max_connections_per_source > options.max_connections) {
+    return Error::InvalidArgument("max_connections_per_source",
+                                  "max_connections_per_source must not exceed max_connections");
+  }
+  const std::pair<std::string_view, std::chrono::milliseconds> kTimeouts[] = {
+      {"header_timeout", options.header_timeout},
+      {"body_timeout", options.body_timeout},
+      {"idle_timeout", options.idle_timeout},
+      {"write_timeout", options.write_timeout}};
+  for (const auto& [name, timeout] : kTimeouts) {
+    if (timeout.count() <= 0) {
+      return Error::InvalidArgument(std::string(name), fmt::format("{} must be positive", name));
+    }
+  }
   net::ip::address address;
   if (options.listen_fd >= 0) {
     BG_ASSIGN_OR_RETURN(address, ListeningAddress(options.listen_fd));

@@ -22,6 +22,7 @@
 #include <filesystem>
 #include <fstream>
 #include <future>
+#include <map>
 #include <mutex>
 #include <thread>
 
@@ -67,13 +68,19 @@ class Client {
  public:
   // With handshake=false the TCP connection is made but the TLS handshake waits for
   // Handshake().
+  // `source`: the local address to connect from (any of 127.0.0.0/8 reaches the server).
   Client(uint16_t port, const std::string& cacert, const std::function<void(SSL_CTX*)>& tune = {},
-         bool handshake = true)
+         bool handshake = true, const std::string& source = "127.0.0.1")
       : ctx_(ssl::context::tls_client) {
     tcp::endpoint endpoint(net::ip::make_address("127.0.0.1"), port);
+    auto connect = [&](beast::tcp_stream& s) {
+      s.socket().open(tcp::v4());
+      s.socket().bind(tcp::endpoint(net::ip::make_address(source), 0));
+      s.connect(endpoint);
+    };
     if (cacert.empty()) {
       plain_ = std::make_unique<beast::tcp_stream>(ioc_);
-      plain_->connect(endpoint);
+      connect(*plain_);
       return;
     }
     ctx_.load_verify_file(cacert);
@@ -81,8 +88,18 @@ class Client {
     ctx_.set_verify_callback(ssl::host_name_verification("127.0.0.1"));
     if (tune) tune(ctx_.native_handle());
     tls_ = std::make_unique<beast::ssl_stream<beast::tcp_stream>>(ioc_, ctx_);
-    beast::get_lowest_layer(*tls_).connect(endpoint);
+    connect(beast::get_lowest_layer(*tls_));
     if (handshake) Handshake();
+  }
+
+  // Whether this connection is one the server refused: it fails the TLS handshake, or (plain)
+  // ends without an answer to a request.
+  bool Refused() {
+    if (tls_) return static_cast<bool>(handshake_error_);
+    beast::error_code ec;
+    std::string request = "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+    net::write(*plain_, net::buffer(request), ec);
+    return ReadToEnd().empty();
   }
 
   void Handshake() {
@@ -209,8 +226,9 @@ class HttpServerTest : public ::testing::TestWithParam<bool> {
     server_ = std::move(*server);
   }
 
-  std::unique_ptr<Client> Connect() {
-    return std::make_unique<Client>(server_->port(), tls() ? cert_.cert_path : "");
+  std::unique_ptr<Client> Connect(const std::string& source = "127.0.0.1") {
+    return std::make_unique<Client>(server_->port(), tls() ? cert_.cert_path : "",
+                                    std::function<void(SSL_CTX*)>{}, true, source);
   }
 
   std::string dir_;
@@ -457,7 +475,7 @@ TEST_P(HttpServerTest, Http10GetsAnHttp10AnswerAndTheConnectionCloses) {
 TEST_P(HttpServerTest, IdleKeepAliveConnectionsCloseAtTheDeadline) {
   StartServer(
       [](HttpRequest req, std::shared_ptr<ResponseWriter> writer) { writer->Send(Text(req.path)); },
-      [](HttpServerOptions& o) { o.timeout = std::chrono::milliseconds(200); });
+      [](HttpServerOptions& o) { o.idle_timeout = std::chrono::milliseconds(200); });
   auto client = Connect();
   // Each request moves the deadline later; once the client stays quiet, the connection ends.
   for (int i = 0; i < 3; ++i) {
@@ -621,7 +639,7 @@ TEST_P(HttpServerTest, SlowClientsAreDisconnectedAtTheDeadline) {
         ++calls;
         writer->Send(Text(""));
       },
-      [](HttpServerOptions& o) { o.timeout = std::chrono::milliseconds(200); });
+      [](HttpServerOptions& o) { o.header_timeout = std::chrono::milliseconds(200); });
   auto client = Connect();
   client->Write("GET / HTTP/1.1\r\nHost: h\r\nX-Slow: ");  // ...and never finishes.
   EXPECT_EQ(client->ReadToEnd(), "");                      // Closed without an answer.
@@ -738,6 +756,17 @@ TEST(HttpServerStartTest, BadOptionsAreRefusedWithTheirField) {
       {"no threads", [](auto& o) { o.threads = 0; }, "threads"},
       {"missing cert", [&](auto& o) { o.cert_file = dir + "/none.crt"; }, "cert_file"},
       {"key of another cert", [&](auto& o) { o.key_file = b->key_path; }, "key_file"},
+      {"more per source than in all",
+       [](auto& o) {
+         o.max_connections = 2;
+         o.max_connections_per_source = 3;
+       },
+       "max_connections_per_source"},
+      {"no header deadline", [](auto& o) { o.header_timeout = {}; }, "header_timeout"},
+      {"no body deadline", [](auto& o) { o.body_timeout = {}; }, "body_timeout"},
+      {"no idle deadline", [](auto& o) { o.idle_timeout = {}; }, "idle_timeout"},
+      {"negative write deadline", [](auto& o) { o.write_timeout = std::chrono::milliseconds(-1); },
+       "write_timeout"},
   };
   for (const auto& c : kCases) {
     HttpServerOptions options;
@@ -1183,6 +1212,253 @@ TEST_P(HttpServerTest, StreamToAReaderThatFallsBehindIsDroppedAtItsBufferLimit) 
   // than was written.
   std::string got = client->ReadToEnd();
   EXPECT_LT(got.size(), written);
+}
+
+}  // namespace
+}  // namespace bg::http
+
+namespace bg::http {
+namespace {
+
+// Polls `condition` until it holds or a generous deadline passes (a loaded machine only makes
+// this slower, never wrong).
+bool Eventually(const std::function<bool()>& condition,
+                std::chrono::seconds deadline = std::chrono::seconds(60)) {
+  const auto end = std::chrono::steady_clock::now() + deadline;
+  while (!condition()) {
+    if (std::chrono::steady_clock::now() > end) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return true;
+}
+
+// What on_refused and on_timeout reported, by name.
+struct Reports {
+  std::mutex mu;
+  std::map<std::string, int> counts;
+  void Add(std::string_view what) {
+    std::lock_guard lock(mu);
+    ++counts[std::string(what)];
+  }
+  int Count(const std::string& what) {
+    std::lock_guard lock(mu);
+    return counts[what];
+  }
+  void Watch(HttpServerOptions& o) {
+    o.on_refused = [this](Refusal r) { Add(ToString(r)); };
+    o.on_timeout = [this](Deadline d) { Add(ToString(d)); };
+  }
+};
+
+void Echo(HttpRequest req, std::shared_ptr<ResponseWriter> writer) { writer->Send(Text(req.path)); }
+
+// A round trip on `client`: true when the server answered with the path.
+bool Served(Client& client, const std::string& path = "/ok") {
+  client.Write(Get(path));
+  return client.Read().body() == path;
+}
+
+TEST_P(HttpServerTest, ConnectionsBeyondThePerSourceLimitAreRefusedWhileOthersAreServed) {
+  Reports reports;
+  StartServer(Echo, [&](HttpServerOptions& o) {
+    o.max_connections_per_source = 3;
+    reports.Watch(o);
+  });
+  std::vector<std::unique_ptr<Client>> held;
+  for (int i = 0; i < 3; ++i) {
+    held.push_back(Connect());
+    ASSERT_TRUE(Served(*held.back()));
+  }
+  EXPECT_EQ(server_->open_connections(), 3u);
+  auto excess = Connect();
+  EXPECT_TRUE(excess->Refused());
+  EXPECT_TRUE(Eventually([&] { return reports.Count("per_source_limit") == 1; }));
+  // Another source is served, and so are the held connections' next requests.
+  auto other = Connect("127.0.0.2");
+  EXPECT_TRUE(Served(*other));
+  for (auto& c : held) EXPECT_TRUE(Served(*c, "/again"));
+  EXPECT_EQ(server_->open_connections(), 4u);
+  // A connection that ends gives its place back.
+  held.front()->Disconnect();
+  EXPECT_TRUE(Eventually([&] { return server_->open_connections() == 3u; }));
+  auto next = Connect();
+  EXPECT_TRUE(Served(*next));
+  EXPECT_EQ(reports.Count("connection_limit"), 0);
+}
+
+TEST_P(HttpServerTest, ConnectionsBeyondTheTotalLimitAreRefused) {
+  Reports reports;
+  StartServer(Echo, [&](HttpServerOptions& o) {
+    o.max_connections = 2;
+    o.max_connections_per_source = 0;  // no limit per source
+    reports.Watch(o);
+  });
+  auto a = Connect("127.0.0.2");
+  auto b = Connect("127.0.0.3");
+  ASSERT_TRUE(Served(*a));
+  ASSERT_TRUE(Served(*b));
+  auto c = Connect("127.0.0.4");
+  EXPECT_TRUE(c->Refused());
+  EXPECT_TRUE(Eventually([&] { return reports.Count("connection_limit") == 1; }));
+  EXPECT_EQ(reports.Count("per_source_limit"), 0);
+  b->Disconnect();
+  EXPECT_TRUE(Eventually([&] { return server_->open_connections() == 1u; }));
+  auto d = Connect("127.0.0.4");
+  EXPECT_TRUE(Served(*d));
+}
+
+TEST_P(HttpServerTest, HeadersSentAByteAtATimeAreCutOffAtTheHeaderDeadline) {
+  Reports reports;
+  std::atomic<int> calls{0};
+  StartServer(
+      [&](HttpRequest req, std::shared_ptr<ResponseWriter> writer) {
+        ++calls;
+        Echo(std::move(req), std::move(writer));
+      },
+      [&](HttpServerOptions& o) {
+        o.header_timeout = std::chrono::milliseconds(300);
+        o.idle_timeout = std::chrono::hours(1);
+        reports.Watch(o);
+      });
+  auto client = Connect();
+  // Slowloris: every byte arrives in time for a per-read timeout; the deadline is for the
+  // whole of the headers. The header never ends ("X-a: aaaa..."), so only the deadline stops it.
+  const std::string drip = "GET / HTTP/1.1\r\nHost: h\r\nX-a: " + std::string(8000, 'a');
+  size_t sent = 0;
+  try {
+    while (sent < drip.size() && reports.Count("headers") == 0) {
+      client->Write(drip.substr(sent++, 1));
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+  } catch (const std::exception&) {
+    // The server closed the connection under the write.
+  }
+  EXPECT_EQ(client->ReadToEnd(), "");
+  EXPECT_TRUE(Eventually([&] { return reports.Count("headers") == 1; }));
+  EXPECT_EQ(calls.load(), 0);
+  // Meanwhile (and after) other clients are served.
+  auto other = Connect();
+  EXPECT_TRUE(Served(*other));
+}
+
+TEST_P(HttpServerTest, ABodyAnnouncedLongerThanSentIsCutOffAtTheBodyDeadline) {
+  Reports reports;
+  std::atomic<int> calls{0};
+  StartServer(
+      [&](HttpRequest req, std::shared_ptr<ResponseWriter> writer) {
+        ++calls;
+        Echo(std::move(req), std::move(writer));
+      },
+      [&](HttpServerOptions& o) {
+        o.body_timeout = std::chrono::milliseconds(200);
+        o.header_timeout = std::chrono::hours(1);
+        reports.Watch(o);
+      });
+  auto client = Connect();
+  client->Write("POST /upload HTTP/1.1\r\nHost: h\r\nContent-Length: 100\r\n\r\n0123456789");
+  EXPECT_EQ(client->ReadToEnd(), "");
+  EXPECT_TRUE(Eventually([&] { return reports.Count("body") == 1; }));
+  EXPECT_EQ(reports.Count("headers"), 0);
+  EXPECT_EQ(calls.load(), 0);
+}
+
+TEST_P(HttpServerTest, IdleAndHeaderDeadlinesAreSeparate) {
+  Reports reports;
+  StartServer(Echo, [&](HttpServerOptions& o) {
+    o.header_timeout = std::chrono::milliseconds(200);
+    o.idle_timeout = std::chrono::hours(1);
+    reports.Watch(o);
+  });
+  auto client = Connect();
+  ASSERT_TRUE(Served(*client));
+  // Quiet for longer than the header deadline: a kept-alive connection waits on the idle one.
+  std::this_thread::sleep_for(std::chrono::milliseconds(600));
+  EXPECT_TRUE(Served(*client, "/after-a-pause"));
+  // A request that starts and does not finish meets the header deadline.
+  client->Write("GET /half HTTP/1.1\r\nHost: h\r\n");
+  EXPECT_EQ(client->ReadToEnd(), "");
+  EXPECT_TRUE(Eventually([&] { return reports.Count("headers") == 1; }));
+  EXPECT_EQ(reports.Count("idle"), 0);
+}
+
+TEST_P(HttpServerTest, IdleKeepAliveConnectionsReportTheIdleDeadline) {
+  Reports reports;
+  StartServer(Echo, [&](HttpServerOptions& o) {
+    o.idle_timeout = std::chrono::milliseconds(200);
+    o.header_timeout = std::chrono::hours(1);
+    reports.Watch(o);
+  });
+  auto client = Connect();
+  ASSERT_TRUE(Served(*client));
+  EXPECT_EQ(client->ReadToEnd(), "");
+  EXPECT_TRUE(Eventually([&] { return reports.Count("idle") == 1; }));
+}
+
+TEST_P(HttpServerTest, AClientThatNeverReadsItsResponseIsCutOffAtTheWriteDeadline) {
+  Reports reports;
+  const std::string big(64 << 20, 'b');  // beyond what loopback socket buffers take
+  StartServer(
+      [&](HttpRequest req, std::shared_ptr<ResponseWriter> writer) {
+        if (req.path != "/big") return Echo(std::move(req), std::move(writer));
+        writer->Send(Text(big));
+      },
+      [&](HttpServerOptions& o) {
+        o.write_timeout = std::chrono::milliseconds(300);
+        reports.Watch(o);
+      });
+  auto client = Connect();
+  client->Write(Get("/big"));  // ...and never reads.
+  EXPECT_TRUE(Eventually([&] { return reports.Count("write") == 1; }));
+  EXPECT_TRUE(Eventually([&] { return server_->open_connections() == 0u; }));
+  auto other = Connect();
+  EXPECT_TRUE(Served(*other));
+}
+
+TEST_P(HttpServerTest, AStreamWhoseReaderStopsIsDroppedAtTheWriteDeadline) {
+  Reports reports;
+  std::atomic<int> dropped{0};
+  std::promise<std::shared_ptr<ResponseWriter>> parked;
+  StartServer(
+      [&](HttpRequest, std::shared_ptr<ResponseWriter> writer) {
+        writer->StartStream({});
+        parked.set_value(writer);
+      },
+      [&](HttpServerOptions& o) {
+        o.write_timeout = std::chrono::milliseconds(300);
+        o.max_stream_buffer_bytes = size_t{256} << 20;  // the deadline, not the cap, ends it
+        o.on_stream_dropped = [&dropped] { ++dropped; };
+        reports.Watch(o);
+      });
+  auto client = Connect();
+  client->Write(Get("/v1/events"));  // ...and never reads.
+  auto writer = parked.get_future().get();
+  const std::string chunk(64 << 10, 'e');
+  // 16 MiB: more than the kernel's buffers hold, far less than the cap; then nothing more.
+  for (int i = 0; i < 256 && writer->IsOpen(); ++i) writer->WriteEvent("fill", chunk);
+  EXPECT_TRUE(Eventually([&] { return !writer->IsOpen(); }));
+  EXPECT_EQ(reports.Count("write"), 1);
+  EXPECT_EQ(dropped.load(), 1);
+}
+
+TEST(HttpServerEnumTest, ReasonsHaveTheirMetricLabels) {
+  EXPECT_EQ(ToString(Refusal::kConnectionLimit), "connection_limit");
+  EXPECT_EQ(ToString(Refusal::kPerSourceLimit), "per_source_limit");
+  EXPECT_EQ(ToString(Deadline::kHandshake), "handshake");
+  EXPECT_EQ(ToString(Deadline::kHeaders), "headers");
+  EXPECT_EQ(ToString(Deadline::kBody), "body");
+  EXPECT_EQ(ToString(Deadline::kIdle), "idle");
+  EXPECT_EQ(ToString(Deadline::kWrite), "write");
+}
+
+TEST(ConnectionSourceTest, Ipv4ByAddressIpv6ByItsSlash64) {
+  EXPECT_EQ(internal::ConnectionSource("10.1.2.3"), "10.1.2.3");
+  EXPECT_EQ(internal::ConnectionSource("2001:db8:1:2:aaaa:bbbb:cccc:dddd"), "2001:db8:1:2::/64");
+  EXPECT_EQ(internal::ConnectionSource("2001:db8:1:2::1"),
+            internal::ConnectionSource("2001:db8:1:2:ffff::9"));
+  EXPECT_NE(internal::ConnectionSource("2001:db8:1:2::1"),
+            internal::ConnectionSource("2001:db8:1:3::1"));
+  EXPECT_EQ(internal::ConnectionSource("::ffff:10.1.2.3"), "10.1.2.3");
+  EXPECT_EQ(internal::ConnectionSource("not an address"), "not an address");
 }
 
 }  // namespace

@@ -34,6 +34,10 @@ struct ReadResult {
   size_t consumed = 0;
 };
 ReadResult ReadRequest(std::string_view bytes, size_t max_header_bytes, size_t max_body_bytes);
+// The key a peer's connections count under for max_connections_per_source: an IPv4 address
+// (also one written IPv4-mapped) as it is, an IPv6 address as its /64 ("2001:db8:1:2::/64");
+// text that is no address, unchanged. Defined in http_server.cc.
+std::string ConnectionSource(std::string_view ip);
 // The SSE wire form of one event, as ResponseWriter::WriteEvent sends it.
 std::string FormatEvent(std::string_view event, std::string_view data, std::string_view id);
 // Percent-decodes `in` ('+' as a space when plus_is_space); nullopt on a bad escape or NUL.

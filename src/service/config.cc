@@ -14,6 +14,9 @@
 namespace bg::service {
 namespace {
 
+// What http_max_connections and http_max_connections_per_source may be at most.
+constexpr int64_t kMaxHttpConnections = 65536;
+
 class Problems {
  public:
   explicit Problems(std::string_view path) : path_(path) {}
@@ -66,6 +69,30 @@ void ReadDuration(const toml::node& n, std::string_view key, Problems& problems,
     return;
   }
   *out = *d;
+}
+
+// An integer setting within [min, max].
+void ReadInt(const toml::node& n, std::string_view key, int64_t min, int64_t max,
+             Problems& problems, int* out) {
+  if (!n.is_integer() || *n.value<int64_t>() < min || *n.value<int64_t>() > max) {
+    problems.Add(n.source(), fmt::format("'{}' must be an integer from {} to {}", key, min, max));
+    return;
+  }
+  *out = static_cast<int>(*n.value<int64_t>());
+}
+
+// A duration setting within [min, max] (both written as durations in the message).
+void ReadDurationWithin(const toml::node& n, std::string_view key, Seconds min, Seconds max,
+                        Problems& problems, Seconds* out) {
+  Seconds d{-1};
+  ReadDuration(n, key, problems, &d);
+  if (d.count() < 0) return;  // already a problem
+  if (d < min || d > max) {
+    problems.Add(n.source(), fmt::format("'{}' must be from {} to {}", key, FormatDuration(min),
+                                         FormatDuration(max)));
+    return;
+  }
+  *out = d;
 }
 
 void ReadStringArray(const toml::node& n, std::string_view key, Problems& problems,
@@ -240,6 +267,7 @@ Result<ServerConfig> ParseServerConfig(std::string_view text, std::string_view p
   }
   ServerConfig c;
   Problems problems(path);
+  const toml::node* per_source_node = nullptr;
   for (const auto& [key, node] : root) {
     std::string_view k = key.str();
     if (k == "data_dir") ReadString(node, k, problems, &c.data_dir);
@@ -267,11 +295,19 @@ Result<ServerConfig> ParseServerConfig(std::string_view text, std::string_view p
       if (!node.is_boolean()) problems.Add(node.source(), "'plain_http' must be true or false");
       else c.plain_http = *node.value<bool>();
     } else if (k == "http_threads") {
-      if (!node.is_integer() || *node.value<int64_t>() < 1 || *node.value<int64_t>() > 64) {
-        problems.Add(node.source(), "'http_threads' must be an integer from 1 to 64");
-      } else {
-        c.http_threads = static_cast<int>(*node.value<int64_t>());
-      }
+      ReadInt(node, k, 1, 64, problems, &c.http_threads);
+    } else if (k == "http_max_connections") {
+      ReadInt(node, k, 1, kMaxHttpConnections, problems, &c.http_max_connections);
+    } else if (k == "http_max_connections_per_source") {
+      ReadInt(node, k, 1, kMaxHttpConnections, problems, &c.http_max_connections_per_source);
+      per_source_node = &node;
+    } else if (k == "http_header_timeout" || k == "http_body_timeout" || k == "http_idle_timeout" ||
+               k == "http_write_timeout") {
+      Seconds* out = k == "http_header_timeout" ? &c.http_header_timeout
+                     : k == "http_body_timeout" ? &c.http_body_timeout
+                     : k == "http_idle_timeout" ? &c.http_idle_timeout
+                                                : &c.http_write_timeout;
+      ReadDurationWithin(node, k, Seconds(1), std::chrono::minutes(10), problems, out);
     } else if (k == "audit") {
       const toml::table* t = node.as_table();
       if (t == nullptr) {
@@ -297,6 +333,16 @@ Result<ServerConfig> ParseServerConfig(std::string_view text, std::string_view p
     } else {
       problems.Add(node.source(), fmt::format("unknown key '{}'", k));
     }
+  }
+  // Unset, the per-source limit follows a smaller total one; set, it must fit in it.
+  if (per_source_node == nullptr) {
+    c.http_max_connections_per_source =
+        std::min(c.http_max_connections_per_source, c.http_max_connections);
+  } else if (c.http_max_connections_per_source > c.http_max_connections) {
+    problems.Add(per_source_node->source(),
+                 fmt::format("'http_max_connections_per_source' ({}) must not exceed "
+                             "'http_max_connections' ({})",
+                             c.http_max_connections_per_source, c.http_max_connections));
   }
   if (!problems.empty()) return Error::InvalidArgument("config", problems.Joined());
   for (std::string& w : RecorderWarnings(c.connectors)) c.warnings.push_back(std::move(w));

@@ -37,6 +37,14 @@ struct ServerConfig {
   Seconds token_max_lifetime = std::chrono::hours(12);
   Seconds probe_interval = std::chrono::minutes(15);  // how often every connector is probed
   int http_threads = 2;
+  // HTTP connections (docs/configuration.md): open at once in all and from one source (an IPv4
+  // address, an IPv6 /64), and the deadlines that close slow or stalled ones.
+  int http_max_connections = 1024;
+  int http_max_connections_per_source = 64;
+  Seconds http_header_timeout = Seconds(10);  // TLS handshake; a request's headers
+  Seconds http_body_timeout = Seconds(30);    // a request's whole body
+  Seconds http_idle_timeout = Seconds(30);    // a kept-alive connection between requests
+  Seconds http_write_timeout = Seconds(30);   // each response, each chunk of an event stream
   bool demo = false;  // embedded default: demo policy, demo users, the demo connectors
 
   std::map<std::string, PluginConfig> connectors;

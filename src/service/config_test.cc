@@ -186,6 +186,65 @@ TEST(ConfigTest, TokenMaxLifetimeIsConfigurable) {
   EXPECT_FALSE(ParseServerConfig("token_max_lifetime = \"10s\"\n", "c.toml").has_value());
 }
 
+TEST(ConfigTest, HttpLimitsHaveDefaultsAndAreConfigurable) {
+  auto d = ParseServerConfig("", "c.toml");
+  ASSERT_TRUE(d.has_value());
+  EXPECT_EQ(d->http_max_connections, 1024);
+  EXPECT_EQ(d->http_max_connections_per_source, 64);
+  EXPECT_EQ(d->http_header_timeout, Seconds(10));
+  EXPECT_EQ(d->http_body_timeout, Seconds(30));
+  EXPECT_EQ(d->http_idle_timeout, Seconds(30));
+  EXPECT_EQ(d->http_write_timeout, Seconds(30));
+  auto c = ParseServerConfig(
+      "http_max_connections = 200\nhttp_max_connections_per_source = 20\n"
+      "http_header_timeout = \"5s\"\nhttp_body_timeout = 60\nhttp_idle_timeout = \"2m\"\n"
+      "http_write_timeout = \"10m\"\n",
+      "c.toml");
+  ASSERT_TRUE(c.has_value()) << c.error().message();
+  EXPECT_EQ(c->http_max_connections, 200);
+  EXPECT_EQ(c->http_max_connections_per_source, 20);
+  EXPECT_EQ(c->http_header_timeout, Seconds(5));
+  EXPECT_EQ(c->http_body_timeout, Seconds(60));
+  EXPECT_EQ(c->http_idle_timeout, Seconds(120));
+  EXPECT_EQ(c->http_write_timeout, Seconds(600));
+  // A smaller total carries the unset per-source limit down with it.
+  auto small = ParseServerConfig("http_max_connections = 10\n", "c.toml");
+  ASSERT_TRUE(small.has_value()) << small.error().message();
+  EXPECT_EQ(small->http_max_connections_per_source, 10);
+}
+
+// Each value out of range is refused at start with one located line naming the setting and
+// its range.
+TEST(ConfigTest, HttpLimitsOutOfRangeAreRefusedWithOneLineEach) {
+  struct Case {
+    const char* text;
+    const char* message;
+  };
+  const Case kCases[] = {
+      {"http_max_connections = 0\n", "'http_max_connections' must be an integer from 1 to 65536"},
+      {"http_max_connections = 70000\n",
+       "'http_max_connections' must be an integer from 1 to 65536"},
+      {"http_max_connections = \"many\"\n", "'http_max_connections' must be an integer"},
+      {"http_max_connections_per_source = -1\n",
+       "'http_max_connections_per_source' must be an integer from 1 to 65536"},
+      {"http_max_connections = 10\nhttp_max_connections_per_source = 11\n",
+       "'http_max_connections_per_source' (11) must not exceed 'http_max_connections' (10)"},
+      {"http_header_timeout = \"0s\"\n", "'http_header_timeout' must be from 1s to 10m"},
+      {"http_body_timeout = \"11m\"\n", "'http_body_timeout' must be from 1s to 10m"},
+      {"http_idle_timeout = 0\n", "'http_idle_timeout' must be from 1s to 10m"},
+      {"http_write_timeout = \"1h\"\n", "'http_write_timeout' must be from 1s to 10m"},
+      {"http_write_timeout = \"soon\"\n", "'http_write_timeout'"},
+  };
+  for (const Case& c : kCases) {
+    auto r = ParseServerConfig(c.text, "c.toml");
+    ASSERT_FALSE(r.has_value()) << c.text;
+    const std::string& m = r.error().message();
+    EXPECT_EQ(m.find('\n'), std::string::npos) << m;
+    EXPECT_EQ(m.rfind("c.toml:", 0), 0u) << m;
+    EXPECT_NE(m.find(c.message), std::string::npos) << c.text << " -> " << m;
+  }
+}
+
 TEST(ConfigTest, ConnectorNeedsKind) {
   auto c = ParseServerConfig("[connectors.x]\ndsn = \"y\"\n", "c.toml");
   ASSERT_FALSE(c.has_value());
