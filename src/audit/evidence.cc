@@ -128,6 +128,7 @@ Json AskedJson(const Asked& a) {
   j["ticket"] = a.ticket;
   j["source_address"] = a.source_address;
   j["emergency"] = BoolOr(a.emergency);
+  j["drill"] = a.drill.empty() ? Json(nullptr) : Json(a.drill);
   j["pool"] = a.pool;
   j["required_approvals"] = NumberOr(a.required_approvals);
   j["risk_signals"] = List(a.risk_signals);
@@ -398,6 +399,7 @@ void EvidenceBuilder::Add(int64_t index, const LeafEvent& e, std::string_view le
     a.ticket = Get(e, "ticket");
     a.source_address = Get(e, "source_address");
     a.emergency = Get(e, "emergency");
+    a.drill = Get(e, "drill");
     a.pool = Get(e, "pool");
     a.required_approvals = Get(e, "required_approvals");
     a.risk_signals = Get(e, "risk_signals");

@@ -46,6 +46,7 @@ struct Asked {  // request.created
   std::string resource, privilege, tier, duration, reason, ticket, source_address, emergency, pool,
       required_approvals, risk_signals;
   std::optional<Timestamp> mfa_verified_at;  // the requester's TOTP, when the log says
+  std::string drill;  // the drill id when the request was a drill (request.created "drill")
 };
 
 struct Decision {  // approval.recorded or denial.recorded
