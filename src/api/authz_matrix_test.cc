@@ -35,6 +35,7 @@
 #include "connectors/builtin.h"
 #include "connectors/health.h"
 #include "session/asciicast.h"
+#include "test/fakes/capturing_writer.h"
 #include "test/fakes/fake_clock.h"
 #include "test/fakes/test_authenticator.h"
 #include "util/encoding.h"
@@ -43,6 +44,7 @@ namespace bg::api::authz {
 namespace {
 
 using nlohmann::json;
+using bg::testing::CapturingWriter;
 namespace wa = auth::webauthn;
 
 constexpr char kPolicy[] = R"(
@@ -105,69 +107,6 @@ max_duration = "8h"
 // a hang, far beyond any load, never a rule's time (rules run on the fake clock).
 constexpr auto kHangGuard = std::chrono::minutes(2);
 
-// Records the one answer (or the start of a stream) the API gives.
-class CapturingWriter final : public http::ResponseWriter {
- public:
-  bool Send(http::HttpResponse response) override {
-    std::lock_guard lock(mu_);
-    if (done_) return false;
-    response_ = std::move(response);
-    done_ = true;
-    cv_.notify_all();
-    return true;
-  }
-  bool StartStream(http::HeaderList headers) override {
-    std::lock_guard lock(mu_);
-    if (done_) return false;
-    response_.status = 200;
-    response_.headers = std::move(headers);
-    streaming_ = true;
-    done_ = true;
-    cv_.notify_all();
-    return true;
-  }
-  bool WriteEvent(std::string_view, std::string_view, std::string_view) override {
-    return IsOpen();
-  }
-  bool WriteComment(std::string_view) override { return IsOpen(); }
-  void Close() override {
-    std::function<void()> cb;
-    {
-      std::lock_guard lock(mu_);
-      if (closed_) return;
-      closed_ = done_ = true;
-      cb = std::move(on_close_);
-      cv_.notify_all();
-    }
-    if (cb) cb();
-  }
-  bool IsOpen() const override {
-    std::lock_guard lock(mu_);
-    return streaming_ && !closed_;
-  }
-  void SetOnClose(std::function<void()> callback) override {
-    {
-      std::lock_guard lock(mu_);
-      if (!closed_) {
-        on_close_ = std::move(callback);
-        return;
-      }
-    }
-    callback();
-  }
-  http::HttpResponse Wait() {
-    std::unique_lock lock(mu_);
-    if (!cv_.wait_for(lock, kHangGuard, [this] { return done_; })) ADD_FAILURE() << "no answer";
-    return response_;
-  }
-
- private:
-  mutable std::mutex mu_;
-  std::condition_variable cv_;
-  bool done_ = false, streaming_ = false, closed_ = false;
-  http::HttpResponse response_;
-  std::function<void()> on_close_;
-};
 
 struct Answer {
   int status = 0;
@@ -382,7 +321,7 @@ class AuthzMatrixTest : public ::testing::Test {
     auto writer = std::make_shared<CapturingWriter>();
     api_->Handle(std::move(req), writer);
     Answer a;
-    http::HttpResponse r = writer->Wait();
+    http::HttpResponse r = writer->Wait(kHangGuard);
     writer->Close();  // ends an event stream
     a.status = r.status;
     a.raw = r.body;

@@ -24,11 +24,7 @@ namespace {
 
 using nlohmann::json;
 
-std::string Str(const json& j, const char* key) {
-  return j.is_object() && j.contains(key) && j[key].is_string()
-             ? TerminalSafe(j[key].get<std::string>())
-             : std::string();
-}
+std::string Str(const json& j, const char* key) { return SafeField(j, key); }
 
 std::string StepLine(const json& s) {
   return fmt::format("  {:<24} {:<6} {:>8} ms  {}\n", Str(s, "name"),

@@ -19,11 +19,7 @@ namespace {
 
 using nlohmann::json;
 
-std::string Str(const json& j, const char* key) {
-  return j.is_object() && j.contains(key) && j[key].is_string()
-             ? TerminalSafe(j[key].get<std::string>())
-             : std::string("-");
-}
+std::string Str(const json& j, const char* key) { return SafeField(j, key, "-"); }
 
 std::string InventoryText(const json& inv, bool local) {
   std::string out;

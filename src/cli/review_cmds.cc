@@ -23,11 +23,7 @@ namespace {
 
 using nlohmann::json;
 
-std::string Str(const json& j, const char* key) {
-  return j.is_object() && j.contains(key) && j[key].is_string()
-             ? TerminalSafe(j[key].get<std::string>())
-             : std::string();
-}
+std::string Str(const json& j, const char* key) { return SafeField(j, key); }
 
 // The timeline's proofs (TrailJson) as an AuditTrail, or an error naming what is malformed.
 Result<service::AuditTrail> TrailFromJson(const json& p) {

@@ -10,10 +10,7 @@ namespace {
 
 using nlohmann::json;
 
-std::string Str(const json& j, const char* k) {
-  return j.is_object() && j.contains(k) && j[k].is_string() ? TerminalSafe(j[k].get<std::string>())
-                                                            : std::string();
-}
+std::string Str(const json& j, const char* key) { return SafeField(j, key); }
 
 std::string Subject(const json& r) {
   return Str(r, "request_id").empty() ? "kit:" + Str(r, "kit_record") : Str(r, "request_id");

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <ctime>
+#include <nlohmann/json.hpp>
 
 #include "util/utf8.h"
 
@@ -30,5 +31,10 @@ std::string HumanTime(std::string_view rfc3339, bool local) {
 }
 
 bool StdoutIsTerminal() { return isatty(STDOUT_FILENO) == 1; }
+
+std::string SafeField(const nlohmann::json& j, const char* key, std::string_view missing) {
+  if (!j.is_object() || !j.contains(key) || !j[key].is_string()) return std::string(missing);
+  return TerminalSafe(j[key].get<std::string>());
+}
 
 }  // namespace bg::cli

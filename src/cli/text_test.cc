@@ -4,11 +4,21 @@
 
 #include <cstdlib>
 #include <ctime>
+#include <nlohmann/json.hpp>
 
 #include "cli/exit_codes.h"
 
 namespace bg::cli {
 namespace {
+
+TEST(SafeFieldTest, ReadsStringFieldsSafelyAndSaysWhatIsMissing) {
+  const nlohmann::json j = {{"name", "carol\x1b[2J"}, {"n", 3}};
+  EXPECT_EQ(SafeField(j, "name"), TerminalSafe("carol\x1b[2J"));
+  EXPECT_EQ(SafeField(j, "name").find('\x1b'), std::string::npos);
+  EXPECT_EQ(SafeField(j, "n"), "");         // not a string
+  EXPECT_EQ(SafeField(j, "gone", "-"), "-");  // absent
+  EXPECT_EQ(SafeField(nlohmann::json::array(), "name", "?"), "?");  // not an object
+}
 
 TEST(TerminalSafeTest, PlainAndUnicodeTextIsUnchanged) {
   EXPECT_EQ(TerminalSafe("replication stuck after failover"), "replication stuck after failover");
