@@ -1445,6 +1445,46 @@ TEST_F(DrillApiTest, APolicyGivingADrillTargetToAConnectorWithoutDrillsIsRefused
       << reloaded.error().message();
 }
 
+class ScheduledDrillApiTest : public DrillApiTest {
+ protected:
+  std::string PolicyText() const override {
+    return DrillApiTest::PolicyText() + R"(
+[[drills]]
+resource = "canary"
+privilege = "ops"
+schedule = "*/5 * * * *"
+)";
+  }
+};
+
+TEST_F(ScheduledDrillApiTest, AScheduleStartsOneDrillInTheMinuteItNames) {
+  const std::string root = Login("root", {core::Role::kAdmin});
+  auto count = [&] { return svc_->store().ListDrills({}).value().size(); };
+  clock_.Advance(std::chrono::minutes(4));  // 10:01 .. 10:04: no minute of */5
+  svc_->drills()->CheckSchedules();
+  EXPECT_EQ(count(), 0u);
+  clock_.Advance(std::chrono::minutes(1));  // 10:05
+  svc_->drills()->CheckSchedules();
+  svc_->drills()->CheckSchedules();  // the same minute again: nothing more
+  ASSERT_EQ(count(), 1u);
+  json d = Do("GET", "/v1/drills", root).body["drills"][0];
+  d = Finished(d["id"], root);
+  EXPECT_TRUE(d["ok"].get<bool>()) << d.dump();
+  EXPECT_TRUE(d["scheduled"].get<bool>());
+  EXPECT_EQ(d["started_by"], "schedule");
+  Answer r = Do("GET", "/v1/requests/" + d["request_id"].get<std::string>(), root);
+  EXPECT_EQ(r.body["requester"], std::string(service::Drills::kScheduleActor));
+  // After a long pause the schedule resumes: one drill, not one per missed minute.
+  clock_.Advance(std::chrono::hours(2));
+  svc_->drills()->CheckSchedules();
+  EXPECT_EQ(count(), 2u);
+  auto drills = svc_->store().ListDrills({});
+  ASSERT_TRUE(drills.has_value());
+  for (const store::DrillRecord& rec : *drills) {
+    EXPECT_TRUE(svc_->drills()->WaitFinished(rec.id, std::chrono::seconds(30)));
+  }
+}
+
 TEST_F(DrillApiTest, ADrillGrantsCredentialIsHandedToNobody) {
   const std::string root = Login("root", {core::Role::kAdmin, core::Role::kRequester});
   Answer started = Do("POST", "/v1/drills", root, R"({"resource":"canary","privilege":"ops"})");
