@@ -4,7 +4,7 @@
 #                                           the server's run or the fuzz run
 set -euo pipefail
 BUILD_PKGS=(g++ cmake ninja-build pkg-config ccache libboost-dev libssl-dev libsodium-dev
-  liboath-dev libqrencode-dev libpng-dev libsqlite3-dev libpq-dev nlohmann-json3-dev libtomlplusplus-dev
+  liboath-dev libqrencode-dev libpng-dev libre2-dev libsqlite3-dev libpq-dev nlohmann-json3-dev libtomlplusplus-dev
   libcli11-dev libspdlog-dev libfmt-dev libcurl4-openssl-dev libgtest-dev libgmock-dev
   libbenchmark-dev openssl)
 RUN_PKGS=(oathtool curl jq tzdata ca-certificates)

@@ -24,7 +24,7 @@ struct PolicySettings {
   std::string timezone = "UTC";
   std::optional<WorkingHours> working_hours;
   int reason_min_length = 10;
-  std::string ticket_pattern;  // ECMAScript regex; empty = any non-empty ticket
+  std::string ticket_pattern;  // RE2 syntax, matched whole; empty = any non-empty ticket
   Seconds warn_before_expiry = std::chrono::minutes(5);
   std::vector<std::string> security_contacts;  // principals: "sam" or "group:security"
   // Refuse new non-emergency requests of a person with an inappropriate verdict on a review of

@@ -10,9 +10,10 @@
 #include <array>
 #include <cctype>
 #include <initializer_list>
-#include <regex>
 #include <set>
 #include <utility>
+
+#include <re2/re2.h>
 
 #include "core/approval_groups.h"
 #include "core/cron.h"
@@ -28,9 +29,9 @@ constexpr int64_t kMaxCount = 1000;  // approvals, reviewers, extras: anything l
 
 enum class Need { kOptional, kRequired };
 
-// std::regex (libstdc++) reads the numbers of a pattern into a long without an overflow check
-// (undefined behaviour for "a{99999999999999999999}" or a long back-reference) and compiles
-// recursively: a ticket pattern is bounded before it is compiled. Why it is refused, or empty.
+// A ticket pattern is bounded before RE2 compiles it: its length, its repetition counts (RE2's
+// own limit is 1000 too) and back-references (which RE2 does not have), so each refusal says
+// plainly what is wrong. Why it is refused, or empty.
 constexpr size_t kMaxTicketPatternLength = 256;
 constexpr int64_t kMaxRepetition = 1000;
 std::string UnsafeTicketPattern(std::string_view pattern) {
@@ -376,13 +377,13 @@ class PolicyReader {
       if (const std::string why = UnsafeTicketPattern(pat->value); !why.empty()) {
         c_.Add(pat->at, fmt::format("'ticket_pattern' in [settings] {}", why));
       } else {
-        try {
-          std::regex re(pat->value, std::regex::ECMAScript);
+        re2::RE2 re(pat->value, re2::RE2::Quiet);
+        if (re.ok()) {
           s.ticket_pattern = pat->value;
-        } catch (const std::regex_error& e) {
+        } else {
           c_.Add(pat->at, fmt::format("'ticket_pattern' in [settings] is not a valid regular "
-                                      "expression: {}",
-                                      e.what()));
+                                      "expression (RE2 syntax): {}",
+                                      re.error()));
         }
       }
     }

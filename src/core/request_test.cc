@@ -1381,5 +1381,44 @@ TEST_F(RequestTest, ARecordingCredentialSeesOnlyItsGrant) {
   EXPECT_FALSE(CanView(policy_, r, auditor));
 }
 
+// A backtracking engine takes time exponential in the ticket for such a pattern (2^200 steps for
+// this one), holding the store's one writer; RE2 answers at once.
+TEST(TicketPatternTest, NestedQuantifiersCannotHoldTheWriter) {
+  PolicyParseResult p = ParsePolicy(R"(version = 1
+[settings]
+ticket_pattern = '^(a+)+$'
+[[resources]]
+name = "db"
+connector = "pg"
+privileges = ["ro"]
+[[rules]]
+resource = "db"
+privileges = ["ro"]
+requesters = ["alice"]
+tier = 1
+)",
+                                    "redos.toml");
+  ASSERT_TRUE(p.policy.has_value()) << (p.problems.empty() ? "" : p.problems[0].ToString());
+  Actor alice = Person("alice", {Role::kRequester});
+  CreateCommand c;
+  c.resource = "db";
+  c.privilege = "ro";
+  c.duration = minutes(5);
+  c.reason = "a reason that is long enough";
+  c.ticket = std::string(199, 'a') + "!";
+  Result<Transition> refused = CreateRequest(*p.policy, alice, c, RiskInputs{}, RequestId("r1"), kNow);
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_EQ(refused.error().field(), "ticket");
+  c.ticket = std::string(200, 'a');
+  EXPECT_TRUE(CreateRequest(*p.policy, alice, c, RiskInputs{}, RequestId("r2"), kNow).has_value());
+}
+
+TEST(TicketPatternTest, PatternsAreRe2AndBackReferencesAreRefused) {
+  PolicyParseResult p = ParsePolicy("version = 1\n[settings]\nticket_pattern = '(INC)-\\1'\n", "p.toml");
+  ASSERT_FALSE(p.policy.has_value());
+  ASSERT_EQ(p.problems.size(), 1u);
+  EXPECT_THAT(p.problems[0].message, HasSubstr("is not a valid regular expression (RE2 syntax)"));
+}
+
 }  // namespace
 }  // namespace bg::core
