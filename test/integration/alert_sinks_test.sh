@@ -8,18 +8,14 @@
 # may read is refused at start.
 source "$(dirname "$0")/connectors_lib.sh"
 for t in jq curl oathtool; do command -v $t >/dev/null || { echo "SKIP: $t"; exit 77; }; done
-PY=/usr/bin/python3; [ -x "$PY" ] || PY=python3
-"$PY" -c 'import aiosmtpd' 2>/dev/null || { echo "SKIP: python3-aiosmtpd"; exit 77; }
 RX=$WORK/rx; mkdir -p "$RX"
 printf 'whsec-%s\n' "$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')" >"$WORK/hook.key"
 printf 'PDKEY%s\n' "$(head -c 8 /dev/urandom | od -An -tx1 | tr -d ' \n')" >"$WORK/pd.key"
 chmod 600 "$WORK/hook.key" "$WORK/pd.key"
 touch "$RX/down.webhook" "$RX/down.pagerduty"  # these answer 503 until the files go
-"$PY" "$(dirname "$0")/alert_receivers.py" "$WORK/http.port" "$WORK/smtp.port" "$RX" "$WORK/hook.key" \
-  2>"$WORK/rx.err" & RX_PID=$!
-trap 'kill $RX_PID 2>/dev/null || true; cleanup' EXIT
-wait_until 60 test -s "$WORK/http.port" || fail "the receivers did not start: $(cat "$WORK/rx.err")"
-HP=$(cat "$WORK/http.port"); MP=$(cat "$WORK/smtp.port")
+RX_PID=
+trap 'if [ -n "$RX_PID" ]; then kill $RX_PID 2>/dev/null || true; fi; cleanup' EXIT
+start_alert_receivers
 # any_line FILE FILTER [jq args]: some JSON line of FILE passes FILTER (jq 1.6's -e misreads
 # a select that drops the last line, so the lines are slurped).
 any_line() { jq -s -e "${@:3}" "map(select($2)) | length > 0" "$1" >/dev/null 2>&1; }

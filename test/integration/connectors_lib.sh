@@ -76,3 +76,16 @@ CONF
   SSHD_PID=$!
   wait_until 300 bash -c "exec 3<>/dev/tcp/127.0.0.1/$SPORT" || fail "sshd did not start"
 }
+
+# Starts the loopback alert receivers (alert_receivers.py: a signed webhook checked with the key
+# in $WORK/hook.key, a Slack-shaped and a PagerDuty-shaped hook, an SMTP server), recording into
+# $RX; sets HP (HTTP port), MP (SMTP port) and RX_PID. Exits 77 without python3-aiosmtpd.
+start_alert_receivers() {
+  local py=/usr/bin/python3; [ -x "$py" ] || py=python3
+  "$py" -c 'import aiosmtpd' 2>/dev/null || { echo "SKIP: python3-aiosmtpd"; exit 77; }
+  "$py" "$(dirname "${BASH_SOURCE[0]}")/alert_receivers.py" "$WORK/http.port" "$WORK/smtp.port" \
+    "$RX" "$WORK/hook.key" 2>"$WORK/rx.err" &
+  RX_PID=$!
+  wait_until 60 test -s "$WORK/http.port" || fail "the receivers did not start: $(cat "$WORK/rx.err")"
+  HP=$(cat "$WORK/http.port"); MP=$(cat "$WORK/smtp.port")
+}

@@ -10,8 +10,6 @@
 # file that holds it, never the secret.
 source "$(dirname "$0")/connectors_lib.sh"
 for t in jq curl oathtool; do command -v $t >/dev/null || { echo "SKIP: $t"; exit 77; }; done
-PY=/usr/bin/python3; [ -x "$PY" ] || PY=python3
-"$PY" -c 'import aiosmtpd' 2>/dev/null || { echo "SKIP: python3-aiosmtpd"; exit 77; }
 rand() { head -c 18 /dev/urandom | base64 | tr '+/' '-_'; }
 declare -A SECRET  # kind -> value
 
@@ -20,11 +18,9 @@ SECRET[webhook signing key]="whsec-$(rand)"
 printf '%s\n' "${SECRET[webhook signing key]}" >"$WORK/hook.key"; chmod 600 "$WORK/hook.key"
 SECRET[slack url path]="SLACK$(rand | tr -d '_-')"
 SECRET[exec credential]="cred-$(rand)"
-"$PY" "$(dirname "$0")/alert_receivers.py" "$WORK/http.port" "$WORK/smtp.port" "$RX" "$WORK/hook.key" \
-  2>"$WORK/rx.err" & RX_PID=$!
-trap 'kill $RX_PID 2>/dev/null || true; cleanup' EXIT
-wait_until 60 test -s "$WORK/http.port" || fail "the receivers did not start: $(cat "$WORK/rx.err")"
-HP=$(cat "$WORK/http.port"); MP=$(cat "$WORK/smtp.port")
+RX_PID=
+trap 'if [ -n "$RX_PID" ]; then kill $RX_PID 2>/dev/null || true; fi; cleanup' EXIT
+start_alert_receivers
 cat >"$WORK/conn" <<SH
 #!/bin/sh
 cat >/dev/null
