@@ -233,17 +233,21 @@ void Drills::Run(std::shared_ptr<Running> run) {
         SteadyClock::now() + r->approval_window + kCredentialWait;
     std::optional<SteadyClock::time_point> credential_deadline;
     for (;;) {
+      bool woke = false;
       {
         std::unique_lock lock(run->mu);
-        run->changed_cv.wait_for(lock, std::chrono::milliseconds(200),
-                                 [&] { return run->changed; });
+        woke = run->changed_cv.wait_for(lock, std::chrono::milliseconds(200),
+                                        [&] { return run->changed; });
         if (run->changed && run->latest && run->latest->version >= r->version) r = run->latest;
         run->changed = false;
       }
-      // A missed event (one published before the subscription saw the id) is caught here.
-      if (auto stored = service_.store().GetRequest(r->id); stored && *stored &&
-                                                             (*stored)->version > r->version) {
-        r = **stored;
+      // The subscription (made before the request) sees every change; the store is read only
+      // when a wait passes without one, as a backstop.
+      if (!woke) {
+        if (auto stored = service_.store().GetRequest(r->id);
+            stored && *stored && (*stored)->version > r->version) {
+          r = **stored;
+        }
       }
       for (; approvals_seen < r->approvals.size(); ++approvals_seen) {
         const core::Approval& a = r->approvals[approvals_seen];
