@@ -39,13 +39,17 @@ case "$mode" in
     CC=clang CXX=clang++ BUILD_DIR=build-fuzz bash scripts/build.sh -DBG_BUILD_FUZZ=ON \
       -DBG_BUILD_TESTS=OFF -DBG_BUILD_BENCH=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo
     seconds=${FUZZ_SECONDS:-30}
+    # FUZZ_SEED fixes libFuzzer's mutation sequence (CI sets it, so that a run explores the
+    # same inputs each time and a finding is not a matter of luck); unset, each run is new.
+    seed=${FUZZ_SEED:-0}
+    case $seed in ''|*[!0-9]*) echo "FUZZ_SEED must be a number, got '$seed'" >&2; exit 2 ;; esac
     work=build-fuzz/fuzz-work
     mkdir -p "$work/crashes"
     failed=()
     for bin in build-fuzz/fuzz/fuzz_*; do
       name=${bin##*/fuzz_}
       mkdir -p "$work/$name"
-      if UBSAN_OPTIONS=print_stacktrace=1 "$bin" -max_total_time="$seconds" -timeout=10 \
+      if UBSAN_OPTIONS=print_stacktrace=1 "$bin" -seed="$seed" -max_total_time="$seconds" -timeout=10 \
           -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$work/crashes/$name-" \
           "$work/$name" "fuzz/corpus/$name" >"$work/$name.log" 2>&1; then
         echo "fuzz $name: $(grep -m1 -E '^#[0-9]+[[:space:]]+DONE' "$work/$name.log" || echo done)"

@@ -5,9 +5,10 @@
 // the checks behind the checksum too, and single-character typos of the written line.
 //
 // Invariants: an accepted line is the canonical line FormatShareLine writes for the share
-// (once trimmed, lower-cased and with dashes for separators); the diagnostic stays empty on
-// success and names a column when groups are bad; every written share reads back the same;
-// a written line with one character changed is refused (the group checks' promise).
+// (once trimmed, lower-cased, with dashes for separators and none after the last group); the
+// diagnostic stays empty on success and names a column when groups are bad; every written share
+// reads back the same; a written line with one character changed is refused (the group checks'
+// promise).
 #include <string>
 
 #include "fuzz/fuzz.h"
@@ -32,6 +33,8 @@ std::string Canonical(std::string_view line) {
     }
     out += (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
   }
+  // A separator typed after the last group ends no group: the parser reads past it.
+  if (!out.empty() && out.back() == '-') out.pop_back();
   return out;
 }
 

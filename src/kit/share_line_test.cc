@@ -73,7 +73,8 @@ TEST(ShareLineTest, AcceptsUpperCaseSpacesAndSurroundingWhiteSpace) {
   for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
   std::string spaced = line;
   for (char& c : spaced) c = c == '-' ? ' ' : c;
-  for (const std::string& variant : {upper, spaced, "  " + line + "\r\n", "\t" + upper + " "}) {
+  for (const std::string& variant :
+       {upper, spaced, "  " + line + "\r\n", "\t" + upper + " ", line + "-", line + " - \n"}) {
     auto parsed = ParseShareLine(variant);
     ASSERT_TRUE(parsed.has_value()) << variant << ": " << parsed.error().message();
     ExpectSameShare(share, *parsed);
