@@ -13,6 +13,7 @@
 
 namespace bg::cli {
 void AddConnectorCommands(CLI::App& app, Globals& g);  // ssh_cmds.cc
+void AddMigrateCommand(CLI::App& app, Globals& g);     // migrate_cmd.cc
 }
 
 int main(int argc, char** argv) {
@@ -38,6 +39,7 @@ int main(int argc, char** argv) {
   bg::cli::AddAuditCommands(app, g);
   bg::cli::AddReportCommands(app, g);
   bg::cli::AddConnectorCommands(app, g);
+  bg::cli::AddMigrateCommand(app, g);
   bg::cli::AddKitCommands(app);
   bg::cli::AddSealedCommands(app, g);
   bg::cli::AddHelpCommands(app);  // last: it describes the commands above

@@ -34,10 +34,58 @@
 #include "service/data_dir.h"
 #include "service/service.h"
 #include "service/sinks.h"
+#include "store/pg_store.h"
 #include "util/fs.h"
 
 namespace bg::cli {
 namespace {
+
+// Exit status of a server that lost its serve lease to another (EX_TEMPFAIL): its supervisor
+// restarts it, and it waits as a standby.
+constexpr int kLeaseLost = 75;
+
+// PostgreSQL: one server at a time serves an installation (PgStore::HoldServeLease). Waits as a
+// standby while another one serves, until it holds the lease or SIGINT/SIGTERM stops it
+// (then false). Losing the lease later ends this process at once: nothing more is written.
+Result<bool> HoldServeLease(store::PgStore& pg, const sigset_t& signals) {
+  char host[256] = {0};
+  gethostname(host, sizeof host - 1);
+  const std::string me = fmt::format("{} pid {}", host, ::getpid());
+  bool stopped = false;
+  int64_t waits = 0;
+  Status held = pg.HoldServeLease(
+      me,
+      [&](const std::string& holder) {
+        // Said at once, then once a minute.
+        if (waits++ % 60 == 0) {
+          log::Info("server.standby",
+                    {{"message", "another server serves this installation: waiting to take over"},
+                     {"holder", holder}});
+        }
+        struct timespec wait = {1, 0};
+        for (;;) {
+          const int sig = sigtimedwait(&signals, nullptr, &wait);
+          if (sig == SIGINT || sig == SIGTERM) {
+            stopped = true;
+            return false;
+          }
+          if (sig < 0) return true;  // a second passed
+        }
+      },
+      [](const std::string& why) {
+        log::Error("server.lease_lost",
+                   {{"message", "this server lost its serve lease: stopping at once, nothing more "
+                                "is written"},
+                    {"error", why}});
+        spdlog::default_logger()->flush();
+        std::_Exit(kLeaseLost);
+      });
+  if (!held && stopped) return false;
+  if (!held) return held.error();
+  log::Info("server.lease", {{"holder", me}, {"token", pg.lease_token()}});
+  return true;
+}
+
 
 struct ServeFlags {
   LocalConfigFlags local;
@@ -47,6 +95,7 @@ struct ServeFlags {
   std::vector<std::string> witnesses;
   std::string syslog;
   std::string checkpoint_interval;
+  std::string storage;
   bool sealed = false;
 };
 
@@ -119,6 +168,7 @@ int RunServe(Globals& g, const ServeFlags& f) {
   if (f.plain_http) config->plain_http = true;
   if (!f.witnesses.empty()) config->witnesses = f.witnesses;
   if (!f.syslog.empty()) config->syslog = f.syslog;
+  if (!f.storage.empty()) config->storage = f.storage;
   if (!f.checkpoint_interval.empty()) {
     auto d = ParseDuration(f.checkpoint_interval, "checkpoint-interval");
     if (!d || d->count() < 1) {
@@ -191,9 +241,23 @@ int RunServe(Globals& g, const ServeFlags& f) {
     unsealed = std::move(*u);
   }
 
+  auto opened = store::OpenStore(config->storage, config->data_dir);
+  if (!opened) {
+    Fail(g, opened.error());
+    return g.exit_code;
+  }
+  if (auto* pg = dynamic_cast<store::PgStore*>(opened->get())) {
+    auto held = HoldServeLease(*pg, signals);
+    if (!held) {
+      Fail(g, held.error());
+      return g.exit_code;
+    }
+    if (!*held) return 0;  // stopped while a standby
+  }
+
   auto metrics = std::make_shared<metrics::Registry>();
   auto svc = service::Service::Open(*config, SystemClock::Get(), metrics,
-                                     service::Service::Mode::kServer, nullptr,
+                                     service::Service::Mode::kServer, std::move(*opened),
                                      connectors::RegisterBuiltinConnectors, std::move(unsealed.key));
   if (!svc) {
     Fail(g, svc.error());
@@ -349,6 +413,9 @@ void AddServeCommand(CLI::App& app, Globals& g) {
                 "default creates its ./breakglass-data itself)");
   cmd->add_option("--policy", flags->policy, "Policy file (overrides the file)");
   cmd->add_option("--listen", flags->listen, "HOST:PORT to listen on (overrides the file)");
+  cmd->add_option("--storage", flags->storage,
+                  "sqlite, sqlite:PATH or postgresql://USER@HOST:PORT/DATABASE (overrides the "
+                  "file; see docs/deploy-ha.md)");
   cmd->add_flag("--plain-http", flags->plain_http,
                 "Serve plain HTTP instead of HTTPS (loopback addresses only)");
   cmd->add_option("--witness", flags->witnesses,

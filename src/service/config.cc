@@ -129,19 +129,23 @@ nlohmann::json ToJson(const toml::node& n) {
   return text.str();
 }
 
-// The storage spec names its backend before ':'. PostgreSQL is designed but not built.
+// The storage spec names its backend before ':'. A PostgreSQL spec is a URI that may hold a
+// password: it is never quoted in a problem (store::OpenStore checks the rest at start).
 void CheckStorage(const toml::node& n, const std::string& storage, Problems& problems) {
   std::string_view kind = std::string_view(storage).substr(0, storage.find(':'));
   if (kind == "sqlite") return;
   if (kind == "postgres" || kind == "postgresql") {
-    problems.Add(n.source(),
-                 fmt::format("storage '{}': PostgreSQL storage is not available in this version; "
-                             "use \"sqlite\" (the default: breakglass.db in data_dir)",
-                             storage));
+    if (storage.rfind(std::string(kind) + "://", 0) != 0) {
+      problems.Add(n.source(), fmt::format("storage: a {0} storage is a URI: "
+                                           "{0}://USER@HOST:PORT/DATABASE",
+                                           kind));
+    }
     return;
   }
-  problems.Add(n.source(), fmt::format("storage '{}' is unknown; this version has \"sqlite\"",
-                                       storage));
+  problems.Add(n.source(),
+               fmt::format("storage: backend '{}' is unknown; this version has \"sqlite\", "
+                           "\"sqlite:PATH\" and \"postgresql://USER@HOST:PORT/DATABASE\"",
+                           kind));
 }
 
 // The notification kinds and their keys (service/sinks.h builds them). A key is a string or an

@@ -35,15 +35,25 @@ TEST(ConfigTest, AcceptsTheExampleAsItIs) {
   EXPECT_EQ(c->Resolve("/etc/x"), "/etc/x");
 }
 
-TEST(ConfigTest, PostgresStorageIsRefusedAsNotAvailable) {
-  auto c = ParseServerConfig("\n\nstorage = \"postgres://breakglass@db.internal/breakglass\"\n",
-                             "b.toml");
-  ASSERT_FALSE(c.has_value());
-  EXPECT_EQ(c.error().message(),
-            "b.toml:3:11: storage 'postgres://breakglass@db.internal/breakglass': PostgreSQL "
-            "storage is not available in this version; use \"sqlite\" (the default: "
-            "breakglass.db in data_dir)");
-  EXPECT_FALSE(ParseServerConfig("storage = \"mysql://x\"\n", "b.toml").has_value());
+TEST(ConfigTest, StorageNamesABackendOfThisVersion) {
+  auto pg = ParseServerConfig("storage = \"postgres://breakglass@db.internal/breakglass\"\n",
+                              "b.toml");
+  ASSERT_TRUE(pg.has_value()) << pg.error().message();
+  EXPECT_EQ(pg->storage, "postgres://breakglass@db.internal/breakglass");
+  EXPECT_TRUE(
+      ParseServerConfig("storage = \"postgresql://bg@h/db?password_file=pg.pw\"\n", "b.toml")
+          .has_value());
+  auto bare = ParseServerConfig("\n\nstorage = \"postgresql:s3cret@h\"\n", "b.toml");
+  ASSERT_FALSE(bare.has_value());
+  EXPECT_EQ(bare.error().message(),
+            "b.toml:3:11: storage: a postgresql storage is a URI: "
+            "postgresql://USER@HOST:PORT/DATABASE");
+  EXPECT_EQ(bare.error().message().find("s3cret"), std::string::npos);
+  auto mysql = ParseServerConfig("storage = \"mysql://u:pw@x\"\n", "b.toml");
+  ASSERT_FALSE(mysql.has_value());
+  EXPECT_EQ(mysql.error().message(),
+            "b.toml:1:11: storage: backend 'mysql' is unknown; this version has \"sqlite\", "
+            "\"sqlite:PATH\" and \"postgresql://USER@HOST:PORT/DATABASE\"");
   EXPECT_TRUE(ParseServerConfig("storage = \"sqlite:other.db\"\n", "b.toml").has_value());
 }
 

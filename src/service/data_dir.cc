@@ -145,6 +145,12 @@ Result<std::unique_ptr<DataDirLock>> ClaimDataDir(const ServerConfig& config,
   if (claim.use == DataDirUse::kRead) {
     return std::make_unique<DataDirLock>(-1, 0);
   }
+  if (db.empty() && claim.command == "serve") {
+    // A database server (postgres): the directory holds only key material, which the replicas
+    // of one installation may share; which server serves is the store's serve lease
+    // (PgStore::HoldServeLease), not a lock here.
+    return std::make_unique<DataDirLock>(-1, 0);
+  }
   return TakeLock(dir, claim);
 }
 

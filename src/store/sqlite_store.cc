@@ -7,9 +7,12 @@
 
 #include "store/codec.h"
 #include "store/migrations.h"
+#include "store/rows.h"
 
 namespace bg::store {
 
+using rows::Context;
+using rows::Value;
 using sqlite::Connection;
 using sqlite::Stmt;
 
@@ -18,30 +21,7 @@ namespace {
 constexpr int kMaxListLimit = 1000;
 constexpr size_t kMaxIdleReaders = 4;
 
-// Adds what was being done to an error, keeping its code.
-Error Context(const Error& e, std::string_view what) {
-  return Error(e.code(), fmt::format("{}: {}", what, e.message()), e.field());
-}
-
 // ---- requests ---------------------------------------------------------------------------------
-
-constexpr std::string_view kRequestColumns =
-    "id, requester, state, created_at, ends_at, version, body";
-
-Result<core::Request> ReadRequest(const Stmt& s) {
-  core::Request r;
-  r.id = RequestId(s.Text(0));
-  r.requester = s.Text(1);
-  auto state = ParseStoredState(s.Text(2), "requests.state");
-  if (!state) return Context(state.error(), fmt::format("request '{}'", r.id.value()));
-  r.state = *state;
-  r.created_at = FromUnixSeconds(s.Int(3));
-  if (auto ends = s.OptInt(4)) r.ends_at = FromUnixSeconds(*ends);
-  r.version = s.Int(5);
-  Status body = DecodeRequestBody(s.Text(6), "requests.body", r);
-  if (!body) return Context(body.error(), fmt::format("request '{}'", r.id.value()));
-  return r;
-}
 
 using Param = std::variant<int64_t, std::string>;
 
@@ -67,7 +47,7 @@ Result<std::vector<core::Request>> QueryRequests(Connection& conn, std::string_v
   for (;;) {
     BG_ASSIGN_OR_RETURN(bool row, q.Step());
     if (!row) break;
-    BG_ASSIGN_OR_RETURN(core::Request r, ReadRequest(q));
+    BG_ASSIGN_OR_RETURN(core::Request r, rows::ReadRequest(q));
     out.push_back(std::move(r));
   }
   return out;
@@ -78,14 +58,22 @@ std::optional<int64_t> OptSeconds(const std::optional<Timestamp>& t) {
   return ToUnixSeconds(*t);
 }
 
-Stmt& BindRequestColumns(Stmt& s, const core::Request& r, int64_t version) {
-  return s.Bind(1, r.id.value())
-      .Bind(2, r.requester)
-      .Bind(3, StoredName(r.state))
-      .Bind(4, ToUnixSeconds(r.created_at))
-      .Bind(5, OptSeconds(r.ends_at))
-      .Bind(6, version)
-      .Bind(7, EncodeRequestBody(r));
+// Binds `values` to ?first, ?first+1, ...
+Stmt& BindValues(Stmt& s, const std::vector<Value>& values, int first = 1) {
+  for (size_t i = 0; i < values.size(); ++i) {
+    const int index = first + static_cast<int>(i);
+    const Value& v = values[i];
+    if (std::holds_alternative<std::monostate>(v)) {
+      s.BindNull(index);
+    } else if (const auto* n = std::get_if<int64_t>(&v)) {
+      s.Bind(index, *n);
+    } else if (const auto* t = std::get_if<std::string>(&v)) {
+      s.Bind(index, *t);
+    } else {
+      s.BindBlob(index, std::get<rows::Blob>(v).bytes);
+    }
+  }
+  return s;
 }
 
 Status WriteRequest(Connection& conn, const WriteBatch::RequestWrite& w) {
@@ -96,7 +84,7 @@ Status WriteRequest(Connection& conn, const WriteBatch::RequestWrite& w) {
         conn.Prepare(
             "INSERT INTO requests(id, requester, state, created_at, ends_at, version, body) "
             "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"));
-    BindRequestColumns(ins, r, 1);
+    BindValues(ins, rows::RequestValues(r, 1));
     Status s = ins.Run();
     if (!s && s.error().code() == ErrorCode::kConflict) {
       return Error::Conflict(fmt::format("request '{}' already exists", r.id.value()));
@@ -108,7 +96,7 @@ Status WriteRequest(Connection& conn, const WriteBatch::RequestWrite& w) {
       Stmt upd,
       conn.Prepare("UPDATE requests SET requester = ?2, state = ?3, created_at = ?4, ends_at = ?5, "
                    "version = ?6, body = ?7 WHERE id = ?1 AND version = ?8"));
-  BindRequestColumns(upd, r, w.expected_version + 1).Bind(8, w.expected_version);
+  BindValues(upd, rows::RequestValues(r, w.expected_version + 1)).Bind(8, w.expected_version);
   Status s = upd.Run();
   if (!s) return Context(s.error(), fmt::format("update request '{}'", r.id.value()));
   if (upd.Changes() == 1) return Ok();
@@ -126,104 +114,46 @@ Status WriteRequest(Connection& conn, const WriteBatch::RequestWrite& w) {
 
 // ---- reviews ------------------------------------------------------------------------------------
 
-constexpr std::string_view kReviewColumns =
-    "id, subject, request, requester, state, opened_at, due_at, overdue_alerted, version, body";
-
-Result<core::Review> ReadReview(const Stmt& s) {
-  core::Review r;
-  r.id = s.Text(0);
-  r.request = RequestId(s.Text(2));
-  r.requester = s.Text(3);
-  auto state = ParseStoredReviewState(s.Text(4), "reviews.state");
-  if (!state) return Context(state.error(), fmt::format("review '{}'", r.id));
-  r.state = *state;
-  r.opened_at = FromUnixSeconds(s.Int(5));
-  r.due_at = FromUnixSeconds(s.Int(6));
-  r.overdue_alerted = s.Int(7) != 0;
-  r.version = s.Int(8);
-  Status body = DecodeReviewBody(s.Text(9), "reviews.body", r);
-  if (!body) return Context(body.error(), fmt::format("review '{}'", r.id));
-  return r;
-}
-
 Status WriteReview(Connection& conn, const WriteBatch::ReviewWrite& w) {
   const core::Review& r = w.review;
-  auto bind = [&](Stmt& st) {
-    st.Bind(1, r.id)
-        .Bind(2, r.Subject())
-        .Bind(3, r.request.value())
-        .Bind(4, r.requester)
-        .Bind(5, core::ToString(r.state))
-        .Bind(6, ToUnixSeconds(r.opened_at))
-        .Bind(7, ToUnixSeconds(r.due_at))
-        .Bind(8, int64_t{r.overdue_alerted ? 1 : 0})
-        .Bind(9, w.expected_version + 1)
-        .Bind(10, EncodeReviewBody(r));
-  };
+  auto bind = [&](Stmt& st) { BindValues(st, rows::ReviewValues(r, w.expected_version + 1)); };
   if (w.expected_version == 0) {
     BG_ASSIGN_OR_RETURN(Stmt ins, conn.Prepare(fmt::format(
                                       "INSERT INTO reviews({}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, "
                                       "?7, ?8, ?9, ?10)",
-                                      kReviewColumns)));
+                                      rows::kReviewColumns)));
     bind(ins);
     Status st = ins.Run();
     if (!st && st.error().code() == ErrorCode::kConflict) {
-      return Error::Conflict(
-          fmt::format("review '{}' (of {}) already exists", r.id, r.Subject()));
+      return Error::Conflict(fmt::format("review '{}' (of {}) already exists", r.id, r.Subject()));
     }
     if (!st) return Context(st.error(), fmt::format("insert review '{}'", r.id));
     return Ok();
   }
   // The subject, request, requester and opening of a review never change.
   BG_ASSIGN_OR_RETURN(
-      Stmt upd, conn.Prepare("UPDATE reviews SET state = ?5, due_at = ?7, overdue_alerted = ?8, "
-                             "version = ?9, body = ?10 WHERE id = ?1 AND version = ?11 AND "
-                             "subject = ?2 AND request = ?3 AND requester = ?4 AND opened_at = ?6"));
+      Stmt upd,
+      conn.Prepare("UPDATE reviews SET state = ?5, due_at = ?7, overdue_alerted = ?8, "
+                   "version = ?9, body = ?10 WHERE id = ?1 AND version = ?11 AND "
+                   "subject = ?2 AND request = ?3 AND requester = ?4 AND opened_at = ?6"));
   bind(upd);
   upd.Bind(11, w.expected_version);
   Status st = upd.Run();
   if (!st) return Context(st.error(), fmt::format("update review '{}'", r.id));
   if (upd.Changes() == 1) return Ok();
-  return Error::Conflict(fmt::format("review '{}' is missing or not at version {}", r.id,
-                                     w.expected_version));
+  return Error::Conflict(
+      fmt::format("review '{}' is missing or not at version {}", r.id, w.expected_version));
 }
 
 // ---- drills -----------------------------------------------------------------------------------
 
-constexpr std::string_view kDrillColumns =
-    "id, resource, state, started_at, finished_at, version, body";
-
-Result<DrillRecord> ReadDrill(const Stmt& s) {
-  DrillRecord d;
-  d.id = s.Text(0);
-  d.resource = s.Text(1);
-  d.state = s.Text(2);
-  if (d.state != "running" && d.state != "ok" && d.state != "failed") {
-    return Error::Internal(fmt::format("drill '{}': unknown stored state", d.id));
-  }
-  d.started_at = FromUnixSeconds(s.Int(3));
-  if (auto f = s.OptInt(4)) d.finished_at = FromUnixSeconds(*f);
-  d.version = s.Int(5);
-  Status body = DecodeDrillBody(s.Text(6), "drills.body", d);
-  if (!body) return Context(body.error(), fmt::format("drill '{}'", d.id));
-  return d;
-}
-
 Status WriteDrill(Connection& conn, const WriteBatch::DrillWrite& w) {
   const DrillRecord& d = w.drill;
-  auto bind = [&](Stmt& st) {
-    st.Bind(1, d.id).Bind(2, d.resource).Bind(3, d.state).Bind(4, ToUnixSeconds(d.started_at));
-    if (d.finished_at) {
-      st.Bind(5, ToUnixSeconds(*d.finished_at));
-    } else {
-      st.BindNull(5);
-    }
-    st.Bind(6, w.expected_version + 1).Bind(7, EncodeDrillBody(d));
-  };
+  auto bind = [&](Stmt& st) { BindValues(st, rows::DrillValues(d, w.expected_version + 1)); };
   if (w.expected_version == 0) {
     BG_ASSIGN_OR_RETURN(Stmt ins, conn.Prepare(fmt::format(
                                       "INSERT INTO drills({}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                                      kDrillColumns)));
+                                      rows::kDrillColumns)));
     bind(ins);
     Status st = ins.Run();
     if (!st && st.error().code() == ErrorCode::kConflict) {
@@ -247,41 +177,14 @@ Status WriteDrill(Connection& conn, const WriteBatch::DrillWrite& w) {
 
 // ---- attestation campaigns ----------------------------------------------------------------------
 
-constexpr std::string_view kCampaignColumns = "id, scope, state, opened_at, due_at, version, body";
-
-Result<core::Campaign> ReadCampaign(const Stmt& s) {
-  core::Campaign c;
-  c.id = s.Text(0);
-  auto scope = core::ParseAttestScope(s.Text(1));
-  auto state = core::ParseCampaignState(s.Text(2));
-  if (!scope || !state) {
-    return Error::Internal(fmt::format("campaign '{}': unknown stored scope or state", c.id));
-  }
-  c.scope = *scope;
-  c.state = *state;
-  c.opened_at = FromUnixSeconds(s.Int(3));
-  c.due_at = FromUnixSeconds(s.Int(4));
-  c.version = s.Int(5);
-  Status body = DecodeCampaignBody(s.Text(6), "campaigns.body", c);
-  if (!body) return Context(body.error(), fmt::format("campaign '{}'", c.id));
-  return c;
-}
-
 Status WriteCampaign(Connection& conn, const WriteBatch::CampaignWrite& w) {
   const core::Campaign& c = w.campaign;
-  auto bind = [&](Stmt& st) {
-    st.Bind(1, c.id)
-        .Bind(2, core::ToString(c.scope))
-        .Bind(3, core::ToString(c.state))
-        .Bind(4, ToUnixSeconds(c.opened_at))
-        .Bind(5, ToUnixSeconds(c.due_at))
-        .Bind(6, w.expected_version + 1)
-        .Bind(7, EncodeCampaignBody(c));
-  };
+  auto bind = [&](Stmt& st) { BindValues(st, rows::CampaignValues(c, w.expected_version + 1)); };
   if (w.expected_version == 0) {
-    BG_ASSIGN_OR_RETURN(Stmt ins, conn.Prepare(fmt::format(
-                                      "INSERT INTO campaigns({}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                                      kCampaignColumns)));
+    BG_ASSIGN_OR_RETURN(
+        Stmt ins,
+        conn.Prepare(fmt::format("INSERT INTO campaigns({}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                                 rows::kCampaignColumns)));
     bind(ins);
     Status st = ins.Run();
     if (!st && st.error().code() == ErrorCode::kConflict) {
@@ -299,62 +202,21 @@ Status WriteCampaign(Connection& conn, const WriteBatch::CampaignWrite& w) {
   Status st = upd.Run();
   if (!st) return Context(st.error(), fmt::format("update campaign '{}'", c.id));
   if (upd.Changes() == 1) return Ok();
-  return Error::Conflict(fmt::format("campaign '{}' is missing or not at version {}", c.id,
-                                     w.expected_version));
+  return Error::Conflict(
+      fmt::format("campaign '{}' is missing or not at version {}", c.id, w.expected_version));
 }
 
 // ---- users, tokens, timers, outbox --------------------------------------------------------------
 
-constexpr std::string_view kUserColumns =
-    "name, roles, password_hash, totp_secret_enc, totp_last_step, disabled, created_at, "
-    "mfa_verified_at, failed_logins, locked_until, unlocked_at, email, passkeys";
-
-Result<UserRecord> ReadUser(const Stmt& s) {
-  UserRecord u;
-  u.name = s.Text(0);
-  auto roles = DecodeRoles(s.Text(1), "users.roles");
-  if (!roles) return Context(roles.error(), fmt::format("user '{}'", u.name));
-  u.roles = std::move(*roles);
-  u.password_hash = s.Text(2);
-  u.totp_secret_enc = s.Text(3);
-  u.totp_last_step = s.Int(4);
-  u.disabled = s.Int(5) != 0;
-  u.created_at = FromUnixSeconds(s.Int(6));
-  if (auto t = s.OptInt(7)) u.mfa_verified_at = FromUnixSeconds(*t);
-  const int64_t failed = s.Int(8);
-  if (failed < 0 || failed > std::numeric_limits<int>::max()) {
-    return Error::Internal(fmt::format("user '{}': users.failed_logins out of range", u.name));
-  }
-  u.failed_logins = static_cast<int>(failed);
-  if (auto t = s.OptInt(9)) u.locked_until = FromUnixSeconds(*t);
-  if (auto t = s.OptInt(10)) u.unlocked_at = FromUnixSeconds(*t);
-  u.email = s.Text(11);
-  auto passkeys = DecodePasskeys(s.Text(12), "users.passkeys");
-  if (!passkeys) return Context(passkeys.error(), fmt::format("user '{}'", u.name));
-  u.passkeys = std::move(*passkeys);
-  return u;
-}
-
 Status WriteUser(Connection& conn, const UserRecord& u) {
   BG_ASSIGN_OR_RETURN(
-      Stmt s, conn.Prepare("INSERT OR REPLACE INTO users(name, roles, password_hash, "
-                           "totp_secret_enc, totp_last_step, "
-                           "disabled, created_at, mfa_verified_at, failed_logins, locked_until, "
-                           "unlocked_at, email, passkeys) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, "
-                           "?11, ?12, ?13)"));
-  s.Bind(1, u.name)
-      .Bind(2, EncodeRoles(u.roles))
-      .Bind(3, u.password_hash)
-      .Bind(4, u.totp_secret_enc)
-      .Bind(5, u.totp_last_step)
-      .Bind(6, int64_t{u.disabled ? 1 : 0})
-      .Bind(7, ToUnixSeconds(u.created_at))
-      .Bind(8, OptSeconds(u.mfa_verified_at))
-      .Bind(9, int64_t{u.failed_logins})
-      .Bind(10, OptSeconds(u.locked_until))
-      .Bind(11, OptSeconds(u.unlocked_at))
-      .Bind(12, u.email)
-      .Bind(13, EncodePasskeys(u.passkeys));
+      Stmt s,
+      conn.Prepare("INSERT OR REPLACE INTO users(name, roles, password_hash, "
+                   "totp_secret_enc, totp_last_step, "
+                   "disabled, created_at, mfa_verified_at, failed_logins, locked_until, "
+                   "unlocked_at, email, passkeys) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, "
+                   "?11, ?12, ?13)"));
+  BindValues(s, rows::UserValues(u));
   Status st = s.Run();
   if (!st) return Context(st.error(), fmt::format("write user '{}'", u.name));
   return Ok();
@@ -369,15 +231,7 @@ Status WriteToken(Connection& conn, const TokenRecord& t, bool update) {
                           : "INSERT INTO tokens(token_hash, user, issued_at, expires_at, "
                             "source_address, scope, family_started_at, mfa_verified_at, "
                             "step_up_failures) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"));
-  s.Bind(1, t.token_hash)
-      .Bind(2, t.user)
-      .Bind(3, ToUnixSeconds(t.issued_at))
-      .Bind(4, ToUnixSeconds(t.expires_at))
-      .Bind(5, t.source_address)
-      .Bind(6, t.scope)
-      .Bind(7, OptSeconds(t.family_started_at))
-      .Bind(8, OptSeconds(t.mfa_verified_at))
-      .Bind(9, int64_t{t.step_up_failures});
+  BindValues(s, rows::TokenValues(t));
   Status st = s.Run();
   if (!st) {
     return Context(st.error(),
@@ -442,8 +296,9 @@ Status WriteAudit(Connection& conn, const AuditAppend& a, int64_t expected_index
   Status st = leaf.Run();
   if (!st) return Context(st.error(), fmt::format("append audit leaf {}", a.index));
   if (!a.request.empty()) {
-    BG_ASSIGN_OR_RETURN(Stmt by_request,
-                        conn.Prepare("INSERT INTO audit_requests(request_id, idx) VALUES (?1, ?2)"));
+    BG_ASSIGN_OR_RETURN(
+        Stmt by_request,
+        conn.Prepare("INSERT INTO audit_requests(request_id, idx) VALUES (?1, ?2)"));
     by_request.Bind(1, a.request).Bind(2, a.index);
     st = by_request.Run();
     if (!st) return Context(st.error(), fmt::format("index audit leaf {}", a.index));
@@ -463,44 +318,14 @@ Status WriteAudit(Connection& conn, const AuditAppend& a, int64_t expected_index
 
 // ---- sessions ---------------------------------------------------------------------------------
 
-constexpr std::string_view kSessionColumns =
-    "id, request, user, started_at, ended_at, complete, header, chunks, bytes, last_event_us, "
-    "end_reason";
-
-SessionRecord ReadSession(const Stmt& s) {
-  SessionRecord r;
-  r.id = SessionId(s.Text(0));
-  r.request = RequestId(s.Text(1));
-  r.user = s.Text(2);
-  r.started_at = FromUnixSeconds(s.Int(3));
-  if (auto t = s.OptInt(4)) r.ended_at = FromUnixSeconds(*t);
-  r.complete = s.Int(5) != 0;
-  r.header = s.Text(6);
-  r.chunks = s.Int(7);
-  r.bytes = s.Int(8);
-  r.last_event_us = s.Int(9);
-  r.end_reason = s.Text(10);
-  return r;
-}
-
 Status WriteSession(Connection& conn, const WriteBatch::SessionWrite& w) {
   const SessionRecord& r = w.session;
   if (w.expected_chunks < 0) {
     BG_ASSIGN_OR_RETURN(
-        Stmt ins, conn.Prepare("INSERT INTO sessions(id, request, user, started_at, ended_at, "
-                               "complete, header, chunks, bytes, last_event_us, end_reason) "
-                               "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"));
-    ins.Bind(1, r.id.value())
-        .Bind(2, r.request.value())
-        .Bind(3, r.user)
-        .Bind(4, ToUnixSeconds(r.started_at))
-        .Bind(5, OptSeconds(r.ended_at))
-        .Bind(6, int64_t{r.complete ? 1 : 0})
-        .Bind(7, r.header)
-        .Bind(8, r.chunks)
-        .Bind(9, r.bytes)
-        .Bind(10, r.last_event_us)
-        .Bind(11, r.end_reason);
+        Stmt ins, conn.Prepare(fmt::format("INSERT INTO sessions({}) VALUES (?1, ?2, ?3, ?4, ?5, "
+                                           "?6, ?7, ?8, ?9, ?10, ?11)",
+                                           rows::kSessionColumns)));
+    BindValues(ins, rows::SessionValues(r));
     Status s = ins.Run();
     if (!s && s.error().code() == ErrorCode::kConflict) {
       return Error::Conflict(fmt::format("session '{}' already exists", r.id.value()));
@@ -509,10 +334,10 @@ Status WriteSession(Connection& conn, const WriteBatch::SessionWrite& w) {
     return Ok();
   }
   // The request, user, start and header of a session never change.
-  BG_ASSIGN_OR_RETURN(
-      Stmt upd, conn.Prepare("UPDATE sessions SET ended_at = ?2, complete = ?3, chunks = ?4, "
-                             "bytes = ?5, last_event_us = ?6, end_reason = ?7 "
-                             "WHERE id = ?1 AND chunks = ?8"));
+  BG_ASSIGN_OR_RETURN(Stmt upd,
+                      conn.Prepare("UPDATE sessions SET ended_at = ?2, complete = ?3, chunks = ?4, "
+                                   "bytes = ?5, last_event_us = ?6, end_reason = ?7 "
+                                   "WHERE id = ?1 AND chunks = ?8"));
   upd.Bind(1, r.id.value())
       .Bind(2, OptSeconds(r.ended_at))
       .Bind(3, int64_t{r.complete ? 1 : 0})
@@ -531,8 +356,9 @@ Status WriteSession(Connection& conn, const WriteBatch::SessionWrite& w) {
 Status WriteChunk(Connection& conn, const SessionChunk& c) {
   BG_ASSIGN_OR_RETURN(
       Stmt ins,
-      conn.Prepare("INSERT INTO session_chunks(session, seq, data, sha256, received_at) "
-                   "SELECT ?1, ?2, ?3, ?4, ?5 WHERE EXISTS (SELECT 1 FROM sessions WHERE id = ?1)"));
+      conn.Prepare(
+          "INSERT INTO session_chunks(session, seq, data, sha256, received_at) "
+          "SELECT ?1, ?2, ?3, ?4, ?5 WHERE EXISTS (SELECT 1 FROM sessions WHERE id = ?1)"));
   ins.Bind(1, c.session.value())
       .Bind(2, c.seq)
       .BindBlob(3, c.data)
@@ -543,11 +369,12 @@ Status WriteChunk(Connection& conn, const SessionChunk& c) {
     return Error::Conflict(
         fmt::format("session '{}' already has chunk {}", c.session.value(), c.seq));
   }
-  if (!s) return Context(s.error(), fmt::format("insert chunk {} of session '{}'", c.seq,
-                                                c.session.value()));
+  if (!s)
+    return Context(s.error(),
+                   fmt::format("insert chunk {} of session '{}'", c.seq, c.session.value()));
   if (ins.Changes() != 1) {
-    return Error::Conflict(fmt::format("chunk {} for unknown session '{}'", c.seq,
-                                       c.session.value()));
+    return Error::Conflict(
+        fmt::format("chunk {} for unknown session '{}'", c.seq, c.session.value()));
   }
   return Ok();
 }
@@ -658,13 +485,14 @@ Status SqliteStore::ApplyBatch(const WriteBatch& batch) {
   BG_TRY(
       RunEach(c, "DELETE FROM tokens WHERE token_hash = ?1", batch.tokens_deleted, "delete token"));
   if (!batch.timers.empty()) {
-    BG_ASSIGN_OR_RETURN(Stmt s,
-                        c.Prepare("INSERT INTO timers(id, kind, request, at) "
-                                  "VALUES (NULLIF(?1, 0), ?2, ?3, ?4)"));
+    BG_ASSIGN_OR_RETURN(Stmt s, c.Prepare("INSERT INTO timers(id, kind, request, at) "
+                                          "VALUES (NULLIF(?1, 0), ?2, ?3, ?4)"));
     for (const auto& t : batch.timers) {
       // A non-zero id is the caller's (the service numbers its timers so it can delete them
       // once fired); 0 lets SQLite choose.
-      s.Bind(1, t.id).Bind(2, StoredName(t.kind)).Bind(3, t.request.value())
+      s.Bind(1, t.id)
+          .Bind(2, StoredName(t.kind))
+          .Bind(3, t.request.value())
           .Bind(4, ToUnixSeconds(t.at));
       Status st = s.Run();
       if (!st) return Context(st.error(), "insert timer");
@@ -713,10 +541,10 @@ Status SqliteStore::ApplyBatch(const WriteBatch& batch) {
 
 Result<std::optional<core::Request>> SqliteStore::GetRequest(const RequestId& id) {
   BG_ASSIGN_OR_RETURN(auto conn, Reader());
-  BG_ASSIGN_OR_RETURN(
-      auto rows,
-      QueryRequests(*conn, fmt::format("SELECT {} FROM requests WHERE id = ?1", kRequestColumns),
-                    {Param(id.value())}));
+  BG_ASSIGN_OR_RETURN(auto rows, QueryRequests(*conn,
+                                               fmt::format("SELECT {} FROM requests WHERE id = ?1",
+                                                           rows::kRequestColumns),
+                                               {Param(id.value())}));
   if (rows.empty()) return std::optional<core::Request>();
   return std::optional<core::Request>(std::move(rows.front()));
 }
@@ -728,7 +556,7 @@ Result<std::vector<core::Request>> SqliteStore::ListRequests(const RequestFilter
   BG_ASSIGN_OR_RETURN(auto conn, Reader());
   // The WHERE clause is assembled from fixed fragments only; every value is a bound parameter,
   // and each of the 16 shapes is prepared once per connection.
-  std::string sql = fmt::format("SELECT {} FROM requests WHERE 1", kRequestColumns);
+  std::string sql = fmt::format("SELECT {} FROM requests WHERE 1", rows::kRequestColumns);
   std::vector<Param> params;
   auto add = [&](std::string_view fragment, Param p) {
     params.push_back(std::move(p));
@@ -770,7 +598,7 @@ Result<std::vector<core::Request>> SqliteStore::ListOpenRequests() {
   return QueryRequests(*conn,
                        fmt::format("SELECT {} FROM requests WHERE state IN ('pending', "
                                    "'approved', 'active') ORDER BY seq",
-                                   kRequestColumns),
+                                   rows::kRequestColumns),
                        {}, expected);
 }
 
@@ -806,24 +634,24 @@ Result<std::vector<std::pair<std::string, int64_t>>> SqliteStore::CountRequestsB
 
 Result<std::optional<UserRecord>> SqliteStore::GetUser(const std::string& name) {
   BG_ASSIGN_OR_RETURN(auto conn, Reader());
-  BG_ASSIGN_OR_RETURN(
-      Stmt q, conn->Prepare(fmt::format("SELECT {} FROM users WHERE name = ?1", kUserColumns)));
+  BG_ASSIGN_OR_RETURN(Stmt q, conn->Prepare(fmt::format("SELECT {} FROM users WHERE name = ?1",
+                                                        rows::kUserColumns)));
   q.Bind(1, name);
   BG_ASSIGN_OR_RETURN(bool row, q.Step());
   if (!row) return std::optional<UserRecord>();
-  BG_ASSIGN_OR_RETURN(UserRecord u, ReadUser(q));
+  BG_ASSIGN_OR_RETURN(UserRecord u, rows::ReadUser(q));
   return std::optional<UserRecord>(std::move(u));
 }
 
 Result<std::vector<UserRecord>> SqliteStore::ListUsers() {
   BG_ASSIGN_OR_RETURN(auto conn, Reader());
   BG_ASSIGN_OR_RETURN(
-      Stmt q, conn->Prepare(fmt::format("SELECT {} FROM users ORDER BY name", kUserColumns)));
+      Stmt q, conn->Prepare(fmt::format("SELECT {} FROM users ORDER BY name", rows::kUserColumns)));
   std::vector<UserRecord> out;
   for (;;) {
     BG_ASSIGN_OR_RETURN(bool row, q.Step());
     if (!row) break;
-    BG_ASSIGN_OR_RETURN(UserRecord u, ReadUser(q));
+    BG_ASSIGN_OR_RETURN(UserRecord u, rows::ReadUser(q));
     out.push_back(std::move(u));
   }
   return out;
@@ -832,45 +660,24 @@ Result<std::vector<UserRecord>> SqliteStore::ListUsers() {
 Result<std::optional<TokenRecord>> SqliteStore::GetToken(const std::string& token_hash) {
   BG_ASSIGN_OR_RETURN(auto conn, Reader());
   BG_ASSIGN_OR_RETURN(
-      Stmt q,
-      conn->Prepare("SELECT token_hash, user, issued_at, expires_at, source_address, scope, "
-                    "family_started_at, mfa_verified_at, step_up_failures "
-                    "FROM tokens WHERE token_hash = ?1"));
+      Stmt q, conn->Prepare(
+                  fmt::format("SELECT {} FROM tokens WHERE token_hash = ?1", rows::kTokenColumns)));
   q.Bind(1, token_hash);
   BG_ASSIGN_OR_RETURN(bool row, q.Step());
   if (!row) return std::optional<TokenRecord>();
-  TokenRecord t;
-  t.token_hash = q.Text(0);
-  t.user = q.Text(1);
-  t.issued_at = FromUnixSeconds(q.Int(2));
-  t.expires_at = FromUnixSeconds(q.Int(3));
-  t.source_address = q.Text(4);
-  t.scope = q.Text(5);
-  if (auto v = q.OptInt(6)) t.family_started_at = FromUnixSeconds(*v);
-  if (auto v = q.OptInt(7)) t.mfa_verified_at = FromUnixSeconds(*v);
-  const int64_t failures = q.Int(8);
-  if (failures < 0 || failures > std::numeric_limits<int>::max()) {
-    return Error::Internal(fmt::format("token of user '{}': step_up_failures out of range", t.user));
-  }
-  t.step_up_failures = static_cast<int>(failures);
+  BG_ASSIGN_OR_RETURN(TokenRecord t, rows::ReadToken(q));
   return std::optional<TokenRecord>(std::move(t));
 }
 
 Result<std::vector<TimerRecord>> SqliteStore::ListTimers() {
   BG_ASSIGN_OR_RETURN(auto conn, Reader());
-  BG_ASSIGN_OR_RETURN(Stmt q,
-                      conn->Prepare("SELECT id, kind, request, at FROM timers ORDER BY at, id"));
+  BG_ASSIGN_OR_RETURN(Stmt q, conn->Prepare(fmt::format("SELECT {} FROM timers ORDER BY at, id",
+                                                        rows::kTimerColumns)));
   std::vector<TimerRecord> out;
   for (;;) {
     BG_ASSIGN_OR_RETURN(bool row, q.Step());
     if (!row) break;
-    TimerRecord t;
-    t.id = q.Int(0);
-    auto kind = ParseStoredTimerKind(q.Text(1), "timers.kind");
-    if (!kind) return Context(kind.error(), fmt::format("timer {}", t.id));
-    t.kind = *kind;
-    t.request = RequestId(q.Text(2));
-    t.at = FromUnixSeconds(q.Int(3));
+    BG_ASSIGN_OR_RETURN(TimerRecord t, rows::ReadTimer(q));
     out.push_back(std::move(t));
   }
   return out;
@@ -878,27 +685,13 @@ Result<std::vector<TimerRecord>> SqliteStore::ListTimers() {
 
 Result<std::vector<OutboxJob>> SqliteStore::ListOutbox() {
   BG_ASSIGN_OR_RETURN(auto conn, Reader());
-  BG_ASSIGN_OR_RETURN(
-      Stmt q,
-      conn->Prepare(
-          "SELECT id, kind, request, payload, attempts, next_attempt, last_error FROM outbox "
-          "ORDER BY id"));
+  BG_ASSIGN_OR_RETURN(Stmt q, conn->Prepare(fmt::format("SELECT {} FROM outbox ORDER BY id",
+                                                        rows::kOutboxColumns)));
   std::vector<OutboxJob> out;
   for (;;) {
     BG_ASSIGN_OR_RETURN(bool row, q.Step());
     if (!row) break;
-    OutboxJob j;
-    j.id = q.Int(0);
-    j.kind = q.Text(1);
-    j.request = RequestId(q.Text(2));
-    j.payload = q.Text(3);
-    const int64_t attempts = q.Int(4);
-    if (attempts < 0 || attempts > std::numeric_limits<int>::max()) {
-      return Error::Internal(fmt::format("outbox job {}: outbox.attempts out of range", j.id));
-    }
-    j.attempts = static_cast<int>(attempts);
-    j.next_attempt = FromUnixSeconds(q.Int(5));
-    j.last_error = q.Text(6);
+    BG_ASSIGN_OR_RETURN(OutboxJob j, rows::ReadOutbox(q));
     out.push_back(std::move(j));
   }
   return out;
@@ -980,12 +773,12 @@ Result<std::string> SqliteStore::AuditNodeHash(int level, int64_t index) {
 
 Result<std::optional<core::Review>> SqliteStore::GetReview(const std::string& id) {
   BG_ASSIGN_OR_RETURN(auto conn, Reader());
-  BG_ASSIGN_OR_RETURN(
-      Stmt q, conn->Prepare(fmt::format("SELECT {} FROM reviews WHERE id = ?1", kReviewColumns)));
+  BG_ASSIGN_OR_RETURN(Stmt q, conn->Prepare(fmt::format("SELECT {} FROM reviews WHERE id = ?1",
+                                                        rows::kReviewColumns)));
   q.Bind(1, id);
   BG_ASSIGN_OR_RETURN(bool row, q.Step());
   if (!row) return std::optional<core::Review>();
-  BG_ASSIGN_OR_RETURN(core::Review r, ReadReview(q));
+  BG_ASSIGN_OR_RETURN(core::Review r, rows::ReadReview(q));
   return std::optional<core::Review>(std::move(r));
 }
 
@@ -1027,19 +820,19 @@ Result<std::vector<core::Review>> SqliteStore::ListReviews(const ReviewFilter& f
     }
     rq.params.emplace_back(q.Int(0));
     rq.params.emplace_back(filter.after_id);
-    rq.where += fmt::format(" AND (due_at, id) > (?{}, ?{})", rq.params.size() - 1,
-                            rq.params.size());
+    rq.where +=
+        fmt::format(" AND (due_at, id) > (?{}, ?{})", rq.params.size() - 1, rq.params.size());
   }
   rq.params.emplace_back(int64_t{std::min(filter.limit, kMaxListLimit)});
-  BG_ASSIGN_OR_RETURN(Stmt q, conn->Prepare(fmt::format(
-                                  "SELECT {} FROM reviews{} ORDER BY due_at, id LIMIT ?{}",
-                                  kReviewColumns, rq.where, rq.params.size())));
+  BG_ASSIGN_OR_RETURN(
+      Stmt q, conn->Prepare(fmt::format("SELECT {} FROM reviews{} ORDER BY due_at, id LIMIT ?{}",
+                                        rows::kReviewColumns, rq.where, rq.params.size())));
   BindAll(q, rq.params);
   std::vector<core::Review> out;
   for (;;) {
     BG_ASSIGN_OR_RETURN(bool row, q.Step());
     if (!row) break;
-    BG_ASSIGN_OR_RETURN(core::Review r, ReadReview(q));
+    BG_ASSIGN_OR_RETURN(core::Review r, rows::ReadReview(q));
     out.push_back(std::move(r));
   }
   return out;
@@ -1060,11 +853,11 @@ Result<int64_t> SqliteStore::CountReviews(const ReviewFilter& filter) {
 Result<std::optional<core::Campaign>> SqliteStore::GetCampaign(const std::string& id) {
   BG_ASSIGN_OR_RETURN(auto conn, Reader());
   BG_ASSIGN_OR_RETURN(Stmt q, conn->Prepare(fmt::format("SELECT {} FROM campaigns WHERE id = ?1",
-                                                        kCampaignColumns)));
+                                                        rows::kCampaignColumns)));
   q.Bind(1, id);
   BG_ASSIGN_OR_RETURN(bool row, q.Step());
   if (!row) return std::optional<core::Campaign>();
-  BG_ASSIGN_OR_RETURN(core::Campaign c, ReadCampaign(q));
+  BG_ASSIGN_OR_RETURN(core::Campaign c, rows::ReadCampaign(q));
   return std::optional<core::Campaign>(std::move(c));
 }
 
@@ -1081,28 +874,29 @@ Result<std::vector<core::Campaign>> SqliteStore::ListCampaigns(
   params.emplace_back(int64_t{std::min(limit, kMaxListLimit)});
   BG_ASSIGN_OR_RETURN(Stmt q, conn->Prepare(fmt::format(
                                   "SELECT {} FROM campaigns{} ORDER BY opened_at, id LIMIT ?{}",
-                                  kCampaignColumns, where, params.size())));
+                                  rows::kCampaignColumns, where, params.size())));
   BindAll(q, params);
   std::vector<core::Campaign> out;
   for (;;) {
     BG_ASSIGN_OR_RETURN(bool row, q.Step());
     if (!row) break;
-    BG_ASSIGN_OR_RETURN(core::Campaign c, ReadCampaign(q));
+    BG_ASSIGN_OR_RETURN(core::Campaign c, rows::ReadCampaign(q));
     out.push_back(std::move(c));
   }
   return out;
 }
 
-// ---- reads: drills -------------------------------------------------------------------------------
+// ---- reads: drills
+// -------------------------------------------------------------------------------
 
 Result<std::optional<DrillRecord>> SqliteStore::GetDrill(const std::string& id) {
   BG_ASSIGN_OR_RETURN(auto conn, Reader());
   BG_ASSIGN_OR_RETURN(Stmt q, conn->Prepare(fmt::format("SELECT {} FROM drills WHERE id = ?1",
-                                                        kDrillColumns)));
+                                                        rows::kDrillColumns)));
   q.Bind(1, id);
   BG_ASSIGN_OR_RETURN(bool row, q.Step());
   if (!row) return std::optional<DrillRecord>();
-  BG_ASSIGN_OR_RETURN(DrillRecord d, ReadDrill(q));
+  BG_ASSIGN_OR_RETURN(DrillRecord d, rows::ReadDrill(q));
   return std::optional<DrillRecord>(std::move(d));
 }
 
@@ -1122,15 +916,15 @@ Result<std::vector<DrillRecord>> SqliteStore::ListDrills(const DrillFilter& filt
   std::string where = conds.empty() ? "" : " WHERE " + fmt::format("{}", fmt::join(conds, " AND "));
   params.emplace_back(int64_t{std::min(filter.limit, kMaxListLimit)});
   BG_ASSIGN_OR_RETURN(
-      Stmt q, conn->Prepare(fmt::format(
-                  "SELECT {} FROM drills{} ORDER BY started_at DESC, id DESC LIMIT ?{}",
-                  kDrillColumns, where, params.size())));
+      Stmt q, conn->Prepare(
+                  fmt::format("SELECT {} FROM drills{} ORDER BY started_at DESC, id DESC LIMIT ?{}",
+                              rows::kDrillColumns, where, params.size())));
   BindAll(q, params);
   std::vector<DrillRecord> out;
   for (;;) {
     BG_ASSIGN_OR_RETURN(bool row, q.Step());
     if (!row) break;
-    BG_ASSIGN_OR_RETURN(DrillRecord d, ReadDrill(q));
+    BG_ASSIGN_OR_RETURN(DrillRecord d, rows::ReadDrill(q));
     out.push_back(std::move(d));
   }
   return out;
@@ -1151,19 +945,19 @@ Result<std::map<std::string, Timestamp>> SqliteStore::LastSuccessfulDrills() {
 
 Result<std::optional<SessionRecord>> SqliteStore::GetSession(const SessionId& id) {
   BG_ASSIGN_OR_RETURN(auto conn, Reader());
-  BG_ASSIGN_OR_RETURN(
-      Stmt q, conn->Prepare(fmt::format("SELECT {} FROM sessions WHERE id = ?1", kSessionColumns)));
+  BG_ASSIGN_OR_RETURN(Stmt q, conn->Prepare(fmt::format("SELECT {} FROM sessions WHERE id = ?1",
+                                                        rows::kSessionColumns)));
   q.Bind(1, id.value());
   BG_ASSIGN_OR_RETURN(bool row, q.Step());
   if (!row) return std::optional<SessionRecord>();
-  return std::optional<SessionRecord>(ReadSession(q));
+  return std::optional<SessionRecord>(rows::ReadSession(q));
 }
 
 Result<std::vector<SessionRecord>> SqliteStore::ListSessions(const SessionFilter& filter) {
   if (filter.limit <= 0) return Error::InvalidArgument("limit", "limit must be a positive number");
   BG_ASSIGN_OR_RETURN(auto conn, Reader());
   // Fixed fragments only; every value is bound.
-  std::string sql = fmt::format("SELECT {} FROM sessions WHERE 1", kSessionColumns);
+  std::string sql = fmt::format("SELECT {} FROM sessions WHERE 1", rows::kSessionColumns);
   std::vector<std::string> params;
   if (filter.request) {
     params.push_back(filter.request->value());
@@ -1181,23 +975,23 @@ Result<std::vector<SessionRecord>> SqliteStore::ListSessions(const SessionFilter
   for (;;) {
     BG_ASSIGN_OR_RETURN(bool row, q.Step());
     if (!row) break;
-    out.push_back(ReadSession(q));
+    out.push_back(rows::ReadSession(q));
   }
   return out;
 }
 
 Result<std::vector<SessionChunk>> SqliteStore::GetSessionChunks(const SessionId& id,
-                                                               int64_t from_seq, int64_t limit) {
+                                                                int64_t from_seq, int64_t limit) {
   if (from_seq < 0 || limit < 0) {
-    return Error::InvalidArgument("seq", fmt::format("invalid chunk range from {} limit {}",
-                                                     from_seq, limit));
+    return Error::InvalidArgument(
+        "seq", fmt::format("invalid chunk range from {} limit {}", from_seq, limit));
   }
   std::vector<SessionChunk> out;
   if (limit == 0) return out;
   BG_ASSIGN_OR_RETURN(auto conn, Reader());
-  BG_ASSIGN_OR_RETURN(
-      Stmt q, conn->Prepare("SELECT seq, data, sha256, received_at FROM session_chunks "
-                            "WHERE session = ?1 AND seq >= ?2 ORDER BY seq LIMIT ?3"));
+  BG_ASSIGN_OR_RETURN(Stmt q,
+                      conn->Prepare("SELECT seq, data, sha256, received_at FROM session_chunks "
+                                    "WHERE session = ?1 AND seq >= ?2 ORDER BY seq LIMIT ?3"));
   q.Bind(1, id.value()).Bind(2, from_seq).Bind(3, limit);
   for (;;) {
     BG_ASSIGN_OR_RETURN(bool row, q.Step());

@@ -96,11 +96,12 @@ TEST_F(SqliteStoreTest, OpenStoreRefusesUnknownAndUnavailableBackends) {
     std::string message;
   };
   const std::vector<Case> cases = {
-      {"postgres://breakglass@db.internal/breakglass",
-       "storage backend 'postgres' is not available in this build"},
-      {"postgres", "storage backend 'postgres' is not available in this build"},
-      {"mysql://x", "storage backend 'mysql' is not available in this build (available: sqlite)"},
-      {"", "storage backend '' is not available in this build (available: sqlite)"},
+      {"mysql://x",
+       "storage backend 'mysql' is not available in this build (available: sqlite, postgres, "
+       "postgresql)"},
+      {"",
+       "storage backend '' is not available in this build (available: sqlite, postgres, "
+       "postgresql)"},
       {"sqlite:", "storage 'sqlite:' names no location after ':'"},
   };
   for (const Case& c : cases) {
@@ -152,10 +153,11 @@ TEST_F(SqliteStoreTest, MigrationSevenIndexesTheLeavesAlreadyStored) {
     auto s = MustOpen();
     ASSERT_NE(s, nullptr);
     WriteBatch b;
-    const char* leaves[] = {R"({"actor":"a","details":{},"request":"req_1","time":"2026-01-01T00:00:00Z","type":"request.created","v":1})",
-                            R"({"actor":"a","details":{},"time":"2026-01-01T00:00:00Z","type":"auth.login","v":1})",
-                            R"({"actor":"b","details":{},"request":"req_2","time":"2026-01-01T00:00:00Z","type":"request.created","v":1})",
-                            R"({"actor":"c","details":{},"request":"req_1","time":"2026-01-01T00:00:01Z","type":"approval.recorded","v":1})"};
+    const char* leaves[] = {
+        R"({"actor":"a","details":{},"request":"req_1","time":"2026-01-01T00:00:00Z","type":"request.created","v":1})",
+        R"({"actor":"a","details":{},"time":"2026-01-01T00:00:00Z","type":"auth.login","v":1})",
+        R"({"actor":"b","details":{},"request":"req_2","time":"2026-01-01T00:00:00Z","type":"request.created","v":1})",
+        R"({"actor":"c","details":{},"request":"req_1","time":"2026-01-01T00:00:01Z","type":"approval.recorded","v":1})"};
     for (int64_t i = 0; i < 4; ++i) {
       AuditAppend a;
       a.index = i;

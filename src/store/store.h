@@ -7,14 +7,14 @@
 #pragma once
 
 #include <cstdint>
-#include <memory>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
-#include "core/request.h"
 #include "core/attestation.h"
+#include "core/request.h"
 #include "core/review.h"
 #include "util/result.h"
 #include "util/time.h"
@@ -27,7 +27,7 @@ struct PasskeyRecord {
   int alg = 0;             // COSE algorithm: -7 (ES256) or -8 (EdDSA)
   std::string public_key;  // raw public key bytes (webauthn::Credential::public_key)
   uint32_t sign_count = 0;
-  std::string name;        // what its owner called it ("laptop")
+  std::string name;  // what its owner called it ("laptop")
   Timestamp created_at;
   std::optional<Timestamp> last_used_at;
 };
@@ -35,14 +35,14 @@ struct PasskeyRecord {
 struct UserRecord {
   std::string name;
   std::vector<core::Role> roles;
-  std::string password_hash;     // Argon2id encoded string (crypto_pwhash_str)
-  std::string totp_secret_enc;   // TOTP seed, AEAD-encrypted under the master key
-  int64_t totp_last_step = -1;   // the last accepted TOTP time step (replay refusal)
+  std::string password_hash;    // Argon2id encoded string (crypto_pwhash_str)
+  std::string totp_secret_enc;  // TOTP seed, AEAD-encrypted under the master key
+  int64_t totp_last_step = -1;  // the last accepted TOTP time step (replay refusal)
   bool disabled = false;
   Timestamp created_at;
   std::optional<Timestamp> mfa_verified_at;
-  int failed_logins = 0;                   // failed logins since the last success (informative)
-  std::optional<Timestamp> locked_until;   // unused since logins are throttled per source
+  int failed_logins = 0;                  // failed logins since the last success (informative)
+  std::optional<Timestamp> locked_until;  // unused since logins are throttled per source
   // The last `breakglass user unlock`: login throttling forgets the account's failures before it.
   std::optional<Timestamp> unlocked_at;
   // Where person-addressed notifications go over SMTP (`user add --email`); empty: none.
@@ -77,10 +77,10 @@ struct TimerRecord {
 };
 
 struct OutboxJob {
-  int64_t id = 0;      // assigned by the store on insert
-  std::string kind;    // "grant", "revoke", "alert"
+  int64_t id = 0;    // assigned by the store on insert
+  std::string kind;  // "grant", "revoke", "alert"
   RequestId request;
-  std::string payload; // JSON, kind-specific
+  std::string payload;  // JSON, kind-specific
   int attempts = 0;
   Timestamp next_attempt;
   std::string last_error;
@@ -95,9 +95,9 @@ struct AuditNode {
 };
 
 struct AuditAppend {
-  int64_t index = 0;       // must equal the current log size (checked: appends are gap-free)
-  std::string leaf;        // the exact leaf bytes that were hashed
-  std::string request;     // the leaf's request id, indexed (AuditIndexesOf); empty for none
+  int64_t index = 0;             // must equal the current log size (checked: appends are gap-free)
+  std::string leaf;              // the exact leaf bytes that were hashed
+  std::string request;           // the leaf's request id, indexed (AuditIndexesOf); empty for none
   std::vector<AuditNode> nodes;  // the leaf hash and every subtree this append completed
 };
 
@@ -106,27 +106,27 @@ struct AuditAppend {
 struct SessionRecord {
   SessionId id;
   RequestId request;
-  std::string user;            // the person whose grant the session ran under
+  std::string user;  // the person whose grant the session ran under
   Timestamp started_at;
   std::optional<Timestamp> ended_at;
-  bool complete = false;       // the recorder's final chunk arrived; no more chunks accepted
-  std::string header;          // the asciicast header line (JSON object), no newline
-  int64_t chunks = 0;          // chunks stored, so also the next expected sequence number
-  int64_t bytes = 0;           // event bytes stored
-  int64_t last_event_us = 0;   // time of the last stored event, microseconds since start
-  std::string end_reason;      // "exit", "expired", "revoked", ... once complete
+  bool complete = false;      // the recorder's final chunk arrived; no more chunks accepted
+  std::string header;         // the asciicast header line (JSON object), no newline
+  int64_t chunks = 0;         // chunks stored, so also the next expected sequence number
+  int64_t bytes = 0;          // event bytes stored
+  int64_t last_event_us = 0;  // time of the last stored event, microseconds since start
+  std::string end_reason;     // "exit", "expired", "revoked", ... once complete
 };
 
 // A drill (service/drills.h): the whole path run for real against a resource's drill target, and
 // what each step took. `state` is "running", "ok" or "failed".
 struct DrillStep {
-  std::string name;    // "request", "approval 1 (carol)", "credential", "use", "revoke"
+  std::string name;  // "request", "approval 1 (carol)", "credential", "use", "revoke"
   bool ok = false;
   int64_t ms = 0;      // milliseconds from the drill's start to the end of this step
   std::string detail;  // what failed, or what was seen (a host key fingerprint)
 };
 struct DrillRecord {
-  std::string id;  // "dr_<n>"
+  std::string id;      // "dr_<n>"
   int64_t number = 0;  // n: the drill's request carries the ticket DRILL-<n>
   std::string resource;
   std::string privilege;
@@ -174,22 +174,22 @@ struct WriteBatch {
     int64_t expected_version = 0;
   };
   std::vector<RequestWrite> requests;
-  std::vector<UserRecord> users;               // insert or replace by name
-  std::vector<TokenRecord> tokens;             // insert
-  std::vector<TokenRecord> tokens_updated;     // replace by token_hash; nothing if it is gone
-  std::vector<std::string> tokens_deleted;     // by token_hash
-  std::vector<TimerRecord> timers;             // insert (id ignored)
+  std::vector<UserRecord> users;            // insert or replace by name
+  std::vector<TokenRecord> tokens;          // insert
+  std::vector<TokenRecord> tokens_updated;  // replace by token_hash; nothing if it is gone
+  std::vector<std::string> tokens_deleted;  // by token_hash
+  std::vector<TimerRecord> timers;          // insert (id ignored)
   std::vector<int64_t> timers_deleted;
-  std::vector<OutboxJob> outbox;               // insert when id == 0, else update
-  std::vector<int64_t> outbox_deleted;         // done
-  std::vector<AuditAppend> audit;              // appended in order
+  std::vector<OutboxJob> outbox;                          // insert when id == 0, else update
+  std::vector<int64_t> outbox_deleted;                    // done
+  std::vector<AuditAppend> audit;                         // appended in order
   std::vector<std::pair<std::string, std::string>> meta;  // key/value settings, upsert
   struct SourceUse {
     std::string user;
     std::string address;
     Timestamp at;
   };
-  std::vector<SourceUse> sources;              // upsert (user, address) -> last seen
+  std::vector<SourceUse> sources;  // upsert (user, address) -> last seen
 
   // Sessions: `expected_chunks` < 0 inserts (Conflict if the id exists); otherwise the stored
   // chunk count must equal it (Conflict if not, or if the session is missing). Chunks are
@@ -240,11 +240,11 @@ struct RequestFilter {
 struct ReviewFilter {
   std::optional<core::ReviewState> state;
   std::optional<std::string> requester;
-  std::optional<std::string> subject;     // core::Review::Subject()
-  std::optional<Timestamp> due_before;    // due_at < this
+  std::optional<std::string> subject;   // core::Review::Subject()
+  std::optional<Timestamp> due_before;  // due_at < this
   std::optional<bool> overdue_alerted;
-  int limit = 100;        // soonest due first (ties by id)
-  std::string after_id;   // paging: only reviews after this one in that order
+  int limit = 100;       // soonest due first (ties by id)
+  std::string after_id;  // paging: only reviews after this one in that order
 };
 
 class Store {
@@ -314,7 +314,9 @@ class Store {
 };
 
 // Opens (creating if needed) the store named by `spec`: "sqlite" (the file breakglass.db in
-// data_dir) or "sqlite:PATH". Applies schema migrations. Unknown kinds are InvalidArgument.
+// data_dir), "sqlite:PATH", or "postgresql://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?…]" (also
+// "postgres://"; a query parameter password_file=PATH, relative to data_dir, holds the password
+// instead, or libpq's PGPASSFILE). Applies schema migrations. Unknown kinds are InvalidArgument.
 Result<std::unique_ptr<Store>> OpenStore(const std::string& spec, const std::string& data_dir);
 
 }  // namespace bg::store
