@@ -120,7 +120,9 @@ int RunMigrate(Globals& g, const MigrateFlags& f) {
   config->storage = f.from;
   const std::string path = service::DatabasePath(*config);
   // The server must be stopped: nothing may change the original while it is copied.
-  auto lock = service::ClaimDataDir(*config, OfflineClaim(service::DataDirUse::kModify, "migrate"));
+  service::DataDirClaim claim = OfflineClaim(service::DataDirUse::kModify, "migrate");
+  claim.beside_server = false;
+  auto lock = service::ClaimDataDir(*config, claim);
   if (!lock) return fail(lock.error());
   auto target = store::ParsePostgresSpec(f.to, config->data_dir);
   if (!target) return fail(Error(target.error().code(), target.error().message(), "to"));

@@ -21,8 +21,8 @@ struct Table {
   std::string_view name;
   std::vector<Column> columns;
   std::string_view order;          // the key, so that a copy is reproducible
-  bool identity = {};              // a GENERATED ALWAYS column (seq) is copied as it is
-  std::string_view sequence = {};  // a BIGSERIAL's sequence, moved past the largest id copied
+  bool identity = {};            // its serial column is GENERATED ALWAYS (copied as it is)
+  std::string_view serial = {};  // the column a sequence numbers: moved past the largest copied
 };
 
 // Every table of the schema (version 10, the same on both backends), in an order where a
@@ -39,7 +39,8 @@ const std::vector<Table>& Tables() {
         {"version", 'i'},
         {"body", 't'}},
        "seq",
-       true},
+       true,
+       "seq"},
       {"users",
        {{"name", 't'},
         {"roles", 't'},
@@ -70,7 +71,7 @@ const std::vector<Table>& Tables() {
        {{"id", 'i'}, {"kind", 't'}, {"request", 't'}, {"at", 'i'}},
        "id",
        false,
-       "timers_id_seq"},
+       "id"},
       {"outbox",
        {{"id", 'i'},
         {"kind", 't'},
@@ -81,7 +82,7 @@ const std::vector<Table>& Tables() {
         {"last_error", 't'}},
        "id",
        false,
-       "outbox_id_seq"},
+       "id"},
       {"sources", {{"\"user\"", 't'}, {"address", 't'}, {"last_seen", 'i'}}, "\"user\", address"},
       {"meta", {{"key", 't'}, {"value", 't'}}, "key"},
       {"audit_leaves", {{"idx", 'i'}, {"leaf", 'b'}}, "idx"},
@@ -101,7 +102,8 @@ const std::vector<Table>& Tables() {
         {"last_event_us", 'i'},
         {"end_reason", 't'}},
        "seq",
-       true},
+       true,
+       "seq"},
       {"session_chunks",
        {{"session", 't'}, {"seq", 'i'}, {"data", 'b'}, {"sha256", 't'}, {"received_at", 'i'}},
        "session, seq"},
@@ -200,9 +202,13 @@ Result<int64_t> CopyTable(sqlite::Connection& from, pg::Connection& to, const Ta
     }
   }
   BG_TRY(Flush(to, t, batch, in_batch));
-  if (!t.sequence.empty() && done > 0) {
-    BG_TRY(to.Exec(fmt::format("SELECT setval('{}', (SELECT MAX(id) FROM {}))", t.sequence, t.name),
-                   fmt::format("advance {}", t.sequence)));
+  if (!t.serial.empty() && done > 0) {
+    // Rows inserted later are numbered after the copied ones (an insert with the number given
+    // does not move the sequence).
+    BG_TRY(to.Exec(fmt::format("SELECT setval(pg_get_serial_sequence('{0}', '{1}'), (SELECT "
+                               "MAX({1}) FROM {0}))",
+                               t.name, t.serial),
+                   fmt::format("advance the numbering of {}", t.name)));
   }
   if (progress) progress(t.name, done, total);
   return done;

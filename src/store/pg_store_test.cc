@@ -1,5 +1,6 @@
 // The PostgreSQL storage spec, without a server; the serve lease against a real one (skipped
 // without BG_TEST_POSTGRES, see store/pg_test_util.h; the conformance suite has the rest).
+#include "store/migrate.h"
 #include "store/pg_store.h"
 
 #include <fmt/format.h>
@@ -10,6 +11,7 @@
 #include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <thread>
 
 #include "store/pg_test_util.h"
@@ -284,6 +286,102 @@ TEST_F(PgLeaseTest, TheWatchdogTakesACutOffLeaseAgain) {
   while (holder->lease_token() != 2) std::this_thread::sleep_for(std::chrono::milliseconds(5));
   EXPECT_FALSE(lost.load());
   EXPECT_TRUE(holder->Commit(Meta("after")).has_value());
+}
+
+// ---- breakglass migrate's copy (a real server) ----------------------------------------------------
+
+core::Request Pending(const std::string& id, int64_t created) {
+  core::Request r;
+  r.id = RequestId(id);
+  r.requester = "alice";
+  r.state = core::RequestState::kPending;
+  r.created_at = FromUnixSeconds(created);
+  r.updated_at = FromUnixSeconds(created);
+  return r;
+}
+
+class PgMigrateTest : public PgLeaseTest {};
+
+TEST_F(PgMigrateTest, EveryTableIsCopiedAndNumberingGoesOnAfterTheCopiedRows) {
+  std::string tmpl = (std::filesystem::temp_directory_path() / "bg_migrate_XXXXXX").string();
+  ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
+  const std::string path = tmpl + "/breakglass.db";
+  {
+    auto sqlite = OpenStore("sqlite:" + path, "");
+    ASSERT_TRUE(sqlite.has_value()) << sqlite.error().ToString();
+    WriteBatch b;
+    for (int i = 0; i < 3; ++i) b.requests.push_back({Pending(fmt::format("r{}", i), 10 + i), 0});
+    b.timers.push_back({0, core::TimerKind::kExpiry, RequestId("r0"), FromUnixSeconds(50)});
+    b.outbox.push_back({0, "grant", RequestId("r1"), "{}", 0, FromUnixSeconds(5), ""});
+    SessionRecord ses;
+    ses.id = SessionId("s1");
+    ses.request = RequestId("r0");
+    ses.user = "alice";
+    ses.started_at = FromUnixSeconds(20);
+    ses.header = "{}";
+    b.sessions.push_back({ses, -1});
+    for (int64_t i = 0; i < 3; ++i) {
+      AuditAppend a;
+      a.index = i;
+      a.leaf = std::string("leaf\0", 5) + std::to_string(i);
+      a.request = "r0";
+      a.nodes.push_back({0, i, std::string(32, static_cast<char>('a' + i))});
+      b.audit.push_back(a);
+    }
+    b.meta.emplace_back("k", "v");
+    ASSERT_TRUE((*sqlite)->Commit(b).has_value());
+  }
+  auto spec = ParsePostgresSpec(pg_test::Spec(db_), "");
+  ASSERT_TRUE(spec.has_value());
+  std::vector<std::string> progress;
+  auto report = CopySqliteToPostgres(path, *spec, [&](std::string_view table, int64_t, int64_t) {
+    progress.emplace_back(table);
+  });
+  ASSERT_TRUE(report.has_value()) << report.error().ToString();
+  std::map<std::string, int64_t> rows(report->tables.begin(), report->tables.end());
+  EXPECT_EQ(rows.at("requests"), 3);
+  EXPECT_EQ(rows.at("timers"), 1);
+  EXPECT_EQ(rows.at("outbox"), 1);
+  EXPECT_EQ(rows.at("sessions"), 1);
+  EXPECT_EQ(rows.at("audit_leaves"), 3);
+  EXPECT_EQ(rows.at("audit_requests"), 3);
+  EXPECT_EQ(rows.at("meta"), 1);
+  EXPECT_FALSE(progress.empty());
+
+  auto pg = Open();
+  ASSERT_TRUE(pg);
+  EXPECT_EQ(*pg->AuditSize(), 3);
+  EXPECT_EQ((*pg->AuditLeaves(1, 2))[0], std::string("leaf\0", 5) + "1");
+  EXPECT_EQ(*pg->AuditIndexesOf(RequestId("r0"), 10), (std::vector<int64_t>{0, 1, 2}));
+  EXPECT_EQ(**pg->GetMeta("k"), "v");
+  // New rows are numbered after the copied ones: nothing collides with them.
+  WriteBatch more;
+  more.requests.push_back({Pending("r3", 30), 0});
+  more.timers.push_back({0, core::TimerKind::kExpiry, RequestId("r3"), FromUnixSeconds(60)});
+  more.outbox.push_back({0, "grant", RequestId("r3"), "{}", 0, FromUnixSeconds(5), ""});
+  SessionRecord ses2;
+  ses2.id = SessionId("s2");
+  ses2.request = RequestId("r3");
+  ses2.user = "alice";
+  ses2.started_at = FromUnixSeconds(31);
+  ses2.header = "{}";
+  more.sessions.push_back({ses2, -1});
+  Status st = pg->Commit(more);
+  ASSERT_TRUE(st.has_value()) << st.error().ToString();
+  RequestFilter all;
+  auto listed = pg->ListRequests(all);
+  ASSERT_TRUE(listed.has_value());
+  ASSERT_EQ(listed->size(), 4u);
+  EXPECT_EQ((*listed)[0].id.value(), "r3");
+  EXPECT_EQ(pg->ListTimers()->size(), 2u);
+  EXPECT_EQ(pg->ListOutbox()->size(), 2u);
+
+  // Into a database that holds an installation: refused, nothing added.
+  auto again = CopySqliteToPostgres(path, *spec);
+  ASSERT_FALSE(again.has_value());
+  EXPECT_EQ(again.error().code(), ErrorCode::kFailedPrecondition);
+  EXPECT_EQ(pg->ListRequests(all)->size(), 4u);
+  std::filesystem::remove_all(tmpl);
 }
 
 }  // namespace

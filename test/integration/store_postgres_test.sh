@@ -15,6 +15,6 @@ pw=$(head -c 18 /dev/urandom | base64 | tr '+/' '-_')
 PGDB=postgres bash "$here/connectors_pg_server.sh" psql "$WORK/pg" -v pw="$pw" <<'SQL'
 CREATE ROLE bg_store LOGIN CREATEDB PASSWORD :'pw';
 SQL
-BG_TEST_POSTGRES="postgresql://bg_store:$pw@127.0.0.1:$port" "$STORE_TEST" --gtest_filter='Postgres/*:PgLease*' \
+BG_TEST_POSTGRES="postgresql://bg_store:$pw@127.0.0.1:$port" "$STORE_TEST" --gtest_filter='Postgres/*:PgLease*:PgMigrate*' \
   --gtest_brief=1
 echo "PASS: the store conformance suite against PostgreSQL $(PGDB=postgres bash "$here/connectors_pg_server.sh" psql "$WORK/pg" -c 'SHOW server_version')"
