@@ -1,5 +1,7 @@
 // In-process figures of the service with durable SQLite commits (synchronous=FULL):
-//   BM_Lifecycles       full lifecycles per second: create -> 2 approvals -> active -> revoke
+//   BM_Lifecycles       full lifecycles per second: create -> 2 approvals -> active -> revoke,
+//                       on SQLite and (BG_BENCH_POSTGRES=postgresql://… naming an empty
+//                       database; bench/postgres_bench.sh) on PostgreSQL in the same run
 //   BM_ExpiryLag        10,000 grants ending within the same minute: expiry lag p50/p99/max
 //   BM_MemoryAt100k     resident memory of the process with 100,000 stored requests
 //   BM_AuditAppends     durable audit appends per second: single-event writes through
@@ -13,6 +15,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -80,12 +83,13 @@ struct Fixture {
   std::unique_ptr<service::Service> svc;
   core::Actor alice, carol, dave;
 
-  Fixture() {
+  explicit Fixture(const std::string& storage = "sqlite") {
     dir = std::filesystem::temp_directory_path() / ("bg-bench-" + std::to_string(getpid()));
     std::filesystem::remove_all(dir);
     std::filesystem::create_directories(dir);
     std::ofstream(dir / "policy.toml") << kPolicy;
     service::ServerConfig c;
+    c.storage = storage;
     c.data_dir = (dir / "data").string();
     c.policy = (dir / "policy.toml").string();
     c.connectors["db"] = {"db", "none", "{}"};
@@ -95,9 +99,9 @@ struct Fixture {
     if (!svc->Start()) throw std::runtime_error("start");
     // Real, enrolled accounts: a request is refused when its pool has too few people who can
     // approve it (issue 13), and before this every lifecycle failed at its creation.
-    for (auto [name, role] : {std::pair{"alice", core::Role::kRequester},
-                              std::pair{"carol", core::Role::kApprover},
-                              std::pair{"dave", core::Role::kApprover}}) {
+    for (auto [name, role] :
+         {std::pair{"alice", core::Role::kRequester}, std::pair{"carol", core::Role::kApprover},
+          std::pair{"dave", core::Role::kApprover}}) {
       auto added = svc->AddUser("bench", name, {role}, Secret("bench-password-123"));
       if (!added) throw std::runtime_error(added.error().ToString());
     }
@@ -149,8 +153,19 @@ class Latch {
   int n_;
 };
 
-void BM_Lifecycles(benchmark::State& state) {
-  Fixture f;
+void BM_Lifecycles(benchmark::State& state, const char* backend) {
+  std::string storage = "sqlite";
+  if (std::string(backend) == "postgres") {
+    const char* uri = std::getenv("BG_BENCH_POSTGRES");
+    if (uri == nullptr) {
+      state.SkipWithError("BG_BENCH_POSTGRES is not set (bench/postgres_bench.sh sets it)");
+      for (auto _ : state) {
+      }
+      return;
+    }
+    storage = uri;
+  }
+  Fixture f(storage);
   const int n = static_cast<int>(state.range(0));
   std::atomic<int> failures{0};
   for (auto _ : state) {
@@ -173,27 +188,28 @@ void BM_Lifecycles(benchmark::State& state) {
       }
     });
     for (int i = 0; i < n; ++i) {
-      f.svc->Create(f.alice, Command("dba", std::chrono::minutes(30)), [&](Result<core::Request> r) {
-        if (!r) {
-          failures++;
-          done.Done();
-          return;
-        }
-        RequestId id = r->id;
-        f.svc->Approve(f.carol, id, "", [&, id](Result<core::Request> a) {
-          if (!a) {
-            failures++;
-            done.Done();
-            return;
-          }
-          f.svc->Approve(f.dave, id, "", [&](Result<core::Request> b) {
-            if (!b) {
-              failures++;
-              done.Done();
-            }
-          });
-        });
-      });
+      f.svc->Create(f.alice, Command("dba", std::chrono::minutes(30)),
+                    [&](Result<core::Request> r) {
+                      if (!r) {
+                        failures++;
+                        done.Done();
+                        return;
+                      }
+                      RequestId id = r->id;
+                      f.svc->Approve(f.carol, id, "", [&, id](Result<core::Request> a) {
+                        if (!a) {
+                          failures++;
+                          done.Done();
+                          return;
+                        }
+                        f.svc->Approve(f.dave, id, "", [&](Result<core::Request> b) {
+                          if (!b) {
+                            failures++;
+                            done.Done();
+                          }
+                        });
+                      });
+                    });
     }
     done.Wait();
     f.svc->Unsubscribe(sub);
@@ -204,7 +220,16 @@ void BM_Lifecycles(benchmark::State& state) {
   // A rate of failed lifecycles measures nothing.
   if (failures.load() > 0) state.SkipWithError("lifecycles failed: the figure is not a rate");
 }
-BENCHMARK(BM_Lifecycles)->Arg(5000)->Iterations(1)->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_Lifecycles, sqlite, "sqlite")
+    ->Arg(5000)
+    ->Iterations(1)
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_Lifecycles, postgres, "postgres")
+    ->Arg(5000)
+    ->Iterations(1)
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
 
 void BM_ExpiryLag(benchmark::State& state) {
   Fixture f;
@@ -215,8 +240,9 @@ void BM_ExpiryLag(benchmark::State& state) {
     Latch expired(n);
     uint64_t sub = f.svc->Subscribe([&](const service::StateEvent& e) {
       if (e.type != "request" || e.request.state != core::RequestState::kExpired) return;
-      const double lag =
-          static_cast<double>(SystemClock::Get().NowMicros() - ToUnixSeconds(*e.request.ends_at) * 1'000'000) / 1e6;
+      const double lag = static_cast<double>(SystemClock::Get().NowMicros() -
+                                             ToUnixSeconds(*e.request.ends_at) * 1'000'000) /
+                         1e6;
       {
         std::lock_guard l(mu);
         lags.push_back(lag);
@@ -298,7 +324,11 @@ void BM_AuditAppends(benchmark::State& state) {
       benchmark::Counter(static_cast<double>(n) * state.iterations(), benchmark::Counter::kIsRate);
   state.counters["failures"] = failures.load();
 }
-BENCHMARK(BM_AuditAppends)->Arg(200000)->Iterations(1)->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_AuditAppends)
+    ->Arg(200000)
+    ->Iterations(1)
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
 
 }  // namespace
 }  // namespace bg

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <vector>
 
 namespace bg::store::pg {
 namespace {
@@ -211,6 +212,68 @@ Result<Rows> Connection::Exec(std::string_view sql, const Params& params, std::s
         fmt::format("{}: the connection to PostgreSQL was lost: {}", what, detail));
   }
   return PgError(state != nullptr ? state : "", what, detail);
+}
+
+Result<std::vector<Result<Rows>>> Connection::ExecPipeline(const std::vector<Statement>& statements,
+                                                           size_t per_sync) {
+  auto lost = [&](std::string_view where) {
+    const std::string msg = Trimmed(PQerrorMessage(c_));
+    if (PQpipelineStatus(c_) != PQ_PIPELINE_OFF) (void)PQexitPipelineMode(c_);
+    return Error::Unavailable(
+        fmt::format("{}: the connection to PostgreSQL was lost: {}", where, msg));
+  };
+  if (c_ == nullptr || PQstatus(c_) != CONNECTION_OK) {
+    Status s = EnsureConnected();
+    if (!s) return Error(s.error().code(), fmt::format("pipeline: {}", s.error().message()));
+  }
+  if (PQenterPipelineMode(c_) != 1) return lost("enter pipeline mode");
+  std::vector<Result<Rows>> out;
+  out.reserve(statements.size());
+  std::vector<const char*> values;
+  std::vector<int> lengths;
+  for (size_t begin = 0; begin < statements.size(); begin += per_sync) {
+    const size_t end = std::min(statements.size(), begin + per_sync);
+    for (size_t i = begin; i < end; ++i) {
+      const Statement& st = statements[i];
+      const Params& p = st.params;
+      values.assign(p.size(), nullptr);
+      lengths.assign(p.size(), 0);
+      for (size_t k = 0; k < p.size(); ++k) {
+        values[k] = p.null_[k] ? nullptr : p.values_[k].data();
+        lengths[k] = static_cast<int>(p.values_[k].size());
+      }
+      if (PQsendQueryParams(c_, st.sql.c_str(), static_cast<int>(p.size()), p.types_.data(),
+                            values.data(), lengths.data(), p.formats_.data(),
+                            /*resultFormat=*/1) != 1) {
+        return lost(st.what);
+      }
+    }
+    if (PQpipelineSync(c_) != 1) return lost("pipeline sync");
+    for (size_t i = begin; i < end; ++i) {
+      PGresult* r = PQgetResult(c_);
+      if (r == nullptr) return lost(statements[i].what);
+      Rows rows(r);
+      const ExecStatusType status = PQresultStatus(r);
+      // The end of this statement's results.
+      while (PGresult* extra = PQgetResult(c_)) PQclear(extra);
+      if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK) {
+        out.emplace_back(std::move(rows));
+      } else if (status == PGRES_PIPELINE_ABORTED) {
+        out.emplace_back(Error::Unavailable(
+            fmt::format("{}: not run (an earlier statement failed)", statements[i].what)));
+      } else {
+        const char* state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+        out.emplace_back(PgError(state != nullptr ? state : "", statements[i].what,
+                                 Trimmed(PQresultErrorMessage(r))));
+      }
+    }
+    PGresult* sync = PQgetResult(c_);
+    const bool synced = sync != nullptr && PQresultStatus(sync) == PGRES_PIPELINE_SYNC;
+    PQclear(sync);
+    if (!synced) return lost("pipeline sync");
+  }
+  if (PQexitPipelineMode(c_) != 1) return lost("leave pipeline mode");
+  return out;
 }
 
 Status Connection::ExecScript(std::string_view sql, std::string_view what) {

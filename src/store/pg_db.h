@@ -103,6 +103,19 @@ class Connection {
   Result<Rows> Exec(std::string_view sql, std::string_view what) {
     return Exec(sql, Params(), what);
   }
+  // Statements sent without waiting for each other's answers (libpq's pipeline mode: one
+  // round trip per `per_sync` statements instead of one each), answered in order: each its
+  // Rows or its error; a statement after a failed one of the same transaction is Unavailable
+  // ("not run"). The whole call fails (Unavailable) only when the connection breaks; a
+  // connection found broken before is made again first, as by Exec. A transaction's BEGIN may
+  // be the first statement; its COMMIT is the caller's, once the answers are checked.
+  struct Statement {
+    std::string sql;
+    Params params;
+    std::string what;
+  };
+  Result<std::vector<Result<Rows>>> ExecPipeline(const std::vector<Statement>& statements,
+                                                 size_t per_sync = 256);
   // A script of several statements without parameters (migrations).
   Status ExecScript(std::string_view sql, std::string_view what);
 

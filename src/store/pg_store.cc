@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <functional>
 
 #include "store/codec.h"
 #include "store/rows.h"
@@ -273,108 +274,175 @@ Result<int> ApplyMigrations(Connection& c) {
 
 // ---- writes -----------------------------------------------------------------------------------
 
+// A batch's statements, sent in one pipeline (Connection::ExecPipeline) between BEGIN and
+// COMMIT, and what each answer must be. A unique violation becomes `duplicate` (Conflict); a
+// check that fails (a versioned update that matched no row, an audit append at the wrong index)
+// makes the whole transaction roll back, and `explain`, when given, reads why after the
+// rollback, for the message.
+struct Step {
+  pg::Connection::Statement statement;
+  std::string duplicate;                      // empty: the error as it is
+  std::function<Status(const Rows&)> check;   // empty: any answer but an error
+  std::function<Error(Connection&)> explain;  // empty: check's error as it is
+};
+
+}  // namespace
+
+class PgSteps {
+ public:
+  Step& Add(std::string sql, Params params, std::string what) {
+    steps_.push_back({{std::move(sql), std::move(params), std::move(what)}, "", {}, {}});
+    return steps_.back();
+  }
+  // Exactly one row changed, else `error`.
+  static std::function<Status(const Rows&)> One(std::function<Error()> error) {
+    return [error = std::move(error)](const Rows& r) -> Status {
+      if (r.Affected() == 1) return Ok();
+      return error();
+    };
+  }
+  bool empty() const { return steps_.empty(); }
+
+  // Runs every step inside the open transaction; the first failure, in order, is the batch's.
+  // `failed` is set to the step whose explain should run after the rollback.
+  Status Run(Connection& c, const Step** failed) const {
+    std::vector<pg::Connection::Statement> statements;
+    statements.reserve(steps_.size());
+    for (const Step& s : steps_) statements.push_back(s.statement);
+    BG_ASSIGN_OR_RETURN(auto answers, c.ExecPipeline(statements));
+    for (size_t i = 0; i < steps_.size(); ++i) {
+      const Step& s = steps_[i];
+      if (!answers[i]) {
+        const Error& e = answers[i].error();
+        if (e.code() == ErrorCode::kConflict && !s.duplicate.empty()) {
+          return Error::Conflict(s.duplicate);
+        }
+        return e;
+      }
+      if (s.check) {
+        Status ok = s.check(*answers[i]);
+        if (!ok) {
+          if (s.explain) *failed = &s;
+          return ok;
+        }
+      }
+    }
+    return Ok();
+  }
+
+ private:
+  std::vector<Step> steps_;
+};
+
+namespace {
+
 // An insert of `values` into `table(columns)`; a duplicate key is Conflict with `duplicate`.
-Status Insert(Connection& c, std::string_view table, std::string_view columns,
-              const std::vector<Value>& values, const std::string& duplicate,
-              const std::string& what) {
-  auto r = c.Exec(
-      fmt::format("INSERT INTO {}({}) VALUES ({})", table, columns, Placeholders(values.size())),
-      ParamsOf(values), what);
-  if (!r && r.error().code() == ErrorCode::kConflict) return Error::Conflict(duplicate);
-  if (!r) return r.error();
-  return Ok();
+void Insert(PgSteps& steps, std::string_view table, std::string_view columns,
+            const std::vector<Value>& values, std::string duplicate, std::string what) {
+  steps
+      .Add(fmt::format("INSERT INTO {}({}) VALUES ({})", table, columns,
+                       Placeholders(values.size())),
+           ParamsOf(values), std::move(what))
+      .duplicate = std::move(duplicate);
 }
 
-// A versioned update: `set` assigns from the values ($1...), `where` adds the identity checks;
-// the version check is the last parameter. Conflict with `stale` when no row matched.
-Status Update(Connection& c, std::string_view sql, std::vector<Value> values,
-              int64_t expected_version, const std::string& stale, const std::string& what) {
+// A versioned update: `sql` assigns from the values ($1...) and checks the identity columns; the
+// expected version is the last parameter. Conflict with `stale` when no row matched.
+void Update(PgSteps& steps, std::string sql, std::vector<Value> values, int64_t expected_version,
+            std::string stale, std::string what) {
   values.emplace_back(expected_version);
-  BG_ASSIGN_OR_RETURN(Rows r, c.Exec(sql, ParamsOf(values), what));
-  if (r.Affected() == 1) return Ok();
-  return Error::Conflict(stale);
+  steps.Add(std::move(sql), ParamsOf(values), std::move(what)).check =
+      PgSteps::One([stale = std::move(stale)] { return Error::Conflict(stale); });
 }
 
-Status WriteRequest(Connection& c, const WriteBatch::RequestWrite& w) {
+void WriteRequest(PgSteps& steps, const WriteBatch::RequestWrite& w) {
   const core::Request& r = w.request;
   const std::string id = r.id.value();
   if (w.expected_version == 0) {
-    return Insert(c, "requests", rows::kRequestColumns, rows::RequestValues(r, 1),
-                  fmt::format("request '{}' already exists", id),
-                  fmt::format("insert request '{}'", id));
+    Insert(steps, "requests", rows::kRequestColumns, rows::RequestValues(r, 1),
+           fmt::format("request '{}' already exists", id), fmt::format("insert request '{}'", id));
+    return;
   }
   auto values = rows::RequestValues(r, w.expected_version + 1);
   values.emplace_back(w.expected_version);
-  BG_ASSIGN_OR_RETURN(Rows u,
-                      c.Exec("UPDATE requests SET requester = $2, state = $3, created_at = $4, "
-                             "ends_at = $5, version = $6, body = $7 WHERE id = $1 AND version = $8",
-                             ParamsOf(values), fmt::format("update request '{}'", id)));
-  if (u.Affected() == 1) return Ok();
-  BG_ASSIGN_OR_RETURN(Rows q, c.Exec("SELECT version FROM requests WHERE id = $1",
-                                     Params().Text(id), "read a request's version"));
-  if (q.empty()) {
+  Step& s = steps.Add(
+      "UPDATE requests SET requester = $2, state = $3, created_at = $4, ends_at = $5, "
+      "version = $6, body = $7 WHERE id = $1 AND version = $8",
+      ParamsOf(values), fmt::format("update request '{}'", id));
+  const int64_t expected = w.expected_version;
+  s.check = PgSteps::One([id, expected] {
     return Error::Conflict(
-        fmt::format("request '{}' does not exist (expected version {})", id, w.expected_version));
-  }
-  return Error::Conflict(fmt::format("request '{}' is at version {}, not the expected {}", id,
-                                     q.Int(0, 0), w.expected_version));
+        fmt::format("request '{}' is missing or not at version {}", id, expected));
+  });
+  // Say why: the caller retries on a stale version, but a missing request is a different bug.
+  s.explain = [id, expected](Connection& c) -> Error {
+    auto q = c.Exec("SELECT version FROM requests WHERE id = $1", Params().Text(id),
+                    "read a request's version");
+    if (!q) return q.error();
+    if (q->empty()) {
+      return Error::Conflict(
+          fmt::format("request '{}' does not exist (expected version {})", id, expected));
+    }
+    return Error::Conflict(fmt::format("request '{}' is at version {}, not the expected {}", id,
+                                       q->Int(0, 0), expected));
+  };
 }
 
-Status WriteReview(Connection& c, const WriteBatch::ReviewWrite& w) {
+void WriteReview(PgSteps& steps, const WriteBatch::ReviewWrite& w) {
   const core::Review& r = w.review;
   auto values = rows::ReviewValues(r, w.expected_version + 1);
   if (w.expected_version == 0) {
-    return Insert(c, "reviews", rows::kReviewColumns, values,
-                  fmt::format("review '{}' (of {}) already exists", r.id, r.Subject()),
-                  fmt::format("insert review '{}'", r.id));
+    Insert(steps, "reviews", rows::kReviewColumns, values,
+           fmt::format("review '{}' (of {}) already exists", r.id, r.Subject()),
+           fmt::format("insert review '{}'", r.id));
+    return;
   }
   // The subject, request, requester and opening of a review never change.
-  return Update(
-      c,
-      "UPDATE reviews SET state = $5, due_at = $7, overdue_alerted = $8, version = $9, "
-      "body = $10 WHERE id = $1 AND version = $11 AND subject = $2 AND request = $3 "
-      "AND requester = $4 AND opened_at = $6",
-      std::move(values), w.expected_version,
-      fmt::format("review '{}' is missing or not at version {}", r.id, w.expected_version),
-      fmt::format("update review '{}'", r.id));
+  Update(steps,
+         "UPDATE reviews SET state = $5, due_at = $7, overdue_alerted = $8, version = $9, "
+         "body = $10 WHERE id = $1 AND version = $11 AND subject = $2 AND request = $3 "
+         "AND requester = $4 AND opened_at = $6",
+         std::move(values), w.expected_version,
+         fmt::format("review '{}' is missing or not at version {}", r.id, w.expected_version),
+         fmt::format("update review '{}'", r.id));
 }
 
-Status WriteDrill(Connection& c, const WriteBatch::DrillWrite& w) {
+void WriteDrill(PgSteps& steps, const WriteBatch::DrillWrite& w) {
   const DrillRecord& d = w.drill;
   auto values = rows::DrillValues(d, w.expected_version + 1);
   if (w.expected_version == 0) {
-    return Insert(c, "drills", rows::kDrillColumns, values,
-                  fmt::format("drill '{}' already exists", d.id),
-                  fmt::format("insert drill '{}'", d.id));
+    Insert(steps, "drills", rows::kDrillColumns, values,
+           fmt::format("drill '{}' already exists", d.id), fmt::format("insert drill '{}'", d.id));
+    return;
   }
   // The resource and start of a drill never change.
-  return Update(c,
-                "UPDATE drills SET state = $3, finished_at = $5, version = $6, body = $7 "
-                "WHERE id = $1 AND version = $8 AND resource = $2 AND started_at = $4",
-                std::move(values), w.expected_version,
-                fmt::format("drill '{}' is missing or not at version {}", d.id, w.expected_version),
-                fmt::format("update drill '{}'", d.id));
+  Update(steps,
+         "UPDATE drills SET state = $3, finished_at = $5, version = $6, body = $7 "
+         "WHERE id = $1 AND version = $8 AND resource = $2 AND started_at = $4",
+         std::move(values), w.expected_version,
+         fmt::format("drill '{}' is missing or not at version {}", d.id, w.expected_version),
+         fmt::format("update drill '{}'", d.id));
 }
 
-Status WriteCampaign(Connection& c, const WriteBatch::CampaignWrite& w) {
+void WriteCampaign(PgSteps& steps, const WriteBatch::CampaignWrite& w) {
   const core::Campaign& k = w.campaign;
   auto values = rows::CampaignValues(k, w.expected_version + 1);
   if (w.expected_version == 0) {
-    return Insert(c, "campaigns", rows::kCampaignColumns, values,
-                  fmt::format("campaign '{}' already exists", k.id),
-                  fmt::format("insert campaign '{}'", k.id));
+    Insert(steps, "campaigns", rows::kCampaignColumns, values,
+           fmt::format("campaign '{}' already exists", k.id),
+           fmt::format("insert campaign '{}'", k.id));
+    return;
   }
   // The scope and opening of a campaign never change.
-  return Update(
-      c,
-      "UPDATE campaigns SET state = $3, due_at = $5, version = $6, body = $7 "
-      "WHERE id = $1 AND version = $8 AND scope = $2 AND opened_at = $4",
-      std::move(values), w.expected_version,
-      fmt::format("campaign '{}' is missing or not at version {}", k.id, w.expected_version),
-      fmt::format("update campaign '{}'", k.id));
+  Update(steps,
+         "UPDATE campaigns SET state = $3, due_at = $5, version = $6, body = $7 "
+         "WHERE id = $1 AND version = $8 AND scope = $2 AND opened_at = $4",
+         std::move(values), w.expected_version,
+         fmt::format("campaign '{}' is missing or not at version {}", k.id, w.expected_version),
+         fmt::format("update campaign '{}'", k.id));
 }
 
-Status WriteUser(Connection& c, const UserRecord& u) {
+void WriteUser(PgSteps& steps, const UserRecord& u) {
   static const std::string kSql = [] {
     std::string set;
     std::string_view cols = rows::kUserColumns;
@@ -392,123 +460,120 @@ Status WriteUser(Connection& c, const UserRecord& u) {
     return fmt::format("INSERT INTO users({}) VALUES ({}) ON CONFLICT (name) DO UPDATE SET {}",
                        rows::kUserColumns, Placeholders(13), set);
   }();
-  BG_TRY(c.Exec(kSql, ParamsOf(rows::UserValues(u)), fmt::format("write user '{}'", u.name)));
-  return Ok();
+  steps.Add(kSql, ParamsOf(rows::UserValues(u)), fmt::format("write user '{}'", u.name));
 }
 
-Status WriteToken(Connection& c, const TokenRecord& t, bool update) {
-  const std::string what =
-      fmt::format("{} token of user '{}'", update ? "update" : "insert", t.user);
+void WriteToken(PgSteps& steps, const TokenRecord& t, bool update) {
+  std::string what = fmt::format("{} token of user '{}'", update ? "update" : "insert", t.user);
   if (update) {
-    BG_TRY(
-        c.Exec("UPDATE tokens SET \"user\" = $2, issued_at = $3, expires_at = $4, "
-               "source_address = $5, scope = $6, family_started_at = $7, "
-               "mfa_verified_at = $8, step_up_failures = $9 WHERE token_hash = $1",
-               ParamsOf(rows::TokenValues(t)), what));
-    return Ok();
+    steps.Add(
+        "UPDATE tokens SET \"user\" = $2, issued_at = $3, expires_at = $4, "
+        "source_address = $5, scope = $6, family_started_at = $7, "
+        "mfa_verified_at = $8, step_up_failures = $9 WHERE token_hash = $1",
+        ParamsOf(rows::TokenValues(t)), std::move(what));
+    return;
   }
-  return Insert(c, "tokens", rows::kTokenColumns, rows::TokenValues(t),
-                fmt::format("{}: a token with this hash exists", what), what);
+  Insert(steps, "tokens", rows::kTokenColumns, rows::TokenValues(t),
+         fmt::format("{}: a token with this hash exists", what), what);
 }
 
-Status WriteOutbox(Connection& c, const OutboxJob& j) {
+void WriteOutbox(PgSteps& steps, const OutboxJob& j) {
   if (j.id == 0) {
-    BG_TRY(
-        c.Exec("INSERT INTO outbox(kind, request, payload, attempts, next_attempt, "
-               "last_error) VALUES ($1, $2, $3, $4, $5, $6)",
-               Params()
-                   .Text(j.kind)
-                   .Text(j.request.value())
-                   .Text(j.payload)
-                   .Int(j.attempts)
-                   .Int(ToUnixSeconds(j.next_attempt))
-                   .Text(j.last_error),
-               "insert outbox job"));
-    return Ok();
+    steps.Add(
+        "INSERT INTO outbox(kind, request, payload, attempts, next_attempt, last_error) "
+        "VALUES ($1, $2, $3, $4, $5, $6)",
+        Params()
+            .Text(j.kind)
+            .Text(j.request.value())
+            .Text(j.payload)
+            .Int(j.attempts)
+            .Int(ToUnixSeconds(j.next_attempt))
+            .Text(j.last_error),
+        "insert outbox job");
+    return;
   }
-  BG_ASSIGN_OR_RETURN(
-      Rows r,
-      c.Exec(
-          "UPDATE outbox SET attempts = $2, next_attempt = $3, last_error = $4 "
-          "WHERE id = $1",
-          Params().Int(j.id).Int(j.attempts).Int(ToUnixSeconds(j.next_attempt)).Text(j.last_error),
-          fmt::format("update outbox job {}", j.id)));
-  if (r.Affected() != 1) return Error::NotFound(fmt::format("outbox job {} does not exist", j.id));
-  return Ok();
+  const int64_t id = j.id;
+  steps
+      .Add("UPDATE outbox SET attempts = $2, next_attempt = $3, last_error = $4 WHERE id = $1",
+           Params().Int(j.id).Int(j.attempts).Int(ToUnixSeconds(j.next_attempt)).Text(j.last_error),
+           fmt::format("update outbox job {}", j.id))
+      .check = PgSteps::One(
+      [id] { return Error::NotFound(fmt::format("outbox job {} does not exist", id)); });
 }
 
-Status WriteAudit(Connection& c, const AuditAppend& a, int64_t expected_index) {
-  if (a.index != expected_index) {
+// An append at `a.index`, which must be the log's size inside this transaction (after the lock
+// the batch took): appends are gap-free whoever makes them.
+void WriteAudit(PgSteps& steps, const AuditAppend& a) {
+  const int64_t index = a.index;
+  Step& leaf = steps.Add(
+      "INSERT INTO audit_leaves(idx, leaf) SELECT $1, $2 WHERE $1 = (SELECT COALESCE(MAX(idx) + "
+      "1, 0) FROM audit_leaves)",
+      Params().Int(a.index).Bytes(a.leaf), fmt::format("append audit leaf {}", a.index));
+  leaf.check = PgSteps::One([index] {
+    return Error::FailedPrecondition(
+        fmt::format("audit append at index {} refused: it is not the log's size", index));
+  });
+  leaf.explain = [index](Connection& c) -> Error {
+    auto size =
+        c.Exec("SELECT COALESCE(MAX(idx) + 1, 0) FROM audit_leaves", "read the audit log size");
+    if (!size) return size.error();
     return Error::FailedPrecondition(fmt::format(
-        "audit append at index {} refused: the log has {} leaves", a.index, expected_index));
-  }
-  BG_TRY(c.Exec("INSERT INTO audit_leaves(idx, leaf) VALUES ($1, $2)",
-                Params().Int(a.index).Bytes(a.leaf), fmt::format("append audit leaf {}", a.index)));
+        "audit append at index {} refused: the log has {} leaves", index, size->Int(0, 0)));
+  };
   if (!a.request.empty()) {
-    BG_TRY(c.Exec("INSERT INTO audit_requests(request_id, idx) VALUES ($1, $2)",
-                  Params().Text(a.request).Int(a.index),
-                  fmt::format("index audit leaf {}", a.index)));
+    steps.Add("INSERT INTO audit_requests(request_id, idx) VALUES ($1, $2)",
+              Params().Text(a.request).Int(a.index), fmt::format("index audit leaf {}", a.index));
   }
   for (const AuditNode& n : a.nodes) {
-    BG_TRY(c.Exec("INSERT INTO audit_nodes(level, idx, hash) VALUES ($1, $2, $3)",
-                  Params().Int(n.level).Int(n.index).Bytes(n.hash),
-                  fmt::format("store audit node (level {}, index {})", n.level, n.index)));
+    steps.Add("INSERT INTO audit_nodes(level, idx, hash) VALUES ($1, $2, $3)",
+              Params().Int(n.level).Int(n.index).Bytes(n.hash),
+              fmt::format("store audit node (level {}, index {})", n.level, n.index));
   }
-  return Ok();
 }
 
-Status WriteSession(Connection& c, const WriteBatch::SessionWrite& w) {
+void WriteSession(PgSteps& steps, const WriteBatch::SessionWrite& w) {
   const SessionRecord& r = w.session;
   const std::string id = r.id.value();
   if (w.expected_chunks < 0) {
-    return Insert(c, "sessions", rows::kSessionColumns, rows::SessionValues(r),
-                  fmt::format("session '{}' already exists", id),
-                  fmt::format("insert session '{}'", id));
+    Insert(steps, "sessions", rows::kSessionColumns, rows::SessionValues(r),
+           fmt::format("session '{}' already exists", id), fmt::format("insert session '{}'", id));
+    return;
   }
   // The request, user, start and header of a session never change.
-  BG_ASSIGN_OR_RETURN(
-      Rows u, c.Exec(
-                  "UPDATE sessions SET ended_at = $2, complete = $3, chunks = $4, bytes = $5, "
-                  "last_event_us = $6, end_reason = $7 WHERE id = $1 AND chunks = $8",
-                  [&] {
-                    Params p;
-                    p.Text(id);
-                    Add(p, rows::Opt(r.ended_at));
-                    p.Int(r.complete ? 1 : 0)
-                        .Int(r.chunks)
-                        .Int(r.bytes)
-                        .Int(r.last_event_us)
-                        .Text(r.end_reason)
-                        .Int(w.expected_chunks);
-                    return p;
-                  }(),
-                  fmt::format("update session '{}'", id)));
-  if (u.Affected() == 1) return Ok();
-  return Error::Conflict(
-      fmt::format("session '{}' does not exist or does not have {} chunks", id, w.expected_chunks));
+  Params p;
+  p.Text(id);
+  Add(p, rows::Opt(r.ended_at));
+  p.Int(r.complete ? 1 : 0)
+      .Int(r.chunks)
+      .Int(r.bytes)
+      .Int(r.last_event_us)
+      .Text(r.end_reason)
+      .Int(w.expected_chunks);
+  const int64_t expected = w.expected_chunks;
+  steps
+      .Add(
+          "UPDATE sessions SET ended_at = $2, complete = $3, chunks = $4, bytes = $5, "
+          "last_event_us = $6, end_reason = $7 WHERE id = $1 AND chunks = $8",
+          std::move(p), fmt::format("update session '{}'", id))
+      .check = PgSteps::One([id, expected] {
+    return Error::Conflict(
+        fmt::format("session '{}' does not exist or does not have {} chunks", id, expected));
+  });
 }
 
-Status WriteChunk(Connection& c, const SessionChunk& k) {
-  auto r = c.Exec(
+void WriteChunk(PgSteps& steps, const SessionChunk& k) {
+  const std::string session = k.session.value();
+  const int64_t seq = k.seq;
+  Step& s = steps.Add(
       "INSERT INTO session_chunks(session, seq, data, sha256, received_at) "
       "SELECT $1, $2, $3, $4, $5 WHERE EXISTS (SELECT 1 FROM sessions WHERE id = $1)",
-      Params()
-          .Text(k.session.value())
-          .Int(k.seq)
-          .Bytes(k.data)
-          .Text(k.sha256)
-          .Int(ToUnixSeconds(k.received_at)),
-      fmt::format("insert chunk {} of session '{}'", k.seq, k.session.value()));
-  if (!r && r.error().code() == ErrorCode::kConflict) {
-    return Error::Conflict(
-        fmt::format("session '{}' already has chunk {}", k.session.value(), k.seq));
-  }
-  if (!r) return r.error();
-  if (r->Affected() != 1) {
-    return Error::Conflict(
-        fmt::format("chunk {} for unknown session '{}'", k.seq, k.session.value()));
-  }
-  return Ok();
+      Params().Text(session).Int(k.seq).Bytes(k.data).Text(k.sha256).Int(
+          ToUnixSeconds(k.received_at)),
+      fmt::format("insert chunk {} of session '{}'", k.seq, session));
+  s.duplicate = fmt::format("session '{}' already has chunk {}", session, seq);
+  s.check = PgSteps::One([session, seq] {
+    return Error::Conflict(fmt::format("chunk {} for unknown session '{}'", seq, session));
+  });
 }
 
 template <typename T, typename Read>
@@ -703,17 +768,18 @@ Result<std::unique_ptr<PgStore>> PgStore::Open(const pg::ConnectSpec& spec) {
 
 Status PgStore::Commit(const WriteBatch& batch) {
   if (batch.empty()) return Ok();
+  PgSteps steps;
+  steps.Add("BEGIN", Params(), "commit: begin");
+  BuildSteps(batch, steps);
   std::lock_guard lock(writer_mu_);
-  {
-    auto begin = writer_->Exec("BEGIN", "commit: begin");
-    // A connection that broke since its last use fails here, before anything of the batch was
-    // sent: once more, on the connection Exec makes again.
-    if (!begin && begin.error().code() == ErrorCode::kUnavailable && !writer_->Idle()) {
-      begin = writer_->Exec("BEGIN", "commit: begin");
-    }
-    if (!begin) return begin.error();
+  const Step* explain = nullptr;
+  Status st = steps.Run(*writer_, &explain);
+  if (!st && !writer_->Idle() && !writer_->InTransaction()) {
+    // The connection had broken since its last use (PostgreSQL restarted): nothing was
+    // committed, since COMMIT was not sent. Once more, on a connection made again.
+    explain = nullptr;
+    st = steps.Run(*writer_, &explain);
   }
-  Status st = ApplyBatch(batch);
   if (st) {
     auto done = writer_->Exec("COMMIT", "commit");
     if (!done) {
@@ -725,88 +791,86 @@ Status PgStore::Commit(const WriteBatch& batch) {
     return Ok();
   }
   if (writer_->InTransaction()) (void)writer_->Exec("ROLLBACK", "rollback");
+  if (explain != nullptr && writer_->Idle()) return explain->explain(*writer_);
   return st;
 }
 
-Status PgStore::ApplyBatch(const WriteBatch& batch) {
-  Connection& c = *writer_;
+void PgStore::BuildSteps(const WriteBatch& batch, PgSteps& steps) const {
   if (const int64_t token = fence_token_.load(); token != 0) {
-    // The fence: this server still holds the serve lease. FOR SHARE keeps a new holder's token
-    // change waiting until this transaction ends.
-    BG_ASSIGN_OR_RETURN(Rows now, c.Exec("SELECT token FROM serve_lease WHERE id = 1 FOR SHARE",
-                                         "check the serve lease"));
-    if (token < 0 || now.empty() || now.Int(0, 0) != token) {
-      // -1: cut off from the lease (being taken again); -2: another server took it.
-      return Error::Unavailable(
-          "this server no longer holds the installation's serve lease (another server took "
-          "over): nothing is written");
-    }
+    // The fence: this server still holds the serve lease (-1: cut off from it, being taken
+    // again; -2: another server took it). FOR SHARE keeps a new holder's token change waiting
+    // until this transaction ends.
+    steps
+        .Add("SELECT token FROM serve_lease WHERE id = 1 FOR SHARE", Params(),
+             "check the serve lease")
+        .check = [token](const Rows& now) -> Status {
+      if (token < 0 || now.empty() || now.Int(0, 0) != token) {
+        return Error::Unavailable(
+            "this server no longer holds the installation's serve lease (another server took "
+            "over): nothing is written");
+      }
+      return Ok();
+    };
   }
-  for (const auto& w : batch.requests) BG_TRY(WriteRequest(c, w));
-  for (const auto& u : batch.users) BG_TRY(WriteUser(c, u));
-  for (const auto& t : batch.tokens) BG_TRY(WriteToken(c, t, /*update=*/false));
-  for (const auto& t : batch.tokens_updated) BG_TRY(WriteToken(c, t, /*update=*/true));
+  for (const auto& w : batch.requests) WriteRequest(steps, w);
+  for (const auto& u : batch.users) WriteUser(steps, u);
+  for (const auto& t : batch.tokens) WriteToken(steps, t, /*update=*/false);
+  for (const auto& t : batch.tokens_updated) WriteToken(steps, t, /*update=*/true);
   for (const auto& h : batch.tokens_deleted) {
-    BG_TRY(c.Exec("DELETE FROM tokens WHERE token_hash = $1", Params().Text(h), "delete token"));
+    steps.Add("DELETE FROM tokens WHERE token_hash = $1", Params().Text(h), "delete token");
   }
   for (const auto& t : batch.timers) {
     // A non-zero id is the caller's (the service numbers its timers so it can delete them once
     // fired); the sequence then moves past it, so an id the store picks never collides.
     if (t.id != 0) {
-      BG_TRY(c.Exec("INSERT INTO timers(id, kind, request, at) VALUES ($1, $2, $3, $4)",
-                    Params()
-                        .Int(t.id)
-                        .Text(StoredName(t.kind))
-                        .Text(t.request.value())
-                        .Int(ToUnixSeconds(t.at)),
-                    "insert timer"));
-      BG_TRY(
-          c.Exec("SELECT setval('timers_id_seq', GREATEST($1, (SELECT last_value FROM "
-                 "timers_id_seq)))",
-                 Params().Int(t.id), "advance the timer ids"));
+      steps.Add("INSERT INTO timers(id, kind, request, at) VALUES ($1, $2, $3, $4)",
+                Params()
+                    .Int(t.id)
+                    .Text(StoredName(t.kind))
+                    .Text(t.request.value())
+                    .Int(ToUnixSeconds(t.at)),
+                "insert timer");
+      steps.Add(
+          "SELECT setval('timers_id_seq', GREATEST($1, (SELECT last_value FROM "
+          "timers_id_seq)))",
+          Params().Int(t.id), "advance the timer ids");
     } else {
-      BG_TRY(
-          c.Exec("INSERT INTO timers(kind, request, at) VALUES ($1, $2, $3)",
-                 Params().Text(StoredName(t.kind)).Text(t.request.value()).Int(ToUnixSeconds(t.at)),
-                 "insert timer"));
+      steps.Add("INSERT INTO timers(kind, request, at) VALUES ($1, $2, $3)",
+                Params().Text(StoredName(t.kind)).Text(t.request.value()).Int(ToUnixSeconds(t.at)),
+                "insert timer");
     }
   }
   for (int64_t id : batch.timers_deleted) {
-    BG_TRY(c.Exec("DELETE FROM timers WHERE id = $1", Params().Int(id), "delete timer"));
+    steps.Add("DELETE FROM timers WHERE id = $1", Params().Int(id), "delete timer");
   }
-  for (const auto& j : batch.outbox) BG_TRY(WriteOutbox(c, j));
+  for (const auto& j : batch.outbox) WriteOutbox(steps, j);
   for (int64_t id : batch.outbox_deleted) {
-    BG_TRY(c.Exec("DELETE FROM outbox WHERE id = $1", Params().Int(id), "delete outbox job"));
+    steps.Add("DELETE FROM outbox WHERE id = $1", Params().Int(id), "delete outbox job");
   }
   if (!batch.audit.empty()) {
-    // One linear log whoever appends: appends wait for each other here, and the size is read
-    // after the wait, inside this transaction.
-    BG_TRY(c.Exec(fmt::format("SELECT pg_advisory_xact_lock({}, {})", kLockClass, kLockAudit),
-                  "lock the audit log"));
-    BG_ASSIGN_OR_RETURN(Rows size, c.Exec("SELECT COALESCE(MAX(idx) + 1, 0) FROM audit_leaves",
-                                          "read the audit log size"));
-    int64_t next_index = size.Int(0, 0);
-    for (const auto& a : batch.audit) BG_TRY(WriteAudit(c, a, next_index++));
+    // One linear log whoever appends: appends wait for each other here, and each checks its
+    // index against the size inside this transaction.
+    steps.Add(fmt::format("SELECT pg_advisory_xact_lock({}, {})", kLockClass, kLockAudit), Params(),
+              "lock the audit log");
+    for (const auto& a : batch.audit) WriteAudit(steps, a);
   }
   for (const auto& [key, value] : batch.meta) {
-    BG_TRY(
-        c.Exec("INSERT INTO meta(key, value) VALUES ($1, $2) "
-               "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
-               Params().Text(key).Text(value), fmt::format("write meta '{}'", key)));
+    steps.Add(
+        "INSERT INTO meta(key, value) VALUES ($1, $2) "
+        "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
+        Params().Text(key).Text(value), fmt::format("write meta '{}'", key));
   }
-  for (const auto& w : batch.sessions) BG_TRY(WriteSession(c, w));
-  for (const auto& ch : batch.chunks) BG_TRY(WriteChunk(c, ch));
-  for (const auto& w : batch.reviews) BG_TRY(WriteReview(c, w));
-  for (const auto& w : batch.campaigns) BG_TRY(WriteCampaign(c, w));
-  for (const auto& w : batch.drills) BG_TRY(WriteDrill(c, w));
+  for (const auto& w : batch.sessions) WriteSession(steps, w);
+  for (const auto& ch : batch.chunks) WriteChunk(steps, ch);
+  for (const auto& w : batch.reviews) WriteReview(steps, w);
+  for (const auto& w : batch.campaigns) WriteCampaign(steps, w);
+  for (const auto& w : batch.drills) WriteDrill(steps, w);
   for (const auto& u : batch.sources) {
-    BG_TRY(
-        c.Exec("INSERT INTO sources(\"user\", address, last_seen) VALUES ($1, $2, $3) "
-               "ON CONFLICT (\"user\", address) DO UPDATE SET last_seen = EXCLUDED.last_seen",
-               Params().Text(u.user).Text(u.address).Int(ToUnixSeconds(u.at)),
-               "write source address use"));
+    steps.Add(
+        "INSERT INTO sources(\"user\", address, last_seen) VALUES ($1, $2, $3) "
+        "ON CONFLICT (\"user\", address) DO UPDATE SET last_seen = EXCLUDED.last_seen",
+        Params().Text(u.user).Text(u.address).Int(ToUnixSeconds(u.at)), "write source address use");
   }
-  return Ok();
 }
 
 // ---- reads: requests --------------------------------------------------------------------------

@@ -27,6 +27,8 @@ namespace bg::store {
 // password (refused beside a password in the URI). Errors never quote the spec.
 Result<pg::ConnectSpec> ParsePostgresSpec(const std::string& spec, const std::string& data_dir);
 
+class PgSteps;  // a batch's statements and their checks (pg_store.cc)
+
 class PgStore final : public Store {
  public:
   // Connects and migrates the database to the newest schema.
@@ -99,7 +101,8 @@ class PgStore final : public Store {
 
   Result<ReaderLease> Reader();
   void ReturnReader(std::unique_ptr<pg::Connection> conn);
-  Status ApplyBatch(const WriteBatch& batch);  // inside the writer's transaction
+  // The statements of a batch, and what each answer must be (pg_store.cc).
+  void BuildSteps(const WriteBatch& batch, PgSteps& steps) const;
   // One statement on a pooled reader connection.
   Result<pg::Rows> Read(std::string_view sql, const pg::Params& params, std::string_view what);
 
