@@ -596,47 +596,11 @@ Result<std::optional<T>> ReadOne(const Rows& r, Read read) {
 
 }  // namespace
 
-// ---- reader pool ------------------------------------------------------------------------------
-
-class PgStore::ReaderLease {
- public:
-  ReaderLease(PgStore* store, std::unique_ptr<Connection> conn)
-      : store_(store), conn_(std::move(conn)) {}
-  ReaderLease(ReaderLease&& other) noexcept = default;
-  ReaderLease& operator=(ReaderLease&&) = delete;
-  ~ReaderLease() {
-    if (conn_) store_->ReturnReader(std::move(conn_));
-  }
-  Connection& operator*() { return *conn_; }
-  Connection* operator->() { return conn_.get(); }
-
- private:
-  PgStore* store_;
-  std::unique_ptr<Connection> conn_;
-};
-
-Result<PgStore::ReaderLease> PgStore::Reader() {
-  {
-    std::lock_guard lock(readers_mu_);
-    if (!idle_readers_.empty()) {
-      auto conn = std::move(idle_readers_.back());
-      idle_readers_.pop_back();
-      return ReaderLease(this, std::move(conn));
-    }
-  }
-  BG_ASSIGN_OR_RETURN(auto conn, Connection::Open(spec_));
-  return ReaderLease(this, std::move(conn));
-}
-
-void PgStore::ReturnReader(std::unique_ptr<Connection> conn) {
-  // A connection that broke, or was left inside a transaction, is not reused.
-  if (!conn->Idle()) return;
-  std::lock_guard lock(readers_mu_);
-  if (idle_readers_.size() < kMaxIdleReaders) idle_readers_.push_back(std::move(conn));
-}
+// ---- reads
+// ----------------------------------------------------------------------------------------
 
 Result<Rows> PgStore::Read(std::string_view sql, const Params& params, std::string_view what) {
-  BG_ASSIGN_OR_RETURN(auto conn, Reader());
+  BG_ASSIGN_OR_RETURN(auto conn, readers_.Get());
   auto rows = conn->Exec(sql, params, what);
   if (rows || rows.error().code() != ErrorCode::kUnavailable || conn->Idle()) return rows;
   // The pooled connection had broken (PostgreSQL restarted since it was last used): a read is
@@ -648,7 +612,12 @@ Result<Rows> PgStore::Read(std::string_view sql, const Params& params, std::stri
 // ---- open -------------------------------------------------------------------------------------
 
 PgStore::PgStore(pg::ConnectSpec spec, std::unique_ptr<Connection> writer, int schema_version)
-    : spec_(std::move(spec)), schema_version_(schema_version), writer_(std::move(writer)) {}
+    : spec_(std::move(spec)),
+      schema_version_(schema_version),
+      writer_(std::move(writer)),
+      // A connection that broke, or was left inside a transaction, is not reused.
+      readers_([this] { return Connection::Open(spec_); }, kMaxIdleReaders,
+               [](Connection& c) { return c.Idle(); }) {}
 
 PgStore::~PgStore() {
   {
@@ -884,7 +853,7 @@ Result<std::optional<core::Request>> PgStore::GetRequest(const RequestId& id) {
 
 Result<std::vector<core::Request>> PgStore::ListRequests(const RequestFilter& filter) {
   if (filter.limit <= 0) return Error::InvalidArgument("limit", "limit must be a positive number");
-  BG_ASSIGN_OR_RETURN(auto conn, Reader());
+  BG_ASSIGN_OR_RETURN(auto conn, readers_.Get());
   // The WHERE clause is assembled from fixed fragments only; every value is a bound parameter.
   std::string sql = fmt::format("SELECT {} FROM requests WHERE TRUE", rows::kRequestColumns);
   Params params;
@@ -1089,7 +1058,7 @@ std::string ReviewWhere(const ReviewFilter& f, Params& p) {
 
 Result<std::vector<core::Review>> PgStore::ListReviews(const ReviewFilter& filter) {
   if (filter.limit <= 0) return Error::InvalidArgument("limit", "limit must be a positive number");
-  BG_ASSIGN_OR_RETURN(auto conn, Reader());
+  BG_ASSIGN_OR_RETURN(auto conn, readers_.Get());
   Params params;
   std::string where = ReviewWhere(filter, params);
   if (!filter.after_id.empty()) {

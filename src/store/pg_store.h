@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "store/pg_db.h"
+#include "store/pool.h"
 #include "store/store.h"
 
 namespace bg::store {
@@ -96,11 +97,8 @@ class PgStore final : public Store {
   int64_t lease_token() const { return fence_token_.load(); }
 
  private:
-  class ReaderLease;
   PgStore(pg::ConnectSpec spec, std::unique_ptr<pg::Connection> writer, int schema_version);
 
-  Result<ReaderLease> Reader();
-  void ReturnReader(std::unique_ptr<pg::Connection> conn);
   // The statements of a batch, and what each answer must be (pg_store.cc).
   void BuildSteps(const WriteBatch& batch, PgSteps& steps) const;
   // One statement on a pooled reader connection.
@@ -112,8 +110,7 @@ class PgStore final : public Store {
   std::mutex writer_mu_;
   std::unique_ptr<pg::Connection> writer_;  // guarded by writer_mu_
 
-  std::mutex readers_mu_;
-  std::vector<std::unique_ptr<pg::Connection>> idle_readers_;  // guarded by readers_mu_
+  ConnectionPool<pg::Connection> readers_;
 
   // The serve lease: its connection and holder (guarded by lease_mu_), the token every Commit
   // checks, the last token this server held, and the watchdog's stop signal.

@@ -381,45 +381,6 @@ Status WriteChunk(Connection& conn, const SessionChunk& c) {
 
 }  // namespace
 
-// ---- reader pool ------------------------------------------------------------------------------
-
-// A reader connection borrowed from the pool; returned when the lease ends.
-class SqliteStore::ReaderLease {
- public:
-  ReaderLease(SqliteStore* store, std::unique_ptr<Connection> conn)
-      : store_(store), conn_(std::move(conn)) {}
-  ReaderLease(ReaderLease&& other) noexcept = default;
-  ReaderLease& operator=(ReaderLease&&) = delete;
-  ~ReaderLease() {
-    if (conn_) store_->ReturnReader(std::move(conn_));
-  }
-  Connection& operator*() { return *conn_; }
-  Connection* operator->() { return conn_.get(); }
-
- private:
-  SqliteStore* store_;
-  std::unique_ptr<Connection> conn_;
-};
-
-Result<SqliteStore::ReaderLease> SqliteStore::Reader() {
-  {
-    std::lock_guard lock(readers_mu_);
-    if (!idle_readers_.empty()) {
-      auto conn = std::move(idle_readers_.back());
-      idle_readers_.pop_back();
-      return ReaderLease(this, std::move(conn));
-    }
-  }
-  BG_ASSIGN_OR_RETURN(auto conn, Connection::Open(path_, /*create=*/false));
-  BG_TRY(conn->Exec("PRAGMA query_only=ON"));
-  return ReaderLease(this, std::move(conn));
-}
-
-void SqliteStore::ReturnReader(std::unique_ptr<Connection> conn) {
-  std::lock_guard lock(readers_mu_);
-  if (idle_readers_.size() < kMaxIdleReaders) idle_readers_.push_back(std::move(conn));
-}
-
 // ---- open -------------------------------------------------------------------------------------
 
 SqliteStore::SqliteStore(std::string path, std::unique_ptr<Connection> writer, int schema_version,
@@ -427,7 +388,14 @@ SqliteStore::SqliteStore(std::string path, std::unique_ptr<Connection> writer, i
     : path_(std::move(path)),
       schema_version_(schema_version),
       writer_(std::move(writer)),
-      audit_size_(audit_size) {}
+      audit_size_(audit_size),
+      readers_(
+          [this]() -> Result<std::unique_ptr<Connection>> {
+            BG_ASSIGN_OR_RETURN(auto conn, Connection::Open(path_, /*create=*/false));
+            BG_TRY(conn->Exec("PRAGMA query_only=ON"));
+            return conn;
+          },
+          kMaxIdleReaders) {}
 
 SqliteStore::~SqliteStore() = default;
 
@@ -540,7 +508,7 @@ Status SqliteStore::ApplyBatch(const WriteBatch& batch) {
 // ---- reads: requests --------------------------------------------------------------------------
 
 Result<std::optional<core::Request>> SqliteStore::GetRequest(const RequestId& id) {
-  BG_ASSIGN_OR_RETURN(auto conn, Reader());
+  BG_ASSIGN_OR_RETURN(auto conn, readers_.Get());
   BG_ASSIGN_OR_RETURN(auto rows, QueryRequests(*conn,
                                                fmt::format("SELECT {} FROM requests WHERE id = ?1",
                                                            rows::kRequestColumns),
@@ -553,7 +521,7 @@ Result<std::vector<core::Request>> SqliteStore::ListRequests(const RequestFilter
   if (filter.limit <= 0) {
     return Error::InvalidArgument("limit", "limit must be a positive number");
   }
-  BG_ASSIGN_OR_RETURN(auto conn, Reader());
+  BG_ASSIGN_OR_RETURN(auto conn, readers_.Get());
   // The WHERE clause is assembled from fixed fragments only; every value is a bound parameter,
   // and each of the 16 shapes is prepared once per connection.
   std::string sql = fmt::format("SELECT {} FROM requests WHERE 1", rows::kRequestColumns);
@@ -586,7 +554,7 @@ Result<std::vector<core::Request>> SqliteStore::ListRequests(const RequestFilter
 }
 
 Result<std::vector<core::Request>> SqliteStore::ListOpenRequests() {
-  BG_ASSIGN_OR_RETURN(auto conn, Reader());
+  BG_ASSIGN_OR_RETURN(auto conn, readers_.Get());
   // The WHERE clauses match the partial index requests_open exactly, so it is used.
   // Counting first sizes the vector once: at start-up this may be many rows.
   BG_ASSIGN_OR_RETURN(
@@ -604,7 +572,7 @@ Result<std::vector<core::Request>> SqliteStore::ListOpenRequests() {
 
 Result<int64_t> SqliteStore::CountRequestsSince(const std::string& requester, Timestamp since,
                                                 int64_t at_most) {
-  BG_ASSIGN_OR_RETURN(auto conn, Reader());
+  BG_ASSIGN_OR_RETURN(auto conn, readers_.Get());
   BG_ASSIGN_OR_RETURN(Stmt q, conn->Prepare("SELECT COUNT(*) FROM (SELECT 1 FROM requests "
                                             "WHERE requester = ?1 AND created_at >= ?2 LIMIT ?3)"));
   q.Bind(1, requester).Bind(2, ToUnixSeconds(since)).Bind(3, std::max<int64_t>(at_most, 0));
@@ -619,7 +587,7 @@ Result<std::vector<std::pair<std::string, int64_t>>> SqliteStore::CountRequestsB
       core::RequestState::kCancelled, core::RequestState::kTimedOut};
   std::vector<std::pair<std::string, int64_t>> out;
   for (core::RequestState s : kAll) out.emplace_back(std::string(StoredName(s)), 0);
-  BG_ASSIGN_OR_RETURN(auto conn, Reader());
+  BG_ASSIGN_OR_RETURN(auto conn, readers_.Get());
   BG_ASSIGN_OR_RETURN(Stmt q, conn->Prepare("SELECT state, COUNT(*) FROM requests GROUP BY state"));
   for (;;) {
     BG_ASSIGN_OR_RETURN(bool row, q.Step());
@@ -633,7 +601,7 @@ Result<std::vector<std::pair<std::string, int64_t>>> SqliteStore::CountRequestsB
 // ---- reads: everything else -------------------------------------------------------------------
 
 Result<std::optional<UserRecord>> SqliteStore::GetUser(const std::string& name) {
-  BG_ASSIGN_OR_RETURN(auto conn, Reader());
+  BG_ASSIGN_OR_RETURN(auto conn, readers_.Get());
   BG_ASSIGN_OR_RETURN(Stmt q, conn->Prepare(fmt::format("SELECT {} FROM users WHERE name = ?1",
                                                         rows::kUserColumns)));
   q.Bind(1, name);
@@ -644,7 +612,7 @@ Result<std::optional<UserRecord>> SqliteStore::GetUser(const std::string& name) 
 }
 
 Result<std::vector<UserRecord>> SqliteStore::ListUsers() {
-  BG_ASSIGN_OR_RETURN(auto conn, Reader());
+  BG_ASSIGN_OR_RETURN(auto conn, readers_.Get());
   BG_ASSIGN_OR_RETURN(
       Stmt q, conn->Prepare(fmt::format("SELECT {} FROM users ORDER BY name", rows::kUserColumns)));
   std::vector<UserRecord> out;
@@ -658,7 +626,7 @@ Result<std::vector<UserRecord>> SqliteStore::ListUsers() {
 }
 
 Result<std::optional<TokenRecord>> SqliteStore::GetToken(const std::string& token_hash) {
-  BG_ASSIGN_OR_RETURN(auto conn, Reader());
+  BG_ASSIGN_OR_RETURN(auto conn, readers_.Get());
   BG_ASSIGN_OR_RETURN(
       Stmt q, conn->Prepare(
                   fmt::format("SELECT {} FROM tokens WHERE token_hash = ?1", rows::kTokenColumns)));
@@ -670,7 +638,7 @@ Result<std::optional<TokenRecord>> SqliteStore::GetToken(const std::string& toke
 }
 
 Result<std::vector<TimerRecord>> SqliteStore::ListTimers() {
-  BG_ASSIGN_OR_RETURN(auto conn, Reader());
+  BG_ASSIGN_OR_RETURN(auto conn, readers_.Get());
   BG_ASSIGN_OR_RETURN(Stmt q, conn->Prepare(fmt::format("SELECT {} FROM timers ORDER BY at, id",
                                                         rows::kTimerColumns)));
   std::vector<TimerRecord> out;
@@ -684,7 +652,7 @@ Result<std::vector<TimerRecord>> SqliteStore::ListTimers() {
 }
 
 Result<std::vector<OutboxJob>> SqliteStore::ListOutbox() {
-  BG_ASSIGN_OR_RETURN(auto conn, Reader());
+  BG_ASSIGN_OR_RETURN(auto conn, readers_.Get());
   BG_ASSIGN_OR_RETURN(Stmt q, conn->Prepare(fmt::format("SELECT {} FROM outbox ORDER BY id",
                                                         rows::kOutboxColumns)));
   std::vector<OutboxJob> out;
@@ -698,7 +666,7 @@ Result<std::vector<OutboxJob>> SqliteStore::ListOutbox() {
 }
 
 Result<bool> SqliteStore::HasUsedSource(const std::string& user, const std::string& address) {
-  BG_ASSIGN_OR_RETURN(auto conn, Reader());
+  BG_ASSIGN_OR_RETURN(auto conn, readers_.Get());
   BG_ASSIGN_OR_RETURN(Stmt q,
                       conn->Prepare("SELECT 1 FROM sources WHERE user = ?1 AND address = ?2"));
   q.Bind(1, user).Bind(2, address);
@@ -706,7 +674,7 @@ Result<bool> SqliteStore::HasUsedSource(const std::string& user, const std::stri
 }
 
 Result<std::optional<std::string>> SqliteStore::GetMeta(const std::string& key) {
-  BG_ASSIGN_OR_RETURN(auto conn, Reader());
+  BG_ASSIGN_OR_RETURN(auto conn, readers_.Get());
   BG_ASSIGN_OR_RETURN(Stmt q, conn->Prepare("SELECT value FROM meta WHERE key = ?1"));
   q.Bind(1, key);
   BG_ASSIGN_OR_RETURN(bool row, q.Step());
@@ -727,7 +695,7 @@ Result<std::vector<std::string>> SqliteStore::AuditLeaves(int64_t start, int64_t
   }
   std::vector<std::string> out;
   if (start == end) return out;
-  BG_ASSIGN_OR_RETURN(auto conn, Reader());
+  BG_ASSIGN_OR_RETURN(auto conn, readers_.Get());
   BG_ASSIGN_OR_RETURN(
       Stmt q,
       conn->Prepare("SELECT leaf FROM audit_leaves WHERE idx >= ?1 AND idx < ?2 ORDER BY idx"));
@@ -741,7 +709,7 @@ Result<std::vector<std::string>> SqliteStore::AuditLeaves(int64_t start, int64_t
 }
 
 Result<std::vector<int64_t>> SqliteStore::AuditIndexesOf(const RequestId& id, int limit) {
-  BG_ASSIGN_OR_RETURN(auto conn, Reader());
+  BG_ASSIGN_OR_RETURN(auto conn, readers_.Get());
   BG_ASSIGN_OR_RETURN(Stmt q, conn->Prepare("SELECT idx FROM audit_requests WHERE request_id = ?1 "
                                             "ORDER BY idx LIMIT ?2"));
   q.Bind(1, id.value()).Bind(2, int64_t{limit});
@@ -755,7 +723,7 @@ Result<std::vector<int64_t>> SqliteStore::AuditIndexesOf(const RequestId& id, in
 }
 
 Result<std::string> SqliteStore::AuditNodeHash(int level, int64_t index) {
-  BG_ASSIGN_OR_RETURN(auto conn, Reader());
+  BG_ASSIGN_OR_RETURN(auto conn, readers_.Get());
   BG_ASSIGN_OR_RETURN(Stmt q,
                       conn->Prepare("SELECT hash FROM audit_nodes WHERE level = ?1 AND idx = ?2"));
   q.Bind(1, int64_t{level}).Bind(2, index);
@@ -772,7 +740,7 @@ Result<std::string> SqliteStore::AuditNodeHash(int level, int64_t index) {
 // ---- reads: reviews ---------------------------------------------------------------------------
 
 Result<std::optional<core::Review>> SqliteStore::GetReview(const std::string& id) {
-  BG_ASSIGN_OR_RETURN(auto conn, Reader());
+  BG_ASSIGN_OR_RETURN(auto conn, readers_.Get());
   BG_ASSIGN_OR_RETURN(Stmt q, conn->Prepare(fmt::format("SELECT {} FROM reviews WHERE id = ?1",
                                                         rows::kReviewColumns)));
   q.Bind(1, id);
@@ -808,7 +776,7 @@ ReviewQuery ReviewWhere(const ReviewFilter& f) {
 
 Result<std::vector<core::Review>> SqliteStore::ListReviews(const ReviewFilter& filter) {
   if (filter.limit <= 0) return Error::InvalidArgument("limit", "limit must be a positive number");
-  BG_ASSIGN_OR_RETURN(auto conn, Reader());
+  BG_ASSIGN_OR_RETURN(auto conn, readers_.Get());
   ReviewQuery rq = ReviewWhere(filter);
   if (!filter.after_id.empty()) {
     BG_ASSIGN_OR_RETURN(Stmt q, conn->Prepare("SELECT due_at FROM reviews WHERE id = ?1"));
@@ -839,7 +807,7 @@ Result<std::vector<core::Review>> SqliteStore::ListReviews(const ReviewFilter& f
 }
 
 Result<int64_t> SqliteStore::CountReviews(const ReviewFilter& filter) {
-  BG_ASSIGN_OR_RETURN(auto conn, Reader());
+  BG_ASSIGN_OR_RETURN(auto conn, readers_.Get());
   ReviewQuery rq = ReviewWhere(filter);
   BG_ASSIGN_OR_RETURN(Stmt q, conn->Prepare("SELECT COUNT(*) FROM reviews" + rq.where));
   BindAll(q, rq.params);
@@ -851,7 +819,7 @@ Result<int64_t> SqliteStore::CountReviews(const ReviewFilter& filter) {
 // ---- reads: attestation campaigns -------------------------------------------------------------
 
 Result<std::optional<core::Campaign>> SqliteStore::GetCampaign(const std::string& id) {
-  BG_ASSIGN_OR_RETURN(auto conn, Reader());
+  BG_ASSIGN_OR_RETURN(auto conn, readers_.Get());
   BG_ASSIGN_OR_RETURN(Stmt q, conn->Prepare(fmt::format("SELECT {} FROM campaigns WHERE id = ?1",
                                                         rows::kCampaignColumns)));
   q.Bind(1, id);
@@ -864,7 +832,7 @@ Result<std::optional<core::Campaign>> SqliteStore::GetCampaign(const std::string
 Result<std::vector<core::Campaign>> SqliteStore::ListCampaigns(
     std::optional<core::CampaignState> state, int limit) {
   if (limit <= 0) return Error::InvalidArgument("limit", "limit must be a positive number");
-  BG_ASSIGN_OR_RETURN(auto conn, Reader());
+  BG_ASSIGN_OR_RETURN(auto conn, readers_.Get());
   std::vector<Param> params;
   std::string where;
   if (state) {
@@ -890,7 +858,7 @@ Result<std::vector<core::Campaign>> SqliteStore::ListCampaigns(
 // -------------------------------------------------------------------------------
 
 Result<std::optional<DrillRecord>> SqliteStore::GetDrill(const std::string& id) {
-  BG_ASSIGN_OR_RETURN(auto conn, Reader());
+  BG_ASSIGN_OR_RETURN(auto conn, readers_.Get());
   BG_ASSIGN_OR_RETURN(Stmt q, conn->Prepare(fmt::format("SELECT {} FROM drills WHERE id = ?1",
                                                         rows::kDrillColumns)));
   q.Bind(1, id);
@@ -902,7 +870,7 @@ Result<std::optional<DrillRecord>> SqliteStore::GetDrill(const std::string& id) 
 
 Result<std::vector<DrillRecord>> SqliteStore::ListDrills(const DrillFilter& filter) {
   if (filter.limit <= 0) return Error::InvalidArgument("limit", "limit must be a positive number");
-  BG_ASSIGN_OR_RETURN(auto conn, Reader());
+  BG_ASSIGN_OR_RETURN(auto conn, readers_.Get());
   std::vector<Param> params;
   std::vector<std::string> conds;
   if (filter.resource) {
@@ -931,7 +899,7 @@ Result<std::vector<DrillRecord>> SqliteStore::ListDrills(const DrillFilter& filt
 }
 
 Result<std::map<std::string, Timestamp>> SqliteStore::LastSuccessfulDrills() {
-  BG_ASSIGN_OR_RETURN(auto conn, Reader());
+  BG_ASSIGN_OR_RETURN(auto conn, readers_.Get());
   BG_ASSIGN_OR_RETURN(Stmt q, conn->Prepare("SELECT resource, MAX(finished_at) FROM drills "
                                             "WHERE state = 'ok' GROUP BY resource"));
   std::map<std::string, Timestamp> out;
@@ -944,7 +912,7 @@ Result<std::map<std::string, Timestamp>> SqliteStore::LastSuccessfulDrills() {
 }
 
 Result<std::optional<SessionRecord>> SqliteStore::GetSession(const SessionId& id) {
-  BG_ASSIGN_OR_RETURN(auto conn, Reader());
+  BG_ASSIGN_OR_RETURN(auto conn, readers_.Get());
   BG_ASSIGN_OR_RETURN(Stmt q, conn->Prepare(fmt::format("SELECT {} FROM sessions WHERE id = ?1",
                                                         rows::kSessionColumns)));
   q.Bind(1, id.value());
@@ -955,7 +923,7 @@ Result<std::optional<SessionRecord>> SqliteStore::GetSession(const SessionId& id
 
 Result<std::vector<SessionRecord>> SqliteStore::ListSessions(const SessionFilter& filter) {
   if (filter.limit <= 0) return Error::InvalidArgument("limit", "limit must be a positive number");
-  BG_ASSIGN_OR_RETURN(auto conn, Reader());
+  BG_ASSIGN_OR_RETURN(auto conn, readers_.Get());
   // Fixed fragments only; every value is bound.
   std::string sql = fmt::format("SELECT {} FROM sessions WHERE 1", rows::kSessionColumns);
   std::vector<std::string> params;
@@ -988,7 +956,7 @@ Result<std::vector<SessionChunk>> SqliteStore::GetSessionChunks(const SessionId&
   }
   std::vector<SessionChunk> out;
   if (limit == 0) return out;
-  BG_ASSIGN_OR_RETURN(auto conn, Reader());
+  BG_ASSIGN_OR_RETURN(auto conn, readers_.Get());
   BG_ASSIGN_OR_RETURN(Stmt q,
                       conn->Prepare("SELECT seq, data, sha256, received_at FROM session_chunks "
                                     "WHERE session = ?1 AND seq >= ?2 ORDER BY seq LIMIT ?3"));

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "store/pool.h"
 #include "store/sqlite_db.h"
 #include "store/store.h"
 
@@ -67,12 +68,9 @@ class SqliteStore final : public Store {
   const std::string& path() const { return path_; }
 
  private:
-  class ReaderLease;
   SqliteStore(std::string path, std::unique_ptr<sqlite::Connection> writer, int schema_version,
               int64_t audit_size);
 
-  Result<ReaderLease> Reader();
-  void ReturnReader(std::unique_ptr<sqlite::Connection> conn);
   Status ApplyBatch(const WriteBatch& batch);  // inside the writer's transaction, under writer_mu_
   static Result<int64_t> ReadAuditSize(sqlite::Connection& c);
 
@@ -83,8 +81,7 @@ class SqliteStore final : public Store {
   std::unique_ptr<sqlite::Connection> writer_;  // guarded by writer_mu_
   std::atomic<int64_t> audit_size_;             // written under writer_mu_ after a commit
 
-  std::mutex readers_mu_;
-  std::vector<std::unique_ptr<sqlite::Connection>> idle_readers_;  // guarded by readers_mu_
+  ConnectionPool<sqlite::Connection> readers_;
 };
 
 }  // namespace bg::store
