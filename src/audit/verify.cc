@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstring>
 #include <map>
 #include <utility>
 
@@ -64,32 +65,92 @@ bool ConsumePlainString(std::string_view& line, std::string_view& out) {
 
 // The exact lines FormatEntryLine and `audit export` write, parsed without a JSON library:
 //   {"index":N,"leaf":"<base64>"}   {"index":N,"leaf":"<base64>","hash":"<base64>"}
-// A million-line bundle should cost little more than its hashing. nullopt for any other line
-// (including malformed ones): the caller then uses the JSON parser, which decides.
+//   {"index":N,"leaf":"<base64>","hash":"<base64>","event":<the leaf's bytes>}
+// A million-line bundle should cost little more than its hashing. Anything else (including
+// malformed lines) is left to the JSON parser, which decides.
 namespace {
 
-// ParseEntryLineFast into `e`, reusing its buffers (the streaming verifier parses every line
-// into one entry). False leaves `e` unspecified.
-bool ParseEntryLineFastInto(std::string_view line, BundleEntry& e) {
-  std::string_view leaf, hash;
-  if (!ConsumeLiteral(line, R"({"index":)") || !ConsumeIndex(line, e.index) ||
-      !ConsumeLiteral(line, R"(,"leaf":")") || !ConsumePlainString(line, leaf)) {
+// A fast line's pieces, before any decoding.
+struct FastLineParts {
+  int64_t index = 0;
+  std::string_view leaf;                  // base64
+  std::optional<std::string_view> hash;   // base64
+  std::optional<std::string_view> event;  // the text after "event": (only with a hash)
+};
+
+bool SplitFastLine(std::string_view line, FastLineParts& p) {
+  if (!ConsumeLiteral(line, R"({"index":)") || !ConsumeIndex(line, p.index) ||
+      !ConsumeLiteral(line, R"(,"leaf":")") || !ConsumePlainString(line, p.leaf)) {
     return false;
   }
-  if (line == "}") {
-    e.hash.reset();
-    return Base64DecodeInto(leaf, e.leaf);
-  }
-  if (!ConsumeLiteral(line, R"(,"hash":")") || !ConsumePlainString(line, hash)) return false;
-  if (!e.hash.has_value()) e.hash.emplace();
-  if (!Base64DecodeInto(hash, *e.hash) || e.hash->size() != kHashSize) return false;
-  if (!Base64DecodeInto(leaf, e.leaf)) return false;
+  p.hash.reset();
+  p.event.reset();
   if (line == "}") return true;
-  // The decoded event FormatExportLine adds: exactly the leaf's bytes, which are JSON when the
-  // leaf is a canonical event (else the JSON parser decides about the line).
-  return ConsumeLiteral(line, R"(,"event":)") && line.size() == e.leaf.size() + 1 &&
-         line.back() == '}' && line.substr(0, e.leaf.size()) == e.leaf &&
-         CheckLeaf(e.leaf).has_value();
+  std::string_view hash;
+  if (!ConsumeLiteral(line, R"(,"hash":")") || !ConsumePlainString(line, hash)) return false;
+  p.hash = hash;
+  if (line == "}") return true;
+  if (!ConsumeLiteral(line, R"(,"event":)") || line.empty() || line.back() != '}') return false;
+  line.remove_suffix(1);
+  p.event = line;
+  return true;
+}
+
+// Decodes a split line: the leaf appended to `leaf` (after whatever prefix the caller put
+// there), the hash into `hash`. False exactly when ParseEntryLineFast returns nullopt for the
+// line. `leaf_checked` says whether CheckLeaf(leaf) passed on the way (the "event" form, whose
+// decoded event must be exactly the leaf's bytes and the leaf a canonical event: else the JSON
+// parser decides about the line).
+bool DecodeFastLine(const FastLineParts& p, std::string& leaf, size_t prefix,
+                    std::optional<std::string>& hash, bool& leaf_checked) {
+  leaf_checked = false;
+  leaf.resize(prefix);
+  if (!Base64DecodeAppend(p.leaf, leaf)) return false;
+  if (!p.hash.has_value()) {
+    hash.reset();
+    return true;
+  }
+  if (!hash.has_value()) hash.emplace();
+  if (!Base64DecodeInto(*p.hash, *hash) || hash->size() != kHashSize) return false;
+  if (!p.event.has_value()) return true;
+  const std::string_view bytes = std::string_view(leaf).substr(prefix);
+  if (*p.event != bytes || !CheckLeaf(bytes).has_value()) return false;
+  leaf_checked = true;
+  return true;
+}
+
+// ParseEntryLineFast into `e`, reusing its buffers. False leaves `e` unspecified.
+bool ParseEntryLineFastInto(std::string_view line, BundleEntry& e) {
+  FastLineParts p;
+  bool leaf_checked = false;
+  if (!SplitFastLine(line, p)) return false;
+  e.index = p.index;
+  return DecodeFastLine(p, e.leaf, 0, e.hash, leaf_checked);
+}
+
+// One entry as the streaming verifier reads it, its buffers reused from line to line: the leaf
+// behind RFC 9162's leaf prefix, so that 0x00 || leaf is hashed in one call.
+struct StreamedEntry {
+  int64_t index = 0;
+  std::string message;  // 0x00 || leaf
+  std::optional<std::string> hash;
+  bool leaf_checked = false;  // CheckLeaf(leaf) passed while the line was read
+  std::string_view leaf() const { return std::string_view(message).substr(1); }
+};
+
+// The line into `e`: by the fast path, else by the JSON parser (whose error it returns).
+Status ReadStreamedEntry(std::string_view line, int64_t line_no, StreamedEntry& e) {
+  if (FastLineParts p; SplitFastLine(line, p)) {
+    e.index = p.index;
+    if (DecodeFastLine(p, e.message, 1, e.hash, e.leaf_checked)) return Ok();
+  }
+  BG_ASSIGN_OR_RETURN(BundleEntry parsed, ParseEntryLineJson(line, line_no));
+  e.index = parsed.index;
+  e.message.assign(1, '\0');
+  e.message += parsed.leaf;
+  e.hash = std::move(parsed.hash);
+  e.leaf_checked = false;
+  return Ok();
 }
 
 // Calls fn(line, line_no) for each non-blank line (a final '\r' removed) until it fails.
@@ -182,8 +243,13 @@ class RootBuilder {
   }
 
  private:
+  // 0x01 || left || right hashed as one message.
   static Digest Children(const Digest& left, const Digest& right) {
-    return Sha256Parts({std::string_view("\x01", 1), AsBytes(left), AsBytes(right)});
+    std::array<char, 1 + 2 * kHashSize> node;
+    node[0] = '\x01';
+    std::memcpy(node.data() + 1, left.data(), kHashSize);
+    std::memcpy(node.data() + 1 + kHashSize, right.data(), kHashSize);
+    return Sha256(std::string_view(node.data(), node.size()));
   }
 
   int64_t size_ = 0;
@@ -254,22 +320,10 @@ class BundleChecker {
 
   // The next entry (index range_.Size()).
   Status Add(const BundleEntry& e) {
-    const int64_t i = range_.Size();
-    if (e.index != i) {
-      return EntryError(i, fmt::format("expected index {}, found {}", i, e.index));
-    }
-    const Digest leaf_hash = RootBuilder::Leaf(e.leaf);
-    if (e.hash.has_value() && *e.hash != AsBytes(leaf_hash)) {
-      return EntryError(i, "leaf does not match its stored hash");
-    }
-    if (options_.check_leaf_format) {
-      auto checked = CheckLeaf(e.leaf);
-      if (!checked.has_value()) return EntryError(i, checked.error().message());
-    }
-    range_.Append(leaf_hash);
-    BG_TRY(CheckRoots());
-    if (options_.progress && (i + 1) % every_ == 0) options_.progress(i + 1, total_);
-    return Ok();
+    return Add(e.index, e.leaf, e.hash, RootBuilder::Leaf(e.leaf), /*leaf_checked=*/false);
+  }
+  Status Add(const StreamedEntry& e) {
+    return Add(e.index, e.leaf(), e.hash, Sha256(e.message), e.leaf_checked);
   }
 
   Result<VerifyReport> Finish() {
@@ -294,6 +348,24 @@ class BundleChecker {
       : options_(options),
         total_(total),
         every_(options.progress_every > 0 ? options.progress_every : 1 << 16) {}
+
+  // `leaf_hash` is the hash of `leaf`; `leaf_checked` says that CheckLeaf(leaf) already passed.
+  Status Add(int64_t index, std::string_view leaf, const std::optional<std::string>& hash,
+             const Digest& leaf_hash, bool leaf_checked) {
+    const int64_t i = range_.Size();
+    if (index != i) return EntryError(i, fmt::format("expected index {}, found {}", i, index));
+    if (hash.has_value() && *hash != AsBytes(leaf_hash)) {
+      return EntryError(i, "leaf does not match its stored hash");
+    }
+    if (options_.check_leaf_format && !leaf_checked) {
+      auto checked = CheckLeaf(leaf);
+      if (!checked.has_value()) return EntryError(i, checked.error().message());
+    }
+    range_.Append(leaf_hash);
+    BG_TRY(CheckRoots());
+    if (options_.progress && (i + 1) % every_ == 0) options_.progress(i + 1, total_);
+    return Ok();
+  }
 
   Status CheckRoots() const {
     if (report_.trusted.has_value() && range_.Size() == report_.trusted->size &&
@@ -346,11 +418,9 @@ Result<VerifyReport> VerifyExport(std::string_view jsonl, std::string_view check
   auto checker = BundleChecker::Start(checkpoint_note, verifier_key, options, total);
   std::optional<Error> failed;
   if (!checker.has_value()) failed = checker.error();
-  BundleEntry entry;
+  StreamedEntry entry;
   BG_TRY(ForEachLine(jsonl, [&](std::string_view line, int64_t line_no) -> Status {
-    if (!ParseEntryLineFastInto(line, entry)) {
-      BG_ASSIGN_OR_RETURN(entry, ParseEntryLineJson(line, line_no));
-    }
+    if (Status read = ReadStreamedEntry(line, line_no, entry); !read.has_value()) return read;
     if (!failed.has_value()) {
       Status added = checker->Add(entry);
       if (!added.has_value()) failed = added.error();

@@ -52,13 +52,18 @@ constexpr QuadTable kQuad0 = MakeQuadTable(18), kQuad1 = MakeQuadTable(12),
 }  // namespace
 
 bool Base64DecodeInto(std::string_view in, std::string& out) {
-  if (in.size() % 4 != 0) return false;
   out.clear();
+  return Base64DecodeAppend(in, out);
+}
+
+bool Base64DecodeAppend(std::string_view in, std::string& out) {
+  if (in.size() % 4 != 0) return false;
   if (in.empty()) return true;
   const size_t pad = in.back() != '=' ? 0 : in[in.size() - 2] != '=' ? 1 : 2;
-  out.resize(in.size() / 4 * 3 - pad);
+  const size_t start = out.size();
+  out.resize(start + in.size() / 4 * 3 - pad);
   const auto* src = reinterpret_cast<const unsigned char*>(in.data());
-  auto* dst = reinterpret_cast<unsigned char*>(out.data());
+  auto* dst = reinterpret_cast<unsigned char*>(out.data() + start);
   const size_t full = in.size() / 4 - (pad != 0 ? 1 : 0);
   uint32_t bad = 0;
   for (size_t q = 0; q < full; ++q, src += 4, dst += 3) {

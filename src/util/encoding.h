@@ -26,6 +26,8 @@ bool IsIpAddress(std::string_view text);
 std::optional<std::string> Base64Decode(std::string_view b64);
 // The same into a caller's buffer (reused across calls by the log verifier); false on refusal.
 bool Base64DecodeInto(std::string_view b64, std::string& out);
+// The same appended to `out`; false on refusal, leaving what follows out's old size unspecified.
+bool Base64DecodeAppend(std::string_view b64, std::string& out);
 std::string Base64UrlEncode(std::string_view bytes);
 std::optional<std::string> Base64UrlDecode(std::string_view b64);
 

@@ -98,6 +98,24 @@ TEST(EncodingTest, Base64EncodeAppendWritesWhatBase64EncodeWrites) {
   }
 }
 
+TEST(EncodingTest, Base64DecodeAppendKeepsWhatWasThere) {
+  std::string bytes;
+  for (int n = 0; n < 100; ++n) {
+    std::string out("\x00prefix", 7);
+    ASSERT_TRUE(Base64DecodeAppend(Base64Encode(bytes), out)) << n;
+    EXPECT_EQ(out, std::string("\x00prefix", 7) + bytes) << n;
+    std::string into = "junk";
+    ASSERT_TRUE(Base64DecodeInto(Base64Encode(bytes), into)) << n;
+    EXPECT_EQ(into, bytes) << n;
+    bytes += static_cast<char>((n * 151 + 7) & 0xff);
+  }
+  std::string out = "kept";
+  EXPECT_FALSE(Base64DecodeAppend("Zm9vYh==", out));
+  EXPECT_FALSE(Base64DecodeAppend("Zm9", out));
+  EXPECT_TRUE(Base64DecodeAppend("", out));
+  EXPECT_EQ(out.substr(0, 4), "kept");
+}
+
 TEST(EncodingTest, DecimalU64IsCanonicalAndBounded) {
   EXPECT_EQ(ParseDecimalU64("0"), 0u);
   EXPECT_EQ(ParseDecimalU64("42"), 42u);
