@@ -27,8 +27,15 @@ std::optional<std::string> Base64Decode(std::string_view b64);
 // The same into a caller's buffer (reused across calls by the log verifier); false on refusal.
 bool Base64DecodeInto(std::string_view b64, std::string& out);
 // The same appended to `out`; false on refusal, leaving what follows out's old size unspecified.
+// Long inputs are decoded 32 characters at a time with AVX2 where the CPU has it.
 bool Base64DecodeAppend(std::string_view b64, std::string& out);
 std::string Base64UrlEncode(std::string_view bytes);
 std::optional<std::string> Base64UrlDecode(std::string_view b64);
+
+namespace internal {
+// For tests: whether Base64DecodeAppend uses AVX2 here, and the same decoder without it.
+bool CpuHasAvx2();
+bool Base64DecodeAppendPortable(std::string_view b64, std::string& out);
+}  // namespace internal
 
 }  // namespace bg
