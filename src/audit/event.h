@@ -53,4 +53,13 @@ Status CheckLeaf(std::string_view leaf);
 // devices do. The audit key is a server secret distinct from the checkpoint signing key.
 std::string HmacField(const Secret& audit_key, std::string_view value);
 
+namespace internal {
+// For tests: CheckLeaf's one-scan check of the common form, true when the leaf is in it, two
+// ways that must agree on every leaf: byte by byte, and by a map of the leaf's quotes (what
+// CheckLeaf runs on leaves of up to kQuoteMapMaxBytes bytes).
+inline constexpr size_t kQuoteMapMaxBytes = 1024;
+bool IsPlainCanonicalLeafByBytes(std::string_view leaf);
+bool IsPlainCanonicalLeafByQuotes(std::string_view leaf);
+}  // namespace internal
+
 }  // namespace bg::audit

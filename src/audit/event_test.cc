@@ -212,6 +212,50 @@ TEST(LeafChecking, GivesParseLeafsVerdictOnCanonicalAndMutatedLeaves) {
   EXPECT_TRUE(CheckLeaf(EncodeLeaf(unusual, kTime)).has_value());
 }
 
+// CheckLeaf finds the strings of a leaf whose bytes are all plain or quotes by a map of its
+// quotes, 64 bytes to a word, up to kQuoteMapMaxBytes (longer leaves are scanned byte by byte):
+// the same answer as the byte-by-byte scan with strings across word boundaries and at the
+// limit, and CheckLeaf gives ParseLeaf's verdict at the limit and beyond it.
+TEST(LeafChecking, TheMapOfQuotesFindsWhatTheByteScanFinds) {
+  constexpr size_t kLimit = internal::kQuoteMapMaxBytes;
+  std::vector<std::string> seeds;
+  for (size_t n : {0, 1, 15, 16, 17, 30, 31, 32, 33, 47, 63, 64, 65, 100, 127, 128, 129}) {
+    core::AuditEvent e = Event();
+    e.details["reason"] = std::string(n, 'x');
+    seeds.push_back(EncodeLeaf(e, kTime));
+  }
+  for (size_t size : {kLimit - 1, kLimit, kLimit + 1}) {
+    core::AuditEvent e = Event();
+    const size_t base = EncodeLeaf(e, kTime).size() - e.details["reason"].size();
+    e.details["reason"] = std::string(size - base, 'y');
+    seeds.push_back(EncodeLeaf(e, kTime));
+    ASSERT_EQ(seeds.back().size(), size);
+  }
+  int plain = 0, other = 0;
+  for (const std::string& seed : seeds) {
+    const auto mutations = Mutations(seed, "\"\\:,}{y1\x7f\x01\x80");
+    for (size_t m = 0; m < mutations.size(); m += seed.size() > 200 ? 7 : 1) {
+      const std::string& leaf = mutations[m];
+      const bool by_bytes = internal::IsPlainCanonicalLeafByBytes(leaf);
+      if (leaf.size() <= kLimit) {
+        ASSERT_EQ(internal::IsPlainCanonicalLeafByQuotes(leaf), by_bytes) << leaf;
+      } else {
+        EXPECT_FALSE(internal::IsPlainCanonicalLeafByQuotes(leaf)) << leaf;
+      }
+      (by_bytes ? plain : other)++;
+      auto parsed = ParseLeaf(leaf);
+      auto checked = CheckLeaf(leaf);
+      ASSERT_EQ(checked.has_value(), parsed.has_value()) << leaf;
+      if (!parsed.has_value()) {
+        EXPECT_EQ(checked.error().message(), parsed.error().message()) << leaf;
+      }
+    }
+    EXPECT_TRUE(internal::IsPlainCanonicalLeafByBytes(seed)) << seed;
+  }
+  EXPECT_GT(plain, 500);
+  EXPECT_GT(other, 10000);
+}
+
 // ParseLeaf's verdict and event computed the slow way: the JSON library, then the canonical
 // re-encoding compared with the bytes.
 std::optional<LeafEvent> ReferenceParse(const std::string& leaf) {
