@@ -100,9 +100,9 @@ class QuoteMap {
     for (; i + 16 <= s.size(); i += 16) {
       const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i));
       // Signed: below 0x20 is also every byte from 0x80.
-      const __m128i odd = _mm_or_si128(
-          _mm_cmpgt_epi8(space, v),
-          _mm_or_si128(_mm_cmpeq_epi8(v, del), _mm_cmpeq_epi8(v, backslash)));
+      const __m128i odd =
+          _mm_or_si128(_mm_cmpgt_epi8(space, v),
+                       _mm_or_si128(_mm_cmpeq_epi8(v, del), _mm_cmpeq_epi8(v, backslash)));
       other |= static_cast<unsigned>(_mm_movemask_epi8(odd));
       const auto quotes = static_cast<uint64_t>(_mm_movemask_epi8(_mm_cmpeq_epi8(v, quote)));
       bits_[i / 64] |= quotes << (i % 64);
@@ -242,10 +242,6 @@ bool PlainCanonicalByQuotes(std::string_view leaf) {
   return MatchPlainCanonicalLeaf(sc, nullptr);
 }
 
-bool IsPlainCanonicalLeaf(std::string_view leaf) {
-  if (leaf.size() > QuoteMap::kMaxBytes) return ParsePlainCanonicalLeaf(leaf, nullptr);
-  return PlainCanonicalByQuotes(leaf);
-}
 
 bool IsPlain(std::string_view s) {
   for (char c : s) {
@@ -377,6 +373,11 @@ Result<LeafEvent> ParseLeaf(std::string_view leaf) {
   }
   if (EncodeLeaf(out) != leaf) return Bad("not in canonical form");
   return out;
+}
+
+bool IsPlainCanonicalLeaf(std::string_view leaf) {
+  if (leaf.size() > QuoteMap::kMaxBytes) return ParsePlainCanonicalLeaf(leaf, nullptr);
+  return PlainCanonicalByQuotes(leaf);
 }
 
 Status CheckLeaf(std::string_view leaf) {

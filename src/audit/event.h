@@ -47,6 +47,9 @@ Result<LeafEvent> ParseLeaf(std::string_view leaf);
 // common form (printable ASCII strings, no escapes) are checked by one scan; any other leaf
 // goes through ParseLeaf. What the offline verifier runs on every exported entry.
 Status CheckLeaf(std::string_view leaf);
+// True when that one scan finds the leaf canonical (then CheckLeaf is Ok), without building a
+// Status: for loops over many leaves. False decides nothing: CheckLeaf does.
+bool IsPlainCanonicalLeaf(std::string_view leaf);
 
 // "hmac-sha256:<base64 of HMAC-SHA256(audit_key, value)>": a value that must be matchable
 // (the same token gives the same field) but never readable from the log, as Vault's audit

@@ -44,9 +44,11 @@ bool ConsumeIndex(std::string_view& line, int64_t& out) {
   return true;
 }
 
-bool ConsumeLiteral(std::string_view& line, std::string_view literal) {
-  if (line.substr(0, literal.size()) != literal) return false;
-  line.remove_prefix(literal.size());
+template <size_t N>
+bool ConsumeLiteral(std::string_view& line, const char (&literal)[N]) {
+  constexpr size_t n = N - 1;  // without the terminating NUL
+  if (line.size() < n || std::memcmp(line.data(), literal, n) != 0) return false;
+  line.remove_prefix(n);
   return true;
 }
 
@@ -96,16 +98,37 @@ bool SplitFastLine(std::string_view line, FastLineParts& p) {
   return true;
 }
 
-// Decodes a split line: the leaf appended to `leaf` (after whatever prefix the caller put
-// there), the hash into `hash`. False exactly when ParseEntryLineFast returns nullopt for the
-// line. `leaf_checked` says whether CheckLeaf(leaf) passed on the way (the "event" form, whose
-// decoded event must be exactly the leaf's bytes and the leaf a canonical event: else the JSON
-// parser decides about the line).
+// The line `audit export` writes without "event", taken apart from both ends:
+//   {"index":N,"leaf":"<L>","hash":"<44 characters>"}
+// Base64 holds no quote and no backslash, so whenever DecodeFastLine accepts the pieces found
+// here, SplitFastLine finds the same ones (without searching L and the hash for them).
+bool SplitHashLineFromEnds(std::string_view line, FastLineParts& p) {
+  constexpr std::string_view kHashKey = R"(","hash":")";
+  constexpr size_t kHashChars = 44;  // base64 of 32 bytes
+  constexpr size_t kTail = kHashKey.size() + kHashChars + 2;
+  if (!ConsumeLiteral(line, R"({"index":)") || !ConsumeIndex(line, p.index) ||
+      !ConsumeLiteral(line, R"(,"leaf":")")) {
+    return false;
+  }
+  if (line.size() < kTail || !line.ends_with(R"("})") ||
+      line.substr(line.size() - kTail, kHashKey.size()) != kHashKey) {
+    return false;
+  }
+  p.leaf = line.substr(0, line.size() - kTail);
+  p.hash = line.substr(line.size() - kHashChars - 2, kHashChars);
+  p.event.reset();
+  return true;
+}
+
+// Decodes a split line: the leaf into `leaf` from `prefix` on (the caller's first `prefix`
+// bytes kept), the hash into `hash`. False exactly when ParseEntryLineFast returns nullopt for
+// the line. `leaf_checked` says whether CheckLeaf(leaf) passed on the way (the "event" form,
+// whose decoded event must be exactly the leaf's bytes and the leaf a canonical event: else
+// the JSON parser decides about the line).
 bool DecodeFastLine(const FastLineParts& p, std::string& leaf, size_t prefix,
                     std::optional<std::string>& hash, bool& leaf_checked) {
   leaf_checked = false;
-  leaf.resize(prefix);
-  if (!Base64DecodeAppend(p.leaf, leaf)) return false;
+  if (!Base64DecodeInto(p.leaf, leaf, prefix)) return false;
   if (!p.hash.has_value()) {
     hash.reset();
     return true;
@@ -119,43 +142,44 @@ bool DecodeFastLine(const FastLineParts& p, std::string& leaf, size_t prefix,
   return true;
 }
 
-// ParseEntryLineFast into `e`, reusing its buffers. False leaves `e` unspecified.
-bool ParseEntryLineFastInto(std::string_view line, BundleEntry& e) {
+// ParseEntryLineFast's reading, into the caller's buffers: `leaf` from `prefix` on (prefix <=
+// leaf.size()). The common line is taken apart from its ends, any other by SplitFastLine.
+bool ReadFastLine(std::string_view line, int64_t& index, std::string& leaf, size_t prefix,
+                  std::optional<std::string>& hash, bool& leaf_checked) {
   FastLineParts p;
-  bool leaf_checked = false;
-  if (!SplitFastLine(line, p)) return false;
-  e.index = p.index;
-  return DecodeFastLine(p, e.leaf, 0, e.hash, leaf_checked);
+  if (!(SplitHashLineFromEnds(line, p) && DecodeFastLine(p, leaf, prefix, hash, leaf_checked)) &&
+      !(SplitFastLine(line, p) && DecodeFastLine(p, leaf, prefix, hash, leaf_checked))) {
+    return false;
+  }
+  index = p.index;
+  return true;
 }
 
 // One entry as the streaming verifier reads it, its buffers reused from line to line: the leaf
 // behind RFC 9162's leaf prefix, so that 0x00 || leaf is hashed in one call.
 struct StreamedEntry {
   int64_t index = 0;
-  std::string message;  // 0x00 || leaf
+  std::string message = std::string(1, '\0');  // 0x00 || leaf
   std::optional<std::string> hash;
   bool leaf_checked = false;  // CheckLeaf(leaf) passed while the line was read
   std::string_view leaf() const { return std::string_view(message).substr(1); }
+
+  // The line by the fast path; false when it is for the JSON parser.
+  bool ReadFast(std::string_view line) {
+    return ReadFastLine(line, index, message, 1, hash, leaf_checked);
+  }
+  void Assign(BundleEntry&& e) {
+    index = e.index;
+    message.resize(1);
+    message += e.leaf;
+    hash = std::move(e.hash);
+    leaf_checked = false;
+  }
 };
 
-// The line into `e`: by the fast path, else by the JSON parser (whose error it returns).
-Status ReadStreamedEntry(std::string_view line, int64_t line_no, StreamedEntry& e) {
-  if (FastLineParts p; SplitFastLine(line, p)) {
-    e.index = p.index;
-    if (DecodeFastLine(p, e.message, 1, e.hash, e.leaf_checked)) return Ok();
-  }
-  BG_ASSIGN_OR_RETURN(BundleEntry parsed, ParseEntryLineJson(line, line_no));
-  e.index = parsed.index;
-  e.message.assign(1, '\0');
-  e.message += parsed.leaf;
-  e.hash = std::move(parsed.hash);
-  e.leaf_checked = false;
-  return Ok();
-}
-
-// Calls fn(line, line_no) for each non-blank line (a final '\r' removed) until it fails.
+// Calls fn(line, line_no) for each non-blank line (a final '\r' removed) while it returns true.
 template <typename Fn>
-Status ForEachLine(std::string_view jsonl, Fn&& fn) {
+void ForEachLineWhile(std::string_view jsonl, Fn&& fn) {
   int64_t line_no = 0;
   while (!jsonl.empty()) {
     const size_t nl = jsonl.find('\n');
@@ -164,8 +188,20 @@ Status ForEachLine(std::string_view jsonl, Fn&& fn) {
     ++line_no;
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     if (line.empty()) continue;
-    BG_TRY(fn(line, line_no));
+    if (!fn(line, line_no)) return;
   }
+}
+
+// The same until fn fails: its error.
+template <typename Fn>
+Status ForEachLine(std::string_view jsonl, Fn&& fn) {
+  std::optional<Error> error;
+  ForEachLineWhile(jsonl, [&](std::string_view line, int64_t line_no) {
+    Status done = fn(line, line_no);
+    if (!done.has_value()) error = done.error();
+    return done.has_value();
+  });
+  if (error.has_value()) return *std::move(error);
   return Ok();
 }
 
@@ -173,7 +209,8 @@ Status ForEachLine(std::string_view jsonl, Fn&& fn) {
 
 std::optional<BundleEntry> ParseEntryLineFast(std::string_view line) {
   BundleEntry e;
-  if (!ParseEntryLineFastInto(line, e)) return std::nullopt;
+  bool leaf_checked = false;
+  if (!ReadFastLine(line, e.index, e.leaf, 0, e.hash, leaf_checked)) return std::nullopt;
   return e;
 }
 
@@ -223,18 +260,15 @@ class RootBuilder {
  public:
   void Append(const Digest& leaf_hash) {
     Digest hash = leaf_hash;
-    for (int64_t s = size_; (s & 1) != 0; s >>= 1) {
-      hash = Children(stack_.back(), hash);
-      stack_.pop_back();
-    }
-    stack_.push_back(hash);
+    for (int64_t s = size_; (s & 1) != 0; s >>= 1) hash = Children(stack_[--depth_], hash);
+    stack_[depth_++] = hash;
     ++size_;
   }
   int64_t Size() const { return size_; }
   std::string Root() const {
-    if (stack_.empty()) return EmptyRoot();
-    Digest root = stack_.back();
-    for (size_t i = stack_.size() - 1; i-- > 0;) root = Children(stack_[i], root);
+    if (depth_ == 0) return EmptyRoot();
+    Digest root = stack_[depth_ - 1];
+    for (size_t i = depth_ - 1; i-- > 0;) root = Children(stack_[i], root);
     return std::string(AsBytes(root));
   }
 
@@ -253,7 +287,8 @@ class RootBuilder {
   }
 
   int64_t size_ = 0;
-  std::vector<Digest> stack_;
+  std::array<Digest, 64> stack_;  // one perfect subtree per set bit of size_
+  size_t depth_ = 0;
 };
 
 }  // namespace
@@ -324,6 +359,25 @@ class BundleChecker {
   }
   Status Add(const StreamedEntry& e) {
     return Add(e.index, e.leaf(), e.hash, Sha256(e.message), e.leaf_checked);
+  }
+  // Add's work on the common entry, without building a Status: true when `e` passed every check
+  // and was appended. False (nothing done) hands it to Add: its index or stored hash is wrong,
+  // its leaf is not one IsPlainCanonicalLeaf vouches for, or it completes the size of a
+  // checkpoint (whose root Add then compares).
+  bool TryAdd(const StreamedEntry& e) {
+    const int64_t i = range_.Size();
+    if (e.index != i || i + 1 == report_.checkpoint.size ||
+        (report_.trusted.has_value() && i + 1 == report_.trusted->size)) {
+      return false;
+    }
+    if (options_.check_leaf_format && !e.leaf_checked && !IsPlainCanonicalLeaf(e.leaf())) {
+      return false;
+    }
+    const Digest leaf_hash = Sha256(e.message);
+    if (e.hash.has_value() && *e.hash != AsBytes(leaf_hash)) return false;
+    range_.Append(leaf_hash);
+    if (options_.progress && (i + 1) % every_ == 0) options_.progress(i + 1, total_);
+    return true;
   }
 
   Result<VerifyReport> Finish() {
@@ -419,14 +473,23 @@ Result<VerifyReport> VerifyExport(std::string_view jsonl, std::string_view check
   std::optional<Error> failed;
   if (!checker.has_value()) failed = checker.error();
   StreamedEntry entry;
-  BG_TRY(ForEachLine(jsonl, [&](std::string_view line, int64_t line_no) -> Status {
-    if (Status read = ReadStreamedEntry(line, line_no, entry); !read.has_value()) return read;
-    if (!failed.has_value()) {
+  std::optional<Error> malformed;
+  ForEachLineWhile(jsonl, [&](std::string_view line, int64_t line_no) {
+    if (!entry.ReadFast(line)) {
+      Result<BundleEntry> parsed = ParseEntryLineJson(line, line_no);
+      if (!parsed.has_value()) {
+        malformed = parsed.error();
+        return false;
+      }
+      entry.Assign(*std::move(parsed));
+    }
+    if (!failed.has_value() && !checker->TryAdd(entry)) {
       Status added = checker->Add(entry);
       if (!added.has_value()) failed = added.error();
     }
-    return Ok();
-  }));
+    return true;
+  });
+  if (malformed.has_value()) return *std::move(malformed);
   if (failed.has_value()) return *failed;
   return checker->Finish();
 }

@@ -104,13 +104,16 @@ __attribute__((target("avx2"))) bool DecodeBlocksAvx2(const unsigned char* src, 
 }
 #endif
 
-// Base64DecodeAppend, with the bulk of the quads decoded by AVX2 when `simd` (and the CPU has
-// it).
-bool DecodeAppend(std::string_view in, std::string& out, bool simd) {
+// Base64DecodeInto at `start` (<= out.size()), with the bulk of the quads decoded by AVX2 when
+// `simd` (and the CPU has it). Resizing straight to the decoded size fills only bytes the
+// buffer did not have yet (a reused one mostly has them).
+bool DecodeAt(std::string_view in, std::string& out, size_t start, bool simd) {
   if (in.size() % 4 != 0) return false;
-  if (in.empty()) return true;
+  if (in.empty()) {
+    out.resize(start);
+    return true;
+  }
   const size_t pad = in.back() != '=' ? 0 : in[in.size() - 2] != '=' ? 1 : 2;
-  const size_t start = out.size();
   out.resize(start + in.size() / 4 * 3 - pad);
   const auto* src = reinterpret_cast<const unsigned char*>(in.data());
   auto* dst = reinterpret_cast<unsigned char*>(out.data() + start);
@@ -164,19 +167,18 @@ bool CpuHasAvx2() {
 #endif
 }
 
-bool Base64DecodeAppendPortable(std::string_view b64, std::string& out) {
-  return DecodeAppend(b64, out, /*simd=*/false);
+bool Base64DecodeIntoPortable(std::string_view b64, std::string& out, size_t offset) {
+  return DecodeAt(b64, out, offset, /*simd=*/false);
 }
 
 }  // namespace internal
 
 bool Base64DecodeInto(std::string_view in, std::string& out) {
-  out.clear();
-  return DecodeAppend(in, out, /*simd=*/true);
+  return DecodeAt(in, out, 0, /*simd=*/true);
 }
 
-bool Base64DecodeAppend(std::string_view in, std::string& out) {
-  return DecodeAppend(in, out, /*simd=*/true);
+bool Base64DecodeInto(std::string_view in, std::string& out, size_t offset) {
+  return DecodeAt(in, out, offset, /*simd=*/true);
 }
 
 

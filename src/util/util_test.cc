@@ -98,22 +98,29 @@ TEST(EncodingTest, Base64EncodeAppendWritesWhatBase64EncodeWrites) {
   }
 }
 
-TEST(EncodingTest, Base64DecodeAppendKeepsWhatWasThere) {
+TEST(EncodingTest, Base64DecodeIntoAnOffsetKeepsWhatIsBeforeIt) {
   std::string bytes;
+  std::string reused("\x00", 1);
   for (int n = 0; n < 100; ++n) {
-    std::string out("\x00prefix", 7);
-    ASSERT_TRUE(Base64DecodeAppend(Base64Encode(bytes), out)) << n;
+    std::string out("\x00prefix and more", 17);
+    ASSERT_TRUE(Base64DecodeInto(Base64Encode(bytes), out, 7)) << n;
     EXPECT_EQ(out, std::string("\x00prefix", 7) + bytes) << n;
-    std::string into = "junk";
+    // A buffer reused from a longer or a shorter decoding.
+    ASSERT_TRUE(Base64DecodeInto(Base64Encode(bytes), reused, 1)) << n;
+    EXPECT_EQ(reused, std::string("\x00", 1) + bytes) << n;
+    std::string into = "junk that is longer than some of the decoded strings";
     ASSERT_TRUE(Base64DecodeInto(Base64Encode(bytes), into)) << n;
     EXPECT_EQ(into, bytes) << n;
     bytes += static_cast<char>((n * 151 + 7) & 0xff);
   }
   std::string out = "kept";
-  EXPECT_FALSE(Base64DecodeAppend("Zm9vYh==", out));
-  EXPECT_FALSE(Base64DecodeAppend("Zm9", out));
-  EXPECT_TRUE(Base64DecodeAppend("", out));
+  EXPECT_FALSE(Base64DecodeInto("Zm9vYh==", out, 4));
+  EXPECT_FALSE(Base64DecodeInto("Zm9", out, 4));
   EXPECT_EQ(out.substr(0, 4), "kept");
+  EXPECT_TRUE(Base64DecodeInto("", out, 4));
+  EXPECT_EQ(out, "kept");
+  EXPECT_TRUE(Base64DecodeInto("", out, 2));
+  EXPECT_EQ(out, "ke");
 }
 
 TEST(EncodingTest, DecimalU64IsCanonicalAndBounded) {
@@ -183,8 +190,8 @@ TEST(EncodingTest, Base64DecodeTakesTheSameInputsWithAndWithoutAvx2) {
   if (!internal::CpuHasAvx2()) GTEST_SKIP() << "no AVX2 here: one decoder only";
   auto same = [](const std::string& in) {
     std::string fast = "p", portable = "p";
-    const bool fast_ok = Base64DecodeAppend(in, fast);
-    const bool portable_ok = internal::Base64DecodeAppendPortable(in, portable);
+    const bool fast_ok = Base64DecodeInto(in, fast, 1);
+    const bool portable_ok = internal::Base64DecodeIntoPortable(in, portable, 1);
     EXPECT_EQ(fast_ok, portable_ok) << "\"" << in << "\"";
     if (fast_ok && portable_ok) {
       EXPECT_EQ(fast, portable) << in;
