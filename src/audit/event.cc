@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <array>
 #include <bit>
-#include <chrono>
 #include <cstring>
 #include <utility>
 
@@ -47,6 +46,45 @@ constexpr std::array<bool, 256> kPlainByte = [] {
   return t;
 }();
 
+// Eight (or four) bytes as one word, in the machine's byte order (as every word compared with
+// it).
+uint64_t Word(const char* p) {
+  uint64_t w = 0;
+  std::memcpy(&w, p, sizeof w);
+  return w;
+}
+uint32_t Word32(const char* p) {
+  uint32_t w = 0;
+  std::memcpy(&w, p, sizeof w);
+  return w;
+}
+
+// Whether the n bytes at `a` are those at `b`, for a constant n up to 16: by two overlapping
+// loads (what memcmp does for short lengths, without the call).
+template <size_t n>
+bool SameBytes(const char* a, const char* b) {
+  static_assert(n <= 16);
+  if constexpr (n >= 8) {
+    return Word(a) == Word(b) && Word(a + n - 8) == Word(b + n - 8);
+  } else if constexpr (n >= 4) {
+    return Word32(a) == Word32(b) && Word32(a + n - 4) == Word32(b + n - 4);
+  } else {
+    for (size_t i = 0; i < n; ++i) {
+      if (a[i] != b[i]) return false;
+    }
+    return true;
+  }
+}
+
+// Whether every byte of `w` lies between the bytes of `low` and `high` at its position, all of
+// them ASCII. For a byte b below 0x80, b + (0x80 - low) has its top bit set exactly when
+// b >= low, and b + (0x7f - high) exactly when b > high; neither sum carries into the next byte.
+bool BytesWithin(uint64_t w, uint64_t low, uint64_t high) {
+  constexpr uint64_t kTop = 0x8080808080808080, kSeven = 0x7f7f7f7f7f7f7f7f;
+  return (w & kTop) == 0 && ((w + (kTop - low)) & kTop) == kTop &&
+         ((w + (kSeven - high)) & kTop) == 0;
+}
+
 // A cursor over leaf bytes for the one-scan check of the canonical form.
 class Scanner {
  public:
@@ -54,7 +92,7 @@ class Scanner {
   template <size_t N>
   bool Literal(const char (&t)[N]) {
     constexpr size_t n = N - 1;  // without the terminating NUL
-    if (s_.size() < n || std::memcmp(s_.data(), t, n) != 0) return false;
+    if (s_.size() < n || !SameBytes<n>(s_.data(), t)) return false;
     s_.remove_prefix(n);
     return true;
   }
@@ -89,37 +127,48 @@ class QuoteMap {
   // (a control byte, '\\', DEL or any byte from 0x80).
   bool Build(std::string_view s) {
     if (s.size() > kMaxBytes) return false;
-    words_ = (s.size() + 63) / 64;
-    std::fill_n(bits_.begin(), words_, 0);
+    const size_t n = s.size();
     const auto* p = reinterpret_cast<const unsigned char*>(s.data());
-    size_t i = 0;
-    unsigned other = 0;
+    words_ = (n + 63) / 64;
 #if defined(__SSE2__)
-    const __m128i quote = _mm_set1_epi8('"'), backslash = _mm_set1_epi8('\\');
-    const __m128i del = _mm_set1_epi8(0x7f), space = _mm_set1_epi8(0x20);
-    for (; i + 16 <= s.size(); i += 16) {
-      const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i));
-      // Signed: below 0x20 is also every byte from 0x80.
-      const __m128i odd =
-          _mm_or_si128(_mm_cmpgt_epi8(space, v),
-                       _mm_or_si128(_mm_cmpeq_epi8(v, del), _mm_cmpeq_epi8(v, backslash)));
-      other |= static_cast<unsigned>(_mm_movemask_epi8(odd));
-      const auto quotes = static_cast<uint64_t>(_mm_movemask_epi8(_mm_cmpeq_epi8(v, quote)));
-      bits_[i / 64] |= quotes << (i % 64);
+    if (n >= 16) {
+      uint32_t other = 0;
+      size_t i = 0;
+      for (; i + 64 <= n; i += 64) {
+        uint64_t word = 0;
+        for (size_t k = 0; k < 64; k += 16) word |= uint64_t{Classify(p + i + k, other)} << k;
+        bits_[i / 64] = word;
+      }
+      if (i < n) {
+        // The rest by 16 bytes, the last load ending at the last byte (its first bytes, seen
+        // already, shifted out).
+        uint64_t word = 0;
+        for (size_t j = i; j < n; j += 16) {
+          const size_t at = std::min(j, n - 16);
+          uint32_t odd = 0;
+          const uint32_t quotes = Classify(p + at, odd) >> (j - at);
+          other |= odd >> (j - at);
+          word |= uint64_t{quotes} << (j - i);
+        }
+        bits_[i / 64] = word;
+      }
+      return other == 0;
     }
 #endif
-    for (; i < s.size(); ++i) {
+    std::fill_n(bits_.begin(), words_, 0);
+    bool plain = true;
+    for (size_t i = 0; i < n; ++i) {
       if (p[i] == '"') {
         bits_[i / 64] |= uint64_t{1} << (i % 64);
       } else if (!kPlainByte[p[i]]) {
-        other = 1;
+        plain = false;
       }
     }
-    return other == 0;
+    return plain;
   }
 
   // The position of the first quote at or after `from`, or npos.
-  size_t NextQuote(size_t from) const {
+  [[gnu::always_inline]] size_t NextQuote(size_t from) const {
     size_t w = from / 64;
     if (w >= words_) return std::string_view::npos;
     uint64_t bits = bits_[w] & (~uint64_t{0} << (from % 64));
@@ -131,6 +180,21 @@ class QuoteMap {
   }
 
  private:
+#if defined(__SSE2__)
+  // The quotes among the 16 bytes at p, as bits; the bytes that are neither plain nor a quote
+  // ORed into `odd`.
+  static uint32_t Classify(const unsigned char* p, uint32_t& odd) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+    // Signed: "below 0x20" also takes every byte from 0x80.
+    const __m128i control = _mm_cmpgt_epi8(_mm_set1_epi8(0x20), v);
+    const __m128i del = _mm_cmpeq_epi8(v, _mm_set1_epi8(0x7f));
+    const __m128i backslash = _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'));
+    const __m128i other = _mm_or_si128(control, _mm_or_si128(del, backslash));
+    odd |= static_cast<uint32_t>(_mm_movemask_epi8(other));
+    return static_cast<uint32_t>(_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8('"'))));
+  }
+#endif
+
   std::array<uint64_t, kMaxBytes / 64> bits_;
   size_t words_ = 0;
 };
@@ -143,15 +207,15 @@ class QuoteScanner {
   template <size_t N>
   bool Literal(const char (&t)[N]) {
     constexpr size_t n = N - 1;
-    if (s_.size() - pos_ < n || std::memcmp(s_.data() + pos_, t, n) != 0) return false;
+    if (s_.size() - pos_ < n || !SameBytes<n>(s_.data() + pos_, t)) return false;
     pos_ += n;
     return true;
   }
-  bool PlainString(std::string_view* out) {
+  [[gnu::always_inline]] bool PlainString(std::string_view* out) {
     if (pos_ >= s_.size() || s_[pos_] != '"') return false;
     const size_t close = quotes_.NextQuote(pos_ + 1);
     if (close == std::string_view::npos) return false;
-    *out = s_.substr(pos_ + 1, close - pos_ - 1);
+    *out = std::string_view(s_.data() + pos_ + 1, close - pos_ - 1);
     pos_ = close + 1;
     return true;
   }
@@ -167,21 +231,21 @@ class QuoteScanner {
 // Z, no fraction or offset) naming a real date and a time with seconds below 60 (ParseRfc3339
 // takes a leap second 60, which FormatRfc3339 would write as the next minute).
 bool IsCanonicalTime(std::string_view t) {
-  constexpr std::string_view kShape = "dddd-dd-ddTdd:dd:ddZ";
-  if (t.size() != kShape.size()) return false;
-  for (size_t i = 0; i < t.size(); ++i) {
-    const bool digit = t[i] >= '0' && t[i] <= '9';
-    if (kShape[i] == 'd' ? !digit : t[i] != kShape[i]) return false;
+  constexpr size_t kSize = 20;  // "YYYY-MM-DDTHH:MM:SSZ"
+  if (t.size() != kSize) return false;
+  // The shape, 8 bytes at a time (the last word overlaps the second): each byte between the
+  // bounds at its position.
+  static constexpr char kLow[] = "0000-00-00T00:00:00Z", kHigh[] = "9999-99-99T99:99:99Z";
+  for (size_t at : {size_t{0}, size_t{8}, kSize - 8}) {
+    if (!BytesWithin(Word(t.data() + at), Word(kLow + at), Word(kHigh + at))) return false;
   }
-  auto num = [&t](size_t pos, size_t n) {
-    int v = 0;
-    for (size_t i = pos; i < pos + n; ++i) v = v * 10 + (t[i] - '0');
-    return v;
-  };
-  const std::chrono::year_month_day ymd{std::chrono::year(num(0, 4)),
-                                        std::chrono::month(static_cast<unsigned>(num(5, 2))),
-                                        std::chrono::day(static_cast<unsigned>(num(8, 2)))};
-  return ymd.ok() && num(11, 2) <= 23 && num(14, 2) <= 59 && num(17, 2) <= 59;
+  auto num = [&t](size_t pos) { return (t[pos] - '0') * 10 + (t[pos + 1] - '0'); };
+  const int year = num(0) * 100 + num(2), month = num(5), day = num(8);
+  if (month < 1 || month > 12 || day < 1) return false;
+  constexpr std::array<int, 12> kDays = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  const bool leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+  const int days = kDays[static_cast<size_t>(month - 1)] + (month == 2 && leap ? 1 : 0);
+  return day <= days && num(11) <= 23 && num(14) <= 59 && num(17) <= 59;
 }
 
 // True only when the leaf under `sc` is exactly EncodeLeaf of the event ParseLeaf reads from it:

@@ -1,5 +1,6 @@
 #include "audit/event.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
@@ -237,6 +238,7 @@ TEST(LeafChecking, TheMapOfQuotesFindsWhatTheByteScanFinds) {
     for (size_t m = 0; m < mutations.size(); m += seed.size() > 200 ? 7 : 1) {
       const std::string& leaf = mutations[m];
       const bool by_bytes = internal::IsPlainCanonicalLeafByBytes(leaf);
+      EXPECT_EQ(IsPlainCanonicalLeaf(leaf), by_bytes) << leaf;
       if (leaf.size() <= kLimit) {
         ASSERT_EQ(internal::IsPlainCanonicalLeafByQuotes(leaf), by_bytes) << leaf;
       } else {
@@ -324,6 +326,49 @@ TEST(LeafParsing, TheOneScanReadsWhatTheJsonLibraryReads) {
     }
   }
   EXPECT_GT(accepted, 50);
+}
+
+// The one scan takes a leaf's time only in the form FormatRfc3339 writes back unchanged, a real
+// date: every day of four centuries' Februaries and month ends (leap years by the Gregorian
+// rule), days 00 and 32, hours, minutes and seconds at and past their limits, and the shape's
+// every byte changed, against the JSON library and the re-encoding.
+TEST(LeafChecking, TheOneScanTakesExactlyTheTimesThatRoundTrip) {
+  auto leaf_at = [](std::string_view time) {
+    return std::string(R"({"actor":"a","details":{},"time":")") + std::string(time) +
+           R"(","type":"t","v":1})";
+  };
+  std::vector<std::string> times;
+  for (int year : {0, 1, 4, 100, 1600, 1700, 1899, 1900, 1970, 1999, 2000, 2024, 2025, 2026, 2100,
+                   2400, 9999}) {
+    for (int month = 0; month <= 13; ++month) {
+      for (int day : {0, 1, 28, 29, 30, 31, 32}) {
+        times.push_back(fmt::format("{:04d}-{:02d}-{:02d}T12:34:56Z", year, month, day));
+      }
+    }
+  }
+  for (const char* hms : {"00:00:00", "23:59:59", "24:00:00", "23:60:00", "23:59:60", "19:99:09",
+                          "9:00:000", "ab:cd:ef"}) {
+    times.push_back(std::string("2026-11-24T") + hms + "Z");
+  }
+  const std::string base = "2026-11-24T21:43:43Z";
+  for (size_t i = 0; i < base.size(); ++i) {
+    for (char c : std::string_view("09/:-TZtz \x7f\xb0\0", 13)) {
+      std::string t = base;
+      t[i] = c;
+      times.push_back(t);
+    }
+  }
+  times.push_back(base.substr(1));
+  times.push_back(base + "Z");
+  int plain = 0;
+  for (const std::string& t : times) {
+    const std::string leaf = leaf_at(t);
+    const bool reference = ReferenceParse(leaf).has_value();
+    EXPECT_EQ(IsPlainCanonicalLeaf(leaf), reference) << t;
+    EXPECT_EQ(CheckLeaf(leaf).has_value(), reference) << t;
+    plain += reference ? 1 : 0;
+  }
+  EXPECT_GT(plain, 500);
 }
 
 TEST(Redaction, HmacFieldIsMatchableButNotTheValue) {
