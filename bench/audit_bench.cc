@@ -243,7 +243,7 @@ const LeafMessages& MillionLeafMessages() {
   return *messages;
 }
 
-// libcrypto's SHA-256 two ways; the anchor is whichever is faster in the run.
+// libcrypto's SHA-256 three ways; the anchor is whichever is fastest in the run.
 struct OneShotSha256 {  // SHA256(): the one-shot function
   void operator()(const unsigned char* data, size_t size, unsigned char* out) const {
     SHA256(data, size, out);
@@ -266,6 +266,32 @@ class ReusedEvpSha256 {  // EVP with the digest fetched once and one context re-
 
  private:
   EVP_MD* md_;
+  EVP_MD_CTX* ctx_;
+};
+class CopiedEvpSha256 {  // EVP with one reused context started as a copy of an initialised one
+ public:
+  CopiedEvpSha256()
+      : md_(EVP_MD_fetch(nullptr, "SHA256", nullptr)),
+        initialised_(EVP_MD_CTX_new()),
+        ctx_(EVP_MD_CTX_new()) {
+    EVP_DigestInit_ex2(initialised_, md_, nullptr);
+  }
+  ~CopiedEvpSha256() {
+    EVP_MD_CTX_free(ctx_);
+    EVP_MD_CTX_free(initialised_);
+    EVP_MD_free(md_);
+  }
+  CopiedEvpSha256(const CopiedEvpSha256&) = delete;
+  CopiedEvpSha256& operator=(const CopiedEvpSha256&) = delete;
+  void operator()(const unsigned char* data, size_t size, unsigned char* out) const {
+    EVP_MD_CTX_copy_ex(ctx_, initialised_);
+    EVP_DigestUpdate(ctx_, data, size);
+    EVP_DigestFinal_ex(ctx_, out, nullptr);
+  }
+
+ private:
+  EVP_MD* md_;
+  EVP_MD_CTX* initialised_;
   EVP_MD_CTX* ctx_;
 };
 
@@ -306,25 +332,28 @@ double AnchorCpuSeconds(benchmark::State& state, const Hash& hash, std::vector<b
 }
 
 // Issue 17's figure: VerifyExport over the export (canonical-leaf check on, the default) against
-// OpenSSL hashing the same bytes, both timed in each iteration (the anchor being the faster of
-// the two libcrypto calls); `ratio` is verify_cpu_s / anchor_cpu_s. CPU time of this thread.
+// OpenSSL hashing the same bytes, both timed in each iteration (the anchor being the fastest of
+// the libcrypto calls); `ratio` is verify_cpu_s / anchor_cpu_s. CPU time of this thread.
 void BM_VerifyVsOpenSsl1M(benchmark::State& state) {
   const SignedExport& e = MillionEntryExport();
   MillionLeafMessages();
   std::vector<bg::Digest> level(kMillion);
   const OneShotSha256 one_shot;
   const ReusedEvpSha256 evp;
-  double verify_s = 0, one_shot_s = 0, evp_s = 0, anchor_s = 0;
+  const CopiedEvpSha256 evp_copy;
+  double verify_s = 0, one_shot_s = 0, evp_s = 0, evp_copy_s = 0, anchor_s = 0;
   for (auto _ : state) {
     const double o = AnchorCpuSeconds(state, one_shot, level);
     const double v = AnchorCpuSeconds(state, evp, level);
+    const double c = AnchorCpuSeconds(state, evp_copy, level);
     const double t0 = ThreadCpuSeconds();
     auto report = bg::audit::VerifyExport(e.jsonl, e.note, e.verifier_key);
     verify_s += ThreadCpuSeconds() - t0;
     if (!report.has_value()) state.SkipWithError(report.error().message().c_str());
     one_shot_s += o;
     evp_s += v;
-    anchor_s += std::min(o, v);
+    evp_copy_s += c;
+    anchor_s += std::min({o, v, c});
   }
   const auto avg = [](double s) {
     return benchmark::Counter(s, benchmark::Counter::kAvgIterations);
@@ -332,6 +361,7 @@ void BM_VerifyVsOpenSsl1M(benchmark::State& state) {
   state.counters["verify_cpu_s"] = avg(verify_s);
   state.counters["sha256_oneshot_cpu_s"] = avg(one_shot_s);
   state.counters["sha256_evp_cpu_s"] = avg(evp_s);
+  state.counters["sha256_evp_copy_cpu_s"] = avg(evp_copy_s);
   state.counters["anchor_cpu_s"] = avg(anchor_s);
   state.counters["ratio"] = verify_s / anchor_s;
   state.SetItemsProcessed(state.iterations() * kMillion);
