@@ -137,7 +137,9 @@ bool DecodeFastLine(const FastLineParts& p, std::string& leaf, size_t prefix,
   if (!Base64DecodeInto(*p.hash, *hash) || hash->size() != kHashSize) return false;
   if (!p.event.has_value()) return true;
   const std::string_view bytes = std::string_view(leaf).substr(prefix);
-  if (*p.event != bytes || !CheckLeaf(bytes).has_value()) return false;
+  if (*p.event != bytes || !(IsPlainCanonicalLeaf(bytes) || CheckLeaf(bytes).has_value())) {
+    return false;
+  }
   leaf_checked = true;
   return true;
 }
