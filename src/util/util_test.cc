@@ -102,7 +102,7 @@ TEST(EncodingTest, Base64DecodeIntoAnOffsetKeepsWhatIsBeforeIt) {
   std::string bytes;
   std::string reused("\x00", 1);
   for (int n = 0; n < 100; ++n) {
-    std::string out("\x00prefix and more", 17);
+    std::string out("\x00prefix and more", 16);
     ASSERT_TRUE(Base64DecodeInto(Base64Encode(bytes), out, 7)) << n;
     EXPECT_EQ(out, std::string("\x00prefix", 7) + bytes) << n;
     // A buffer reused from a longer or a shorter decoding.
