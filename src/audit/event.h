@@ -47,10 +47,22 @@ Result<LeafEvent> ParseLeaf(std::string_view leaf);
 // common form (printable ASCII strings, no escapes) are checked by one scan; any other leaf
 // goes through ParseLeaf. What the offline verifier runs on every exported entry.
 Status CheckLeaf(std::string_view leaf);
+// True when that one scan finds the leaf canonical (then CheckLeaf is Ok), without building a
+// Status: for loops over many leaves. False decides nothing: CheckLeaf does.
+bool IsPlainCanonicalLeaf(std::string_view leaf);
 
 // "hmac-sha256:<base64 of HMAC-SHA256(audit_key, value)>": a value that must be matchable
 // (the same token gives the same field) but never readable from the log, as Vault's audit
 // devices do. The audit key is a server secret distinct from the checkpoint signing key.
 std::string HmacField(const Secret& audit_key, std::string_view value);
+
+namespace internal {
+// For tests: CheckLeaf's one-scan check of the common form, true when the leaf is in it, two
+// ways that must agree on every leaf: byte by byte, and by a map of the leaf's quotes (what
+// CheckLeaf runs on leaves of up to kQuoteMapMaxBytes bytes).
+inline constexpr size_t kQuoteMapMaxBytes = 1024;
+bool IsPlainCanonicalLeafByBytes(std::string_view leaf);
+bool IsPlainCanonicalLeafByQuotes(std::string_view leaf);
+}  // namespace internal
 
 }  // namespace bg::audit

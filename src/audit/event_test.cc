@@ -1,5 +1,6 @@
 #include "audit/event.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
@@ -212,6 +213,52 @@ TEST(LeafChecking, GivesParseLeafsVerdictOnCanonicalAndMutatedLeaves) {
   EXPECT_TRUE(CheckLeaf(EncodeLeaf(unusual, kTime)).has_value());
 }
 
+// CheckLeaf finds the strings of a leaf whose bytes are all plain or quotes by a map of its
+// quotes, 64 bytes to a word, up to kQuoteMapMaxBytes (longer leaves are scanned byte by byte):
+// the same answer as the byte-by-byte scan with strings across word boundaries and at the
+// limit, and CheckLeaf gives ParseLeaf's verdict at the limit and beyond it.
+TEST(LeafChecking, TheMapOfQuotesFindsWhatTheByteScanFinds) {
+  constexpr size_t kLimit = internal::kQuoteMapMaxBytes;
+  std::vector<std::string> seeds;
+  for (size_t n : {0, 1, 15, 16, 17, 30, 31, 32, 33, 47, 63, 64, 65, 100, 127, 128, 129}) {
+    core::AuditEvent e = Event();
+    e.details["reason"] = std::string(n, 'x');
+    seeds.push_back(EncodeLeaf(e, kTime));
+  }
+  for (size_t size : {kLimit - 1, kLimit, kLimit + 1}) {
+    core::AuditEvent e = Event();
+    const size_t base = EncodeLeaf(e, kTime).size() - e.details["reason"].size();
+    e.details["reason"] = std::string(size - base, 'y');
+    seeds.push_back(EncodeLeaf(e, kTime));
+    ASSERT_EQ(seeds.back().size(), size);
+  }
+  int plain = 0, other = 0;
+  for (const std::string& seed : seeds) {
+    const auto mutations = Mutations(seed, "\"\\:,}{y1\x7f\x01\x80");
+    const size_t step = seed.size() > 200 ? 7 : 1;  // every 7th mutation of the long ones
+    for (size_t m = 0; m < mutations.size(); m += step) {
+      const std::string& leaf = mutations[m];
+      const bool by_bytes = internal::IsPlainCanonicalLeafByBytes(leaf);
+      EXPECT_EQ(IsPlainCanonicalLeaf(leaf), by_bytes) << leaf;
+      if (leaf.size() <= kLimit) {
+        ASSERT_EQ(internal::IsPlainCanonicalLeafByQuotes(leaf), by_bytes) << leaf;
+      } else {
+        EXPECT_FALSE(internal::IsPlainCanonicalLeafByQuotes(leaf)) << leaf;
+      }
+      (by_bytes ? plain : other)++;
+      auto parsed = ParseLeaf(leaf);
+      auto checked = CheckLeaf(leaf);
+      ASSERT_EQ(checked.has_value(), parsed.has_value()) << leaf;
+      if (!parsed.has_value()) {
+        EXPECT_EQ(checked.error().message(), parsed.error().message()) << leaf;
+      }
+    }
+    EXPECT_TRUE(internal::IsPlainCanonicalLeafByBytes(seed)) << seed;
+  }
+  EXPECT_GT(plain, 500);
+  EXPECT_GT(other, 10000);
+}
+
 // ParseLeaf's verdict and event computed the slow way: the JSON library, then the canonical
 // re-encoding compared with the bytes.
 std::optional<LeafEvent> ReferenceParse(const std::string& leaf) {
@@ -280,6 +327,49 @@ TEST(LeafParsing, TheOneScanReadsWhatTheJsonLibraryReads) {
     }
   }
   EXPECT_GT(accepted, 50);
+}
+
+// The one scan takes a leaf's time only in the form FormatRfc3339 writes back unchanged, a real
+// date: every day of four centuries' Februaries and month ends (leap years by the Gregorian
+// rule), days 00 and 32, hours, minutes and seconds at and past their limits, and the shape's
+// every byte changed, against the JSON library and the re-encoding.
+TEST(LeafChecking, TheOneScanTakesExactlyTheTimesThatRoundTrip) {
+  auto leaf_at = [](std::string_view time) {
+    return std::string(R"({"actor":"a","details":{},"time":")") + std::string(time) +
+           R"(","type":"t","v":1})";
+  };
+  std::vector<std::string> times;
+  for (int year : {0, 1, 4, 100, 1600, 1700, 1899, 1900, 1970, 1999, 2000, 2024, 2025, 2026, 2100,
+                   2400, 9999}) {
+    for (int month = 0; month <= 13; ++month) {
+      for (int day : {0, 1, 28, 29, 30, 31, 32}) {
+        times.push_back(fmt::format("{:04d}-{:02d}-{:02d}T12:34:56Z", year, month, day));
+      }
+    }
+  }
+  for (const char* hms : {"00:00:00", "23:59:59", "24:00:00", "23:60:00", "23:59:60", "19:99:09",
+                          "9:00:000", "ab:cd:ef"}) {
+    times.push_back(std::string("2026-11-24T") + hms + "Z");
+  }
+  const std::string base = "2026-11-24T21:43:43Z";
+  for (size_t i = 0; i < base.size(); ++i) {
+    for (char c : std::string_view("09/:-TZtz \x7f\xb0\0", 13)) {
+      std::string t = base;
+      t[i] = c;
+      times.push_back(t);
+    }
+  }
+  times.push_back(base.substr(1));
+  times.push_back(base + "Z");
+  int plain = 0;
+  for (const std::string& t : times) {
+    const std::string leaf = leaf_at(t);
+    const bool reference = ReferenceParse(leaf).has_value();
+    EXPECT_EQ(IsPlainCanonicalLeaf(leaf), reference) << t;
+    EXPECT_EQ(CheckLeaf(leaf).has_value(), reference) << t;
+    plain += reference ? 1 : 0;
+  }
+  EXPECT_GT(plain, 500);
 }
 
 TEST(Redaction, HmacFieldIsMatchableButNotTheValue) {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstring>
 #include <map>
 #include <utility>
 
@@ -43,9 +44,11 @@ bool ConsumeIndex(std::string_view& line, int64_t& out) {
   return true;
 }
 
-bool ConsumeLiteral(std::string_view& line, std::string_view literal) {
-  if (line.substr(0, literal.size()) != literal) return false;
-  line.remove_prefix(literal.size());
+template <size_t N>
+bool ConsumeLiteral(std::string_view& line, const char (&literal)[N]) {
+  constexpr size_t n = N - 1;  // without the terminating NUL
+  if (line.size() < n || std::memcmp(line.data(), literal, n) != 0) return false;
+  line.remove_prefix(n);
   return true;
 }
 
@@ -64,37 +67,121 @@ bool ConsumePlainString(std::string_view& line, std::string_view& out) {
 
 // The exact lines FormatEntryLine and `audit export` write, parsed without a JSON library:
 //   {"index":N,"leaf":"<base64>"}   {"index":N,"leaf":"<base64>","hash":"<base64>"}
-// A million-line bundle should cost little more than its hashing. nullopt for any other line
-// (including malformed ones): the caller then uses the JSON parser, which decides.
+//   {"index":N,"leaf":"<base64>","hash":"<base64>","event":<the leaf's bytes>}
+// A million-line bundle should cost little more than its hashing. Anything else (including
+// malformed lines) is left to the JSON parser, which decides.
 namespace {
 
-// ParseEntryLineFast into `e`, reusing its buffers (the streaming verifier parses every line
-// into one entry). False leaves `e` unspecified.
-bool ParseEntryLineFastInto(std::string_view line, BundleEntry& e) {
-  std::string_view leaf, hash;
-  if (!ConsumeLiteral(line, R"({"index":)") || !ConsumeIndex(line, e.index) ||
-      !ConsumeLiteral(line, R"(,"leaf":")") || !ConsumePlainString(line, leaf)) {
+// A fast line's pieces, before any decoding.
+struct FastLineParts {
+  int64_t index = 0;
+  std::string_view leaf;                  // base64
+  std::optional<std::string_view> hash;   // base64
+  std::optional<std::string_view> event;  // the text after "event": (only with a hash)
+};
+
+bool SplitFastLine(std::string_view line, FastLineParts& p) {
+  if (!ConsumeLiteral(line, R"({"index":)") || !ConsumeIndex(line, p.index) ||
+      !ConsumeLiteral(line, R"(,"leaf":")") || !ConsumePlainString(line, p.leaf)) {
     return false;
   }
-  if (line == "}") {
-    e.hash.reset();
-    return Base64DecodeInto(leaf, e.leaf);
-  }
-  if (!ConsumeLiteral(line, R"(,"hash":")") || !ConsumePlainString(line, hash)) return false;
-  if (!e.hash.has_value()) e.hash.emplace();
-  if (!Base64DecodeInto(hash, *e.hash) || e.hash->size() != kHashSize) return false;
-  if (!Base64DecodeInto(leaf, e.leaf)) return false;
+  p.hash.reset();
+  p.event.reset();
   if (line == "}") return true;
-  // The decoded event FormatExportLine adds: exactly the leaf's bytes, which are JSON when the
-  // leaf is a canonical event (else the JSON parser decides about the line).
-  return ConsumeLiteral(line, R"(,"event":)") && line.size() == e.leaf.size() + 1 &&
-         line.back() == '}' && line.substr(0, e.leaf.size()) == e.leaf &&
-         CheckLeaf(e.leaf).has_value();
+  std::string_view hash;
+  if (!ConsumeLiteral(line, R"(,"hash":")") || !ConsumePlainString(line, hash)) return false;
+  p.hash = hash;
+  if (line == "}") return true;
+  if (!ConsumeLiteral(line, R"(,"event":)") || line.empty() || line.back() != '}') return false;
+  line.remove_suffix(1);
+  p.event = line;
+  return true;
 }
 
-// Calls fn(line, line_no) for each non-blank line (a final '\r' removed) until it fails.
+// The line `audit export` writes without "event", taken apart from both ends:
+//   {"index":N,"leaf":"<L>","hash":"<44 characters>"}
+// Base64 holds no quote and no backslash, so whenever DecodeFastLine accepts the pieces found
+// here, SplitFastLine finds the same ones (without searching L and the hash for them).
+bool SplitHashLineFromEnds(std::string_view line, FastLineParts& p) {
+  constexpr std::string_view kHashKey = R"(","hash":")";
+  constexpr size_t kHashChars = 44;  // base64 of 32 bytes
+  constexpr size_t kTail = kHashKey.size() + kHashChars + 2;
+  if (!ConsumeLiteral(line, R"({"index":)") || !ConsumeIndex(line, p.index) ||
+      !ConsumeLiteral(line, R"(,"leaf":")")) {
+    return false;
+  }
+  if (line.size() < kTail || !line.ends_with(R"("})") ||
+      line.substr(line.size() - kTail, kHashKey.size()) != kHashKey) {
+    return false;
+  }
+  p.leaf = line.substr(0, line.size() - kTail);
+  p.hash = line.substr(line.size() - kHashChars - 2, kHashChars);
+  p.event.reset();
+  return true;
+}
+
+// Decodes a split line: the leaf into `leaf` from `prefix` on (the caller's first `prefix`
+// bytes kept), the hash into `hash`. False exactly when ParseEntryLineFast returns nullopt for
+// the line. `leaf_checked` says whether CheckLeaf(leaf) passed on the way (the "event" form,
+// whose decoded event must be exactly the leaf's bytes and the leaf a canonical event: else
+// the JSON parser decides about the line).
+bool DecodeFastLine(const FastLineParts& p, std::string& leaf, size_t prefix,
+                    std::optional<std::string>& hash, bool& leaf_checked) {
+  leaf_checked = false;
+  if (!Base64DecodeInto(p.leaf, leaf, prefix)) return false;
+  if (!p.hash.has_value()) {
+    hash.reset();
+    return true;
+  }
+  if (!hash.has_value()) hash.emplace();
+  if (!Base64DecodeInto(*p.hash, *hash) || hash->size() != kHashSize) return false;
+  if (!p.event.has_value()) return true;
+  const std::string_view bytes = std::string_view(leaf).substr(prefix);
+  if (*p.event != bytes || !(IsPlainCanonicalLeaf(bytes) || CheckLeaf(bytes).has_value())) {
+    return false;
+  }
+  leaf_checked = true;
+  return true;
+}
+
+// ParseEntryLineFast's reading, into the caller's buffers: `leaf` from `prefix` on (prefix <=
+// leaf.size()). The common line is taken apart from its ends, any other by SplitFastLine.
+bool ReadFastLine(std::string_view line, int64_t& index, std::string& leaf, size_t prefix,
+                  std::optional<std::string>& hash, bool& leaf_checked) {
+  FastLineParts p;
+  if (!(SplitHashLineFromEnds(line, p) && DecodeFastLine(p, leaf, prefix, hash, leaf_checked)) &&
+      !(SplitFastLine(line, p) && DecodeFastLine(p, leaf, prefix, hash, leaf_checked))) {
+    return false;
+  }
+  index = p.index;
+  return true;
+}
+
+// One entry as the streaming verifier reads it, its buffers reused from line to line: the leaf
+// behind RFC 9162's leaf prefix, so that 0x00 || leaf is hashed in one call.
+struct StreamedEntry {
+  int64_t index = 0;
+  std::string message = std::string(1, '\0');  // 0x00 || leaf
+  std::optional<std::string> hash;
+  bool leaf_checked = false;  // CheckLeaf(leaf) passed while the line was read
+  std::string_view leaf() const { return std::string_view(message).substr(1); }
+
+  // The line by the fast path; false when it is for the JSON parser.
+  bool ReadFast(std::string_view line) {
+    return ReadFastLine(line, index, message, 1, hash, leaf_checked);
+  }
+  void Assign(BundleEntry&& e) {
+    index = e.index;
+    message.resize(1);
+    message += e.leaf;
+    hash = std::move(e.hash);
+    leaf_checked = false;
+  }
+};
+
+// Calls fn(line, line_no) for each non-blank line (a final '\r' removed) while it returns true.
 template <typename Fn>
-Status ForEachLine(std::string_view jsonl, Fn&& fn) {
+void ForEachLineWhile(std::string_view jsonl, Fn&& fn) {
   int64_t line_no = 0;
   while (!jsonl.empty()) {
     const size_t nl = jsonl.find('\n');
@@ -103,8 +190,20 @@ Status ForEachLine(std::string_view jsonl, Fn&& fn) {
     ++line_no;
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     if (line.empty()) continue;
-    BG_TRY(fn(line, line_no));
+    if (!fn(line, line_no)) return;
   }
+}
+
+// The same until fn fails: its error.
+template <typename Fn>
+Status ForEachLine(std::string_view jsonl, Fn&& fn) {
+  std::optional<Error> error;
+  ForEachLineWhile(jsonl, [&](std::string_view line, int64_t line_no) {
+    Status done = fn(line, line_no);
+    if (!done.has_value()) error = done.error();
+    return done.has_value();
+  });
+  if (error.has_value()) return *std::move(error);
   return Ok();
 }
 
@@ -112,7 +211,8 @@ Status ForEachLine(std::string_view jsonl, Fn&& fn) {
 
 std::optional<BundleEntry> ParseEntryLineFast(std::string_view line) {
   BundleEntry e;
-  if (!ParseEntryLineFastInto(line, e)) return std::nullopt;
+  bool leaf_checked = false;
+  if (!ReadFastLine(line, e.index, e.leaf, 0, e.hash, leaf_checked)) return std::nullopt;
   return e;
 }
 
@@ -162,18 +262,15 @@ class RootBuilder {
  public:
   void Append(const Digest& leaf_hash) {
     Digest hash = leaf_hash;
-    for (int64_t s = size_; (s & 1) != 0; s >>= 1) {
-      hash = Children(stack_.back(), hash);
-      stack_.pop_back();
-    }
-    stack_.push_back(hash);
+    for (int64_t s = size_; (s & 1) != 0; s >>= 1) hash = Children(stack_[--depth_], hash);
+    stack_[depth_++] = hash;
     ++size_;
   }
   int64_t Size() const { return size_; }
   std::string Root() const {
-    if (stack_.empty()) return EmptyRoot();
-    Digest root = stack_.back();
-    for (size_t i = stack_.size() - 1; i-- > 0;) root = Children(stack_[i], root);
+    if (depth_ == 0) return EmptyRoot();
+    Digest root = stack_[depth_ - 1];
+    for (size_t i = depth_ - 1; i-- > 0;) root = Children(stack_[i], root);
     return std::string(AsBytes(root));
   }
 
@@ -182,12 +279,18 @@ class RootBuilder {
   }
 
  private:
+  // 0x01 || left || right hashed as one message.
   static Digest Children(const Digest& left, const Digest& right) {
-    return Sha256Parts({std::string_view("\x01", 1), AsBytes(left), AsBytes(right)});
+    std::array<char, 1 + 2 * kHashSize> node;
+    node[0] = '\x01';
+    std::memcpy(node.data() + 1, left.data(), kHashSize);
+    std::memcpy(node.data() + 1 + kHashSize, right.data(), kHashSize);
+    return Sha256(std::string_view(node.data(), node.size()));
   }
 
   int64_t size_ = 0;
-  std::vector<Digest> stack_;
+  std::array<Digest, 64> stack_;  // one perfect subtree per set bit of size_
+  size_t depth_ = 0;
 };
 
 }  // namespace
@@ -254,22 +357,29 @@ class BundleChecker {
 
   // The next entry (index range_.Size()).
   Status Add(const BundleEntry& e) {
+    return Add(e.index, e.leaf, e.hash, RootBuilder::Leaf(e.leaf), /*leaf_checked=*/false);
+  }
+  Status Add(const StreamedEntry& e) {
+    return Add(e.index, e.leaf(), e.hash, Sha256(e.message), e.leaf_checked);
+  }
+  // Add's work on the common entry, without building a Status: true when `e` passed every check
+  // and was appended. False (nothing done) hands it to Add: its index or stored hash is wrong,
+  // its leaf is not one IsPlainCanonicalLeaf vouches for, or it completes the size of a
+  // checkpoint (whose root Add then compares).
+  bool TryAdd(const StreamedEntry& e) {
     const int64_t i = range_.Size();
-    if (e.index != i) {
-      return EntryError(i, fmt::format("expected index {}, found {}", i, e.index));
+    if (e.index != i || i + 1 == report_.checkpoint.size ||
+        (report_.trusted.has_value() && i + 1 == report_.trusted->size)) {
+      return false;
     }
-    const Digest leaf_hash = RootBuilder::Leaf(e.leaf);
-    if (e.hash.has_value() && *e.hash != AsBytes(leaf_hash)) {
-      return EntryError(i, "leaf does not match its stored hash");
+    if (options_.check_leaf_format && !e.leaf_checked && !IsPlainCanonicalLeaf(e.leaf())) {
+      return false;
     }
-    if (options_.check_leaf_format) {
-      auto checked = CheckLeaf(e.leaf);
-      if (!checked.has_value()) return EntryError(i, checked.error().message());
-    }
+    const Digest leaf_hash = Sha256(e.message);
+    if (e.hash.has_value() && *e.hash != AsBytes(leaf_hash)) return false;
     range_.Append(leaf_hash);
-    BG_TRY(CheckRoots());
     if (options_.progress && (i + 1) % every_ == 0) options_.progress(i + 1, total_);
-    return Ok();
+    return true;
   }
 
   Result<VerifyReport> Finish() {
@@ -294,6 +404,24 @@ class BundleChecker {
       : options_(options),
         total_(total),
         every_(options.progress_every > 0 ? options.progress_every : 1 << 16) {}
+
+  // `leaf_hash` is the hash of `leaf`; `leaf_checked` says that CheckLeaf(leaf) already passed.
+  Status Add(int64_t index, std::string_view leaf, const std::optional<std::string>& hash,
+             const Digest& leaf_hash, bool leaf_checked) {
+    const int64_t i = range_.Size();
+    if (index != i) return EntryError(i, fmt::format("expected index {}, found {}", i, index));
+    if (hash.has_value() && *hash != AsBytes(leaf_hash)) {
+      return EntryError(i, "leaf does not match its stored hash");
+    }
+    if (options_.check_leaf_format && !leaf_checked) {
+      auto checked = CheckLeaf(leaf);
+      if (!checked.has_value()) return EntryError(i, checked.error().message());
+    }
+    range_.Append(leaf_hash);
+    BG_TRY(CheckRoots());
+    if (options_.progress && (i + 1) % every_ == 0) options_.progress(i + 1, total_);
+    return Ok();
+  }
 
   Status CheckRoots() const {
     if (report_.trusted.has_value() && range_.Size() == report_.trusted->size &&
@@ -346,17 +474,24 @@ Result<VerifyReport> VerifyExport(std::string_view jsonl, std::string_view check
   auto checker = BundleChecker::Start(checkpoint_note, verifier_key, options, total);
   std::optional<Error> failed;
   if (!checker.has_value()) failed = checker.error();
-  BundleEntry entry;
-  BG_TRY(ForEachLine(jsonl, [&](std::string_view line, int64_t line_no) -> Status {
-    if (!ParseEntryLineFastInto(line, entry)) {
-      BG_ASSIGN_OR_RETURN(entry, ParseEntryLineJson(line, line_no));
+  StreamedEntry entry;
+  std::optional<Error> malformed;
+  ForEachLineWhile(jsonl, [&](std::string_view line, int64_t line_no) {
+    if (!entry.ReadFast(line)) {
+      Result<BundleEntry> parsed = ParseEntryLineJson(line, line_no);
+      if (!parsed.has_value()) {
+        malformed = parsed.error();
+        return false;
+      }
+      entry.Assign(*std::move(parsed));
     }
-    if (!failed.has_value()) {
+    if (!failed.has_value() && !checker->TryAdd(entry)) {
       Status added = checker->Add(entry);
       if (!added.has_value()) failed = added.error();
     }
-    return Ok();
-  }));
+    return true;
+  });
+  if (malformed.has_value()) return *std::move(malformed);
   if (failed.has_value()) return *failed;
   return checker->Finish();
 }

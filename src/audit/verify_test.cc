@@ -394,6 +394,38 @@ TEST(VerifyExport, GivesTheResultAndFirstErrorOfParsingThenVerifying) {
   EXPECT_TRUE(VerifyExport(jsonl, note, odd.signer.VerifierKey(), options).has_value());
 }
 
+// Export lines with "event" (as `audit export` writes them) are read by the fast path, which
+// checks the leaf's canonical form on the way; the verifier does not check it twice, and a line
+// whose event is not a canonical leaf goes to the JSON reader, then fails the leaf check as a
+// line without "event" would.
+TEST(VerifyExport, ExportLinesWithTheEventAreCheckedAsStrictlyAsWithout) {
+  TestLog log(5);
+  std::string jsonl;
+  for (int i = 0; i < 5; ++i) {
+    jsonl += FormatExportLine(i, log.leaves[i], HashLeaf(log.leaves[i])) + "\n";
+  }
+  VerifyOptions options;
+  ExpectSameAsTwoPasses(jsonl, log.CheckpointAt(5), log.signer.VerifierKey(), options, "events");
+  EXPECT_EQ(ErrorOf(VerifyExport(jsonl, log.CheckpointAt(5), log.signer.VerifierKey())), "ok");
+
+  TestLog odd(0);
+  odd.leaves = {log.leaves[0], R"({"v":1})"};
+  for (const std::string& leaf : odd.leaves) odd.range.Append(HashLeaf(leaf));
+  const std::string note = odd.signer.Sign(Checkpoint{kOrigin, 2, odd.range.Root(), {}}).value();
+  const std::string odd_line = R"({"index":1,"leaf":")" + Base64Encode(odd.leaves[1]) +
+                               R"(","hash":")" + Base64Encode(HashLeaf(odd.leaves[1])) +
+                               R"(","event":{"v":1}})";
+  EXPECT_FALSE(ParseEntryLineFast(odd_line).has_value());
+  const std::string odd_jsonl =
+      FormatExportLine(0, odd.leaves[0], HashLeaf(odd.leaves[0])) + "\n" + odd_line + "\n";
+  ExpectSameAsTwoPasses(odd_jsonl, note, odd.signer.VerifierKey(), options, "odd event");
+  EXPECT_EQ(ErrorOf(VerifyExport(odd_jsonl, note, odd.signer.VerifierKey(), options)),
+            "entry 1: " + CheckLeaf(odd.leaves[1]).error().message());
+  options.check_leaf_format = false;
+  ExpectSameAsTwoPasses(odd_jsonl, note, odd.signer.VerifierKey(), options, "odd, unchecked");
+  EXPECT_EQ(ErrorOf(VerifyExport(odd_jsonl, note, odd.signer.VerifierKey(), options)), "ok");
+}
+
 TEST(VerifyExport, ReportsProgressLikeVerifyBundle) {
   TestLog log(10);
   std::string jsonl;

@@ -7,6 +7,13 @@
 #include <array>
 #include <cstdint>
 
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+#define BG_BASE64_AVX2 1
+#else
+#define BG_BASE64_AVX2 0
+#endif
+
 namespace bg {
 namespace {
 
@@ -49,17 +56,77 @@ constexpr QuadTable MakeQuadTable(int shift) {
 constexpr QuadTable kQuad0 = MakeQuadTable(18), kQuad1 = MakeQuadTable(12),
                     kQuad2 = MakeQuadTable(6), kQuad3 = MakeQuadTable(0);
 
-}  // namespace
+#if BG_BASE64_AVX2
+// Muła and Lemire's AVX2 decoding ("Faster Base64 Encoding and Decoding Using AVX2
+// Instructions", ACM TWEB 2018), 32 characters (8 quads without padding) into 24 bytes per
+// step: the characters are classified by their two nibbles (pshufb lookups whose AND is
+// non-zero for a character outside the alphabet), mapped to their 6-bit values by adding an
+// offset chosen by the high nibble ('/' apart), then packed. False when any character of the
+// `blocks` blocks is outside the alphabet (dst is then unspecified); writes exactly
+// 24 * blocks bytes.
+__attribute__((target("avx2"))) bool DecodeBlocksAvx2(const unsigned char* src, size_t blocks,
+                                                      unsigned char* dst) {
+  const __m256i lut_lo = _mm256_setr_epi8(  //
+      0x15, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x13, 0x1a, 0x1b, 0x1b, 0x1b,
+      0x1a, 0x15, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x13, 0x1a, 0x1b, 0x1b,
+      0x1b, 0x1a);
+  const __m256i lut_hi = _mm256_setr_epi8(  //
+      0x10, 0x10, 0x01, 0x02, 0x04, 0x08, 0x04, 0x08, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10,
+      0x10, 0x10, 0x10, 0x01, 0x02, 0x04, 0x08, 0x04, 0x08, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10,
+      0x10, 0x10);
+  const __m256i lut_roll = _mm256_setr_epi8(                     //
+      0, 16, 19, 4, -65, -65, -71, -71, 0, 0, 0, 0, 0, 0, 0, 0,  //
+      0, 16, 19, 4, -65, -65, -71, -71, 0, 0, 0, 0, 0, 0, 0, 0);
+  const __m256i pack = _mm256_setr_epi8(                       //
+      2, 1, 0, 6, 5, 4, 10, 9, 8, 14, 13, 12, -1, -1, -1, -1,  //
+      2, 1, 0, 6, 5, 4, 10, 9, 8, 14, 13, 12, -1, -1, -1, -1);
+  const __m256i lanes = _mm256_setr_epi32(0, 1, 2, 4, 5, 6, 7, 7);
+  const __m256i mask_2f = _mm256_set1_epi8(0x2f);
+  __m256i bad = _mm256_setzero_si256();
+  for (size_t b = 0; b < blocks; ++b, src += 32, dst += 24) {
+    __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(src));
+    // Bit 5 kept by the mask does not matter to pshufb, bit 7 (which zeroes) is cleared.
+    const __m256i hi_nibbles = _mm256_and_si256(_mm256_srli_epi32(v, 4), mask_2f);
+    const __m256i lo_nibbles = _mm256_and_si256(v, mask_2f);
+    bad = _mm256_or_si256(bad, _mm256_and_si256(_mm256_shuffle_epi8(lut_lo, lo_nibbles),
+                                                _mm256_shuffle_epi8(lut_hi, hi_nibbles)));
+    const __m256i roll =
+        _mm256_shuffle_epi8(lut_roll, _mm256_add_epi8(_mm256_cmpeq_epi8(v, mask_2f), hi_nibbles));
+    v = _mm256_add_epi8(v, roll);
+    // Four 6-bit values per 32-bit word into 24 bits, then 12 bytes per 128-bit lane.
+    v = _mm256_maddubs_epi16(v, _mm256_set1_epi32(0x01400140));
+    v = _mm256_madd_epi16(v, _mm256_set1_epi32(0x00011000));
+    v = _mm256_permutevar8x32_epi32(_mm256_shuffle_epi8(v, pack), lanes);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(dst), _mm256_castsi256_si128(v));
+    _mm_storel_epi64(reinterpret_cast<__m128i*>(dst + 16), _mm256_extracti128_si256(v, 1));
+  }
+  return _mm256_testz_si256(bad, bad) != 0;
+}
+#endif
 
-bool Base64DecodeInto(std::string_view in, std::string& out) {
+// Base64DecodeInto at `start` (<= out.size()), with the bulk of the quads decoded by AVX2 when
+// `simd` (and the CPU has it). Resizing straight to the decoded size fills only bytes the
+// buffer did not have yet (a reused one mostly has them).
+bool DecodeAt(std::string_view in, std::string& out, size_t start, bool simd) {
   if (in.size() % 4 != 0) return false;
-  out.clear();
-  if (in.empty()) return true;
+  if (in.empty()) {
+    out.resize(start);
+    return true;
+  }
   const size_t pad = in.back() != '=' ? 0 : in[in.size() - 2] != '=' ? 1 : 2;
-  out.resize(in.size() / 4 * 3 - pad);
+  out.resize(start + in.size() / 4 * 3 - pad);
   const auto* src = reinterpret_cast<const unsigned char*>(in.data());
-  auto* dst = reinterpret_cast<unsigned char*>(out.data());
-  const size_t full = in.size() / 4 - (pad != 0 ? 1 : 0);
+  auto* dst = reinterpret_cast<unsigned char*>(out.data() + start);
+  size_t full = in.size() / 4 - (pad != 0 ? 1 : 0);
+#if BG_BASE64_AVX2
+  if (simd && internal::CpuHasAvx2() && full >= 8) {
+    const size_t blocks = full / 8;
+    if (!DecodeBlocksAvx2(src, blocks, dst)) return false;
+    src += 32 * blocks;
+    dst += 24 * blocks;
+    full -= 8 * blocks;
+  }
+#endif
   uint32_t bad = 0;
   for (size_t q = 0; q < full; ++q, src += 4, dst += 3) {
     const uint32_t v = kQuad0[src[0]] | kQuad1[src[1]] | kQuad2[src[2]] | kQuad3[src[3]];
@@ -82,6 +149,36 @@ bool Base64DecodeInto(std::string_view in, std::string& out) {
   dst[0] = static_cast<unsigned char>(v >> 16);
   dst[1] = static_cast<unsigned char>(v >> 8);
   return true;
+}
+
+}  // namespace
+
+namespace internal {
+
+bool CpuHasAvx2() {
+#if BG_BASE64_AVX2
+  static const bool has = [] {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") != 0;
+  }();
+  return has;
+#else
+  return false;
+#endif
+}
+
+bool Base64DecodeIntoPortable(std::string_view b64, std::string& out, size_t offset) {
+  return DecodeAt(b64, out, offset, /*simd=*/false);
+}
+
+}  // namespace internal
+
+bool Base64DecodeInto(std::string_view in, std::string& out) {
+  return DecodeAt(in, out, 0, /*simd=*/true);
+}
+
+bool Base64DecodeInto(std::string_view in, std::string& out, size_t offset) {
+  return DecodeAt(in, out, offset, /*simd=*/true);
 }
 
 

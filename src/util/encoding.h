@@ -25,8 +25,19 @@ bool IsIpAddress(std::string_view text);
 // zero); anything else is refused, so every byte string has one accepted encoding.
 std::optional<std::string> Base64Decode(std::string_view b64);
 // The same into a caller's buffer (reused across calls by the log verifier); false on refusal.
+// Long inputs are decoded 32 characters at a time with AVX2 where the CPU has it.
 bool Base64DecodeInto(std::string_view b64, std::string& out);
+// The same from out[offset] on (offset <= out.size()): out's first `offset` bytes are kept and
+// its size becomes offset + the decoded size. False on refusal, leaving out's bytes from
+// `offset` on unspecified.
+bool Base64DecodeInto(std::string_view b64, std::string& out, size_t offset);
 std::string Base64UrlEncode(std::string_view bytes);
 std::optional<std::string> Base64UrlDecode(std::string_view b64);
+
+namespace internal {
+// For tests: whether Base64DecodeInto uses AVX2 here, and the same decoder without it.
+bool CpuHasAvx2();
+bool Base64DecodeIntoPortable(std::string_view b64, std::string& out, size_t offset);
+}  // namespace internal
 
 }  // namespace bg

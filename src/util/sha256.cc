@@ -11,9 +11,10 @@ namespace {
 
 // OpenSSL 3 looks the algorithm up again on every EVP_DigestInit_ex(EVP_sha256()) and
 // EVP_MD_CTX_new allocates; for the short inputs the audit log hashes (two per leaf) that
-// overhead was larger than the hashing itself. So: fetch the implementation once, keep one
-// context per thread, and re-initialise it with EVP_DigestInit_ex2 (which reuses the
-// provider's state when the digest is unchanged).
+// overhead was larger than the hashing itself. So: fetch the implementation once and keep two
+// contexts per thread, one initialised once and one that each hash starts as a copy of it
+// (EVP_MD_CTX_copy_ex: OpenSSL 3.0's EVP_DigestInit_ex2 frees and re-creates the provider's
+// state every time, which costs more than copying it).
 const EVP_MD* Sha256Md() {
   static EVP_MD* const md = [] {
     EVP_MD* m = EVP_MD_fetch(nullptr, "SHA256", nullptr);
@@ -26,19 +27,31 @@ const EVP_MD* Sha256Md() {
 struct CtxFree {
   void operator()(EVP_MD_CTX* ctx) const { EVP_MD_CTX_free(ctx); }
 };
+using Ctx = std::unique_ptr<EVP_MD_CTX, CtxFree>;
 
-EVP_MD_CTX* ThreadContext() {
-  thread_local const std::unique_ptr<EVP_MD_CTX, CtxFree> ctx(EVP_MD_CTX_new());
-  if (ctx == nullptr) std::abort();
-  return ctx.get();
+struct ThreadContexts {
+  ThreadContexts() : initialised(EVP_MD_CTX_new()), work(EVP_MD_CTX_new()) {
+    if (initialised == nullptr || work == nullptr ||
+        EVP_DigestInit_ex2(initialised.get(), Sha256Md(), nullptr) != 1) {
+      std::abort();
+    }
+  }
+  Ctx initialised;
+  Ctx work;
+};
+
+// A context ready for the first update of a new hash.
+EVP_MD_CTX* FreshContext() {
+  thread_local const ThreadContexts contexts;
+  if (EVP_MD_CTX_copy_ex(contexts.work.get(), contexts.initialised.get()) != 1) std::abort();
+  return contexts.work.get();
 }
 
 }  // namespace
 
 Digest Sha256Parts(std::initializer_list<std::string_view> parts) {
   Digest out{};
-  EVP_MD_CTX* ctx = ThreadContext();
-  if (EVP_DigestInit_ex2(ctx, Sha256Md(), nullptr) != 1) std::abort();
+  EVP_MD_CTX* ctx = FreshContext();
   for (std::string_view p : parts) {
     if (EVP_DigestUpdate(ctx, p.data(), p.size()) != 1) std::abort();
   }

@@ -98,6 +98,31 @@ TEST(EncodingTest, Base64EncodeAppendWritesWhatBase64EncodeWrites) {
   }
 }
 
+TEST(EncodingTest, Base64DecodeIntoAnOffsetKeepsWhatIsBeforeIt) {
+  std::string bytes;
+  std::string reused("\x00", 1);
+  for (int n = 0; n < 100; ++n) {
+    std::string out("\x00prefix and more", 16);
+    ASSERT_TRUE(Base64DecodeInto(Base64Encode(bytes), out, 7)) << n;
+    EXPECT_EQ(out, std::string("\x00prefix", 7) + bytes) << n;
+    // A buffer reused from a longer or a shorter decoding.
+    ASSERT_TRUE(Base64DecodeInto(Base64Encode(bytes), reused, 1)) << n;
+    EXPECT_EQ(reused, std::string("\x00", 1) + bytes) << n;
+    std::string into = "junk that is longer than some of the decoded strings";
+    ASSERT_TRUE(Base64DecodeInto(Base64Encode(bytes), into)) << n;
+    EXPECT_EQ(into, bytes) << n;
+    bytes += static_cast<char>((n * 151 + 7) & 0xff);
+  }
+  std::string out = "kept";
+  EXPECT_FALSE(Base64DecodeInto("Zm9vYh==", out, 4));
+  EXPECT_FALSE(Base64DecodeInto("Zm9", out, 4));
+  EXPECT_EQ(out.substr(0, 4), "kept");
+  EXPECT_TRUE(Base64DecodeInto("", out, 4));
+  EXPECT_EQ(out, "kept");
+  EXPECT_TRUE(Base64DecodeInto("", out, 2));
+  EXPECT_EQ(out, "ke");
+}
+
 TEST(EncodingTest, DecimalU64IsCanonicalAndBounded) {
   EXPECT_EQ(ParseDecimalU64("0"), 0u);
   EXPECT_EQ(ParseDecimalU64("42"), 42u);
@@ -156,6 +181,54 @@ TEST(EncodingTest, Base64DecodeAgreesWithLibsodiumAndCanonicalForm) {
     }
   }
   EXPECT_GT(accepted, 20000);
+}
+
+// The AVX2 step (32 characters at a time, where the CPU has it) against the portable decoder:
+// the same verdict and bytes for encodings long enough to take it, with every byte value put
+// at every position of a block, and with padding and lengths around the block size.
+TEST(EncodingTest, Base64DecodeTakesTheSameInputsWithAndWithoutAvx2) {
+  if (!internal::CpuHasAvx2()) GTEST_SKIP() << "no AVX2 here: one decoder only";
+  auto same = [](const std::string& in) {
+    std::string fast = "p", portable = "p";
+    const bool fast_ok = Base64DecodeInto(in, fast, 1);
+    const bool portable_ok = internal::Base64DecodeIntoPortable(in, portable, 1);
+    EXPECT_EQ(fast_ok, portable_ok) << "\"" << in << "\"";
+    if (fast_ok && portable_ok) {
+      EXPECT_EQ(fast, portable) << in;
+    }
+    return portable_ok;
+  };
+  std::mt19937 rng(11);
+  int accepted = 0, refused = 0;
+  for (size_t n = 0; n <= 200; ++n) {
+    std::string bytes(n, '\0');
+    for (char& c : bytes) c = static_cast<char>(rng());
+    const std::string text = Base64Encode(bytes);
+    ASSERT_TRUE(same(text));
+    EXPECT_EQ(Base64Decode(text), bytes);
+    ++accepted;
+    // Every byte value at a few positions of the first and the last block.
+    for (size_t pos : {size_t{0}, size_t{13}, size_t{31}, text.size() / 2, text.size() - 3,
+                       text.size() - 2, text.size() - 1}) {
+      if (pos >= text.size()) continue;
+      for (int c = 0; c < 256; ++c) {
+        std::string changed = text;
+        changed[pos] = static_cast<char>(c);
+        (same(changed) ? accepted : refused)++;
+      }
+    }
+  }
+  // Every position of a 96-character encoding, by the characters near the alphabet's edges.
+  const std::string text = Base64Encode(std::string(72, '\x5a'));
+  for (size_t pos = 0; pos < text.size(); ++pos) {
+    for (char c : std::string_view("@AZ[`az{/0+,9:=\x7f\x80\xff\x00 ", 20)) {
+      std::string changed = text;
+      changed[pos] = c;
+      (same(changed) ? accepted : refused)++;
+    }
+  }
+  EXPECT_GT(accepted, 10000);
+  EXPECT_GT(refused, 100000);
 }
 
 TEST(SecretTest, ComparesAndWipes) {
