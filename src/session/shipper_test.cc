@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <filesystem>
+#include <thread>
 #include <fstream>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -184,13 +185,17 @@ TEST_F(ShipperTest, ASpoolRemovedFromOutsideIsReportedAsLostNotRetriedForever) {
   auto s = Start();
   s->Begin("{}");
   for (int i = 0; i < 3; ++i) s->Put(C(i, "[0, \"o\", \"x\"]\n"));
-  EXPECT_FALSE(s->Drain(std::chrono::milliseconds(200)));
+  // Until all three are on disk (no deadline: a loaded machine may take its time; a hang is the
+  // test runner's timeout). The server is down, so none goes up.
+  while (s->stats().spooled < 3) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  EXPECT_FALSE(s->Drain(std::chrono::milliseconds(0)));
   ASSERT_EQ(Files(), 3u);
   std::filesystem::remove_all(root_ + "/ses_1");
   server_.down = false;
   // Before the fix the shipper found nothing to upload, reset its backoff and tried again at
   // once, forever (a recorder seen at 25% CPU for an hour); now it stops and says what is lost.
-  EXPECT_FALSE(s->Drain(std::chrono::seconds(30)));
+  while (s->stats().lost == 0) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  EXPECT_FALSE(s->Drain(std::chrono::milliseconds(0)));
   EXPECT_EQ(s->stats().lost, 3);
   EXPECT_EQ(s->stats().uploaded, 0);
   std::lock_guard lock(notices_mu_);
