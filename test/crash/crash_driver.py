@@ -128,6 +128,8 @@ class Server:
         self.proc = None
         self.port = None
         self.pids = []  # every server started, in order
+        self.spawned_at = []  # wall time each was spawned
+        self.by_pid = {}  # pid -> indexes into pids
         self.started_at = []  # wall time each began to listen
         self.ctx = None
 
@@ -146,6 +148,7 @@ class Server:
                 err.write("--- start on port %d\n" % port)
                 err.flush()
                 err_offset = err.tell()
+                spawned = time.time()
                 p = subprocess.Popen([self.bg, "serve", "--config", self.config, "--listen",
                                       "127.0.0.1:%d" % port],
                                      stdin=subprocess.DEVNULL, stdout=out, stderr=err,
@@ -170,7 +173,9 @@ class Server:
                 time.sleep(0.01)
             if p.poll() is None:
                 self.proc, self.port = p, port
+                self.by_pid.setdefault(p.pid, []).append(len(self.pids))
                 self.pids.append(p.pid)
+                self.spawned_at.append(spawned)
                 self.started_at.append(time.time())
                 if self.ctx is None:
                     self.ctx = ssl.create_default_context(
@@ -179,6 +184,15 @@ class Server:
                     return None, ""
                 return
         fail("no free port for the server after 5 tries")
+
+    def lifetime_of(self, pid, t):
+        """Which server (its index in pids) made a connector call recorded with `pid` at `t`:
+        pids are reused (pid_max may be 32768), so the latest one of that pid spawned before t."""
+        k = None
+        for i in self.by_pid.get(pid, []):
+            if self.spawned_at[i] <= t:
+                k = i
+        return k
 
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
@@ -834,36 +848,39 @@ class Checker:
     # -- the connector: nothing granted twice, nothing granted without the log knowing --
     def check_connector_history(self):
         obs = self.obs
-        lifetime = {pid: k for k, pid in enumerate(self.server.pids)}
         regrants = 0
         for rid, calls in self.conn.calls.items():
             revoked = False
-            grant_pids = []
+            grant_lifetimes = []
             for action, pid, t in calls:
                 if action == "revoke":
                     revoked = True
                     continue
                 if revoked:
                     fail("%s granted at the connector after its revocation: %s" % (rid, calls))
-                if pid not in lifetime:
+                k = self.server.lifetime_of(pid, t)
+                if k is None:
                     fail("%s granted by an unknown process %d" % (rid, pid))
-                if pid in grant_pids:
+                if k in grant_lifetimes:
                     if self.strict_once:
-                        fail("%s granted twice by one server (pid %d): %s" % (rid, pid, calls))
+                        fail("%s granted twice by one server (#%d, pid %d): %s" % (
+                            rid, k, pid, calls))
                 else:
-                    grant_pids.append(pid)
-                k = lifetime[pid]
+                    grant_lifetimes.append(k)
                 # Granted again by a later server although an earlier one had recorded the grant:
                 # a real double grant (a repeat is promised only when the outcome was not stored).
                 if k < len(obs.starts):
                     before = [i for i in obs.grant_ok.get(rid, []) if i < obs.starts[k]]
                     if before:
                         fail("%s granted again by server #%d although connector.grant ok was "
-                             "logged at %d before it started (leaf %d)" % (rid, k, before[0],
-                                                                           obs.starts[k]))
+                             "logged at %d before it started (leaf %d); calls %s, servers %s" % (
+                                 rid, k, before[0], obs.starts[k], calls,
+                                 [(i, self.server.pids[i], self.server.spawned_at[i])
+                                  for i in sorted({self.server.lifetime_of(p, t) or 0
+                                                   for _, p, t in calls})]))
                 if not any(obs.has(rid, e) for e in APPROVAL_EVENTS):
                     fail("%s granted at the connector without an approval in the log" % rid)
-            regrants += max(0, len(grant_pids) - 1)
+            regrants += max(0, len(grant_lifetimes) - 1)
         self.stats["regrants_after_crash"] = regrants
 
     def _get(self, rid):
@@ -927,7 +944,7 @@ class Checker:
             if r["state"] == "expired" and rid not in self.expiry_seen:
                 ends = parse_time(r["ends_at"])
                 _, pid, revoked_at = [c for c in self.conn.calls[rid] if c[0] == "revoke"][0]
-                up_since = self.server.started_at[self.server.pids.index(pid)]
+                up_since = self.server.started_at[self.server.lifetime_of(pid, revoked_at)]
                 lag = revoked_at - max(ends, up_since)
                 if lag > SETTLE_DEADLINE:
                     fail("%s was revoked at the connector %.0f s after its end, by a server up"
