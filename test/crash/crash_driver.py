@@ -560,7 +560,7 @@ class Driver:
                 return True
             if st == 409:
                 # No longer possible (the grant ended, a retried approval after the request was
-                # approved): not acknowledged, nothing to retry.
+                # approved): not acknowledged, nothing to retry; the request's state must say so.
                 self.m.counts["refused_409"] += 1
                 msg = out.get("error", {}).get("message", "") if isinstance(out, dict) else ""
                 key = "%s: %s" % (action, msg)
@@ -571,9 +571,25 @@ class Driver:
                     r.revoke_resolved = True
                 else:
                     r.cancel_resolved = True
-                return True
+        if st == 409:
+            self._explained_409(r, action, out)
+            return True
         self._unexpected("%s %s as %s" % (action, r.rid, user), st, out)
         return True
+
+    # A 409 is explained when the request has left the states the action applies to.
+    APPLIES_TO = {"approve": ("pending",), "cancel": ("pending",), "revoke": ("approved", "active")}
+
+    def _explained_409(self, r, action, out):
+        self.m.begin()
+        try:
+            st, now = self.api.call("GET", "/v1/requests/%s" % r.rid, None, self.tokens[AUDITOR])
+        except (Unsent, Unknown):
+            return  # the server went down meanwhile: the checks after the restart see the state
+        finally:
+            self.m.end()
+        if st == 200 and now["state"] in self.APPLIES_TO[action]:
+            fail("%s of %s refused with 409 while it is %s: %r" % (action, r.rid, now["state"], out))
 
     def pick_kind(self):
         return self.rng.choices(["t1_expire", "t2_expire", "t1_revoke", "t2_revoke", "t2_cancel"],
