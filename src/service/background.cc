@@ -7,7 +7,7 @@
 
 namespace bg::service {
 
-Scheduler::Scheduler(const Clock& clock, std::function<void(const store::TimerRecord&)> fire)
+Scheduler::Scheduler(const Clock& clock, Fire fire)
     : clock_(clock), fire_(std::move(fire)), thread_([this] { Loop(); }) {}
 
 Scheduler::~Scheduler() { Stop(); }
@@ -24,9 +24,22 @@ void Scheduler::Stop() {
 void Scheduler::Add(const std::vector<store::TimerRecord>& timers) {
   {
     std::lock_guard lock(mu_);
-    for (const auto& t : timers) heap_.push(t);
+    for (const auto& t : timers) heap_.push({ToUnixSeconds(t.at) * 1'000'000, t, 0});
   }
   cv_.notify_all();
+}
+
+void Scheduler::Retry(const store::TimerRecord& t, int attempt) {
+  const int64_t due_us = clock_.NowMicros() + RetryDelay(attempt).count() * 1'000'000;
+  {
+    std::lock_guard lock(mu_);
+    heap_.push({due_us, t, attempt});
+  }
+  cv_.notify_all();
+}
+
+Seconds Scheduler::RetryDelay(int attempt) {
+  return std::min(Seconds(int64_t{1} << std::clamp(attempt - 1, 0, 3)), Seconds(5));
 }
 
 size_t Scheduler::Pending() const {
@@ -41,7 +54,7 @@ void Scheduler::Loop() {
       cv_.wait(lock);
       continue;
     }
-    const int64_t due_us = ToUnixSeconds(heap_.top().at) * 1'000'000;
+    const int64_t due_us = heap_.top().due_us;
     const int64_t now_us = clock_.NowMicros();
     if (now_us < due_us) {
       // Wake at the due time, or earlier when a sooner timer arrives. Capped so that a clock
@@ -50,13 +63,13 @@ void Scheduler::Loop() {
       cv_.wait_for(lock, wait);
       continue;
     }
-    std::vector<store::TimerRecord> due;
-    while (!heap_.empty() && ToUnixSeconds(heap_.top().at) * 1'000'000 <= now_us) {
+    std::vector<Entry> due;
+    while (!heap_.empty() && heap_.top().due_us <= now_us) {
       due.push_back(heap_.top());
       heap_.pop();
     }
     lock.unlock();
-    for (const auto& t : due) fire_(t);
+    for (const auto& e : due) fire_(e.timer, e.attempt);
     lock.lock();
   }
 }

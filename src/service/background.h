@@ -15,28 +15,41 @@
 namespace bg::service {
 
 // Holds every durable timer in memory (loaded at start, fed by the writer after each commit)
-// and calls `fire` on its own thread once a timer's time has come.
+// and calls `fire(timer, attempt)` on its own thread once a timer's time has come (attempt 0).
+// A timer whose firing could not be stored (the store was full or failing) is handed back with
+// Retry and fires again later, its record (and so its `at`) unchanged.
 class Scheduler {
  public:
-  Scheduler(const Clock& clock, std::function<void(const store::TimerRecord&)> fire);
+  using Fire = std::function<void(const store::TimerRecord&, int attempt)>;
+  Scheduler(const Clock& clock, Fire fire);
   ~Scheduler();
   void Add(const std::vector<store::TimerRecord>& timers);
+  // Fires `t` again, as `attempt` (1 for the first retry), RetryDelay(attempt) from now.
+  void Retry(const store::TimerRecord& t, int attempt);
+  // 1s, 2s, 4s, then 5s: a grant whose end passed while the store failed ends within seconds
+  // of the store's recovery.
+  static Seconds RetryDelay(int attempt);
   void Stop();
   size_t Pending() const;
 
  private:
+  struct Entry {
+    int64_t due_us;  // when it fires: the timer's `at`, or the time of its retry
+    store::TimerRecord timer;
+    int attempt;
+  };
   struct Later {
-    bool operator()(const store::TimerRecord& a, const store::TimerRecord& b) const {
-      return a.at != b.at ? a.at > b.at : a.id > b.id;
+    bool operator()(const Entry& a, const Entry& b) const {
+      return a.due_us != b.due_us ? a.due_us > b.due_us : a.timer.id > b.timer.id;
     }
   };
   void Loop();
 
   const Clock& clock_;
-  std::function<void(const store::TimerRecord&)> fire_;
+  Fire fire_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  std::priority_queue<store::TimerRecord, std::vector<store::TimerRecord>, Later> heap_;
+  std::priority_queue<Entry, std::vector<Entry>, Later> heap_;
   bool stopping_ = false;
   std::thread thread_;
 };

@@ -177,9 +177,10 @@ Status Service::Start() {
   int64_t next_id = 1;
   for (const auto& t : timers) next_id = std::max(next_id, t.id + 1);
   if (mode_ == Mode::kServer) {
-    scheduler_ = std::make_unique<Scheduler>(clock_, [this](const store::TimerRecord& t) {
-      workflow_->OnTimerFired(t);
-    });
+    scheduler_ =
+        std::make_unique<Scheduler>(clock_, [this](const store::TimerRecord& t, int attempt) {
+          workflow_->OnTimerFired(t, [this, t, attempt] { scheduler_->Retry(t, attempt + 1); });
+        });
   }
   writer_ = std::make_unique<Writer>(*store_, *audit_, clock_, next_id,
                                      [this](const std::vector<store::TimerRecord>& ts) {

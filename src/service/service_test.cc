@@ -1,5 +1,7 @@
 // The shell end to end with the real SQLite store: workflow through the writer, durable timers,
 // the outbox, login, and fail-closed behaviour when the store refuses to commit.
+#include "service/service.h"
+
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -13,10 +15,10 @@
 
 #include "audit/event.h"
 #include "auth/totp.h"
-#include "service/audit_log.h"
 #include "service/attestations.h"
+#include "service/audit_log.h"
+#include "service/background.h"
 #include "service/reviews.h"
-#include "service/service.h"
 #include "test/fakes/fake_clock.h"
 
 namespace bg::service {
@@ -70,8 +72,12 @@ class FailingStore final : public store::Store {
  public:
   explicit FailingStore(std::unique_ptr<store::Store> inner) : inner_(std::move(inner)) {}
   std::atomic<bool> fail{false};
+  std::atomic<int> refused_timer_firings{0};  // refused commits that would have removed a timer
   Status Commit(const store::WriteBatch& b) override {
-    if (fail) return Error::Unavailable("disk full");
+    if (fail) {
+      if (!b.timers_deleted.empty()) ++refused_timer_firings;
+      return Error::Unavailable("disk full");
+    }
     return inner_->Commit(b);
   }
   Result<std::optional<core::Request>> GetRequest(const RequestId& id) override { return inner_->GetRequest(id); }
@@ -393,6 +399,31 @@ TEST_F(ServiceTest, NothingIsGrantedWhenTheAuditRecordCannotBeWritten) {
   // The writer recovers: the same approval now goes through.
   ASSERT_TRUE(Call([&](auto cb) { svc_->Approve(dave, created->id, "", cb); }).has_value());
   WaitFor(alice, created->id, RequestState::kActive);
+}
+
+// A grant whose end comes while the store cannot be written (a full disk) cannot expire then;
+// once the store recovers it expires (and its revocation is queued) without a restart. The timer
+// fired once and failed: it must be tried again, not forgotten until the next start.
+TEST_F(ServiceTest, AnExpiryThatCouldNotBeStoredIsRetriedOnceTheStoreRecovers) {
+  auto alice = AddAndLogin("alice", {Role::kRequester});
+  core::CreateCommand ro = DbaCommand();
+  ro.privilege = "read_only";
+  auto created = Call([&](auto cb) { svc_->Create(alice, ro, cb); });
+  ASSERT_TRUE(created.has_value()) << created.error().ToString();
+  WaitFor(alice, created->id, RequestState::kActive);
+  failing_->fail = true;
+  clock_.Advance(std::chrono::minutes(31));
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (failing_->refused_timer_firings == 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_GT(failing_->refused_timer_firings, 0) << "the expiry never fired";
+  EXPECT_EQ(svc_->Get(alice, created->id)->state, RequestState::kActive);
+  failing_->fail = false;
+  clock_.Advance(Scheduler::RetryDelay(1));  // the retry waits on the service's clock
+  core::Request expired = WaitFor(alice, created->id, RequestState::kExpired);
+  EXPECT_EQ(expired.state, RequestState::kExpired);
+  EXPECT_EQ(CountEvents("request.expired"), 1);
 }
 
 TEST_F(ServiceTest, ASystemAlertIsLoggedAndPushedToTheSecurityContacts) {

@@ -315,7 +315,7 @@ Result<std::vector<core::Request>> RequestWorkflow::List(const core::Actor& acto
 
 // ---- timers and jobs ----
 
-void RequestWorkflow::OnTimerFired(const store::TimerRecord& t) {
+void RequestWorkflow::OnTimerFired(const store::TimerRecord& t, std::function<void()> failed) {
   auto pol = effects_.policy();
   const int64_t due_us = ToUnixSeconds(t.at) * 1'000'000;
   auto fn = [this, pol, t, due_us](Tx& tx) -> Status {
@@ -337,13 +337,14 @@ void RequestWorkflow::OnTimerFired(const store::TimerRecord& t) {
     }
     return Ok();
   };
-  writer_.Submit({std::move(fn), [t](Status s) {
-                     if (!s) {
-                       log::Error("timer.failed", {{"timer", t.id},
-                                                   {"request_id", t.request.value()},
-                                                   {"error", s.error().ToString()}});
-                     }
-                   }});
+  writer_.Submit({std::move(fn), [t, failed = std::move(failed)](Status s) {
+                    if (!s) {
+                      log::Error("timer.failed", {{"timer", t.id},
+                                                  {"request_id", t.request.value()},
+                                                  {"error", s.error().ToString()}});
+                      if (failed) failed();
+                    }
+                  }});
 }
 
 Status RequestWorkflow::RecordJobOutcome(Tx& tx, const store::OutboxJob& job, core::JobKind kind,

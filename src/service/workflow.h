@@ -56,8 +56,10 @@ class RequestWorkflow {
   Result<std::vector<core::Request>> List(const core::Actor& actor, store::RequestFilter filter,
                                           bool mine);
 
-  // A durable timer came due: its transition (core::OnTimer), and the timer goes.
-  void OnTimerFired(const store::TimerRecord& t);
+  // A durable timer came due: its transition (core::OnTimer), and the timer goes. When that
+  // cannot be stored (the store is full or failing) the timer stays in the store and `failed`
+  // runs on the writer thread, so that the caller fires it again (Scheduler::Retry).
+  void OnTimerFired(const store::TimerRecord& t, std::function<void()> failed = nullptr);
   // What a connector's answer to `job` means (core::OnJobOutcome), staged in `tx` with its
   // audit event, the job's retry or removal, and the transition (GrantRunner's record).
   Status RecordJobOutcome(Tx& tx, const store::OutboxJob& job, core::JobKind kind,
