@@ -1369,6 +1369,16 @@ TEST_F(DrillApiTest, ATierTwoDrillWaitsForARealApproval) {
   EXPECT_EQ(row["approvals"][0]["count"], 1);
   EXPECT_EQ(row["time_to_access"]["count"], 1);
   EXPECT_TRUE(row["last_success"].is_string());
+  // Drills are apart in statistics: carol's approval and the drill's request count with the
+  // drills, not with the real requests and approvals.
+  const std::string metrics = svc_->metrics().Render();
+  for (const char* line : {"breakglass_approvals_total{decision=\"approve\"} 0\n",
+                           "breakglass_drill_approvals_total{decision=\"approve\"} 1\n",
+                           "breakglass_requests{state=\"revoked\"} 0\n",
+                           "breakglass_drill_requests{state=\"revoked\"} 1\n",
+                           "breakglass_grants_active 0\n"}) {
+    EXPECT_NE(metrics.find(line), std::string::npos) << line << " in\n" << metrics;
+  }
 }
 
 TEST_F(DrillApiTest, AFailedUseIsTheDrillsResultAndTheGrantStillEnds) {

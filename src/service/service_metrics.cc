@@ -25,6 +25,11 @@ void ServiceMetrics::Register(metrics::Registry& registry, Service& service) {
   decisions = OrNull(registry.AddCounter("breakglass_approvals_total",
                                          "Approver decisions recorded, by decision.",
                                          {"decision"}));
+  drill_decisions = OrNull(registry.AddCounter(
+      "breakglass_drill_approvals_total",
+      "Approver decisions recorded on drills' requests, by decision (not counted in "
+      "breakglass_approvals_total).",
+      {"decision"}));
   connector_calls = OrNull(registry.AddCounter(
       "breakglass_connector_calls_total", "Connector grant/revoke calls by outcome.",
       {"kind", "outcome"}));
@@ -34,39 +39,44 @@ void ServiceMetrics::Register(metrics::Registry& registry, Service& service) {
   }
   for (const char* d : {"approve", "deny"}) {
     if (decisions) decisions->Inc({d}, 0);
+    if (drill_decisions) drill_decisions->Inc({d}, 0);
   }
   expiry_lag = OrNull(registry.AddHistogram(
       "breakglass_expiry_lag_seconds",
       "Delay between a grant's end time and the commit of its expiry.",
       {0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 1, 2, 5, 10, 30}));
-  OrNull(registry.AddGaugeCallback(
-      "breakglass_requests", "Stored requests by state.", {"state"},
-      [&service] {
-        std::vector<metrics::Sample> out;
-        for (auto s : {core::RequestState::kPending, core::RequestState::kApproved,
-                       core::RequestState::kActive, core::RequestState::kExpired,
-                       core::RequestState::kRevoked, core::RequestState::kDenied,
-                       core::RequestState::kCancelled, core::RequestState::kTimedOut}) {
-          out.push_back({{std::string(core::ToString(s))}, 0});
-        }
-        auto counts = service.store().CountRequestsByState();
-        if (counts) {
-          for (const auto& [state, n] : *counts) {
-            for (auto& sample : out) {
-              if (sample.labels[0] == state) sample.value = static_cast<double>(n);
-            }
-          }
-        }
-        return out;
-      }));
-  OrNull(registry.AddGaugeCallback("breakglass_grants_active", "Grants active right now.", [&service] {
-    auto counts = service.store().CountRequestsByState();
-    if (!counts) return 0.0;
-    for (const auto& [state, n] : *counts) {
-      if (state == "active") return static_cast<double>(n);
+  // Requests by state: drills' requests (`drills`) or all others, every state present.
+  auto by_state = [&service](bool drills) {
+    std::vector<metrics::Sample> out;
+    for (auto s : {core::RequestState::kPending, core::RequestState::kApproved,
+                   core::RequestState::kActive, core::RequestState::kExpired,
+                   core::RequestState::kRevoked, core::RequestState::kDenied,
+                   core::RequestState::kCancelled, core::RequestState::kTimedOut}) {
+      out.push_back({{std::string(core::ToString(s))}, 0});
     }
-    return 0.0;
-  }));
+    if (auto counts = service.store().CountRequestsByState(drills)) {
+      for (const auto& [state, n] : *counts) {
+        for (auto& sample : out) {
+          if (sample.labels[0] == state) sample.value = static_cast<double>(n);
+        }
+      }
+    }
+    return out;
+  };
+  OrNull(registry.AddGaugeCallback("breakglass_requests",
+                                   "Stored requests by state (drills' requests not included).",
+                                   {"state"}, [by_state] { return by_state(false); }));
+  OrNull(registry.AddGaugeCallback("breakglass_drill_requests",
+                                   "Stored requests of drills, by state.", {"state"},
+                                   [by_state] { return by_state(true); }));
+  OrNull(registry.AddGaugeCallback(
+      "breakglass_grants_active", "Grants active right now (drills' grants not included).",
+      [by_state] {
+        for (const auto& sample : by_state(false)) {
+          if (sample.labels[0] == "active") return sample.value;
+        }
+        return 0.0;
+      }));
   OrNull(registry.AddGaugeCallback(
       "breakglass_reviews_overdue", "Open post-incident reviews past their deadline.",
       [&service] {

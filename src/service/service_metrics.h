@@ -12,6 +12,8 @@ class Service;
 struct ServiceMetrics {
   metrics::Counter* logins = nullptr;           // breakglass_logins_total{outcome}
   metrics::Counter* decisions = nullptr;        // breakglass_approvals_total{decision}
+  // Drills are apart in statistics: their decisions count here, not in `decisions`.
+  metrics::Counter* drill_decisions = nullptr;  // breakglass_drill_approvals_total{decision}
   metrics::Counter* connector_calls = nullptr;  // breakglass_connector_calls_total{kind,outcome}
   metrics::Histogram* expiry_lag = nullptr;     // breakglass_expiry_lag_seconds
 
@@ -19,8 +21,8 @@ struct ServiceMetrics {
   void CountLogin(const std::string& outcome) {
     if (logins) logins->Inc({outcome});
   }
-  void CountDecision(const std::string& decision) {
-    if (decisions) decisions->Inc({decision});
+  void CountDecision(const std::string& decision, bool drill) {
+    if (metrics::Counter* c = drill ? drill_decisions : decisions) c->Inc({decision});
   }
   void CountConnectorCall(const std::string& kind, bool ok) {
     if (connector_calls) connector_calls->Inc({kind, ok ? "ok" : "error"});

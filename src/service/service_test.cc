@@ -84,7 +84,7 @@ class FailingStore final : public store::Store {
   Result<std::vector<core::Request>> ListRequests(const store::RequestFilter& f) override { return inner_->ListRequests(f); }
   Result<std::vector<core::Request>> ListOpenRequests() override { return inner_->ListOpenRequests(); }
   Result<int64_t> CountRequestsSince(const std::string& r, Timestamp s, int64_t n) override { return inner_->CountRequestsSince(r, s, n); }
-  Result<std::vector<std::pair<std::string, int64_t>>> CountRequestsByState() override { return inner_->CountRequestsByState(); }
+  Result<std::vector<std::pair<std::string, int64_t>>> CountRequestsByState(bool drills) override { return inner_->CountRequestsByState(drills); }
   Result<std::optional<store::UserRecord>> GetUser(const std::string& n) override { return inner_->GetUser(n); }
   Result<std::vector<store::UserRecord>> ListUsers() override { return inner_->ListUsers(); }
   Result<std::optional<store::TokenRecord>> GetToken(const std::string& h) override { return inner_->GetToken(h); }

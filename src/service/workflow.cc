@@ -14,8 +14,8 @@
 namespace bg::service {
 
 namespace {
-void CountDecision(ServiceMetrics* m, const std::string& decision) {
-  if (m) m->CountDecision(decision);
+void CountDecision(ServiceMetrics* m, const std::string& decision, const core::Request& r) {
+  if (m) m->CountDecision(decision, !r.drill_id.empty());
 }
 void ObserveExpiryLag(ServiceMetrics* m, double seconds) {
   if (m) m->ObserveExpiryLag(seconds);
@@ -226,7 +226,7 @@ void RequestWorkflow::Approve(const core::Actor& actor, RequestId id, std::strin
   }
   if (RefusedForRecordingCredential(actor, cb)) return;
   cb = [this, cb = std::move(cb)](Result<core::Request> r) {
-    if (r) CountDecision(metrics_, "approve");
+    if (r) CountDecision(metrics_, "approve", *r);
     cb(std::move(r));
   };
   Decide(actor, std::move(id), "approve", std::move(totp), std::move(passkey),
@@ -245,7 +245,7 @@ void RequestWorkflow::Deny(const core::Actor& actor, RequestId id, std::string r
   }
   if (RefusedForRecordingCredential(actor, cb)) return;
   cb = [this, cb = std::move(cb)](Result<core::Request> r) {
-    if (r) CountDecision(metrics_, "deny");
+    if (r) CountDecision(metrics_, "deny", *r);
     cb(std::move(r));
   };
   Decide(actor, std::move(id), "deny", std::move(totp), std::move(passkey),
@@ -329,7 +329,9 @@ void RequestWorkflow::OnTimerFired(const store::TimerRecord& t, std::function<vo
     tx.DeleteTimer(t.id);
     if (changed) {
       core::Request r = effects_.ApplyTransition(tx, tr, current->version);
-      if (t.kind == core::TimerKind::kExpiry && r.state == core::RequestState::kExpired) {
+      // Drills are apart in statistics: their expiry is not a grant's lag.
+      if (t.kind == core::TimerKind::kExpiry && r.state == core::RequestState::kExpired &&
+          r.drill_id.empty()) {
         tx.AfterCommit([this, due_us] {
           ObserveExpiryLag(metrics_, static_cast<double>(clock_.NowMicros() - due_us) / 1e6);
         });

@@ -25,7 +25,7 @@ struct Table {
   std::string_view serial = {};  // the column a sequence numbers: moved past the largest copied
 };
 
-// Every table of the schema (version 10, the same on both backends), in an order where a
+// Every table of the schema (version 11, the same on both backends), in an order where a
 // reader never meets a row that refers to one not yet copied (sessions before their chunks).
 const std::vector<Table>& Tables() {
   static const std::vector<Table> kTables = {
@@ -37,7 +37,8 @@ const std::vector<Table>& Tables() {
         {"created_at", 'i'},
         {"ends_at", 'i'},
         {"version", 'i'},
-        {"body", 't'}},
+        {"body", 't'},
+        {"drill", 'i'}},
        "seq",
        true,
        "seq"},

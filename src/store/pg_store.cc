@@ -196,6 +196,13 @@ CREATE INDEX drills_by_resource ON drills(resource, started_at, id);
 CREATE INDEX drills_ok ON drills(resource, finished_at) WHERE state = 'ok';
 )sql";
 
+// Version 11 (as on sqlite): a request says whether it is a drill's.
+constexpr std::string_view kV11 = R"sql(
+ALTER TABLE requests ADD COLUMN drill BIGINT NOT NULL DEFAULT 0;
+UPDATE requests SET drill = 1 WHERE (body::jsonb) ? 'drill_id';
+CREATE INDEX requests_by_drill_state ON requests(drill, state);
+)sql";
+
 void Add(Params& p, const Value& v) {
   if (std::holds_alternative<std::monostate>(v)) {
     p.Null();
@@ -239,7 +246,7 @@ Result<int> ApplyMigrations(Connection& c) {
       c.ExecScript("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT PRIMARY KEY, "
                    "applied_at BIGINT NOT NULL)",
                    "create schema_version"));
-  const std::vector<std::pair<int, std::string_view>> migrations = {{kBaselineVersion, kBaseline}};
+  const std::vector<std::pair<int, std::string_view>> migrations = {{kBaselineVersion, kBaseline}, {11, kV11}};
   const int newest = migrations.back().first;
   for (const auto& [version, script] : migrations) {
     BG_TRY(c.ExecScript("BEGIN", "schema migration"));
@@ -367,7 +374,7 @@ void WriteRequest(PgSteps& steps, const WriteBatch::RequestWrite& w) {
   values.emplace_back(w.expected_version);
   Step& s = steps.Add(
       "UPDATE requests SET requester = $2, state = $3, created_at = $4, ends_at = $5, "
-      "version = $6, body = $7 WHERE id = $1 AND version = $8",
+      "version = $6, body = $7, drill = $8 WHERE id = $1 AND version = $9",
       ParamsOf(values), fmt::format("update request '{}'", id));
   const int64_t expected = w.expected_version;
   s.check = PgSteps::One([id, expected] {
@@ -908,14 +915,15 @@ Result<int64_t> PgStore::CountRequestsSince(const std::string& requester, Timest
   return r.Int(0, 0);
 }
 
-Result<std::vector<std::pair<std::string, int64_t>>> PgStore::CountRequestsByState() {
+Result<std::vector<std::pair<std::string, int64_t>>> PgStore::CountRequestsByState(bool drills) {
   static constexpr core::RequestState kAll[] = {
       core::RequestState::kPending,   core::RequestState::kApproved, core::RequestState::kActive,
       core::RequestState::kExpired,   core::RequestState::kRevoked,  core::RequestState::kDenied,
       core::RequestState::kCancelled, core::RequestState::kTimedOut};
   std::vector<std::pair<std::string, int64_t>> out;
   for (core::RequestState s : kAll) out.emplace_back(std::string(StoredName(s)), 0);
-  BG_ASSIGN_OR_RETURN(Rows r, Read("SELECT state, COUNT(*) FROM requests GROUP BY state", Params(),
+  BG_ASSIGN_OR_RETURN(Rows r, Read("SELECT state, COUNT(*) FROM requests WHERE drill = $1 GROUP BY state",
+                                   Params().Int(drills ? 1 : 0),
                                    "count requests by state"));
   for (int i = 0; i < r.size(); ++i) {
     BG_ASSIGN_OR_RETURN(core::RequestState s, ParseStoredState(r.Text(i, 0), "requests.state"));

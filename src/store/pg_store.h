@@ -43,7 +43,7 @@ class PgStore final : public Store {
   Result<std::vector<core::Request>> ListOpenRequests() override;
   Result<int64_t> CountRequestsSince(const std::string& requester, Timestamp since,
                                      int64_t at_most) override;
-  Result<std::vector<std::pair<std::string, int64_t>>> CountRequestsByState() override;
+  Result<std::vector<std::pair<std::string, int64_t>>> CountRequestsByState(bool drills) override;
 
   Result<std::optional<UserRecord>> GetUser(const std::string& name) override;
   Result<std::vector<UserRecord>> ListUsers() override;

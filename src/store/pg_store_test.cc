@@ -142,6 +142,42 @@ class PgLeaseTest : public ::testing::Test {
   std::string db_;
 };
 
+// Schema version 11 marks the drill requests stored before it from their body (issue 15:
+// drills apart in statistics), on PostgreSQL as on sqlite.
+TEST_F(PgLeaseTest, MigrationElevenMarksTheDrillRequestsAlreadyStored) {
+  {
+    auto s = Open();
+    ASSERT_NE(s, nullptr);
+    WriteBatch b;
+    core::Request real, drill;
+    real.id = RequestId("req_real");
+    drill.id = RequestId("req_drill");
+    drill.drill_id = "drill-7";
+    for (core::Request* r : {&real, &drill}) {
+      r->requester = "alice";
+      r->state = core::RequestState::kActive;
+      b.requests.push_back({*r, 0});
+    }
+    ASSERT_TRUE(s->Commit(b).has_value());
+  }
+  {
+    auto admin = pg::Connection::Open({pg_test::Spec(db_), std::nullopt});
+    ASSERT_TRUE(admin.has_value()) << admin.error().ToString();
+    ASSERT_TRUE((*admin)
+                    ->ExecScript("DROP INDEX requests_by_drill_state; ALTER TABLE requests DROP "
+                                 "COLUMN drill; DELETE FROM schema_version WHERE version >= 11",
+                                 "back to version 10")
+                    .has_value());
+  }
+  auto s = Open();
+  ASSERT_NE(s, nullptr);
+  auto real = s->CountRequestsByState(false), drills = s->CountRequestsByState(true);
+  ASSERT_TRUE(real.has_value() && drills.has_value());
+  std::map<std::string, int64_t> r(real->begin(), real->end()), d(drills->begin(), drills->end());
+  EXPECT_EQ(r["active"], 1);
+  EXPECT_EQ(d["active"], 1);
+}
+
 TEST_F(PgLeaseTest, AStandbyWaitsAndTakesOverWithTheNextToken) {
   auto active = Open();
   auto standby = Open();

@@ -39,8 +39,10 @@ inline Error Context(const Error& e, std::string_view what) {
 
 // ---- requests -------------------------------------------------------------------------------
 
+// `drill` (1 for a drill's request, else 0) keeps drills apart in statistics (metrics); readers
+// take the request from `body`.
 inline constexpr std::string_view kRequestColumns =
-    "id, requester, state, created_at, ends_at, version, body";
+    "id, requester, state, created_at, ends_at, version, body, drill";
 
 inline std::vector<Value> RequestValues(const core::Request& r, int64_t version) {
   return {r.id.value(),
@@ -49,7 +51,8 @@ inline std::vector<Value> RequestValues(const core::Request& r, int64_t version)
           ToUnixSeconds(r.created_at),
           Opt(r.ends_at),
           version,
-          EncodeRequestBody(r)};
+          EncodeRequestBody(r),
+          int64_t{r.drill_id.empty() ? 0 : 1}};
 }
 
 template <typename Row>

@@ -82,8 +82,8 @@ Status WriteRequest(Connection& conn, const WriteBatch::RequestWrite& w) {
     BG_ASSIGN_OR_RETURN(
         Stmt ins,
         conn.Prepare(
-            "INSERT INTO requests(id, requester, state, created_at, ends_at, version, body) "
-            "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"));
+            "INSERT INTO requests(id, requester, state, created_at, ends_at, version, body, drill) "
+            "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"));
     BindValues(ins, rows::RequestValues(r, 1));
     Status s = ins.Run();
     if (!s && s.error().code() == ErrorCode::kConflict) {
@@ -95,8 +95,8 @@ Status WriteRequest(Connection& conn, const WriteBatch::RequestWrite& w) {
   BG_ASSIGN_OR_RETURN(
       Stmt upd,
       conn.Prepare("UPDATE requests SET requester = ?2, state = ?3, created_at = ?4, ends_at = ?5, "
-                   "version = ?6, body = ?7 WHERE id = ?1 AND version = ?8"));
-  BindValues(upd, rows::RequestValues(r, w.expected_version + 1)).Bind(8, w.expected_version);
+                   "version = ?6, body = ?7, drill = ?8 WHERE id = ?1 AND version = ?9"));
+  BindValues(upd, rows::RequestValues(r, w.expected_version + 1)).Bind(9, w.expected_version);
   Status s = upd.Run();
   if (!s) return Context(s.error(), fmt::format("update request '{}'", r.id.value()));
   if (upd.Changes() == 1) return Ok();
@@ -580,7 +580,8 @@ Result<int64_t> SqliteStore::CountRequestsSince(const std::string& requester, Ti
   return row ? q.Int(0) : int64_t{0};
 }
 
-Result<std::vector<std::pair<std::string, int64_t>>> SqliteStore::CountRequestsByState() {
+Result<std::vector<std::pair<std::string, int64_t>>> SqliteStore::CountRequestsByState(
+    bool drills) {
   static constexpr core::RequestState kAll[] = {
       core::RequestState::kPending,   core::RequestState::kApproved, core::RequestState::kActive,
       core::RequestState::kExpired,   core::RequestState::kRevoked,  core::RequestState::kDenied,
@@ -588,7 +589,8 @@ Result<std::vector<std::pair<std::string, int64_t>>> SqliteStore::CountRequestsB
   std::vector<std::pair<std::string, int64_t>> out;
   for (core::RequestState s : kAll) out.emplace_back(std::string(StoredName(s)), 0);
   BG_ASSIGN_OR_RETURN(auto conn, readers_.Get());
-  BG_ASSIGN_OR_RETURN(Stmt q, conn->Prepare("SELECT state, COUNT(*) FROM requests GROUP BY state"));
+  BG_ASSIGN_OR_RETURN(Stmt q, conn->Prepare("SELECT state, COUNT(*) FROM requests WHERE drill = ?1 GROUP BY state"));
+  q.Bind(1, int64_t{drills ? 1 : 0});
   for (;;) {
     BG_ASSIGN_OR_RETURN(bool row, q.Step());
     if (!row) break;

@@ -262,8 +262,9 @@ class Store {
   // Counts at most `at_most` (so a burst check stays cheap however many requests exist).
   virtual Result<int64_t> CountRequestsSince(const std::string& requester, Timestamp since,
                                              int64_t at_most) = 0;
-  // {state name -> count}, for /metrics.
-  virtual Result<std::vector<std::pair<std::string, int64_t>>> CountRequestsByState() = 0;
+  // {state name -> count}, for /metrics: of drills' requests (`drills`), or of all others.
+  virtual Result<std::vector<std::pair<std::string, int64_t>>> CountRequestsByState(
+      bool drills) = 0;
 
   virtual Result<std::optional<UserRecord>> GetUser(const std::string& name) = 0;
   virtual Result<std::vector<UserRecord>> ListUsers() = 0;

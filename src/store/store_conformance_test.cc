@@ -686,7 +686,7 @@ TEST_P(StoreConformanceTest, CountsRequestsBySinceAndByState) {
   EXPECT_EQ(*store_->CountRequestsSince("carol", T(0), 100), 0);
   EXPECT_EQ(*store_->CountRequestsSince("alice", T(0), 2), 2);  // capped
 
-  auto counts = store_->CountRequestsByState();
+  auto counts = store_->CountRequestsByState(false);
   ASSERT_TRUE(counts.has_value()) << counts.error().ToString();
   std::map<std::string, int64_t> m(counts->begin(), counts->end());
   EXPECT_EQ(m.size(), 8u);  // every state, zero or not
@@ -694,6 +694,39 @@ TEST_P(StoreConformanceTest, CountsRequestsBySinceAndByState) {
   EXPECT_EQ(m["active"], 2);
   EXPECT_EQ(m["timed_out"], 1);
   EXPECT_EQ(m["denied"], 0);
+}
+
+// Drills are apart in statistics (issue 15): a drill's request counts with the drills only, and
+// stays there when it changes.
+TEST_P(StoreConformanceTest, DrillRequestsAreCountedApart) {
+  WriteBatch b;
+  b.requests.push_back({MinimalRequest("r1", "alice", 10, RequestState::kActive), 0});
+  core::Request drill = MinimalRequest("d1", "alice", 11, RequestState::kPending);
+  drill.drill_id = "drill-1";
+  b.requests.push_back({drill, 0});
+  MustCommit(b);
+  auto counted = [&](bool drills) {
+    auto c = store_->CountRequestsByState(drills);
+    EXPECT_TRUE(c.has_value()) << c.error().ToString();
+    return c ? std::map<std::string, int64_t>(c->begin(), c->end())
+             : std::map<std::string, int64_t>{};
+  };
+  auto real = counted(false), drills = counted(true);
+  EXPECT_EQ(drills.size(), 8u);
+  EXPECT_EQ(real["active"], 1);
+  EXPECT_EQ(real["pending"], 0);
+  EXPECT_EQ(drills["pending"], 1);
+  EXPECT_EQ(drills["active"], 0);
+
+  WriteBatch u;
+  drill.state = RequestState::kActive;
+  u.requests.push_back({drill, 1});
+  MustCommit(u);
+  real = counted(false);
+  drills = counted(true);
+  EXPECT_EQ(real["active"], 1);
+  EXPECT_EQ(drills["active"], 1);
+  EXPECT_EQ(drills["pending"], 0);
 }
 
 TEST_P(StoreConformanceTest, TimersGetIdsAndAreDeleted) {

@@ -9,6 +9,7 @@ sleep 4
 curl -sf --cacert "$BREAKGLASS_CACERT" "$BREAKGLASS_SERVER/metrics" >"$WORK/metrics.txt"
 promtool check metrics <"$WORK/metrics.txt" || fail "promtool refused /metrics"
 for m in breakglass_requests breakglass_approvals_total breakglass_grants_active \
+         breakglass_drill_requests breakglass_drill_approvals_total \
          breakglass_expiry_lag_seconds_bucket breakglass_http_request_duration_seconds_bucket \
          breakglass_reviews_overdue 'breakglass_reviews{state="open"}'; do
   grep -q "^$m" "$WORK/metrics.txt" || fail "missing $m"
