@@ -16,6 +16,7 @@
 
 #include "store/pg_test_util.h"
 #include "store/store.h"
+#include "store/store_test_util.h"
 
 namespace bg::store {
 namespace {
@@ -148,17 +149,7 @@ TEST_F(PgLeaseTest, MigrationElevenMarksTheDrillRequestsAlreadyStored) {
   {
     auto s = Open();
     ASSERT_NE(s, nullptr);
-    WriteBatch b;
-    core::Request real, drill;
-    real.id = RequestId("req_real");
-    drill.id = RequestId("req_drill");
-    drill.drill_id = "drill-7";
-    for (core::Request* r : {&real, &drill}) {
-      r->requester = "alice";
-      r->state = core::RequestState::kActive;
-      b.requests.push_back({*r, 0});
-    }
-    ASSERT_TRUE(s->Commit(b).has_value());
+    ASSERT_TRUE(s->Commit(store_test::RealAndDrillRequests()).has_value());
   }
   {
     auto admin = pg::Connection::Open({pg_test::Spec(db_), std::nullopt});
@@ -171,11 +162,7 @@ TEST_F(PgLeaseTest, MigrationElevenMarksTheDrillRequestsAlreadyStored) {
   }
   auto s = Open();
   ASSERT_NE(s, nullptr);
-  auto real = s->CountRequestsByState(false), drills = s->CountRequestsByState(true);
-  ASSERT_TRUE(real.has_value() && drills.has_value());
-  std::map<std::string, int64_t> r(real->begin(), real->end()), d(drills->begin(), drills->end());
-  EXPECT_EQ(r["active"], 1);
-  EXPECT_EQ(d["active"], 1);
+  store_test::ExpectRealAndDrillCountedApart(*s);
 }
 
 TEST_F(PgLeaseTest, AStandbyWaitsAndTakesOverWithTheNextToken) {

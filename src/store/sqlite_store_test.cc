@@ -13,6 +13,7 @@
 #include <optional>
 
 #include "store/migrations.h"
+#include "store/store_test_util.h"
 
 namespace bg::store {
 namespace {
@@ -190,28 +191,14 @@ TEST_F(SqliteStoreTest, MigrationElevenMarksTheDrillRequestsAlreadyStored) {
   {
     auto s = MustOpen();
     ASSERT_NE(s, nullptr);
-    WriteBatch b;
-    core::Request real, drill;
-    real.id = RequestId("req_real");
-    drill.id = RequestId("req_drill");
-    drill.drill_id = "drill-7";
-    for (core::Request* r : {&real, &drill}) {
-      r->requester = "alice";
-      r->state = core::RequestState::kActive;
-      b.requests.push_back({*r, 0});
-    }
-    ASSERT_TRUE(s->Commit(b).has_value());
+    ASSERT_TRUE(s->Commit(store_test::RealAndDrillRequests()).has_value());
   }
   RawExec("DROP INDEX requests_by_drill_state");
   RawExec("ALTER TABLE requests DROP COLUMN drill");
   RawExec("DELETE FROM schema_version WHERE version >= 11");
   auto s = MustOpen();
   ASSERT_NE(s, nullptr);
-  auto real = s->CountRequestsByState(false), drills = s->CountRequestsByState(true);
-  ASSERT_TRUE(real.has_value() && drills.has_value());
-  std::map<std::string, int64_t> r(real->begin(), real->end()), d(drills->begin(), drills->end());
-  EXPECT_EQ(r["active"], 1);
-  EXPECT_EQ(d["active"], 1);
+  store_test::ExpectRealAndDrillCountedApart(*s);
   EXPECT_EQ(RawQuery("SELECT id FROM requests WHERE drill = 1"), "req_drill");
 }
 
