@@ -1372,11 +1372,11 @@ TEST_F(DrillApiTest, ATierTwoDrillWaitsForARealApproval) {
   // Drills are apart in statistics: carol's approval and the drill's request count with the
   // drills, not with the real requests and approvals.
   const std::string metrics = svc_->metrics().Render();
-  for (const char* line : {"breakglass_approvals_total{decision=\"approve\"} 0\n",
-                           "breakglass_drill_approvals_total{decision=\"approve\"} 1\n",
-                           "breakglass_requests{state=\"revoked\"} 0\n",
-                           "breakglass_drill_requests{state=\"revoked\"} 1\n",
-                           "breakglass_grants_active 0\n"}) {
+  for (const char* line :
+       {"breakglass_approvals_total{decision=\"approve\"} 0\n",
+        "breakglass_drill_approvals_total{decision=\"approve\"} 1\n",
+        "breakglass_requests{state=\"revoked\"} 0\n",
+        "breakglass_drill_requests{state=\"revoked\"} 1\n", "breakglass_grants_active 0\n"}) {
     EXPECT_NE(metrics.find(line), std::string::npos) << line << " in\n" << metrics;
   }
 }

@@ -48,10 +48,10 @@ void ServiceMetrics::Register(metrics::Registry& registry, Service& service) {
   // Requests by state: drills' requests (`drills`) or all others, every state present.
   auto by_state = [&service](bool drills) {
     std::vector<metrics::Sample> out;
-    for (auto s : {core::RequestState::kPending, core::RequestState::kApproved,
-                   core::RequestState::kActive, core::RequestState::kExpired,
-                   core::RequestState::kRevoked, core::RequestState::kDenied,
-                   core::RequestState::kCancelled, core::RequestState::kTimedOut}) {
+    for (auto s :
+         {core::RequestState::kPending, core::RequestState::kApproved, core::RequestState::kActive,
+          core::RequestState::kExpired, core::RequestState::kRevoked, core::RequestState::kDenied,
+          core::RequestState::kCancelled, core::RequestState::kTimedOut}) {
       out.push_back({{std::string(core::ToString(s))}, 0});
     }
     if (auto counts = service.store().CountRequestsByState(drills)) {
@@ -69,14 +69,14 @@ void ServiceMetrics::Register(metrics::Registry& registry, Service& service) {
   OrNull(registry.AddGaugeCallback("breakglass_drill_requests",
                                    "Stored requests of drills, by state.", {"state"},
                                    [by_state] { return by_state(true); }));
-  OrNull(registry.AddGaugeCallback(
-      "breakglass_grants_active", "Grants active right now (drills' grants not included).",
-      [by_state] {
-        for (const auto& sample : by_state(false)) {
-          if (sample.labels[0] == "active") return sample.value;
-        }
-        return 0.0;
-      }));
+  OrNull(registry.AddGaugeCallback("breakglass_grants_active",
+                                   "Grants active right now (drills' grants not included).",
+                                   [by_state] {
+                                     for (const auto& sample : by_state(false)) {
+                                       if (sample.labels[0] == "active") return sample.value;
+                                     }
+                                     return 0.0;
+                                   }));
   OrNull(registry.AddGaugeCallback(
       "breakglass_reviews_overdue", "Open post-incident reviews past their deadline.",
       [&service] {

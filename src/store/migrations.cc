@@ -253,8 +253,8 @@ CREATE INDEX requests_by_drill_state ON requests(drill, state);
 )sql";
 
 const std::vector<std::string_view>& Migrations() {
-  static const std::vector<std::string_view> kMigrations = {kV1, kV2, kV3, kV4, kV5,
-                                                            kV6, kV7, kV8, kV9, kV10, kV11};
+  static const std::vector<std::string_view> kMigrations = {kV1, kV2, kV3, kV4,  kV5, kV6,
+                                                            kV7, kV8, kV9, kV10, kV11};
   return kMigrations;
 }
 

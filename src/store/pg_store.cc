@@ -246,7 +246,8 @@ Result<int> ApplyMigrations(Connection& c) {
       c.ExecScript("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT PRIMARY KEY, "
                    "applied_at BIGINT NOT NULL)",
                    "create schema_version"));
-  const std::vector<std::pair<int, std::string_view>> migrations = {{kBaselineVersion, kBaseline}, {11, kV11}};
+  const std::vector<std::pair<int, std::string_view>> migrations = {{kBaselineVersion, kBaseline},
+                                                                    {11, kV11}};
   const int newest = migrations.back().first;
   for (const auto& [version, script] : migrations) {
     BG_TRY(c.ExecScript("BEGIN", "schema migration"));
@@ -922,9 +923,9 @@ Result<std::vector<std::pair<std::string, int64_t>>> PgStore::CountRequestsBySta
       core::RequestState::kCancelled, core::RequestState::kTimedOut};
   std::vector<std::pair<std::string, int64_t>> out;
   for (core::RequestState s : kAll) out.emplace_back(std::string(StoredName(s)), 0);
-  BG_ASSIGN_OR_RETURN(Rows r, Read("SELECT state, COUNT(*) FROM requests WHERE drill = $1 GROUP BY state",
-                                   Params().Int(drills ? 1 : 0),
-                                   "count requests by state"));
+  BG_ASSIGN_OR_RETURN(Rows r,
+                      Read("SELECT state, COUNT(*) FROM requests WHERE drill = $1 GROUP BY state",
+                           Params().Int(drills ? 1 : 0), "count requests by state"));
   for (int i = 0; i < r.size(); ++i) {
     BG_ASSIGN_OR_RETURN(core::RequestState s, ParseStoredState(r.Text(i, 0), "requests.state"));
     out[static_cast<size_t>(s)].second = r.Int(i, 1);

@@ -1,6 +1,5 @@
 // The PostgreSQL storage spec, without a server; the serve lease against a real one (skipped
 // without BG_TEST_POSTGRES, see store/pg_test_util.h; the conformance suite has the rest).
-#include "store/migrate.h"
 #include "store/pg_store.h"
 
 #include <fmt/format.h>
@@ -14,6 +13,7 @@
 #include <map>
 #include <thread>
 
+#include "store/migrate.h"
 #include "store/pg_test_util.h"
 #include "store/store.h"
 #include "store/store_test_util.h"
@@ -143,9 +143,12 @@ class PgLeaseTest : public ::testing::Test {
   std::string db_;
 };
 
+// Schema migrations on a database of the test's own (the lease tests' fixture).
+class PgMigrateSchemaTest : public PgLeaseTest {};
+
 // Schema version 11 marks the drill requests stored before it from their body (issue 15:
 // drills apart in statistics), on PostgreSQL as on sqlite.
-TEST_F(PgLeaseTest, MigrationElevenMarksTheDrillRequestsAlreadyStored) {
+TEST_F(PgMigrateSchemaTest, MigrationElevenMarksTheDrillRequestsAlreadyStored) {
   {
     auto s = Open();
     ASSERT_NE(s, nullptr);

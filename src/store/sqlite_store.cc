@@ -589,7 +589,9 @@ Result<std::vector<std::pair<std::string, int64_t>>> SqliteStore::CountRequestsB
   std::vector<std::pair<std::string, int64_t>> out;
   for (core::RequestState s : kAll) out.emplace_back(std::string(StoredName(s)), 0);
   BG_ASSIGN_OR_RETURN(auto conn, readers_.Get());
-  BG_ASSIGN_OR_RETURN(Stmt q, conn->Prepare("SELECT state, COUNT(*) FROM requests WHERE drill = ?1 GROUP BY state"));
+  BG_ASSIGN_OR_RETURN(
+      Stmt q,
+      conn->Prepare("SELECT state, COUNT(*) FROM requests WHERE drill = ?1 GROUP BY state"));
   q.Bind(1, int64_t{drills ? 1 : 0});
   for (;;) {
     BG_ASSIGN_OR_RETURN(bool row, q.Step());
