@@ -9,8 +9,11 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <condition_variable>
 #include <filesystem>
 #include <iostream>
+#include <mutex>
+#include <thread>
 
 #include "api/api.h"
 #include "api/connector_routes.h"
@@ -40,52 +43,88 @@
 namespace bg::cli {
 namespace {
 
-// Exit status of a server that lost its serve lease to another (EX_TEMPFAIL): its supervisor
-// restarts it, and it waits as a standby.
+// Exit status of a server that lost the background lease to another (EX_TEMPFAIL): its
+// supervisor restarts it, and it serves on without the background work.
 constexpr int kLeaseLost = 75;
 
-// PostgreSQL: one server at a time serves an installation (PgStore::HoldServeLease). Waits as a
-// standby while another one serves, until it holds the lease or SIGINT/SIGTERM stops it
-// (then false). Losing the lease later ends this process at once: nothing more is written.
-Result<bool> HoldServeLease(store::PgStore& pg, const sigset_t& signals) {
-  char host[256] = {0};
-  gethostname(host, sizeof host - 1);
-  const std::string me = fmt::format("{} pid {}", host, ::getpid());
-  bool stopped = false;
-  int64_t waits = 0;
-  Status held = pg.HoldServeLease(
-      me,
-      [&](const std::string& holder) {
-        // Said at once, then once a minute.
-        if (waits++ % 60 == 0) {
-          log::Info("server.standby",
-                    {{"message", "another server serves this installation: waiting to take over"},
-                     {"holder", holder}});
-        }
-        struct timespec wait = {1, 0};
-        for (;;) {
-          const int sig = sigtimedwait(&signals, nullptr, &wait);
-          if (sig == SIGINT || sig == SIGTERM) {
-            stopped = true;
-            return false;
-          }
-          if (sig < 0) return true;  // a second passed
-        }
-      },
-      [](const std::string& why) {
-        log::Error("server.lease_lost",
-                   {{"message", "this server lost its serve lease: stopping at once, nothing more "
-                                "is written"},
-                    {"error", why}});
-        spdlog::default_logger()->flush();
-        std::_Exit(kLeaseLost);
-      });
-  if (!held && stopped) return false;
-  if (!held) return held.error();
-  log::Info("server.lease", {{"holder", me}, {"token", pg.lease_token()}});
-  return true;
-}
+// PostgreSQL: every server of an installation serves the API; one at a time does the
+// background work (timers, the outbox, checkpoints, sinks, periodic checks), the one holding
+// the installation's lease (PgStore::HoldServeLease). On a thread of its own: waits while
+// another server holds the lease, then calls `take_over` (again each second until it succeeds).
+// Losing the lease later ends this process at once, before it writes anything more.
+class BackgroundLease {
+ public:
+  BackgroundLease(store::PgStore& pg, std::function<Status()> take_over)
+      : thread_([this, &pg, take_over = std::move(take_over)] { Run(pg, take_over); }) {}
+  ~BackgroundLease() { Stop(); }
 
+  // Stops waiting; a lease held stays held until the process ends.
+  void Stop() {
+    {
+      std::lock_guard lock(mu_);
+      stopping_ = true;
+    }
+    cv_.notify_all();
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  // Waits about a second; false once Stop was called.
+  bool Pause() {
+    std::unique_lock lock(mu_);
+    cv_.wait_for(lock, std::chrono::seconds(1), [this] { return stopping_; });
+    return !stopping_;
+  }
+
+  void Run(store::PgStore& pg, const std::function<Status()>& take_over) {
+    char host[256] = {0};
+    gethostname(host, sizeof host - 1);
+    const std::string me = fmt::format("{} pid {}", host, ::getpid());
+    int64_t waits = 0;
+    for (;;) {
+      Status held = pg.HoldServeLease(
+          me,
+          [&](const std::string& holder) {
+            // Said at once, then once a minute.
+            if (waits++ % 60 == 0) {
+              log::Info("server.standby",
+                        {{"message", "another server does the background work: serving the API, "
+                                     "ready to take the background work over"},
+                         {"holder", holder}});
+            }
+            return Pause();
+          },
+          [](const std::string& why) {
+            log::Error("server.lease_lost",
+                       {{"message", "this server lost the background lease: stopping at once, "
+                                    "nothing more is written"},
+                        {"error", why}});
+            spdlog::default_logger()->flush();
+            std::_Exit(kLeaseLost);
+          });
+      if (held) break;
+      {
+        std::lock_guard lock(mu_);
+        if (stopping_) return;  // stopped while waiting
+      }
+      log::Warn("server.lease_failed", {{"error", held.error().message()}});
+      if (!Pause()) return;
+    }
+    log::Info("server.lease", {{"holder", me}, {"token", pg.lease_token()}});
+    for (;;) {
+      Status s = take_over();
+      if (s) return;
+      log::Error("server.background_failed",
+                 {{"error", s.error().message()}, {"outcome", "trying again in a second"}});
+      if (!Pause()) return;
+    }
+  }
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stopping_ = false;
+  std::thread thread_;  // last: starts once the rest is made
+};
 
 struct ServeFlags {
   LocalConfigFlags local;
@@ -246,14 +285,8 @@ int RunServe(Globals& g, const ServeFlags& f) {
     Fail(g, opened.error());
     return g.exit_code;
   }
-  if (auto* pg = dynamic_cast<store::PgStore*>(opened->get())) {
-    auto held = HoldServeLease(*pg, signals);
-    if (!held) {
-      Fail(g, held.error());
-      return g.exit_code;
-    }
-    if (!*held) return 0;  // stopped while a standby
-  }
+  // Replicas on one PostgreSQL database: the background work waits for the lease.
+  auto* pg = dynamic_cast<store::PgStore*>(opened->get());
 
   auto metrics = std::make_shared<metrics::Registry>();
   auto svc = service::Service::Open(*config, SystemClock::Get(), metrics,
@@ -283,10 +316,10 @@ int RunServe(Globals& g, const ServeFlags& f) {
     return g.exit_code;
   }
   if (!(*sinks)->empty()) {
-    (*sinks)->Start();
+    if (!pg) (*sinks)->Start();
     (*svc)->SubscribeAudit([s = sinks->get()](int64_t, const std::string&) { s->Wake(); });
   }
-  if (auto s = (*svc)->Start(); !s) {
+  if (auto s = (*svc)->Start(/*background=*/pg == nullptr); !s) {
     Fail(g, s.error());
     return g.exit_code;
   }
@@ -298,7 +331,7 @@ int RunServe(Globals& g, const ServeFlags& f) {
       **svc, [](const std::string& url, const std::string& note) {
         return notify::HttpPost(url, "text/plain; charset=utf-8", note);
       });
-  checkpointer->Start();
+  if (!pg) checkpointer->Start();
   if (config->demo) {
     if (auto s = EnsureDemoUsers(**svc, config->data_dir); !s) {
       Fail(g, s.error());
@@ -375,6 +408,16 @@ int RunServe(Globals& g, const ServeFlags& f) {
   std::cout << std::flush;
   log::Info("server.listening",
             {{"address", fmt::format("{}:{}", host, (*server)->port())}, {"tls", opts.tls}});
+  std::unique_ptr<BackgroundLease> lease;
+  if (pg) {
+    lease = std::make_unique<BackgroundLease>(
+        *pg, [svc = svc->get(), cp = checkpointer.get(), sk = sinks->get()]() -> Status {
+          BG_TRY(svc->StartBackground());
+          cp->Start();
+          sk->Start();
+          return Ok();
+        });
+  }
   for (;;) {
     int sig = 0;
     sigwait(&signals, &sig);
@@ -389,6 +432,7 @@ int RunServe(Globals& g, const ServeFlags& f) {
   }
   log::Info("server.stopping");
   (*server)->Stop();
+  if (lease) lease->Stop();
   health.Stop();
   (*svc)->Stop();
   // After the service: the last checkpoint and the sinks cover "server.stopped".

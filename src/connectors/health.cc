@@ -101,7 +101,7 @@ Result<std::vector<ProbeStatus>> ConnectorHealth::ProbeNow(const std::string& na
     }
     spdlog::log(s.ok ? spdlog::level::debug : spdlog::level::warn,
                 "{{\"event\":\"connector.probe\",\"connector\":\"{}\",\"ok\":{}}}", n, s.ok);
-    if (newly_failing && service_.Ready()) {
+    if (newly_failing && service_.Ready() && service_.RunsBackground()) {
       if (auto st = service_.RaiseAlert("probe_failed", s.error, {{"connector", n}}); !st) {
         spdlog::error("{{\"event\":\"connector.probe_alert_failed\",\"connector\":\"{}\"}}", n);
       }

@@ -216,7 +216,7 @@ Status AuditFollower::DeliverUpTo(int64_t end) {
   while (next_ < end) {
     BG_ASSIGN_OR_RETURN(auto leaves, store_.AuditLeaves(next_, std::min(end, next_ + kPage)));
     if (leaves.empty()) return Error::Internal(fmt::format("no audit leaf {} in the store", next_));
-    for (const std::string& leaf : leaves) deliver_(next_++, leaf);
+    for (const std::string& leaf : leaves) deliver_(next_++, leaf, true);
   }
   return Ok();
 }
@@ -226,7 +226,7 @@ void AuditFollower::OnCommitted(int64_t index, const std::string& leaf) {
   if (index < next_) return;  // already delivered by a poll
   // Leaves before it that another process appended: from the store first, in order.
   if (index > next_ && !DeliverUpTo(index).has_value()) return;  // the next poll retries
-  deliver_(index, leaf);
+  deliver_(index, leaf, false);
   next_ = index + 1;
 }
 
@@ -237,6 +237,7 @@ Status AuditFollower::Poll() {
     std::lock_guard lock(mu_);
     BG_TRY(DeliverUpTo(size));
   }
+  if (!store_mark_.load()) return Ok();
   return StoreMark();
 }
 
@@ -260,9 +261,18 @@ void AuditFollower::Start(std::chrono::milliseconds interval) {
       held.unlock();
       if (auto s = Poll(); !s) log::Warn("audit.follow_failed", {{"error", s.error().message()}});
       held.lock();
-      cv_.wait_for(held, interval, [this] { return stopping_; });
+      cv_.wait_for(held, interval, [this] { return stopping_ || woken_; });
+      woken_ = false;
     }
   });
+}
+
+void AuditFollower::Wake() {
+  {
+    std::lock_guard lock(thread_mu_);
+    woken_ = true;
+  }
+  cv_.notify_all();
 }
 
 void AuditFollower::Stop() {

@@ -3,6 +3,7 @@
 // master key), and proofs read from the store.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <functional>
@@ -115,7 +116,9 @@ class AuditLog {
 // a crash may repeat leaves after the last stored mark. Thread-safe.
 class AuditFollower {
  public:
-  using Deliver = std::function<void(int64_t index, const std::string& leaf)>;
+  // `from_store`: read from the store (another process or replica appended it), not handed over
+  // by this process's writer.
+  using Deliver = std::function<void(int64_t index, const std::string& leaf, bool from_store)>;
   static constexpr char kForwardedMeta[] = "audit.forwarded";
   // Reads the mark (or the log's size) as the first index to deliver.
   static Result<std::unique_ptr<AuditFollower>> Open(store::Store& store, AuditLog& log,
@@ -128,8 +131,13 @@ class AuditFollower {
   Status Poll();
   // Polls every `interval` on a thread of its own until Stop(), which polls a last time.
   void Start(std::chrono::milliseconds interval);
+  // The next poll runs now (the store said it changed).
+  void Wake();
   void Stop();
   int64_t next() const;
+  // Whether Poll stores the mark (kForwardedMeta): by one process of an installation only (the
+  // replica that does the background work), so that replicas do not overwrite each other's.
+  void set_store_mark(bool on) { store_mark_.store(on); }
 
  private:
   AuditFollower(store::Store& store, AuditLog& log, Deliver deliver, int64_t next,
@@ -146,6 +154,8 @@ class AuditFollower {
   std::mutex thread_mu_;
   std::condition_variable cv_;
   bool stopping_ = false;
+  bool woken_ = false;
+  std::atomic<bool> store_mark_{true};
   std::thread thread_;
 };
 

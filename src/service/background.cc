@@ -7,8 +7,8 @@
 
 namespace bg::service {
 
-Scheduler::Scheduler(const Clock& clock, Fire fire)
-    : clock_(clock), fire_(std::move(fire)), thread_([this] { Loop(); }) {}
+Scheduler::Scheduler(const Clock& clock, Fire fire, bool active)
+    : clock_(clock), fire_(std::move(fire)), active_(active), thread_([this] { Loop(); }) {}
 
 Scheduler::~Scheduler() { Stop(); }
 
@@ -21,10 +21,45 @@ void Scheduler::Stop() {
   if (thread_.joinable()) thread_.join();
 }
 
+void Scheduler::AddLocked(const store::TimerRecord& t) {
+  if (!known_.insert(t.id).second) return;
+  queued_.insert(t.id);
+  heap_.push({ToUnixSeconds(t.at) * 1'000'000, t, 0});
+}
+
 void Scheduler::Add(const std::vector<store::TimerRecord>& timers) {
   {
     std::lock_guard lock(mu_);
-    for (const auto& t : timers) heap_.push({ToUnixSeconds(t.at) * 1'000'000, t, 0});
+    for (const auto& t : timers) AddLocked(t);
+  }
+  cv_.notify_all();
+}
+
+void Scheduler::Sync(const std::vector<store::TimerRecord>& stored) {
+  std::set<int64_t> present;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& t : stored) {
+      present.insert(t.id);
+      AddLocked(t);
+    }
+    // A timer fired and no longer stored will not come back: forget it. One fired whose
+    // deletion is not committed yet is still stored, so it stays known and is not queued again.
+    for (auto it = known_.begin(); it != known_.end();) {
+      if (!queued_.count(*it) && !present.count(*it)) {
+        it = known_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+  cv_.notify_all();
+}
+
+void Scheduler::Activate() {
+  {
+    std::lock_guard lock(mu_);
+    active_ = true;
   }
   cv_.notify_all();
 }
@@ -33,6 +68,8 @@ void Scheduler::Retry(const store::TimerRecord& t, int attempt) {
   const int64_t due_us = clock_.NowMicros() + RetryDelay(attempt).count() * 1'000'000;
   {
     std::lock_guard lock(mu_);
+    known_.insert(t.id);
+    queued_.insert(t.id);
     heap_.push({due_us, t, attempt});
   }
   cv_.notify_all();
@@ -50,7 +87,7 @@ size_t Scheduler::Pending() const {
 void Scheduler::Loop() {
   std::unique_lock lock(mu_);
   while (!stopping_) {
-    if (heap_.empty()) {
+    if (heap_.empty() || !active_) {
       cv_.wait(lock);
       continue;
     }
@@ -66,6 +103,7 @@ void Scheduler::Loop() {
     std::vector<Entry> due;
     while (!heap_.empty() && heap_.top().due_us <= now_us) {
       due.push_back(heap_.top());
+      queued_.erase(heap_.top().timer.id);
       heap_.pop();
     }
     lock.unlock();
@@ -138,9 +176,18 @@ void Periodic::Start(Seconds interval) {
       lk.unlock();
       tick_();
       lk.lock();
-      cv_.wait_for(lk, interval, [this] { return stopping_; });
+      cv_.wait_for(lk, interval, [this] { return stopping_ || woken_; });
+      woken_ = false;
     }
   });
+}
+
+void Periodic::Wake() {
+  {
+    std::lock_guard lock(mu_);
+    woken_ = true;
+  }
+  cv_.notify_all();
 }
 
 void Periodic::Stop() {

@@ -6,6 +6,7 @@
 #include <functional>
 #include <mutex>
 #include <queue>
+#include <set>
 #include <thread>
 #include <vector>
 
@@ -14,16 +15,24 @@
 
 namespace bg::service {
 
-// Holds every durable timer in memory (loaded at start, fed by the writer after each commit)
-// and calls `fire(timer, attempt)` on its own thread once a timer's time has come (attempt 0).
-// A timer whose firing could not be stored (the store was full or failing) is handed back with
-// Retry and fires again later, its record (and so its `at`) unchanged.
+// Holds every durable timer in memory (loaded at start, fed by the writer after each commit,
+// and by Sync with what other replicas stored) and, once active, calls `fire(timer, attempt)` on
+// its own thread when a timer's time has come (attempt 0). A timer whose firing could not be
+// stored (the store was full or failing) is handed back with Retry and fires again later, its
+// record (and so its `at`) unchanged. A timer is queued once, however often it is added, until
+// Sync sees it gone from the store.
 class Scheduler {
  public:
   using Fire = std::function<void(const store::TimerRecord&, int attempt)>;
-  Scheduler(const Clock& clock, Fire fire);
+  // `active` false: queues but fires nothing until Activate() (a replica that does not own the
+  // background work).
+  Scheduler(const Clock& clock, Fire fire, bool active = true);
   ~Scheduler();
   void Add(const std::vector<store::TimerRecord>& timers);
+  // `stored` is every timer the store holds now: those not queued yet are added; those neither
+  // queued nor stored any more (fired, deleted) are forgotten.
+  void Sync(const std::vector<store::TimerRecord>& stored);
+  void Activate();
   // Fires `t` again, as `attempt` (1 for the first retry), RetryDelay(attempt) from now.
   void Retry(const store::TimerRecord& t, int attempt);
   // 1s, 2s, 4s, then 5s: a grant whose end passed while the store failed ends within seconds
@@ -44,12 +53,16 @@ class Scheduler {
     }
   };
   void Loop();
+  void AddLocked(const store::TimerRecord& t);  // mu_ held
 
   const Clock& clock_;
   Fire fire_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::priority_queue<Entry, std::vector<Entry>, Later> heap_;
+  std::set<int64_t> queued_;  // ids in heap_
+  std::set<int64_t> known_;   // ids added and not yet seen gone from the store
+  bool active_ = true;
   bool stopping_ = false;
   std::thread thread_;
 };
@@ -79,12 +92,15 @@ class Outbox {
 };
 
 // Runs `tick` on its own thread at Start and then every `interval` until Stop (the reviews'
-// deadline watch, attestation campaigns). Stop waits for a tick in progress.
+// deadline watch, attestation campaigns), or sooner after Wake. Stop waits for a tick in
+// progress.
 class Periodic {
  public:
   explicit Periodic(std::function<void()> tick) : tick_(std::move(tick)) {}
   ~Periodic();
   void Start(Seconds interval);
+  // The next tick runs now (or right after the one in progress).
+  void Wake();
   void Stop();
 
  private:
@@ -92,6 +108,7 @@ class Periodic {
   std::mutex mu_;
   std::condition_variable cv_;
   bool stopping_ = false;
+  bool woken_ = false;
   std::thread thread_;
 };
 

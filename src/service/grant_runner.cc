@@ -19,17 +19,24 @@ GrantRunner::GrantRunner(store::Store& store, const connector::ConnectorRegistry
 GrantRunner::~GrantRunner() { Stop(); }
 
 void GrantRunner::Start(const Clock& clock) {
+  std::lock_guard lock(outbox_mu_);
   if (outbox_) return;
   outbox_ = std::make_unique<Outbox>(store_, clock, [this](const auto& jobs) { RunJobs(jobs); });
   outbox_->Notify();
 }
 
 void GrantRunner::Notify() {
+  std::lock_guard lock(outbox_mu_);
   if (outbox_) outbox_->Notify();
 }
 
 void GrantRunner::Stop() {
-  if (outbox_) outbox_->Stop();
+  Outbox* outbox = nullptr;
+  {
+    std::lock_guard lock(outbox_mu_);
+    outbox = outbox_.get();
+  }
+  if (outbox) outbox->Stop();  // outside the lock: its last jobs may Notify
 }
 
 core::JobOutcome GrantRunner::Call(const std::optional<core::Request>& request,

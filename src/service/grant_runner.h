@@ -9,6 +9,7 @@
 
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -58,6 +59,7 @@ class GrantRunner {
   Submit submit_;
   Record record_;
   CountCall count_;
+  std::mutex outbox_mu_;  // Start may run on another thread than Notify's (a replica taking over)
   std::unique_ptr<Outbox> outbox_;
 };
 

@@ -55,8 +55,7 @@ class GrantRunnerTest : public ::testing::Test {
     runner_ = std::make_unique<GrantRunner>(
         *store_, registry_,
         [this](std::function<Status(Tx&)> run, std::function<void(Status)> done) {
-          int64_t next_timer = 1;
-          Tx tx(*store_, AuditAppender(), FromUnixSeconds(1'795'000'000), &next_timer);
+          Tx tx(*store_, AuditAppender(), FromUnixSeconds(1'795'000'000));
           done(run(tx));
         },
         [this](Tx&, const store::OutboxJob& job, core::JobKind kind,

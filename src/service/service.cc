@@ -9,6 +9,7 @@
 #include <cstring>
 #include <future>
 
+#include "audit/event.h"
 #include "auth/master_key.h"
 #include "auth/rate_limit.h"
 #include "core/commands.h"
@@ -171,27 +172,33 @@ Status Service::ReloadPolicy() {
   return loaded;
 }
 
-Status Service::Start() {
+Status Service::Start(bool background) {
   if (started_) return Ok();
-  BG_ASSIGN_OR_RETURN(auto timers, store_->ListTimers());
-  int64_t next_id = 1;
-  for (const auto& t : timers) next_id = std::max(next_id, t.id + 1);
   if (mode_ == Mode::kServer) {
-    scheduler_ =
-        std::make_unique<Scheduler>(clock_, [this](const store::TimerRecord& t, int attempt) {
+    // Queues timers from the start (the writer hands over those it stores); fires them only
+    // once this process does the background work.
+    scheduler_ = std::make_unique<Scheduler>(
+        clock_,
+        [this](const store::TimerRecord& t, int attempt) {
           workflow_->OnTimerFired(t, [this, t, attempt] { scheduler_->Retry(t, attempt + 1); });
-        });
+        },
+        /*active=*/false);
   }
-  writer_ = std::make_unique<Writer>(*store_, *audit_, clock_, next_id,
+  writer_ = std::make_unique<Writer>(*store_, *audit_, clock_,
                                      [this](const std::vector<store::TimerRecord>& ts) {
                                        if (scheduler_) scheduler_->Add(ts);
                                      });
   if (mode_ == Mode::kServer) {
-    // Subscribers see the store's whole log, leaves other processes append included (13.6).
-    BG_ASSIGN_OR_RETURN(follower_, AuditFollower::Open(*store_, *audit_,
-                                                       [this](int64_t i, const std::string& leaf) {
-                                                         events_.PublishLeaf(i, leaf);
-                                                       }));
+    // Subscribers see the store's whole log, leaves other processes and replicas append
+    // included (13.6); what another replica changed reaches this one's event streams.
+    BG_ASSIGN_OR_RETURN(follower_,
+                        AuditFollower::Open(*store_, *audit_,
+                                            [this](int64_t i, const std::string& leaf,
+                                                   bool from_store) {
+                                              events_.PublishLeaf(i, leaf);
+                                              if (from_store) OnLeafFromStore(leaf);
+                                            }));
+    follower_->set_store_mark(false);
   }
   people_ = std::make_unique<People>(config_, clock_, *store_, *master_key_, *audit_, *writer_,
                                      *effects_, &impl_->m);
@@ -215,9 +222,6 @@ Status Service::Start() {
   started.details["audit_key"] = audit_->VerifierKey();
   started.details["version"] = std::string(kVersion);
   BG_TRY(writer_->RunSync([started](Tx& tx) { tx.Audit(started); return Ok(); }));
-  // Timers that came due while the server was down fire at once (expiry of grants whose end
-  // passed during the outage, approval windows that closed).
-  scheduler_->Add(timers);
   grants_ = std::make_unique<GrantRunner>(
       *store_, connectors_,
       [this](std::function<Status(Tx&)> run, std::function<void(Status)> done) {
@@ -228,23 +232,102 @@ Status Service::Start() {
         return workflow_->RecordJobOutcome(tx, job, kind, outcome);
       },
       [this](const std::string& kind, bool ok) { impl_->m.CountConnectorCall(kind, ok); });
-  grants_->Start(clock_);
-  reviews_->Start(kReviewCheckInterval);
   drills_ = std::make_unique<Drills>(*this);
-  BG_TRY(drills_->FailInterrupted());
-  drills_->StartSchedules();
-  if (attestations_) {
-    BG_TRY(attestations_->RefreshRemovals());
-    attestations_->Start(kReviewCheckInterval);
-  }
+  timer_sync_ = std::make_unique<Periodic>([this] { SyncTimers(); });
+  // Another replica's commit wakes this one's pollers at once (PostgreSQL LISTEN/NOTIFY).
+  store_->WatchChanges([this] {
+    follower_->Wake();
+    if (background_.load()) {
+      timer_sync_->Wake();
+      grants_->Notify();
+    }
+  });
   follower_->Start(kAuditFollowInterval);
   started_ = true;
+  if (background) BG_TRY(StartBackground());
   return Ok();
+}
+
+Status Service::StartBackground() {
+  if (mode_ != Mode::kServer) return Ok();
+  std::lock_guard lock(background_mu_);
+  if (!started_) return NotStarted();
+  if (background_) return Ok();
+  // Timers that came due while no server did this work fire at once (expiry of grants whose
+  // end passed during the outage, approval windows that closed).
+  BG_ASSIGN_OR_RETURN(auto timers, store_->ListTimers());
+  scheduler_->Add(timers);
+  BG_TRY(drills_->FailInterrupted());
+  if (attestations_) BG_TRY(attestations_->RefreshRemovals());
+  background_ = true;
+  scheduler_->Activate();
+  timer_sync_->Start(kTimerSyncInterval);
+  grants_->Start(clock_);
+  reviews_->Start(kReviewCheckInterval);
+  drills_->StartSchedules();
+  if (attestations_) attestations_->Start(kReviewCheckInterval);
+  follower_->set_store_mark(true);
+  log::Info("server.background", {{"outcome", "this server runs the timers, the outbox and the "
+                                               "periodic checks"}});
+  return Ok();
+}
+
+void Service::SyncTimers() {
+  auto timers = store_->ListTimers();
+  if (!timers) {
+    log::Warn("timers.read_failed", {{"error", timers.error().message()}});
+    return;
+  }
+  scheduler_->Sync(*timers);
+}
+
+void Service::OnLeafFromStore(const std::string& leaf) {
+  auto ev = audit::ParseLeaf(leaf);
+  if (!ev) return;
+  std::optional<core::Request> request;
+  if (ev->request) {
+    auto r = store_->GetRequest(*ev->request);
+    if (!r) {
+      log::Warn("events.read_failed", {{"error", r.error().message()}});
+      return;
+    }
+    request = std::move(*r);
+    if (request) impl_->requests.Put(*request, clock_.NowMicros());
+  }
+  StateEvent e;
+  if (request) e.request = *request;
+  if (ev->type == "alert.raised") {
+    e.type = "alert";
+    e.alert_kind = ev->details["kind"];
+    e.message = ev->details["message"];
+    const std::string& to = ev->details["recipients"];
+    for (size_t at = 0; at < to.size();) {
+      size_t comma = std::min(to.find(',', at), to.size());
+      if (comma > at) e.recipients.push_back(to.substr(at, comma - at));
+      at = comma + 1;
+    }
+  } else if (!request) {
+    return;
+  } else if (ev->type.rfind("review.", 0) == 0 && ev->details.count("review")) {
+    auto review = store_->GetReview(ev->details["review"]);
+    if (!review || !*review) return;
+    e.type = "review";
+    e.review_id = (*review)->id;
+    e.review_state = std::string(core::ToString((*review)->state));
+  } else {
+    e.type = "request";
+  }
+  events_.Publish(e);
 }
 
 void Service::Stop() {
   if (!started_.exchange(false)) return;
+  {
+    std::lock_guard lock(background_mu_);  // a StartBackground in progress ends first
+  }
+  store_->WatchChanges(nullptr);  // waits for a call in progress
   if (drills_) drills_->Stop();  // a drill revokes what it holds: the writer still runs
+  if (timer_sync_) timer_sync_->Stop();
   if (grants_) grants_->Stop();
   if (reviews_) reviews_->Stop();
   if (attestations_) attestations_->Stop();

@@ -48,6 +48,7 @@ class AuditFollower;
 class AuditLog;
 class Writer;
 class Scheduler;
+class Periodic;
 class Tx;
 
 class GrantRunner;
@@ -76,7 +77,18 @@ class Service {
 
   // Starts the writer, and in kServer mode the timers and the outbox; resumes pending work.
   // Before Start, the people, request and audit methods answer Unavailable.
-  Status Start();
+  // `background` false (a replica of several on one database, until it holds the background
+  // lease): only what serves the API starts; StartBackground() starts the rest.
+  Status Start(bool background = true);
+  // kServer, after Start: the work one process does for the whole installation. Timers fire
+  // (those other replicas stored are found within kTimerSyncInterval, or at once when the
+  // store says it changed), connector jobs run, reviews and campaigns are watched, scheduled
+  // drills start, drills left running by a stopped server are marked failed. Idempotent; any
+  // thread.
+  Status StartBackground();
+  // Whether this process does the background work (StartBackground ran).
+  bool RunsBackground() const { return background_.load(); }
+  static constexpr Seconds kTimerSyncInterval{1};
   void Stop();
 
   connector::ConnectorRegistry& connectors() { return connectors_; }
@@ -223,6 +235,10 @@ class Service {
   Status OpenParts(const std::function<void(connector::ConnectorRegistry&)>& register_connector_kinds);
   // What a method that needs the collaborators (made by Start) answers before Start.
   static Error NotStarted();
+  // A leaf the follower read from the store (another replica or process appended it): the
+  // request it names is refreshed in the cache and published to this process's event streams.
+  void OnLeafFromStore(const std::string& leaf);
+  void SyncTimers();
 
   ServerConfig config_;
   const Clock& clock_;
@@ -243,8 +259,11 @@ class Service {
   std::unique_ptr<Attestations> attestations_;  // from Start() on
   std::unique_ptr<Drills> drills_;              // from Start() on (kServer)
   std::unique_ptr<AuditFollower> follower_;  // kServer: feeds events_' leaves from the store
+  std::unique_ptr<Periodic> timer_sync_;     // kServer, background: the store's timers
   Mode mode_;
   std::atomic<bool> started_{false};
+  std::mutex background_mu_;  // StartBackground against Stop
+  std::atomic<bool> background_{false};
   struct Impl;
   std::unique_ptr<Impl> impl_;  // metric handles, request cache
 };

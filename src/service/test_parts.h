@@ -50,7 +50,7 @@ class Parts {
       return;
     }
     audit = std::move(*log);
-    writer = std::make_unique<Writer>(*store, *audit, clock, 1, nullptr);
+    writer = std::make_unique<Writer>(*store, *audit, clock, nullptr);
     effects = std::make_unique<Effects>(events, requests, clock, [this] { return policy_; },
                                         [this] { ++grant_wakeups; });
     people = std::make_unique<People>(config, clock, *store, *key, *audit, *writer, *effects,

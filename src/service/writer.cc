@@ -1,14 +1,30 @@
 #include "service/writer.h"
 
+#include <chrono>
 #include <future>
 #include <variant>
 
 #include "log/json_log.h"
+#include "util/random.h"
 
 namespace bg::service {
 
-Tx::Tx(store::Store& store, AuditAppender appender, Timestamp now, int64_t* next_timer_id)
-    : store_(store), appender_(std::move(appender)), now_(now), next_timer_id_(next_timer_id) {}
+namespace {
+
+// A timer's id: random, 62 bits, so that replicas sharing one database never pick the same one
+// (a collision, about one in 10^14 with a million timers pending, fails the commit as a
+// conflict and the writer runs the group again with new ids).
+int64_t NewTimerId() {
+  uint64_t v = 0;
+  SystemRandom::Get().Fill(reinterpret_cast<uint8_t*>(&v), sizeof v);
+  v &= (uint64_t{1} << 62) - 1;
+  return static_cast<int64_t>(v == 0 ? 1 : v);
+}
+
+}  // namespace
+
+Tx::Tx(store::Store& store, AuditAppender appender, Timestamp now)
+    : store_(store), appender_(std::move(appender)), now_(now) {}
 
 Result<std::optional<core::Request>> Tx::GetRequest(const RequestId& id) {
   if (auto it = request_slot_.find(id); it != request_slot_.end()) {
@@ -155,7 +171,7 @@ void Tx::Audit(const core::AuditEvent& event) {
 
 void Tx::AddTimer(const core::ScheduleTimer& t) {
   Staged();
-  store::TimerRecord rec{(*next_timer_id_)++, t.kind, t.request, t.at};
+  store::TimerRecord rec{NewTimerId(), t.kind, t.request, t.at};
   batch_.timers.push_back(rec);
   new_timers_.push_back(rec);
 }
@@ -165,12 +181,11 @@ void Tx::AddJob(std::string kind, const RequestId& request) {
   batch_.outbox.push_back({0, std::move(kind), request, "{}", 0, now_, ""});
 }
 
-Writer::Writer(store::Store& store, AuditLog& audit, const Clock& clock, int64_t next_timer_id,
+Writer::Writer(store::Store& store, AuditLog& audit, const Clock& clock,
                std::function<void(const std::vector<store::TimerRecord>&)> on_timers)
     : store_(store),
       audit_(audit),
       clock_(clock),
-      next_timer_id_(next_timer_id),
       on_timers_(std::move(on_timers)),
       thread_([this] { Loop(); }) {}
 
@@ -207,7 +222,9 @@ Status Writer::RunSync(std::function<Status(Tx&)> run) {
 
 Writer::Stats Writer::stats() const {
   std::lock_guard lock(mu_);
-  return stats_;
+  Stats s = stats_;
+  s.races = stats_races_.load(std::memory_order_relaxed);
+  return s;
 }
 
 void Writer::Loop() {
@@ -231,12 +248,13 @@ void Writer::RunGroup(std::vector<Op>& ops) {
   std::vector<Status> results;
   std::unique_ptr<Tx> tx;
   Status commit = Ok();
-  const int64_t timer_id_before = next_timer_id_;
-  // A second attempt only if the audit log grew behind our back (another process, such as
-  // `breakglass user add` on a running server, appended): re-read its edge and run again.
-  for (int attempt = 0; attempt < 2; ++attempt) {
-    next_timer_id_ = timer_id_before;
-    tx = std::make_unique<Tx>(store_, audit_.Appender(), clock_.Now(), &next_timer_id_);
+  // Another writer on the same database (another replica; `breakglass user add` beside the
+  // server) may have committed between our reads and our commit: the audit log grew
+  // (FailedPrecondition) or a row moved past the version read (Conflict). Nothing of the group
+  // was written: re-read the log's edge and run the group again, so every operation decides
+  // afresh on what is stored now, a little later each time so that racing writers part.
+  for (int attempt = 0;; ++attempt) {
+    tx = std::make_unique<Tx>(store_, audit_.Appender(), clock_.Now());
     tx->appender_leaf_encoder_ = [this](const core::AuditEvent& e, Timestamp now) {
       return audit_.Encode(e, now);
     };
@@ -260,8 +278,18 @@ void Writer::RunGroup(std::vector<Op>& ops) {
     if (tx->batch_.empty()) break;
     commit = store_.Commit(tx->batch_);
     if (commit) break;
-    if (commit.error().code() == ErrorCode::kFailedPrecondition && attempt == 0 && audit_.Reload()) {
-      log::Warn("writer.audit_log_grew_outside", {{"outcome", "retrying the group"}});
+    const ErrorCode code = commit.error().code();
+    const bool raced = code == ErrorCode::kFailedPrecondition || code == ErrorCode::kConflict;
+    if (raced && attempt + 1 < kMaxAttempts && audit_.Reload()) {
+      log::Warn("writer.raced", {{"attempt", attempt + 1},
+                                 {"error", commit.error().message()},
+                                 {"outcome", "running the group again"}});
+      stats_races_.fetch_add(1, std::memory_order_relaxed);
+      if (attempt > 0) {
+        uint8_t r = 0;
+        SystemRandom::Get().Fill(&r, 1);
+        std::this_thread::sleep_for(std::chrono::microseconds((int64_t{r} + 1) << std::min(attempt, 6)));
+      }
       continue;
     }
     log::Error("writer.commit_failed",
@@ -278,7 +306,6 @@ void Writer::RunGroup(std::vector<Op>& ops) {
     if (!commit) stats_.commit_failures++;
   }
   if (!commit) {
-    next_timer_id_ = timer_id_before;
     for (Op& op : ops) op.done(commit);
     return;
   }

@@ -9,6 +9,7 @@
 // must do everything fallible before their first Put/Audit.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -28,7 +29,7 @@ namespace bg::service {
 
 class Tx {
  public:
-  Tx(store::Store& store, AuditAppender appender, Timestamp now, int64_t* next_timer_id);
+  Tx(store::Store& store, AuditAppender appender, Timestamp now);
 
   Timestamp now() const { return now_; }
   Result<std::optional<core::Request>> GetRequest(const RequestId& id);
@@ -82,7 +83,6 @@ class Tx {
   store::Store& store_;
   AuditAppender appender_;
   Timestamp now_;
-  int64_t* next_timer_id_;
   store::WriteBatch batch_;
   std::map<RequestId, size_t> request_slot_;  // id -> index in batch_.requests
   std::map<std::string, size_t> user_slot_;
@@ -101,8 +101,10 @@ class Writer {
     std::function<Status(Tx&)> run;
     std::function<void(Status)> done;  // called on the writer thread
   };
+  // How often a group that raced with another writer runs again before it fails.
+  static constexpr int kMaxAttempts = 10;
   // `on_timers` receives timers of each committed group (for the scheduler's queue).
-  Writer(store::Store& store, AuditLog& audit, const Clock& clock, int64_t next_timer_id,
+  Writer(store::Store& store, AuditLog& audit, const Clock& clock,
          std::function<void(const std::vector<store::TimerRecord>&)> on_timers);
   ~Writer();
 
@@ -119,6 +121,7 @@ class Writer {
     uint64_t groups = 0;
     uint64_t ops = 0;
     uint64_t commit_failures = 0;
+    uint64_t races = 0;  // groups run again because another writer committed first
   };
   Stats stats() const;
 
@@ -129,8 +132,8 @@ class Writer {
   store::Store& store_;
   AuditLog& audit_;
   const Clock& clock_;
-  int64_t next_timer_id_;
   std::function<void(const std::vector<store::TimerRecord>&)> on_timers_;
+  std::atomic<uint64_t> stats_races_{0};
   std::function<void(int64_t, const std::string&)> audit_listener_;
   mutable std::mutex mu_;
   std::condition_variable cv_;

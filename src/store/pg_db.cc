@@ -3,7 +3,10 @@
 #include <fmt/format.h>
 #include <libpq-fe.h>
 
+#include <poll.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 #include <vector>
 
@@ -184,6 +187,33 @@ bool Connection::InTransaction() const {
 }
 
 int Connection::BackendPid() const { return c_ != nullptr ? PQbackendPID(c_) : 0; }
+
+Result<int> Connection::WaitForNotifications(std::chrono::milliseconds timeout) {
+  if (c_ == nullptr || PQstatus(c_) != CONNECTION_OK) {
+    return Error::Unavailable("the connection to PostgreSQL was lost");
+  }
+  auto drain = [this]() -> int {
+    int n = 0;
+    while (PGnotify* note = PQnotifies(c_)) {
+      PQfreemem(note);
+      ++n;
+    }
+    return n;
+  };
+  if (int n = drain(); n > 0) return n;  // arrived with an earlier answer
+  pollfd fd{PQsocket(c_), POLLIN, 0};
+  if (fd.fd < 0) return Error::Unavailable("the connection to PostgreSQL was lost");
+  const int ready = ::poll(&fd, 1, static_cast<int>(timeout.count()));
+  if (ready < 0) {
+    if (errno == EINTR) return 0;
+    return Error::Unavailable("poll on the PostgreSQL connection failed");
+  }
+  if (ready == 0) return 0;
+  if (PQconsumeInput(c_) == 0 || PQstatus(c_) != CONNECTION_OK) {
+    return Error::Unavailable("the connection to PostgreSQL was lost");
+  }
+  return drain();
+}
 
 Result<Rows> Connection::Exec(std::string_view sql, const Params& params, std::string_view what) {
   // Reconnecting inside a transaction would silently drop its first statements: only between.

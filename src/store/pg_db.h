@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
@@ -125,6 +126,10 @@ class Connection {
   bool InTransaction() const;
   // The server process serving this connection (pg_backend_pid()), 0 when not connected.
   int BackendPid() const;
+  // On a connection that ran LISTEN: waits up to `timeout` for notifications and returns how
+  // many arrived (0 when none did). Unavailable when the connection broke (reconnecting is the
+  // caller's: a new session listens to nothing).
+  Result<int> WaitForNotifications(std::chrono::milliseconds timeout);
   // Whether a broken connection is re-established by the next Exec (the default). A connection
   // that holds a session's advisory lock must not be: a new session does not hold it.
   void set_reconnect(bool reconnect) { reconnect_ = reconnect; }

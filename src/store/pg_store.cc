@@ -634,6 +634,55 @@ PgStore::~PgStore() {
   }
   watchdog_cv_.notify_all();
   if (watchdog_.joinable()) watchdog_.join();
+  if (watcher_.joinable()) watcher_.join();
+}
+
+void PgStore::WatchChanges(std::function<void()> changed) {
+  {
+    std::lock_guard lock(watch_mu_);  // a call in progress holds it
+    changed_ = std::move(changed);
+  }
+  std::lock_guard lock(watchdog_mu_);
+  if (!watcher_.joinable() && !stopping_) watcher_ = std::thread([this] { WatchLoop(); });
+}
+
+void PgStore::WatchLoop() {
+  auto stopping = [this] {
+    std::lock_guard lock(watchdog_mu_);
+    return stopping_;
+  };
+  auto call = [this] {
+    std::lock_guard lock(watch_mu_);
+    if (changed_) changed_();
+  };
+  std::unique_ptr<Connection> conn;
+  bool missed = false;
+  while (!stopping()) {
+    if (!conn) {
+      auto c = Connection::Open(spec_);
+      if (c) {
+        (*c)->set_reconnect(false);
+        if ((*c)->Exec(fmt::format("LISTEN {}", kChangesChannel), "listen for changes")) {
+          conn = std::move(*c);
+          if (missed) call();
+          missed = false;
+        }
+      }
+      if (!conn) {
+        missed = true;
+        std::unique_lock lock(watchdog_mu_);
+        watchdog_cv_.wait_for(lock, std::chrono::seconds(1), [this] { return stopping_; });
+        continue;
+      }
+    }
+    auto n = conn->WaitForNotifications(std::chrono::milliseconds(250));
+    if (!n) {  // PostgreSQL restarted or the network broke: listen again once it answers
+      conn.reset();
+      missed = true;
+      continue;
+    }
+    if (*n > 0) call();
+  }
 }
 
 // The lease is held on `conn`: moves the token on and returns it. The UPDATE waits for any
@@ -847,6 +896,11 @@ void PgStore::BuildSteps(const WriteBatch& batch, PgSteps& steps) const {
         "INSERT INTO sources(\"user\", address, last_seen) VALUES ($1, $2, $3) "
         "ON CONFLICT (\"user\", address) DO UPDATE SET last_seen = EXCLUDED.last_seen",
         Params().Text(u.user).Text(u.address).Int(ToUnixSeconds(u.at)), "write source address use");
+  }
+  if (!batch.audit.empty() || !batch.timers.empty() || !batch.outbox.empty()) {
+    // Delivered to the listeners (WatchChanges) when, and only if, the transaction commits.
+    steps.Add(fmt::format("SELECT pg_notify('{}', '')", kChangesChannel), Params(),
+              "notify the other servers");
   }
 }
 

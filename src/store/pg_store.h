@@ -37,6 +37,11 @@ class PgStore final : public Store {
   ~PgStore() override;
 
   Status Commit(const WriteBatch& batch) override;
+  // LISTEN on a connection of its own (kChangesChannel), which every commit with audit leaves,
+  // timers or outbox jobs notifies; reconnects by itself (then calls `changed` once, since
+  // notifications may have been missed while it was away).
+  void WatchChanges(std::function<void()> changed) override;
+  static constexpr char kChangesChannel[] = "breakglass_changes";
 
   Result<std::optional<core::Request>> GetRequest(const RequestId& id) override;
   Result<std::vector<core::Request>> ListRequests(const RequestFilter& filter) override;
@@ -120,6 +125,11 @@ class PgStore final : public Store {
   std::string lease_holder_;
   int64_t held_token_ = 0;
   std::atomic<int64_t> fence_token_{0};
+  // The change listener (WatchChanges): its callback under watch_mu_, its thread.
+  void WatchLoop();
+  std::mutex watch_mu_;
+  std::function<void()> changed_;  // guarded by watch_mu_
+  std::thread watcher_;
   std::mutex watchdog_mu_;
   std::condition_variable watchdog_cv_;
   bool stopping_ = false;  // guarded by watchdog_mu_

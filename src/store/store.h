@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -254,6 +255,14 @@ class Store {
   // Atomic: every write of the batch or none. Conflict on a version mismatch or duplicate id,
   // FailedPrecondition on an audit index that is not the log size, Unavailable on I/O failure.
   virtual Status Commit(const WriteBatch& batch) = 0;
+
+  // A store that other processes write to at the same time (PostgreSQL, replicas) calls
+  // `changed` on a thread of its own soon after any of them committed audit leaves, timers or
+  // outbox jobs, and after it reconnected (changes may have been missed), so pollers need not
+  // wait for their next round. Best effort: pollers still poll. The default calls nothing.
+  // Setting another (nullptr: none) waits for a call in progress; the store stops calling it
+  // when destroyed.
+  virtual void WatchChanges(std::function<void()> changed) { (void)changed; }
 
   virtual Result<std::optional<core::Request>> GetRequest(const RequestId& id) = 0;
   virtual Result<std::vector<core::Request>> ListRequests(const RequestFilter& filter) = 0;
