@@ -253,6 +253,12 @@ void Writer::RunGroup(std::vector<Op>& ops) {
   // (FailedPrecondition) or a row moved past the version read (Conflict). Nothing of the group
   // was written: re-read the log's edge and run the group again, so every operation decides
   // afresh on what is stored now, a little later each time so that racing writers part.
+  // Between the replicas of one database, the store's exclusive section makes that rare: the
+  // group reads the log's end, decides and commits while no other server commits.
+  const bool exclusive = store_.BeginExclusive();
+  if (exclusive) {
+    if (auto size = store_.AuditSize(); size && *size != audit_.Size()) (void)audit_.Reload();
+  }
   for (int attempt = 0;; ++attempt) {
     tx = std::make_unique<Tx>(store_, audit_.Appender(), clock_.Now());
     tx->appender_leaf_encoder_ = [this](const core::AuditEvent& e, Timestamp now) {
@@ -299,6 +305,7 @@ void Writer::RunGroup(std::vector<Op>& ops) {
         commit.error().message() + ")");
     break;
   }
+  store_.EndExclusive();
   {
     std::lock_guard lock(mu_);
     stats_.groups++;

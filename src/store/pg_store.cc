@@ -637,6 +637,25 @@ PgStore::~PgStore() {
   if (watcher_.joinable()) watcher_.join();
 }
 
+bool PgStore::BeginExclusive() {
+  std::lock_guard lock(writer_mu_);
+  // lock_timeout bounds the wait (a holder that hangs without its session ending); the lock
+  // is the session's, so it ends with the session if this server dies or its connection breaks.
+  auto answers = writer_->ExecPipeline(
+      {{fmt::format("SET lock_timeout = {}", kExclusiveWait.count()), Params(),
+        "bound the wait for the writers' lock"},
+       {fmt::format("SELECT pg_advisory_lock({}, {})", kLockClass, kLockAudit), Params(),
+        "take the writers' lock"}});
+  return answers && answers->size() == 2 && (*answers)[1].has_value();
+}
+
+void PgStore::EndExclusive() {
+  std::lock_guard lock(writer_mu_);
+  // Not held any more if the connection was made again meanwhile: then nothing to release.
+  (void)writer_->Exec(fmt::format("SELECT pg_advisory_unlock({}, {})", kLockClass, kLockAudit),
+                      "release the writers' lock");
+}
+
 void PgStore::WatchChanges(std::function<void()> changed) {
   {
     std::lock_guard lock(watch_mu_);  // a call in progress holds it

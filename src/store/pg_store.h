@@ -41,6 +41,11 @@ class PgStore final : public Store {
   // timers or outbox jobs notifies; reconnects by itself (then calls `changed` once, since
   // notifications may have been missed while it was away).
   void WatchChanges(std::function<void()> changed) override;
+  // A session advisory lock on the writer connection (its commit's transaction lock on the
+  // audit log is then its own already), waited for at most kExclusiveWait.
+  bool BeginExclusive() override;
+  void EndExclusive() override;
+  static constexpr std::chrono::milliseconds kExclusiveWait{5000};
   static constexpr char kChangesChannel[] = "breakglass_changes";
 
   Result<std::optional<core::Request>> GetRequest(const RequestId& id) override;

@@ -8,9 +8,11 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <mutex>
 #include <thread>
 
 #include "store/migrate.h"
@@ -312,6 +314,65 @@ TEST_F(PgLeaseTest, TheWatchdogTakesACutOffLeaseAgain) {
   while (holder->lease_token() != 2) std::this_thread::sleep_for(std::chrono::milliseconds(5));
   EXPECT_FALSE(lost.load());
   EXPECT_TRUE(holder->Commit(Meta("after")).has_value());
+}
+
+// ---- replicas: the writers' exclusive section and change notifications ----------------------
+
+class PgLeaseReplicasTest : public PgLeaseTest {};
+
+TEST_F(PgLeaseReplicasTest, OneWriterAtATimeHoldsTheExclusiveSection) {
+  auto a = Open(), b = Open();
+  ASSERT_TRUE(a && b);
+  ASSERT_TRUE(a->BeginExclusive());
+  std::atomic<bool> a_ended{false}, b_held{false};
+  std::thread other([&] {
+    b_held = b->BeginExclusive();
+    // Held only once the first let go: never while it still held the section.
+    EXPECT_TRUE(a_ended.load()) << "two writers held the exclusive section at once";
+    b->EndExclusive();
+  });
+  // The first commits inside its section (its commit's lock on the log is its own already).
+  WriteBatch batch = Meta("inside");
+  batch.audit.push_back({0, R"({"type":"x"})", "", {}});
+  EXPECT_TRUE(a->Commit(batch).has_value());
+  a_ended = true;
+  a->EndExclusive();
+  other.join();
+  EXPECT_TRUE(b_held.load());
+}
+
+TEST_F(PgLeaseReplicasTest, ACommitWithLeavesTimersOrJobsWakesTheOtherServersWatchers) {
+  auto a = Open(), b = Open();
+  ASSERT_TRUE(a && b);
+  std::mutex mu;
+  std::condition_variable cv;
+  int calls = 0;
+  b->WatchChanges([&] {
+    std::lock_guard lock(mu);
+    ++calls;
+    cv.notify_all();
+  });
+  // Until the watcher listens, a notification may be missed: commit until one arrives (no
+  // deadline: a hang is the test runner's timeout).
+  for (int i = 0;; ++i) {
+    WriteBatch batch;
+    batch.timers.push_back({0, core::TimerKind::kExpiry, RequestId("req_" + std::to_string(i)),
+                            FromUnixSeconds(1'900'000'000)});
+    ASSERT_TRUE(a->Commit(batch).has_value());
+    std::unique_lock lock(mu);
+    if (cv.wait_for(lock, std::chrono::milliseconds(200), [&] { return calls > 0; })) break;
+  }
+  b->WatchChanges(nullptr);
+  const int before = calls;
+  WriteBatch timer;
+  timer.timers.push_back({0, core::TimerKind::kExpiry, RequestId("req_z"),
+                          FromUnixSeconds(1'900'000'000)});
+  ASSERT_TRUE(a->Commit(timer).has_value());
+  ASSERT_TRUE(a->Commit(Meta("only meta")).has_value());
+  // A commit's notification arrives within milliseconds; none may reach a watcher removed.
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  std::lock_guard lock(mu);
+  EXPECT_EQ(calls, before) << "a watcher removed was called";
 }
 
 // ---- breakglass migrate's copy (a real server) ----------------------------------------------------

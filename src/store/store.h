@@ -264,6 +264,15 @@ class Store {
   // when destroyed.
   virtual void WatchChanges(std::function<void()> changed) { (void)changed; }
 
+  // A database that several servers write to: from BeginExclusive until EndExclusive no other
+  // server's BeginExclusive returns, so a writer that reads, decides and commits inside it
+  // meets no commit of another in between (without it, writers racing for the audit log's end
+  // may each keep losing to the others). True when held; false when it could not be had in
+  // time (the holder hangs) or the store has no such thing: the default, for a database with
+  // one writing server. Without it the caller goes on, its commit still checked as always.
+  virtual bool BeginExclusive() { return false; }
+  virtual void EndExclusive() {}
+
   virtual Result<std::optional<core::Request>> GetRequest(const RequestId& id) = 0;
   virtual Result<std::vector<core::Request>> ListRequests(const RequestFilter& filter) = 0;
   // Requests not in a terminal state (loaded at start to rebuild in-memory indexes).

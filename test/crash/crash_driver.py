@@ -289,7 +289,8 @@ class Api:
 # ---- the set-up: configuration, policy, accounts ----------------------------------------------
 
 class Setup:
-    def __init__(self, bg, work, data_dir, state_file):
+    def __init__(self, bg, work, data_dir, state_file, extra_config=()):
+        """`extra_config`: more lines of the server configuration (a storage URI)."""
         self.bg, self.work, self.data_dir, self.state_file = bg, work, data_dir, state_file
         self.config = os.path.join(work, "bg.toml")
         self.secrets = {}
@@ -300,7 +301,7 @@ class Setup:
         write_private(self.config, "\n".join([
             'data_dir = "%s"' % data_dir,
             'policy = "%s"' % policy,
-            'token_ttl = "12h"',
+            'token_ttl = "12h"'] + list(extra_config) + [
             '[connectors.app]',
             'kind = "exec"',
             'grant = ["/bin/sh", "%s", "grant", "%s"]' % (CONNECTOR, state_file),
