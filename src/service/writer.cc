@@ -256,9 +256,7 @@ void Writer::RunGroup(std::vector<Op>& ops) {
   // Between the replicas of one database, the store's exclusive section makes that rare: the
   // group reads the log's end, decides and commits while no other server commits.
   const bool exclusive = store_.BeginExclusive();
-  if (exclusive) {
-    if (auto size = store_.AuditSize(); size && *size != audit_.Size()) (void)audit_.Reload();
-  }
+  if (exclusive) (void)audit_.Reload();  // a failure shows at the commit
   for (int attempt = 0;; ++attempt) {
     tx = std::make_unique<Tx>(store_, audit_.Appender(), clock_.Now());
     tx->appender_leaf_encoder_ = [this](const core::AuditEvent& e, Timestamp now) {
