@@ -181,6 +181,24 @@ TEST_F(TwoWritersTest, AStaleVersionRunsTheGroupAgainAndItDecidesOnWhatIsStoredN
   EXPECT_EQ(*stores_[0]->AuditSize(), 3) << "one leaf each, none doubled";
 }
 
+TEST_F(TwoWritersTest, AnEdgeCaughtUpFromTheNewLeavesSignsTheSameTreeAsOneRebuiltFromTheStore) {
+  for (int i = 0; i < 7; ++i) {  // writer 0 appends; writer 1's log is left behind
+    ASSERT_TRUE(writers_[0]->RunSync([i](Tx& tx) {
+      tx.Audit(core::AuditEvent{"test.append", "system", {}, {{"n", std::to_string(i)}}});
+      return Ok();
+    }));
+  }
+  ASSERT_EQ(logs_[1]->Size(), 0);  // opened before SetUp's append too
+  ASSERT_TRUE(logs_[1]->Reload().has_value());  // the catch-up: 8 leaves read and hashed
+  auto rebuilt = AuditLog::Open(*stores_[1], *key_, "breakglass/test");  // from stored nodes
+  ASSERT_TRUE(rebuilt.has_value());
+  auto a = logs_[1]->Checkpoint(), b = (*rebuilt)->Checkpoint(), c = logs_[0]->Checkpoint();
+  ASSERT_TRUE(a.has_value() && b.has_value() && c.has_value());
+  EXPECT_EQ(a->size, 8);
+  EXPECT_EQ(a->root, b->root);
+  EXPECT_EQ(a->root, c->root);
+}
+
 TEST_F(TwoWritersTest, TimersOfTwoWritersNeverShareAnId) {
   std::set<int64_t> ids;
   for (int round = 0; round < 50; ++round) {
