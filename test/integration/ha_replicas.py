@@ -15,7 +15,10 @@ the server that made it). What is held, in order:
   4. N requests at once across the replicas: each stored once, granted once, with its leaves;
   5. the replica doing the background work SIGKILLed while grants are about to end: another
      takes the work over, every grant is revoked at the connector, and how late is reported;
-  6. the signed checkpoint of any replica covers the same log (the entries hash to its root).
+  6. PostgreSQL restarted (--pg-restart) while requests go to every replica: 201s or JSON 503s,
+     then every replica writes again by itself, every acknowledged request stored and granted;
+  7. the signed checkpoint of any replica covers the same log (the entries hash to its root),
+     and every request acknowledged was created once.
 Python 3 standard library only; exit 1 with "FAIL: ..." when something did not hold.
 """
 import argparse
@@ -25,6 +28,7 @@ import os
 import re
 import socket
 import ssl
+import subprocess
 import sys
 import threading
 import time
@@ -117,6 +121,7 @@ def main():
     ap.add_argument("--storage", required=True)
     ap.add_argument("--replicas", type=int, default=3)
     ap.add_argument("--requests", type=int, default=1000)
+    ap.add_argument("--pg-restart", default="", help="a command that restarts PostgreSQL")
     args = ap.parse_args()
     work = args.work
     data_dir = os.path.join(work, "data")
@@ -136,6 +141,90 @@ def main():
     finally:
         for s in servers:
             s.kill()
+
+
+def restart_under_load(args, servers, apis, tokens, conn, created):
+    """Requests through every replica while PostgreSQL restarts: 201 or a JSON 503, never
+    anything else; afterwards every replica serves again by itself (one that lost the lease to
+    another exits 75 and is restarted, as its supervisor would)."""
+    n = len(servers)
+    stop = threading.Event()
+    codes, bad, acked = {}, [], []
+    lock = threading.Lock()
+
+    def load(i):
+        k = 0
+        while not stop.is_set():
+            k += 1
+            b = {"resource": "app", "privilege": "read", "duration": "30m",
+                 "reason": "replicas: while the database restarts", "ticket": "HA-R%d-%d" % (i, k)}
+            try:
+                st, out = apis[i % n].call("POST", "/v1/requests", b, tokens["alice"])
+            except Exception as e:  # noqa: BLE001 - unsent/unknown: a replica that exited
+                st, out = "conn", repr(e)
+            with lock:
+                codes[st] = codes.get(st, 0) + 1
+                if st == 201:
+                    acked.append(out["id"])
+                elif st == 503 and isinstance(out, dict) and out.get("error", {}).get("message"):
+                    pass
+                elif st != "conn":
+                    bad.append((st, out))
+            time.sleep(0.01)
+
+    threads = [threading.Thread(target=load, args=(i,)) for i in range(2 * n)]
+    for t in threads:
+        t.start()
+    time.sleep(1)
+    t0 = time.monotonic()
+    subprocess.run(["bash", "-c", args.pg_restart], check=True, stdout=subprocess.DEVNULL)
+    restart_s = time.monotonic() - t0
+    # Replicas that lost the lease to another while the database was away: status 75.
+    time.sleep(2)
+    for i, srv in enumerate(servers):
+        if srv.proc is not None and srv.proc.poll() is not None:
+            if srv.proc.returncode != 75:
+                fail("replica %d exited with %s when PostgreSQL restarted" % (i, srv.proc.returncode))
+            log("   replica %d lost the lease to another while PostgreSQL was away: exit 75, "
+                "restarted" % i)
+            srv.proc = None
+            srv.start()
+
+    def all_serve():
+        for i, api in enumerate(apis):
+            b = {"resource": "app", "privilege": "read", "duration": "30m",
+                 "reason": "replicas: after the restart", "ticket": "HA-A%d" % i}
+            try:
+                st, out = api.call("POST", "/v1/requests", b, tokens["bob"])
+            except Exception:  # noqa: BLE001
+                return False
+            if st != 201:
+                return False
+            with lock:
+                acked.append(out["id"])
+        return True
+    wait_for("every replica writing again after PostgreSQL restarted", all_serve)
+    back_s = time.monotonic() - t0
+    stop.set()
+    for t in threads:
+        t.join()
+    if bad:
+        fail("while PostgreSQL restarted: %d answers neither 201 nor a JSON 503, e.g. %s" % (
+            len(bad), bad[:3]))
+    wait_for("every background replica again", lambda: background_owner(servers))
+    for x in acked:
+        st, got = apis[0].call("GET", "/v1/requests/%s" % x, None, tokens["sam"])
+        if st != 200:
+            fail("request %s acknowledged while PostgreSQL restarted is not there: %s" % (x, st))
+
+    def granted():
+        conn.read()
+        return all(conn.granted(x) for x in acked)
+    wait_for("the requests acknowledged around the restart granted", granted, 300)
+    created.extend(acked)
+    log("ok - PostgreSQL restarted under load (%.1f s): answers %s; every replica wrote again "
+        "%.1f s after the restart began; %d acknowledged requests stored and granted" % (
+            restart_s, dict(sorted(codes.items(), key=str)), back_s, len(acked)))
 
 
 def run(args, setup, servers, apis, state):
@@ -302,7 +391,11 @@ def run(args, setup, servers, apis, state):
     if background_owner(servers) != new_owner:
         fail("the restarted replica took the background work from replica %d" % new_owner)
 
-    # ---- 6. one log, whichever replica signs or serves it ----
+    # ---- 6. PostgreSQL restarted under load ----
+    if args.pg_restart:
+        restart_under_load(args, servers, apis, tokens, conn, created)
+
+    # ---- 7. one log, whichever replica signs or serves it ----
     obs = Observed()
     cp = wait_for("a checkpoint covering the run",
                   lambda: (lambda c: c if c and c["size"] > total else None)(
@@ -330,8 +423,15 @@ def run(args, setup, servers, apis, state):
     if len(leaves_of(obs, rid, "approval.recorded")) != 2:
         fail("two approvals needed, %d approval.recorded leaves" % len(leaves_of(
             obs, rid, "approval.recorded")))
-    log("ok - %d leaves, one log: every replica's checkpoint matches it; each request created once"
-        % len(obs.texts))
+    # Nothing granted at the connector without its approval in the log.
+    conn.read()
+    for x, calls in conn.calls.items():
+        if any(c[0] == "grant" for c in calls) and not any(
+                leaves_of(obs, x, t) for t in ("request.approved", "request.self_approved")):
+            fail("%s was granted at the connector without an approval in the log" % x)
+    log("ok - %d leaves, one log: every replica's checkpoint matches it; each request created "
+        "once; %d granted at the connector, each with its approval in the log" % (
+            len(obs.texts), sum(1 for c in conn.calls.values() if any(a == "grant" for a, _, _ in c))))
     with open(os.path.join(args.work, "figures.json"), "w") as f:
         json.dump({"replicas": n, "requests": total, "load_seconds": load_s,
                    "takeover_seconds": takeover_s, "revoke_late_max": max(late),

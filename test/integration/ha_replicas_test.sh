@@ -2,8 +2,9 @@
 # Issue 16: three replicas serving one installation on a real PostgreSQL on 127.0.0.1 started
 # here (ha_replicas.py says what is held: one token everywhere, events across replicas, double
 # and simultaneous approvals, HA_REQUESTS (default 1000) requests at once, the replica doing the
-# background work SIGKILLed while grants end); then the log is verified offline from PostgreSQL
-# by `breakglass audit verify`, an evidence report and Go's sumdb/tlog and sumdb/note.
+# background work SIGKILLed while grants end, PostgreSQL restarted under load); then the log is
+# verified offline from PostgreSQL by `breakglass audit verify`, an evidence report and Go's
+# sumdb/tlog and sumdb/note.
 source "$(dirname "$0")/lib.sh"
 here=$(cd "$(dirname "$0")" && pwd)
 for tool in jq python3; do
@@ -25,9 +26,15 @@ CREATE DATABASE breakglass OWNER bg;
 SQL
 (umask 077 && printf '%s\n' "$pw" >"$WORK/pg.pw")
 URI="postgresql://bg@127.0.0.1:$pgport/breakglass?password_file=$WORK/pg.pw"
+PGBIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
+as_pg=""
+[ "$(id -u)" = 0 ] && as_pg="runuser -u postgres --"
+restart="$as_pg $PGBIN/pg_ctl -D $PGDIR/data -m fast -w stop >/dev/null && sleep 2 &&
+  $as_pg $PGBIN/pg_ctl -D $PGDIR/data -l $PGDIR/server.log -w -t 300 \
+    -o '-k $PGDIR -p $pgport -c listen_addresses=127.0.0.1' start"
 
 python3 "$here/ha_replicas.py" --bg "$BG" --work "$WORK" --storage "$URI" \
-  --requests "${HA_REQUESTS:-1000}" || fail "replicas"
+  --requests "${HA_REQUESTS:-1000}" --pg-restart "$restart" || fail "replicas"
 
 # The log as the replicas left it, verified offline (the servers are stopped).
 "$BG" audit export --config "$WORK/bg.toml" --bundle "$WORK/bundle" >/dev/null || fail "audit export"
