@@ -95,6 +95,11 @@ void ServiceMetrics::Register(metrics::Registry& registry, Service& service) {
         }
         return out;
       }));
+  OrNull(registry.AddGaugeCallback(
+      "breakglass_background",
+      "1 when this server does the installation's background work (timers, outbox, "
+      "checkpoints, sinks, periodic checks), else 0 (a replica waiting to take it over).",
+      [&service] { return service.RunsBackground() ? 1.0 : 0.0; }));
   OrNull(registry.AddGaugeCallback("breakglass_audit_log_size", "Leaves in the audit log.",
                                    [&service] {
                                      return static_cast<double>(service.audit().Size());

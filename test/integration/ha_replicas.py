@@ -231,6 +231,11 @@ def run(args, setup, servers, apis, state):
     tokens = login_all(apis[0], setup.secrets)
     n = len(servers)
     owner = wait_for("a replica doing the background work", lambda: background_owner(servers))
+    for i, api in enumerate(apis):  # what /metrics says agrees with the logs
+        st, text = api.call("GET", "/metrics")
+        want = "breakglass_background %d" % (1 if i == owner else 0)
+        if st != 200 or want not in text.splitlines():
+            fail("replica %d's /metrics does not say %r" % (i, want))
     log("ok - %d replicas serve; replica %d does the background work" % (n, owner))
 
     # ---- 1. one token everywhere; a change through one reaches another's event stream ----

@@ -11,7 +11,7 @@ promtool check metrics <"$WORK/metrics.txt" || fail "promtool refused /metrics"
 for m in breakglass_requests breakglass_approvals_total breakglass_grants_active \
          breakglass_drill_requests breakglass_drill_approvals_total \
          breakglass_expiry_lag_seconds_bucket breakglass_http_request_duration_seconds_bucket \
-         breakglass_reviews_overdue 'breakglass_reviews{state="open"}'; do
+         breakglass_reviews_overdue 'breakglass_reviews{state="open"}' 'breakglass_background 1'; do
   grep -q "^$m" "$WORK/metrics.txt" || fail "missing $m"
 done
 grep -q '^breakglass_expiry_lag_seconds_count 1' "$WORK/metrics.txt" || fail "expiry not measured"
