@@ -21,7 +21,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "test", "crash"))
-from crash_driver import Api, Fail, Server, Setup, fail, log, login_all  # noqa: E402
+from crash_driver import Api, Fail, Server, Setup, fail, in_parallel, log, login_all  # noqa: E402
 
 TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -54,7 +54,6 @@ def postgres_pids():
 def lifecycles(apis, tokens, total, clients):
     n = len(apis)
     lock = threading.Lock()
-    counter = iter(range(total))
     errors = []
 
     def one(k):
@@ -78,24 +77,13 @@ def lifecycles(apis, tokens, total, clients):
                 return "revoke: %s %s" % (st, r)
             time.sleep(0.02)
 
-    def worker():
-        while True:
+    def run(k):
+        e = one(k)
+        if e:
             with lock:
-                k = next(counter, None)
-            if k is None:
-                return
-            e = one(k)
-            if e:
-                with lock:
-                    errors.append(e)
+                errors.append(e)
 
-    threads = [threading.Thread(target=worker) for _ in range(clients)]
-    t0 = time.monotonic()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    wall = time.monotonic() - t0
+    wall = in_parallel(total, clients, run)
     if errors:
         fail("%d lifecycles failed, e.g. %s" % (len(errors), errors[:3]))
     return wall

@@ -71,6 +71,28 @@ def free_port():
         return s.getsockname()[1]
 
 
+def in_parallel(count, threads, fn):
+    """Calls fn(k) for every k in range(count), on `threads` threads; returns the wall time."""
+    lock = threading.Lock()
+    counter = iter(range(count))
+
+    def worker():
+        while True:
+            with lock:
+                k = next(counter, None)
+            if k is None:
+                return
+            fn(k)
+
+    pool = [threading.Thread(target=worker) for _ in range(threads)]
+    t0 = time.monotonic()
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join()
+    return time.monotonic() - t0
+
+
 def write_private(path, text, mode=0o600):
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
     with os.fdopen(fd, "w") as f:

@@ -5,6 +5,12 @@
 #   connectors_pg_server.sh start DIR          initdb + start; prints {"dsn","admin_password",
 #                                              "port","socket_dir"} (admin: CREATEROLE, not superuser)
 #   connectors_pg_server.sh psql DIR [ARGS]    psql as the superuser (SQL on stdin)
+#   connectors_pg_server.sh installation DIR PWFILE
+#                                              a role "bg" (its random password written to PWFILE,
+#                                              0600) owning a database "breakglass"; prints the
+#                                              storage URI (password_file=PWFILE)
+#   connectors_pg_server.sh halt DIR           stop the server, keep DIR (resume starts it again)
+#   connectors_pg_server.sh resume DIR         start a halted server on the same port
 #   connectors_pg_server.sh stop DIR           stop and delete DIR
 #
 # As root, the server runs as the "postgres" account (initdb refuses root).
@@ -28,9 +34,8 @@ case "$cmd" in
     admin_pw=$(head -c 18 /dev/urandom | base64 | tr '+/' '-_')
     as_pg "$PGBIN/initdb" -D "$dir/data" -U postgres --auth-local=trust --auth-host=scram-sha-256 \
       -E UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1
-    as_pg "$PGBIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 300 \
-      -o "-k $dir -p $port -c listen_addresses=127.0.0.1" start >/dev/null
     echo "$port" >"$dir/port"
+    bash "${BASH_SOURCE[0]}" resume "$dir"
     PGDB=postgres bash "${BASH_SOURCE[0]}" psql "$dir" -v pw="$admin_pw" >/dev/null <<'SQL'
 CREATE ROLE bg_admin LOGIN CREATEROLE PASSWORD :'pw';
 CREATE DATABASE app OWNER postgres;
@@ -41,6 +46,23 @@ SQL
   psql)
     shift 2
     psql -X -q -At -v ON_ERROR_STOP=1 -h "$dir" -p "$(cat "$dir/port")" -U postgres -d "${PGDB:-app}" "$@"
+    ;;
+  installation)
+    pwfile=${3:?usage: installation DIR PWFILE}
+    pw=$(head -c 18 /dev/urandom | base64 | tr '+/' '-_')
+    (umask 077 && printf '%s\n' "$pw" >"$pwfile")
+    PGDB=postgres bash "${BASH_SOURCE[0]}" psql "$dir" -v pw="$pw" >/dev/null <<'SQL'
+CREATE ROLE bg LOGIN PASSWORD :'pw';
+CREATE DATABASE breakglass OWNER bg;
+SQL
+    echo "postgresql://bg@127.0.0.1:$(cat "$dir/port")/breakglass?password_file=$pwfile"
+    ;;
+  halt)
+    as_pg "$PGBIN/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null
+    ;;
+  resume)
+    as_pg "$PGBIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 300 \
+      -o "-k $dir -p $(cat "$dir/port") -c listen_addresses=127.0.0.1" start >/dev/null
     ;;
   stop)
     if [ -f "$dir/data/postmaster.pid" ]; then

@@ -24,24 +24,14 @@ stop_all() {
   cleanup
 }
 trap stop_all EXIT
-bash "$here/connectors_pg_server.sh" start "$PGDIR" >"$WORK/pg.json"
-pgport=$(jq -r .port "$WORK/pg.json")
-pw=$(head -c 18 /dev/urandom | base64 | tr '+/' '-_')
-PGDB=postgres bash "$here/connectors_pg_server.sh" psql "$PGDIR" -v pw="$pw" >/dev/null <<'SQL'
-CREATE ROLE bg LOGIN PASSWORD :'pw';
-CREATE DATABASE breakglass OWNER bg;
-SQL
-(umask 077 && printf '%s\n' "$pw" >"$WORK/pg.pw")
-URI="postgresql://bg@127.0.0.1:$pgport/breakglass?password_file=$WORK/pg.pw"
+bash "$here/connectors_pg_server.sh" start "$PGDIR" >/dev/null
+URI=$(bash "$here/connectors_pg_server.sh" installation "$PGDIR" "$WORK/pg.pw")
+pw=$(cat "$WORK/pg.pw")
 DATA=$WORK/breakglass-data
 cat >"$WORK/offline.toml" <<EOF
 data_dir = "$DATA"
 storage = "$URI"
 EOF
-PGBIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
-pg_ctl() {
-  if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$PGBIN/pg_ctl" "$@"; else "$PGBIN/pg_ctl" "$@"; fi
-}
 
 # ---- 1. an installation on SQLite, moved ----
 bg_start_server --checkpoint-interval 1s
@@ -107,7 +97,7 @@ wait_until 180 bash -c "\"$BG\" status $r2 --json | jq -e '.state == \"expired\"
 echo "ok - a token and a grant of the first server, on the second; the grant expired"
 
 # ---- 3. PostgreSQL stopped under the server ----
-pg_ctl -D "$PGDIR/data" -m fast -w stop >/dev/null
+bash "$here/connectors_pg_server.sh" halt "$PGDIR"
 body='{"resource":"prod-db","privilege":"read_only","duration":"5m","reason":"while the database is down","ticket":"CHG-103"}'
 for i in 1 2 3; do
   r=$(api POST /v1/requests "$body")
@@ -118,8 +108,7 @@ done
 r=$(api GET "/v1/requests/$r2")
 case "$(tail -1 <<<"$r")" in 200|503) ;; *) fail "a read with PostgreSQL down: $r" ;; esac
 kill -0 "$SERVER_PID" || fail "the server stopped when PostgreSQL did"
-pg_ctl -D "$PGDIR/data" -l "$PGDIR/server.log" -w -t 300 \
-  -o "-k $PGDIR -p $pgport -c listen_addresses=127.0.0.1" start >/dev/null
+bash "$here/connectors_pg_server.sh" resume "$PGDIR"
 wait_until 120 bash -c "[ \"\$(curl -s -o /dev/null -w '%{http_code}' --cacert '$BREAKGLASS_CACERT' \
   -H 'Authorization: Bearer $(token)' '$BREAKGLASS_SERVER/v1/requests/$r2')\" = 200 ]" ||
   fail "not served again after PostgreSQL came back"
@@ -139,22 +128,9 @@ unset BREAKGLASS_TOKEN
 login sam  # an auditor: the checkpoint covers what the servers wrote
 sleep 2
 kill -TERM "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=
-"$BG" audit export --config "$WORK/offline.toml" --bundle "$WORK/bundle" >/dev/null ||
-  fail "audit export from PostgreSQL"
-"$BG" --json audit verify --bundle "$WORK/bundle" >"$WORK/v.json" || fail "verify: $(cat "$WORK/v.json")"
-entries=$(jq .entries "$WORK/v.json")
+verify_log_offline "$WORK/offline.toml"
+entries=$ENTRIES
 [ "$entries" -gt "$moved_size" ] || fail "the log did not grow on PostgreSQL: $(cat "$WORK/v.json")"
-"$BG" report evidence --config "$WORK/offline.toml" --since 1d --out "$WORK/report" >/dev/null ||
-  fail "evidence report from PostgreSQL"
-"$BG" audit verify --report "$WORK/report" >/dev/null || fail "the evidence report does not verify"
-if command -v go >/dev/null; then
-  (cd "$here/go/auditcheck" && GO111MODULE=off GOPATH=/usr/share/gocode GOCACHE=$WORK/gocache \
-     go build -o "$WORK/auditcheck" .) || fail "go build auditcheck"
-  "$WORK/auditcheck" -report "$WORK/report" >"$WORK/go.out" 2>&1 ||
-    fail "Go rejects the log served from PostgreSQL: $(cat "$WORK/go.out")"
-else
-  echo "note: go not installed, the Go check is skipped"
-fi
 for f in "$WORK"/serve.out "$WORK"/serve.err "$WORK"/b.out "$WORK"/b.err; do
   if grep -q -- "$pw" "$f"; then fail "the database password is in $f"; fi
 done

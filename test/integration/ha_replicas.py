@@ -35,7 +35,8 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "crash"))
 from crash_driver import (Api, CompactRange, ConnectorLog, Fail, Observed, Server, Setup,  # noqa: E402
-                          fail, fetch_checkpoint, log, login_all, parse_time, sync_log)
+                          fail, fetch_checkpoint, in_parallel, log, login_all, parse_time,
+                          sync_log)
 
 DEADLINE = 120.0  # for what the servers do by themselves; generous, the figures are reported
 
@@ -267,26 +268,25 @@ def run(args, setup, servers, apis, state):
         "in %.2f s" % (n, n - 1, sse_s))
 
     # ---- 2. the same approver through two replicas at once counts once ----
-    results = at_once([lambda: apis[1].call("POST", "/v1/requests/%s/approve" % rid,
-                                            {"comment": "through replica 1"}, tokens["carol"]),
-                       lambda: apis[2 % n].call("POST", "/v1/requests/%s/approve" % rid,
-                                                {"comment": "through replica 2"}, tokens["carol"])])
-    codes = sorted(st for st, _ in results)
-    if codes[0] != 200 or codes[1] not in (200, 409):
-        fail("one approver twice at once: %s" % results)
+    def approve_at_once(what, who):
+        """Two approvals of rid, through replicas 1 and 2, released together: one must be
+        accepted, the other accepted too (the same approver: counted once) or refused (409)."""
+        results = at_once([(lambda i=i, w=w: apis[i % n].call(
+            "POST", "/v1/requests/%s/approve" % rid, {"comment": "%s, replica %d" % (what, i)},
+            tokens[w])) for i, w in zip((1, 2), who)])
+        codes = sorted(st for st, _ in results)
+        if codes[0] != 200 or codes[1] not in (200, 409):
+            fail("%s: %s" % (what, results))
+        return codes
+
+    codes = approve_at_once("one approver twice at once", ("carol", "carol"))
     st, got = apis[0].call("GET", "/v1/requests/%s" % rid, None, tokens["alice"])
     if [a["approver"] for a in got["approvals"]] != ["carol"] or got["state"] != "pending":
         fail("one approver twice at once counted %s (state %s)" % (got["approvals"], got["state"]))
     log("ok - carol approving through two replicas at once counted once (answers %s)" % codes)
 
     # ---- 3. the two final approvals at two replicas at once ----
-    results = at_once([lambda: apis[1].call("POST", "/v1/requests/%s/approve" % rid,
-                                            {"comment": "final, replica 1"}, tokens["dave"]),
-                       lambda: apis[2 % n].call("POST", "/v1/requests/%s/approve" % rid,
-                                                {"comment": "final, replica 2"}, tokens["erin"])])
-    codes = sorted(st for st, _ in results)
-    if codes[0] != 200 or codes[1] not in (200, 409):
-        fail("two final approvals at once: %s" % results)
+    codes = approve_at_once("two final approvals at once", ("dave", "erin"))
     wait_for("the request approved at two replicas at once to be active",
              lambda: apis[0].call("GET", "/v1/requests/%s" % rid, None,
                                   tokens["alice"])[1]["state"] == "active")
@@ -301,34 +301,22 @@ def run(args, setup, servers, apis, state):
     total = args.requests
     created, errors = [], []
     lock = threading.Lock()
-    counter = iter(range(total))
 
-    def worker():
-        while True:
-            with lock:
-                k = next(counter, None)
-            if k is None:
-                return
-            who = "alice" if k % 2 == 0 else "bob"
-            b = {"resource": "app", "privilege": "read", "duration": "30m",
-                 "reason": "replicas load %d" % k, "ticket": "HA-L%d" % k}
-            try:
-                st, out = apis[k % n].call("POST", "/v1/requests", b, tokens[who])
-            except Exception as e:  # noqa: BLE001 - reported below
-                st, out = None, repr(e)
-            with lock:
-                if st == 201:
-                    created.append(out["id"])
-                else:
-                    errors.append((k, st, out))
+    def one(k):
+        who = "alice" if k % 2 == 0 else "bob"
+        b = {"resource": "app", "privilege": "read", "duration": "30m",
+             "reason": "replicas load %d" % k, "ticket": "HA-L%d" % k}
+        try:
+            st, out = apis[k % n].call("POST", "/v1/requests", b, tokens[who])
+        except Exception as e:  # noqa: BLE001 - reported below
+            st, out = None, repr(e)
+        with lock:
+            if st == 201:
+                created.append(out["id"])
+            else:
+                errors.append((k, st, out))
 
-    t0 = time.monotonic()
-    threads = [threading.Thread(target=worker) for _ in range(48)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    load_s = time.monotonic() - t0
+    load_s = in_parallel(total, 48, one)
     if errors:
         fail("%d of %d concurrent requests failed, e.g. %s" % (len(errors), total, errors[:3]))
     if len(set(created)) != total:

@@ -17,41 +17,19 @@ stop_all() {
   cleanup
 }
 trap stop_all EXIT
-bash "$here/connectors_pg_server.sh" start "$PGDIR" >"$WORK/pg.json"
-pgport=$(jq -r .port "$WORK/pg.json")
-pw=$(head -c 18 /dev/urandom | base64 | tr '+/' '-_')
-PGDB=postgres bash "$here/connectors_pg_server.sh" psql "$PGDIR" -v pw="$pw" >/dev/null <<'SQL'
-CREATE ROLE bg LOGIN PASSWORD :'pw';
-CREATE DATABASE breakglass OWNER bg;
-SQL
-(umask 077 && printf '%s\n' "$pw" >"$WORK/pg.pw")
-URI="postgresql://bg@127.0.0.1:$pgport/breakglass?password_file=$WORK/pg.pw"
-PGBIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
-as_pg=""
-[ "$(id -u)" = 0 ] && as_pg="runuser -u postgres --"
-restart="$as_pg $PGBIN/pg_ctl -D $PGDIR/data -m fast -w stop >/dev/null && sleep 2 &&
-  $as_pg $PGBIN/pg_ctl -D $PGDIR/data -l $PGDIR/server.log -w -t 300 \
-    -o '-k $PGDIR -p $pgport -c listen_addresses=127.0.0.1' start"
+bash "$here/connectors_pg_server.sh" start "$PGDIR" >/dev/null
+URI=$(bash "$here/connectors_pg_server.sh" installation "$PGDIR" "$WORK/pg.pw")
+pw=$(cat "$WORK/pg.pw")
+restart="bash $here/connectors_pg_server.sh halt $PGDIR && sleep 2 &&
+  bash $here/connectors_pg_server.sh resume $PGDIR"
 
 python3 "$here/ha_replicas.py" --bg "$BG" --work "$WORK" --storage "$URI" \
   --requests "${HA_REQUESTS:-1000}" --pg-restart "$restart" || fail "replicas"
 
 # The log as the replicas left it, verified offline (the servers are stopped).
-"$BG" audit export --config "$WORK/bg.toml" --bundle "$WORK/bundle" >/dev/null || fail "audit export"
-"$BG" --json audit verify --bundle "$WORK/bundle" >"$WORK/v.json" || fail "verify: $(cat "$WORK/v.json")"
-entries=$(jq .entries "$WORK/v.json")
+verify_log_offline "$WORK/bg.toml"
+entries=$ENTRIES
 [ "$entries" -ge "$(jq .leaves "$WORK/figures.json")" ] || fail "fewer entries than the run saw"
-"$BG" report evidence --config "$WORK/bg.toml" --since 1d --out "$WORK/report" >/dev/null ||
-  fail "evidence report"
-"$BG" audit verify --report "$WORK/report" >/dev/null || fail "the evidence report does not verify"
-if command -v go >/dev/null; then
-  (cd "$here/go/auditcheck" && GO111MODULE=off GOPATH=/usr/share/gocode GOCACHE=$WORK/gocache \
-     go build -o "$WORK/auditcheck" .) || fail "go build auditcheck"
-  "$WORK/auditcheck" -report "$WORK/report" >"$WORK/go.out" 2>&1 ||
-    fail "Go rejects the log of the replicas: $(cat "$WORK/go.out")"
-else
-  echo "note: go not installed, the Go check is skipped"
-fi
 for f in "$WORK"/replica*/serve.out "$WORK"/replica*/serve.err; do
   if grep -q -- "$pw" "$f"; then fail "the database password is in $f"; fi
 done

@@ -51,3 +51,24 @@ api() {  # api METHOD PATH [BODY] -> prints "STATUS BODY"
   curl -s --cacert "$BREAKGLASS_CACERT" -X "$m" -H "Authorization: Bearer $(token)" \
        -H 'Content-Type: application/json' ${b:+--data "$b"} -w '\n%{http_code}' "$BREAKGLASS_SERVER$p"
 }
+# The log of the installation of CONFIG (servers stopped) verified offline: `audit export` and
+# `audit verify`, an evidence report and its verification, and Go's sumdb/tlog and sumdb/note
+# (test/integration/go/auditcheck) when go is installed. Sets ENTRIES.
+verify_log_offline() {
+  local config=$1 go_dir
+  go_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/go/auditcheck
+  "$BG" audit export --config "$config" --bundle "$WORK/bundle" >/dev/null || fail "audit export"
+  "$BG" --json audit verify --bundle "$WORK/bundle" >"$WORK/v.json" || fail "verify: $(cat "$WORK/v.json")"
+  ENTRIES=$(jq .entries "$WORK/v.json")
+  "$BG" report evidence --config "$config" --since 1d --out "$WORK/report" >/dev/null ||
+    fail "evidence report"
+  "$BG" audit verify --report "$WORK/report" >/dev/null || fail "the evidence report does not verify"
+  if command -v go >/dev/null; then
+    (cd "$go_dir" && GO111MODULE=off GOPATH=/usr/share/gocode GOCACHE=$WORK/gocache \
+       go build -o "$WORK/auditcheck" .) || fail "go build auditcheck"
+    "$WORK/auditcheck" -report "$WORK/report" >"$WORK/go.out" 2>&1 ||
+      fail "Go rejects the log: $(cat "$WORK/go.out")"
+  else
+    echo "note: go not installed, the Go check is skipped"
+  fi
+}
