@@ -184,9 +184,11 @@ Status Service::Start(bool background) {
         },
         /*active=*/false);
   }
+  // Only the replica doing the background work queues the timers it stores (the others would
+  // hold them forever); it finds the other replicas' in the store (SyncTimers).
   writer_ = std::make_unique<Writer>(*store_, *audit_, clock_,
                                      [this](const std::vector<store::TimerRecord>& ts) {
-                                       if (scheduler_) scheduler_->Add(ts);
+                                       if (scheduler_ && background_.load()) scheduler_->Add(ts);
                                      });
   if (mode_ == Mode::kServer) {
     // Subscribers see the store's whole log, leaves other processes and replicas append
@@ -306,14 +308,15 @@ void Service::OnLeafFromStore(const std::string& leaf) {
       if (comma > at) e.recipients.push_back(to.substr(at, comma - at));
       at = comma + 1;
     }
-  } else if (!request) {
-    return;
   } else if (ev->type.rfind("review.", 0) == 0 && ev->details.count("review")) {
+    // A review of a request or of an offline kit's use (no request).
     auto review = store_->GetReview(ev->details["review"]);
     if (!review || !*review) return;
     e.type = "review";
     e.review_id = (*review)->id;
     e.review_state = std::string(core::ToString((*review)->state));
+  } else if (!request) {
+    return;
   } else {
     e.type = "request";
   }

@@ -76,6 +76,8 @@ class Service {
   ~Service();
 
   // Starts the writer, and in kServer mode the timers and the outbox; resumes pending work.
+  // kServer: the follower of the audit log (other processes' and replicas' leaves reach the
+  // event streams and the request cache).
   // Before Start, the people, request and audit methods answer Unavailable.
   // `background` false (a replica of several on one database, until it holds the background
   // lease): only what serves the API starts; StartBackground() starts the rest.

@@ -11,6 +11,7 @@
 #include <fstream>
 #include <future>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include "audit/event.h"
@@ -339,6 +340,64 @@ TEST_F(ServiceTest, TwoApprovalsActivateAndExpiryEndsTheGrant) {
                            "request.activated", "request.expired"}) {
     EXPECT_NE(std::find(types.begin(), types.end(), want), types.end()) << want;
   }
+}
+
+// Replicas on one database: a second server serves (tokens, requests, approvals) without the
+// background work; the first, which does it, grants and expires what the second stored, and its
+// event subscribers see the second's changes (from the log).
+TEST_F(ServiceTest, ASecondServerServesWhileTheFirstDoesTheBackgroundWorkForBoth) {
+  auto alice = AddAndLogin("alice", {Role::kRequester});
+  AddAndLogin("carol", {Role::kApprover});
+  AddAndLogin("dave", {Role::kApprover});
+  auto store2 = store::OpenStore("sqlite", config_.data_dir);
+  ASSERT_TRUE(store2.has_value());
+  auto opened = Service::Open(config_, clock_, nullptr, Service::Mode::kServer,
+                              std::move(*store2), register_kinds_);
+  ASSERT_TRUE(opened.has_value()) << opened.error().ToString();
+  std::unique_ptr<Service> second = std::move(*opened);
+  ASSERT_TRUE(second->Start(/*background=*/false).has_value());
+  EXPECT_TRUE(svc_->RunsBackground());
+  EXPECT_FALSE(second->RunsBackground());
+
+  std::mutex mu;
+  std::set<std::string> seen;  // ids of the first server's request events
+  const uint64_t sub = svc_->Subscribe([&](const StateEvent& e) {
+    if (e.type != "request") return;
+    std::lock_guard lock(mu);
+    seen.insert(e.request.id.value());
+  });
+  auto on_second = [&](const std::string& who) {
+    auto a = second->Authenticate(tokens_[who], "10.0.0.1");  // a token of the first server
+    EXPECT_TRUE(a.has_value()) << who;
+    return *a;
+  };
+  auto created = Call([&](auto cb) { second->Create(on_second("alice"), DbaCommand(), cb); });
+  ASSERT_TRUE(created.has_value()) << created.error().ToString();
+  const RequestId id = created->id;
+  for (const char* who : {"carol", "dave"}) {
+    auto a = Call([&](auto cb) { second->Approve(on_second(who), id, "ok", cb); });
+    ASSERT_TRUE(a.has_value()) << a.error().ToString();
+  }
+  // The first server's outbox ran the grant the second stored.
+  WaitFor(alice, id, RequestState::kActive);
+  // Its timer queue found the second's expiry timer in the store.
+  clock_.Advance(std::chrono::minutes(31));
+  WaitFor(alice, id, RequestState::kExpired);
+  // Its subscribers saw the second's changes (read from the log, with the request as stored).
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  bool saw = false;
+  while (!saw && std::chrono::steady_clock::now() < deadline) {
+    {
+      std::lock_guard lock(mu);
+      saw = seen.count(id.value()) > 0;
+    }
+    if (!saw) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_TRUE(saw) << "the first server's subscribers never saw the second's request";
+  svc_->Unsubscribe(sub);
+  second->Stop();
+  EXPECT_EQ(CountEvents("request.activated"), 1);
+  EXPECT_EQ(CountEvents("request.expired"), 1);
 }
 
 TEST_F(ServiceTest, RequestThatTooFewCanApproveIsRefusedAtOnceAndAudited) {

@@ -657,12 +657,15 @@ void PgStore::EndExclusive() {
 }
 
 void PgStore::WatchChanges(std::function<void()> changed) {
+  const bool has_watcher = changed != nullptr;
   {
     std::lock_guard lock(watch_mu_);  // a call in progress holds it
     changed_ = std::move(changed);
   }
   std::lock_guard lock(watchdog_mu_);
-  if (!watcher_.joinable() && !stopping_) watcher_ = std::thread([this] { WatchLoop(); });
+  if (!watcher_.joinable() && !stopping_ && has_watcher) {
+    watcher_ = std::thread([this] { WatchLoop(); });
+  }
 }
 
 void PgStore::WatchLoop() {
