@@ -1,36 +1,36 @@
 // `breakglass serve`: the server.
-#include <CLI/CLI.hpp>
 #include <fcntl.h>
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
 #include <signal.h>
-#include <sys/stat.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <condition_variable>
 #include <filesystem>
 #include <iostream>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <thread>
 
 #include "api/api.h"
-#include "api/connector_routes.h"
-#include "api/page_routes.h"
-#include "http/http_server.h"
 #include "api/attestation_routes.h"
-#include "api/inventory_routes.h"
+#include "api/connector_routes.h"
 #include "api/drill_routes.h"
+#include "api/inventory_routes.h"
+#include "api/page_routes.h"
 #include "api/review_routes.h"
 #include "api/session_routes.h"
-#include "http/tls.h"
 #include "cli/common.h"
 #include "cli/kit_io.h"
-#include "log/json_log.h"
 #include "cli/sealed.h"
 #include "connectors/builtin.h"
 #include "connectors/health.h"
+#include "http/http_server.h"
+#include "http/tls.h"
+#include "log/json_log.h"
 #include "metrics/metrics.h"
 #include "notify/http_post.h"
 #include "service/checkpointer.h"
@@ -88,16 +88,18 @@ class BackgroundLease {
             // Said at once, then once a minute.
             if (waits++ % 60 == 0) {
               log::Info("server.standby",
-                        {{"message", "another server does the background work: serving the API, "
-                                     "ready to take the background work over"},
+                        {{"message",
+                          "another server does the background work: serving the API, "
+                          "ready to take the background work over"},
                          {"holder", holder}});
             }
             return Pause();
           },
           [](const std::string& why) {
             log::Error("server.lease_lost",
-                       {{"message", "this server lost the background lease: stopping at once, "
-                                    "nothing more is written"},
+                       {{"message",
+                         "this server lost the background lease: stopping at once, "
+                         "nothing more is written"},
                         {"error", why}});
             spdlog::default_logger()->flush();
             std::_Exit(kLeaseLost);

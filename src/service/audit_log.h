@@ -15,9 +15,9 @@
 
 #include "audit/checkpoint.h"
 #include "audit/merkle.h"
+#include "auth/master_key.h"
 #include "core/request.h"
 #include "store/store.h"
-#include "auth/master_key.h"
 #include "util/secret.h"
 #include "util/time.h"
 

@@ -14,9 +14,9 @@
 #include <string>
 #include <vector>
 
+#include "connector/connector.h"
 #include "core/commands.h"
 #include "core/request.h"
-#include "connector/connector.h"
 #include "store/store.h"
 #include "util/result.h"
 #include "util/time.h"

@@ -44,7 +44,8 @@ TEST(SchedulerTest, AnInactiveSchedulerQueuesAndFiresOnlyOnceActivated) {
   FakeClock clock;
   Fired fired;
   fired.want = 2;
-  Scheduler s(clock, [&](const store::TimerRecord& t, int) { fired.Add(t.id); }, /*active=*/false);
+  Scheduler s(
+      clock, [&](const store::TimerRecord& t, int) { fired.Add(t.id); }, /*active=*/false);
   s.Add({Timer(1, clock.Now() - Seconds(5)), Timer(2, clock.Now() - Seconds(1))});
   EXPECT_EQ(s.Pending(), 2u) << "queued while inactive";
   {
@@ -63,7 +64,8 @@ TEST(SchedulerTest, ATimerAddedAgainOrSyncedIsQueuedOnceAndForgottenWhenGoneFrom
   FakeClock clock;
   Fired fired;
   fired.want = 2;
-  Scheduler s(clock, [&](const store::TimerRecord& t, int) { fired.Add(t.id); }, false);
+  Scheduler s(
+      clock, [&](const store::TimerRecord& t, int) { fired.Add(t.id); }, false);
   const Timestamp due = clock.Now() + Seconds(60);
   s.Add({Timer(1, due)});
   s.Add({Timer(1, due)});  // the writer's hand-over and a sync of the same timer
@@ -188,7 +190,7 @@ TEST_F(TwoWritersTest, AnEdgeCaughtUpFromTheNewLeavesSignsTheSameTreeAsOneRebuil
       return Ok();
     }));
   }
-  ASSERT_EQ(logs_[1]->Size(), 0);  // opened before SetUp's append too
+  ASSERT_EQ(logs_[1]->Size(), 0);               // opened before SetUp's append too
   ASSERT_TRUE(logs_[1]->Reload().has_value());  // the catch-up: 8 leaves read and hashed
   auto rebuilt = AuditLog::Open(*stores_[1], *key_, "breakglass/test");  // from stored nodes
   ASSERT_TRUE(rebuilt.has_value());

@@ -2,7 +2,6 @@
 
 #include <fmt/format.h>
 #include <sys/stat.h>
-
 #include <unistd.h>
 
 #include <algorithm>
@@ -15,22 +14,22 @@
 #include "core/commands.h"
 #include "log/json_log.h"
 #include "metrics/metrics.h"
+#include "service/attestations.h"
 #include "service/audit_log.h"
 #include "service/background.h"
-#include "service/attestations.h"
-#include "service/drills.h"
-#include "service/reviews.h"
 #include "service/connector_state.h"
+#include "service/drills.h"
 #include "service/grant_runner.h"
 #include "service/policy_holder.h"
 #include "service/recording_check.h"
 #include "service/request_cache.h"
+#include "service/reviews.h"
 #include "service/service_metrics.h"
 #include "service/writer.h"
 #include "util/encoding.h"
+#include "util/fs.h"
 #include "util/random.h"
 #include "util/sha256.h"
-#include "util/fs.h"
 #include "util/version.h"
 
 namespace bg::service {
@@ -193,13 +192,12 @@ Status Service::Start(bool background) {
   if (mode_ == Mode::kServer) {
     // Subscribers see the store's whole log, leaves other processes and replicas append
     // included (13.6); what another replica changed reaches this one's event streams.
-    BG_ASSIGN_OR_RETURN(follower_,
-                        AuditFollower::Open(*store_, *audit_,
-                                            [this](int64_t i, const std::string& leaf,
-                                                   bool from_store) {
-                                              events_.PublishLeaf(i, leaf);
-                                              if (from_store) OnLeafFromStore(leaf);
-                                            }));
+    BG_ASSIGN_OR_RETURN(
+        follower_, AuditFollower::Open(*store_, *audit_,
+                                       [this](int64_t i, const std::string& leaf, bool from_store) {
+                                         events_.PublishLeaf(i, leaf);
+                                         if (from_store) OnLeafFromStore(leaf);
+                                       }));
     follower_->set_store_mark(false);
   }
   people_ = std::make_unique<People>(config_, clock_, *store_, *master_key_, *audit_, *writer_,
@@ -223,7 +221,10 @@ Status Service::Start(bool background) {
   started.details["policy_sha256"] = policies_->sha256();
   started.details["audit_key"] = audit_->VerifierKey();
   started.details["version"] = std::string(kVersion);
-  BG_TRY(writer_->RunSync([started](Tx& tx) { tx.Audit(started); return Ok(); }));
+  BG_TRY(writer_->RunSync([started](Tx& tx) {
+    tx.Audit(started);
+    return Ok();
+  }));
   grants_ = std::make_unique<GrantRunner>(
       *store_, connectors_,
       [this](std::function<Status(Tx&)> run, std::function<void(Status)> done) {
@@ -269,8 +270,9 @@ Status Service::StartBackground() {
   drills_->StartSchedules();
   if (attestations_) attestations_->Start(kReviewCheckInterval);
   follower_->set_store_mark(true);
-  log::Info("server.background", {{"outcome", "this server runs the timers, the outbox and the "
-                                               "periodic checks"}});
+  log::Info("server.background", {{"outcome",
+                                   "this server runs the timers, the outbox and the "
+                                   "periodic checks"}});
   return Ok();
 }
 

@@ -351,8 +351,8 @@ TEST_F(ServiceTest, ASecondServerServesWhileTheFirstDoesTheBackgroundWorkForBoth
   AddAndLogin("dave", {Role::kApprover});
   auto store2 = store::OpenStore("sqlite", config_.data_dir);
   ASSERT_TRUE(store2.has_value());
-  auto opened = Service::Open(config_, clock_, nullptr, Service::Mode::kServer,
-                              std::move(*store2), register_kinds_);
+  auto opened = Service::Open(config_, clock_, nullptr, Service::Mode::kServer, std::move(*store2),
+                              register_kinds_);
   ASSERT_TRUE(opened.has_value()) << opened.error().ToString();
   std::unique_ptr<Service> second = std::move(*opened);
   ASSERT_TRUE(second->Start(/*background=*/false).has_value());

@@ -292,7 +292,8 @@ void Writer::RunGroup(std::vector<Op>& ops) {
       if (attempt > 0) {
         uint8_t r = 0;
         SystemRandom::Get().Fill(&r, 1);
-        std::this_thread::sleep_for(std::chrono::microseconds((int64_t{r} + 1) << std::min(attempt, 6)));
+        std::this_thread::sleep_for(
+            std::chrono::microseconds((int64_t{r} + 1) << std::min(attempt, 6)));
       }
       continue;
     }

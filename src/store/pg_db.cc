@@ -2,7 +2,6 @@
 
 #include <fmt/format.h>
 #include <libpq-fe.h>
-
 #include <poll.h>
 
 #include <algorithm>

@@ -6,8 +6,8 @@
 // time (the writer under its mutex, a reader while it holds the connection from the pool).
 #pragma once
 
-#include <cstdint>
 #include <chrono>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>

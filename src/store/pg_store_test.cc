@@ -365,8 +365,8 @@ TEST_F(PgLeaseReplicasTest, ACommitWithLeavesTimersOrJobsWakesTheOtherServersWat
   b->WatchChanges(nullptr);
   const int before = calls;
   WriteBatch timer;
-  timer.timers.push_back({0, core::TimerKind::kExpiry, RequestId("req_z"),
-                          FromUnixSeconds(1'900'000'000)});
+  timer.timers.push_back(
+      {0, core::TimerKind::kExpiry, RequestId("req_z"), FromUnixSeconds(1'900'000'000)});
   ASSERT_TRUE(a->Commit(timer).has_value());
   ASSERT_TRUE(a->Commit(Meta("only meta")).has_value());
   // A commit's notification arrives within milliseconds; none may reach a watcher removed.
