@@ -268,39 +268,21 @@ Status AuditFollower::StoreMark() {
   return Ok();
 }
 
-void AuditFollower::Start(std::chrono::milliseconds interval) {
-  std::lock_guard lock(thread_mu_);
-  if (thread_.joinable()) return;
-  stopping_ = false;
-  thread_ = std::thread([this, interval] {
-    std::unique_lock held(thread_mu_);
-    while (!stopping_) {
-      held.unlock();
-      if (auto s = Poll(); !s) log::Warn("audit.follow_failed", {{"error", s.error().message()}});
-      held.lock();
-      cv_.wait_for(held, interval, [this] { return stopping_ || woken_; });
-      woken_ = false;
-    }
-  });
+void AuditFollower::PollOrWarn() {
+  if (auto s = Poll(); !s) log::Warn("audit.follow_failed", {{"error", s.error().message()}});
 }
 
-void AuditFollower::Wake() {
-  {
-    std::lock_guard lock(thread_mu_);
-    woken_ = true;
-  }
-  cv_.notify_all();
+void AuditFollower::Start(std::chrono::milliseconds interval) {
+  if (polling_.exchange(true)) return;
+  poller_.Start(interval);
 }
+
+void AuditFollower::Wake() { poller_.Wake(); }
 
 void AuditFollower::Stop() {
-  {
-    std::lock_guard lock(thread_mu_);
-    if (!thread_.joinable()) return;
-    stopping_ = true;
-  }
-  cv_.notify_all();
-  thread_.join();
-  if (auto s = Poll(); !s) log::Warn("audit.follow_failed", {{"error", s.error().message()}});
+  if (!polling_.exchange(false)) return;
+  poller_.Stop();
+  PollOrWarn();
 }
 
 }  // namespace bg::service

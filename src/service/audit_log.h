@@ -17,6 +17,7 @@
 #include "audit/merkle.h"
 #include "auth/master_key.h"
 #include "core/request.h"
+#include "service/background.h"
 #include "store/store.h"
 #include "util/secret.h"
 #include "util/time.h"
@@ -151,12 +152,10 @@ class AuditFollower {
   mutable std::mutex mu_;  // delivery order; held while delivering
   int64_t next_ = 0;
   int64_t stored_mark_ = -1;
-  std::mutex thread_mu_;
-  std::condition_variable cv_;
-  bool stopping_ = false;
-  bool woken_ = false;
+  void PollOrWarn();
   std::atomic<bool> store_mark_{true};
-  std::thread thread_;
+  std::atomic<bool> polling_{false};
+  Periodic poller_{[this] { PollOrWarn(); }};  // last: its thread uses the rest
 };
 
 }  // namespace bg::service

@@ -166,7 +166,7 @@ void Outbox::Loop() {
 
 Periodic::~Periodic() { Stop(); }
 
-void Periodic::Start(Seconds interval) {
+void Periodic::Start(std::chrono::milliseconds interval) {
   std::lock_guard lock(mu_);
   if (thread_.joinable()) return;
   stopping_ = false;

@@ -98,7 +98,7 @@ class Periodic {
  public:
   explicit Periodic(std::function<void()> tick) : tick_(std::move(tick)) {}
   ~Periodic();
-  void Start(Seconds interval);
+  void Start(std::chrono::milliseconds interval);
   // The next tick runs now (or right after the one in progress).
   void Wake();
   void Stop();

@@ -222,9 +222,7 @@ Status Writer::RunSync(std::function<Status(Tx&)> run) {
 
 Writer::Stats Writer::stats() const {
   std::lock_guard lock(mu_);
-  Stats s = stats_;
-  s.races = stats_races_.load(std::memory_order_relaxed);
-  return s;
+  return stats_;
 }
 
 void Writer::Loop() {
@@ -248,6 +246,7 @@ void Writer::RunGroup(std::vector<Op>& ops) {
   std::vector<Status> results;
   std::unique_ptr<Tx> tx;
   Status commit = Ok();
+  uint64_t races = 0;
   // Another writer on the same database (another replica; `breakglass user add` beside the
   // server) may have committed between our reads and our commit: the audit log grew
   // (FailedPrecondition) or a row moved past the version read (Conflict). Nothing of the group
@@ -288,7 +287,7 @@ void Writer::RunGroup(std::vector<Op>& ops) {
       log::Warn("writer.raced", {{"attempt", attempt + 1},
                                  {"error", commit.error().message()},
                                  {"outcome", "running the group again"}});
-      stats_races_.fetch_add(1, std::memory_order_relaxed);
+      ++races;
       if (attempt > 0) {
         uint8_t r = 0;
         SystemRandom::Get().Fill(&r, 1);
@@ -309,6 +308,7 @@ void Writer::RunGroup(std::vector<Op>& ops) {
     std::lock_guard lock(mu_);
     stats_.groups++;
     stats_.ops += ops.size();
+    stats_.races += races;
     if (!commit) stats_.commit_failures++;
   }
   if (!commit) {

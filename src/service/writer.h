@@ -9,7 +9,6 @@
 // must do everything fallible before their first Put/Audit.
 #pragma once
 
-#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -133,7 +132,6 @@ class Writer {
   AuditLog& audit_;
   const Clock& clock_;
   std::function<void(const std::vector<store::TimerRecord>&)> on_timers_;
-  std::atomic<uint64_t> stats_races_{0};
   std::function<void(int64_t, const std::string&)> audit_listener_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
