@@ -200,7 +200,7 @@ void Api::OnConnectionTimeout(http::Deadline deadline) {
 }
 
 void Api::OnComplete(const HttpRequest& req, int status, double seconds) {
-  const std::string route = router_.Label(req.path);
+  const std::string& route = router_.Label(req.path);
   const std::string method = MethodLabel(req.method);
   if (latency_) latency_->Observe(seconds, {method, route});
   if (responses_) responses_->Inc({method, route, std::to_string(status)});

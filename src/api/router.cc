@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
 
 #include "api/json.h"
 #include "api/web_session.h"
@@ -15,16 +16,42 @@ bool IsParam(const std::string& seg) {
   return seg.size() >= 3 && seg.front() == '{' && seg.back() == '}';
 }
 
-// How well `pattern` fits `path`: nullopt when it does not; otherwise one flag per segment,
-// true for a literal, so that comparing two fits prefers the literal at the first difference.
-std::optional<std::vector<bool>> Fit(const std::vector<std::string>& pattern,
-                                     const std::vector<std::string>& path) {
-  if (pattern.size() != path.size()) return std::nullopt;
-  std::vector<bool> literal(pattern.size());
+// The longest pattern the table takes; a path with more segments matches no route.
+constexpr size_t kMaxSegments = 16;
+
+// A path's non-empty segments (as PathSegments splits them), as views into the path: matching
+// runs on every request (twice: to route it and to label its metrics), without copies.
+struct PathView {
+  std::array<std::string_view, kMaxSegments> segments;
+  size_t size = 0;
+  bool too_long = false;  // more than kMaxSegments segments
+
+  explicit PathView(std::string_view path) {
+    while (!path.empty()) {
+      const size_t slash = path.find('/');
+      const std::string_view seg = path.substr(0, slash);
+      path.remove_prefix(slash == std::string_view::npos ? path.size() : slash + 1);
+      if (seg.empty()) continue;
+      if (size == kMaxSegments) {
+        too_long = true;
+        return;
+      }
+      segments[size++] = seg;
+    }
+  }
+};
+
+// How well `pattern` fits `path`: nullopt when it does not; otherwise one bit per segment, the
+// first segment the highest, set for a literal: of two fits of one path the greater number is
+// the one with a literal at the first difference.
+std::optional<uint32_t> Fit(const std::vector<std::string>& pattern, const PathView& path) {
+  if (path.too_long || pattern.size() != path.size) return std::nullopt;
+  uint32_t literal = 0;
   for (size_t i = 0; i < pattern.size(); ++i) {
+    literal <<= 1;
     if (IsParam(pattern[i])) continue;
-    if (pattern[i] != path[i]) return std::nullopt;
-    literal[i] = true;
+    if (pattern[i] != path.segments[i]) return std::nullopt;
+    literal |= 1;
   }
   return literal;
 }
@@ -65,6 +92,9 @@ Status Router::Add(Route route) {
     return Error::InvalidArgument("pattern", "must start with '/': " + route.pattern);
   }
   std::vector<std::string> segments = PathSegments(route.pattern);
+  if (segments.size() > kMaxSegments) {
+    return Error::InvalidArgument("pattern", "more than 16 segments: " + route.pattern);
+  }
   for (const auto& s : segments) {
     if (s.find_first_of("{}") != std::string::npos && !IsParam(s)) {
       return Error::InvalidArgument("pattern", "a parameter is a whole segment: " + route.pattern);
@@ -91,40 +121,53 @@ Status Router::Add(Route route) {
   return Ok();
 }
 
-std::optional<Router::Match> Router::Find(const std::string& method,
-                                          const std::vector<std::string>& segments,
-                                          std::vector<const Route*>* same_path) const {
-  std::optional<std::vector<bool>> best_fit;
+size_t Router::Best(std::string_view path, const std::string* method) const {
+  const PathView view(path);
+  std::optional<uint32_t> best_fit;
   size_t best = routes_.size();
   for (size_t i = 0; i < routes_.size(); ++i) {
-    auto fit = Fit(patterns_[i], segments);
-    if (!fit) continue;
-    if (same_path) same_path->push_back(&routes_[i]);
-    if (routes_[i].method != method) continue;
-    if (!best_fit || *fit > *best_fit) {
-      best_fit = std::move(fit);
+    if (method != nullptr && routes_[i].method != *method) continue;
+    auto fit = Fit(patterns_[i], view);
+    if (fit && (!best_fit || *fit > *best_fit)) {
+      best_fit = fit;
       best = i;
     }
   }
+  return best;
+}
+
+std::optional<Router::Match> Router::Find(const std::string& method,
+                                          std::string_view path) const {
+  const size_t best = Best(path, &method);
   if (best == routes_.size()) return std::nullopt;
   Match m;
   m.route = &routes_[best];
-  for (size_t k = 0; k < segments.size(); ++k) {
+  const PathView view(path);
+  for (size_t k = 0; k < view.size; ++k) {
     const std::string& p = patterns_[best][k];
-    if (IsParam(p)) m.params[p.substr(1, p.size() - 2)] = segments[k];
+    if (IsParam(p)) m.params[p.substr(1, p.size() - 2)] = view.segments[k];
   }
   return m;
+}
+
+std::vector<const Route*> Router::SamePath(std::string_view path) const {
+  const PathView view(path);
+  std::vector<const Route*> out;
+  for (size_t i = 0; i < routes_.size(); ++i) {
+    if (Fit(patterns_[i], view)) out.push_back(&routes_[i]);
+  }
+  return out;
 }
 
 std::optional<core::Actor> Router::Authenticate(Call& call) const {
   auto header = call.req.headers.find("authorization");
   if (header != call.req.headers.end()) {
-    auto token = auth::ParseAuthorizationHeader(header->second);
+    auto token = auth::BearerToken(header->second);
     if (!token) {
       call.w->Send(ErrorOut(Error::Unauthenticated(token.error().message())));
       return std::nullopt;
     }
-    call.token = std::string(token->Reveal());
+    call.token = *token;
   } else {
     std::optional<std::string> cookie = SessionCookieToken(call.req);
     if (!cookie) {
@@ -171,13 +214,12 @@ void Router::Run(const Route& route, Call& call) const {
 }
 
 void Router::Handle(http::HttpRequest& req, std::shared_ptr<http::ResponseWriter>& w) const {
-  const std::vector<std::string> segments = PathSegments(req.path);
-  std::vector<const Route*> same_path;
   Call call{req, w, {}, nullptr, {}};
-  if (auto m = Find(req.method, segments, &same_path)) {
+  if (auto m = Find(req.method, req.path)) {
     call.params = std::move(m->params);
     return Run(*m->route, call);
   }
+  const std::vector<const Route*> same_path = SamePath(req.path);
   const bool hint = std::any_of(same_path.begin(), same_path.end(),
                                 [](const Route* r) { return r->method_hint; });
   if (hint) {
@@ -205,18 +247,10 @@ void Router::Handle(http::HttpRequest& req, std::shared_ptr<http::ResponseWriter
   w->Send(ErrorOut(Error::NotFound("no such path or method: " + req.method + " " + req.path)));
 }
 
-std::string Router::Label(std::string_view path) const {
-  const std::vector<std::string> segments = PathSegments(std::string(path));
-  std::optional<std::vector<bool>> best_fit;
-  const Route* best = nullptr;
-  for (size_t i = 0; i < routes_.size(); ++i) {
-    auto fit = Fit(patterns_[i], segments);
-    if (fit && (!best_fit || *fit > *best_fit)) {
-      best_fit = std::move(fit);
-      best = &routes_[i];
-    }
-  }
-  return best ? best->label : "other";
+const std::string& Router::Label(std::string_view path) const {
+  static const std::string kOther = "other";
+  const size_t best = Best(path, nullptr);
+  return best == routes_.size() ? kOther : routes_[best].label;
 }
 
 }  // namespace bg::api

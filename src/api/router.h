@@ -102,7 +102,7 @@ class Router {
 
   // The metric label of a path: the pattern of the route it matches (whatever the method), or
   // "other". Always one of a fixed set of ASCII strings, whatever the path holds.
-  std::string Label(std::string_view path) const;
+  const std::string& Label(std::string_view path) const;
 
   const std::vector<Route>& routes() const { return routes_; }
 
@@ -114,10 +114,13 @@ class Router {
     const Route* route = nullptr;
     std::map<std::string, std::string> params;
   };
-  // The best route for the path with this method; `same_path` collects the routes whose
-  // pattern matches the path, whatever their method.
-  std::optional<Match> Find(const std::string& method, const std::vector<std::string>& segments,
-                            std::vector<const Route*>* same_path) const;
+  // The index of the route that fits `path` best (literal segments before `{name}` ones),
+  // among those of `method` when it is given; routes_.size() when none fits.
+  size_t Best(std::string_view path, const std::string* method) const;
+  // The best route for the path with this method, and its `{name}` values.
+  std::optional<Match> Find(const std::string& method, std::string_view path) const;
+  // The routes whose pattern fits the path, whatever their method.
+  std::vector<const Route*> SamePath(std::string_view path) const;
   // Runs the access checks of `route`, then its handler.
   void Run(const Route& route, Call& call) const;
 

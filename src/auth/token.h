@@ -21,7 +21,8 @@ inline constexpr size_t kTokenLength = 47;  // 4 + 43 base64url characters
 Secret NewBearerToken(Random& random = SystemRandom::Get());
 
 // Lower-case hex SHA-256 of the token's text (64 characters): what the store keeps.
-std::string TokenHash(const Secret& token);
+std::string TokenHash(std::string_view token);
+inline std::string TokenHash(const Secret& token) { return TokenHash(token.Reveal()); }
 
 // True when `token` has exactly the shape NewBearerToken produces.
 bool IsWellFormedToken(std::string_view token);
@@ -31,5 +32,7 @@ bool IsWellFormedToken(std::string_view token);
 // wrong, for an empty header, another scheme, a missing or malformed token, or trailing text.
 // The message never contains the header's text.
 Result<Secret> ParseAuthorizationHeader(std::string_view header);
+// The same, the token as a view into `header` (no copy of the secret).
+Result<std::string_view> BearerToken(std::string_view header);
 
 }  // namespace bg::auth

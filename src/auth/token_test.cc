@@ -57,6 +57,25 @@ TEST(TokenTest, WellFormedRefusesOtherShapes) {
   }
 }
 
+// The check reads the characters without decoding them: it must agree with decoding (43
+// base64url characters that decode to exactly 32 bytes) for every byte at every position.
+TEST(TokenTest, WellFormedAgreesWithDecodingForEveryByte) {
+  const std::string good = "bgt_" + std::string(43, 'A');
+  for (size_t pos = kTokenPrefix.size(); pos < kTokenLength; ++pos) {
+    for (int b = 0; b < 256; ++b) {
+      std::string t = good;
+      t[pos] = static_cast<char>(b);
+      const std::string body = t.substr(kTokenPrefix.size());
+      const bool alphabet = body.find_first_not_of(
+                                "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") ==
+                            std::string::npos;
+      auto decoded = Base64UrlDecode(body);
+      const bool expected = alphabet && decoded.has_value() && decoded->size() == kTokenRandomBytes;
+      EXPECT_EQ(IsWellFormedToken(t), expected) << "position " << pos << " byte " << b;
+    }
+  }
+}
+
 TEST(AuthorizationHeaderTest, ParsesBearerToken) {
   const std::string token = "bgt_" + std::string(42, 'x') + "A";
   for (const std::string& header :

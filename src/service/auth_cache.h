@@ -4,8 +4,8 @@
 // user disable` beside the server) take effect within the ttl. Thread-safe.
 #pragma once
 
+#include <memory>
 #include <mutex>
-#include <optional>
 #include <string>
 #include <unordered_map>
 
@@ -19,17 +19,20 @@ class AuthCache {
   explicit AuthCache(int64_t ttl_micros = 1'000'000, size_t max_entries = 50'000)
       : ttl_(ttl_micros), max_(max_entries) {}
 
-  std::optional<store::TokenRecord> Token(const std::string& hash, int64_t now_us);
-  void PutToken(const store::TokenRecord& t, int64_t now_us);
-  std::optional<store::UserRecord> User(const std::string& name, int64_t now_us);
-  void PutUser(const store::UserRecord& u, int64_t now_us);
+  // Null when absent or expired. Shared, not copied: a lookup on every authenticated call
+  // should not copy an account's password hash, TOTP seed and passkeys around.
+  std::shared_ptr<const store::TokenRecord> Token(const std::string& hash, int64_t now_us);
+  // Put: caches the record and returns it as Token/User would.
+  std::shared_ptr<const store::TokenRecord> PutToken(store::TokenRecord t, int64_t now_us);
+  std::shared_ptr<const store::UserRecord> User(const std::string& name, int64_t now_us);
+  std::shared_ptr<const store::UserRecord> PutUser(store::UserRecord u, int64_t now_us);
   void ForgetToken(const std::string& hash);
   void ForgetUser(const std::string& name);
 
  private:
   template <typename T>
   struct Entry {
-    T value;
+    std::shared_ptr<const T> value;
     int64_t at;
   };
   std::mutex mu_;

@@ -258,19 +258,19 @@ Status People::Logout(const std::string& token) {
 
 Result<core::Actor> People::Authenticate(const std::string& token, const std::string& source) {
   if (!auth::IsWellFormedToken(token)) return Error::Unauthenticated("invalid or expired token");
-  const std::string hash = auth::TokenHash(Secret(token));
+  const std::string hash = auth::TokenHash(token);
   const int64_t now_us = clock_.NowMicros();
   auto& cache = auth_cache_;
-  std::optional<store::TokenRecord> rec = cache.Token(hash, now_us);
+  std::shared_ptr<const store::TokenRecord> rec = cache.Token(hash, now_us);
   if (!rec) {
-    BG_ASSIGN_OR_RETURN(rec, store_.GetToken(hash));
-    if (rec) cache.PutToken(*rec, now_us);
+    BG_ASSIGN_OR_RETURN(std::optional<store::TokenRecord> stored, store_.GetToken(hash));
+    if (stored) rec = cache.PutToken(std::move(*stored), now_us);
   }
   if (!rec || rec->expires_at <= clock_.Now()) return Error::Unauthenticated("invalid or expired token");
-  std::optional<store::UserRecord> user = cache.User(rec->user, now_us);
+  std::shared_ptr<const store::UserRecord> user = cache.User(rec->user, now_us);
   if (!user) {
-    BG_ASSIGN_OR_RETURN(user, store_.GetUser(rec->user));
-    if (user) cache.PutUser(*user, now_us);
+    BG_ASSIGN_OR_RETURN(std::optional<store::UserRecord> stored, store_.GetUser(rec->user));
+    if (stored) user = cache.PutUser(std::move(*stored), now_us);
   }
   // A disabled person's own tokens stop at once. Their recording credentials keep reading
   // their grant and uploading its sessions (they can change nothing): so the recorder sees the
