@@ -136,8 +136,7 @@ size_t Router::Best(std::string_view path, const std::string* method) const {
   return best;
 }
 
-std::optional<Router::Match> Router::Find(const std::string& method,
-                                          std::string_view path) const {
+std::optional<Router::Match> Router::Find(const std::string& method, std::string_view path) const {
   const size_t best = Best(path, &method);
   if (best == routes_.size()) return std::nullopt;
   Match m;

@@ -66,9 +66,10 @@ TEST(TokenTest, WellFormedAgreesWithDecodingForEveryByte) {
       std::string t = good;
       t[pos] = static_cast<char>(b);
       const std::string body = t.substr(kTokenPrefix.size());
-      const bool alphabet = body.find_first_not_of(
-                                "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") ==
-                            std::string::npos;
+      const bool alphabet =
+          body.find_first_not_of(
+              "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") ==
+          std::string::npos;
       auto decoded = Base64UrlDecode(body);
       const bool expected = alphabet && decoded.has_value() && decoded->size() == kTokenRandomBytes;
       EXPECT_EQ(IsWellFormedToken(t), expected) << "position " << pos << " byte " << b;

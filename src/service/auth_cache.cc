@@ -26,13 +26,14 @@ std::shared_ptr<const V> Insert(Map& map, const std::string& key, V value, int64
 
 }  // namespace
 
-std::shared_ptr<const store::TokenRecord> AuthCache::Token(const std::string& hash, int64_t now_us) {
+std::shared_ptr<const store::TokenRecord> AuthCache::Token(const std::string& hash,
+                                                           int64_t now_us) {
   std::lock_guard lock(mu_);
   return Lookup(tokens_, hash, now_us, ttl_);
 }
 
 std::shared_ptr<const store::TokenRecord> AuthCache::PutToken(store::TokenRecord t,
-                                                             int64_t now_us) {
+                                                              int64_t now_us) {
   std::lock_guard lock(mu_);
   const std::string key = t.token_hash;
   return Insert(tokens_, key, std::move(t), now_us, max_);
@@ -43,8 +44,7 @@ std::shared_ptr<const store::UserRecord> AuthCache::User(const std::string& name
   return Lookup(users_, name, now_us, ttl_);
 }
 
-std::shared_ptr<const store::UserRecord> AuthCache::PutUser(store::UserRecord u,
-                                                           int64_t now_us) {
+std::shared_ptr<const store::UserRecord> AuthCache::PutUser(store::UserRecord u, int64_t now_us) {
   std::lock_guard lock(mu_);
   const std::string key = u.name;
   return Insert(users_, key, std::move(u), now_us, max_);
