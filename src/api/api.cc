@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <array>
 #include <chrono>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -16,8 +17,8 @@
 #include "api/passkey_routes.h"
 #include "api/web_session.h"
 #include "audit/event.h"
-#include "core/approval_groups.h"
 #include "auth/token.h"
+#include "core/approval_groups.h"
 #include "metrics/metrics.h"
 #include "service/audit_log.h"
 #include "util/encoding.h"
@@ -182,9 +183,19 @@ void Api::AddRoute(Route route) {
   }
 }
 
+namespace {
+// The method labels; the last is everything else.
+constexpr std::array<std::string_view, 8> kMethodLabels = {"GET",   "POST", "PUT",     "DELETE",
+                                                           "PATCH", "HEAD", "OPTIONS", "other"};
+size_t MethodIndex(std::string_view method) {
+  size_t i = 0;
+  while (i + 1 < kMethodLabels.size() && kMethodLabels[i] != method) ++i;
+  return i;
+}
+}  // namespace
+
 std::string Api::MethodLabel(const std::string& method) {
-  static const std::set<std::string> kKnown = {"GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"};
-  return kKnown.count(method) ? method : "other";
+  return std::string(kMethodLabels[MethodIndex(method)]);
 }
 
 void Api::OnStreamDropped() {
@@ -200,10 +211,32 @@ void Api::OnConnectionTimeout(http::Deadline deadline) {
 }
 
 void Api::OnComplete(const HttpRequest& req, int status, double seconds) {
-  const std::string& route = router_.Label(req.path);
-  const std::string method = MethodLabel(req.method);
-  if (latency_) latency_->Observe(seconds, {method, route});
-  if (responses_) responses_->Inc({method, route, std::to_string(status)});
+  // Every response is counted: through series handles found by (route, method, status)
+  // numbers, so that the usual response costs no label strings, lock or map lookup.
+  const size_t route_index = router_.LabelIndex(req.path);
+  const size_t method_index = MethodIndex(req.method);
+  const std::string& route = router_.LabelOf(route_index);
+  const std::string_view method = kMethodLabels[method_index];
+  const uint64_t series = route_index * kMethodLabels.size() + method_index;
+  if (latency_) {
+    auto make = [&] { return latency_->For({std::string(method), route}); };
+    if (auto h = series_->latency.Find(series, make)) {
+      h.Observe(seconds);
+    } else {
+      latency_->Observe(seconds, {std::string(method), route});
+    }
+  }
+  if (responses_) {
+    const std::string code = std::to_string(status);
+    auto make = [&] { return responses_->For({std::string(method), route, code}); };
+    metrics::CounterSeries h;
+    if (status >= 0 && status < 1000) h = series_->responses.Find(series * 1000 + status, make);
+    if (h) {
+      h.Inc();
+    } else {
+      responses_->Inc({std::string(method), route, code});
+    }
+  }
   // Successful requests are logged at debug level (the histogram above counts them); refusals
   // and errors at info, so an operator sees them without paying a write per request.
   spdlog::log(
@@ -353,14 +386,15 @@ void Api::AddBuiltInRoutes() {
     BG_CALL_PREAMBLE(c);
     const core::Actor& actor = *c.actor;
     RequestId id(c.Param("id"));
-        auto r = service_.Get(actor, id);
-        if (!r) return send_error(r.error());
-        HttpResponse out;
-        const bool deciding = r->state == core::RequestState::kPending ||
-                              (r->state == core::RequestState::kActive && r->extension);
-        if (!deciding) {
-          out.body = rendered_->Body(*r);
-          return (void)w->Send(std::move(out));
+    auto shared = service_.GetShared(actor, id);
+    if (!shared) return send_error(shared.error());
+    const core::Request* r = shared->get();
+    HttpResponse out;
+    const bool deciding = r->state == core::RequestState::kPending ||
+                          (r->state == core::RequestState::kActive && r->extension);
+    if (!deciding) {
+      out.body = rendered_->Body(*r);
+      return (void)w->Send(std::move(out));
         }
         // While it waits for decisions: who may still approve toward each group, as the policy
         // names them and as their accounts are now (enabled, approver, TOTP enrolled). Not
@@ -385,18 +419,18 @@ void Api::AddBuiltInRoutes() {
     RequestId id(c.Param("id"));
         // A request the caller may not see does not exist for them (checked again inside the
         // decision's transaction; this read answers early from the cache).
-        auto visible = service_.Get(actor, id);
-        if (!visible) return send_error(visible.error());
-        if (action == "approve" || action == "deny") {
-          auto body = action == "approve" ? DecodeApprove(req.body) : DecodeDeny(req.body);
-          if (!body) return send_error(body.error());
-          // The code or passkey, the visibility and the decision: one transaction of the writer.
-          if (action == "approve") {
-            return service_.Approve(actor, id, body->text, RequestCallback(w, 200), body->totp,
-                                    std::move(body->passkey));
-          }
-          return service_.Deny(actor, id, body->text, RequestCallback(w, 200), body->totp,
-                               std::move(body->passkey));
+    auto visible = service_.GetShared(actor, id);
+    if (!visible) return send_error(visible.error());
+    if (action == "approve" || action == "deny") {
+      auto body = action == "approve" ? DecodeApprove(req.body) : DecodeDeny(req.body);
+      if (!body) return send_error(body.error());
+      // The code or passkey, the visibility and the decision: one transaction of the writer.
+      if (action == "approve") {
+        return service_.Approve(actor, id, body->text, RequestCallback(w, 200), body->totp,
+                                std::move(body->passkey));
+      }
+      return service_.Deny(actor, id, body->text, RequestCallback(w, 200), body->totp,
+                           std::move(body->passkey));
         }
         if (action == "cancel") {
           if (auto body = DecodeCancel(req.body); !body) return send_error(body.error());

@@ -65,6 +65,11 @@ class Api {
   metrics::Counter* streams_dropped_ = nullptr;
   metrics::Counter* connections_refused_ = nullptr;
   metrics::Counter* connection_timeouts_ = nullptr;
+  struct SeriesTables {
+    metrics::SeriesTable<metrics::HistogramSeries> latency;  // by route and method
+    metrics::SeriesTable<metrics::CounterSeries> responses;  // by route, method and status
+  };
+  std::unique_ptr<SeriesTables> series_ = std::make_unique<SeriesTables>();
   std::unique_ptr<RenderedRequests> rendered_;
   std::unique_ptr<EventStreams> events_;
 };

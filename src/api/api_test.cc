@@ -254,6 +254,38 @@ TEST_F(ApiTest, MetricLabelsAreRoutePatterns) {
   EXPECT_EQ(Api::MethodLabel("BREW"), "other");
 }
 
+// Every response is counted in the series of its method, route and code, whichever way
+// OnComplete finds it (its table of series, or the labels when the code is outside it).
+TEST_F(ApiTest, ResponsesAreCountedByMethodRouteAndCode) {
+  auto request = [](const std::string& method, const std::string& path) {
+    http::HttpRequest req;
+    req.method = method;
+    req.path = path;
+    return req;
+  };
+  for (int i = 0; i < 3; ++i) api_->OnComplete(request("GET", "/v1/requests/r1"), 200, 0.002);
+  api_->OnComplete(request("GET", "/v1/requests/r2"), 404, 0.003);
+  api_->OnComplete(request("BREW", "/nope"), 400, 0.5);
+  api_->OnComplete(request("GET", "/v1/requests/r1"), 1234, 0.001);  // past the table's codes
+  const std::string metrics = svc_->metrics().Render();
+  for (const char* line :
+       {"breakglass_http_responses_total{method=\"GET\",route=\"/v1/requests/{id}\",code=\"200\"} "
+        "3\n",
+        "breakglass_http_responses_total{method=\"GET\",route=\"/v1/requests/{id}\",code=\"404\"} "
+        "1\n",
+        "breakglass_http_responses_total{method=\"other\",route=\"other\",code=\"400\"} 1\n",
+        "breakglass_http_responses_total{method=\"GET\",route=\"/v1/requests/{id}\",code=\"1234\"} "
+        "1\n",
+        "breakglass_http_request_duration_seconds_count{method=\"GET\",route=\"/v1/requests/"
+        "{id}\"} 5\n",
+        "breakglass_http_request_duration_seconds_bucket{method=\"other\",route=\"other\",le=\"0."
+        "25\"} 0\n",
+        "breakglass_http_request_duration_seconds_bucket{method=\"other\",route=\"other\",le=\"0."
+        "5\"} 1\n"}) {
+    EXPECT_NE(metrics.find(line), std::string::npos) << line << " in\n" << metrics;
+  }
+}
+
 TEST_F(ApiTest, EveryRouteThatNeedsATokenRefusesNoneWith401) {
   for (const auto& r : api_->router().routes()) {
     if (r.access == Access::kAnonymous) continue;

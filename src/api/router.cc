@@ -16,15 +16,12 @@ bool IsParam(const std::string& seg) {
   return seg.size() >= 3 && seg.front() == '{' && seg.back() == '}';
 }
 
-// The longest pattern the table takes; a path with more segments matches no route.
-constexpr size_t kMaxSegments = 16;
-
 // A path's non-empty segments (as PathSegments splits them), as views into the path: matching
 // runs on every request (twice: to route it and to label its metrics), without copies.
 struct PathView {
-  std::array<std::string_view, kMaxSegments> segments;
+  std::array<std::string_view, kMaxRouteSegments> segments;
   size_t size = 0;
-  bool too_long = false;  // more than kMaxSegments segments
+  bool too_long = false;  // more than kMaxRouteSegments segments
 
   explicit PathView(std::string_view path) {
     while (!path.empty()) {
@@ -32,7 +29,7 @@ struct PathView {
       const std::string_view seg = path.substr(0, slash);
       path.remove_prefix(slash == std::string_view::npos ? path.size() : slash + 1);
       if (seg.empty()) continue;
-      if (size == kMaxSegments) {
+      if (size == kMaxRouteSegments) {
         too_long = true;
         return;
       }
@@ -92,7 +89,7 @@ Status Router::Add(Route route) {
     return Error::InvalidArgument("pattern", "must start with '/': " + route.pattern);
   }
   std::vector<std::string> segments = PathSegments(route.pattern);
-  if (segments.size() > kMaxSegments) {
+  if (segments.size() > kMaxRouteSegments) {
     return Error::InvalidArgument("pattern", "more than 16 segments: " + route.pattern);
   }
   for (const auto& s : segments) {
@@ -116,16 +113,35 @@ Status Router::Add(Route route) {
     return Error::InvalidArgument("roles", "a role-restricted route names its roles");
   }
   if (route.label.empty()) route.label = route.pattern;
+  Index(segments, routes_.size());
   routes_.push_back(std::move(route));
   patterns_.push_back(std::move(segments));
   return Ok();
+}
+
+void Router::Index(const std::vector<std::string>& segments, size_t i) {
+  Bucket& bucket = by_size_[segments.size()];
+  if (segments.size() < 2 || IsParam(segments[1])) {
+    bucket.any_second.push_back(i);
+    for (auto& [text, list] : bucket.by_second) list.push_back(i);
+    return;
+  }
+  auto [it, added] = bucket.by_second.try_emplace(segments[1], bucket.any_second);
+  it->second.push_back(i);
+}
+
+const std::vector<size_t>& Router::Candidates(size_t size, std::string_view second) const {
+  const Bucket& bucket = by_size_[size];
+  auto it = bucket.by_second.find(second);
+  return it == bucket.by_second.end() ? bucket.any_second : it->second;
 }
 
 size_t Router::Best(std::string_view path, const std::string* method) const {
   const PathView view(path);
   std::optional<uint32_t> best_fit;
   size_t best = routes_.size();
-  for (size_t i = 0; i < routes_.size(); ++i) {
+  if (view.too_long) return best;
+  for (size_t i : Candidates(view.size, view.size >= 2 ? view.segments[1] : "")) {
     if (method != nullptr && routes_[i].method != *method) continue;
     auto fit = Fit(patterns_[i], view);
     if (fit && (!best_fit || *fit > *best_fit)) {
@@ -246,10 +262,11 @@ void Router::Handle(http::HttpRequest& req, std::shared_ptr<http::ResponseWriter
   w->Send(ErrorOut(Error::NotFound("no such path or method: " + req.method + " " + req.path)));
 }
 
-const std::string& Router::Label(std::string_view path) const {
+const std::string& Router::Label(std::string_view path) const { return LabelOf(LabelIndex(path)); }
+
+const std::string& Router::LabelOf(size_t index) const {
   static const std::string kOther = "other";
-  const size_t best = Best(path, nullptr);
-  return best == routes_.size() ? kOther : routes_[best].label;
+  return index < routes_.size() ? routes_[index].label : kOther;
 }
 
 }  // namespace bg::api

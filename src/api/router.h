@@ -16,6 +16,7 @@
 // be called from any number of threads.
 #pragma once
 
+#include <array>
 #include <functional>
 #include <map>
 #include <memory>
@@ -29,6 +30,9 @@
 #include "util/result.h"
 
 namespace bg::api {
+
+// The longest pattern the table takes; a path with more segments matches no route.
+inline constexpr size_t kMaxRouteSegments = 16;
 
 // Who may call a route.
 enum class Access {
@@ -103,6 +107,10 @@ class Router {
   // The metric label of a path: the pattern of the route it matches (whatever the method), or
   // "other". Always one of a fixed set of ASCII strings, whatever the path holds.
   const std::string& Label(std::string_view path) const;
+  // The same as a number: the index in routes() of the route whose label it is, or
+  // routes().size() for "other"; LabelOf turns it into the label.
+  size_t LabelIndex(std::string_view path) const { return Best(path, nullptr); }
+  const std::string& LabelOf(size_t index) const;
 
   const std::vector<Route>& routes() const { return routes_; }
 
@@ -128,6 +136,18 @@ class Router {
   Fallback fallback_;
   std::vector<Route> routes_;
   std::vector<std::vector<std::string>> patterns_;  // routes_[i]'s pattern, split
+  // The routes a path might fit, so that matching (twice per request: to route it and to label
+  // its metrics) looks at a few instead of all: for each number of segments, the indexes of
+  // the routes with that many whose second segment ("requests" of /v1/requests/{id}) is a
+  // given literal or a parameter, and of those whose second is a parameter (or who have
+  // fewer than two); each list in table order, the order of the tie-break.
+  struct Bucket {
+    std::map<std::string, std::vector<size_t>, std::less<>> by_second;
+    std::vector<size_t> any_second;
+  };
+  std::array<Bucket, kMaxRouteSegments + 1> by_size_;
+  void Index(const std::vector<std::string>& segments, size_t i);
+  const std::vector<size_t>& Candidates(size_t size, std::string_view second) const;
 };
 
 }  // namespace bg::api

@@ -2,21 +2,28 @@
 
 #include <sodium.h>
 
+#include <array>
+#include <cstdint>
+
 #include "util/encoding.h"
 #include "util/sha256.h"
 
 namespace bg::auth {
 namespace {
 
-// A base64url character's value (0..63), or -1.
-int Base64UrlValue(char c) {
-  if (c >= 'A' && c <= 'Z') return c - 'A';
-  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-  if (c >= '0' && c <= '9') return c - '0' + 52;
-  if (c == '-') return 62;
-  if (c == '_') return 63;
-  return -1;
-}
+// Each byte's base64url value (0..63), or -1.
+constexpr std::array<int8_t, 256> kBase64UrlValue = [] {
+  std::array<int8_t, 256> t{};
+  t.fill(-1);
+  constexpr std::string_view kAlphabet =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  for (size_t i = 0; i < kAlphabet.size(); ++i) {
+    t[static_cast<unsigned char>(kAlphabet[i])] = static_cast<int8_t>(i);
+  }
+  return t;
+}();
+
+int Base64UrlValue(char c) { return kBase64UrlValue[static_cast<unsigned char>(c)]; }
 
 bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;

@@ -202,6 +202,16 @@ void Counter::Inc(const LabelValues& labels, double amount) {
   AtomicAdd(*Series(labels), amount);
 }
 
+CounterSeries Counter::For(const LabelValues& labels) {
+  if (!LabelsMatch(labels)) return CounterSeries();
+  return CounterSeries(Series(labels));
+}
+
+void CounterSeries::Inc(double amount) const {
+  if (value_ == nullptr || !(amount >= 0)) return;
+  AtomicAdd(*value_, amount);
+}
+
 double Counter::Value(const LabelValues& labels) const { return ReadScalar(mu_, series_, labels); }
 
 void Counter::Render(std::string& out) const { RenderScalars(out, *this, "counter", mu_, series_); }
@@ -253,12 +263,25 @@ const Histogram::Series* Histogram::Find(const LabelValues& labels) const {
 
 void Histogram::Observe(double value, const LabelValues& labels) {
   if (!LabelsMatch(labels) || std::isnan(value)) return;
-  Series* series = FindOrAdd(labels);
+  Observe(value, *FindOrAdd(labels));
+}
+
+void Histogram::Observe(double value, Series& series) const {
+  if (std::isnan(value)) return;
   // Buckets are few (about ten): a linear scan beats a binary search here.
   size_t i = 0;
   while (i < bounds_.size() && value > bounds_[i]) ++i;
-  series->counts[i].fetch_add(1, std::memory_order_relaxed);
-  AtomicAdd(series->sum, value);
+  series.counts[i].fetch_add(1, std::memory_order_relaxed);
+  AtomicAdd(series.sum, value);
+}
+
+HistogramSeries Histogram::For(const LabelValues& labels) {
+  if (!LabelsMatch(labels)) return HistogramSeries();
+  return HistogramSeries(this, FindOrAdd(labels));
+}
+
+void HistogramSeries::Observe(double value) const {
+  if (series_ != nullptr) histogram_->Observe(value, *series_);
 }
 
 uint64_t Histogram::Count(const LabelValues& labels) const {

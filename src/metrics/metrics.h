@@ -12,7 +12,10 @@
 // dropped in release builds.
 #pragma once
 
+#include <array>
 #include <atomic>
+#include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
@@ -57,6 +60,88 @@ class Family {
   std::vector<std::string> label_names_;
 };
 
+class Counter;
+class Histogram;
+
+// One series of a counter (one label combination), found once: Inc takes no lock and looks
+// nothing up. Valid as long as its counter (series are never removed). Default: counts nothing.
+class CounterSeries {
+ public:
+  CounterSeries() = default;
+  void Inc(double amount = 1.0) const;
+  explicit operator bool() const { return value_ != nullptr; }
+
+ private:
+  friend class Counter;
+  explicit CounterSeries(std::atomic<double>* value) : value_(value) {}
+  std::atomic<double>* value_ = nullptr;
+};
+
+// One series of a histogram, the same way.
+class HistogramSeries {
+ public:
+  HistogramSeries() = default;
+  void Observe(double value) const;
+  explicit operator bool() const { return series_ != nullptr; }
+
+ private:
+  friend class Histogram;
+  struct Data;
+  HistogramSeries(const Histogram* histogram, Data* series)
+      : histogram_(histogram), series_(series) {}
+  const Histogram* histogram_ = nullptr;
+  Data* series_ = nullptr;
+};
+
+struct HistogramSeries::Data {
+  explicit Data(size_t buckets) : counts(buckets + 1) {}
+  std::vector<std::atomic<uint64_t>> counts;  // Per bucket, not cumulative; last is +Inf.
+  std::atomic<double> sum{0};
+};
+
+// Series handles by a key the caller numbers, for a hot path whose label values come from sets
+// it can number (route × method × status): a lookup takes no lock and allocates nothing. Holds
+// at most kSlots keys; past that Find makes nothing and returns an empty handle, and the caller
+// takes the labelled path. Thread-safe.
+template <typename Handle>
+class SeriesTable {
+ public:
+  static constexpr size_t kSlots = 4096;
+  // The handle stored for `key`, or the one `make()` returns, stored for the next time.
+  template <typename Make>
+  Handle Find(uint64_t key, Make&& make) {
+    const size_t start = static_cast<size_t>((key * 0x9E3779B97F4A7C15ULL) >> 52);  // 12 bits
+    for (size_t n = 0; n < kSlots; ++n) {
+      Slot& slot = slots_[(start + n) % kSlots];
+      const uint64_t stored = slot.key.load(std::memory_order_acquire);
+      if (stored == key + 1) return slot.handle;
+      if (stored != 0) continue;
+      // An empty slot: the key is not in the table. Add it under the lock (another thread
+      // may be adding it, or another key, at this very slot).
+      std::lock_guard lock(mu_);
+      for (; n < kSlots; ++n) {
+        Slot& free = slots_[(start + n) % kSlots];
+        const uint64_t now = free.key.load(std::memory_order_relaxed);
+        if (now == key + 1) return free.handle;
+        if (now != 0) continue;
+        free.handle = make();
+        free.key.store(key + 1, std::memory_order_release);  // publishes the handle
+        return free.handle;
+      }
+      break;
+    }
+    return Handle();
+  }
+
+ private:
+  struct Slot {
+    std::atomic<uint64_t> key{0};  // key + 1; 0: empty
+    Handle handle;                 // written once, before key
+  };
+  std::array<Slot, kSlots> slots_;
+  std::mutex mu_;
+};
+
 // A monotonically increasing value per label combination.
 class Counter final : public Family {
  public:
@@ -64,6 +149,8 @@ class Counter final : public Family {
       : Family(std::move(name), std::move(help), std::move(label_names)) {}
   // Adds `amount` (negative amounts are ignored: a counter never goes down).
   void Inc(const LabelValues& labels = {}, double amount = 1.0);
+  // The series of `labels`, created at zero if new (empty when they do not fit the family).
+  CounterSeries For(const LabelValues& labels);
   double Value(const LabelValues& labels = {}) const;
   void Render(std::string& out) const override;
 
@@ -112,6 +199,8 @@ class Histogram final : public Family {
       : Family(std::move(name), std::move(help), std::move(label_names)),
         bounds_(std::move(bounds)) {}
   void Observe(double value, const LabelValues& labels = {});
+  // The series of `labels`, created empty if new (empty when they do not fit the family).
+  HistogramSeries For(const LabelValues& labels);
   // Number of observations and their sum for one label combination (0, 0 if none).
   uint64_t Count(const LabelValues& labels = {}) const;
   double Sum(const LabelValues& labels = {}) const;
@@ -119,11 +208,9 @@ class Histogram final : public Family {
   void Render(std::string& out) const override;
 
  private:
-  struct Series {
-    explicit Series(size_t buckets) : counts(buckets + 1) {}
-    std::vector<std::atomic<uint64_t>> counts;  // Per bucket, not cumulative; last is +Inf.
-    std::atomic<double> sum{0};
-  };
+  friend class HistogramSeries;
+  using Series = HistogramSeries::Data;
+  void Observe(double value, Series& series) const;
   Series* FindOrAdd(const LabelValues& labels);
   const Series* Find(const LabelValues& labels) const;
 

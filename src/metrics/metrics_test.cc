@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <limits>
+#include <memory>
 #include <thread>
 
 namespace bg::metrics {
@@ -231,6 +232,87 @@ TEST(MetricsTest, ConcurrentUpdatesAreAllCounted) {
   EXPECT_EQ((*counter)->Value({"even"}) + (*counter)->Value({"odd"}), kThreads * kPerThread);
   EXPECT_EQ((*histogram)->Count({"x"}), static_cast<uint64_t>(kThreads * kPerThread));
   EXPECT_DOUBLE_EQ((*histogram)->Sum({"x"}), 2 * kPerThread * 0.25 + 2 * kPerThread * 1.0);
+}
+
+TEST(MetricsTest, SeriesHandlesCountIntoTheirLabelledSeries) {
+  Registry registry;
+  auto counter = registry.AddCounter("bg_c_total", "c", {"k"});
+  auto histogram = registry.AddHistogram("bg_h", "h", {0.5}, {"k"});
+  ASSERT_TRUE(counter.has_value() && histogram.has_value());
+  CounterSeries a = (*counter)->For({"a"});
+  HistogramSeries x = (*histogram)->For({"x"});
+  ASSERT_TRUE(a && x);
+  a.Inc();
+  a.Inc(2);
+  a.Inc(-1);  // a counter never goes down
+  (*counter)->Inc({"a"});
+  x.Observe(0.25);
+  x.Observe(std::nan(""));  // ignored, as Observe with labels ignores it
+  (*histogram)->Observe(1.0, {"x"});
+  EXPECT_EQ((*counter)->Value({"a"}), 4);
+  EXPECT_EQ((*histogram)->Count({"x"}), 2u);
+  EXPECT_DOUBLE_EQ((*histogram)->Sum({"x"}), 1.25);
+  // Labels that do not fit the family give a handle that counts nothing.
+  CounterSeries wrong = (*counter)->For({"a", "b"});
+  EXPECT_FALSE(wrong);
+  wrong.Inc();
+  EXPECT_EQ((*counter)->Value({"a"}), 4);
+}
+
+TEST(MetricsTest, ASeriesTableMakesEachKeysHandleOnceAndRefusesPastItsSize) {
+  Registry registry;
+  auto counter = registry.AddCounter("bg_t_total", "t", {"k"});
+  ASSERT_TRUE(counter.has_value());
+  auto table = std::make_unique<SeriesTable<CounterSeries>>();
+  int made = 0;
+  auto make = [&](uint64_t key) {
+    return [&, key] {
+      ++made;
+      return (*counter)->For({std::to_string(key)});
+    };
+  };
+  for (int round = 0; round < 3; ++round) {
+    for (uint64_t key = 0; key < 100; ++key) table->Find(key, make(key)).Inc();
+  }
+  EXPECT_EQ(made, 100);
+  EXPECT_EQ((*counter)->Value({"7"}), 3);
+  // Full: a new key gets an empty handle (the caller then counts by labels).
+  for (uint64_t key = 100; key < SeriesTable<CounterSeries>::kSlots; ++key) {
+    EXPECT_TRUE(table->Find(key, make(key)));
+  }
+  EXPECT_FALSE(table->Find(SeriesTable<CounterSeries>::kSlots, make(0)));
+  EXPECT_TRUE(table->Find(5, make(5)));
+}
+
+TEST(MetricsTest, ASeriesTableFilledFromManyThreadsHoldsOneHandlePerKey) {
+  Registry registry;
+  auto counter = registry.AddCounter("bg_u_total", "u", {"k"});
+  ASSERT_TRUE(counter.has_value());
+  auto table = std::make_unique<SeriesTable<CounterSeries>>();
+  std::atomic<int> made{0};
+  constexpr int kThreads = 4;
+  constexpr int kKeys = 300;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&] {
+      for (int round = 0; round < 10; ++round) {
+        for (uint64_t key = 0; key < kKeys; ++key) {
+          table
+              ->Find(key,
+                     [&, key] {
+                       ++made;
+                       return (*counter)->For({std::to_string(key)});
+                     })
+              .Inc();
+        }
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  EXPECT_EQ(made.load(), kKeys);
+  for (uint64_t key = 0; key < kKeys; ++key) {
+    EXPECT_EQ((*counter)->Value({std::to_string(key)}), kThreads * 10);
+  }
 }
 
 }  // namespace

@@ -76,16 +76,16 @@ TEST(RequestCacheTest, AnOlderVersionNeverReplacesANewerOne) {
   EXPECT_EQ(c.Get(RequestId("a"), 0)->state, core::RequestState::kActive);
   c.Put(Req("a", 3, core::RequestState::kExpired), 0);
   EXPECT_EQ(c.Get(RequestId("a"), 0)->state, core::RequestState::kExpired);
-  EXPECT_FALSE(c.Get(RequestId("b"), 0).has_value());
+  EXPECT_EQ(c.Get(RequestId("b"), 0), nullptr);
 }
 
 TEST(RequestCacheTest, MemoryIsBounded) {
   RequestCache c(/*max_entries=*/2);
   for (const char* id : {"a", "b", "c"}) c.Put(Req(id, 1, core::RequestState::kPending), 0);
   int present = 0;
-  for (const char* id : {"a", "b", "c"}) present += c.Get(RequestId(id), 0).has_value();
+  for (const char* id : {"a", "b", "c"}) present += c.Get(RequestId(id), 0) != nullptr;
   EXPECT_LE(present, 2);
-  EXPECT_TRUE(c.Get(RequestId("c"), 0).has_value());
+  EXPECT_NE(c.Get(RequestId("c"), 0), nullptr);
 }
 
 // Another process (`user disable` beside the server) may change a request in the store: an
@@ -93,10 +93,10 @@ TEST(RequestCacheTest, MemoryIsBounded) {
 TEST(RequestCacheTest, EntriesAreServedOnlyForTheTtl) {
   RequestCache c(/*max_entries=*/10, /*ttl_micros=*/1'000'000);
   c.Put(Req("a", 1, core::RequestState::kActive), 5'000'000);
-  EXPECT_TRUE(c.Get(RequestId("a"), 5'999'999).has_value());
-  EXPECT_FALSE(c.Get(RequestId("a"), 6'000'000).has_value());
+  EXPECT_NE(c.Get(RequestId("a"), 5'999'999), nullptr);
+  EXPECT_EQ(c.Get(RequestId("a"), 6'000'000), nullptr);
   c.Put(Req("a", 1, core::RequestState::kActive), 6'000'000);  // re-read: the same version
-  EXPECT_TRUE(c.Get(RequestId("a"), 6'500'000).has_value());
+  EXPECT_NE(c.Get(RequestId("a"), 6'500'000), nullptr);
 }
 
 }  // namespace

@@ -6,8 +6,8 @@
 // revoking a grant) is seen within that time. Bounded; thread-safe.
 #pragma once
 
+#include <memory>
 #include <mutex>
-#include <optional>
 #include <string>
 #include <unordered_map>
 
@@ -19,12 +19,14 @@ class RequestCache {
  public:
   explicit RequestCache(size_t max_entries = 20'000, int64_t ttl_micros = 1'000'000)
       : max_(max_entries), ttl_(ttl_micros) {}
-  std::optional<core::Request> Get(const RequestId& id, int64_t now_us) const;
+  // Null when absent or older than the ttl. Shared, not copied: the hot read path renders or
+  // checks it and copies nothing.
+  std::shared_ptr<const core::Request> Get(const RequestId& id, int64_t now_us) const;
   void Put(const core::Request& r, int64_t now_us);
 
  private:
   struct Entry {
-    core::Request request;
+    std::shared_ptr<const core::Request> request;
     int64_t at;
   };
   mutable std::mutex mu_;

@@ -448,6 +448,11 @@ Result<core::Request> Service::Get(const core::Actor& actor, const RequestId& id
   if (!workflow_) return NotStarted();
   return workflow_->Get(actor, id);
 }
+Result<std::shared_ptr<const core::Request>> Service::GetShared(const core::Actor& actor,
+                                                                const RequestId& id) {
+  if (!workflow_) return NotStarted();
+  return workflow_->GetShared(actor, id);
+}
 Result<std::vector<core::Request>> Service::List(const core::Actor& actor,
                                                  store::RequestFilter filter, bool mine) {
   if (!workflow_) return NotStarted();

@@ -287,17 +287,26 @@ void RequestWorkflow::Extend(const core::Actor& actor, RequestId id, Seconds dur
            std::move(cb));
 }
 
-Result<core::Request> RequestWorkflow::Get(const core::Actor& actor, const RequestId& id) {
+Result<std::shared_ptr<const core::Request>> RequestWorkflow::GetShared(const core::Actor& actor,
+                                                                        const RequestId& id) {
   const int64_t now_us = clock_.NowMicros();
-  std::optional<core::Request> r = requests_.Get(id, now_us);
+  std::shared_ptr<const core::Request> r = requests_.Get(id, now_us);
   if (!r) {
-    BG_ASSIGN_OR_RETURN(r, store_.GetRequest(id));
-    if (r) requests_.Put(*r, now_us);
+    BG_ASSIGN_OR_RETURN(std::optional<core::Request> stored, store_.GetRequest(id));
+    if (stored) {
+      requests_.Put(*stored, now_us);
+      r = std::make_shared<const core::Request>(std::move(*stored));
+    }
   }
   // A request the caller may not see is reported exactly like one that does not exist.
   if (!r || !core::CanView(*effects_.policy(), *r, actor)) {
     return Error::NotFound("no request " + id.value());
   }
+  return r;
+}
+
+Result<core::Request> RequestWorkflow::Get(const core::Actor& actor, const RequestId& id) {
+  BG_ASSIGN_OR_RETURN(std::shared_ptr<const core::Request> r, GetShared(actor, id));
   return *r;
 }
 

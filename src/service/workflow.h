@@ -53,6 +53,9 @@ class RequestWorkflow {
   void Extend(const core::Actor& actor, RequestId id, Seconds duration, std::string reason,
               Callback<core::Request> cb);
   Result<core::Request> Get(const core::Actor& actor, const RequestId& id);
+  // The same, shared with the request cache instead of copied (the hot read path).
+  Result<std::shared_ptr<const core::Request>> GetShared(const core::Actor& actor,
+                                                         const RequestId& id);
   Result<std::vector<core::Request>> List(const core::Actor& actor, store::RequestFilter filter,
                                           bool mine);
 
