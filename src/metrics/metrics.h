@@ -149,7 +149,8 @@ class Counter final : public Family {
       : Family(std::move(name), std::move(help), std::move(label_names)) {}
   // Adds `amount` (negative amounts are ignored: a counter never goes down).
   void Inc(const LabelValues& labels = {}, double amount = 1.0);
-  // The series of `labels`, created at zero if new (empty when they do not fit the family).
+  // The series of `labels`, created at zero if new. Labels that do not fit the family are a
+  // bug: an assertion in debug builds, an empty handle otherwise (as Inc ignores them).
   CounterSeries For(const LabelValues& labels);
   double Value(const LabelValues& labels = {}) const;
   void Render(std::string& out) const override;
@@ -199,7 +200,7 @@ class Histogram final : public Family {
       : Family(std::move(name), std::move(help), std::move(label_names)),
         bounds_(std::move(bounds)) {}
   void Observe(double value, const LabelValues& labels = {});
-  // The series of `labels`, created empty if new (empty when they do not fit the family).
+  // The series of `labels`, created empty if new; labels that do not fit: as Counter::For.
   HistogramSeries For(const LabelValues& labels);
   // Number of observations and their sum for one label combination (0, 0 if none).
   uint64_t Count(const LabelValues& labels = {}) const;
