@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Authenticated read (GET /v1/requests/{id}) over HTTPS under wrk -t2 -c64, as a ratio to nginx
-# returning a constant 200 over TLS 1.3 on the same machine in the same run.
+# returning a constant 200 over TLS 1.3 on the same machine in the same run; also the CPU
+# microseconds per request of each server (user + system, from /proc), the steadier figure on a
+# machine that runs other work.
 # Usage: BG=build/breakglass bash bench/http_bench.sh [seconds]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -45,9 +47,32 @@ id=$("$BG" request --resource prod-db --privilege read_only --duration 1h \
      --reason "benchmark read target" --ticket INC-1000 --json | jq -r .id)
 TOKEN=$(token)
 
-rps() { awk '/Requests\/sec/ {print $2}'; }
-echo "== nginx (TLS 1.3, constant 200)"
-n=$(wrk -t2 -c64 -d"${DUR}s" "https://127.0.0.1:$NPORT/" | tee /dev/stderr | rps)
-echo "== breakglass GET /v1/requests/{id} (TLS, bearer token)"
-b=$(wrk -t2 -c64 -d"${DUR}s" -H "Authorization: Bearer $TOKEN" "$BREAKGLASS_SERVER/v1/requests/$id" | tee /dev/stderr | rps)
-python3 -c "print(f'nginx {float(\"$n\"):.0f} req/s, breakglass {float(\"$b\"):.0f} req/s, ratio {float(\"$b\")/float(\"$n\"):.2f}')"
+# CPU seconds (user + system) the processes have used so far, from /proc (clock ticks).
+cpu_s() {
+  local ticks=0 pid
+  for pid in "$@"; do ticks=$((ticks + $(awk '{print $14 + $15}' "/proc/$pid/stat"))); done
+  python3 -c "print($ticks / $(getconf CLK_TCK))"
+}
+# run NAME PIDS... -- WRK-ARGS...: requests per second, and the servers' CPU microseconds per
+# request (the figure that depends least on what else the machine runs).
+run() {
+  local name=$1 pids=() out before after; shift
+  while [ "$1" != -- ]; do pids+=("$1"); shift; done; shift
+  before=$(cpu_s "${pids[@]}")
+  out=$(wrk -t2 -c64 -d"${DUR}s" "$@")
+  after=$(cpu_s "${pids[@]}")
+  echo "$out" >&2
+  python3 - "$name" "$before" "$after" <<PY
+import re, sys
+out = """$out"""
+rps = float(re.search(r"Requests/sec:\s+([0-9.]+)", out).group(1))
+n = int(re.search(r"([0-9]+) requests in", out).group(1))
+print(f"{sys.argv[1]} {rps:.0f} {(float(sys.argv[3]) - float(sys.argv[2])) * 1e6 / n:.2f}")
+PY
+}
+echo "== nginx (TLS 1.3, constant 200)" >&2
+read -r _ n n_cpu < <(run nginx $(pgrep -P "$(cat "$NG/nginx.pid")") -- "https://127.0.0.1:$NPORT/")
+echo "== breakglass GET /v1/requests/{id} (TLS, bearer token)" >&2
+read -r _ b b_cpu < <(run breakglass "$SERVER_PID" -- -H "Authorization: Bearer $TOKEN" \
+  "$BREAKGLASS_SERVER/v1/requests/$id")
+python3 -c "print(f'nginx $n req/s ($n_cpu us CPU/request), breakglass $b req/s ($b_cpu us CPU/request), ratio {$b/$n:.2f} (CPU per request {$b_cpu/$n_cpu:.2f} of nginx)')"
