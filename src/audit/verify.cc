@@ -126,7 +126,7 @@ bool SplitHashLineFromEnds(std::string_view line, FastLineParts& p) {
 // whose decoded event must be exactly the leaf's bytes and the leaf a canonical event: else
 // the JSON parser decides about the line).
 bool DecodeFastLine(const FastLineParts& p, std::string& leaf, size_t prefix,
-                    std::optional<std::string>& hash, bool& leaf_checked) {
+                    std::optional<Digest>& hash, bool& leaf_checked) {
   leaf_checked = false;
   if (!Base64DecodeInto(p.leaf, leaf, prefix)) return false;
   if (!p.hash.has_value()) {
@@ -134,7 +134,7 @@ bool DecodeFastLine(const FastLineParts& p, std::string& leaf, size_t prefix,
     return true;
   }
   if (!hash.has_value()) hash.emplace();
-  if (!Base64DecodeInto(*p.hash, *hash) || hash->size() != kHashSize) return false;
+  if (!Base64Decode32(*p.hash, *hash)) return false;
   if (!p.event.has_value()) return true;
   const std::string_view bytes = std::string_view(leaf).substr(prefix);
   if (*p.event != bytes || !(IsPlainCanonicalLeaf(bytes) || CheckLeaf(bytes).has_value())) {
@@ -147,7 +147,7 @@ bool DecodeFastLine(const FastLineParts& p, std::string& leaf, size_t prefix,
 // ParseEntryLineFast's reading, into the caller's buffers: `leaf` from `prefix` on (prefix <=
 // leaf.size()). The common line is taken apart from its ends, any other by SplitFastLine.
 bool ReadFastLine(std::string_view line, int64_t& index, std::string& leaf, size_t prefix,
-                  std::optional<std::string>& hash, bool& leaf_checked) {
+                  std::optional<Digest>& hash, bool& leaf_checked) {
   FastLineParts p;
   if (!(SplitHashLineFromEnds(line, p) && DecodeFastLine(p, leaf, prefix, hash, leaf_checked)) &&
       !(SplitFastLine(line, p) && DecodeFastLine(p, leaf, prefix, hash, leaf_checked))) {
@@ -162,7 +162,7 @@ bool ReadFastLine(std::string_view line, int64_t& index, std::string& leaf, size
 struct StreamedEntry {
   int64_t index = 0;
   std::string message = std::string(1, '\0');  // 0x00 || leaf
-  std::optional<std::string> hash;
+  std::optional<Digest> hash;
   bool leaf_checked = false;  // CheckLeaf(leaf) passed while the line was read
   std::string_view leaf() const { return std::string_view(message).substr(1); }
 
@@ -174,7 +174,11 @@ struct StreamedEntry {
     index = e.index;
     message.resize(1);
     message += e.leaf;
-    hash = std::move(e.hash);
+    hash.reset();
+    if (e.hash.has_value()) {  // of kHashSize bytes: ParseEntryLineJson checked
+      hash.emplace();
+      std::memcpy(hash->data(), e.hash->data(), kHashSize);
+    }
     leaf_checked = false;
   }
 };
@@ -211,8 +215,10 @@ Status ForEachLine(std::string_view jsonl, Fn&& fn) {
 
 std::optional<BundleEntry> ParseEntryLineFast(std::string_view line) {
   BundleEntry e;
+  std::optional<Digest> hash;
   bool leaf_checked = false;
-  if (!ReadFastLine(line, e.index, e.leaf, 0, e.hash, leaf_checked)) return std::nullopt;
+  if (!ReadFastLine(line, e.index, e.leaf, 0, hash, leaf_checked)) return std::nullopt;
+  if (hash.has_value()) e.hash = std::string(AsBytes(*hash));
   return e;
 }
 
@@ -360,7 +366,9 @@ class BundleChecker {
     return Add(e.index, e.leaf, e.hash, RootBuilder::Leaf(e.leaf), /*leaf_checked=*/false);
   }
   Status Add(const StreamedEntry& e) {
-    return Add(e.index, e.leaf(), e.hash, Sha256(e.message), e.leaf_checked);
+    std::optional<std::string_view> hash;
+    if (e.hash.has_value()) hash = AsBytes(*e.hash);
+    return Add(e.index, e.leaf(), hash, Sha256(e.message), e.leaf_checked);
   }
   // Add's work on the common entry, without building a Status: true when `e` passed every check
   // and was appended. False (nothing done) hands it to Add: its index or stored hash is wrong,
@@ -376,7 +384,7 @@ class BundleChecker {
       return false;
     }
     const Digest leaf_hash = Sha256(e.message);
-    if (e.hash.has_value() && *e.hash != AsBytes(leaf_hash)) return false;
+    if (e.hash.has_value() && *e.hash != leaf_hash) return false;
     range_.Append(leaf_hash);
     if (options_.progress && (i + 1) % every_ == 0) options_.progress(i + 1, total_);
     return true;
@@ -406,7 +414,7 @@ class BundleChecker {
         every_(options.progress_every > 0 ? options.progress_every : 1 << 16) {}
 
   // `leaf_hash` is the hash of `leaf`; `leaf_checked` says that CheckLeaf(leaf) already passed.
-  Status Add(int64_t index, std::string_view leaf, const std::optional<std::string>& hash,
+  Status Add(int64_t index, std::string_view leaf, std::optional<std::string_view> hash,
              const Digest& leaf_hash, bool leaf_checked) {
     const int64_t i = range_.Size();
     if (index != i) return EntryError(i, fmt::format("expected index {}, found {}", i, index));

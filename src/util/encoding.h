@@ -2,6 +2,7 @@
 // Decoders refuse anything that is not exactly canonical input for their alphabet.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -31,6 +32,10 @@ bool Base64DecodeInto(std::string_view b64, std::string& out);
 // its size becomes offset + the decoded size. False on refusal, leaving out's bytes from
 // `offset` on unspecified.
 bool Base64DecodeInto(std::string_view b64, std::string& out, size_t offset);
+// Standard base64 of exactly 32 bytes (44 characters, the last '=') into `out`, accepting what
+// Base64Decode accepts for those: false for anything else, leaving `out` unspecified. Two
+// overlapping AVX2 steps where the CPU has it, for the verifier's stored leaf hashes.
+bool Base64Decode32(std::string_view b64, std::array<uint8_t, 32>& out);
 std::string Base64UrlEncode(std::string_view bytes);
 std::optional<std::string> Base64UrlDecode(std::string_view b64);
 
@@ -38,6 +43,7 @@ namespace internal {
 // For tests: whether Base64DecodeInto uses AVX2 here, and the same decoder without it.
 bool CpuHasAvx2();
 bool Base64DecodeIntoPortable(std::string_view b64, std::string& out, size_t offset);
+bool Base64Decode32Portable(std::string_view b64, std::array<uint8_t, 32>& out);
 }  // namespace internal
 
 }  // namespace bg
