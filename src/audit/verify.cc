@@ -34,11 +34,14 @@ using Json = nlohmann::json;
 // A JSON non-negative integer as written by fmt: no sign, no leading zero, at most 18 digits
 // (so it fits in int64_t); anything else is left to the JSON parser.
 bool ConsumeIndex(std::string_view& line, int64_t& out) {
-  size_t n = 0;
-  while (n < line.size() && n < 19 && line[n] >= '0' && line[n] <= '9') ++n;
-  if (n == 0 || n > 18 || (n > 1 && line[0] == '0')) return false;
   int64_t v = 0;
-  for (size_t i = 0; i < n; ++i) v = v * 10 + (line[i] - '0');
+  size_t n = 0;
+  for (; n < line.size() && n < 19; ++n) {
+    const auto digit = static_cast<unsigned char>(line[n] - '0');
+    if (digit > 9) break;
+    v = v * 10 + digit;
+  }
+  if (n == 0 || n > 18 || (n > 1 && line[0] == '0')) return false;
   out = v;
   line.remove_prefix(n);
   return true;
@@ -111,11 +114,11 @@ bool SplitHashLineFromEnds(std::string_view line, FastLineParts& p) {
     return false;
   }
   if (line.size() < kTail || !line.ends_with(R"("})") ||
-      line.substr(line.size() - kTail, kHashKey.size()) != kHashKey) {
+      std::string_view(line.data() + line.size() - kTail, kHashKey.size()) != kHashKey) {
     return false;
   }
-  p.leaf = line.substr(0, line.size() - kTail);
-  p.hash = line.substr(line.size() - kHashChars - 2, kHashChars);
+  p.leaf = std::string_view(line.data(), line.size() - kTail);
+  p.hash = std::string_view(line.data() + line.size() - kHashChars - 2, kHashChars);
   p.event.reset();
   return true;
 }
@@ -164,7 +167,7 @@ struct StreamedEntry {
   std::string message = std::string(1, '\0');  // 0x00 || leaf
   std::optional<Digest> hash;
   bool leaf_checked = false;  // CheckLeaf(leaf) passed while the line was read
-  std::string_view leaf() const { return std::string_view(message).substr(1); }
+  std::string_view leaf() const { return std::string_view(message.data() + 1, message.size() - 1); }
 
   // The line by the fast path; false when it is for the JSON parser.
   bool ReadFast(std::string_view line) {
@@ -188,9 +191,9 @@ template <typename Fn>
 void ForEachLineWhile(std::string_view jsonl, Fn&& fn) {
   int64_t line_no = 0;
   while (!jsonl.empty()) {
-    const size_t nl = jsonl.find('\n');
-    std::string_view line = jsonl.substr(0, nl);
-    jsonl.remove_prefix(nl == std::string_view::npos ? jsonl.size() : nl + 1);
+    const size_t nl = std::min(jsonl.find('\n'), jsonl.size());
+    std::string_view line(jsonl.data(), nl);
+    jsonl.remove_prefix(nl == jsonl.size() ? nl : nl + 1);
     ++line_no;
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     if (line.empty()) continue;

@@ -141,6 +141,17 @@ bool DecodePaddedQuad(const unsigned char* src, size_t pad, unsigned char* dst) 
   return true;
 }
 
+// Read once at load time (a decoder called before that, from another file's static
+// initialiser, sees false and takes the portable path).
+#if BG_BASE64_AVX2
+const bool kHasAvx2 = [] {
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx2") != 0;
+}();
+#else
+constexpr bool kHasAvx2 = false;
+#endif
+
 // Base64DecodeInto at `start` (<= out.size()), with the bulk of the quads decoded by AVX2 when
 // `simd` (and the CPU has it). Resizing straight to the decoded size fills only bytes the
 // buffer did not have yet (a reused one mostly has them).
@@ -156,7 +167,7 @@ bool DecodeAt(std::string_view in, std::string& out, size_t start, bool simd) {
   auto* dst = reinterpret_cast<unsigned char*>(out.data() + start);
   size_t full = in.size() / 4 - (pad != 0 ? 1 : 0);
 #if BG_BASE64_AVX2
-  if (simd && internal::CpuHasAvx2() && full >= 8) {
+  if (simd && kHasAvx2 && full >= 8) {
     const size_t blocks = full / 8;
     if (!DecodeBlocksAvx2(src, blocks, dst)) return false;
     src += 32 * blocks;
@@ -200,7 +211,7 @@ bool Decode32(std::string_view in, std::array<uint8_t, 32>& out, bool simd) {
   if (in.size() != k32Chars || in[k32Chars - 1] != '=' || in[k32Chars - 2] == '=') return false;
   const auto* src = reinterpret_cast<const unsigned char*>(in.data());
 #if BG_BASE64_AVX2
-  if (simd && internal::CpuHasAvx2()) return Decode32Avx2(src, out.data());
+  if (simd && kHasAvx2) return Decode32Avx2(src, out.data());
 #endif
   return DecodeQuads(src, 10, out.data()) && DecodePaddedQuad(src + 40, 1, out.data() + 30);
 }
@@ -209,17 +220,7 @@ bool Decode32(std::string_view in, std::array<uint8_t, 32>& out, bool simd) {
 
 namespace internal {
 
-bool CpuHasAvx2() {
-#if BG_BASE64_AVX2
-  static const bool has = [] {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") != 0;
-  }();
-  return has;
-#else
-  return false;
-#endif
-}
+bool CpuHasAvx2() { return kHasAvx2; }
 
 bool Base64DecodeIntoPortable(std::string_view b64, std::string& out, size_t offset) {
   return DecodeAt(b64, out, offset, /*simd=*/false);
