@@ -34,14 +34,11 @@ using Json = nlohmann::json;
 // A JSON non-negative integer as written by fmt: no sign, no leading zero, at most 18 digits
 // (so it fits in int64_t); anything else is left to the JSON parser.
 bool ConsumeIndex(std::string_view& line, int64_t& out) {
+  auto is_digit = [&line](size_t i) { return static_cast<unsigned char>(line[i] - '0') <= 9; };
   int64_t v = 0;
   size_t n = 0;
-  for (; n < line.size() && n < 19; ++n) {
-    const auto digit = static_cast<unsigned char>(line[n] - '0');
-    if (digit > 9) break;
-    v = v * 10 + digit;
-  }
-  if (n == 0 || n > 18 || (n > 1 && line[0] == '0')) return false;
+  for (; n < line.size() && n < 18 && is_digit(n); ++n) v = v * 10 + (line[n] - '0');
+  if (n == 0 || (n < line.size() && is_digit(n)) || (n > 1 && line[0] == '0')) return false;
   out = v;
   line.remove_prefix(n);
   return true;
