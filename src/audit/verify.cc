@@ -263,20 +263,30 @@ Result<Checkpoint> OpenCheckpoint(std::string_view note, std::string_view key,
 
 // CompactRange's fold (merkle.h) over fixed-size digests: the verifier hashes each leaf once,
 // compares that hash with the exported one and folds it in, without the allocations of the
-// std::string hashes and the node list CompactRange::Append returns for the writer.
+// std::string hashes and the node list CompactRange::Append returns for the writer. Leaves are
+// folded kBatch at a time, level by level: folding each leaf as it came read most new nodes'
+// hashes just after libcrypto wrote them, and such a read waits until those stores reach the
+// cache (SHA256_Final writes 4-byte words, which a 16-byte load cannot be forwarded from).
 class RootBuilder {
  public:
   void Append(const Digest& leaf_hash) {
-    Digest hash = leaf_hash;
-    for (int64_t s = size_; (s & 1) != 0; s >>= 1) hash = Children(stack_[--depth_], hash);
-    stack_[depth_++] = hash;
-    ++size_;
+    pending_[pending_size_++] = leaf_hash;
+    if (pending_size_ < kBatch) return;
+    for (size_t n = kBatch; n > 1; n /= 2) {
+      for (size_t i = 0; i < n / 2; ++i) {
+        pending_[i] = Children(pending_[2 * i], pending_[2 * i + 1]);
+      }
+    }
+    Push(pending_[0], kBatchHeight);
+    pending_size_ = 0;
   }
-  int64_t Size() const { return size_; }
+  int64_t Size() const { return size_ + static_cast<int64_t>(pending_size_); }
   std::string Root() const {
-    if (depth_ == 0) return EmptyRoot();
-    Digest root = stack_[depth_ - 1];
-    for (size_t i = depth_ - 1; i-- > 0;) root = Children(stack_[i], root);
+    RootBuilder all = *this;
+    for (size_t i = 0; i < pending_size_; ++i) all.Push(pending_[i], 0);
+    if (all.depth_ == 0) return EmptyRoot();
+    Digest root = all.stack_[all.depth_ - 1];
+    for (size_t i = all.depth_ - 1; i-- > 0;) root = Children(all.stack_[i], root);
     return std::string(AsBytes(root));
   }
 
@@ -285,6 +295,18 @@ class RootBuilder {
   }
 
  private:
+  static constexpr int kBatchHeight = 5;
+  static constexpr size_t kBatch = size_t{1} << kBatchHeight;
+
+  // A perfect subtree of 2^height leaves, size_ being a multiple of that.
+  void Push(Digest hash, int height) {
+    for (int64_t s = size_ >> height; (s & 1) != 0; s >>= 1) {
+      hash = Children(stack_[--depth_], hash);
+    }
+    stack_[depth_++] = hash;
+    size_ += int64_t{1} << height;
+  }
+
   // 0x01 || left || right hashed as one message.
   static Digest Children(const Digest& left, const Digest& right) {
     std::array<char, 1 + 2 * kHashSize> node;
@@ -294,9 +316,11 @@ class RootBuilder {
     return Sha256(std::string_view(node.data(), node.size()));
   }
 
-  int64_t size_ = 0;
+  int64_t size_ = 0;              // the leaves folded into stack_
   std::array<Digest, 64> stack_;  // one perfect subtree per set bit of size_
   size_t depth_ = 0;
+  std::array<Digest, kBatch> pending_;  // the leaves after them, fewer than kBatch
+  size_t pending_size_ = 0;
 };
 
 }  // namespace
