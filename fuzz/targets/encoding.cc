@@ -2,10 +2,11 @@
 // base64url and canonical decimal. The first byte picks the decoder.
 //
 // Invariants: each decoder accepts exactly one text per byte string (what the encoder writes;
-// hex in either case), and the two base64 decoders (Base64Decode, Base64DecodeInto into a
-// reused buffer) agree.
+// hex in either case), and the base64 decoders (Base64Decode, Base64DecodeInto into a reused
+// buffer, Base64Decode32 for 32 bytes) agree.
 #include "util/encoding.h"
 
+#include <array>
 #include <string>
 
 #include "fuzz/fuzz.h"
@@ -38,6 +39,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       if (raw) {
         BG_FUZZ_CHECK(reused == *raw);
         BG_FUZZ_CHECK(bg::Base64Encode(*raw) == text);
+      }
+      std::array<uint8_t, 32> digest{};
+      const bool is32 = bg::Base64Decode32(text, digest);
+      BG_FUZZ_CHECK(is32 == (raw.has_value() && raw->size() == digest.size()));
+      if (is32) {
+        BG_FUZZ_CHECK(
+            std::string_view(reinterpret_cast<const char*>(digest.data()), digest.size()) == *raw);
       }
       break;
     }

@@ -216,7 +216,8 @@ TEST(LeafChecking, GivesParseLeafsVerdictOnCanonicalAndMutatedLeaves) {
 // CheckLeaf finds the strings of a leaf whose bytes are all plain or quotes by a map of its
 // quotes, 64 bytes to a word, up to kQuoteMapMaxBytes (longer leaves are scanned byte by byte):
 // the same answer as the byte-by-byte scan with strings across word boundaries and at the
-// limit, and CheckLeaf gives ParseLeaf's verdict at the limit and beyond it.
+// limit, whether the map is built 64 bytes at a time (AVX-512BW, where the CPU has it) or 16,
+// and CheckLeaf gives ParseLeaf's verdict at the limit and beyond it.
 TEST(LeafChecking, TheMapOfQuotesFindsWhatTheByteScanFinds) {
   constexpr size_t kLimit = internal::kQuoteMapMaxBytes;
   std::vector<std::string> seeds;
@@ -240,10 +241,12 @@ TEST(LeafChecking, TheMapOfQuotesFindsWhatTheByteScanFinds) {
       const std::string& leaf = mutations[m];
       const bool by_bytes = internal::IsPlainCanonicalLeafByBytes(leaf);
       EXPECT_EQ(IsPlainCanonicalLeaf(leaf), by_bytes) << leaf;
-      if (leaf.size() <= kLimit) {
-        ASSERT_EQ(internal::IsPlainCanonicalLeafByQuotes(leaf), by_bytes) << leaf;
-      } else {
-        EXPECT_FALSE(internal::IsPlainCanonicalLeafByQuotes(leaf)) << leaf;
+      for (bool wide : {true, false}) {
+        if (leaf.size() <= kLimit) {
+          ASSERT_EQ(internal::IsPlainCanonicalLeafByQuotes(leaf, wide), by_bytes) << leaf;
+        } else {
+          EXPECT_FALSE(internal::IsPlainCanonicalLeafByQuotes(leaf, wide)) << leaf;
+        }
       }
       (by_bytes ? plain : other)++;
       auto parsed = ParseLeaf(leaf);

@@ -34,11 +34,11 @@ using Json = nlohmann::json;
 // A JSON non-negative integer as written by fmt: no sign, no leading zero, at most 18 digits
 // (so it fits in int64_t); anything else is left to the JSON parser.
 bool ConsumeIndex(std::string_view& line, int64_t& out) {
-  size_t n = 0;
-  while (n < line.size() && n < 19 && line[n] >= '0' && line[n] <= '9') ++n;
-  if (n == 0 || n > 18 || (n > 1 && line[0] == '0')) return false;
+  auto is_digit = [&line](size_t i) { return static_cast<unsigned char>(line[i] - '0') <= 9; };
   int64_t v = 0;
-  for (size_t i = 0; i < n; ++i) v = v * 10 + (line[i] - '0');
+  size_t n = 0;
+  for (; n < line.size() && n < 18 && is_digit(n); ++n) v = v * 10 + (line[n] - '0');
+  if (n == 0 || (n < line.size() && is_digit(n)) || (n > 1 && line[0] == '0')) return false;
   out = v;
   line.remove_prefix(n);
   return true;
@@ -111,11 +111,11 @@ bool SplitHashLineFromEnds(std::string_view line, FastLineParts& p) {
     return false;
   }
   if (line.size() < kTail || !line.ends_with(R"("})") ||
-      line.substr(line.size() - kTail, kHashKey.size()) != kHashKey) {
+      std::string_view(line.data() + line.size() - kTail, kHashKey.size()) != kHashKey) {
     return false;
   }
-  p.leaf = line.substr(0, line.size() - kTail);
-  p.hash = line.substr(line.size() - kHashChars - 2, kHashChars);
+  p.leaf = std::string_view(line.data(), line.size() - kTail);
+  p.hash = std::string_view(line.data() + line.size() - kHashChars - 2, kHashChars);
   p.event.reset();
   return true;
 }
@@ -126,7 +126,7 @@ bool SplitHashLineFromEnds(std::string_view line, FastLineParts& p) {
 // whose decoded event must be exactly the leaf's bytes and the leaf a canonical event: else
 // the JSON parser decides about the line).
 bool DecodeFastLine(const FastLineParts& p, std::string& leaf, size_t prefix,
-                    std::optional<std::string>& hash, bool& leaf_checked) {
+                    std::optional<Digest>& hash, bool& leaf_checked) {
   leaf_checked = false;
   if (!Base64DecodeInto(p.leaf, leaf, prefix)) return false;
   if (!p.hash.has_value()) {
@@ -134,7 +134,7 @@ bool DecodeFastLine(const FastLineParts& p, std::string& leaf, size_t prefix,
     return true;
   }
   if (!hash.has_value()) hash.emplace();
-  if (!Base64DecodeInto(*p.hash, *hash) || hash->size() != kHashSize) return false;
+  if (!Base64Decode32(*p.hash, *hash)) return false;
   if (!p.event.has_value()) return true;
   const std::string_view bytes = std::string_view(leaf).substr(prefix);
   if (*p.event != bytes || !(IsPlainCanonicalLeaf(bytes) || CheckLeaf(bytes).has_value())) {
@@ -147,7 +147,7 @@ bool DecodeFastLine(const FastLineParts& p, std::string& leaf, size_t prefix,
 // ParseEntryLineFast's reading, into the caller's buffers: `leaf` from `prefix` on (prefix <=
 // leaf.size()). The common line is taken apart from its ends, any other by SplitFastLine.
 bool ReadFastLine(std::string_view line, int64_t& index, std::string& leaf, size_t prefix,
-                  std::optional<std::string>& hash, bool& leaf_checked) {
+                  std::optional<Digest>& hash, bool& leaf_checked) {
   FastLineParts p;
   if (!(SplitHashLineFromEnds(line, p) && DecodeFastLine(p, leaf, prefix, hash, leaf_checked)) &&
       !(SplitFastLine(line, p) && DecodeFastLine(p, leaf, prefix, hash, leaf_checked))) {
@@ -162,9 +162,9 @@ bool ReadFastLine(std::string_view line, int64_t& index, std::string& leaf, size
 struct StreamedEntry {
   int64_t index = 0;
   std::string message = std::string(1, '\0');  // 0x00 || leaf
-  std::optional<std::string> hash;
+  std::optional<Digest> hash;
   bool leaf_checked = false;  // CheckLeaf(leaf) passed while the line was read
-  std::string_view leaf() const { return std::string_view(message).substr(1); }
+  std::string_view leaf() const { return std::string_view(message.data() + 1, message.size() - 1); }
 
   // The line by the fast path; false when it is for the JSON parser.
   bool ReadFast(std::string_view line) {
@@ -174,7 +174,11 @@ struct StreamedEntry {
     index = e.index;
     message.resize(1);
     message += e.leaf;
-    hash = std::move(e.hash);
+    hash.reset();
+    if (e.hash.has_value()) {  // of kHashSize bytes: ParseEntryLineJson checked
+      hash.emplace();
+      std::memcpy(hash->data(), e.hash->data(), kHashSize);
+    }
     leaf_checked = false;
   }
 };
@@ -184,9 +188,9 @@ template <typename Fn>
 void ForEachLineWhile(std::string_view jsonl, Fn&& fn) {
   int64_t line_no = 0;
   while (!jsonl.empty()) {
-    const size_t nl = jsonl.find('\n');
-    std::string_view line = jsonl.substr(0, nl);
-    jsonl.remove_prefix(nl == std::string_view::npos ? jsonl.size() : nl + 1);
+    const size_t nl = std::min(jsonl.find('\n'), jsonl.size());
+    std::string_view line(jsonl.data(), nl);
+    jsonl.remove_prefix(nl == jsonl.size() ? nl : nl + 1);
     ++line_no;
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     if (line.empty()) continue;
@@ -211,8 +215,10 @@ Status ForEachLine(std::string_view jsonl, Fn&& fn) {
 
 std::optional<BundleEntry> ParseEntryLineFast(std::string_view line) {
   BundleEntry e;
+  std::optional<Digest> hash;
   bool leaf_checked = false;
-  if (!ReadFastLine(line, e.index, e.leaf, 0, e.hash, leaf_checked)) return std::nullopt;
+  if (!ReadFastLine(line, e.index, e.leaf, 0, hash, leaf_checked)) return std::nullopt;
+  if (hash.has_value()) e.hash = std::string(AsBytes(*hash));
   return e;
 }
 
@@ -257,20 +263,30 @@ Result<Checkpoint> OpenCheckpoint(std::string_view note, std::string_view key,
 
 // CompactRange's fold (merkle.h) over fixed-size digests: the verifier hashes each leaf once,
 // compares that hash with the exported one and folds it in, without the allocations of the
-// std::string hashes and the node list CompactRange::Append returns for the writer.
+// std::string hashes and the node list CompactRange::Append returns for the writer. Leaves are
+// folded kBatch at a time, level by level: folding each leaf as it came read most new nodes'
+// hashes just after libcrypto wrote them, and such a read waits until those stores reach the
+// cache (SHA256_Final writes 4-byte words, which a 16-byte load cannot be forwarded from).
 class RootBuilder {
  public:
   void Append(const Digest& leaf_hash) {
-    Digest hash = leaf_hash;
-    for (int64_t s = size_; (s & 1) != 0; s >>= 1) hash = Children(stack_[--depth_], hash);
-    stack_[depth_++] = hash;
-    ++size_;
+    pending_[pending_size_++] = leaf_hash;
+    if (pending_size_ < kBatch) return;
+    for (size_t n = kBatch; n > 1; n /= 2) {
+      for (size_t i = 0; i < n / 2; ++i) {
+        pending_[i] = Children(pending_[2 * i], pending_[2 * i + 1]);
+      }
+    }
+    Push(pending_[0], kBatchHeight);
+    pending_size_ = 0;
   }
-  int64_t Size() const { return size_; }
+  int64_t Size() const { return size_ + static_cast<int64_t>(pending_size_); }
   std::string Root() const {
-    if (depth_ == 0) return EmptyRoot();
-    Digest root = stack_[depth_ - 1];
-    for (size_t i = depth_ - 1; i-- > 0;) root = Children(stack_[i], root);
+    RootBuilder all = *this;
+    for (size_t i = 0; i < pending_size_; ++i) all.Push(pending_[i], 0);
+    if (all.depth_ == 0) return EmptyRoot();
+    Digest root = all.stack_[all.depth_ - 1];
+    for (size_t i = all.depth_ - 1; i-- > 0;) root = Children(all.stack_[i], root);
     return std::string(AsBytes(root));
   }
 
@@ -279,6 +295,18 @@ class RootBuilder {
   }
 
  private:
+  static constexpr int kBatchHeight = 5;
+  static constexpr size_t kBatch = size_t{1} << kBatchHeight;
+
+  // A perfect subtree of 2^height leaves, size_ being a multiple of that.
+  void Push(Digest hash, int height) {
+    for (int64_t s = size_ >> height; (s & 1) != 0; s >>= 1) {
+      hash = Children(stack_[--depth_], hash);
+    }
+    stack_[depth_++] = hash;
+    size_ += int64_t{1} << height;
+  }
+
   // 0x01 || left || right hashed as one message.
   static Digest Children(const Digest& left, const Digest& right) {
     std::array<char, 1 + 2 * kHashSize> node;
@@ -288,9 +316,11 @@ class RootBuilder {
     return Sha256(std::string_view(node.data(), node.size()));
   }
 
-  int64_t size_ = 0;
+  int64_t size_ = 0;              // the leaves folded into stack_
   std::array<Digest, 64> stack_;  // one perfect subtree per set bit of size_
   size_t depth_ = 0;
+  std::array<Digest, kBatch> pending_;  // the leaves after them, fewer than kBatch
+  size_t pending_size_ = 0;
 };
 
 }  // namespace
@@ -360,7 +390,9 @@ class BundleChecker {
     return Add(e.index, e.leaf, e.hash, RootBuilder::Leaf(e.leaf), /*leaf_checked=*/false);
   }
   Status Add(const StreamedEntry& e) {
-    return Add(e.index, e.leaf(), e.hash, Sha256(e.message), e.leaf_checked);
+    std::optional<std::string_view> hash;
+    if (e.hash.has_value()) hash = AsBytes(*e.hash);
+    return Add(e.index, e.leaf(), hash, Sha256(e.message), e.leaf_checked);
   }
   // Add's work on the common entry, without building a Status: true when `e` passed every check
   // and was appended. False (nothing done) hands it to Add: its index or stored hash is wrong,
@@ -376,7 +408,7 @@ class BundleChecker {
       return false;
     }
     const Digest leaf_hash = Sha256(e.message);
-    if (e.hash.has_value() && *e.hash != AsBytes(leaf_hash)) return false;
+    if (e.hash.has_value() && *e.hash != leaf_hash) return false;
     range_.Append(leaf_hash);
     if (options_.progress && (i + 1) % every_ == 0) options_.progress(i + 1, total_);
     return true;
@@ -406,7 +438,7 @@ class BundleChecker {
         every_(options.progress_every > 0 ? options.progress_every : 1 << 16) {}
 
   // `leaf_hash` is the hash of `leaf`; `leaf_checked` says that CheckLeaf(leaf) already passed.
-  Status Add(int64_t index, std::string_view leaf, const std::optional<std::string>& hash,
+  Status Add(int64_t index, std::string_view leaf, std::optional<std::string_view> hash,
              const Digest& leaf_hash, bool leaf_checked) {
     const int64_t i = range_.Size();
     if (index != i) return EntryError(i, fmt::format("expected index {}, found {}", i, index));

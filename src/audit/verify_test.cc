@@ -90,6 +90,31 @@ TEST(VerifyBundle, EntriesBeyondTheCheckpointAreReportedAsUnsigned) {
   EXPECT_EQ(report->unsigned_tail, 7);
 }
 
+// The verifier folds leaves into the tree in batches (of 32): a checkpoint of every size up to
+// several batches, at their edges and between them, verifies against exactly its entries, in
+// memory and streamed, and a changed entry anywhere in it is caught.
+TEST(VerifyBundle, EveryCheckpointSizeAcrossTheFoldingBatchesVerifies) {
+  TestLog log(200);
+  const std::string key = log.signer.VerifierKey();
+  for (int64_t n = 0; n <= 200; ++n) {
+    auto entries = log.Entries();
+    entries.resize(static_cast<size_t>(n));
+    const std::string cp = log.CheckpointAt(n);
+    EXPECT_EQ(ErrorOf(VerifyBundle(entries, cp, key)), "ok") << n;
+    std::string jsonl;
+    for (const auto& e : entries) jsonl += FormatEntryLine(e.index, e.leaf) + "\n";
+    EXPECT_EQ(ErrorOf(VerifyExport(jsonl, cp, key)), "ok") << n;
+    if (n == 0) continue;
+    const auto changed = static_cast<size_t>((n * 7 + 3) % n);
+    entries[changed].leaf = log.leaves[(changed + 1) % log.leaves.size()];
+    EXPECT_EQ(ErrorOf(VerifyBundle(entries, cp, key)),
+              "entries 0.." + std::to_string(n - 1) +
+                  " do not hash to the checkpoint root: an entry at index 0 or later was changed, "
+                  "or the log was rewritten")
+        << n;
+  }
+}
+
 TEST(VerifyBundle, AnEmptyLogVerifiesAgainstASizeZeroCheckpoint) {
   TestLog log(0);
   EXPECT_TRUE(VerifyBundle({}, log.CheckpointAt(0), log.signer.VerifierKey()).has_value());

@@ -2,6 +2,7 @@
 // Decoders refuse anything that is not exactly canonical input for their alphabet.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -25,19 +26,28 @@ bool IsIpAddress(std::string_view text);
 // zero); anything else is refused, so every byte string has one accepted encoding.
 std::optional<std::string> Base64Decode(std::string_view b64);
 // The same into a caller's buffer (reused across calls by the log verifier); false on refusal.
-// Long inputs are decoded 32 characters at a time with AVX2 where the CPU has it.
+// Long inputs are decoded 64 characters at a time with AVX-512 VBMI, or 32 with AVX2, where the
+// CPU has it.
 bool Base64DecodeInto(std::string_view b64, std::string& out);
 // The same from out[offset] on (offset <= out.size()): out's first `offset` bytes are kept and
 // its size becomes offset + the decoded size. False on refusal, leaving out's bytes from
 // `offset` on unspecified.
 bool Base64DecodeInto(std::string_view b64, std::string& out, size_t offset);
+// Standard base64 of exactly 32 bytes (44 characters, the last '=') into `out`, accepting what
+// Base64Decode accepts for those: false for anything else, leaving `out` unspecified. Two
+// overlapping AVX2 steps where the CPU has it, for the verifier's stored leaf hashes.
+bool Base64Decode32(std::string_view b64, std::array<uint8_t, 32>& out);
 std::string Base64UrlEncode(std::string_view bytes);
 std::optional<std::string> Base64UrlDecode(std::string_view b64);
 
 namespace internal {
-// For tests: whether Base64DecodeInto uses AVX2 here, and the same decoder without it.
+// For tests: whether the CPU has AVX2 (Base64DecodeInto then takes SIMD steps), and the
+// decoder without them.
 bool CpuHasAvx2();
 bool Base64DecodeIntoPortable(std::string_view b64, std::string& out, size_t offset);
+// The AVX2 decoder even where the CPU has AVX-512 VBMI (which Base64DecodeInto then takes).
+bool Base64DecodeIntoAvx2(std::string_view b64, std::string& out, size_t offset);
+bool Base64Decode32Portable(std::string_view b64, std::array<uint8_t, 32>& out);
 }  // namespace internal
 
 }  // namespace bg

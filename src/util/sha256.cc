@@ -60,7 +60,16 @@ Digest Sha256Parts(std::initializer_list<std::string_view> parts) {
   return out;
 }
 
-Digest Sha256(std::string_view data) { return Sha256Parts({data}); }
+Digest Sha256(std::string_view data) {
+  Digest out{};
+  EVP_MD_CTX* ctx = FreshContext();
+  unsigned int len = 0;
+  if (EVP_DigestUpdate(ctx, data.data(), data.size()) != 1 ||
+      EVP_DigestFinal_ex(ctx, out.data(), &len) != 1) {
+    std::abort();
+  }
+  return out;
+}
 
 Digest HmacSha256(std::string_view key, std::string_view data) {
   Digest out{};

@@ -1,7 +1,9 @@
 #include <gtest/gtest.h>
-#include <vector>
 #include <sodium.h>
+
+#include <array>
 #include <random>
+#include <vector>
 
 #include "util/encoding.h"
 #include "util/random.h"
@@ -183,18 +185,22 @@ TEST(EncodingTest, Base64DecodeAgreesWithLibsodiumAndCanonicalForm) {
   EXPECT_GT(accepted, 20000);
 }
 
-// The AVX2 step (32 characters at a time, where the CPU has it) against the portable decoder:
-// the same verdict and bytes for encodings long enough to take it, with every byte value put
-// at every position of a block, and with padding and lengths around the block size.
+// The AVX2 step (32 characters at a time, where the CPU has it) and the AVX-512 VBMI one (64,
+// the last step masked; Base64DecodeInto's where the CPU has it) against the portable decoder:
+// the same verdict and bytes for encodings long enough to take them, with every byte value put
+// at every position of a block, and with padding and lengths around the block sizes.
 TEST(EncodingTest, Base64DecodeTakesTheSameInputsWithAndWithoutAvx2) {
   if (!internal::CpuHasAvx2()) GTEST_SKIP() << "no AVX2 here: one decoder only";
   auto same = [](const std::string& in) {
-    std::string fast = "p", portable = "p";
-    const bool fast_ok = Base64DecodeInto(in, fast, 1);
+    std::string widest = "p", avx2 = "p", portable = "p";
+    const bool widest_ok = Base64DecodeInto(in, widest, 1);
+    const bool avx2_ok = internal::Base64DecodeIntoAvx2(in, avx2, 1);
     const bool portable_ok = internal::Base64DecodeIntoPortable(in, portable, 1);
-    EXPECT_EQ(fast_ok, portable_ok) << "\"" << in << "\"";
-    if (fast_ok && portable_ok) {
-      EXPECT_EQ(fast, portable) << in;
+    EXPECT_EQ(widest_ok, portable_ok) << "\"" << in << "\"";
+    EXPECT_EQ(avx2_ok, portable_ok) << "\"" << in << "\"";
+    if (widest_ok && avx2_ok && portable_ok) {
+      EXPECT_EQ(widest, portable) << in;
+      EXPECT_EQ(avx2, portable) << in;
     }
     return portable_ok;
   };
@@ -208,8 +214,8 @@ TEST(EncodingTest, Base64DecodeTakesTheSameInputsWithAndWithoutAvx2) {
     EXPECT_EQ(Base64Decode(text), bytes);
     ++accepted;
     // Every byte value at a few positions of the first and the last block.
-    for (size_t pos : {size_t{0}, size_t{13}, size_t{31}, text.size() / 2, text.size() - 3,
-                       text.size() - 2, text.size() - 1}) {
+    for (size_t pos : {size_t{0}, size_t{13}, size_t{31}, size_t{47}, size_t{63}, size_t{64},
+                       text.size() / 2, text.size() - 3, text.size() - 2, text.size() - 1}) {
       if (pos >= text.size()) continue;
       for (int c = 0; c < 256; ++c) {
         std::string changed = text;
@@ -218,8 +224,8 @@ TEST(EncodingTest, Base64DecodeTakesTheSameInputsWithAndWithoutAvx2) {
       }
     }
   }
-  // Every position of a 96-character encoding, by the characters near the alphabet's edges.
-  const std::string text = Base64Encode(std::string(72, '\x5a'));
+  // Every position of a 200-character encoding, by the characters near the alphabet's edges.
+  const std::string text = Base64Encode(std::string(150, '\x5a'));
   for (size_t pos = 0; pos < text.size(); ++pos) {
     for (char c : std::string_view("@AZ[`az{/0+,9:=\x7f\x80\xff\x00 ", 20)) {
       std::string changed = text;
@@ -229,6 +235,52 @@ TEST(EncodingTest, Base64DecodeTakesTheSameInputsWithAndWithoutAvx2) {
   }
   EXPECT_GT(accepted, 10000);
   EXPECT_GT(refused, 100000);
+}
+
+// Base64Decode32 (the verifier's stored hashes) accepts exactly what Base64Decode accepts and
+// decodes to 32 bytes, with and without AVX2: every byte value at every one of the 44
+// positions of random encodings, the lengths around 44 and the other padding.
+TEST(EncodingTest, Base64Decode32TakesWhatBase64DecodeTakesForThirtyTwoBytes) {
+  auto same = [](const std::string& in) {
+    std::optional<std::string> want = Base64Decode(in);
+    if (want.has_value() && want->size() != 32) want.reset();
+    std::array<uint8_t, 32> fast{}, portable{};
+    const bool fast_ok = Base64Decode32(in, fast);
+    const bool portable_ok = internal::Base64Decode32Portable(in, portable);
+    EXPECT_EQ(fast_ok, want.has_value()) << "\"" << in << "\"";
+    EXPECT_EQ(portable_ok, want.has_value()) << "\"" << in << "\"";
+    if (want.has_value() && fast_ok && portable_ok) {
+      EXPECT_EQ(AsBytes(fast), *want) << in;
+      EXPECT_EQ(AsBytes(portable), *want) << in;
+    }
+    return want.has_value();
+  };
+  std::mt19937 rng(13);
+  int accepted = 0, refused = 0;
+  for (int round = 0; round < 20; ++round) {
+    std::string bytes(32, '\0');
+    for (char& c : bytes) c = static_cast<char>(rng());
+    if (round == 0) bytes.assign(32, '\0');
+    if (round == 1) bytes.assign(32, '\xff');
+    const std::string text = Base64Encode(bytes);
+    ASSERT_EQ(text.size(), 44u);
+    ASSERT_TRUE(same(text));
+    for (size_t pos = 0; pos < text.size(); ++pos) {
+      for (int c = 0; c < 256; ++c) {
+        std::string changed = text;
+        changed[pos] = static_cast<char>(c);
+        (same(changed) ? accepted : refused)++;
+      }
+    }
+    for (size_t n : {0, 4, 40, 43, 45, 48}) {
+      std::string other = n <= 44 ? text.substr(0, n) : text + std::string(n - 44, 'A');
+      EXPECT_FALSE(same(other)) << n;
+    }
+    EXPECT_FALSE(same(Base64Encode(bytes.substr(0, 31))));  // "xx==": 31 bytes
+    EXPECT_FALSE(same(Base64Encode(bytes + "x")));
+  }
+  EXPECT_GT(accepted, 20 * 44 * 60);
+  EXPECT_GT(refused, 20 * 44 * 190);
 }
 
 TEST(SecretTest, ComparesAndWipes) {
