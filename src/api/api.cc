@@ -386,15 +386,15 @@ void Api::AddBuiltInRoutes() {
     BG_CALL_PREAMBLE(c);
     const core::Actor& actor = *c.actor;
     RequestId id(c.Param("id"));
-    auto shared = service_.GetShared(actor, id);
-    if (!shared) return send_error(shared.error());
-    const core::Request* r = shared->get();
-    HttpResponse out;
-    const bool deciding = r->state == core::RequestState::kPending ||
-                          (r->state == core::RequestState::kActive && r->extension);
-    if (!deciding) {
-      out.body = rendered_->Body(*r);
-      return (void)w->Send(std::move(out));
+        auto shared = service_.GetShared(actor, id);
+        if (!shared) return send_error(shared.error());
+        const core::Request* r = shared->get();
+        HttpResponse out;
+        const bool deciding = r->state == core::RequestState::kPending ||
+                              (r->state == core::RequestState::kActive && r->extension);
+        if (!deciding) {
+          out.body = rendered_->Body(*r);
+          return (void)w->Send(std::move(out));
         }
         // While it waits for decisions: who may still approve toward each group, as the policy
         // names them and as their accounts are now (enabled, approver, TOTP enrolled). Not
@@ -419,18 +419,18 @@ void Api::AddBuiltInRoutes() {
     RequestId id(c.Param("id"));
         // A request the caller may not see does not exist for them (checked again inside the
         // decision's transaction; this read answers early from the cache).
-    auto visible = service_.GetShared(actor, id);
-    if (!visible) return send_error(visible.error());
-    if (action == "approve" || action == "deny") {
-      auto body = action == "approve" ? DecodeApprove(req.body) : DecodeDeny(req.body);
-      if (!body) return send_error(body.error());
-      // The code or passkey, the visibility and the decision: one transaction of the writer.
-      if (action == "approve") {
-        return service_.Approve(actor, id, body->text, RequestCallback(w, 200), body->totp,
-                                std::move(body->passkey));
-      }
-      return service_.Deny(actor, id, body->text, RequestCallback(w, 200), body->totp,
-                           std::move(body->passkey));
+        auto visible = service_.GetShared(actor, id);
+        if (!visible) return send_error(visible.error());
+        if (action == "approve" || action == "deny") {
+          auto body = action == "approve" ? DecodeApprove(req.body) : DecodeDeny(req.body);
+          if (!body) return send_error(body.error());
+          // The code or passkey, the visibility and the decision: one transaction of the writer.
+          if (action == "approve") {
+            return service_.Approve(actor, id, body->text, RequestCallback(w, 200), body->totp,
+                                    std::move(body->passkey));
+          }
+          return service_.Deny(actor, id, body->text, RequestCallback(w, 200), body->totp,
+                               std::move(body->passkey));
         }
         if (action == "cancel") {
           if (auto body = DecodeCancel(req.body); !body) return send_error(body.error());
