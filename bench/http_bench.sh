@@ -3,7 +3,7 @@
 # returning a constant 200 over TLS 1.3 on the same machine in the same run; also the CPU
 # microseconds per request of each server (user + system, from /proc), the steadier figure on a
 # machine that runs other work.
-# Usage: BG=build/breakglass bash bench/http_bench.sh [seconds]
+# Usage: BG=build/breakglass [ROUNDS=5] bash bench/http_bench.sh [seconds]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BG=$(realpath "${BG:-build/breakglass}")
@@ -70,9 +70,25 @@ n = int(re.search(r"([0-9]+) requests in", out).group(1))
 print(f"{sys.argv[1]} {rps:.0f} {(float(sys.argv[3]) - float(sys.argv[2])) * 1e6 / n:.2f}")
 PY
 }
-echo "== nginx (TLS 1.3, constant 200)" >&2
-read -r _ n n_cpu < <(run nginx $(pgrep -P "$(cat "$NG/nginx.pid")") -- "https://127.0.0.1:$NPORT/")
-echo "== breakglass GET /v1/requests/{id} (TLS, bearer token)" >&2
-read -r _ b b_cpu < <(run breakglass "$SERVER_PID" -- -H "Authorization: Bearer $TOKEN" \
-  "$BREAKGLASS_SERVER/v1/requests/$id")
-python3 -c "print(f'nginx $n req/s ($n_cpu us CPU/request), breakglass $b req/s ($b_cpu us CPU/request), ratio {$b/$n:.2f} (CPU per request {$b_cpu/$n_cpu:.2f} of nginx)')"
+# ROUNDS rounds of nginx then breakglass, one line each, then the medians (a single run swings
+# by 0.2 on a shared machine).
+ROUNDS=${ROUNDS:-1}
+case $ROUNDS in ''|*[!0-9]*|0) echo "ROUNDS must be a positive number, got '$ROUNDS'" >&2; exit 2 ;; esac
+results=()
+for round in $(seq "$ROUNDS"); do
+  echo "== round $round: nginx (TLS 1.3, constant 200)" >&2
+  read -r _ n n_cpu < <(run nginx $(pgrep -P "$(cat "$NG/nginx.pid")") -- "https://127.0.0.1:$NPORT/")
+  echo "== round $round: breakglass GET /v1/requests/{id} (TLS, bearer token)" >&2
+  read -r _ b b_cpu < <(run breakglass "$SERVER_PID" -- -H "Authorization: Bearer $TOKEN" \
+    "$BREAKGLASS_SERVER/v1/requests/$id")
+  python3 -c "print(f'nginx $n req/s ($n_cpu us CPU/request), breakglass $b req/s ($b_cpu us CPU/request), ratio {$b/$n:.2f} (CPU per request {$b_cpu/$n_cpu:.2f} of nginx)')"
+  results+=("$n $n_cpu $b $b_cpu")
+done
+if [ "$ROUNDS" -gt 1 ]; then
+  printf '%s\n' "${results[@]}" | python3 -c '
+import statistics, sys
+rows = [list(map(float, line.split())) for line in sys.stdin]
+ratio = statistics.median(b / n for n, _, b, _ in rows)
+cpu = statistics.median(bc / nc for _, nc, _, bc in rows)
+print(f"median of {len(rows)} rounds: ratio {ratio:.2f}, CPU per request {cpu:.2f} of nginx")'
+fi
