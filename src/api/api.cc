@@ -227,14 +227,18 @@ void Api::OnComplete(const HttpRequest& req, int status, double seconds) {
     }
   }
   if (responses_) {
-    const std::string code = std::to_string(status);
-    auto make = [&] { return responses_->For({std::string(method), route, code}); };
+    const auto labels = [&]() -> metrics::LabelValues {
+      return {std::string(method), route, std::to_string(status)};
+    };
     metrics::CounterSeries h;
-    if (status >= 0 && status < 1000) h = series_->responses.Find(series * 1000 + status, make);
+    if (status >= 0 && status < 1000) {
+      h = series_->responses.Find(series * 1000 + status,
+                                  [&] { return responses_->For(labels()); });
+    }
     if (h) {
       h.Inc();
     } else {
-      responses_->Inc({std::string(method), route, code});
+      responses_->Inc(labels());
     }
   }
   // Successful requests are logged at debug level (the histogram above counts them); refusals

@@ -16,9 +16,11 @@ bool IsParam(const std::string& seg) {
   return seg.size() >= 3 && seg.front() == '{' && seg.back() == '}';
 }
 
+}  // namespace
+
 // A path's non-empty segments (as PathSegments splits them), as views into the path: matching
 // runs on every request (twice: to route it and to label its metrics), without copies.
-struct PathView {
+struct Router::PathView {
   std::array<std::string_view, kMaxRouteSegments> segments;
   size_t size = 0;
   bool too_long = false;  // more than kMaxRouteSegments segments
@@ -38,10 +40,12 @@ struct PathView {
   }
 };
 
+namespace {
+
 // How well `pattern` fits `path`: nullopt when it does not; otherwise one bit per segment, the
 // first segment the highest, set for a literal: of two fits of one path the greater number is
 // the one with a literal at the first difference.
-std::optional<uint32_t> Fit(const std::vector<std::string>& pattern, const PathView& path) {
+std::optional<uint32_t> Fit(const std::vector<std::string>& pattern, const Router::PathView& path) {
   if (path.too_long || pattern.size() != path.size) return std::nullopt;
   uint32_t literal = 0;
   for (size_t i = 0; i < pattern.size(); ++i) {
@@ -136,8 +140,7 @@ const std::vector<size_t>& Router::Candidates(size_t size, std::string_view seco
   return it == bucket.by_second.end() ? bucket.any_second : it->second;
 }
 
-size_t Router::Best(std::string_view path, const std::string* method) const {
-  const PathView view(path);
+size_t Router::Best(const PathView& view, const std::string* method) const {
   std::optional<uint32_t> best_fit;
   size_t best = routes_.size();
   if (view.too_long) return best;
@@ -153,11 +156,11 @@ size_t Router::Best(std::string_view path, const std::string* method) const {
 }
 
 std::optional<Router::Match> Router::Find(const std::string& method, std::string_view path) const {
-  const size_t best = Best(path, &method);
+  const PathView view(path);
+  const size_t best = Best(view, &method);
   if (best == routes_.size()) return std::nullopt;
   Match m;
   m.route = &routes_[best];
-  const PathView view(path);
   for (size_t k = 0; k < view.size; ++k) {
     const std::string& p = patterns_[best][k];
     if (IsParam(p)) m.params[p.substr(1, p.size() - 2)] = view.segments[k];
@@ -261,6 +264,8 @@ void Router::Handle(http::HttpRequest& req, std::shared_ptr<http::ResponseWriter
   if (fallback_) return fallback_(call);
   w->Send(ErrorOut(Error::NotFound("no such path or method: " + req.method + " " + req.path)));
 }
+
+size_t Router::LabelIndex(std::string_view path) const { return Best(PathView(path), nullptr); }
 
 const std::string& Router::Label(std::string_view path) const { return LabelOf(LabelIndex(path)); }
 

@@ -109,10 +109,12 @@ class Router {
   const std::string& Label(std::string_view path) const;
   // The same as a number: the index in routes() of the route whose label it is, or
   // routes().size() for "other"; LabelOf turns it into the label.
-  size_t LabelIndex(std::string_view path) const { return Best(path, nullptr); }
+  size_t LabelIndex(std::string_view path) const;
   const std::string& LabelOf(size_t index) const;
 
   const std::vector<Route>& routes() const { return routes_; }
+
+  struct PathView;  // a path's segments, as views into it (defined and used in router.cc)
 
   // The 403 sent to a recording credential outside its scope.
   static Error RecordingRefusal(const core::Actor& actor);
@@ -124,7 +126,7 @@ class Router {
   };
   // The index of the route that fits `path` best (literal segments before `{name}` ones),
   // among those of `method` when it is given; routes_.size() when none fits.
-  size_t Best(std::string_view path, const std::string* method) const;
+  size_t Best(const PathView& path, const std::string* method) const;
   // The best route for the path with this method, and its `{name}` values.
   std::optional<Match> Find(const std::string& method, std::string_view path) const;
   // The routes whose pattern fits the path, whatever their method.

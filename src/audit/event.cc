@@ -18,6 +18,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "util/cpu.h"
 #include "util/encoding.h"
 #include "util/sha256.h"
 
@@ -122,15 +123,6 @@ class Scanner {
   std::string_view s_;
 };
 
-#if BG_QUOTES_AVX512
-// Read once at load time (a check before that, from another file's static initialiser, sees
-// false and takes the 16-byte path).
-const bool kHasAvx512bw = [] {
-  __builtin_cpu_init();
-  return __builtin_cpu_supports("avx512bw") != 0 && __builtin_cpu_supports("bmi2") != 0;
-}();
-#endif
-
 // Where the quotes of a leaf are, found by one pass (64 or 16 bytes at a time where the CPU can),
 // for leaves whose every byte is plain or '"': in those, each JSON string runs from a quote to
 // the next one, so Scanner's byte-by-byte PlainString comes down to finding the next bit.
@@ -147,7 +139,7 @@ class QuoteMap {
     const auto* p = reinterpret_cast<const unsigned char*>(s.data());
     words_ = (n + 63) / 64;
 #if BG_QUOTES_AVX512
-    if (wide && kHasAvx512bw) return BuildAvx512(p, n, bits_.data());
+    if (wide && cpu::kAvx512Bw) return BuildAvx512(p, n, bits_.data());
 #endif
 #if defined(__SSE2__)
     if (n >= 16) {

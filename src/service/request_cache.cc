@@ -9,16 +9,18 @@ std::shared_ptr<const core::Request> RequestCache::Get(const RequestId& id, int6
   return it->second.request;
 }
 
-void RequestCache::Put(const core::Request& r, int64_t now_us) {
-  auto shared = std::make_shared<const core::Request>(r);
+std::shared_ptr<const core::Request> RequestCache::Put(core::Request r, int64_t now_us) {
+  auto shared = std::make_shared<const core::Request>(std::move(r));
+  const std::string& id = shared->id.value();
   std::lock_guard lock(mu_);
-  auto it = items_.find(r.id.value());
+  auto it = items_.find(id);
   if (it != items_.end()) {
-    if (it->second.request->version <= r.version) it->second = Entry{std::move(shared), now_us};
-    return;
+    if (it->second.request->version <= shared->version) it->second = Entry{shared, now_us};
+    return shared;
   }
   if (items_.size() >= max_) items_.clear();  // simple bound; refills from the store
-  items_.emplace(r.id.value(), Entry{std::move(shared), now_us});
+  items_.emplace(id, Entry{shared, now_us});
+  return shared;
 }
 
 }  // namespace bg::service

@@ -22,7 +22,8 @@ class RequestCache {
   // Null when absent or older than the ttl. Shared, not copied: the hot read path renders or
   // checks it and copies nothing.
   std::shared_ptr<const core::Request> Get(const RequestId& id, int64_t now_us) const;
-  void Put(const core::Request& r, int64_t now_us);
+  // Caches `r` (unless a newer version is there); returns `r`, shared.
+  std::shared_ptr<const core::Request> Put(core::Request r, int64_t now_us);
 
  private:
   struct Entry {

@@ -293,10 +293,7 @@ Result<std::shared_ptr<const core::Request>> RequestWorkflow::GetShared(const co
   std::shared_ptr<const core::Request> r = requests_.Get(id, now_us);
   if (!r) {
     BG_ASSIGN_OR_RETURN(std::optional<core::Request> stored, store_.GetRequest(id));
-    if (stored) {
-      requests_.Put(*stored, now_us);
-      r = std::make_shared<const core::Request>(std::move(*stored));
-    }
+    if (stored) r = requests_.Put(std::move(*stored), now_us);
   }
   // A request the caller may not see is reported exactly like one that does not exist.
   if (!r || !core::CanView(*effects_.policy(), *r, actor)) {

@@ -14,6 +14,8 @@
 #define BG_BASE64_AVX2 0
 #endif
 
+#include "util/cpu.h"
+
 namespace bg {
 namespace {
 
@@ -185,23 +187,6 @@ bool DecodePaddedQuad(const unsigned char* src, size_t pad, unsigned char* dst) 
   return true;
 }
 
-// Read once at load time (a decoder called before that, from another file's static
-// initialiser, sees false and takes the portable path).
-#if BG_BASE64_AVX2
-const bool kHasAvx2 = [] {
-  __builtin_cpu_init();
-  return __builtin_cpu_supports("avx2") != 0;
-}();
-const bool kHasVbmi = [] {
-  __builtin_cpu_init();
-  return __builtin_cpu_supports("avx512bw") != 0 && __builtin_cpu_supports("avx512vbmi") != 0 &&
-         __builtin_cpu_supports("bmi2") != 0;
-}();
-#else
-constexpr bool kHasAvx2 = false;
-constexpr bool kHasVbmi = false;
-#endif
-
 // The widest decoding DecodeAt may take.
 enum class Simd { kNone, kAvx2, kWidest };
 
@@ -220,12 +205,12 @@ bool DecodeAt(std::string_view in, std::string& out, size_t start, Simd simd) {
   auto* dst = reinterpret_cast<unsigned char*>(out.data() + start);
   size_t full = in.size() / 4 - (pad != 0 ? 1 : 0);
 #if BG_BASE64_AVX2
-  if (simd == Simd::kWidest && kHasVbmi && full >= 8) {
+  if (simd == Simd::kWidest && cpu::kAvx512Vbmi && full >= 8) {
     if (!DecodeQuadsVbmi(src, full, dst)) return false;
     src += 4 * full;
     dst += 3 * full;
     full = 0;
-  } else if (simd != Simd::kNone && kHasAvx2 && full >= 8) {
+  } else if (simd != Simd::kNone && cpu::kAvx2 && full >= 8) {
     const size_t blocks = full / 8;
     if (!DecodeBlocksAvx2(src, blocks, dst)) return false;
     src += 32 * blocks;
@@ -269,7 +254,7 @@ bool Decode32(std::string_view in, std::array<uint8_t, 32>& out, bool simd) {
   if (in.size() != k32Chars || in[k32Chars - 1] != '=' || in[k32Chars - 2] == '=') return false;
   const auto* src = reinterpret_cast<const unsigned char*>(in.data());
 #if BG_BASE64_AVX2
-  if (simd && kHasAvx2) return Decode32Avx2(src, out.data());
+  if (simd && cpu::kAvx2) return Decode32Avx2(src, out.data());
 #endif
   return DecodeQuads(src, 10, out.data()) && DecodePaddedQuad(src + 40, 1, out.data() + 30);
 }
@@ -278,7 +263,7 @@ bool Decode32(std::string_view in, std::array<uint8_t, 32>& out, bool simd) {
 
 namespace internal {
 
-bool CpuHasAvx2() { return kHasAvx2; }
+bool CpuHasAvx2() { return cpu::kAvx2; }
 
 bool Base64DecodeIntoPortable(std::string_view b64, std::string& out, size_t offset) {
   return DecodeAt(b64, out, offset, Simd::kNone);

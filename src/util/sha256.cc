@@ -49,26 +49,32 @@ EVP_MD_CTX* FreshContext() {
 
 }  // namespace
 
-Digest Sha256Parts(std::initializer_list<std::string_view> parts) {
+namespace {
+
+void Update(EVP_MD_CTX* ctx, std::string_view data) {
+  if (EVP_DigestUpdate(ctx, data.data(), data.size()) != 1) std::abort();
+}
+
+Digest Final(EVP_MD_CTX* ctx) {
   Digest out{};
-  EVP_MD_CTX* ctx = FreshContext();
-  for (std::string_view p : parts) {
-    if (EVP_DigestUpdate(ctx, p.data(), p.size()) != 1) std::abort();
-  }
   unsigned int len = 0;
   if (EVP_DigestFinal_ex(ctx, out.data(), &len) != 1) std::abort();
   return out;
 }
 
-Digest Sha256(std::string_view data) {
-  Digest out{};
+}  // namespace
+
+Digest Sha256Parts(std::initializer_list<std::string_view> parts) {
   EVP_MD_CTX* ctx = FreshContext();
-  unsigned int len = 0;
-  if (EVP_DigestUpdate(ctx, data.data(), data.size()) != 1 ||
-      EVP_DigestFinal_ex(ctx, out.data(), &len) != 1) {
-    std::abort();
-  }
-  return out;
+  for (std::string_view p : parts) Update(ctx, p);
+  return Final(ctx);
+}
+
+// One piece without the parts loop (the log verifier hashes two million short messages).
+Digest Sha256(std::string_view data) {
+  EVP_MD_CTX* ctx = FreshContext();
+  Update(ctx, data);
+  return Final(ctx);
 }
 
 Digest HmacSha256(std::string_view key, std::string_view data) {
