@@ -2,10 +2,12 @@
 //
 // Shape: `threads` io_contexts, each run by one thread; the listener hands each accepted
 // connection to the next context in turn, and everything a connection does runs on its
-// context's thread, so no strand is needed. A Session reads one request, waits for the
-// handler's answer (written at once when the handler answers on the I/O thread, else posted
-// to it through the ConnectionWriter), writes it (status line, headers and body in one
-// buffer, one write), and only then reads the next request, so pipelined requests are
+// context's thread, so no strand is needed. Asio gives readiness, receives and timers; the
+// bytes go through a transport (transport.h: plain, or OpenSSL driven directly) and Beast's
+// parser is fed what arrived, so a request costs no composed operations. A Session reads one
+// request, waits for the handler's answer (written at once when the handler answers on the I/O
+// thread, else posted to it through the ConnectionWriter), writes it (status line, headers and body
+// in one buffer, one write), and only then reads the next request, so pipelined requests are
 // answered in order. Streams (SSE) write chunks from a queue and keep a read pending to
 // notice the client leaving. Per connection, the read buffer, the response buffer and the
 // deadline timer are reused across requests.
@@ -14,12 +16,12 @@
 // progress; both hold the ServerShared (and so the io_context) alive. After Stop() no writer
 // posts anything any more (post_mu/stopped), so nothing can be queued on a context nobody runs.
 #include "http/http_server.h"
-#include "http/wire.h"
 
-#include <fmt/format.h>
 #include <arpa/inet.h>
+#include <fmt/format.h>
 #include <malloc.h>
 #include <netinet/in.h>
+#include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <sys/socket.h>
 
@@ -29,7 +31,6 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
-#include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
@@ -40,17 +41,20 @@
 #include <mutex>
 #include <optional>
 #include <shared_mutex>
+#include <span>
 #include <thread>
 #include <type_traits>
 #include <unordered_map>
 #include <variant>
+
+#include "http/transport.h"
+#include "http/wire.h"
 
 namespace bg::http {
 
 namespace net = boost::asio;
 namespace beast = boost::beast;
 namespace bhttp = beast::http;
-namespace ssl = net::ssl;
 using tcp = net::ip::tcp;
 
 namespace {
@@ -156,6 +160,21 @@ void Limit(RequestParser& parser, size_t max_header_bytes, size_t max_body_bytes
   parser.body_limit(max_body_bytes);
 }
 
+// Feeds `rest` to the parser until it has the headers (whole: the whole message), taking what
+// it consumed off the front of `rest`; false when the bytes end first. A parse error is left
+// in `ec` (needing more bytes is not one).
+bool Feed(RequestParser& parser, std::string_view& rest, bool whole, beast::error_code& ec) {
+  parser.eager(whole);
+  while (whole ? !parser.is_done() : !parser.is_header_done()) {
+    const size_t n = parser.put(net::buffer(rest.data(), rest.size()), ec);
+    rest.remove_prefix(n);
+    if (ec == bhttp::error::need_more) ec = {};
+    // No progress: what the parser needs next has not arrived.
+    if (ec || n == 0) return false;
+  }
+  return true;
+}
+
 HttpResponse TooLarge(size_t max_body_bytes) {
   return ErrorResponse(413, "payload_too_large",
                        fmt::format("the request body exceeds {} bytes", max_body_bytes), "body");
@@ -229,20 +248,8 @@ ReadResult ReadRequest(std::string_view bytes, size_t max_header_bytes, size_t m
   RequestParser parser;
   Limit(parser, max_header_bytes, max_body_bytes);
   std::string_view rest = bytes;
-  // Feeds what is left until the parser has the part it is after (eager: the whole message);
-  // false when the bytes end first. A parse error is left in `ec`.
   beast::error_code ec;
-  auto feed = [&](bool whole) {
-    parser.eager(whole);
-    while (whole ? !parser.is_done() : !parser.is_header_done()) {
-      const size_t n = parser.put(net::buffer(rest.data(), rest.size()), ec);
-      rest.remove_prefix(n);
-      if (ec == bhttp::error::need_more) ec = {};
-      // No progress: what the parser needs next has not arrived.
-      if (ec || n == 0) return false;
-    }
-    return true;
-  };
+  auto feed = [&](bool whole) { return Feed(parser, rest, whole, ec); };
   const auto failed = [&] {
     out.refusal = RefusalOfReadError(ec, max_header_bytes, max_body_bytes);
     out.consumed = bytes.size() - rest.size();
@@ -274,8 +281,6 @@ using Socket = net::basic_stream_socket<tcp, Executor>;
 using Acceptor = net::basic_socket_acceptor<tcp, Executor>;
 using Timer = net::basic_waitable_timer<std::chrono::steady_clock,
                                         net::wait_traits<std::chrono::steady_clock>, Executor>;
-using PlainStream = Socket;
-using TlsStream = ssl::stream<Socket>;
 using SteadyClock = std::chrono::steady_clock;
 
 constexpr SteadyClock::time_point kNoDeadline = SteadyClock::time_point::max();
@@ -383,7 +388,10 @@ struct ServerShared {
   }
 
   std::vector<std::unique_ptr<net::io_context>> contexts;
-  std::optional<ssl::context> tls;
+  struct SslCtxFree {
+    void operator()(SSL_CTX* ctx) const { SSL_CTX_free(ctx); }
+  };
+  std::unique_ptr<SSL_CTX, SslCtxFree> tls;  // when options.tls
   HttpServerOptions options;
   Handler handler;
 
@@ -612,21 +620,29 @@ class ConnectionWriter final : public ResponseWriter {
   std::function<void()> on_close_;
 };
 
-// One connection. Everything here runs on the connection's I/O thread. At most one read and
-// one write are in flight (a write only while streaming, or after the request was read).
+// One connection. Everything here runs on the connection's I/O thread. At most one request is
+// read at a time and its response written before the next is read; a stream writes while a
+// read watches for the client leaving.
+//
+// I/O: the transport is tried first and the socket waited on (async_wait) only when it
+// cannot go on, so a request that arrives whole, is answered at once and written at once
+// costs one readiness wait and no queued completions. A continuation that ran inline more
+// than kMaxInlineDepth times in a row (pipelined requests answered at once) is posted, so the
+// stack stays bounded.
 //
 // Deadlines: one timer per connection holds the earliest deadline it was armed for; moving the
 // deadline later only stores the new time (the timer re-arms itself when it fires early), so
 // the per-request cost is a clock read, not a timer operation.
-template <typename Stream>
+template <typename Transport>
 class Session final : public SessionBase {
  public:
-  static constexpr bool kTls = std::is_same_v<Stream, TlsStream>;
+  static constexpr bool kTls = std::is_same_v<Transport, internal::TlsTransport>;
 
-  Session(std::shared_ptr<ServerShared> shared, Socket&& socket, std::string remote,
-          std::unique_ptr<ConnectionSlot> slot)
+  Session(std::shared_ptr<ServerShared> shared, Socket&& socket, Transport&& transport,
+          std::string remote, std::unique_ptr<ConnectionSlot> slot)
       : SessionBase(std::move(shared), socket.get_executor()),
-        stream_(MakeStream(*shared_, std::move(socket))),
+        socket_(std::move(socket)),
+        transport_(std::move(transport)),
         timer_(executor_),
         slot_(std::move(slot)) {
     log_request_.remote_address = std::move(remote);
@@ -636,10 +652,7 @@ class Session final : public SessionBase {
     net::dispatch(executor_, [self = Self()] {
       if constexpr (kTls) {
         self->SetDeadline(self->options().header_timeout, Deadline::kHandshake);
-        self->stream_.async_handshake(ssl::stream_base::server, [self](beast::error_code ec) {
-          if (ec) return self->CloseNow();
-          self->DoRead();
-        });
+        self->Handshake();
       } else {
         self->DoRead();
       }
@@ -662,7 +675,7 @@ class Session final : public SessionBase {
     // reading, in front of max_stream_buffer_bytes; events are small and a stream needs
     // little throughput.
     beast::error_code ignored;
-    Lowest().set_option(net::socket_base::send_buffer_size(kStreamSendBufferBytes), ignored);
+    socket_.set_option(net::socket_base::send_buffer_size(kStreamSendBufferBytes), ignored);
     chunked_ = version_ >= 11;
     out_.clear();
     AppendStatusLine(out_, version_, 200);
@@ -679,15 +692,15 @@ class Session final : public SessionBase {
     out_ += "\r\n";
     writing_ = true;
     SetDeadline(options().write_timeout, Deadline::kWrite);
-    net::async_write(stream_, net::buffer(out_), [self = Self()](beast::error_code ec, size_t) {
-      self->writing_ = false;
-      self->Complete(200);
-      if (ec) return self->CloseNow();
+    Write(out_, [this](bool ok) {
+      writing_ = false;
+      Complete(200);
+      if (!ok) return CloseNow();
       // From here on, reads wait for the client to leave (no deadline) and each write has
       // its own.
-      self->ClearDeadline();
-      self->Watch();
-      self->Flush();
+      ClearDeadline();
+      Watch();
+      Flush();
     });
   }
 
@@ -712,23 +725,106 @@ class Session final : public SessionBase {
   }
 
  private:
-  static Stream MakeStream(ServerShared& shared, Socket&& socket) {
-    if constexpr (kTls) {
-      return Stream(std::move(socket), *shared.tls);
-    } else {
-      return std::move(socket);
+  static constexpr int kMaxInlineDepth = 8;
+  // What one read asks for in a request's headers or body (a TLS record carries at most 16 KiB).
+  static constexpr size_t kReadBytes = 16 << 10;
+
+  std::shared_ptr<Session> Self() { return std::static_pointer_cast<Session>(shared_from_this()); }
+  const HttpServerOptions& options() const { return shared_->options; }
+
+  // Calls next(true) once the transport can go on after `io`: kWantRead, once more input is
+  // in its inbox (or the peer's end of the stream); kWantWrite, once the socket is writable.
+  // next(false), after closing the connection, when the receive or the wait fails or the
+  // connection closed meanwhile. At most one receive is pending: a second is a bug here and
+  // closes the connection.
+  template <typename Fn>
+  void Await(internal::Io io, Fn next) {
+    if (io == internal::Io::kWantWrite) {
+      socket_.async_wait(Socket::wait_write,
+                         [self = Self(), next = std::move(next)](beast::error_code ec) mutable {
+                           const bool ok = !ec && !self->closed_;
+                           if (!ok) self->CloseNow();
+                           next(ok);
+                         });
+      return;
+    }
+    if (receiving_) {
+      CloseNow();
+      return next(false);
+    }
+    receiving_ = true;
+    const std::span<char> space = transport_.inbox().Space();
+    socket_.async_receive(
+        net::buffer(space.data(), space.size()),
+        [self = Self(), next = std::move(next)](beast::error_code ec, size_t n) mutable {
+          self->receiving_ = false;
+          bool ok = !self->closed_;
+          if (ok && !ec) {
+            self->transport_.inbox().Commit(n);
+          } else if (ok && ec == net::error::eof) {
+            self->transport_.inbox().End();
+          } else {
+            ok = false;
+            self->CloseNow();
+          }
+          next(ok);
+        });
+  }
+
+  // Reads what has arrived (at least one byte, at most `size`) onto buffer_, then calls
+  // `next`. The end of input, a reset or a TLS failure closes the connection: nobody is
+  // listening for an answer.
+  template <typename Fn>
+  void ReadSome(size_t size, Fn next) {
+    if (closed_) return;
+    auto space = buffer_.prepare(size);
+    const internal::IoResult r = transport_.Read(static_cast<char*>(space.data()), space.size());
+    switch (r.status) {
+      case internal::Io::kDone:
+        buffer_.commit(r.bytes);
+        return next();
+      case internal::Io::kWantRead:
+      case internal::Io::kWantWrite:
+        return Await(r.status, [this, size, next = std::move(next)](bool ok) mutable {
+          if (ok) ReadSome(size, std::move(next));
+        });
+      default:
+        return CloseNow();
     }
   }
 
-  std::shared_ptr<Session> Self() { return std::static_pointer_cast<Session>(shared_from_this()); }
-  Socket& Lowest() {
-    if constexpr (kTls) {
-      return stream_.next_layer();
-    } else {
-      return stream_;
+  // Writes all of `data` (which must stay alive and unchanged until `done` runs), then calls
+  // done(true); done(false) when the connection failed (it is then closed or closing).
+  template <typename Fn>
+  void Write(std::string_view data, Fn done) {
+    while (!data.empty()) {
+      if (closed_) return done(false);
+      const internal::IoResult r = transport_.Write(data.data(), data.size());
+      if (r.status == internal::Io::kDone) {
+        data.remove_prefix(r.bytes);
+        continue;
+      }
+      if (r.status == internal::Io::kWantRead || r.status == internal::Io::kWantWrite) {
+        return Await(r.status, [this, data, done = std::move(done)](bool ok) mutable {
+          if (!ok) return done(false);
+          Write(data, std::move(done));
+        });
+      }
+      return done(false);
     }
+    done(true);
   }
-  const HttpServerOptions& options() const { return shared_->options; }
+
+  void Handshake() {
+    const internal::IoResult r = transport_.Handshake();
+    if (r.status == internal::Io::kDone) return DoRead();
+    if (r.status == internal::Io::kWantRead || r.status == internal::Io::kWantWrite) {
+      return Await(r.status, [this](bool ok) {
+        if (ok) Handshake();
+      });
+    }
+    CloseNow();
+  }
 
   // `what` is reported to on_timeout if this deadline passes (nullopt: closing anyway).
   void SetDeadline(std::chrono::milliseconds timeout, std::optional<Deadline> what) {
@@ -771,18 +867,30 @@ class Session final : public SessionBase {
     if (buffer_.size() > 0 || requests_ == 0) return ReadHeader();
     // Kept alive, nothing pipelined: idle until the next request's first bytes.
     SetDeadline(options().idle_timeout, Deadline::kIdle);
-    stream_.async_read_some(buffer_.prepare(kFirstReadBytes),
-                            [self = Self()](beast::error_code ec, size_t n) {
-                              if (ec) return self->CloseNow();
-                              self->buffer_.commit(n);
-                              self->ReadHeader();
-                            });
+    ReadSome(kFirstReadBytes, [this] { ReadHeader(); });
   }
 
   void ReadHeader() {
     SetDeadline(options().header_timeout, Deadline::kHeaders);
-    bhttp::async_read_header(stream_, buffer_, *parser_,
-                            [self = Self()](beast::error_code ec, size_t) { self->OnHeader(ec); });
+    ParseHeader();
+  }
+
+  // Feeds buffer_ to the parser; reads more while the headers are incomplete.
+  void ParseHeader() {
+    beast::error_code ec;
+    if (Parse(false, ec)) return OnHeader({});
+    if (ec) return OnHeader(ec);
+    ReadSome(kReadBytes, [this] { ParseHeader(); });
+  }
+
+  // Feeds what buffer_ holds to the parser until it has the headers (or, whole, the
+  // message); true when it got there. A malformed request or a limit leaves its error in ec.
+  bool Parse(bool whole, beast::error_code& ec) {
+    const auto data = buffer_.data();
+    std::string_view rest(static_cast<const char*>(data.data()), data.size());
+    const bool done = Feed(*parser_, rest, whole, ec);
+    buffer_.consume(data.size() - rest.size());
+    return done;
   }
 
   void OnHeader(beast::error_code ec) {
@@ -805,11 +913,10 @@ class Session final : public SessionBase {
     if (expect != req.end() && version_ == 11 && beast::iequals(expect->value(), "100-continue")) {
       static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
       SetDeadline(options().write_timeout, Deadline::kWrite);
-      net::async_write(stream_, net::buffer(kContinue.data(), kContinue.size()),
-                       [self = Self()](beast::error_code write_ec, size_t) {
-                         if (write_ec) return self->CloseNow();
-                         self->ReadBody();
-                       });
+      Write(kContinue, [this](bool ok) {
+        if (!ok) return CloseNow();
+        ReadBody();
+      });
       return;
     }
     ReadBody();
@@ -819,8 +926,14 @@ class Session final : public SessionBase {
     // A request without a body is complete with its headers: no read to start.
     if (parser_->is_done()) return OnBody({});
     SetDeadline(options().body_timeout, Deadline::kBody);
-    bhttp::async_read(stream_, buffer_, *parser_,
-                     [self = Self()](beast::error_code ec, size_t) { self->OnBody(ec); });
+    ParseBody();
+  }
+
+  void ParseBody() {
+    beast::error_code ec;
+    if (Parse(true, ec)) return OnBody({});
+    if (ec) return OnBody(ec);
+    ReadSome(kReadBytes, [this] { ParseBody(); });
   }
 
   void OnReadError(beast::error_code ec) {
@@ -828,7 +941,7 @@ class Session final : public SessionBase {
             RefusalOfReadError(ec, options().max_header_bytes, options().max_body_bytes)) {
       return Refuse(std::move(*refusal));
     }
-    CloseNow();  // End of input, reset, timeout: nobody is listening for an answer.
+    CloseNow();
   }
 
   // Answers without calling the handler and closes, discarding what the client still sends.
@@ -870,7 +983,7 @@ class Session final : public SessionBase {
     out_ += "\r\n";
   }
 
-  // Writes the status line, the headers and the body with one write.
+  // Writes the status line, the headers and the body in one buffer.
   void WriteResponse(HttpResponse response) {
     bool valid = response.status >= 200 && response.status <= 599 &&
                  ValidHeader("content-type", response.content_type);
@@ -904,14 +1017,24 @@ class Session final : public SessionBase {
 
     status_ = response.status;
     SetDeadline(options().write_timeout, Deadline::kWrite);
-    net::async_write(stream_, net::buffer(out_),
-                     [self = Self(), keep_alive](beast::error_code ec, size_t) {
-                       self->Complete(self->status_);
-                       ReleaseIfLarge(self->out_);
-                       if (ec) return self->CloseNow();
-                       if (!keep_alive) return self->Shutdown();
-                       self->DoRead();
-                     });
+    Write(out_, [this, keep_alive](bool ok) {
+      Complete(status_);
+      ReleaseIfLarge(out_);
+      if (!ok) return CloseNow();
+      if (!keep_alive) return Shutdown();
+      NextRequest();
+    });
+  }
+
+  // After a response: the next request, inline unless that nested too deep.
+  void NextRequest() {
+    if (inline_depth_ >= kMaxInlineDepth) {
+      net::post(executor_, [self = Self()] { self->DoRead(); });
+      return;
+    }
+    ++inline_depth_;
+    DoRead();
+    --inline_depth_;
   }
 
   void Complete(int status) {
@@ -925,13 +1048,12 @@ class Session final : public SessionBase {
     }
   }
 
-  // SSE: a pending read while streaming tells us when the client goes away.
+  // SSE: a read kept pending while streaming tells us when the client goes away.
   void Watch() {
-    stream_.async_read_some(buffer_.prepare(512), [self = Self()](beast::error_code ec, size_t n) {
-      if (ec) return self->CloseNow();
-      self->buffer_.commit(n);
-      if (self->buffer_.size() > self->options().max_header_bytes) return self->CloseNow();
-      self->Watch();
+    ReadSome(512, [this] {
+      if (draining_) return Drain();  // the stream ended meanwhile: this read is the drain's
+      if (buffer_.size() > options().max_header_bytes) return CloseNow();
+      Watch();
     });
   }
 
@@ -954,15 +1076,14 @@ class Session final : public SessionBase {
     queued_bytes_ = 0;
     writing_ = true;
     SetDeadline(options().write_timeout, Deadline::kWrite);
-    net::async_write(stream_, net::buffer(in_flight_),
-                     [self = Self()](beast::error_code ec, size_t) {
-                       self->writing_ = false;
-                       self->ClearDeadline();
-                       self->in_flight_.clear();
-                       ReleaseIfLarge(self->in_flight_);
-                       if (ec) return self->CloseNow();
-                       self->Flush();
-                     });
+    Write(in_flight_, [this](bool ok) {
+      writing_ = false;
+      ClearDeadline();
+      in_flight_.clear();
+      ReleaseIfLarge(in_flight_);
+      if (!ok) return CloseNow();
+      Flush();
+    });
   }
 
   void WriteLastChunk() {
@@ -970,45 +1091,50 @@ class Session final : public SessionBase {
     static constexpr std::string_view kLastChunk = "0\r\n\r\n";
     writing_ = true;
     SetDeadline(options().write_timeout, Deadline::kWrite);
-    net::async_write(stream_, net::buffer(kLastChunk.data(), kLastChunk.size()),
-                     [self = Self()](beast::error_code ec, size_t) {
-                       self->writing_ = false;
-                       if (ec) return self->CloseNow();
-                       self->Shutdown();
-                     });
+    Write(kLastChunk, [this](bool ok) {
+      writing_ = false;
+      if (!ok) return CloseNow();
+      Shutdown();
+    });
   }
 
-  // Graceful end after a final response: drain unread input if asked, then close.
+  // Graceful end after a final response: our side ends (FIN; TLS: close_notify), then, over
+  // TLS or when asked to drain, what the client still sends is read and discarded until it
+  // ends too (at most kDrainLimitBytes, within kMaxDrainTime), so that unread input does not
+  // turn the close into a reset that could destroy the response on its way.
   void Shutdown() {
     if (closed_) return;
-    if constexpr (!kTls) {
-      beast::error_code ignored;
-      Lowest().shutdown(tcp::socket::shutdown_send, ignored);
+    SetDeadline(std::min(options().write_timeout, kMaxDrainTime), std::nullopt);
+    EndOurSide();
+  }
+
+  void EndOurSide() {
+    const internal::IoResult r = transport_.Shutdown();
+    if (r.status == internal::Io::kWantRead || r.status == internal::Io::kWantWrite) {
+      return Await(r.status, [this](bool ok) {
+        if (ok) EndOurSide();
+      });
     }
-    if (drain_) {
-      drained_ = 0;
-      SetDeadline(std::min(options().write_timeout, kMaxDrainTime), std::nullopt);
-      return Drain();
-    }
-    FinishShutdown();
+    if (r.status != internal::Io::kDone || (!kTls && !drain_)) return CloseNow();
+    drained_ = 0;
+    draining_ = true;
+    Drain();
   }
 
   void Drain() {
     scratch_.resize(16 << 10);
-    stream_.async_read_some(net::buffer(scratch_), [self = Self()](beast::error_code ec, size_t n) {
-      self->drained_ += n;
-      if (ec || self->drained_ > kDrainLimitBytes) return self->FinishShutdown();
-      self->Drain();
-    });
-  }
-
-  void FinishShutdown() {
-    if (closed_) return;
-    if constexpr (kTls) {
-      SetDeadline(std::min(options().write_timeout, kMaxDrainTime), std::nullopt);
-      stream_.async_shutdown([self = Self()](beast::error_code) { self->CloseNow(); });
-    } else {
-      CloseNow();
+    for (;;) {
+      if (closed_) return;
+      const internal::IoResult r = transport_.Read(scratch_.data(), scratch_.size());
+      // A stream's Watch is receiving: what it brings comes back here.
+      if (r.status == internal::Io::kWantRead && receiving_) return;
+      if (r.status == internal::Io::kWantRead || r.status == internal::Io::kWantWrite) {
+        return Await(r.status, [this](bool ok) {
+          if (ok) Drain();
+        });
+      }
+      drained_ += r.bytes;
+      if (r.status != internal::Io::kDone || drained_ > kDrainLimitBytes) return CloseNow();
     }
   }
 
@@ -1017,9 +1143,10 @@ class Session final : public SessionBase {
     closed_ = true;
     ++timer_generation_;
     timer_.cancel();
+    transport_.Detach();  // before the descriptor goes: its number may be reused at once
     beast::error_code ignored;
-    Lowest().shutdown(tcp::socket::shutdown_both, ignored);
-    Lowest().close(ignored);
+    socket_.shutdown(tcp::socket::shutdown_both, ignored);
+    socket_.close(ignored);
     // What was queued for a stream will never be written (a write in progress keeps its own
     // buffer until its handler runs).
     std::deque<std::string>().swap(queue_);
@@ -1029,16 +1156,18 @@ class Session final : public SessionBase {
     slot_.reset();  // The socket is closed: the connection no longer counts.
   }
 
-  Stream stream_;
+  Socket socket_;
+  Transport transport_;
   Timer timer_;
   SteadyClock::time_point deadline_ = kNoDeadline;
   std::optional<Deadline> deadline_what_;
   SteadyClock::time_point timer_expiry_ = kNoDeadline;
   bool timer_armed_ = false;
   uint64_t timer_generation_ = 0;
+  int inline_depth_ = 0;
 
   beast::flat_buffer buffer_;
-  std::optional<bhttp::request_parser<ArrivingBody>> parser_;
+  std::optional<RequestParser> parser_;
   std::string out_;  // The response being written; its capacity is kept across requests.
   std::weak_ptr<ConnectionWriter> writer_;
   // The current request's method, path and peer address, for on_complete.
@@ -1048,6 +1177,8 @@ class Session final : public SessionBase {
   bool keep_alive_ = false;
   bool head_request_ = false;
   bool drain_ = false;
+  bool draining_ = false;   // Drain() reads what arrives
+  bool receiving_ = false;  // a receive into the transport's inbox is pending
   bool closed_ = false;
   int status_ = 0;
   size_t drained_ = 0;
@@ -1167,12 +1298,19 @@ class Listener : public std::enable_shared_from_this<Listener> {
     }
     auto taken = std::move(std::get<std::unique_ptr<ConnectionSlot>>(slot));
     socket.set_option(tcp::no_delay(true), ec);
+    socket.native_non_blocking(true, ec);
+    if (ec) return;
+    const int fd = socket.native_handle();
     if (shared_->tls) {
-      Register(std::make_shared<Session<TlsStream>>(shared_, std::move(socket), address.to_string(),
-                                                    std::move(taken)));
+      auto transport = internal::TlsTransport::Server(shared_->tls.get(), fd);
+      if (!transport.has_value()) return;  // out of memory: the socket closes with its object
+      Register(std::make_shared<Session<internal::TlsTransport>>(
+          shared_, std::move(socket), std::move(*transport), address.to_string(),
+          std::move(taken)));
     } else {
-      Register(std::make_shared<Session<PlainStream>>(shared_, std::move(socket),
-                                                      address.to_string(), std::move(taken)));
+      Register(std::make_shared<Session<internal::PlainTransport>>(
+          shared_, std::move(socket), internal::PlainTransport(fd), address.to_string(),
+          std::move(taken)));
     }
   }
 
@@ -1240,27 +1378,35 @@ Result<net::ip::address> ListeningAddress(int fd) {
   return refuse("is not an IPv4 or IPv6 socket");
 }
 
-Status ConfigureTls(ssl::context& ctx, const HttpServerOptions& options) {
-  SSL_CTX* native = ctx.native_handle();
-  ctx.set_options(ssl::context::default_workarounds | ssl::context::no_compression |
-                  ssl::context::single_dh_use | SSL_OP_NO_RENEGOTIATION |
-                  SSL_OP_CIPHER_SERVER_PREFERENCE);
-  if (SSL_CTX_set_min_proto_version(native, TLS1_2_VERSION) != 1 ||
-      SSL_CTX_set_cipher_list(native, kTls12Ciphers) != 1 ||
-      SSL_CTX_set_ciphersuites(native, kTls13Suites) != 1 ||
-      SSL_CTX_set1_groups_list(native, "X25519:P-256:P-384") != 1) {
+// The most recent OpenSSL error's reason, and clears the queue.
+std::string OpenSslReason() {
+  const unsigned long code = ERR_get_error();
+  ERR_clear_error();
+  const char* reason = code == 0 ? nullptr : ERR_reason_error_string(code);
+  return reason != nullptr ? reason : "unknown error";
+}
+
+Status ConfigureTls(SSL_CTX* ctx, const HttpServerOptions& options) {
+  SSL_CTX_set_options(ctx, SSL_OP_ALL | SSL_OP_NO_COMPRESSION | SSL_OP_SINGLE_DH_USE |
+                               SSL_OP_SINGLE_ECDH_USE | SSL_OP_NO_RENEGOTIATION |
+                               SSL_OP_CIPHER_SERVER_PREFERENCE);
+  if (SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1 ||
+      SSL_CTX_set_cipher_list(ctx, kTls12Ciphers) != 1 ||
+      SSL_CTX_set_ciphersuites(ctx, kTls13Suites) != 1 ||
+      SSL_CTX_set1_groups_list(ctx, "X25519:P-256:P-384") != 1) {
+    ERR_clear_error();
     return Error::Internal("cannot configure the TLS context");
   }
   static const unsigned char kSessionContext[] = "breakglass";
-  SSL_CTX_set_session_id_context(native, kSessionContext, sizeof(kSessionContext) - 1);
-  beast::error_code ec;
-  ctx.use_certificate_chain_file(options.cert_file, ec);
-  if (ec) {
+  SSL_CTX_set_session_id_context(ctx, kSessionContext, sizeof(kSessionContext) - 1);
+  internal::ConfigureTransport(ctx);
+  if (SSL_CTX_use_certificate_chain_file(ctx, options.cert_file.c_str()) != 1) {
     return Error::InvalidArgument("cert_file", fmt::format("cannot load certificate {}: {}",
-                                                           options.cert_file, ec.message()));
+                                                           options.cert_file, OpenSslReason()));
   }
-  ctx.use_private_key_file(options.key_file, ssl::context::pem, ec);
-  if (ec || SSL_CTX_check_private_key(native) != 1) {
+  if (SSL_CTX_use_PrivateKey_file(ctx, options.key_file.c_str(), SSL_FILETYPE_PEM) != 1 ||
+      SSL_CTX_check_private_key(ctx) != 1) {
+    ERR_clear_error();
     return Error::InvalidArgument(
         "key_file", fmt::format("cannot load private key {} (or it does not match the "
                                 "certificate)",
@@ -1436,8 +1582,12 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(HttpServerOptions options,
   }
   auto shared = std::make_shared<ServerShared>(std::move(options), std::move(handler));
   if (shared->options.tls) {
-    shared->tls.emplace(ssl::context::tls_server);
-    BG_TRY(ConfigureTls(*shared->tls, shared->options));
+    shared->tls.reset(SSL_CTX_new(TLS_server_method()));
+    if (!shared->tls) {
+      ERR_clear_error();
+      return Error::Internal("cannot make a TLS context");
+    }
+    BG_TRY(ConfigureTls(shared->tls.get(), shared->options));
   }
   auto server = std::make_unique<ServerImpl>(shared);
   BG_TRY(server->Listen(address));

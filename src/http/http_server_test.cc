@@ -419,6 +419,19 @@ TEST_P(HttpServerTest, KeepAliveAndPipelinedRequestsAreAnsweredInOrder) {
   EXPECT_FALSE(last.keep_alive());
 }
 
+// Answered at once, pipelined requests are served inline a few at a time and then through the
+// I/O thread's queue (the stack stays bounded): all of them, in order, whichever way.
+TEST_P(HttpServerTest, ManyPipelinedRequestsInOneWriteAreAllAnsweredInOrder) {
+  StartServer([](HttpRequest req, std::shared_ptr<ResponseWriter> writer) {
+    writer->Send(Text(req.path));
+  });
+  auto client = Connect();
+  std::string burst;
+  for (int i = 0; i < 300; ++i) burst += Get("/n/" + std::to_string(i));
+  client->Write(burst);
+  for (int i = 0; i < 300; ++i) ASSERT_EQ(client->Read().body(), "/n/" + std::to_string(i));
+}
+
 TEST_P(HttpServerTest, HeadGetsTheLengthButNoBody) {
   StartServer([](HttpRequest, std::shared_ptr<ResponseWriter> writer) {
     writer->Send(Text("twelve bytes"));
