@@ -102,6 +102,21 @@ TEST(AuthorizationHeaderTest, RefusesMalformedHeadersWithoutEchoingThem) {
   }
 }
 
+TEST(AuthorizationHeaderTest, SaysWhetherTheTokenIsFollowedByTextOrMalformed) {
+  const std::string token = "bgt_" + std::string(42, 'x') + "A";
+  for (const std::string& header :
+       {"Bearer " + token + " x", "Bearer " + token + "\tx", "Bearer " + token + " "}) {
+    auto parsed = BearerToken(header);
+    ASSERT_FALSE(parsed.has_value()) << header;
+    EXPECT_EQ(parsed.error().message(), "Authorization header has text after the token");
+  }
+  for (const std::string& header : {std::string("Bearer bgt_short"), "Bearer " + token + "!"}) {
+    auto parsed = BearerToken(header);
+    ASSERT_FALSE(parsed.has_value()) << header;
+    EXPECT_NE(parsed.error().message().find("malformed"), std::string::npos) << header;
+  }
+}
+
 TEST(AuthorizationHeaderPropertyTest, MutatedHeadersNeverParseToAnotherToken) {
   std::mt19937 rng(6750);
   const std::string token = std::string(NewBearerToken().Reveal());

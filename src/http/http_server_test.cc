@@ -942,6 +942,53 @@ TEST(ParseTargetTest, RandomTargetsNeverCrash) {
   }
 }
 
+// PercentDecode copies what needs no decoding in runs: it must agree with decoding one
+// character at a time (the definition) on every input, '+' either way.
+TEST(PercentDecodeTest, AgreesWithDecodingCharacterByCharacter) {
+  const auto hex = [](char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  const auto reference = [&](std::string_view in, bool plus) -> std::optional<std::string> {
+    std::string out;
+    for (size_t i = 0; i < in.size(); ++i) {
+      char c = in[i];
+      if (c == '%') {
+        if (i + 2 >= in.size() || hex(in[i + 1]) < 0 || hex(in[i + 2]) < 0) return std::nullopt;
+        c = static_cast<char>(hex(in[i + 1]) * 16 + hex(in[i + 2]));
+        i += 2;
+      } else if (c == '+' && plus) {
+        c = ' ';
+      }
+      if (c == '\0') return std::nullopt;
+      out += c;
+    }
+    return out;
+  };
+  static constexpr char kAlphabet[] = "%+aZ09F\x00\xff 2";
+  const std::string alphabet(kAlphabet, sizeof(kAlphabet) - 1);  // Keeps the NUL.
+  uint32_t state = 777;
+  auto next = [&state] {
+    state = state * 1103515245 + 12345;
+    return (state >> 16) & 0xff;
+  };
+  int decoded = 0;
+  for (int i = 0; i < 20000; ++i) {
+    std::string in;
+    const unsigned len = next() % 12;
+    for (unsigned j = 0; j < len; ++j) in += alphabet[next() % alphabet.size()];
+    for (bool plus : {false, true}) {
+      auto got = internal::PercentDecode(in, plus);
+      auto want = reference(in, plus);
+      ASSERT_EQ(got, want) << testing::PrintToString(in) << " plus " << plus;
+      decoded += got.has_value() ? 1 : 0;
+    }
+  }
+  EXPECT_GT(decoded, 1000);
+}
+
 }  // namespace target_parsing
 
 // ReadRequest: what a connection makes of bytes, without a socket (the fuzz target's model).

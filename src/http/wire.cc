@@ -66,7 +66,17 @@ HttpResponse ErrorResponse(int status, std::string_view code, std::string_view m
 std::optional<std::string> PercentDecode(std::string_view in, bool plus_is_space) {
   std::string out;
   out.reserve(in.size());
-  for (size_t i = 0; i < in.size(); ++i) {
+  size_t i = 0;
+  while (i < in.size()) {
+    // What needs no decoding is copied in one piece.
+    size_t run = i;
+    while (run < in.size() && in[run] != '%' && in[run] != '\0' &&
+           !(plus_is_space && in[run] == '+')) {
+      ++run;
+    }
+    out.append(in.data() + i, run - i);
+    i = run;
+    if (i == in.size()) break;
     char c = in[i];
     if (c == '%') {
       if (i + 2 >= in.size()) return std::nullopt;
@@ -75,15 +85,15 @@ std::optional<std::string> PercentDecode(std::string_view in, bool plus_is_space
       if (hi < 0 || lo < 0) return std::nullopt;
       c = static_cast<char>(hi * 16 + lo);
       i += 2;
-    } else if (c == '+' && plus_is_space) {
+    } else if (c == '+') {
       c = ' ';
     }
     if (c == '\0') return std::nullopt;
     out += c;
+    ++i;
   }
   return out;
 }
-
 
 Result<Target> ParseTarget(std::string_view target) {
   if (target.empty() || target[0] != '/') {

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <cstdint>
+#include <cstring>
 
 namespace bg {
 namespace {
@@ -45,10 +46,23 @@ size_t DecodeUtf8(std::string_view s, char32_t* cp) {
 }
 
 bool IsValidUtf8(std::string_view s) {
-  while (!s.empty()) {
-    const size_t n = DecodeUtf8(s);
+  size_t i = 0;
+  while (i < s.size()) {
+    // Runs of ASCII (most of what is checked: paths, names, JSON) 8 bytes at a time.
+    while (i + 8 <= s.size()) {
+      uint64_t word;
+      std::memcpy(&word, s.data() + i, 8);
+      if ((word & 0x8080808080808080ULL) != 0) break;
+      i += 8;
+    }
+    if (i == s.size()) break;
+    if (static_cast<uint8_t>(s[i]) < 0x80) {
+      ++i;
+      continue;
+    }
+    const size_t n = DecodeUtf8(s.substr(i));
     if (n == 0) return false;
-    s.remove_prefix(n);
+    i += n;
   }
   return true;
 }

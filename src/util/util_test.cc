@@ -347,5 +347,47 @@ TEST(Utf8Test, DecodesEveryLengthAndRefusesWhatIsNotStrictUtf8) {
   EXPECT_FALSE(IsValidUtf8("ok\xED\xBF\xBFok"));
 }
 
+// IsValidUtf8 skips ASCII 8 bytes at a time: it must agree with decoding one character after
+// another, wherever the non-ASCII bytes fall in and across the 8-byte steps.
+TEST(Utf8Test, ValidityAgreesWithDecodingCharacterByCharacter) {
+  const auto by_decoding = [](std::string_view s) {
+    while (!s.empty()) {
+      const size_t n = DecodeUtf8(s);
+      if (n == 0) return false;
+      s.remove_prefix(n);
+    }
+    return true;
+  };
+  const std::vector<std::string> pieces = {"a",
+                                           "z",
+                                           "\x7F",
+                                           std::string(1, '\0'),
+                                           "\xC3\xB6",
+                                           "\xE2\x82\xAC",
+                                           "\xF0\x9F\x94\x91",
+                                           "\xC3",
+                                           "\x80",
+                                           "\xED\xA0\x80",
+                                           "\xFF",
+                                           "\xF4\x90\x80\x80"};
+  std::mt19937 rng(8108);
+  std::uniform_int_distribution<size_t> pick(0, pieces.size() - 1);
+  std::uniform_int_distribution<int> ascii_run(0, 20);
+  int valid = 0;
+  for (int i = 0; i < 20000; ++i) {
+    std::string s;
+    const int parts = 1 + i % 6;
+    for (int p = 0; p < parts; ++p) {
+      s.append(static_cast<size_t>(ascii_run(rng)), 'x');
+      if (rng() % 3 != 0) s += pieces[pick(rng)];
+    }
+    const bool expected = by_decoding(s);
+    valid += expected ? 1 : 0;
+    ASSERT_EQ(IsValidUtf8(s), expected) << HexEncode(s);
+  }
+  EXPECT_GT(valid, 1000);  // both outcomes were exercised
+  EXPECT_LT(valid, 19000);
+}
+
 }  // namespace
 }  // namespace bg
