@@ -214,8 +214,11 @@ Inbox& TlsTransport::inbox() { return wire_->inbox; }
 
 void ConfigureTransport(SSL_CTX* ctx) {
   SSL_CTX_set_read_ahead(ctx, 1);
-  SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
-                            SSL_MODE_RELEASE_BUFFERS);
+  // Not SSL_MODE_RELEASE_BUFFERS: with it every request freed and allocated both record buffers
+  // again (about 6% of the server's CPU per request under wrk); without it a TLS connection
+  // holds them, and the slow-client benchmark's peaks stay at or below those of asio's
+  // ssl::stream, which kept buffers of its own (bench/RESULTS.md).
+  SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
 }
 
 }  // namespace bg::http::internal

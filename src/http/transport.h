@@ -129,8 +129,8 @@ class TlsTransport {
 };
 
 // The settings every server connection's TLS gets, on its context: reads take whatever has
-// arrived (read-ahead: one recv per request instead of one per record header and body),
-// partial writes, buffers released while a connection is idle.
+// arrived (read-ahead: the whole of what the inbox holds, not a record header and then its
+// body) and writes may be partial.
 void ConfigureTransport(SSL_CTX* ctx);
 
 }  // namespace bg::http::internal
