@@ -882,15 +882,15 @@ class Session final : public SessionBase {
 
   void ReadHeader() {
     SetDeadline(options().header_timeout, Deadline::kHeaders);
-    ParseHeader();
+    ParseMore(false);
   }
 
-  // Feeds buffer_ to the parser; reads more while the headers are incomplete.
-  void ParseHeader() {
+  // Feeds buffer_ to the parser and reads more until it has the headers (whole: the whole
+  // message), then goes on to OnHeader (OnBody), also with a parse error.
+  void ParseMore(bool whole) {
     beast::error_code ec;
-    if (Parse(false, ec)) return OnHeader({});
-    if (ec) return OnHeader(ec);
-    ReadSome(kReadBytes, [this] { ParseHeader(); });
+    if (Parse(whole, ec) || ec) return whole ? OnBody(ec) : OnHeader(ec);
+    ReadSome(kReadBytes, [this, whole] { ParseMore(whole); });
   }
 
   // Feeds what buffer_ holds to the parser until it has the headers (or, whole, the
@@ -936,14 +936,7 @@ class Session final : public SessionBase {
     // A request without a body is complete with its headers: no read to start.
     if (parser_->is_done()) return OnBody({});
     SetDeadline(options().body_timeout, Deadline::kBody);
-    ParseBody();
-  }
-
-  void ParseBody() {
-    beast::error_code ec;
-    if (Parse(true, ec)) return OnBody({});
-    if (ec) return OnBody(ec);
-    ReadSome(kReadBytes, [this] { ParseBody(); });
+    ParseMore(true);
   }
 
   void OnReadError(beast::error_code ec) {
