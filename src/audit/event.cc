@@ -258,6 +258,16 @@ class QuoteScanner {
   const QuoteMap& quotes_;
 };
 
+// The word Word(s.data() + at) reads, at compile time.
+constexpr uint64_t WordOf(std::string_view s, size_t at) {
+  uint64_t w = 0;
+  for (size_t i = 0; i < 8; ++i) {
+    const uint64_t b = static_cast<unsigned char>(s[at + i]);
+    w |= b << (8 * (std::endian::native == std::endian::little ? i : 7 - i));
+  }
+  return w;
+}
+
 // True only when FormatRfc3339(ParseRfc3339(t)) == t: "YYYY-MM-DDTHH:MM:SSZ" (upper-case T and
 // Z, no fraction or offset) naming a real date and a time with seconds below 60 (ParseRfc3339
 // takes a leap second 60, which FormatRfc3339 would write as the next minute).
@@ -266,17 +276,26 @@ bool IsCanonicalTime(std::string_view t) {
   if (t.size() != kSize) return false;
   // The shape, 8 bytes at a time (the last word overlaps the second): each byte between the
   // bounds at its position.
-  static constexpr char kLow[] = "0000-00-00T00:00:00Z", kHigh[] = "9999-99-99T99:99:99Z";
-  for (size_t at : {size_t{0}, size_t{8}, kSize - 8}) {
-    if (!BytesWithin(Word(t.data() + at), Word(kLow + at), Word(kHigh + at))) return false;
+  constexpr std::string_view kLow = "0000-00-00T00:00:00Z", kHigh = "9999-99-99T99:99:99Z";
+  constexpr uint64_t kLow0 = WordOf(kLow, 0), kLow8 = WordOf(kLow, 8), kLow12 = WordOf(kLow, 12);
+  constexpr uint64_t kHigh0 = WordOf(kHigh, 0), kHigh8 = WordOf(kHigh, 8),
+                     kHigh12 = WordOf(kHigh, 12);
+  const char* p = t.data();
+  if (!BytesWithin(Word(p), kLow0, kHigh0) || !BytesWithin(Word(p + 8), kLow8, kHigh8) ||
+      !BytesWithin(Word(p + 12), kLow12, kHigh12)) {
+    return false;
   }
-  auto num = [&t](size_t pos) { return (t[pos] - '0') * 10 + (t[pos + 1] - '0'); };
-  const int year = num(0) * 100 + num(2), month = num(5), day = num(8);
-  if (month < 1 || month > 12 || day < 1) return false;
-  constexpr std::array<int, 12> kDays = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-  const bool leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
-  const int days = kDays[static_cast<size_t>(month - 1)] + (month == 2 && leap ? 1 : 0);
-  return day <= days && num(11) <= 23 && num(14) <= 59 && num(17) <= 59;
+  auto num = [p](size_t pos) { return (p[pos] - '0') * 10 + (p[pos + 1] - '0'); };
+  const int month = num(5), day = num(8);
+  if (month < 1 || month > 12 || day < 1 || num(11) > 23 || num(14) > 59 || num(17) > 59) {
+    return false;
+  }
+  // The days of each month in a common year; only 29 February depends on the year.
+  static constexpr std::array<uint8_t, 12> kDays = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  if (day <= kDays[static_cast<size_t>(month - 1)]) return true;
+  if (month != 2 || day != 29) return false;
+  const int year = num(0) * 100 + num(2);
+  return year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
 }
 
 // True only when the leaf under `sc` is exactly EncodeLeaf of the event ParseLeaf reads from it:

@@ -333,9 +333,9 @@ TEST(LeafParsing, TheOneScanReadsWhatTheJsonLibraryReads) {
 }
 
 // The one scan takes a leaf's time only in the form FormatRfc3339 writes back unchanged, a real
-// date: every day of four centuries' Februaries and month ends (leap years by the Gregorian
-// rule), days 00 and 32, hours, minutes and seconds at and past their limits, and the shape's
-// every byte changed, against the JSON library and the re-encoding.
+// date: 29 February of every year, every day of four centuries' Februaries and month ends (leap
+// years by the Gregorian rule), days 00 and 32, hours, minutes and seconds at and past their
+// limits, and the shape's every byte changed, against the JSON library and the re-encoding.
 TEST(LeafChecking, TheOneScanTakesExactlyTheTimesThatRoundTrip) {
   auto leaf_at = [](std::string_view time) {
     return std::string(R"({"actor":"a","details":{},"time":")") + std::string(time) +
@@ -349,6 +349,9 @@ TEST(LeafChecking, TheOneScanTakesExactlyTheTimesThatRoundTrip) {
         times.push_back(fmt::format("{:04d}-{:02d}-{:02d}T12:34:56Z", year, month, day));
       }
     }
+  }
+  for (int year = 0; year <= 9999; ++year) {  // 29 February of every year the form can write
+    times.push_back(fmt::format("{:04d}-02-29T00:00:00Z", year));
   }
   for (const char* hms : {"00:00:00", "23:59:59", "24:00:00", "23:60:00", "23:59:60", "19:99:09",
                           "9:00:000", "ab:cd:ef"}) {
