@@ -634,9 +634,10 @@ class ConnectionWriter final : public ResponseWriter {
 // read at a time and its response written before the next is read; a stream writes while a
 // read watches for the client leaving.
 //
-// I/O: the transport is tried first and the socket waited on (async_wait) only when it
-// cannot go on, so a request that arrives whole, is answered at once and written at once
-// costs one readiness wait and no queued completions. A continuation that ran inline more
+// I/O: the transport is tried first. Only when it has used up its inbox is input received into
+// it (asio's speculative receive, which does not re-arm the descriptor as an async_wait for
+// readability would), and only a full socket is waited on for writing; so a request that
+// arrives whole, is answered at once and written at once costs one receive completion. A continuation that ran inline more
 // than kMaxInlineDepth times in a row (pipelined requests answered at once) is posted, so the
 // stack stays bounded.
 //
