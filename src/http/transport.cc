@@ -18,36 +18,40 @@ TlsTransport::Wire& WireOf(BIO* bio) {
   return *static_cast<TlsTransport::Wire*>(BIO_get_data(bio));
 }
 
-int SocketWrite(BIO* bio, const char* data, size_t size, size_t* written) {
-  BIO_clear_retry_flags(bio);
-  const int fd = WireOf(bio).fd;
-  if (fd < 0) return 0;
+// send() without SIGPIPE, retried when interrupted: kDone (bytes), kWantWrite or kError.
+IoResult Send(int fd, const char* data, size_t size) {
+  if (fd < 0) return {Io::kError};
   for (;;) {
     ssize_t n = ::send(fd, data, size, MSG_NOSIGNAL);
-    if (n >= 0) {
-      *written = static_cast<size_t>(n);
-      return 1;
-    }
+    if (n >= 0) return {Io::kDone, static_cast<size_t>(n)};
     if (errno == EINTR) continue;
-    if (WouldBlock(errno)) BIO_set_retry_write(bio);
-    return 0;
+    return {WouldBlock(errno) ? Io::kWantWrite : Io::kError};
   }
+}
+
+// What the inbox has for a read of `size` bytes: kDone (bytes), kEnd or kWantRead.
+IoResult FromInbox(Inbox& inbox, char* data, size_t size) {
+  if (inbox.size() > 0) return {Io::kDone, inbox.Take({data, size})};
+  return {inbox.ended() ? Io::kEnd : Io::kWantRead};
+}
+
+int SocketWrite(BIO* bio, const char* data, size_t size, size_t* written) {
+  BIO_clear_retry_flags(bio);
+  const IoResult r = Send(WireOf(bio).fd, data, size);
+  if (r.status == Io::kWantWrite) BIO_set_retry_write(bio);
+  *written = r.bytes;
+  return r.status == Io::kDone ? 1 : 0;
 }
 
 int InboxRead(BIO* bio, char* data, size_t size, size_t* read) {
   BIO_clear_retry_flags(bio);
   TlsTransport::Wire& wire = WireOf(bio);
   if (wire.fd < 0) return 0;
-  if (wire.inbox.size() > 0) {
-    *read = wire.inbox.Take({data, size});
-    return 1;
-  }
-  if (wire.inbox.ended()) {
-    BIO_set_flags(bio, BIO_FLAGS_IN_EOF);
-  } else {
-    BIO_set_retry_read(bio);
-  }
-  return 0;
+  const IoResult r = FromInbox(wire.inbox, data, size);
+  if (r.status == Io::kEnd) BIO_set_flags(bio, BIO_FLAGS_IN_EOF);
+  if (r.status == Io::kWantRead) BIO_set_retry_read(bio);
+  *read = r.bytes;
+  return r.status == Io::kDone ? 1 : 0;
 }
 
 long SocketCtrl(BIO* bio, int cmd, long, void*) {
@@ -109,19 +113,10 @@ size_t Inbox::Take(std::span<char> out) {
 
 IoResult PlainTransport::Read(char* data, size_t size) {
   if (fd_ < 0) return {Io::kError};
-  if (inbox_.size() > 0) return {Io::kDone, inbox_.Take({data, size})};
-  return {inbox_.ended() ? Io::kEnd : Io::kWantRead};
+  return FromInbox(inbox_, data, size);
 }
 
-IoResult PlainTransport::Write(const char* data, size_t size) {
-  if (fd_ < 0) return {Io::kError};
-  for (;;) {
-    ssize_t n = ::send(fd_, data, size, MSG_NOSIGNAL);
-    if (n >= 0) return {Io::kDone, static_cast<size_t>(n)};
-    if (errno == EINTR) continue;
-    return {WouldBlock(errno) ? Io::kWantWrite : Io::kError};
-  }
-}
+IoResult PlainTransport::Write(const char* data, size_t size) { return Send(fd_, data, size); }
 
 IoResult PlainTransport::Shutdown() {
   if (fd_ < 0 || ::shutdown(fd_, SHUT_WR) != 0) return {Io::kError};

@@ -106,8 +106,6 @@ class TlsTransport {
   void Detach();
   Inbox& inbox();
 
-  SSL* native() const { return ssl_.get(); }
-
   // What the BIO works on: the descriptor it writes to (-1 once detached) and the inbox it
   // reads from. Kept apart so that its address survives moves of the transport.
   struct Wire {
