@@ -85,7 +85,7 @@ std::optional<std::string> PercentDecode(std::string_view in, bool plus_is_space
       if (hi < 0 || lo < 0) return std::nullopt;
       c = static_cast<char>(hi * 16 + lo);
       i += 2;
-    } else if (c == '+') {
+    } else if (c == '+') {  // the run stops at '+' only when it means a space
       c = ' ';
     }
     if (c == '\0') return std::nullopt;
