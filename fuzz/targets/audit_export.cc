@@ -1,7 +1,7 @@
 // Exports and bundles of the audit log as `audit verify --bundle` reads them (audit/verify.h,
 // audit/event.h). The first byte picks:
 //   0  one export line: the fast reader and the JSON reader
-//   1  leaf bytes: ParseLeaf and CheckLeaf
+//   1  leaf bytes: ParseLeaf and CheckLeaf, and each way of CheckLeaf's one-scan check
 //   2  a whole entries.jsonl, verified against a checkpoint the target signs over the first
 //      entries it parsed (how many: the first byte / 3), with or without the leaf format check
 //
@@ -62,6 +62,17 @@ void Leaf(std::string_view leaf) {
   auto parsed = a::ParseLeaf(leaf);
   auto checked = a::CheckLeaf(leaf);
   BG_FUZZ_CHECK(parsed.has_value() == checked.has_value());
+  // Every way of the one-scan check gives the byte scan's verdict; it vouches only for leaves
+  // ParseLeaf accepts.
+  const bool by_bytes = a::internal::IsPlainCanonicalLeafByBytes(leaf);
+  BG_FUZZ_CHECK(a::IsPlainCanonicalLeaf(leaf) == by_bytes);
+  BG_FUZZ_CHECK(!by_bytes || parsed.has_value());
+  if (leaf.size() <= a::internal::kQuoteMapMaxBytes) {
+    BG_FUZZ_CHECK(a::internal::IsPlainCanonicalLeafByQuotes(leaf) == by_bytes);
+  }
+  if (auto by_vectors = a::internal::IsPlainCanonicalLeafByVectors(leaf)) {
+    BG_FUZZ_CHECK(*by_vectors == by_bytes);
+  }
   if (!parsed) {
     bg::fuzz::CheckError(parsed.error());
     BG_FUZZ_CHECK(parsed.error().field() == "leaf");

@@ -57,13 +57,17 @@ bool IsPlainCanonicalLeaf(std::string_view leaf);
 std::string HmacField(const Secret& audit_key, std::string_view value);
 
 namespace internal {
-// For tests: CheckLeaf's one-scan check of the common form, true when the leaf is in it, two
-// ways that must agree on every leaf: byte by byte, and by a map of the leaf's quotes (what
-// CheckLeaf runs on leaves of up to kQuoteMapMaxBytes bytes).
+// For tests: CheckLeaf's one-scan check of the common form, true when the leaf is in it, ways
+// that must agree on every leaf: byte by byte, and by a map of the leaf's quotes (what CheckLeaf
+// runs on leaves of up to kQuoteMapMaxBytes bytes).
 inline constexpr size_t kQuoteMapMaxBytes = 1024;
 bool IsPlainCanonicalLeafByBytes(std::string_view leaf);
 // `wide` false: the map built 16 bytes at a time even where the CPU could take 64 (AVX-512BW).
 bool IsPlainCanonicalLeafByQuotes(std::string_view leaf, bool wide = true);
+// A third way, by 64-byte vectors, for leaves of up to kVectorCheckMaxBytes bytes where the CPU
+// has AVX-512 VBMI2 (what CheckLeaf runs there); nullopt where it does not run.
+inline constexpr size_t kVectorCheckMaxBytes = 256;
+std::optional<bool> IsPlainCanonicalLeafByVectors(std::string_view leaf);
 }  // namespace internal
 
 }  // namespace bg::audit

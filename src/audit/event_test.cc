@@ -262,6 +262,71 @@ TEST(LeafChecking, TheMapOfQuotesFindsWhatTheByteScanFinds) {
   EXPECT_GT(other, 10000);
 }
 
+// Where the CPU has AVX-512 VBMI2, CheckLeaf checks leaves of up to kVectorCheckMaxBytes bytes by
+// their skeleton (the leaf with its strings emptied) and the quotes its fixed keys must be at:
+// the byte scan's verdict on every mutation of leaves with no detail to the most that fit, with
+// and without a request, strings across each 64-byte boundary, keys in and out of order, and
+// at the limit.
+TEST(LeafChecking, TheVectorCheckGivesTheByteScansVerdict) {
+  constexpr size_t kLimit = internal::kVectorCheckMaxBytes;
+  if (!internal::IsPlainCanonicalLeafByVectors("{}").has_value()) {
+    GTEST_SKIP() << "this CPU has no AVX-512 VBMI2: CheckLeaf does not take the vector path here";
+  }
+  std::vector<std::string> seeds;
+  for (bool with_request : {false, true}) {
+    for (size_t d = 0; d <= 40; ++d) {
+      core::AuditEvent e = Event();
+      if (!with_request) e.request = RequestId("");
+      e.details.clear();
+      for (size_t k = 0; k < d; ++k) e.details[fmt::format("k{:02d}", k)] = "";
+      std::string leaf = EncodeLeaf(e, kTime);
+      if (leaf.size() > kLimit) break;
+      seeds.push_back(std::move(leaf));
+    }
+  }
+  for (size_t n = 0; n <= kLimit; n += 1) {  // every size up to the limit, by the reason's length
+    core::AuditEvent e = Event();
+    const size_t base = EncodeLeaf(e, kTime).size() - e.details["reason"].size();
+    if (n < base) continue;
+    e.details["reason"] = std::string(n - base, 'x');
+    seeds.push_back(EncodeLeaf(e, kTime));
+    ASSERT_EQ(seeds.back().size(), n);
+  }
+  // Edge cases: empty strings, keys sharing a prefix, out of order and repeated, an empty
+  // request, keys misplaced or misspelt, a day that does not exist.
+  const char* const kOdd[] = {
+      R"({"actor":"","details":{"":""},"time":"2026-11-24T21:43:43Z","type":"","v":1})",
+      R"({"actor":"a","details":{"a":"1","ab":"2","b":""},"request":"r","time":"2024-02-29T23:59:59Z","type":"t","v":1})",
+      R"({"actor":"a","details":{"ab":"1","a":"2"},"request":"r","time":"2026-11-24T21:43:43Z","type":"t","v":1})",
+      R"({"actor":"a","details":{"a":"1","a":"2"},"request":"r","time":"2026-11-24T21:43:43Z","type":"t","v":1})",
+      R"({"actor":"a","details":{},"request":"","time":"2026-11-24T21:43:43Z","type":"t","v":1})",
+      R"({"actor":"a","details":{"request":"r"},"time":"2026-11-24T21:43:43Z","type":"t","v":1})",
+      R"({"actor":"a","details":{},"requesx":"r","time":"2026-11-24T21:43:43Z","type":"t","v":1})",
+      R"({"actor":"a","details":{},"time":"2026-11-24T21:43:43Z","request":"r","type":"t","v":1})",
+      R"({"actor":"a","details":{},"time":"2025-02-29T21:43:43Z","type":"t","v":1})",
+  };
+  seeds.insert(seeds.end(), std::begin(kOdd), std::end(kOdd));
+  int plain = 0, other = 0;
+  for (const std::string& seed : seeds) {
+    const auto mutations = Mutations(seed, "\"\\:,}{x1\x7f\x01\x80");
+    const size_t step = seed.size() > 120 ? 5 : 1;  // every 5th mutation of the long ones
+    for (size_t m = 0; m < mutations.size(); m += step) {
+      const std::string& leaf = mutations[m];
+      if (leaf.size() > kLimit) {
+        EXPECT_FALSE(internal::IsPlainCanonicalLeafByVectors(leaf).has_value());
+        continue;
+      }
+      const bool by_bytes = internal::IsPlainCanonicalLeafByBytes(leaf);
+      ASSERT_EQ(internal::IsPlainCanonicalLeafByVectors(leaf), std::optional<bool>(by_bytes))
+          << leaf;
+      ASSERT_EQ(IsPlainCanonicalLeaf(leaf), by_bytes) << leaf;
+      (by_bytes ? plain : other)++;
+    }
+  }
+  EXPECT_GT(plain, 1000);
+  EXPECT_GT(other, 100000);
+}
+
 // ParseLeaf's verdict and event computed the slow way: the JSON library, then the canonical
 // re-encoding compared with the bytes.
 std::optional<LeafEvent> ReferenceParse(const std::string& leaf) {

@@ -18,6 +18,8 @@ bool Supports(bool (*check)()) {
 const bool kAvx2 = BG_CPU_SUPPORTS(__builtin_cpu_supports("avx2") != 0);
 const bool kAvx512Bw =
     BG_CPU_SUPPORTS(__builtin_cpu_supports("avx512bw") != 0 && __builtin_cpu_supports("bmi2") != 0);
-const bool kAvx512Vbmi = kAvx512Bw && BG_CPU_SUPPORTS(__builtin_cpu_supports("avx512vbmi") != 0);
+const bool kAvx512Vbmi2 = kAvx512Bw && BG_CPU_SUPPORTS(__builtin_cpu_supports("avx512vl") != 0 &&
+                                                       __builtin_cpu_supports("avx512vbmi2") != 0 &&
+                                                       __builtin_cpu_supports("pclmul") != 0);
 
 }  // namespace bg::cpu

@@ -112,49 +112,6 @@ __attribute__((target("avx2"))) bool DecodeBlocksAvx2(const unsigned char* src, 
   return _mm256_testz_si256(bad, bad) != 0;
 }
 
-// The character values for DecodeQuadsVbmi's 128-byte lookup: each ASCII character's 6-bit
-// value, 0x80 for one outside the alphabet.
-constexpr std::array<uint8_t, 128> kVbmiValues = [] {
-  std::array<uint8_t, 128> t{};
-  for (size_t c = 0; c < t.size(); ++c) {
-    const uint32_t v = kQuad3[c];
-    t[c] = v == kBadChar ? 0x80 : static_cast<uint8_t>(v);
-  }
-  return t;
-}();
-
-// The same decoding with AVX-512 VBMI, 64 characters into 48 bytes per step: each character's
-// value looked up in 128 bytes by its low 7 bits (vpermi2b; a character from 0x80 is caught by
-// its own top bit), packed as in the AVX2 step, the bytes put in order by one more vpermi2b
-// (of `packed` with itself: GCC 12 warns about vpermb's intrinsic). The last
-// step loads only the characters that are there (the others read as 'A', value 0) and stores
-// only their bytes. False when a character is outside the alphabet; writes exactly 3 * quads
-// bytes.
-__attribute__((target("avx512f,avx512bw,avx512vbmi,bmi2"))) bool DecodeQuadsVbmi(
-    const unsigned char* src, size_t quads, unsigned char* dst) {
-  const __m512i lut_lo = _mm512_loadu_si512(kVbmiValues.data());
-  const __m512i lut_hi = _mm512_loadu_si512(kVbmiValues.data() + 64);
-  // Output byte j is byte 2 - j % 3 of 32-bit word j / 3 (the high byte of the 24 bits first).
-  alignas(64) static constexpr std::array<uint8_t, 64> kOrder = [] {
-    std::array<uint8_t, 64> t{};
-    for (size_t j = 0; j < 48; ++j) t[j] = static_cast<uint8_t>(4 * (j / 3) + 2 - j % 3);
-    return t;
-  }();
-  const __m512i order = _mm512_load_si512(kOrder.data());
-  __m512i bad = _mm512_setzero_si512();
-  for (size_t q = 0; q < quads; q += 16) {
-    const auto n = static_cast<unsigned>(std::min<size_t>(quads - q, 16));
-    const __m512i v =
-        _mm512_mask_loadu_epi8(_mm512_set1_epi8('A'), _bzhi_u64(~uint64_t{0}, 4 * n), src + 4 * q);
-    const __m512i values = _mm512_permutex2var_epi8(lut_lo, v, lut_hi);
-    bad = _mm512_or_si512(bad, _mm512_or_si512(v, values));
-    __m512i packed = _mm512_maddubs_epi16(values, _mm512_set1_epi32(0x01400140));
-    packed = _mm512_madd_epi16(packed, _mm512_set1_epi32(0x00011000));
-    _mm512_mask_storeu_epi8(dst + 3 * q, _bzhi_u64(~uint64_t{0}, 3 * n),
-                            _mm512_permutex2var_epi8(packed, order, packed));
-  }
-  return _mm512_test_epi8_mask(bad, _mm512_set1_epi8(static_cast<char>(0x80))) == 0;
-}
 #endif
 
 // `quads` quads without padding into 3 bytes each; false when a character is outside the
@@ -187,13 +144,10 @@ bool DecodePaddedQuad(const unsigned char* src, size_t pad, unsigned char* dst) 
   return true;
 }
 
-// The widest decoding DecodeAt may take.
-enum class Simd { kNone, kAvx2, kWidest };
-
-// Base64DecodeInto at `start` (<= out.size()), with the quads decoded by AVX-512 VBMI or the
-// bulk of them by AVX2, as `simd` allows and the CPU has. Resizing straight to the decoded size
-// fills only bytes the buffer did not have yet (a reused one mostly has them).
-bool DecodeAt(std::string_view in, std::string& out, size_t start, Simd simd) {
+// Base64DecodeInto at `start` (<= out.size()), with the bulk of the quads decoded by AVX2 when
+// `simd` allows and the CPU has it. Resizing straight to the decoded size fills only bytes the
+// buffer did not have yet (a reused one mostly has them).
+bool DecodeAt(std::string_view in, std::string& out, size_t start, bool simd) {
   if (in.size() % 4 != 0) return false;
   if (in.empty()) {
     out.resize(start);
@@ -205,12 +159,7 @@ bool DecodeAt(std::string_view in, std::string& out, size_t start, Simd simd) {
   auto* dst = reinterpret_cast<unsigned char*>(out.data() + start);
   size_t full = in.size() / 4 - (pad != 0 ? 1 : 0);
 #if BG_BASE64_AVX2
-  if (simd == Simd::kWidest && cpu::kAvx512Vbmi && full >= 8) {
-    if (!DecodeQuadsVbmi(src, full, dst)) return false;
-    src += 4 * full;
-    dst += 3 * full;
-    full = 0;
-  } else if (simd != Simd::kNone && cpu::kAvx2 && full >= 8) {
+  if (simd && cpu::kAvx2 && full >= 8) {
     const size_t blocks = full / 8;
     if (!DecodeBlocksAvx2(src, blocks, dst)) return false;
     src += 32 * blocks;
@@ -266,11 +215,7 @@ namespace internal {
 bool CpuHasAvx2() { return cpu::kAvx2; }
 
 bool Base64DecodeIntoPortable(std::string_view b64, std::string& out, size_t offset) {
-  return DecodeAt(b64, out, offset, Simd::kNone);
-}
-
-bool Base64DecodeIntoAvx2(std::string_view b64, std::string& out, size_t offset) {
-  return DecodeAt(b64, out, offset, Simd::kAvx2);
+  return DecodeAt(b64, out, offset, /*simd=*/false);
 }
 
 bool Base64Decode32Portable(std::string_view b64, std::array<uint8_t, 32>& out) {
@@ -284,11 +229,11 @@ bool Base64Decode32(std::string_view b64, std::array<uint8_t, 32>& out) {
 }
 
 bool Base64DecodeInto(std::string_view in, std::string& out) {
-  return DecodeAt(in, out, 0, Simd::kWidest);
+  return DecodeAt(in, out, 0, /*simd=*/true);
 }
 
 bool Base64DecodeInto(std::string_view in, std::string& out, size_t offset) {
-  return DecodeAt(in, out, offset, Simd::kWidest);
+  return DecodeAt(in, out, offset, /*simd=*/true);
 }
 
 

@@ -26,8 +26,8 @@ bool IsIpAddress(std::string_view text);
 // zero); anything else is refused, so every byte string has one accepted encoding.
 std::optional<std::string> Base64Decode(std::string_view b64);
 // The same into a caller's buffer (reused across calls by the log verifier); false on refusal.
-// Long inputs are decoded 64 characters at a time with AVX-512 VBMI, or 32 with AVX2, where the
-// CPU has it.
+// Long inputs are decoded 32 characters at a time with AVX2 where the CPU has it (not by
+// AVX-512: its 512-bit multiplies slowed the SHA-256 run next to them, bench/RESULTS.md).
 bool Base64DecodeInto(std::string_view b64, std::string& out);
 // The same from out[offset] on (offset <= out.size()): out's first `offset` bytes are kept and
 // its size becomes offset + the decoded size. False on refusal, leaving out's bytes from
@@ -45,8 +45,6 @@ namespace internal {
 // decoder without them.
 bool CpuHasAvx2();
 bool Base64DecodeIntoPortable(std::string_view b64, std::string& out, size_t offset);
-// The AVX2 decoder even where the CPU has AVX-512 VBMI (which Base64DecodeInto then takes).
-bool Base64DecodeIntoAvx2(std::string_view b64, std::string& out, size_t offset);
 bool Base64Decode32Portable(std::string_view b64, std::array<uint8_t, 32>& out);
 }  // namespace internal
 
