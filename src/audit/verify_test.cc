@@ -419,6 +419,67 @@ TEST(VerifyExport, GivesTheResultAndFirstErrorOfParsingThenVerifying) {
   EXPECT_TRUE(VerifyExport(jsonl, note, odd.signer.VerifierKey(), options).has_value());
 }
 
+// VerifyExport reads 32 entries before it hashes and checks them: a change, a malformed line or
+// a checkpoint's size at either side of those batches' boundaries gives what ParseEntries then
+// VerifyBundle give, for lines without a stored hash, with one, and with the event as well.
+TEST(VerifyExport, GivesTheTwoPassResultAtEveryBatchBoundary) {
+  TestLog log(100);
+  const std::string key = log.signer.VerifierKey();
+  enum Form { kPlain, kHash, kEvent };
+  auto lines = [&](Form form) {
+    std::vector<std::string> out;
+    for (size_t i = 0; i < log.leaves.size(); ++i) {
+      const auto index = static_cast<int64_t>(i);
+      const std::string& leaf = log.leaves[i];
+      std::string line = form == kEvent ? FormatExportLine(index, leaf, HashLeaf(leaf))
+                                        : FormatEntryLine(index, leaf);
+      if (form == kHash) {
+        line.pop_back();
+        line += R"(,"hash":")" + Base64Encode(HashLeaf(leaf)) + R"("})";
+      }
+      out.push_back(std::move(line));
+    }
+    return out;
+  };
+  auto join = [](const std::vector<std::string>& v) {
+    std::string s;
+    for (const auto& l : v) s += l + "\n";
+    return s;
+  };
+  const std::string full = log.CheckpointAt(100);
+  int cases = 0;
+  for (Form form : {kPlain, kHash, kEvent}) {
+    for (size_t k : {0, 1, 30, 31, 32, 33, 63, 64, 65, 95, 96, 98, 99}) {
+      const std::string at = " at " + std::to_string(k) + " (form " + std::to_string(form) + ")";
+      const auto index = static_cast<int64_t>(k);
+      auto changed = lines(form);
+      changed[k] = FormatEntryLine(index, log.leaves[k] + " ");
+      ExpectSameAsTwoPasses(join(changed), full, key, {}, "changed leaf" + at);
+      auto odd = lines(form);
+      odd[k] = FormatExportLine(index, log.leaves[k], HashLeaf("other"));
+      ExpectSameAsTwoPasses(join(odd), full, key, {}, "hash mismatch" + at);
+      auto malformed = lines(form);
+      malformed[k] = "nope";
+      if (k > 0) malformed[k - 1] = FormatEntryLine(index - 1, "x");  // a failure before it
+      ExpectSameAsTwoPasses(join(malformed), full, key, {}, "malformed line" + at);
+      auto missing = lines(form);
+      missing.erase(missing.begin() + static_cast<std::ptrdiff_t>(k));
+      ExpectSameAsTwoPasses(join(missing), full, key, {}, "missing entry" + at);
+      const auto size = static_cast<int64_t>(k) + 1;
+      ExpectSameAsTwoPasses(join(lines(form)), log.CheckpointAt(size), key, {}, "checkpoint" + at);
+      VerifyOptions trusted;
+      trusted.trusted_checkpoint = log.CheckpointAt(size);
+      ExpectSameAsTwoPasses(join(changed), log.CheckpointAt(std::min<int64_t>(size + 3, 100)), key,
+                            trusted, "trusted checkpoint, changed leaf" + at);
+      cases += 6;
+    }
+  }
+  EXPECT_EQ(cases, 234);
+  for (Form form : {kPlain, kHash, kEvent}) {
+    EXPECT_EQ(ErrorOf(VerifyExport(join(lines(form)), full, key)), "ok");
+  }
+}
+
 // Export lines with "event" (as `audit export` writes them) are read by the fast path, which
 // checks the leaf's canonical form on the way; the verifier does not check it twice, and a line
 // whose event is not a canonical leaf goes to the JSON reader, then fails the leaf check as a
