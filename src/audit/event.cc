@@ -407,7 +407,6 @@ constexpr Skeletons kSkeletons = MakeSkeletons();
 
 __attribute__((target("avx512bw,avx512vl,avx512vbmi2,bmi2,pclmul,popcnt"))) bool
 PlainCanonicalByVectors(std::string_view leaf) {
-  constexpr size_t kChunks = kVectorMax / 64;
   const size_t n = leaf.size();  // <= kVectorMax
   const char* const p = leaf.data();
   const __m512i quote = _mm512_set1_epi8('"'), space = _mm512_set1_epi8(0x20),
@@ -421,18 +420,20 @@ PlainCanonicalByVectors(std::string_view leaf) {
   // The position of each quote, in order (positions fit in a byte), with room for the last
   // 64-byte store.
   std::array<uint8_t, kVectorMax + 64> at;
-  std::array<__mmask64, kChunks> in{}, inside{};
+  // The leaf without the strings' contents, as it is built, with room for the last store.
+  std::array<char, kVectorMax + 64> skeleton;
   const size_t chunks = (n + 63) / 64;
   __mmask64 other = 0;
-  size_t quotes = 0;
+  size_t quotes = 0, kept = 0;
   for (size_t c = 0; c < chunks; ++c) {
-    in[c] = _bzhi_u64(~uint64_t{0}, static_cast<unsigned>(std::min<size_t>(n - 64 * c, 64)));
-    const __m512i v = _mm512_maskz_loadu_epi8(in[c], p + 64 * c);
-    const uint64_t q = _mm512_mask_cmpeq_epi8_mask(in[c], v, quote);
+    const __mmask64 in =
+        _bzhi_u64(~uint64_t{0}, static_cast<unsigned>(std::min<size_t>(n - 64 * c, 64)));
+    const __m512i v = _mm512_maskz_loadu_epi8(in, p + 64 * c);
+    const uint64_t q = _mm512_mask_cmpeq_epi8_mask(in, v, quote);
     // Outside 0x20..0x7e (v - 0x20 not below 0x5f, unsigned), or a backslash.
     other = _kor_mask64(
-        other, _kor_mask64(_mm512_mask_cmpge_epu8_mask(in[c], _mm512_sub_epi8(v, space), printable),
-                           _mm512_mask_cmpeq_epi8_mask(in[c], v, backslash)));
+        other, _kor_mask64(_mm512_mask_cmpge_epu8_mask(in, _mm512_sub_epi8(v, space), printable),
+                           _mm512_mask_cmpeq_epi8_mask(in, v, backslash)));
     const __m512i positions = _mm512_add_epi8(iota, _mm512_set1_epi8(static_cast<char>(64 * c)));
     _mm512_storeu_si512(at.data() + quotes, _mm512_maskz_compress_epi8(q, positions));
     // Bit k of the prefix XOR: an odd number of quotes in the chunk up to k; flipped when an odd
@@ -442,7 +443,9 @@ PlainCanonicalByVectors(std::string_view leaf) {
     const uint64_t open = static_cast<uint64_t>(_mm_cvtsi128_si64(_mm_clmulepi64_si128(
                               _mm_cvtsi64_si128(static_cast<int64_t>(q)), _mm_set1_epi8(-1), 0))) ^
                           before;
-    inside[c] = open & ~q;
+    const __mmask64 keep = in & ~(open & ~q);
+    _mm512_storeu_si512(skeleton.data() + kept, _mm512_maskz_compress_epi8(keep, v));
+    kept += static_cast<size_t>(std::popcount(keep));
     quotes += static_cast<size_t>(std::popcount(q));
   }
   // Each vector step below is followed by clearing the vectors' upper halves (vzeroupper):
@@ -460,20 +463,17 @@ PlainCanonicalByVectors(std::string_view leaf) {
   if (details_and_request < request) return false;
   const size_t d = details_and_request - request;
   if (d > kMaxSkeletonDetails) return false;  // too long to fit in kVectorMax bytes
-  const char* const skeleton = kSkeletons.bytes[request][d].data();
-  size_t kept = 0;
+  if (kept != kSkeletons.size[request][d]) return false;
+  const char* const expected = kSkeletons.bytes[request][d].data();
   uint64_t differ = 0;
-  for (size_t c = 0; c < chunks; ++c) {
-    const __m512i v = _mm512_maskz_loadu_epi8(in[c], p + 64 * c);
-    const __mmask64 keep = in[c] & ~inside[c];
-    const __m512i s = _mm512_maskz_compress_epi8(keep, v);
-    const auto k = static_cast<unsigned>(std::popcount(keep));
-    const __m512i t = _mm512_loadu_si512(skeleton + kept);
-    differ |= _mm512_mask_cmpneq_epi8_mask(_bzhi_u64(~uint64_t{0}, k), s, t);
-    kept += k;
+  for (size_t off = 0; off < kept; off += 64) {
+    const __mmask64 in =
+        _bzhi_u64(~uint64_t{0}, static_cast<unsigned>(std::min<size_t>(kept - off, 64)));
+    differ |= _mm512_mask_cmpneq_epi8_mask(in, _mm512_loadu_si512(skeleton.data() + off),
+                                           _mm512_loadu_si512(expected + off));
   }
   _mm256_zeroupper();
-  if (differ != 0 || kept != kSkeletons.size[request][d]) return false;
+  if (differ != 0) return false;
   // The skeleton holds: each quote below is where the form puts it. The fixed keys, from both
   // ends: "actor", "details", the closing "v":1}, "type" after the time, "time", "request".
   const size_t time_close = at[quotes - 7];
