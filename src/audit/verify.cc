@@ -184,10 +184,22 @@ struct StreamedEntry {
 };
 
 // Calls fn(line, line_no) for each non-blank line (a final '\r' removed) while it returns true.
+// The text is prefetched kPrefetch bytes ahead of the line being read: the hardware's own
+// prefetching stops at each 4 KiB page, and a million-line export read without this spent
+// ~4% more of the verify's time waiting for each line's first bytes (16, 32 and 64 KiB ahead
+// gave the same; 2 and 4 KiB no gain).
 template <typename Fn>
 void ForEachLineWhile(std::string_view jsonl, Fn&& fn) {
+  constexpr size_t kPrefetch = 16 * 1024;
   int64_t line_no = 0;
+  const char* const text = jsonl.data();
+  const size_t size = jsonl.size();
+  size_t ahead = 0;  // prefetched up to here
   while (!jsonl.empty()) {
+    const size_t at = size - jsonl.size();
+    for (const size_t want = std::min(at + kPrefetch, size); ahead < want; ahead += 64) {
+      __builtin_prefetch(text + ahead);
+    }
     const size_t nl = std::min(jsonl.find('\n'), jsonl.size());
     std::string_view line(jsonl.data(), nl);
     jsonl.remove_prefix(nl == jsonl.size() ? nl : nl + 1);
