@@ -547,9 +547,6 @@ Result<VerifyReport> VerifyExport(std::string_view jsonl, std::string_view check
       }
       entry.Assign(*std::move(parsed));
     }
-    if (options.check_leaf_format && !entry.leaf_checked) {
-      entry.leaf_checked = IsPlainCanonicalLeaf(entry.leaf());
-    }
     if (++pending == kBatch) add_pending();
     return true;
   });
