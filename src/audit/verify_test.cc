@@ -71,6 +71,20 @@ std::string ErrorOf(const Result<VerifyReport>& r) {
   return r.has_value() ? "ok" : r.error().message();
 }
 
+// An entry line with its leaf's hash stored in it (as `audit export` writes one without the
+// event).
+std::string EntryLineWithHash(int64_t index, const std::string& leaf) {
+  std::string line = FormatEntryLine(index, leaf);
+  line.pop_back();
+  return line + R"(,"hash":")" + Base64Encode(HashLeaf(leaf)) + R"("})";
+}
+
+std::string JoinLines(const std::vector<std::string>& lines) {
+  std::string s;
+  for (const auto& l : lines) s += l + "\n";
+  return s;
+}
+
 TEST(VerifyBundle, AnIntactLogVerifies) {
   TestLog log(40);
   VerifyOptions options;
@@ -343,19 +357,11 @@ TEST(VerifyExport, GivesTheResultAndFirstErrorOfParsingThenVerifying) {
   auto lines = [&](bool with_hash) {
     std::vector<std::string> out;
     for (size_t i = 0; i < log.leaves.size(); ++i) {
-      std::string line = FormatEntryLine(static_cast<int64_t>(i), log.leaves[i]);
-      if (with_hash && i % 2 == 0) {
-        line.pop_back();
-        line += R"(,"hash":")" + Base64Encode(HashLeaf(log.leaves[i])) + R"("})";
-      }
-      out.push_back(std::move(line));
+      const auto index = static_cast<int64_t>(i);
+      out.push_back(with_hash && i % 2 == 0 ? EntryLineWithHash(index, log.leaves[i])
+                                            : FormatEntryLine(index, log.leaves[i]));
     }
     return out;
-  };
-  auto join = [](const std::vector<std::string>& v) {
-    std::string s;
-    for (const auto& l : v) s += l + "\n";
-    return s;
   };
   struct Case {
     std::string label;
@@ -401,7 +407,7 @@ TEST(VerifyExport, GivesTheResultAndFirstErrorOfParsingThenVerifying) {
       c.change(l);
       VerifyOptions options;
       if (c.trusted.has_value()) options.trusted_checkpoint = log.CheckpointAt(*c.trusted);
-      ExpectSameAsTwoPasses(join(l), c.note, c.key, options,
+      ExpectSameAsTwoPasses(JoinLines(l), c.note, c.key, options,
                             c.label + (with_hash ? " (hash)" : ""));
     }
   }
@@ -431,20 +437,11 @@ TEST(VerifyExport, GivesTheTwoPassResultAtEveryBatchBoundary) {
     for (size_t i = 0; i < log.leaves.size(); ++i) {
       const auto index = static_cast<int64_t>(i);
       const std::string& leaf = log.leaves[i];
-      std::string line = form == kEvent ? FormatExportLine(index, leaf, HashLeaf(leaf))
-                                        : FormatEntryLine(index, leaf);
-      if (form == kHash) {
-        line.pop_back();
-        line += R"(,"hash":")" + Base64Encode(HashLeaf(leaf)) + R"("})";
-      }
-      out.push_back(std::move(line));
+      out.push_back(form == kEvent  ? FormatExportLine(index, leaf, HashLeaf(leaf))
+                    : form == kHash ? EntryLineWithHash(index, leaf)
+                                    : FormatEntryLine(index, leaf));
     }
     return out;
-  };
-  auto join = [](const std::vector<std::string>& v) {
-    std::string s;
-    for (const auto& l : v) s += l + "\n";
-    return s;
   };
   const std::string full = log.CheckpointAt(100);
   int cases = 0;
@@ -454,29 +451,30 @@ TEST(VerifyExport, GivesTheTwoPassResultAtEveryBatchBoundary) {
       const auto index = static_cast<int64_t>(k);
       auto changed = lines(form);
       changed[k] = FormatEntryLine(index, log.leaves[k] + " ");
-      ExpectSameAsTwoPasses(join(changed), full, key, {}, "changed leaf" + at);
+      ExpectSameAsTwoPasses(JoinLines(changed), full, key, {}, "changed leaf" + at);
       auto odd = lines(form);
       odd[k] = FormatExportLine(index, log.leaves[k], HashLeaf("other"));
-      ExpectSameAsTwoPasses(join(odd), full, key, {}, "hash mismatch" + at);
+      ExpectSameAsTwoPasses(JoinLines(odd), full, key, {}, "hash mismatch" + at);
       auto malformed = lines(form);
       malformed[k] = "nope";
       if (k > 0) malformed[k - 1] = FormatEntryLine(index - 1, "x");  // a failure before it
-      ExpectSameAsTwoPasses(join(malformed), full, key, {}, "malformed line" + at);
+      ExpectSameAsTwoPasses(JoinLines(malformed), full, key, {}, "malformed line" + at);
       auto missing = lines(form);
       missing.erase(missing.begin() + static_cast<std::ptrdiff_t>(k));
-      ExpectSameAsTwoPasses(join(missing), full, key, {}, "missing entry" + at);
+      ExpectSameAsTwoPasses(JoinLines(missing), full, key, {}, "missing entry" + at);
       const auto size = static_cast<int64_t>(k) + 1;
-      ExpectSameAsTwoPasses(join(lines(form)), log.CheckpointAt(size), key, {}, "checkpoint" + at);
+      ExpectSameAsTwoPasses(JoinLines(lines(form)), log.CheckpointAt(size), key, {},
+                            "checkpoint" + at);
       VerifyOptions trusted;
       trusted.trusted_checkpoint = log.CheckpointAt(size);
-      ExpectSameAsTwoPasses(join(changed), log.CheckpointAt(std::min<int64_t>(size + 3, 100)), key,
-                            trusted, "trusted checkpoint, changed leaf" + at);
+      ExpectSameAsTwoPasses(JoinLines(changed), log.CheckpointAt(std::min<int64_t>(size + 3, 100)),
+                            key, trusted, "trusted checkpoint, changed leaf" + at);
       cases += 6;
     }
   }
   EXPECT_EQ(cases, 234);
   for (Form form : {kPlain, kHash, kEvent}) {
-    EXPECT_EQ(ErrorOf(VerifyExport(join(lines(form)), full, key)), "ok");
+    EXPECT_EQ(ErrorOf(VerifyExport(JoinLines(lines(form)), full, key)), "ok");
   }
 }
 
