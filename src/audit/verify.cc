@@ -1,18 +1,20 @@
 #include "audit/verify.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <array>
 #include <cstring>
 #include <map>
-#include <utility>
-
-#include <fmt/format.h>
+#include <memory>
 #include <nlohmann/json.hpp>
+#include <utility>
 
 #include "audit/event.h"
 #include "audit/merkle.h"
 #include "util/encoding.h"
 #include "util/sha256.h"
+#include "util/sha256_hasher.h"
 
 namespace bg::audit {
 
@@ -281,6 +283,9 @@ Result<Checkpoint> OpenCheckpoint(std::string_view note, std::string_view key,
 // cache (SHA256_Final writes 4-byte words, which a 16-byte load cannot be forwarded from).
 class RootBuilder {
  public:
+  // `hash` outlives the builder and its copies.
+  explicit RootBuilder(const Sha256Hasher& hash) : hash_(&hash) {}
+
   void Append(const Digest& leaf_hash) {
     pending_[pending_size_++] = leaf_hash;
     if (pending_size_ < kBatch) return;
@@ -320,14 +325,15 @@ class RootBuilder {
   }
 
   // 0x01 || left || right hashed as one message.
-  static Digest Children(const Digest& left, const Digest& right) {
+  Digest Children(const Digest& left, const Digest& right) const {
     std::array<char, 1 + 2 * kHashSize> node;
     node[0] = '\x01';
     std::memcpy(node.data() + 1, left.data(), kHashSize);
     std::memcpy(node.data() + 1 + kHashSize, right.data(), kHashSize);
-    return Sha256(std::string_view(node.data(), node.size()));
+    return (*hash_)(std::string_view(node.data(), node.size()));
   }
 
+  const Sha256Hasher* hash_;
   int64_t size_ = 0;              // the leaves folded into stack_
   std::array<Digest, 64> stack_;  // one perfect subtree per set bit of size_
   size_t depth_ = 0;
@@ -426,6 +432,9 @@ class BundleChecker {
     return true;
   }
 
+  // The SHA-256 of a message, by the checker's own hasher (the one its tree uses).
+  Digest Hash(std::string_view message) const { return (*hash_)(message); }
+
   Result<VerifyReport> Finish() {
     const int64_t total = range_.Size();
     const int64_t size = report_.checkpoint.size;
@@ -488,7 +497,8 @@ class BundleChecker {
   int64_t total_;
   int64_t every_;
   VerifyReport report_;
-  RootBuilder range_;
+  std::unique_ptr<Sha256Hasher> hash_ = std::make_unique<Sha256Hasher>();  // moves with *this
+  RootBuilder range_{*hash_};
 };
 
 }  // namespace
@@ -528,7 +538,7 @@ Result<VerifyReport> VerifyExport(std::string_view jsonl, std::string_view check
   auto add_pending = [&] {
     const size_t n = std::exchange(pending, 0);
     if (failed.has_value()) return;
-    for (size_t k = 0; k < n; ++k) leaf_hashes[k] = Sha256(batch[k].message);
+    for (size_t k = 0; k < n; ++k) leaf_hashes[k] = checker->Hash(batch[k].message);
     for (size_t k = 0; k < n && !failed.has_value(); ++k) {
       if (!checker->TryAdd(batch[k], leaf_hashes[k])) {
         Status added = checker->Add(batch[k], leaf_hashes[k]);
