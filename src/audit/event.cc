@@ -359,8 +359,8 @@ bool PlainCanonicalByQuotes(std::string_view leaf, bool wide = true) {
 #if BG_QUOTES_AVX512
 // The check of the plain canonical form by 64-byte vectors, for leaves of up to
 // internal::kVectorCheckMaxBytes bytes: the same verdict as MatchPlainCanonicalLeaf (the tests
-// and the fuzz target compare the two on every leaf they make), 27 ns against the map of quotes'
-// 33 in BM_LeafCheck and 39 against 45 inside the verifier's loop (bench/RESULTS.md).
+// and the fuzz target compare the two on every leaf they make), 25 ns against the map of quotes'
+// 33 in BM_LeafCheck (bench/RESULTS.md).
 // In a leaf whose bytes are all plain or '"', string j runs from quote 2j to quote 2j + 1, and a
 // canonical one is, strings emptied of their contents (its skeleton),
 //   {"":"","":{ D } R ,"":"","":"","":1}
@@ -385,18 +385,16 @@ constexpr Skeletons MakeSkeletons() {
   Skeletons s;
   for (size_t request = 0; request < 2; ++request) {
     for (size_t d = 0; d <= kMaxSkeletonDetails; ++d) {
-      std::string_view parts[] = {R"({"":"","":{)", "", "}", request != 0 ? R"(,"":"")" : "",
-                                  R"(,"":"","":"","":1})"};
       auto& out = s.bytes[request][d];
       size_t n = 0;
       auto put = [&](std::string_view t) {
         for (char c : t) out[n++] = c;
       };
-      put(parts[0]);
+      put(R"({"":"","":{)");
       for (size_t k = 0; k < d; ++k) put(k == 0 ? R"("":"")" : R"(,"":"")");
-      put(parts[2]);
-      put(parts[3]);
-      put(parts[4]);
+      put("}");
+      if (request != 0) put(R"(,"":"")");
+      put(R"(,"":"","":"","":1})");
       s.size[request][d] = static_cast<uint16_t>(n);
     }
   }
@@ -448,9 +446,9 @@ PlainCanonicalByVectors(std::string_view leaf) {
     kept += static_cast<size_t>(std::popcount(keep));
     quotes += static_cast<size_t>(std::popcount(q));
   }
-  // Each vector step below is followed by clearing the vectors' upper halves (vzeroupper):
-  // GCC 12 left them dirty on some of the paths out of this function, and libcrypto's SHA-256,
-  // legacy SSE code the verifier runs next, then took 130 ns more per entry.
+  // Each vector step is followed by clearing the vectors' upper halves (vzeroupper): GCC 12
+  // left them dirty on some of the paths out of this function, and libcrypto's SHA-256, legacy
+  // SSE code the verifier runs next, then took 130 ns more per entry.
   _mm256_zeroupper();
   // 8 + 2d strings, 2 more with a request.
   if (other != 0 || quotes < 16 || quotes % 4 != 0) return false;
@@ -633,9 +631,7 @@ Result<LeafEvent> ParseLeaf(std::string_view leaf) {
 }
 
 bool IsPlainCanonicalLeaf(std::string_view leaf) {
-#if BG_QUOTES_AVX512
-  if (leaf.size() <= kVectorMax && cpu::kAvx512Vbmi2) return PlainCanonicalByVectors(leaf);
-#endif
+  if (auto by_vectors = internal::IsPlainCanonicalLeafByVectors(leaf)) return *by_vectors;
   if (leaf.size() > QuoteMap::kMaxBytes) return ParsePlainCanonicalLeaf(leaf, nullptr);
   return PlainCanonicalByQuotes(leaf);
 }

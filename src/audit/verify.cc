@@ -159,7 +159,7 @@ bool ReadFastLine(std::string_view line, int64_t& index, std::string& leaf, size
   return true;
 }
 
-// One entry as the streaming verifier reads it, its buffers reused from line to line: the leaf
+// One entry as the streaming verifier reads it, its buffers reused from batch to batch: the leaf
 // behind RFC 9162's leaf prefix, so that 0x00 || leaf is hashed in one call.
 struct StreamedEntry {
   int64_t index = 0;
@@ -307,10 +307,6 @@ class RootBuilder {
     return std::string(AsBytes(root));
   }
 
-  static Digest Leaf(std::string_view leaf) {
-    return Sha256Parts({std::string_view("\x00", 1), leaf});
-  }
-
  private:
   static constexpr int kBatchHeight = 5;
   static constexpr size_t kBatch = size_t{1} << kBatchHeight;
@@ -405,7 +401,8 @@ class BundleChecker {
 
   // The next entry (index range_.Size()).
   Status Add(const BundleEntry& e) {
-    return Add(e.index, e.leaf, e.hash, RootBuilder::Leaf(e.leaf), /*leaf_checked=*/false);
+    return Add(e.index, e.leaf, e.hash, (*hash_)({std::string_view("\x00", 1), e.leaf}),
+               /*leaf_checked=*/false);
   }
   // A streamed entry whose leaf hashes to `leaf_hash` (its message's SHA-256).
   Status Add(const StreamedEntry& e, const Digest& leaf_hash) {
